@@ -1,0 +1,495 @@
+// Package postgres is the production Store, on PostgreSQL through pgx.
+//
+// Durability is PostgreSQL's own: a commit returns once its WAL record is
+// flushed (the default synchronous_commit). Concurrency is row locks: an
+// append holds its link FOR SHARE and its conversation FOR UPDATE, so a
+// revocation waits for appends in flight and every append after it sees it,
+// and a conversation's sequence numbers commit in order with no gaps.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/vault"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is the PostgreSQL implementation of store.Store.
+type Store struct {
+	pool *pgxpool.Pool
+	now  func() time.Time
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database at url (a postgres:// URL or key=value DSN)
+// and applies migrations.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse url: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	s := &Store{pool: pool, now: time.Now}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// SetClock replaces the store's clock, for tests of expiry.
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
+// migrationLock is the advisory lock key that serialises migrations when
+// several nodes start at once.
+const migrationLock = 0x6f70656e74656c6c // "opentell"
+
+func (s *Store) migrate(ctx context.Context) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
+		return fmt.Errorf("postgres: migrate: lock: %w", err)
+	}
+	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(migrationLock))
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL)`); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		var version int
+		if _, err := fmt.Sscanf(filepath.Base(name), "%d_", &version); err != nil {
+			return fmt.Errorf("postgres: migration %s: bad name", name)
+		}
+		body, _ := migrations.ReadFile(name)
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())`, version)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("postgres: migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+func isUnique(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "23505"
+}
+
+func notFound(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}
+
+// nullTime maps the zero time to NULL and back.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func orZero(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// Institutions and keys.
+
+func (s *Store) CreateInstitution(ctx context.Context, in store.Institution) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO institutions (id, name, authorize_url, token_url, client_id, client_secret, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		in.ID, in.Name, in.AuthorizeURL, in.TokenURL, in.ClientID, in.ClientSecret, in.CreatedAt)
+	if isUnique(err) {
+		return store.ErrExists
+	}
+	return err
+}
+
+const institutionCols = `id, name, authorize_url, token_url, client_id, client_secret, created_at`
+
+func scanInstitution(row pgx.Row) (store.Institution, error) {
+	var in store.Institution
+	err := row.Scan(&in.ID, &in.Name, &in.AuthorizeURL, &in.TokenURL, &in.ClientID, &in.ClientSecret, &in.CreatedAt)
+	in.CreatedAt = in.CreatedAt.UTC()
+	return in, notFound(err)
+}
+
+func (s *Store) Institution(ctx context.Context, id string) (store.Institution, error) {
+	return scanInstitution(s.pool.QueryRow(ctx, `SELECT `+institutionCols+` FROM institutions WHERE id = $1`, id))
+}
+
+func (s *Store) Institutions(ctx context.Context) ([]store.Institution, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+institutionCols+` FROM institutions ORDER BY name, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Institution
+	for rows.Next() {
+		in, err := scanInstitution(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) RotateAPIKey(ctx context.Context, k store.APIKey, oldKeysUntil time.Time) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		until := oldKeysUntil
+		if now := s.now(); until.Before(now) {
+			until = now
+		}
+		if _, err := tx.Exec(ctx, `UPDATE api_keys SET expires_at = $1 WHERE institution_id = $2 AND (expires_at IS NULL OR expires_at > $1)`, until, k.InstitutionID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO api_keys (id, institution_id, hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+			k.ID, k.InstitutionID, k.Hash, k.CreatedAt, nullTime(k.ExpiresAt))
+		if isUnique(err) {
+			return store.ErrExists
+		}
+		return err
+	})
+}
+
+func (s *Store) APIKey(ctx context.Context, id string) (store.APIKey, error) {
+	var k store.APIKey
+	var expires *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT id, institution_id, hash, created_at, expires_at FROM api_keys WHERE id = $1`, id).
+		Scan(&k.ID, &k.InstitutionID, &k.Hash, &k.CreatedAt, &expires)
+	k.CreatedAt, k.ExpiresAt = k.CreatedAt.UTC(), orZero(expires)
+	return k, notFound(err)
+}
+
+// Customers and sessions.
+
+func (s *Store) CreateCustomer(ctx context.Context, cu store.Customer) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO customers (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)`,
+		cu.ID, cu.Email, cu.PasswordHash, cu.CreatedAt)
+	if isUnique(err) {
+		return store.ErrExists
+	}
+	return err
+}
+
+func (s *Store) customer(ctx context.Context, where, arg string) (store.Customer, error) {
+	var cu store.Customer
+	err := s.pool.QueryRow(ctx, `SELECT id, email, password_hash, created_at FROM customers WHERE `+where+` = $1`, arg).
+		Scan(&cu.ID, &cu.Email, &cu.PasswordHash, &cu.CreatedAt)
+	cu.CreatedAt = cu.CreatedAt.UTC()
+	return cu, notFound(err)
+}
+
+func (s *Store) CustomerByEmail(ctx context.Context, email string) (store.Customer, error) {
+	return s.customer(ctx, "email", email)
+}
+
+func (s *Store) Customer(ctx context.Context, id string) (store.Customer, error) {
+	return s.customer(ctx, "id", id)
+}
+
+func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (id_hash, customer_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+		se.IDHash, se.CustomerID, se.CSRFToken, se.CreatedAt, se.ExpiresAt)
+	return err
+}
+
+func (s *Store) Session(ctx context.Context, idHash []byte) (store.Session, error) {
+	var se store.Session
+	err := s.pool.QueryRow(ctx, `SELECT id_hash, customer_id, csrf_token, created_at, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2`, idHash, s.now()).
+		Scan(&se.IDHash, &se.CustomerID, &se.CSRFToken, &se.CreatedAt, &se.ExpiresAt)
+	se.CreatedAt, se.ExpiresAt = se.CreatedAt.UTC(), se.ExpiresAt.UTC()
+	return se, notFound(err)
+}
+
+func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id_hash = $1`, idHash)
+	return err
+}
+
+// Data keys.
+
+func (s *Store) DataKey(ctx context.Context, customerID string) (vault.WrappedKey, error) {
+	k := vault.WrappedKey{CustomerID: customerID}
+	err := s.pool.QueryRow(ctx, `SELECT version, root_key_version, wrapped FROM data_keys WHERE customer_id = $1`, customerID).
+		Scan(&k.Version, &k.RootKeyVersion, &k.Wrapped)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return k, vault.ErrNoKey
+	}
+	return k, err
+}
+
+func (s *Store) PutDataKey(ctx context.Context, k vault.WrappedKey) (vault.WrappedKey, error) {
+	_, err := s.pool.Exec(ctx, `INSERT INTO data_keys (customer_id, version, root_key_version, wrapped, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (customer_id) DO NOTHING`,
+		k.CustomerID, k.Version, k.RootKeyVersion, k.Wrapped, s.now())
+	if err != nil {
+		return vault.WrappedKey{}, err
+	}
+	return s.DataKey(ctx, k.CustomerID)
+}
+
+// Links.
+
+func (s *Store) CreateLinkAttempt(ctx context.Context, a store.LinkAttempt) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO link_attempts (state_hash, customer_id, institution_id, link_id, code_verifier, scopes, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		a.StateHash, a.CustomerID, a.InstitutionID, a.LinkID, a.CodeVerifier, strings.Join(a.Scopes, " "), a.ExpiresAt)
+	return err
+}
+
+func (s *Store) TakeLinkAttempt(ctx context.Context, stateHash []byte) (store.LinkAttempt, error) {
+	var a store.LinkAttempt
+	var scopes string
+	err := s.pool.QueryRow(ctx, `DELETE FROM link_attempts WHERE state_hash = $1 RETURNING state_hash, customer_id, institution_id, link_id, code_verifier, scopes, expires_at`, stateHash).
+		Scan(&a.StateHash, &a.CustomerID, &a.InstitutionID, &a.LinkID, &a.CodeVerifier, &scopes, &a.ExpiresAt)
+	if err != nil {
+		return store.LinkAttempt{}, notFound(err)
+	}
+	s.pool.Exec(ctx, `DELETE FROM link_attempts WHERE expires_at <= $1`, s.now())
+	a.Scopes, a.ExpiresAt = strings.Fields(scopes), a.ExpiresAt.UTC()
+	if !s.now().Before(a.ExpiresAt) {
+		return store.LinkAttempt{}, store.ErrNotFound
+	}
+	return a, nil
+}
+
+func (s *Store) CreateLink(ctx context.Context, l store.Link) (store.Link, error) {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if l.ConversationID == "" {
+			return errors.New("postgres: create link: no conversation id given")
+		}
+		// Insert-or-read in one statement; the unique pair decides the winner
+		// when two links for the same bank are created at once.
+		err := tx.QueryRow(ctx, `INSERT INTO conversations (id, customer_id, institution_id, last_seq, created_at) VALUES ($1, $2, $3, 0, $4)
+			ON CONFLICT (customer_id, institution_id) DO UPDATE SET customer_id = EXCLUDED.customer_id RETURNING id`,
+			l.ConversationID, l.CustomerID, l.InstitutionID, l.CreatedAt).Scan(&l.ConversationID)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO links (id, customer_id, institution_id, conversation_id, scopes, status, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			l.ID, l.CustomerID, l.InstitutionID, l.ConversationID, strings.Join(l.Scopes, " "), l.Status, l.CreatedAt, l.ExpiresAt, nullTime(l.RevokedAt))
+		if isUnique(err) {
+			return store.ErrExists
+		}
+		return err
+	})
+	return l, err
+}
+
+const linkCols = `id, customer_id, institution_id, conversation_id, scopes, status, created_at, expires_at, revoked_at`
+
+func scanLink(row pgx.Row) (store.Link, error) {
+	var l store.Link
+	var scopes string
+	var revoked *time.Time
+	err := row.Scan(&l.ID, &l.CustomerID, &l.InstitutionID, &l.ConversationID, &scopes, &l.Status, &l.CreatedAt, &l.ExpiresAt, &revoked)
+	l.Scopes = strings.Fields(scopes)
+	l.CreatedAt, l.ExpiresAt, l.RevokedAt = l.CreatedAt.UTC(), l.ExpiresAt.UTC(), orZero(revoked)
+	return l, notFound(err)
+}
+
+func (s *Store) Link(ctx context.Context, id string) (store.Link, error) {
+	return scanLink(s.pool.QueryRow(ctx, `SELECT `+linkCols+` FROM links WHERE id = $1`, id))
+}
+
+func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE links SET status = $1, revoked_at = $2 WHERE id = $3 AND status <> $1`, store.LinkRevoked, at, id)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		var one int
+		return notFound(s.pool.QueryRow(ctx, `SELECT 1 FROM links WHERE id = $1`, id).Scan(&one))
+	}
+	return nil
+}
+
+const conversationQuery = `SELECT c.id, c.customer_id, c.institution_id, i.name, c.last_seq,
+	l.id, l.customer_id, l.institution_id, l.conversation_id, l.scopes, l.status, l.created_at, l.expires_at, l.revoked_at
+	FROM conversations c JOIN institutions i ON i.id = c.institution_id
+	JOIN LATERAL (SELECT * FROM links WHERE conversation_id = c.id ORDER BY created_at DESC, id DESC LIMIT 1) l ON true`
+
+func scanConversation(row pgx.Row) (store.Conversation, error) {
+	var cv store.Conversation
+	var l store.Link
+	var scopes string
+	var revoked *time.Time
+	err := row.Scan(&cv.ID, &cv.CustomerID, &cv.InstitutionID, &cv.InstitutionName, &cv.LastSeq,
+		&l.ID, &l.CustomerID, &l.InstitutionID, &l.ConversationID, &scopes, &l.Status, &l.CreatedAt, &l.ExpiresAt, &revoked)
+	l.Scopes = strings.Fields(scopes)
+	l.CreatedAt, l.ExpiresAt, l.RevokedAt = l.CreatedAt.UTC(), l.ExpiresAt.UTC(), orZero(revoked)
+	cv.Link = l
+	return cv, notFound(err)
+}
+
+func (s *Store) Conversations(ctx context.Context, customerID string) ([]store.Conversation, error) {
+	rows, err := s.pool.Query(ctx, conversationQuery+` WHERE c.customer_id = $1 ORDER BY i.name, c.id`, customerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Conversation
+	for rows.Next() {
+		cv, err := scanConversation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cv)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) Conversation(ctx context.Context, id string) (store.Conversation, error) {
+	return scanConversation(s.pool.QueryRow(ctx, conversationQuery+` WHERE c.id = $1`, id))
+}
+
+// Events.
+
+func (s *Store) AppendEvents(ctx context.Context, evs []store.NewEvent) ([]store.AppendResult, error) {
+	// A deadlock or serialization failure, or the same bank event id racing
+	// in from two requests, aborts the transaction with nothing stored; the
+	// next attempt sees the winner's rows.
+	for attempt := 1; ; attempt++ {
+		var results []store.AppendResult
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var err error
+			results, err = store.Append(ctx, appendTx{tx}, cloneEvents(evs), s.now())
+			return err
+		})
+		if err == nil {
+			return results, nil
+		}
+		var pe *pgconn.PgError
+		if attempt < 3 && errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001" || pe.Code == "23505") {
+			continue
+		}
+		return nil, fmt.Errorf("postgres: append events: %w", err)
+	}
+}
+
+// cloneEvents copies evs so that an aborted attempt's filled-in fields
+// (seq, conversation) do not leak into the next.
+func cloneEvents(evs []store.NewEvent) []store.NewEvent {
+	return append([]store.NewEvent(nil), evs...)
+}
+
+type appendTx struct{ tx pgx.Tx }
+
+func (t appendTx) Existing(ctx context.Context, institutionID, bankEventID string) ([]byte, string, int64, bool, error) {
+	var fp []byte
+	var conv string
+	var seq int64
+	err := t.tx.QueryRow(ctx, `SELECT fingerprint, conversation_id, seq FROM events WHERE institution_id = $1 AND bank_event_id = $2`, institutionID, bankEventID).Scan(&fp, &conv, &seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, "", 0, false, nil
+	}
+	return fp, conv, seq, err == nil, err
+}
+
+func (t appendTx) LockLink(ctx context.Context, id string) (store.Link, bool, error) {
+	l, err := scanLink(t.tx.QueryRow(ctx, `SELECT `+linkCols+` FROM links WHERE id = $1 FOR SHARE`, id))
+	if errors.Is(err, store.ErrNotFound) {
+		return l, false, nil
+	}
+	return l, err == nil, err
+}
+
+func (t appendTx) LockConversation(ctx context.Context, id string) (int64, error) {
+	var seq int64
+	err := t.tx.QueryRow(ctx, `SELECT last_seq FROM conversations WHERE id = $1 FOR UPDATE`, id).Scan(&seq)
+	return seq, err
+}
+
+func (t appendTx) PendingSeq(ctx context.Context, conversationID string, ref []byte) (int64, bool, error) {
+	var seq int64
+	err := t.tx.QueryRow(ctx, `SELECT seq FROM events WHERE conversation_id = $1 AND pending_ref = $2 ORDER BY seq DESC LIMIT 1`, conversationID, ref).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	return seq, err == nil, err
+}
+
+func (t appendTx) Insert(ctx context.Context, e *store.NewEvent) error {
+	var bankID *string
+	if e.BankEventID != "" {
+		bankID = &e.BankEventID
+	}
+	_, err := t.tx.Exec(ctx, `INSERT INTO events (conversation_id, seq, id, customer_id, institution_id, link_id, bank_event_id, type, author, occurred_at, received_at, fingerprint, pending_ref, replaces_seq, sealed)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		e.ConversationID, e.Seq, e.ID, e.CustomerID, e.InstitutionID, e.LinkID, bankID, e.Type, e.Author,
+		e.OccurredAt, e.ReceivedAt, e.Fingerprint, e.PendingRef, e.ReplacesSeq, e.Sealed)
+	return err
+}
+
+func (t appendTx) SetLastSeq(ctx context.Context, conversationID string, seq int64) error {
+	_, err := t.tx.Exec(ctx, `UPDATE conversations SET last_seq = $1 WHERE id = $2`, seq, conversationID)
+	return err
+}
+
+func (s *Store) EventsAfter(ctx context.Context, conversationID string, after int64, limit int) ([]store.Event, error) {
+	rows, err := s.pool.Query(ctx, `SELECT conversation_id, seq, id, customer_id, institution_id, link_id, coalesce(bank_event_id, ''), type, author, occurred_at, received_at, replaces_seq, sealed
+		FROM events WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, conversationID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		var e store.Event
+		if err := rows.Scan(&e.ConversationID, &e.Seq, &e.ID, &e.CustomerID, &e.InstitutionID, &e.LinkID, &e.BankEventID, &e.Type, &e.Author, &e.OccurredAt, &e.ReceivedAt, &e.ReplacesSeq, &e.Sealed); err != nil {
+			return nil, err
+		}
+		e.OccurredAt, e.ReceivedAt = e.OccurredAt.UTC(), e.ReceivedAt.UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,634 @@
+// Package sqlite is the embedded Store: one SQLite file in WAL mode through
+// the pure-Go driver modernc.org/sqlite.
+//
+// Durability and throughput come from one rule: every write goes through a
+// single writer goroutine that drains the writes waiting for it, runs them in
+// one IMMEDIATE transaction (each in its own savepoint), commits with
+// synchronous=FULL, and only then answers each caller (group commit). Reads
+// use a separate pool of read-only connections and never wait for the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/vault"
+	sqlite3 "modernc.org/sqlite"
+	sqlite3lib "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// maxGroup bounds how many waiting writes one transaction takes.
+const maxGroup = 512
+
+// Store is the SQLite implementation of store.Store.
+type Store struct {
+	reads  *sql.DB
+	writes *sql.DB
+	conn   *sql.Conn // the writer's connection; only the writer goroutine uses it
+	queue  chan *write
+	done   chan struct{}
+	closed chan struct{}
+	once   sync.Once
+	now    func() time.Time
+}
+
+type write struct {
+	fn  func(ctx context.Context, c *sql.Conn) error
+	err chan error
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database file at path and applies
+// migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: create dir: %w", err)
+	}
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
+	w, err := sql.Open("sqlite", base)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	conn, err := w.Conn(ctx)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	s := &Store{
+		writes: w, conn: conn,
+		queue:  make(chan *write, maxGroup),
+		done:   make(chan struct{}),
+		closed: make(chan struct{}),
+		now:    time.Now,
+	}
+	if err := s.migrate(ctx); err != nil {
+		conn.Close()
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		conn.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open read pool: %w", err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	s.reads = r
+	go s.writer()
+	return s, nil
+}
+
+// SetClock replaces the store's clock, for tests of expiry.
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		var version int
+		if _, err := fmt.Sscanf(filepath.Base(name), "%d_", &version); err != nil {
+			return fmt.Errorf("sqlite: migration %s: bad name", name)
+		}
+		body, _ := migrations.ReadFile(name)
+		if err := s.tx(ctx, func(c *sql.Conn) error {
+			var n int
+			if err := c.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			if _, err := c.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := c.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, micros(time.Now()))
+			return err
+		}); err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// tx runs fn in an IMMEDIATE transaction on the writer connection. Only for
+// use before the writer goroutine starts.
+func (s *Store) tx(ctx context.Context, fn func(c *sql.Conn) error) error {
+	if _, err := s.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	if err := fn(s.conn); err != nil {
+		s.conn.ExecContext(ctx, "ROLLBACK")
+		return err
+	}
+	_, err := s.conn.ExecContext(ctx, "COMMIT")
+	return err
+}
+
+// do hands fn to the writer and waits for its commit. It waits even if ctx
+// ends once fn is queued: the answer must say whether fn's writes are on disk.
+func (s *Store) do(ctx context.Context, fn func(ctx context.Context, c *sql.Conn) error) error {
+	w := &write{fn: fn, err: make(chan error, 1)}
+	select {
+	case s.queue <- w:
+	case <-s.closed:
+		return errors.New("sqlite: store closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-w.err
+}
+
+func (s *Store) writer() {
+	defer close(s.done)
+	ctx := context.Background()
+	batch := make([]*write, 0, maxGroup)
+	errs := make([]error, 0, maxGroup)
+	for {
+		var first *write
+		select {
+		case first = <-s.queue:
+		case <-s.closed:
+			return
+		}
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < maxGroup {
+			select {
+			case w := <-s.queue:
+				batch = append(batch, w)
+			default:
+				break drain
+			}
+		}
+		errs = errs[:0]
+		_, err := s.conn.ExecContext(ctx, "BEGIN IMMEDIATE")
+		if err == nil {
+			for _, w := range batch {
+				errs = append(errs, s.runSavepoint(ctx, w))
+			}
+			if _, err = s.conn.ExecContext(ctx, "COMMIT"); err != nil {
+				s.conn.ExecContext(ctx, "ROLLBACK")
+			}
+		}
+		for i, w := range batch {
+			if err != nil {
+				w.err <- fmt.Errorf("sqlite: commit: %w", err)
+			} else {
+				w.err <- errs[i]
+			}
+		}
+	}
+}
+
+func (s *Store) runSavepoint(ctx context.Context, w *write) error {
+	if _, err := s.conn.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+		return err
+	}
+	err := w.fn(ctx, s.conn)
+	if err != nil {
+		s.conn.ExecContext(ctx, "ROLLBACK TO w")
+	}
+	if _, rerr := s.conn.ExecContext(ctx, "RELEASE w"); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// Close stops the writer after the writes already queued, and closes the
+// database.
+func (s *Store) Close() error {
+	s.once.Do(func() { close(s.closed) })
+	<-s.done
+	s.conn.Close()
+	s.reads.Close()
+	return s.writes.Close()
+}
+
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.reads.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	select {
+	case <-s.closed:
+		return errors.New("sqlite: store closed")
+	default:
+		return nil
+	}
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+func isUnique(err error) bool {
+	var e *sqlite3.Error
+	return errors.As(err, &e) && (e.Code() == sqlite3lib.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3lib.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}
+
+// Institutions and keys.
+
+func (s *Store) CreateInstitution(ctx context.Context, in store.Institution) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `INSERT INTO institutions (id, name, authorize_url, token_url, client_id, client_secret, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			in.ID, in.Name, in.AuthorizeURL, in.TokenURL, in.ClientID, in.ClientSecret, micros(in.CreatedAt))
+		if isUnique(err) {
+			return store.ErrExists
+		}
+		return err
+	})
+}
+
+const institutionCols = `id, name, authorize_url, token_url, client_id, client_secret, created_at`
+
+func scanInstitution(row interface{ Scan(...any) error }) (store.Institution, error) {
+	var in store.Institution
+	var created int64
+	err := row.Scan(&in.ID, &in.Name, &in.AuthorizeURL, &in.TokenURL, &in.ClientID, &in.ClientSecret, &created)
+	in.CreatedAt = fromMicros(created)
+	return in, notFound(err)
+}
+
+func (s *Store) Institution(ctx context.Context, id string) (store.Institution, error) {
+	return scanInstitution(s.reads.QueryRowContext(ctx, `SELECT `+institutionCols+` FROM institutions WHERE id = ?`, id))
+}
+
+func (s *Store) Institutions(ctx context.Context) ([]store.Institution, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+institutionCols+` FROM institutions ORDER BY name, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Institution
+	for rows.Next() {
+		in, err := scanInstitution(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) RotateAPIKey(ctx context.Context, k store.APIKey, oldKeysUntil time.Time) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		until := micros(oldKeysUntil)
+		if now := micros(s.now()); until < now {
+			until = now
+		}
+		if _, err := c.ExecContext(ctx, `UPDATE api_keys SET expires_at = ? WHERE institution_id = ? AND (expires_at = 0 OR expires_at > ?)`, until, k.InstitutionID, until); err != nil {
+			return err
+		}
+		_, err := c.ExecContext(ctx, `INSERT INTO api_keys (id, institution_id, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+			k.ID, k.InstitutionID, k.Hash, micros(k.CreatedAt), micros(k.ExpiresAt))
+		if isUnique(err) {
+			return store.ErrExists
+		}
+		return err
+	})
+}
+
+func (s *Store) APIKey(ctx context.Context, id string) (store.APIKey, error) {
+	var k store.APIKey
+	var created, expires int64
+	err := s.reads.QueryRowContext(ctx, `SELECT id, institution_id, hash, created_at, expires_at FROM api_keys WHERE id = ?`, id).
+		Scan(&k.ID, &k.InstitutionID, &k.Hash, &created, &expires)
+	k.CreatedAt, k.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return k, notFound(err)
+}
+
+// Customers and sessions.
+
+func (s *Store) CreateCustomer(ctx context.Context, cu store.Customer) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `INSERT INTO customers (id, email, password_hash, created_at) VALUES (?, ?, ?, ?)`,
+			cu.ID, cu.Email, cu.PasswordHash, micros(cu.CreatedAt))
+		if isUnique(err) {
+			return store.ErrExists
+		}
+		return err
+	})
+}
+
+func (s *Store) customer(ctx context.Context, where string, arg string) (store.Customer, error) {
+	var cu store.Customer
+	var created int64
+	err := s.reads.QueryRowContext(ctx, `SELECT id, email, password_hash, created_at FROM customers WHERE `+where+` = ?`, arg).
+		Scan(&cu.ID, &cu.Email, &cu.PasswordHash, &created)
+	cu.CreatedAt = fromMicros(created)
+	return cu, notFound(err)
+}
+
+func (s *Store) CustomerByEmail(ctx context.Context, email string) (store.Customer, error) {
+	return s.customer(ctx, "email", email)
+}
+
+func (s *Store) Customer(ctx context.Context, id string) (store.Customer, error) {
+	return s.customer(ctx, "id", id)
+}
+
+func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `INSERT INTO sessions (id_hash, customer_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+			se.IDHash, se.CustomerID, se.CSRFToken, micros(se.CreatedAt), micros(se.ExpiresAt))
+		return err
+	})
+}
+
+func (s *Store) Session(ctx context.Context, idHash []byte) (store.Session, error) {
+	var se store.Session
+	var created, expires int64
+	err := s.reads.QueryRowContext(ctx, `SELECT id_hash, customer_id, csrf_token, created_at, expires_at FROM sessions WHERE id_hash = ? AND expires_at > ?`, idHash, micros(s.now())).
+		Scan(&se.IDHash, &se.CustomerID, &se.CSRFToken, &created, &expires)
+	se.CreatedAt, se.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return se, notFound(err)
+}
+
+func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
+		return err
+	})
+}
+
+// Data keys.
+
+func (s *Store) DataKey(ctx context.Context, customerID string) (vault.WrappedKey, error) {
+	k := vault.WrappedKey{CustomerID: customerID}
+	err := s.reads.QueryRowContext(ctx, `SELECT version, root_key_version, wrapped FROM data_keys WHERE customer_id = ?`, customerID).
+		Scan(&k.Version, &k.RootKeyVersion, &k.Wrapped)
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, vault.ErrNoKey
+	}
+	return k, err
+}
+
+func (s *Store) PutDataKey(ctx context.Context, k vault.WrappedKey) (vault.WrappedKey, error) {
+	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `INSERT INTO data_keys (customer_id, version, root_key_version, wrapped, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (customer_id) DO NOTHING`,
+			k.CustomerID, k.Version, k.RootKeyVersion, k.Wrapped, micros(s.now()))
+		return err
+	})
+	if err != nil {
+		return vault.WrappedKey{}, err
+	}
+	return s.DataKey(ctx, k.CustomerID)
+}
+
+// Links.
+
+func (s *Store) CreateLinkAttempt(ctx context.Context, a store.LinkAttempt) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `INSERT INTO link_attempts (state_hash, customer_id, institution_id, link_id, code_verifier, scopes, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			a.StateHash, a.CustomerID, a.InstitutionID, a.LinkID, a.CodeVerifier, strings.Join(a.Scopes, " "), micros(a.ExpiresAt))
+		return err
+	})
+}
+
+func (s *Store) TakeLinkAttempt(ctx context.Context, stateHash []byte) (store.LinkAttempt, error) {
+	var a store.LinkAttempt
+	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		var scopes string
+		var expires int64
+		err := c.QueryRowContext(ctx, `DELETE FROM link_attempts WHERE state_hash = ? RETURNING state_hash, customer_id, institution_id, link_id, code_verifier, scopes, expires_at`, stateHash).
+			Scan(&a.StateHash, &a.CustomerID, &a.InstitutionID, &a.LinkID, &a.CodeVerifier, &scopes, &expires)
+		if err != nil {
+			return notFound(err)
+		}
+		a.Scopes, a.ExpiresAt = strings.Fields(scopes), fromMicros(expires)
+		// Expired attempts are gone either way; sweep the others while here.
+		if _, err := c.ExecContext(ctx, `DELETE FROM link_attempts WHERE expires_at <= ?`, micros(s.now())); err != nil {
+			return err
+		}
+		if !s.now().Before(a.ExpiresAt) {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		// The delete committed: the state cannot be replayed.
+		return store.LinkAttempt{}, store.ErrNotFound
+	}
+	return a, err
+}
+
+func (s *Store) CreateLink(ctx context.Context, l store.Link) (store.Link, error) {
+	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		err := c.QueryRowContext(ctx, `SELECT id FROM conversations WHERE customer_id = ? AND institution_id = ?`, l.CustomerID, l.InstitutionID).Scan(&l.ConversationID)
+		if errors.Is(err, sql.ErrNoRows) {
+			if l.ConversationID == "" {
+				return errors.New("sqlite: create link: no conversation id given for a new conversation")
+			}
+			_, err = c.ExecContext(ctx, `INSERT INTO conversations (id, customer_id, institution_id, last_seq, created_at) VALUES (?, ?, ?, 0, ?)`,
+				l.ConversationID, l.CustomerID, l.InstitutionID, micros(l.CreatedAt))
+		}
+		if err != nil {
+			return err
+		}
+		_, err = c.ExecContext(ctx, `INSERT INTO links (id, customer_id, institution_id, conversation_id, scopes, status, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			l.ID, l.CustomerID, l.InstitutionID, l.ConversationID, strings.Join(l.Scopes, " "), l.Status, micros(l.CreatedAt), micros(l.ExpiresAt), micros(l.RevokedAt))
+		if isUnique(err) {
+			return store.ErrExists
+		}
+		return err
+	})
+	return l, err
+}
+
+const linkCols = `id, customer_id, institution_id, conversation_id, scopes, status, created_at, expires_at, revoked_at`
+
+func scanLink(row interface{ Scan(...any) error }) (store.Link, error) {
+	var l store.Link
+	var scopes string
+	var created, expires, revoked int64
+	err := row.Scan(&l.ID, &l.CustomerID, &l.InstitutionID, &l.ConversationID, &scopes, &l.Status, &created, &expires, &revoked)
+	l.Scopes = strings.Fields(scopes)
+	l.CreatedAt, l.ExpiresAt, l.RevokedAt = fromMicros(created), fromMicros(expires), fromMicros(revoked)
+	return l, notFound(err)
+}
+
+func (s *Store) Link(ctx context.Context, id string) (store.Link, error) {
+	return scanLink(s.reads.QueryRowContext(ctx, `SELECT `+linkCols+` FROM links WHERE id = ?`, id))
+}
+
+func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		res, err := c.ExecContext(ctx, `UPDATE links SET status = ?, revoked_at = ? WHERE id = ? AND status <> ?`, store.LinkRevoked, micros(at), id, store.LinkRevoked)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var one int
+			return notFound(c.QueryRowContext(ctx, `SELECT 1 FROM links WHERE id = ?`, id).Scan(&one))
+		}
+		return nil
+	})
+}
+
+const conversationQuery = `SELECT c.id, c.customer_id, c.institution_id, i.name, c.last_seq,
+	l.id, l.customer_id, l.institution_id, l.conversation_id, l.scopes, l.status, l.created_at, l.expires_at, l.revoked_at
+	FROM conversations c JOIN institutions i ON i.id = c.institution_id
+	JOIN links l ON l.id = (SELECT id FROM links WHERE conversation_id = c.id ORDER BY created_at DESC, id DESC LIMIT 1)`
+
+func scanConversation(row interface{ Scan(...any) error }) (store.Conversation, error) {
+	var cv store.Conversation
+	var l store.Link
+	var scopes string
+	var created, expires, revoked int64
+	err := row.Scan(&cv.ID, &cv.CustomerID, &cv.InstitutionID, &cv.InstitutionName, &cv.LastSeq,
+		&l.ID, &l.CustomerID, &l.InstitutionID, &l.ConversationID, &scopes, &l.Status, &created, &expires, &revoked)
+	l.Scopes = strings.Fields(scopes)
+	l.CreatedAt, l.ExpiresAt, l.RevokedAt = fromMicros(created), fromMicros(expires), fromMicros(revoked)
+	cv.Link = l
+	return cv, notFound(err)
+}
+
+func (s *Store) Conversations(ctx context.Context, customerID string) ([]store.Conversation, error) {
+	rows, err := s.reads.QueryContext(ctx, conversationQuery+` WHERE c.customer_id = ? ORDER BY i.name, c.id`, customerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Conversation
+	for rows.Next() {
+		cv, err := scanConversation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cv)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) Conversation(ctx context.Context, id string) (store.Conversation, error) {
+	return scanConversation(s.reads.QueryRowContext(ctx, conversationQuery+` WHERE c.id = ?`, id))
+}
+
+// Events.
+
+func (s *Store) AppendEvents(ctx context.Context, evs []store.NewEvent) ([]store.AppendResult, error) {
+	var results []store.AppendResult
+	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		var err error
+		results, err = store.Append(ctx, appendTx{c}, evs, s.now())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+type appendTx struct{ c *sql.Conn }
+
+func (t appendTx) Existing(ctx context.Context, institutionID, bankEventID string) ([]byte, string, int64, bool, error) {
+	var fp []byte
+	var conv string
+	var seq int64
+	err := t.c.QueryRowContext(ctx, `SELECT fingerprint, conversation_id, seq FROM events WHERE institution_id = ? AND bank_event_id = ?`, institutionID, bankEventID).Scan(&fp, &conv, &seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", 0, false, nil
+	}
+	return fp, conv, seq, err == nil, err
+}
+
+// LockLink needs no lock of its own: the writer's IMMEDIATE transaction
+// already excludes every other writer, revocation included.
+func (t appendTx) LockLink(ctx context.Context, id string) (store.Link, bool, error) {
+	l, err := scanLink(t.c.QueryRowContext(ctx, `SELECT `+linkCols+` FROM links WHERE id = ?`, id))
+	if errors.Is(err, store.ErrNotFound) {
+		return l, false, nil
+	}
+	return l, err == nil, err
+}
+
+func (t appendTx) LockConversation(ctx context.Context, id string) (int64, error) {
+	var seq int64
+	err := t.c.QueryRowContext(ctx, `SELECT last_seq FROM conversations WHERE id = ?`, id).Scan(&seq)
+	return seq, err
+}
+
+func (t appendTx) PendingSeq(ctx context.Context, conversationID string, ref []byte) (int64, bool, error) {
+	var seq int64
+	err := t.c.QueryRowContext(ctx, `SELECT seq FROM events WHERE conversation_id = ? AND pending_ref = ? ORDER BY seq DESC LIMIT 1`, conversationID, ref).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	return seq, err == nil, err
+}
+
+func (t appendTx) Insert(ctx context.Context, e *store.NewEvent) error {
+	var bankID any
+	if e.BankEventID != "" {
+		bankID = e.BankEventID
+	}
+	_, err := t.c.ExecContext(ctx, `INSERT INTO events (conversation_id, seq, id, customer_id, institution_id, link_id, bank_event_id, type, author, occurred_at, received_at, fingerprint, pending_ref, replaces_seq, sealed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ConversationID, e.Seq, e.ID, e.CustomerID, e.InstitutionID, e.LinkID, bankID, e.Type, e.Author,
+		micros(e.OccurredAt), micros(e.ReceivedAt), e.Fingerprint, e.PendingRef, e.ReplacesSeq, e.Sealed)
+	return err
+}
+
+func (t appendTx) SetLastSeq(ctx context.Context, conversationID string, seq int64) error {
+	_, err := t.c.ExecContext(ctx, `UPDATE conversations SET last_seq = ? WHERE id = ?`, seq, conversationID)
+	return err
+}
+
+func (s *Store) EventsAfter(ctx context.Context, conversationID string, after int64, limit int) ([]store.Event, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT conversation_id, seq, id, customer_id, institution_id, link_id, coalesce(bank_event_id, ''), type, author, occurred_at, received_at, replaces_seq, sealed
+		FROM events WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`, conversationID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		var e store.Event
+		var occurred, received int64
+		if err := rows.Scan(&e.ConversationID, &e.Seq, &e.ID, &e.CustomerID, &e.InstitutionID, &e.LinkID, &e.BankEventID, &e.Type, &e.Author, &occurred, &received, &e.ReplacesSeq, &e.Sealed); err != nil {
+			return nil, err
+		}
+		e.OccurredAt, e.ReceivedAt = fromMicros(occurred), fromMicros(received)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

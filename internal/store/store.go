@@ -1,0 +1,235 @@
+// Package store is OpenTeller's source of truth: institutions, customers,
+// sessions, links and the sealed events of every conversation.
+//
+// Store is the narrow interface the rest of the platform sees; the sqlite and
+// postgres packages implement it, and storetest holds the one conformance
+// suite both must pass.
+//
+// What every implementation must keep true:
+//   - A write that returned nil is durable: on disk, synced (DESIGN.md
+//     invariant 1). Acknowledgements to banks rest on this.
+//   - Per conversation, sequence numbers are gapless and increasing, and a
+//     reader never sees seq n+1 without seq n (invariant 2).
+//   - AppendEvents checks the link's consent (owner, status, expiry, scope)
+//     inside the same transaction that stores the event, so a revocation that
+//     has committed is never outrun by an event (invariant 4).
+//   - The store never sees plaintext payloads: events arrive sealed by the
+//     vault (invariant 3). It must never log what it stores.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/openteller/openteller/internal/vault"
+)
+
+// Errors a Store returns. Callers test them with errors.Is.
+var (
+	ErrNotFound = errors.New("store: not found")
+	// ErrExists means a unique value (an email, an id) is taken.
+	ErrExists = errors.New("store: already exists")
+)
+
+// Consent and idempotency outcomes of AppendEvents, per event.
+var (
+	ErrUnknownLink         = errors.New("store: unknown link")
+	ErrConsentScope        = errors.New("store: scope not granted")
+	ErrConsentExpired      = errors.New("store: link expired")
+	ErrConsentRevoked      = errors.New("store: link revoked")
+	ErrIdempotencyConflict = errors.New("store: event id reused with a different body")
+)
+
+// Store is everything the platform keeps. Implementations are safe for
+// concurrent use.
+type Store interface {
+	vault.KeyStore
+
+	CreateInstitution(ctx context.Context, in Institution) error
+	Institution(ctx context.Context, id string) (Institution, error)
+	Institutions(ctx context.Context) ([]Institution, error)
+
+	// RotateAPIKey stores k as the institution's newest key and makes every
+	// other key of the institution expire at oldKeysUntil (at once if that is
+	// not in the future).
+	RotateAPIKey(ctx context.Context, k APIKey, oldKeysUntil time.Time) error
+	// APIKey returns the key with the given id, expired or not.
+	APIKey(ctx context.Context, id string) (APIKey, error)
+
+	CreateCustomer(ctx context.Context, c Customer) error // ErrExists if the email is taken
+	CustomerByEmail(ctx context.Context, email string) (Customer, error)
+	Customer(ctx context.Context, id string) (Customer, error)
+
+	CreateSession(ctx context.Context, s Session) error
+	Session(ctx context.Context, idHash []byte) (Session, error) // ErrNotFound when missing or expired
+	DeleteSession(ctx context.Context, idHash []byte) error
+
+	CreateLinkAttempt(ctx context.Context, a LinkAttempt) error
+	// TakeLinkAttempt returns and deletes the attempt, so a state is used
+	// once. Expired attempts are ErrNotFound.
+	TakeLinkAttempt(ctx context.Context, stateHash []byte) (LinkAttempt, error)
+
+	// CreateLink stores the link and returns it with its conversation, which
+	// is created for the customer and institution if they have none.
+	CreateLink(ctx context.Context, l Link) (Link, error)
+	Link(ctx context.Context, id string) (Link, error)
+	// RevokeLink marks the link revoked. Once it returns, AppendEvents
+	// refuses every event for the link, on every node.
+	RevokeLink(ctx context.Context, id string, at time.Time) error
+	// Conversations lists the customer's conversations with their newest link.
+	Conversations(ctx context.Context, customerID string) ([]Conversation, error)
+	Conversation(ctx context.Context, id string) (Conversation, error)
+
+	// AppendEvents stores each event in its link's conversation, in order,
+	// and returns one result per event. An event that fails (consent,
+	// idempotency) stores nothing and does not affect the others. The error
+	// return is for failures of the whole call; then nothing was stored.
+	AppendEvents(ctx context.Context, evs []NewEvent) ([]AppendResult, error)
+	// EventsAfter returns up to limit events of the conversation with seq >
+	// after, in seq order.
+	EventsAfter(ctx context.Context, conversationID string, after int64, limit int) ([]Event, error)
+
+	// Ping reports whether the store can serve.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Institution is a bank, card issuer or merchant that integrates with the
+// platform, with the OAuth endpoints its customers link through.
+type Institution struct {
+	ID           string
+	Name         string
+	AuthorizeURL string
+	TokenURL     string
+	ClientID     string
+	ClientSecret string // the platform's credential at the institution
+	CreatedAt    time.Time
+}
+
+// APIKey is an institution's credential for the Bank API. Only a hash of the
+// secret is kept.
+type APIKey struct {
+	ID            string
+	InstitutionID string
+	Hash          []byte
+	CreatedAt     time.Time
+	ExpiresAt     time.Time // zero: does not expire
+}
+
+// Customer is a person who signed up.
+type Customer struct {
+	ID           string
+	Email        string // lower-cased
+	PasswordHash string // argon2id, PHC string format
+	CreatedAt    time.Time
+}
+
+// Session is a signed-in device. Only a hash of the cookie's token is kept.
+type Session struct {
+	IDHash     []byte
+	CustomerID string
+	CSRFToken  string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+}
+
+// LinkAttempt is a link started at the platform and not yet back from the
+// institution's authorize page.
+type LinkAttempt struct {
+	StateHash     []byte
+	CustomerID    string
+	InstitutionID string
+	LinkID        string
+	CodeVerifier  string
+	Scopes        []string
+	ExpiresAt     time.Time
+}
+
+// Link statuses.
+const (
+	LinkActive  = "active"
+	LinkRevoked = "revoked"
+)
+
+// Link is a customer's consent for one institution to post into their
+// conversation: an opaque pairwise id, the scopes approved, and an expiry.
+type Link struct {
+	ID             string
+	CustomerID     string
+	InstitutionID  string
+	ConversationID string
+	Scopes         []string
+	Status         string
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	RevokedAt      time.Time // zero unless revoked
+}
+
+// HasScope reports whether the link grants scope.
+func (l Link) HasScope(scope string) bool {
+	for _, s := range l.Scopes {
+		if s == scope {
+			return true
+		}
+	}
+	return false
+}
+
+// Conversation is a customer's thread with one institution.
+type Conversation struct {
+	ID              string
+	CustomerID      string
+	InstitutionID   string
+	InstitutionName string
+	LastSeq         int64
+	Link            Link // the newest link of this customer to this institution
+}
+
+// Event authors.
+const (
+	AuthorInstitution = "institution"
+	AuthorCustomer    = "customer"
+)
+
+// Event is one entry of a conversation, as stored: metadata in the clear,
+// the payload sealed by the vault under the customer's key and bound to ID.
+type Event struct {
+	ID             string // record id, random; bound into the seal
+	ConversationID string
+	Seq            int64
+	CustomerID     string
+	InstitutionID  string
+	LinkID         string
+	BankEventID    string // the institution's id; empty for customer messages
+	Type           string
+	Author         string
+	OccurredAt     time.Time
+	ReceivedAt     time.Time
+	ReplacesSeq    int64 // a posted transaction replacing a pending one
+	Sealed         []byte
+}
+
+// NewEvent is an event to append. The store fills Seq, ConversationID and
+// ReplacesSeq.
+type NewEvent struct {
+	Event
+	// Scope is the consent scope the event's type needs; empty for none.
+	Scope string
+	// Fingerprint is a keyed digest of the event's body, for idempotency.
+	Fingerprint []byte
+	// PendingRef marks a pending transaction: a keyed digest of its
+	// reference id, by which a later posted one finds it.
+	PendingRef []byte
+	// ReplacesRef, on a posted transaction, names the pending one it
+	// replaces.
+	ReplacesRef []byte
+}
+
+// AppendResult is the outcome of one NewEvent.
+type AppendResult struct {
+	Seq            int64
+	ConversationID string
+	Duplicate      bool  // the same event was stored before; Seq is the original
+	Err            error // one of the consent or idempotency errors above
+}

@@ -1,0 +1,520 @@
+// Package storetest is the conformance suite every store.Store must pass.
+// The sqlite and postgres packages run it against a real database each.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/vault"
+)
+
+// Clocked is implemented by stores whose notion of now can be set.
+type Clocked interface {
+	SetClock(now func() time.Time)
+}
+
+// Open returns a fresh, empty store for one test; the suite closes it.
+type Open func(t *testing.T) store.Store
+
+// Run runs the whole suite.
+func Run(t *testing.T, open Open) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"Institutions", testInstitutions},
+		{"APIKeyRotation", testAPIKeyRotation},
+		{"Customers", testCustomers},
+		{"Sessions", testSessions},
+		{"DataKeys", testDataKeys},
+		{"LinkAttempts", testLinkAttempts},
+		{"LinksAndConversations", testLinksAndConversations},
+		{"AppendSequence", testAppendSequence},
+		{"AppendIdempotency", testAppendIdempotency},
+		{"AppendConsent", testAppendConsent},
+		{"AppendPendingReplaced", testAppendPendingReplaced},
+		{"AppendConcurrentGapless", testAppendConcurrentGapless},
+		{"RevokeThenAppend", testRevokeThenAppend},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() { s.Close() })
+			tc.fn(t, s)
+		})
+	}
+}
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	inst, other store.Institution
+	cust        store.Customer
+	link        store.Link
+}
+
+func setup(t *testing.T, s store.Store, scopes ...string) fixture {
+	t.Helper()
+	ctx := context.Background()
+	f := fixture{
+		inst:  store.Institution{ID: "ins_a", Name: "Alpha Bank", AuthorizeURL: "https://a.example/authorize", TokenURL: "https://a.example/token", ClientID: "ot", CreatedAt: t0},
+		other: store.Institution{ID: "ins_b", Name: "Beta Bank", AuthorizeURL: "https://b.example/authorize", TokenURL: "https://b.example/token", ClientID: "ot", CreatedAt: t0},
+		cust:  store.Customer{ID: "cus_1", Email: "ana@example.com", PasswordHash: "$argon2id$x", CreatedAt: t0},
+	}
+	must(t, s.CreateInstitution(ctx, f.inst))
+	must(t, s.CreateInstitution(ctx, f.other))
+	must(t, s.CreateCustomer(ctx, f.cust))
+	if len(scopes) == 0 {
+		scopes = []string{"balances", "transactions"}
+	}
+	var err error
+	f.link, err = s.CreateLink(ctx, store.Link{ID: "lnk_1", CustomerID: f.cust.ID, InstitutionID: f.inst.ID, ConversationID: "cnv_1",
+		Scopes: scopes, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(90 * 24 * time.Hour)})
+	must(t, err)
+	return f
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func event(f fixture, bankID, typ, scope string, body string) store.NewEvent {
+	return store.NewEvent{
+		Event: store.Event{ID: "rec_" + bankID, InstitutionID: f.inst.ID, LinkID: f.link.ID, BankEventID: bankID, Type: typ,
+			Author: store.AuthorInstitution, OccurredAt: t0, ReceivedAt: t0, Sealed: []byte("sealed:" + body)},
+		Scope:       scope,
+		Fingerprint: []byte("fp:" + body),
+	}
+}
+
+func testInstitutions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	got, err := s.Institution(ctx, f.inst.ID)
+	must(t, err)
+	if got != f.inst {
+		t.Fatalf("got %+v, want %+v", got, f.inst)
+	}
+	if err := s.CreateInstitution(ctx, f.inst); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("duplicate institution: err = %v", err)
+	}
+	all, err := s.Institutions(ctx)
+	must(t, err)
+	if len(all) != 2 || all[0].Name != "Alpha Bank" || all[1].Name != "Beta Bank" {
+		t.Fatalf("institutions = %+v", all)
+	}
+	if _, err := s.Institution(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing institution: err = %v", err)
+	}
+}
+
+func testAPIKeyRotation(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	k1 := store.APIKey{ID: "key1", InstitutionID: f.inst.ID, Hash: []byte("h1"), CreatedAt: t0}
+	must(t, s.RotateAPIKey(ctx, k1, time.Time{}))
+	got, err := s.APIKey(ctx, "key1")
+	must(t, err)
+	if !got.ExpiresAt.IsZero() || !bytes.Equal(got.Hash, []byte("h1")) || got.InstitutionID != f.inst.ID {
+		t.Fatalf("key1 = %+v", got)
+	}
+	grace := time.Now().Add(time.Hour).Truncate(time.Microsecond)
+	must(t, s.RotateAPIKey(ctx, store.APIKey{ID: "key2", InstitutionID: f.inst.ID, Hash: []byte("h2"), CreatedAt: t0}, grace))
+	got, err = s.APIKey(ctx, "key1")
+	must(t, err)
+	if !got.ExpiresAt.Equal(grace) {
+		t.Fatalf("old key expires %v, want %v", got.ExpiresAt, grace)
+	}
+	got2, err := s.APIKey(ctx, "key2")
+	must(t, err)
+	if !got2.ExpiresAt.IsZero() {
+		t.Fatalf("new key expires %v", got2.ExpiresAt)
+	}
+	// Rotating with no grace expires the others at once.
+	must(t, s.RotateAPIKey(ctx, store.APIKey{ID: "key3", InstitutionID: f.inst.ID, Hash: []byte("h3"), CreatedAt: t0}, time.Time{}))
+	got2, _ = s.APIKey(ctx, "key2")
+	if got2.ExpiresAt.IsZero() || got2.ExpiresAt.After(time.Now()) {
+		t.Fatalf("key2 still valid after rotation without grace: %v", got2.ExpiresAt)
+	}
+	if _, err := s.APIKey(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing key: err = %v", err)
+	}
+}
+
+func testCustomers(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	got, err := s.CustomerByEmail(ctx, f.cust.Email)
+	must(t, err)
+	if got != f.cust {
+		t.Fatalf("got %+v", got)
+	}
+	got, err = s.Customer(ctx, f.cust.ID)
+	must(t, err)
+	if got != f.cust {
+		t.Fatalf("got %+v", got)
+	}
+	dup := f.cust
+	dup.ID = "cus_2"
+	if err := s.CreateCustomer(ctx, dup); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("email taken: err = %v", err)
+	}
+	if _, err := s.CustomerByEmail(ctx, "nobody@example.com"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing: err = %v", err)
+	}
+}
+
+func testSessions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	now := time.Now().Truncate(time.Microsecond)
+	live := store.Session{IDHash: []byte("live"), CustomerID: f.cust.ID, CSRFToken: "tok", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	must(t, s.CreateSession(ctx, live))
+	must(t, s.CreateSession(ctx, store.Session{IDHash: []byte("old"), CustomerID: f.cust.ID, CSRFToken: "x", CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Hour)}))
+	got, err := s.Session(ctx, []byte("live"))
+	must(t, err)
+	if got.CustomerID != f.cust.ID || got.CSRFToken != "tok" || !got.ExpiresAt.Equal(live.ExpiresAt) {
+		t.Fatalf("got %+v", got)
+	}
+	if _, err := s.Session(ctx, []byte("old")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired session: err = %v", err)
+	}
+	must(t, s.DeleteSession(ctx, []byte("live")))
+	if _, err := s.Session(ctx, []byte("live")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted session: err = %v", err)
+	}
+}
+
+func testDataKeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	if _, err := s.DataKey(ctx, f.cust.ID); !errors.Is(err, vault.ErrNoKey) {
+		t.Fatalf("no key yet: err = %v", err)
+	}
+	k1 := vault.WrappedKey{CustomerID: f.cust.ID, Version: 1, RootKeyVersion: 1, Wrapped: []byte("first")}
+	got, err := s.PutDataKey(ctx, k1)
+	must(t, err)
+	if !bytes.Equal(got.Wrapped, k1.Wrapped) {
+		t.Fatalf("got %+v", got)
+	}
+	// A second writer loses and is told the winner.
+	got, err = s.PutDataKey(ctx, vault.WrappedKey{CustomerID: f.cust.ID, Version: 1, RootKeyVersion: 1, Wrapped: []byte("second")})
+	must(t, err)
+	if !bytes.Equal(got.Wrapped, []byte("first")) {
+		t.Fatalf("second put replaced the key: %q", got.Wrapped)
+	}
+}
+
+func testLinkAttempts(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	a := store.LinkAttempt{StateHash: []byte("state1"), CustomerID: f.cust.ID, InstitutionID: f.inst.ID, LinkID: "lnk_x",
+		CodeVerifier: "verifier", Scopes: []string{"balances", "transactions"}, ExpiresAt: time.Now().Add(10 * time.Minute).Truncate(time.Microsecond)}
+	must(t, s.CreateLinkAttempt(ctx, a))
+	got, err := s.TakeLinkAttempt(ctx, a.StateHash)
+	must(t, err)
+	if got.LinkID != "lnk_x" || got.CodeVerifier != "verifier" || !slices.Equal(got.Scopes, a.Scopes) || !got.ExpiresAt.Equal(a.ExpiresAt) {
+		t.Fatalf("got %+v", got)
+	}
+	if _, err := s.TakeLinkAttempt(ctx, a.StateHash); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second take: err = %v", err)
+	}
+	stale := a
+	stale.StateHash, stale.ExpiresAt = []byte("state2"), time.Now().Add(-time.Second)
+	must(t, s.CreateLinkAttempt(ctx, stale))
+	if _, err := s.TakeLinkAttempt(ctx, stale.StateHash); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired attempt: err = %v", err)
+	}
+}
+
+func testLinksAndConversations(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	if f.link.ConversationID != "cnv_1" {
+		t.Fatalf("conversation = %q", f.link.ConversationID)
+	}
+	got, err := s.Link(ctx, f.link.ID)
+	must(t, err)
+	if got.CustomerID != f.cust.ID || got.Status != store.LinkActive || !slices.Equal(got.Scopes, []string{"balances", "transactions"}) {
+		t.Fatalf("link = %+v", got)
+	}
+	// A second link to the same institution joins the same conversation.
+	l2, err := s.CreateLink(ctx, store.Link{ID: "lnk_2", CustomerID: f.cust.ID, InstitutionID: f.inst.ID, ConversationID: "cnv_other",
+		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: time.Now().Add(time.Second), ExpiresAt: time.Now().Add(time.Hour)})
+	must(t, err)
+	if l2.ConversationID != "cnv_1" {
+		t.Fatalf("second link's conversation = %q, want cnv_1", l2.ConversationID)
+	}
+	if _, err := s.CreateLink(ctx, l2); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("duplicate link id: err = %v", err)
+	}
+	convs, err := s.Conversations(ctx, f.cust.ID)
+	must(t, err)
+	if len(convs) != 1 || convs[0].InstitutionName != "Alpha Bank" || convs[0].Link.ID != "lnk_2" {
+		t.Fatalf("conversations = %+v", convs)
+	}
+	cv, err := s.Conversation(ctx, "cnv_1")
+	must(t, err)
+	if cv.CustomerID != f.cust.ID || cv.LastSeq != 0 {
+		t.Fatalf("conversation = %+v", cv)
+	}
+	if _, err := s.Link(ctx, "lnk_none"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing link: err = %v", err)
+	}
+}
+
+func testAppendSequence(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	var evs []store.NewEvent
+	for i := range 5 {
+		evs = append(evs, event(f, fmt.Sprintf("e%d", i), "balance.updated", "balances", fmt.Sprint(i)))
+	}
+	res, err := s.AppendEvents(ctx, evs)
+	must(t, err)
+	for i, r := range res {
+		if r.Err != nil || r.Seq != int64(i+1) || r.ConversationID != "cnv_1" || r.Duplicate {
+			t.Fatalf("result %d = %+v", i, r)
+		}
+	}
+	res, err = s.AppendEvents(ctx, []store.NewEvent{event(f, "e5", "message", "", "hi")})
+	must(t, err)
+	if res[0].Seq != 6 {
+		t.Fatalf("next seq = %d, want 6", res[0].Seq)
+	}
+	got, err := s.EventsAfter(ctx, "cnv_1", 2, 3)
+	must(t, err)
+	if len(got) != 3 || got[0].Seq != 3 || got[2].Seq != 5 {
+		t.Fatalf("events after 2 = %+v", got)
+	}
+	e := got[0]
+	if e.ID != "rec_e2" || e.BankEventID != "e2" || e.CustomerID != f.cust.ID || e.LinkID != f.link.ID || e.Type != "balance.updated" ||
+		e.Author != store.AuthorInstitution || !e.OccurredAt.Equal(t0) || string(e.Sealed) != "sealed:2" {
+		t.Fatalf("stored event = %+v", e)
+	}
+	cv, _ := s.Conversation(ctx, "cnv_1")
+	if cv.LastSeq != 6 {
+		t.Fatalf("last seq = %d", cv.LastSeq)
+	}
+}
+
+func testAppendIdempotency(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	res, err := s.AppendEvents(ctx, []store.NewEvent{event(f, "e1", "message", "", "hello")})
+	must(t, err)
+	first := res[0].Seq
+	res, err = s.AppendEvents(ctx, []store.NewEvent{
+		event(f, "e1", "message", "", "hello"),   // same body: duplicate
+		event(f, "e1", "message", "", "changed"), // same id, other body: conflict
+		event(f, "e2", "message", "", "x"),
+		event(f, "e2", "message", "", "x"), // repeated within the batch
+	})
+	must(t, err)
+	if !res[0].Duplicate || res[0].Seq != first || res[0].Err != nil {
+		t.Fatalf("duplicate = %+v", res[0])
+	}
+	if !errors.Is(res[1].Err, store.ErrIdempotencyConflict) {
+		t.Fatalf("conflict = %+v", res[1])
+	}
+	if res[2].Seq != 2 || !res[3].Duplicate || res[3].Seq != 2 {
+		t.Fatalf("in-batch repeat = %+v, %+v", res[2], res[3])
+	}
+	all, _ := s.EventsAfter(ctx, "cnv_1", 0, 100)
+	if len(all) != 2 {
+		t.Fatalf("stored %d events, want 2", len(all))
+	}
+	// Another institution may use the same bank event id.
+	other, err := s.CreateLink(ctx, store.Link{ID: "lnk_b", CustomerID: f.cust.ID, InstitutionID: f.other.ID, ConversationID: "cnv_b",
+		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
+	must(t, err)
+	e := event(f, "e1", "message", "", "hello")
+	e.InstitutionID, e.LinkID, e.ID = f.other.ID, other.ID, "rec_b1"
+	res, err = s.AppendEvents(ctx, []store.NewEvent{e})
+	must(t, err)
+	if res[0].Err != nil || res[0].Duplicate || res[0].ConversationID != "cnv_b" || res[0].Seq != 1 {
+		t.Fatalf("other institution's e1 = %+v", res[0])
+	}
+}
+
+func testAppendConsent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s, "balances")
+	clock := time.Now()
+	s.(Clocked).SetClock(func() time.Time { return clock })
+
+	foreign := event(f, "x1", "balance.updated", "balances", "a")
+	foreign.InstitutionID = f.other.ID // the other bank posting to this bank's link
+	unknown := event(f, "x2", "balance.updated", "balances", "b")
+	unknown.LinkID = "lnk_missing"
+	res, err := s.AppendEvents(ctx, []store.NewEvent{
+		foreign,
+		unknown,
+		event(f, "x3", "transaction.posted", "transactions", "c"), // scope not granted
+		event(f, "x4", "balance.updated", "balances", "d"),        // fine
+	})
+	must(t, err)
+	want := []error{store.ErrUnknownLink, store.ErrUnknownLink, store.ErrConsentScope, nil}
+	for i, w := range want {
+		if !errors.Is(res[i].Err, w) && !(w == nil && res[i].Err == nil) {
+			t.Errorf("event %d: err = %v, want %v", i, res[i].Err, w)
+		}
+	}
+	if res[3].Seq != 1 {
+		t.Fatalf("accepted event seq = %d, want 1 (refused ones take no seq)", res[3].Seq)
+	}
+
+	clock = f.link.ExpiresAt // the moment it expires
+	res, err = s.AppendEvents(ctx, []store.NewEvent{event(f, "x5", "balance.updated", "balances", "e")})
+	must(t, err)
+	if !errors.Is(res[0].Err, store.ErrConsentExpired) {
+		t.Fatalf("expired link: err = %v", res[0].Err)
+	}
+
+	clock = time.Now()
+	must(t, s.RevokeLink(ctx, f.link.ID, clock))
+	res, err = s.AppendEvents(ctx, []store.NewEvent{event(f, "x6", "balance.updated", "balances", "f")})
+	must(t, err)
+	if !errors.Is(res[0].Err, store.ErrConsentRevoked) {
+		t.Fatalf("revoked link: err = %v", res[0].Err)
+	}
+	all, _ := s.EventsAfter(ctx, "cnv_1", 0, 100)
+	if len(all) != 1 {
+		t.Fatalf("stored %d events, want only the one accepted", len(all))
+	}
+	if err := s.RevokeLink(ctx, "lnk_missing", clock); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoke missing: err = %v", err)
+	}
+	l, _ := s.Link(ctx, f.link.ID)
+	if l.Status != store.LinkRevoked || l.RevokedAt.IsZero() {
+		t.Fatalf("link after revoke = %+v", l)
+	}
+}
+
+func testAppendPendingReplaced(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	pending := event(f, "p1", "transaction.posted", "transactions", "pending")
+	pending.PendingRef = []byte("ref-1")
+	other := event(f, "p2", "transaction.posted", "transactions", "other pending")
+	other.PendingRef = []byte("ref-2")
+	res, err := s.AppendEvents(ctx, []store.NewEvent{pending, other})
+	must(t, err)
+	posted := event(f, "p3", "transaction.posted", "transactions", "posted")
+	posted.ReplacesRef = []byte("ref-1")
+	unmatched := event(f, "p4", "transaction.posted", "transactions", "posted, no pending")
+	unmatched.ReplacesRef = []byte("ref-9")
+	res, err = s.AppendEvents(ctx, []store.NewEvent{posted, unmatched})
+	must(t, err)
+	got, _ := s.EventsAfter(ctx, "cnv_1", res[0].Seq-1, 2)
+	if got[0].ReplacesSeq != 1 || got[1].ReplacesSeq != 0 {
+		t.Fatalf("replaces = %d, %d; want 1, 0", got[0].ReplacesSeq, got[1].ReplacesSeq)
+	}
+}
+
+func testAppendConcurrentGapless(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	const writers, each = 8, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				res, err := s.AppendEvents(ctx, []store.NewEvent{event(f, fmt.Sprintf("w%d-%d", w, i), "message", "", "m")})
+				if err == nil && res[0].Err != nil {
+					err = res[0].Err
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	all, err := s.EventsAfter(ctx, "cnv_1", 0, 1000)
+	must(t, err)
+	if len(all) != writers*each {
+		t.Fatalf("stored %d, want %d", len(all), writers*each)
+	}
+	for i, e := range all {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("seq %d at position %d: not gapless", e.Seq, i)
+		}
+	}
+}
+
+// testRevokeThenAppend races appends against a revocation: every append that
+// started after RevokeLink returned must be refused.
+func testRevokeThenAppend(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	revoked := make(chan struct{})
+	started := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var late []store.AppendResult
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				after := false
+				select {
+				case <-revoked:
+					after = true
+				default:
+				}
+				res, err := s.AppendEvents(ctx, []store.NewEvent{event(f, fmt.Sprintf("r%d-%d", w, i), "message", "", "m")})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				select {
+				case started <- struct{}{}:
+				default:
+				}
+				if after {
+					mu.Lock()
+					late = append(late, res[0])
+					mu.Unlock()
+					if i > 5 {
+						return
+					}
+				}
+			}
+		}()
+	}
+	for range 8 { // revoke while appends are in full flow
+		<-started
+	}
+	must(t, s.RevokeLink(ctx, f.link.ID, time.Now()))
+	close(revoked)
+	wg.Wait()
+	if len(late) == 0 {
+		t.Fatal("no append ran after the revocation")
+	}
+	for _, r := range late {
+		if !errors.Is(r.Err, store.ErrConsentRevoked) {
+			t.Fatalf("append after revocation returned %+v", r)
+		}
+	}
+}

@@ -1,0 +1,109 @@
+// Package testenv gives tests the real services they need, found through
+// environment variables. A variable that is unset skips the test (so `go
+// test` works on a laptop with nothing running); a variable that is set
+// names a service that must answer, or the test fails. .ci/run sets them all.
+//
+//	OPENTELLER_TEST_POSTGRES  PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/test
+//	OPENTELLER_TEST_NATS      NATS URL with JetStream, e.g. nats://127.0.0.1:4222
+//	CHROME_BIN                Chromium for browser tests (else chromium on PATH)
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Postgres returns the PostgreSQL URL, or skips the test when none is set.
+func Postgres(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("OPENTELLER_TEST_POSTGRES")
+	if u == "" {
+		t.Skip("OPENTELLER_TEST_POSTGRES not set")
+	}
+	return u
+}
+
+// PostgresSchema creates an empty schema for this test and returns a URL
+// whose connections use it; the schema is dropped when the test ends.
+func PostgresSchema(t testing.TB) string {
+	t.Helper()
+	base := Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("OPENTELLER_TEST_POSTGRES is set but PostgreSQL is unreachable: %v", err)
+	}
+	defer conn.Close(ctx)
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "t_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, base); err == nil {
+			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(ctx)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("OPENTELLER_TEST_POSTGRES: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// NATS returns the NATS URL, or skips the test when none is set; it fails
+// the test when the server does not answer.
+func NATS(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("OPENTELLER_TEST_NATS")
+	if u == "" {
+		t.Skip("OPENTELLER_TEST_NATS not set")
+	}
+	parsed, err := url.Parse(u)
+	if err != nil {
+		t.Fatalf("OPENTELLER_TEST_NATS: %v", err)
+	}
+	c, err := net.DialTimeout("tcp", parsed.Host, 5*time.Second)
+	if err != nil {
+		t.Fatalf("OPENTELLER_TEST_NATS is set but NATS is unreachable: %v", err)
+	}
+	c.Close()
+	return u
+}
+
+// Chrome returns the path of a Chromium binary: $CHROME_BIN, else chromium or
+// google-chrome on PATH. It skips when neither is set nor found, and fails
+// when CHROME_BIN names something that is not there.
+func Chrome(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("CHROME_BIN"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("CHROME_BIN=%s: %v", p, err)
+		}
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("no Chromium: set CHROME_BIN or install chromium")
+	return ""
+}

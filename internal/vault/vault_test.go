@@ -1,0 +1,181 @@
+package vault
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// memKeys is an in-memory KeyStore for the vault's own unit tests; the store
+// conformance suite tests the real implementations of the interface.
+type memKeys struct {
+	mu   sync.Mutex
+	keys map[string]WrappedKey
+}
+
+func (m *memKeys) DataKey(_ context.Context, id string) (WrappedKey, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, ok := m.keys[id]
+	if !ok {
+		return WrappedKey{}, ErrNoKey
+	}
+	return k, nil
+}
+
+func (m *memKeys) PutDataKey(_ context.Context, k WrappedKey) (WrappedKey, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.keys == nil {
+		m.keys = map[string]WrappedKey{}
+	}
+	if old, ok := m.keys[k.CustomerID]; ok {
+		return old, nil
+	}
+	m.keys[k.CustomerID] = k
+	return k, nil
+}
+
+func newKeyring(t *testing.T) (*Keyring, *memKeys) {
+	t.Helper()
+	ks := &memKeys{}
+	root := bytes.Repeat([]byte{7}, RootKeySize)
+	k, err := New(root, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, ks
+}
+
+func TestSealOpenRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	k, _ := newKeyring(t)
+	pt := []byte(`{"merchant":"Corner Grocer","amount":"42.10"}`)
+	ct, err := k.Seal(ctx, "cus_a", "rec_1", pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(ct, []byte("Corner Grocer")) {
+		t.Fatal("ciphertext contains plaintext")
+	}
+	got, err := k.Open(ctx, "cus_a", "rec_1", ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, pt) {
+		t.Fatalf("got %q, want %q", got, pt)
+	}
+	ct2, _ := k.Seal(ctx, "cus_a", "rec_1", pt)
+	if bytes.Equal(ct, ct2) {
+		t.Fatal("two seals of the same plaintext are identical: nonce reused")
+	}
+}
+
+func TestCiphertextBoundToRecordAndCustomer(t *testing.T) {
+	ctx := context.Background()
+	k, _ := newKeyring(t)
+	ct, err := k.Seal(ctx, "cus_a", "rec_1", []byte("balance 100.00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Seal(ctx, "cus_b", "rec_x", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Open(ctx, "cus_a", "rec_2", ct); !errors.Is(err, ErrOpen) {
+		t.Fatalf("swapped record: err = %v, want ErrOpen", err)
+	}
+	if _, err := k.Open(ctx, "cus_b", "rec_1", ct); !errors.Is(err, ErrOpen) {
+		t.Fatalf("swapped customer: err = %v, want ErrOpen", err)
+	}
+	tampered := append([]byte(nil), ct...)
+	tampered[len(tampered)-1] ^= 1
+	if _, err := k.Open(ctx, "cus_a", "rec_1", tampered); !errors.Is(err, ErrOpen) {
+		t.Fatalf("tampered: err = %v, want ErrOpen", err)
+	}
+}
+
+func TestDataKeyRestsWrappedAndSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	k, ks := newKeyring(t)
+	ct, err := k.Seal(ctx, "cus_a", "rec_1", []byte("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := ks.DataKey(ctx, "cus_a")
+	if len(w.Wrapped) != 12+32+16 {
+		t.Fatalf("wrapped key is %d bytes", len(w.Wrapped))
+	}
+	// A new keyring with the same root key and store opens it.
+	k2, _ := New(bytes.Repeat([]byte{7}, RootKeySize), ks)
+	if _, err := k2.Open(ctx, "cus_a", "rec_1", ct); err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+	// A different root key does not.
+	k3, _ := New(bytes.Repeat([]byte{8}, RootKeySize), ks)
+	if _, err := k3.Open(ctx, "cus_a", "rec_1", ct); !errors.Is(err, ErrOpen) {
+		t.Fatalf("wrong root key: err = %v, want ErrOpen", err)
+	}
+}
+
+func TestShreddedKeyCannotOpen(t *testing.T) {
+	ctx := context.Background()
+	k, ks := newKeyring(t)
+	ct, _ := k.Seal(ctx, "cus_a", "rec_1", []byte("hello"))
+	ks.mu.Lock()
+	delete(ks.keys, "cus_a")
+	ks.mu.Unlock()
+	k.Forget("cus_a")
+	if _, err := k.Open(ctx, "cus_a", "rec_1", ct); !errors.Is(err, ErrNoKey) {
+		t.Fatalf("err = %v, want ErrNoKey", err)
+	}
+}
+
+func TestFingerprintIsKeyed(t *testing.T) {
+	ctx := context.Background()
+	k, _ := newKeyring(t)
+	a1, _ := k.Fingerprint(ctx, "cus_a", []byte("body"))
+	a2, _ := k.Fingerprint(ctx, "cus_a", []byte("body"))
+	b, _ := k.Fingerprint(ctx, "cus_b", []byte("body"))
+	if !bytes.Equal(a1, a2) {
+		t.Fatal("fingerprint not deterministic")
+	}
+	if bytes.Equal(a1, b) {
+		t.Fatal("fingerprints of two customers agree: not keyed per customer")
+	}
+}
+
+func TestLoadRootKeyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "root.key")
+	k1, err := LoadRootKey("", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %o, want 600", fi.Mode().Perm())
+	}
+	k2, err := LoadRootKey("", path)
+	if err != nil || !bytes.Equal(k1, k2) {
+		t.Fatalf("reload: %v, equal=%v", err, bytes.Equal(k1, k2))
+	}
+	os.Chmod(path, 0o644)
+	if _, err := LoadRootKey("", path); err == nil {
+		t.Fatal("accepted a world-readable key file")
+	}
+	enc := base64.StdEncoding.EncodeToString(k1)
+	k3, err := LoadRootKey(enc, "")
+	if err != nil || !bytes.Equal(k1, k3) {
+		t.Fatalf("from env: %v", err)
+	}
+	if _, err := LoadRootKey("c2hvcnQ=", ""); err == nil {
+		t.Fatal("accepted a short key")
+	}
+}

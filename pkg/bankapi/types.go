@@ -1,0 +1,162 @@
+// Package bankapi is the Go SDK a bank uses to talk to OpenTeller: the wire
+// types of the Bank API and a client that posts events.
+//
+// Everything here is public contract. A field added is a promise to every
+// bank that integrates; a field changed breaks them. The platform's own
+// ingest decodes these same types, so the SDK and the server cannot drift.
+package bankapi
+
+import "time"
+
+// Event types a bank may post. Each needs the scope named in ScopeFor.
+const (
+	TypeBalanceUpdated    = "balance.updated"
+	TypeTransactionPosted = "transaction.posted"
+	TypeMessage           = "message"
+)
+
+// Scopes a customer may grant on a link.
+const (
+	ScopeBalances     = "balances"
+	ScopeTransactions = "transactions"
+	ScopeFraudAlerts  = "fraud_alerts"
+	ScopeReceipts     = "receipts"
+	ScopeShipments    = "shipments"
+	ScopeSupportChat  = "support_chat"
+)
+
+// AllScopes lists every scope in the order they are shown to a customer.
+var AllScopes = []string{ScopeBalances, ScopeTransactions, ScopeFraudAlerts, ScopeReceipts, ScopeShipments, ScopeSupportChat}
+
+// ScopeFor returns the scope an event type needs, and whether the type is
+// known. A message needs no data scope: it is the bank speaking in the
+// conversation that the link itself created, and carries no account data by
+// contract. It still needs a live link.
+func ScopeFor(eventType string) (scope string, known bool) {
+	switch eventType {
+	case TypeBalanceUpdated:
+		return ScopeBalances, true
+	case TypeTransactionPosted:
+		return ScopeTransactions, true
+	case TypeMessage:
+		return "", true
+	}
+	return "", false
+}
+
+// MaxBatch is the most events one POST /v1/events may carry.
+const MaxBatch = 500
+
+// Event is one thing a bank tells a customer. ID is the bank's own unique id
+// for it and doubles as the idempotency key: posting the same ID with the
+// same body again returns the original result.
+type Event struct {
+	ID         string    `json:"id"`
+	LinkID     string    `json:"link_id"`
+	Type       string    `json:"type"`
+	OccurredAt time.Time `json:"occurred_at"`
+	// Data is one of BalanceUpdated, TransactionPosted or Message, encoded
+	// as JSON.
+	Data any `json:"data"`
+}
+
+// EventBatch is the body of POST /v1/events.
+type EventBatch struct {
+	Events []Event `json:"events"`
+}
+
+// Money is a decimal amount as a string ("1234.50") and an ISO 4217 code.
+// Never a float.
+type Money struct {
+	Amount   string `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+// Account kinds.
+const (
+	AccountChecking   = "checking"
+	AccountSavings    = "savings"
+	AccountCreditCard = "credit_card"
+)
+
+// BalanceUpdated is the data of a balance.updated event.
+type BalanceUpdated struct {
+	AccountID   string `json:"account_id"`   // the bank's opaque account reference
+	AccountName string `json:"account_name"` // "Everyday Checking"
+	AccountKind string `json:"account_kind"` // checking, savings, credit_card
+	Mask        string `json:"mask,omitempty"` // last four digits of the account, shown as ••1234
+	Available   Money  `json:"available"`
+	Current     Money  `json:"current"`
+}
+
+// Transaction statuses and directions.
+const (
+	StatusPending = "pending"
+	StatusPosted  = "posted"
+	Debit         = "debit"
+	Credit        = "credit"
+)
+
+// TransactionPosted is the data of a transaction.posted event. A posted
+// transaction whose ReferenceID matches an earlier pending one on the same
+// link replaces it.
+type TransactionPosted struct {
+	AccountID     string    `json:"account_id"`
+	TransactionID string    `json:"transaction_id"`
+	ReferenceID   string    `json:"reference_id,omitempty"`
+	Status        string    `json:"status"`    // pending or posted
+	Direction     string    `json:"direction"` // debit or credit
+	Amount        Money     `json:"amount"`    // positive; Direction says which way
+	Description   string    `json:"description,omitempty"`
+	Merchant      *Merchant `json:"merchant,omitempty"`
+	CardLast4     string    `json:"card_last4,omitempty"`
+}
+
+// Merchant describes where a card was used.
+type Merchant struct {
+	Name     string `json:"name"`
+	MCC      string `json:"mcc,omitempty"`      // ISO 18245, four digits, "5814"
+	Category string `json:"category,omitempty"` // human words for the MCC
+	City     string `json:"city,omitempty"`
+	Country  string `json:"country,omitempty"` // ISO 3166-1 alpha-2
+}
+
+// Message is the data of a message event: text from the bank.
+type Message struct {
+	Text string `json:"text"`
+}
+
+// Result statuses.
+const (
+	ResultAccepted  = "accepted"
+	ResultDuplicate = "duplicate"
+	ResultRejected  = "rejected"
+)
+
+// EventResult is the platform's answer for one event of a batch, in the
+// batch's order.
+type EventResult struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Seq    int64  `json:"seq,omitempty"`
+	Error  *Error `json:"error,omitempty"`
+}
+
+// EventResults is the body of a 200 response to POST /v1/events.
+type EventResults struct {
+	Results []EventResult `json:"results"`
+}
+
+// Error is the typed error every API response uses:
+// {"error":{"code":"…","message":"…"}}.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// ErrorBody wraps Error as it appears on the wire.
+type ErrorBody struct {
+	Error *Error `json:"error"`
+}
