@@ -81,9 +81,9 @@ const (
 
 // BalanceUpdated is the data of a balance.updated event.
 type BalanceUpdated struct {
-	AccountID   string `json:"account_id"`   // the bank's opaque account reference
-	AccountName string `json:"account_name"` // "Everyday Checking"
-	AccountKind string `json:"account_kind"` // checking, savings, credit_card
+	AccountID   string `json:"account_id"`     // the bank's opaque account reference
+	AccountName string `json:"account_name"`   // "Everyday Checking"
+	AccountKind string `json:"account_kind"`   // checking, savings, credit_card
 	Mask        string `json:"mask,omitempty"` // last four digits of the account, shown as ••1234
 	Available   Money  `json:"available"`
 	Current     Money  `json:"current"`

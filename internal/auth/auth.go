@@ -1,0 +1,237 @@
+// Package auth owns customer accounts on the web messenger: passwords,
+// sessions, CSRF tokens and sign-in throttling, and the JSON routes
+// /app/api/{signup,signin,signout,me} (docs/contracts.md, "Customer web API").
+//
+// What must stay true:
+//   - A password is kept only as an argon2id hash (PHC string format), and a
+//     session token only as its SHA-256: the store never holds either in a
+//     form that would let someone with a copy of the database sign in. (The
+//     CSRF token is kept as is, because /app/api/me must hand it back; without
+//     the session cookie it grants nothing.)
+//   - Nothing here logs a password, an email address, a session token or a
+//     CSRF token. Logs name customers by id.
+//   - Sign-in does not reveal which emails have accounts: an unknown email
+//     costs one argon2id verification, like a wrong password, and gets the
+//     same answer. (Sign-up's email_taken does tell; the contract accepts
+//     that, and the sign-in throttle does not apply to it.)
+//   - Every state-changing request of a signed-in customer carries the
+//     session's CSRF token in X-CSRF-Token (RequireCustomer checks it).
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/openteller/openteller/internal/httpx"
+	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/vault"
+)
+
+// DefaultSessionTTL is how long a session lasts when Config.SessionTTL is 0.
+const DefaultSessionTTL = 14 * 24 * time.Hour
+
+// Config is what a Service needs. Store and Keyring are required.
+type Config struct {
+	Store   store.Store
+	Keyring *vault.Keyring
+	// Now is the clock for session expiry and throttling windows; time.Now
+	// when nil.
+	Now func() time.Time
+	// SessionTTL is a session's lifetime; DefaultSessionTTL when 0.
+	SessionTTL time.Duration
+	// Logger receives security events (lockouts, failures), with customer
+	// ids and client addresses but never emails or secrets; slog.Default()
+	// when nil.
+	Logger *slog.Logger
+}
+
+// Service signs customers up and in and keeps their sessions. It is safe for
+// concurrent use. Its throttle is in memory: see throttle's doc comment.
+type Service struct {
+	st       store.Store
+	keyring  *vault.Keyring
+	now      func() time.Time
+	ttl      time.Duration
+	log      *slog.Logger
+	throttle *throttle
+
+	// verify checks a password against a stored hash; VerifyPassword except
+	// in tests, which count calls through it.
+	verify func(encoded, pw string) (bool, error)
+}
+
+// New returns a Service. It panics if cfg.Store or cfg.Keyring is nil, a
+// wiring mistake.
+func New(cfg Config) *Service {
+	if cfg.Store == nil || cfg.Keyring == nil {
+		panic("auth: New needs a Store and a Keyring")
+	}
+	s := &Service{
+		st:      cfg.Store,
+		keyring: cfg.Keyring,
+		now:     cfg.Now,
+		ttl:     cfg.SessionTTL,
+		log:     cfg.Logger,
+		verify:  VerifyPassword,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.ttl <= 0 {
+		s.ttl = DefaultSessionTTL
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.throttle = newThrottle(s.now)
+	go dummyHash() // warm it, so the first unknown-email sign-in is not slower
+	return s
+}
+
+// Errors for clients. Their messages are shown to people as they are.
+func errInvalidEmail() *httpx.Error {
+	return httpx.Errorf(http.StatusBadRequest, "invalid_email", "Enter an email address like name@example.com.")
+}
+
+func errWeakPassword(format string, args ...any) *httpx.Error {
+	return httpx.Errorf(http.StatusBadRequest, "weak_password", format, args...)
+}
+
+func errEmailTaken() *httpx.Error {
+	return httpx.Errorf(http.StatusConflict, "email_taken", "An account with this email already exists. Sign in instead.")
+}
+
+func errInvalidCredentials() *httpx.Error {
+	return httpx.Errorf(http.StatusUnauthorized, "invalid_credentials", "That email and password don't match.")
+}
+
+func errTooManyAttempts(wait time.Duration) *httpx.Error {
+	n := max(1, int(math.Ceil(wait.Minutes())))
+	unit := "minutes"
+	if n == 1 {
+		unit = "minute"
+	}
+	return httpx.Errorf(http.StatusTooManyRequests, "too_many_attempts", "Too many sign-in attempts. Try again in %d %s.", n, unit)
+}
+
+func errSignedOut() *httpx.Error {
+	return httpx.Errorf(http.StatusUnauthorized, "signed_out", "Please sign in again.")
+}
+
+func errCSRF() *httpx.Error {
+	return httpx.Errorf(http.StatusForbidden, "csrf", "This request could not be verified. Reload the page and try again.")
+}
+
+func errUnavailable() *httpx.Error {
+	return httpx.Errorf(http.StatusServiceUnavailable, "unavailable", "We can't check your session right now. Please try again in a moment.")
+}
+
+// newCustomerID returns "cus_" and 26 lowercase base32 characters (128 bits
+// from crypto/rand).
+func newCustomerID() string {
+	return "cus_" + strings.ToLower(rand.Text())
+}
+
+// SignUp creates a customer with email and password and makes their data
+// key. Errors for the client are *httpx.Error: 400 invalid_email, 400
+// weak_password, 409 email_taken. It does not start a session.
+func (s *Service) SignUp(ctx context.Context, email, password string) (store.Customer, error) {
+	email, ok := normalizeEmail(email)
+	if !ok {
+		return store.Customer{}, errInvalidEmail()
+	}
+	if err := checkPassword(password); err != nil {
+		return store.Customer{}, err
+	}
+	// Cheap check first, so a taken email costs no hashing; CreateCustomer's
+	// ErrExists below settles races.
+	switch _, err := s.st.CustomerByEmail(ctx, email); {
+	case err == nil:
+		return store.Customer{}, errEmailTaken()
+	case !errors.Is(err, store.ErrNotFound):
+		return store.Customer{}, fmt.Errorf("auth: sign up: look up email: %w", err)
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return store.Customer{}, fmt.Errorf("auth: sign up: %w", err)
+	}
+	c := store.Customer{ID: newCustomerID(), Email: email, PasswordHash: hash, CreatedAt: s.now().UTC()}
+	switch err := s.st.CreateCustomer(ctx, c); {
+	case errors.Is(err, store.ErrExists):
+		return store.Customer{}, errEmailTaken()
+	case err != nil:
+		return store.Customer{}, fmt.Errorf("auth: sign up: create customer %s: %w", c.ID, err)
+	}
+	// The account exists now. If making the data key fails, the customer is
+	// still signed up: the keyring makes the key on first Seal anyway, so
+	// failing here would only leave a person told "error" about an account
+	// that works. The operator learns from the log.
+	if err := s.keyring.EnsureCustomer(ctx, c.ID); err != nil {
+		s.log.ErrorContext(ctx, "auth: make data key at sign-up", "customer", c.ID, "err", err)
+	}
+	s.log.InfoContext(ctx, "auth: customer signed up", "customer", c.ID)
+	return c, nil
+}
+
+// SignIn checks email and password, throttled per email and per clientIP (see
+// throttle). Errors for the client are *httpx.Error: 401
+// invalid_credentials, 429 too_many_attempts. clientIP is the address the
+// request came from as the server sees it; Handler uses the connection's
+// remote address.
+func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) (store.Customer, error) {
+	c, _, err := s.signIn(ctx, email, password, clientIP)
+	return c, err
+}
+
+// signIn is SignIn that also says, for too_many_attempts, how long to wait.
+func (s *Service) signIn(ctx context.Context, email, password, clientIP string) (store.Customer, time.Duration, error) {
+	email, valid := normalizeEmail(email)
+	a := s.throttle.attempt(email, clientIP)
+	if !a.ok {
+		return store.Customer{}, a.wait, errTooManyAttempts(a.wait)
+	}
+	var c store.Customer
+	match := false
+	// A password over the cap matches no account; it is refused without
+	// hashing, whatever the email, so the shortcut tells nothing.
+	if len(password) <= maxPasswordBytes {
+		var err error
+		hash := dummyHash()
+		if valid {
+			switch c, err = s.st.CustomerByEmail(ctx, email); {
+			case err == nil:
+				hash = c.PasswordHash
+			case !errors.Is(err, store.ErrNotFound):
+				s.throttle.release(email, clientIP)
+				return store.Customer{}, 0, fmt.Errorf("auth: sign in: look up email: %w", err)
+			}
+		}
+		// Runs for unknown emails too, against the dummy hash, so timing
+		// does not tell which emails have accounts.
+		if match, err = s.verify(hash, password); err != nil {
+			s.throttle.release(email, clientIP)
+			return store.Customer{}, 0, fmt.Errorf("auth: sign in: password hash of %s: %w", c.ID, err)
+		}
+	}
+	if !match || c.ID == "" {
+		// Logged once per lock, not per refused attempt, so a flood of
+		// guesses does not flood the log. The customer id is empty for an
+		// unknown email.
+		if a.locksEmail {
+			s.log.WarnContext(ctx, "auth: sign-in locked for an email after failed attempts", "customer", c.ID, "ip", clientIP)
+		}
+		if a.locksIP {
+			s.log.WarnContext(ctx, "auth: sign-in locked for a client address after failed attempts", "ip", clientIP)
+		}
+		return store.Customer{}, 0, errInvalidCredentials()
+	}
+	s.throttle.succeeded(email, clientIP)
+	return c, 0, nil
+}

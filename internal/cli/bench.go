@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/openteller/openteller/internal/bench"
+)
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o := bench.Options{Log: stderr}
+	var asJSON bool
+	fs := flag.NewFlagSet("openteller bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.Store, "store", "sqlite", "store to measure: sqlite or postgres")
+	fs.StringVar(&o.Database, "database", os.Getenv("OPENTELLER_DATABASE"), "PostgreSQL URL for --store postgres (a scratch schema is made and dropped) [$OPENTELLER_DATABASE]")
+	fs.DurationVar(&o.Duration, "duration", 20*time.Second, "total measuring time, split between the latency and the throughput phase")
+	fs.IntVar(&o.Customers, "customers", 1000, "connected customers, one WebSocket each")
+	fs.IntVar(&o.Rate, "rate", 2000, "offered load of the latency phase, events per second")
+	fs.IntVar(&o.BatchSize, "batch", 100, "events per POST in the throughput phase")
+	fs.IntVar(&o.Writers, "writers", 8, "concurrent posters in the throughput phase")
+	fs.BoolVar(&asJSON, "json", false, "print the result as one JSON object on the last line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	o.Binary = exe
+	res, err := bench.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "store %s: ingest %.0f events/s (batches of %d); e2e latency at %d events/s over %d sockets: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms (%d delivered, %d undelivered); node RSS %.1f MiB (peak %.1f MiB)\n",
+		res.Store, res.IngestEventsPerSec, res.IngestBatchSize, res.OfferedRate, res.Customers, res.E2ELatencyMs.P50, res.E2ELatencyMs.P95, res.E2ELatencyMs.P99,
+		res.Delivered, res.Undelivered, res.RSSMB, res.PeakRSSMB)
+	if asJSON {
+		b, _ := json.Marshal(res)
+		fmt.Fprintln(stdout, string(b))
+	}
+	return nil
+}

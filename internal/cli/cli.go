@@ -1,0 +1,242 @@
+// Package cli is the openteller command: it parses each subcommand's flags
+// (through the config package) and calls the library; no command holds
+// logic of its own beyond wiring and printing.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/openteller/openteller/internal/config"
+	"github.com/openteller/openteller/internal/server"
+	"github.com/openteller/openteller/internal/store"
+)
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var commands map[string]command
+
+func init() {
+	commands = map[string]command{
+		"serve":       {"run a node of the platform", runServe},
+		"demo":        {"run the platform with a simulated bank and a demo customer, on embedded storage", runDemo},
+		"config":      {"print the effective configuration, secrets masked", runConfig},
+		"institution": {"manage institutions: create, list, rotate-key", runInstitution},
+		"bench":       {"measure ingest throughput and end-to-end latency", runBench},
+	}
+}
+
+// errUsage means the command line was wrong; the message has been printed.
+var errUsage = errors.New("usage")
+
+// Main runs the command line and returns the process exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "openteller: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := cmd.run(ctx, args[1:], stdout, stderr); err != nil {
+		if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+			return 2
+		}
+		fmt.Fprintf(stderr, "openteller %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "OpenTeller: a self-hosted messaging platform for banks and their customers.")
+	fmt.Fprintln(w, "\nUsage: openteller <command> [flags]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, n := range names {
+		fmt.Fprintf(tw, "  %s\t%s\n", n, commands[n].summary)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nEvery flag also reads an OPENTELLER_* environment variable; see `openteller serve -h`.")
+}
+
+// parse parses a command's flags into a resolved configuration.
+func parse(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (config.Config, *flag.FlagSet, error) {
+	var cfg config.Config
+	fs := flag.NewFlagSet("openteller "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.Register(fs)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, fs, err
+	}
+	if err := cfg.Resolve(); err != nil {
+		return cfg, fs, err
+	}
+	return cfg, fs, nil
+}
+
+func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, _, err := parse("config", args, stderr, nil)
+	if err != nil {
+		return err
+	}
+	cfg.Dump(stdout)
+	return nil
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, _, err := parse("serve", args, stderr, nil)
+	if err != nil {
+		return err
+	}
+	log := server.NewLogger(cfg, stderr)
+	srv, ln, err := start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	log.Info("openteller serving", "url", cfg.BaseURL, "addr", ln.Addr().String(), "store", storeKind(cfg), "bus", busKind(cfg))
+	return serveUntilDone(ctx, srv, ln)
+}
+
+// start listens first, so a taken port fails before any storage is opened.
+func start(ctx context.Context, cfg config.Config, log *slog.Logger) (*server.Server, net.Listener, error) {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := server.Open(ctx, cfg, log)
+	if err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
+	return srv, ln, nil
+}
+
+// serveUntilDone serves until ctx ends (SIGINT or SIGTERM), then shuts down
+// gracefully.
+func serveUntilDone(ctx context.Context, srv *server.Server, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		srv.Shutdown(context.Background())
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+func storeKind(cfg config.Config) string {
+	if cfg.Database != "" {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+func busKind(cfg config.Config) string {
+	if cfg.NATS != "" {
+		return "nats"
+	}
+	return "embedded"
+}
+
+func runInstitution(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: openteller institution create|list|rotate-key [flags]")
+		return errUsage
+	}
+	var in store.Institution
+	var id string
+	var grace time.Duration
+	var extra func(*flag.FlagSet)
+	switch args[0] {
+	case "create":
+		extra = func(fs *flag.FlagSet) {
+			fs.StringVar(&in.Name, "name", "", "institution name shown to customers (required)")
+			fs.StringVar(&in.AuthorizeURL, "authorize-url", "", "the institution's OAuth authorize endpoint (required)")
+			fs.StringVar(&in.TokenURL, "token-url", "", "the institution's OAuth token endpoint (required)")
+			fs.StringVar(&in.ClientID, "client-id", "", "the platform's client id at the institution (required)")
+			fs.StringVar(&in.ClientSecret, "client-secret", "", "the platform's client secret at the institution")
+		}
+	case "rotate-key":
+		extra = func(fs *flag.FlagSet) {
+			fs.StringVar(&id, "id", "", "institution id (required)")
+			fs.DurationVar(&grace, "grace", 0, "how long older keys keep working, e.g. 24h (default: they stop now)")
+		}
+	case "list":
+	default:
+		fmt.Fprintf(stderr, "openteller institution: unknown subcommand %q\n", args[0])
+		return errUsage
+	}
+	cfg, _, err := parse("institution "+args[0], args[1:], stderr, extra)
+	if err != nil {
+		return err
+	}
+	st, err := server.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch args[0] {
+	case "create":
+		if in.Name == "" || in.AuthorizeURL == "" || in.TokenURL == "" || in.ClientID == "" {
+			fmt.Fprintln(stderr, "openteller institution create: --name, --authorize-url, --token-url and --client-id are required")
+			return errUsage
+		}
+		in, key, err := server.CreateInstitution(ctx, st, in)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "institution_id  %s\napi_key         %s\n\nThe API key is shown once; only its hash is stored.\n", in.ID, key)
+	case "rotate-key":
+		if id == "" {
+			fmt.Fprintln(stderr, "openteller institution rotate-key: --id is required")
+			return errUsage
+		}
+		key, err := server.RotateAPIKey(ctx, st, id, grace)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "api_key  %s\n\nThe API key is shown once; only its hash is stored.\n", key)
+	case "list":
+		ins, err := st.Institutions(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tAUTHORIZE URL")
+		for _, x := range ins {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", x.ID, x.Name, x.AuthorizeURL)
+		}
+		tw.Flush()
+	}
+	return nil
+}

@@ -1,0 +1,135 @@
+// Package config is the one place OpenTeller's settings are read: command
+// line flags, each with an OPENTELLER_* environment fallback, and safe
+// defaults for the embedded mode (a SQLite file and an embedded NATS server
+// in the data directory). Dump prints the effective values with secrets
+// masked.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Config is the effective configuration of a node.
+type Config struct {
+	Addr        string // listen address
+	BaseURL     string // public URL; empty means http://Addr
+	DataDir     string
+	Database    string // PostgreSQL URL; empty means SQLite in DataDir
+	NATS        string // external NATS URL; empty means embedded
+	RootKey     string // base64 root key; a secret
+	RootKeyFile string // used when RootKey is empty; empty means DataDir/root.key
+	LogLevel    string
+	LogFormat   string // text or json
+}
+
+type setting struct {
+	name, env, usage string
+	secret           bool
+	value            func(*Config) *string
+	def              string
+}
+
+var settings = []setting{
+	{"addr", "OPENTELLER_ADDR", "address to listen on", false, func(c *Config) *string { return &c.Addr }, "127.0.0.1:8080"},
+	{"base-url", "OPENTELLER_BASE_URL", "public URL of this platform, for OAuth redirects (default http://<addr>)", false, func(c *Config) *string { return &c.BaseURL }, ""},
+	{"data", "OPENTELLER_DATA", "data directory: SQLite file, embedded NATS store, root key file", false, func(c *Config) *string { return &c.DataDir }, "data"},
+	{"database", "OPENTELLER_DATABASE", "PostgreSQL URL (postgres://…); empty uses SQLite in the data directory", true, func(c *Config) *string { return &c.Database }, ""},
+	{"nats", "OPENTELLER_NATS", "external NATS URL (nats://…); empty embeds a NATS server", true, func(c *Config) *string { return &c.NATS }, ""},
+	{"root-key", "OPENTELLER_ROOT_KEY", "root key, 32 bytes in base64; prefer the environment to the command line", true, func(c *Config) *string { return &c.RootKey }, ""},
+	{"root-key-file", "OPENTELLER_ROOT_KEY_FILE", "root key file, created with mode 0600 if missing (default <data>/root.key)", false, func(c *Config) *string { return &c.RootKeyFile }, ""},
+	{"log-level", "OPENTELLER_LOG_LEVEL", "debug, info, warn or error", false, func(c *Config) *string { return &c.LogLevel }, "info"},
+	{"log-format", "OPENTELLER_LOG_FORMAT", "text or json", false, func(c *Config) *string { return &c.LogFormat }, "text"},
+}
+
+// Register adds every setting to fs as a flag whose default comes from the
+// environment, else the built-in default.
+func (c *Config) Register(fs *flag.FlagSet) {
+	for _, s := range settings {
+		def := s.def
+		if v, ok := os.LookupEnv(s.env); ok {
+			def = v
+		}
+		fs.StringVar(s.value(c), s.name, def, fmt.Sprintf("%s [$%s]", s.usage, s.env))
+	}
+}
+
+// Default returns the configuration from the environment and defaults alone.
+func Default() Config {
+	var c Config
+	c.Register(flag.NewFlagSet("", flag.ContinueOnError))
+	return c
+}
+
+// Resolve fills the derived defaults and checks the values.
+func (c *Config) Resolve() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("config: --addr %q: %w", c.Addr, err)
+	}
+	if c.BaseURL == "" {
+		host, port, _ := net.SplitHostPort(c.Addr)
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		c.BaseURL = "http://" + net.JoinHostPort(host, port)
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("config: --base-url %q must be an http(s) URL", c.BaseURL)
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.RootKeyFile == "" {
+		c.RootKeyFile = filepath.Join(c.DataDir, "root.key")
+	}
+	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
+		return fmt.Errorf("config: --database must be a postgres:// URL (leave it empty for SQLite)")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: --log-level %q must be debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("config: --log-format %q must be text or json", c.LogFormat)
+	}
+	return nil
+}
+
+// Dump writes the effective configuration, one setting a line, secrets
+// masked: a URL keeps its scheme and host but loses its password, a key is
+// shown only as set or unset.
+func (c *Config) Dump(w io.Writer) {
+	for _, s := range settings {
+		v := *s.value(c)
+		if s.secret {
+			v = mask(v)
+		}
+		fmt.Fprintf(w, "%-14s %s\n", s.name, v)
+	}
+}
+
+func mask(v string) string {
+	if v == "" {
+		return ""
+	}
+	if u, err := url.Parse(v); err == nil && u.Scheme != "" && u.Host != "" {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "********")
+		}
+		q := u.Query()
+		for k := range q {
+			if strings.Contains(strings.ToLower(k), "pass") || strings.Contains(strings.ToLower(k), "token") {
+				q.Set(k, "********")
+			}
+		}
+		u.RawQuery = q.Encode()
+		return u.Redacted()
+	}
+	return "******** (set)"
+}

@@ -1,0 +1,56 @@
+package config
+
+import (
+	"bytes"
+	"flag"
+	"strings"
+	"testing"
+)
+
+func TestEnvironmentFallbackAndFlagsWin(t *testing.T) {
+	t.Setenv("OPENTELLER_ADDR", "127.0.0.1:9999")
+	t.Setenv("OPENTELLER_DATA", "/srv/ot")
+	var c Config
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	c.Register(fs)
+	if err := fs.Parse([]string{"--data", "/flag/wins"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9999" || c.DataDir != "/flag/wins" || c.BaseURL != "http://127.0.0.1:9999" || c.RootKeyFile != "/flag/wins/root.key" {
+		t.Fatalf("config = %+v", c)
+	}
+}
+
+func TestDumpMasksSecrets(t *testing.T) {
+	c := Config{Addr: "127.0.0.1:1", DataDir: "d", Database: "postgres://ot:hunter2@db.internal:5432/ot?sslmode=require",
+		NATS: "nats://user:natssecret@nats:4222", RootKey: "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=", LogLevel: "info", LogFormat: "text"}
+	var b bytes.Buffer
+	c.Dump(&b)
+	out := b.String()
+	for _, secret := range []string{"hunter2", "natssecret", "c2VjcmV0"} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("dump shows %q:\n%s", secret, out)
+		}
+	}
+	for _, want := range []string{"db.internal:5432", "root-key       ******** (set)", "nats:4222"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("dump lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestResolveRejectsBadValues(t *testing.T) {
+	for _, c := range []Config{
+		{Addr: "nonsense", LogLevel: "info", LogFormat: "text"},
+		{Addr: "127.0.0.1:1", Database: "mysql://x", LogLevel: "info", LogFormat: "text"},
+		{Addr: "127.0.0.1:1", LogLevel: "loud", LogFormat: "text"},
+		{Addr: "127.0.0.1:1", BaseURL: "ftp://x", LogLevel: "info", LogFormat: "text"},
+	} {
+		if err := c.Resolve(); err == nil {
+			t.Errorf("Resolve accepted %+v", c)
+		}
+	}
+}

@@ -1,0 +1,432 @@
+// Package delivery carries a customer's conversations to their open devices
+// over WebSockets, live.
+//
+// Each device says where it is ("resume" with the last seq it has per
+// conversation); delivery sends everything after that from the store, in seq
+// order, then keeps the device current. The bus wakes a node when one of its
+// customers' conversations moves; a slow poll of the store backs the bus up,
+// so a lost wake-up delays an event but never loses it. Delivery is at least
+// once: the client drops a seq it has already shown.
+//
+// What must stay true: a device receives only its own customer's
+// conversations; payloads are opened only here, on the way to that
+// customer's device, and are never logged.
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/openteller/openteller/internal/bus"
+	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/vault"
+)
+
+// Close codes sent to devices.
+const (
+	CloseSignedOut = 4401 // the session is gone: sign in again
+)
+
+const (
+	backlogOnFirstSight = 100              // events sent for a conversation the device has never seen
+	pageSize            = 200              // events read from the store at a time
+	pollEvery           = 5 * time.Second  // backstop for lost wake-ups
+	writeTimeout        = 10 * time.Second // a device that cannot take a frame this fast is dropped
+	resumeTimeout       = 15 * time.Second
+)
+
+// Hub tracks the devices connected to this node, per customer.
+type Hub struct {
+	store   store.Store
+	keyring *vault.Keyring
+	bus     *bus.Bus
+	log     *slog.Logger
+	now     func() time.Time
+	// customerOf names the signed-in customer of a request.
+	customerOf func(*http.Request) (string, bool)
+
+	mu        sync.Mutex
+	customers map[string]*customerDevices
+}
+
+type customerDevices struct {
+	sub     *bus.Subscription
+	devices map[*device]struct{}
+}
+
+// Config configures NewHub.
+type Config struct {
+	Store      store.Store
+	Keyring    *vault.Keyring
+	Bus        *bus.Bus
+	Logger     *slog.Logger
+	Now        func() time.Time
+	CustomerOf func(*http.Request) (string, bool)
+}
+
+// NewHub returns a Hub.
+func NewHub(c Config) *Hub {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &Hub{store: c.Store, keyring: c.Keyring, bus: c.Bus, log: c.Logger, now: c.Now, customerOf: c.CustomerOf, customers: map[string]*customerDevices{}}
+}
+
+// WakeAll makes every connected device check the store, as after the bus
+// reconnects.
+func (h *Hub) WakeAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, cd := range h.customers {
+		for d := range cd.devices {
+			d.poke("")
+		}
+	}
+}
+
+// Devices returns how many devices are connected to this node.
+func (h *Hub) Devices() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, cd := range h.customers {
+		n += len(cd.devices)
+	}
+	return n
+}
+
+func (h *Hub) register(d *device) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cd := h.customers[d.customerID]
+	if cd == nil {
+		sub, err := h.bus.SubscribeCustomer(d.customerID, func(w bus.Wake) { h.wake(d.customerID, w) })
+		if err != nil {
+			return err
+		}
+		cd = &customerDevices{sub: sub, devices: map[*device]struct{}{}}
+		h.customers[d.customerID] = cd
+	}
+	cd.devices[d] = struct{}{}
+	return nil
+}
+
+func (h *Hub) unregister(d *device) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cd := h.customers[d.customerID]
+	if cd == nil {
+		return
+	}
+	delete(cd.devices, d)
+	if len(cd.devices) == 0 {
+		cd.sub.Unsubscribe()
+		delete(h.customers, d.customerID)
+	}
+}
+
+func (h *Hub) wake(customerID string, w bus.Wake) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if cd := h.customers[customerID]; cd != nil {
+		for d := range cd.devices {
+			d.poke(w.ConversationID)
+		}
+	}
+}
+
+// device is one open WebSocket.
+type device struct {
+	customerID string
+	conn       *websocket.Conn
+	signal     chan struct{} // capacity 1: "something may have moved"
+
+	mu    sync.Mutex
+	dirty map[string]bool // conversations named by wake-ups; "" = check all
+}
+
+func (d *device) poke(conversationID string) {
+	d.mu.Lock()
+	d.dirty[conversationID] = true
+	d.mu.Unlock()
+	select {
+	case d.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (d *device) takeDirty() map[string]bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := d.dirty
+	d.dirty = map[string]bool{}
+	return out
+}
+
+// Message shapes sent to devices; see docs/contracts.md.
+type wireEvent struct {
+	Seq         int64           `json:"seq"`
+	Type        string          `json:"type"`
+	Author      string          `json:"author"`
+	OccurredAt  time.Time       `json:"occurred_at"`
+	ReceivedAt  time.Time       `json:"received_at"`
+	Data        json.RawMessage `json:"data"`
+	ReplacesSeq int64           `json:"replaces_seq,omitempty"`
+}
+
+type eventFrame struct {
+	Type           string    `json:"type"`
+	ConversationID string    `json:"conversation_id"`
+	Event          wireEvent `json:"event"`
+}
+
+type conversationFrame struct {
+	Type         string           `json:"type"`
+	Conversation ConversationView `json:"conversation"`
+}
+
+// ConversationView is a conversation as the messenger sees it.
+type ConversationView struct {
+	ID          string          `json:"id"`
+	Institution InstitutionView `json:"institution"`
+	LastSeq     int64           `json:"last_seq"`
+	Link        LinkView        `json:"link"`
+}
+
+// InstitutionView names an institution.
+type InstitutionView struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// LinkView is a link's consent as the customer sees it.
+type LinkView struct {
+	ID        string    `json:"id"`
+	Scopes    []string  `json:"scopes"`
+	Status    string    `json:"status"` // active, expired or revoked
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// ViewOf renders a conversation for the messenger.
+func ViewOf(c store.Conversation, now time.Time) ConversationView {
+	status := c.Link.Status
+	if status == store.LinkActive && !now.Before(c.Link.ExpiresAt) {
+		status = "expired"
+	}
+	scopes := c.Link.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return ConversationView{
+		ID:          c.ID,
+		Institution: InstitutionView{ID: c.InstitutionID, Name: c.InstitutionName},
+		LastSeq:     c.LastSeq,
+		Link:        LinkView{ID: c.Link.ID, Scopes: scopes, Status: status, ExpiresAt: c.Link.ExpiresAt},
+	}
+}
+
+// Handler serves GET /app/ws.
+func (h *Hub) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		customerID, ok := h.customerOf(r)
+		// Same-origin only (the library's default Origin check), so another
+		// site cannot open a socket with the customer's cookie.
+		conn, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		if !ok {
+			conn.Close(CloseSignedOut, "signed out")
+			return
+		}
+		conn.SetReadLimit(64 << 10)
+		d := &device{customerID: customerID, conn: conn, signal: make(chan struct{}, 1), dirty: map[string]bool{}}
+		err = h.serve(r.Context(), d)
+		switch {
+		case err == nil, errors.Is(err, context.Canceled), websocket.CloseStatus(err) != -1:
+			conn.Close(websocket.StatusNormalClosure, "")
+		default:
+			h.log.Debug("device closed", "err", err)
+			conn.Close(websocket.StatusInternalError, "server error")
+		}
+	})
+}
+
+func (h *Hub) serve(ctx context.Context, d *device) error {
+	cursors, err := readResume(ctx, d.conn)
+	if err != nil {
+		return err
+	}
+	// From here the client sends nothing more; CloseRead answers pings and
+	// cancels ctx when the client goes away.
+	ctx = d.conn.CloseRead(ctx)
+	if err := h.register(d); err != nil {
+		return err
+	}
+	defer h.unregister(d)
+
+	convs, err := h.store.Conversations(ctx, d.customerID)
+	if err != nil {
+		return err
+	}
+	known := map[string]int64{} // conversation → last seq sent
+	for _, c := range convs {
+		cur, seen := cursors[c.ID]
+		if !seen {
+			cur = max(0, c.LastSeq-backlogOnFirstSight)
+		}
+		known[c.ID] = min(max(cur, 0), c.LastSeq)
+		if err := h.sendAfter(ctx, d, c.ID, known); err != nil {
+			return err
+		}
+	}
+	if err := writeJSON(ctx, d.conn, map[string]string{"type": "caught_up"}); err != nil {
+		return err
+	}
+
+	poll := time.NewTicker(pollEvery)
+	defer poll.Stop()
+	for {
+		var dirty map[string]bool
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-d.signal:
+			dirty = d.takeDirty()
+		case <-poll.C:
+			dirty = map[string]bool{"": true}
+		}
+		if dirty[""] {
+			if err := h.sync(ctx, d, known); err != nil {
+				return err
+			}
+			continue
+		}
+		for convID := range dirty {
+			if _, ok := known[convID]; !ok {
+				if err := h.introduce(ctx, d, convID, known); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := h.sendAfter(ctx, d, convID, known); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// sync compares every conversation's head with what the device has.
+func (h *Hub) sync(ctx context.Context, d *device, known map[string]int64) error {
+	convs, err := h.store.Conversations(ctx, d.customerID)
+	if err != nil {
+		return err
+	}
+	for _, c := range convs {
+		cur, ok := known[c.ID]
+		if !ok {
+			if err := h.introduce(ctx, d, c.ID, known); err != nil {
+				return err
+			}
+			continue
+		}
+		if c.LastSeq > cur {
+			if err := h.sendAfter(ctx, d, c.ID, known); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// introduce tells the device about a conversation it has not seen, such as a
+// link made on another device, then sends its events.
+func (h *Hub) introduce(ctx context.Context, d *device, convID string, known map[string]int64) error {
+	c, err := h.store.Conversation(ctx, convID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if c.CustomerID != d.customerID {
+		h.log.Warn("delivery: wake-up for another customer's conversation ignored", "conversation", convID)
+		return nil
+	}
+	if err := writeJSON(ctx, d.conn, conversationFrame{Type: "conversation", Conversation: ViewOf(c, h.now())}); err != nil {
+		return err
+	}
+	known[convID] = 0
+	return h.sendAfter(ctx, d, convID, known)
+}
+
+func (h *Hub) sendAfter(ctx context.Context, d *device, convID string, known map[string]int64) error {
+	for {
+		evs, err := h.store.EventsAfter(ctx, convID, known[convID], pageSize)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if e.CustomerID != d.customerID {
+				return errors.New("delivery: conversation of another customer")
+			}
+			data, err := h.keyring.Open(ctx, e.CustomerID, e.ID, e.Sealed)
+			if err != nil {
+				// A payload that cannot be opened is not sent; the seq still
+				// advances so the device is not stuck behind it.
+				h.log.Error("delivery: open event", "conversation", convID, "seq", e.Seq, "err", err)
+				data = []byte(`{}`)
+			}
+			f := eventFrame{Type: "event", ConversationID: convID, Event: wireEvent{
+				Seq: e.Seq, Type: e.Type, Author: e.Author, OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Data: data, ReplacesSeq: e.ReplacesSeq,
+			}}
+			if err := writeJSON(ctx, d.conn, f); err != nil {
+				return err
+			}
+			known[convID] = e.Seq
+		}
+		if len(evs) < pageSize {
+			return nil
+		}
+	}
+}
+
+func readResume(ctx context.Context, c *websocket.Conn) (map[string]int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, resumeTimeout)
+	defer cancel()
+	_, data, err := c.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var msg struct {
+		Type    string           `json:"type"`
+		Cursors map[string]int64 `json:"cursors"`
+	}
+	if err := json.Unmarshal(data, &msg); err != nil || msg.Type != "resume" {
+		c.Close(websocket.StatusPolicyViolation, `expected {"type":"resume"}`)
+		return nil, errors.New("delivery: bad resume message")
+	}
+	if msg.Cursors == nil {
+		msg.Cursors = map[string]int64{}
+	}
+	return msg.Cursors, nil
+}
+
+func writeJSON(ctx context.Context, c *websocket.Conn, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	return c.Write(ctx, websocket.MessageText, data)
+}

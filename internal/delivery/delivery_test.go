@@ -1,0 +1,225 @@
+package delivery_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/openteller/openteller/internal/bus"
+	"github.com/openteller/openteller/internal/delivery"
+	"github.com/openteller/openteller/internal/ingest"
+	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/store/sqlite"
+	"github.com/openteller/openteller/internal/vault"
+)
+
+type rig struct {
+	st   store.Store
+	in   *ingest.Ingester
+	srv  *httptest.Server
+	inst string
+}
+
+// newRig wires a real store, keyring, embedded bus, ingester and hub. The
+// signed-in customer is named by a test header: accounts are auth's concern,
+// tested there and end to end.
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	kr, _ := vault.New(bytes.Repeat([]byte{3}, 32), st)
+	b, err := bus.Open(bus.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	hub := delivery.NewHub(delivery.Config{Store: st, Keyring: kr, Bus: b, CustomerOf: func(r *http.Request) (string, bool) {
+		id := r.Header.Get("X-Test-Customer")
+		return id, id != ""
+	}})
+	srv := httptest.NewServer(hub.Handler())
+	t.Cleanup(srv.Close)
+	r := &rig{st: st, in: ingest.New(ingest.Config{Store: st, Keyring: kr, Bus: b}), srv: srv, inst: "ins_1"}
+	must(t, st.CreateInstitution(ctx, store.Institution{ID: r.inst, Name: "Alpha Bank", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: time.Now()}))
+	return r
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *rig) customer(t *testing.T, n int) (customerID, linkID, convID string) {
+	t.Helper()
+	ctx := context.Background()
+	customerID = fmt.Sprintf("cus_%d", n)
+	linkID = "lnk_" + strings.Repeat(string(rune('a'+n)), 26)
+	must(t, r.st.CreateCustomer(ctx, store.Customer{ID: customerID, Email: customerID + "@example.com", PasswordHash: "x", CreatedAt: time.Now()}))
+	l, err := r.st.CreateLink(ctx, store.Link{ID: linkID, CustomerID: customerID, InstitutionID: r.inst, ConversationID: fmt.Sprintf("cnv_%d", n),
+		Scopes: []string{"balances", "transactions"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
+	must(t, err)
+	return customerID, linkID, l.ConversationID
+}
+
+func (r *rig) post(t *testing.T, linkID string, ids ...string) {
+	t.Helper()
+	var raw []json.RawMessage
+	for _, id := range ids {
+		raw = append(raw, json.RawMessage(fmt.Sprintf(`{"id":%q,"link_id":%q,"type":"message","occurred_at":%q,"data":{"text":"message %s"}}`,
+			id, linkID, time.Now().UTC().Format(time.RFC3339), id)))
+	}
+	res, err := r.in.Ingest(context.Background(), r.inst, raw)
+	must(t, err)
+	for _, x := range res {
+		if x.Status != "accepted" {
+			t.Fatalf("event %s: %+v", x.ID, x.Error)
+		}
+	}
+}
+
+type frame struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	Event          struct {
+		Seq  int64           `json:"seq"`
+		Type string          `json:"type"`
+		Data json.RawMessage `json:"data"`
+	} `json:"event"`
+}
+
+func (r *rig) dial(t *testing.T, customerID string, cursors map[string]int64) *websocket.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(r.srv.URL, "http"), &websocket.DialOptions{HTTPHeader: http.Header{"X-Test-Customer": {customerID}}})
+	must(t, err)
+	t.Cleanup(func() { c.CloseNow() })
+	msg, _ := json.Marshal(map[string]any{"type": "resume", "cursors": cursors})
+	must(t, c.Write(ctx, websocket.MessageText, msg))
+	return c
+}
+
+func read(t *testing.T, c *websocket.Conn) frame {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, data, err := c.Read(ctx)
+	must(t, err)
+	var f frame
+	must(t, json.Unmarshal(data, &f))
+	return f
+}
+
+// readEvents reads frames until it has n events, skipping caught_up.
+func readEvents(t *testing.T, c *websocket.Conn, n int) []frame {
+	t.Helper()
+	var out []frame
+	for len(out) < n {
+		f := read(t, c)
+		if f.Type == "event" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func TestLiveDeliveryAndResume(t *testing.T) {
+	r := newRig(t)
+	cust, link, conv := r.customer(t, 1)
+	r.post(t, link, "a1", "a2")
+
+	c := r.dial(t, cust, nil)
+	got := readEvents(t, c, 2)
+	if got[0].Event.Seq != 1 || got[1].Event.Seq != 2 || got[0].ConversationID != conv {
+		t.Fatalf("backlog = %+v", got)
+	}
+	if !strings.Contains(string(got[0].Event.Data), "message a1") {
+		t.Fatalf("payload not opened for the customer: %s", got[0].Event.Data)
+	}
+	if f := read(t, c); f.Type != "caught_up" {
+		t.Fatalf("after backlog: %+v", f)
+	}
+
+	r.post(t, link, "a3")
+	if f := readEvents(t, c, 1)[0]; f.Event.Seq != 3 {
+		t.Fatalf("live event seq = %d, want 3", f.Event.Seq)
+	}
+
+	// The device drops; events arrive meanwhile; it resumes from seq 3.
+	c.CloseNow()
+	r.post(t, link, "a4", "a5")
+	c2 := r.dial(t, cust, map[string]int64{conv: 3})
+	got = readEvents(t, c2, 2)
+	if got[0].Event.Seq != 4 || got[1].Event.Seq != 5 {
+		t.Fatalf("resumed with %d, %d; want 4, 5", got[0].Event.Seq, got[1].Event.Seq)
+	}
+	if f := read(t, c2); f.Type != "caught_up" {
+		t.Fatalf("resume sent more than the missing events: %+v", f)
+	}
+}
+
+func TestDevicesSeeOnlyTheirCustomer(t *testing.T) {
+	r := newRig(t)
+	alice, aliceLink, _ := r.customer(t, 1)
+	bob, bobLink, _ := r.customer(t, 2)
+	ca := r.dial(t, alice, nil)
+	cb := r.dial(t, bob, nil)
+	read(t, ca) // caught_up
+	read(t, cb)
+	r.post(t, bobLink, "b1")
+	r.post(t, aliceLink, "x1")
+	if f := readEvents(t, ca, 1)[0]; !strings.Contains(string(f.Event.Data), "message x1") {
+		t.Fatalf("alice received %s", f.Event.Data)
+	}
+	if f := readEvents(t, cb, 1)[0]; !strings.Contains(string(f.Event.Data), "message b1") {
+		t.Fatalf("bob received %s", f.Event.Data)
+	}
+}
+
+func TestNewConversationIsIntroduced(t *testing.T) {
+	r := newRig(t)
+	cust, _, _ := r.customer(t, 1)
+	c := r.dial(t, cust, nil)
+	read(t, c) // caught_up
+	ctx := context.Background()
+	must(t, r.st.CreateInstitution(ctx, store.Institution{ID: "ins_2", Name: "Beta", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: time.Now()}))
+	l, err := r.st.CreateLink(ctx, store.Link{ID: "lnk_" + strings.Repeat("z", 26), CustomerID: cust, InstitutionID: "ins_2", ConversationID: "cnv_new",
+		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
+	must(t, err)
+	r.inst = "ins_2"
+	r.post(t, l.ID, "n1")
+	f := read(t, c)
+	if f.Type != "conversation" {
+		t.Fatalf("first frame for a new conversation = %+v", f)
+	}
+	if e := readEvents(t, c, 1)[0]; e.ConversationID != "cnv_new" || e.Event.Seq != 1 {
+		t.Fatalf("event = %+v", e)
+	}
+}
+
+func TestSignedOutSocketIsClosed(t *testing.T) {
+	r := newRig(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(r.srv.URL, "http"), nil)
+	must(t, err)
+	_, _, err = c.Read(ctx)
+	if websocket.CloseStatus(err) != delivery.CloseSignedOut {
+		t.Fatalf("close status = %v (%v), want %d", websocket.CloseStatus(err), err, delivery.CloseSignedOut)
+	}
+}

@@ -1,0 +1,91 @@
+// Package httpx holds the few HTTP conventions every OpenTeller endpoint
+// shares: JSON bodies with size limits, and typed errors shaped
+// {"error":{"code":…,"message":…}} whose message a person can read.
+package httpx
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/openteller/openteller/pkg/bankapi"
+)
+
+// Error is an error meant for a client: an HTTP status, a stable code and a
+// human message.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s (%d): %s", e.Code, e.Status, e.Message) }
+
+// Errorf makes an *Error.
+func Errorf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// WriteJSON writes v as JSON with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// WriteError writes err as a typed error. An error that is not an *Error is
+// an internal failure: the client gets a generic message, never its text.
+func WriteError(w http.ResponseWriter, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		slog.Error("internal error", "err", err)
+		e = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "Something went wrong on our side. Please try again."}
+	}
+	WriteJSON(w, e.Status, bankapi.ErrorBody{Error: &bankapi.Error{Code: e.Code, Message: e.Message}})
+}
+
+// DecodeJSON reads a JSON body of at most limit bytes into v, refusing
+// unknown fields and trailing data.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body as application/json.")
+		}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is larger than %d bytes.", limit)
+		}
+		return Errorf(http.StatusBadRequest, "invalid_json", "The request body is not valid JSON for this endpoint: %s.", describeJSONError(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Errorf(http.StatusBadRequest, "invalid_json", "The request body has data after its JSON value.")
+	}
+	return nil
+}
+
+func describeJSONError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %q must be %s", typ.Field, typ.Type)
+	case errors.Is(err, io.EOF):
+		return "the body is empty"
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	return "it could not be read"
+}

@@ -1,0 +1,327 @@
+// Package ingest is where a bank's event enters OpenTeller: POST /v1/events.
+//
+// For each event, in order: the API key names the institution; the event's
+// shape, money and text are checked; the link must belong to that
+// institution; the payload is sealed under the customer's data key; the
+// store appends it, checking the link's consent (status, expiry, scope) in
+// the same transaction; only then is the bank answered, and the customer's
+// nodes woken through the bus.
+//
+// What must stay true: a 2xx result with status "accepted" means the event
+// is on disk; a rejected event stores nothing; no payload is ever logged;
+// one institution's key never reaches another institution's links.
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openteller/openteller/internal/bus"
+	"github.com/openteller/openteller/internal/httpx"
+	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/vault"
+	"github.com/openteller/openteller/pkg/bankapi"
+)
+
+// MaxBody is the largest request body POST /v1/events accepts.
+const MaxBody = 4 << 20
+
+// Ingester accepts banks' events.
+type Ingester struct {
+	store   store.Store
+	keyring *vault.Keyring
+	bus     *bus.Bus
+	now     func() time.Time
+	log     *slog.Logger
+
+	mu    sync.Mutex
+	links map[string]linkOwner // link id → owner; owners never change
+}
+
+// linkOwner is the immutable part of a link: whose it is. Its consent (status,
+// expiry, scopes) is never cached; the store checks it in the append.
+type linkOwner struct {
+	customerID, institutionID string
+}
+
+const maxCachedLinks = 200_000
+
+// Config configures New.
+type Config struct {
+	Store   store.Store
+	Keyring *vault.Keyring
+	Bus     *bus.Bus
+	Now     func() time.Time
+	Logger  *slog.Logger
+}
+
+// New returns an Ingester.
+func New(c Config) *Ingester {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return &Ingester{store: c.Store, keyring: c.Keyring, bus: c.Bus, now: c.Now, log: c.Logger, links: map[string]linkOwner{}}
+}
+
+// Handler serves POST /v1/events.
+func (in *Ingester) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		institutionID, err := Authenticate(r.Context(), in.store, r.Header.Get("Authorization"), in.now())
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="openteller"`)
+			httpx.WriteError(w, err)
+			return
+		}
+		var batch struct {
+			Events []json.RawMessage `json:"events"`
+		}
+		if err := httpx.DecodeJSON(w, r, MaxBody, &batch); err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		switch {
+		case len(batch.Events) == 0:
+			httpx.WriteError(w, httpx.Errorf(http.StatusBadRequest, "batch_empty", "The batch has no events."))
+			return
+		case len(batch.Events) > bankapi.MaxBatch:
+			httpx.WriteError(w, httpx.Errorf(http.StatusBadRequest, "batch_too_large", "A batch holds at most %d events; this one has %d.", bankapi.MaxBatch, len(batch.Events)))
+			return
+		}
+		results, err := in.Ingest(r.Context(), institutionID, batch.Events)
+		if err != nil {
+			in.log.Error("ingest failed", "institution", institutionID, "events", len(batch.Events), "err", err)
+			httpx.WriteError(w, httpx.Errorf(http.StatusServiceUnavailable, "unavailable", "The events could not be stored; nothing was accepted. Retry with the same event ids."))
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, bankapi.EventResults{Results: results})
+	})
+}
+
+// Ingest validates, seals and stores raw events for the institution, and
+// returns one result per event. An error means nothing was stored.
+func (in *Ingester) Ingest(ctx context.Context, institutionID string, raw []json.RawMessage) ([]bankapi.EventResult, error) {
+	now := in.now().UTC()
+	results := make([]bankapi.EventResult, len(raw))
+	pending := make([]store.NewEvent, 0, len(raw))
+	slot := make([]int, 0, len(raw)) // pending[i] answers results[slot[i]]
+	seen := make(map[string]bool, len(raw))
+	for i, msg := range raw {
+		ev, err := Parse(msg, now)
+		results[i].ID = ev.ID
+		if err == nil && seen[ev.ID] {
+			// The store would call it a duplicate; a repeated id inside one
+			// batch is more likely a bug in the bank's code, so say so.
+			err = &rejection{"duplicate_in_batch", "This event id appears earlier in the same batch."}
+		}
+		if err == nil {
+			var ne store.NewEvent
+			ne, err = in.prepare(ctx, institutionID, ev, now)
+			pending = append(pending, ne)
+			slot = append(slot, i)
+		}
+		if err != nil {
+			var rej *rejection
+			if !errors.As(err, &rej) {
+				return nil, err
+			}
+			results[i].Status = bankapi.ResultRejected
+			results[i].Error = &bankapi.Error{Code: rej.code, Message: rej.message}
+			if len(slot) > 0 && slot[len(slot)-1] == i {
+				pending, slot = pending[:len(pending)-1], slot[:len(slot)-1]
+			}
+			continue
+		}
+		seen[ev.ID] = true
+	}
+	if len(pending) == 0 {
+		return results, nil
+	}
+	appended, err := in.store.AppendEvents(ctx, pending)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: append %d events: %w", len(pending), err)
+	}
+	wakes := map[string]bus.Wake{} // conversation → highest new seq
+	owners := map[string]string{}  // conversation → customer
+	for j, a := range appended {
+		r := &results[slot[j]]
+		switch {
+		case a.Err != nil:
+			rej := storeRejection(a.Err)
+			r.Status, r.Error = bankapi.ResultRejected, &bankapi.Error{Code: rej.code, Message: rej.message}
+		case a.Duplicate:
+			r.Status, r.Seq = bankapi.ResultDuplicate, a.Seq
+		default:
+			r.Status, r.Seq = bankapi.ResultAccepted, a.Seq
+			if a.Seq > wakes[a.ConversationID].Seq {
+				wakes[a.ConversationID] = bus.Wake{ConversationID: a.ConversationID, Seq: a.Seq}
+				owners[a.ConversationID] = pending[j].CustomerID
+			}
+		}
+	}
+	for conv, wk := range wakes {
+		if err := in.bus.WakeCustomer(owners[conv], wk); err != nil {
+			// Stored and acknowledged all the same: devices catch up from the
+			// store on their next poll.
+			in.log.Warn("ingest: wake failed", "conversation", conv, "err", err)
+		}
+	}
+	return results, nil
+}
+
+// prepare seals a parsed event for its customer.
+func (in *Ingester) prepare(ctx context.Context, institutionID string, ev Parsed, now time.Time) (store.NewEvent, error) {
+	owner, err := in.owner(ctx, ev.LinkID)
+	if err != nil {
+		return store.NewEvent{}, err
+	}
+	if owner.institutionID != institutionID {
+		return store.NewEvent{}, storeRejection(store.ErrUnknownLink)
+	}
+	recordID := NewID("evt_")
+	sealed, err := in.keyring.Seal(ctx, owner.customerID, recordID, ev.Data)
+	if err != nil {
+		return store.NewEvent{}, fmt.Errorf("ingest: seal: %w", err)
+	}
+	// The fingerprint covers everything the bank sent, so a retry with the
+	// same id but other content is caught as a conflict.
+	fp, err := in.keyring.Fingerprint(ctx, owner.customerID, bytes.Join([][]byte{[]byte(ev.Type), []byte(ev.LinkID), []byte(ev.OccurredAt.Format(time.RFC3339Nano)), ev.Data}, []byte{0}))
+	if err != nil {
+		return store.NewEvent{}, fmt.Errorf("ingest: fingerprint: %w", err)
+	}
+	ne := store.NewEvent{
+		Event: store.Event{
+			ID: recordID, CustomerID: owner.customerID, InstitutionID: institutionID, LinkID: ev.LinkID, BankEventID: ev.ID,
+			Type: ev.Type, Author: store.AuthorInstitution, OccurredAt: ev.OccurredAt, ReceivedAt: now, Sealed: sealed,
+		},
+		Scope:       ev.Scope,
+		Fingerprint: fp,
+	}
+	if ev.Reference != "" {
+		ref, err := in.keyring.Fingerprint(ctx, owner.customerID, []byte("txn-ref\x00"+ev.Reference))
+		if err != nil {
+			return store.NewEvent{}, fmt.Errorf("ingest: fingerprint: %w", err)
+		}
+		if ev.Pending {
+			ne.PendingRef = ref
+		} else {
+			ne.ReplacesRef = ref
+		}
+	}
+	return ne, nil
+}
+
+func (in *Ingester) owner(ctx context.Context, linkID string) (linkOwner, error) {
+	in.mu.Lock()
+	o, ok := in.links[linkID]
+	in.mu.Unlock()
+	if ok {
+		return o, nil
+	}
+	l, err := in.store.Link(ctx, linkID)
+	if errors.Is(err, store.ErrNotFound) {
+		return o, storeRejection(store.ErrUnknownLink)
+	}
+	if err != nil {
+		return o, fmt.Errorf("ingest: read link: %w", err)
+	}
+	o = linkOwner{customerID: l.CustomerID, institutionID: l.InstitutionID}
+	in.mu.Lock()
+	if len(in.links) >= maxCachedLinks {
+		clear(in.links)
+	}
+	in.links[linkID] = o
+	in.mu.Unlock()
+	return o, nil
+}
+
+// rejection is a per-event refusal with a stable code.
+type rejection struct{ code, message string }
+
+func (r *rejection) Error() string { return r.code + ": " + r.message }
+
+func storeRejection(err error) *rejection {
+	switch {
+	case errors.Is(err, store.ErrUnknownLink):
+		return &rejection{"unknown_link", "No link with this id exists for your institution."}
+	case errors.Is(err, store.ErrConsentScope):
+		return &rejection{"consent_scope", "The customer has not granted the scope this event type needs."}
+	case errors.Is(err, store.ErrConsentExpired):
+		return &rejection{"consent_expired", "The customer's consent for this link has expired."}
+	case errors.Is(err, store.ErrConsentRevoked):
+		return &rejection{"consent_revoked", "The customer's consent for this link has been revoked."}
+	case errors.Is(err, store.ErrIdempotencyConflict):
+		return &rejection{"idempotency_conflict", "An event with this id was accepted earlier with a different body."}
+	}
+	return &rejection{"internal", "The event could not be processed."}
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// NewID returns prefix followed by 26 random base32 characters (130 bits).
+func NewID(prefix string) string {
+	b := make([]byte, 17)
+	rand.Read(b)
+	return prefix + idEncoding.EncodeToString(b)[:26]
+}
+
+// API keys look like otk_<key id>_<secret>. The id finds the row; only a
+// SHA-256 of the secret is stored, which suffices for a 256-bit random secret.
+const apiKeyPrefix = "otk_"
+
+// NewAPIKey returns a new key for the institution: the token to show once,
+// and the row to store.
+func NewAPIKey(institutionID string, now time.Time) (token string, k store.APIKey) {
+	id := NewID("")[:16]
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	s := idEncoding.EncodeToString(secret)
+	sum := sha256.Sum256([]byte(s))
+	return apiKeyPrefix + id + "_" + s, store.APIKey{ID: id, InstitutionID: institutionID, Hash: sum[:], CreatedAt: now}
+}
+
+// Authenticate resolves an Authorization header to an institution id.
+func Authenticate(ctx context.Context, st store.Store, header string, now time.Time) (string, error) {
+	unauthorized := httpx.Errorf(http.StatusUnauthorized, "unauthorized", "Send a valid API key as \"Authorization: Bearer otk_…\".")
+	token, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok {
+		return "", unauthorized
+	}
+	rest, ok := strings.CutPrefix(strings.TrimSpace(token), apiKeyPrefix)
+	if !ok {
+		return "", unauthorized
+	}
+	id, secret, ok := strings.Cut(rest, "_")
+	if !ok || id == "" || secret == "" {
+		return "", unauthorized
+	}
+	k, err := st.APIKey(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", unauthorized
+	}
+	if err != nil {
+		return "", fmt.Errorf("ingest: read api key: %w", err)
+	}
+	sum := sha256.Sum256([]byte(secret))
+	if subtle.ConstantTimeCompare(sum[:], k.Hash) != 1 {
+		return "", unauthorized
+	}
+	if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
+		return "", httpx.Errorf(http.StatusUnauthorized, "unauthorized", "This API key has been rotated out; use the institution's current key.")
+	}
+	return k.InstitutionID, nil
+}

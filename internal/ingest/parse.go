@@ -1,0 +1,228 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/openteller/openteller/internal/money"
+	"github.com/openteller/openteller/pkg/bankapi"
+)
+
+// Parsed is an event that passed every check that needs no store.
+type Parsed struct {
+	ID         string
+	LinkID     string
+	Type       string
+	Scope      string // consent scope the type needs; empty for none
+	OccurredAt time.Time
+	Data       []byte // canonical JSON of the typed data: exactly what was checked
+	Reference  string // account and reference id of a card transaction, if any
+	Pending    bool
+}
+
+var (
+	eventIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:\-]{1,128}$`)
+	linkIDPattern  = regexp.MustCompile(`^lnk_[a-z2-7]{26}$`)
+	refPattern     = regexp.MustCompile(`^[A-Za-z0-9._:\-]{1,128}$`)
+	mccPattern     = regexp.MustCompile(`^[0-9]{4}$`)
+	last4Pattern   = regexp.MustCompile(`^[0-9]{4}$`)
+	maskPattern    = regexp.MustCompile(`^[0-9]{2,4}$`)
+	countryPattern = regexp.MustCompile(`^[A-Z]{2}$`)
+)
+
+// Clock skew allowed for occurred_at in the future.
+const maxFutureSkew = time.Hour
+
+func invalid(format string, args ...any) *rejection {
+	return &rejection{"invalid_event", fmt.Sprintf(format, args...)}
+}
+
+// Parse checks one raw event of a batch. The returned Parsed carries the id
+// even when the event is refused, so the result can name it.
+func Parse(raw json.RawMessage, now time.Time) (Parsed, error) {
+	var env struct {
+		ID         string          `json:"id"`
+		LinkID     string          `json:"link_id"`
+		Type       string          `json:"type"`
+		OccurredAt string          `json:"occurred_at"`
+		Data       json.RawMessage `json:"data"`
+	}
+	if err := strictDecode(raw, &env); err != nil {
+		return Parsed{}, invalid("The event is not a JSON object of the documented shape: %v.", err)
+	}
+	p := Parsed{ID: env.ID, LinkID: env.LinkID, Type: env.Type}
+	if !eventIDPattern.MatchString(env.ID) {
+		return p, invalid("Field \"id\" must be 1 to 128 letters, digits or . _ : -.")
+	}
+	if !linkIDPattern.MatchString(env.LinkID) {
+		return p, &rejection{"unknown_link", "Field \"link_id\" is not a link id (lnk_ followed by 26 characters)."}
+	}
+	scope, known := bankapi.ScopeFor(env.Type)
+	if !known {
+		return p, &rejection{"unknown_type", fmt.Sprintf("Event type %q is not one this platform accepts.", env.Type)}
+	}
+	p.Scope = scope
+	t, err := time.Parse(time.RFC3339Nano, env.OccurredAt)
+	if err != nil {
+		return p, invalid("Field \"occurred_at\" must be an RFC 3339 time such as 2026-03-01T12:00:00Z.")
+	}
+	if t.After(now.Add(maxFutureSkew)) {
+		return p, invalid("Field \"occurred_at\" is more than an hour in the future.")
+	}
+	if t.Year() < 2000 {
+		return p, invalid("Field \"occurred_at\" is before the year 2000.")
+	}
+	p.OccurredAt = t.UTC()
+	if len(env.Data) == 0 || bytes.Equal(env.Data, []byte("null")) {
+		return p, invalid("Field \"data\" is required.")
+	}
+	var data any
+	switch env.Type {
+	case bankapi.TypeBalanceUpdated:
+		var d bankapi.BalanceUpdated
+		if err := strictDecode(env.Data, &d); err != nil {
+			return p, invalid("Field \"data\" does not match balance.updated: %v.", err)
+		}
+		if err := checkBalance(d); err != nil {
+			return p, err
+		}
+		data = d
+	case bankapi.TypeTransactionPosted:
+		var d bankapi.TransactionPosted
+		if err := strictDecode(env.Data, &d); err != nil {
+			return p, invalid("Field \"data\" does not match transaction.posted: %v.", err)
+		}
+		if err := checkTransaction(d); err != nil {
+			return p, err
+		}
+		if d.ReferenceID != "" {
+			p.Reference = d.AccountID + "\x00" + d.ReferenceID
+			p.Pending = d.Status == bankapi.StatusPending
+		}
+		data = d
+	case bankapi.TypeMessage:
+		var d bankapi.Message
+		if err := strictDecode(env.Data, &d); err != nil {
+			return p, invalid("Field \"data\" does not match message: %v.", err)
+		}
+		if err := checkText("data.text", d.Text, 1, 4000); err != nil {
+			return p, err
+		}
+		data = d
+	}
+	p.Data, err = json.Marshal(data)
+	if err != nil {
+		return p, fmt.Errorf("ingest: encode data: %w", err)
+	}
+	return p, nil
+}
+
+func strictDecode(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if dec.More() {
+		return fmt.Errorf("trailing data")
+	}
+	return nil
+}
+
+func checkText(field, s string, min, max int) error {
+	n := utf8.RuneCountInString(s)
+	switch {
+	case !utf8.ValidString(s):
+		return invalid("Field %q is not valid UTF-8.", field)
+	case n < min:
+		return invalid("Field %q is required.", field)
+	case n > max:
+		return invalid("Field %q is longer than %d characters.", field, max)
+	case strings.ContainsRune(s, 0):
+		return invalid("Field %q contains a NUL character.", field)
+	}
+	return nil
+}
+
+func checkMoney(field string, m bankapi.Money, negative bool) error {
+	if err := money.Check(m.Amount, m.Currency, negative); err != nil {
+		return invalid("Field %q: %v.", field, err)
+	}
+	return nil
+}
+
+func checkBalance(d bankapi.BalanceUpdated) error {
+	if !refPattern.MatchString(d.AccountID) {
+		return invalid("Field \"data.account_id\" must be 1 to 128 letters, digits or . _ : -.")
+	}
+	if err := checkText("data.account_name", d.AccountName, 1, 100); err != nil {
+		return err
+	}
+	switch d.AccountKind {
+	case bankapi.AccountChecking, bankapi.AccountSavings, bankapi.AccountCreditCard:
+	default:
+		return invalid("Field \"data.account_kind\" must be checking, savings or credit_card.")
+	}
+	if d.Mask != "" && !maskPattern.MatchString(d.Mask) {
+		return invalid("Field \"data.mask\" must be the last 2 to 4 digits of the account.")
+	}
+	if err := checkMoney("data.available", d.Available, true); err != nil {
+		return err
+	}
+	return checkMoney("data.current", d.Current, true)
+}
+
+func checkTransaction(d bankapi.TransactionPosted) error {
+	if !refPattern.MatchString(d.AccountID) {
+		return invalid("Field \"data.account_id\" must be 1 to 128 letters, digits or . _ : -.")
+	}
+	if !refPattern.MatchString(d.TransactionID) {
+		return invalid("Field \"data.transaction_id\" must be 1 to 128 letters, digits or . _ : -.")
+	}
+	if d.ReferenceID != "" && !refPattern.MatchString(d.ReferenceID) {
+		return invalid("Field \"data.reference_id\" must be 1 to 128 letters, digits or . _ : -.")
+	}
+	if d.Status != bankapi.StatusPending && d.Status != bankapi.StatusPosted {
+		return invalid("Field \"data.status\" must be pending or posted.")
+	}
+	if d.Direction != bankapi.Debit && d.Direction != bankapi.Credit {
+		return invalid("Field \"data.direction\" must be debit or credit.")
+	}
+	if err := checkMoney("data.amount", d.Amount, false); err != nil {
+		return err
+	}
+	if d.Description != "" {
+		if err := checkText("data.description", d.Description, 1, 200); err != nil {
+			return err
+		}
+	}
+	if d.CardLast4 != "" && !last4Pattern.MatchString(d.CardLast4) {
+		return invalid("Field \"data.card_last4\" must be exactly four digits.")
+	}
+	if m := d.Merchant; m != nil {
+		if err := checkText("data.merchant.name", m.Name, 1, 100); err != nil {
+			return err
+		}
+		if m.MCC != "" && !mccPattern.MatchString(m.MCC) {
+			return invalid("Field \"data.merchant.mcc\" must be four digits.")
+		}
+		if err := checkText("data.merchant.category", m.Category, 0, 100); err != nil {
+			return err
+		}
+		if err := checkText("data.merchant.city", m.City, 0, 100); err != nil {
+			return err
+		}
+		if m.Country != "" && !countryPattern.MatchString(m.Country) {
+			return invalid("Field \"data.merchant.country\" must be an ISO 3166-1 alpha-2 code such as US.")
+		}
+	}
+	if d.Merchant == nil && d.Description == "" {
+		return invalid("A transaction needs a merchant or a description.")
+	}
+	return nil
+}

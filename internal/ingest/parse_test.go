@@ -1,0 +1,107 @@
+package ingest
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+const link = "lnk_abcdefghijklmnopqrstuvwxyz"
+
+func ev(typ, data string) string {
+	return `{"id":"e1","link_id":"` + link + `","type":"` + typ + `","occurred_at":"2026-03-01T11:59:00Z","data":` + data + `}`
+}
+
+const goodTxn = `{"account_id":"acc_1","transaction_id":"t1","reference_id":"r1","status":"pending","direction":"debit","amount":{"amount":"4.75","currency":"USD"},"merchant":{"name":"Blue Door Coffee","mcc":"5814","category":"Fast Food Restaurants","city":"Oakland","country":"US"},"card_last4":"4242"}`
+const goodBalance = `{"account_id":"acc_1","account_name":"Everyday Checking","account_kind":"checking","mask":"1234","available":{"amount":"-12.40","currency":"USD"},"current":{"amount":"100.00","currency":"USD"}}`
+
+func TestParseAccepts(t *testing.T) {
+	for name, raw := range map[string]string{
+		"transaction": ev("transaction.posted", goodTxn),
+		"balance":     ev("balance.updated", goodBalance),
+		"message":     ev("message", `{"text":"Your card is on its way."}`),
+	} {
+		p, err := Parse(json.RawMessage(raw), now)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if p.ID != "e1" || p.LinkID != link || !p.OccurredAt.Equal(now.Add(-time.Minute)) || len(p.Data) == 0 {
+			t.Errorf("%s: parsed %+v", name, p)
+		}
+	}
+	p, _ := Parse(json.RawMessage(ev("transaction.posted", goodTxn)), now)
+	if p.Scope != "transactions" || !p.Pending || p.Reference != "acc_1\x00r1" {
+		t.Fatalf("transaction parsed as %+v", p)
+	}
+	posted := strings.Replace(goodTxn, `"pending"`, `"posted"`, 1)
+	p, _ = Parse(json.RawMessage(ev("transaction.posted", posted)), now)
+	if p.Pending || p.Reference == "" {
+		t.Fatalf("posted transaction parsed as %+v", p)
+	}
+}
+
+func TestParseRefuses(t *testing.T) {
+	cases := []struct {
+		name, raw, code, mention string
+	}{
+		{"not an object", `[1,2]`, "invalid_event", ""},
+		{"unknown envelope field", `{"id":"e1","link_id":"` + link + `","type":"message","occurred_at":"2026-03-01T11:00:00Z","data":{"text":"x"},"extra":1}`, "invalid_event", "extra"},
+		{"bad id", strings.Replace(ev("message", `{"text":"x"}`), `"e1"`, `"has space"`, 1), "invalid_event", "id"},
+		{"bad link", strings.Replace(ev("message", `{"text":"x"}`), link, "lnk_short", 1), "unknown_link", ""},
+		{"unknown type", ev("loan.offer", `{}`), "unknown_type", "loan.offer"},
+		{"bad time", strings.Replace(ev("message", `{"text":"x"}`), "2026-03-01T11:59:00Z", "yesterday", 1), "invalid_event", "occurred_at"},
+		{"future time", strings.Replace(ev("message", `{"text":"x"}`), "2026-03-01T11:59:00Z", "2026-03-02T11:59:00Z", 1), "invalid_event", "future"},
+		{"no data", strings.Replace(ev("message", `null`), `"data":null`, `"data":null`, 1), "invalid_event", "data"},
+		{"empty message", ev("message", `{"text":""}`), "invalid_event", "data.text"},
+		{"long message", ev("message", `{"text":"`+strings.Repeat("a", 4001)+`"}`), "invalid_event", "data.text"},
+		{"float amount", ev("transaction.posted", strings.Replace(goodTxn, `"4.75"`, `4.75`, 1)), "invalid_event", ""},
+		{"three decimals", ev("transaction.posted", strings.Replace(goodTxn, `"4.75"`, `"4.755"`, 1)), "invalid_event", "data.amount"},
+		{"negative amount", ev("transaction.posted", strings.Replace(goodTxn, `"4.75"`, `"-4.75"`, 1)), "invalid_event", "data.amount"},
+		{"bad currency", ev("transaction.posted", strings.Replace(goodTxn, `"USD"`, `"DOLLARS"`, 1)), "invalid_event", "data.amount"},
+		{"bad status", ev("transaction.posted", strings.Replace(goodTxn, `"pending"`, `"maybe"`, 1)), "invalid_event", "data.status"},
+		{"bad direction", ev("transaction.posted", strings.Replace(goodTxn, `"debit"`, `"out"`, 1)), "invalid_event", "data.direction"},
+		{"bad mcc", ev("transaction.posted", strings.Replace(goodTxn, `"5814"`, `"58"`, 1)), "invalid_event", "mcc"},
+		{"full card number as last4", ev("transaction.posted", strings.Replace(goodTxn, `"4242"`, `"4242424242424242"`, 1)), "invalid_event", "card_last4"},
+		{"unknown data field", ev("transaction.posted", strings.Replace(goodTxn, `"card_last4"`, `"pan"`, 1)), "invalid_event", "pan"},
+		{"bad account kind", ev("balance.updated", strings.Replace(goodBalance, `"checking"`, `"crypto"`, 1)), "invalid_event", "account_kind"},
+		{"no merchant nor description", ev("transaction.posted", `{"account_id":"a","transaction_id":"t","status":"posted","direction":"debit","amount":{"amount":"1.00","currency":"USD"}}`), "invalid_event", "merchant"},
+	}
+	for _, c := range cases {
+		_, err := Parse(json.RawMessage(c.raw), now)
+		var rej *rejection
+		if !errors.As(err, &rej) {
+			t.Errorf("%s: err = %v, want a rejection", c.name, err)
+			continue
+		}
+		if rej.code != c.code || !strings.Contains(rej.message, c.mention) {
+			t.Errorf("%s: got %s %q, want %s mentioning %q", c.name, rej.code, rej.message, c.code, c.mention)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(ev("transaction.posted", goodTxn)))
+	f.Add([]byte(ev("balance.updated", goodBalance)))
+	f.Add([]byte(ev("message", `{"text":"hi"}`)))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		p, err := Parse(raw, now)
+		if err != nil {
+			var rej *rejection
+			if !errors.As(err, &rej) {
+				t.Fatalf("non-rejection error %v", err)
+			}
+			return
+		}
+		// Whatever is accepted re-parses to the same canonical data.
+		again := `{"id":"` + p.ID + `","link_id":"` + p.LinkID + `","type":"` + p.Type + `","occurred_at":"` + p.OccurredAt.Format(time.RFC3339Nano) + `","data":` + string(p.Data) + `}`
+		q, err := Parse(json.RawMessage(again), now)
+		if err != nil || string(q.Data) != string(p.Data) {
+			t.Fatalf("canonical form does not round-trip: %v", err)
+		}
+	})
+}

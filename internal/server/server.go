@@ -1,0 +1,242 @@
+// Package server assembles one OpenTeller node: it opens the store, the
+// keyring and the bus named by the configuration, builds every service on
+// them, and serves their routes on one HTTP listener.
+//
+// Where an event goes: POST /v1/events (ingest) → store → bus → delivery →
+// the customer's WebSocket (GET /app/ws) → the messenger (web).
+//
+// Lifecycle: Open → Serve → Shutdown. Shutdown stops taking requests, lets
+// those in flight finish, then closes the bus and the store, whose writer
+// commits what it has queued before it stops.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/openteller/openteller/internal/auth"
+	"github.com/openteller/openteller/internal/bus"
+	"github.com/openteller/openteller/internal/config"
+	"github.com/openteller/openteller/internal/delivery"
+	"github.com/openteller/openteller/internal/httpx"
+	"github.com/openteller/openteller/internal/ingest"
+	"github.com/openteller/openteller/internal/linking"
+	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/store/postgres"
+	"github.com/openteller/openteller/internal/store/sqlite"
+	"github.com/openteller/openteller/internal/vault"
+	"github.com/openteller/openteller/internal/web"
+)
+
+// Server is one running node.
+type Server struct {
+	Config  config.Config
+	Store   store.Store
+	Keyring *vault.Keyring
+	Bus     *bus.Bus
+	Auth    *auth.Service
+	Ingest  *ingest.Ingester
+	Linking *linking.Service
+	Hub     *delivery.Hub
+
+	log  *slog.Logger
+	http *http.Server
+}
+
+// OpenStore opens the store the configuration names: PostgreSQL when a
+// database URL is set, else SQLite in the data directory.
+func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	if cfg.Database != "" {
+		return postgres.Open(ctx, cfg.Database)
+	}
+	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "openteller.db"))
+}
+
+// Open builds a node from a resolved configuration.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	root, err := vault.LoadRootKey(cfg.RootKey, cfg.RootKeyFile)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	keyring, err := vault.New(root, st)
+	clear(root)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s := &Server{Config: cfg, Store: st, Keyring: keyring, log: log}
+	s.Bus, err = bus.Open(bus.Options{URL: cfg.NATS, DataDir: cfg.DataDir, Name: "openteller " + cfg.Addr, Logger: log,
+		OnReconnect: func() {
+			if s.Hub != nil {
+				s.Hub.WakeAll()
+			}
+		}})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.Auth = auth.New(auth.Config{Store: st, Keyring: keyring, Logger: log})
+	customerOf := func(r *http.Request) (string, bool) {
+		se, ok := auth.SessionFrom(r.Context())
+		return se.CustomerID, ok
+	}
+	s.Ingest = ingest.New(ingest.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log})
+	s.Linking = linking.New(linking.Config{Store: st, Bus: s.Bus, BaseURL: cfg.BaseURL, Logger: log, CustomerOf: customerOf})
+	s.Hub = delivery.NewHub(delivery.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, CustomerOf: customerOf})
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("POST /v1/events", s.Ingest.Handler())
+	mux.Handle("GET /oauth/callback", s.Linking.Callback())
+	mux.Handle("GET /app/ws", s.Hub.Handler())
+	accounts := s.Auth.Handler()
+	for _, p := range []string{"POST /app/api/signup", "POST /app/api/signin", "POST /app/api/signout", "GET /app/api/me"} {
+		mux.Handle(p, accounts)
+	}
+	notFound := func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "not_found", "There is nothing at %s %s.", r.Method, r.URL.Path))
+	}
+	mux.HandleFunc("GET /app/api/", notFound)
+	mux.HandleFunc("POST /app/api/", notFound)
+	mux.HandleFunc("GET /v1/", notFound)
+	mux.HandleFunc("POST /v1/", notFound)
+	api := &web.API{Store: st, Ingest: s.Ingest, Linking: s.Linking, Now: time.Now, Customer: customerOf}
+	api.Register(mux, s.Auth.RequireCustomer)
+	mux.Handle("GET /", web.Static())
+
+	var h http.Handler = mux
+	h = s.Auth.Middleware(h)
+	h = http.NewCrossOriginProtection().Handler(h)
+	h = web.SecurityHeaders(h)
+	h = accessLog(log, h)
+	s.http = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Handler is the node's whole HTTP surface.
+func (s *Server) Handler() http.Handler { return s.http.Handler }
+
+// Serve serves on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.http.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops the node gracefully within ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	s.Bus.Close()
+	if cerr := s.Store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{"store": "ok", "bus": "ok"}
+	status := http.StatusOK
+	if err := s.Store.Ping(ctx); err != nil {
+		checks["store"], status = err.Error(), http.StatusServiceUnavailable
+	}
+	if err := s.Bus.Ping(); err != nil {
+		checks["bus"], status = err.Error(), http.StatusServiceUnavailable
+	}
+	httpx.WriteJSON(w, status, checks)
+}
+
+// accessLog logs each request's method, path, status and duration — never
+// a query string (OAuth codes travel there) or a body.
+func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelDebug
+		if rec.status >= 500 {
+			level = slog.LevelWarn
+		}
+		log.Log(r.Context(), level, "http", "method", r.Method, "path", r.URL.Path, "status", rec.status, "ms", time.Since(start).Milliseconds())
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController (and the WebSocket upgrade) reach the
+// underlying writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// NewLogger builds the node's logger from the configuration.
+func NewLogger(cfg config.Config, w interface{ Write([]byte) (int, error) }) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// CreateInstitution registers an institution and returns it with its first
+// API key, to be shown once.
+func CreateInstitution(ctx context.Context, st store.Store, in store.Institution) (store.Institution, string, error) {
+	if in.ID == "" {
+		in.ID = ingest.NewID("ins_")
+	}
+	if in.CreatedAt.IsZero() {
+		in.CreatedAt = time.Now().UTC()
+	}
+	if err := st.CreateInstitution(ctx, in); err != nil {
+		return in, "", fmt.Errorf("create institution: %w", err)
+	}
+	key, err := RotateAPIKey(ctx, st, in.ID, 0)
+	return in, key, err
+}
+
+// RotateAPIKey issues a new API key for the institution; older keys keep
+// working for grace (zero: they stop at once).
+func RotateAPIKey(ctx context.Context, st store.Store, institutionID string, grace time.Duration) (string, error) {
+	if _, err := st.Institution(ctx, institutionID); err != nil {
+		return "", fmt.Errorf("institution %s: %w", institutionID, err)
+	}
+	now := time.Now().UTC()
+	token, k := ingest.NewAPIKey(institutionID, now)
+	if err := st.RotateAPIKey(ctx, k, now.Add(grace)); err != nil {
+		return "", fmt.Errorf("rotate api key: %w", err)
+	}
+	return token, nil
+}

@@ -1,0 +1,170 @@
+// OpenTeller customer messenger: session, routing and the live connection.
+import { h, clear } from './dom.js';
+import { api, setCsrfToken, whenSignedOut } from './api.js';
+import { createLive } from './live.js';
+import * as store from './store.js';
+import { authView } from './views/auth.js';
+import { listView } from './views/list.js';
+import { connectView } from './views/connect.js';
+import { threadView } from './views/thread.js';
+
+const root = document.getElementById('app');
+const banner = document.querySelector('[data-testid="reconnecting"]');
+
+let shell = null; // {el, list, main, mainView, key} while signed in
+let returnTo = null; // the route a signed-out visit wanted
+
+const live = createLive({
+  cursors: store.cursors,
+  onMessage,
+  onState: (state) => {
+    banner.hidden = state === 'connected';
+    if (state === 'connected') loadConversations();
+  },
+  onSignedOut: signedOut,
+  // While down, ask /me: a 401 there means the session ended (the socket's
+  // own upgrade failure can't say why), and whenSignedOut takes over.
+  beforeRetry: () => api('GET', '/me').then(() => true, (err) => err.status !== 401),
+});
+
+function onMessage(msg) {
+  switch (msg.type) {
+    case 'event':
+      if (!store.hasConversation(msg.conversation_id)) loadConversations();
+      store.addEvent(msg.conversation_id, msg.event);
+      break;
+    case 'conversation':
+      store.upsertConversation(msg.conversation);
+      break;
+    case 'caught_up':
+      store.setCaughtUp();
+      break;
+  }
+}
+
+let loadingConversations = null;
+function loadConversations() {
+  loadingConversations ??= api('GET', '/conversations')
+    .then((res) => store.setConversations(res?.conversations), () => {})
+    .finally(() => { loadingConversations = null; });
+  return loadingConversations;
+}
+
+function parseRoute() {
+  const [path, query = ''] = location.hash.replace(/^#/, '').split('?');
+  const params = new URLSearchParams(query);
+  const thread = path.match(/^\/c\/(.+)$/);
+  if (thread) return { name: 'thread', id: decodeURIComponent(thread[1]), params };
+  if (path === '/signin' || path === '/signup' || path === '/connect') return { name: path.slice(1), params };
+  return { name: 'list', params };
+}
+
+function startSession(res) {
+  setCsrfToken(res.csrf_token);
+  store.signIn(res.customer);
+  loadConversations();
+  live.start();
+}
+
+function signedOut() {
+  live.stop();
+  store.reset();
+  setCsrfToken('');
+  banner.hidden = true;
+  const route = parseRoute();
+  if (route.name !== 'signin' && route.name !== 'signup') {
+    returnTo = location.hash;
+    location.hash = '#/signin'; // hashchange renders
+  } else {
+    render();
+  }
+}
+whenSignedOut(signedOut);
+
+async function signOut() {
+  await api('POST', '/signout').catch(() => {});
+  signedOut();
+  returnTo = null; // a deliberate sign-out starts fresh next time
+}
+
+function render() {
+  const route = parseRoute();
+  if (!store.session.customer) {
+    if (route.name !== 'signin' && route.name !== 'signup') {
+      location.hash = '#/signin';
+      return;
+    }
+    shell?.mainView?.destroy?.();
+    shell?.unsubscribe();
+    shell = null;
+    const view = authView({
+      mode: route.name,
+      onSignedIn: (res) => {
+        startSession(res);
+        location.hash = returnTo || '#/';
+        returnTo = null;
+      },
+    });
+    clear(root, view.el);
+    view.focus();
+    document.title = route.name === 'signup' ? 'Create account · OpenTeller' : 'Sign in · OpenTeller';
+    return;
+  }
+  if (route.name === 'signin' || route.name === 'signup') {
+    location.hash = '#/';
+    return;
+  }
+  renderShell(route);
+}
+
+function renderShell(route) {
+  if (!shell) {
+    const list = listView({ onSignOut: signOut });
+    const main = h('div', { class: 'main-slot' });
+    shell = { el: h('div', { class: 'shell' }, list.el, main), list, main, mainView: null, key: null };
+    // A backlog is many events at once: redraw the list once per frame.
+    let queued = false;
+    shell.unsubscribe = store.subscribe(() => {
+      if (queued) return;
+      queued = true;
+      requestAnimationFrame(() => { queued = false; list.update(); });
+    });
+    clear(root, shell.el);
+  }
+  const key = route.name === 'thread' ? `thread:${route.id}` : route.name === 'connect' ? `connect:${route.params}` : 'list';
+  shell.el.dataset.view = route.name;
+  shell.activeId = route.name === 'thread' ? route.id : null;
+  shell.list.update(shell.activeId);
+  if (key === shell.key) return;
+
+  shell.mainView?.destroy?.();
+  shell.key = key;
+  if (route.name === 'thread') shell.mainView = threadView({ id: route.id });
+  else if (route.name === 'connect') shell.mainView = connectView({ params: route.params });
+  else shell.mainView = { el: h('section', { class: 'main-pane placeholder' }, h('p', { class: 'muted' }, 'Choose a conversation to see your balances and activity.')) };
+  clear(shell.main, shell.mainView.el);
+  shell.mainView.focus?.();
+  document.title = 'OpenTeller';
+}
+
+async function boot() {
+  try {
+    startSession(await api('GET', '/me', undefined, { expect401: true }));
+  } catch (err) {
+    if (err.status !== 401) {
+      clear(root, h('main', { class: 'auth' }, h('div', { class: 'auth-card' },
+        h('h1', {}, 'OpenTeller is unavailable'),
+        h('p', { role: 'alert' }, err.message),
+        h('button', { type: 'button', class: 'primary', onclick: () => location.reload() }, 'Try again'))));
+      return;
+    }
+    const route = parseRoute();
+    if (route.name !== 'signin' && route.name !== 'signup') returnTo = location.hash || null;
+  }
+  window.addEventListener('hashchange', render);
+  window.addEventListener('online', () => live.retryNow());
+  setInterval(() => shell?.list.update(), 60000); // keep list times fresh
+  render();
+}
+
+boot();

@@ -1,0 +1,120 @@
+// Money, dates and one-line summaries. Pure functions: no DOM, no state.
+
+const DECIMAL = /^-?\d+(\.\d+)?$/;
+const MINUS = '\u2212';
+const moneyFormats = new Map();
+
+function moneyFormat(currency) {
+  if (!moneyFormats.has(currency)) {
+    moneyFormats.set(currency, new Intl.NumberFormat(undefined, { style: 'currency', currency }));
+  }
+  return moneyFormats.get(currency);
+}
+
+// formatMoney({amount: "12.50", currency: "USD"}, "debit") → "−$12.50".
+// The amount stays a decimal string: engines with Intl.NumberFormat v3 format
+// the string exactly; older ones convert it only here, for display. Amounts
+// are never added up in the browser.
+export function formatMoney(money, direction) {
+  const amount = String(money?.amount ?? '').trim();
+  const currency = String(money?.currency ?? '').trim().toUpperCase();
+  if (!DECIMAL.test(amount)) return [amount, currency].filter(Boolean).join(' ');
+  const negative = amount.startsWith('-');
+  const magnitude = negative ? amount.slice(1) : amount;
+  let text;
+  try {
+    text = moneyFormat(currency).format(magnitude);
+  } catch {
+    text = `${magnitude} ${currency}`.trim(); // unknown currency code
+  }
+  let sign = negative ? MINUS : '';
+  if (direction === 'debit') sign = MINUS;
+  else if (direction === 'credit') sign = '+';
+  return sign + text;
+}
+
+export function initials(name) {
+  const words = String(name || '').split(/\s+/).filter((w) => /^\p{L}/u.test(w) && !/^(of|the|and|de|du)$/i.test(w));
+  return words.slice(0, 2).map((w) => Array.from(w)[0].toUpperCase()).join('') || '?';
+}
+
+function toDate(value) {
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
+const weekdayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short' });
+const dayFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
+const fullDayFormat = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+
+// shortTime is for lists: "2:05 PM" today, "Mon" this week, "Mar 3" this
+// year, "Mar 3, 2024" before.
+export function shortTime(value, now = new Date()) {
+  const d = toDate(value);
+  if (!d) return '';
+  const days = (startOfDay(now) - startOfDay(d)) / 86400000;
+  if (days <= 0) return timeFormat.format(d);
+  if (days < 7) return weekdayFormat.format(d);
+  if (d.getFullYear() === now.getFullYear()) return dayFormat.format(d);
+  return fullDayFormat.format(d);
+}
+
+// cardTime is for cards in a thread: the time, with the day unless today.
+export function cardTime(value, now = new Date()) {
+  const d = toDate(value);
+  if (!d) return '';
+  const day = shortTime(d, now);
+  const time = timeFormat.format(d);
+  return day === time ? time : `${day}, ${time}`;
+}
+
+export function longDate(value) {
+  const d = toDate(value);
+  return d ? fullDayFormat.format(d) : '';
+}
+
+function startOfDay(d) {
+  return new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+}
+
+// ago(value) → "just now", "2 min ago", "3 hr ago", "yesterday", "4 days ago".
+export function ago(value, now = new Date()) {
+  const d = toDate(value);
+  if (!d) return '';
+  const seconds = Math.max(0, (now - d) / 1000);
+  if (seconds < 45) return 'just now';
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 24) return `${hours} hr ago`;
+  const days = Math.round(hours / 24);
+  return days === 1 ? 'yesterday' : `${days} days ago`;
+}
+
+export function mask(digits) {
+  return digits ? `••${digits}` : '';
+}
+
+export function transactionTitle(data) {
+  return data?.merchant?.name || data?.description || (data?.direction === 'credit' ? 'Money in' : 'Card payment');
+}
+
+// summary is the one line a conversation row shows for its last event.
+export function summary(event) {
+  const data = event?.data || {};
+  switch (event?.type) {
+    case 'transaction.posted': {
+      const line = `${formatMoney(data.amount, data.direction)} ${data.direction === 'credit' ? 'from' : 'at'} ${transactionTitle(data)}`;
+      return data.status === 'pending' ? `Pending: ${line}` : line;
+    }
+    case 'balance.updated':
+      return `${data.account_name || 'Balance'}: ${formatMoney(data.available)} available`;
+    case 'message':
+      return String(data.text ?? '');
+    case 'customer.message':
+      return `You: ${data.text ?? ''}`;
+    default:
+      return 'New update';
+  }
+}

@@ -1,0 +1,173 @@
+// What the page knows: the signed-in customer, their conversations, and each
+// conversation's events keyed by seq. Views subscribe and redraw what changed.
+
+const conversations = new Map(); // id → conversation, as in /app/api/conversations
+const events = new Map(); // conversation id → Map(seq → event)
+const replaced = new Map(); // conversation id → Set of pending seqs replaced by a posted one
+const listeners = new Set();
+let readSeqs = {};
+
+export const session = { customer: null, caughtUp: false };
+
+export function subscribe(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+function emit(change) {
+  for (const fn of listeners) fn(change);
+}
+
+export function reset() {
+  conversations.clear();
+  events.clear();
+  replaced.clear();
+  session.customer = null;
+  session.caughtUp = false;
+  readSeqs = {};
+}
+
+export function signIn(customer) {
+  reset();
+  session.customer = customer;
+  try {
+    readSeqs = JSON.parse(localStorage.getItem(readKey()) || '{}') || {};
+  } catch {
+    readSeqs = {};
+  }
+}
+
+function readKey() {
+  return `openteller.read.${session.customer?.id || ''}`;
+}
+
+export function setConversations(list) {
+  for (const c of list || []) conversations.set(c.id, c);
+  emit({ type: 'conversations' });
+}
+
+export function upsertConversation(c) {
+  if (!c?.id) return;
+  conversations.set(c.id, c);
+  emit({ type: 'conversations', id: c.id });
+}
+
+export function conversation(id) {
+  return conversations.get(id);
+}
+
+export function hasConversation(id) {
+  return conversations.has(id);
+}
+
+export function setCaughtUp() {
+  session.caughtUp = true;
+  emit({ type: 'caught_up' });
+}
+
+// addEvent stores an event once; a seq already seen is dropped (delivery is
+// at least once). A posted transaction hides the pending one it replaces,
+// named by replaces_seq, or failing that found by reference_id.
+export function addEvent(conversationId, event) {
+  const seq = Number(event?.seq);
+  if (!conversationId || !Number.isSafeInteger(seq)) return false;
+  if (!events.has(conversationId)) events.set(conversationId, new Map());
+  const bySeq = events.get(conversationId);
+  if (bySeq.has(seq)) return false;
+  bySeq.set(seq, event);
+
+  let replaces = null;
+  if (event.type === 'transaction.posted' && event.data?.status === 'posted') {
+    replaces = event.replaces_seq != null ? Number(event.replaces_seq) : pendingSeqFor(bySeq, event.data.reference_id);
+    const target = replaces != null ? bySeq.get(replaces) : null;
+    if (target && target.data?.status !== 'pending') replaces = null; // only a pending transaction is replaced
+    if (replaces != null) {
+      if (!replaced.has(conversationId)) replaced.set(conversationId, new Set());
+      replaced.get(conversationId).add(replaces);
+    }
+  }
+  emit({ type: 'event', conversationId, event, replaces });
+  return true;
+}
+
+function pendingSeqFor(bySeq, referenceId) {
+  if (!referenceId) return null;
+  for (const [seq, e] of bySeq) {
+    if (e.type === 'transaction.posted' && e.data?.status === 'pending' && e.data.transaction_id === referenceId) return seq;
+  }
+  return null;
+}
+
+export function isReplaced(conversationId, seq) {
+  return replaced.get(conversationId)?.has(Number(seq)) || false;
+}
+
+// cursors is the highest seq seen per conversation, for "resume".
+export function cursors() {
+  const out = {};
+  for (const [id, bySeq] of events) {
+    if (bySeq.size) out[id] = Math.max(...bySeq.keys());
+  }
+  return out;
+}
+
+// visibleEvents is a conversation's events in seq order, without the
+// pending transactions that a posted one has replaced.
+export function visibleEvents(conversationId) {
+  const bySeq = events.get(conversationId);
+  if (!bySeq) return [];
+  return [...bySeq.values()]
+    .filter((e) => !isReplaced(conversationId, e.seq))
+    .sort((a, b) => a.seq - b.seq);
+}
+
+export function lastEvent(conversationId) {
+  const list = visibleEvents(conversationId);
+  return list[list.length - 1] || null;
+}
+
+// latestBalances is the newest balance.updated per account, by seq.
+export function latestBalances(conversationId) {
+  const byAccount = new Map();
+  for (const e of visibleEvents(conversationId)) {
+    if (e.type === 'balance.updated' && e.data?.account_id) byAccount.set(e.data.account_id, e);
+  }
+  return [...byAccount.values()];
+}
+
+// Unread: the bank said something after the last seq the customer saw here.
+function lastBankSeq(conversationId) {
+  const bySeq = events.get(conversationId);
+  if (!bySeq || !bySeq.size) return Number(conversations.get(conversationId)?.last_seq) || 0;
+  let last = 0;
+  for (const [seq, e] of bySeq) if (e.author !== 'customer' && seq > last) last = seq;
+  return last;
+}
+
+export function isUnread(conversationId) {
+  return lastBankSeq(conversationId) > (readSeqs[conversationId] || 0);
+}
+
+export function markRead(conversationId) {
+  const bySeq = events.get(conversationId);
+  const seq = bySeq && bySeq.size ? Math.max(...bySeq.keys()) : 0;
+  if (seq <= (readSeqs[conversationId] || 0)) return;
+  readSeqs[conversationId] = seq;
+  try {
+    localStorage.setItem(readKey(), JSON.stringify(readSeqs));
+  } catch {
+    // private mode or full storage: unread dots just won't survive a reload
+  }
+  emit({ type: 'read', conversationId });
+}
+
+// conversationList is newest activity first.
+export function conversationList() {
+  const when = (c) => {
+    const e = lastEvent(c.id);
+    return e ? Date.parse(e.received_at || e.occurred_at) || 0 : 0;
+  };
+  return [...conversations.values()].sort(
+    (a, b) => when(b) - when(a) || String(a.institution?.name).localeCompare(String(b.institution?.name)),
+  );
+}

@@ -1,0 +1,188 @@
+// One bank conversation: header, balance strip, cards in seq order, composer.
+import { h, clear } from '../dom.js';
+import { api } from '../api.js';
+import { ago, cardTime, formatMoney, longDate, mask, transactionTitle } from '../format.js';
+import * as store from '../store.js';
+import { avatar } from './list.js';
+
+const NEAR_BOTTOM_PX = 48;
+
+export function threadView({ id }) {
+  const head = h('header', { class: 'pane-head thread-head' });
+  const strip = h('section', { class: 'balance-strip', testid: 'balance-strip', 'aria-label': 'Balances', hidden: true });
+  const cards = h('ol', { class: 'cards', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages and updates' });
+  const scroller = h('div', { class: 'thread-scroll', tabindex: '-1' }, strip, cards);
+  const newActivity = h('button', { type: 'button', class: 'new-activity', hidden: true, testid: 'new-activity' }, 'New activity ↓');
+  const input = h('textarea', {
+    id: 'composer-input', rows: '1', testid: 'composer-input', placeholder: 'Write a message', autocomplete: 'off',
+  });
+  const send = h('button', { type: 'submit', class: 'primary', testid: 'composer-send', disabled: true }, 'Send');
+  const sendError = h('p', { class: 'form-error composer-error', role: 'alert', hidden: true });
+  const inputLabel = h('label', { for: input.id, class: 'sr-only' }, 'Message');
+  const composer = h('form', { class: 'composer' }, sendError, inputLabel, input, send);
+  const el = h('section', { class: 'main-pane thread', testid: 'thread', 'data-id': id }, head, scroller, newActivity, composer);
+
+  let stuck = true; // follow the newest card unless the customer scrolled up
+  let sending = false;
+
+  function nearBottom() {
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < NEAR_BOTTOM_PX;
+  }
+  function toBottom() {
+    scroller.scrollTop = scroller.scrollHeight;
+    stuck = true;
+    newActivity.hidden = true;
+    if (document.visibilityState === 'visible') store.markRead(id);
+  }
+  scroller.addEventListener('scroll', () => {
+    stuck = nearBottom();
+    if (stuck) {
+      newActivity.hidden = true;
+      store.markRead(id);
+    }
+  });
+  newActivity.addEventListener('click', toBottom);
+
+  function renderHead() {
+    const c = store.conversation(id);
+    const name = c?.institution?.name || 'Your bank';
+    const status = c?.link?.status || '';
+    const dead = status === 'revoked' || status === 'expired';
+    let statusText = { active: 'Connected', revoked: 'Disconnected', expired: 'Access expired' }[status] || status;
+    if (status === 'active' && c.link.expires_at) statusText += ` · until ${longDate(c.link.expires_at)}`;
+    if (!c) statusText = store.session.caughtUp ? 'This conversation wasn’t found.' : 'Loading…';
+    clear(head,
+      h('a', { href: '#/', class: 'back', 'aria-label': 'Back to conversations' }, '‹'),
+      avatar(name),
+      h('div', { class: 'thread-title' },
+        h('h1', {}, name),
+        h('p', { class: `link-status ${dead ? 'dead' : ''}`, testid: 'link-status' }, statusText)),
+    );
+    input.disabled = dead || !c;
+    input.placeholder = dead ? 'This bank is no longer connected' : `Message ${name}`;
+    inputLabel.textContent = `Message ${name}`;
+    updateSend();
+  }
+
+  function renderStrip() {
+    const balances = store.latestBalances(id);
+    strip.hidden = balances.length === 0;
+    clear(strip, balances.map((e) => {
+      const d = e.data;
+      return h('div', { class: 'balance', 'data-account': d.account_id },
+        h('p', { class: 'balance-name' }, d.account_name || 'Account', d.mask ? h('span', { class: 'mask' }, ` ${mask(d.mask)}`) : null),
+        h('p', { class: 'balance-available' }, formatMoney(d.available), h('span', { class: 'muted' }, ' available')),
+        h('p', { class: 'balance-meta muted' }, `Current ${formatMoney(d.current)} · updated ${ago(e.occurred_at)}`),
+      );
+    }));
+  }
+
+  function insert(event) {
+    if (store.isReplaced(id, event.seq) || cards.querySelector(`[data-seq="${event.seq}"]`)) return;
+    const card = renderEvent(event);
+    const after = [...cards.children].find((c) => Number(c.dataset.seq) > event.seq);
+    cards.insertBefore(card, after || null);
+  }
+
+  function onChange(change) {
+    if (change.type === 'conversations' || change.type === 'caught_up') return renderHead();
+    if (change.type !== 'event' || change.conversationId !== id) return;
+    const wasStuck = stuck;
+    if (change.replaces != null) cards.querySelector(`[data-seq="${change.replaces}"]`)?.remove();
+    insert(change.event);
+    if (change.event.type === 'balance.updated' || change.replaces != null) renderStrip();
+    if (wasStuck || change.event.author === 'customer') toBottom();
+    else newActivity.hidden = false;
+  }
+
+  function updateSend() {
+    send.disabled = sending || input.disabled || !input.value.trim();
+  }
+  function autosize() {
+    input.style.height = 'auto';
+    input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
+  }
+  input.addEventListener('input', () => { updateSend(); autosize(); });
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      composer.requestSubmit();
+    }
+  });
+  composer.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const text = input.value.trim();
+    if (!text || sending || input.disabled) return;
+    sending = true;
+    sendError.hidden = true;
+    updateSend();
+    try {
+      // The message shows when it comes back over the socket, with its seq.
+      await api('POST', `/conversations/${encodeURIComponent(id)}/messages`, { text });
+      input.value = '';
+      autosize();
+      stuck = true;
+    } catch (err) {
+      sendError.textContent = err.message;
+      sendError.hidden = false;
+    } finally {
+      sending = false;
+      updateSend();
+      input.focus();
+    }
+  });
+
+  renderHead();
+  for (const e of store.visibleEvents(id)) insert(e);
+  renderStrip();
+  const unsubscribe = store.subscribe(onChange);
+  const ticker = setInterval(renderStrip, 30000); // keep "updated 2 min ago" true
+  requestAnimationFrame(toBottom);
+
+  return {
+    el,
+    // On a phone, focusing the composer would open the keyboard over the thread.
+    focus: () => (input.disabled || !matchMedia('(min-width: 900px)').matches ? scroller : input).focus({ preventScroll: true }),
+    destroy() {
+      unsubscribe();
+      clearInterval(ticker);
+    },
+  };
+}
+
+function renderEvent(e) {
+  const d = e.data || {};
+  const when = h('time', { class: 'card-time', datetime: e.occurred_at }, cardTime(e.occurred_at));
+  switch (e.type) {
+    case 'transaction.posted': {
+      const pending = d.status === 'pending';
+      const credit = d.direction === 'credit';
+      const meta = [d.merchant?.category, d.merchant?.city, d.card_last4 && `Card ${mask(d.card_last4)}`].filter(Boolean).join(' · ');
+      return h('li', { class: 'card txn', testid: 'txn-card', 'data-seq': e.seq, 'data-status': pending ? 'pending' : 'posted' },
+        h('div', { class: 'txn-main' },
+          h('p', { class: 'txn-title' }, transactionTitle(d)),
+          meta && h('p', { class: 'txn-meta muted' }, meta),
+          when),
+        h('div', { class: 'txn-side' },
+          h('p', { class: `amount ${credit ? 'credit' : 'debit'}` },
+            h('span', { class: 'sr-only' }, credit ? 'Money in: ' : 'Money out: '),
+            formatMoney(d.amount, credit ? 'credit' : 'debit')),
+          pending && h('span', { class: 'pill', testid: 'pending-pill' }, 'Pending')),
+      );
+    }
+    case 'balance.updated':
+      return h('li', { class: 'card balance-card', testid: 'balance-card', 'data-seq': e.seq },
+        h('p', {}, h('strong', {}, 'Balance updated'), ` · ${d.account_name || 'Account'}`, d.mask ? ` ${mask(d.mask)}` : ''),
+        h('p', { class: 'muted' }, `${formatMoney(d.available)} available · ${formatMoney(d.current)} current`),
+        when);
+    case 'message':
+    case 'customer.message': {
+      const mine = e.author === 'customer' || e.type === 'customer.message';
+      return h('li', { class: `bubble ${mine ? 'mine' : 'bank'}`, testid: 'message-bubble', 'data-seq': e.seq, 'data-author': mine ? 'customer' : 'institution' },
+        h('p', { class: 'bubble-text' }, String(d.text ?? '')),
+        when);
+    }
+    default:
+      return h('li', { class: 'card unknown muted', 'data-seq': e.seq }, 'An update this version of OpenTeller can’t show yet.', when);
+  }
+}

@@ -1,0 +1,137 @@
+// Package web serves the customer messenger: its embedded ES modules and
+// CSS, and the customer JSON API it calls (institutions, conversations,
+// starting a link, sending a message). Accounts and sessions are the auth
+// package's; live events are the delivery package's.
+//
+// What must stay true: every API route here answers only for the signed-in
+// customer's own conversations; pages are served with a strict Content
+// Security Policy (no inline script, no third-party origin).
+package web
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+	"time"
+
+	"github.com/openteller/openteller/internal/delivery"
+	"github.com/openteller/openteller/internal/httpx"
+	"github.com/openteller/openteller/internal/ingest"
+	"github.com/openteller/openteller/internal/linking"
+	"github.com/openteller/openteller/internal/store"
+)
+
+//go:embed static
+var static embed.FS
+
+// CSP is the Content Security Policy of every response.
+const CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
+	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+// SecurityHeaders sets the headers every response carries.
+func SecurityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", CSP)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Static serves the messenger's files.
+func Static() http.Handler {
+	sub, err := fs.Sub(static, "static")
+	if err != nil {
+		panic(err) // the embed directive guarantees the directory
+	}
+	files := http.FileServerFS(sub)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Files are small and change with the binary: revalidate each time.
+		w.Header().Set("Cache-Control", "no-cache")
+		files.ServeHTTP(w, r)
+	})
+}
+
+// API is the customer JSON API beyond accounts.
+type API struct {
+	Store    store.Store
+	Ingest   *ingest.Ingester
+	Linking  *linking.Service
+	Now      func() time.Time
+	Customer func(*http.Request) (string, bool)
+}
+
+// Register adds the API's routes to mux; require wraps each in the
+// signed-in-customer check (with CSRF on writes).
+func (a *API) Register(mux *http.ServeMux, require func(http.Handler) http.Handler) {
+	mux.Handle("GET /app/api/institutions", require(http.HandlerFunc(a.institutions)))
+	mux.Handle("GET /app/api/conversations", require(http.HandlerFunc(a.conversations)))
+	mux.Handle("POST /app/api/links", require(http.HandlerFunc(a.startLink)))
+	mux.Handle("POST /app/api/conversations/{id}/messages", require(http.HandlerFunc(a.postMessage)))
+}
+
+func (a *API) institutions(w http.ResponseWriter, r *http.Request) {
+	ins, err := a.Store.Institutions(r.Context())
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	out := make([]delivery.InstitutionView, 0, len(ins))
+	for _, in := range ins {
+		out = append(out, delivery.InstitutionView{ID: in.ID, Name: in.Name})
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"institutions": out})
+}
+
+func (a *API) conversations(w http.ResponseWriter, r *http.Request) {
+	customerID, _ := a.Customer(r)
+	convs, err := a.Store.Conversations(r.Context(), customerID)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	now := a.Now()
+	out := make([]delivery.ConversationView, 0, len(convs))
+	for _, c := range convs {
+		out = append(out, delivery.ViewOf(c, now))
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"conversations": out})
+}
+
+func (a *API) startLink(w http.ResponseWriter, r *http.Request) {
+	customerID, _ := a.Customer(r)
+	var req struct {
+		InstitutionID string   `json:"institution_id"`
+		Scopes        []string `json:"scopes"`
+	}
+	if err := httpx.DecodeJSON(w, r, 8<<10, &req); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	u, err := a.Linking.Start(r.Context(), customerID, req.InstitutionID, req.Scopes)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"authorize_url": u})
+}
+
+func (a *API) postMessage(w http.ResponseWriter, r *http.Request) {
+	customerID, _ := a.Customer(r)
+	var req struct {
+		Text string `json:"text"`
+	}
+	if err := httpx.DecodeJSON(w, r, 32<<10, &req); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	seq, err := a.Ingest.PostCustomerMessage(r.Context(), customerID, r.PathValue("id"), req.Text)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusCreated, map[string]int64{"seq": seq})
+}
