@@ -73,6 +73,8 @@ CREATE TABLE links (
 );
 CREATE INDEX links_conversation ON links (conversation_id, created_at);
 
+-- A rowid table: rows arrive in commit order and append at the B-tree's right
+-- edge; the slim unique index keeps each conversation's sequence.
 CREATE TABLE events (
     conversation_id TEXT NOT NULL REFERENCES conversations (id),
     seq             INTEGER NOT NULL,
@@ -88,8 +90,8 @@ CREATE TABLE events (
     fingerprint     BLOB,
     pending_ref     BLOB,
     replaces_seq    INTEGER NOT NULL DEFAULT 0,
-    sealed          BLOB NOT NULL,
-    PRIMARY KEY (conversation_id, seq)
-) WITHOUT ROWID;
+    sealed          BLOB NOT NULL
+);
+CREATE UNIQUE INDEX events_conversation_seq ON events (conversation_id, seq);
 CREATE UNIQUE INDEX events_bank_id ON events (institution_id, bank_event_id) WHERE bank_event_id IS NOT NULL;
 CREATE INDEX events_pending_ref ON events (conversation_id, pending_ref) WHERE pending_ref IS NOT NULL;
