@@ -53,7 +53,11 @@ type Config struct {
 }
 
 // Service signs customers up and in and keeps their sessions. It is safe for
-// concurrent use. Its throttle is in memory: see throttle's doc comment.
+// concurrent use.
+//
+// Sign-in throttling is in memory and per node: behind a load balancer each
+// node counts failures on its own, so the limits multiply by the number of
+// nodes. A limiter kept in the store is the multi-node follow-up.
 type Service struct {
 	st       store.Store
 	keyring  *vault.Keyring

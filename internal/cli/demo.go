@@ -2,10 +2,23 @@ package cli
 
 import (
 	"context"
-	"errors"
+	"flag"
 	"io"
+	"time"
+
+	"github.com/openteller/openteller/internal/demo"
+	"github.com/openteller/openteller/internal/server"
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not yet built")
+	o := demo.Options{Stdout: stdout}
+	cfg, _, err := parse("demo", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&o.BankAddr, "bank-addr", "", "address of the simulated bank (default: the port after --addr)")
+		fs.DurationVar(&o.Activity, "activity", 4*time.Second, "mean time between the demo customer's card transactions")
+	})
+	if err != nil {
+		return err
+	}
+	o.Config, o.Logger = cfg, server.NewLogger(cfg, stderr)
+	return demo.Run(ctx, o)
 }

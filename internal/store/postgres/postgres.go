@@ -2,9 +2,9 @@
 //
 // Durability is PostgreSQL's own: a commit returns once its WAL record is
 // flushed (the default synchronous_commit). Concurrency is row locks: an
-// append holds its link FOR SHARE and its conversation FOR UPDATE, so a
-// revocation waits for appends in flight and every append after it sees it,
-// and a conversation's sequence numbers commit in order with no gaps.
+// append holds its link and its conversation until it commits, so a
+// revocation waits for the appends in flight and every append after it sees
+// it, and a conversation's sequence numbers commit in order with no gaps.
 package postgres
 
 import (
@@ -435,8 +435,13 @@ func (t appendTx) Existing(ctx context.Context, institutionID, bankEventID strin
 	return fp, conv, seq, err == nil, err
 }
 
+// LockLink takes the link FOR NO KEY UPDATE, not FOR SHARE: under steady
+// ingest, share lockers overlap and a revoking UPDATE would starve behind
+// them forever. An exclusive lock queues appends and revocations fairly, and
+// costs nothing, since appends to one link already serialise on its
+// conversation.
 func (t appendTx) LockLink(ctx context.Context, id string) (store.Link, bool, error) {
-	l, err := scanLink(t.tx.QueryRow(ctx, `SELECT `+linkCols+` FROM links WHERE id = $1 FOR SHARE`, id))
+	l, err := scanLink(t.tx.QueryRow(ctx, `SELECT `+linkCols+` FROM links WHERE id = $1 FOR NO KEY UPDATE`, id))
 	if errors.Is(err, store.ErrNotFound) {
 		return l, false, nil
 	}

@@ -46,6 +46,36 @@ type Store struct {
 	once   sync.Once
 	now    func() time.Time
 	stmts  stmts // prepared on conn; the hot path of the writer
+	rstmts readStmts
+}
+
+// readStmts are the frequent reads, prepared on the read pool (database/sql
+// keeps one prepared copy per pooled connection).
+type readStmts struct {
+	eventsAfter, link, apiKey, session, dataKey, conversations, conversation *sql.Stmt
+}
+
+func (s *Store) prepareReads(ctx context.Context) error {
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&s.rstmts.eventsAfter, `SELECT conversation_id, seq, id, customer_id, institution_id, link_id, coalesce(bank_event_id, ''), type, author, occurred_at, received_at, replaces_seq, sealed
+		FROM events WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`},
+		{&s.rstmts.link, `SELECT ` + linkCols + ` FROM links WHERE id = ?`},
+		{&s.rstmts.apiKey, `SELECT id, institution_id, hash, created_at, expires_at FROM api_keys WHERE id = ?`},
+		{&s.rstmts.session, `SELECT id_hash, customer_id, csrf_token, created_at, expires_at FROM sessions WHERE id_hash = ? AND expires_at > ?`},
+		{&s.rstmts.dataKey, `SELECT version, root_key_version, wrapped FROM data_keys WHERE customer_id = ?`},
+		{&s.rstmts.conversations, conversationQuery + ` WHERE c.customer_id = ? ORDER BY i.name, c.id`},
+		{&s.rstmts.conversation, conversationQuery + ` WHERE c.id = ?`},
+	} {
+		st, err := s.reads.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare %q: %w", p.sql, err)
+		}
+		*p.dst = st
+	}
+	return nil
 }
 
 // stmts are the writer's frequent statements, prepared once: parsing SQL
@@ -132,6 +162,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	s.reads = r
+	if err := s.prepareReads(ctx); err != nil {
+		r.Close()
+		conn.Close()
+		w.Close()
+		return nil, err
+	}
 	go s.writer()
 	return s, nil
 }
@@ -369,7 +405,7 @@ func (s *Store) RotateAPIKey(ctx context.Context, k store.APIKey, oldKeysUntil t
 func (s *Store) APIKey(ctx context.Context, id string) (store.APIKey, error) {
 	var k store.APIKey
 	var created, expires int64
-	err := s.reads.QueryRowContext(ctx, `SELECT id, institution_id, hash, created_at, expires_at FROM api_keys WHERE id = ?`, id).
+	err := s.rstmts.apiKey.QueryRowContext(ctx, id).
 		Scan(&k.ID, &k.InstitutionID, &k.Hash, &created, &expires)
 	k.CreatedAt, k.ExpiresAt = fromMicros(created), fromMicros(expires)
 	return k, notFound(err)
@@ -416,7 +452,7 @@ func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
 func (s *Store) Session(ctx context.Context, idHash []byte) (store.Session, error) {
 	var se store.Session
 	var created, expires int64
-	err := s.reads.QueryRowContext(ctx, `SELECT id_hash, customer_id, csrf_token, created_at, expires_at FROM sessions WHERE id_hash = ? AND expires_at > ?`, idHash, micros(s.now())).
+	err := s.rstmts.session.QueryRowContext(ctx, idHash, micros(s.now())).
 		Scan(&se.IDHash, &se.CustomerID, &se.CSRFToken, &created, &expires)
 	se.CreatedAt, se.ExpiresAt = fromMicros(created), fromMicros(expires)
 	return se, notFound(err)
@@ -433,7 +469,7 @@ func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
 
 func (s *Store) DataKey(ctx context.Context, customerID string) (vault.WrappedKey, error) {
 	k := vault.WrappedKey{CustomerID: customerID}
-	err := s.reads.QueryRowContext(ctx, `SELECT version, root_key_version, wrapped FROM data_keys WHERE customer_id = ?`, customerID).
+	err := s.rstmts.dataKey.QueryRowContext(ctx, customerID).
 		Scan(&k.Version, &k.RootKeyVersion, &k.Wrapped)
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, vault.ErrNoKey
@@ -526,7 +562,7 @@ func scanLink(row interface{ Scan(...any) error }) (store.Link, error) {
 }
 
 func (s *Store) Link(ctx context.Context, id string) (store.Link, error) {
-	return scanLink(s.reads.QueryRowContext(ctx, `SELECT `+linkCols+` FROM links WHERE id = ?`, id))
+	return scanLink(s.rstmts.link.QueryRowContext(ctx, id))
 }
 
 func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time) error {
@@ -562,7 +598,7 @@ func scanConversation(row interface{ Scan(...any) error }) (store.Conversation, 
 }
 
 func (s *Store) Conversations(ctx context.Context, customerID string) ([]store.Conversation, error) {
-	rows, err := s.reads.QueryContext(ctx, conversationQuery+` WHERE c.customer_id = ? ORDER BY i.name, c.id`, customerID)
+	rows, err := s.rstmts.conversations.QueryContext(ctx, customerID)
 	if err != nil {
 		return nil, err
 	}
@@ -579,7 +615,7 @@ func (s *Store) Conversations(ctx context.Context, customerID string) ([]store.C
 }
 
 func (s *Store) Conversation(ctx context.Context, id string) (store.Conversation, error) {
-	return scanConversation(s.reads.QueryRowContext(ctx, conversationQuery+` WHERE c.id = ?`, id))
+	return scanConversation(s.rstmts.conversation.QueryRowContext(ctx, id))
 }
 
 // Events.
@@ -654,8 +690,7 @@ func (t appendTx) SetLastSeq(ctx context.Context, conversationID string, seq int
 }
 
 func (s *Store) EventsAfter(ctx context.Context, conversationID string, after int64, limit int) ([]store.Event, error) {
-	rows, err := s.reads.QueryContext(ctx, `SELECT conversation_id, seq, id, customer_id, institution_id, link_id, coalesce(bank_event_id, ''), type, author, occurred_at, received_at, replaces_seq, sealed
-		FROM events WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`, conversationID, after, limit)
+	rows, err := s.rstmts.eventsAfter.QueryContext(ctx, conversationID, after, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -506,8 +506,15 @@ func testRevokeThenAppend(t *testing.T, s store.Store) {
 	for range 8 { // revoke while appends are in full flow
 		<-started
 	}
-	must(t, s.RevokeLink(ctx, f.link.ID, time.Now()))
+	// A revocation must not starve behind a steady stream of appends.
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err := s.RevokeLink(rctx, f.link.ID, time.Now())
+	cancel()
 	close(revoked)
+	if err != nil {
+		wg.Wait()
+		t.Fatalf("revoke under load: %v", err)
+	}
 	wg.Wait()
 	if len(late) == 0 {
 		t.Fatal("no append ran after the revocation")

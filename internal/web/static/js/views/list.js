@@ -1,5 +1,5 @@
 // The conversation list: one row per bank, newest activity first.
-import { h, clear } from '../dom.js';
+import { h } from '../dom.js';
 import { initials, shortTime, summary } from '../format.js';
 import * as store from '../store.js';
 
@@ -29,35 +29,65 @@ export function listView({ onSignOut }) {
   );
 
   let activeId = null;
+  // Rows are kept and updated in place: rebuilding them on every event
+  // would swap the element under a finger mid-tap and lose the tap.
+  const rowsById = new Map();
 
-  function row(c) {
+  function makeRow(id) {
+    const r = {
+      name: h('span', { class: 'conv-name' }),
+      summary: h('span', { class: 'conv-summary' }),
+      time: h('time', { class: 'conv-time' }),
+      dot: h('span', { class: 'unread-dot' }, h('span', { class: 'sr-only' }, 'Unread')),
+      avatarName: null,
+    };
+    r.avatar = h('span');
+    r.link = h('a', { class: 'conv-row', href: `#/c/${encodeURIComponent(id)}`, testid: 'conversation-row', 'data-id': id },
+      r.avatar,
+      h('span', { class: 'conv-text' }, r.name, r.summary),
+      h('span', { class: 'conv-side' }, r.time, r.dot),
+    );
+    r.el = h('li', {}, r.link);
+    return r;
+  }
+
+  function fillRow(r, c) {
     const name = c.institution?.name || 'Your bank';
     const last = store.lastEvent(c.id);
     const unread = store.isUnread(c.id) && c.id !== activeId;
-    return h('li', {},
-      h('a', {
-        class: 'conv-row', href: `#/c/${encodeURIComponent(c.id)}`, testid: 'conversation-row',
-        'data-id': c.id, 'data-unread': unread ? 'true' : 'false', 'aria-current': c.id === activeId ? 'page' : null,
-      },
-        avatar(name),
-        h('span', { class: 'conv-text' },
-          h('span', { class: 'conv-name' }, name),
-          h('span', { class: 'conv-summary' }, last ? summary(last) : linkNote(c)),
-        ),
-        h('span', { class: 'conv-side' },
-          h('time', { class: 'conv-time', datetime: last?.occurred_at }, last ? shortTime(last.received_at || last.occurred_at) : ''),
-          unread && h('span', { class: 'unread-dot' }, h('span', { class: 'sr-only' }, 'Unread')),
-        ),
-      ),
-    );
+    if (r.avatarName !== name) {
+      const a = avatar(name);
+      r.avatar.replaceWith(a);
+      r.avatar = a;
+      r.avatarName = name;
+    }
+    r.name.textContent = name;
+    r.summary.textContent = last ? summary(last) : linkNote(c);
+    r.time.textContent = last ? shortTime(last.received_at || last.occurred_at) : '';
+    if (last?.occurred_at) r.time.setAttribute('datetime', last.occurred_at);
+    r.dot.hidden = !unread;
+    r.link.dataset.unread = unread ? 'true' : 'false';
+    if (c.id === activeId) r.link.setAttribute('aria-current', 'page');
+    else r.link.removeAttribute('aria-current');
   }
 
   function update(selected = activeId) {
     activeId = selected;
-    const focusedId = document.activeElement?.closest?.('.conv-row')?.dataset.id;
     const list = store.conversationList();
-    clear(rows, list.map(row));
-    if (focusedId) rows.querySelector(`[data-id="${CSS.escape(focusedId)}"]`)?.focus();
+    const wanted = new Set(list.map((c) => c.id));
+    for (const [id, r] of rowsById) {
+      if (!wanted.has(id)) { r.el.remove(); rowsById.delete(id); }
+    }
+    const order = list.map((c) => {
+      let r = rowsById.get(c.id);
+      if (!r) { r = makeRow(c.id); rowsById.set(c.id, r); }
+      fillRow(r, c);
+      return r.el;
+    });
+    // Move rows only when the order changed (newest activity first).
+    if (order.some((el, i) => rows.children[i] !== el) || rows.children.length !== order.length) {
+      rows.replaceChildren(...order);
+    }
     loading.hidden = store.session.caughtUp;
     empty.hidden = !store.session.caughtUp || list.length > 0;
   }

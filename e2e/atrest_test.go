@@ -1,0 +1,77 @@
+package e2e
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/openteller/openteller/pkg/bankapi"
+)
+
+// TestNothingInPlaintextOnDisk posts events with distinctive content, stops
+// the node gracefully (SIGTERM must exit cleanly), and scans every file the
+// platform keeps — the SQLite database, its WAL, the embedded NATS store —
+// for that content. The simulated bank's own state file is not the
+// platform's and is left out.
+func TestNothingInPlaintextOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	p, info := startDemo(t, dir, "--activity", "1h")
+	markers := []string{"Zanzibar Quokka Emporium", "7319.42", "secret plans for the quokka"}
+	res := newBank(t, info.BaseURL, info.InstitutionAPIKey).post(
+		bankapi.Event{ID: "disk-1", LinkID: info.LinkID, Type: bankapi.TypeTransactionPosted, OccurredAt: time.Now().UTC(),
+			Data: bankapi.TransactionPosted{AccountID: "acc", TransactionID: "t-disk", Status: "posted", Direction: "debit",
+				Amount: bankapi.Money{Amount: markers[1], Currency: "USD"}, Merchant: &bankapi.Merchant{Name: markers[0]}}},
+		message("disk-2", info.LinkID, markers[2]),
+	)
+	for _, r := range res {
+		if r.Status != "accepted" {
+			t.Fatalf("%+v", r)
+		}
+	}
+	c := newCustomer(t, info.BaseURL)
+	c.signIn(info.CustomerEmail, info.CustomerPassword)
+	if err := c.Call(ctxT(t), "POST", "/app/api/conversations/"+info.ConversationID+"/messages", map[string]string{"text": "my quokka password hint"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	markers = append(markers, "my quokka password hint", info.CustomerPassword)
+
+	// While running, the WAL holds the newest pages; after a clean stop
+	// they are checkpointed into the database file. Scan both states.
+	if n := scan(t, dir, markers); n < 3 {
+		t.Fatalf("scanned only %d files while running", n)
+	}
+	p.stop()
+	if !p.cmd.ProcessState.Success() {
+		t.Fatalf("demo did not exit cleanly on SIGTERM: %v", p.cmd.ProcessState)
+	}
+	scan(t, dir, markers)
+}
+
+// scan reports every platform file under dir that contains a marker, and
+// returns how many files it read. demo.json (the demo's own note of its
+// sign-in, written for the person at the keyboard) and the simulated bank's
+// state are not the platform's storage.
+func scan(t *testing.T, dir string, markers []string) int {
+	t.Helper()
+	scanned := 0
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == "banksim.json" || d.Name() == "demo.json" {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil // a file that went away while walking
+		}
+		scanned++
+		for _, m := range markers {
+			if bytes.Contains(data, []byte(m)) {
+				t.Errorf("%s holds %q in plaintext", path, m)
+			}
+		}
+		return nil
+	})
+	return scanned
+}

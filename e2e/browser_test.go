@@ -1,0 +1,129 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/openteller/openteller/internal/testenv"
+	"github.com/openteller/openteller/pkg/bankapi"
+)
+
+// newChrome starts a headless Chromium at phone size for the test. The
+// page's console goes to the test log; an uncaught exception or a
+// console.error call fails the test. (Browser log entries such as the 401 of
+// the first "am I signed in?" request are logged, not failures.)
+func newChrome(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(testenv.Chrome(t)),
+		chromedp.NoSandbox,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(390, 844),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	consoleCtx, stopConsole := context.WithCancel(ctx)
+	done := make(chan struct{})
+	t.Cleanup(func() { stopConsole(); <-done; cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	messages := chromedp.Console(consoleCtx)
+	go func() {
+		defer close(done)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			t.Logf("console %s: %s", m.Type, m.Text)
+			if m.IsException() || (m.Type == chromedp.ConsoleError && len(m.Args) > 0) {
+				t.Errorf("page error: %s", m.Text)
+			}
+		}
+	}()
+	return ctx
+}
+
+// TestBrowserSeesLiveTransaction signs in as the demo customer in a real
+// Chromium at phone width, opens the bank's conversation, and watches a
+// card transaction posted by the bank appear, then turn from pending to
+// posted in place.
+func TestBrowserSeesLiveTransaction(t *testing.T) {
+	browser := newChrome(t)
+	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			shot(t, ctx, what)
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	do("sign in",
+		chromedp.Navigate(info.BaseURL+"/"),
+		chromedp.WaitVisible(css(`[data-testid="signin-email"]`)),
+		chromedp.SendKeys(css(`[data-testid="signin-email"]`), info.CustomerEmail),
+		chromedp.SendKeys(css(`[data-testid="signin-password"]`), info.CustomerPassword),
+		chromedp.Click(css(`[data-testid="signin-submit"]`)),
+		chromedp.WaitVisible(css(`[data-testid="conversation-row"]`)),
+	)
+	do("open the conversation",
+		chromedp.Click(css(`[data-testid="conversation-row"]`)),
+		chromedp.WaitVisible(css(`[data-testid="thread"]`)),
+	)
+
+	bank := newBank(t, info.BaseURL, info.InstitutionAPIKey)
+	txn := func(id, status string) bankapi.Event {
+		return bankapi.Event{ID: id, LinkID: info.LinkID, Type: bankapi.TypeTransactionPosted, OccurredAt: time.Now().UTC(),
+			Data: bankapi.TransactionPosted{AccountID: "acc_card", TransactionID: id, ReferenceID: "browser-ref", Status: status, Direction: "debit",
+				Amount: bankapi.Money{Amount: "18.25", Currency: "USD"}, CardLast4: "4821",
+				Merchant: &bankapi.Merchant{Name: "Juniper Noodle Bar", MCC: "5812", Category: "Eating Places, Restaurants", City: "Denver", Country: "US"}}}
+	}
+	pending := bank.post(txn("browser-pending", "pending"))[0]
+	sel := css(fmt.Sprintf(`[data-testid="txn-card"][data-seq="%d"]`, pending.Seq))
+	do("see the pending card", chromedp.WaitVisible(sel))
+	text, err := chromedp.Run(ctx, chromedp.Text(sel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err := chromedp.Run(ctx, chromedp.AttributeValue(sel, "data-status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "Juniper Noodle Bar") || !strings.Contains(text, "18.25") || status.Value != "pending" {
+		t.Fatalf("pending card: status %q, text %q", status.Value, text)
+	}
+
+	posted := bank.post(txn("browser-posted", "posted"))[0]
+	postedSel := css(fmt.Sprintf(`[data-testid="txn-card"][data-seq="%d"]`, posted.Seq))
+	do("see it posted in place", chromedp.WaitVisible(postedSel), chromedp.WaitNotPresent(sel))
+	status, err = chromedp.Run(ctx, chromedp.AttributeValue(postedSel, "data-status"))
+	if err != nil || status.Value != "posted" {
+		t.Fatalf("posted card status %q (%v)", status.Value, err)
+	}
+	shot(t, ctx, "thread")
+}
+
+// shot saves a screenshot under $OPENTELLER_SCREENSHOTS, when set, for a
+// person to look at.
+func shot(t *testing.T, ctx context.Context, name string) {
+	dir := os.Getenv("OPENTELLER_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+		path := filepath.Join(dir, strings.ReplaceAll(t.Name()+"-"+name, "/", "_")+".png")
+		os.WriteFile(path, png, 0o644)
+	}
+}

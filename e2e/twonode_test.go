@@ -1,0 +1,104 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openteller/openteller/internal/banksim"
+	"github.com/openteller/openteller/internal/testenv"
+	"github.com/openteller/openteller/internal/vault"
+)
+
+// TestTwoNodes runs two `serve` processes on one PostgreSQL database and an
+// external NATS server: an event posted to either node reaches the
+// customer's socket on the other.
+func TestTwoNodes(t *testing.T) {
+	dbURL := testenv.PostgresSchema(t)
+	natsURL := testenv.NATS(t)
+	env := []string{"OPENTELLER_ROOT_KEY=" + vault.GenerateRootKey()}
+	addrA, addrB, bankAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	baseA, baseB, bankURL := "http://"+addrA, "http://"+addrB, "http://"+bankAddr
+
+	create := exec.Command(binary, "institution", "create", "--database", dbURL, "--name", "Cedar Bank",
+		"--authorize-url", bankURL+"/authorize", "--token-url", bankURL+"/token", "--client-id", "openteller", "--client-secret", "s3cret-two-nodes")
+	out, err := create.CombinedOutput()
+	if err != nil {
+		t.Fatalf("institution create: %v\n%s", err, out)
+	}
+	apiKey := regexp.MustCompile(`otk_\S+`).FindString(string(out))
+	instID := regexp.MustCompile(`ins_[a-z2-7]+`).FindString(string(out))
+
+	// The simulated bank, run in this process; it redirects to node A.
+	bank, err := banksim.New(banksim.Config{Name: "Cedar Bank", PlatformURL: baseA, APIKey: apiKey, ClientID: "openteller",
+		ClientSecret: "s3cret-two-nodes", RedirectURI: baseA + "/oauth/callback"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", bankAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bankSrv := &http.Server{Handler: bank.Handler()}
+	go bankSrv.Serve(ln)
+	t.Cleanup(func() { bankSrv.Close() })
+
+	nodeA := start(t, env, "serve", "--addr", addrA, "--data", t.TempDir(), "--database", dbURL, "--nats", natsURL)
+	nodeB := start(t, env, "serve", "--addr", addrB, "--data", t.TempDir(), "--database", dbURL, "--nats", natsURL)
+	nodeA.waitReady(baseA)
+	nodeB.waitReady(baseB)
+
+	c := newCustomer(t, baseA)
+	c.signUp(fmt.Sprintf("two-nodes-%d@example.com", time.Now().UnixNano()), "two nodes, one customer")
+	conv := c.link(instID, "balances", "transactions")
+
+	// The session lives in the shared store: the same cookie works on B.
+	onB := c.dial(baseB, map[string]int64{conv.ID: conv.LastSeq})
+	onA := c.dial(baseA, map[string]int64{conv.ID: conv.LastSeq})
+	for _, s := range []*socket{onA, onB} {
+		for s.next(10*time.Second).Type != "caught_up" {
+		}
+	}
+
+	postTo := func(base, id string) int64 {
+		res := newBank(t, base, apiKey).post(message(id, conv.Link.ID, "via "+id))
+		if res[0].Status != "accepted" {
+			t.Fatalf("post to %s: %+v", base, res[0])
+		}
+		return res[0].Seq
+	}
+	seqA := postTo(baseA, "posted-to-a")
+	if f := onB.await(15*time.Second, func(f frame) bool { return f.Event.Seq == seqA }); !strings.Contains(string(f.Event.Data), "via posted-to-a") {
+		t.Fatalf("node B delivered %s", f.Event.Data)
+	}
+	seqB := postTo(baseB, "posted-to-b")
+	if seqB != seqA+1 {
+		t.Fatalf("seq across nodes: %d then %d", seqA, seqB)
+	}
+	onA.await(15*time.Second, func(f frame) bool { return f.Event.Seq == seqB })
+
+	// A device that reconnects to the other node resumes where it was.
+	onA.conn.CloseNow()
+	seqC := postTo(baseA, "while-away")
+	again := c.dial(baseB, map[string]int64{conv.ID: seqB})
+	if f := again.next(15 * time.Second); f.Type != "event" || f.Event.Seq != seqC {
+		t.Fatalf("resume on the other node: %+v", f)
+	}
+
+	// Readiness reflects the shared services.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", baseB+"/readyz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz on B: %v %v", resp, errors.Join(err))
+	}
+	resp.Body.Close()
+}

@@ -1,0 +1,244 @@
+// Package demo runs OpenTeller on a laptop in one command: a node on
+// embedded storage, a simulated bank beside it on its own port, and a demo
+// customer whose account at that bank is linked through the real OAuth flow,
+// so activity starts flowing at once.
+//
+// It writes <data>/demo.json with what an integration engineer needs to call
+// the Bank API by hand. A second run on the same data directory carries on
+// with the same bank, customer and link.
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/openteller/openteller/internal/banksim"
+	"github.com/openteller/openteller/internal/config"
+	"github.com/openteller/openteller/internal/server"
+	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/pkg/bankapi"
+)
+
+// Info is <data>/demo.json.
+type Info struct {
+	BaseURL           string `json:"base_url"`
+	InstitutionID     string `json:"institution_id"`
+	InstitutionAPIKey string `json:"institution_api_key"`
+	LinkID            string `json:"link_id"`
+	ConversationID    string `json:"conversation_id"`
+	CustomerEmail     string `json:"customer_email"`
+	CustomerPassword  string `json:"customer_password"`
+	BankURL           string `json:"bank_url"`
+}
+
+// Options configure Run.
+type Options struct {
+	Config   config.Config // resolved
+	BankAddr string        // empty: the port after the platform's
+	Activity time.Duration // mean time between the demo customer's card transactions
+	Stdout   io.Writer
+	Logger   *slog.Logger
+}
+
+const bankName = "Cedar Bank"
+
+// Run runs the demo until ctx ends.
+func Run(ctx context.Context, o Options) error {
+	cfg := o.Config
+	if o.BankAddr == "" {
+		host, port, _ := net.SplitHostPort(cfg.Addr)
+		p, _ := strconv.Atoi(port)
+		o.BankAddr = net.JoinHostPort(host, strconv.Itoa(p+1))
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	bankLn, err := net.Listen("tcp", o.BankAddr)
+	if err != nil {
+		return fmt.Errorf("simulated bank: %w", err)
+	}
+	defer bankLn.Close()
+	bankURL := "http://" + bankLn.Addr().String()
+
+	srv, err := server.Open(ctx, cfg, o.Logger)
+	if err != nil {
+		return err
+	}
+	defer srv.Shutdown(context.Background())
+
+	infoPath := filepath.Join(cfg.DataDir, "demo.json")
+	info, inst, err := institution(ctx, srv.Store, infoPath, bankURL)
+	if err != nil {
+		return err
+	}
+	bank, err := banksim.New(banksim.Config{
+		Name: inst.Name, PlatformURL: cfg.BaseURL, APIKey: info.InstitutionAPIKey,
+		ClientID: inst.ClientID, ClientSecret: inst.ClientSecret, RedirectURI: cfg.BaseURL + "/oauth/callback",
+		StatePath: filepath.Join(cfg.DataDir, "banksim.json"), Interval: o.Activity, Logger: o.Logger.With("component", "banksim"),
+	})
+	if err != nil {
+		return err
+	}
+	bankSrv := &http.Server{Handler: bank.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 3)
+	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if err := bankSrv.Serve(bankLn); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	defer bankSrv.Close()
+	runCtx, stopBank := context.WithCancel(ctx)
+	defer stopBank()
+	go func() {
+		if err := bank.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("simulated bank: %w", err)
+		}
+	}()
+
+	if err := seed(ctx, cfg.BaseURL, &info, inst); err != nil {
+		return fmt.Errorf("demo: link the demo customer: %w", err)
+	}
+	info.BaseURL, info.BankURL = cfg.BaseURL, bankURL
+	if err := writeInfo(infoPath, info); err != nil {
+		return err
+	}
+	banner(o.Stdout, info, infoPath)
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	stopBank()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	bankSrv.Shutdown(shutdownCtx)
+	return srv.Shutdown(shutdownCtx)
+}
+
+// institution finds the demo bank from an earlier run, or registers it.
+func institution(ctx context.Context, st store.Store, infoPath, bankURL string) (Info, store.Institution, error) {
+	var info Info
+	if b, err := os.ReadFile(infoPath); err == nil {
+		if err := json.Unmarshal(b, &info); err != nil {
+			return info, store.Institution{}, fmt.Errorf("demo: %s: %w", infoPath, err)
+		}
+		inst, err := st.Institution(ctx, info.InstitutionID)
+		if err == nil {
+			return info, inst, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return info, inst, err
+		}
+		info = Info{} // the data directory was reset under it: start over
+	}
+	inst, key, err := server.CreateInstitution(ctx, st, store.Institution{
+		Name: bankName, AuthorizeURL: bankURL + "/authorize", TokenURL: bankURL + "/token",
+		ClientID: "openteller-demo", ClientSecret: randomWords(),
+	})
+	if err != nil {
+		return info, inst, err
+	}
+	info.InstitutionID, info.InstitutionAPIKey = inst.ID, key
+	return info, inst, nil
+}
+
+// seed signs the demo customer up and links Cedar Bank, unless an earlier
+// run did.
+func seed(ctx context.Context, base string, info *Info, inst store.Institution) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	c := NewCustomer(base)
+	if info.CustomerEmail != "" {
+		if err := c.SignIn(ctx, info.CustomerEmail, info.CustomerPassword); err != nil {
+			return err
+		}
+	} else {
+		info.CustomerEmail, info.CustomerPassword = "demo@example.com", randomWords()
+		if err := c.SignUp(ctx, info.CustomerEmail, info.CustomerPassword); err != nil {
+			return err
+		}
+	}
+	convs, err := c.Conversations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, cv := range convs {
+		if cv.Institution.ID == inst.ID && cv.Link.Status == "active" {
+			info.LinkID, info.ConversationID = cv.Link.ID, cv.ID
+			return nil
+		}
+	}
+	conv, err := c.Link(ctx, inst.ID, bankapi.AllScopes, banksim.DemoUsername(), banksim.DemoPassword())
+	if err != nil {
+		return err
+	}
+	convs, err = c.Conversations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, cv := range convs {
+		if cv.ID == conv {
+			info.LinkID, info.ConversationID = cv.Link.ID, cv.ID
+			return nil
+		}
+	}
+	return errors.New("the new link's conversation is not listed")
+}
+
+// writeInfo replaces demo.json atomically; it holds an API key and a
+// password, so only its owner may read it.
+func writeInfo(path string, info Info) error {
+	b, _ := json.MarshalIndent(info, "", "  ")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func banner(w io.Writer, info Info, infoPath string) {
+	fmt.Fprintf(w, `
+OpenTeller demo is running.
+
+  Messenger  %s
+  Sign in    %s  /  %s
+  Bank API   %s/v1/events  (API key and link id in %s)
+  Demo bank  %s  (%s; its own sign-in: %s / %s)
+
+Post a message to the demo customer:
+
+  curl -s %s/v1/events \
+    -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
+    -d '{"events":[{"id":"hello-'$(date +%%s)'","link_id":"%s","type":"message","occurred_at":"'$(date -u +%%FT%%TZ)'","data":{"text":"Hello from curl"}}]}'
+
+Press Ctrl+C to stop.
+`, info.BaseURL, info.CustomerEmail, info.CustomerPassword, info.BaseURL, infoPath, info.BankURL, bankName,
+		banksim.DemoUsername(), banksim.DemoPassword(), info.BaseURL, info.InstitutionAPIKey, info.LinkID)
+}
+
+var wordEncoding = base32.NewEncoding("abcdefghijkmnpqrstuvwxyz23456789").WithPadding(base32.NoPadding)
+
+// randomWords returns a random secret that is easy to type: four groups of
+// four characters (80 bits).
+func randomWords() string {
+	b := make([]byte, 10)
+	rand.Read(b)
+	s := wordEncoding.EncodeToString(b)
+	return s[0:4] + "-" + s[4:8] + "-" + s[8:12] + "-" + s[12:16]
+}
