@@ -48,12 +48,13 @@ type Options struct {
 	Store     string        // sqlite or postgres
 	Database  string        // PostgreSQL URL when Store is postgres
 	Binary    string        // the openteller executable to run as the node
-	Duration  time.Duration // split between the latency and the throughput phase
+	Duration  time.Duration // split evenly between the three phases
 	Customers int           // connected customers, one socket each
 	Rate      int           // offered load of the latency phase, events per second
 	BatchSize int           // events per POST in the throughput phase
 	Writers   int           // concurrent posters in the throughput phase
 	Log       io.Writer     // progress; nil discards
+	DebugAddr string        // if set, the node serves /debug/pprof there
 }
 
 // Percentiles of a latency distribution, in milliseconds.
@@ -66,18 +67,21 @@ type Percentiles struct {
 
 // Result is what Run measured.
 type Result struct {
-	Store              string      `json:"store"`
-	IngestEventsPerSec float64     `json:"ingest_events_per_sec"`
-	IngestBatchSize    int         `json:"ingest_batch_size"`
-	E2ELatencyMs       Percentiles `json:"e2e_latency_ms"`
-	OfferedRate        int         `json:"offered_events_per_sec"`
-	AchievedRate       float64     `json:"achieved_events_per_sec"`
-	Customers          int         `json:"customers"`
-	Delivered          int         `json:"delivered"`
-	Undelivered        int         `json:"undelivered"`
-	RSSMB              float64     `json:"rss_mb"`
-	PeakRSSMB          float64     `json:"peak_rss_mb"`
-	DurationS          float64     `json:"duration_s"`
+	Store              string  `json:"store"`
+	IngestEventsPerSec float64 `json:"ingest_events_per_sec"` // no sockets open: durable ingest alone
+	// IngestDeliveringPerSec is ingest while every connected customer
+	// receives each event live: the node does both on the same cores.
+	IngestDeliveringPerSec float64     `json:"ingest_while_delivering_events_per_sec"`
+	IngestBatchSize        int         `json:"ingest_batch_size"`
+	E2ELatencyMs           Percentiles `json:"e2e_latency_ms"`
+	OfferedRate            int         `json:"offered_events_per_sec"`
+	AchievedRate           float64     `json:"achieved_events_per_sec"`
+	Customers              int         `json:"customers"`
+	Delivered              int         `json:"delivered"`
+	Undelivered            int         `json:"undelivered"`
+	RSSMB                  float64     `json:"rss_mb"`
+	PeakRSSMB              float64     `json:"peak_rss_mb"`
+	DurationS              float64     `json:"duration_s"`
 }
 
 type customer struct {
@@ -97,6 +101,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	defer os.RemoveAll(dir)
 	cfg := config.Default()
 	cfg.DataDir, cfg.RootKey, cfg.LogLevel, cfg.NATS = dir, vault.GenerateRootKey(), "warn", ""
+	cfg.DebugAddr = o.DebugAddr
 	cfg.Addr, err = freeAddr()
 	if err != nil {
 		return res, err
@@ -141,7 +146,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	defer d.closeSockets()
 
-	phase := o.Duration / 2
+	phase := o.Duration / 3
 	fmt.Fprintf(o.Log, "latency: %d events/s for %s…\n", o.Rate, phase)
 	start := time.Now()
 	if err := d.latencyPhase(ctx, o.Rate, phase); err != nil {
@@ -149,7 +154,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	res.E2ELatencyMs, res.Delivered, res.Undelivered, res.AchievedRate = d.summary(phase)
 
-	fmt.Fprintf(o.Log, "throughput: %d writers, batches of %d, for %s…\n", o.Writers, o.BatchSize, phase)
+	fmt.Fprintf(o.Log, "throughput while delivering to %d sockets: %d writers, batches of %d, for %s…\n", len(customers), o.Writers, o.BatchSize, phase)
+	res.IngestDeliveringPerSec, err = d.throughputPhase(ctx, o.Writers, o.BatchSize, phase)
+	if err != nil {
+		return res, err
+	}
+	d.closeSockets()
+	fmt.Fprintf(o.Log, "throughput, no sockets: %d writers, batches of %d, for %s…\n", o.Writers, o.BatchSize, phase)
 	res.IngestEventsPerSec, err = d.throughputPhase(ctx, o.Writers, o.BatchSize, phase)
 	if err != nil {
 		return res, err
@@ -261,6 +272,9 @@ type node struct {
 
 func startNode(ctx context.Context, binary string, cfg config.Config) (*node, error) {
 	args := []string{"serve", "--addr", cfg.Addr, "--data", cfg.DataDir, "--log-level", "warn"}
+	if cfg.DebugAddr != "" {
+		args = append(args, "--debug-addr", cfg.DebugAddr)
+	}
 	if cfg.Database != "" {
 		args = append(args, "--database", cfg.Database)
 	}
@@ -380,9 +394,10 @@ func (d *driver) connect(ctx context.Context) error {
 }
 
 func (d *driver) closeSockets() {
-	for _, c := range d.sockets {
+	for i, c := range d.sockets {
 		if c != nil {
 			c.CloseNow()
+			d.sockets[i] = nil
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"syscall"
 	"text/tabwriter"
@@ -115,12 +116,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	tuneGC()
 	log := server.NewLogger(cfg, stderr)
 	srv, ln, err := start(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	log.Info("openteller serving", "url", cfg.BaseURL, "addr", ln.Addr().String(), "store", storeKind(cfg), "bus", busKind(cfg))
+	if cfg.DebugAddr != "" {
+		stop, err := server.ServeDebug(cfg.DebugAddr, log)
+		if err != nil {
+			srv.Shutdown(context.Background())
+			return err
+		}
+		defer stop()
+	}
 	return serveUntilDone(ctx, srv, ln)
 }
 
@@ -239,4 +249,16 @@ func runInstitution(ctx context.Context, args []string, stdout, stderr io.Writer
 		tw.Flush()
 	}
 	return nil
+}
+
+// gcPercent is the garbage collector's target unless GOGC says otherwise. A
+// node's live heap is small (tens of MiB) and its work allocates per event,
+// so collecting at 5x the live heap instead of 2x buys ingest throughput
+// (measured in BENCHMARKS.md) for memory it has. GOMEMLIMIT still caps it.
+const gcPercent = 400
+
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 }

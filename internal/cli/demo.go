@@ -19,6 +19,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	tuneGC()
 	o.Config, o.Logger = cfg, server.NewLogger(cfg, stderr)
 	return demo.Run(ctx, o)
 }

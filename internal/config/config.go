@@ -27,6 +27,7 @@ type Config struct {
 	RootKeyFile string // used when RootKey is empty; empty means DataDir/root.key
 	LogLevel    string
 	LogFormat   string // text or json
+	DebugAddr   string // operator-only listener for /debug/pprof; empty: off
 }
 
 type setting struct {
@@ -46,6 +47,7 @@ var settings = []setting{
 	{"root-key-file", "OPENTELLER_ROOT_KEY_FILE", "root key file, created with mode 0600 if missing (default <data>/root.key)", false, func(c *Config) *string { return &c.RootKeyFile }, ""},
 	{"log-level", "OPENTELLER_LOG_LEVEL", "debug, info, warn or error", false, func(c *Config) *string { return &c.LogLevel }, "info"},
 	{"log-format", "OPENTELLER_LOG_FORMAT", "text or json", false, func(c *Config) *string { return &c.LogFormat }, "text"},
+	{"debug-addr", "OPENTELLER_DEBUG_ADDR", "operator-only address for /debug/pprof, e.g. 127.0.0.1:6060 (default off)", false, func(c *Config) *string { return &c.DebugAddr }, ""},
 }
 
 // Register adds every setting to fs as a flag whose default comes from the
@@ -89,6 +91,11 @@ func (c *Config) Resolve() error {
 	}
 	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
 		return fmt.Errorf("config: --database must be a postgres:// URL (leave it empty for SQLite)")
+	}
+	if c.DebugAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+			return fmt.Errorf("config: --debug-addr %q: %w", c.DebugAddr, err)
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

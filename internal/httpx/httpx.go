@@ -50,14 +50,41 @@ func WriteError(w http.ResponseWriter, err error) {
 	WriteJSON(w, e.Status, bankapi.ErrorBody{Error: &bankapi.Error{Code: e.Code, Message: e.Message}})
 }
 
-// DecodeJSON reads a JSON body of at most limit bytes into v, refusing
-// unknown fields and trailing data.
-func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+// ReadJSONBody checks the content type and reads a body of at most limit
+// bytes, for callers that decode it themselves.
+func ReadJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if err := checkContentType(r); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is larger than %d bytes.", limit)
+	}
+	if err != nil {
+		return nil, Errorf(http.StatusBadRequest, "invalid_body", "The request body could not be read.")
+	}
+	if len(b) == 0 {
+		return nil, Errorf(http.StatusBadRequest, "invalid_json", "The request body is empty.")
+	}
+	return b, nil
+}
+
+func checkContentType(r *http.Request) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
 			return Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body as application/json.")
 		}
+	}
+	return nil
+}
+
+// DecodeJSON reads a JSON body of at most limit bytes into v, refusing
+// unknown fields and trailing data.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	if err := checkContentType(r); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()

@@ -87,24 +87,19 @@ func (in *Ingester) Handler() http.Handler {
 			httpx.WriteError(w, err)
 			return
 		}
-		var batch struct {
-			Events []json.RawMessage `json:"events"`
-		}
-		if err := httpx.DecodeJSON(w, r, MaxBody, &batch); err != nil {
+		body, err := httpx.ReadJSONBody(w, r, MaxBody)
+		if err != nil {
 			httpx.WriteError(w, err)
 			return
 		}
-		switch {
-		case len(batch.Events) == 0:
-			httpx.WriteError(w, httpx.Errorf(http.StatusBadRequest, "batch_empty", "The batch has no events."))
-			return
-		case len(batch.Events) > bankapi.MaxBatch:
-			httpx.WriteError(w, httpx.Errorf(http.StatusBadRequest, "batch_too_large", "A batch holds at most %d events; this one has %d.", bankapi.MaxBatch, len(batch.Events)))
+		items, err := decodeBatch(body, in.now())
+		if err != nil {
+			httpx.WriteError(w, err)
 			return
 		}
-		results, err := in.Ingest(r.Context(), institutionID, batch.Events)
+		results, err := in.ingest(r.Context(), institutionID, items)
 		if err != nil {
-			in.log.Error("ingest failed", "institution", institutionID, "events", len(batch.Events), "err", err)
+			in.log.Error("ingest failed", "institution", institutionID, "events", len(items), "err", err)
 			httpx.WriteError(w, httpx.Errorf(http.StatusServiceUnavailable, "unavailable", "The events could not be stored; nothing was accepted. Retry with the same event ids."))
 			return
 		}
@@ -112,16 +107,65 @@ func (in *Ingester) Handler() http.Handler {
 	})
 }
 
+// decodeBatch reads {"events":[…]}. Well-formed batches decode in one
+// pass; when any event is malformed, each is decoded alone so the bad one
+// gets its own typed error and the others go ahead.
+func decodeBatch(body []byte, now time.Time) ([]item, error) {
+	var fast struct {
+		Events []Envelope `json:"events"`
+	}
+	var items []item
+	if strictDecode(body, &fast) == nil {
+		items = make([]item, len(fast.Events))
+		for i, env := range fast.Events {
+			items[i].parsed, items[i].err = ParseEnvelope(env, now)
+		}
+	} else {
+		var slow struct {
+			Events []json.RawMessage `json:"events"`
+		}
+		if err := strictDecode(body, &slow); err != nil {
+			return nil, httpx.Errorf(http.StatusBadRequest, "invalid_json", "The request body is not {\"events\":[…]}: %v.", err)
+		}
+		items = make([]item, len(slow.Events))
+		for i, raw := range slow.Events {
+			items[i].parsed, items[i].err = Parse(raw, now)
+		}
+	}
+	switch {
+	case len(items) == 0:
+		return nil, httpx.Errorf(http.StatusBadRequest, "batch_empty", "The batch has no events.")
+	case len(items) > bankapi.MaxBatch:
+		return nil, httpx.Errorf(http.StatusBadRequest, "batch_too_large", "A batch holds at most %d events; this one has %d.", bankapi.MaxBatch, len(items))
+	}
+	return items, nil
+}
+
+// item is one event of a batch after parsing.
+type item struct {
+	parsed Parsed
+	err    error
+}
+
 // Ingest validates, seals and stores raw events for the institution, and
 // returns one result per event. An error means nothing was stored.
 func (in *Ingester) Ingest(ctx context.Context, institutionID string, raw []json.RawMessage) ([]bankapi.EventResult, error) {
-	now := in.now().UTC()
-	results := make([]bankapi.EventResult, len(raw))
-	pending := make([]store.NewEvent, 0, len(raw))
-	slot := make([]int, 0, len(raw)) // pending[i] answers results[slot[i]]
-	seen := make(map[string]bool, len(raw))
+	now := in.now()
+	items := make([]item, len(raw))
 	for i, msg := range raw {
-		ev, err := Parse(msg, now)
+		items[i].parsed, items[i].err = Parse(msg, now)
+	}
+	return in.ingest(ctx, institutionID, items)
+}
+
+func (in *Ingester) ingest(ctx context.Context, institutionID string, items []item) ([]bankapi.EventResult, error) {
+	now := in.now().UTC()
+	results := make([]bankapi.EventResult, len(items))
+	pending := make([]store.NewEvent, 0, len(items))
+	slot := make([]int, 0, len(items)) // pending[i] answers results[slot[i]]
+	seen := make(map[string]bool, len(items))
+	for i, it := range items {
+		ev, err := it.parsed, it.err
 		results[i].ID = ev.ID
 		if err == nil && seen[ev.ID] {
 			// The store would call it a duplicate; a repeated id inside one

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,6 +48,7 @@ func BenchmarkIngestSQLite(b *testing.B) {
 		links[i] = l.ID
 	}
 	var n int64
+	var next atomic.Int64
 	b.SetParallelism(16) // with GOMAXPROCS=2: 32 posters
 	b.ResetTimer()
 	start := time.Now()
@@ -54,9 +56,9 @@ func BenchmarkIngestSQLite(b *testing.B) {
 		batch := make([]json.RawMessage, 100)
 		for pb.Next() {
 			for i := range batch {
-				k := int(time.Now().UnixNano()) + i
-				batch[i] = json.RawMessage(fmt.Sprintf(`{"id":"b%d-%d","link_id":%q,"type":"transaction.posted","occurred_at":"2026-03-01T12:00:00Z","data":{"account_id":"acc_1","transaction_id":"t%d","status":"posted","direction":"debit","amount":{"amount":"12.40","currency":"USD"},"merchant":{"name":"Harbor Street Grocer","mcc":"5411","category":"Grocery Stores, Supermarkets"},"card_last4":"4821"}}`,
-					k, i, links[k%len(links)], k))
+				k := int(next.Add(1))
+				batch[i] = json.RawMessage(fmt.Sprintf(`{"id":"b%d","link_id":%q,"type":"transaction.posted","occurred_at":"2026-03-01T12:00:00Z","data":{"account_id":"acc_1","transaction_id":"t%d","status":"posted","direction":"debit","amount":{"amount":"12.40","currency":"USD"},"merchant":{"name":"Harbor Street Grocer","mcc":"5411","category":"Grocery Stores, Supermarkets"},"card_last4":"4821"}}`,
+					k, links[k%len(links)], k))
 			}
 			res, err := in.Ingest(ctx, "ins", batch)
 			if err != nil {

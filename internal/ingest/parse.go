@@ -42,19 +42,37 @@ func invalid(format string, args ...any) *rejection {
 	return &rejection{"invalid_event", fmt.Sprintf(format, args...)}
 }
 
+// Envelope is an event as it arrives, before any check of its fields.
+type Envelope struct {
+	ID         string          `json:"id"`
+	LinkID     string          `json:"link_id"`
+	Type       string          `json:"type"`
+	OccurredAt string          `json:"occurred_at"`
+	Data       json.RawMessage `json:"data"`
+}
+
 // Parse checks one raw event of a batch. The returned Parsed carries the id
 // even when the event is refused, so the result can name it.
 func Parse(raw json.RawMessage, now time.Time) (Parsed, error) {
-	var env struct {
-		ID         string          `json:"id"`
-		LinkID     string          `json:"link_id"`
-		Type       string          `json:"type"`
-		OccurredAt string          `json:"occurred_at"`
-		Data       json.RawMessage `json:"data"`
-	}
+	var env Envelope
 	if err := strictDecode(raw, &env); err != nil {
-		return Parsed{}, invalid("The event is not a JSON object of the documented shape: %v.", err)
+		return Parsed{ID: idOf(raw)}, invalid("The event is not a JSON object of the documented shape: %v.", err)
 	}
+	return ParseEnvelope(env, now)
+}
+
+// idOf digs the id out of an event that does not decode, so its result can
+// still name it.
+func idOf(raw json.RawMessage) string {
+	var v struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(raw, &v)
+	return v.ID
+}
+
+// ParseEnvelope checks an event whose envelope has decoded.
+func ParseEnvelope(env Envelope, now time.Time) (Parsed, error) {
 	p := Parsed{ID: env.ID, LinkID: env.LinkID, Type: env.Type}
 	if !eventIDPattern.MatchString(env.ID) {
 		return p, invalid("Field \"id\" must be 1 to 128 letters, digits or . _ : -.")

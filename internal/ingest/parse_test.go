@@ -105,3 +105,30 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeBatchIsolatesMalformedEvents(t *testing.T) {
+	good := ev("message", `{"text":"hello"}`)
+	bad := `{"id":"e2","link_id":"` + link + `","type":"message","occurred_at":"2026-03-01T11:59:00Z","data":{"text":"x"},"surprise":1}`
+	items, err := decodeBatch([]byte(`{"events":[`+good+`,`+bad+`]}`), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items[0].err != nil || items[0].parsed.ID != "e1" {
+		t.Fatalf("good event: %+v", items[0])
+	}
+	var rej *rejection
+	if !errors.As(items[1].err, &rej) || rej.code != "invalid_event" || items[1].parsed.ID != "e2" {
+		t.Fatalf("malformed event: %+v", items[1])
+	}
+	// The fast path and the per-event path agree on a clean batch.
+	fast, err := decodeBatch([]byte(`{"events":[`+good+`]}`), now)
+	if err != nil || fast[0].err != nil || string(fast[0].parsed.Data) != string(items[0].parsed.Data) {
+		t.Fatalf("fast path: %+v %v", fast, err)
+	}
+	for _, body := range []string{`{"events":{}}`, `{"events":[]}`, `[]`, `{"events":[1]}`} {
+		items, err := decodeBatch([]byte(body), now)
+		if err == nil && (len(items) != 1 || items[0].err == nil) {
+			t.Errorf("%s: accepted as %+v", body, items)
+		}
+	}
+}

@@ -82,7 +82,7 @@ func (s *Store) prepareReads(ctx context.Context) error {
 // was a quarter of ingest's CPU before.
 type stmts struct {
 	begin, commit, rollback, savepoint, rollbackTo, release *sql.Stmt
-	existing, link, lastSeq, pendingSeq, insert, setLastSeq *sql.Stmt
+	existing, link, lastSeq, pendingSeq, insert             *sql.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -98,11 +98,10 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.stmts.release, "RELEASE w"},
 		{&s.stmts.existing, `SELECT fingerprint, conversation_id, seq FROM events WHERE institution_id = ? AND bank_event_id = ?`},
 		{&s.stmts.link, `SELECT ` + linkCols + ` FROM links WHERE id = ?`},
-		{&s.stmts.lastSeq, `SELECT last_seq FROM conversations WHERE id = ?`},
+		{&s.stmts.lastSeq, `SELECT coalesce(max(seq), 0) FROM events WHERE conversation_id = ?`},
 		{&s.stmts.pendingSeq, `SELECT seq FROM events WHERE conversation_id = ? AND pending_ref = ? ORDER BY seq DESC LIMIT 1`},
 		{&s.stmts.insert, `INSERT INTO events (conversation_id, seq, id, customer_id, institution_id, link_id, bank_event_id, type, author, occurred_at, received_at, fingerprint, pending_ref, replaces_seq, sealed)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&s.stmts.setLastSeq, `UPDATE conversations SET last_seq = ? WHERE id = ?`},
 	} {
 		st, err := s.conn.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -533,7 +532,7 @@ func (s *Store) CreateLink(ctx context.Context, l store.Link) (store.Link, error
 			if l.ConversationID == "" {
 				return errors.New("sqlite: create link: no conversation id given for a new conversation")
 			}
-			_, err = c.ExecContext(ctx, `INSERT INTO conversations (id, customer_id, institution_id, last_seq, created_at) VALUES (?, ?, ?, 0, ?)`,
+			_, err = c.ExecContext(ctx, `INSERT INTO conversations (id, customer_id, institution_id, created_at) VALUES (?, ?, ?, ?)`,
 				l.ConversationID, l.CustomerID, l.InstitutionID, micros(l.CreatedAt))
 		}
 		if err != nil {
@@ -579,7 +578,9 @@ func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time) error {
 	})
 }
 
-const conversationQuery = `SELECT c.id, c.customer_id, c.institution_id, i.name, c.last_seq,
+// A conversation's last seq is read from its events' unique index: the
+// single writer needs no counter row, so appends dirty no conversation pages.
+const conversationQuery = `SELECT c.id, c.customer_id, c.institution_id, i.name, (SELECT coalesce(max(seq), 0) FROM events WHERE conversation_id = c.id),
 	l.id, l.customer_id, l.institution_id, l.conversation_id, l.scopes, l.status, l.created_at, l.expires_at, l.revoked_at
 	FROM conversations c JOIN institutions i ON i.id = c.institution_id
 	JOIN links l ON l.id = (SELECT id FROM links WHERE conversation_id = c.id ORDER BY created_at DESC, id DESC LIMIT 1)`
@@ -648,8 +649,9 @@ func (t appendTx) Existing(ctx context.Context, institutionID, bankEventID strin
 	return fp, conv, seq, err == nil, err
 }
 
-// LockLink needs no lock of its own: the writer's IMMEDIATE transaction
-// already excludes every other writer, revocation included.
+// LockLink and LockConversation need no locks of their own: the writer's
+// IMMEDIATE transaction already excludes every other writer, revocation
+// included.
 func (t appendTx) LockLink(ctx context.Context, id string) (store.Link, bool, error) {
 	l, err := scanLink(t.st.link.QueryRowContext(ctx, id))
 	if errors.Is(err, store.ErrNotFound) {
@@ -684,9 +686,9 @@ func (t appendTx) Insert(ctx context.Context, e *store.NewEvent) error {
 	return err
 }
 
+// SetLastSeq has nothing to do: the events' index is the counter.
 func (t appendTx) SetLastSeq(ctx context.Context, conversationID string, seq int64) error {
-	_, err := t.st.setLastSeq.ExecContext(ctx, seq, conversationID)
-	return err
+	return nil
 }
 
 func (s *Store) EventsAfter(ctx context.Context, conversationID string, after int64, limit int) ([]store.Event, error) {

@@ -55,7 +55,6 @@ CREATE TABLE conversations (
     id             TEXT PRIMARY KEY,
     customer_id    TEXT NOT NULL REFERENCES customers (id),
     institution_id TEXT NOT NULL REFERENCES institutions (id),
-    last_seq       INTEGER NOT NULL DEFAULT 0,
     created_at     INTEGER NOT NULL,
     UNIQUE (customer_id, institution_id)
 );
