@@ -8,23 +8,35 @@ import (
 	"time"
 )
 
+// Stored is what Append needs to know of an event already in the store.
+type Stored struct {
+	Fingerprint    []byte
+	ConversationID string
+	Seq            int64
+}
+
 // AppendTx is what one implementation's transaction offers Append. Append
 // holds the rules (idempotency, consent, sequence); an implementation only
 // reads and writes rows, inside one transaction that it commits after Append
-// returns without error.
+// returns without error. Every method takes a whole batch, so an
+// implementation over a network can answer each in one round trip.
 type AppendTx interface {
-	// Existing finds an event by its institution's id.
-	Existing(ctx context.Context, institutionID, bankEventID string) (fingerprint []byte, conversationID string, seq int64, found bool, err error)
-	// LockLink reads the link and holds it against concurrent revocation
-	// until the transaction ends.
-	LockLink(ctx context.Context, id string) (Link, bool, error)
-	// LockConversation reads the conversation's last seq and holds it against
-	// concurrent appends until the transaction ends.
-	LockConversation(ctx context.Context, id string) (int64, error)
-	// PendingSeq finds the newest event of the conversation marked with ref.
+	// Existing finds stored events of the institution by its ids.
+	Existing(ctx context.Context, institutionID string, bankEventIDs []string) (map[string]Stored, error)
+	// LockLinks reads the links and holds them against concurrent
+	// revocation until the transaction ends. ids are sorted; locks must be
+	// taken in that order.
+	LockLinks(ctx context.Context, ids []string) (map[string]Link, error)
+	// LockConversations reads the conversations' last seqs and holds them
+	// against concurrent appends until the transaction ends. ids are sorted.
+	LockConversations(ctx context.Context, ids []string) (map[string]int64, error)
+	// PendingSeq finds the newest stored event of the conversation marked
+	// with ref.
 	PendingSeq(ctx context.Context, conversationID string, ref []byte) (int64, bool, error)
-	Insert(ctx context.Context, e *NewEvent) error
-	SetLastSeq(ctx context.Context, conversationID string, seq int64) error
+	// Insert stores the events, in order.
+	Insert(ctx context.Context, evs []*NewEvent) error
+	// SetLastSeqs records each conversation's new last seq.
+	SetLastSeqs(ctx context.Context, last map[string]int64) error
 }
 
 // Append applies evs in order within tx and returns one result per event.
@@ -32,6 +44,25 @@ type AppendTx interface {
 // written once.
 func Append(ctx context.Context, tx AppendTx, evs []NewEvent, now time.Time) ([]AppendResult, error) {
 	results := make([]AppendResult, len(evs))
+
+	// Events this institution sent before, by id.
+	byInstitution := map[string][]string{}
+	for _, e := range evs {
+		if e.BankEventID != "" {
+			byInstitution[e.InstitutionID] = append(byInstitution[e.InstitutionID], e.BankEventID)
+		}
+	}
+	existing := map[[2]string]Stored{}
+	for inst, ids := range byInstitution {
+		found, err := tx.Existing(ctx, inst, ids)
+		if err != nil {
+			return nil, fmt.Errorf("store: find existing events: %w", err)
+		}
+		for id, st := range found {
+			existing[[2]string{inst, id}] = st
+		}
+	}
+
 	// Lock every link, then every conversation, each in sorted order, so two
 	// concurrent batches cannot deadlock on each other's rows.
 	linkIDs := make([]string, 0, len(evs))
@@ -40,49 +71,41 @@ func Append(ctx context.Context, tx AppendTx, evs []NewEvent, now time.Time) ([]
 	}
 	slices.Sort(linkIDs)
 	linkIDs = slices.Compact(linkIDs)
-	links := make(map[string]Link, len(linkIDs))
-	convIDs := make([]string, 0, len(linkIDs))
-	for _, id := range linkIDs {
-		l, found, err := tx.LockLink(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if found {
-			links[id] = l
-			convIDs = append(convIDs, l.ConversationID)
-		}
+	links, err := tx.LockLinks(ctx, linkIDs)
+	if err != nil {
+		return nil, fmt.Errorf("store: lock links: %w", err)
+	}
+	convIDs := make([]string, 0, len(links))
+	for _, l := range links {
+		convIDs = append(convIDs, l.ConversationID)
 	}
 	slices.Sort(convIDs)
 	convIDs = slices.Compact(convIDs)
-	seqs := make(map[string]int64, len(convIDs)) // conversation → last seq
-	for _, id := range convIDs {
-		last, err := tx.LockConversation(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		seqs[id] = last
+	seqs, err := tx.LockConversations(ctx, convIDs)
+	if err != nil {
+		return nil, fmt.Errorf("store: lock conversations: %w", err)
 	}
-	changed := map[string]bool{}
+
+	changed := map[string]int64{}
+	pendingHere := map[string]int64{} // conversation + ref → seq, for pending events of this batch
+	insert := make([]*NewEvent, 0, len(evs))
 	for i := range evs {
 		e := &evs[i]
 		r := &results[i]
+		key := [2]string{e.InstitutionID, e.BankEventID}
 		if e.BankEventID != "" {
-			fp, conv, seq, found, err := tx.Existing(ctx, e.InstitutionID, e.BankEventID)
-			if err != nil {
-				return nil, err
-			}
-			if found {
-				if bytes.Equal(fp, e.Fingerprint) {
-					*r = AppendResult{Seq: seq, ConversationID: conv, Duplicate: true}
+			if st, ok := existing[key]; ok {
+				if bytes.Equal(st.Fingerprint, e.Fingerprint) {
+					*r = AppendResult{Seq: st.Seq, ConversationID: st.ConversationID, Duplicate: true}
 				} else {
 					r.Err = ErrIdempotencyConflict
 				}
 				continue
 			}
 		}
-		l := links[e.LinkID]
+		l, ok := links[e.LinkID]
 		switch {
-		case l.ID == "" || l.InstitutionID != e.InstitutionID || (e.CustomerID != "" && l.CustomerID != e.CustomerID):
+		case !ok || l.InstitutionID != e.InstitutionID || (e.CustomerID != "" && l.CustomerID != e.CustomerID):
 			r.Err = ErrUnknownLink
 			continue
 		case l.Status == LinkRevoked:
@@ -95,31 +118,39 @@ func Append(ctx context.Context, tx AppendTx, evs []NewEvent, now time.Time) ([]
 			r.Err = ErrConsentScope
 			continue
 		}
-		last := seqs[l.ConversationID]
 		e.ConversationID = l.ConversationID
 		e.CustomerID = l.CustomerID
-		e.Seq = last + 1
+		e.Seq = seqs[l.ConversationID] + 1
 		if e.ReplacesRef != nil {
-			seq, found, err := tx.PendingSeq(ctx, l.ConversationID, e.ReplacesRef)
-			if err != nil {
-				return nil, err
-			}
-			if found {
+			if seq, ok := pendingHere[l.ConversationID+"\x00"+string(e.ReplacesRef)]; ok {
+				e.ReplacesSeq = seq
+			} else if seq, found, err := tx.PendingSeq(ctx, l.ConversationID, e.ReplacesRef); err != nil {
+				return nil, fmt.Errorf("store: find pending event: %w", err)
+			} else if found {
 				e.ReplacesSeq = seq
 			}
 		}
-		if err := tx.Insert(ctx, e); err != nil {
-			return nil, fmt.Errorf("store: insert event: %w", err)
+		if e.PendingRef != nil {
+			pendingHere[l.ConversationID+"\x00"+string(e.PendingRef)] = e.Seq
 		}
 		seqs[l.ConversationID] = e.Seq
-		changed[l.ConversationID] = true
+		changed[l.ConversationID] = e.Seq
+		insert = append(insert, e)
 		*r = AppendResult{Seq: e.Seq, ConversationID: e.ConversationID}
-		// A later event of this call with the same bank id is a duplicate of
-		// this one; Existing sees the row just inserted.
+		if e.BankEventID != "" {
+			// A later event of this batch with the same id is a duplicate
+			// of this one, or a conflict with it.
+			existing[key] = Stored{Fingerprint: e.Fingerprint, ConversationID: e.ConversationID, Seq: e.Seq}
+		}
 	}
-	for conv := range changed {
-		if err := tx.SetLastSeq(ctx, conv, seqs[conv]); err != nil {
-			return nil, err
+	if len(insert) > 0 {
+		if err := tx.Insert(ctx, insert); err != nil {
+			return nil, fmt.Errorf("store: insert events: %w", err)
+		}
+	}
+	if len(changed) > 0 {
+		if err := tx.SetLastSeqs(ctx, changed); err != nil {
+			return nil, fmt.Errorf("store: set last seqs: %w", err)
 		}
 	}
 	return results, nil

@@ -43,6 +43,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse url: %w", err)
 	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default (4 on a small machine) queues concurrent
+		// appends behind each other; a node serves many banks at once.
+		cfg.MaxConns = 32
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
@@ -424,34 +429,62 @@ func cloneEvents(evs []store.NewEvent) []store.NewEvent {
 
 type appendTx struct{ tx pgx.Tx }
 
-func (t appendTx) Existing(ctx context.Context, institutionID, bankEventID string) ([]byte, string, int64, bool, error) {
-	var fp []byte
-	var conv string
-	var seq int64
-	err := t.tx.QueryRow(ctx, `SELECT fingerprint, conversation_id, seq FROM events WHERE institution_id = $1 AND bank_event_id = $2`, institutionID, bankEventID).Scan(&fp, &conv, &seq)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, "", 0, false, nil
+func (t appendTx) Existing(ctx context.Context, institutionID string, bankEventIDs []string) (map[string]store.Stored, error) {
+	rows, err := t.tx.Query(ctx, `SELECT bank_event_id, fingerprint, conversation_id, seq FROM events WHERE institution_id = $1 AND bank_event_id = ANY($2)`, institutionID, bankEventIDs)
+	if err != nil {
+		return nil, err
 	}
-	return fp, conv, seq, err == nil, err
+	defer rows.Close()
+	out := map[string]store.Stored{}
+	for rows.Next() {
+		var id string
+		var st store.Stored
+		if err := rows.Scan(&id, &st.Fingerprint, &st.ConversationID, &st.Seq); err != nil {
+			return nil, err
+		}
+		out[id] = st
+	}
+	return out, rows.Err()
 }
 
-// LockLink takes the link FOR NO KEY UPDATE, not FOR SHARE: under steady
+// LockLinks takes the links FOR NO KEY UPDATE, not FOR SHARE: under steady
 // ingest, share lockers overlap and a revoking UPDATE would starve behind
 // them forever. An exclusive lock queues appends and revocations fairly, and
 // costs nothing, since appends to one link already serialise on its
-// conversation.
-func (t appendTx) LockLink(ctx context.Context, id string) (store.Link, bool, error) {
-	l, err := scanLink(t.tx.QueryRow(ctx, `SELECT `+linkCols+` FROM links WHERE id = $1 FOR NO KEY UPDATE`, id))
-	if errors.Is(err, store.ErrNotFound) {
-		return l, false, nil
+// conversation. ORDER BY makes the locks come in id order.
+func (t appendTx) LockLinks(ctx context.Context, ids []string) (map[string]store.Link, error) {
+	rows, err := t.tx.Query(ctx, `SELECT `+linkCols+` FROM links WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids)
+	if err != nil {
+		return nil, err
 	}
-	return l, err == nil, err
+	defer rows.Close()
+	out := make(map[string]store.Link, len(ids))
+	for rows.Next() {
+		l, err := scanLink(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[l.ID] = l
+	}
+	return out, rows.Err()
 }
 
-func (t appendTx) LockConversation(ctx context.Context, id string) (int64, error) {
-	var seq int64
-	err := t.tx.QueryRow(ctx, `SELECT last_seq FROM conversations WHERE id = $1 FOR UPDATE`, id).Scan(&seq)
-	return seq, err
+func (t appendTx) LockConversations(ctx context.Context, ids []string) (map[string]int64, error) {
+	rows, err := t.tx.Query(ctx, `SELECT id, last_seq FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]int64, len(ids))
+	for rows.Next() {
+		var id string
+		var seq int64
+		if err := rows.Scan(&id, &seq); err != nil {
+			return nil, err
+		}
+		out[id] = seq
+	}
+	return out, rows.Err()
 }
 
 func (t appendTx) PendingSeq(ctx context.Context, conversationID string, ref []byte) (int64, bool, error) {
@@ -463,20 +496,31 @@ func (t appendTx) PendingSeq(ctx context.Context, conversationID string, ref []b
 	return seq, err == nil, err
 }
 
-func (t appendTx) Insert(ctx context.Context, e *store.NewEvent) error {
-	var bankID *string
-	if e.BankEventID != "" {
-		bankID = &e.BankEventID
+var eventColumns = []string{"conversation_id", "seq", "id", "customer_id", "institution_id", "link_id", "bank_event_id", "type", "author",
+	"occurred_at", "received_at", "fingerprint", "pending_ref", "replaces_seq", "sealed"}
+
+// Insert copies the batch in with one COPY.
+func (t appendTx) Insert(ctx context.Context, evs []*store.NewEvent) error {
+	rows := make([][]any, len(evs))
+	for i, e := range evs {
+		var bankID *string
+		if e.BankEventID != "" {
+			bankID = &e.BankEventID
+		}
+		rows[i] = []any{e.ConversationID, e.Seq, e.ID, e.CustomerID, e.InstitutionID, e.LinkID, bankID, e.Type, e.Author,
+			e.OccurredAt, e.ReceivedAt, e.Fingerprint, e.PendingRef, e.ReplacesSeq, e.Sealed}
 	}
-	_, err := t.tx.Exec(ctx, `INSERT INTO events (conversation_id, seq, id, customer_id, institution_id, link_id, bank_event_id, type, author, occurred_at, received_at, fingerprint, pending_ref, replaces_seq, sealed)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		e.ConversationID, e.Seq, e.ID, e.CustomerID, e.InstitutionID, e.LinkID, bankID, e.Type, e.Author,
-		e.OccurredAt, e.ReceivedAt, e.Fingerprint, e.PendingRef, e.ReplacesSeq, e.Sealed)
+	_, err := t.tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromRows(rows))
 	return err
 }
 
-func (t appendTx) SetLastSeq(ctx context.Context, conversationID string, seq int64) error {
-	_, err := t.tx.Exec(ctx, `UPDATE conversations SET last_seq = $1 WHERE id = $2`, seq, conversationID)
+func (t appendTx) SetLastSeqs(ctx context.Context, last map[string]int64) error {
+	ids := make([]string, 0, len(last))
+	seqs := make([]int64, 0, len(last))
+	for id, seq := range last {
+		ids, seqs = append(ids, id), append(seqs, seq)
+	}
+	_, err := t.tx.Exec(ctx, `UPDATE conversations c SET last_seq = v.seq FROM unnest($1::text[], $2::bigint[]) AS v(id, seq) WHERE c.id = v.id`, ids, seqs)
 	return err
 }
 

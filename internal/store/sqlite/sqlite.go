@@ -638,32 +638,50 @@ func (s *Store) AppendEvents(ctx context.Context, evs []store.NewEvent) ([]store
 // statements, inside the writer's transaction.
 type appendTx struct{ st *stmts }
 
-func (t appendTx) Existing(ctx context.Context, institutionID, bankEventID string) ([]byte, string, int64, bool, error) {
-	var fp []byte
-	var conv string
-	var seq int64
-	err := t.st.existing.QueryRowContext(ctx, institutionID, bankEventID).Scan(&fp, &conv, &seq)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", 0, false, nil
+func (t appendTx) Existing(ctx context.Context, institutionID string, bankEventIDs []string) (map[string]store.Stored, error) {
+	out := map[string]store.Stored{}
+	for _, id := range bankEventIDs {
+		var st store.Stored
+		err := t.st.existing.QueryRowContext(ctx, institutionID, id).Scan(&st.Fingerprint, &st.ConversationID, &st.Seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[id] = st
 	}
-	return fp, conv, seq, err == nil, err
+	return out, nil
 }
 
-// LockLink and LockConversation need no locks of their own: the writer's
+// LockLinks and LockConversations need no locks of their own: the writer's
 // IMMEDIATE transaction already excludes every other writer, revocation
 // included.
-func (t appendTx) LockLink(ctx context.Context, id string) (store.Link, bool, error) {
-	l, err := scanLink(t.st.link.QueryRowContext(ctx, id))
-	if errors.Is(err, store.ErrNotFound) {
-		return l, false, nil
+func (t appendTx) LockLinks(ctx context.Context, ids []string) (map[string]store.Link, error) {
+	out := make(map[string]store.Link, len(ids))
+	for _, id := range ids {
+		l, err := scanLink(t.st.link.QueryRowContext(ctx, id))
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[id] = l
 	}
-	return l, err == nil, err
+	return out, nil
 }
 
-func (t appendTx) LockConversation(ctx context.Context, id string) (int64, error) {
-	var seq int64
-	err := t.st.lastSeq.QueryRowContext(ctx, id).Scan(&seq)
-	return seq, err
+func (t appendTx) LockConversations(ctx context.Context, ids []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(ids))
+	for _, id := range ids {
+		var seq int64
+		if err := t.st.lastSeq.QueryRowContext(ctx, id).Scan(&seq); err != nil {
+			return nil, err
+		}
+		out[id] = seq
+	}
+	return out, nil
 }
 
 func (t appendTx) PendingSeq(ctx context.Context, conversationID string, ref []byte) (int64, bool, error) {
@@ -675,21 +693,23 @@ func (t appendTx) PendingSeq(ctx context.Context, conversationID string, ref []b
 	return seq, err == nil, err
 }
 
-func (t appendTx) Insert(ctx context.Context, e *store.NewEvent) error {
-	var bankID any
-	if e.BankEventID != "" {
-		bankID = e.BankEventID
+func (t appendTx) Insert(ctx context.Context, evs []*store.NewEvent) error {
+	for _, e := range evs {
+		var bankID any
+		if e.BankEventID != "" {
+			bankID = e.BankEventID
+		}
+		if _, err := t.st.insert.ExecContext(ctx,
+			e.ConversationID, e.Seq, e.ID, e.CustomerID, e.InstitutionID, e.LinkID, bankID, e.Type, e.Author,
+			micros(e.OccurredAt), micros(e.ReceivedAt), e.Fingerprint, e.PendingRef, e.ReplacesSeq, e.Sealed); err != nil {
+			return err
+		}
 	}
-	_, err := t.st.insert.ExecContext(ctx,
-		e.ConversationID, e.Seq, e.ID, e.CustomerID, e.InstitutionID, e.LinkID, bankID, e.Type, e.Author,
-		micros(e.OccurredAt), micros(e.ReceivedAt), e.Fingerprint, e.PendingRef, e.ReplacesSeq, e.Sealed)
-	return err
-}
-
-// SetLastSeq has nothing to do: the events' index is the counter.
-func (t appendTx) SetLastSeq(ctx context.Context, conversationID string, seq int64) error {
 	return nil
 }
+
+// SetLastSeqs has nothing to do: the events' index is the counter.
+func (t appendTx) SetLastSeqs(ctx context.Context, last map[string]int64) error { return nil }
 
 func (s *Store) EventsAfter(ctx context.Context, conversationID string, after int64, limit int) ([]store.Event, error) {
 	rows, err := s.rstmts.eventsAfter.QueryContext(ctx, conversationID, after, limit)

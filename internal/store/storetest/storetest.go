@@ -421,6 +421,17 @@ func testAppendPendingReplaced(t *testing.T, s store.Store) {
 	if got[0].ReplacesSeq != 1 || got[1].ReplacesSeq != 0 {
 		t.Fatalf("replaces = %d, %d; want 1, 0", got[0].ReplacesSeq, got[1].ReplacesSeq)
 	}
+	// Pending and posted in one batch.
+	p2 := event(f, "p5", "transaction.posted", "transactions", "pending 2")
+	p2.PendingRef = []byte("ref-5")
+	q2 := event(f, "p6", "transaction.posted", "transactions", "posted 2")
+	q2.ReplacesRef = []byte("ref-5")
+	res, err = s.AppendEvents(ctx, []store.NewEvent{p2, q2})
+	must(t, err)
+	got, _ = s.EventsAfter(ctx, "cnv_1", res[1].Seq-1, 1)
+	if got[0].ReplacesSeq != res[0].Seq {
+		t.Fatalf("posted in the same batch replaces %d, want %d", got[0].ReplacesSeq, res[0].Seq)
+	}
 }
 
 func testAppendConcurrentGapless(t *testing.T, s store.Store) {
