@@ -44,9 +44,11 @@ type Store struct {
 	done   chan struct{}
 	closed chan struct{}
 	once   sync.Once
-	now    func() time.Time
-	stmts  stmts // prepared on conn; the hot path of the writer
-	rstmts readStmts
+	// checkpointerDone closes when the background checkpointer has stopped.
+	checkpointerDone chan struct{}
+	now              func() time.Time
+	stmts            stmts // prepared on conn; the hot path of the writer
+	rstmts           readStmts
 }
 
 // readStmts are the frequent reads, prepared on the read pool (database/sql
@@ -131,7 +133,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	w.SetMaxOpenConns(1)
+	w.SetMaxOpenConns(2) // the writer's connection and the checkpointer's
 	conn, err := w.Conn(ctx)
 	if err != nil {
 		w.Close()
@@ -167,8 +169,50 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
+	// The writer never checkpoints inside a commit (that stalled whichever
+	// group crossed the threshold); a background connection does, PASSIVE,
+	// which never blocks the writer.
+	if _, err := conn.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
+		r.Close()
+		conn.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	s.checkpointerDone = make(chan struct{})
 	go s.writer()
+	go s.checkpointer(w)
 	return s, nil
+}
+
+// checkpointEvery is how often the WAL is copied back into the database;
+// past maxWALFrames (64 MiB of 4 KiB pages) the checkpointer insists.
+const (
+	checkpointEvery = 500 * time.Millisecond
+	maxWALFrames    = 16384
+)
+
+func (s *Store) checkpointer(db *sql.DB) {
+	defer close(s.checkpointerDone)
+	ctx := context.Background()
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closed:
+			return
+		case <-t.C:
+			// A busy or partial checkpoint is fine: the next tick goes on.
+			var busy, logFrames, done int
+			if db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done) != nil {
+				continue
+			}
+			if logFrames > maxWALFrames {
+				// Readers kept the WAL from restarting; make it, briefly
+				// holding the writer, so the file cannot grow without bound.
+				db.ExecContext(ctx, "PRAGMA wal_checkpoint(RESTART)")
+			}
+		}
+	}
 }
 
 // SetClock replaces the store's clock, for tests of expiry.
@@ -295,6 +339,7 @@ func (s *Store) runSavepoint(ctx context.Context, w *write) error {
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.closed) })
 	<-s.done
+	<-s.checkpointerDone
 	s.conn.Close()
 	s.reads.Close()
 	return s.writes.Close()
