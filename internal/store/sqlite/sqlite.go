@@ -99,7 +99,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.stmts.rollbackTo, "ROLLBACK TO w"},
 		{&s.stmts.release, "RELEASE w"},
 		{&s.stmts.existing, `SELECT fingerprint, conversation_id, seq FROM events WHERE institution_id = ? AND bank_event_id = ?`},
-		{&s.stmts.link, `SELECT ` + linkCols + ` FROM links WHERE id = ?`},
+		{&s.stmts.link, `SELECT ` + linkCols + `, (SELECT coalesce(max(seq), 0) FROM events WHERE conversation_id = links.conversation_id) FROM links WHERE id = ?`},
 		{&s.stmts.lastSeq, `SELECT coalesce(max(seq), 0) FROM events WHERE conversation_id = ?`},
 		{&s.stmts.pendingSeq, `SELECT seq FROM events WHERE conversation_id = ? AND pending_ref = ? ORDER BY seq DESC LIMIT 1`},
 		{&s.stmts.insert, `INSERT INTO events (conversation_id, seq, id, customer_id, institution_id, link_id, bank_event_id, type, author, occurred_at, received_at, fingerprint, pending_ref, replaces_seq, sealed)
@@ -595,11 +595,12 @@ func (s *Store) CreateLink(ctx context.Context, l store.Link) (store.Link, error
 
 const linkCols = `id, customer_id, institution_id, conversation_id, scopes, status, created_at, expires_at, revoked_at`
 
-func scanLink(row interface{ Scan(...any) error }) (store.Link, error) {
+// scanLink reads linkCols, then any extra columns into extra.
+func scanLink(row interface{ Scan(...any) error }, extra ...any) (store.Link, error) {
 	var l store.Link
 	var scopes string
 	var created, expires, revoked int64
-	err := row.Scan(&l.ID, &l.CustomerID, &l.InstitutionID, &l.ConversationID, &scopes, &l.Status, &created, &expires, &revoked)
+	err := row.Scan(append([]any{&l.ID, &l.CustomerID, &l.InstitutionID, &l.ConversationID, &scopes, &l.Status, &created, &expires, &revoked}, extra...)...)
 	l.Scopes = strings.Fields(scopes)
 	l.CreatedAt, l.ExpiresAt, l.RevokedAt = fromMicros(created), fromMicros(expires), fromMicros(revoked)
 	return l, notFound(err)
@@ -670,7 +671,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []store.NewEvent) ([]store
 	var results []store.AppendResult
 	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		var err error
-		results, err = store.Append(ctx, appendTx{&s.stmts}, evs, s.now())
+		results, err = store.Append(ctx, &appendTx{st: &s.stmts, lastSeq: map[string]int64{}}, evs, s.now())
 		return err
 	})
 	if err != nil {
@@ -681,9 +682,14 @@ func (s *Store) AppendEvents(ctx context.Context, evs []store.NewEvent) ([]store
 
 // appendTx runs Append's reads and writes with the writer's prepared
 // statements, inside the writer's transaction.
-type appendTx struct{ st *stmts }
+type appendTx struct {
+	st *stmts
+	// lastSeq holds what LockLinks read along with each link: its
+	// conversation's last seq, saving LockConversations a statement each.
+	lastSeq map[string]int64
+}
 
-func (t appendTx) Existing(ctx context.Context, institutionID string, bankEventIDs []string) (map[string]store.Stored, error) {
+func (t *appendTx) Existing(ctx context.Context, institutionID string, bankEventIDs []string) (map[string]store.Stored, error) {
 	out := map[string]store.Stored{}
 	for _, id := range bankEventIDs {
 		var st store.Stored
@@ -702,10 +708,11 @@ func (t appendTx) Existing(ctx context.Context, institutionID string, bankEventI
 // LockLinks and LockConversations need no locks of their own: the writer's
 // IMMEDIATE transaction already excludes every other writer, revocation
 // included.
-func (t appendTx) LockLinks(ctx context.Context, ids []string) (map[string]store.Link, error) {
+func (t *appendTx) LockLinks(ctx context.Context, ids []string) (map[string]store.Link, error) {
 	out := make(map[string]store.Link, len(ids))
 	for _, id := range ids {
-		l, err := scanLink(t.st.link.QueryRowContext(ctx, id))
+		var seq int64
+		l, err := scanLink(t.st.link.QueryRowContext(ctx, id), &seq)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -713,23 +720,26 @@ func (t appendTx) LockLinks(ctx context.Context, ids []string) (map[string]store
 			return nil, err
 		}
 		out[id] = l
+		t.lastSeq[l.ConversationID] = seq
 	}
 	return out, nil
 }
 
-func (t appendTx) LockConversations(ctx context.Context, ids []string) (map[string]int64, error) {
+func (t *appendTx) LockConversations(ctx context.Context, ids []string) (map[string]int64, error) {
 	out := make(map[string]int64, len(ids))
 	for _, id := range ids {
-		var seq int64
-		if err := t.st.lastSeq.QueryRowContext(ctx, id).Scan(&seq); err != nil {
-			return nil, err
+		seq, ok := t.lastSeq[id]
+		if !ok {
+			if err := t.st.lastSeq.QueryRowContext(ctx, id).Scan(&seq); err != nil {
+				return nil, err
+			}
 		}
 		out[id] = seq
 	}
 	return out, nil
 }
 
-func (t appendTx) PendingSeq(ctx context.Context, conversationID string, ref []byte) (int64, bool, error) {
+func (t *appendTx) PendingSeq(ctx context.Context, conversationID string, ref []byte) (int64, bool, error) {
 	var seq int64
 	err := t.st.pendingSeq.QueryRowContext(ctx, conversationID, ref).Scan(&seq)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -738,7 +748,7 @@ func (t appendTx) PendingSeq(ctx context.Context, conversationID string, ref []b
 	return seq, err == nil, err
 }
 
-func (t appendTx) Insert(ctx context.Context, evs []*store.NewEvent) error {
+func (t *appendTx) Insert(ctx context.Context, evs []*store.NewEvent) error {
 	for _, e := range evs {
 		var bankID any
 		if e.BankEventID != "" {
@@ -754,7 +764,7 @@ func (t appendTx) Insert(ctx context.Context, evs []*store.NewEvent) error {
 }
 
 // SetLastSeqs has nothing to do: the events' index is the counter.
-func (t appendTx) SetLastSeqs(ctx context.Context, last map[string]int64) error { return nil }
+func (t *appendTx) SetLastSeqs(ctx context.Context, last map[string]int64) error { return nil }
 
 func (s *Store) EventsAfter(ctx context.Context, conversationID string, after int64, limit int) ([]store.Event, error) {
 	rows, err := s.rstmts.eventsAfter.QueryContext(ctx, conversationID, after, limit)
