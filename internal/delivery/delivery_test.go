@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +16,7 @@ import (
 	"github.com/openteller/openteller/internal/delivery"
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/store"
-	"github.com/openteller/openteller/internal/store/sqlite"
+	"github.com/openteller/openteller/internal/testenv"
 	"github.com/openteller/openteller/internal/vault"
 )
 
@@ -35,11 +34,7 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testenv.SQLite(t)
 	kr, _ := vault.New(bytes.Repeat([]byte{3}, 32), st)
 	b, err := bus.Open(bus.Options{DataDir: dir})
 	if err != nil {
@@ -50,7 +45,11 @@ func newRig(t *testing.T) *rig {
 		id := r.Header.Get("X-Test-Customer")
 		return id, id != ""
 	}})
-	srv := httptest.NewServer(hub.Handler())
+	srv := httptest.NewUnstartedServer(hub.Handler())
+	// Request deadlines as short as a test can afford: a socket must
+	// outlive them (see TestSocketOutlivesRequestDeadlines).
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
+	srv.Start()
 	t.Cleanup(srv.Close)
 	r := &rig{st: st, in: ingest.New(ingest.Config{Store: st, Keyring: kr, Bus: b}), srv: srv, inst: "ins_1"}
 	must(t, st.CreateInstitution(ctx, store.Institution{ID: r.inst, Name: "Alpha Bank", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: time.Now()}))
@@ -221,5 +220,22 @@ func TestSignedOutSocketIsClosed(t *testing.T) {
 	_, _, err = c.Read(ctx)
 	if websocket.CloseStatus(err) != delivery.CloseSignedOut {
 		t.Fatalf("close status = %v (%v), want %d", websocket.CloseStatus(err), err, delivery.CloseSignedOut)
+	}
+}
+
+// TestSocketOutlivesRequestDeadlines: the server's request deadlines must not
+// cut a device's socket (net/http clears them when the connection is
+// hijacked; this keeps it so). The rig's server has 300 ms deadlines.
+func TestSocketOutlivesRequestDeadlines(t *testing.T) {
+	r := newRig(t)
+	cust, link, _ := r.customer(t, 1)
+	c := r.dial(t, cust, nil)
+	if f := read(t, c); f.Type != "caught_up" {
+		t.Fatalf("first frame %+v", f)
+	}
+	time.Sleep(time.Second) // let the request deadlines pass: time itself is what is tested
+	r.post(t, link, "late")
+	if f := readEvents(t, c, 1)[0]; !strings.Contains(string(f.Event.Data), "message late") {
+		t.Fatalf("got %s", f.Event.Data)
 	}
 }

@@ -174,23 +174,18 @@ func (in *Ingester) ingest(ctx context.Context, institutionID string, items []it
 		}
 		if err == nil {
 			var ne store.NewEvent
-			ne, err = in.prepare(ctx, institutionID, ev, now)
-			pending = append(pending, ne)
-			slot = append(slot, i)
-		}
-		if err != nil {
-			var rej *rejection
-			if !errors.As(err, &rej) {
-				return nil, err
+			if ne, err = in.prepare(ctx, institutionID, ev, now); err == nil {
+				pending, slot = append(pending, ne), append(slot, i)
+				seen[ev.ID] = true
+				continue
 			}
-			results[i].Status = bankapi.ResultRejected
-			results[i].Error = &bankapi.Error{Code: rej.code, Message: rej.message}
-			if len(slot) > 0 && slot[len(slot)-1] == i {
-				pending, slot = pending[:len(pending)-1], slot[:len(slot)-1]
-			}
-			continue
 		}
-		seen[ev.ID] = true
+		var rej *rejection
+		if !errors.As(err, &rej) {
+			return nil, err
+		}
+		results[i].Status = bankapi.ResultRejected
+		results[i].Error = &bankapi.Error{Code: rej.code, Message: rej.message}
 	}
 	if len(pending) == 0 {
 		return results, nil

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,7 +12,7 @@ import (
 	"github.com/openteller/openteller/internal/bus"
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/store"
-	"github.com/openteller/openteller/internal/store/sqlite"
+	"github.com/openteller/openteller/internal/testenv"
 	"github.com/openteller/openteller/internal/vault"
 )
 
@@ -23,11 +22,7 @@ import (
 func BenchmarkIngestSQLite(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := testenv.SQLite(b)
 	kr, _ := vault.New(bytes.Repeat([]byte{9}, 32), st)
 	bs, err := bus.Open(bus.Options{DataDir: dir})
 	if err != nil {

@@ -16,10 +16,12 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/openteller/openteller/internal/store/sqlite"
 )
 
 // Postgres returns the PostgreSQL URL, or skips the test when none is set.
@@ -106,4 +108,16 @@ func Chrome(t testing.TB) string {
 	}
 	t.Skip("no Chromium: set CHROME_BIN or install chromium")
 	return ""
+}
+
+// SQLite opens a real SQLite store in a temporary directory for the test,
+// closed when the test ends.
+func SQLite(t testing.TB) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "openteller.db"))
+	if err != nil {
+		t.Fatalf("open sqlite store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
