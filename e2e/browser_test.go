@@ -62,26 +62,8 @@ func TestBrowserSeesLiveTransaction(t *testing.T) {
 	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
 	defer cancel()
 
-	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			shot(t, ctx, what)
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
-	do("sign in",
-		chromedp.Navigate(info.BaseURL+"/"),
-		chromedp.WaitVisible(css(`[data-testid="signin-email"]`)),
-		chromedp.SendKeys(css(`[data-testid="signin-email"]`), info.CustomerEmail),
-		chromedp.SendKeys(css(`[data-testid="signin-password"]`), info.CustomerPassword),
-		chromedp.Click(css(`[data-testid="signin-submit"]`)),
-		chromedp.WaitVisible(css(`[data-testid="conversation-row"]`)),
-	)
-	do("open the conversation",
-		chromedp.Click(css(`[data-testid="conversation-row"]`)),
-		chromedp.WaitVisible(css(`[data-testid="thread"]`)),
-	)
+	do := steps(t, ctx)
+	openConversation(do, info)
 
 	bank := newBank(t, info.BaseURL, info.InstitutionAPIKey)
 	txn := func(id, status string) bankapi.Event {
@@ -113,6 +95,69 @@ func TestBrowserSeesLiveTransaction(t *testing.T) {
 		t.Fatalf("posted card status %q (%v)", status.Value, err)
 	}
 	shot(t, ctx, "thread")
+}
+
+func css(s string) chromedp.CSS { return chromedp.CSS(s) }
+
+// steps returns a function that runs actions and fails the test, with a
+// screenshot, when one does not complete.
+func steps(t *testing.T, ctx context.Context) func(string, ...chromedp.Action[chromedp.Void]) {
+	return func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			shot(t, ctx, what)
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+}
+
+// openConversation signs in as the demo customer and opens the bank's
+// conversation by tapping it, as a person would.
+func openConversation(do func(string, ...chromedp.Action[chromedp.Void]), info demoInfo) {
+	do("sign in",
+		chromedp.Navigate(info.BaseURL+"/"),
+		chromedp.WaitVisible(css(`[data-testid="signin-email"]`)),
+		chromedp.SendKeys(css(`[data-testid="signin-email"]`), info.CustomerEmail),
+		chromedp.SendKeys(css(`[data-testid="signin-password"]`), info.CustomerPassword),
+		chromedp.Click(css(`[data-testid="signin-submit"]`)),
+		chromedp.WaitVisible(css(`[data-testid="conversation-row"]`)),
+	)
+	do("open the conversation",
+		chromedp.Click(css(`[data-testid="conversation-row"]`)),
+		chromedp.WaitVisible(css(`[data-testid="thread"]`)),
+	)
+}
+
+// TestBrowserDisconnect: the customer disconnects the bank from the thread
+// with one tap and one confirmation; the page says so, drops what the bank
+// had sent, and closes the composer; the bank is refused from then on.
+func TestBrowserDisconnect(t *testing.T) {
+	browser := newChrome(t)
+	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	do := steps(t, ctx)
+	openConversation(do, info)
+	do("see the bank's first cards", chromedp.WaitVisible(css(`[data-testid="balance-card"]`)))
+	do("disconnect",
+		chromedp.Click(css(`[data-testid="disconnect"]`)),
+		chromedp.Click(css(`[data-testid="disconnect-confirm"]`)),
+		chromedp.WaitVisible(css(`[data-testid="revoked-notice"]`)),
+		chromedp.WaitNotPresent(css(`[data-testid="balance-card"]`)),
+	)
+	status, err := chromedp.Run(ctx, chromedp.Text(css(`[data-testid="link-status"]`)))
+	if err != nil || status != "Disconnected" {
+		t.Fatalf("link status %q (%v)", status, err)
+	}
+	disabled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('[data-testid="composer-input"]').disabled`))
+	if err != nil || !disabled {
+		t.Fatalf("composer still enabled (%v)", err)
+	}
+	res := newBank(t, info.BaseURL, info.InstitutionAPIKey).post(message("after-disconnect", info.LinkID, "still there?"))
+	if res[0].Error == nil || res[0].Error.Code != "consent_revoked" {
+		t.Fatalf("bank post after disconnect: %+v", res[0])
+	}
+	shot(t, ctx, "disconnected")
 }
 
 // shot saves a screenshot under $OPENTELLER_SCREENSHOTS, when set, for a

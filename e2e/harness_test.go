@@ -213,6 +213,14 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
+// on is the same signed-in customer talking to another node: sessions live
+// in the shared store, and cookies do not depend on the port.
+func (c *customer) on(base string) *customer {
+	d := *c.Customer
+	d.Base = base
+	return &customer{Customer: &d, t: c.t}
+}
+
 func (c *customer) signUp(email, password string) {
 	c.t.Helper()
 	if err := c.SignUp(ctxT(c.t), email, password); err != nil {
@@ -280,8 +288,9 @@ func (c *customer) dial(base string, cursors map[string]int64) *socket {
 }
 
 type frame struct {
-	Type           string `json:"type"`
-	ConversationID string `json:"conversation_id"`
+	Type           string            `json:"type"`
+	ConversationID string            `json:"conversation_id"`
+	Conversation   demo.Conversation `json:"conversation"`
 	Event          struct {
 		Seq         int64           `json:"seq"`
 		Type        string          `json:"type"`

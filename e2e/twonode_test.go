@@ -17,15 +17,20 @@ import (
 	"github.com/openteller/openteller/internal/vault"
 )
 
-// TestTwoNodes runs two `serve` processes on one PostgreSQL database and an
-// external NATS server: an event posted to either node reaches the
-// customer's socket on the other.
-func TestTwoNodes(t *testing.T) {
+// cluster is two `serve` nodes on one PostgreSQL schema and an external
+// NATS, with the simulated bank (run in this process) redirecting to node A.
+type cluster struct {
+	baseA, baseB, apiKey, institutionID string
+}
+
+func startCluster(t *testing.T) cluster {
+	t.Helper()
 	dbURL := testenv.PostgresSchema(t)
 	natsURL := testenv.NATS(t)
 	env := []string{"OPENTELLER_ROOT_KEY=" + vault.GenerateRootKey()}
 	addrA, addrB, bankAddr := freeAddr(t), freeAddr(t), freeAddr(t)
-	baseA, baseB, bankURL := "http://"+addrA, "http://"+addrB, "http://"+bankAddr
+	c := cluster{baseA: "http://" + addrA, baseB: "http://" + addrB}
+	bankURL := "http://" + bankAddr
 
 	create := exec.Command(binary, "institution", "create", "--database", dbURL, "--name", "Cedar Bank",
 		"--authorize-url", bankURL+"/authorize", "--token-url", bankURL+"/token", "--client-id", "openteller", "--client-secret", "s3cret-two-nodes")
@@ -33,12 +38,11 @@ func TestTwoNodes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("institution create: %v\n%s", err, out)
 	}
-	apiKey := regexp.MustCompile(`otk_\S+`).FindString(string(out))
-	instID := regexp.MustCompile(`ins_[a-z2-7]+`).FindString(string(out))
+	c.apiKey = regexp.MustCompile(`otk_\S+`).FindString(string(out))
+	c.institutionID = regexp.MustCompile(`ins_[a-z2-7]+`).FindString(string(out))
 
-	// The simulated bank, run in this process; it redirects to node A.
-	bank, err := banksim.New(banksim.Config{Name: "Cedar Bank", PlatformURL: baseA, APIKey: apiKey, ClientID: "openteller",
-		ClientSecret: "s3cret-two-nodes", RedirectURI: baseA + "/oauth/callback"})
+	bank, err := banksim.New(banksim.Config{Name: "Cedar Bank", PlatformURL: c.baseA, APIKey: c.apiKey, ClientID: "openteller",
+		ClientSecret: "s3cret-two-nodes", RedirectURI: c.baseA + "/oauth/callback"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,12 +56,19 @@ func TestTwoNodes(t *testing.T) {
 
 	nodeA := start(t, env, "serve", "--addr", addrA, "--data", t.TempDir(), "--database", dbURL, "--nats", natsURL)
 	nodeB := start(t, env, "serve", "--addr", addrB, "--data", t.TempDir(), "--database", dbURL, "--nats", natsURL)
-	nodeA.waitReady(baseA)
-	nodeB.waitReady(baseB)
+	nodeA.waitReady(c.baseA)
+	nodeB.waitReady(c.baseB)
+	return c
+}
 
+// TestTwoNodes: an event posted to either node reaches the customer's
+// socket on the other.
+func TestTwoNodes(t *testing.T) {
+	cl := startCluster(t)
+	baseA, baseB, apiKey := cl.baseA, cl.baseB, cl.apiKey
 	c := newCustomer(t, baseA)
 	c.signUp(fmt.Sprintf("two-nodes-%d@example.com", time.Now().UnixNano()), "two nodes, one customer")
-	conv := c.link(instID, "balances", "transactions")
+	conv := c.link(cl.institutionID, "balances", "transactions")
 
 	// The session lives in the shared store: the same cookie works on B.
 	onB := c.dial(baseB, map[string]int64{conv.ID: conv.LastSeq})

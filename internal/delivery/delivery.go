@@ -393,6 +393,15 @@ func (h *Hub) sendAfter(ctx context.Context, d *device, convID string, known map
 				return err
 			}
 			known[convID] = e.Seq
+			if e.Type == store.TypeLinkRevoked {
+				// The conversation's status changed with it: say so now,
+				// so the device stops offering what the link no longer allows.
+				if c, err := h.store.Conversation(ctx, convID); err == nil {
+					if err := writeJSON(ctx, d.conn, conversationFrame{Type: "conversation", Conversation: ViewOf(c, h.now())}); err != nil {
+						return err
+					}
+				}
+			}
 		}
 		if len(evs) < pageSize {
 			return nil

@@ -24,6 +24,7 @@ import (
 	"github.com/openteller/openteller/internal/auth"
 	"github.com/openteller/openteller/internal/bus"
 	"github.com/openteller/openteller/internal/config"
+	"github.com/openteller/openteller/internal/consent"
 	"github.com/openteller/openteller/internal/delivery"
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/ingest"
@@ -45,6 +46,7 @@ type Server struct {
 	Ingest  *ingest.Ingester
 	Linking *linking.Service
 	Hub     *delivery.Hub
+	Consent *consent.Service
 
 	log  *slog.Logger
 	http *http.Server
@@ -94,6 +96,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	}
 	s.Ingest = ingest.New(ingest.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log})
 	s.Linking = linking.New(linking.Config{Store: st, Bus: s.Bus, BaseURL: cfg.BaseURL, Logger: log, CustomerOf: customerOf})
+	s.Consent = consent.New(consent.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log})
 	s.Hub = delivery.NewHub(delivery.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, CustomerOf: customerOf})
 
 	mux := http.NewServeMux()
@@ -102,6 +105,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("POST /v1/events", s.Ingest.Handler())
+	mux.Handle("DELETE /v1/links/{id}", s.Consent.BankHandler())
+	mux.Handle("DELETE /app/api/links/{id}", s.Auth.RequireCustomer(s.Consent.CustomerHandler(customerOf)))
 	mux.Handle("GET /oauth/callback", s.Linking.Callback())
 	mux.Handle("GET /app/ws", s.Hub.Handler())
 	accounts := s.Auth.Handler()

@@ -19,6 +19,9 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -39,6 +42,7 @@ var (
 	ErrConsentExpired      = errors.New("store: link expired")
 	ErrConsentRevoked      = errors.New("store: link revoked")
 	ErrIdempotencyConflict = errors.New("store: event id reused with a different body")
+	ErrAlreadyRevoked      = errors.New("store: link already revoked")
 )
 
 // Store is everything the platform keeps. Implementations are safe for
@@ -74,9 +78,16 @@ type Store interface {
 	// is created for the customer and institution if they have none.
 	CreateLink(ctx context.Context, l Link) (Link, error)
 	Link(ctx context.Context, id string) (Link, error)
-	// RevokeLink marks the link revoked. Once it returns, AppendEvents
-	// refuses every event for the link, on every node.
-	RevokeLink(ctx context.Context, id string, at time.Time) error
+	// RevokeLink ends a link's consent in one transaction: it marks the link
+	// revoked, deletes every event stored under it, appends r.Marker to the
+	// conversation, and, when the customer revoked, queues a link.revoked
+	// notice for the institution. Once it returns, AppendEvents refuses
+	// every event for the link, on every node. ErrNotFound when the link is
+	// not the revoker's; ErrAlreadyRevoked (nothing changed) when it was
+	// revoked before.
+	RevokeLink(ctx context.Context, r Revocation) (Revoked, error)
+	// Notices lists the institution's outbox, oldest first.
+	Notices(ctx context.Context, institutionID string) ([]Notice, error)
 	// Conversations lists the customer's conversations with their newest link.
 	Conversations(ctx context.Context, customerID string) ([]Conversation, error)
 	Conversation(ctx context.Context, id string) (Conversation, error)
@@ -190,7 +201,35 @@ type Conversation struct {
 const (
 	AuthorInstitution = "institution"
 	AuthorCustomer    = "customer"
+	AuthorPlatform    = "platform" // notices such as a revocation; never financial content
 )
+
+// TypeLinkRevoked is the platform's notice, in the conversation, that a link
+// was revoked and its data deleted.
+const TypeLinkRevoked = "link.revoked"
+
+// Revocation asks RevokeLink to end a link's consent.
+type Revocation struct {
+	LinkID string
+	// Exactly one of these says who revokes: the customer who owns the
+	// link, or the institution it was made with.
+	CustomerID    string
+	InstitutionID string
+	At            time.Time
+	// Marker is the sealed TypeLinkRevoked event to append; the store fills
+	// its Seq and ConversationID.
+	Marker NewEvent
+}
+
+// Revoked is what RevokeLink did.
+type Revoked struct {
+	Link    Link  // as it is now: revoked
+	Seq     int64 // the marker's seq in the conversation
+	Deleted int64 // events deleted
+}
+
+// Outbox notice types.
+const NoticeLinkRevoked = "link.revoked"
 
 // Event is one entry of a conversation, as stored: metadata in the clear,
 // the payload sealed by the vault under the customer's key and bound to ID.
@@ -232,4 +271,37 @@ type AppendResult struct {
 	ConversationID string
 	Duplicate      bool  // the same event was stored before; Seq is the original
 	Err            error // one of the consent or idempotency errors above
+}
+
+// Notice is an outbox entry: something the institution must be told.
+type Notice struct {
+	ID            string
+	InstitutionID string
+	LinkID        string
+	Type          string
+	Payload       []byte // JSON; ids and times only
+	CreatedAt     time.Time
+}
+
+// RevokedNotice is the notice a customer's revocation queues for the bank.
+func RevokedNotice(l Link, at time.Time) Notice {
+	payload, _ := json.Marshal(map[string]string{"link_id": l.ID, "revoked_at": at.UTC().Format(time.RFC3339Nano), "revoked_by": AuthorCustomer})
+	b := make([]byte, 12)
+	rand.Read(b)
+	return Notice{ID: "ntc_" + hex.EncodeToString(b), InstitutionID: l.InstitutionID, LinkID: l.ID, Type: NoticeLinkRevoked, Payload: payload, CreatedAt: at}
+}
+
+// CheckRevoker reports whether r may revoke l: the owning customer, or the
+// institution the link was made with.
+func CheckRevoker(r Revocation, l Link) error {
+	switch {
+	case r.CustomerID != "" && r.CustomerID == l.CustomerID && r.InstitutionID == "":
+	case r.InstitutionID != "" && r.InstitutionID == l.InstitutionID && r.CustomerID == "":
+	default:
+		return ErrNotFound
+	}
+	if l.Status == LinkRevoked {
+		return ErrAlreadyRevoked
+	}
+	return nil
 }

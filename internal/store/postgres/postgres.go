@@ -346,16 +346,69 @@ func (s *Store) Link(ctx context.Context, id string) (store.Link, error) {
 	return scanLink(s.pool.QueryRow(ctx, `SELECT `+linkCols+` FROM links WHERE id = $1`, id))
 }
 
-func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE links SET status = $1, revoked_at = $2 WHERE id = $3 AND status <> $1`, store.LinkRevoked, at, id)
+func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revoked, error) {
+	var out store.Revoked
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The same lock order as appends: the link, then its conversation.
+		l, err := scanLink(tx.QueryRow(ctx, `SELECT `+linkCols+` FROM links WHERE id = $1 FOR NO KEY UPDATE`, r.LinkID))
+		if err != nil {
+			return err
+		}
+		if err := store.CheckRevoker(r, l); err != nil {
+			return err
+		}
+		var last int64
+		if err := tx.QueryRow(ctx, `SELECT last_seq FROM conversations WHERE id = $1 FOR UPDATE`, l.ConversationID).Scan(&last); err != nil {
+			return err
+		}
+		l.Status, l.RevokedAt = store.LinkRevoked, r.At.UTC()
+		if _, err := tx.Exec(ctx, `UPDATE links SET status = $1, revoked_at = $2 WHERE id = $3`, l.Status, r.At, l.ID); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM events WHERE conversation_id = $1 AND link_id = $2`, l.ConversationID, l.ID)
+		if err != nil {
+			return err
+		}
+		out.Deleted = tag.RowsAffected()
+		m := r.Marker
+		m.ConversationID, m.CustomerID, m.InstitutionID, m.LinkID, m.Seq = l.ConversationID, l.CustomerID, l.InstitutionID, l.ID, last+1
+		at := appendTx{tx}
+		if err := at.Insert(ctx, []*store.NewEvent{&m}); err != nil {
+			return err
+		}
+		if err := at.SetLastSeqs(ctx, map[string]int64{l.ConversationID: m.Seq}); err != nil {
+			return err
+		}
+		if r.CustomerID != "" {
+			n := store.RevokedNotice(l, r.At)
+			if _, err := tx.Exec(ctx, `INSERT INTO outbox (id, institution_id, link_id, type, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+				n.ID, n.InstitutionID, n.LinkID, n.Type, string(n.Payload), n.CreatedAt); err != nil {
+				return err
+			}
+		}
+		out.Link, out.Seq = l, m.Seq
+		return nil
+	})
+	return out, err
+}
+
+func (s *Store) Notices(ctx context.Context, institutionID string) ([]store.Notice, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, institution_id, link_id, type, payload::text, created_at FROM outbox WHERE institution_id = $1 ORDER BY created_at, id`, institutionID)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if tag.RowsAffected() == 0 {
-		var one int
-		return notFound(s.pool.QueryRow(ctx, `SELECT 1 FROM links WHERE id = $1`, id).Scan(&one))
+	defer rows.Close()
+	var out []store.Notice
+	for rows.Next() {
+		var n store.Notice
+		var payload string
+		if err := rows.Scan(&n.ID, &n.InstitutionID, &n.LinkID, &n.Type, &payload, &n.CreatedAt); err != nil {
+			return nil, err
+		}
+		n.Payload, n.CreatedAt = []byte(payload), n.CreatedAt.UTC()
+		out = append(out, n)
 	}
-	return nil
+	return out, rows.Err()
 }
 
 const conversationQuery = `SELECT c.id, c.customer_id, c.institution_id, i.name, c.last_seq,

@@ -610,18 +610,65 @@ func (s *Store) Link(ctx context.Context, id string) (store.Link, error) {
 	return scanLink(s.rstmts.link.QueryRowContext(ctx, id))
 }
 
-func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
-		res, err := c.ExecContext(ctx, `UPDATE links SET status = ?, revoked_at = ? WHERE id = ? AND status <> ?`, store.LinkRevoked, micros(at), id, store.LinkRevoked)
+func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revoked, error) {
+	var out store.Revoked
+	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		var last int64
+		l, err := scanLink(s.stmts.link.QueryRowContext(ctx, r.LinkID), &last)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			var one int
-			return notFound(c.QueryRowContext(ctx, `SELECT 1 FROM links WHERE id = ?`, id).Scan(&one))
+		if err := store.CheckRevoker(r, l); err != nil {
+			return err
 		}
+		l.Status, l.RevokedAt = store.LinkRevoked, r.At.UTC()
+		if _, err := c.ExecContext(ctx, `UPDATE links SET status = ?, revoked_at = ? WHERE id = ?`, l.Status, micros(r.At), l.ID); err != nil {
+			return err
+		}
+		res, err := c.ExecContext(ctx, `DELETE FROM events WHERE conversation_id = ? AND link_id = ?`, l.ConversationID, l.ID)
+		if err != nil {
+			return err
+		}
+		out.Deleted, _ = res.RowsAffected()
+		// The marker takes the next seq, read before the delete: the events'
+		// index is this store's counter, so a conversation never ends on a
+		// deleted seq and never reuses one.
+		m := r.Marker
+		m.ConversationID, m.CustomerID, m.InstitutionID, m.LinkID, m.Seq = l.ConversationID, l.CustomerID, l.InstitutionID, l.ID, last+1
+		if err := (&appendTx{st: &s.stmts}).Insert(ctx, []*store.NewEvent{&m}); err != nil {
+			return err
+		}
+		if r.CustomerID != "" {
+			n := store.RevokedNotice(l, r.At)
+			if _, err := c.ExecContext(ctx, `INSERT INTO outbox (id, institution_id, link_id, type, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+				n.ID, n.InstitutionID, n.LinkID, n.Type, string(n.Payload), micros(n.CreatedAt)); err != nil {
+				return err
+			}
+		}
+		out.Link, out.Seq = l, m.Seq
 		return nil
 	})
+	return out, err
+}
+
+func (s *Store) Notices(ctx context.Context, institutionID string) ([]store.Notice, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT id, institution_id, link_id, type, payload, created_at FROM outbox WHERE institution_id = ? ORDER BY created_at, id`, institutionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Notice
+	for rows.Next() {
+		var n store.Notice
+		var payload string
+		var created int64
+		if err := rows.Scan(&n.ID, &n.InstitutionID, &n.LinkID, &n.Type, &payload, &created); err != nil {
+			return nil, err
+		}
+		n.Payload, n.CreatedAt = []byte(payload), fromMicros(created)
+		out = append(out, n)
+	}
+	return out, rows.Err()
 }
 
 // A conversation's last seq is read from its events' unique index: the

@@ -5,6 +5,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -43,6 +44,7 @@ func Run(t *testing.T, open Open) {
 		{"AppendPendingReplaced", testAppendPendingReplaced},
 		{"AppendConcurrentGapless", testAppendConcurrentGapless},
 		{"RevokeThenAppend", testRevokeThenAppend},
+		{"RevokeDeletesAndMarks", testRevokeDeletesAndMarks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -383,17 +385,20 @@ func testAppendConsent(t *testing.T, s store.Store) {
 	}
 
 	clock = time.Now()
-	must(t, s.RevokeLink(ctx, f.link.ID, clock))
+	_, err = s.RevokeLink(ctx, customerRevokes(f, clock))
+	must(t, err)
 	res, err = s.AppendEvents(ctx, []store.NewEvent{event(f, "x6", "balance.updated", "balances", "f")})
 	must(t, err)
 	if !errors.Is(res[0].Err, store.ErrConsentRevoked) {
 		t.Fatalf("revoked link: err = %v", res[0].Err)
 	}
 	all, _ := s.EventsAfter(ctx, "cnv_1", 0, 100)
-	if len(all) != 1 {
-		t.Fatalf("stored %d events, want only the one accepted", len(all))
+	if len(all) != 1 || all[0].Type != store.TypeLinkRevoked {
+		t.Fatalf("stored %+v, want only the revocation marker (the accepted event was deleted with the link)", all)
 	}
-	if err := s.RevokeLink(ctx, "lnk_missing", clock); !errors.Is(err, store.ErrNotFound) {
+	missing := customerRevokes(f, clock)
+	missing.LinkID = "lnk_missing"
+	if _, err := s.RevokeLink(ctx, missing); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("revoke missing: err = %v", err)
 	}
 	l, _ := s.Link(ctx, f.link.ID)
@@ -519,7 +524,7 @@ func testRevokeThenAppend(t *testing.T, s store.Store) {
 	}
 	// A revocation must not starve behind a steady stream of appends.
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err := s.RevokeLink(rctx, f.link.ID, time.Now())
+	_, err := s.RevokeLink(rctx, customerRevokes(f, time.Now()))
 	cancel()
 	close(revoked)
 	if err != nil {
@@ -534,5 +539,84 @@ func testRevokeThenAppend(t *testing.T, s store.Store) {
 		if !errors.Is(r.Err, store.ErrConsentRevoked) {
 			t.Fatalf("append after revocation returned %+v", r)
 		}
+	}
+}
+
+// customerRevokes is the customer of f revoking f's link at at.
+func customerRevokes(f fixture, at time.Time) store.Revocation {
+	return store.Revocation{LinkID: f.link.ID, CustomerID: f.cust.ID, At: at,
+		Marker: store.NewEvent{Event: store.Event{ID: "rec_revoked", Type: store.TypeLinkRevoked, Author: store.AuthorPlatform,
+			OccurredAt: at, ReceivedAt: at, Sealed: []byte("sealed:revoked")}}}
+}
+
+// testRevokeDeletesAndMarks: revocation deletes the link's events (not
+// another link's), appends the marker after the last seq, queues a notice
+// for the bank when the customer revoked, and changes nothing the second
+// time. Only the owner or the link's institution may revoke.
+func testRevokeDeletesAndMarks(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	other, err := s.CreateLink(ctx, store.Link{ID: "lnk_2", CustomerID: f.cust.ID, InstitutionID: f.inst.ID, ConversationID: "cnv_x",
+		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
+	must(t, err)
+	keep := event(f, "k1", "balance.updated", "balances", "other link's")
+	keep.LinkID = other.ID
+	_, err = s.AppendEvents(ctx, []store.NewEvent{event(f, "d1", "balance.updated", "balances", "a"), keep, event(f, "d2", "message", "", "b")})
+	must(t, err)
+
+	stranger := customerRevokes(f, time.Now())
+	stranger.CustomerID = "cus_someone_else"
+	if _, err := s.RevokeLink(ctx, stranger); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another customer revoking: %v", err)
+	}
+	otherBank := customerRevokes(f, time.Now())
+	otherBank.CustomerID, otherBank.InstitutionID = "", f.other.ID
+	if _, err := s.RevokeLink(ctx, otherBank); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another institution revoking: %v", err)
+	}
+
+	at := time.Now().Truncate(time.Microsecond)
+	got, err := s.RevokeLink(ctx, customerRevokes(f, at))
+	must(t, err)
+	if got.Deleted != 2 || got.Seq != 4 || got.Link.Status != store.LinkRevoked || !got.Link.RevokedAt.Equal(at) {
+		t.Fatalf("revoked = %+v", got)
+	}
+	evs, _ := s.EventsAfter(ctx, "cnv_1", 0, 100)
+	if len(evs) != 2 || evs[0].LinkID != other.ID || evs[1].Seq != 4 || evs[1].Type != store.TypeLinkRevoked || evs[1].Author != store.AuthorPlatform {
+		t.Fatalf("after revoke the conversation holds %+v", evs)
+	}
+	cv, _ := s.Conversation(ctx, "cnv_1")
+	if cv.LastSeq != 4 {
+		t.Fatalf("last seq %d, want 4", cv.LastSeq)
+	}
+	// The next event continues after the marker: seqs are never reused.
+	next := event(f, "n1", "balance.updated", "balances", "c")
+	next.LinkID = other.ID
+	res, err := s.AppendEvents(ctx, []store.NewEvent{next})
+	must(t, err)
+	if res[0].Seq != 5 {
+		t.Fatalf("seq after revocation = %d, want 5", res[0].Seq)
+	}
+
+	notices, err := s.Notices(ctx, f.inst.ID)
+	must(t, err)
+	var payload map[string]string
+	if len(notices) == 1 {
+		json.Unmarshal(notices[0].Payload, &payload)
+	}
+	if len(notices) != 1 || notices[0].Type != store.NoticeLinkRevoked || notices[0].LinkID != f.link.ID ||
+		payload["revoked_by"] != "customer" || payload["link_id"] != f.link.ID {
+		t.Fatalf("notices = %+v (payload %s)", notices, payload)
+	}
+	if _, err := s.RevokeLink(ctx, customerRevokes(f, time.Now())); !errors.Is(err, store.ErrAlreadyRevoked) {
+		t.Fatalf("second revoke: %v", err)
+	}
+	// The bank revoking tells nobody through its own outbox.
+	bank := store.Revocation{LinkID: other.ID, InstitutionID: f.inst.ID, At: time.Now(),
+		Marker: store.NewEvent{Event: store.Event{ID: "rec_r2", Type: store.TypeLinkRevoked, Author: store.AuthorPlatform, OccurredAt: at, ReceivedAt: at, Sealed: []byte("x")}}}
+	_, err = s.RevokeLink(ctx, bank)
+	must(t, err)
+	if notices, _ = s.Notices(ctx, f.inst.ID); len(notices) != 1 {
+		t.Fatalf("bank revocation queued a notice to itself: %+v", notices)
 	}
 }

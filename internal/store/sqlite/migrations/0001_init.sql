@@ -94,3 +94,15 @@ CREATE TABLE events (
 CREATE UNIQUE INDEX events_conversation_seq ON events (conversation_id, seq);
 CREATE UNIQUE INDEX events_bank_id ON events (institution_id, bank_event_id) WHERE bank_event_id IS NOT NULL;
 CREATE INDEX events_pending_ref ON events (conversation_id, pending_ref) WHERE pending_ref IS NOT NULL;
+
+-- Notices to institutions, written in the same transaction as their cause;
+-- delivered as signed webhooks. Payloads carry ids, never financial data.
+CREATE TABLE outbox (
+    id             TEXT PRIMARY KEY,
+    institution_id TEXT NOT NULL REFERENCES institutions (id),
+    link_id        TEXT NOT NULL,
+    type           TEXT NOT NULL,
+    payload        TEXT NOT NULL,
+    created_at     INTEGER NOT NULL
+);
+CREATE INDEX outbox_institution ON outbox (institution_id, created_at);

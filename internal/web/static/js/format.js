@@ -114,6 +114,8 @@ export function summary(event) {
       return String(data.text ?? '');
     case 'customer.message':
       return `You: ${data.text ?? ''}`;
+    case 'link.revoked':
+      return data.revoked_by === 'institution' ? 'The bank ended this connection' : 'You disconnected this bank';
     default:
       return 'New update';
   }

@@ -74,6 +74,14 @@ export function addEvent(conversationId, event) {
   if (!events.has(conversationId)) events.set(conversationId, new Map());
   const bySeq = events.get(conversationId);
   if (bySeq.has(seq)) return false;
+  if (event.type === 'link.revoked') {
+    // The platform deleted what the link had brought in: so does this page.
+    for (const old of [...bySeq.keys()]) if (old < seq) bySeq.delete(old);
+    replaced.delete(conversationId);
+    bySeq.set(seq, event);
+    emit({ type: 'cleared', conversationId, event });
+    return true;
+  }
   bySeq.set(seq, event);
 
   let replaces = null;

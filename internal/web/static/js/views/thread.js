@@ -24,6 +24,24 @@ export function threadView({ id }) {
 
   let stuck = true; // follow the newest card unless the customer scrolled up
   let sending = false;
+  let confirming = false; // the Disconnect confirmation is open
+  let revokeError = '';
+
+  // Disconnecting takes one tap and one confirmation: no harder than
+  // connecting. The privacy center will offer the same.
+  async function revoke() {
+    const c = store.conversation(id);
+    if (!c?.link?.id) return;
+    try {
+      const res = await api('DELETE', `/links/${encodeURIComponent(c.link.id)}`);
+      store.upsertConversation({ ...c, link: { ...c.link, ...res.link } });
+      confirming = false;
+      revokeError = '';
+    } catch (err) {
+      revokeError = err.message;
+    }
+    renderHead();
+  }
 
   function nearBottom() {
     return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < NEAR_BOTTOM_PX;
@@ -57,7 +75,17 @@ export function threadView({ id }) {
       h('div', { class: 'thread-title' },
         h('h1', {}, name),
         h('p', { class: `link-status ${dead ? 'dead' : ''}`, testid: 'link-status' }, statusText)),
+      status === 'active' && !confirming &&
+        h('button', { type: 'button', class: 'link-button', testid: 'disconnect', onclick: () => { confirming = true; renderHead(); } }, 'Disconnect'),
     );
+    if (status === 'active' && confirming) {
+      head.append(h('div', { class: 'confirm', role: 'alertdialog', 'aria-label': `Disconnect ${name}` },
+        h('p', {}, `Disconnect ${name}? Its balances and transactions will be deleted from OpenTeller, and it can no longer send you anything here.`),
+        revokeError && h('p', { class: 'form-error', role: 'alert' }, revokeError),
+        h('div', { class: 'confirm-actions' },
+          h('button', { type: 'button', class: 'danger', testid: 'disconnect-confirm', onclick: revoke }, 'Disconnect'),
+          h('button', { type: 'button', class: 'link-button', onclick: () => { confirming = false; revokeError = ''; renderHead(); } }, 'Cancel'))));
+    }
     input.disabled = dead || !c;
     input.placeholder = dead ? 'This bank is no longer connected' : `Message ${name}`;
     inputLabel.textContent = `Message ${name}`;
@@ -86,6 +114,13 @@ export function threadView({ id }) {
 
   function onChange(change) {
     if (change.type === 'conversations' || change.type === 'caught_up') return renderHead();
+    if (change.type === 'cleared' && change.conversationId === id) {
+      for (const card of [...cards.children]) if (Number(card.dataset.seq) < change.event.seq) card.remove();
+      insert(change.event);
+      renderStrip();
+      renderHead();
+      return toBottom();
+    }
     if (change.type !== 'event' || change.conversationId !== id) return;
     const wasStuck = stuck;
     if (change.replaces != null) cards.querySelector(`[data-seq="${change.replaces}"]`)?.remove();
@@ -180,6 +215,13 @@ function renderEvent(e) {
       const mine = e.author === 'customer' || e.type === 'customer.message';
       return h('li', { class: `bubble ${mine ? 'mine' : 'bank'}`, testid: 'message-bubble', 'data-seq': e.seq, 'data-author': mine ? 'customer' : 'institution' },
         h('p', { class: 'bubble-text' }, String(d.text ?? '')),
+        when);
+    }
+    case 'link.revoked': {
+      const byBank = d.revoked_by === 'institution';
+      return h('li', { class: 'notice', testid: 'revoked-notice', 'data-seq': e.seq, role: 'status' },
+        h('p', {}, byBank ? 'The bank ended this connection.' : 'You disconnected this bank.'),
+        h('p', { class: 'muted' }, 'Its balances and transactions were deleted from OpenTeller. Nothing more will arrive here unless you connect again.'),
         when);
     }
     default:
