@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/openteller/openteller/internal/consent"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -239,8 +240,9 @@ func setup(ctx context.Context, cfg config.Config, n int) (string, []customer, e
 				errs <- err
 				return
 			}
-			l, err := srv.Store.CreateLink(ctx, store.Link{ID: ingest.NewID("lnk_"), CustomerID: id, InstitutionID: inst.ID,
-				ConversationID: fmt.Sprintf("cnv_bench%07d", i), Scopes: bankapi.AllScopes, Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)})
+			l := store.Link{ID: ingest.NewID("lnk_"), CustomerID: id, InstitutionID: inst.ID,
+				ConversationID: fmt.Sprintf("cnv_bench%07d", i), Scopes: bankapi.AllScopes, Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+			l, err := srv.Store.CreateLink(ctx, l, consent.GrantReceipt(l, "benchmark setup"))
 			if err != nil {
 				errs <- err
 				return

@@ -97,6 +97,8 @@ func (s *Service) Revoke(ctx context.Context, r store.Revocation) (store.Link, e
 	}
 	r.Marker = store.NewEvent{Event: store.Event{ID: recordID, Type: store.TypeLinkRevoked, Author: store.AuthorPlatform,
 		OccurredAt: r.At, ReceivedAt: r.At, Sealed: sealed}}
+	r.Receipt = store.Receipt{ID: ingest.NewID("rcp_"), Action: store.ReceiptRevoke, Scopes: l.Scopes, Purpose: Purpose,
+		CollectedAt: r.At, ExpiresAt: r.At, Method: revokeMethod[by]}
 	done, err := s.store.RevokeLink(ctx, r)
 	switch {
 	case errors.Is(err, store.ErrAlreadyRevoked):
@@ -111,6 +113,11 @@ func (s *Service) Revoke(ctx context.Context, r store.Revocation) (store.Link, e
 		s.log.Warn("consent: wake", "err", err)
 	}
 	return done.Link, nil
+}
+
+var revokeMethod = map[string]string{
+	store.AuthorCustomer:    "Revoked by the customer on the OpenTeller platform",
+	store.AuthorInstitution: "Revoked by the institution through the Bank API",
 }
 
 func notFound() error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/openteller/openteller/internal/consent"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -69,8 +70,9 @@ func (r *rig) customer(t *testing.T, n int) (customerID, linkID, convID string) 
 	customerID = fmt.Sprintf("cus_%d", n)
 	linkID = "lnk_" + strings.Repeat(string(rune('a'+n)), 26)
 	must(t, r.st.CreateCustomer(ctx, store.Customer{ID: customerID, Email: customerID + "@example.com", PasswordHash: "x", CreatedAt: time.Now()}))
-	l, err := r.st.CreateLink(ctx, store.Link{ID: linkID, CustomerID: customerID, InstitutionID: r.inst, ConversationID: fmt.Sprintf("cnv_%d", n),
-		Scopes: []string{"balances", "transactions"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
+	l := store.Link{ID: linkID, CustomerID: customerID, InstitutionID: r.inst, ConversationID: fmt.Sprintf("cnv_%d", n),
+		Scopes: []string{"balances", "transactions"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+	l, err := r.st.CreateLink(ctx, l, consent.GrantReceipt(l, "test setup"))
 	must(t, err)
 	return customerID, linkID, l.ConversationID
 }
@@ -197,8 +199,9 @@ func TestNewConversationIsIntroduced(t *testing.T) {
 	read(t, c) // caught_up
 	ctx := context.Background()
 	must(t, r.st.CreateInstitution(ctx, store.Institution{ID: "ins_2", Name: "Beta", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: time.Now()}))
-	l, err := r.st.CreateLink(ctx, store.Link{ID: "lnk_" + strings.Repeat("z", 26), CustomerID: cust, InstitutionID: "ins_2", ConversationID: "cnv_new",
-		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
+	l := store.Link{ID: "lnk_" + strings.Repeat("z", 26), CustomerID: cust, InstitutionID: "ins_2", ConversationID: "cnv_new",
+		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+	l, err := r.st.CreateLink(ctx, l, consent.GrantReceipt(l, "test setup"))
 	must(t, err)
 	r.inst = "ins_2"
 	r.post(t, l.ID, "n1")

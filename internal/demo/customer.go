@@ -151,15 +151,42 @@ func attrs(tag string) map[string]string {
 	return out
 }
 
-// Link connects a bank account as a person would: start at the platform,
-// fill the bank's sign-in page with the bank's credentials, approve what is
-// ticked there, and follow the redirects back. It returns the conversation
-// the platform sent the browser to.
+// Disclosure is what GET /app/api/disclosure answers.
+type Disclosure struct {
+	Text   string `json:"text"`
+	Digest string `json:"digest"`
+}
+
+// Disclosure fetches what the customer reads before linking.
+func (c *Customer) Disclosure(ctx context.Context, institutionID string, scopes []string, days int) (Disclosure, error) {
+	q := url.Values{"institution_id": {institutionID}, "scopes": {strings.Join(scopes, ",")}, "duration_days": {fmt.Sprint(days)}}
+	var out struct {
+		Disclosure Disclosure `json:"disclosure"`
+	}
+	err := c.Call(ctx, "GET", "/app/api/disclosure?"+q.Encode(), nil, &out)
+	return out.Disclosure, err
+}
+
+// Link connects a bank account for 90 days; see LinkFor.
 func (c *Customer) Link(ctx context.Context, institutionID string, scopes []string, bankUser, bankPassword string) (string, error) {
+	return c.LinkFor(ctx, institutionID, scopes, 90, bankUser, bankPassword)
+}
+
+// LinkFor connects a bank account as a person would: read the disclosure
+// and approve it at the platform, fill the bank's sign-in page with the
+// bank's credentials, approve what is ticked there, and follow the
+// redirects back. It returns the conversation the platform sent the
+// browser to.
+func (c *Customer) LinkFor(ctx context.Context, institutionID string, scopes []string, days int, bankUser, bankPassword string) (string, error) {
+	d, err := c.Disclosure(ctx, institutionID, scopes, days)
+	if err != nil {
+		return "", fmt.Errorf("disclosure: %w", err)
+	}
 	var start struct {
 		AuthorizeURL string `json:"authorize_url"`
 	}
-	if err := c.Call(ctx, "POST", "/app/api/links", map[string]any{"institution_id": institutionID, "scopes": scopes}, &start); err != nil {
+	if err := c.Call(ctx, "POST", "/app/api/links", map[string]any{"institution_id": institutionID, "scopes": scopes,
+		"duration_days": days, "disclosure_digest": d.Digest}, &start); err != nil {
 		return "", fmt.Errorf("start link: %w", err)
 	}
 	req, _ := http.NewRequestWithContext(ctx, "GET", start.AuthorizeURL, nil)

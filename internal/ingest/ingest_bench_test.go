@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/openteller/openteller/internal/consent"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,8 +36,9 @@ func BenchmarkIngestSQLite(b *testing.B) {
 	for i := range links {
 		id := fmt.Sprintf("cus_%d", i)
 		st.CreateCustomer(ctx, store.Customer{ID: id, Email: id, PasswordHash: "x", CreatedAt: time.Now()})
-		l, err := st.CreateLink(ctx, store.Link{ID: ingest.NewID("lnk_"), CustomerID: id, InstitutionID: "ins", ConversationID: "cnv_" + id,
-			Scopes: []string{"transactions"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
+		l := store.Link{ID: ingest.NewID("lnk_"), CustomerID: id, InstitutionID: "ins", ConversationID: "cnv_" + id,
+			Scopes: []string{"transactions"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+		l, err := st.CreateLink(ctx, l, consent.GrantReceipt(l, "test setup"))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -31,19 +31,15 @@ import (
 	"time"
 
 	"github.com/openteller/openteller/internal/bus"
+	"github.com/openteller/openteller/internal/consent"
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/store"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
-const (
-	attemptTTL = 10 * time.Minute
-	// DefaultDuration is how long a link lasts unless the customer picks
-	// otherwise; MaxDuration is the most any link may last.
-	DefaultDuration = 90 * 24 * time.Hour
-	MaxDuration     = 365 * 24 * time.Hour
-)
+// attemptTTL is how long the customer has at the bank's sign-in page.
+const attemptTTL = 10 * time.Minute
 
 // Service starts links and finishes them when the bank sends the customer
 // back.
@@ -97,21 +93,50 @@ func hashState(state string) []byte {
 	return h[:]
 }
 
-// Start records a link attempt and returns the bank's authorize URL.
-func (s *Service) Start(ctx context.Context, customerID, institutionID string, scopes []string) (string, error) {
+// Request is what the customer approved on the disclosure screen.
+type Request struct {
+	InstitutionID string
+	Scopes        []string
+	DurationDays  int
+	// DisclosureDigest names the disclosure text the customer read; it must
+	// be the one the platform shows for these choices today.
+	DisclosureDigest string
+}
+
+// Disclosure returns what the customer must read before linking.
+func (s *Service) Disclosure(ctx context.Context, institutionID string, scopes []string, days int) (consent.Disclosure, error) {
 	if len(scopes) == 0 {
-		return "", httpx.Errorf(http.StatusBadRequest, "no_scopes", "Choose at least one kind of information to share.")
+		return consent.Disclosure{}, httpx.Errorf(http.StatusBadRequest, "no_scopes", "Choose at least one kind of information to share.")
 	}
 	for _, sc := range scopes {
 		if !slices.Contains(bankapi.AllScopes, sc) {
-			return "", httpx.Errorf(http.StatusBadRequest, "unknown_scope", "%q is not something a bank can share here.", sc)
+			return consent.Disclosure{}, httpx.Errorf(http.StatusBadRequest, "unknown_scope", "%q is not something a bank can share here.", sc)
 		}
 	}
-	scopes = slices.Compact(slices.Sorted(slices.Values(scopes)))
+	if !slices.Contains(consent.Durations, days) {
+		return consent.Disclosure{}, httpx.Errorf(http.StatusBadRequest, "invalid_duration", "Choose 30, 90, 180 or 365 days.")
+	}
 	in, err := s.store.Institution(ctx, institutionID)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", httpx.Errorf(http.StatusNotFound, "unknown_institution", "That bank is not available.")
+		return consent.Disclosure{}, httpx.Errorf(http.StatusNotFound, "unknown_institution", "That bank is not available.")
 	}
+	if err != nil {
+		return consent.Disclosure{}, err
+	}
+	return consent.Disclose(in.Name, scopes, days)
+}
+
+// Start records a link attempt and returns the bank's authorize URL.
+func (s *Service) Start(ctx context.Context, customerID string, req Request) (string, error) {
+	d, err := s.Disclosure(ctx, req.InstitutionID, req.Scopes, req.DurationDays)
+	if err != nil {
+		return "", err
+	}
+	if req.DisclosureDigest != d.Digest {
+		return "", httpx.Errorf(http.StatusConflict, "disclosure_changed", "What you are agreeing to has changed. Please read it again before you continue.")
+	}
+	scopes := slices.Compact(slices.Sorted(slices.Values(req.Scopes)))
+	in, err := s.store.Institution(ctx, req.InstitutionID)
 	if err != nil {
 		return "", err
 	}
@@ -119,6 +144,7 @@ func (s *Service) Start(ctx context.Context, customerID, institutionID string, s
 	a := store.LinkAttempt{
 		StateHash: hashState(state), CustomerID: customerID, InstitutionID: in.ID, LinkID: ingest.NewID("lnk_"),
 		CodeVerifier: verifier, Scopes: scopes, ExpiresAt: s.now().Add(attemptTTL),
+		DurationDays: req.DurationDays, DisclosureDigest: d.Digest,
 	}
 	if err := s.store.CreateLinkAttempt(ctx, a); err != nil {
 		return "", fmt.Errorf("linking: store attempt: %w", err)
@@ -210,11 +236,16 @@ func (s *Service) finish(r *http.Request) (conversationID, errCode string) {
 	if len(scopes) == 0 {
 		return "", "access_denied"
 	}
-	now := s.now()
-	l, err := s.store.CreateLink(ctx, store.Link{
+	now := s.now().UTC()
+	days := a.DurationDays
+	if !slices.Contains(consent.Durations, days) {
+		days = consent.DefaultDays
+	}
+	l := store.Link{
 		ID: a.LinkID, CustomerID: a.CustomerID, InstitutionID: a.InstitutionID, ConversationID: ingest.NewID("cnv_"),
-		Scopes: scopes, Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(DefaultDuration),
-	})
+		Scopes: scopes, Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(time.Duration(days) * 24 * time.Hour),
+	}
+	l, err = s.store.CreateLink(ctx, l, consent.GrantReceipt(l, a.DisclosureDigest))
 	if err != nil {
 		s.log.Error("linking: create link", "err", err)
 		return "", "server_error"

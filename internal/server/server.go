@@ -120,7 +120,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	mux.HandleFunc("POST /app/api/", notFound)
 	mux.HandleFunc("GET /v1/", notFound)
 	mux.HandleFunc("POST /v1/", notFound)
-	api := &web.API{Store: st, Ingest: s.Ingest, Linking: s.Linking, Now: time.Now, Customer: customerOf}
+	api := &web.API{Store: st, Ingest: s.Ingest, Linking: s.Linking, Now: time.Now, Customer: customerOf, BaseURL: cfg.BaseURL}
 	api.Register(mux, s.Auth.RequireCustomer)
 	mux.Handle("GET /", web.Static())
 

@@ -74,9 +74,12 @@ type Store interface {
 	// once. Expired attempts are ErrNotFound.
 	TakeLinkAttempt(ctx context.Context, stateHash []byte) (LinkAttempt, error)
 
-	// CreateLink stores the link and returns it with its conversation, which
-	// is created for the customer and institution if they have none.
-	CreateLink(ctx context.Context, l Link) (Link, error)
+	// CreateLink stores the link and the receipt of its grant, and returns
+	// the link with its conversation, which is created for the customer and
+	// institution if they have none.
+	CreateLink(ctx context.Context, l Link, grant Receipt) (Link, error)
+	// Receipts lists the customer's consent receipts, oldest first.
+	Receipts(ctx context.Context, customerID string) ([]Receipt, error)
 	Link(ctx context.Context, id string) (Link, error)
 	// RevokeLink ends a link's consent in one transaction: it marks the link
 	// revoked, deletes every event stored under it, appends r.Marker to the
@@ -155,6 +158,9 @@ type LinkAttempt struct {
 	CodeVerifier  string
 	Scopes        []string
 	ExpiresAt     time.Time
+	// What the customer chose on the disclosure screen.
+	DurationDays     int
+	DisclosureDigest string
 }
 
 // Link statuses.
@@ -219,6 +225,8 @@ type Revocation struct {
 	// Marker is the sealed TypeLinkRevoked event to append; the store fills
 	// its Seq and ConversationID.
 	Marker NewEvent
+	// Receipt records the revocation; the store fills its link fields.
+	Receipt Receipt
 }
 
 // Revoked is what RevokeLink did.
@@ -302,6 +310,41 @@ func CheckRevoker(r Revocation, l Link) error {
 	}
 	if l.Status == LinkRevoked {
 		return ErrAlreadyRevoked
+	}
+	return nil
+}
+
+// Receipt actions.
+const (
+	ReceiptGrant  = "grant"
+	ReceiptRevoke = "revoke"
+)
+
+// Receipt is the evidence of one consent decision: who, which institution,
+// what, for what, when, until when, how it was collected, and a digest of the
+// exact disclosure text shown. It is kept after the data it covered is
+// deleted, and holds no financial data.
+type Receipt struct {
+	ID               string
+	CustomerID       string
+	InstitutionID    string
+	LinkID           string
+	Action           string
+	Scopes           []string
+	Purpose          string
+	CollectedAt      time.Time
+	ExpiresAt        time.Time
+	Method           string
+	DisclosureDigest string
+}
+
+// errNoReceipt guards the rule that no consent changes without a receipt.
+var errNoReceipt = errors.New("store: a consent change needs its receipt")
+
+// CheckReceipt reports whether r is filled enough to store.
+func CheckReceipt(r Receipt) error {
+	if r.ID == "" || r.Action == "" || r.Method == "" {
+		return errNoReceipt
 	}
 	return nil
 }

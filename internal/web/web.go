@@ -12,8 +12,11 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/openteller/openteller/internal/consent"
 	"github.com/openteller/openteller/internal/delivery"
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/ingest"
@@ -62,6 +65,7 @@ type API struct {
 	Linking  *linking.Service
 	Now      func() time.Time
 	Customer func(*http.Request) (string, bool)
+	BaseURL  string
 }
 
 // Register adds the API's routes to mux; require wraps each in the
@@ -69,7 +73,10 @@ type API struct {
 func (a *API) Register(mux *http.ServeMux, require func(http.Handler) http.Handler) {
 	mux.Handle("GET /app/api/institutions", require(http.HandlerFunc(a.institutions)))
 	mux.Handle("GET /app/api/conversations", require(http.HandlerFunc(a.conversations)))
+	mux.Handle("GET /app/api/disclosure", require(http.HandlerFunc(a.disclosure)))
 	mux.Handle("POST /app/api/links", require(http.HandlerFunc(a.startLink)))
+	mux.Handle("GET /app/api/receipts", require(http.HandlerFunc(a.receipts)))
+	mux.Handle("GET /app/api/receipts/{id}", require(http.HandlerFunc(a.receipt)))
 	mux.Handle("POST /app/api/conversations/{id}/messages", require(http.HandlerFunc(a.postMessage)))
 }
 
@@ -101,17 +108,40 @@ func (a *API) conversations(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"conversations": out})
 }
 
+// disclosure serves what the customer reads before the bank's sign-in:
+// ?institution_id=…&scopes=balances,transactions&duration_days=90.
+func (a *API) disclosure(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	days, err := strconv.Atoi(q.Get("duration_days"))
+	if err != nil {
+		days = consent.DefaultDays
+	}
+	var scopes []string
+	if s := q.Get("scopes"); s != "" {
+		scopes = strings.Split(s, ",")
+	}
+	d, err := a.Linking.Disclosure(r.Context(), q.Get("institution_id"), scopes, days)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"disclosure": d, "durations": consent.Durations})
+}
+
 func (a *API) startLink(w http.ResponseWriter, r *http.Request) {
 	customerID, _ := a.Customer(r)
 	var req struct {
-		InstitutionID string   `json:"institution_id"`
-		Scopes        []string `json:"scopes"`
+		InstitutionID    string   `json:"institution_id"`
+		Scopes           []string `json:"scopes"`
+		DurationDays     int      `json:"duration_days"`
+		DisclosureDigest string   `json:"disclosure_digest"`
 	}
 	if err := httpx.DecodeJSON(w, r, 8<<10, &req); err != nil {
 		httpx.WriteError(w, err)
 		return
 	}
-	u, err := a.Linking.Start(r.Context(), customerID, req.InstitutionID, req.Scopes)
+	u, err := a.Linking.Start(r.Context(), customerID, linking.Request{InstitutionID: req.InstitutionID, Scopes: req.Scopes,
+		DurationDays: req.DurationDays, DisclosureDigest: req.DisclosureDigest})
 	if err != nil {
 		httpx.WriteError(w, err)
 		return
@@ -134,4 +164,48 @@ func (a *API) postMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusCreated, map[string]int64{"seq": seq})
+}
+
+// receipts lists the customer's consent receipts, newest first.
+func (a *API) receipts(w http.ResponseWriter, r *http.Request) {
+	customerID, _ := a.Customer(r)
+	rs, err := a.Store.Receipts(r.Context(), customerID)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	names := a.institutionNames(r)
+	out := make([]consent.KantaraReceipt, 0, len(rs))
+	for i := len(rs) - 1; i >= 0; i-- {
+		out = append(out, consent.Kantara(rs[i], names[rs[i].InstitutionID], a.BaseURL))
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"receipts": out})
+}
+
+// receipt serves one receipt as a JSON download.
+func (a *API) receipt(w http.ResponseWriter, r *http.Request) {
+	customerID, _ := a.Customer(r)
+	rs, err := a.Store.Receipts(r.Context(), customerID)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	for _, rc := range rs {
+		if rc.ID == r.PathValue("id") {
+			w.Header().Set("Content-Disposition", `attachment; filename="openteller-consent-`+rc.ID+`.json"`)
+			httpx.WriteJSON(w, http.StatusOK, consent.Kantara(rc, a.institutionNames(r)[rc.InstitutionID], a.BaseURL))
+			return
+		}
+	}
+	httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "not_found", "No such receipt."))
+}
+
+func (a *API) institutionNames(r *http.Request) map[string]string {
+	names := map[string]string{}
+	if ins, err := a.Store.Institutions(r.Context()); err == nil {
+		for _, in := range ins {
+			names[in.ID] = in.Name
+		}
+	}
+	return names
 }

@@ -286,16 +286,16 @@ func (s *Store) PutDataKey(ctx context.Context, k vault.WrappedKey) (vault.Wrapp
 // Links.
 
 func (s *Store) CreateLinkAttempt(ctx context.Context, a store.LinkAttempt) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO link_attempts (state_hash, customer_id, institution_id, link_id, code_verifier, scopes, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		a.StateHash, a.CustomerID, a.InstitutionID, a.LinkID, a.CodeVerifier, strings.Join(a.Scopes, " "), a.ExpiresAt)
+	_, err := s.pool.Exec(ctx, `INSERT INTO link_attempts (state_hash, customer_id, institution_id, link_id, code_verifier, scopes, expires_at, duration_days, disclosure_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		a.StateHash, a.CustomerID, a.InstitutionID, a.LinkID, a.CodeVerifier, strings.Join(a.Scopes, " "), a.ExpiresAt, a.DurationDays, a.DisclosureDigest)
 	return err
 }
 
 func (s *Store) TakeLinkAttempt(ctx context.Context, stateHash []byte) (store.LinkAttempt, error) {
 	var a store.LinkAttempt
 	var scopes string
-	err := s.pool.QueryRow(ctx, `DELETE FROM link_attempts WHERE state_hash = $1 RETURNING state_hash, customer_id, institution_id, link_id, code_verifier, scopes, expires_at`, stateHash).
-		Scan(&a.StateHash, &a.CustomerID, &a.InstitutionID, &a.LinkID, &a.CodeVerifier, &scopes, &a.ExpiresAt)
+	err := s.pool.QueryRow(ctx, `DELETE FROM link_attempts WHERE state_hash = $1 RETURNING state_hash, customer_id, institution_id, link_id, code_verifier, scopes, expires_at, duration_days, disclosure_digest`, stateHash).
+		Scan(&a.StateHash, &a.CustomerID, &a.InstitutionID, &a.LinkID, &a.CodeVerifier, &scopes, &a.ExpiresAt, &a.DurationDays, &a.DisclosureDigest)
 	if err != nil {
 		return store.LinkAttempt{}, notFound(err)
 	}
@@ -307,7 +307,10 @@ func (s *Store) TakeLinkAttempt(ctx context.Context, stateHash []byte) (store.Li
 	return a, nil
 }
 
-func (s *Store) CreateLink(ctx context.Context, l store.Link) (store.Link, error) {
+func (s *Store) CreateLink(ctx context.Context, l store.Link, grant store.Receipt) (store.Link, error) {
+	if err := store.CheckReceipt(grant); err != nil {
+		return l, err
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if l.ConversationID == "" {
 			return errors.New("postgres: create link: no conversation id given")
@@ -325,9 +328,39 @@ func (s *Store) CreateLink(ctx context.Context, l store.Link) (store.Link, error
 		if isUnique(err) {
 			return store.ErrExists
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		grant.CustomerID, grant.InstitutionID, grant.LinkID = l.CustomerID, l.InstitutionID, l.ID
+		return insertReceipt(ctx, tx, grant)
 	})
 	return l, err
+}
+
+func insertReceipt(ctx context.Context, tx pgx.Tx, r store.Receipt) error {
+	_, err := tx.Exec(ctx, `INSERT INTO consent_receipts (id, customer_id, institution_id, link_id, action, scopes, purpose, collected_at, expires_at, method, disclosure_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		r.ID, r.CustomerID, r.InstitutionID, r.LinkID, r.Action, strings.Join(r.Scopes, " "), r.Purpose, r.CollectedAt, r.ExpiresAt, r.Method, r.DisclosureDigest)
+	return err
+}
+
+func (s *Store) Receipts(ctx context.Context, customerID string) ([]store.Receipt, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, customer_id, institution_id, link_id, action, scopes, purpose, collected_at, expires_at, method, disclosure_digest
+		FROM consent_receipts WHERE customer_id = $1 ORDER BY collected_at, id`, customerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Receipt
+	for rows.Next() {
+		var r store.Receipt
+		var scopes string
+		if err := rows.Scan(&r.ID, &r.CustomerID, &r.InstitutionID, &r.LinkID, &r.Action, &scopes, &r.Purpose, &r.CollectedAt, &r.ExpiresAt, &r.Method, &r.DisclosureDigest); err != nil {
+			return nil, err
+		}
+		r.Scopes, r.CollectedAt, r.ExpiresAt = strings.Fields(scopes), r.CollectedAt.UTC(), r.ExpiresAt.UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 const linkCols = `id, customer_id, institution_id, conversation_id, scopes, status, created_at, expires_at, revoked_at`
@@ -348,6 +381,9 @@ func (s *Store) Link(ctx context.Context, id string) (store.Link, error) {
 
 func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revoked, error) {
 	var out store.Revoked
+	if err := store.CheckReceipt(r.Receipt); err != nil {
+		return out, err
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// The same lock order as appends: the link, then its conversation.
 		l, err := scanLink(tx.QueryRow(ctx, `SELECT `+linkCols+` FROM links WHERE id = $1 FOR NO KEY UPDATE`, r.LinkID))
@@ -377,6 +413,11 @@ func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revok
 			return err
 		}
 		if err := at.SetLastSeqs(ctx, map[string]int64{l.ConversationID: m.Seq}); err != nil {
+			return err
+		}
+		rc := r.Receipt
+		rc.CustomerID, rc.InstitutionID, rc.LinkID = l.CustomerID, l.InstitutionID, l.ID
+		if err := insertReceipt(ctx, tx, rc); err != nil {
 			return err
 		}
 		if r.CustomerID != "" {

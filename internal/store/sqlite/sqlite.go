@@ -537,8 +537,8 @@ func (s *Store) PutDataKey(ctx context.Context, k vault.WrappedKey) (vault.Wrapp
 
 func (s *Store) CreateLinkAttempt(ctx context.Context, a store.LinkAttempt) error {
 	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
-		_, err := c.ExecContext(ctx, `INSERT INTO link_attempts (state_hash, customer_id, institution_id, link_id, code_verifier, scopes, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			a.StateHash, a.CustomerID, a.InstitutionID, a.LinkID, a.CodeVerifier, strings.Join(a.Scopes, " "), micros(a.ExpiresAt))
+		_, err := c.ExecContext(ctx, `INSERT INTO link_attempts (state_hash, customer_id, institution_id, link_id, code_verifier, scopes, expires_at, duration_days, disclosure_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.StateHash, a.CustomerID, a.InstitutionID, a.LinkID, a.CodeVerifier, strings.Join(a.Scopes, " "), micros(a.ExpiresAt), a.DurationDays, a.DisclosureDigest)
 		return err
 	})
 }
@@ -548,8 +548,8 @@ func (s *Store) TakeLinkAttempt(ctx context.Context, stateHash []byte) (store.Li
 	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		var scopes string
 		var expires int64
-		err := c.QueryRowContext(ctx, `DELETE FROM link_attempts WHERE state_hash = ? RETURNING state_hash, customer_id, institution_id, link_id, code_verifier, scopes, expires_at`, stateHash).
-			Scan(&a.StateHash, &a.CustomerID, &a.InstitutionID, &a.LinkID, &a.CodeVerifier, &scopes, &expires)
+		err := c.QueryRowContext(ctx, `DELETE FROM link_attempts WHERE state_hash = ? RETURNING state_hash, customer_id, institution_id, link_id, code_verifier, scopes, expires_at, duration_days, disclosure_digest`, stateHash).
+			Scan(&a.StateHash, &a.CustomerID, &a.InstitutionID, &a.LinkID, &a.CodeVerifier, &scopes, &expires, &a.DurationDays, &a.DisclosureDigest)
 		if err != nil {
 			return notFound(err)
 		}
@@ -570,7 +570,10 @@ func (s *Store) TakeLinkAttempt(ctx context.Context, stateHash []byte) (store.Li
 	return a, err
 }
 
-func (s *Store) CreateLink(ctx context.Context, l store.Link) (store.Link, error) {
+func (s *Store) CreateLink(ctx context.Context, l store.Link, grant store.Receipt) (store.Link, error) {
+	if err := store.CheckReceipt(grant); err != nil {
+		return l, err
+	}
 	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		err := c.QueryRowContext(ctx, `SELECT id FROM conversations WHERE customer_id = ? AND institution_id = ?`, l.CustomerID, l.InstitutionID).Scan(&l.ConversationID)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -588,9 +591,40 @@ func (s *Store) CreateLink(ctx context.Context, l store.Link) (store.Link, error
 		if isUnique(err) {
 			return store.ErrExists
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		grant.CustomerID, grant.InstitutionID, grant.LinkID = l.CustomerID, l.InstitutionID, l.ID
+		return insertReceipt(ctx, c, grant)
 	})
 	return l, err
+}
+
+func insertReceipt(ctx context.Context, c *sql.Conn, r store.Receipt) error {
+	_, err := c.ExecContext(ctx, `INSERT INTO consent_receipts (id, customer_id, institution_id, link_id, action, scopes, purpose, collected_at, expires_at, method, disclosure_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.CustomerID, r.InstitutionID, r.LinkID, r.Action, strings.Join(r.Scopes, " "), r.Purpose, micros(r.CollectedAt), micros(r.ExpiresAt), r.Method, r.DisclosureDigest)
+	return err
+}
+
+func (s *Store) Receipts(ctx context.Context, customerID string) ([]store.Receipt, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT id, customer_id, institution_id, link_id, action, scopes, purpose, collected_at, expires_at, method, disclosure_digest
+		FROM consent_receipts WHERE customer_id = ? ORDER BY collected_at, id`, customerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Receipt
+	for rows.Next() {
+		var r store.Receipt
+		var scopes string
+		var collected, expires int64
+		if err := rows.Scan(&r.ID, &r.CustomerID, &r.InstitutionID, &r.LinkID, &r.Action, &scopes, &r.Purpose, &collected, &expires, &r.Method, &r.DisclosureDigest); err != nil {
+			return nil, err
+		}
+		r.Scopes, r.CollectedAt, r.ExpiresAt = strings.Fields(scopes), fromMicros(collected), fromMicros(expires)
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 const linkCols = `id, customer_id, institution_id, conversation_id, scopes, status, created_at, expires_at, revoked_at`
@@ -612,6 +646,9 @@ func (s *Store) Link(ctx context.Context, id string) (store.Link, error) {
 
 func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revoked, error) {
 	var out store.Revoked
+	if err := store.CheckReceipt(r.Receipt); err != nil {
+		return out, err
+	}
 	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		var last int64
 		l, err := scanLink(s.stmts.link.QueryRowContext(ctx, r.LinkID), &last)
@@ -636,6 +673,11 @@ func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revok
 		m := r.Marker
 		m.ConversationID, m.CustomerID, m.InstitutionID, m.LinkID, m.Seq = l.ConversationID, l.CustomerID, l.InstitutionID, l.ID, last+1
 		if err := (&appendTx{st: &s.stmts}).Insert(ctx, []*store.NewEvent{&m}); err != nil {
+			return err
+		}
+		rc := r.Receipt
+		rc.CustomerID, rc.InstitutionID, rc.LinkID = l.CustomerID, l.InstitutionID, l.ID
+		if err := insertReceipt(ctx, c, rc); err != nil {
 			return err
 		}
 		if r.CustomerID != "" {

@@ -5,6 +5,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,7 +80,7 @@ func setup(t *testing.T, s store.Store, scopes ...string) fixture {
 	}
 	var err error
 	f.link, err = s.CreateLink(ctx, store.Link{ID: "lnk_1", CustomerID: f.cust.ID, InstitutionID: f.inst.ID, ConversationID: "cnv_1",
-		Scopes: scopes, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(90 * 24 * time.Hour)})
+		Scopes: scopes, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(90 * 24 * time.Hour)}, grant())
 	must(t, err)
 	return f
 }
@@ -253,12 +254,12 @@ func testLinksAndConversations(t *testing.T, s store.Store) {
 	}
 	// A second link to the same institution joins the same conversation.
 	l2, err := s.CreateLink(ctx, store.Link{ID: "lnk_2", CustomerID: f.cust.ID, InstitutionID: f.inst.ID, ConversationID: "cnv_other",
-		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: time.Now().Add(time.Second), ExpiresAt: time.Now().Add(time.Hour)})
+		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: time.Now().Add(time.Second), ExpiresAt: time.Now().Add(time.Hour)}, grant())
 	must(t, err)
 	if l2.ConversationID != "cnv_1" {
 		t.Fatalf("second link's conversation = %q, want cnv_1", l2.ConversationID)
 	}
-	if _, err := s.CreateLink(ctx, l2); !errors.Is(err, store.ErrExists) {
+	if _, err := s.CreateLink(ctx, l2, grant()); !errors.Is(err, store.ErrExists) {
 		t.Fatalf("duplicate link id: err = %v", err)
 	}
 	convs, err := s.Conversations(ctx, f.cust.ID)
@@ -339,7 +340,7 @@ func testAppendIdempotency(t *testing.T, s store.Store) {
 	}
 	// Another institution may use the same bank event id.
 	other, err := s.CreateLink(ctx, store.Link{ID: "lnk_b", CustomerID: f.cust.ID, InstitutionID: f.other.ID, ConversationID: "cnv_b",
-		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
+		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, grant())
 	must(t, err)
 	e := event(f, "e1", "message", "", "hello")
 	e.InstitutionID, e.LinkID, e.ID = f.other.ID, other.ID, "rec_b1"
@@ -546,7 +547,14 @@ func testRevokeThenAppend(t *testing.T, s store.Store) {
 func customerRevokes(f fixture, at time.Time) store.Revocation {
 	return store.Revocation{LinkID: f.link.ID, CustomerID: f.cust.ID, At: at,
 		Marker: store.NewEvent{Event: store.Event{ID: "rec_revoked", Type: store.TypeLinkRevoked, Author: store.AuthorPlatform,
-			OccurredAt: at, ReceivedAt: at, Sealed: []byte("sealed:revoked")}}}
+			OccurredAt: at, ReceivedAt: at, Sealed: []byte("sealed:revoked")}},
+		Receipt: revokeReceipt(at)}
+}
+
+func revokeReceipt(at time.Time) store.Receipt {
+	r := grant()
+	r.Action, r.CollectedAt, r.ExpiresAt = store.ReceiptRevoke, at, at
+	return r
 }
 
 // testRevokeDeletesAndMarks: revocation deletes the link's events (not
@@ -557,7 +565,7 @@ func testRevokeDeletesAndMarks(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	f := setup(t, s)
 	other, err := s.CreateLink(ctx, store.Link{ID: "lnk_2", CustomerID: f.cust.ID, InstitutionID: f.inst.ID, ConversationID: "cnv_x",
-		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
+		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, grant())
 	must(t, err)
 	keep := event(f, "k1", "balance.updated", "balances", "other link's")
 	keep.LinkID = other.ID
@@ -611,12 +619,39 @@ func testRevokeDeletesAndMarks(t *testing.T, s store.Store) {
 	if _, err := s.RevokeLink(ctx, customerRevokes(f, time.Now())); !errors.Is(err, store.ErrAlreadyRevoked) {
 		t.Fatalf("second revoke: %v", err)
 	}
+	// Evidence stays after the data is gone: the grants and the one revocation.
+	receipts, err := s.Receipts(ctx, f.cust.ID)
+	must(t, err)
+	var actions []string
+	for _, r := range receipts {
+		if r.CustomerID != f.cust.ID || r.InstitutionID != f.inst.ID {
+			t.Fatalf("receipt %+v", r)
+		}
+		actions = append(actions, r.Action+":"+r.LinkID)
+	}
+	if !slices.Equal(actions, []string{"grant:lnk_1", "grant:lnk_2", "revoke:lnk_1"}) {
+		t.Fatalf("receipts = %v", actions)
+	}
+	noReceipt := customerRevokes(f, time.Now())
+	noReceipt.LinkID, noReceipt.Receipt = other.ID, store.Receipt{}
+	if _, err := s.RevokeLink(ctx, noReceipt); err == nil {
+		t.Fatal("revoked without a receipt")
+	}
 	// The bank revoking tells nobody through its own outbox.
 	bank := store.Revocation{LinkID: other.ID, InstitutionID: f.inst.ID, At: time.Now(),
-		Marker: store.NewEvent{Event: store.Event{ID: "rec_r2", Type: store.TypeLinkRevoked, Author: store.AuthorPlatform, OccurredAt: at, ReceivedAt: at, Sealed: []byte("x")}}}
+		Marker:  store.NewEvent{Event: store.Event{ID: "rec_r2", Type: store.TypeLinkRevoked, Author: store.AuthorPlatform, OccurredAt: at, ReceivedAt: at, Sealed: []byte("x")}},
+		Receipt: revokeReceipt(at)}
 	_, err = s.RevokeLink(ctx, bank)
 	must(t, err)
 	if notices, _ = s.Notices(ctx, f.inst.ID); len(notices) != 1 {
 		t.Fatalf("bank revocation queued a notice to itself: %+v", notices)
 	}
+}
+
+// grant is a receipt for a link made in a test.
+func grant() store.Receipt {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return store.Receipt{ID: fmt.Sprintf("rcp_%x", b), Action: store.ReceiptGrant, Scopes: []string{"balances"}, Purpose: "test",
+		CollectedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour), Method: "test", DisclosureDigest: "d"}
 }

@@ -34,10 +34,45 @@ export function connectView({ params }) {
     h('legend', {}, 'What your bank may send here'),
     SCOPES.map(([, label], i) => h('div', { class: 'check' }, boxes[i], h('label', { for: boxes[i].id }, label))),
   );
-  const note = h('p', { class: 'note' },
-    'Used only to show you this information and let the bank answer you. Never for advertising, never sold, never shared. Revoke any time.');
+  const duration = h('select', { id: 'duration', testid: 'duration' },
+    [30, 90, 180, 365].map((d) => h('option', { value: String(d), selected: d === 90 }, `${d} days`)));
+  const durationField = h('div', { class: 'field' }, h('label', { for: 'duration' }, 'For how long'), duration);
+  // The disclosure is the platform's own text, fetched for exactly these
+  // choices; its digest goes with the approval and into the receipt.
+  const disclosure = h('div', { class: 'disclosure', testid: 'disclosure', 'aria-live': 'polite' });
   const cont = h('button', { type: 'submit', class: 'primary', testid: 'connect-continue', disabled: true }, 'Continue to your bank');
   let chosen = null;
+  let shown = null; // the disclosure on screen: { digest, key }
+  let asked = 0;
+
+  function choices() {
+    return { scopes: boxes.filter((b) => b.checked).map((b) => b.value), days: Number(duration.value) };
+  }
+
+  async function loadDisclosure() {
+    const { scopes: s, days } = choices();
+    const key = `${chosen?.id}|${s.join(',')}|${days}`;
+    if (!chosen || !s.length) { shown = null; clear(disclosure); return; }
+    if (shown?.key === key) return;
+    const mine = ++asked;
+    shown = null;
+    cont.disabled = true;
+    try {
+      const q = new URLSearchParams({ institution_id: chosen.id, scopes: s.join(','), duration_days: String(days) });
+      const res = await api('GET', `/disclosure?${q}`);
+      if (mine !== asked) return; // a newer choice is on its way
+      const d = res.disclosure;
+      shown = { digest: d.digest, key };
+      clear(disclosure,
+        h('h2', {}, 'What you agree to'),
+        d.text.trim().split('\n').map((line) => line.startsWith('- ')
+          ? h('p', { class: 'disclosure-scope' }, line.slice(2))
+          : h('p', {}, line)));
+    } catch (err) {
+      if (mine === asked) showError(err.message);
+    }
+    refresh();
+  }
 
   function showError(message) {
     banner.textContent = message;
@@ -47,8 +82,14 @@ export function connectView({ params }) {
   function refresh() {
     const any = boxes.some((b) => b.checked);
     scopes.disabled = !chosen;
-    cont.disabled = !chosen || !any;
-    cont.textContent = chosen ? `Continue to ${chosen.name}` : 'Continue to your bank';
+    duration.disabled = !chosen;
+    cont.disabled = !chosen || !any || !shown;
+    cont.textContent = chosen ? `Agree and continue to ${chosen.name}` : 'Continue to your bank';
+  }
+
+  function changed() {
+    refresh();
+    loadDisclosure();
   }
 
   async function onsubmit(e) {
@@ -57,8 +98,10 @@ export function connectView({ params }) {
     showError('');
     cont.disabled = true;
     try {
-      const scopesChosen = boxes.filter((b) => b.checked).map((b) => b.value);
-      const res = await api('POST', '/links', { institution_id: chosen.id, scopes: scopesChosen });
+      const { scopes: scopesChosen, days } = choices();
+      const res = await api('POST', '/links', {
+        institution_id: chosen.id, scopes: scopesChosen, duration_days: days, disclosure_digest: shown.digest,
+      });
       location.assign(res.authorize_url);
     } catch (err) {
       showError(err.message);
@@ -66,10 +109,11 @@ export function connectView({ params }) {
     }
   }
 
-  const form = h('form', { class: 'connect', onsubmit, onchange: refresh },
+  const form = h('form', { class: 'connect', onsubmit, onchange: changed },
     h('fieldset', { class: 'banks' }, h('legend', {}, 'Choose your bank'), banks),
     scopes,
-    note,
+    durationField,
+    disclosure,
     h('p', { class: 'muted small' }, 'You’ll sign in at your bank to approve. OpenTeller never sees your bank password.'),
     h('div', { class: 'actions' }, h('a', { href: '#/', class: 'button' }, 'Cancel'), cont),
   );
@@ -89,14 +133,14 @@ export function connectView({ params }) {
     if (!list.length) return clear(banks, h('p', { class: 'muted' }, 'No banks are available yet.'));
     clear(banks, list.map((inst) => {
       const radio = h('input', { type: 'radio', name: 'institution', id: `inst-${inst.id}`, value: inst.id });
-      radio.addEventListener('change', () => { chosen = inst; refresh(); });
+      radio.addEventListener('change', () => { chosen = inst; changed(); });
       return h('div', { class: 'bank-option', testid: 'institution-option', 'data-id': inst.id },
         radio, h('label', { for: radio.id }, avatar(inst.name), inst.name));
     }));
     if (list.length === 1) {
       banks.querySelector('input').checked = true;
       chosen = list[0];
-      refresh();
+      changed();
     }
   }, (err) => clear(banks, h('p', { class: 'form-error', role: 'alert' }, err.message)));
 

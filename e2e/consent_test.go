@@ -1,0 +1,179 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/openteller/openteller/internal/banksim"
+	"github.com/openteller/openteller/internal/demo"
+)
+
+type receipt struct {
+	Version          string `json:"version"`
+	ConsentTimestamp int64  `json:"consentTimestamp"`
+	CollectionMethod string `json:"collectionMethod"`
+	ConsentReceiptID string `json:"consentReceiptID"`
+	PiiControllers   []struct {
+		PiiController string `json:"piiController"`
+	} `json:"piiControllers"`
+	Services []struct {
+		Purposes []struct {
+			Purpose              string   `json:"purpose"`
+			PiiCategory          []string `json:"piiCategory"`
+			ThirdPartyDisclosure bool     `json:"thirdPartyDisclosure"`
+		} `json:"purposes"`
+	} `json:"services"`
+	OpenTeller struct {
+		Action           string    `json:"action"`
+		LinkID           string    `json:"link_id"`
+		Scopes           []string  `json:"scopes"`
+		ExpiresAt        time.Time `json:"expires_at"`
+		DisclosureSHA256 string    `json:"disclosure_sha256"`
+	} `json:"openteller"`
+}
+
+// TestConsentReceipts: a link lasts the days the customer chose, binds the
+// disclosure they read, and leaves a receipt for its grant and its
+// revocation, downloadable as a Kantara-shaped JSON document.
+func TestConsentReceipts(t *testing.T) {
+	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
+	c := newCustomer(t, info.BaseURL)
+	c.signUp("receipts@example.com", "a receipt for everything")
+	ctx := ctxT(t)
+
+	d, err := c.Disclosure(ctx, info.InstitutionID, []string{"balances"}, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Cedar Bank", "Account balances", "30 days", "never sold"} {
+		if !strings.Contains(d.Text, want) {
+			t.Fatalf("disclosure lacks %q:\n%s", want, d.Text)
+		}
+	}
+	// Approving other terms than those read is refused and stores nothing.
+	var apiErr *demo.APIError
+	err = c.Call(ctx, "POST", "/app/api/links", map[string]any{"institution_id": info.InstitutionID, "scopes": []string{"balances", "transactions"},
+		"duration_days": 30, "disclosure_digest": d.Digest}, nil)
+	if !errors.As(err, &apiErr) || apiErr.Code != "disclosure_changed" {
+		t.Fatalf("mismatched disclosure: %v", err)
+	}
+	if _, err := c.Disclosure(ctx, info.InstitutionID, []string{"balances"}, 400); !errors.As(err, &apiErr) || apiErr.Code != "invalid_duration" {
+		t.Fatalf("400 days: %v", err)
+	}
+
+	convID, err := c.LinkFor(ctx, info.InstitutionID, []string{"balances"}, 30, banksim.DemoUsername(), banksim.DemoPassword())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conv demo.Conversation
+	for _, cv := range c.conversations() {
+		if cv.ID == convID {
+			conv = cv
+		}
+	}
+	var receipts struct {
+		Receipts []receipt `json:"receipts"`
+	}
+	if err := c.Call(ctx, "GET", "/app/api/receipts", nil, &receipts); err != nil {
+		t.Fatal(err)
+	}
+	if len(receipts.Receipts) != 1 {
+		t.Fatalf("%d receipts after one grant", len(receipts.Receipts))
+	}
+	g := receipts.Receipts[0]
+	until := time.Until(g.OpenTeller.ExpiresAt)
+	if g.Version != "KI-CR-v1.1.0" || g.OpenTeller.Action != "grant" || g.OpenTeller.LinkID != conv.Link.ID ||
+		!slices.Equal(g.OpenTeller.Scopes, []string{"balances"}) || g.OpenTeller.DisclosureSHA256 != d.Digest ||
+		until < 29*24*time.Hour || until > 30*24*time.Hour || g.PiiControllers[0].PiiController != "Cedar Bank" ||
+		g.Services[0].Purposes[0].ThirdPartyDisclosure || !slices.Equal(g.Services[0].Purposes[0].PiiCategory, []string{"Account balances"}) ||
+		!strings.Contains(g.CollectionMethod, "PKCE") {
+		t.Fatalf("grant receipt = %+v (expires in %s)", g, until)
+	}
+
+	if err := c.Call(ctx, "DELETE", "/app/api/links/"+conv.Link.ID, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	receipts.Receipts = nil
+	if err := c.Call(ctx, "GET", "/app/api/receipts", nil, &receipts); err != nil {
+		t.Fatal(err)
+	}
+	if len(receipts.Receipts) != 2 || receipts.Receipts[0].OpenTeller.Action != "revoke" || receipts.Receipts[0].OpenTeller.LinkID != conv.Link.ID {
+		t.Fatalf("after revoking: %+v", receipts.Receipts)
+	}
+
+	// One receipt downloads as a file.
+	req, _ := http.NewRequest("GET", info.BaseURL+"/app/api/receipts/"+g.ConsentReceiptID, nil)
+	resp, err := c.Customer.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") || !strings.Contains(string(body), g.ConsentReceiptID) {
+		t.Fatalf("download: %d %q %s", resp.StatusCode, resp.Header.Get("Content-Disposition"), body)
+	}
+	// Nobody else's receipts are reachable.
+	other := newCustomer(t, info.BaseURL)
+	other.signUp("nosy@example.com", "not my receipts at all")
+	if err := other.Call(ctx, "GET", "/app/api/receipts/"+g.ConsentReceiptID, nil, nil); !errors.As(err, &apiErr) || apiErr.Status != 404 {
+		t.Fatalf("another customer's receipt: %v", err)
+	}
+}
+
+// TestBrowserDisclosure: on the connect screen the customer unticks a
+// scope and picks 30 days, reads the matching disclosure, approves at the
+// bank, and gets a link with only the chosen scopes, for 30 days.
+func TestBrowserDisclosure(t *testing.T) {
+	browser := newChrome(t)
+	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	do := steps(t, ctx)
+	openConversation(do, info)
+	do("open the connect screen",
+		chromedp.Navigate(info.BaseURL+"/#/connect"),
+		chromedp.WaitVisible(css(`[data-testid="disclosure"] h2`)),
+	)
+	do("untick transactions and choose 30 days",
+		chromedp.Click(css(`[data-testid="scope-transactions"]`)),
+		chromedp.SetValue(css(`[data-testid="duration"]`), "30"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="duration"]').dispatchEvent(new Event('change', {bubbles: true}))`),
+		chromedp.Poll[chromedp.Void](`(() => { const t = document.querySelector('[data-testid="disclosure"]').textContent; return t.includes('30 days') && !t.includes('Card and account transactions'); })()`),
+	)
+	shot(t, ctx, "disclosure")
+	text, err := chromedp.Run(ctx, chromedp.Text(css(`[data-testid="disclosure"]`)))
+	if err != nil || !strings.Contains(text, "Never used for advertising, never sold, never shared") {
+		t.Fatalf("disclosure %q (%v)", text, err)
+	}
+	do("agree, and approve at the bank",
+		chromedp.Click(css(`[data-testid="connect-continue"]`)),
+		chromedp.WaitVisible(css(`button[value="approve"]`)),
+		chromedp.Click(css(`button[value="approve"]`)),
+		chromedp.WaitVisible(css(`[data-testid="thread"]`)),
+	)
+	c := newCustomer(t, info.BaseURL)
+	c.signIn(info.CustomerEmail, info.CustomerPassword)
+	conv := c.conversations()[0]
+	if slices.Contains(conv.Link.Scopes, "transactions") || !slices.Contains(conv.Link.Scopes, "balances") || conv.Link.ID == info.LinkID {
+		t.Fatalf("new link %+v", conv.Link)
+	}
+	var receipts struct {
+		Receipts []receipt `json:"receipts"`
+	}
+	if err := c.Call(ctxT(t), "GET", "/app/api/receipts", nil, &receipts); err != nil {
+		t.Fatal(err)
+	}
+	latest := receipts.Receipts[0]
+	if until := time.Until(latest.OpenTeller.ExpiresAt); latest.OpenTeller.LinkID != conv.Link.ID || until > 30*24*time.Hour || until < 29*24*time.Hour {
+		t.Fatalf("receipt of the new link: %+v", latest.OpenTeller)
+	}
+	shot(t, ctx, fmt.Sprintf("linked-%d-scopes", len(conv.Link.Scopes)))
+}
