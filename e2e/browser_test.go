@@ -121,6 +121,9 @@ func openConversation(do func(string, ...chromedp.Action[chromedp.Void]), info d
 		chromedp.SendKeys(css(`[data-testid="signin-password"]`), info.CustomerPassword),
 		chromedp.Click(css(`[data-testid="signin-submit"]`)),
 		chromedp.WaitVisible(css(`[data-testid="conversation-row"]`)),
+		// The loading line above the rows goes away when the socket has
+		// caught up; tap after that, or the row moves under the finger.
+		chromedp.WaitNotVisible(css(`[data-testid="loading"]`)),
 	)
 	do("open the conversation",
 		chromedp.Click(css(`[data-testid="conversation-row"]`)),
@@ -167,6 +170,9 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	if dir == "" {
 		return
 	}
+	// The test's own deadline may have passed; the picture is wanted anyway.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
 		path := filepath.Join(dir, strings.ReplaceAll(t.Name()+"-"+name, "/", "_")+".png")
 		os.WriteFile(path, png, 0o644)

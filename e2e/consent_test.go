@@ -177,3 +177,48 @@ func TestBrowserDisclosure(t *testing.T) {
 	}
 	shot(t, ctx, fmt.Sprintf("linked-%d-scopes", len(conv.Link.Scopes)))
 }
+
+// TestBrowserPrivacyCenter: from the privacy center the customer renews a
+// link for 180 days and then disconnects it with one tap and one
+// confirmation; each decision leaves a receipt listed on the page.
+func TestBrowserPrivacyCenter(t *testing.T) {
+	browser := newChrome(t)
+	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	do := steps(t, ctx)
+	openConversation(do, info)
+	row := fmt.Sprintf(`[data-testid="privacy-link"][data-id="%s"]`, info.LinkID)
+	do("open the privacy center",
+		chromedp.Navigate(info.BaseURL+"/#/privacy"),
+		chromedp.WaitVisible(css(row)),
+		chromedp.WaitVisible(css(`[data-testid="receipt"][data-action="grant"]`)),
+	)
+	do("renew for 180 days",
+		chromedp.SetValue(css(row+` [data-testid="renew-days"]`), "180"),
+		chromedp.Click(css(row+` [data-testid="privacy-renew"]`)),
+		chromedp.WaitVisible(css(`[data-testid="receipt"][data-action="renew"]`)),
+	)
+	c := newCustomer(t, info.BaseURL)
+	c.signIn(info.CustomerEmail, info.CustomerPassword)
+	var receipts struct {
+		Receipts []receipt `json:"receipts"`
+	}
+	if err := c.Call(ctxT(t), "GET", "/app/api/receipts", nil, &receipts); err != nil {
+		t.Fatal(err)
+	}
+	if r := receipts.Receipts[0].OpenTeller; r.Action != "renew" || time.Until(r.ExpiresAt) < 179*24*time.Hour {
+		t.Fatalf("renewal receipt %+v", r)
+	}
+	do("disconnect with one confirmation",
+		chromedp.Click(css(row+` [data-testid="privacy-disconnect"]`)),
+		chromedp.Click(css(row+` [data-testid="privacy-disconnect-confirm"]`)),
+		chromedp.WaitVisible(css(row+`[data-status="revoked"]`)),
+		chromedp.WaitVisible(css(`[data-testid="receipt"][data-action="revoke"]`)),
+	)
+	shot(t, ctx, "privacy")
+	res := newBank(t, info.BaseURL, info.InstitutionAPIKey).post(message("after-privacy", info.LinkID, "still?"))
+	if res[0].Error == nil || res[0].Error.Code != "consent_revoked" {
+		t.Fatalf("bank post after disconnecting: %+v", res[0])
+	}
+}

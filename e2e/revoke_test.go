@@ -107,10 +107,10 @@ func TestRevocationRaceTwoNodes(t *testing.T) {
 	// The open socket on the other node hears it.
 	marker := onA.await(15*time.Second, func(f frame) bool { return f.Event.Type == "link.revoked" })
 	var notice struct {
-		RevokedBy string `json:"revoked_by"`
+		EndedBy string `json:"ended_by"`
 	}
 	json.Unmarshal(marker.Event.Data, &notice)
-	if notice.RevokedBy != "customer" || marker.Event.Author != "platform" {
+	if notice.EndedBy != "customer" || marker.Event.Author != "platform" {
 		t.Fatalf("marker = %+v", marker.Event)
 	}
 	if f := onA.next(10 * time.Second); f.Type != "conversation" || f.Conversation.Link.Status != "revoked" {

@@ -1,20 +1,22 @@
-// Package consent owns the customer's consent over a link once it exists:
-// for now, revoking it, by the customer or by the bank.
+// Package consent owns the customer's consent over a link: the disclosure
+// read before linking, the receipts of every decision, renewal, and the end
+// of a link by revocation (the customer's or the bank's) or by expiry.
 //
 // What must stay true:
 //   - A revocation is in force before the call returns, on every node: the
 //     store marks the link revoked in the same transaction that every
 //     append checks, so no event posted after it is accepted.
-//   - Revoking deletes the link's stored events, not just hides them; the
-//     link row itself stays as consent evidence and holds no financial data.
+//   - Revoking or expiring deletes the link's stored events, not just hides
+//     them; the link row and the receipts stay as consent evidence and hold
+//     no financial data.
 //   - Open devices learn at once: a link.revoked notice takes the next seq
 //     in the conversation and the customer's nodes are woken.
 //   - When the customer revokes, the bank is told through the outbox (the
 //     webhook issue delivers it); when the bank revokes, the customer is
 //     told in the conversation.
 //
-// The disclosure screen, receipts, expiry, renewal and the privacy center
-// come next and will live here too.
+// Narrowing scopes, renewal reminders and delegates come next and will live
+// here too.
 package consent
 
 import (
@@ -62,16 +64,59 @@ func New(c Config) *Service {
 	return &Service{store: c.Store, keyring: c.Keyring, bus: c.Bus, now: c.Now, log: c.Logger}
 }
 
-// RevokedNotice is the data of a link.revoked event in the conversation.
-type RevokedNotice struct {
-	RevokedBy string    `json:"revoked_by"` // customer or institution
-	RevokedAt time.Time `json:"revoked_at"`
+// EndedNotice is the data of a link.revoked or link.expired event in the
+// conversation.
+type EndedNotice struct {
+	EndedBy string    `json:"ended_by"` // customer, institution or expiry
+	EndedAt time.Time `json:"ended_at"`
 }
 
 // Revoke ends the link's consent for whoever r names (the customer who owns
 // it, or its institution). Revoking a revoked link is not an error: the
 // answer is the same, and nothing changes.
 func (s *Service) Revoke(ctx context.Context, r store.Revocation) (store.Link, error) {
+	r.Expire = false
+	return s.end(ctx, r)
+}
+
+// ExpireDue ends every active link whose expiry has passed, deleting what
+// it brought in, and returns how many it ended. Several nodes may run it at
+// once: the store ends each link once.
+func (s *Service) ExpireDue(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		due, err := s.store.DueLinks(ctx, s.now(), 100)
+		if err != nil || len(due) == 0 {
+			return n, err
+		}
+		for _, l := range due {
+			if _, err := s.end(ctx, store.Revocation{LinkID: l.ID, Expire: true}); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+}
+
+// RunExpiry calls ExpireDue every interval until ctx ends.
+func (s *Service) RunExpiry(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := s.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("consent: expire links", "err", err)
+		} else if n > 0 {
+			s.log.Info("links expired", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Service) end(ctx context.Context, r store.Revocation) (store.Link, error) {
 	l, err := s.store.Link(ctx, r.LinkID)
 	if errors.Is(err, store.ErrNotFound) {
 		return l, notFound()
@@ -79,45 +124,105 @@ func (s *Service) Revoke(ctx context.Context, r store.Revocation) (store.Link, e
 	if err != nil {
 		return l, err
 	}
+	r.At = s.now().UTC()
 	if err := store.CheckRevoker(r, l); errors.Is(err, store.ErrNotFound) {
 		return store.Link{}, notFound()
 	} else if errors.Is(err, store.ErrAlreadyRevoked) {
 		return l, nil
 	}
-	r.At = s.now().UTC()
-	by := store.AuthorCustomer
-	if r.InstitutionID != "" {
+	by, typ, action := store.AuthorCustomer, store.TypeLinkRevoked, store.ReceiptRevoke
+	switch {
+	case r.Expire:
+		by, typ, action = "expiry", store.TypeLinkExpired, store.ReceiptExpire
+	case r.InstitutionID != "":
 		by = store.AuthorInstitution
 	}
-	data, _ := json.Marshal(RevokedNotice{RevokedBy: by, RevokedAt: r.At})
+	data, _ := json.Marshal(EndedNotice{EndedBy: by, EndedAt: r.At})
 	recordID := ingest.NewID("evt_")
 	sealed, err := s.keyring.Seal(ctx, l.CustomerID, recordID, data)
 	if err != nil {
 		return l, fmt.Errorf("consent: seal notice: %w", err)
 	}
-	r.Marker = store.NewEvent{Event: store.Event{ID: recordID, Type: store.TypeLinkRevoked, Author: store.AuthorPlatform,
+	r.Marker = store.NewEvent{Event: store.Event{ID: recordID, Type: typ, Author: store.AuthorPlatform,
 		OccurredAt: r.At, ReceivedAt: r.At, Sealed: sealed}}
-	r.Receipt = store.Receipt{ID: ingest.NewID("rcp_"), Action: store.ReceiptRevoke, Scopes: l.Scopes, Purpose: Purpose,
-		CollectedAt: r.At, ExpiresAt: r.At, Method: revokeMethod[by]}
+	r.Receipt = store.Receipt{ID: ingest.NewID("rcp_"), Action: action, Scopes: l.Scopes, Purpose: Purpose,
+		CollectedAt: r.At, ExpiresAt: r.At, Method: endMethod[by]}
 	done, err := s.store.RevokeLink(ctx, r)
 	switch {
 	case errors.Is(err, store.ErrAlreadyRevoked):
-		return s.store.Link(ctx, r.LinkID) // revoked meanwhile by the other side
+		return s.store.Link(ctx, r.LinkID) // ended meanwhile, by the other side or another node
 	case errors.Is(err, store.ErrNotFound):
 		return store.Link{}, notFound()
 	case err != nil:
-		return l, fmt.Errorf("consent: revoke %s: %w", r.LinkID, err)
+		return l, fmt.Errorf("consent: end %s: %w", r.LinkID, err)
 	}
-	s.log.Info("link revoked", "link", done.Link.ID, "by", by, "deleted_events", done.Deleted)
+	s.log.Info("link ended", "link", done.Link.ID, "by", by, "deleted_events", done.Deleted)
 	if err := s.bus.WakeCustomer(done.Link.CustomerID, bus.Wake{ConversationID: done.Link.ConversationID, Seq: done.Seq}); err != nil {
 		s.log.Warn("consent: wake", "err", err)
 	}
 	return done.Link, nil
 }
 
-var revokeMethod = map[string]string{
+// Renew extends the customer's link by days from now, without a gap (and
+// never shortening it), and records a receipt with the digest of the
+// disclosure for the link's scopes and the new duration.
+func (s *Service) Renew(ctx context.Context, customerID, linkID string, days int) (store.Link, error) {
+	l, err := s.store.Link(ctx, linkID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && l.CustomerID != customerID) {
+		return store.Link{}, notFound()
+	}
+	if err != nil {
+		return l, err
+	}
+	in, err := s.store.Institution(ctx, l.InstitutionID)
+	if err != nil {
+		return l, err
+	}
+	d, err := Disclose(in.Name, l.Scopes, days)
+	if err != nil {
+		return l, httpx.Errorf(http.StatusBadRequest, "invalid_duration", "Choose 30, 90, 180 or 365 days.")
+	}
+	now := s.now().UTC()
+	renewed, err := s.store.RenewLink(ctx, store.Renewal{LinkID: linkID, CustomerID: customerID, At: now,
+		ExpiresAt: now.Add(time.Duration(days) * 24 * time.Hour),
+		Receipt: store.Receipt{ID: ingest.NewID("rcp_"), Action: store.ReceiptRenew, Scopes: l.Scopes, Purpose: Purpose,
+			CollectedAt: now, Method: "Renewed by the customer on the OpenTeller platform", DisclosureDigest: d.Digest}})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Link{}, notFound()
+	case errors.Is(err, store.ErrConsentRevoked):
+		return l, httpx.Errorf(http.StatusConflict, "link_revoked", "This connection was ended. Connect the bank again to share with it.")
+	case err != nil:
+		return l, fmt.Errorf("consent: renew %s: %w", linkID, err)
+	}
+	s.log.Info("link renewed", "link", linkID, "days", days)
+	return renewed, nil
+}
+
+// RenewHandler serves POST /app/api/links/{id}/renew {"duration_days"}.
+func (s *Service) RenewHandler(customerOf func(*http.Request) (string, bool)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		customerID, _ := customerOf(r)
+		var req struct {
+			DurationDays int `json:"duration_days"`
+		}
+		if err := httpx.DecodeJSON(w, r, 1<<10, &req); err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		l, err := s.Renew(r.Context(), customerID, r.PathValue("id"), req.DurationDays)
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		writeLink(w, l)
+	})
+}
+
+var endMethod = map[string]string{
 	store.AuthorCustomer:    "Revoked by the customer on the OpenTeller platform",
 	store.AuthorInstitution: "Revoked by the institution through the Bank API",
+	"expiry":                "Ended at the expiry the customer chose",
 }
 
 func notFound() error {

@@ -50,7 +50,15 @@ type Server struct {
 
 	log  *slog.Logger
 	http *http.Server
+	// stopBackground ends the node's background work; background is done
+	// when it has.
+	stopBackground context.CancelFunc
+	background     chan struct{}
 }
+
+// expiryEvery is how often a node ends links past their expiry. Every node
+// runs it; the store ends each link once.
+const expiryEvery = time.Minute
 
 // OpenStore opens the store the configuration names: PostgreSQL when a
 // database URL is set, else SQLite in the data directory.
@@ -107,6 +115,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	mux.Handle("POST /v1/events", s.Ingest.Handler())
 	mux.Handle("DELETE /v1/links/{id}", s.Consent.BankHandler())
 	mux.Handle("DELETE /app/api/links/{id}", s.Auth.RequireCustomer(s.Consent.CustomerHandler(customerOf)))
+	mux.Handle("POST /app/api/links/{id}/renew", s.Auth.RequireCustomer(s.Consent.RenewHandler(customerOf)))
 	mux.Handle("GET /oauth/callback", s.Linking.Callback())
 	mux.Handle("GET /app/ws", s.Hub.Handler())
 	accounts := s.Auth.Handler()
@@ -143,8 +152,17 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 // Handler is the node's whole HTTP surface.
 func (s *Server) Handler() http.Handler { return s.http.Handler }
 
-// Serve serves on ln until Shutdown.
+// Serve serves on ln until Shutdown, and runs the node's background work.
 func (s *Server) Serve(ln net.Listener) error {
+	if s.background == nil {
+		var ctx context.Context
+		ctx, s.stopBackground = context.WithCancel(context.Background())
+		s.background = make(chan struct{})
+		go func() {
+			defer close(s.background)
+			s.Consent.RunExpiry(ctx, expiryEvery)
+		}()
+	}
 	err := s.http.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -155,6 +173,10 @@ func (s *Server) Serve(ln net.Listener) error {
 // Shutdown stops the node gracefully within ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
+	if s.stopBackground != nil {
+		s.stopBackground()
+		<-s.background
+	}
 	s.Bus.Close()
 	if cerr := s.Store.Close(); err == nil {
 		err = cerr

@@ -89,6 +89,11 @@ type Store interface {
 	// not the revoker's; ErrAlreadyRevoked (nothing changed) when it was
 	// revoked before.
 	RevokeLink(ctx context.Context, r Revocation) (Revoked, error)
+	// DueLinks lists up to limit active links whose expiry has passed.
+	DueLinks(ctx context.Context, now time.Time, limit int) ([]Link, error)
+	// RenewLink makes the link active until r.ExpiresAt (never earlier than
+	// it already was) and stores the receipt, in one transaction.
+	RenewLink(ctx context.Context, r Renewal) (Link, error)
 	// Notices lists the institution's outbox, oldest first.
 	Notices(ctx context.Context, institutionID string) ([]Notice, error)
 	// Conversations lists the customer's conversations with their newest link.
@@ -167,6 +172,7 @@ type LinkAttempt struct {
 const (
 	LinkActive  = "active"
 	LinkRevoked = "revoked"
+	LinkExpired = "expired" // ended by time; renewal makes it active again
 )
 
 // Link is a customer's consent for one institution to post into their
@@ -210,17 +216,22 @@ const (
 	AuthorPlatform    = "platform" // notices such as a revocation; never financial content
 )
 
-// TypeLinkRevoked is the platform's notice, in the conversation, that a link
-// was revoked and its data deleted.
-const TypeLinkRevoked = "link.revoked"
+// The platform's notices, in the conversation, that a link ended and its
+// data was deleted.
+const (
+	TypeLinkRevoked = "link.revoked"
+	TypeLinkExpired = "link.expired"
+)
 
 // Revocation asks RevokeLink to end a link's consent.
 type Revocation struct {
 	LinkID string
-	// Exactly one of these says who revokes: the customer who owns the
-	// link, or the institution it was made with.
+	// Exactly one of these says who ends the link: the customer who owns
+	// it, the institution it was made with, or (Expire) time, once its
+	// expiry has passed.
 	CustomerID    string
 	InstitutionID string
+	Expire        bool
 	At            time.Time
 	// Marker is the sealed TypeLinkRevoked event to append; the store fills
 	// its Seq and ConversationID.
@@ -237,7 +248,10 @@ type Revoked struct {
 }
 
 // Outbox notice types.
-const NoticeLinkRevoked = "link.revoked"
+const (
+	NoticeLinkRevoked = "link.revoked"
+	NoticeLinkExpired = "link.expired"
+)
 
 // Event is one entry of a conversation, as stored: metadata in the clear,
 // the payload sealed by the vault under the customer's key and bound to ID.
@@ -291,20 +305,37 @@ type Notice struct {
 	CreatedAt     time.Time
 }
 
-// RevokedNotice is the notice a customer's revocation queues for the bank.
-func RevokedNotice(l Link, at time.Time) Notice {
-	payload, _ := json.Marshal(map[string]string{"link_id": l.ID, "revoked_at": at.UTC().Format(time.RFC3339Nano), "revoked_by": AuthorCustomer})
+// EndedNotice is the notice that tells the bank a link ended, unless the
+// bank ended it itself (then it returns false).
+func EndedNotice(r Revocation, l Link) (Notice, bool) {
+	var typ, by string
+	switch {
+	case r.Expire:
+		typ, by = NoticeLinkExpired, "expiry"
+	case r.CustomerID != "":
+		typ, by = NoticeLinkRevoked, AuthorCustomer
+	default:
+		return Notice{}, false
+	}
+	payload, _ := json.Marshal(map[string]string{"link_id": l.ID, "ended_at": r.At.UTC().Format(time.RFC3339Nano), "ended_by": by})
 	b := make([]byte, 12)
 	rand.Read(b)
-	return Notice{ID: "ntc_" + hex.EncodeToString(b), InstitutionID: l.InstitutionID, LinkID: l.ID, Type: NoticeLinkRevoked, Payload: payload, CreatedAt: at}
+	return Notice{ID: "ntc_" + hex.EncodeToString(b), InstitutionID: l.InstitutionID, LinkID: l.ID, Type: typ, Payload: payload, CreatedAt: r.At}, true
 }
 
-// CheckRevoker reports whether r may revoke l: the owning customer, or the
-// institution the link was made with.
+// CheckRevoker reports whether r may end l: the owning customer or the
+// link's institution while it is active or expired, or time once an
+// active link's expiry has passed. ErrAlreadyRevoked means there is
+// nothing left to end.
 func CheckRevoker(r Revocation, l Link) error {
 	switch {
-	case r.CustomerID != "" && r.CustomerID == l.CustomerID && r.InstitutionID == "":
-	case r.InstitutionID != "" && r.InstitutionID == l.InstitutionID && r.CustomerID == "":
+	case r.Expire && r.CustomerID == "" && r.InstitutionID == "":
+		if l.Status != LinkActive || r.At.Before(l.ExpiresAt) {
+			return ErrAlreadyRevoked
+		}
+		return nil
+	case r.CustomerID != "" && r.CustomerID == l.CustomerID && r.InstitutionID == "" && !r.Expire:
+	case r.InstitutionID != "" && r.InstitutionID == l.InstitutionID && r.CustomerID == "" && !r.Expire:
 	default:
 		return ErrNotFound
 	}
@@ -314,10 +345,41 @@ func CheckRevoker(r Revocation, l Link) error {
 	return nil
 }
 
+// EndedStatus is the status r leaves a link in.
+func EndedStatus(r Revocation) string {
+	if r.Expire {
+		return LinkExpired
+	}
+	return LinkRevoked
+}
+
+// Renewal extends a link's consent; the customer who owns it asks.
+type Renewal struct {
+	LinkID     string
+	CustomerID string
+	At         time.Time
+	ExpiresAt  time.Time
+	Receipt    Receipt
+}
+
+// CheckRenewal reports whether r may renew l: its owner, while it is
+// active or expired (a revoked link is linked anew, through the bank).
+func CheckRenewal(r Renewal, l Link) error {
+	if r.CustomerID == "" || r.CustomerID != l.CustomerID {
+		return ErrNotFound
+	}
+	if l.Status == LinkRevoked {
+		return ErrConsentRevoked
+	}
+	return CheckReceipt(r.Receipt)
+}
+
 // Receipt actions.
 const (
 	ReceiptGrant  = "grant"
+	ReceiptRenew  = "renew"
 	ReceiptRevoke = "revoke"
+	ReceiptExpire = "expire"
 )
 
 // Receipt is the evidence of one consent decision: who, which institution,

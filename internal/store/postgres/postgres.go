@@ -397,7 +397,7 @@ func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revok
 		if err := tx.QueryRow(ctx, `SELECT last_seq FROM conversations WHERE id = $1 FOR UPDATE`, l.ConversationID).Scan(&last); err != nil {
 			return err
 		}
-		l.Status, l.RevokedAt = store.LinkRevoked, r.At.UTC()
+		l.Status, l.RevokedAt = store.EndedStatus(r), r.At.UTC()
 		if _, err := tx.Exec(ctx, `UPDATE links SET status = $1, revoked_at = $2 WHERE id = $3`, l.Status, r.At, l.ID); err != nil {
 			return err
 		}
@@ -420,8 +420,7 @@ func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revok
 		if err := insertReceipt(ctx, tx, rc); err != nil {
 			return err
 		}
-		if r.CustomerID != "" {
-			n := store.RevokedNotice(l, r.At)
+		if n, ok := store.EndedNotice(r, l); ok {
 			if _, err := tx.Exec(ctx, `INSERT INTO outbox (id, institution_id, link_id, type, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 				n.ID, n.InstitutionID, n.LinkID, n.Type, string(n.Payload), n.CreatedAt); err != nil {
 				return err
@@ -431,6 +430,47 @@ func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revok
 		return nil
 	})
 	return out, err
+}
+
+func (s *Store) DueLinks(ctx context.Context, now time.Time, limit int) ([]store.Link, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+linkCols+` FROM links WHERE status = $1 AND expires_at <= $2 ORDER BY expires_at LIMIT $3`, store.LinkActive, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Link
+	for rows.Next() {
+		l, err := scanLink(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) RenewLink(ctx context.Context, r store.Renewal) (store.Link, error) {
+	var l store.Link
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if l, err = scanLink(tx.QueryRow(ctx, `SELECT `+linkCols+` FROM links WHERE id = $1 FOR NO KEY UPDATE`, r.LinkID)); err != nil {
+			return err
+		}
+		if err := store.CheckRenewal(r, l); err != nil {
+			return err
+		}
+		if r.ExpiresAt.After(l.ExpiresAt) {
+			l.ExpiresAt = r.ExpiresAt.UTC().Truncate(time.Microsecond) // what both stores keep
+		}
+		l.Status, l.RevokedAt = store.LinkActive, time.Time{}
+		if _, err := tx.Exec(ctx, `UPDATE links SET status = $1, expires_at = $2, revoked_at = NULL WHERE id = $3`, l.Status, l.ExpiresAt, l.ID); err != nil {
+			return err
+		}
+		rc := r.Receipt
+		rc.CustomerID, rc.InstitutionID, rc.LinkID, rc.ExpiresAt = l.CustomerID, l.InstitutionID, l.ID, l.ExpiresAt
+		return insertReceipt(ctx, tx, rc)
+	})
+	return l, err
 }
 
 func (s *Store) Notices(ctx context.Context, institutionID string) ([]store.Notice, error) {

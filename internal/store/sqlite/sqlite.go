@@ -658,7 +658,7 @@ func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revok
 		if err := store.CheckRevoker(r, l); err != nil {
 			return err
 		}
-		l.Status, l.RevokedAt = store.LinkRevoked, r.At.UTC()
+		l.Status, l.RevokedAt = store.EndedStatus(r), r.At.UTC()
 		if _, err := c.ExecContext(ctx, `UPDATE links SET status = ?, revoked_at = ? WHERE id = ?`, l.Status, micros(r.At), l.ID); err != nil {
 			return err
 		}
@@ -680,8 +680,7 @@ func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revok
 		if err := insertReceipt(ctx, c, rc); err != nil {
 			return err
 		}
-		if r.CustomerID != "" {
-			n := store.RevokedNotice(l, r.At)
+		if n, ok := store.EndedNotice(r, l); ok {
 			if _, err := c.ExecContext(ctx, `INSERT INTO outbox (id, institution_id, link_id, type, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 				n.ID, n.InstitutionID, n.LinkID, n.Type, string(n.Payload), micros(n.CreatedAt)); err != nil {
 				return err
@@ -691,6 +690,48 @@ func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revok
 		return nil
 	})
 	return out, err
+}
+
+func (s *Store) DueLinks(ctx context.Context, now time.Time, limit int) ([]store.Link, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+linkCols+` FROM links WHERE status = ? AND expires_at <= ? ORDER BY expires_at LIMIT ?`, store.LinkActive, micros(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Link
+	for rows.Next() {
+		l, err := scanLink(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) RenewLink(ctx context.Context, r store.Renewal) (store.Link, error) {
+	var l store.Link
+	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		var err error
+		var last int64
+		if l, err = scanLink(s.stmts.link.QueryRowContext(ctx, r.LinkID), &last); err != nil {
+			return err
+		}
+		if err := store.CheckRenewal(r, l); err != nil {
+			return err
+		}
+		if r.ExpiresAt.After(l.ExpiresAt) {
+			l.ExpiresAt = r.ExpiresAt.UTC().Truncate(time.Microsecond) // what both stores keep
+		}
+		l.Status, l.RevokedAt = store.LinkActive, time.Time{}
+		if _, err := c.ExecContext(ctx, `UPDATE links SET status = ?, expires_at = ?, revoked_at = 0 WHERE id = ?`, l.Status, micros(l.ExpiresAt), l.ID); err != nil {
+			return err
+		}
+		rc := r.Receipt
+		rc.CustomerID, rc.InstitutionID, rc.LinkID, rc.ExpiresAt = l.CustomerID, l.InstitutionID, l.ID, l.ExpiresAt
+		return insertReceipt(ctx, c, rc)
+	})
+	return l, err
 }
 
 func (s *Store) Notices(ctx context.Context, institutionID string) ([]store.Notice, error) {

@@ -46,6 +46,7 @@ func Run(t *testing.T, open Open) {
 		{"AppendConcurrentGapless", testAppendConcurrentGapless},
 		{"RevokeThenAppend", testRevokeThenAppend},
 		{"RevokeDeletesAndMarks", testRevokeDeletesAndMarks},
+		{"ExpireAndRenew", testExpireAndRenew},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -613,7 +614,7 @@ func testRevokeDeletesAndMarks(t *testing.T, s store.Store) {
 		json.Unmarshal(notices[0].Payload, &payload)
 	}
 	if len(notices) != 1 || notices[0].Type != store.NoticeLinkRevoked || notices[0].LinkID != f.link.ID ||
-		payload["revoked_by"] != "customer" || payload["link_id"] != f.link.ID {
+		payload["ended_by"] != "customer" || payload["link_id"] != f.link.ID {
 		t.Fatalf("notices = %+v (payload %s)", notices, payload)
 	}
 	if _, err := s.RevokeLink(ctx, customerRevokes(f, time.Now())); !errors.Is(err, store.ErrAlreadyRevoked) {
@@ -654,4 +655,77 @@ func grant() store.Receipt {
 	rand.Read(b)
 	return store.Receipt{ID: fmt.Sprintf("rcp_%x", b), Action: store.ReceiptGrant, Scopes: []string{"balances"}, Purpose: "test",
 		CollectedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour), Method: "test", DisclosureDigest: "d"}
+}
+
+// testExpireAndRenew: a link past its expiry is due; ending it by time
+// deletes its events, leaves a marker, tells the bank, and cannot happen
+// early or twice; the owner renews it (active again, never shorter) with a
+// receipt; a revoked link cannot be renewed.
+func testExpireAndRenew(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	_, err := s.AppendEvents(ctx, []store.NewEvent{event(f, "e1", "balance.updated", "balances", "a")})
+	must(t, err)
+	expiry := func(at time.Time) store.Revocation {
+		r := customerRevokes(f, at)
+		r.CustomerID, r.Expire = "", true
+		r.Marker.Type = store.TypeLinkExpired
+		return r
+	}
+	if due, err := s.DueLinks(ctx, time.Now(), 10); err != nil || len(due) != 0 {
+		t.Fatalf("due before expiry: %v %v", due, err)
+	}
+	if _, err := s.RevokeLink(ctx, expiry(time.Now())); !errors.Is(err, store.ErrAlreadyRevoked) {
+		t.Fatalf("expiring early: %v", err)
+	}
+	later := f.link.ExpiresAt.Add(time.Minute)
+	due, err := s.DueLinks(ctx, later, 10)
+	if err != nil || len(due) != 1 || due[0].ID != f.link.ID {
+		t.Fatalf("due after expiry: %+v %v", due, err)
+	}
+	ended, err := s.RevokeLink(ctx, expiry(later))
+	must(t, err)
+	if ended.Link.Status != store.LinkExpired || ended.Deleted != 1 || ended.Seq != 2 {
+		t.Fatalf("expired = %+v", ended)
+	}
+	if _, err := s.RevokeLink(ctx, expiry(later)); !errors.Is(err, store.ErrAlreadyRevoked) {
+		t.Fatalf("expiring twice: %v", err)
+	}
+	if due, _ := s.DueLinks(ctx, later, 10); len(due) != 0 {
+		t.Fatalf("still due: %+v", due)
+	}
+	notices, _ := s.Notices(ctx, f.inst.ID)
+	if len(notices) != 1 || notices[0].Type != store.NoticeLinkExpired {
+		t.Fatalf("notices = %+v", notices)
+	}
+
+	renew := store.Renewal{LinkID: f.link.ID, CustomerID: f.cust.ID, At: later, ExpiresAt: later.Add(30 * 24 * time.Hour), Receipt: grant()}
+	renew.Receipt.Action = store.ReceiptRenew
+	stranger := renew
+	stranger.CustomerID = "cus_other"
+	if _, err := s.RenewLink(ctx, stranger); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a stranger renewing: %v", err)
+	}
+	l, err := s.RenewLink(ctx, renew)
+	must(t, err)
+	if l.Status != store.LinkActive || !l.ExpiresAt.Equal(renew.ExpiresAt.Truncate(time.Microsecond)) {
+		t.Fatalf("renewed = %+v", l)
+	}
+	// Renewing for less never shortens.
+	short := renew
+	short.ExpiresAt, short.Receipt = later.Add(time.Hour), grant()
+	l2, err := s.RenewLink(ctx, short)
+	must(t, err)
+	if !l2.ExpiresAt.Equal(l.ExpiresAt) {
+		t.Fatalf("renewal shortened the link: %v → %v", l.ExpiresAt, l2.ExpiresAt)
+	}
+	got, _ := s.Link(ctx, f.link.ID)
+	if got.Status != store.LinkActive || !got.ExpiresAt.Equal(l.ExpiresAt) || !got.RevokedAt.IsZero() {
+		t.Fatalf("stored after renewal: %+v", got)
+	}
+	_, err = s.RevokeLink(ctx, customerRevokes(f, later))
+	must(t, err)
+	if _, err := s.RenewLink(ctx, store.Renewal{LinkID: f.link.ID, CustomerID: f.cust.ID, At: later, ExpiresAt: later.Add(time.Hour), Receipt: grant()}); !errors.Is(err, store.ErrConsentRevoked) {
+		t.Fatalf("renewing a revoked link: %v", err)
+	}
 }

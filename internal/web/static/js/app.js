@@ -7,6 +7,7 @@ import { authView } from './views/auth.js';
 import { listView } from './views/list.js';
 import { connectView } from './views/connect.js';
 import { threadView } from './views/thread.js';
+import { privacyView } from './views/privacy.js';
 
 const root = document.getElementById('app');
 const banner = document.querySelector('[data-testid="reconnecting"]');
@@ -55,7 +56,7 @@ function parseRoute() {
   const params = new URLSearchParams(query);
   const thread = path.match(/^\/c\/(.+)$/);
   if (thread) return { name: 'thread', id: decodeURIComponent(thread[1]), params };
-  if (path === '/signin' || path === '/signup' || path === '/connect') return { name: path.slice(1), params };
+  if (path === '/signin' || path === '/signup' || path === '/connect' || path === '/privacy') return { name: path.slice(1), params };
   return { name: 'list', params };
 }
 
@@ -131,7 +132,7 @@ function renderShell(route) {
     });
     clear(root, shell.el);
   }
-  const key = route.name === 'thread' ? `thread:${route.id}` : route.name === 'connect' ? `connect:${route.params}` : 'list';
+  const key = route.name === 'thread' ? `thread:${route.id}` : route.name === 'connect' ? `connect:${route.params}` : route.name === 'privacy' ? 'privacy' : 'list';
   shell.el.dataset.view = route.name;
   shell.activeId = route.name === 'thread' ? route.id : null;
   shell.list.update(shell.activeId);
@@ -141,6 +142,7 @@ function renderShell(route) {
   shell.key = key;
   if (route.name === 'thread') shell.mainView = threadView({ id: route.id });
   else if (route.name === 'connect') shell.mainView = connectView({ params: route.params });
+  else if (route.name === 'privacy') shell.mainView = privacyView();
   else shell.mainView = { el: h('section', { class: 'main-pane placeholder' }, h('p', { class: 'muted' }, 'Choose a conversation to see your balances and activity.')) };
   clear(shell.main, shell.mainView.el);
   shell.mainView.focus?.();

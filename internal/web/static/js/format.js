@@ -114,8 +114,10 @@ export function summary(event) {
       return String(data.text ?? '');
     case 'customer.message':
       return `You: ${data.text ?? ''}`;
+    case 'link.expired':
+      return 'The connection ended, as agreed';
     case 'link.revoked':
-      return data.revoked_by === 'institution' ? 'The bank ended this connection' : 'You disconnected this bank';
+      return data.ended_by === 'institution' ? 'The bank ended this connection' : 'You disconnected this bank';
     default:
       return 'New update';
   }

@@ -22,6 +22,7 @@ export function listView({ onSignOut }) {
     ),
     h('div', { class: 'list-actions' },
       h('a', { href: '#/connect', class: 'button primary wide', testid: 'connect-button' }, 'Connect a bank'),
+      h('a', { href: '#/privacy', class: 'button wide', testid: 'privacy-button' }, 'Privacy center'),
     ),
     loading,
     empty,

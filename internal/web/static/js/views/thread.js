@@ -6,6 +6,11 @@ import * as store from '../store.js';
 import { avatar } from './list.js';
 
 const NEAR_BOTTOM_PX = 48;
+const RENEW_WINDOW_MS = 14 * 24 * 3600 * 1000; // offer renewal in the last 14 days
+
+export function expiringSoon(c) {
+  return c?.link?.status === 'active' && c.link.expires_at && new Date(c.link.expires_at) - Date.now() < RENEW_WINDOW_MS;
+}
 
 export function threadView({ id }) {
   const head = h('header', { class: 'pane-head thread-head' });
@@ -29,6 +34,21 @@ export function threadView({ id }) {
 
   // Disconnecting takes one tap and one confirmation: no harder than
   // connecting. The privacy center will offer the same.
+  // Renewal: one tap, for the default 90 days; the privacy center offers
+  // other durations.
+  async function renew() {
+    const c = store.conversation(id);
+    if (!c?.link?.id) return;
+    try {
+      const res = await api('POST', `/links/${encodeURIComponent(c.link.id)}/renew`, { duration_days: 90 });
+      store.upsertConversation({ ...c, link: { ...c.link, ...res.link } });
+      revokeError = '';
+    } catch (err) {
+      revokeError = err.message;
+    }
+    renderHead();
+  }
+
   async function revoke() {
     const c = store.conversation(id);
     if (!c?.link?.id) return;
@@ -75,9 +95,12 @@ export function threadView({ id }) {
       h('div', { class: 'thread-title' },
         h('h1', {}, name),
         h('p', { class: `link-status ${dead ? 'dead' : ''}`, testid: 'link-status' }, statusText)),
+      (status === 'expired' || expiringSoon(c)) &&
+        h('button', { type: 'button', class: 'link-button', testid: 'renew', onclick: renew }, 'Renew for 90 days'),
       status === 'active' && !confirming &&
         h('button', { type: 'button', class: 'link-button', testid: 'disconnect', onclick: () => { confirming = true; renderHead(); } }, 'Disconnect'),
     );
+    if (revokeError && !confirming) head.append(h('p', { class: 'form-error', role: 'alert' }, revokeError));
     if (status === 'active' && confirming) {
       head.append(h('div', { class: 'confirm', role: 'alertdialog', 'aria-label': `Disconnect ${name}` },
         h('p', {}, `Disconnect ${name}? Its balances and transactions will be deleted from OpenTeller, and it can no longer send you anything here.`),
@@ -217,8 +240,13 @@ function renderEvent(e) {
         h('p', { class: 'bubble-text' }, String(d.text ?? '')),
         when);
     }
+    case 'link.expired':
+      return h('li', { class: 'notice', testid: 'expired-notice', 'data-seq': e.seq, role: 'status' },
+        h('p', {}, 'This connection ended, as you chose when you made it.'),
+        h('p', { class: 'muted' }, 'What the bank had sent was deleted from OpenTeller. Renew to let it send you updates again.'),
+        when);
     case 'link.revoked': {
-      const byBank = d.revoked_by === 'institution';
+      const byBank = d.ended_by === 'institution';
       return h('li', { class: 'notice', testid: 'revoked-notice', 'data-seq': e.seq, role: 'status' },
         h('p', {}, byBank ? 'The bank ended this connection.' : 'You disconnected this bank.'),
         h('p', { class: 'muted' }, 'Its balances and transactions were deleted from OpenTeller. Nothing more will arrive here unless you connect again.'),

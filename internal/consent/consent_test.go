@@ -1,0 +1,133 @@
+package consent_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/openteller/openteller/internal/bus"
+	"github.com/openteller/openteller/internal/consent"
+	"github.com/openteller/openteller/internal/ingest"
+	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/testenv"
+	"github.com/openteller/openteller/internal/vault"
+)
+
+// TestExpiryEndsLinkAndRenewalRestoresIt runs the expiry sweep on a real
+// store with a moving clock: a link past its expiry is ended, its events
+// deleted, the customer's devices woken with a link.expired notice and the
+// bank told; ingest refuses it; renewal makes it active again, with a
+// receipt, and ingest accepts again.
+func TestExpiryEndsLinkAndRenewalRestoresIt(t *testing.T) {
+	ctx := context.Background()
+	st := testenv.SQLite(t)
+	kr, _ := vault.New(bytes.Repeat([]byte{5}, 32), st)
+	b, err := bus.Open(bus.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	now := time.Now().UTC()
+	clock := func() time.Time { return now }
+	st.SetClock(clock)
+	svc := consent.New(consent.Config{Store: st, Keyring: kr, Bus: b, Now: clock})
+	in := ingest.New(ingest.Config{Store: st, Keyring: kr, Bus: b, Now: clock})
+
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(st.CreateInstitution(ctx, store.Institution{ID: "ins_1", Name: "Cedar Bank", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: now}))
+	must(st.CreateCustomer(ctx, store.Customer{ID: "cus_1", Email: "a@example.com", PasswordHash: "x", CreatedAt: now}))
+	l := store.Link{ID: ingest.NewID("lnk_"), CustomerID: "cus_1", InstitutionID: "ins_1", ConversationID: "cnv_1",
+		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
+	l, err = st.CreateLink(ctx, l, consent.GrantReceipt(l, "digest"))
+	must(err)
+	post := func(id string) string {
+		raw := json.RawMessage(`{"id":"` + id + `","link_id":"` + l.ID + `","type":"message","occurred_at":"` + now.Format(time.RFC3339) + `","data":{"text":"hi"}}`)
+		res, err := in.Ingest(ctx, "ins_1", []json.RawMessage{raw})
+		must(err)
+		if res[0].Error != nil {
+			return res[0].Error.Code
+		}
+		return res[0].Status
+	}
+	if got := post("before"); got != "accepted" {
+		t.Fatalf("before expiry: %s", got)
+	}
+	woken := make(chan bus.Wake, 4)
+	sub, err := b.SubscribeCustomer("cus_1", func(w bus.Wake) { woken <- w })
+	must(err)
+	defer sub.Unsubscribe()
+	must(b.Flush())
+
+	if n, err := svc.ExpireDue(ctx); err != nil || n != 0 {
+		t.Fatalf("sweep before expiry: %d %v", n, err)
+	}
+	now = now.Add(31 * 24 * time.Hour)
+	if got := post("late"); got != "consent_expired" {
+		t.Fatalf("after expiry, before the sweep: %s", got)
+	}
+	if n, err := svc.ExpireDue(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep after expiry: %d %v", n, err)
+	}
+	if n, _ := svc.ExpireDue(ctx); n != 0 {
+		t.Fatalf("second sweep ended %d more", n)
+	}
+	select {
+	case w := <-woken:
+		if w.ConversationID != "cnv_1" {
+			t.Fatalf("woken for %+v", w)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the customer's devices were not woken")
+	}
+	evs, _ := st.EventsAfter(ctx, "cnv_1", 0, 10)
+	if len(evs) != 1 || evs[0].Type != store.TypeLinkExpired {
+		t.Fatalf("after expiry the conversation holds %+v", evs)
+	}
+	data, err := kr.Open(ctx, "cus_1", evs[0].ID, evs[0].Sealed)
+	must(err)
+	var notice consent.EndedNotice
+	json.Unmarshal(data, &notice)
+	if notice.EndedBy != "expiry" {
+		t.Fatalf("notice %s", data)
+	}
+	if ns, _ := st.Notices(ctx, "ins_1"); len(ns) != 1 || ns[0].Type != store.NoticeLinkExpired {
+		t.Fatalf("bank not told: %+v", ns)
+	}
+
+	now = now.Add(time.Hour) // the customer comes back later
+	if _, err := svc.Renew(ctx, "cus_other", l.ID, 90); err == nil {
+		t.Fatal("a stranger renewed")
+	}
+	renewed, err := svc.Renew(ctx, "cus_1", l.ID, 90)
+	must(err)
+	if renewed.Status != store.LinkActive || !renewed.ExpiresAt.Equal(now.Add(90*24*time.Hour).Truncate(time.Microsecond)) {
+		t.Fatalf("renewed = %+v", renewed)
+	}
+	if got := post("renewed"); got != "accepted" {
+		t.Fatalf("after renewal: %s", got)
+	}
+	rs, _ := st.Receipts(ctx, "cus_1")
+	var actions []string
+	for _, r := range rs {
+		actions = append(actions, r.Action)
+	}
+	if len(actions) != 3 || actions[0] != "grant" || actions[1] != "expire" || actions[2] != "renew" || rs[2].DisclosureDigest == "" {
+		t.Fatalf("receipts %v", actions)
+	}
+	if _, err := svc.Renew(ctx, "cus_1", l.ID, 400); err == nil {
+		t.Fatal("renewed for 400 days")
+	}
+	_, err = svc.Revoke(ctx, store.Revocation{LinkID: l.ID, CustomerID: "cus_1"})
+	must(err)
+	if _, err := svc.Renew(ctx, "cus_1", l.ID, 90); err == nil || errors.Is(err, context.Canceled) {
+		t.Fatalf("renewed a revoked link: %v", err)
+	}
+}

@@ -1,0 +1,102 @@
+// The privacy center: every link with its status, scopes and expiry; renew
+// or disconnect each; and the receipt of every consent decision, to read or
+// download. Disconnecting is one tap and one confirmation, like connecting.
+import { h, clear } from '../dom.js';
+import { api } from '../api.js';
+import { longDate } from '../format.js';
+import * as store from '../store.js';
+import { SCOPES } from './connect.js';
+import { expiringSoon } from './thread.js';
+
+const SCOPE_WORDS = Object.fromEntries(SCOPES);
+const ACTION_WORDS = { grant: 'Connected', renew: 'Renewed', revoke: 'Disconnected', expire: 'Ended at expiry' };
+
+function statusWords(c) {
+  const s = c.link?.status;
+  if (s === 'active') return expiringSoon(c) ? `Expiring soon · until ${longDate(c.link.expires_at)}` : `Active · until ${longDate(c.link.expires_at)}`;
+  return { revoked: 'Disconnected', expired: 'Expired' }[s] || s || 'Unknown';
+}
+
+export function privacyView() {
+  const links = h('ul', { class: 'privacy-links' });
+  const receipts = h('ul', { class: 'privacy-receipts' });
+  const problem = h('p', { class: 'form-error', role: 'alert', hidden: true });
+  const confirming = new Set();
+
+  function fail(err) {
+    problem.textContent = err.message;
+    problem.hidden = false;
+  }
+
+  async function act(c, method, path, body) {
+    problem.hidden = true;
+    try {
+      const res = await api(method, path, body);
+      store.upsertConversation({ ...c, link: { ...c.link, ...res.link } });
+      confirming.delete(c.id);
+      loadReceipts();
+    } catch (err) {
+      fail(err);
+    }
+    renderLinks();
+  }
+
+  function linkRow(c) {
+    const name = c.institution?.name || 'Your bank';
+    const id = encodeURIComponent(c.link.id);
+    const days = h('select', { 'aria-label': `Renew ${name} for`, testid: 'renew-days' },
+      [30, 90, 180, 365].map((d) => h('option', { value: String(d), selected: d === 90 }, `${d} days`)));
+    const ended = c.link.status === 'revoked';
+    return h('li', { class: 'privacy-link', testid: 'privacy-link', 'data-id': c.link.id, 'data-status': c.link.status },
+      h('h3', {}, name),
+      h('p', { class: 'muted', testid: 'privacy-status' }, statusWords(c)),
+      h('p', {}, (c.link.scopes || []).map((s) => SCOPE_WORDS[s] || s).join(' · ')),
+      !ended && h('div', { class: 'confirm-actions' },
+        days,
+        h('button', { type: 'button', class: 'button', testid: 'privacy-renew', onclick: () => act(c, 'POST', `/links/${id}/renew`, { duration_days: Number(days.value) }) }, 'Renew'),
+        c.link.status === 'active' && !confirming.has(c.id) &&
+          h('button', { type: 'button', class: 'link-button', testid: 'privacy-disconnect', onclick: () => { confirming.add(c.id); renderLinks(); } }, 'Disconnect')),
+      confirming.has(c.id) && h('div', { class: 'confirm', role: 'alertdialog', 'aria-label': `Disconnect ${name}` },
+        h('p', {}, `Disconnect ${name}? Its balances and transactions will be deleted from OpenTeller.`),
+        h('div', { class: 'confirm-actions' },
+          h('button', { type: 'button', class: 'danger', testid: 'privacy-disconnect-confirm', onclick: () => act(c, 'DELETE', `/links/${id}`) }, 'Disconnect'),
+          h('button', { type: 'button', class: 'link-button', onclick: () => { confirming.delete(c.id); renderLinks(); } }, 'Cancel'))),
+    );
+  }
+
+  function renderLinks() {
+    const list = store.conversationList().filter((c) => c.link?.id);
+    clear(links, list.length ? list.map(linkRow) : h('li', { class: 'muted' }, 'No banks connected.'));
+  }
+
+  async function loadReceipts() {
+    try {
+      const res = await api('GET', '/receipts');
+      const names = Object.fromEntries(store.conversationList().map((c) => [c.institution?.id, c.institution?.name]));
+      clear(receipts, (res.receipts || []).map((r) => {
+        const o = r.openteller || {};
+        return h('li', { class: 'privacy-receipt', testid: 'receipt', 'data-action': o.action },
+          h('p', {}, h('strong', {}, ACTION_WORDS[o.action] || o.action), ` · ${names[o.institution_id] || 'A bank'} · ${longDate(o.collected_at)}`),
+          h('p', { class: 'muted' }, (o.scopes || []).map((s) => SCOPE_WORDS[s] || s).join(' · ')),
+          h('a', { href: `/app/api/receipts/${encodeURIComponent(r.consentReceiptID)}`, download: '', testid: 'receipt-download' }, 'Download receipt (JSON)'));
+      }));
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  const el = h('section', { class: 'main-pane privacy-pane', testid: 'privacy', 'aria-labelledby': 'privacy-title' },
+    h('header', { class: 'pane-head' },
+      h('a', { href: '#/', class: 'back', 'aria-label': 'Back to conversations' }, '‹'),
+      h('h1', { id: 'privacy-title' }, 'Privacy center')),
+    h('div', { class: 'pane-body' },
+      problem,
+      h('p', { class: 'muted' }, 'Each bank sends you only what you chose, for as long as you chose. Nothing here is used for advertising, sold or shared.'),
+      h('h2', {}, 'Connected banks'), links,
+      h('h2', {}, 'Your consent receipts'), receipts),
+  );
+  renderLinks();
+  loadReceipts();
+  const unsubscribe = store.subscribe((change) => { if (change.type === 'conversations') renderLinks(); });
+  return { el, destroy: unsubscribe };
+}
