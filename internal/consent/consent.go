@@ -15,8 +15,7 @@
 //     webhook issue delivers it); when the bank revokes, the customer is
 //     told in the conversation.
 //
-// Narrowing scopes, renewal reminders and delegates come next and will live
-// here too.
+// Narrowing scopes and delegates come next and will live here too.
 package consent
 
 import (
@@ -98,7 +97,50 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	}
 }
 
-// RunExpiry calls ExpireDue every interval until ctx ends.
+// ReminderWindow is how long before expiry the customer is told, in the
+// conversation, that the link ends soon.
+const ReminderWindow = 14 * 24 * time.Hour
+
+// ExpiringNotice is the data of a link.expiring event.
+type ExpiringNotice struct {
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// RemindDue tells every customer whose link ends within ReminderWindow,
+// once per term, and returns how many it told.
+func (s *Service) RemindDue(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		now := s.now().UTC()
+		due, err := s.store.DueReminders(ctx, now, now.Add(ReminderWindow), 100)
+		if err != nil || len(due) == 0 {
+			return n, err
+		}
+		for _, l := range due {
+			data, _ := json.Marshal(ExpiringNotice{ExpiresAt: l.ExpiresAt})
+			recordID := ingest.NewID("evt_")
+			sealed, err := s.keyring.Seal(ctx, l.CustomerID, recordID, data)
+			if err != nil {
+				return n, fmt.Errorf("consent: seal reminder: %w", err)
+			}
+			seq, err := s.store.Remind(ctx, l.ID, now, store.NewEvent{Event: store.Event{ID: recordID, Type: store.TypeLinkExpiring,
+				Author: store.AuthorPlatform, OccurredAt: now, ReceivedAt: now, Sealed: sealed}})
+			if errors.Is(err, store.ErrAlreadyRevoked) {
+				continue // another node told them, or the link changed meanwhile
+			}
+			if err != nil {
+				return n, fmt.Errorf("consent: remind %s: %w", l.ID, err)
+			}
+			n++
+			if err := s.bus.WakeCustomer(l.CustomerID, bus.Wake{ConversationID: l.ConversationID, Seq: seq}); err != nil {
+				s.log.Warn("consent: wake", "err", err)
+			}
+		}
+	}
+}
+
+// RunExpiry ends due links and sends due reminders every interval until
+// ctx ends.
 func (s *Service) RunExpiry(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -107,6 +149,11 @@ func (s *Service) RunExpiry(ctx context.Context, every time.Duration) {
 			s.log.Error("consent: expire links", "err", err)
 		} else if n > 0 {
 			s.log.Info("links expired", "count", n)
+		}
+		if n, err := s.RemindDue(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("consent: renewal reminders", "err", err)
+		} else if n > 0 {
+			s.log.Info("renewal reminders sent", "count", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -69,7 +69,20 @@ func TestExpiryEndsLinkAndRenewalRestoresIt(t *testing.T) {
 	if n, err := svc.ExpireDue(ctx); err != nil || n != 0 {
 		t.Fatalf("sweep before expiry: %d %v", n, err)
 	}
-	now = now.Add(31 * 24 * time.Hour)
+	if n, err := svc.RemindDue(ctx); err != nil || n != 0 {
+		t.Fatalf("reminders 30 days out: %d %v", n, err)
+	}
+	now = now.Add(20 * 24 * time.Hour) // 10 days left
+	if n, err := svc.RemindDue(ctx); err != nil || n != 1 {
+		t.Fatalf("reminders 10 days out: %d %v", n, err)
+	}
+	if n, _ := svc.RemindDue(ctx); n != 0 {
+		t.Fatalf("reminded twice in one term: %d", n)
+	}
+	if w := <-woken; w.Seq != 2 {
+		t.Fatalf("reminder wake %+v", w)
+	}
+	now = now.Add(11 * 24 * time.Hour) // past expiry
 	if got := post("late"); got != "consent_expired" {
 		t.Fatalf("after expiry, before the sweep: %s", got)
 	}

@@ -91,6 +91,13 @@ type Store interface {
 	RevokeLink(ctx context.Context, r Revocation) (Revoked, error)
 	// DueLinks lists up to limit active links whose expiry has passed.
 	DueLinks(ctx context.Context, now time.Time, limit int) ([]Link, error)
+	// DueReminders lists up to limit active links that expire by before and
+	// whose customer has not been told in this term.
+	DueReminders(ctx context.Context, now, before time.Time, limit int) ([]Link, error)
+	// Remind appends marker (a TypeLinkExpiring notice) to the link's
+	// conversation and notes the reminder, once per term: ErrAlreadyRevoked
+	// when there is nothing to remind of any more. It returns the seq.
+	Remind(ctx context.Context, linkID string, at time.Time, marker NewEvent) (int64, error)
 	// RenewLink makes the link active until r.ExpiresAt (never earlier than
 	// it already was) and stores the receipt, in one transaction.
 	RenewLink(ctx context.Context, r Renewal) (Link, error)
@@ -219,8 +226,9 @@ const (
 // The platform's notices, in the conversation, that a link ended and its
 // data was deleted.
 const (
-	TypeLinkRevoked = "link.revoked"
-	TypeLinkExpired = "link.expired"
+	TypeLinkRevoked  = "link.revoked"
+	TypeLinkExpired  = "link.expired"
+	TypeLinkExpiring = "link.expiring" // the term ends soon: renew?
 )
 
 // Revocation asks RevokeLink to end a link's consent.

@@ -449,6 +449,56 @@ func (s *Store) DueLinks(ctx context.Context, now time.Time, limit int) ([]store
 	return out, rows.Err()
 }
 
+func (s *Store) DueReminders(ctx context.Context, now, before time.Time, limit int) ([]store.Link, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+linkCols+` FROM links WHERE status = $1 AND expires_at > $2 AND expires_at <= $3 AND reminded_at IS NULL ORDER BY expires_at LIMIT $4`,
+		store.LinkActive, now, before, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Link
+	for rows.Next() {
+		l, err := scanLink(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) Remind(ctx context.Context, linkID string, at time.Time, marker store.NewEvent) (int64, error) {
+	var seq int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var reminded *time.Time
+		row := tx.QueryRow(ctx, `SELECT `+linkCols+`, reminded_at FROM links WHERE id = $1 FOR NO KEY UPDATE`, linkID)
+		var l store.Link
+		var scopes string
+		var revoked *time.Time
+		if err := row.Scan(&l.ID, &l.CustomerID, &l.InstitutionID, &l.ConversationID, &scopes, &l.Status, &l.CreatedAt, &l.ExpiresAt, &revoked, &reminded); err != nil {
+			return notFound(err)
+		}
+		if l.Status != store.LinkActive || reminded != nil || !at.Before(l.ExpiresAt) {
+			return store.ErrAlreadyRevoked
+		}
+		var last int64
+		if err := tx.QueryRow(ctx, `SELECT last_seq FROM conversations WHERE id = $1 FOR UPDATE`, l.ConversationID).Scan(&last); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE links SET reminded_at = $1 WHERE id = $2`, at, linkID); err != nil {
+			return err
+		}
+		marker.ConversationID, marker.CustomerID, marker.InstitutionID, marker.LinkID, marker.Seq = l.ConversationID, l.CustomerID, l.InstitutionID, l.ID, last+1
+		seq = marker.Seq
+		at := appendTx{tx}
+		if err := at.Insert(ctx, []*store.NewEvent{&marker}); err != nil {
+			return err
+		}
+		return at.SetLastSeqs(ctx, map[string]int64{l.ConversationID: seq})
+	})
+	return seq, err
+}
+
 func (s *Store) RenewLink(ctx context.Context, r store.Renewal) (store.Link, error) {
 	var l store.Link
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -463,7 +513,7 @@ func (s *Store) RenewLink(ctx context.Context, r store.Renewal) (store.Link, err
 			l.ExpiresAt = r.ExpiresAt.UTC().Truncate(time.Microsecond) // what both stores keep
 		}
 		l.Status, l.RevokedAt = store.LinkActive, time.Time{}
-		if _, err := tx.Exec(ctx, `UPDATE links SET status = $1, expires_at = $2, revoked_at = NULL WHERE id = $3`, l.Status, l.ExpiresAt, l.ID); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE links SET status = $1, expires_at = $2, revoked_at = NULL, reminded_at = NULL WHERE id = $3`, l.Status, l.ExpiresAt, l.ID); err != nil {
 			return err
 		}
 		rc := r.Receipt

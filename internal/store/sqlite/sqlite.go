@@ -709,6 +709,48 @@ func (s *Store) DueLinks(ctx context.Context, now time.Time, limit int) ([]store
 	return out, rows.Err()
 }
 
+func (s *Store) DueReminders(ctx context.Context, now, before time.Time, limit int) ([]store.Link, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+linkCols+` FROM links WHERE status = ? AND expires_at > ? AND expires_at <= ? AND reminded_at = 0 ORDER BY expires_at LIMIT ?`,
+		store.LinkActive, micros(now), micros(before), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Link
+	for rows.Next() {
+		l, err := scanLink(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) Remind(ctx context.Context, linkID string, at time.Time, marker store.NewEvent) (int64, error) {
+	var seq int64
+	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		var last, reminded int64
+		l, err := scanLink(s.stmts.link.QueryRowContext(ctx, linkID), &last)
+		if err != nil {
+			return err
+		}
+		if err := c.QueryRowContext(ctx, `SELECT reminded_at FROM links WHERE id = ?`, linkID).Scan(&reminded); err != nil {
+			return err
+		}
+		if l.Status != store.LinkActive || reminded != 0 || !at.Before(l.ExpiresAt) {
+			return store.ErrAlreadyRevoked
+		}
+		if _, err := c.ExecContext(ctx, `UPDATE links SET reminded_at = ? WHERE id = ?`, micros(at), linkID); err != nil {
+			return err
+		}
+		marker.ConversationID, marker.CustomerID, marker.InstitutionID, marker.LinkID, marker.Seq = l.ConversationID, l.CustomerID, l.InstitutionID, l.ID, last+1
+		seq = marker.Seq
+		return (&appendTx{st: &s.stmts}).Insert(ctx, []*store.NewEvent{&marker})
+	})
+	return seq, err
+}
+
 func (s *Store) RenewLink(ctx context.Context, r store.Renewal) (store.Link, error) {
 	var l store.Link
 	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
@@ -724,7 +766,7 @@ func (s *Store) RenewLink(ctx context.Context, r store.Renewal) (store.Link, err
 			l.ExpiresAt = r.ExpiresAt.UTC().Truncate(time.Microsecond) // what both stores keep
 		}
 		l.Status, l.RevokedAt = store.LinkActive, time.Time{}
-		if _, err := c.ExecContext(ctx, `UPDATE links SET status = ?, expires_at = ?, revoked_at = 0 WHERE id = ?`, l.Status, micros(l.ExpiresAt), l.ID); err != nil {
+		if _, err := c.ExecContext(ctx, `UPDATE links SET status = ?, expires_at = ?, revoked_at = 0, reminded_at = 0 WHERE id = ?`, l.Status, micros(l.ExpiresAt), l.ID); err != nil {
 			return err
 		}
 		rc := r.Receipt

@@ -47,6 +47,7 @@ func Run(t *testing.T, open Open) {
 		{"RevokeThenAppend", testRevokeThenAppend},
 		{"RevokeDeletesAndMarks", testRevokeDeletesAndMarks},
 		{"ExpireAndRenew", testExpireAndRenew},
+		{"RenewalReminders", testRenewalReminders},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -727,5 +728,46 @@ func testExpireAndRenew(t *testing.T, s store.Store) {
 	must(t, err)
 	if _, err := s.RenewLink(ctx, store.Renewal{LinkID: f.link.ID, CustomerID: f.cust.ID, At: later, ExpiresAt: later.Add(time.Hour), Receipt: grant()}); !errors.Is(err, store.ErrConsentRevoked) {
 		t.Fatalf("renewing a revoked link: %v", err)
+	}
+}
+
+// testRenewalReminders: a link within the reminder window is due once per
+// term; reminding appends the notice at the next seq; renewal starts a new
+// term that reminds again.
+func testRenewalReminders(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s) // expires in 90 days
+	marker := func() store.NewEvent {
+		return store.NewEvent{Event: store.Event{ID: fmt.Sprintf("rec_%d", time.Now().UnixNano()), Type: store.TypeLinkExpiring, Author: store.AuthorPlatform,
+			OccurredAt: time.Now(), ReceivedAt: time.Now(), Sealed: []byte("x")}}
+	}
+	window := 14 * 24 * time.Hour
+	now := time.Now()
+	if due, _ := s.DueReminders(ctx, now, now.Add(window), 10); len(due) != 0 {
+		t.Fatalf("due 90 days out: %+v", due)
+	}
+	at := f.link.ExpiresAt.Add(-10 * 24 * time.Hour)
+	due, err := s.DueReminders(ctx, at, at.Add(window), 10)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due in the window: %+v %v", due, err)
+	}
+	seq, err := s.Remind(ctx, f.link.ID, at, marker())
+	must(t, err)
+	if seq != 1 {
+		t.Fatalf("reminder seq %d", seq)
+	}
+	if _, err := s.Remind(ctx, f.link.ID, at, marker()); !errors.Is(err, store.ErrAlreadyRevoked) {
+		t.Fatalf("second reminder: %v", err)
+	}
+	if due, _ := s.DueReminders(ctx, at, at.Add(window), 10); len(due) != 0 {
+		t.Fatalf("still due after reminding: %+v", due)
+	}
+	r := grant()
+	r.Action = store.ReceiptRenew
+	l, err := s.RenewLink(ctx, store.Renewal{LinkID: f.link.ID, CustomerID: f.cust.ID, At: at, ExpiresAt: at.Add(90 * 24 * time.Hour), Receipt: r})
+	must(t, err)
+	later := l.ExpiresAt.Add(-time.Hour)
+	if due, _ := s.DueReminders(ctx, later, later.Add(window), 10); len(due) != 1 {
+		t.Fatalf("the new term is not reminded: %+v", due)
 	}
 }

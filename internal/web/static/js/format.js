@@ -114,6 +114,8 @@ export function summary(event) {
       return String(data.text ?? '');
     case 'customer.message':
       return `You: ${data.text ?? ''}`;
+    case 'link.expiring':
+      return 'This connection ends soon: renew?';
     case 'link.expired':
       return 'The connection ended, as agreed';
     case 'link.revoked':

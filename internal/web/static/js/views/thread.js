@@ -80,6 +80,10 @@ export function threadView({ id }) {
     }
   });
   newActivity.addEventListener('click', toBottom);
+  // Buttons inside notices (renew) act on this conversation's link.
+  cards.addEventListener('click', (e) => {
+    if (e.target.closest?.('[data-action="renew"]')) renew();
+  });
 
   function renderHead() {
     const c = store.conversation(id);
@@ -240,6 +244,12 @@ function renderEvent(e) {
         h('p', { class: 'bubble-text' }, String(d.text ?? '')),
         when);
     }
+    case 'link.expiring':
+      return h('li', { class: 'notice', testid: 'expiring-notice', 'data-seq': e.seq, role: 'status' },
+        h('p', {}, `This connection ends on ${longDate(d.expires_at)}, as you chose.`),
+        h('p', { class: 'muted' }, 'Renew it to keep getting updates here without a gap, or let it end: what the bank sent is then deleted.'),
+        h('button', { type: 'button', class: 'button', testid: 'notice-renew', 'data-action': 'renew' }, 'Renew for 90 days'),
+        when);
     case 'link.expired':
       return h('li', { class: 'notice', testid: 'expired-notice', 'data-seq': e.seq, role: 'status' },
         h('p', {}, 'This connection ended, as you chose when you made it.'),
