@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/openteller/openteller/internal/banksim"
 	"github.com/openteller/openteller/internal/demo"
+	"github.com/openteller/openteller/pkg/bankapi"
 )
 
 type receipt struct {
@@ -194,6 +195,17 @@ func TestBrowserPrivacyCenter(t *testing.T) {
 		chromedp.WaitVisible(css(row)),
 		chromedp.WaitVisible(css(`[data-testid="receipt"][data-action="grant"]`)),
 	)
+	do("stop sharing transactions",
+		chromedp.Click(css(row+` [data-testid="keep-transactions"]`)),
+		chromedp.Click(css(row+` [data-testid="privacy-narrow"]`)),
+		chromedp.WaitVisible(css(`[data-testid="receipt"][data-action="narrow"]`)),
+		chromedp.WaitNotPresent(css(row+` [data-testid="keep-transactions"]`)),
+	)
+	if res := newBank(t, info.BaseURL, info.InstitutionAPIKey).post(bankapi.Event{ID: "after-narrow", LinkID: info.LinkID, Type: bankapi.TypeTransactionPosted,
+		OccurredAt: time.Now().UTC(), Data: bankapi.TransactionPosted{AccountID: "a", TransactionID: "t", Status: "posted", Direction: "debit",
+			Amount: bankapi.Money{Amount: "2.00", Currency: "USD"}, Description: "Tea"}}); res[0].Error == nil || res[0].Error.Code != "consent_scope" {
+		t.Fatalf("transaction after narrowing: %+v", res[0])
+	}
 	do("renew for 180 days",
 		chromedp.SetValue(css(row+` [data-testid="renew-days"]`), "180"),
 		chromedp.Click(css(row+` [data-testid="privacy-renew"]`)),

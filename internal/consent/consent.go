@@ -15,7 +15,7 @@
 //     webhook issue delivers it); when the bank revokes, the customer is
 //     told in the conversation.
 //
-// Narrowing scopes and delegates come next and will live here too.
+// Delegates (a business owner's accountant) come next and will live here too.
 package consent
 
 import (
@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/openteller/openteller/internal/bus"
@@ -32,6 +33,7 @@ import (
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/store"
 	"github.com/openteller/openteller/internal/vault"
+	"github.com/openteller/openteller/pkg/bankapi"
 )
 
 // Service revokes links.
@@ -244,6 +246,95 @@ func (s *Service) Renew(ctx context.Context, customerID, linkID string, days int
 	}
 	s.log.Info("link renewed", "link", linkID, "days", days)
 	return renewed, nil
+}
+
+// NarrowedNotice is the data of a link.narrowed event.
+type NarrowedNotice struct {
+	Scopes  []string `json:"scopes"`  // what stays
+	Removed []string `json:"removed"` // what was taken away
+	// DeletedTypes are the event types whose events were deleted, so an
+	// open device drops them too.
+	DeletedTypes []string `json:"deleted_types"`
+}
+
+// Narrow takes scopes away from the customer's link without going back to
+// the bank. What only the removed scopes allowed is deleted. Widening is
+// the bank's to ask: the customer links again.
+func (s *Service) Narrow(ctx context.Context, customerID, linkID string, keep []string) (store.Link, error) {
+	l, err := s.store.Link(ctx, linkID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && l.CustomerID != customerID) {
+		return store.Link{}, notFound()
+	}
+	if err != nil {
+		return l, err
+	}
+	keep = slices.Compact(slices.Sorted(slices.Values(keep)))
+	var removed []string
+	for _, sc := range l.Scopes {
+		if !slices.Contains(keep, sc) {
+			removed = append(removed, sc)
+		}
+	}
+	var deleteTypes []string
+	for _, typ := range bankapi.EventTypes {
+		if scope, _ := bankapi.ScopeFor(typ); scope != "" && slices.Contains(removed, scope) {
+			deleteTypes = append(deleteTypes, typ)
+		}
+	}
+	now := s.now().UTC()
+	data, _ := json.Marshal(NarrowedNotice{Scopes: keep, Removed: removed, DeletedTypes: deleteTypes})
+	recordID := ingest.NewID("evt_")
+	sealed, err := s.keyring.Seal(ctx, l.CustomerID, recordID, data)
+	if err != nil {
+		return l, fmt.Errorf("consent: seal notice: %w", err)
+	}
+	in, err := s.store.Institution(ctx, l.InstitutionID)
+	if err != nil {
+		return l, err
+	}
+	var digest string
+	if d, err := Disclose(in.Name, keep, DefaultDays); err == nil {
+		digest = d.Digest
+	}
+	narrowed, err := s.store.NarrowLink(ctx, store.Narrowing{LinkID: linkID, CustomerID: customerID, Scopes: keep, DeleteTypes: deleteTypes, At: now,
+		Marker: store.NewEvent{Event: store.Event{ID: recordID, Type: store.TypeLinkNarrowed, Author: store.AuthorPlatform, OccurredAt: now, ReceivedAt: now, Sealed: sealed}},
+		Receipt: store.Receipt{ID: ingest.NewID("rcp_"), Action: store.ReceiptNarrow, Purpose: Purpose, CollectedAt: now,
+			Method: "Narrowed by the customer on the OpenTeller platform", DisclosureDigest: digest}})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Link{}, notFound()
+	case errors.Is(err, store.ErrWiden):
+		return l, httpx.Errorf(http.StatusConflict, "widen_via_bank", "You can only take things away here. To share more, connect the bank again: it asks you at its own sign-in.")
+	case errors.Is(err, store.ErrConsentRevoked), errors.Is(err, store.ErrConsentExpired):
+		return l, httpx.Errorf(http.StatusConflict, "link_ended", "This connection has ended, so there is nothing to narrow.")
+	case err != nil:
+		return l, fmt.Errorf("consent: narrow %s: %w", linkID, err)
+	}
+	s.log.Info("link narrowed", "link", linkID, "removed", len(removed))
+	if err := s.bus.WakeCustomer(l.CustomerID, bus.Wake{ConversationID: l.ConversationID}); err != nil {
+		s.log.Warn("consent: wake", "err", err)
+	}
+	return narrowed, nil
+}
+
+// NarrowHandler serves PUT /app/api/links/{id}/scopes {"scopes":[…]}.
+func (s *Service) NarrowHandler(customerOf func(*http.Request) (string, bool)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		customerID, _ := customerOf(r)
+		var req struct {
+			Scopes []string `json:"scopes"`
+		}
+		if err := httpx.DecodeJSON(w, r, 1<<10, &req); err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		l, err := s.Narrow(r.Context(), customerID, r.PathValue("id"), req.Scopes)
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		writeLink(w, l)
+	})
 }
 
 // RenewHandler serves POST /app/api/links/{id}/renew {"duration_days"}.

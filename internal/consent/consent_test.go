@@ -144,3 +144,76 @@ func TestExpiryEndsLinkAndRenewalRestoresIt(t *testing.T) {
 		t.Fatalf("renewed a revoked link: %v", err)
 	}
 }
+
+// TestNarrow: the customer takes transactions away; transaction events are
+// deleted, balances stay, transactions are refused from then on; widening
+// and strangers are refused; a receipt records it.
+func TestNarrow(t *testing.T) {
+	ctx := context.Background()
+	st := testenv.SQLite(t)
+	kr, _ := vault.New(bytes.Repeat([]byte{7}, 32), st)
+	b, err := bus.Open(bus.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	svc := consent.New(consent.Config{Store: st, Keyring: kr, Bus: b})
+	in := ingest.New(ingest.Config{Store: st, Keyring: kr, Bus: b})
+	now := time.Now().UTC()
+	st.CreateInstitution(ctx, store.Institution{ID: "ins_1", Name: "Cedar Bank", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: now})
+	st.CreateCustomer(ctx, store.Customer{ID: "cus_1", Email: "a@example.com", PasswordHash: "x", CreatedAt: now})
+	l := store.Link{ID: ingest.NewID("lnk_"), CustomerID: "cus_1", InstitutionID: "ins_1", ConversationID: "cnv_1",
+		Scopes: []string{"balances", "transactions"}, Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if l, err = st.CreateLink(ctx, l, consent.GrantReceipt(l, "d")); err != nil {
+		t.Fatal(err)
+	}
+	post := func(id, typ, data string) string {
+		raw := json.RawMessage(`{"id":"` + id + `","link_id":"` + l.ID + `","type":"` + typ + `","occurred_at":"` + now.Format(time.RFC3339) + `","data":` + data + `}`)
+		res, err := in.Ingest(ctx, "ins_1", []json.RawMessage{raw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Error != nil {
+			return res[0].Error.Code
+		}
+		return res[0].Status
+	}
+	bal := `{"account_id":"a","account_name":"C","account_kind":"checking","available":{"amount":"1.00","currency":"USD"},"current":{"amount":"1.00","currency":"USD"}}`
+	txn := `{"account_id":"a","transaction_id":"t","status":"posted","direction":"debit","amount":{"amount":"1.00","currency":"USD"},"description":"Tea"}`
+	post("b1", "balance.updated", bal)
+	post("t1", "transaction.posted", txn)
+
+	for _, bad := range [][]string{{"balances", "transactions", "fraud_alerts"}, {"balances", "transactions"}, {}} {
+		if _, err := svc.Narrow(ctx, "cus_1", l.ID, bad); err == nil {
+			t.Fatalf("narrowed to %v", bad)
+		}
+	}
+	if _, err := svc.Narrow(ctx, "cus_2", l.ID, []string{"balances"}); err == nil {
+		t.Fatal("a stranger narrowed")
+	}
+	narrowed, err := svc.Narrow(ctx, "cus_1", l.ID, []string{"balances"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(narrowed.Scopes) != 1 || narrowed.Scopes[0] != "balances" {
+		t.Fatalf("narrowed = %+v", narrowed)
+	}
+	evs, _ := st.EventsAfter(ctx, "cnv_1", 0, 10)
+	var types []string
+	for _, e := range evs {
+		types = append(types, e.Type)
+	}
+	if len(types) != 2 || types[0] != "balance.updated" || types[1] != store.TypeLinkNarrowed {
+		t.Fatalf("after narrowing: %v", types)
+	}
+	if got := post("t2", "transaction.posted", txn); got != "consent_scope" {
+		t.Fatalf("transaction after narrowing: %s", got)
+	}
+	if got := post("b2", "balance.updated", bal); got != "accepted" {
+		t.Fatalf("balance after narrowing: %s", got)
+	}
+	rs, _ := st.Receipts(ctx, "cus_1")
+	if last := rs[len(rs)-1]; last.Action != "narrow" || len(last.Scopes) != 1 {
+		t.Fatalf("receipt %+v", last)
+	}
+}

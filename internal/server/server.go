@@ -116,6 +116,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	mux.Handle("DELETE /v1/links/{id}", s.Consent.BankHandler())
 	mux.Handle("DELETE /app/api/links/{id}", s.Auth.RequireCustomer(s.Consent.CustomerHandler(customerOf)))
 	mux.Handle("POST /app/api/links/{id}/renew", s.Auth.RequireCustomer(s.Consent.RenewHandler(customerOf)))
+	mux.Handle("PUT /app/api/links/{id}/scopes", s.Auth.RequireCustomer(s.Consent.NarrowHandler(customerOf)))
 	mux.Handle("GET /oauth/callback", s.Linking.Callback())
 	mux.Handle("GET /app/ws", s.Hub.Handler())
 	accounts := s.Auth.Handler()

@@ -43,6 +43,7 @@ var (
 	ErrConsentRevoked      = errors.New("store: link revoked")
 	ErrIdempotencyConflict = errors.New("store: event id reused with a different body")
 	ErrAlreadyRevoked      = errors.New("store: link already revoked")
+	ErrWiden               = errors.New("store: scopes can only be narrowed here")
 )
 
 // Store is everything the platform keeps. Implementations are safe for
@@ -98,6 +99,11 @@ type Store interface {
 	// conversation and notes the reminder, once per term: ErrAlreadyRevoked
 	// when there is nothing to remind of any more. It returns the seq.
 	Remind(ctx context.Context, linkID string, at time.Time, marker NewEvent) (int64, error)
+	// NarrowLink takes scopes away from an active link, deletes the events
+	// of the types only those scopes allowed, appends n.Marker and stores the
+	// receipt, in one transaction. ErrNotFound when the link is not the
+	// customer's; ErrWiden when n.Scopes is not a strict subset.
+	NarrowLink(ctx context.Context, n Narrowing) (Link, error)
 	// RenewLink makes the link active until r.ExpiresAt (never earlier than
 	// it already was) and stores the receipt, in one transaction.
 	RenewLink(ctx context.Context, r Renewal) (Link, error)
@@ -226,6 +232,7 @@ const (
 // The platform's notices, in the conversation, that a link ended and its
 // data was deleted.
 const (
+	TypeLinkNarrowed = "link.narrowed" // the customer took scopes away
 	TypeLinkRevoked  = "link.revoked"
 	TypeLinkExpired  = "link.expired"
 	TypeLinkExpiring = "link.expiring" // the term ends soon: renew?
@@ -386,6 +393,7 @@ func CheckRenewal(r Renewal, l Link) error {
 const (
 	ReceiptGrant  = "grant"
 	ReceiptRenew  = "renew"
+	ReceiptNarrow = "narrow"
 	ReceiptRevoke = "revoke"
 	ReceiptExpire = "expire"
 )
@@ -417,4 +425,37 @@ func CheckReceipt(r Receipt) error {
 		return errNoReceipt
 	}
 	return nil
+}
+
+// Narrowing takes scopes away from a link; the customer who owns it asks.
+type Narrowing struct {
+	LinkID      string
+	CustomerID  string
+	Scopes      []string // what stays
+	DeleteTypes []string // event types none of the remaining scopes allow
+	At          time.Time
+	Marker      NewEvent // a TypeLinkNarrowed notice
+	Receipt     Receipt
+}
+
+// CheckNarrowing reports whether n may narrow l.
+func CheckNarrowing(n Narrowing, l Link) error {
+	if n.CustomerID == "" || n.CustomerID != l.CustomerID {
+		return ErrNotFound
+	}
+	switch {
+	case l.Status == LinkRevoked:
+		return ErrConsentRevoked
+	case l.Status != LinkActive || !n.At.Before(l.ExpiresAt):
+		return ErrConsentExpired
+	}
+	if len(n.Scopes) == 0 || len(n.Scopes) >= len(l.Scopes) {
+		return ErrWiden
+	}
+	for _, s := range n.Scopes {
+		if !l.HasScope(s) {
+			return ErrWiden
+		}
+	}
+	return CheckReceipt(n.Receipt)
 }

@@ -25,6 +25,9 @@ const (
 	ScopeSupportChat  = "support_chat"
 )
 
+// EventTypes lists every event type a bank may post.
+var EventTypes = []string{TypeBalanceUpdated, TypeTransactionPosted, TypeMessage}
+
 // AllScopes lists every scope in the order they are shown to a customer.
 var AllScopes = []string{ScopeBalances, ScopeTransactions, ScopeFraudAlerts, ScopeReceipts, ScopeShipments, ScopeSupportChat}
 

@@ -499,6 +499,45 @@ func (s *Store) Remind(ctx context.Context, linkID string, at time.Time, marker 
 	return seq, err
 }
 
+func (s *Store) NarrowLink(ctx context.Context, n store.Narrowing) (store.Link, error) {
+	var l store.Link
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if l, err = scanLink(tx.QueryRow(ctx, `SELECT `+linkCols+` FROM links WHERE id = $1 FOR NO KEY UPDATE`, n.LinkID)); err != nil {
+			return err
+		}
+		if err := store.CheckNarrowing(n, l); err != nil {
+			return err
+		}
+		var last int64
+		if err := tx.QueryRow(ctx, `SELECT last_seq FROM conversations WHERE id = $1 FOR UPDATE`, l.ConversationID).Scan(&last); err != nil {
+			return err
+		}
+		l.Scopes = n.Scopes
+		if _, err := tx.Exec(ctx, `UPDATE links SET scopes = $1 WHERE id = $2`, strings.Join(n.Scopes, " "), l.ID); err != nil {
+			return err
+		}
+		if len(n.DeleteTypes) > 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM events WHERE conversation_id = $1 AND link_id = $2 AND type = ANY($3)`, l.ConversationID, l.ID, n.DeleteTypes); err != nil {
+				return err
+			}
+		}
+		m := n.Marker
+		m.ConversationID, m.CustomerID, m.InstitutionID, m.LinkID, m.Seq = l.ConversationID, l.CustomerID, l.InstitutionID, l.ID, last+1
+		at := appendTx{tx}
+		if err := at.Insert(ctx, []*store.NewEvent{&m}); err != nil {
+			return err
+		}
+		if err := at.SetLastSeqs(ctx, map[string]int64{l.ConversationID: m.Seq}); err != nil {
+			return err
+		}
+		rc := n.Receipt
+		rc.CustomerID, rc.InstitutionID, rc.LinkID, rc.Scopes, rc.ExpiresAt = l.CustomerID, l.InstitutionID, l.ID, n.Scopes, l.ExpiresAt
+		return insertReceipt(ctx, tx, rc)
+	})
+	return l, err
+}
+
 func (s *Store) RenewLink(ctx context.Context, r store.Renewal) (store.Link, error) {
 	var l store.Link
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

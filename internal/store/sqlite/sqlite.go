@@ -751,6 +751,38 @@ func (s *Store) Remind(ctx context.Context, linkID string, at time.Time, marker 
 	return seq, err
 }
 
+func (s *Store) NarrowLink(ctx context.Context, n store.Narrowing) (store.Link, error) {
+	var l store.Link
+	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		var err error
+		var last int64
+		if l, err = scanLink(s.stmts.link.QueryRowContext(ctx, n.LinkID), &last); err != nil {
+			return err
+		}
+		if err := store.CheckNarrowing(n, l); err != nil {
+			return err
+		}
+		l.Scopes = n.Scopes
+		if _, err := c.ExecContext(ctx, `UPDATE links SET scopes = ? WHERE id = ?`, strings.Join(n.Scopes, " "), l.ID); err != nil {
+			return err
+		}
+		for _, typ := range n.DeleteTypes {
+			if _, err := c.ExecContext(ctx, `DELETE FROM events WHERE conversation_id = ? AND link_id = ? AND type = ?`, l.ConversationID, l.ID, typ); err != nil {
+				return err
+			}
+		}
+		m := n.Marker
+		m.ConversationID, m.CustomerID, m.InstitutionID, m.LinkID, m.Seq = l.ConversationID, l.CustomerID, l.InstitutionID, l.ID, last+1
+		if err := (&appendTx{st: &s.stmts}).Insert(ctx, []*store.NewEvent{&m}); err != nil {
+			return err
+		}
+		rc := n.Receipt
+		rc.CustomerID, rc.InstitutionID, rc.LinkID, rc.Scopes, rc.ExpiresAt = l.CustomerID, l.InstitutionID, l.ID, n.Scopes, l.ExpiresAt
+		return insertReceipt(ctx, c, rc)
+	})
+	return l, err
+}
+
 func (s *Store) RenewLink(ctx context.Context, r store.Renewal) (store.Link, error) {
 	var l store.Link
 	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {

@@ -114,6 +114,8 @@ export function summary(event) {
       return String(data.text ?? '');
     case 'customer.message':
       return `You: ${data.text ?? ''}`;
+    case 'link.narrowed':
+      return 'You now share less with this bank';
     case 'link.expiring':
       return 'This connection ends soon: renew?';
     case 'link.expired':

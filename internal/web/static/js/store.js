@@ -82,6 +82,15 @@ export function addEvent(conversationId, event) {
     emit({ type: 'cleared', conversationId, event });
     return true;
   }
+  if (event.type === 'link.narrowed') {
+    // Events of the types the customer stopped sharing were deleted.
+    const gone = new Set(event.data?.deleted_types || []);
+    const removedSeqs = [];
+    for (const [old, e] of bySeq) if (old < seq && gone.has(e.type)) { bySeq.delete(old); removedSeqs.push(old); }
+    bySeq.set(seq, event);
+    emit({ type: 'narrowed', conversationId, event, removedSeqs });
+    return true;
+  }
   bySeq.set(seq, event);
 
   let replaces = null;

@@ -9,7 +9,7 @@ import { SCOPES } from './connect.js';
 import { expiringSoon } from './thread.js';
 
 const SCOPE_WORDS = Object.fromEntries(SCOPES);
-const ACTION_WORDS = { grant: 'Connected', renew: 'Renewed', revoke: 'Disconnected', expire: 'Ended at expiry' };
+const ACTION_WORDS = { grant: 'Connected', renew: 'Renewed', narrow: 'Shared less', revoke: 'Disconnected', expire: 'Ended at expiry' };
 
 function statusWords(c) {
   const s = c.link?.status;
@@ -47,10 +47,21 @@ export function privacyView() {
     const days = h('select', { 'aria-label': `Renew ${name} for`, testid: 'renew-days' },
       [30, 90, 180, 365].map((d) => h('option', { value: String(d), selected: d === 90 }, `${d} days`)));
     const ended = c.link.status === 'revoked';
+    const active = c.link.status === 'active';
+    // Only what is shared can be unticked here; sharing more goes through
+    // the bank's own sign-in (connect again).
+    const boxes = (c.link.scopes || []).map((s) =>
+      h('input', { type: 'checkbox', id: `keep-${c.link.id}-${s}`, value: s, checked: true, disabled: !active, testid: `keep-${s}` }));
+    const save = h('button', { type: 'button', class: 'button', testid: 'privacy-narrow', hidden: true,
+      onclick: () => act(c, 'PUT', `/links/${id}/scopes`, { scopes: boxes.filter((b) => b.checked).map((b) => b.value) }) }, 'Stop sharing the unticked');
+    const onchange = () => { save.hidden = boxes.every((b) => b.checked) || !boxes.some((b) => b.checked); };
     return h('li', { class: 'privacy-link', testid: 'privacy-link', 'data-id': c.link.id, 'data-status': c.link.status },
       h('h3', {}, name),
       h('p', { class: 'muted', testid: 'privacy-status' }, statusWords(c)),
-      h('p', {}, (c.link.scopes || []).map((s) => SCOPE_WORDS[s] || s).join(' · ')),
+      h('fieldset', { class: 'scopes', onchange },
+        h('legend', { class: 'sr-only' }, `What ${name} may send`),
+        boxes.map((b) => h('div', { class: 'check' }, b, h('label', { for: b.id }, SCOPE_WORDS[b.value] || b.value)))),
+      save,
       !ended && h('div', { class: 'confirm-actions' },
         days,
         h('button', { type: 'button', class: 'button', testid: 'privacy-renew', onclick: () => act(c, 'POST', `/links/${id}/renew`, { duration_days: Number(days.value) }) }, 'Renew'),

@@ -4,6 +4,9 @@ import { api } from '../api.js';
 import { ago, cardTime, formatMoney, longDate, mask, transactionTitle } from '../format.js';
 import * as store from '../store.js';
 import { avatar } from './list.js';
+import { SCOPES } from './connect.js';
+
+const SCOPE_WORDS = Object.fromEntries(SCOPES);
 
 const NEAR_BOTTOM_PX = 48;
 const RENEW_WINDOW_MS = 14 * 24 * 3600 * 1000; // offer renewal in the last 14 days
@@ -148,6 +151,12 @@ export function threadView({ id }) {
       renderHead();
       return toBottom();
     }
+    if (change.type === 'narrowed' && change.conversationId === id) {
+      for (const seq of change.removedSeqs) cards.querySelector(`[data-seq="${seq}"]`)?.remove();
+      insert(change.event);
+      renderStrip();
+      return toBottom();
+    }
     if (change.type !== 'event' || change.conversationId !== id) return;
     const wasStuck = stuck;
     if (change.replaces != null) cards.querySelector(`[data-seq="${change.replaces}"]`)?.remove();
@@ -244,6 +253,11 @@ function renderEvent(e) {
         h('p', { class: 'bubble-text' }, String(d.text ?? '')),
         when);
     }
+    case 'link.narrowed':
+      return h('li', { class: 'notice', testid: 'narrowed-notice', 'data-seq': e.seq, role: 'status' },
+        h('p', {}, `You stopped sharing: ${(d.removed || []).map((s) => SCOPE_WORDS[s] || s).join(', ')}.`),
+        h('p', { class: 'muted' }, 'What the bank had sent under it was deleted from OpenTeller.'),
+        when);
     case 'link.expiring':
       return h('li', { class: 'notice', testid: 'expiring-notice', 'data-seq': e.seq, role: 'status' },
         h('p', {}, `This connection ends on ${longDate(d.expires_at)}, as you chose.`),
