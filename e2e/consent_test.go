@@ -234,3 +234,70 @@ func TestBrowserPrivacyCenter(t *testing.T) {
 		t.Fatalf("bank post after disconnecting: %+v", res[0])
 	}
 }
+
+// TestBrowserDelegation: the owner shares one bank read-only with their
+// accountant from the privacy center; the accountant reads balances and
+// transactions (never messages); the owner sees that read in "Who read
+// your data", stops the access, and the accountant is refused.
+func TestBrowserDelegation(t *testing.T) {
+	browser := newChrome(t)
+	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
+	acct := newCustomer(t, info.BaseURL)
+	acct.signUp("accountant@example.com", "ledgers and receipts")
+	newBank(t, info.BaseURL, info.InstitutionAPIKey).post(message("for-owner-only", info.LinkID, "a private word from the bank"))
+
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	do := steps(t, ctx)
+	openConversation(do, info)
+	row := fmt.Sprintf(`[data-testid="privacy-link"][data-id="%s"]`, info.LinkID)
+	do("share with the accountant",
+		chromedp.Navigate(info.BaseURL+"/#/privacy"),
+		chromedp.WaitVisible(css(row+` details.delegation summary`)),
+		chromedp.Click(css(row+` details.delegation summary`)),
+		chromedp.SendKeys(css(row+` [data-testid="delegate-email"]`), "accountant@example.com"),
+		chromedp.Click(css(row+` [data-testid="delegate-share"]`)),
+		chromedp.WaitVisible(css(row+` [data-testid="delegation"]`)),
+	)
+
+	var shared struct {
+		Delegations []struct {
+			ID, Institution, Owner string
+			Live                   bool
+		} `json:"delegations"`
+	}
+	if err := acct.Call(ctxT(t), "GET", "/app/api/delegations", nil, &shared); err != nil || len(shared.Delegations) != 1 || !shared.Delegations[0].Live {
+		t.Fatalf("shared with the accountant: %+v %v", shared, err)
+	}
+	if d := shared.Delegations[0]; d.Institution != "Cedar Bank" || d.Owner != info.CustomerEmail {
+		t.Fatalf("delegation as the accountant sees it: %+v", d)
+	}
+	var read struct {
+		Events []struct{ Type string } `json:"events"`
+	}
+	if err := acct.Call(ctxT(t), "GET", "/app/api/delegations/"+shared.Delegations[0].ID+"/events", nil, &read); err != nil {
+		t.Fatal(err)
+	}
+	if len(read.Events) == 0 {
+		t.Fatal("the accountant sees nothing")
+	}
+	for _, e := range read.Events {
+		if e.Type != "balance.updated" && e.Type != "transaction.posted" {
+			t.Fatalf("the accountant sees a %s", e.Type)
+		}
+	}
+
+	do("see the read in the access history, and stop sharing",
+		chromedp.Navigate(info.BaseURL+"/#/"),
+		chromedp.Navigate(info.BaseURL+"/#/privacy"),
+		chromedp.WaitVisible(css(`[data-testid="access"]`)),
+		chromedp.Click(css(row+` details.delegation summary`)),
+		chromedp.Click(css(row+` [data-testid="delegation-revoke"]`)),
+		chromedp.WaitNotPresent(css(row+` [data-testid="delegation"]`)),
+	)
+	shot(t, ctx, "privacy-delegation")
+	var apiErr *demo.APIError
+	if err := acct.Call(ctxT(t), "GET", "/app/api/delegations/"+shared.Delegations[0].ID+"/events", nil, nil); !errors.As(err, &apiErr) || apiErr.Code != "delegation_ended" {
+		t.Fatalf("read after the owner stopped it: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openteller/openteller/internal/access"
 	"github.com/openteller/openteller/internal/bus"
 	"github.com/openteller/openteller/internal/consent"
 	"github.com/openteller/openteller/internal/ingest"
@@ -215,5 +216,109 @@ func TestNarrow(t *testing.T) {
 	rs, _ := st.Receipts(ctx, "cus_1")
 	if last := rs[len(rs)-1]; last.Action != "narrow" || len(last.Scopes) != 1 {
 		t.Fatalf("receipt %+v", last)
+	}
+}
+
+// TestDelegation: the owner lets an accountant read a link's balances and
+// transactions; each read is in the access log before data comes back;
+// messages are never shown; strangers, revocation, expiry and narrowing
+// all take effect.
+func TestDelegation(t *testing.T) {
+	ctx := context.Background()
+	st := testenv.SQLite(t)
+	kr, _ := vault.New(bytes.Repeat([]byte{8}, 32), st)
+	b, err := bus.Open(bus.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	now := time.Now().UTC()
+	clock := func() time.Time { return now }
+	svc := consent.New(consent.Config{Store: st, Keyring: kr, Bus: b, Now: clock})
+	in := ingest.New(ingest.Config{Store: st, Keyring: kr, Bus: b, Now: clock})
+	rec := &access.Log{Store: st, Keyring: kr, Now: clock}
+	st.CreateInstitution(ctx, store.Institution{ID: "ins_1", Name: "Cedar Bank", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: now})
+	for _, id := range []string{"cus_owner", "cus_acct", "cus_other"} {
+		st.CreateCustomer(ctx, store.Customer{ID: id, Email: id + "@example.com", PasswordHash: "x", CreatedAt: now})
+	}
+	l := store.Link{ID: ingest.NewID("lnk_"), CustomerID: "cus_owner", InstitutionID: "ins_1", ConversationID: "cnv_1",
+		Scopes: []string{"balances", "transactions", "support_chat"}, Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(90 * 24 * time.Hour)}
+	if l, err = st.CreateLink(ctx, l, consent.GrantReceipt(l, "d")); err != nil {
+		t.Fatal(err)
+	}
+	raw := func(id, typ, data string) json.RawMessage {
+		return json.RawMessage(`{"id":"` + id + `","link_id":"` + l.ID + `","type":"` + typ + `","occurred_at":"` + now.Format(time.RFC3339) + `","data":` + data + `}`)
+	}
+	if _, err := in.Ingest(ctx, "ins_1", []json.RawMessage{
+		raw("b1", "balance.updated", `{"account_id":"a","account_name":"Business Checking","account_kind":"checking","available":{"amount":"9.00","currency":"USD"},"current":{"amount":"9.00","currency":"USD"}}`),
+		raw("t1", "transaction.posted", `{"account_id":"a","transaction_id":"t","status":"posted","direction":"debit","amount":{"amount":"1.00","currency":"USD"},"description":"Office supplies"}`),
+		raw("m1", "message", `{"text":"private note from the bank"}`),
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := svc.Delegate(ctx, "cus_other", l.ID, "cus_acct@example.com", 30); err == nil {
+		t.Fatal("a stranger delegated the owner's link")
+	}
+	if _, err := svc.Delegate(ctx, "cus_owner", l.ID, "nobody@example.com", 30); err == nil {
+		t.Fatal("delegated to nobody")
+	}
+	d, err := svc.Delegate(ctx, "cus_owner", l.ID, "CUS_ACCT@example.com", 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Scopes) != 2 || !d.ExpiresAt.Equal(now.Add(30*24*time.Hour)) {
+		t.Fatalf("delegation %+v", d)
+	}
+	if _, _, err := svc.DelegatedEvents(ctx, rec, "cus_other", d.ID); err == nil {
+		t.Fatal("a stranger read through the delegation")
+	}
+	_, evs, err := svc.DelegatedEvents(ctx, rec, "cus_acct", d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].Type != "balance.updated" || evs[1].Type != "transaction.posted" {
+		t.Fatalf("delegate sees %+v", evs)
+	}
+	hist, _ := rec.History(ctx, "cus_owner")
+	if len(hist) != 1 || hist[0].ActorKind != "delegate" || hist[0].ActorID != "cus_acct" || hist[0].Subject == "cus_owner" {
+		t.Fatalf("access history %+v", hist)
+	}
+
+	// Narrowing the link narrows what the delegate sees.
+	if _, err := svc.Narrow(ctx, "cus_owner", l.ID, []string{"balances", "support_chat"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, evs, _ = svc.DelegatedEvents(ctx, rec, "cus_acct", d.ID); len(evs) != 1 || evs[0].Type != "balance.updated" {
+		t.Fatalf("after narrowing the delegate sees %+v", evs)
+	}
+	// The owner revokes; the next read is refused, and not logged.
+	if err := st.RevokeDelegation(ctx, d.ID, "cus_owner", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.DelegatedEvents(ctx, rec, "cus_acct", d.ID); err == nil {
+		t.Fatal("read after revocation")
+	}
+	if hist, _ = rec.History(ctx, "cus_owner"); len(hist) != 2 {
+		t.Fatalf("%d accesses logged, want the 2 reads that returned data", len(hist))
+	}
+	// A second delegation expires by time.
+	d2, err := svc.Delegate(ctx, "cus_owner", l.ID, "cus_acct@example.com", 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(31 * 24 * time.Hour)
+	if _, _, err := svc.DelegatedEvents(ctx, rec, "cus_acct", d2.ID); err == nil {
+		t.Fatal("read after the delegation expired")
+	}
+	rs, _ := st.Receipts(ctx, "cus_owner")
+	delegations := 0
+	for _, r := range rs {
+		if r.Action == store.ReceiptDelegate {
+			delegations++
+		}
+	}
+	if delegations != 2 {
+		t.Fatalf("%d delegation receipts", delegations)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openteller/openteller/internal/access"
 	"github.com/openteller/openteller/internal/auth"
 	"github.com/openteller/openteller/internal/bus"
 	"github.com/openteller/openteller/internal/config"
@@ -47,6 +48,7 @@ type Server struct {
 	Linking *linking.Service
 	Hub     *delivery.Hub
 	Consent *consent.Service
+	Access  *access.Log
 
 	log  *slog.Logger
 	http *http.Server
@@ -104,6 +106,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	}
 	s.Ingest = ingest.New(ingest.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log})
 	s.Linking = linking.New(linking.Config{Store: st, Bus: s.Bus, BaseURL: cfg.BaseURL, Logger: log, CustomerOf: customerOf})
+	s.Access = &access.Log{Store: st, Keyring: keyring}
 	s.Consent = consent.New(consent.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log})
 	s.Hub = delivery.NewHub(delivery.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, CustomerOf: customerOf})
 
@@ -114,9 +117,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("POST /v1/events", s.Ingest.Handler())
 	mux.Handle("DELETE /v1/links/{id}", s.Consent.BankHandler())
-	mux.Handle("DELETE /app/api/links/{id}", s.Auth.RequireCustomer(s.Consent.CustomerHandler(customerOf)))
-	mux.Handle("POST /app/api/links/{id}/renew", s.Auth.RequireCustomer(s.Consent.RenewHandler(customerOf)))
-	mux.Handle("PUT /app/api/links/{id}/scopes", s.Auth.RequireCustomer(s.Consent.NarrowHandler(customerOf)))
+	s.Consent.RegisterCustomer(mux, s.Auth.RequireCustomer, customerOf, s.Access)
 	mux.Handle("GET /oauth/callback", s.Linking.Callback())
 	mux.Handle("GET /app/ws", s.Hub.Handler())
 	accounts := s.Auth.Handler()

@@ -107,6 +107,17 @@ type Store interface {
 	// RenewLink makes the link active until r.ExpiresAt (never earlier than
 	// it already was) and stores the receipt, in one transaction.
 	RenewLink(ctx context.Context, r Renewal) (Link, error)
+	// CreateDelegation stores d and the receipt of the owner's grant.
+	CreateDelegation(ctx context.Context, d Delegation, grant Receipt) error
+	Delegation(ctx context.Context, id string) (Delegation, error)
+	// Delegations lists the delegations of a link (owner side) when linkID
+	// is set, else those granted to delegateID.
+	Delegations(ctx context.Context, linkID, delegateID string) ([]Delegation, error)
+	// RevokeDelegation ends d at once; only its owner may.
+	RevokeDelegation(ctx context.Context, id, ownerID string, at time.Time) error
+	// RecordAccess appends to the access log; Accesses lists a subject's.
+	RecordAccess(ctx context.Context, a Access) error
+	Accesses(ctx context.Context, subject string) ([]Access, error)
 	// Notices lists the institution's outbox, oldest first.
 	Notices(ctx context.Context, institutionID string) ([]Notice, error)
 	// Conversations lists the customer's conversations with their newest link.
@@ -459,3 +470,35 @@ func CheckNarrowing(n Narrowing, l Link) error {
 	}
 	return CheckReceipt(n.Receipt)
 }
+
+// Delegation is read-only access that a link's owner grants another
+// customer (an accountant, say) to that one link, for a bounded time.
+type Delegation struct {
+	ID         string
+	LinkID     string
+	OwnerID    string
+	DelegateID string
+	Scopes     []string // balances and/or transactions
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	RevokedAt  time.Time // zero unless revoked
+}
+
+// Live reports whether the delegation may be used at now.
+func (d Delegation) Live(now time.Time) bool {
+	return d.RevokedAt.IsZero() && now.Before(d.ExpiresAt)
+}
+
+// Access is one read of a customer's data by someone other than the
+// customer's own devices. It holds no content and no personal data.
+type Access struct {
+	ActorKind  string // delegate, agent, institution, operator
+	ActorID    string
+	Action     string // read
+	RecordKind string // events, balances, transactions
+	Subject    string // a per-customer pseudonym
+	At         time.Time
+}
+
+// ReceiptDelegate records an owner granting a delegate access.
+const ReceiptDelegate = "delegate"

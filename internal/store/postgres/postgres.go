@@ -562,6 +562,91 @@ func (s *Store) RenewLink(ctx context.Context, r store.Renewal) (store.Link, err
 	return l, err
 }
 
+func (s *Store) CreateDelegation(ctx context.Context, d store.Delegation, grant store.Receipt) error {
+	if err := store.CheckReceipt(grant); err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO delegations (id, link_id, owner_id, delegate_id, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			d.ID, d.LinkID, d.OwnerID, d.DelegateID, strings.Join(d.Scopes, " "), d.CreatedAt, d.ExpiresAt); err != nil {
+			return err
+		}
+		return insertReceipt(ctx, tx, grant)
+	})
+}
+
+const delegationCols = `id, link_id, owner_id, delegate_id, scopes, created_at, expires_at, revoked_at`
+
+func scanDelegation(row pgx.Row) (store.Delegation, error) {
+	var d store.Delegation
+	var scopes string
+	var revoked *time.Time
+	err := row.Scan(&d.ID, &d.LinkID, &d.OwnerID, &d.DelegateID, &scopes, &d.CreatedAt, &d.ExpiresAt, &revoked)
+	d.Scopes, d.CreatedAt, d.ExpiresAt, d.RevokedAt = strings.Fields(scopes), d.CreatedAt.UTC(), d.ExpiresAt.UTC(), orZero(revoked)
+	return d, notFound(err)
+}
+
+func (s *Store) Delegation(ctx context.Context, id string) (store.Delegation, error) {
+	return scanDelegation(s.pool.QueryRow(ctx, `SELECT `+delegationCols+` FROM delegations WHERE id = $1`, id))
+}
+
+func (s *Store) Delegations(ctx context.Context, linkID, delegateID string) ([]store.Delegation, error) {
+	q, arg := `SELECT `+delegationCols+` FROM delegations WHERE delegate_id = $1 ORDER BY created_at`, delegateID
+	if linkID != "" {
+		q, arg = `SELECT `+delegationCols+` FROM delegations WHERE link_id = $1 ORDER BY created_at`, linkID
+	}
+	rows, err := s.pool.Query(ctx, q, arg)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Delegation
+	for rows.Next() {
+		d, err := scanDelegation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) RevokeDelegation(ctx context.Context, id, ownerID string, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE delegations SET revoked_at = $1 WHERE id = $2 AND owner_id = $3 AND revoked_at IS NULL`, at, id, ownerID)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		var one int
+		return notFound(s.pool.QueryRow(ctx, `SELECT 1 FROM delegations WHERE id = $1 AND owner_id = $2`, id, ownerID).Scan(&one))
+	}
+	return nil
+}
+
+func (s *Store) RecordAccess(ctx context.Context, a store.Access) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO access_log (actor_kind, actor_id, action, record_kind, subject, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		a.ActorKind, a.ActorID, a.Action, a.RecordKind, a.Subject, a.At)
+	return err
+}
+
+func (s *Store) Accesses(ctx context.Context, subject string) ([]store.Access, error) {
+	rows, err := s.pool.Query(ctx, `SELECT actor_kind, actor_id, action, record_kind, subject, at FROM access_log WHERE subject = $1 ORDER BY id`, subject)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Access
+	for rows.Next() {
+		var a store.Access
+		if err := rows.Scan(&a.ActorKind, &a.ActorID, &a.Action, &a.RecordKind, &a.Subject, &a.At); err != nil {
+			return nil, err
+		}
+		a.At = a.At.UTC()
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
 func (s *Store) Notices(ctx context.Context, institutionID string) ([]store.Notice, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, institution_id, link_id, type, payload::text, created_at FROM outbox WHERE institution_id = $1 ORDER BY created_at, id`, institutionID)
 	if err != nil {

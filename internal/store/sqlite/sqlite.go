@@ -808,6 +808,96 @@ func (s *Store) RenewLink(ctx context.Context, r store.Renewal) (store.Link, err
 	return l, err
 }
 
+func (s *Store) CreateDelegation(ctx context.Context, d store.Delegation, grant store.Receipt) error {
+	if err := store.CheckReceipt(grant); err != nil {
+		return err
+	}
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		if _, err := c.ExecContext(ctx, `INSERT INTO delegations (id, link_id, owner_id, delegate_id, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, d.LinkID, d.OwnerID, d.DelegateID, strings.Join(d.Scopes, " "), micros(d.CreatedAt), micros(d.ExpiresAt)); err != nil {
+			return err
+		}
+		return insertReceipt(ctx, c, grant)
+	})
+}
+
+const delegationCols = `id, link_id, owner_id, delegate_id, scopes, created_at, expires_at, revoked_at`
+
+func scanDelegation(row interface{ Scan(...any) error }) (store.Delegation, error) {
+	var d store.Delegation
+	var scopes string
+	var created, expires, revoked int64
+	err := row.Scan(&d.ID, &d.LinkID, &d.OwnerID, &d.DelegateID, &scopes, &created, &expires, &revoked)
+	d.Scopes, d.CreatedAt, d.ExpiresAt, d.RevokedAt = strings.Fields(scopes), fromMicros(created), fromMicros(expires), fromMicros(revoked)
+	return d, notFound(err)
+}
+
+func (s *Store) Delegation(ctx context.Context, id string) (store.Delegation, error) {
+	return scanDelegation(s.reads.QueryRowContext(ctx, `SELECT `+delegationCols+` FROM delegations WHERE id = ?`, id))
+}
+
+func (s *Store) Delegations(ctx context.Context, linkID, delegateID string) ([]store.Delegation, error) {
+	q, arg := `SELECT `+delegationCols+` FROM delegations WHERE delegate_id = ? ORDER BY created_at`, delegateID
+	if linkID != "" {
+		q, arg = `SELECT `+delegationCols+` FROM delegations WHERE link_id = ? ORDER BY created_at`, linkID
+	}
+	rows, err := s.reads.QueryContext(ctx, q, arg)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Delegation
+	for rows.Next() {
+		d, err := scanDelegation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) RevokeDelegation(ctx context.Context, id, ownerID string, at time.Time) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		res, err := c.ExecContext(ctx, `UPDATE delegations SET revoked_at = ? WHERE id = ? AND owner_id = ? AND revoked_at = 0`, micros(at), id, ownerID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var one int
+			return notFound(c.QueryRowContext(ctx, `SELECT 1 FROM delegations WHERE id = ? AND owner_id = ?`, id, ownerID).Scan(&one))
+		}
+		return nil
+	})
+}
+
+func (s *Store) RecordAccess(ctx context.Context, a store.Access) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `INSERT INTO access_log (actor_kind, actor_id, action, record_kind, subject, at) VALUES (?, ?, ?, ?, ?, ?)`,
+			a.ActorKind, a.ActorID, a.Action, a.RecordKind, a.Subject, micros(a.At))
+		return err
+	})
+}
+
+func (s *Store) Accesses(ctx context.Context, subject string) ([]store.Access, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT actor_kind, actor_id, action, record_kind, subject, at FROM access_log WHERE subject = ? ORDER BY id`, subject)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Access
+	for rows.Next() {
+		var a store.Access
+		var at int64
+		if err := rows.Scan(&a.ActorKind, &a.ActorID, &a.Action, &a.RecordKind, &a.Subject, &at); err != nil {
+			return nil, err
+		}
+		a.At = fromMicros(at)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
 func (s *Store) Notices(ctx context.Context, institutionID string) ([]store.Notice, error) {
 	rows, err := s.reads.QueryContext(ctx, `SELECT id, institution_id, link_id, type, payload, created_at FROM outbox WHERE institution_id = ? ORDER BY created_at, id`, institutionID)
 	if err != nil {

@@ -48,6 +48,7 @@ func Run(t *testing.T, open Open) {
 		{"RevokeDeletesAndMarks", testRevokeDeletesAndMarks},
 		{"ExpireAndRenew", testExpireAndRenew},
 		{"RenewalReminders", testRenewalReminders},
+		{"DelegationsAndAccessLog", testDelegationsAndAccessLog},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -769,5 +770,44 @@ func testRenewalReminders(t *testing.T, s store.Store) {
 	later := l.ExpiresAt.Add(-time.Hour)
 	if due, _ := s.DueReminders(ctx, later, later.Add(window), 10); len(due) != 1 {
 		t.Fatalf("the new term is not reminded: %+v", due)
+	}
+}
+
+// testDelegationsAndAccessLog: delegations are listed for their link and
+// their delegate, revoked only by their owner, and recorded with a
+// receipt; the access log keeps entries per subject, in order.
+func testDelegationsAndAccessLog(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	must(t, s.CreateCustomer(ctx, store.Customer{ID: "cus_acct", Email: "acct@example.com", PasswordHash: "x", CreatedAt: t0}))
+	now := time.Now().Truncate(time.Microsecond)
+	d := store.Delegation{ID: "dlg_1", LinkID: f.link.ID, OwnerID: f.cust.ID, DelegateID: "cus_acct", Scopes: []string{"balances"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	r := grant()
+	r.Action = store.ReceiptDelegate
+	must(t, s.CreateDelegation(ctx, d, r))
+	got, err := s.Delegation(ctx, "dlg_1")
+	must(t, err)
+	if got.DelegateID != "cus_acct" || !got.Live(now) || got.Live(now.Add(2*time.Hour)) || !slices.Equal(got.Scopes, []string{"balances"}) {
+		t.Fatalf("delegation = %+v", got)
+	}
+	byLink, _ := s.Delegations(ctx, f.link.ID, "")
+	byDelegate, _ := s.Delegations(ctx, "", "cus_acct")
+	if len(byLink) != 1 || len(byDelegate) != 1 {
+		t.Fatalf("listed %d by link, %d by delegate", len(byLink), len(byDelegate))
+	}
+	if err := s.RevokeDelegation(ctx, "dlg_1", "cus_acct", now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the delegate revoking: %v", err)
+	}
+	must(t, s.RevokeDelegation(ctx, "dlg_1", f.cust.ID, now))
+	if got, _ := s.Delegation(ctx, "dlg_1"); got.Live(now) {
+		t.Fatalf("live after revocation: %+v", got)
+	}
+	for i, who := range []string{"subj_a", "subj_b", "subj_a"} {
+		must(t, s.RecordAccess(ctx, store.Access{ActorKind: "delegate", ActorID: fmt.Sprint(i), Action: "read", RecordKind: "events", Subject: who, At: now}))
+	}
+	as, err := s.Accesses(ctx, "subj_a")
+	must(t, err)
+	if len(as) != 2 || as[0].ActorID != "0" || as[1].ActorID != "2" || !as[0].At.Equal(now) {
+		t.Fatalf("accesses = %+v", as)
 	}
 }

@@ -8,6 +8,7 @@ import { listView } from './views/list.js';
 import { connectView } from './views/connect.js';
 import { threadView } from './views/thread.js';
 import { privacyView } from './views/privacy.js';
+import { delegatedView } from './views/delegated.js';
 
 const root = document.getElementById('app');
 const banner = document.querySelector('[data-testid="reconnecting"]');
@@ -55,6 +56,8 @@ function parseRoute() {
   const [path, query = ''] = location.hash.replace(/^#/, '').split('?');
   const params = new URLSearchParams(query);
   const thread = path.match(/^\/c\/(.+)$/);
+  const shared = path.match(/^\/d\/(.+)$/);
+  if (shared) return { name: 'delegated', id: decodeURIComponent(shared[1]), params };
   if (thread) return { name: 'thread', id: decodeURIComponent(thread[1]), params };
   if (path === '/signin' || path === '/signup' || path === '/connect' || path === '/privacy') return { name: path.slice(1), params };
   return { name: 'list', params };
@@ -132,7 +135,7 @@ function renderShell(route) {
     });
     clear(root, shell.el);
   }
-  const key = route.name === 'thread' ? `thread:${route.id}` : route.name === 'connect' ? `connect:${route.params}` : route.name === 'privacy' ? 'privacy' : 'list';
+  const key = route.name === 'thread' ? `thread:${route.id}` : route.name === 'connect' ? `connect:${route.params}` : route.name === 'privacy' ? 'privacy' : route.name === 'delegated' ? `delegated:${route.id}` : 'list';
   shell.el.dataset.view = route.name;
   shell.activeId = route.name === 'thread' ? route.id : null;
   shell.list.update(shell.activeId);
@@ -143,6 +146,7 @@ function renderShell(route) {
   if (route.name === 'thread') shell.mainView = threadView({ id: route.id });
   else if (route.name === 'connect') shell.mainView = connectView({ params: route.params });
   else if (route.name === 'privacy') shell.mainView = privacyView();
+  else if (route.name === 'delegated') shell.mainView = delegatedView({ id: route.id });
   else shell.mainView = { el: h('section', { class: 'main-pane placeholder' }, h('p', { class: 'muted' }, 'Choose a conversation to see your balances and activity.')) };
   clear(shell.main, shell.mainView.el);
   shell.mainView.focus?.();

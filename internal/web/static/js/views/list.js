@@ -1,5 +1,6 @@
 // The conversation list: one row per bank, newest activity first.
-import { h } from '../dom.js';
+import { h, clear } from '../dom.js';
+import { api } from '../api.js';
 import { initials, shortTime, summary } from '../format.js';
 import * as store from '../store.js';
 
@@ -15,6 +16,19 @@ export function listView({ onSignOut }) {
   const loading = h('p', { class: 'list-status muted', testid: 'loading', role: 'status' }, 'Loading your conversations…');
   const empty = h('p', { class: 'list-status muted', hidden: true },
     'No banks connected yet. Connect one to see your balances and transactions here.');
+  // What other customers shared with this one, read-only.
+  const shared = h('div', { class: 'shared-with-me', testid: 'shared-with-me' });
+  api('GET', '/delegations').then((res) => {
+    const live = (res.delegations || []).filter((d) => d.live);
+    if (live.length) {
+      clear(shared, h('h2', { class: 'list-status' }, 'Shared with you'),
+        h('ul', { class: 'conv-list' }, live.map((d) => h('li', {},
+          h('a', { class: 'conv-row', href: `#/d/${encodeURIComponent(d.id)}`, testid: 'shared-row' },
+            avatar(d.institution || '?'),
+            h('span', { class: 'conv-text' }, h('span', { class: 'conv-name' }, d.institution), h('span', { class: 'conv-summary' }, `Shared by ${d.owner}, read-only`)))))));
+    }
+  }, () => {});
+
   const el = h('nav', { class: 'list-pane', 'aria-label': 'Conversations' },
     h('header', { class: 'pane-head' },
       h('div', { class: 'brand small' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, 'OT'), 'OpenTeller'),
@@ -27,6 +41,7 @@ export function listView({ onSignOut }) {
     loading,
     empty,
     rows,
+    shared,
   );
 
   let activeId = null;

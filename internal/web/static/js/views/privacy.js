@@ -9,7 +9,7 @@ import { SCOPES } from './connect.js';
 import { expiringSoon } from './thread.js';
 
 const SCOPE_WORDS = Object.fromEntries(SCOPES);
-const ACTION_WORDS = { grant: 'Connected', renew: 'Renewed', narrow: 'Shared less', revoke: 'Disconnected', expire: 'Ended at expiry' };
+const ACTION_WORDS = { grant: 'Connected', renew: 'Renewed', narrow: 'Shared less', delegate: 'Shared read-only', revoke: 'Disconnected', expire: 'Ended at expiry' };
 
 function statusWords(c) {
   const s = c.link?.status;
@@ -19,6 +19,8 @@ function statusWords(c) {
 
 export function privacyView() {
   const links = h('ul', { class: 'privacy-links' });
+  const accesses = h('ul', { class: 'privacy-receipts', testid: 'access-history' });
+  const delegationsByLink = new Map();
   const receipts = h('ul', { class: 'privacy-receipts' });
   const problem = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const confirming = new Set();
@@ -62,6 +64,7 @@ export function privacyView() {
         h('legend', { class: 'sr-only' }, `What ${name} may send`),
         boxes.map((b) => h('div', { class: 'check' }, b, h('label', { for: b.id }, SCOPE_WORDS[b.value] || b.value)))),
       save,
+      active && delegationBox(c),
       !ended && h('div', { class: 'confirm-actions' },
         days,
         h('button', { type: 'button', class: 'button', testid: 'privacy-renew', onclick: () => act(c, 'POST', `/links/${id}/renew`, { duration_days: Number(days.value) }) }, 'Renew'),
@@ -73,6 +76,52 @@ export function privacyView() {
           h('button', { type: 'button', class: 'danger', testid: 'privacy-disconnect-confirm', onclick: () => act(c, 'DELETE', `/links/${id}`) }, 'Disconnect'),
           h('button', { type: 'button', class: 'link-button', onclick: () => { confirming.delete(c.id); renderLinks(); } }, 'Cancel'))),
     );
+  }
+
+  // Read-only access for someone the customer trusts, such as an
+  // accountant: balances and transactions of this one link, for a bounded
+  // time, revocable at any time.
+  function delegationBox(c) {
+    const id = encodeURIComponent(c.link.id);
+    const email = h('input', { type: 'email', placeholder: 'Their OpenTeller email', 'aria-label': 'Their OpenTeller email', testid: 'delegate-email' });
+    const days = h('select', { 'aria-label': 'For how long', testid: 'delegate-days' },
+      [30, 90, 180, 365].map((d) => h('option', { value: String(d) }, `${d} days`)));
+    const share = async () => {
+      problem.hidden = true;
+      try {
+        await api('POST', `/links/${id}/delegates`, { email: email.value, duration_days: Number(days.value) });
+        await loadDelegations(c);
+        loadReceipts();
+      } catch (err) { fail(err); }
+    };
+    const list = (delegationsByLink.get(c.link.id) || []).filter((d) => d.live);
+    return h('details', { class: 'delegation' },
+      h('summary', {}, 'Let someone you trust read this (read-only)'),
+      h('p', { class: 'muted' }, 'They see the balances and transactions of this bank only, nothing you write, until the end date or until you stop it. Every time they look is listed below.'),
+      h('div', { class: 'confirm-actions' }, email, days, h('button', { type: 'button', class: 'button', testid: 'delegate-share', onclick: share }, 'Share')),
+      list.map((d) => h('p', { testid: 'delegation' }, `${d.delegate} · until ${longDate(d.expires_at)} `,
+        h('button', { type: 'button', class: 'link-button', testid: 'delegation-revoke', onclick: async () => {
+          try { await api('DELETE', `/delegations/${encodeURIComponent(d.id)}`); await loadDelegations(c); } catch (err) { fail(err); }
+        } }, 'Stop'))));
+  }
+
+  async function loadDelegations(c) {
+    try {
+      const res = await api('GET', `/links/${encodeURIComponent(c.link.id)}/delegates`);
+      delegationsByLink.set(c.link.id, res.delegations || []);
+    } catch { /* shown as none */ }
+    renderLinks();
+  }
+
+  async function loadAccesses() {
+    try {
+      const res = await api('GET', '/access');
+      const list = res.accesses || [];
+      clear(accesses, list.length
+        ? list.slice().reverse().map((a) => h('li', { class: 'privacy-receipt', testid: 'access' },
+          h('p', {}, h('strong', {}, a.actor_kind === 'delegate' ? 'Someone you shared with' : a.actor_kind), ` read your ${a.record_kind === 'events' ? 'balances and transactions' : a.record_kind} · ${longDate(a.at)}`)))
+        : h('li', { class: 'muted' }, 'Nobody but you has read your data.'));
+    } catch (err) { fail(err); }
   }
 
   function renderLinks() {
@@ -104,10 +153,13 @@ export function privacyView() {
       problem,
       h('p', { class: 'muted' }, 'Each bank sends you only what you chose, for as long as you chose. Nothing here is used for advertising, sold or shared.'),
       h('h2', {}, 'Connected banks'), links,
+      h('h2', {}, 'Who read your data'), accesses,
       h('h2', {}, 'Your consent receipts'), receipts),
   );
   renderLinks();
   loadReceipts();
+  loadAccesses();
+  for (const c of store.conversationList()) if (c.link?.status === 'active') loadDelegations(c);
   const unsubscribe = store.subscribe((change) => { if (change.type === 'conversations') renderLinks(); });
   return { el, destroy: unsubscribe };
 }

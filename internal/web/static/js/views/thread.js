@@ -221,7 +221,7 @@ export function threadView({ id }) {
   };
 }
 
-function renderEvent(e) {
+export function renderEvent(e) {
   const d = e.data || {};
   const when = h('time', { class: 'card-time', datetime: e.occurred_at }, cardTime(e.occurred_at));
   switch (e.type) {

@@ -1,0 +1,255 @@
+package consent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/openteller/openteller/internal/access"
+	"github.com/openteller/openteller/internal/httpx"
+	"github.com/openteller/openteller/internal/ingest"
+	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/pkg/bankapi"
+)
+
+// DelegableScopes are what a delegate may ever read: read-only money data.
+var DelegableScopes = []string{bankapi.ScopeBalances, bankapi.ScopeTransactions}
+
+// Delegate lets another customer, named by email, read the owner's link's
+// balances and transactions for days, until the owner revokes it.
+func (s *Service) Delegate(ctx context.Context, ownerID, linkID, delegateEmail string, days int) (store.Delegation, error) {
+	l, err := s.store.Link(ctx, linkID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && l.CustomerID != ownerID) {
+		return store.Delegation{}, notFound()
+	}
+	if err != nil {
+		return store.Delegation{}, err
+	}
+	now := s.now().UTC()
+	if l.Status != store.LinkActive || !now.Before(l.ExpiresAt) {
+		return store.Delegation{}, httpx.Errorf(http.StatusConflict, "link_ended", "This connection has ended, so it cannot be shared.")
+	}
+	if !slices.Contains(Durations, days) {
+		return store.Delegation{}, httpx.Errorf(http.StatusBadRequest, "invalid_duration", "Choose 30, 90, 180 or 365 days.")
+	}
+	delegate, err := s.store.CustomerByEmail(ctx, strings.ToLower(strings.TrimSpace(delegateEmail)))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && delegate.ID == ownerID) {
+		return store.Delegation{}, httpx.Errorf(http.StatusNotFound, "unknown_delegate", "Nobody with that email uses OpenTeller. Ask them to sign up first.")
+	}
+	if err != nil {
+		return store.Delegation{}, err
+	}
+	var scopes []string
+	for _, sc := range DelegableScopes {
+		if l.HasScope(sc) {
+			scopes = append(scopes, sc)
+		}
+	}
+	if len(scopes) == 0 {
+		return store.Delegation{}, httpx.Errorf(http.StatusConflict, "nothing_to_share", "This connection shares no balances or transactions.")
+	}
+	expires := now.Add(time.Duration(days) * 24 * time.Hour)
+	if expires.After(l.ExpiresAt) {
+		expires = l.ExpiresAt // never longer than the owner's own consent
+	}
+	d := store.Delegation{ID: ingest.NewID("dlg_"), LinkID: l.ID, OwnerID: ownerID, DelegateID: delegate.ID, Scopes: scopes, CreatedAt: now, ExpiresAt: expires}
+	r := store.Receipt{ID: ingest.NewID("rcp_"), CustomerID: ownerID, InstitutionID: l.InstitutionID, LinkID: l.ID, Action: store.ReceiptDelegate,
+		Scopes: scopes, Purpose: "Let a person you chose read these, read-only, until the end date or until you revoke it.",
+		CollectedAt: now, ExpiresAt: expires, Method: "Granted by the customer in the OpenTeller privacy center"}
+	if err := s.store.CreateDelegation(ctx, d, r); err != nil {
+		return store.Delegation{}, fmt.Errorf("consent: delegate: %w", err)
+	}
+	s.log.Info("delegation granted", "link", l.ID, "delegation", d.ID, "days", days)
+	return d, nil
+}
+
+// DelegatedEvent is one event as a delegate sees it.
+type DelegatedEvent struct {
+	Seq        int64           `json:"seq"`
+	Type       string          `json:"type"`
+	OccurredAt time.Time       `json:"occurred_at"`
+	Data       json.RawMessage `json:"data"`
+}
+
+// DelegatedEvents returns what the delegation lets the delegate read, after
+// recording the read in the access log.
+func (s *Service) DelegatedEvents(ctx context.Context, rec access.Recorder, delegateID, delegationID string) (store.Delegation, []DelegatedEvent, error) {
+	d, err := s.store.Delegation(ctx, delegationID)
+	now := s.now()
+	if errors.Is(err, store.ErrNotFound) || (err == nil && d.DelegateID != delegateID) {
+		return d, nil, httpx.Errorf(http.StatusNotFound, "not_found", "Nothing is shared with you under that name.")
+	}
+	if err != nil {
+		return d, nil, err
+	}
+	if !d.Live(now) {
+		return d, nil, httpx.Errorf(http.StatusGone, "delegation_ended", "This access has ended: it expired or the owner revoked it.")
+	}
+	l, err := s.store.Link(ctx, d.LinkID)
+	if err != nil {
+		return d, nil, err
+	}
+	if l.Status != store.LinkActive || !now.Before(l.ExpiresAt) {
+		return d, nil, httpx.Errorf(http.StatusGone, "delegation_ended", "The owner's connection to the bank has ended.")
+	}
+	allowed := map[string]bool{}
+	for _, typ := range bankapi.EventTypes {
+		if sc, _ := bankapi.ScopeFor(typ); sc != "" && slices.Contains(d.Scopes, sc) && l.HasScope(sc) {
+			allowed[typ] = true
+		}
+	}
+	// Written down before anything is read for the delegate.
+	if err := rec.Record(ctx, access.ActorDelegate, delegateID, "read", "events", d.OwnerID); err != nil {
+		return d, nil, err
+	}
+	evs, err := s.store.EventsAfter(ctx, l.ConversationID, 0, 1000)
+	if err != nil {
+		return d, nil, err
+	}
+	out := []DelegatedEvent{}
+	for _, e := range evs {
+		if e.LinkID != l.ID || !allowed[e.Type] {
+			continue
+		}
+		data, err := s.keyring.Open(ctx, e.CustomerID, e.ID, e.Sealed)
+		if err != nil {
+			return d, nil, fmt.Errorf("consent: open event for delegate: %w", err)
+		}
+		out = append(out, DelegatedEvent{Seq: e.Seq, Type: e.Type, OccurredAt: e.OccurredAt, Data: data})
+	}
+	return d, out, nil
+}
+
+type delegationJSON struct {
+	ID          string    `json:"id"`
+	LinkID      string    `json:"link_id"`
+	Institution string    `json:"institution"`
+	Owner       string    `json:"owner,omitempty"`    // the owner's email, for the delegate
+	Delegate    string    `json:"delegate,omitempty"` // the delegate's email, for the owner
+	Scopes      []string  `json:"scopes"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	Live        bool      `json:"live"`
+}
+
+func (s *Service) delegationView(ctx context.Context, d store.Delegation, forOwner bool) delegationJSON {
+	v := delegationJSON{ID: d.ID, LinkID: d.LinkID, Scopes: d.Scopes, ExpiresAt: d.ExpiresAt, Live: d.Live(s.now())}
+	if l, err := s.store.Link(ctx, d.LinkID); err == nil {
+		if in, err := s.store.Institution(ctx, l.InstitutionID); err == nil {
+			v.Institution = in.Name
+		}
+	}
+	other := d.OwnerID
+	if forOwner {
+		other = d.DelegateID
+	}
+	if c, err := s.store.Customer(ctx, other); err == nil {
+		if forOwner {
+			v.Delegate = c.Email
+		} else {
+			v.Owner = c.Email
+		}
+	}
+	return v
+}
+
+// RegisterCustomer adds the customer's consent routes to mux, each wrapped
+// by require (signed in, CSRF on writes). rec records reads for others.
+func (s *Service) RegisterCustomer(mux *http.ServeMux, require func(http.Handler) http.Handler, customerOf func(*http.Request) (string, bool), rec *access.Log) {
+	handle := func(pattern string, fn func(w http.ResponseWriter, r *http.Request, customerID string)) {
+		mux.Handle(pattern, require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			customerID, _ := customerOf(r)
+			fn(w, r, customerID)
+		})))
+	}
+	mux.Handle("DELETE /app/api/links/{id}", require(s.CustomerHandler(customerOf)))
+	mux.Handle("POST /app/api/links/{id}/renew", require(s.RenewHandler(customerOf)))
+	mux.Handle("PUT /app/api/links/{id}/scopes", require(s.NarrowHandler(customerOf)))
+	handle("POST /app/api/links/{id}/delegates", func(w http.ResponseWriter, r *http.Request, customerID string) {
+		var req struct {
+			Email        string `json:"email"`
+			DurationDays int    `json:"duration_days"`
+		}
+		if err := httpx.DecodeJSON(w, r, 2<<10, &req); err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		d, err := s.Delegate(r.Context(), customerID, r.PathValue("id"), req.Email, req.DurationDays)
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusCreated, map[string]any{"delegation": s.delegationView(r.Context(), d, true)})
+	})
+	handle("GET /app/api/links/{id}/delegates", func(w http.ResponseWriter, r *http.Request, customerID string) {
+		l, err := s.store.Link(r.Context(), r.PathValue("id"))
+		if err != nil || l.CustomerID != customerID {
+			httpx.WriteError(w, notFound())
+			return
+		}
+		ds, err := s.store.Delegations(r.Context(), l.ID, "")
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		out := []delegationJSON{}
+		for _, d := range ds {
+			out = append(out, s.delegationView(r.Context(), d, true))
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"delegations": out})
+	})
+	handle("DELETE /app/api/delegations/{id}", func(w http.ResponseWriter, r *http.Request, customerID string) {
+		err := s.store.RevokeDelegation(r.Context(), r.PathValue("id"), customerID, s.now().UTC())
+		if errors.Is(err, store.ErrNotFound) {
+			err = httpx.Errorf(http.StatusNotFound, "not_found", "No such access to revoke.")
+		}
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	handle("GET /app/api/delegations", func(w http.ResponseWriter, r *http.Request, customerID string) {
+		ds, err := s.store.Delegations(r.Context(), "", customerID)
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		out := []delegationJSON{}
+		for _, d := range ds {
+			out = append(out, s.delegationView(r.Context(), d, false))
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"delegations": out})
+	})
+	handle("GET /app/api/delegations/{id}/events", func(w http.ResponseWriter, r *http.Request, customerID string) {
+		d, evs, err := s.DelegatedEvents(r.Context(), rec, customerID, r.PathValue("id"))
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"delegation": s.delegationView(r.Context(), d, false), "events": evs})
+	})
+	handle("GET /app/api/access", func(w http.ResponseWriter, r *http.Request, customerID string) {
+		as, err := rec.History(r.Context(), customerID)
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		type entry struct {
+			ActorKind  string    `json:"actor_kind"`
+			ActorID    string    `json:"actor_id"`
+			Action     string    `json:"action"`
+			RecordKind string    `json:"record_kind"`
+			At         time.Time `json:"at"`
+		}
+		out := []entry{}
+		for _, a := range as {
+			out = append(out, entry{a.ActorKind, a.ActorID, a.Action, a.RecordKind, a.At})
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"accesses": out})
+	})
+}
