@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Config is the effective configuration of a node.
@@ -28,6 +29,19 @@ type Config struct {
 	LogLevel    string
 	LogFormat   string // text or json
 	DebugAddr   string // operator-only listener for /debug/pprof; empty: off
+	// ConsentRetention is how long consent receipts of ended links are
+	// kept; at least MinConsentRetention.
+	ConsentRetention string
+}
+
+// MinConsentRetention is the least time consent evidence is kept: three
+// years, as the personal financial data rights rule asks of records.
+const MinConsentRetention = 3 * 365 * 24 * time.Hour
+
+// Retention parses ConsentRetention (resolved, so it is valid).
+func (c *Config) Retention() time.Duration {
+	d, _ := time.ParseDuration(c.ConsentRetention)
+	return d
 }
 
 type setting struct {
@@ -47,6 +61,7 @@ var settings = []setting{
 	{"root-key-file", "OPENTELLER_ROOT_KEY_FILE", "root key file, created with mode 0600 if missing (default <data>/root.key)", false, func(c *Config) *string { return &c.RootKeyFile }, ""},
 	{"log-level", "OPENTELLER_LOG_LEVEL", "debug, info, warn or error", false, func(c *Config) *string { return &c.LogLevel }, "info"},
 	{"log-format", "OPENTELLER_LOG_FORMAT", "text or json", false, func(c *Config) *string { return &c.LogFormat }, "text"},
+	{"consent-retention", "OPENTELLER_CONSENT_RETENTION", "how long consent receipts of ended links are kept (at least 26280h, three years)", false, func(c *Config) *string { return &c.ConsentRetention }, "26280h"},
 	{"debug-addr", "OPENTELLER_DEBUG_ADDR", "operator-only address for /debug/pprof, e.g. 127.0.0.1:6060 (default off)", false, func(c *Config) *string { return &c.DebugAddr }, ""},
 }
 
@@ -91,6 +106,9 @@ func (c *Config) Resolve() error {
 	}
 	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
 		return fmt.Errorf("config: --database must be a postgres:// URL (leave it empty for SQLite)")
+	}
+	if d, err := time.ParseDuration(c.ConsentRetention); err != nil || d < MinConsentRetention {
+		return fmt.Errorf("config: --consent-retention %q must be a duration of at least %s (three years)", c.ConsentRetention, MinConsentRetention)
 	}
 	if c.DebugAddr != "" {
 		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {

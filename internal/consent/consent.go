@@ -43,6 +43,7 @@ type Service struct {
 	bus     *bus.Bus
 	now     func() time.Time
 	log     *slog.Logger
+	keep    time.Duration // consent evidence of ended links; 0 keeps it forever
 }
 
 // Config configures New.
@@ -52,6 +53,9 @@ type Config struct {
 	Bus     *bus.Bus
 	Now     func() time.Time
 	Logger  *slog.Logger
+	// Retention is how long receipts of ended links are kept; 0 keeps
+	// them forever.
+	Retention time.Duration
 }
 
 // New returns a Service.
@@ -62,7 +66,7 @@ func New(c Config) *Service {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	return &Service{store: c.Store, keyring: c.Keyring, bus: c.Bus, now: c.Now, log: c.Logger}
+	return &Service{store: c.Store, keyring: c.Keyring, bus: c.Bus, now: c.Now, log: c.Logger, keep: c.Retention}
 }
 
 // EndedNotice is the data of a link.revoked or link.expired event in the
@@ -151,6 +155,13 @@ func (s *Service) RunExpiry(ctx context.Context, every time.Duration) {
 			s.log.Error("consent: expire links", "err", err)
 		} else if n > 0 {
 			s.log.Info("links expired", "count", n)
+		}
+		if s.keep > 0 {
+			if n, err := s.store.PurgeReceipts(ctx, s.now().Add(-s.keep)); err != nil && ctx.Err() == nil {
+				s.log.Error("consent: purge receipts", "err", err)
+			} else if n > 0 {
+				s.log.Info("consent receipts past retention purged", "count", n)
+			}
 		}
 		if n, err := s.RemindDue(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("consent: renewal reminders", "err", err)

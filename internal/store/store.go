@@ -79,6 +79,10 @@ type Store interface {
 	// the link with its conversation, which is created for the customer and
 	// institution if they have none.
 	CreateLink(ctx context.Context, l Link, grant Receipt) (Link, error)
+	// PurgeReceipts deletes receipts collected before cutoff whose link has
+	// ended (revoked or expired): evidence of a live consent is never
+	// purged. It returns how many it deleted.
+	PurgeReceipts(ctx context.Context, cutoff time.Time) (int64, error)
 	// Receipts lists the customer's consent receipts, oldest first.
 	Receipts(ctx context.Context, customerID string) ([]Receipt, error)
 	Link(ctx context.Context, id string) (Link, error)

@@ -343,6 +343,11 @@ func insertReceipt(ctx context.Context, tx pgx.Tx, r store.Receipt) error {
 	return err
 }
 
+func (s *Store) PurgeReceipts(ctx context.Context, cutoff time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM consent_receipts WHERE collected_at < $1 AND link_id IN (SELECT id FROM links WHERE status <> $2)`, cutoff, store.LinkActive)
+	return tag.RowsAffected(), err
+}
+
 func (s *Store) Receipts(ctx context.Context, customerID string) ([]store.Receipt, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, customer_id, institution_id, link_id, action, scopes, purpose, collected_at, expires_at, method, disclosure_digest
 		FROM consent_receipts WHERE customer_id = $1 ORDER BY collected_at, id`, customerID)

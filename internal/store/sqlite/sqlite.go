@@ -606,6 +606,18 @@ func insertReceipt(ctx context.Context, c *sql.Conn, r store.Receipt) error {
 	return err
 }
 
+func (s *Store) PurgeReceipts(ctx context.Context, cutoff time.Time) (int64, error) {
+	var n int64
+	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		res, err := c.ExecContext(ctx, `DELETE FROM consent_receipts WHERE collected_at < ? AND link_id IN (SELECT id FROM links WHERE status <> ?)`, micros(cutoff), store.LinkActive)
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		return err
+	})
+	return n, err
+}
+
 func (s *Store) Receipts(ctx context.Context, customerID string) ([]store.Receipt, error) {
 	rows, err := s.reads.QueryContext(ctx, `SELECT id, customer_id, institution_id, link_id, action, scopes, purpose, collected_at, expires_at, method, disclosure_digest
 		FROM consent_receipts WHERE customer_id = ? ORDER BY collected_at, id`, customerID)

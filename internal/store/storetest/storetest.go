@@ -635,6 +635,20 @@ func testRevokeDeletesAndMarks(t *testing.T, s store.Store) {
 	if !slices.Equal(actions, []string{"grant:lnk_1", "grant:lnk_2", "revoke:lnk_1"}) {
 		t.Fatalf("receipts = %v", actions)
 	}
+	// Retention: only ended links' receipts older than the cutoff go.
+	n, err := s.PurgeReceipts(ctx, time.Now().Add(-time.Hour))
+	must(t, err)
+	if n != 0 {
+		t.Fatalf("purged %d receipts younger than the cutoff", n)
+	}
+	n, err = s.PurgeReceipts(ctx, time.Now().Add(time.Hour))
+	must(t, err)
+	if n != 2 { // lnk_1's grant and revocation; lnk_2 is live
+		t.Fatalf("purged %d, want 2", n)
+	}
+	if rs, _ := s.Receipts(ctx, f.cust.ID); len(rs) != 1 || rs[0].LinkID != "lnk_2" {
+		t.Fatalf("left %+v", rs)
+	}
 	noReceipt := customerRevokes(f, time.Now())
 	noReceipt.LinkID, noReceipt.Receipt = other.ID, store.Receipt{}
 	if _, err := s.RevokeLink(ctx, noReceipt); err == nil {
