@@ -57,13 +57,7 @@ func newChrome(t *testing.T) context.Context {
 // card transaction posted by the bank appear, then turn from pending to
 // posted in place.
 func TestBrowserSeesLiveTransaction(t *testing.T) {
-	browser := newChrome(t)
-	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
-	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
-	defer cancel()
-
-	do := steps(t, ctx)
-	openConversation(do, info)
+	ctx, do, info := browse(t)
 
 	bank := newBank(t, info.BaseURL, info.InstitutionAPIKey)
 	txn := func(id, status string) bankapi.Event {
@@ -98,6 +92,20 @@ func TestBrowserSeesLiveTransaction(t *testing.T) {
 }
 
 func css(s string) chromedp.CSS { return chromedp.CSS(s) }
+
+// browse starts Chromium and the demo, signs in as the demo customer and
+// opens the bank's conversation. It returns the page's context (a minute
+// long), a step runner and the demo's details.
+func browse(t *testing.T) (context.Context, func(string, ...chromedp.Action[chromedp.Void]), demoInfo) {
+	t.Helper()
+	browser := newChrome(t)
+	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	t.Cleanup(cancel)
+	do := steps(t, ctx)
+	openConversation(do, info)
+	return ctx, do, info
+}
 
 // steps returns a function that runs actions and fails the test, with a
 // screenshot, when one does not complete.
@@ -135,12 +143,7 @@ func openConversation(do func(string, ...chromedp.Action[chromedp.Void]), info d
 // with one tap and one confirmation; the page says so, drops what the bank
 // had sent, and closes the composer; the bank is refused from then on.
 func TestBrowserDisconnect(t *testing.T) {
-	browser := newChrome(t)
-	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
-	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
-	defer cancel()
-	do := steps(t, ctx)
-	openConversation(do, info)
+	ctx, do, info := browse(t)
 	do("see the bank's first cards", chromedp.WaitVisible(css(`[data-testid="balance-card"]`)))
 	do("disconnect",
 		chromedp.Click(css(`[data-testid="disconnect"]`)),

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -133,12 +132,7 @@ func TestConsentReceipts(t *testing.T) {
 // scope and picks 30 days, reads the matching disclosure, approves at the
 // bank, and gets a link with only the chosen scopes, for 30 days.
 func TestBrowserDisclosure(t *testing.T) {
-	browser := newChrome(t)
-	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
-	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
-	defer cancel()
-	do := steps(t, ctx)
-	openConversation(do, info)
+	ctx, do, info := browse(t)
 	do("open the connect screen",
 		chromedp.Navigate(info.BaseURL+"/#/connect"),
 		chromedp.WaitVisible(css(`[data-testid="disclosure"] h2`)),
@@ -183,12 +177,7 @@ func TestBrowserDisclosure(t *testing.T) {
 // link for 180 days and then disconnects it with one tap and one
 // confirmation; each decision leaves a receipt listed on the page.
 func TestBrowserPrivacyCenter(t *testing.T) {
-	browser := newChrome(t)
-	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
-	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
-	defer cancel()
-	do := steps(t, ctx)
-	openConversation(do, info)
+	ctx, do, info := browse(t)
 	row := fmt.Sprintf(`[data-testid="privacy-link"][data-id="%s"]`, info.LinkID)
 	do("open the privacy center",
 		chromedp.Navigate(info.BaseURL+"/#/privacy"),
@@ -240,16 +229,10 @@ func TestBrowserPrivacyCenter(t *testing.T) {
 // transactions (never messages); the owner sees that read in "Who read
 // your data", stops the access, and the accountant is refused.
 func TestBrowserDelegation(t *testing.T) {
-	browser := newChrome(t)
-	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
+	ctx, do, info := browse(t)
 	acct := newCustomer(t, info.BaseURL)
 	acct.signUp("accountant@example.com", "ledgers and receipts")
 	newBank(t, info.BaseURL, info.InstitutionAPIKey).post(message("for-owner-only", info.LinkID, "a private word from the bank"))
-
-	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
-	defer cancel()
-	do := steps(t, ctx)
-	openConversation(do, info)
 	row := fmt.Sprintf(`[data-testid="privacy-link"][data-id="%s"]`, info.LinkID)
 	do("share with the accountant",
 		chromedp.Navigate(info.BaseURL+"/#/privacy"),

@@ -1,19 +1,12 @@
 package consent_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/openteller/openteller/internal/bus"
-	"github.com/openteller/openteller/internal/consent"
-	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/store"
-	"github.com/openteller/openteller/internal/testenv"
-	"github.com/openteller/openteller/internal/vault"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
@@ -22,28 +15,12 @@ import (
 // refused event left nothing in the store.
 func TestEnforcementMatrix(t *testing.T) {
 	ctx := context.Background()
-	st := testenv.SQLite(t)
-	kr, _ := vault.New(bytes.Repeat([]byte{6}, 32), st)
-	b, err := bus.Open(bus.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	now := time.Now().UTC()
-	clock := func() time.Time { return now }
-	st.SetClock(clock)
-	in := ingest.New(ingest.Config{Store: st, Keyring: kr, Bus: b, Now: clock})
-	svc := consent.New(consent.Config{Store: st, Keyring: kr, Bus: b, Now: clock})
-	if err := st.CreateInstitution(ctx, store.Institution{ID: "ins_1", Name: "Cedar Bank", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-
+	r := newRig(t)
 	data := map[string]string{
-		bankapi.TypeBalanceUpdated:    `{"account_id":"a","account_name":"Checking","account_kind":"checking","available":{"amount":"1.00","currency":"USD"},"current":{"amount":"1.00","currency":"USD"}}`,
-		bankapi.TypeTransactionPosted: `{"account_id":"a","transaction_id":"t","status":"posted","direction":"debit","amount":{"amount":"1.00","currency":"USD"},"description":"Coffee"}`,
-		bankapi.TypeMessage:           `{"text":"hello"}`,
+		bankapi.TypeBalanceUpdated:    balanceData,
+		bankapi.TypeTransactionPosted: transactionData,
+		bankapi.TypeMessage:           messageData,
 	}
-	states := []string{"active", "expired", "revoked"}
 	n := 0
 	for typ, body := range data {
 		scope, _ := bankapi.ScopeFor(typ)
@@ -51,37 +28,26 @@ func TestEnforcementMatrix(t *testing.T) {
 			if scope == "" && !granted {
 				continue // a message needs no scope: "not granted" does not exist for it
 			}
-			for _, state := range states {
+			for _, state := range []string{"active", "expired", "revoked"} {
 				n++
 				name := fmt.Sprintf("%s/granted=%t/%s", typ, granted, state)
 				customer := fmt.Sprintf("cus_%d", n)
-				if err := st.CreateCustomer(ctx, store.Customer{ID: customer, Email: customer + "@example.com", PasswordHash: "x", CreatedAt: now}); err != nil {
-					t.Fatal(err)
-				}
+				r.customer(customer)
 				scopes := []string{"support_chat"} // always something, never the one tested
 				if granted && scope != "" {
 					scopes = append(scopes, scope)
 				}
-				expires := now.Add(time.Hour)
+				expires := r.now.Add(time.Hour)
 				if state == "expired" {
-					expires = now.Add(-time.Second)
+					expires = r.now.Add(-time.Second)
 				}
-				l := store.Link{ID: ingest.NewID("lnk_"), CustomerID: customer, InstitutionID: "ins_1", ConversationID: "cnv_" + customer,
-					Scopes: scopes, Status: store.LinkActive, CreatedAt: now.Add(-time.Hour), ExpiresAt: expires}
-				if l, err = st.CreateLink(ctx, l, consent.GrantReceipt(l, "d")); err != nil {
-					t.Fatal(err)
-				}
+				l := r.link(customer, scopes, expires)
 				if state == "revoked" {
-					if _, err := svc.Revoke(ctx, store.Revocation{LinkID: l.ID, CustomerID: customer}); err != nil {
-						t.Fatal(err)
-					}
+					_, err := r.svc.Revoke(ctx, store.Revocation{LinkID: l.ID, CustomerID: customer})
+					r.must(err)
 				}
-				before, _ := st.EventsAfter(ctx, l.ConversationID, 0, 10)
-				raw := json.RawMessage(fmt.Sprintf(`{"id":"m-%d","link_id":%q,"type":%q,"occurred_at":%q,"data":%s}`, n, l.ID, typ, now.Format(time.RFC3339), body))
-				res, err := in.Ingest(ctx, "ins_1", []json.RawMessage{raw})
-				if err != nil {
-					t.Fatal(err)
-				}
+				before, _ := r.st.EventsAfter(ctx, l.ConversationID, 0, 10)
+				got := r.post(l, fmt.Sprintf("m-%d", n), typ, body)
 				want := "accepted"
 				switch {
 				case state == "revoked":
@@ -91,14 +57,10 @@ func TestEnforcementMatrix(t *testing.T) {
 				case !granted:
 					want = "consent_scope"
 				}
-				got := res[0].Status
-				if res[0].Error != nil {
-					got = res[0].Error.Code
-				}
 				if got != want {
 					t.Errorf("%s: %s, want %s", name, got, want)
 				}
-				after, _ := st.EventsAfter(ctx, l.ConversationID, 0, 10)
+				after, _ := r.st.EventsAfter(ctx, l.ConversationID, 0, 10)
 				if stored := len(after) - len(before); (want == "accepted") != (stored == 1) {
 					t.Errorf("%s: %d events stored", name, stored)
 				}

@@ -438,7 +438,11 @@ func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revok
 }
 
 func (s *Store) DueLinks(ctx context.Context, now time.Time, limit int) ([]store.Link, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+linkCols+` FROM links WHERE status = $1 AND expires_at <= $2 ORDER BY expires_at LIMIT $3`, store.LinkActive, now, limit)
+	return s.queryLinks(ctx, `SELECT `+linkCols+` FROM links WHERE status = $1 AND expires_at <= $2 ORDER BY expires_at LIMIT $3`, store.LinkActive, now, limit)
+}
+
+func (s *Store) queryLinks(ctx context.Context, query string, args ...any) ([]store.Link, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -455,21 +459,8 @@ func (s *Store) DueLinks(ctx context.Context, now time.Time, limit int) ([]store
 }
 
 func (s *Store) DueReminders(ctx context.Context, now, before time.Time, limit int) ([]store.Link, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+linkCols+` FROM links WHERE status = $1 AND expires_at > $2 AND expires_at <= $3 AND reminded_at IS NULL ORDER BY expires_at LIMIT $4`,
+	return s.queryLinks(ctx, `SELECT `+linkCols+` FROM links WHERE status = $1 AND expires_at > $2 AND expires_at <= $3 AND reminded_at IS NULL ORDER BY expires_at LIMIT $4`,
 		store.LinkActive, now, before, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Link
-	for rows.Next() {
-		l, err := scanLink(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
 }
 
 func (s *Store) Remind(ctx context.Context, linkID string, at time.Time, marker store.NewEvent) (int64, error) {

@@ -705,7 +705,11 @@ func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revok
 }
 
 func (s *Store) DueLinks(ctx context.Context, now time.Time, limit int) ([]store.Link, error) {
-	rows, err := s.reads.QueryContext(ctx, `SELECT `+linkCols+` FROM links WHERE status = ? AND expires_at <= ? ORDER BY expires_at LIMIT ?`, store.LinkActive, micros(now), limit)
+	return s.queryLinks(ctx, `SELECT `+linkCols+` FROM links WHERE status = ? AND expires_at <= ? ORDER BY expires_at LIMIT ?`, store.LinkActive, micros(now), limit)
+}
+
+func (s *Store) queryLinks(ctx context.Context, query string, args ...any) ([]store.Link, error) {
+	rows, err := s.reads.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -722,21 +726,8 @@ func (s *Store) DueLinks(ctx context.Context, now time.Time, limit int) ([]store
 }
 
 func (s *Store) DueReminders(ctx context.Context, now, before time.Time, limit int) ([]store.Link, error) {
-	rows, err := s.reads.QueryContext(ctx, `SELECT `+linkCols+` FROM links WHERE status = ? AND expires_at > ? AND expires_at <= ? AND reminded_at = 0 ORDER BY expires_at LIMIT ?`,
+	return s.queryLinks(ctx, `SELECT `+linkCols+` FROM links WHERE status = ? AND expires_at > ? AND expires_at <= ? AND reminded_at = 0 ORDER BY expires_at LIMIT ?`,
 		store.LinkActive, micros(now), micros(before), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Link
-	for rows.Next() {
-		l, err := scanLink(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
 }
 
 func (s *Store) Remind(ctx context.Context, linkID string, at time.Time, marker store.NewEvent) (int64, error) {
