@@ -109,6 +109,18 @@ func TestConsentReceipts(t *testing.T) {
 		t.Fatalf("after revoking: %+v", receipts.Receipts)
 	}
 
+	// The privacy center lists every link, ended ones too.
+	var links struct {
+		Links []struct {
+			ID, Status  string
+			Institution struct{ Name string }
+		} `json:"links"`
+	}
+	if err := c.Call(ctx, "GET", "/app/api/links", nil, &links); err != nil || len(links.Links) != 1 ||
+		links.Links[0].ID != conv.Link.ID || links.Links[0].Status != "revoked" || links.Links[0].Institution.Name != "Cedar Bank" {
+		t.Fatalf("links: %+v %v", links, err)
+	}
+
 	// One receipt downloads as a file.
 	req, _ := http.NewRequest("GET", info.BaseURL+"/app/api/receipts/"+g.ConsentReceiptID, nil)
 	resp, err := c.Customer.Client.Do(req)

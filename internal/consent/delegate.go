@@ -169,6 +169,35 @@ func (s *Service) RegisterCustomer(mux *http.ServeMux, require func(http.Handler
 	mux.Handle("DELETE /app/api/links/{id}", require(s.CustomerHandler(customerOf)))
 	mux.Handle("POST /app/api/links/{id}/renew", require(s.RenewHandler(customerOf)))
 	mux.Handle("PUT /app/api/links/{id}/scopes", require(s.NarrowHandler(customerOf)))
+	handle("GET /app/api/links", func(w http.ResponseWriter, r *http.Request, customerID string) {
+		ls, err := s.store.Links(r.Context(), customerID)
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		type linkView struct {
+			linkJSON
+			ConversationID string `json:"conversation_id"`
+			Institution    struct {
+				ID   string `json:"id"`
+				Name string `json:"name"`
+			} `json:"institution"`
+		}
+		out := []linkView{}
+		now := s.now()
+		for _, l := range ls {
+			v := linkView{linkJSON: linkJSON{ID: l.ID, Status: l.Status, Scopes: l.Scopes, ExpiresAt: l.ExpiresAt, RevokedAt: l.RevokedAt}, ConversationID: l.ConversationID}
+			if v.Status == store.LinkActive && !now.Before(l.ExpiresAt) {
+				v.Status = store.LinkExpired // ended by time, not yet swept
+			}
+			v.Institution.ID = l.InstitutionID
+			if in, err := s.store.Institution(r.Context(), l.InstitutionID); err == nil {
+				v.Institution.Name = in.Name
+			}
+			out = append(out, v)
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"links": out})
+	})
 	handle("POST /app/api/links/{id}/delegates", func(w http.ResponseWriter, r *http.Request, customerID string) {
 		var req struct {
 			Email        string `json:"email"`

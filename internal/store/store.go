@@ -124,6 +124,8 @@ type Store interface {
 	Accesses(ctx context.Context, subject string) ([]Access, error)
 	// Notices lists the institution's outbox, oldest first.
 	Notices(ctx context.Context, institutionID string) ([]Notice, error)
+	// Links lists every link of the customer, newest first.
+	Links(ctx context.Context, customerID string) ([]Link, error)
 	// Conversations lists the customer's conversations with their newest link.
 	Conversations(ctx context.Context, customerID string) ([]Conversation, error)
 	Conversation(ctx context.Context, id string) (Conversation, error)

@@ -441,6 +441,10 @@ func (s *Store) DueLinks(ctx context.Context, now time.Time, limit int) ([]store
 	return s.queryLinks(ctx, `SELECT `+linkCols+` FROM links WHERE status = $1 AND expires_at <= $2 ORDER BY expires_at LIMIT $3`, store.LinkActive, now, limit)
 }
 
+func (s *Store) Links(ctx context.Context, customerID string) ([]store.Link, error) {
+	return s.queryLinks(ctx, `SELECT `+linkCols+` FROM links WHERE customer_id = $1 ORDER BY created_at DESC, id`, customerID)
+}
+
 func (s *Store) queryLinks(ctx context.Context, query string, args ...any) ([]store.Link, error) {
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {

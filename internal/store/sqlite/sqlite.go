@@ -708,6 +708,10 @@ func (s *Store) DueLinks(ctx context.Context, now time.Time, limit int) ([]store
 	return s.queryLinks(ctx, `SELECT `+linkCols+` FROM links WHERE status = ? AND expires_at <= ? ORDER BY expires_at LIMIT ?`, store.LinkActive, micros(now), limit)
 }
 
+func (s *Store) Links(ctx context.Context, customerID string) ([]store.Link, error) {
+	return s.queryLinks(ctx, `SELECT `+linkCols+` FROM links WHERE customer_id = ? ORDER BY created_at DESC, id`, customerID)
+}
+
 func (s *Store) queryLinks(ctx context.Context, query string, args ...any) ([]store.Link, error) {
 	rows, err := s.reads.QueryContext(ctx, query, args...)
 	if err != nil {

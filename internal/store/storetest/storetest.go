@@ -265,6 +265,11 @@ func testLinksAndConversations(t *testing.T, s store.Store) {
 	if _, err := s.CreateLink(ctx, l2, grant()); !errors.Is(err, store.ErrExists) {
 		t.Fatalf("duplicate link id: err = %v", err)
 	}
+	all, err := s.Links(ctx, f.cust.ID)
+	must(t, err)
+	if len(all) != 2 || all[0].ID != "lnk_2" || all[1].ID != "lnk_1" {
+		t.Fatalf("links = %+v", all)
+	}
 	convs, err := s.Conversations(ctx, f.cust.ID)
 	must(t, err)
 	if len(convs) != 1 || convs[0].InstitutionName != "Alpha Bank" || convs[0].Link.ID != "lnk_2" {

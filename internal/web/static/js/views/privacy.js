@@ -30,17 +30,34 @@ export function privacyView() {
     problem.hidden = false;
   }
 
-  async function act(c, method, path, body) {
-    problem.hidden = true;
+  // Every link the customer ever made, newest first; each row is shaped
+  // like a conversation ({id, institution, link}) for the helpers above.
+  let allLinks = [];
+
+  async function loadLinks() {
     try {
-      const res = await api(method, path, body);
-      store.upsertConversation({ ...c, link: { ...c.link, ...res.link } });
-      confirming.delete(c.id);
-      loadReceipts();
+      const res = await api('GET', '/links');
+      allLinks = (res.links || []).map((l) => ({ id: l.id, institution: l.institution, link: l }));
     } catch (err) {
       fail(err);
     }
     renderLinks();
+  }
+
+  async function act(c, method, path, body) {
+    problem.hidden = true;
+    try {
+      const res = await api(method, path, body);
+      // Keep the messenger's own view of the conversation current too.
+      const conv = store.conversation(c.link.conversation_id);
+      if (conv?.link?.id === c.link.id) store.upsertConversation({ ...conv, link: { ...conv.link, ...res.link } });
+      confirming.delete(c.id);
+      loadReceipts();
+      await loadLinks();
+    } catch (err) {
+      fail(err);
+      renderLinks();
+    }
   }
 
   function linkRow(c) {
@@ -125,14 +142,14 @@ export function privacyView() {
   }
 
   function renderLinks() {
-    const list = store.conversationList().filter((c) => c.link?.id);
+    const list = allLinks;
     clear(links, list.length ? list.map(linkRow) : h('li', { class: 'muted' }, 'No banks connected.'));
   }
 
   async function loadReceipts() {
     try {
       const res = await api('GET', '/receipts');
-      const names = Object.fromEntries(store.conversationList().map((c) => [c.institution?.id, c.institution?.name]));
+      const names = Object.fromEntries(allLinks.map((c) => [c.institution?.id, c.institution?.name]));
       clear(receipts, (res.receipts || []).map((r) => {
         const o = r.openteller || {};
         return h('li', { class: 'privacy-receipt', testid: 'receipt', 'data-action': o.action },
@@ -156,10 +173,8 @@ export function privacyView() {
       h('h2', {}, 'Who read your data'), accesses,
       h('h2', {}, 'Your consent receipts'), receipts),
   );
-  renderLinks();
+  loadLinks().then(() => { for (const c of allLinks) if (c.link.status === 'active') loadDelegations(c); });
   loadReceipts();
   loadAccesses();
-  for (const c of store.conversationList()) if (c.link?.status === 'active') loadDelegations(c);
-  const unsubscribe = store.subscribe((change) => { if (change.type === 'conversations') renderLinks(); });
-  return { el, destroy: unsubscribe };
+  return { el };
 }
