@@ -181,3 +181,30 @@ func shot(t *testing.T, ctx context.Context, name string) {
 		os.WriteFile(path, png, 0o644)
 	}
 }
+
+// TestBrowserHistory: a conversation longer than what a device first loads
+// offers "Show earlier", which brings the older cards in above.
+func TestBrowserHistory(t *testing.T) {
+	browser := newChrome(t)
+	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
+	bank := newBank(t, info.BaseURL, info.InstitutionAPIKey)
+	var evs []bankapi.Event
+	for i := range 150 {
+		evs = append(evs, message(fmt.Sprintf("hist-%d", i), info.LinkID, fmt.Sprintf("history %03d", i)))
+	}
+	bank.post(evs...)
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	do := steps(t, ctx)
+	openConversation(do, info)
+	oldest := `[...document.querySelectorAll('[data-testid="message-bubble"]')].some((b) => b.textContent.includes('history 000'))`
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](oldest))
+	if err != nil || shown {
+		t.Fatalf("the oldest message is shown before asking (%v)", err)
+	}
+	do("show earlier",
+		chromedp.WaitVisible(css(`[data-testid="show-earlier"]`)),
+		chromedp.Click(css(`[data-testid="show-earlier"]`)),
+		chromedp.Poll[chromedp.Void](oldest),
+	)
+}

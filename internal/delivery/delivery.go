@@ -19,11 +19,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/openteller/openteller/internal/bus"
+	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/store"
 	"github.com/openteller/openteller/internal/vault"
 )
@@ -379,16 +381,7 @@ func (h *Hub) sendAfter(ctx context.Context, d *device, convID string, known map
 			if e.CustomerID != d.customerID {
 				return errors.New("delivery: conversation of another customer")
 			}
-			data, err := h.keyring.Open(ctx, e.CustomerID, e.ID, e.Sealed)
-			if err != nil {
-				// A payload that cannot be opened is not sent; the seq still
-				// advances so the device is not stuck behind it.
-				h.log.Error("delivery: open event", "conversation", convID, "seq", e.Seq, "err", err)
-				data = []byte(`{}`)
-			}
-			f := eventFrame{Type: "event", ConversationID: convID, Event: wireEvent{
-				Seq: e.Seq, Type: e.Type, Author: e.Author, OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Data: data, ReplacesSeq: e.ReplacesSeq,
-			}}
+			f := eventFrame{Type: "event", ConversationID: convID, Event: h.wire(ctx, e)}
 			if err := writeJSON(ctx, d.conn, f); err != nil {
 				return err
 			}
@@ -407,6 +400,52 @@ func (h *Hub) sendAfter(ctx context.Context, d *device, convID string, known map
 			return nil
 		}
 	}
+}
+
+// wire opens an event for its own customer's device. A payload that cannot
+// be opened is sent empty: the seq still advances, so the device is not
+// stuck behind it.
+func (h *Hub) wire(ctx context.Context, e store.Event) wireEvent {
+	data, err := h.keyring.Open(ctx, e.CustomerID, e.ID, e.Sealed)
+	if err != nil {
+		h.log.Error("delivery: open event", "conversation", e.ConversationID, "seq", e.Seq, "err", err)
+		data = []byte(`{}`)
+	}
+	return wireEvent{Seq: e.Seq, Type: e.Type, Author: e.Author, OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Data: data, ReplacesSeq: e.ReplacesSeq}
+}
+
+// historyPage is how many events one request for history returns at most.
+const historyPage = 100
+
+// HistoryHandler serves GET /app/api/conversations/{id}/events?before=N:
+// the customer's own devices scrolling back, a page at a time.
+func (h *Hub) HistoryHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		customerID, _ := h.customerOf(r)
+		c, err := h.store.Conversation(r.Context(), r.PathValue("id"))
+		if errors.Is(err, store.ErrNotFound) || (err == nil && c.CustomerID != customerID) {
+			httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "not_found", "That conversation does not exist."))
+			return
+		}
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		before, err := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+		if err != nil || before < 1 {
+			before = c.LastSeq + 1
+		}
+		evs, err := h.store.EventsBefore(r.Context(), c.ID, before, historyPage)
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		out := make([]wireEvent, 0, len(evs))
+		for _, e := range evs {
+			out = append(out, h.wire(r.Context(), e))
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"events": out, "more": len(evs) == historyPage})
+	})
 }
 
 func readResume(ctx context.Context, c *websocket.Conn) (map[string]int64, error) {

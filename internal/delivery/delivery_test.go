@@ -22,6 +22,7 @@ import (
 )
 
 type rig struct {
+	hub  *delivery.Hub
 	st   store.Store
 	in   *ingest.Ingester
 	srv  *httptest.Server
@@ -52,7 +53,7 @@ func newRig(t *testing.T) *rig {
 	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
 	srv.Start()
 	t.Cleanup(srv.Close)
-	r := &rig{st: st, in: ingest.New(ingest.Config{Store: st, Keyring: kr, Bus: b}), srv: srv, inst: "ins_1"}
+	r := &rig{hub: hub, st: st, in: ingest.New(ingest.Config{Store: st, Keyring: kr, Bus: b}), srv: srv, inst: "ins_1"}
 	must(t, st.CreateInstitution(ctx, store.Institution{ID: r.inst, Name: "Alpha Bank", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: time.Now()}))
 	return r
 }
@@ -240,5 +241,47 @@ func TestSocketOutlivesRequestDeadlines(t *testing.T) {
 	r.post(t, link, "late")
 	if f := readEvents(t, c, 1)[0]; !strings.Contains(string(f.Event.Data), "message late") {
 		t.Fatalf("got %s", f.Event.Data)
+	}
+}
+
+// TestHistoryPages: a device scrolls back a page at a time, oldest page
+// last; another customer cannot read it.
+func TestHistoryPages(t *testing.T) {
+	r := newRig(t)
+	cust, link, conv := r.customer(t, 1)
+	other, _, _ := r.customer(t, 2)
+	var ids []string
+	for i := range 150 {
+		ids = append(ids, fmt.Sprintf("h%d", i))
+	}
+	r.post(t, link, ids...)
+	mux := http.NewServeMux()
+	mux.Handle("GET /history/{id}", r.hub.HistoryHandler())
+	get := func(customer, query string) (int, []int64, bool) {
+		req := httptest.NewRequest("GET", "/history/"+conv+query, nil)
+		req.Header.Set("X-Test-Customer", customer)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		var body struct {
+			Events []struct{ Seq int64 } `json:"events"`
+			More   bool                  `json:"more"`
+		}
+		json.Unmarshal(rec.Body.Bytes(), &body)
+		var seqs []int64
+		for _, e := range body.Events {
+			seqs = append(seqs, e.Seq)
+		}
+		return rec.Code, seqs, body.More
+	}
+	code, seqs, more := get(cust, "")
+	if code != 200 || len(seqs) != 100 || seqs[0] != 51 || seqs[99] != 150 || !more {
+		t.Fatalf("newest page: %d %d events from %v, more=%v", code, len(seqs), seqs[:1], more)
+	}
+	_, seqs, more = get(cust, "?before=51")
+	if len(seqs) != 50 || seqs[0] != 1 || seqs[49] != 50 || more {
+		t.Fatalf("oldest page: %d events, more=%v", len(seqs), more)
+	}
+	if code, _, _ := get(other, ""); code != http.StatusNotFound {
+		t.Fatalf("another customer reading the history: %d", code)
 	}
 }

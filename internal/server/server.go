@@ -120,6 +120,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	s.Consent.RegisterCustomer(mux, s.Auth.RequireCustomer, customerOf, s.Access)
 	mux.Handle("GET /oauth/callback", s.Linking.Callback())
 	mux.Handle("GET /app/ws", s.Hub.Handler())
+	mux.Handle("GET /app/api/conversations/{id}/events", s.Auth.RequireCustomer(s.Hub.HistoryHandler()))
 	accounts := s.Auth.Handler()
 	for _, p := range []string{"POST /app/api/signup", "POST /app/api/signin", "POST /app/api/signout", "GET /app/api/me"} {
 		mux.Handle(p, accounts)

@@ -138,6 +138,9 @@ type Store interface {
 	// EventsAfter returns up to limit events of the conversation with seq >
 	// after, in seq order.
 	EventsAfter(ctx context.Context, conversationID string, after int64, limit int) ([]Event, error)
+	// EventsBefore returns the newest limit events with seq < before, in seq
+	// order: a page of history, scrolling back.
+	EventsBefore(ctx context.Context, conversationID string, before int64, limit int) ([]Event, error)
 
 	// Ping reports whether the store can serve.
 	Ping(ctx context.Context) error

@@ -838,6 +838,19 @@ func (s *Store) EventsAfter(ctx context.Context, conversationID string, after in
 	if err != nil {
 		return nil, err
 	}
+	return scanEvents(rows)
+}
+
+func (s *Store) EventsBefore(ctx context.Context, conversationID string, before int64, limit int) ([]store.Event, error) {
+	rows, err := s.pool.Query(ctx, `SELECT * FROM (SELECT conversation_id, seq, id, customer_id, institution_id, link_id, coalesce(bank_event_id, ''), type, author, occurred_at, received_at, replaces_seq, sealed
+		FROM events WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3) page ORDER BY seq`, conversationID, before, limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanEvents(rows)
+}
+
+func scanEvents(rows pgx.Rows) ([]store.Event, error) {
 	defer rows.Close()
 	var out []store.Event
 	for rows.Next() {

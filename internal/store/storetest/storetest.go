@@ -318,6 +318,14 @@ func testAppendSequence(t *testing.T, s store.Store) {
 	if cv.LastSeq != 6 {
 		t.Fatalf("last seq = %d", cv.LastSeq)
 	}
+	page, err := s.EventsBefore(ctx, "cnv_1", 5, 2)
+	must(t, err)
+	if len(page) != 2 || page[0].Seq != 3 || page[1].Seq != 4 {
+		t.Fatalf("events before 5 = %+v", page)
+	}
+	if page, _ = s.EventsBefore(ctx, "cnv_1", 1, 10); len(page) != 0 {
+		t.Fatalf("events before 1 = %+v", page)
+	}
 }
 
 func testAppendIdempotency(t *testing.T, s store.Store) {

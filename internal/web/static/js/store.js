@@ -68,7 +68,7 @@ export function setCaughtUp() {
 // addEvent stores an event once; a seq already seen is dropped (delivery is
 // at least once). A posted transaction hides the pending one it replaces,
 // named by replaces_seq, or failing that found by reference_id.
-export function addEvent(conversationId, event) {
+export function addEvent(conversationId, event, { history = false } = {}) {
   const seq = Number(event?.seq);
   if (!conversationId || !Number.isSafeInteger(seq)) return false;
   if (!events.has(conversationId)) events.set(conversationId, new Map());
@@ -103,8 +103,14 @@ export function addEvent(conversationId, event) {
       replaced.get(conversationId).add(replaces);
     }
   }
-  emit({ type: 'event', conversationId, event, replaces });
+  emit({ type: 'event', conversationId, event, replaces, history });
   return true;
+}
+
+// lowestSeq is the oldest seq the page holds for a conversation, or null.
+export function lowestSeq(conversationId) {
+  const bySeq = events.get(conversationId);
+  return bySeq?.size ? Math.min(...bySeq.keys()) : null;
 }
 
 function pendingSeqFor(bySeq, referenceId) {

@@ -19,7 +19,8 @@ export function threadView({ id }) {
   const head = h('header', { class: 'pane-head thread-head' });
   const strip = h('section', { class: 'balance-strip', testid: 'balance-strip', 'aria-label': 'Balances', hidden: true });
   const cards = h('ol', { class: 'cards', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages and updates' });
-  const scroller = h('div', { class: 'thread-scroll', tabindex: '-1' }, strip, cards);
+  const earlier = h('button', { type: 'button', class: 'link-button earlier', testid: 'show-earlier', hidden: true }, 'Show earlier');
+  const scroller = h('div', { class: 'thread-scroll', tabindex: '-1' }, strip, earlier, cards);
   const newActivity = h('button', { type: 'button', class: 'new-activity', hidden: true, testid: 'new-activity' }, 'New activity ↓');
   const input = h('textarea', {
     id: 'composer-input', rows: '1', testid: 'composer-input', placeholder: 'Write a message', autocomplete: 'off',
@@ -142,8 +143,32 @@ export function threadView({ id }) {
     cards.insertBefore(card, after || null);
   }
 
+  // History: older events a page at a time, kept where the reader is.
+  function offerEarlier() {
+    const low = store.lowestSeq(id);
+    earlier.hidden = !(low > 1);
+  }
+  earlier.addEventListener('click', async () => {
+    earlier.disabled = true;
+    try {
+      const res = await api('GET', `/conversations/${encodeURIComponent(id)}/events?before=${store.lowestSeq(id) ?? ''}`);
+      const before = scroller.scrollHeight;
+      for (const e of res.events || []) store.addEvent(id, e, { history: true });
+      scroller.scrollTop += scroller.scrollHeight - before;
+      earlier.hidden = !res.more;
+    } catch (err) {
+      sendError.textContent = err.message;
+      sendError.hidden = false;
+    } finally {
+      earlier.disabled = false;
+    }
+  });
+
   function onChange(change) {
-    if (change.type === 'conversations' || change.type === 'caught_up') return renderHead();
+    if (change.type === 'conversations' || change.type === 'caught_up') {
+      offerEarlier();
+      return renderHead();
+    }
     if (change.type === 'cleared' && change.conversationId === id) {
       for (const card of [...cards.children]) if (Number(card.dataset.seq) < change.event.seq) card.remove();
       insert(change.event);
@@ -158,6 +183,10 @@ export function threadView({ id }) {
       return toBottom();
     }
     if (change.type !== 'event' || change.conversationId !== id) return;
+    if (change.history) {
+      insert(change.event);
+      return;
+    }
     const wasStuck = stuck;
     if (change.replaces != null) cards.querySelector(`[data-seq="${change.replaces}"]`)?.remove();
     insert(change.event);
@@ -206,6 +235,7 @@ export function threadView({ id }) {
   renderHead();
   for (const e of store.visibleEvents(id)) insert(e);
   renderStrip();
+  offerEarlier();
   const unsubscribe = store.subscribe(onChange);
   const ticker = setInterval(renderStrip, 30000); // keep "updated 2 min ago" true
   requestAnimationFrame(toBottom);
