@@ -2,46 +2,17 @@ package mcc
 
 import (
 	"encoding/csv"
-	"errors"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
-)
 
-// fixturePath finds shared/fixtures/mcc/mcc_codes.csv by walking up from the
-// working directory, so the test works from any checkout layout in which
-// the shared fixtures sit beside or above the module.
-func fixturePath(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("getwd: %v", err)
-	}
-	for {
-		if info, err := os.Stat(filepath.Join(dir, "shared", "fixtures")); err == nil && info.IsDir() {
-			return filepath.Join(dir, "shared", "fixtures", "mcc", "mcc_codes.csv")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
+	"github.com/openteller/openteller/internal/testenv"
+)
 
 // readFixture returns the edited_description of every code in the fixture.
 func readFixture(t *testing.T) map[string]string {
 	t.Helper()
-	path := fixturePath(t)
-	if path == "" {
-		t.Skip("no shared/fixtures directory above the working directory")
-	}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		t.Skipf("fixture %s is absent", path)
-	}
+	f, err := os.Open(testenv.Fixture(t, "mcc", "mcc_codes.csv"))
 	if err != nil {
 		t.Fatalf("open fixture: %v", err)
 	}

@@ -121,3 +121,30 @@ func SQLite(t testing.TB) *sqlite.Store {
 	t.Cleanup(func() { st.Close() })
 	return st
 }
+
+// Fixture returns the path of a file under shared/fixtures, the test data
+// nobody here wrote, found by walking up from the working directory (it
+// sits beside the repository). It skips the test when the fixtures are not
+// there, and fails it when they are but the file is not.
+func Fixture(t testing.TB, parts ...string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("getwd: %v", err)
+	}
+	for {
+		root := filepath.Join(dir, "shared", "fixtures")
+		if info, err := os.Stat(root); err == nil && info.IsDir() {
+			path := filepath.Join(append([]string{root}, parts...)...)
+			if _, err := os.Stat(path); err != nil {
+				t.Fatalf("fixture: %v", err)
+			}
+			return path
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("no shared/fixtures beside the repository")
+		}
+		dir = parent
+	}
+}
