@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/openteller/openteller/internal/access"
@@ -161,9 +162,12 @@ func (s *Server) Serve(ln net.Listener) error {
 		var ctx context.Context
 		ctx, s.stopBackground = context.WithCancel(context.Background())
 		s.background = make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() { s.sweep(ctx) })
+		wg.Go(func() { s.Consent.RunExpiry(ctx, expiryEvery) })
 		go func() {
-			defer close(s.background)
-			s.Consent.RunExpiry(ctx, expiryEvery)
+			wg.Wait()
+			close(s.background)
 		}()
 	}
 	err := s.http.Serve(ln)
@@ -185,6 +189,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = cerr
 	}
 	return err
+}
+
+// sweep deletes expired sessions and link attempts every expiryEvery.
+func (s *Server) sweep(ctx context.Context) {
+	t := time.NewTicker(expiryEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.Store.SweepExpired(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				s.log.Error("sweep expired sessions", "err", err)
+			} else if n > 0 {
+				s.log.Debug("swept expired sessions and link attempts", "rows", n)
+			}
+		}
+	}
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {

@@ -69,6 +69,9 @@ type Store interface {
 	CreateSession(ctx context.Context, s Session) error
 	Session(ctx context.Context, idHash []byte) (Session, error) // ErrNotFound when missing or expired
 	DeleteSession(ctx context.Context, idHash []byte) error
+	// SweepExpired deletes sessions and link attempts that expired before
+	// now, and returns how many rows went.
+	SweepExpired(ctx context.Context, now time.Time) (int64, error)
 
 	CreateLinkAttempt(ctx context.Context, a LinkAttempt) error
 	// TakeLinkAttempt returns and deletes the attempt, so a state is used

@@ -262,6 +262,18 @@ func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
 	return err
 }
 
+func (s *Store) SweepExpired(ctx context.Context, now time.Time) (int64, error) {
+	var n int64
+	for _, q := range []string{`DELETE FROM sessions WHERE expires_at <= $1`, `DELETE FROM link_attempts WHERE expires_at <= $1`} {
+		tag, err := s.pool.Exec(ctx, q, now)
+		if err != nil {
+			return n, err
+		}
+		n += tag.RowsAffected()
+	}
+	return n, nil
+}
+
 // Data keys.
 
 func (s *Store) DataKey(ctx context.Context, customerID string) (vault.WrappedKey, error) {

@@ -509,6 +509,22 @@ func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
 	})
 }
 
+func (s *Store) SweepExpired(ctx context.Context, now time.Time) (int64, error) {
+	var n int64
+	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		for _, q := range []string{`DELETE FROM sessions WHERE expires_at <= ?`, `DELETE FROM link_attempts WHERE expires_at <= ?`} {
+			res, err := c.ExecContext(ctx, q, micros(now))
+			if err != nil {
+				return err
+			}
+			k, _ := res.RowsAffected()
+			n += k
+		}
+		return nil
+	})
+	return n, err
+}
+
 // Data keys.
 
 func (s *Store) DataKey(ctx context.Context, customerID string) (vault.WrappedKey, error) {

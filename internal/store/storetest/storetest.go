@@ -196,6 +196,14 @@ func testSessions(t *testing.T, s store.Store) {
 	if _, err := s.Session(ctx, []byte("old")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("expired session: err = %v", err)
 	}
+	n, err := s.SweepExpired(ctx, now)
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("swept %d rows, want the one expired session", n)
+	}
+	if _, err := s.Session(ctx, []byte("live")); err != nil {
+		t.Fatalf("the live session was swept: %v", err)
+	}
 	must(t, s.DeleteSession(ctx, []byte("live")))
 	if _, err := s.Session(ctx, []byte("live")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted session: err = %v", err)
