@@ -129,10 +129,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	notFound := func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "not_found", "There is nothing at %s %s.", r.Method, r.URL.Path))
 	}
-	mux.HandleFunc("GET /app/api/", notFound)
-	mux.HandleFunc("POST /app/api/", notFound)
-	mux.HandleFunc("GET /v1/", notFound)
-	mux.HandleFunc("POST /v1/", notFound)
+	// Every other API path answers with a typed error, whatever the method.
+	for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		mux.HandleFunc(method+" /app/api/", notFound)
+		mux.HandleFunc(method+" /v1/", notFound)
+	}
 	api := &web.API{Store: st, Ingest: s.Ingest, Linking: s.Linking, Now: time.Now, Customer: customerOf, BaseURL: cfg.BaseURL}
 	api.Register(mux, s.Auth.RequireCustomer)
 	mux.Handle("GET /", web.Static())
