@@ -290,4 +290,8 @@ func TestAcknowledgedEventsSurviveKill9(t *testing.T) {
 	if seq != conv.LastSeq {
 		t.Fatalf("delivered up to seq %d, conversation says %d", seq, conv.LastSeq)
 	}
+	// The restarted demo's bank listens on another port; linking still works.
+	newcomer := newCustomer(t, info.BaseURL)
+	newcomer.signUp("after-restart@example.com", "linking after a restart")
+	newcomer.link(info.InstitutionID, "balances")
 }

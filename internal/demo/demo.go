@@ -140,7 +140,9 @@ func institution(ctx context.Context, st store.Store, infoPath, bankURL string) 
 		}
 		inst, err := st.Institution(ctx, info.InstitutionID)
 		if err == nil {
-			return info, inst, nil
+			// The simulated bank may listen elsewhere this time.
+			inst.AuthorizeURL, inst.TokenURL = bankURL+"/authorize", bankURL+"/token"
+			return info, inst, st.SetInstitutionEndpoints(ctx, inst.ID, inst.AuthorizeURL, inst.TokenURL)
 		}
 		if !errors.Is(err, store.ErrNotFound) {
 			return info, inst, err

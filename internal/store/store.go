@@ -54,6 +54,8 @@ type Store interface {
 	CreateInstitution(ctx context.Context, in Institution) error
 	Institution(ctx context.Context, id string) (Institution, error)
 	Institutions(ctx context.Context) ([]Institution, error)
+	// SetInstitutionEndpoints moves the institution's OAuth endpoints.
+	SetInstitutionEndpoints(ctx context.Context, id, authorizeURL, tokenURL string) error
 
 	// RotateAPIKey stores k as the institution's newest key and makes every
 	// other key of the institution expire at oldKeysUntil (at once if that is

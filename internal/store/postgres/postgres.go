@@ -189,6 +189,17 @@ func (s *Store) Institutions(ctx context.Context) ([]store.Institution, error) {
 	return out, rows.Err()
 }
 
+func (s *Store) SetInstitutionEndpoints(ctx context.Context, id, authorizeURL, tokenURL string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE institutions SET authorize_url = $1, token_url = $2 WHERE id = $3`, authorizeURL, tokenURL, id)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
 func (s *Store) RotateAPIKey(ctx context.Context, k store.APIKey, oldKeysUntil time.Time) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		until := oldKeysUntil

@@ -428,6 +428,19 @@ func (s *Store) Institutions(ctx context.Context) ([]store.Institution, error) {
 	return out, rows.Err()
 }
 
+func (s *Store) SetInstitutionEndpoints(ctx context.Context, id, authorizeURL, tokenURL string) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		res, err := c.ExecContext(ctx, `UPDATE institutions SET authorize_url = ?, token_url = ? WHERE id = ?`, authorizeURL, tokenURL, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
 func (s *Store) RotateAPIKey(ctx context.Context, k store.APIKey, oldKeysUntil time.Time) error {
 	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		until := micros(oldKeysUntil)

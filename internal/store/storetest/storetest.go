@@ -123,6 +123,14 @@ func testInstitutions(t *testing.T, s store.Store) {
 	if _, err := s.Institution(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("missing institution: err = %v", err)
 	}
+	must(t, s.SetInstitutionEndpoints(ctx, f.inst.ID, "https://a.example/v2/authorize", "https://a.example/v2/token"))
+	got, _ = s.Institution(ctx, f.inst.ID)
+	if got.AuthorizeURL != "https://a.example/v2/authorize" || got.TokenURL != "https://a.example/v2/token" {
+		t.Fatalf("endpoints not moved: %+v", got)
+	}
+	if err := s.SetInstitutionEndpoints(ctx, "nope", "x", "y"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("moving a missing institution: %v", err)
+	}
 }
 
 func testAPIKeyRotation(t *testing.T, s store.Store) {
