@@ -32,7 +32,13 @@ type Config struct {
 	// ConsentRetention is how long consent receipts of ended links are
 	// kept; at least MinConsentRetention.
 	ConsentRetention string
+	// WebhookAllowPrivate ("true"/"false") lets webhook endpoints be on
+	// loopback or private addresses and plain http: for the demo and tests.
+	WebhookAllowPrivate string
 }
+
+// AllowPrivateWebhooks reports the resolved WebhookAllowPrivate.
+func (c *Config) AllowPrivateWebhooks() bool { return c.WebhookAllowPrivate == "true" }
 
 // MinConsentRetention is the least time consent evidence is kept: three
 // years, as the personal financial data rights rule asks of records.
@@ -62,6 +68,7 @@ var settings = []setting{
 	{"log-level", "OPENTELLER_LOG_LEVEL", "debug, info, warn or error", false, func(c *Config) *string { return &c.LogLevel }, "info"},
 	{"log-format", "OPENTELLER_LOG_FORMAT", "text or json", false, func(c *Config) *string { return &c.LogFormat }, "text"},
 	{"consent-retention", "OPENTELLER_CONSENT_RETENTION", "how long consent receipts of ended links are kept (at least 26280h, three years)", false, func(c *Config) *string { return &c.ConsentRetention }, "26280h"},
+	{"webhook-allow-private", "OPENTELLER_WEBHOOK_ALLOW_PRIVATE", "true lets webhook endpoints be on private or loopback addresses over plain http (demo, tests); never in production", false, func(c *Config) *string { return &c.WebhookAllowPrivate }, "false"},
 	{"debug-addr", "OPENTELLER_DEBUG_ADDR", "operator-only address for /debug/pprof, e.g. 127.0.0.1:6060 (default off)", false, func(c *Config) *string { return &c.DebugAddr }, ""},
 }
 
@@ -109,6 +116,9 @@ func (c *Config) Resolve() error {
 	}
 	if d, err := time.ParseDuration(c.ConsentRetention); err != nil || d < MinConsentRetention {
 		return fmt.Errorf("config: --consent-retention %q must be a duration of at least %s (three years)", c.ConsentRetention, MinConsentRetention)
+	}
+	if c.WebhookAllowPrivate != "true" && c.WebhookAllowPrivate != "false" {
+		return fmt.Errorf("config: --webhook-allow-private %q must be true or false", c.WebhookAllowPrivate)
 	}
 	if c.DebugAddr != "" {
 		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {

@@ -25,7 +25,7 @@ func TestEnvironmentFallbackAndFlagsWin(t *testing.T) {
 }
 
 func TestDumpMasksSecrets(t *testing.T) {
-	c := Config{Addr: "127.0.0.1:1", DataDir: "d", ConsentRetention: "26280h", Database: "postgres://ot:hunter2@db.internal:5432/ot?sslmode=require",
+	c := Config{Addr: "127.0.0.1:1", DataDir: "d", ConsentRetention: "26280h", WebhookAllowPrivate: "false", Database: "postgres://ot:hunter2@db.internal:5432/ot?sslmode=require",
 		NATS: "nats://user:natssecret@nats:4222", RootKey: "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=", LogLevel: "info", LogFormat: "text"}
 	var b bytes.Buffer
 	c.Dump(&b)
@@ -44,11 +44,12 @@ func TestDumpMasksSecrets(t *testing.T) {
 
 func TestResolveRejectsBadValues(t *testing.T) {
 	for _, c := range []Config{
-		{Addr: "nonsense", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h"},
-		{Addr: "127.0.0.1:1", Database: "mysql://x", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h"},
-		{Addr: "127.0.0.1:1", LogLevel: "loud", LogFormat: "text", ConsentRetention: "26280h"},
-		{Addr: "127.0.0.1:1", BaseURL: "ftp://x", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h"},
-		{Addr: "127.0.0.1:1", LogLevel: "info", LogFormat: "text", ConsentRetention: "720h"}, // below three years
+		{Addr: "nonsense", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h", WebhookAllowPrivate: "false"},
+		{Addr: "127.0.0.1:1", Database: "mysql://x", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h", WebhookAllowPrivate: "false"},
+		{Addr: "127.0.0.1:1", LogLevel: "loud", LogFormat: "text", ConsentRetention: "26280h", WebhookAllowPrivate: "false"},
+		{Addr: "127.0.0.1:1", BaseURL: "ftp://x", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h", WebhookAllowPrivate: "false"},
+		{Addr: "127.0.0.1:1", LogLevel: "info", LogFormat: "text", ConsentRetention: "720h", WebhookAllowPrivate: "false"}, // below three years
+		{Addr: "127.0.0.1:1", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h", WebhookAllowPrivate: "yes"},
 	} {
 		if err := c.Resolve(); err == nil {
 			t.Errorf("Resolve accepted %+v", c)

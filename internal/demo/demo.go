@@ -74,6 +74,8 @@ func Run(ctx context.Context, o Options) error {
 	defer bankLn.Close()
 	bankURL := "http://" + bankLn.Addr().String()
 
+	// The simulated bank listens on loopback, so its webhooks must be allowed there.
+	cfg.WebhookAllowPrivate = "true"
 	srv, err := server.Open(ctx, cfg, o.Logger)
 	if err != nil {
 		return err

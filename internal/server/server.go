@@ -36,6 +36,7 @@ import (
 	"github.com/openteller/openteller/internal/store/sqlite"
 	"github.com/openteller/openteller/internal/vault"
 	"github.com/openteller/openteller/internal/web"
+	"github.com/openteller/openteller/internal/webhook"
 )
 
 // Server is one running node.
@@ -50,6 +51,7 @@ type Server struct {
 	Hub     *delivery.Hub
 	Consent *consent.Service
 	Access  *access.Log
+	Webhook *webhook.Deliverer
 
 	log  *slog.Logger
 	http *http.Server
@@ -62,6 +64,9 @@ type Server struct {
 // expiryEvery is how often a node ends links past their expiry. Every node
 // runs it; the store ends each link once.
 const expiryEvery = time.Minute
+
+// webhookEvery is how often a node looks for notices due to banks.
+const webhookEvery = time.Second
 
 // OpenStore opens the store the configuration names: PostgreSQL when a
 // database URL is set, else SQLite in the data directory.
@@ -109,6 +114,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	s.Linking = linking.New(linking.Config{Store: st, Bus: s.Bus, BaseURL: cfg.BaseURL, Logger: log, CustomerOf: customerOf})
 	s.Access = &access.Log{Store: st, Keyring: keyring}
 	s.Consent = consent.New(consent.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, Retention: cfg.Retention()})
+	s.Webhook = webhook.New(webhook.Config{Store: st, Keyring: keyring, Logger: log, AllowPrivate: cfg.AllowPrivateWebhooks()})
 	s.Hub = delivery.NewHub(delivery.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, CustomerOf: customerOf})
 
 	mux := http.NewServeMux()
@@ -118,6 +124,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("POST /v1/events", s.Ingest.Handler())
 	mux.Handle("DELETE /v1/links/{id}", s.Consent.BankHandler())
+	(&webhook.Endpoints{Store: st, Keyring: keyring, AllowPrivate: cfg.AllowPrivateWebhooks()}).RegisterRoutes(mux)
 	s.Consent.RegisterCustomer(mux, s.Auth.RequireCustomer, customerOf, s.Access)
 	mux.Handle("GET /oauth/callback", s.Linking.Callback())
 	mux.Handle("GET /app/ws", s.Hub.Handler())
@@ -166,6 +173,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		var wg sync.WaitGroup
 		wg.Go(func() { s.sweep(ctx) })
 		wg.Go(func() { s.Consent.RunExpiry(ctx, expiryEvery) })
+		wg.Go(func() { s.Webhook.Run(ctx, webhookEvery) })
 		go func() {
 			wg.Wait()
 			close(s.background)

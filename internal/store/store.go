@@ -23,6 +23,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/openteller/openteller/internal/vault"
@@ -127,6 +129,18 @@ type Store interface {
 	// RecordAccess appends to the access log; Accesses lists a subject's.
 	RecordAccess(ctx context.Context, a Access) error
 	Accesses(ctx context.Context, subject string) ([]Access, error)
+	// PutWebhookEndpoint registers or replaces the institution's endpoint.
+	PutWebhookEndpoint(ctx context.Context, e WebhookEndpoint) error
+	WebhookEndpoint(ctx context.Context, institutionID string) (WebhookEndpoint, error)
+	// DisableWebhookEndpoint stops deliveries to it until it is registered again.
+	DisableWebhookEndpoint(ctx context.Context, institutionID, reason string, at time.Time) error
+	// ClaimNotices leases up to limit notices due at now until leaseUntil:
+	// undelivered, not dead, not leased, and each the oldest pending notice
+	// of its link, so a link's notices go out in order. A notice leased to
+	// one deliverer is not claimed by another until its lease ends.
+	ClaimNotices(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Notice, error)
+	// SettleNotice records an attempt's outcome and ends the lease.
+	SettleNotice(ctx context.Context, id string, o Outcome) error
 	// Notices lists the institution's outbox, oldest first.
 	Notices(ctx context.Context, institutionID string) ([]Notice, error)
 	// Links lists every link of the customer, newest first.
@@ -343,6 +357,32 @@ type Notice struct {
 	Type          string
 	Payload       []byte // JSON; ids and times only
 	CreatedAt     time.Time
+	Attempts      int       // deliveries tried so far
+	DeliveredAt   time.Time // zero until delivered
+	DeadAt        time.Time // zero unless dead-lettered
+	LastError     string
+}
+
+// Outcome is what became of one delivery attempt.
+type Outcome struct {
+	Attempts    int       // the notice's attempts count after this one
+	DeliveredAt time.Time // set when delivered
+	DeadAt      time.Time // set when it will not be tried again
+	NextAt      time.Time // when to try again otherwise
+	Error       string
+}
+
+// WebhookEndpoint is where an institution's notices are posted. Secrets are
+// sealed under the root key: the platform must read them back to sign.
+type WebhookEndpoint struct {
+	InstitutionID  string
+	URL            string
+	Secret         []byte // sealed
+	PreviousSecret []byte // sealed; still signs until PreviousUntil
+	PreviousUntil  time.Time
+	DisabledAt     time.Time
+	DisabledReason string
+	CreatedAt      time.Time
 }
 
 // EndedNotice is the notice that tells the bank a link ended, unless the
@@ -516,3 +556,13 @@ type Access struct {
 
 // ReceiptDelegate records an owner granting a delegate access.
 const ReceiptDelegate = "delegate"
+
+// SortNotices orders notices oldest first.
+func SortNotices(ns []Notice) {
+	slices.SortFunc(ns, func(a, b Notice) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}

@@ -300,3 +300,28 @@ func (k *Keyring) Fingerprint(ctx context.Context, customerID string, data []byt
 	mac.Write(data)
 	return mac.Sum(nil), nil
 }
+
+// SealPlatform encrypts a secret of the platform's own (such as a webhook
+// signing secret, which must be read back to sign) under the root key,
+// bound to recordID. Customers' data never goes here.
+func (k *Keyring) SealPlatform(recordID string, plaintext []byte) []byte {
+	n := nonce(k.root)
+	return k.root.Seal(n, n, plaintext, platformAD(recordID, k.rootVersion))
+}
+
+// OpenPlatform decrypts what SealPlatform sealed for the same record.
+func (k *Keyring) OpenPlatform(recordID string, sealed []byte) ([]byte, error) {
+	ns := k.root.NonceSize()
+	if len(sealed) < ns {
+		return nil, ErrOpen
+	}
+	pt, err := k.root.Open(nil, sealed[:ns], sealed[ns:], platformAD(recordID, k.rootVersion))
+	if err != nil {
+		return nil, ErrOpen
+	}
+	return pt, nil
+}
+
+func platformAD(recordID string, rootVersion int) []byte {
+	return fmt.Appendf(nil, "openteller/platform/v1\x00%s\x00%d", recordID, rootVersion)
+}

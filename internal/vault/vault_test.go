@@ -179,3 +179,18 @@ func TestLoadRootKeyFile(t *testing.T) {
 		t.Fatal("accepted a short key")
 	}
 }
+
+func TestPlatformSecretsBoundToRecord(t *testing.T) {
+	k, _ := newKeyring(t)
+	sealed := k.SealPlatform("webhook:ins_1", []byte("whsec_abc"))
+	if bytes.Contains(sealed, []byte("whsec_abc")) {
+		t.Fatal("sealed secret holds the plaintext")
+	}
+	got, err := k.OpenPlatform("webhook:ins_1", sealed)
+	if err != nil || string(got) != "whsec_abc" {
+		t.Fatalf("open: %q %v", got, err)
+	}
+	if _, err := k.OpenPlatform("webhook:ins_2", sealed); !errors.Is(err, ErrOpen) {
+		t.Fatalf("opened for another record: %v", err)
+	}
+}

@@ -670,20 +670,86 @@ func (s *Store) Accesses(ctx context.Context, subject string) ([]store.Access, e
 	return out, rows.Err()
 }
 
-func (s *Store) Notices(ctx context.Context, institutionID string) ([]store.Notice, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, institution_id, link_id, type, payload::text, created_at FROM outbox WHERE institution_id = $1 ORDER BY created_at, id`, institutionID)
+func (s *Store) PutWebhookEndpoint(ctx context.Context, e store.WebhookEndpoint) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO webhook_endpoints (institution_id, url, secret, previous_secret, previous_until, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (institution_id) DO UPDATE SET url = EXCLUDED.url, secret = EXCLUDED.secret, previous_secret = EXCLUDED.previous_secret,
+			previous_until = EXCLUDED.previous_until, disabled_at = NULL, disabled_reason = ''`,
+		e.InstitutionID, e.URL, e.Secret, e.PreviousSecret, nullTime(e.PreviousUntil), e.CreatedAt)
+	return err
+}
+
+func (s *Store) WebhookEndpoint(ctx context.Context, institutionID string) (store.WebhookEndpoint, error) {
+	var e store.WebhookEndpoint
+	var until, disabled *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT institution_id, url, secret, previous_secret, previous_until, disabled_at, disabled_reason, created_at FROM webhook_endpoints WHERE institution_id = $1`, institutionID).
+		Scan(&e.InstitutionID, &e.URL, &e.Secret, &e.PreviousSecret, &until, &disabled, &e.DisabledReason, &e.CreatedAt)
+	e.PreviousUntil, e.DisabledAt, e.CreatedAt = orZero(until), orZero(disabled), e.CreatedAt.UTC()
+	return e, notFound(err)
+}
+
+func (s *Store) DisableWebhookEndpoint(ctx context.Context, institutionID, reason string, at time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE webhook_endpoints SET disabled_at = $1, disabled_reason = $2 WHERE institution_id = $3`, at, reason, institutionID)
+	return err
+}
+
+const noticeCols = `id, institution_id, link_id, type, payload::text, created_at, attempts, delivered_at, dead_at, last_error`
+
+func scanNotice(row pgx.Row) (store.Notice, error) {
+	var n store.Notice
+	var payload string
+	var delivered, dead *time.Time
+	err := row.Scan(&n.ID, &n.InstitutionID, &n.LinkID, &n.Type, &payload, &n.CreatedAt, &n.Attempts, &delivered, &dead, &n.LastError)
+	n.Payload, n.CreatedAt, n.DeliveredAt, n.DeadAt = []byte(payload), n.CreatedAt.UTC(), orZero(delivered), orZero(dead)
+	return n, err
+}
+
+// ClaimNotices leases with SKIP LOCKED, so deliverers on several nodes pass
+// each other's rows instead of waiting on them.
+func (s *Store) ClaimNotices(ctx context.Context, now, leaseUntil time.Time, limit int) ([]store.Notice, error) {
+	rows, err := s.pool.Query(ctx, `UPDATE outbox SET lease_until = $1 WHERE id IN (
+		SELECT o.id FROM outbox o WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_at <= $2 AND o.lease_until <= $2
+		AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.link_id = o.link_id AND p.delivered_at IS NULL AND p.dead_at IS NULL
+			AND (p.created_at, p.id) < (o.created_at, o.id))
+		ORDER BY o.created_at, o.id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING `+noticeCols, leaseUntil, now, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []store.Notice
 	for rows.Next() {
-		var n store.Notice
-		var payload string
-		if err := rows.Scan(&n.ID, &n.InstitutionID, &n.LinkID, &n.Type, &payload, &n.CreatedAt); err != nil {
+		n, err := scanNotice(rows)
+		if err != nil {
 			return nil, err
 		}
-		n.Payload, n.CreatedAt = []byte(payload), n.CreatedAt.UTC()
+		out = append(out, n)
+	}
+	store.SortNotices(out) // RETURNING has no order
+	return out, rows.Err()
+}
+
+func (s *Store) SettleNotice(ctx context.Context, id string, o store.Outcome) error {
+	next := o.NextAt
+	if next.IsZero() {
+		next = time.Unix(0, 0)
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE outbox SET attempts = $1, delivered_at = $2, dead_at = $3, next_at = $4, lease_until = '-infinity', last_error = $5 WHERE id = $6`,
+		o.Attempts, nullTime(o.DeliveredAt), nullTime(o.DeadAt), next, o.Error, id)
+	return err
+}
+
+func (s *Store) Notices(ctx context.Context, institutionID string) ([]store.Notice, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+noticeCols+` FROM outbox WHERE institution_id = $1 ORDER BY created_at, id`, institutionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Notice
+	for rows.Next() {
+		n, err := scanNotice(rows)
+		if err != nil {
+			return nil, err
+		}
 		out = append(out, n)
 	}
 	return out, rows.Err()

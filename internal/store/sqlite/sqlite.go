@@ -934,21 +934,89 @@ func (s *Store) Accesses(ctx context.Context, subject string) ([]store.Access, e
 	return out, rows.Err()
 }
 
+func (s *Store) PutWebhookEndpoint(ctx context.Context, e store.WebhookEndpoint) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `INSERT INTO webhook_endpoints (institution_id, url, secret, previous_secret, previous_until, disabled_at, disabled_reason, created_at)
+			VALUES (?, ?, ?, ?, ?, 0, '', ?)
+			ON CONFLICT (institution_id) DO UPDATE SET url = excluded.url, secret = excluded.secret, previous_secret = excluded.previous_secret,
+				previous_until = excluded.previous_until, disabled_at = 0, disabled_reason = ''`,
+			e.InstitutionID, e.URL, e.Secret, e.PreviousSecret, micros(e.PreviousUntil), micros(e.CreatedAt))
+		return err
+	})
+}
+
+func (s *Store) WebhookEndpoint(ctx context.Context, institutionID string) (store.WebhookEndpoint, error) {
+	var e store.WebhookEndpoint
+	var until, disabled, created int64
+	err := s.reads.QueryRowContext(ctx, `SELECT institution_id, url, secret, previous_secret, previous_until, disabled_at, disabled_reason, created_at FROM webhook_endpoints WHERE institution_id = ?`, institutionID).
+		Scan(&e.InstitutionID, &e.URL, &e.Secret, &e.PreviousSecret, &until, &disabled, &e.DisabledReason, &created)
+	e.PreviousUntil, e.DisabledAt, e.CreatedAt = fromMicros(until), fromMicros(disabled), fromMicros(created)
+	return e, notFound(err)
+}
+
+func (s *Store) DisableWebhookEndpoint(ctx context.Context, institutionID, reason string, at time.Time) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `UPDATE webhook_endpoints SET disabled_at = ?, disabled_reason = ? WHERE institution_id = ?`, micros(at), reason, institutionID)
+		return err
+	})
+}
+
+const noticeCols = `id, institution_id, link_id, type, payload, created_at, attempts, delivered_at, dead_at, last_error`
+
+func scanNotice(row interface{ Scan(...any) error }) (store.Notice, error) {
+	var n store.Notice
+	var payload string
+	var created, delivered, dead int64
+	err := row.Scan(&n.ID, &n.InstitutionID, &n.LinkID, &n.Type, &payload, &created, &n.Attempts, &delivered, &dead, &n.LastError)
+	n.Payload, n.CreatedAt, n.DeliveredAt, n.DeadAt = []byte(payload), fromMicros(created), fromMicros(delivered), fromMicros(dead)
+	return n, err
+}
+
+func (s *Store) ClaimNotices(ctx context.Context, now, leaseUntil time.Time, limit int) ([]store.Notice, error) {
+	var out []store.Notice
+	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		rows, err := c.QueryContext(ctx, `UPDATE outbox SET lease_until = ? WHERE id IN (
+			SELECT o.id FROM outbox o WHERE o.delivered_at = 0 AND o.dead_at = 0 AND o.next_at <= ? AND o.lease_until <= ?
+			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.link_id = o.link_id AND p.delivered_at = 0 AND p.dead_at = 0
+				AND (p.created_at < o.created_at OR (p.created_at = o.created_at AND p.id < o.id)))
+			ORDER BY o.created_at, o.id LIMIT ?) RETURNING `+noticeCols, micros(leaseUntil), micros(now), micros(now), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			n, err := scanNotice(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, n)
+		}
+		return rows.Err()
+	})
+	store.SortNotices(out)
+	return out, err
+}
+
+func (s *Store) SettleNotice(ctx context.Context, id string, o store.Outcome) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `UPDATE outbox SET attempts = ?, delivered_at = ?, dead_at = ?, next_at = ?, lease_until = 0, last_error = ? WHERE id = ?`,
+			o.Attempts, micros(o.DeliveredAt), micros(o.DeadAt), micros(o.NextAt), o.Error, id)
+		return err
+	})
+}
+
 func (s *Store) Notices(ctx context.Context, institutionID string) ([]store.Notice, error) {
-	rows, err := s.reads.QueryContext(ctx, `SELECT id, institution_id, link_id, type, payload, created_at FROM outbox WHERE institution_id = ? ORDER BY created_at, id`, institutionID)
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+noticeCols+` FROM outbox WHERE institution_id = ? ORDER BY created_at, id`, institutionID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []store.Notice
 	for rows.Next() {
-		var n store.Notice
-		var payload string
-		var created int64
-		if err := rows.Scan(&n.ID, &n.InstitutionID, &n.LinkID, &n.Type, &payload, &created); err != nil {
+		n, err := scanNotice(rows)
+		if err != nil {
 			return nil, err
 		}
-		n.Payload, n.CreatedAt = []byte(payload), fromMicros(created)
 		out = append(out, n)
 	}
 	return out, rows.Err()

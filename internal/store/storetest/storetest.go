@@ -49,6 +49,7 @@ func Run(t *testing.T, open Open) {
 		{"ExpireAndRenew", testExpireAndRenew},
 		{"RenewalReminders", testRenewalReminders},
 		{"DelegationsAndAccessLog", testDelegationsAndAccessLog},
+		{"OutboxDelivery", testOutboxDelivery},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -852,5 +853,82 @@ func testDelegationsAndAccessLog(t *testing.T, s store.Store) {
 	must(t, err)
 	if len(as) != 2 || as[0].ActorID != "0" || as[1].ActorID != "2" || !as[0].At.Equal(now) {
 		t.Fatalf("accesses = %+v", as)
+	}
+}
+
+// testOutboxDelivery: notices are claimed oldest first, one per link at a
+// time, never by two claimers at once; settling records the outcome; a
+// notice waits for its next attempt time. Endpoints are put, replaced and
+// disabled.
+func testOutboxDelivery(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	now := time.Now().Truncate(time.Microsecond)
+	ep := store.WebhookEndpoint{InstitutionID: f.inst.ID, URL: "https://bank.example/hooks", Secret: []byte("sealed1"), CreatedAt: now}
+	must(t, s.PutWebhookEndpoint(ctx, ep))
+	must(t, s.DisableWebhookEndpoint(ctx, f.inst.ID, "410 Gone", now))
+	got, err := s.WebhookEndpoint(ctx, f.inst.ID)
+	must(t, err)
+	if got.URL != ep.URL || string(got.Secret) != "sealed1" || got.DisabledAt.IsZero() || got.DisabledReason != "410 Gone" {
+		t.Fatalf("endpoint = %+v", got)
+	}
+	ep.URL, ep.Secret, ep.PreviousSecret, ep.PreviousUntil = "https://bank.example/v2", []byte("sealed2"), []byte("sealed1"), now.Add(time.Hour)
+	must(t, s.PutWebhookEndpoint(ctx, ep))
+	if got, _ = s.WebhookEndpoint(ctx, f.inst.ID); got.URL != ep.URL || !got.DisabledAt.IsZero() || !got.PreviousUntil.Equal(ep.PreviousUntil) {
+		t.Fatalf("replaced endpoint = %+v", got)
+	}
+
+	// Three notices: two for link A (in order), one for link B.
+	other, err := s.CreateLink(ctx, store.Link{ID: "lnk_b2", CustomerID: f.cust.ID, InstitutionID: f.inst.ID, ConversationID: "cnv_1",
+		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, grant())
+	must(t, err)
+	// Link A ends by expiry (notice 1), is renewed, then revoked (notice 2,
+	// later); link B is revoked (its only notice) in between.
+	expired := customerRevokes(f, now)
+	expired.CustomerID, expired.Expire, expired.At = "", true, f.link.ExpiresAt
+	_, err = s.RevokeLink(ctx, expired)
+	must(t, err)
+	_, err = s.RevokeLink(ctx, customerRevokes(fixture{inst: f.inst, cust: f.cust, link: other}, f.link.ExpiresAt.Add(time.Millisecond)))
+	must(t, err)
+	r := grant()
+	r.Action = store.ReceiptRenew
+	_, err = s.RenewLink(ctx, store.Renewal{LinkID: f.link.ID, CustomerID: f.cust.ID, At: f.link.ExpiresAt, ExpiresAt: f.link.ExpiresAt.Add(time.Hour), Receipt: r})
+	must(t, err)
+	_, err = s.RevokeLink(ctx, customerRevokes(f, f.link.ExpiresAt.Add(time.Second)))
+	must(t, err)
+
+	claimed, err := s.ClaimNotices(ctx, now.Add(2*time.Second), now.Add(time.Minute), 10)
+	must(t, err)
+	if len(claimed) != 2 || claimed[0].LinkID != f.link.ID || claimed[1].LinkID != other.ID {
+		t.Fatalf("first claim = %+v (want link A's first and link B's)", claimed)
+	}
+	if again, _ := s.ClaimNotices(ctx, now.Add(2*time.Second), now.Add(time.Minute), 10); len(again) != 0 {
+		t.Fatalf("claimed twice while leased: %+v", again)
+	}
+	// A's first fails and waits; B's is delivered.
+	must(t, s.SettleNotice(ctx, claimed[0].ID, store.Outcome{Attempts: 1, NextAt: now.Add(time.Hour), Error: "503"}))
+	must(t, s.SettleNotice(ctx, claimed[1].ID, store.Outcome{Attempts: 1, DeliveredAt: now}))
+	if next, _ := s.ClaimNotices(ctx, now.Add(3*time.Second), now.Add(time.Minute), 10); len(next) != 0 {
+		t.Fatalf("link A's second notice overtook its first: %+v", next)
+	}
+	later, err := s.ClaimNotices(ctx, now.Add(2*time.Hour), now.Add(3*time.Hour), 10)
+	must(t, err)
+	if len(later) != 1 || later[0].ID != claimed[0].ID || later[0].Attempts != 1 || later[0].LastError != "503" {
+		t.Fatalf("retry claim = %+v", later)
+	}
+	must(t, s.SettleNotice(ctx, later[0].ID, store.Outcome{Attempts: 2, DeadAt: now.Add(2 * time.Hour), Error: "gave up"}))
+	last, _ := s.ClaimNotices(ctx, now.Add(2*time.Hour), now.Add(3*time.Hour), 10)
+	if len(last) != 1 || last[0].LinkID != f.link.ID || last[0].ID == claimed[0].ID {
+		t.Fatalf("after the first died, link A's next = %+v", last)
+	}
+	all, _ := s.Notices(ctx, f.inst.ID)
+	dead := 0
+	for _, n := range all {
+		if !n.DeadAt.IsZero() {
+			dead++
+		}
+	}
+	if len(all) != 3 || dead != 1 {
+		t.Fatalf("notices = %+v", all)
 	}
 }

@@ -1,0 +1,113 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/openteller/openteller/internal/httpx"
+	"github.com/openteller/openteller/internal/ingest"
+	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/vault"
+	"github.com/openteller/openteller/pkg/bankapi"
+)
+
+// RotationOverlap is how long the previous secret keeps signing after a
+// rotation, so the bank can switch without missing a delivery.
+const RotationOverlap = 24 * time.Hour
+
+// Endpoints registers institutions' webhook endpoints over the Bank API.
+type Endpoints struct {
+	Store        store.Store
+	Keyring      *vault.Keyring
+	AllowPrivate bool // plain http allowed too (demo, tests)
+	Now          func() time.Time
+}
+
+func (e *Endpoints) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+// Register sets the institution's endpoint to rawURL with a fresh secret,
+// which it returns: the only time the secret is shown.
+func (e *Endpoints) Register(ctx context.Context, institutionID, rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && !(e.AllowPrivate && u.Scheme == "http")) || u.User != nil {
+		return "", httpx.Errorf(http.StatusBadRequest, "invalid_url", "Give an absolute https URL without credentials in it.")
+	}
+	secret := bankapi.NewWebhookSecret()
+	return secret, e.Store.PutWebhookEndpoint(ctx, store.WebhookEndpoint{InstitutionID: institutionID, URL: u.String(),
+		Secret: e.Keyring.SealPlatform(SecretRecord(institutionID), []byte(secret)), CreatedAt: e.now().UTC()})
+}
+
+// Rotate gives the endpoint a new secret and returns it; the previous one
+// keeps signing for RotationOverlap.
+func (e *Endpoints) Rotate(ctx context.Context, institutionID string) (string, time.Time, error) {
+	ep, err := e.Store.WebhookEndpoint(ctx, institutionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", time.Time{}, httpx.Errorf(http.StatusNotFound, "no_endpoint", "Register a webhook endpoint first.")
+	}
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	secret := bankapi.NewWebhookSecret()
+	until := e.now().Add(RotationOverlap).UTC()
+	ep.PreviousSecret, ep.PreviousUntil = ep.Secret, until
+	ep.Secret = e.Keyring.SealPlatform(SecretRecord(institutionID), []byte(secret))
+	return secret, until, e.Store.PutWebhookEndpoint(ctx, ep)
+}
+
+// Register adds the Bank API routes for endpoints to mux.
+func (e *Endpoints) RegisterRoutes(mux *http.ServeMux) {
+	auth := func(fn func(w http.ResponseWriter, r *http.Request, institutionID string)) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			institutionID, err := ingest.Authenticate(r.Context(), e.Store, r.Header.Get("Authorization"), e.now())
+			if err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="openteller"`)
+				httpx.WriteError(w, err)
+				return
+			}
+			fn(w, r, institutionID)
+		})
+	}
+	mux.Handle("POST /v1/webhook-endpoints", auth(func(w http.ResponseWriter, r *http.Request, institutionID string) {
+		var req struct {
+			URL string `json:"url"`
+		}
+		if err := httpx.DecodeJSON(w, r, 4<<10, &req); err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		secret, err := e.Register(r.Context(), institutionID, req.URL)
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusCreated, map[string]string{"url": req.URL, "secret": secret})
+	}))
+	mux.Handle("POST /v1/webhook-endpoints/rotate-secret", auth(func(w http.ResponseWriter, r *http.Request, institutionID string) {
+		secret, until, err := e.Rotate(r.Context(), institutionID)
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"secret": secret, "previous_secret_valid_until": until})
+	}))
+	mux.Handle("GET /v1/webhook-endpoints", auth(func(w http.ResponseWriter, r *http.Request, institutionID string) {
+		ep, err := e.Store.WebhookEndpoint(r.Context(), institutionID)
+		if errors.Is(err, store.ErrNotFound) {
+			httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "no_endpoint", "No webhook endpoint is registered."))
+			return
+		}
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"url": ep.URL, "disabled_at": ep.DisabledAt, "disabled_reason": ep.DisabledReason})
+	}))
+}

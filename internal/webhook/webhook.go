@@ -1,0 +1,250 @@
+// Package webhook delivers the outbox to banks: each notice is posted to the
+// institution's endpoint, signed per Standard Webhooks (pkg/bankapi), at
+// least once, in order per link.
+//
+// What must stay true:
+//   - A notice is marked delivered only after a 2xx answer; anything else is
+//     tried again on Schedule, honouring Retry-After, and dead-lettered after
+//     the last try, never dropped.
+//   - No two deliverers (on one node or many) send the same notice at once:
+//     the store leases it to one.
+//   - Requests go only to public addresses unless the configuration allows
+//     private ones (the demo and tests do); redirects are not followed.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/vault"
+	"github.com/openteller/openteller/pkg/bankapi"
+)
+
+// Schedule is the wait before each attempt: the first at once, then 5 s,
+// 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h and 24 h. After the last the
+// notice is dead-lettered.
+var Schedule = []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour,
+	5 * time.Hour, 10 * time.Hour, 14 * time.Hour, 20 * time.Hour, 24 * time.Hour}
+
+const (
+	requestTimeout = 15 * time.Second
+	lease          = time.Minute // longer than a request; a crashed deliverer's notices come back after it
+	holdNoEndpoint = time.Minute // retry time while an institution has no usable endpoint
+	maxRetryAfter  = 24 * time.Hour
+	claimBatch     = 32
+)
+
+// Config configures New.
+type Config struct {
+	Store   store.Store
+	Keyring *vault.Keyring
+	Now     func() time.Time
+	Logger  *slog.Logger
+	// AllowPrivate lets endpoints on loopback, private and link-local
+	// addresses be used: for the demo and tests only.
+	AllowPrivate bool
+}
+
+// Deliverer posts due notices.
+type Deliverer struct {
+	store   store.Store
+	keyring *vault.Keyring
+	now     func() time.Time
+	log     *slog.Logger
+	client  *http.Client
+}
+
+// New returns a Deliverer.
+func New(c Config) *Deliverer {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return &Deliverer{store: c.Store, keyring: c.Keyring, now: c.Now, log: c.Logger, client: Client(c.AllowPrivate)}
+}
+
+// ErrForbiddenAddress is returned for an endpoint on an address that is
+// not allowed.
+var ErrForbiddenAddress = errors.New("webhook: endpoint address is not public")
+
+// Client returns the HTTP client for outgoing webhooks: it refuses to
+// connect to non-public addresses (checked on the resolved address, so a
+// name that resolves inwards is refused too) unless allowPrivate, uses no
+// proxy and follows no redirect.
+func Client(allowPrivate bool) *http.Client {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, Control: func(network, address string, _ syscall.RawConn) error {
+		if allowPrivate {
+			return nil
+		}
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil {
+			return ErrForbiddenAddress
+		}
+		if ip := ap.Addr().Unmap(); !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
+			return ErrForbiddenAddress
+		}
+		return nil
+	}}
+	return &http.Client{
+		Timeout:       requestTimeout,
+		Transport:     &http.Transport{DialContext: dialer.DialContext, Proxy: nil, MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// SecretRecord names the sealed webhook secret of an institution.
+func SecretRecord(institutionID string) string { return "webhook:" + institutionID }
+
+// Tick delivers the notices due now and returns how many it tried.
+func (d *Deliverer) Tick(ctx context.Context) (int, error) {
+	now := d.now()
+	ns, err := d.store.ClaimNotices(ctx, now, now.Add(lease), claimBatch)
+	if err != nil {
+		return 0, fmt.Errorf("webhook: claim: %w", err)
+	}
+	for _, n := range ns {
+		if err := d.store.SettleNotice(ctx, n.ID, d.deliver(ctx, n)); err != nil {
+			return 0, fmt.Errorf("webhook: settle %s: %w", n.ID, err)
+		}
+	}
+	return len(ns), nil
+}
+
+// Run calls Tick every interval until ctx ends.
+func (d *Deliverer) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := d.Tick(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("webhook: deliver", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Envelope is the body of every webhook.
+type Envelope struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	CreatedAt time.Time       `json:"created_at"`
+	Data      json.RawMessage `json:"data"`
+}
+
+func (d *Deliverer) deliver(ctx context.Context, n store.Notice) store.Outcome {
+	now := d.now()
+	hold := store.Outcome{Attempts: n.Attempts, NextAt: now.Add(holdNoEndpoint)}
+	ep, err := d.store.WebhookEndpoint(ctx, n.InstitutionID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		hold.Error = "no webhook endpoint registered"
+		return hold
+	case err != nil:
+		hold.Error = "endpoint unavailable"
+		return hold
+	case !ep.DisabledAt.IsZero():
+		hold.Error = "endpoint disabled: " + ep.DisabledReason
+		return hold
+	}
+	sealedSecrets := [][]byte{ep.Secret}
+	if len(ep.PreviousSecret) > 0 && now.Before(ep.PreviousUntil) {
+		sealedSecrets = append(sealedSecrets, ep.PreviousSecret) // a rotation's overlap: both sign
+	}
+	var secrets []string
+	for _, sealed := range sealedSecrets {
+		s, err := d.keyring.OpenPlatform(SecretRecord(n.InstitutionID), sealed)
+		if err != nil {
+			hold.Error = "webhook secret cannot be opened"
+			return hold
+		}
+		secrets = append(secrets, string(s))
+	}
+	body, _ := json.Marshal(Envelope{ID: n.ID, Type: n.Type, CreatedAt: n.CreatedAt, Data: n.Payload})
+	sig, err := bankapi.SignWebhook(n.ID, now, body, secrets...)
+	if err != nil {
+		hold.Error = err.Error()
+		return hold
+	}
+	attempts := n.Attempts + 1
+	out := store.Outcome{Attempts: attempts}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
+	if err != nil {
+		return d.retry(out, now, 0, "bad endpoint URL")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "OpenTeller-Webhooks/1")
+	req.Header.Set(bankapi.HeaderWebhookID, n.ID)
+	req.Header.Set(bankapi.HeaderWebhookTimestamp, strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set(bankapi.HeaderWebhookSignature, sig)
+	resp, err := d.client.Do(req)
+	if err != nil {
+		msg := "request failed"
+		if errors.Is(err, ErrForbiddenAddress) {
+			msg = ErrForbiddenAddress.Error()
+		}
+		return d.retry(out, now, 0, msg)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		out.DeliveredAt = now
+		return out
+	case resp.StatusCode == http.StatusGone:
+		// The bank says the endpoint is gone: stop sending until it
+		// registers one again; the notice waits, it is not lost.
+		if err := d.store.DisableWebhookEndpoint(ctx, n.InstitutionID, "410 Gone", now); err != nil {
+			d.log.Error("webhook: disable endpoint", "institution", n.InstitutionID, "err", err)
+		}
+		hold.Attempts, hold.Error = attempts, "410 Gone: endpoint disabled"
+		return hold
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		return d.retry(out, now, retryAfter(resp.Header.Get("Retry-After"), now), resp.Status)
+	}
+	return d.retry(out, now, 0, resp.Status)
+}
+
+// retry schedules the next attempt, or dead-letters after the last.
+func (d *Deliverer) retry(o store.Outcome, now time.Time, after time.Duration, why string) store.Outcome {
+	o.Error = why
+	if o.Attempts >= len(Schedule) {
+		o.DeadAt = now
+		return o
+	}
+	wait := Schedule[o.Attempts]
+	if after > wait {
+		wait = after
+	}
+	o.NextAt = now.Add(wait)
+	return o
+}
+
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if s, err := strconv.Atoi(v); err == nil {
+		d = time.Duration(s) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return max(0, min(d, maxRetryAfter))
+}

@@ -1,0 +1,371 @@
+package webhook_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/openteller/openteller/internal/bus"
+	"github.com/openteller/openteller/internal/consent"
+	"github.com/openteller/openteller/internal/ingest"
+	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/store/sqlite"
+	"github.com/openteller/openteller/internal/testenv"
+	"github.com/openteller/openteller/internal/vault"
+	"github.com/openteller/openteller/internal/webhook"
+	"github.com/openteller/openteller/pkg/bankapi"
+)
+
+// rig: a real store and keyring, a consent service whose revocations queue
+// notices, endpoints, and a clock the test moves.
+type rig struct {
+	t   *testing.T
+	st  *sqlite.Store
+	kr  *vault.Keyring
+	svc *consent.Service
+	eps *webhook.Endpoints
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	r := &rig{t: t, st: testenv.SQLite(t), now: time.Now().UTC()}
+	r.st.SetClock(r.clock)
+	r.kr, _ = vault.New(bytes.Repeat([]byte{4}, 32), r.st)
+	b, err := bus.Open(bus.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	r.svc = consent.New(consent.Config{Store: r.st, Keyring: r.kr, Bus: b, Now: r.clock})
+	r.eps = &webhook.Endpoints{Store: r.st, Keyring: r.kr, AllowPrivate: true, Now: r.clock}
+	ctx := context.Background()
+	if err := r.st.CreateInstitution(ctx, store.Institution{ID: "ins_1", Name: "Cedar Bank", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: r.now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.CreateCustomer(ctx, store.Customer{ID: "cus_1", Email: "a@example.com", PasswordHash: "x", CreatedAt: r.now}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (r *rig) clock() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.now
+}
+
+func (r *rig) advance(d time.Duration) {
+	r.mu.Lock()
+	r.now = r.now.Add(d)
+	r.mu.Unlock()
+}
+
+func (r *rig) deliverer(allowPrivate bool) *webhook.Deliverer {
+	return webhook.New(webhook.Config{Store: r.st, Keyring: r.kr, Now: r.clock, AllowPrivate: allowPrivate})
+}
+
+// revoke makes a link and has its customer revoke it: one notice queued.
+func (r *rig) revoke() string {
+	r.t.Helper()
+	l := store.Link{ID: ingest.NewID("lnk_"), CustomerID: "cus_1", InstitutionID: "ins_1", ConversationID: "cnv_1",
+		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: r.now, ExpiresAt: r.now.Add(time.Hour)}
+	l, err := r.st.CreateLink(context.Background(), l, consent.GrantReceipt(l, "d"))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if _, err := r.svc.Revoke(context.Background(), store.Revocation{LinkID: l.ID, CustomerID: "cus_1"}); err != nil {
+		r.t.Fatal(err)
+	}
+	r.advance(time.Millisecond) // notices get distinct times, as in life
+	return l.ID
+}
+
+// receiver is a bank's webhook endpoint that verifies every delivery with
+// the SDK and answers with what status returns.
+type receiver struct {
+	secret         string // the one registered first
+	rejected       atomic.Int32
+	expectRefusals bool
+	srv            *httptest.Server
+	verifier       *bankapi.WebhookVerifier
+	status         func(n int) (int, http.Header)
+	mu             sync.Mutex
+	got            []webhook.Envelope
+	calls          atomic.Int32
+	inFlight       sync.Map // notice id → in flight
+	overlap        atomic.Bool
+}
+
+func newReceiver(t *testing.T, r *rig, status func(n int) (int, http.Header)) *receiver {
+	rc := &receiver{status: status}
+	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		n := int(rc.calls.Add(1))
+		id := req.Header.Get(bankapi.HeaderWebhookID)
+		if _, busy := rc.inFlight.LoadOrStore(id, true); busy {
+			rc.overlap.Store(true)
+		}
+		defer rc.inFlight.Delete(id)
+		body, _ := io.ReadAll(req.Body)
+		if err := rc.verifier.Verify(req.Header, body); err != nil {
+			rc.rejected.Add(1)
+			if !rc.expectRefusals {
+				t.Errorf("delivery does not verify: %v", err)
+			}
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		code, h := rc.status(n)
+		for k, v := range h {
+			w.Header()[k] = v
+		}
+		if code < 300 {
+			var env webhook.Envelope
+			json.Unmarshal(body, &env)
+			rc.mu.Lock()
+			rc.got = append(rc.got, env)
+			rc.mu.Unlock()
+		}
+		w.WriteHeader(code)
+	}))
+	t.Cleanup(rc.srv.Close)
+	secret, err := r.eps.Register(context.Background(), "ins_1", rc.srv.URL+"/hooks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.secret = secret
+	rc.verifier = &bankapi.WebhookVerifier{Secrets: []string{secret}, Now: r.clock}
+	return rc
+}
+
+func ok(int) (int, http.Header) { return 200, nil }
+
+func TestDeliversSignedNoticesInOrder(t *testing.T) {
+	r := newRig(t)
+	rc := newReceiver(t, r, ok)
+	var links []string
+	for range 3 {
+		links = append(links, r.revoke())
+	}
+	n, err := r.deliverer(true).Tick(context.Background())
+	if err != nil || n != 3 {
+		t.Fatalf("tick: %d %v", n, err)
+	}
+	if len(rc.got) != 3 {
+		t.Fatalf("received %d", len(rc.got))
+	}
+	for i, env := range rc.got {
+		var data map[string]string
+		json.Unmarshal(env.Data, &data)
+		if env.Type != "link.revoked" || data["link_id"] != links[i] {
+			t.Fatalf("delivery %d: %+v %s", i, env, env.Data)
+		}
+	}
+	ns, _ := r.st.Notices(context.Background(), "ins_1")
+	for _, n := range ns {
+		if n.DeliveredAt.IsZero() || n.Attempts != 1 {
+			t.Fatalf("notice after delivery: %+v", n)
+		}
+	}
+}
+
+// TestRetryScheduleThenDeadLetter: a receiver that always fails is tried on
+// the schedule, then the notice is dead-lettered; nothing is lost.
+func TestRetryScheduleThenDeadLetter(t *testing.T) {
+	r := newRig(t)
+	rc := newReceiver(t, r, func(int) (int, http.Header) { return 500, nil })
+	r.revoke()
+	d := r.deliverer(true)
+	ctx := context.Background()
+	for i, wait := range webhook.Schedule {
+		r.advance(wait)
+		if wait > time.Second {
+			// Just before the scheduled time, nothing is due.
+			r.advance(-time.Second)
+			if n, _ := d.Tick(ctx); n != 0 {
+				t.Fatalf("attempt %d went out %s early", i+1, time.Second)
+			}
+			r.advance(time.Second)
+		}
+		if n, err := d.Tick(ctx); err != nil || n != 1 {
+			t.Fatalf("attempt %d: %d %v", i+1, n, err)
+		}
+	}
+	ns, _ := r.st.Notices(ctx, "ins_1")
+	if len(ns) != 1 || ns[0].DeadAt.IsZero() || ns[0].Attempts != len(webhook.Schedule) || !strings.Contains(ns[0].LastError, "500") {
+		t.Fatalf("after the last try: %+v", ns)
+	}
+	r.advance(48 * time.Hour)
+	if n, _ := d.Tick(ctx); n != 0 || int(rc.calls.Load()) != len(webhook.Schedule) {
+		t.Fatalf("a dead notice was tried again (%d calls)", rc.calls.Load())
+	}
+}
+
+// TestReceiverDownThenUp: while the bank answers 503, notices wait in
+// order; when it comes back they arrive, none lost, none reordered.
+func TestReceiverDownThenUp(t *testing.T) {
+	r := newRig(t)
+	var down atomic.Bool
+	down.Store(true)
+	rc := newReceiver(t, r, func(int) (int, http.Header) {
+		if down.Load() {
+			return 503, http.Header{"Retry-After": {"120"}}
+		}
+		return 200, nil
+	})
+	var links []string
+	for range 4 {
+		links = append(links, r.revoke())
+	}
+	d := r.deliverer(true)
+	ctx := context.Background()
+	d.Tick(ctx) // every link's first notice fails
+	r.advance(time.Minute)
+	if n, _ := d.Tick(ctx); n != 0 {
+		t.Fatalf("Retry-After 120 s not honoured: %d tried after 60 s", n)
+	}
+	down.Store(false)
+	r.advance(2 * time.Minute)
+	for i := 0; i < 5 && len(rc.got) < 4; i++ {
+		d.Tick(ctx)
+	}
+	if len(rc.got) != 4 {
+		t.Fatalf("received %d of 4 after the outage", len(rc.got))
+	}
+	for i, env := range rc.got {
+		var data map[string]string
+		json.Unmarshal(env.Data, &data)
+		if data["link_id"] != links[i] {
+			t.Fatalf("delivery %d is for %s, want %s", i, data["link_id"], links[i])
+		}
+	}
+}
+
+// TestGoneDisablesEndpoint: 410 stops deliveries until the bank registers
+// again; the notice waits and then goes out.
+func TestGoneDisablesEndpoint(t *testing.T) {
+	r := newRig(t)
+	var gone atomic.Bool
+	gone.Store(true)
+	newReceiver(t, r, func(int) (int, http.Header) {
+		if gone.Load() {
+			return 410, nil
+		}
+		return 200, nil
+	})
+	r.revoke()
+	d := r.deliverer(true)
+	ctx := context.Background()
+	d.Tick(ctx)
+	ep, _ := r.st.WebhookEndpoint(ctx, "ins_1")
+	if ep.DisabledAt.IsZero() {
+		t.Fatal("410 did not disable the endpoint")
+	}
+	gone.Store(false)
+	r.advance(2 * time.Minute)
+	if n, _ := d.Tick(ctx); n != 1 {
+		t.Fatalf("tick while disabled: %d", n)
+	}
+	ns, _ := r.st.Notices(ctx, "ins_1")
+	if !ns[0].DeliveredAt.IsZero() || !strings.Contains(ns[0].LastError, "disabled") {
+		t.Fatalf("delivered to a disabled endpoint: %+v", ns[0])
+	}
+	rc := newReceiver(t, r, ok) // the bank registers again
+	r.advance(2 * time.Minute)
+	d.Tick(ctx)
+	if len(rc.got) != 1 {
+		t.Fatal("the waiting notice did not go out after re-registration")
+	}
+}
+
+// TestTwoDeliverersNeverSendTheSameAtOnce runs two deliverers against one
+// store and a slow receiver: no notice is ever in flight twice, and each
+// is delivered.
+func TestTwoDeliverersNeverSendTheSameAtOnce(t *testing.T) {
+	r := newRig(t)
+	rc := newReceiver(t, r, func(int) (int, http.Header) {
+		time.Sleep(20 * time.Millisecond) // a slow bank widens any window for overlap
+		return 200, nil
+	})
+	for range 6 {
+		r.revoke()
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 2 {
+		d := r.deliverer(true)
+		wg.Go(func() {
+			for range 4 {
+				d.Tick(ctx)
+			}
+		})
+	}
+	wg.Wait()
+	if rc.overlap.Load() {
+		t.Fatal("a notice was in flight from two deliverers at once")
+	}
+	if len(rc.got) != 6 || int(rc.calls.Load()) != 6 {
+		t.Fatalf("received %d in %d calls, want 6 in 6", len(rc.got), rc.calls.Load())
+	}
+}
+
+// TestPrivateAddressRefused: without AllowPrivate the deliverer will not
+// connect to a loopback endpoint; the notice records why and waits.
+func TestPrivateAddressRefused(t *testing.T) {
+	r := newRig(t)
+	rc := newReceiver(t, r, ok)
+	r.revoke()
+	r.deliverer(false).Tick(context.Background())
+	if rc.calls.Load() != 0 {
+		t.Fatal("connected to a loopback address")
+	}
+	ns, _ := r.st.Notices(context.Background(), "ins_1")
+	if !strings.Contains(ns[0].LastError, "not public") || !ns[0].DeliveredAt.IsZero() {
+		t.Fatalf("notice = %+v", ns[0])
+	}
+	// Plain http is refused at registration unless private endpoints are allowed.
+	strict := &webhook.Endpoints{Store: r.st, Keyring: r.kr}
+	if _, err := strict.Register(context.Background(), "ins_1", "http://bank.example/hooks"); err == nil {
+		t.Fatal("registered a plain-http endpoint")
+	}
+}
+
+// TestRotationSignsWithBoth: after a rotation deliveries carry both
+// signatures for the overlap, so either secret verifies them.
+func TestRotationSignsWithBoth(t *testing.T) {
+	r := newRig(t)
+	rc := newReceiver(t, r, ok) // verifies with the first secret
+	next, _, err := r.eps.Rotate(context.Background(), "ins_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.revoke()
+	r.deliverer(true).Tick(context.Background())
+	if len(rc.got) != 1 {
+		t.Fatal("the old secret no longer verifies during the overlap")
+	}
+	rc.verifier.Secrets = []string{next}
+	r.revoke()
+	r.deliverer(true).Tick(context.Background())
+	if len(rc.got) != 2 {
+		t.Fatal("the new secret does not verify")
+	}
+	// After the overlap only the new secret signs: the old one no longer
+	// verifies (the receiver refuses), and the notice will be retried.
+	r.advance(webhook.RotationOverlap + time.Hour)
+	rc.verifier.Secrets, rc.expectRefusals = []string{rc.secret}, true
+	r.revoke()
+	r.deliverer(true).Tick(context.Background())
+	if len(rc.got) != 2 || rc.rejected.Load() != 1 {
+		t.Fatalf("after the overlap: %d delivered, %d refused", len(rc.got), rc.rejected.Load())
+	}
+}
