@@ -22,6 +22,7 @@ import (
 	"github.com/openteller/openteller/internal/config"
 	"github.com/openteller/openteller/internal/server"
 	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/webhook"
 )
 
 type command struct {
@@ -37,6 +38,7 @@ func init() {
 		"demo":        {"run the platform with a simulated bank and a demo customer, on embedded storage", runDemo},
 		"config":      {"print the effective configuration, secrets masked", runConfig},
 		"institution": {"manage institutions: create, list, rotate-key", runInstitution},
+		"webhooks":    {"dead-lettered webhooks: dead --institution ID, redeliver --institution ID --notice ID", runWebhooks},
 		"bench":       {"measure ingest throughput and end-to-end latency", runBench},
 	}
 }
@@ -261,4 +263,45 @@ func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
+}
+
+func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "dead" && args[0] != "redeliver") {
+		fmt.Fprintln(stderr, "usage: openteller webhooks dead|redeliver --institution ID [--notice ID]")
+		return errUsage
+	}
+	var institutionID, noticeID string
+	cfg, _, err := parse("webhooks "+args[0], args[1:], stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&institutionID, "institution", "", "institution id (required)")
+		fs.StringVar(&noticeID, "notice", "", "notice id, for redeliver")
+	})
+	if err != nil {
+		return err
+	}
+	if institutionID == "" || (args[0] == "redeliver" && noticeID == "") {
+		fmt.Fprintln(stderr, "openteller webhooks: --institution (and for redeliver --notice) are required")
+		return errUsage
+	}
+	st, err := server.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if args[0] == "redeliver" {
+		if err := st.Redeliver(ctx, institutionID, noticeID, time.Now()); err != nil {
+			return fmt.Errorf("redeliver %s: %w", noticeID, err)
+		}
+		fmt.Fprintf(stdout, "notice %s will be delivered again now\n", noticeID)
+		return nil
+	}
+	dead, err := webhook.DeadLetters(ctx, st, institutionID)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NOTICE\tTYPE\tLINK\tDEAD AT\tATTEMPTS\tLAST ERROR")
+	for _, d := range dead {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, d.Type, d.LinkID, d.DeadAt.Format(time.RFC3339), d.Attempts, d.LastError)
+	}
+	return tw.Flush()
 }

@@ -129,7 +129,8 @@ type Store interface {
 	// RecordAccess appends to the access log; Accesses lists a subject's.
 	RecordAccess(ctx context.Context, a Access) error
 	Accesses(ctx context.Context, subject string) ([]Access, error)
-	// PutWebhookEndpoint registers or replaces the institution's endpoint.
+	// PutWebhookEndpoint registers or replaces the institution's endpoint;
+	// notices waiting for one become due at once.
 	PutWebhookEndpoint(ctx context.Context, e WebhookEndpoint) error
 	WebhookEndpoint(ctx context.Context, institutionID string) (WebhookEndpoint, error)
 	// DisableWebhookEndpoint stops deliveries to it until it is registered again.
@@ -141,6 +142,9 @@ type Store interface {
 	ClaimNotices(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Notice, error)
 	// SettleNotice records an attempt's outcome and ends the lease.
 	SettleNotice(ctx context.Context, id string, o Outcome) error
+	// Redeliver gives a dead-lettered notice of the institution a fresh set
+	// of attempts, due now. ErrNotFound unless it is that institution's and dead.
+	Redeliver(ctx context.Context, institutionID, noticeID string, now time.Time) error
 	// Notices lists the institution's outbox, oldest first.
 	Notices(ctx context.Context, institutionID string) ([]Notice, error)
 	// Links lists every link of the customer, newest first.
@@ -303,6 +307,7 @@ type Revoked struct {
 
 // Outbox notice types.
 const (
+	NoticeLinkCreated = "link.created"
 	NoticeLinkRevoked = "link.revoked"
 	NoticeLinkExpired = "link.expired"
 )
@@ -383,6 +388,15 @@ type WebhookEndpoint struct {
 	DisabledAt     time.Time
 	DisabledReason string
 	CreatedAt      time.Time
+}
+
+// CreatedNotice tells the bank a link was made, with the scopes the
+// customer approved and its expiry.
+func CreatedNotice(l Link) Notice {
+	payload, _ := json.Marshal(map[string]any{"link_id": l.ID, "scopes": l.Scopes, "expires_at": l.ExpiresAt.UTC().Format(time.RFC3339Nano)})
+	b := make([]byte, 12)
+	rand.Read(b)
+	return Notice{ID: "ntc_" + hex.EncodeToString(b), InstitutionID: l.InstitutionID, LinkID: l.ID, Type: NoticeLinkCreated, Payload: payload, CreatedAt: l.CreatedAt}
 }
 
 // EndedNotice is the notice that tells the bank a link ended, unless the

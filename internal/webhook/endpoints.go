@@ -98,6 +98,25 @@ func (e *Endpoints) RegisterRoutes(mux *http.ServeMux) {
 		}
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{"secret": secret, "previous_secret_valid_until": until})
 	}))
+	mux.Handle("GET /v1/notices", auth(func(w http.ResponseWriter, r *http.Request, institutionID string) {
+		ns, err := DeadLetters(r.Context(), e.Store, institutionID)
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"dead": ns})
+	}))
+	mux.Handle("POST /v1/notices/{id}/redeliver", auth(func(w http.ResponseWriter, r *http.Request, institutionID string) {
+		err := e.Store.Redeliver(r.Context(), institutionID, r.PathValue("id"), e.now())
+		if errors.Is(err, store.ErrNotFound) {
+			err = httpx.Errorf(http.StatusNotFound, "not_found", "No dead-lettered notice with that id.")
+		}
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
 	mux.Handle("GET /v1/webhook-endpoints", auth(func(w http.ResponseWriter, r *http.Request, institutionID string) {
 		ep, err := e.Store.WebhookEndpoint(r.Context(), institutionID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -110,4 +129,30 @@ func (e *Endpoints) RegisterRoutes(mux *http.ServeMux) {
 		}
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{"url": ep.URL, "disabled_at": ep.DisabledAt, "disabled_reason": ep.DisabledReason})
 	}))
+}
+
+// DeadLetter is a notice that was not delivered after the last try.
+type DeadLetter struct {
+	ID        string    `json:"id"`
+	Type      string    `json:"type"`
+	LinkID    string    `json:"link_id"`
+	CreatedAt time.Time `json:"created_at"`
+	DeadAt    time.Time `json:"dead_at"`
+	Attempts  int       `json:"attempts"`
+	LastError string    `json:"last_error"`
+}
+
+// DeadLetters lists the institution's dead-lettered notices.
+func DeadLetters(ctx context.Context, st store.Store, institutionID string) ([]DeadLetter, error) {
+	all, err := st.Notices(ctx, institutionID)
+	if err != nil {
+		return nil, err
+	}
+	out := []DeadLetter{}
+	for _, n := range all {
+		if !n.DeadAt.IsZero() {
+			out = append(out, DeadLetter{ID: n.ID, Type: n.Type, LinkID: n.LinkID, CreatedAt: n.CreatedAt, DeadAt: n.DeadAt, Attempts: n.Attempts, LastError: n.LastError})
+		}
+	}
+	return out, nil
 }

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openteller/openteller/internal/bus"
 	"github.com/openteller/openteller/internal/consent"
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/store"
@@ -24,13 +23,12 @@ import (
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
-// rig: a real store and keyring, a consent service whose revocations queue
-// notices, endpoints, and a clock the test moves.
+// rig: a real store and keyring (every link made queues a link.created
+// notice), endpoints, and a clock the test moves.
 type rig struct {
 	t   *testing.T
 	st  *sqlite.Store
 	kr  *vault.Keyring
-	svc *consent.Service
 	eps *webhook.Endpoints
 	mu  sync.Mutex
 	now time.Time
@@ -41,12 +39,6 @@ func newRig(t *testing.T) *rig {
 	r := &rig{t: t, st: testenv.SQLite(t), now: time.Now().UTC()}
 	r.st.SetClock(r.clock)
 	r.kr, _ = vault.New(bytes.Repeat([]byte{4}, 32), r.st)
-	b, err := bus.Open(bus.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	r.svc = consent.New(consent.Config{Store: r.st, Keyring: r.kr, Bus: b, Now: r.clock})
 	r.eps = &webhook.Endpoints{Store: r.st, Keyring: r.kr, AllowPrivate: true, Now: r.clock}
 	ctx := context.Background()
 	if err := r.st.CreateInstitution(ctx, store.Institution{ID: "ins_1", Name: "Cedar Bank", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: r.now}); err != nil {
@@ -74,16 +66,13 @@ func (r *rig) deliverer(allowPrivate bool) *webhook.Deliverer {
 	return webhook.New(webhook.Config{Store: r.st, Keyring: r.kr, Now: r.clock, AllowPrivate: allowPrivate})
 }
 
-// revoke makes a link and has its customer revoke it: one notice queued.
-func (r *rig) revoke() string {
+// link makes a link: its link.created notice is queued for the bank.
+func (r *rig) link() string {
 	r.t.Helper()
 	l := store.Link{ID: ingest.NewID("lnk_"), CustomerID: "cus_1", InstitutionID: "ins_1", ConversationID: "cnv_1",
-		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: r.now, ExpiresAt: r.now.Add(time.Hour)}
+		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: r.clock(), ExpiresAt: r.clock().Add(time.Hour)}
 	l, err := r.st.CreateLink(context.Background(), l, consent.GrantReceipt(l, "d"))
 	if err != nil {
-		r.t.Fatal(err)
-	}
-	if _, err := r.svc.Revoke(context.Background(), store.Revocation{LinkID: l.ID, CustomerID: "cus_1"}); err != nil {
 		r.t.Fatal(err)
 	}
 	r.advance(time.Millisecond) // notices get distinct times, as in life
@@ -154,7 +143,7 @@ func TestDeliversSignedNoticesInOrder(t *testing.T) {
 	rc := newReceiver(t, r, ok)
 	var links []string
 	for range 3 {
-		links = append(links, r.revoke())
+		links = append(links, r.link())
 	}
 	n, err := r.deliverer(true).Tick(context.Background())
 	if err != nil || n != 3 {
@@ -164,9 +153,9 @@ func TestDeliversSignedNoticesInOrder(t *testing.T) {
 		t.Fatalf("received %d", len(rc.got))
 	}
 	for i, env := range rc.got {
-		var data map[string]string
+		var data map[string]any
 		json.Unmarshal(env.Data, &data)
-		if env.Type != "link.revoked" || data["link_id"] != links[i] {
+		if env.Type != "link.created" || data["link_id"] != links[i] {
 			t.Fatalf("delivery %d: %+v %s", i, env, env.Data)
 		}
 	}
@@ -183,7 +172,7 @@ func TestDeliversSignedNoticesInOrder(t *testing.T) {
 func TestRetryScheduleThenDeadLetter(t *testing.T) {
 	r := newRig(t)
 	rc := newReceiver(t, r, func(int) (int, http.Header) { return 500, nil })
-	r.revoke()
+	r.link()
 	d := r.deliverer(true)
 	ctx := context.Background()
 	for i, wait := range webhook.Schedule {
@@ -208,6 +197,33 @@ func TestRetryScheduleThenDeadLetter(t *testing.T) {
 	if n, _ := d.Tick(ctx); n != 0 || int(rc.calls.Load()) != len(webhook.Schedule) {
 		t.Fatalf("a dead notice was tried again (%d calls)", rc.calls.Load())
 	}
+
+	// The bank sees the dead letter through the Bank API and redelivers it.
+	token, key := ingest.NewAPIKey("ins_1", r.clock())
+	if err := r.st.RotateAPIKey(ctx, key, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	r.eps.RegisterRoutes(mux)
+	api := func(method, path string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		return rec
+	}
+	var listed struct{ Dead []webhook.DeadLetter }
+	json.Unmarshal(api("GET", "/v1/notices").Body.Bytes(), &listed)
+	if len(listed.Dead) != 1 || listed.Dead[0].ID != ns[0].ID || listed.Dead[0].Attempts != len(webhook.Schedule) {
+		t.Fatalf("dead letters = %+v", listed)
+	}
+	if rec := api("POST", "/v1/notices/"+ns[0].ID+"/redeliver"); rec.Code != http.StatusNoContent {
+		t.Fatalf("redeliver: %d %s", rec.Code, rec.Body)
+	}
+	rc.status = ok
+	if n, _ := d.Tick(ctx); n != 1 || len(rc.got) != 1 {
+		t.Fatalf("after redelivery: %d tried, %d received", n, len(rc.got))
+	}
 }
 
 // TestReceiverDownThenUp: while the bank answers 503, notices wait in
@@ -224,7 +240,7 @@ func TestReceiverDownThenUp(t *testing.T) {
 	})
 	var links []string
 	for range 4 {
-		links = append(links, r.revoke())
+		links = append(links, r.link())
 	}
 	d := r.deliverer(true)
 	ctx := context.Background()
@@ -242,7 +258,7 @@ func TestReceiverDownThenUp(t *testing.T) {
 		t.Fatalf("received %d of 4 after the outage", len(rc.got))
 	}
 	for i, env := range rc.got {
-		var data map[string]string
+		var data map[string]any
 		json.Unmarshal(env.Data, &data)
 		if data["link_id"] != links[i] {
 			t.Fatalf("delivery %d is for %s, want %s", i, data["link_id"], links[i])
@@ -262,7 +278,7 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 		}
 		return 200, nil
 	})
-	r.revoke()
+	r.link()
 	d := r.deliverer(true)
 	ctx := context.Background()
 	d.Tick(ctx)
@@ -297,7 +313,7 @@ func TestTwoDeliverersNeverSendTheSameAtOnce(t *testing.T) {
 		return 200, nil
 	})
 	for range 6 {
-		r.revoke()
+		r.link()
 	}
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -323,7 +339,7 @@ func TestTwoDeliverersNeverSendTheSameAtOnce(t *testing.T) {
 func TestPrivateAddressRefused(t *testing.T) {
 	r := newRig(t)
 	rc := newReceiver(t, r, ok)
-	r.revoke()
+	r.link()
 	r.deliverer(false).Tick(context.Background())
 	if rc.calls.Load() != 0 {
 		t.Fatal("connected to a loopback address")
@@ -348,13 +364,13 @@ func TestRotationSignsWithBoth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.revoke()
+	r.link()
 	r.deliverer(true).Tick(context.Background())
 	if len(rc.got) != 1 {
 		t.Fatal("the old secret no longer verifies during the overlap")
 	}
 	rc.verifier.Secrets = []string{next}
-	r.revoke()
+	r.link()
 	r.deliverer(true).Tick(context.Background())
 	if len(rc.got) != 2 {
 		t.Fatal("the new secret does not verify")
@@ -363,7 +379,7 @@ func TestRotationSignsWithBoth(t *testing.T) {
 	// verifies (the receiver refuses), and the notice will be retried.
 	r.advance(webhook.RotationOverlap + time.Hour)
 	rc.verifier.Secrets, rc.expectRefusals = []string{rc.secret}, true
-	r.revoke()
+	r.link()
 	r.deliverer(true).Tick(context.Background())
 	if len(rc.got) != 2 || rc.rejected.Load() != 1 {
 		t.Fatalf("after the overlap: %d delivered, %d refused", len(rc.got), rc.rejected.Load())

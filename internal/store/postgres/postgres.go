@@ -355,9 +355,30 @@ func (s *Store) CreateLink(ctx context.Context, l store.Link, grant store.Receip
 			return err
 		}
 		grant.CustomerID, grant.InstitutionID, grant.LinkID = l.CustomerID, l.InstitutionID, l.ID
-		return insertReceipt(ctx, tx, grant)
+		if err := insertReceipt(ctx, tx, grant); err != nil {
+			return err
+		}
+		return insertNotice(ctx, tx, store.CreatedNotice(l))
 	})
 	return l, err
+}
+
+func insertNotice(ctx context.Context, tx pgx.Tx, n store.Notice) error {
+	_, err := tx.Exec(ctx, `INSERT INTO outbox (id, institution_id, link_id, type, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		n.ID, n.InstitutionID, n.LinkID, n.Type, string(n.Payload), n.CreatedAt)
+	return err
+}
+
+func (s *Store) Redeliver(ctx context.Context, institutionID, noticeID string, now time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE outbox SET dead_at = NULL, attempts = 0, next_at = $1, lease_until = '-infinity' WHERE id = $2 AND institution_id = $3 AND dead_at IS NOT NULL`,
+		now, noticeID, institutionID)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
 }
 
 func insertReceipt(ctx context.Context, tx pgx.Tx, r store.Receipt) error {
@@ -449,8 +470,7 @@ func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revok
 			return err
 		}
 		if n, ok := store.EndedNotice(r, l); ok {
-			if _, err := tx.Exec(ctx, `INSERT INTO outbox (id, institution_id, link_id, type, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-				n.ID, n.InstitutionID, n.LinkID, n.Type, string(n.Payload), n.CreatedAt); err != nil {
+			if err := insertNotice(ctx, tx, n); err != nil {
 				return err
 			}
 		}
@@ -671,7 +691,18 @@ func (s *Store) Accesses(ctx context.Context, subject string) ([]store.Access, e
 }
 
 func (s *Store) PutWebhookEndpoint(ctx context.Context, e store.WebhookEndpoint) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO webhook_endpoints (institution_id, url, secret, previous_secret, previous_until, created_at)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := putEndpoint(ctx, tx, e); err != nil {
+			return err
+		}
+		// Notices held for want of an endpoint are due now.
+		_, err := tx.Exec(ctx, `UPDATE outbox SET next_at = '-infinity' WHERE institution_id = $1 AND delivered_at IS NULL AND dead_at IS NULL`, e.InstitutionID)
+		return err
+	})
+}
+
+func putEndpoint(ctx context.Context, tx pgx.Tx, e store.WebhookEndpoint) error {
+	_, err := tx.Exec(ctx, `INSERT INTO webhook_endpoints (institution_id, url, secret, previous_secret, previous_until, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (institution_id) DO UPDATE SET url = EXCLUDED.url, secret = EXCLUDED.secret, previous_secret = EXCLUDED.previous_secret,
 			previous_until = EXCLUDED.previous_until, disabled_at = NULL, disabled_reason = ''`,

@@ -624,9 +624,32 @@ func (s *Store) CreateLink(ctx context.Context, l store.Link, grant store.Receip
 			return err
 		}
 		grant.CustomerID, grant.InstitutionID, grant.LinkID = l.CustomerID, l.InstitutionID, l.ID
-		return insertReceipt(ctx, c, grant)
+		if err := insertReceipt(ctx, c, grant); err != nil {
+			return err
+		}
+		return insertNotice(ctx, c, store.CreatedNotice(l))
 	})
 	return l, err
+}
+
+func insertNotice(ctx context.Context, c *sql.Conn, n store.Notice) error {
+	_, err := c.ExecContext(ctx, `INSERT INTO outbox (id, institution_id, link_id, type, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		n.ID, n.InstitutionID, n.LinkID, n.Type, string(n.Payload), micros(n.CreatedAt))
+	return err
+}
+
+func (s *Store) Redeliver(ctx context.Context, institutionID, noticeID string, now time.Time) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		res, err := c.ExecContext(ctx, `UPDATE outbox SET dead_at = 0, attempts = 0, next_at = ?, lease_until = 0 WHERE id = ? AND institution_id = ? AND dead_at <> 0`,
+			micros(now), noticeID, institutionID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
 }
 
 func insertReceipt(ctx context.Context, c *sql.Conn, r store.Receipt) error {
@@ -722,8 +745,7 @@ func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revok
 			return err
 		}
 		if n, ok := store.EndedNotice(r, l); ok {
-			if _, err := c.ExecContext(ctx, `INSERT INTO outbox (id, institution_id, link_id, type, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-				n.ID, n.InstitutionID, n.LinkID, n.Type, string(n.Payload), micros(n.CreatedAt)); err != nil {
+			if err := insertNotice(ctx, c, n); err != nil {
 				return err
 			}
 		}
@@ -941,6 +963,11 @@ func (s *Store) PutWebhookEndpoint(ctx context.Context, e store.WebhookEndpoint)
 			ON CONFLICT (institution_id) DO UPDATE SET url = excluded.url, secret = excluded.secret, previous_secret = excluded.previous_secret,
 				previous_until = excluded.previous_until, disabled_at = 0, disabled_reason = ''`,
 			e.InstitutionID, e.URL, e.Secret, e.PreviousSecret, micros(e.PreviousUntil), micros(e.CreatedAt))
+		if err != nil {
+			return err
+		}
+		// Notices held for want of an endpoint are due now.
+		_, err = c.ExecContext(ctx, `UPDATE outbox SET next_at = 0 WHERE institution_id = ? AND delivered_at = 0 AND dead_at = 0`, e.InstitutionID)
 		return err
 	})
 }

@@ -639,7 +639,7 @@ func testRevokeDeletesAndMarks(t *testing.T, s store.Store) {
 		t.Fatalf("seq after revocation = %d, want 5", res[0].Seq)
 	}
 
-	notices, err := s.Notices(ctx, f.inst.ID)
+	notices, err := noticesOf(ctx, s, f.inst.ID, store.NoticeLinkRevoked)
 	must(t, err)
 	var payload map[string]string
 	if len(notices) == 1 {
@@ -690,7 +690,7 @@ func testRevokeDeletesAndMarks(t *testing.T, s store.Store) {
 		Receipt: revokeReceipt(at)}
 	_, err = s.RevokeLink(ctx, bank)
 	must(t, err)
-	if notices, _ = s.Notices(ctx, f.inst.ID); len(notices) != 1 {
+	if notices, _ = noticesOf(ctx, s, f.inst.ID, store.NoticeLinkRevoked); len(notices) != 1 {
 		t.Fatalf("bank revocation queued a notice to itself: %+v", notices)
 	}
 }
@@ -740,7 +740,7 @@ func testExpireAndRenew(t *testing.T, s store.Store) {
 	if due, _ := s.DueLinks(ctx, later, 10); len(due) != 0 {
 		t.Fatalf("still due: %+v", due)
 	}
-	notices, _ := s.Notices(ctx, f.inst.ID)
+	notices, _ := noticesOf(ctx, s, f.inst.ID, store.NoticeLinkExpired)
 	if len(notices) != 1 || notices[0].Type != store.NoticeLinkExpired {
 		t.Fatalf("notices = %+v", notices)
 	}
@@ -897,6 +897,15 @@ func testOutboxDelivery(t *testing.T, s store.Store) {
 	_, err = s.RevokeLink(ctx, customerRevokes(f, f.link.ExpiresAt.Add(time.Second)))
 	must(t, err)
 
+	// Each link's first notice is link.created: deliver those first.
+	created, err := s.ClaimNotices(ctx, now.Add(2*time.Second), now.Add(time.Minute), 10)
+	must(t, err)
+	if len(created) != 2 || created[0].Type != store.NoticeLinkCreated || created[1].Type != store.NoticeLinkCreated {
+		t.Fatalf("first claim = %+v, want the two link.created", created)
+	}
+	for _, n := range created {
+		must(t, s.SettleNotice(ctx, n.ID, store.Outcome{Attempts: 1, DeliveredAt: now}))
+	}
 	claimed, err := s.ClaimNotices(ctx, now.Add(2*time.Second), now.Add(time.Minute), 10)
 	must(t, err)
 	if len(claimed) != 2 || claimed[0].LinkID != f.link.ID || claimed[1].LinkID != other.ID {
@@ -928,7 +937,28 @@ func testOutboxDelivery(t *testing.T, s store.Store) {
 			dead++
 		}
 	}
-	if len(all) != 3 || dead != 1 {
+	if len(all) != 5 || dead != 1 {
 		t.Fatalf("notices = %+v", all)
 	}
+	// A dead notice can be given a fresh set of attempts, by its own
+	// institution only.
+	if err := s.Redeliver(ctx, f.other.ID, claimed[0].ID, now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another institution redelivering: %v", err)
+	}
+	must(t, s.Redeliver(ctx, f.inst.ID, claimed[0].ID, now))
+	if err := s.Redeliver(ctx, f.inst.ID, claimed[0].ID, now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("redelivering a notice that is not dead: %v", err)
+	}
+}
+
+// noticesOf lists the institution's notices of one type.
+func noticesOf(ctx context.Context, s store.Store, institutionID, typ string) ([]store.Notice, error) {
+	all, err := s.Notices(ctx, institutionID)
+	var out []store.Notice
+	for _, n := range all {
+		if n.Type == typ {
+			out = append(out, n)
+		}
+	}
+	return out, err
 }
