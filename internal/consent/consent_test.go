@@ -74,8 +74,9 @@ func TestExpiryEndsLinkAndRenewalRestoresIt(t *testing.T) {
 	if notice.EndedBy != "expiry" {
 		t.Fatalf("notice %s", data)
 	}
-	if ns, _ := r.st.Notices(ctx, "ins_1"); len(ns) != 1 || ns[0].Type != store.NoticeLinkExpired {
-		t.Fatalf("bank not told: %+v", ns)
+	ns, _ := r.st.Notices(ctx, "ins_1")
+	if len(ns) != 2 || ns[0].Type != store.NoticeLinkCreated || ns[1].Type != store.NoticeLinkExpired {
+		t.Fatalf("bank not told of the link's creation and its expiry: %+v", ns)
 	}
 
 	r.now = r.now.Add(time.Hour) // the customer comes back later
