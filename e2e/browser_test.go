@@ -208,3 +208,51 @@ func TestBrowserHistory(t *testing.T) {
 		chromedp.Poll[chromedp.Void](oldest),
 	)
 }
+
+// TestBrowserReceiptAndShipment: a receipt shows as a card with its items
+// and total; two updates of one shipment leave one card, showing the latest.
+func TestBrowserReceiptAndShipment(t *testing.T) {
+	ctx, do, info := browse(t)
+	bank := newBank(t, info.BaseURL, info.InstitutionAPIKey)
+	usd := func(a string) bankapi.Money { return bankapi.Money{Amount: a, Currency: "USD"} }
+	ship := func(id, status string, steps ...bankapi.ShipmentEvent) bankapi.Event {
+		return bankapi.Event{ID: id, LinkID: info.LinkID, Type: bankapi.TypeShipmentUpdated, OccurredAt: time.Now().UTC(),
+			Data: bankapi.ShipmentUpdated{ShipmentID: "shp-9", OrderNumber: "A-10442", Carrier: "Parcelway", TrackingNumber: "PW123456789",
+				Status: status, EstimatedDelivery: "2026-12-01", Timeline: steps}}
+	}
+	step := func(status, what string) bankapi.ShipmentEvent {
+		return bankapi.ShipmentEvent{At: time.Now().UTC(), Status: status, Description: what}
+	}
+	res := bank.post(
+		bankapi.Event{ID: "rcpt-1", LinkID: info.LinkID, Type: bankapi.TypeReceipt, OccurredAt: time.Now().UTC(),
+			Data: bankapi.Receipt{Merchant: bankapi.Merchant{Name: "Alder Outfitters"}, OrderNumber: "A-10442",
+				Items:    []bankapi.ReceiptItem{{Name: "Rain jacket", Quantity: 1, UnitPrice: usd("89.00"), Total: usd("89.00")}, {Name: "Wool socks", Quantity: 2, UnitPrice: usd("6.00"), Total: usd("12.00")}},
+				Subtotal: usd("101.00"), Tax: ptr(usd("8.08")), Total: usd("109.08"), Payment: bankapi.Payment{Brand: "Visa", Last4: "4821"}}},
+		ship("ship-1", bankapi.ShipmentInTransit, step("label_created", "Label created"), step("in_transit", "Departed facility")),
+	)
+	for _, r := range res {
+		if r.Status != "accepted" {
+			t.Fatalf("%+v", r.Error)
+		}
+	}
+	do("see the receipt and the shipment",
+		chromedp.WaitVisible(css(`[data-testid="receipt-card"]`)),
+		chromedp.WaitVisible(css(`[data-testid="shipment-card"][data-status="in_transit"]`)),
+	)
+	text, err := chromedp.Run(ctx, chromedp.Text(css(`[data-testid="receipt-card"]`)))
+	if err != nil || !strings.Contains(text, "Alder Outfitters") || !strings.Contains(text, "2 × Wool socks") || !strings.Contains(text, "109.08") || !strings.Contains(text, "••4821") {
+		t.Fatalf("receipt card %q (%v)", text, err)
+	}
+	bank.post(ship("ship-2", bankapi.ShipmentDelivered, step("label_created", "Label created"), step("in_transit", "Departed facility"), step("delivered", "Left at front door")))
+	do("the shipment card updates in place",
+		chromedp.WaitVisible(css(`[data-testid="shipment-card"][data-status="delivered"]`)),
+		chromedp.WaitNotPresent(css(`[data-testid="shipment-card"][data-status="in_transit"]`)),
+	)
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="shipment-card"]').length`))
+	if err != nil || n != 1 {
+		t.Fatalf("%d shipment cards (%v)", n, err)
+	}
+	shot(t, ctx, "receipt-shipment")
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -20,6 +20,8 @@ func TestEnforcementMatrix(t *testing.T) {
 		bankapi.TypeBalanceUpdated:    balanceData,
 		bankapi.TypeTransactionPosted: transactionData,
 		bankapi.TypeMessage:           messageData,
+		bankapi.TypeReceipt:           `{"merchant":{"name":"Alder Outfitters"},"order_number":"A-1","items":[{"name":"Jacket","quantity":1,"unit_price":{"amount":"9.00","currency":"USD"},"total":{"amount":"9.00","currency":"USD"}}],"subtotal":{"amount":"9.00","currency":"USD"},"total":{"amount":"9.00","currency":"USD"},"payment":{"brand":"Visa","last4":"4821"}}`,
+		bankapi.TypeShipmentUpdated:   `{"shipment_id":"s1","carrier":"Parcelway","tracking_number":"PW1","status":"in_transit","timeline":[]}`,
 	}
 	n := 0
 	for typ, body := range data {
@@ -67,7 +69,7 @@ func TestEnforcementMatrix(t *testing.T) {
 			}
 		}
 	}
-	if n != 15 {
+	if n != 27 { // 4 scoped types × granted or not × 3 states, and message × 3 states
 		t.Fatalf("matrix has %d cells", n)
 	}
 }

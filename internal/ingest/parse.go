@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -121,6 +122,24 @@ func ParseEnvelope(env Envelope, now time.Time) (Parsed, error) {
 		if d.ReferenceID != "" {
 			p.Reference = d.AccountID + "\x00" + d.ReferenceID
 			p.Pending = d.Status == bankapi.StatusPending
+		}
+		data = d
+	case bankapi.TypeReceipt:
+		var d bankapi.Receipt
+		if err := strictDecode(env.Data, &d); err != nil {
+			return p, invalid("Field \"data\" does not match receipt: %v.", err)
+		}
+		if err := checkReceipt(d); err != nil {
+			return p, err
+		}
+		data = d
+	case bankapi.TypeShipmentUpdated:
+		var d bankapi.ShipmentUpdated
+		if err := strictDecode(env.Data, &d); err != nil {
+			return p, invalid("Field \"data\" does not match shipment.updated: %v.", err)
+		}
+		if err := checkShipment(d); err != nil {
+			return p, err
 		}
 		data = d
 	case bankapi.TypeMessage:
@@ -241,6 +260,96 @@ func checkTransaction(d bankapi.TransactionPosted) error {
 	}
 	if d.Merchant == nil && d.Description == "" {
 		return invalid("A transaction needs a merchant or a description.")
+	}
+	return nil
+}
+
+const maxReceiptItems = 200
+
+func checkReceipt(d bankapi.Receipt) error {
+	if err := checkText("data.merchant.name", d.Merchant.Name, 1, 100); err != nil {
+		return err
+	}
+	if err := checkText("data.order_number", d.OrderNumber, 1, 64); err != nil {
+		return err
+	}
+	if len(d.Items) == 0 || len(d.Items) > maxReceiptItems {
+		return invalid("Field \"data.items\" must list 1 to %d items.", maxReceiptItems)
+	}
+	for i, it := range d.Items {
+		field := fmt.Sprintf("data.items[%d]", i)
+		if err := checkText(field+".name", it.Name, 1, 200); err != nil {
+			return err
+		}
+		if it.Quantity < 1 || it.Quantity > 10000 {
+			return invalid("Field %q must be a whole number from 1 to 10000.", field+".quantity")
+		}
+		if err := checkMoney(field+".unit_price", it.UnitPrice, false); err != nil {
+			return err
+		}
+		if err := checkMoney(field+".total", it.Total, false); err != nil {
+			return err
+		}
+	}
+	for name, m := range map[string]*bankapi.Money{"data.subtotal": &d.Subtotal, "data.shipping": d.Shipping, "data.tax": d.Tax, "data.total": &d.Total} {
+		if m == nil {
+			continue
+		}
+		if err := checkMoney(name, *m, false); err != nil {
+			return err
+		}
+	}
+	if err := checkText("data.payment.brand", d.Payment.Brand, 1, 40); err != nil {
+		return err
+	}
+	if !last4Pattern.MatchString(d.Payment.Last4) {
+		return invalid("Field \"data.payment.last4\" must be exactly four digits.")
+	}
+	return checkText("data.address", d.Address, 0, 300)
+}
+
+var shipmentStatuses = []string{bankapi.ShipmentLabelCreated, bankapi.ShipmentInTransit, bankapi.ShipmentOutForDelivery, bankapi.ShipmentDelivered, bankapi.ShipmentException}
+
+const maxTimeline = 100
+
+func checkShipment(d bankapi.ShipmentUpdated) error {
+	if !refPattern.MatchString(d.ShipmentID) {
+		return invalid("Field \"data.shipment_id\" must be 1 to 128 letters, digits or . _ : -.")
+	}
+	if err := checkText("data.carrier", d.Carrier, 1, 60); err != nil {
+		return err
+	}
+	if err := checkText("data.tracking_number", d.TrackingNumber, 1, 64); err != nil {
+		return err
+	}
+	if err := checkText("data.order_number", d.OrderNumber, 0, 64); err != nil {
+		return err
+	}
+	if !slices.Contains(shipmentStatuses, d.Status) {
+		return invalid("Field \"data.status\" must be one of %s.", strings.Join(shipmentStatuses, ", "))
+	}
+	if d.EstimatedDelivery != "" {
+		if _, err := time.Parse(time.DateOnly, d.EstimatedDelivery); err != nil {
+			return invalid("Field \"data.estimated_delivery\" must be a date such as 2026-03-04.")
+		}
+	}
+	if len(d.Timeline) > maxTimeline {
+		return invalid("Field \"data.timeline\" has more than %d steps.", maxTimeline)
+	}
+	for i, ev := range d.Timeline {
+		field := fmt.Sprintf("data.timeline[%d]", i)
+		if ev.At.IsZero() {
+			return invalid("Field %q is required.", field+".at")
+		}
+		if !slices.Contains(shipmentStatuses, ev.Status) {
+			return invalid("Field %q must be one of %s.", field+".status", strings.Join(shipmentStatuses, ", "))
+		}
+		if err := checkText(field+".description", ev.Description, 1, 200); err != nil {
+			return err
+		}
+		if err := checkText(field+".location", ev.Location, 0, 100); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -132,3 +132,34 @@ func TestDecodeBatchIsolatesMalformedEvents(t *testing.T) {
 		}
 	}
 }
+
+const goodReceipt = `{"merchant":{"name":"Alder Outfitters"},"order_number":"A-10442","items":[{"name":"Rain jacket","quantity":1,"unit_price":{"amount":"89.00","currency":"USD"},"total":{"amount":"89.00","currency":"USD"}}],"subtotal":{"amount":"89.00","currency":"USD"},"shipping":{"amount":"5.00","currency":"USD"},"tax":{"amount":"7.12","currency":"USD"},"total":{"amount":"101.12","currency":"USD"},"payment":{"brand":"Visa","last4":"4821"},"address":"12 Pine St, Portland OR"}`
+const goodShipment = `{"shipment_id":"shp_1","order_number":"A-10442","carrier":"Parcelway","tracking_number":"PW123456789","status":"in_transit","estimated_delivery":"2026-03-04","timeline":[{"at":"2026-03-01T10:00:00Z","status":"label_created","description":"Label created"},{"at":"2026-03-02T08:00:00Z","status":"in_transit","description":"Departed facility","location":"Reno, NV"}]}`
+
+func TestParseReceiptsAndShipments(t *testing.T) {
+	for typ, data := range map[string]string{"receipt": goodReceipt, "shipment.updated": goodShipment} {
+		p, err := Parse(json.RawMessage(ev(typ, data)), now)
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		if want := map[string]string{"receipt": "receipts", "shipment.updated": "shipments"}[typ]; p.Scope != want {
+			t.Fatalf("%s needs scope %q, want %q", typ, p.Scope, want)
+		}
+	}
+	for name, c := range map[string]struct{ typ, data, mention string }{
+		"no items":          {"receipt", strings.Replace(goodReceipt, `"items":[{"name":"Rain jacket","quantity":1,"unit_price":{"amount":"89.00","currency":"USD"},"total":{"amount":"89.00","currency":"USD"}}]`, `"items":[]`, 1), "data.items"},
+		"zero quantity":     {"receipt", strings.Replace(goodReceipt, `"quantity":1`, `"quantity":0`, 1), "quantity"},
+		"float total":       {"receipt", strings.Replace(goodReceipt, `"total":{"amount":"101.12"`, `"total":{"amount":101.12`, 1), ""},
+		"full card number":  {"receipt", strings.Replace(goodReceipt, `"last4":"4821"`, `"last4":"4111111111111111"`, 1), "last4"},
+		"card in payment":   {"receipt", strings.Replace(goodReceipt, `"brand":"Visa"`, `"brand":"Visa","number":"4111111111111111"`, 1), "number"},
+		"unknown status":    {"shipment.updated", strings.Replace(goodShipment, `"status":"in_transit","estimated`, `"status":"lost","estimated`, 1), "data.status"},
+		"bad delivery date": {"shipment.updated", strings.Replace(goodShipment, `"2026-03-04"`, `"soon"`, 1), "estimated_delivery"},
+		"step without time": {"shipment.updated", strings.Replace(goodShipment, `"at":"2026-03-01T10:00:00Z",`, ``, 1), "timeline[0].at"},
+	} {
+		_, err := Parse(json.RawMessage(ev(c.typ, c.data)), now)
+		var rej *rejection
+		if !errors.As(err, &rej) || rej.code != "invalid_event" || !strings.Contains(rej.message, c.mention) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

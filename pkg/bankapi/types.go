@@ -13,6 +13,8 @@ const (
 	TypeBalanceUpdated    = "balance.updated"
 	TypeTransactionPosted = "transaction.posted"
 	TypeMessage           = "message"
+	TypeReceipt           = "receipt"
+	TypeShipmentUpdated   = "shipment.updated"
 )
 
 // Scopes a customer may grant on a link.
@@ -26,7 +28,7 @@ const (
 )
 
 // EventTypes lists every event type a bank may post.
-var EventTypes = []string{TypeBalanceUpdated, TypeTransactionPosted, TypeMessage}
+var EventTypes = []string{TypeBalanceUpdated, TypeTransactionPosted, TypeMessage, TypeReceipt, TypeShipmentUpdated}
 
 // AllScopes lists every scope in the order they are shown to a customer.
 var AllScopes = []string{ScopeBalances, ScopeTransactions, ScopeFraudAlerts, ScopeReceipts, ScopeShipments, ScopeSupportChat}
@@ -43,6 +45,10 @@ func ScopeFor(eventType string) (scope string, known bool) {
 		return ScopeTransactions, true
 	case TypeMessage:
 		return "", true
+	case TypeReceipt:
+		return ScopeReceipts, true
+	case TypeShipmentUpdated:
+		return ScopeShipments, true
 	}
 	return "", false
 }
@@ -127,6 +133,64 @@ type Merchant struct {
 // Message is the data of a message event: text from the bank.
 type Message struct {
 	Text string `json:"text"`
+}
+
+// Receipt is the data of a receipt event: what was bought, for how much,
+// paid how. Payment shows a card brand and last four digits, never more.
+type Receipt struct {
+	Merchant    Merchant      `json:"merchant"`
+	OrderNumber string        `json:"order_number"`
+	Items       []ReceiptItem `json:"items"`
+	Subtotal    Money         `json:"subtotal"`
+	Shipping    *Money        `json:"shipping,omitempty"`
+	Tax         *Money        `json:"tax,omitempty"`
+	Total       Money         `json:"total"`
+	Payment     Payment       `json:"payment"`
+	Address     string        `json:"address,omitempty"` // where it ships, one line
+}
+
+// ReceiptItem is one line of a receipt.
+type ReceiptItem struct {
+	Name      string `json:"name"`
+	Quantity  int    `json:"quantity"`
+	UnitPrice Money  `json:"unit_price"`
+	Total     Money  `json:"total"`
+}
+
+// Payment says how something was paid.
+type Payment struct {
+	Brand string `json:"brand"` // Visa, Mastercard, …
+	Last4 string `json:"last4"`
+}
+
+// Shipment statuses.
+const (
+	ShipmentLabelCreated   = "label_created"
+	ShipmentInTransit      = "in_transit"
+	ShipmentOutForDelivery = "out_for_delivery"
+	ShipmentDelivered      = "delivered"
+	ShipmentException      = "exception"
+)
+
+// ShipmentUpdated is the data of a shipment.updated event. Each update
+// carries the whole timeline; the customer sees one card per ShipmentID
+// that updates in place.
+type ShipmentUpdated struct {
+	ShipmentID        string          `json:"shipment_id"`
+	OrderNumber       string          `json:"order_number,omitempty"`
+	Carrier           string          `json:"carrier"`
+	TrackingNumber    string          `json:"tracking_number"`
+	Status            string          `json:"status"`
+	EstimatedDelivery string          `json:"estimated_delivery,omitempty"` // a date, 2026-03-04
+	Timeline          []ShipmentEvent `json:"timeline"`
+}
+
+// ShipmentEvent is one step of a shipment's journey.
+type ShipmentEvent struct {
+	At          time.Time `json:"at"`
+	Status      string    `json:"status"`
+	Description string    `json:"description"`
+	Location    string    `json:"location,omitempty"`
 }
 
 // Result statuses.

@@ -114,6 +114,10 @@ export function summary(event) {
       return String(data.text ?? '');
     case 'customer.message':
       return `You: ${data.text ?? ''}`;
+    case 'receipt':
+      return `Receipt from ${data.merchant?.name || 'a merchant'}: ${formatMoney(data.total)}`;
+    case 'shipment.updated':
+      return `Shipment ${SHIPMENT_WORDS[data.status] || data.status}`;
     case 'link.narrowed':
       return 'You now share less with this bank';
     case 'link.expiring':
@@ -126,3 +130,11 @@ export function summary(event) {
       return 'New update';
   }
 }
+
+export const SHIPMENT_WORDS = {
+  label_created: 'label created',
+  in_transit: 'on its way',
+  out_for_delivery: 'out for delivery',
+  delivered: 'delivered',
+  exception: 'has a problem',
+};

@@ -94,6 +94,19 @@ export function addEvent(conversationId, event, { history = false } = {}) {
   bySeq.set(seq, event);
 
   let replaces = null;
+  if (event.type === 'shipment.updated' && event.data?.shipment_id) {
+    // One card per shipment, updated in place: the newest hides the others.
+    for (const [old, e] of bySeq) {
+      if (old === seq || e.type !== 'shipment.updated' || e.data?.shipment_id !== event.data.shipment_id) continue;
+      if (!replaced.has(conversationId)) replaced.set(conversationId, new Set());
+      if (old < seq) {
+        replaced.get(conversationId).add(old);
+        replaces = old;
+      } else {
+        replaced.get(conversationId).add(seq); // an older update arriving late (history)
+      }
+    }
+  }
   if (event.type === 'transaction.posted' && event.data?.status === 'posted') {
     replaces = event.replaces_seq != null ? Number(event.replaces_seq) : pendingSeqFor(bySeq, event.data.reference_id);
     const target = replaces != null ? bySeq.get(replaces) : null;

@@ -1,7 +1,7 @@
 // One bank conversation: header, balance strip, cards in seq order, composer.
 import { h, clear } from '../dom.js';
 import { api } from '../api.js';
-import { ago, cardTime, formatMoney, longDate, mask, transactionTitle } from '../format.js';
+import { ago, cardTime, formatMoney, longDate, mask, transactionTitle, SHIPMENT_WORDS } from '../format.js';
 import * as store from '../store.js';
 import { avatar } from './list.js';
 import { SCOPES } from './connect.js';
@@ -281,6 +281,27 @@ export function renderEvent(e) {
       const mine = e.author === 'customer' || e.type === 'customer.message';
       return h('li', { class: `bubble ${mine ? 'mine' : 'bank'}`, testid: 'message-bubble', 'data-seq': e.seq, 'data-author': mine ? 'customer' : 'institution' },
         h('p', { class: 'bubble-text' }, String(d.text ?? '')),
+        when);
+    }
+    case 'receipt': {
+      const row = (label, money, cls) => money && h('div', { class: `receipt-row ${cls || ''}` }, h('span', {}, label), h('span', {}, formatMoney(money)));
+      return h('li', { class: 'card receipt', testid: 'receipt-card', 'data-seq': e.seq },
+        h('p', { class: 'txn-title' }, d.merchant?.name || 'Receipt'),
+        h('p', { class: 'muted' }, `Order ${d.order_number}`),
+        h('ul', { class: 'receipt-items' }, (d.items || []).map((it) =>
+          h('li', { class: 'receipt-row' }, h('span', {}, `${it.quantity} × ${it.name}`), h('span', {}, formatMoney(it.total))))),
+        row('Subtotal', d.subtotal), row('Shipping', d.shipping), row('Tax', d.tax), row('Total', d.total, 'receipt-total'),
+        h('p', { class: 'muted' }, `Paid with ${d.payment?.brand || 'card'} ${mask(d.payment?.last4 || '')}`, d.address ? ` · Ships to ${d.address}` : ''),
+        when);
+    }
+    case 'shipment.updated': {
+      const steps = (d.timeline || []).slice().sort((a, b) => String(b.at).localeCompare(String(a.at)));
+      return h('li', { class: 'card shipment', testid: 'shipment-card', 'data-seq': e.seq, 'data-shipment': d.shipment_id, 'data-status': d.status },
+        h('p', { class: 'txn-title' }, `${d.carrier} · ${d.tracking_number}`),
+        h('p', {}, h('span', { class: `pill shipment-${d.status}` }, SHIPMENT_WORDS[d.status] || d.status),
+          d.estimated_delivery && d.status !== 'delivered' ? ` Expected ${longDate(d.estimated_delivery)}` : ''),
+        steps.length > 0 && h('ol', { class: 'shipment-timeline' }, steps.map((s) =>
+          h('li', {}, h('span', {}, s.description), h('span', { class: 'muted' }, [cardTime(s.at), s.location].filter(Boolean).join(' · '))))),
         when);
     }
     case 'link.narrowed':
