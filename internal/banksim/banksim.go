@@ -85,6 +85,10 @@ type Config struct {
 	Logger *slog.Logger
 	// HTTPClient is used for Bank API calls. Default: the SDK's.
 	HTTPClient *http.Client
+	// WebhookURL, when set, is where the bank receives OpenTeller's
+	// notices: Run registers it through the Bank API, and Handler serves
+	// its path.
+	WebhookURL string
 }
 
 // Bank is a running simulated bank. Its methods are safe for concurrent use.
@@ -97,6 +101,8 @@ type Bank struct {
 	pages     *template.Template
 	wakeRun   chan struct{}
 	flushOnce sync.Mutex // one outbox delivery at a time, so nothing is sent twice at once
+
+	hooks webhooks
 
 	mu    sync.Mutex // guards everything below
 	st    bankState
@@ -234,6 +240,9 @@ const (
 // retried on the next round; Run returns nil when ctx ends, or an error only
 // if the bank cannot save its state.
 func (b *Bank) Run(ctx context.Context) error {
+	if b.cfg.WebhookURL != "" {
+		go b.registerWebhooks(ctx)
+	}
 	tick := time.NewTicker(min(max(min(b.cfg.Interval, b.cfg.PostDelay)/4, 20*time.Millisecond), time.Second))
 	defer tick.Stop()
 	for {

@@ -71,16 +71,29 @@ type fakePlatform struct {
 	requests   int
 	duplicates int
 	notify     chan struct{}
+	// webhookSecret is what POST /v1/webhook-endpoints hands out.
+	webhookSecret string
+	registeredURL string
 }
 
 func newFakePlatform(t *testing.T) *fakePlatform {
-	p := &fakePlatform{t: t, bodies: map[string]string{}, reject: map[string]string{}, notify: make(chan struct{}, 1)}
+	p := &fakePlatform{t: t, bodies: map[string]string{}, reject: map[string]string{}, notify: make(chan struct{}, 1), webhookSecret: bankapi.NewWebhookSecret()}
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serveEvents))
 	t.Cleanup(p.srv.Close)
 	return p
 }
 
 func (p *fakePlatform) serveEvents(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Path == "/v1/webhook-endpoints" && r.Header.Get("Authorization") == "Bearer "+testAPIKey {
+		var req struct{ URL string }
+		json.NewDecoder(r.Body).Decode(&req)
+		p.mu.Lock()
+		p.registeredURL = req.URL
+		p.mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(map[string]string{"url": req.URL, "secret": p.webhookSecret})
+		return
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/v1/events" {
 		p.t.Errorf("platform: unexpected %s %s", r.Method, r.URL.Path)
 		http.NotFound(w, r)

@@ -66,6 +66,9 @@ func (b *Bank) Handler() http.Handler {
 	mux.HandleFunc("GET /authorize", b.serveAuthorizeForm)
 	mux.HandleFunc("POST /authorize", b.serveAuthorizeDecision)
 	mux.HandleFunc("POST /token", b.serveToken)
+	if b.cfg.WebhookURL != "" {
+		mux.Handle("POST "+b.webhookPath(), b.webhookHandler())
+	}
 	return mux
 }
 

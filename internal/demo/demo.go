@@ -91,6 +91,7 @@ func Run(ctx context.Context, o Options) error {
 		Name: inst.Name, PlatformURL: cfg.BaseURL, APIKey: info.InstitutionAPIKey,
 		ClientID: inst.ClientID, ClientSecret: inst.ClientSecret, RedirectURI: cfg.BaseURL + "/oauth/callback",
 		StatePath: filepath.Join(cfg.DataDir, "banksim.json"), Interval: o.Activity, Logger: o.Logger.With("component", "banksim"),
+		WebhookURL: bankURL + "/webhooks",
 	})
 	if err != nil {
 		return err

@@ -1,12 +1,16 @@
 package bankapi
 
 import (
+	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -125,4 +129,78 @@ func (v *WebhookVerifier) Verify(h http.Header, body []byte) error {
 		}
 	}
 	return ErrWebhookSignature
+}
+
+// Webhook is a notice from OpenTeller, as delivered.
+type Webhook struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"` // link.created, link.revoked, link.expired, …
+	CreatedAt time.Time       `json:"created_at"`
+	Data      json.RawMessage `json:"data"`
+}
+
+// LinkNotice is the data of the link.* webhooks.
+type LinkNotice struct {
+	LinkID    string    `json:"link_id"`
+	Scopes    []string  `json:"scopes,omitempty"`     // link.created
+	ExpiresAt time.Time `json:"expires_at,omitempty"` // link.created
+	EndedAt   time.Time `json:"ended_at,omitempty"`   // link.revoked, link.expired
+	EndedBy   string    `json:"ended_by,omitempty"`   // customer or expiry
+}
+
+// WebhookHandler verifies each delivery and passes it to fn: 204 when fn
+// returns nil (OpenTeller stops retrying), 401 for a delivery that does not
+// verify, 400 for one that is not a webhook, and 500 when fn fails, so it
+// is delivered again. Deliveries are at least once: fn must tolerate seeing
+// one twice (the id is the same).
+func WebhookHandler(v *WebhookVerifier, fn func(ctx context.Context, w Webhook) error) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			http.Error(rw, "unreadable body", http.StatusBadRequest)
+			return
+		}
+		if err := v.Verify(r.Header, body); err != nil {
+			http.Error(rw, "signature does not verify", http.StatusUnauthorized)
+			return
+		}
+		var w Webhook
+		if err := json.Unmarshal(body, &w); err != nil || w.ID == "" || w.Type == "" {
+			http.Error(rw, "not a webhook", http.StatusBadRequest)
+			return
+		}
+		if err := fn(r.Context(), w); err != nil {
+			http.Error(rw, "not handled", http.StatusInternalServerError)
+			return
+		}
+		rw.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// RegisterWebhookEndpoint sets the institution's webhook endpoint to url
+// and returns its signing secret, shown only this once.
+func (c *Client) RegisterWebhookEndpoint(ctx context.Context, url string) (string, error) {
+	body, _ := json.Marshal(map[string]string{"url": url})
+	endpoint := strings.TrimSuffix(c.eventsURL, "/events") + "/webhook-endpoints"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return "", decodeError(resp)
+	}
+	var out struct {
+		Secret string `json:"secret"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxErrorBody)).Decode(&out); err != nil || out.Secret == "" {
+		return "", fmt.Errorf("bankapi: register webhook endpoint: unreadable answer")
+	}
+	return out.Secret, nil
 }

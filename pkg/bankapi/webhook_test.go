@@ -1,11 +1,14 @@
 package bankapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,5 +117,53 @@ func TestWebhookRotation(t *testing.T) {
 	}
 	if _, err := SignWebhook("msg_1", at, body, "whsec_not base64!"); err == nil {
 		t.Fatal("signed with a malformed secret")
+	}
+}
+
+// TestWebhookHandler: a verified delivery reaches the handler function and
+// gets 204; a tampered one gets 401 and never reaches it; a failing
+// function gets 500 so the platform retries.
+func TestWebhookHandler(t *testing.T) {
+	secret := NewWebhookSecret()
+	var got []Webhook
+	fail := false
+	h := WebhookHandler(&WebhookVerifier{Secrets: []string{secret}}, func(_ context.Context, w Webhook) error {
+		if fail {
+			return errors.New("busy")
+		}
+		got = append(got, w)
+		return nil
+	})
+	send := func(body string, tamper bool) int {
+		now := time.Now()
+		sig, _ := SignWebhook("ntc_1", now, []byte(body), secret)
+		if tamper {
+			body += " "
+		}
+		req := httptest.NewRequest("POST", "/hooks", strings.NewReader(body))
+		for k, v := range headers("ntc_1", now.Unix(), sig) {
+			req.Header[k] = v
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	good := `{"id":"ntc_1","type":"link.revoked","created_at":"2026-03-01T12:00:00Z","data":{"link_id":"lnk_x","ended_by":"customer"}}`
+	if code := send(good, false); code != http.StatusNoContent || len(got) != 1 || got[0].Type != "link.revoked" {
+		t.Fatalf("good delivery: %d %+v", code, got)
+	}
+	var n LinkNotice
+	if err := json.Unmarshal(got[0].Data, &n); err != nil || n.LinkID != "lnk_x" || n.EndedBy != "customer" {
+		t.Fatalf("link notice %+v %v", n, err)
+	}
+	if code := send(good, true); code != http.StatusUnauthorized || len(got) != 1 {
+		t.Fatalf("tampered delivery: %d, handled %d", code, len(got))
+	}
+	if code := send(`{"nope":true}`, false); code != http.StatusBadRequest {
+		t.Fatalf("not a webhook: %d", code)
+	}
+	fail = true
+	if code := send(good, false); code != http.StatusInternalServerError {
+		t.Fatalf("failing handler: %d", code)
 	}
 }
