@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +38,7 @@ import (
 	"github.com/openteller/openteller/internal/vault"
 	"github.com/openteller/openteller/internal/web"
 	"github.com/openteller/openteller/internal/webhook"
+	"github.com/openteller/openteller/pkg/bankapi"
 )
 
 // Server is one running node.
@@ -55,6 +57,7 @@ type Server struct {
 
 	log  *slog.Logger
 	http *http.Server
+	bankRoutes []string // the Bank API's patterns, as registered
 	// stopBackground ends the node's background work; background is done
 	// when it has.
 	stopBackground context.CancelFunc
@@ -122,9 +125,17 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
-	mux.Handle("POST /v1/events", s.Ingest.Handler())
-	mux.Handle("DELETE /v1/links/{id}", s.Consent.BankHandler())
-	(&webhook.Endpoints{Store: st, Keyring: keyring, AllowPrivate: cfg.AllowPrivateWebhooks()}).RegisterRoutes(mux)
+	// The Bank API: every route here must be in pkg/bankapi/openapi.json
+	// (TestOpenAPIMatchesRoutes).
+	bank := &routes{mux: mux}
+	bank.Handle("POST /v1/events", s.Ingest.Handler())
+	bank.Handle("DELETE /v1/links/{id}", s.Consent.BankHandler())
+	(&webhook.Endpoints{Store: st, Keyring: keyring, AllowPrivate: cfg.AllowPrivateWebhooks()}).RegisterRoutes(bank)
+	bank.Handle("GET /v1/openapi.json", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(bankapi.OpenAPI)
+	}))
+	s.bankRoutes = bank.patterns
 	s.Consent.RegisterCustomer(mux, s.Auth.RequireCustomer, customerOf, s.Access)
 	mux.Handle("GET /oauth/callback", s.Linking.Callback())
 	mux.Handle("GET /app/ws", s.Hub.Handler())
@@ -160,6 +171,20 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	}
 	return s, nil
 }
+
+// routes registers on mux and remembers the patterns.
+type routes struct {
+	mux      *http.ServeMux
+	patterns []string
+}
+
+func (r *routes) Handle(pattern string, h http.Handler) {
+	r.mux.Handle(pattern, h)
+	r.patterns = append(r.patterns, pattern)
+}
+
+// BankRoutes lists the Bank API's routes as "METHOD /path" patterns.
+func (s *Server) BankRoutes() []string { return slices.Clone(s.bankRoutes) }
 
 // Handler is the node's whole HTTP surface.
 func (s *Server) Handler() http.Handler { return s.http.Handler }

@@ -62,8 +62,8 @@ func (e *Endpoints) Rotate(ctx context.Context, institutionID string) (string, t
 	return secret, until, e.Store.PutWebhookEndpoint(ctx, ep)
 }
 
-// Register adds the Bank API routes for endpoints to mux.
-func (e *Endpoints) RegisterRoutes(mux *http.ServeMux) {
+// RegisterRoutes adds the Bank API routes for endpoints and notices to mux.
+func (e *Endpoints) RegisterRoutes(mux interface{ Handle(string, http.Handler) }) {
 	auth := func(fn func(w http.ResponseWriter, r *http.Request, institutionID string)) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			institutionID, err := ingest.Authenticate(r.Context(), e.Store, r.Header.Get("Authorization"), e.now())
