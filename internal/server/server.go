@@ -55,8 +55,8 @@ type Server struct {
 	Access  *access.Log
 	Webhook *webhook.Deliverer
 
-	log  *slog.Logger
-	http *http.Server
+	log        *slog.Logger
+	http       *http.Server
 	bankRoutes []string // the Bank API's patterns, as registered
 	// stopBackground ends the node's background work; background is done
 	// when it has.
