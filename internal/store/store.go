@@ -580,3 +580,11 @@ func SortNotices(ns []Notice) {
 		return strings.Compare(a.ID, b.ID)
 	})
 }
+
+// Marker places a platform notice in l's conversation right after seq last,
+// the conversation's newest: deletions leave it as the newest event, so a
+// store that counts seqs from its events never reuses one.
+func Marker(m NewEvent, l Link, last int64) NewEvent {
+	m.ConversationID, m.CustomerID, m.InstitutionID, m.LinkID, m.Seq = l.ConversationID, l.CustomerID, l.InstitutionID, l.ID, last+1
+	return m
+}

@@ -434,16 +434,11 @@ func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revok
 		return out, err
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// The same lock order as appends: the link, then its conversation.
-		l, err := scanLink(tx.QueryRow(ctx, `SELECT `+linkCols+` FROM links WHERE id = $1 FOR NO KEY UPDATE`, r.LinkID))
+		l, last, err := lockLink(ctx, tx, r.LinkID)
 		if err != nil {
 			return err
 		}
 		if err := store.CheckRevoker(r, l); err != nil {
-			return err
-		}
-		var last int64
-		if err := tx.QueryRow(ctx, `SELECT last_seq FROM conversations WHERE id = $1 FOR UPDATE`, l.ConversationID).Scan(&last); err != nil {
 			return err
 		}
 		l.Status, l.RevokedAt = store.EndedStatus(r), r.At.UTC()
@@ -455,13 +450,8 @@ func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revok
 			return err
 		}
 		out.Deleted = tag.RowsAffected()
-		m := r.Marker
-		m.ConversationID, m.CustomerID, m.InstitutionID, m.LinkID, m.Seq = l.ConversationID, l.CustomerID, l.InstitutionID, l.ID, last+1
-		at := appendTx{tx}
-		if err := at.Insert(ctx, []*store.NewEvent{&m}); err != nil {
-			return err
-		}
-		if err := at.SetLastSeqs(ctx, map[string]int64{l.ConversationID: m.Seq}); err != nil {
+		m := store.Marker(r.Marker, l, last)
+		if err := appendMarker(ctx, tx, &m); err != nil {
 			return err
 		}
 		rc := r.Receipt
@@ -531,29 +521,44 @@ func (s *Store) Remind(ctx context.Context, linkID string, at time.Time, marker 
 		if _, err := tx.Exec(ctx, `UPDATE links SET reminded_at = $1 WHERE id = $2`, at, linkID); err != nil {
 			return err
 		}
-		marker.ConversationID, marker.CustomerID, marker.InstitutionID, marker.LinkID, marker.Seq = l.ConversationID, l.CustomerID, l.InstitutionID, l.ID, last+1
-		seq = marker.Seq
-		at := appendTx{tx}
-		if err := at.Insert(ctx, []*store.NewEvent{&marker}); err != nil {
-			return err
-		}
-		return at.SetLastSeqs(ctx, map[string]int64{l.ConversationID: seq})
+		m := store.Marker(marker, l, last)
+		seq = m.Seq
+		return appendMarker(ctx, tx, &m)
 	})
 	return seq, err
+}
+
+// lockLink locks a link and then its conversation, the order appends use,
+// and returns the link and the conversation's last seq.
+func lockLink(ctx context.Context, tx pgx.Tx, id string) (store.Link, int64, error) {
+	l, err := scanLink(tx.QueryRow(ctx, `SELECT `+linkCols+` FROM links WHERE id = $1 FOR NO KEY UPDATE`, id))
+	if err != nil {
+		return l, 0, err
+	}
+	var last int64
+	err = tx.QueryRow(ctx, `SELECT last_seq FROM conversations WHERE id = $1 FOR UPDATE`, l.ConversationID).Scan(&last)
+	return l, last, err
+}
+
+// appendMarker stores a platform notice placed by store.Marker and moves the
+// conversation's counter to it.
+func appendMarker(ctx context.Context, tx pgx.Tx, m *store.NewEvent) error {
+	at := appendTx{tx}
+	if err := at.Insert(ctx, []*store.NewEvent{m}); err != nil {
+		return err
+	}
+	return at.SetLastSeqs(ctx, map[string]int64{m.ConversationID: m.Seq})
 }
 
 func (s *Store) NarrowLink(ctx context.Context, n store.Narrowing) (store.Link, error) {
 	var l store.Link
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		if l, err = scanLink(tx.QueryRow(ctx, `SELECT `+linkCols+` FROM links WHERE id = $1 FOR NO KEY UPDATE`, n.LinkID)); err != nil {
+		var last int64
+		if l, last, err = lockLink(ctx, tx, n.LinkID); err != nil {
 			return err
 		}
 		if err := store.CheckNarrowing(n, l); err != nil {
-			return err
-		}
-		var last int64
-		if err := tx.QueryRow(ctx, `SELECT last_seq FROM conversations WHERE id = $1 FOR UPDATE`, l.ConversationID).Scan(&last); err != nil {
 			return err
 		}
 		l.Scopes = n.Scopes
@@ -565,13 +570,8 @@ func (s *Store) NarrowLink(ctx context.Context, n store.Narrowing) (store.Link, 
 				return err
 			}
 		}
-		m := n.Marker
-		m.ConversationID, m.CustomerID, m.InstitutionID, m.LinkID, m.Seq = l.ConversationID, l.CustomerID, l.InstitutionID, l.ID, last+1
-		at := appendTx{tx}
-		if err := at.Insert(ctx, []*store.NewEvent{&m}); err != nil {
-			return err
-		}
-		if err := at.SetLastSeqs(ctx, map[string]int64{l.ConversationID: m.Seq}); err != nil {
+		m := store.Marker(n.Marker, l, last)
+		if err := appendMarker(ctx, tx, &m); err != nil {
 			return err
 		}
 		rc := n.Receipt

@@ -732,10 +732,8 @@ func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revok
 		}
 		out.Deleted, _ = res.RowsAffected()
 		// The marker takes the next seq, read before the delete: the events'
-		// index is this store's counter, so a conversation never ends on a
-		// deleted seq and never reuses one.
-		m := r.Marker
-		m.ConversationID, m.CustomerID, m.InstitutionID, m.LinkID, m.Seq = l.ConversationID, l.CustomerID, l.InstitutionID, l.ID, last+1
+		// index is this store's counter.
+		m := store.Marker(r.Marker, l, last)
 		if err := (&appendTx{st: &s.stmts}).Insert(ctx, []*store.NewEvent{&m}); err != nil {
 			return err
 		}
@@ -802,9 +800,9 @@ func (s *Store) Remind(ctx context.Context, linkID string, at time.Time, marker 
 		if _, err := c.ExecContext(ctx, `UPDATE links SET reminded_at = ? WHERE id = ?`, micros(at), linkID); err != nil {
 			return err
 		}
-		marker.ConversationID, marker.CustomerID, marker.InstitutionID, marker.LinkID, marker.Seq = l.ConversationID, l.CustomerID, l.InstitutionID, l.ID, last+1
-		seq = marker.Seq
-		return (&appendTx{st: &s.stmts}).Insert(ctx, []*store.NewEvent{&marker})
+		m := store.Marker(marker, l, last)
+		seq = m.Seq
+		return (&appendTx{st: &s.stmts}).Insert(ctx, []*store.NewEvent{&m})
 	})
 	return seq, err
 }
@@ -829,8 +827,7 @@ func (s *Store) NarrowLink(ctx context.Context, n store.Narrowing) (store.Link, 
 				return err
 			}
 		}
-		m := n.Marker
-		m.ConversationID, m.CustomerID, m.InstitutionID, m.LinkID, m.Seq = l.ConversationID, l.CustomerID, l.InstitutionID, l.ID, last+1
+		m := store.Marker(n.Marker, l, last)
 		if err := (&appendTx{st: &s.stmts}).Insert(ctx, []*store.NewEvent{&m}); err != nil {
 			return err
 		}
