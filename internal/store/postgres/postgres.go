@@ -746,17 +746,9 @@ func (s *Store) ClaimNotices(ctx context.Context, now, leaseUntil time.Time, lim
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []store.Notice
-	for rows.Next() {
-		n, err := scanNotice(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
+	out, err := scanNotices(rows)
 	store.SortNotices(out) // RETURNING has no order
-	return out, rows.Err()
+	return out, err
 }
 
 func (s *Store) SettleNotice(ctx context.Context, id string, o store.Outcome) error {
@@ -774,6 +766,10 @@ func (s *Store) Notices(ctx context.Context, institutionID string) ([]store.Noti
 	if err != nil {
 		return nil, err
 	}
+	return scanNotices(rows)
+}
+
+func scanNotices(rows pgx.Rows) ([]store.Notice, error) {
 	defer rows.Close()
 	var out []store.Notice
 	for rows.Next() {

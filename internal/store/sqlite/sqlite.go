@@ -1007,15 +1007,8 @@ func (s *Store) ClaimNotices(ctx context.Context, now, leaseUntil time.Time, lim
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			n, err := scanNotice(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, n)
-		}
-		return rows.Err()
+		out, err = scanNotices(rows)
+		return err
 	})
 	store.SortNotices(out)
 	return out, err
@@ -1034,6 +1027,10 @@ func (s *Store) Notices(ctx context.Context, institutionID string) ([]store.Noti
 	if err != nil {
 		return nil, err
 	}
+	return scanNotices(rows)
+}
+
+func scanNotices(rows *sql.Rows) ([]store.Notice, error) {
 	defer rows.Close()
 	var out []store.Notice
 	for rows.Next() {
