@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -34,6 +35,7 @@ var (
 	last4Pattern   = regexp.MustCompile(`^[0-9]{4}$`)
 	maskPattern    = regexp.MustCompile(`^[0-9]{2,4}$`)
 	countryPattern = regexp.MustCompile(`^[A-Z]{2}$`)
+	actionPattern  = regexp.MustCompile(`^[a-z0-9_\-]{1,32}$`)
 )
 
 // Clock skew allowed for occurred_at in the future.
@@ -147,9 +149,19 @@ func ParseEnvelope(env Envelope, now time.Time) (Parsed, error) {
 		if err := strictDecode(env.Data, &d); err != nil {
 			return p, invalid("Field \"data\" does not match message: %v.", err)
 		}
-		if err := checkText("data.text", d.Text, 1, 4000); err != nil {
+		if err := checkMessage(d); err != nil {
 			return p, err
 		}
+		data = d
+	case bankapi.TypeFraudAlert:
+		var d bankapi.FraudAlert
+		if err := strictDecode(env.Data, &d); err != nil {
+			return p, invalid("Field \"data\" does not match fraud.alert: %v.", err)
+		}
+		if err := checkFraudAlert(d, now); err != nil {
+			return p, err
+		}
+		d.ExpiresAt, d.Transaction.At = d.ExpiresAt.UTC(), d.Transaction.At.UTC()
 		data = d
 	}
 	p.Data, err = json.Marshal(data)
@@ -242,24 +254,126 @@ func checkTransaction(d bankapi.TransactionPosted) error {
 		return invalid("Field \"data.card_last4\" must be exactly four digits.")
 	}
 	if m := d.Merchant; m != nil {
-		if err := checkText("data.merchant.name", m.Name, 1, 100); err != nil {
+		if err := checkMerchant("data.merchant", *m); err != nil {
 			return err
-		}
-		if m.MCC != "" && !mccPattern.MatchString(m.MCC) {
-			return invalid("Field \"data.merchant.mcc\" must be four digits.")
-		}
-		if err := checkText("data.merchant.category", m.Category, 0, 100); err != nil {
-			return err
-		}
-		if err := checkText("data.merchant.city", m.City, 0, 100); err != nil {
-			return err
-		}
-		if m.Country != "" && !countryPattern.MatchString(m.Country) {
-			return invalid("Field \"data.merchant.country\" must be an ISO 3166-1 alpha-2 code such as US.")
 		}
 	}
 	if d.Merchant == nil && d.Description == "" {
 		return invalid("A transaction needs a merchant or a description.")
+	}
+	return nil
+}
+
+func checkMerchant(field string, m bankapi.Merchant) error {
+	if err := checkText(field+".name", m.Name, 1, 100); err != nil {
+		return err
+	}
+	if m.MCC != "" && !mccPattern.MatchString(m.MCC) {
+		return invalid("Field %q must be four digits.", field+".mcc")
+	}
+	if err := checkText(field+".category", m.Category, 0, 100); err != nil {
+		return err
+	}
+	if err := checkText(field+".city", m.City, 0, 100); err != nil {
+		return err
+	}
+	if m.Country != "" && !countryPattern.MatchString(m.Country) {
+		return invalid("Field %q must be an ISO 3166-1 alpha-2 code such as US.", field+".country")
+	}
+	return nil
+}
+
+// Limits of what a message may offer; a phone shows no more.
+const (
+	maxQuickReplies = 10
+	maxButtons      = 3
+	maxLabel        = 40
+	maxPayload      = 1000
+)
+
+func checkMessage(d bankapi.Message) error {
+	if err := checkText("data.text", d.Text, 1, 4000); err != nil {
+		return err
+	}
+	if len(d.QuickReplies) > maxQuickReplies {
+		return invalid("Field \"data.quick_replies\" offers more than %d replies.", maxQuickReplies)
+	}
+	for i, q := range d.QuickReplies {
+		field := fmt.Sprintf("data.quick_replies[%d]", i)
+		if err := checkText(field+".label", q.Label, 1, maxLabel); err != nil {
+			return err
+		}
+		if err := checkText(field+".payload", q.Payload, 0, maxPayload); err != nil {
+			return err
+		}
+	}
+	if len(d.Buttons) > maxButtons {
+		return invalid("Field \"data.buttons\" offers more than %d buttons.", maxButtons)
+	}
+	for i, b := range d.Buttons {
+		field := fmt.Sprintf("data.buttons[%d]", i)
+		if err := checkText(field+".label", b.Label, 1, maxLabel); err != nil {
+			return err
+		}
+		if (b.URL == "") == (b.Payload == "") {
+			return invalid("Field %q needs exactly one of url or payload.", field)
+		}
+		if b.URL != "" {
+			u, err := url.Parse(b.URL)
+			if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(b.URL) > 2000 {
+				return invalid("Field %q must be an https URL.", field+".url")
+			}
+		}
+		if err := checkText(field+".payload", b.Payload, 0, maxPayload); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const maxAlertActions = 4
+
+var actionStyles = []string{"", "primary", "danger"}
+
+func checkFraudAlert(d bankapi.FraudAlert, now time.Time) error {
+	t := d.Transaction
+	if err := checkMerchant("data.transaction.merchant", t.Merchant); err != nil {
+		return err
+	}
+	if err := checkMoney("data.transaction.amount", t.Amount, false); err != nil {
+		return err
+	}
+	if t.At.IsZero() {
+		return invalid("Field \"data.transaction.at\" is required.")
+	}
+	if !last4Pattern.MatchString(t.CardLast4) {
+		return invalid("Field \"data.transaction.card_last4\" must be exactly four digits.")
+	}
+	if err := checkText("data.reason", d.Reason, 1, 300); err != nil {
+		return err
+	}
+	if len(d.Actions) == 0 || len(d.Actions) > maxAlertActions {
+		return invalid("Field \"data.actions\" must offer 1 to %d actions.", maxAlertActions)
+	}
+	seen := map[string]bool{}
+	for i, a := range d.Actions {
+		field := fmt.Sprintf("data.actions[%d]", i)
+		if !actionPattern.MatchString(a.ID) {
+			return invalid("Field %q must be 1 to 32 of a-z, 0-9, _ and -.", field+".id")
+		}
+		if seen[a.ID] {
+			return invalid("Field %q repeats action %q.", field+".id", a.ID)
+		}
+		seen[a.ID] = true
+		if err := checkText(field+".label", a.Label, 1, maxLabel); err != nil {
+			return err
+		}
+		if !slices.Contains(actionStyles, a.Style) {
+			return invalid("Field %q must be primary or danger, or absent.", field+".style")
+		}
+	}
+	if !d.ExpiresAt.After(now) {
+		return invalid("Field \"data.expires_at\" must be in the future: an alert nobody can answer helps no one.")
 	}
 	return nil
 }

@@ -163,3 +163,42 @@ func TestParseReceiptsAndShipments(t *testing.T) {
 		}
 	}
 }
+
+const goodAlert = `{"transaction":{"merchant":{"name":"Lumen Electronics","mcc":"5732","city":"Lagos","country":"NG"},"amount":{"amount":"1249.00","currency":"USD"},"at":"2026-03-01T11:58:00Z","card_last4":"4242"},"reason":"A large purchase abroad, unlike your usual spending.","actions":[{"id":"confirm","label":"It was me","style":"primary"},{"id":"deny","label":"Not me — lock card","style":"danger"}],"expires_at":"2026-03-01T12:30:00Z"}`
+
+const goodQuickReplies = `{"text":"Anything else?","quick_replies":[{"label":"Balance","payload":"menu:balance"},{"label":"No thanks"}],"buttons":[{"label":"Open the app","url":"https://cedar.example/app"},{"label":"Call me","payload":"call"}]}`
+
+func TestParseFraudAlertsAndRichMessages(t *testing.T) {
+	p, err := Parse(json.RawMessage(ev("fraud.alert", goodAlert)), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Scope != "fraud_alerts" {
+		t.Fatalf("fraud.alert needs scope %q", p.Scope)
+	}
+	if _, err := Parse(json.RawMessage(ev("message", goodQuickReplies)), now); err != nil {
+		t.Fatal(err)
+	}
+	actions := `"actions":[{"id":"confirm","label":"It was me","style":"primary"},{"id":"deny","label":"Not me — lock card","style":"danger"}]`
+	for name, c := range map[string]struct{ typ, data, mention string }{
+		"no actions":         {"fraud.alert", strings.Replace(goodAlert, actions, `"actions":[]`, 1), "data.actions"},
+		"repeated action":    {"fraud.alert", strings.Replace(goodAlert, `"id":"deny"`, `"id":"confirm"`, 1), "repeats"},
+		"bad action id":      {"fraud.alert", strings.Replace(goodAlert, `"id":"deny"`, `"id":"Not Me!"`, 1), "actions[1].id"},
+		"unknown style":      {"fraud.alert", strings.Replace(goodAlert, `"style":"danger"`, `"style":"blink"`, 1), "style"},
+		"already expired":    {"fraud.alert", strings.Replace(goodAlert, `"2026-03-01T12:30:00Z"`, `"2026-03-01T11:30:00Z"`, 1), "expires_at"},
+		"full card number":   {"fraud.alert", strings.Replace(goodAlert, `"4242"`, `"4242424242424242"`, 1), "card_last4"},
+		"no reason":          {"fraud.alert", strings.Replace(goodAlert, `"reason":"A large purchase abroad, unlike your usual spending."`, `"reason":""`, 1), "data.reason"},
+		"no merchant":        {"fraud.alert", strings.Replace(goodAlert, `"name":"Lumen Electronics",`, ``, 1), "merchant.name"},
+		"float amount":       {"fraud.alert", strings.Replace(goodAlert, `"1249.00"`, `1249`, 1), ""},
+		"button url and pay": {"message", strings.Replace(goodQuickReplies, `"url":"https://cedar.example/app"`, `"url":"https://cedar.example/app","payload":"x"`, 1), "exactly one"},
+		"button not https":   {"message", strings.Replace(goodQuickReplies, `https://cedar.example/app`, `javascript:alert(1)`, 1), "https"},
+		"long reply label":   {"message", strings.Replace(goodQuickReplies, `"label":"No thanks"`, `"label":"`+strings.Repeat("x", 41)+`"`, 1), "quick_replies[1].label"},
+		"too many buttons":   {"message", strings.Replace(goodQuickReplies, `{"label":"Call me","payload":"call"}`, `{"label":"a","payload":"a"},{"label":"b","payload":"b"},{"label":"c","payload":"c"}`, 1), "buttons"},
+	} {
+		_, err := Parse(json.RawMessage(ev(c.typ, c.data)), now)
+		var rej *rejection
+		if !errors.As(err, &rej) || rej.code != "invalid_event" || !strings.Contains(rej.message, c.mention) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

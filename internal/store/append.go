@@ -37,6 +37,8 @@ type AppendTx interface {
 	Insert(ctx context.Context, evs []*NewEvent) error
 	// SetLastSeqs records each conversation's new last seq.
 	SetLastSeqs(ctx context.Context, last map[string]int64) error
+	// InsertNotices queues the notices of stored events.
+	InsertNotices(ctx context.Context, ns []Notice) error
 }
 
 // Append applies evs in order within tx and returns one result per event.
@@ -87,6 +89,7 @@ func Append(ctx context.Context, tx AppendTx, evs []NewEvent, now time.Time) ([]
 	}
 
 	changed := map[string]int64{}
+	var notices []Notice
 	pendingHere := map[string]int64{} // conversation + ref → seq, for pending events of this batch
 	insert := make([]*NewEvent, 0, len(evs))
 	for i := range evs {
@@ -137,6 +140,14 @@ func Append(ctx context.Context, tx AppendTx, evs []NewEvent, now time.Time) ([]
 		changed[l.ConversationID] = e.Seq
 		insert = append(insert, e)
 		*r = AppendResult{Seq: e.Seq, ConversationID: e.ConversationID}
+		if e.Notice != nil {
+			n := *e.Notice
+			n.InstitutionID, n.LinkID = l.InstitutionID, l.ID
+			if n.Sealed != nil && n.CustomerID != l.CustomerID {
+				return nil, fmt.Errorf("store: notice %s is sealed for another customer", n.ID)
+			}
+			notices = append(notices, n)
+		}
 		if e.BankEventID != "" {
 			// A later event of this batch with the same id is a duplicate
 			// of this one, or a conflict with it.
@@ -151,6 +162,11 @@ func Append(ctx context.Context, tx AppendTx, evs []NewEvent, now time.Time) ([]
 	if len(changed) > 0 {
 		if err := tx.SetLastSeqs(ctx, changed); err != nil {
 			return nil, fmt.Errorf("store: set last seqs: %w", err)
+		}
+	}
+	if len(notices) > 0 {
+		if err := tx.InsertNotices(ctx, notices); err != nil {
+			return nil, fmt.Errorf("store: queue notices: %w", err)
 		}
 	}
 	return results, nil

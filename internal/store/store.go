@@ -164,6 +164,9 @@ type Store interface {
 	// EventsBefore returns the newest limit events with seq < before, in seq
 	// order: a page of history, scrolling back.
 	EventsBefore(ctx context.Context, conversationID string, before int64, limit int) ([]Event, error)
+	// LatestEvents returns the conversation's newest limit events of type
+	// typ, newest first: the last known balance, say.
+	LatestEvents(ctx context.Context, conversationID, typ string, limit int) ([]Event, error)
 
 	// Ping reports whether the store can serve.
 	Ping(ctx context.Context) error
@@ -310,6 +313,10 @@ const (
 	NoticeLinkCreated = "link.created"
 	NoticeLinkRevoked = "link.revoked"
 	NoticeLinkExpired = "link.expired"
+	// Sealed: the customer wrote, asked or answered.
+	NoticeCustomerMessage = "customer.message"
+	NoticeCustomerRequest = "customer.request"
+	NoticeFraudResponse   = "fraud.response"
 )
 
 // Event is one entry of a conversation, as stored: metadata in the clear,
@@ -344,6 +351,11 @@ type NewEvent struct {
 	// ReplacesRef, on a posted transaction, names the pending one it
 	// replaces.
 	ReplacesRef []byte
+	// Notice, when set, is queued for the institution in the same
+	// transaction as the event, and only if the event is stored: a
+	// customer's message or answer reaches the bank exactly when it is in
+	// the conversation. The store fills its institution and link.
+	Notice *Notice
 }
 
 // AppendResult is the outcome of one NewEvent.
@@ -355,12 +367,20 @@ type AppendResult struct {
 }
 
 // Notice is an outbox entry: something the institution must be told.
+//
+// A notice caused by the platform (a link made or ended) carries ids and
+// times in Payload. A notice that carries the customer's words or answers
+// is sealed: CustomerID is set and Sealed holds the JSON sealed under that
+// customer's key, bound to the notice's ID, so the store never holds it in
+// the clear and clearing the customer's history makes it unreadable.
 type Notice struct {
 	ID            string
 	InstitutionID string
 	LinkID        string
 	Type          string
 	Payload       []byte // JSON; ids and times only
+	CustomerID    string // set when Sealed is
+	Sealed        []byte
 	CreatedAt     time.Time
 	Attempts      int       // deliveries tried so far
 	DeliveredAt   time.Time // zero until delivered

@@ -15,6 +15,7 @@ const (
 	TypeMessage           = "message"
 	TypeReceipt           = "receipt"
 	TypeShipmentUpdated   = "shipment.updated"
+	TypeFraudAlert        = "fraud.alert"
 )
 
 // Scopes a customer may grant on a link.
@@ -28,7 +29,7 @@ const (
 )
 
 // EventTypes lists every event type a bank may post.
-var EventTypes = []string{TypeBalanceUpdated, TypeTransactionPosted, TypeMessage, TypeReceipt, TypeShipmentUpdated}
+var EventTypes = []string{TypeBalanceUpdated, TypeTransactionPosted, TypeMessage, TypeReceipt, TypeShipmentUpdated, TypeFraudAlert}
 
 // AllScopes lists every scope in the order they are shown to a customer.
 var AllScopes = []string{ScopeBalances, ScopeTransactions, ScopeFraudAlerts, ScopeReceipts, ScopeShipments, ScopeSupportChat}
@@ -49,6 +50,8 @@ func ScopeFor(eventType string) (scope string, known bool) {
 		return ScopeReceipts, true
 	case TypeShipmentUpdated:
 		return ScopeShipments, true
+	case TypeFraudAlert:
+		return ScopeFraudAlerts, true
 	}
 	return "", false
 }
@@ -130,9 +133,65 @@ type Merchant struct {
 	Country  string `json:"country,omitempty"` // ISO 3166-1 alpha-2
 }
 
-// Message is the data of a message event: text from the bank.
+// Message is the data of a message event: text from the bank, optionally
+// with quick replies (chips the customer taps to answer; the tapped one is
+// sent back as a customer.message carrying its payload) and buttons (a link
+// to open, or a payload to send back).
 type Message struct {
-	Text string `json:"text"`
+	Text         string       `json:"text"`
+	QuickReplies []QuickReply `json:"quick_replies,omitempty"` // at most 10
+	Buttons      []Button     `json:"buttons,omitempty"`       // at most 3
+}
+
+// QuickReply is an answer the customer can send with one tap. Label is
+// what the customer sees and sends as their message; Payload is for the
+// bank's bot.
+type QuickReply struct {
+	Label   string `json:"label"`             // up to 40 characters
+	Payload string `json:"payload,omitempty"` // up to 1000 characters
+}
+
+// Button is a call to action under a message: exactly one of URL (an https
+// page to open) or Payload (sent back like a quick reply).
+type Button struct {
+	Label   string `json:"label"` // up to 40 characters
+	URL     string `json:"url,omitempty"`
+	Payload string `json:"payload,omitempty"`
+}
+
+// Actions a fraud alert usually offers. A bank may offer others; their ids
+// are its own.
+const (
+	ActionConfirm = "confirm" // "It was me"
+	ActionDeny    = "deny"    // "Not me — lock card"
+)
+
+// FraudAlert is the data of a fraud.alert event: a card transaction the
+// bank wants the customer to confirm or deny, answered with one tap before
+// ExpiresAt. The answer comes back as a fraud.response webhook naming the
+// alert by its event id.
+type FraudAlert struct {
+	Transaction AlertTransaction `json:"transaction"`
+	Reason      string           `json:"reason"`  // why it looks wrong, in the customer's words
+	Actions     []AlertAction    `json:"actions"` // 1 to 4, in the order shown
+	ExpiresAt   time.Time        `json:"expires_at"`
+}
+
+// AlertTransaction is the transaction a fraud alert asks about.
+type AlertTransaction struct {
+	Merchant  Merchant  `json:"merchant"`
+	Amount    Money     `json:"amount"`
+	At        time.Time `json:"at"`
+	CardLast4 string    `json:"card_last4"`
+}
+
+// AlertAction is one answer a fraud alert offers.
+type AlertAction struct {
+	ID    string `json:"id"`    // 1 to 32 of a-z 0-9 _ -
+	Label string `json:"label"` // up to 40 characters
+	// Style hints how it looks: "primary", or "danger" for the one that
+	// locks a card.
+	Style string `json:"style,omitempty"`
 }
 
 // Receipt is the data of a receipt event: what was bought, for how much,

@@ -139,6 +139,54 @@ type Webhook struct {
 	Data      json.RawMessage `json:"data"`
 }
 
+// Webhook types.
+const (
+	WebhookLinkCreated     = "link.created"
+	WebhookLinkRevoked     = "link.revoked"
+	WebhookLinkExpired     = "link.expired"
+	WebhookCustomerMessage = "customer.message"
+	WebhookCustomerRequest = "customer.request"
+	WebhookFraudResponse   = "fraud.response"
+)
+
+// CustomerMessage is the data of a customer.message webhook: text the
+// customer wrote, or the quick reply or button they tapped (then Payload is
+// the one the bank gave it).
+type CustomerMessage struct {
+	LinkID    string    `json:"link_id"`
+	MessageID string    `json:"message_id"`
+	Text      string    `json:"text"`
+	Payload   string    `json:"payload,omitempty"`
+	SentAt    time.Time `json:"sent_at"`
+}
+
+// Kinds of customer.request.
+const (
+	RequestBalance            = "balance"
+	RequestRecentTransactions = "recent_transactions"
+	RequestHuman              = "human" // talk to a person
+)
+
+// CustomerRequest is the data of a customer.request webhook: the customer
+// tapped a menu item and wants fresh data (post it as events) or a person.
+type CustomerRequest struct {
+	LinkID      string    `json:"link_id"`
+	RequestID   string    `json:"request_id"`
+	Kind        string    `json:"kind"`
+	RequestedAt time.Time `json:"requested_at"`
+}
+
+// FraudResponse is the data of a fraud.response webhook: the customer's
+// answer to a fraud alert, named by the alert's event id. There is at most
+// one answer per alert.
+type FraudResponse struct {
+	LinkID     string    `json:"link_id"`
+	AlertID    string    `json:"alert_id"`
+	Action     string    `json:"action"` // one of the alert's action ids
+	AnsweredAt time.Time `json:"answered_at"`
+	AnsweredBy string    `json:"answered_by"` // "customer": the account holder, on a signed-in device
+}
+
 // LinkNotice is the data of the link.* webhooks.
 type LinkNotice struct {
 	LinkID    string    `json:"link_id"`

@@ -364,8 +364,12 @@ func (s *Store) CreateLink(ctx context.Context, l store.Link, grant store.Receip
 }
 
 func insertNotice(ctx context.Context, tx pgx.Tx, n store.Notice) error {
-	_, err := tx.Exec(ctx, `INSERT INTO outbox (id, institution_id, link_id, type, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		n.ID, n.InstitutionID, n.LinkID, n.Type, string(n.Payload), n.CreatedAt)
+	payload := string(n.Payload)
+	if n.Sealed != nil {
+		payload = "{}"
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO outbox (id, institution_id, link_id, type, payload, created_at, customer_id, sealed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		n.ID, n.InstitutionID, n.LinkID, n.Type, payload, n.CreatedAt, n.CustomerID, n.Sealed)
 	return err
 }
 
@@ -724,14 +728,17 @@ func (s *Store) DisableWebhookEndpoint(ctx context.Context, institutionID, reaso
 	return err
 }
 
-const noticeCols = `id, institution_id, link_id, type, payload::text, created_at, attempts, delivered_at, dead_at, last_error`
+const noticeCols = `id, institution_id, link_id, type, payload::text, created_at, attempts, delivered_at, dead_at, last_error, customer_id, sealed`
 
 func scanNotice(row pgx.Row) (store.Notice, error) {
 	var n store.Notice
 	var payload string
 	var delivered, dead *time.Time
-	err := row.Scan(&n.ID, &n.InstitutionID, &n.LinkID, &n.Type, &payload, &n.CreatedAt, &n.Attempts, &delivered, &dead, &n.LastError)
+	err := row.Scan(&n.ID, &n.InstitutionID, &n.LinkID, &n.Type, &payload, &n.CreatedAt, &n.Attempts, &delivered, &dead, &n.LastError, &n.CustomerID, &n.Sealed)
 	n.Payload, n.CreatedAt, n.DeliveredAt, n.DeadAt = []byte(payload), n.CreatedAt.UTC(), orZero(delivered), orZero(dead)
+	if n.Sealed != nil {
+		n.Payload = nil
+	}
 	return n, err
 }
 
@@ -946,6 +953,24 @@ func (t appendTx) SetLastSeqs(ctx context.Context, last map[string]int64) error 
 	}
 	_, err := t.tx.Exec(ctx, `UPDATE conversations c SET last_seq = v.seq FROM unnest($1::text[], $2::bigint[]) AS v(id, seq) WHERE c.id = v.id`, ids, seqs)
 	return err
+}
+
+func (t appendTx) InsertNotices(ctx context.Context, ns []store.Notice) error {
+	for _, n := range ns {
+		if err := insertNotice(ctx, t.tx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) LatestEvents(ctx context.Context, conversationID, typ string, limit int) ([]store.Event, error) {
+	rows, err := s.pool.Query(ctx, `SELECT conversation_id, seq, id, customer_id, institution_id, link_id, coalesce(bank_event_id, ''), type, author, occurred_at, received_at, replaces_seq, sealed
+		FROM events WHERE conversation_id = $1 AND type = $2 ORDER BY seq DESC LIMIT $3`, conversationID, typ, limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanEvents(rows)
 }
 
 func (s *Store) EventsAfter(ctx context.Context, conversationID string, after int64, limit int) ([]store.Event, error) {

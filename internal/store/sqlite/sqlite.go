@@ -633,9 +633,17 @@ func (s *Store) CreateLink(ctx context.Context, l store.Link, grant store.Receip
 }
 
 func insertNotice(ctx context.Context, c *sql.Conn, n store.Notice) error {
-	_, err := c.ExecContext(ctx, `INSERT INTO outbox (id, institution_id, link_id, type, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		n.ID, n.InstitutionID, n.LinkID, n.Type, string(n.Payload), micros(n.CreatedAt))
+	_, err := c.ExecContext(ctx, `INSERT INTO outbox (id, institution_id, link_id, type, payload, created_at, customer_id, sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		n.ID, n.InstitutionID, n.LinkID, n.Type, noticePayload(n), micros(n.CreatedAt), n.CustomerID, n.Sealed)
 	return err
+}
+
+// noticePayload is what the payload column holds: '{}' for a sealed notice.
+func noticePayload(n store.Notice) string {
+	if n.Sealed != nil {
+		return "{}"
+	}
+	return string(n.Payload)
 }
 
 func (s *Store) Redeliver(ctx context.Context, institutionID, noticeID string, now time.Time) error {
@@ -985,14 +993,17 @@ func (s *Store) DisableWebhookEndpoint(ctx context.Context, institutionID, reaso
 	})
 }
 
-const noticeCols = `id, institution_id, link_id, type, payload, created_at, attempts, delivered_at, dead_at, last_error`
+const noticeCols = `id, institution_id, link_id, type, payload, created_at, attempts, delivered_at, dead_at, last_error, customer_id, sealed`
 
 func scanNotice(row interface{ Scan(...any) error }) (store.Notice, error) {
 	var n store.Notice
 	var payload string
 	var created, delivered, dead int64
-	err := row.Scan(&n.ID, &n.InstitutionID, &n.LinkID, &n.Type, &payload, &created, &n.Attempts, &delivered, &dead, &n.LastError)
+	err := row.Scan(&n.ID, &n.InstitutionID, &n.LinkID, &n.Type, &payload, &created, &n.Attempts, &delivered, &dead, &n.LastError, &n.CustomerID, &n.Sealed)
 	n.Payload, n.CreatedAt, n.DeliveredAt, n.DeadAt = []byte(payload), fromMicros(created), fromMicros(delivered), fromMicros(dead)
+	if n.Sealed != nil {
+		n.Payload = nil
+	}
 	return n, err
 }
 
@@ -1090,7 +1101,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []store.NewEvent) ([]store
 	var results []store.AppendResult
 	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		var err error
-		results, err = store.Append(ctx, &appendTx{st: &s.stmts, lastSeq: map[string]int64{}}, evs, s.now())
+		results, err = store.Append(ctx, &appendTx{c: c, st: &s.stmts, lastSeq: map[string]int64{}}, evs, s.now())
 		return err
 	})
 	if err != nil {
@@ -1102,6 +1113,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []store.NewEvent) ([]store
 // appendTx runs Append's reads and writes with the writer's prepared
 // statements, inside the writer's transaction.
 type appendTx struct {
+	c  *sql.Conn
 	st *stmts
 	// lastSeq holds what LockLinks read along with each link: its
 	// conversation's last seq, saving LockConversations a statement each.
@@ -1185,6 +1197,15 @@ func (t *appendTx) Insert(ctx context.Context, evs []*store.NewEvent) error {
 // SetLastSeqs has nothing to do: the events' index is the counter.
 func (t *appendTx) SetLastSeqs(ctx context.Context, last map[string]int64) error { return nil }
 
+func (t *appendTx) InsertNotices(ctx context.Context, ns []store.Notice) error {
+	for _, n := range ns {
+		if err := insertNotice(ctx, t.c, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *Store) EventsAfter(ctx context.Context, conversationID string, after int64, limit int) ([]store.Event, error) {
 	rows, err := s.rstmts.eventsAfter.QueryContext(ctx, conversationID, after, limit)
 	if err != nil {
@@ -1196,6 +1217,15 @@ func (s *Store) EventsAfter(ctx context.Context, conversationID string, after in
 func (s *Store) EventsBefore(ctx context.Context, conversationID string, before int64, limit int) ([]store.Event, error) {
 	rows, err := s.reads.QueryContext(ctx, `SELECT * FROM (SELECT conversation_id, seq, id, customer_id, institution_id, link_id, coalesce(bank_event_id, ''), type, author, occurred_at, received_at, replaces_seq, sealed
 		FROM events WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?) ORDER BY seq`, conversationID, before, limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanEvents(rows)
+}
+
+func (s *Store) LatestEvents(ctx context.Context, conversationID, typ string, limit int) ([]store.Event, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT conversation_id, seq, id, customer_id, institution_id, link_id, coalesce(bank_event_id, ''), type, author, occurred_at, received_at, replaces_seq, sealed
+		FROM events WHERE conversation_id = ? AND type = ? ORDER BY seq DESC LIMIT ?`, conversationID, typ, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -50,6 +50,8 @@ func Run(t *testing.T, open Open) {
 		{"RenewalReminders", testRenewalReminders},
 		{"DelegationsAndAccessLog", testDelegationsAndAccessLog},
 		{"OutboxDelivery", testOutboxDelivery},
+		{"EventNotices", testEventNotices},
+		{"LatestEvents", testLatestEvents},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -961,4 +963,99 @@ func noticesOf(ctx context.Context, s store.Store, institutionID, typ string) ([
 		}
 	}
 	return out, err
+}
+
+// testEventNotices: a notice carried by an event is queued with it, sealed
+// as given, only when the event is stored, and once.
+func testEventNotices(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s, "balances", "fraud_alerts")
+	answer := func(key, body string) store.NewEvent {
+		e := event(f, key, "fraud.response", "fraud_alerts", body)
+		e.Author, e.CustomerID, e.ID = store.AuthorCustomer, f.cust.ID, "rec_"+key+body
+		e.Notice = &store.Notice{ID: "ntc_" + key + body, Type: store.NoticeFraudResponse, CustomerID: f.cust.ID,
+			Sealed: []byte("sealed notice " + body), CreatedAt: t0}
+		return e
+	}
+	res, err := s.AppendEvents(ctx, []store.NewEvent{answer("answer/a1", "deny")})
+	must(t, err)
+	if res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	// The same answer again is a duplicate; another answer to the same
+	// alert conflicts. Neither queues anything.
+	res, err = s.AppendEvents(ctx, []store.NewEvent{answer("answer/a1", "deny"), answer("answer/a1", "confirm")})
+	must(t, err)
+	if !res[0].Duplicate || !errors.Is(res[1].Err, store.ErrIdempotencyConflict) {
+		t.Fatalf("answering again = %+v", res)
+	}
+	// An event the consent refuses queues nothing either.
+	wrongScope := answer("answer/a2", "deny")
+	wrongScope.Scope = "support_chat"
+	res, err = s.AppendEvents(ctx, []store.NewEvent{wrongScope})
+	must(t, err)
+	if !errors.Is(res[0].Err, store.ErrConsentScope) {
+		t.Fatalf("out of scope = %+v", res[0])
+	}
+	// A notice sealed for someone other than the link's customer is a bug
+	// of the caller, and fails the whole call.
+	stranger := answer("answer/a3", "deny")
+	stranger.Notice.CustomerID = "cus_other"
+	if _, err := s.AppendEvents(ctx, []store.NewEvent{stranger}); err == nil {
+		t.Fatal("a notice sealed for another customer was accepted")
+	}
+
+	ns, err := noticesOf(ctx, s, f.inst.ID, store.NoticeFraudResponse)
+	must(t, err)
+	if len(ns) != 1 {
+		t.Fatalf("fraud.response notices = %+v, want one", ns)
+	}
+	n := ns[0]
+	if n.ID != "ntc_answer/a1deny" || n.LinkID != f.link.ID || n.InstitutionID != f.inst.ID || n.CustomerID != f.cust.ID ||
+		string(n.Sealed) != "sealed notice deny" || n.Payload != nil {
+		t.Fatalf("notice = %+v", n)
+	}
+	claimed, err := s.ClaimNotices(ctx, time.Now().Add(time.Second), time.Now().Add(time.Minute), 10)
+	must(t, err)
+	var got *store.Notice
+	for i := range claimed {
+		if claimed[i].ID == n.ID {
+			got = &claimed[i]
+		}
+	}
+	// link.created comes first on the link; settle it and claim again.
+	if got == nil {
+		for _, c := range claimed {
+			must(t, s.SettleNotice(ctx, c.ID, store.Outcome{Attempts: 1, DeliveredAt: time.Now()}))
+		}
+		claimed, err = s.ClaimNotices(ctx, time.Now().Add(time.Second), time.Now().Add(time.Minute), 10)
+		must(t, err)
+		if len(claimed) != 1 || claimed[0].ID != n.ID {
+			t.Fatalf("claimed = %+v", claimed)
+		}
+		got = &claimed[0]
+	}
+	if string(got.Sealed) != "sealed notice deny" || got.CustomerID != f.cust.ID {
+		t.Fatalf("claimed notice lost its seal: %+v", got)
+	}
+}
+
+func testLatestEvents(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	var evs []store.NewEvent
+	for i := range 5 {
+		evs = append(evs, event(f, fmt.Sprintf("b%d", i), "balance.updated", "balances", fmt.Sprint(i)),
+			event(f, fmt.Sprintf("t%d", i), "transaction.posted", "transactions", fmt.Sprint(i)))
+	}
+	_, err := s.AppendEvents(ctx, evs)
+	must(t, err)
+	got, err := s.LatestEvents(ctx, f.link.ConversationID, "balance.updated", 2)
+	must(t, err)
+	if len(got) != 2 || got[0].BankEventID != "b4" || got[1].BankEventID != "b3" || string(got[0].Sealed) != "sealed:4" {
+		t.Fatalf("latest balances = %+v", got)
+	}
+	if none, err := s.LatestEvents(ctx, f.link.ConversationID, "receipt", 5); err != nil || len(none) != 0 {
+		t.Fatalf("latest receipts = %+v, %v", none, err)
+	}
 }
