@@ -228,6 +228,10 @@ func (b *Bank) act(c *customer, now time.Time) {
 		if b.payCard(c, checking, card, now) {
 			return
 		}
+	case r < 8:
+		if b.raiseAlert(c, now) > 0 {
+			return
+		}
 	}
 	b.purchase(c, now)
 }
@@ -252,7 +256,7 @@ func (b *Bank) purchase(c *customer, now time.Time) {
 	}
 	var acct *account
 	for _, a := range accounts {
-		if a != nil && a.availableCents() >= final {
+		if a != nil && !a.Locked && a.availableCents() >= final {
 			acct = a
 			break
 		}
@@ -355,6 +359,9 @@ type txn struct {
 }
 
 func (b *Bank) emitTransaction(c *customer, a *account, t txn, now time.Time) {
+	if t.status == bankapi.StatusPosted {
+		c.remember(recentTxn{At: now.UTC(), Description: t.description, Direction: t.direction, Cents: t.cents, Currency: a.Currency})
+	}
 	b.emit(c, bankapi.TypeTransactionPosted, now, func(l *link) any {
 		data := bankapi.TransactionPosted{
 			AccountID:     b.accountRef(l, a),
@@ -390,20 +397,23 @@ func (b *Bank) emit(c *customer, eventType string, now time.Time, data func(l *l
 }
 
 // emitTo queues one event for a link, if the link is live and its scopes
-// allow the type. data builds the event for that link, since references are
-// pairwise. b.mu must be held.
-func (b *Bank) emitTo(l *link, eventType string, now time.Time, data func(l *link) any) {
+// allow the type, and returns its id (empty if not). data builds the event
+// for that link, since references are pairwise. b.mu must be held.
+func (b *Bank) emitTo(l *link, eventType string, now time.Time, data func(l *link) any) string {
 	if l.Stopped != "" || !l.allows(eventType) {
-		return
+		return ""
 	}
+	id := b.nextID("evt_") + "_" + b.st.Nonce
 	b.st.Outbox = append(b.st.Outbox, outboxEvent{
-		ID:     b.nextID("evt_") + "_" + b.st.Nonce,
+		ID:     id,
 		LinkID: l.ID,
 		Type:   eventType,
 		// UTC, so the encoding is the same before and after a restart.
 		OccurredAt: now.UTC(),
 		Data:       eventJSON(data(l)),
 	})
+	b.wake()
+	return id
 }
 
 // nextID returns prefix + the next number of the bank's single counter.

@@ -14,6 +14,8 @@ type customer struct {
 	Username    string     `json:"username"`
 	DisplayName string     `json:"display_name"`
 	Accounts    []*account `json:"accounts"`
+	// Recent holds the last few posted transactions, newest last.
+	Recent []recentTxn `json:"recent,omitempty"`
 }
 
 func (c *customer) account(kind string) *account {
@@ -43,6 +45,8 @@ type account struct {
 	CurrentCents int64 `json:"current_cents"`
 	HoldCents    int64 `json:"hold_cents"`  // pending card authorizations
 	LimitCents   int64 `json:"limit_cents"` // credit cards only
+	// Locked stops the card: the customer said a payment was not theirs.
+	Locked bool `json:"locked,omitempty"`
 }
 
 func (a *account) availableCents() int64 {

@@ -66,6 +66,7 @@ func (b *Bank) Handler() http.Handler {
 	mux.HandleFunc("GET /authorize", b.serveAuthorizeForm)
 	mux.HandleFunc("POST /authorize", b.serveAuthorizeDecision)
 	mux.HandleFunc("POST /token", b.serveToken)
+	mux.HandleFunc("POST /sim/fraud-alert", b.serveRaiseAlert)
 	if b.cfg.WebhookURL != "" {
 		mux.Handle("POST "+b.webhookPath(), b.webhookHandler())
 	}

@@ -35,6 +35,7 @@ type bankState struct {
 	Customers []*customer      `json:"customers"`
 	Links     []*link          `json:"links"`
 	Pending   []*pendingCharge `json:"pending"`
+	Alerts    []*fraudAlert    `json:"alerts,omitempty"`
 	// Outbox holds events not yet answered by the platform, in order.
 	Outbox []outboxEvent `json:"outbox"`
 }

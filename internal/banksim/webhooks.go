@@ -17,6 +17,24 @@ import (
 type webhooks struct {
 	mu       sync.Mutex
 	verifier bankapi.WebhookVerifier // no secrets until registered: every delivery is refused
+	// seen and order remember the latest notice ids acted on (guarded by
+	// the bank's mu), so a redelivery is not acted on twice.
+	seen  map[string]bool
+	order []string
+}
+
+const webhooksRemembered = 4096
+
+func (h *webhooks) remember(id string) {
+	if h.seen == nil {
+		h.seen = map[string]bool{}
+	}
+	h.seen[id] = true
+	h.order = append(h.order, id)
+	if len(h.order) > webhooksRemembered {
+		delete(h.seen, h.order[0])
+		h.order = h.order[1:]
+	}
 }
 
 // webhookPath is where the bank listens, on its own handler.
@@ -37,19 +55,41 @@ func (b *Bank) webhookHandler() http.Handler {
 	})
 }
 
-// onWebhook acts on a notice. Seeing one twice is harmless.
+// onWebhook acts on a notice. Deliveries are at least once: one seen
+// before (by id) is acknowledged and not acted on again.
 func (b *Bank) onWebhook(_ context.Context, w bankapi.Webhook) error {
-	var n bankapi.LinkNotice
-	if err := json.Unmarshal(w.Data, &n); err != nil {
-		return nil // not one the bank needs; accepted so it is not retried
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.hooks.seen[w.ID] {
+		return nil
 	}
+	now := b.now()
 	switch w.Type {
-	case "link.revoked", "link.expired":
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		b.stopLink(n.LinkID, w.Type)
-		return b.saveLocked()
+	case bankapi.WebhookLinkRevoked, bankapi.WebhookLinkExpired:
+		var n bankapi.LinkNotice
+		if json.Unmarshal(w.Data, &n) == nil {
+			b.stopLink(n.LinkID, w.Type)
+		}
+	case bankapi.WebhookFraudResponse:
+		var r bankapi.FraudResponse
+		if json.Unmarshal(w.Data, &r) == nil {
+			b.onFraudResponse(r, now)
+		}
+	case bankapi.WebhookCustomerRequest:
+		var r bankapi.CustomerRequest
+		if json.Unmarshal(w.Data, &r) == nil {
+			b.onRequest(r.LinkID, r.Kind, now)
+		}
+	case bankapi.WebhookCustomerMessage:
+		var m bankapi.CustomerMessage
+		if json.Unmarshal(w.Data, &m) == nil {
+			b.onCustomerMessage(m, now)
+		}
 	}
+	if err := b.saveLocked(); err != nil {
+		return err // 500: the platform delivers it again
+	}
+	b.hooks.remember(w.ID)
 	return nil
 }
 

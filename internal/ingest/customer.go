@@ -6,57 +6,333 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/openteller/openteller/internal/bus"
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/pkg/bankapi"
 )
 
-// CustomerMessageType is the event type of text the customer writes.
-const CustomerMessageType = "customer.message"
+// Event types the customer's side writes into a conversation. Each goes
+// to the bank as the webhook of the same name, sealed in the outbox.
+const (
+	CustomerMessageType = "customer.message"
+	CustomerRequestType = "customer.request"
+	FraudResponseType   = "fraud.response"
+)
 
-// PostCustomerMessage appends text from the customer to their conversation
-// and wakes their devices. The conversation's link must still be live.
-func (in *Ingester) PostCustomerMessage(ctx context.Context, customerID, conversationID, text string) (int64, error) {
-	text = strings.TrimSpace(text)
-	if err := checkText("text", text, 1, 4000); err != nil {
-		return 0, httpx.Errorf(http.StatusBadRequest, "invalid_message", "Write a message of 1 to 4,000 characters.")
-	}
-	c, err := in.store.Conversation(ctx, conversationID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && c.CustomerID != customerID) {
-		return 0, httpx.Errorf(http.StatusNotFound, "not_found", "That conversation does not exist.")
-	}
+// CustomerMessage is what the customer sends: text they wrote, or a tap on
+// a quick reply or button of the bank's message at ReplyTo (then the text
+// is that reply's label, and the bank gets its payload).
+type CustomerMessage struct {
+	Text    string
+	ReplyTo int64  // seq of the bank's message
+	Payload string // which of its quick replies or buttons
+}
+
+// messageData is the customer.message event as devices see it.
+type messageData struct {
+	Text    string `json:"text"`
+	ReplyTo int64  `json:"reply_to,omitempty"`
+}
+
+// PostCustomerMessage appends the customer's message to their conversation,
+// queues it for the bank in the same transaction, and wakes their devices.
+// The conversation's link must still be live.
+func (in *Ingester) PostCustomerMessage(ctx context.Context, customerID, conversationID string, m CustomerMessage) (int64, error) {
+	c, err := in.customerConversation(ctx, customerID, conversationID)
 	if err != nil {
 		return 0, err
 	}
-	data, _ := json.Marshal(struct {
-		Text string `json:"text"`
-	}{text})
-	recordID := NewID("evt_")
-	sealed, err := in.keyring.Seal(ctx, customerID, recordID, data)
-	if err != nil {
-		return 0, fmt.Errorf("ingest: seal message: %w", err)
+	if m.ReplyTo != 0 {
+		if m.Text, err = in.replyLabel(ctx, c, m.ReplyTo, m.Payload, m.Text); err != nil {
+			return 0, err
+		}
+	} else if m.Payload != "" {
+		return 0, httpx.Errorf(http.StatusBadRequest, "invalid_message", "A reply's payload needs the message it answers (reply_to).")
+	}
+	m.Text = strings.TrimSpace(m.Text)
+	if err := checkText("text", m.Text, 1, 4000); err != nil {
+		return 0, httpx.Errorf(http.StatusBadRequest, "invalid_message", "Write a message of 1 to 4,000 characters.")
 	}
 	now := in.now().UTC()
-	res, err := in.store.AppendEvents(ctx, []store.NewEvent{{Event: store.Event{
-		ID: recordID, CustomerID: customerID, InstitutionID: c.InstitutionID, LinkID: c.Link.ID,
-		Type: CustomerMessageType, Author: store.AuthorCustomer, OccurredAt: now, ReceivedAt: now, Sealed: sealed,
-	}}})
+	e, err := in.customerEvent(ctx, c, CustomerMessageType, "", messageData{Text: m.Text, ReplyTo: m.ReplyTo}, now)
 	if err != nil {
-		return 0, fmt.Errorf("ingest: append message: %w", err)
+		return 0, err
 	}
-	if err := res[0].Err; err != nil {
-		switch {
-		case errors.Is(err, store.ErrConsentRevoked):
-			return 0, httpx.Errorf(http.StatusConflict, "link_revoked", "This bank is disconnected, so messages can't be sent here.")
-		case errors.Is(err, store.ErrConsentExpired):
-			return 0, httpx.Errorf(http.StatusConflict, "link_expired", "Your connection to this bank has expired. Renew it to send messages.")
+	if err := in.attachNotice(ctx, &e, store.NoticeCustomerMessage, bankapi.CustomerMessage{
+		LinkID: c.Link.ID, MessageID: e.ID, Text: m.Text, Payload: m.Payload, SentAt: now,
+	}); err != nil {
+		return 0, err
+	}
+	seq, _, err := in.appendCustomer(ctx, c, e)
+	return seq, err
+}
+
+// replyLabel finds the quick reply or button the customer tapped on the
+// bank's message at seq (by payload, or by label for a quick reply without
+// one) and returns its label: the customer cannot send the bank a payload
+// it did not offer.
+func (in *Ingester) replyLabel(ctx context.Context, c store.Conversation, seq int64, payload, label string) (string, error) {
+	var msg bankapi.Message
+	if _, err := in.openEvent(ctx, c, seq, bankapi.TypeMessage, &msg); err != nil {
+		return "", err
+	}
+	for _, q := range msg.QuickReplies {
+		if q.Payload == payload && (payload != "" || q.Label == label) {
+			return q.Label, nil
 		}
-		return 0, fmt.Errorf("ingest: append message: %w", err)
 	}
-	if err := in.bus.WakeCustomer(customerID, bus.Wake{ConversationID: conversationID, Seq: res[0].Seq}); err != nil {
-		in.log.Warn("ingest: wake failed", "conversation", conversationID, "err", err)
+	for _, b := range msg.Buttons {
+		if b.Payload != "" && b.Payload == payload {
+			return b.Label, nil
+		}
 	}
-	return res[0].Seq, nil
+	return "", httpx.Errorf(http.StatusBadRequest, "invalid_reply", "That reply isn't one this message offers.")
+}
+
+// requestScopes is the scope each kind of customer.request needs: asking
+// for balances only makes sense where balances are shared.
+var requestScopes = map[string]string{
+	bankapi.RequestBalance:            bankapi.ScopeBalances,
+	bankapi.RequestRecentTransactions: bankapi.ScopeTransactions,
+	bankapi.RequestHuman:              bankapi.ScopeSupportChat,
+}
+
+// Request is what Request did: the request's seq and, for a balance, the
+// last known balances (newest per account), which the customer sees at
+// once while the bank sends fresh ones.
+type Request struct {
+	Seq       int64
+	LastKnown []Known
+}
+
+// Known is a stored event, opened for its own customer.
+type Known struct {
+	Seq        int64           `json:"seq"`
+	Type       string          `json:"type"`
+	Author     string          `json:"author"`
+	OccurredAt time.Time       `json:"occurred_at"`
+	Data       json.RawMessage `json:"data"`
+}
+
+// Request asks the bank for something from the conversation's menu: a
+// fresh balance, recent transactions, or a person.
+func (in *Ingester) Request(ctx context.Context, customerID, conversationID, kind string) (Request, error) {
+	scope, ok := requestScopes[kind]
+	if !ok {
+		return Request{}, httpx.Errorf(http.StatusBadRequest, "invalid_request", "Ask for balance, recent_transactions or human.")
+	}
+	c, err := in.customerConversation(ctx, customerID, conversationID)
+	if err != nil {
+		return Request{}, err
+	}
+	now := in.now().UTC()
+	e, err := in.customerEvent(ctx, c, CustomerRequestType, scope, map[string]string{"kind": kind}, now)
+	if err != nil {
+		return Request{}, err
+	}
+	if err := in.attachNotice(ctx, &e, store.NoticeCustomerRequest, bankapi.CustomerRequest{
+		LinkID: c.Link.ID, RequestID: e.ID, Kind: kind, RequestedAt: now,
+	}); err != nil {
+		return Request{}, err
+	}
+	seq, _, err := in.appendCustomer(ctx, c, e)
+	if err != nil {
+		return Request{}, err
+	}
+	r := Request{Seq: seq}
+	if kind == bankapi.RequestBalance {
+		if r.LastKnown, err = in.lastBalances(ctx, c.ID); err != nil {
+			return Request{}, err
+		}
+	}
+	return r, nil
+}
+
+// lastBalances returns the newest balance.updated of each account.
+func (in *Ingester) lastBalances(ctx context.Context, conversationID string) ([]Known, error) {
+	evs, err := in.store.LatestEvents(ctx, conversationID, bankapi.TypeBalanceUpdated, 50)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: last balances: %w", err)
+	}
+	seen := map[string]bool{}
+	out := []Known{}
+	for _, e := range evs {
+		plain, err := in.keyring.Open(ctx, e.CustomerID, e.ID, e.Sealed)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: open balance: %w", err)
+		}
+		var b bankapi.BalanceUpdated
+		if json.Unmarshal(plain, &b) != nil || seen[b.AccountID] {
+			continue
+		}
+		seen[b.AccountID] = true
+		out = append(out, Known{Seq: e.Seq, Type: e.Type, Author: e.Author, OccurredAt: e.OccurredAt, Data: plain})
+	}
+	return out, nil
+}
+
+// fraudResponseData is the fraud.response event as devices see it: the
+// alert card shows the answer, who gave it and when.
+type fraudResponseData struct {
+	AlertSeq   int64     `json:"alert_seq"`
+	Action     string    `json:"action"`
+	Label      string    `json:"label"`
+	AnsweredAt time.Time `json:"answered_at"`
+	AnsweredBy string    `json:"answered_by"`
+}
+
+// Answer is what AnswerFraudAlert did.
+type Answer struct {
+	Seq       int64
+	Duplicate bool // the same answer was given before; Seq is the original
+}
+
+// AnswerFraudAlert records the customer's answer to the fraud alert at
+// alertSeq and queues fraud.response for the bank, in one transaction. An
+// alert is answered once: the same answer again changes nothing, another
+// answer is refused, and so is any answer after the alert expired.
+func (in *Ingester) AnswerFraudAlert(ctx context.Context, customerID, conversationID string, alertSeq int64, action string) (Answer, error) {
+	c, err := in.customerConversation(ctx, customerID, conversationID)
+	if err != nil {
+		return Answer{}, err
+	}
+	var alert bankapi.FraudAlert
+	stored, err := in.openEvent(ctx, c, alertSeq, bankapi.TypeFraudAlert, &alert)
+	if err != nil {
+		return Answer{}, err
+	}
+	i := slices.IndexFunc(alert.Actions, func(a bankapi.AlertAction) bool { return a.ID == action })
+	if i < 0 {
+		return Answer{}, httpx.Errorf(http.StatusBadRequest, "invalid_action", "That answer isn't one this alert offers.")
+	}
+	now := in.now().UTC()
+	if !now.Before(alert.ExpiresAt) {
+		return Answer{}, httpx.Errorf(http.StatusConflict, "alert_expired",
+			"This alert has expired, so it can't be answered here. If you don't recognise the payment, call the number on the back of your card.")
+	}
+	e, err := in.customerEvent(ctx, c, FraudResponseType, bankapi.ScopeFraudAlerts, fraudResponseData{
+		AlertSeq: alertSeq, Action: action, Label: alert.Actions[i].Label, AnsweredAt: now, AnsweredBy: store.AuthorCustomer,
+	}, now)
+	if err != nil {
+		return Answer{}, err
+	}
+	// One answer per alert: the store's idempotency key takes a name no
+	// bank event id can have ('/' is not allowed in them), and the
+	// fingerprint covers only the action, so the same tap twice is a
+	// duplicate and a different one a conflict.
+	e.BankEventID = "answer/" + stored.BankEventID
+	if e.Fingerprint, err = in.keyring.Fingerprint(ctx, customerID, []byte(FraudResponseType+"\x00"+stored.BankEventID+"\x00"+action)); err != nil {
+		return Answer{}, fmt.Errorf("ingest: fingerprint answer: %w", err)
+	}
+	if err := in.attachNotice(ctx, &e, store.NoticeFraudResponse, bankapi.FraudResponse{
+		LinkID: c.Link.ID, AlertID: stored.BankEventID, Action: action, AnsweredAt: now, AnsweredBy: store.AuthorCustomer,
+	}); err != nil {
+		return Answer{}, err
+	}
+	seq, dup, err := in.appendCustomer(ctx, c, e)
+	if errors.Is(err, store.ErrIdempotencyConflict) {
+		return Answer{}, httpx.Errorf(http.StatusConflict, "already_answered", "This alert was already answered; the first answer stands.")
+	}
+	return Answer{Seq: seq, Duplicate: dup}, err
+}
+
+// customerConversation returns the customer's own conversation; any other
+// is not found, exactly like one that does not exist.
+func (in *Ingester) customerConversation(ctx context.Context, customerID, conversationID string) (store.Conversation, error) {
+	c, err := in.store.Conversation(ctx, conversationID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.CustomerID != customerID) {
+		return store.Conversation{}, httpx.Errorf(http.StatusNotFound, "not_found", "That conversation does not exist.")
+	}
+	return c, err
+}
+
+// openEvent opens the event at seq of the conversation into v, which must
+// be of type typ.
+func (in *Ingester) openEvent(ctx context.Context, c store.Conversation, seq int64, typ string, v any) (store.Event, error) {
+	notFound := httpx.Errorf(http.StatusNotFound, "not_found", "That message is no longer in this conversation.")
+	if seq < 1 {
+		return store.Event{}, notFound
+	}
+	evs, err := in.store.EventsAfter(ctx, c.ID, seq-1, 1)
+	if err != nil {
+		return store.Event{}, fmt.Errorf("ingest: read event: %w", err)
+	}
+	if len(evs) == 0 || evs[0].Seq != seq || evs[0].Type != typ {
+		return store.Event{}, notFound
+	}
+	plain, err := in.keyring.Open(ctx, evs[0].CustomerID, evs[0].ID, evs[0].Sealed)
+	if err != nil {
+		return store.Event{}, fmt.Errorf("ingest: open event: %w", err)
+	}
+	if err := json.Unmarshal(plain, v); err != nil {
+		return store.Event{}, fmt.Errorf("ingest: decode event: %w", err)
+	}
+	return evs[0], nil
+}
+
+// customerEvent seals data as a new event of the customer in c.
+func (in *Ingester) customerEvent(ctx context.Context, c store.Conversation, typ, scope string, data any, now time.Time) (store.NewEvent, error) {
+	plain, err := json.Marshal(data)
+	if err != nil {
+		return store.NewEvent{}, fmt.Errorf("ingest: encode %s: %w", typ, err)
+	}
+	id := NewID("evt_")
+	sealed, err := in.keyring.Seal(ctx, c.CustomerID, id, plain)
+	if err != nil {
+		return store.NewEvent{}, fmt.Errorf("ingest: seal %s: %w", typ, err)
+	}
+	return store.NewEvent{Event: store.Event{
+		ID: id, CustomerID: c.CustomerID, InstitutionID: c.InstitutionID, LinkID: c.Link.ID,
+		Type: typ, Author: store.AuthorCustomer, OccurredAt: now, ReceivedAt: now, Sealed: sealed,
+	}, Scope: scope}, nil
+}
+
+// attachNotice seals data as the notice that tells the bank about e.
+func (in *Ingester) attachNotice(ctx context.Context, e *store.NewEvent, typ string, data any) error {
+	plain, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("ingest: encode %s notice: %w", typ, err)
+	}
+	id := NewID("ntc_")
+	sealed, err := in.keyring.Seal(ctx, e.CustomerID, id, plain)
+	if err != nil {
+		return fmt.Errorf("ingest: seal %s notice: %w", typ, err)
+	}
+	e.Notice = &store.Notice{ID: id, Type: typ, CustomerID: e.CustomerID, Sealed: sealed, CreatedAt: e.ReceivedAt}
+	return nil
+}
+
+// appendCustomer stores e, wakes the customer's devices and the
+// deliverer, and turns the store's refusals into words for the customer.
+func (in *Ingester) appendCustomer(ctx context.Context, c store.Conversation, e store.NewEvent) (int64, bool, error) {
+	res, err := in.store.AppendEvents(ctx, []store.NewEvent{e})
+	if err != nil {
+		return 0, false, fmt.Errorf("ingest: append %s: %w", e.Type, err)
+	}
+	r := res[0]
+	switch {
+	case errors.Is(r.Err, store.ErrConsentRevoked):
+		return 0, false, httpx.Errorf(http.StatusConflict, "link_revoked", "This bank is disconnected, so nothing can be sent here.")
+	case errors.Is(r.Err, store.ErrConsentExpired):
+		return 0, false, httpx.Errorf(http.StatusConflict, "link_expired", "Your connection to this bank has expired. Renew it to send messages.")
+	case errors.Is(r.Err, store.ErrConsentScope):
+		return 0, false, httpx.Errorf(http.StatusForbidden, "scope_not_granted",
+			"You haven't shared that with %s. You can change what you share in Privacy.", c.InstitutionName)
+	case r.Err != nil:
+		return 0, false, r.Err
+	}
+	if !r.Duplicate {
+		if err := in.bus.WakeCustomer(c.CustomerID, bus.Wake{ConversationID: c.ID, Seq: r.Seq}); err != nil {
+			in.log.Warn("ingest: wake failed", "conversation", c.ID, "err", err)
+		}
+		if in.queued != nil {
+			in.queued()
+		}
+	}
+	return r.Seq, r.Duplicate, nil
 }

@@ -45,6 +45,7 @@ type Ingester struct {
 	bus     *bus.Bus
 	now     func() time.Time
 	log     *slog.Logger
+	queued  func()
 
 	mu    sync.Mutex
 	links map[string]linkOwner // link id → owner; owners never change
@@ -65,6 +66,9 @@ type Config struct {
 	Bus     *bus.Bus
 	Now     func() time.Time
 	Logger  *slog.Logger
+	// Queued, if set, is called after a notice for a bank was stored, so
+	// the deliverer sends it now rather than at its next poll.
+	Queued func()
 }
 
 // New returns an Ingester.
@@ -75,7 +79,7 @@ func New(c Config) *Ingester {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	return &Ingester{store: c.Store, keyring: c.Keyring, bus: c.Bus, now: c.Now, log: c.Logger, links: map[string]linkOwner{}}
+	return &Ingester{store: c.Store, keyring: c.Keyring, bus: c.Bus, now: c.Now, log: c.Logger, queued: c.Queued, links: map[string]linkOwner{}}
 }
 
 // Handler serves POST /v1/events.

@@ -113,11 +113,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		se, ok := auth.SessionFrom(r.Context())
 		return se.CustomerID, ok
 	}
-	s.Ingest = ingest.New(ingest.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log})
+	s.Webhook = webhook.New(webhook.Config{Store: st, Keyring: keyring, Logger: log, AllowPrivate: cfg.AllowPrivateWebhooks()})
+	s.Ingest = ingest.New(ingest.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, Queued: s.Webhook.Kick})
 	s.Linking = linking.New(linking.Config{Store: st, Bus: s.Bus, BaseURL: cfg.BaseURL, Logger: log, CustomerOf: customerOf})
 	s.Access = &access.Log{Store: st, Keyring: keyring}
 	s.Consent = consent.New(consent.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, Retention: cfg.Retention()})
-	s.Webhook = webhook.New(webhook.Config{Store: st, Keyring: keyring, Logger: log, AllowPrivate: cfg.AllowPrivateWebhooks()})
 	s.Hub = delivery.NewHub(delivery.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, CustomerOf: customerOf})
 
 	mux := http.NewServeMux()

@@ -78,6 +78,8 @@ func (a *API) Register(mux *http.ServeMux, require func(http.Handler) http.Handl
 	mux.Handle("GET /app/api/receipts", require(http.HandlerFunc(a.receipts)))
 	mux.Handle("GET /app/api/receipts/{id}", require(http.HandlerFunc(a.receipt)))
 	mux.Handle("POST /app/api/conversations/{id}/messages", require(http.HandlerFunc(a.postMessage)))
+	mux.Handle("POST /app/api/conversations/{id}/requests", require(http.HandlerFunc(a.request)))
+	mux.Handle("POST /app/api/conversations/{id}/alerts/{seq}/answer", require(http.HandlerFunc(a.answerAlert)))
 }
 
 func (a *API) institutions(w http.ResponseWriter, r *http.Request) {
@@ -149,21 +151,74 @@ func (a *API) startLink(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, map[string]string{"authorize_url": u})
 }
 
+// postMessage sends {"text": …}, or a tap on a quick reply or button:
+// {"reply_to": seq, "payload": …, "text": label}.
 func (a *API) postMessage(w http.ResponseWriter, r *http.Request) {
 	customerID, _ := a.Customer(r)
 	var req struct {
-		Text string `json:"text"`
+		Text    string `json:"text"`
+		ReplyTo int64  `json:"reply_to"`
+		Payload string `json:"payload"`
 	}
 	if err := httpx.DecodeJSON(w, r, 32<<10, &req); err != nil {
 		httpx.WriteError(w, err)
 		return
 	}
-	seq, err := a.Ingest.PostCustomerMessage(r.Context(), customerID, r.PathValue("id"), req.Text)
+	seq, err := a.Ingest.PostCustomerMessage(r.Context(), customerID, r.PathValue("id"),
+		ingest.CustomerMessage{Text: req.Text, ReplyTo: req.ReplyTo, Payload: req.Payload})
 	if err != nil {
 		httpx.WriteError(w, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusCreated, map[string]int64{"seq": seq})
+}
+
+// request asks the bank from the menu: {"kind": "balance"}. A balance
+// request answers with the last known balances, to show while the bank
+// sends fresh ones.
+func (a *API) request(w http.ResponseWriter, r *http.Request) {
+	customerID, _ := a.Customer(r)
+	var req struct {
+		Kind string `json:"kind"`
+	}
+	if err := httpx.DecodeJSON(w, r, 1<<10, &req); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	res, err := a.Ingest.Request(r.Context(), customerID, r.PathValue("id"), req.Kind)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusCreated, map[string]any{"seq": res.Seq, "last_known": res.LastKnown})
+}
+
+// answerAlert answers the fraud alert at {seq}: {"action": "deny"}. The
+// same answer again is 200 with the first answer's seq; 201 otherwise.
+func (a *API) answerAlert(w http.ResponseWriter, r *http.Request) {
+	customerID, _ := a.Customer(r)
+	var req struct {
+		Action string `json:"action"`
+	}
+	if err := httpx.DecodeJSON(w, r, 1<<10, &req); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	seq, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	if err != nil || seq < 1 {
+		httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "not_found", "That alert is not in this conversation."))
+		return
+	}
+	res, err := a.Ingest.AnswerFraudAlert(r.Context(), customerID, r.PathValue("id"), seq, req.Action)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	status := http.StatusCreated
+	if res.Duplicate {
+		status = http.StatusOK
+	}
+	httpx.WriteJSON(w, status, map[string]any{"seq": res.Seq, "duplicate": res.Duplicate})
 }
 
 // receipts lists the customer's consent receipts, newest first.

@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -43,7 +44,8 @@ const (
 	lease          = time.Minute // longer than a request; a crashed deliverer's notices come back after it
 	holdNoEndpoint = time.Minute // retry time while an institution has no usable endpoint
 	maxRetryAfter  = 24 * time.Hour
-	claimBatch     = 32
+	claimBatch     = 64
+	parallel       = 8 // notices of different links go out side by side
 )
 
 // Config configures New.
@@ -64,6 +66,7 @@ type Deliverer struct {
 	now     func() time.Time
 	log     *slog.Logger
 	client  *http.Client
+	kick    chan struct{}
 }
 
 // New returns a Deliverer.
@@ -74,7 +77,17 @@ func New(c Config) *Deliverer {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	return &Deliverer{store: c.Store, keyring: c.Keyring, now: c.Now, log: c.Logger, client: Client(c.AllowPrivate)}
+	return &Deliverer{store: c.Store, keyring: c.Keyring, now: c.Now, log: c.Logger, client: Client(c.AllowPrivate), kick: make(chan struct{}, 1)}
+}
+
+// Kick asks Run to look for due notices now rather than at its next tick:
+// a customer's answer should reach the bank in milliseconds. It never
+// blocks; kicks while one is pending fold into it.
+func (d *Deliverer) Kick() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
 }
 
 // ErrForbiddenAddress is returned for an endpoint on an address that is
@@ -109,33 +122,49 @@ func Client(allowPrivate bool) *http.Client {
 // SecretRecord names the sealed webhook secret of an institution.
 func SecretRecord(institutionID string) string { return "webhook:" + institutionID }
 
-// Tick delivers the notices due now and returns how many it tried.
+// Tick delivers the notices due now and returns how many it tried. The
+// claimed notices are each the oldest pending of their link, so sending
+// them side by side keeps every link's order.
 func (d *Deliverer) Tick(ctx context.Context) (int, error) {
 	now := d.now()
 	ns, err := d.store.ClaimNotices(ctx, now, now.Add(lease), claimBatch)
 	if err != nil {
 		return 0, fmt.Errorf("webhook: claim: %w", err)
 	}
-	for _, n := range ns {
-		if err := d.store.SettleNotice(ctx, n.ID, d.deliver(ctx, n)); err != nil {
-			return 0, fmt.Errorf("webhook: settle %s: %w", n.ID, err)
-		}
+	errs := make([]error, len(ns))
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i, n := range ns {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := d.store.SettleNotice(ctx, n.ID, d.deliver(ctx, n)); err != nil {
+				errs[i] = fmt.Errorf("webhook: settle %s: %w", n.ID, err)
+			}
+		})
 	}
-	return len(ns), nil
+	wg.Wait()
+	return len(ns), errors.Join(errs...)
 }
 
-// Run calls Tick every interval until ctx ends.
+// Run calls Tick every interval, and whenever kicked, until ctx ends. A
+// full batch is followed by another at once.
 func (d *Deliverer) Run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if _, err := d.Tick(ctx); err != nil && ctx.Err() == nil {
+		n, err := d.Tick(ctx)
+		if err != nil && ctx.Err() == nil {
 			d.log.Error("webhook: deliver", "err", err)
+		}
+		if n == claimBatch && err == nil {
+			continue
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-d.kick:
 		}
 	}
 }
@@ -176,7 +205,15 @@ func (d *Deliverer) deliver(ctx context.Context, n store.Notice) store.Outcome {
 		}
 		secrets = append(secrets, string(s))
 	}
-	body, _ := json.Marshal(Envelope{ID: n.ID, Type: n.Type, CreatedAt: n.CreatedAt, Data: n.Payload})
+	payload := n.Payload
+	if n.CustomerID != "" {
+		// The customer's words or answer, sealed under their key. If the
+		// key is gone (history cleared) there is nothing left to send.
+		if payload, err = d.keyring.Open(ctx, n.CustomerID, n.ID, n.Sealed); err != nil {
+			return store.Outcome{Attempts: n.Attempts, DeadAt: now, Error: "payload cannot be opened"}
+		}
+	}
+	body, _ := json.Marshal(Envelope{ID: n.ID, Type: n.Type, CreatedAt: n.CreatedAt, Data: payload})
 	sig, err := bankapi.SignWebhook(n.ID, now, body, secrets...)
 	if err != nil {
 		hold.Error = err.Error()

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -152,12 +154,20 @@ func TestDeliversSignedNoticesInOrder(t *testing.T) {
 	if len(rc.got) != 3 {
 		t.Fatalf("received %d", len(rc.got))
 	}
-	for i, env := range rc.got {
+	// Different links' notices go out side by side: compare as a set.
+	var got []string
+	for _, env := range rc.got {
 		var data map[string]any
 		json.Unmarshal(env.Data, &data)
-		if env.Type != "link.created" || data["link_id"] != links[i] {
-			t.Fatalf("delivery %d: %+v %s", i, env, env.Data)
+		if env.Type != "link.created" {
+			t.Fatalf("delivery: %+v %s", env, env.Data)
 		}
+		got = append(got, data["link_id"].(string))
+	}
+	slices.Sort(got)
+	slices.Sort(links)
+	if !slices.Equal(got, links) {
+		t.Fatalf("delivered for %v, want %v", got, links)
 	}
 	ns, _ := r.st.Notices(context.Background(), "ins_1")
 	for _, n := range ns {
@@ -226,8 +236,32 @@ func TestRetryScheduleThenDeadLetter(t *testing.T) {
 	}
 }
 
+// message queues a customer.message notice on the link, sealed under the
+// customer's key as ingest does, with its event.
+func (r *rig) message(linkID, text string) {
+	r.t.Helper()
+	ctx := context.Background()
+	now := r.clock()
+	n := store.Notice{ID: ingest.NewID("ntc_"), Type: store.NoticeCustomerMessage, CustomerID: "cus_1", CreatedAt: now}
+	body, _ := json.Marshal(bankapi.CustomerMessage{LinkID: linkID, MessageID: "m", Text: text, SentAt: now})
+	var err error
+	if n.Sealed, err = r.kr.Seal(ctx, "cus_1", n.ID, body); err != nil {
+		r.t.Fatal(err)
+	}
+	id := ingest.NewID("evt_")
+	sealed, _ := r.kr.Seal(ctx, "cus_1", id, []byte(`{}`))
+	res, err := r.st.AppendEvents(ctx, []store.NewEvent{{Event: store.Event{ID: id, CustomerID: "cus_1", InstitutionID: "ins_1", LinkID: linkID,
+		Type: "customer.message", Author: store.AuthorCustomer, OccurredAt: now, ReceivedAt: now, Sealed: sealed}, Notice: &n}})
+	if err != nil || res[0].Err != nil {
+		r.t.Fatal(err, res)
+	}
+	r.advance(time.Millisecond)
+}
+
 // TestReceiverDownThenUp: while the bank answers 503, notices wait in
-// order; when it comes back they arrive, none lost, none reordered.
+// order; when it comes back they arrive, none lost, none reordered within
+// a link. The customers' messages among them are sealed in the store and
+// arrive opened.
 func TestReceiverDownThenUp(t *testing.T) {
 	r := newRig(t)
 	var down atomic.Bool
@@ -242,6 +276,16 @@ func TestReceiverDownThenUp(t *testing.T) {
 	for range 4 {
 		links = append(links, r.link())
 	}
+	for _, l := range links {
+		r.message(l, "first from "+l)
+		r.message(l, "second from "+l)
+	}
+	ns, _ := r.st.Notices(context.Background(), "ins_1")
+	for _, n := range ns {
+		if n.Type == store.NoticeCustomerMessage && (n.Payload != nil || bytes.Contains(n.Sealed, []byte("from"))) {
+			t.Fatalf("a customer's message is stored in the clear: %+v", n)
+		}
+	}
 	d := r.deliverer(true)
 	ctx := context.Background()
 	d.Tick(ctx) // every link's first notice fails
@@ -251,17 +295,23 @@ func TestReceiverDownThenUp(t *testing.T) {
 	}
 	down.Store(false)
 	r.advance(2 * time.Minute)
-	for i := 0; i < 5 && len(rc.got) < 4; i++ {
+	for i := 0; i < 10 && len(rc.got) < 12; i++ {
 		d.Tick(ctx)
 	}
-	if len(rc.got) != 4 {
-		t.Fatalf("received %d of 4 after the outage", len(rc.got))
+	if len(rc.got) != 12 {
+		t.Fatalf("received %d of 12 after the outage", len(rc.got))
 	}
-	for i, env := range rc.got {
+	perLink := map[string][]string{}
+	for _, env := range rc.got {
 		var data map[string]any
 		json.Unmarshal(env.Data, &data)
-		if data["link_id"] != links[i] {
-			t.Fatalf("delivery %d is for %s, want %s", i, data["link_id"], links[i])
+		l, _ := data["link_id"].(string)
+		perLink[l] = append(perLink[l], fmt.Sprint(env.Type, " ", data["text"]))
+	}
+	for _, l := range links {
+		want := []string{"link.created <nil>", "customer.message first from " + l, "customer.message second from " + l}
+		if !slices.Equal(perLink[l], want) {
+			t.Fatalf("link %s received %q, want %q", l, perLink[l], want)
 		}
 	}
 }
