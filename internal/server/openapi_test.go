@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -36,6 +37,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	var doc struct {
 		OpenAPI    string                                `json:"openapi"`
 		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Webhooks   map[string]json.RawMessage            `json:"webhooks"`
 		Components struct {
 			Schemas struct {
 				Event struct {
@@ -72,6 +74,10 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	sort.Strings(want)
 	if !slices.Equal(types, want) {
 		t.Fatalf("event types: documented %v, accepted %v", types, want)
+	}
+	hooks := slices.Sorted(maps.Keys(doc.Webhooks))
+	if want := slices.Sorted(slices.Values(bankapi.WebhookTypes)); !slices.Equal(hooks, want) {
+		t.Fatalf("webhooks: documented %v, sent %v", hooks, want)
 	}
 
 	rec := httptest.NewRecorder()

@@ -149,6 +149,9 @@ const (
 	WebhookFraudResponse   = "fraud.response"
 )
 
+// WebhookTypes lists every webhook type OpenTeller sends.
+var WebhookTypes = []string{WebhookLinkCreated, WebhookLinkRevoked, WebhookLinkExpired, WebhookCustomerMessage, WebhookCustomerRequest, WebhookFraudResponse}
+
 // CustomerMessage is the data of a customer.message webhook: text the
 // customer wrote, or the quick reply or button they tapped (then Payload is
 // the one the bank gave it).
