@@ -86,66 +86,101 @@ type Result struct {
 }
 
 type customer struct {
-	linkID, convID, cookie string
+	linkID, convID, cookie, csrf string
 }
 
-// Run runs the benchmark.
-func Run(ctx context.Context, o Options) (Result, error) {
+// env is a node under test with its customers set up and a driver aimed
+// at it.
+type env struct {
+	node   *node
+	driver *driver
+	close  func()
+}
+
+// prepare makes a scratch data store, sets up o.Customers linked customers
+// in it, and starts the node. webhooks lets the node post webhooks to
+// loopback, where the benchmark plays the bank.
+func prepare(ctx context.Context, o Options, webhooks bool) (*env, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	res := Result{Store: o.Store, Customers: o.Customers, OfferedRate: o.Rate, IngestBatchSize: o.BatchSize}
+	var cleanup []func()
+	closeAll := func() {
+		for i := len(cleanup) - 1; i >= 0; i-- {
+			cleanup[i]()
+		}
+	}
+	fail := func(err error) (*env, error) {
+		closeAll()
+		return nil, err
+	}
 	dir, err := os.MkdirTemp("", "openteller-bench-")
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	cleanup = append(cleanup, func() { os.RemoveAll(dir) })
 	cfg := config.Default()
 	cfg.DataDir, cfg.RootKey, cfg.LogLevel, cfg.NATS = dir, vault.GenerateRootKey(), "warn", ""
 	cfg.DebugAddr = o.DebugAddr
+	if webhooks {
+		cfg.WebhookAllowPrivate = "true"
+	}
 	cfg.Addr, err = freeAddr()
 	if err != nil {
-		return res, err
+		return fail(err)
 	}
 	switch o.Store {
 	case "sqlite":
 		cfg.Database = ""
 	case "postgres":
 		if o.Database == "" {
-			return res, errors.New("bench: --store postgres needs --database")
+			return fail(errors.New("bench: --store postgres needs --database"))
 		}
 		schemaURL, drop, err := scratchSchema(ctx, o.Database)
 		if err != nil {
-			return res, err
+			return fail(err)
 		}
-		defer drop()
+		cleanup = append(cleanup, drop)
 		cfg.Database = schemaURL
 	default:
-		return res, fmt.Errorf("bench: unknown store %q", o.Store)
+		return fail(fmt.Errorf("bench: unknown store %q", o.Store))
 	}
 	if err := cfg.Resolve(); err != nil {
-		return res, err
+		return fail(err)
 	}
 
 	fmt.Fprintf(o.Log, "setting up %d customers on %s…\n", o.Customers, o.Store)
 	apiKey, customers, err := setup(ctx, cfg, o.Customers)
 	if err != nil {
-		return res, fmt.Errorf("bench: setup: %w", err)
+		return fail(fmt.Errorf("bench: setup: %w", err))
 	}
-
 	node, err := startNode(ctx, o.Binary, cfg)
+	if err != nil {
+		return fail(err)
+	}
+	cleanup = append(cleanup, node.stop)
+	d := &driver{base: cfg.BaseURL, apiKey: apiKey, customers: customers, sent: map[string]time.Time{},
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	cleanup = append(cleanup, d.closeSockets)
+	return &env{node: node, driver: d, close: closeAll}, nil
+}
+
+// Run runs the ingest benchmark.
+func Run(ctx context.Context, o Options) (Result, error) {
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	res := Result{Store: o.Store, Customers: o.Customers, OfferedRate: o.Rate, IngestBatchSize: o.BatchSize}
+	e, err := prepare(ctx, o, false)
 	if err != nil {
 		return res, err
 	}
-	defer node.stop()
-
-	d := &driver{base: cfg.BaseURL, apiKey: apiKey, customers: customers, sent: map[string]time.Time{},
-		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
-	fmt.Fprintf(o.Log, "connecting %d sockets…\n", len(customers))
+	defer e.close()
+	d := e.driver
+	fmt.Fprintf(o.Log, "connecting %d sockets…\n", len(d.customers))
 	if err := d.connect(ctx); err != nil {
 		return res, err
 	}
-	defer d.closeSockets()
 
 	phase := o.Duration / 3
 	fmt.Fprintf(o.Log, "latency: %d events/s for %s…\n", o.Rate, phase)
@@ -155,7 +190,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	res.E2ELatencyMs, res.Delivered, res.Undelivered, res.AchievedRate = d.summary(phase)
 
-	fmt.Fprintf(o.Log, "throughput while delivering to %d sockets: %d writers, batches of %d, for %s…\n", len(customers), o.Writers, o.BatchSize, phase)
+	fmt.Fprintf(o.Log, "throughput while delivering to %d sockets: %d writers, batches of %d, for %s…\n", len(d.customers), o.Writers, o.BatchSize, phase)
 	res.IngestDeliveringPerSec, err = d.throughputPhase(ctx, o.Writers, o.BatchSize, phase)
 	if err != nil {
 		return res, err
@@ -167,7 +202,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 	res.DurationS = time.Since(start).Seconds()
-	res.RSSMB, res.PeakRSSMB = node.memory()
+	res.RSSMB, res.PeakRSSMB = e.node.memory()
 	return res, nil
 }
 
@@ -248,7 +283,8 @@ func setup(ctx context.Context, cfg config.Config, n int) (string, []customer, e
 				return
 			}
 			rec := httptest.NewRecorder()
-			if _, err := srv.Auth.StartSession(ctx, rec, id); err != nil {
+			csrf, err := srv.Auth.StartSession(ctx, rec, id)
+			if err != nil {
 				errs <- err
 				return
 			}
@@ -256,7 +292,7 @@ func setup(ctx context.Context, cfg config.Config, n int) (string, []customer, e
 			for _, c := range rec.Result().Cookies() {
 				cookie = c.Name + "=" + c.Value
 			}
-			customers[i] = customer{linkID: l.ID, convID: l.ConversationID, cookie: cookie}
+			customers[i] = customer{linkID: l.ID, convID: l.ConversationID, cookie: cookie, csrf: csrf}
 		}()
 	}
 	wg.Wait()
@@ -273,7 +309,7 @@ type node struct {
 }
 
 func startNode(ctx context.Context, binary string, cfg config.Config) (*node, error) {
-	args := []string{"serve", "--addr", cfg.Addr, "--data", cfg.DataDir, "--log-level", "warn"}
+	args := []string{"serve", "--addr", cfg.Addr, "--data", cfg.DataDir, "--log-level", "warn", "--webhook-allow-private", cfg.WebhookAllowPrivate}
 	if cfg.DebugAddr != "" {
 		args = append(args, "--debug-addr", cfg.DebugAddr)
 	}
@@ -588,9 +624,14 @@ func (d *driver) latencyPhase(ctx context.Context, rate int, dur time.Duration) 
 func (d *driver) summary(dur time.Duration) (Percentiles, int, int, float64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	l := slices.Clone(d.latencies)
 	undelivered := len(d.sent)
 	clear(d.sent)
+	return percentiles(d.latencies), len(d.latencies), undelivered, float64(len(d.latencies)+undelivered) / dur.Seconds()
+}
+
+// percentiles summarises latencies (nearest rank).
+func percentiles(latencies []time.Duration) Percentiles {
+	l := slices.Clone(latencies)
 	slices.Sort(l)
 	pct := func(p float64) float64 {
 		if len(l) == 0 {
@@ -599,7 +640,7 @@ func (d *driver) summary(dur time.Duration) (Percentiles, int, int, float64) {
 		i := int(p * float64(len(l)-1))
 		return float64(l[i].Microseconds()) / 1000
 	}
-	return Percentiles{P50: pct(0.50), P95: pct(0.95), P99: pct(0.99), Max: pct(1)}, len(l), undelivered, float64(len(l)+undelivered) / dur.Seconds()
+	return Percentiles{P50: pct(0.50), P95: pct(0.95), P99: pct(0.99), Max: pct(1)}
 }
 
 // throughputPhase posts full batches as fast as writers can for dur and

@@ -15,8 +15,10 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o := bench.Options{Log: stderr}
 	var asJSON bool
+	var scenario string
 	fs := flag.NewFlagSet("openteller bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(&scenario, "scenario", "ingest", "what to measure: ingest (events in, live to sockets) or fraud (alert → device → answer → signed webhook round trips at --rate alerts/s for --duration)")
 	fs.StringVar(&o.Store, "store", "sqlite", "store to measure: sqlite or postgres")
 	fs.StringVar(&o.Database, "database", os.Getenv("OPENTELLER_DATABASE"), "PostgreSQL URL for --store postgres (a scratch schema is made and dropped) [$OPENTELLER_DATABASE]")
 	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "total measuring time, split evenly between three phases: latency at --rate, ingest while delivering, ingest alone")
@@ -34,6 +36,27 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	o.Binary = exe
+	switch scenario {
+	case "ingest":
+	case "fraud":
+		if !isSet(fs, "rate") {
+			o.Rate = 500
+		}
+		res, err := bench.RunFraud(ctx, o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "store %s: fraud round trips (bank posts alert → device answers → bank gets the signed webhook) at %d alerts/s offered over %d devices: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms (%d answered of %d, %d unanswered, %.0f/s achieved); node RSS %.1f MiB (peak %.1f MiB)\n",
+			res.Store, res.OfferedPerSec, res.Customers, res.RoundtripMs.P50, res.RoundtripMs.P95, res.RoundtripMs.P99, res.RoundtripMs.Max,
+			res.Answered, res.Alerts, res.Unanswered, res.AchievedPerSec, res.RSSMB, res.PeakRSSMB)
+		if asJSON {
+			b, _ := json.Marshal(res)
+			fmt.Fprintln(stdout, string(b))
+		}
+		return nil
+	default:
+		return fmt.Errorf("bench: unknown --scenario %q: ingest or fraud", scenario)
+	}
 	res, err := bench.Run(ctx, o)
 	if err != nil {
 		return err
@@ -46,4 +69,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, string(b))
 	}
 	return nil
+}
+
+// isSet reports whether the flag was given on the command line.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

@@ -136,9 +136,12 @@ type Store interface {
 	// DisableWebhookEndpoint stops deliveries to it until it is registered again.
 	DisableWebhookEndpoint(ctx context.Context, institutionID, reason string, at time.Time) error
 	// ClaimNotices leases up to limit notices due at now until leaseUntil:
-	// undelivered, not dead, not leased, and each the oldest pending notice
-	// of its link, so a link's notices go out in order. A notice leased to
-	// one deliverer is not claimed by another until its lease ends.
+	// undelivered, not dead, not leased, of an institution with an enabled
+	// endpoint, and each the oldest pending notice of its link, so a link's
+	// notices go out in order. A notice leased to one deliverer is not
+	// claimed by another until its lease ends. Notices of an institution
+	// without an endpoint wait unclaimed, and are due the moment one is
+	// registered.
 	ClaimNotices(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Notice, error)
 	// SettleNotice records an attempt's outcome and ends the lease.
 	SettleNotice(ctx context.Context, id string, o Outcome) error

@@ -138,7 +138,11 @@ func (d *Deliverer) Tick(ctx context.Context) (int, error) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if err := d.store.SettleNotice(ctx, n.ID, d.deliver(ctx, n)); err != nil {
+			o := d.deliver(ctx, n)
+			if o.DeliveredAt.IsZero() {
+				d.log.Warn("webhook: not delivered", "notice", n.ID, "institution", n.InstitutionID, "attempts", o.Attempts, "dead", !o.DeadAt.IsZero(), "err", o.Error)
+			}
+			if err := d.store.SettleNotice(ctx, n.ID, o); err != nil {
 				errs[i] = fmt.Errorf("webhook: settle %s: %w", n.ID, err)
 			}
 		})
@@ -236,6 +240,7 @@ func (d *Deliverer) deliver(ctx context.Context, n store.Notice) store.Outcome {
 		if errors.Is(err, ErrForbiddenAddress) {
 			msg = ErrForbiddenAddress.Error()
 		}
+		d.log.Debug("webhook: request failed", "notice", n.ID, "err", err)
 		return d.retry(out, now, 0, msg)
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

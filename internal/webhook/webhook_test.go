@@ -338,11 +338,11 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	}
 	gone.Store(false)
 	r.advance(2 * time.Minute)
-	if n, _ := d.Tick(ctx); n != 1 {
-		t.Fatalf("tick while disabled: %d", n)
+	if n, _ := d.Tick(ctx); n != 0 {
+		t.Fatalf("tick while disabled tried %d", n)
 	}
 	ns, _ := r.st.Notices(ctx, "ins_1")
-	if !ns[0].DeliveredAt.IsZero() || !strings.Contains(ns[0].LastError, "disabled") {
+	if !ns[0].DeliveredAt.IsZero() || !strings.Contains(ns[0].LastError, "410") {
 		t.Fatalf("delivered to a disabled endpoint: %+v", ns[0])
 	}
 	rc := newReceiver(t, r, ok) // the bank registers again

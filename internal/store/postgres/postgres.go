@@ -747,6 +747,7 @@ func scanNotice(row pgx.Row) (store.Notice, error) {
 func (s *Store) ClaimNotices(ctx context.Context, now, leaseUntil time.Time, limit int) ([]store.Notice, error) {
 	rows, err := s.pool.Query(ctx, `UPDATE outbox SET lease_until = $1 WHERE id IN (
 		SELECT o.id FROM outbox o WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_at <= $2 AND o.lease_until <= $2
+		AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.institution_id = o.institution_id AND w.disabled_at IS NULL)
 		AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.link_id = o.link_id AND p.delivered_at IS NULL AND p.dead_at IS NULL
 			AND (p.created_at, p.id) < (o.created_at, o.id))
 		ORDER BY o.created_at, o.id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING `+noticeCols, leaseUntil, now, limit)

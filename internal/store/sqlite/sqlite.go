@@ -1012,6 +1012,7 @@ func (s *Store) ClaimNotices(ctx context.Context, now, leaseUntil time.Time, lim
 	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		rows, err := c.QueryContext(ctx, `UPDATE outbox SET lease_until = ? WHERE id IN (
 			SELECT o.id FROM outbox o WHERE o.delivered_at = 0 AND o.dead_at = 0 AND o.next_at <= ? AND o.lease_until <= ?
+			AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.institution_id = o.institution_id AND w.disabled_at = 0)
 			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.link_id = o.link_id AND p.delivered_at = 0 AND p.dead_at = 0
 				AND (p.created_at < o.created_at OR (p.created_at = o.created_at AND p.id < o.id)))
 			ORDER BY o.created_at, o.id LIMIT ?) RETURNING `+noticeCols, micros(leaseUntil), micros(now), micros(now), limit)

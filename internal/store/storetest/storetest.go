@@ -1007,6 +1007,11 @@ func testEventNotices(t *testing.T, s store.Store) {
 
 	ns, err := noticesOf(ctx, s, f.inst.ID, store.NoticeFraudResponse)
 	must(t, err)
+	// Nothing is claimed for an institution without an endpoint.
+	if claimed, _ := s.ClaimNotices(ctx, time.Now().Add(time.Second), time.Now().Add(time.Minute), 10); len(claimed) != 0 {
+		t.Fatalf("claimed %d notices with no endpoint to send them to", len(claimed))
+	}
+	must(t, s.PutWebhookEndpoint(ctx, store.WebhookEndpoint{InstitutionID: f.inst.ID, URL: "https://bank.example/hooks", Secret: []byte("s"), CreatedAt: t0}))
 	if len(ns) != 1 {
 		t.Fatalf("fraud.response notices = %+v, want one", ns)
 	}

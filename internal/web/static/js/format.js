@@ -114,6 +114,12 @@ export function summary(event) {
       return String(data.text ?? '');
     case 'customer.message':
       return `You: ${data.text ?? ''}`;
+    case 'customer.request':
+      return `You: ${REQUEST_WORDS[data.kind] || 'a request'}`;
+    case 'fraud.alert':
+      return `Is this you? ${formatMoney(data.transaction?.amount)} at ${data.transaction?.merchant?.name || 'a merchant'}`;
+    case 'fraud.response':
+      return `You: ${data.label || data.action}`;
     case 'receipt':
       return `Receipt from ${data.merchant?.name || 'a merchant'}: ${formatMoney(data.total)}`;
     case 'shipment.updated':
@@ -130,6 +136,12 @@ export function summary(event) {
       return 'New update';
   }
 }
+
+export const REQUEST_WORDS = {
+  balance: 'What’s my balance?',
+  recent_transactions: 'Show my recent transactions',
+  human: 'I’d like to talk to a person',
+};
 
 export const SHIPMENT_WORDS = {
   label_created: 'label created',

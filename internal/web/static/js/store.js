@@ -4,6 +4,8 @@
 const conversations = new Map(); // id → conversation, as in /app/api/conversations
 const events = new Map(); // conversation id → Map(seq → event)
 const replaced = new Map(); // conversation id → Set of pending seqs replaced by a posted one
+const answers = new Map(); // conversation id → Map(alert seq → fraud.response event)
+const known = new Map(); // conversation id → balance events the platform said were last known
 const listeners = new Set();
 let readSeqs = {};
 
@@ -22,6 +24,8 @@ export function reset() {
   conversations.clear();
   events.clear();
   replaced.clear();
+  answers.clear();
+  known.clear();
   session.customer = null;
   session.caughtUp = false;
   readSeqs = {};
@@ -93,6 +97,10 @@ export function addEvent(conversationId, event, { history = false } = {}) {
   }
   bySeq.set(seq, event);
 
+  if (event.type === 'fraud.response' && event.data?.alert_seq != null) {
+    if (!answers.has(conversationId)) answers.set(conversationId, new Map());
+    answers.get(conversationId).set(Number(event.data.alert_seq), event);
+  }
   let replaces = null;
   if (event.type === 'shipment.updated' && event.data?.shipment_id) {
     // One card per shipment, updated in place: the newest hides the others.
@@ -162,11 +170,25 @@ export function lastEvent(conversationId) {
   return list[list.length - 1] || null;
 }
 
+// answerTo is the customer's answer to the fraud alert at seq, if any.
+export function answerTo(conversationId, seq) {
+  return answers.get(conversationId)?.get(Number(seq)) || null;
+}
+
+// setKnownBalances keeps the balances the platform last stored, which may
+// be older than the events this page holds.
+export function setKnownBalances(conversationId, list) {
+  known.set(conversationId, (list || []).filter((e) => e?.type === 'balance.updated'));
+  emit({ type: 'balances', conversationId });
+}
+
 // latestBalances is the newest balance.updated per account, by seq.
 export function latestBalances(conversationId) {
   const byAccount = new Map();
-  for (const e of visibleEvents(conversationId)) {
-    if (e.type === 'balance.updated' && e.data?.account_id) byAccount.set(e.data.account_id, e);
+  const all = [...(known.get(conversationId) || []), ...visibleEvents(conversationId)];
+  for (const e of all) {
+    const id = e.type === 'balance.updated' && e.data?.account_id;
+    if (id && !(byAccount.get(id)?.seq > e.seq)) byAccount.set(id, e);
   }
   return [...byAccount.values()];
 }

@@ -22,7 +22,7 @@ export function delegatedView({ id }) {
     const d = res.delegation || {};
     title.textContent = `${d.institution || 'A bank'} · shared by ${d.owner || 'its owner'}`;
     meta.textContent = `Read-only · until ${longDate(d.expires_at)}`;
-    clear(cards, (res.events || []).map(renderEvent));
+    clear(cards, (res.events || []).map((e) => renderEvent(e)));
   }, (err) => {
     problem.textContent = err.message;
     problem.hidden = false;

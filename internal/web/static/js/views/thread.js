@@ -1,7 +1,9 @@
-// One bank conversation: header, balance strip, cards in seq order, composer.
+// One bank conversation: header, balance strip, cards in seq order, the
+// menu and the composer. Fraud alerts are answered and quick replies tapped
+// right on their cards.
 import { h, clear } from '../dom.js';
 import { api } from '../api.js';
-import { ago, cardTime, formatMoney, longDate, mask, transactionTitle, SHIPMENT_WORDS } from '../format.js';
+import { ago, cardTime, formatMoney, longDate, mask, transactionTitle, REQUEST_WORDS, SHIPMENT_WORDS } from '../format.js';
 import * as store from '../store.js';
 import { avatar } from './list.js';
 import { SCOPES } from './connect.js';
@@ -28,13 +30,119 @@ export function threadView({ id }) {
   const send = h('button', { type: 'submit', class: 'primary', testid: 'composer-send', disabled: true }, 'Send');
   const sendError = h('p', { class: 'form-error composer-error', role: 'alert', hidden: true });
   const inputLabel = h('label', { for: input.id, class: 'sr-only' }, 'Message');
-  const composer = h('form', { class: 'composer' }, sendError, inputLabel, input, send);
+  // The persistent menu: what a customer most often wants from a bank.
+  const menuButton = h('button', {
+    type: 'button', class: 'menu-button', testid: 'menu-button', 'aria-haspopup': 'true', 'aria-expanded': 'false', 'aria-controls': `menu-${id}`,
+  }, h('span', { 'aria-hidden': 'true' }, '☰'), h('span', { class: 'sr-only' }, 'Menu'));
+  const menuItem = (label, testid, onclick) => h('li', {}, h('button', { type: 'button', class: 'menu-item', testid, onclick }, label));
+  const menu = h('ul', { class: 'menu', id: `menu-${id}`, testid: 'menu', hidden: true },
+    menuItem('Balance', 'menu-balance', () => request('balance')),
+    menuItem('Recent transactions', 'menu-transactions', () => request('recent_transactions')),
+    menuItem('Talk to a person', 'menu-human', () => request('human')),
+    menuItem('Privacy', 'menu-privacy', () => { location.hash = '#/privacy'; }));
+  const requestStatus = h('p', { class: 'request-status muted', role: 'status', testid: 'request-status', hidden: true });
+  const composer = h('form', { class: 'composer' }, requestStatus, sendError, menu, menuButton, inputLabel, input, send);
   const el = h('section', { class: 'main-pane thread', testid: 'thread', 'data-id': id }, head, scroller, newActivity, composer);
 
   let stuck = true; // follow the newest card unless the customer scrolled up
   let sending = false;
   let confirming = false; // the Disconnect confirmation is open
   let revokeError = '';
+  let awaitingBalance = null; // what the strip showed when a balance was asked for
+
+  function toggleMenu(open = menu.hidden) {
+    menu.hidden = !open;
+    menuButton.setAttribute('aria-expanded', String(open));
+    if (open) menu.querySelector('button')?.focus();
+  }
+  menuButton.addEventListener('click', () => toggleMenu());
+  menu.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') { toggleMenu(false); menuButton.focus(); }
+  });
+
+  function showError(message) {
+    sendError.textContent = message;
+    sendError.hidden = !message;
+  }
+
+  // A menu request: the bank answers in the conversation. For a balance,
+  // the last known one shows at once, with its age, until the fresh one
+  // arrives.
+  async function request(kind) {
+    toggleMenu(false);
+    showError('');
+    const name = store.conversation(id)?.institution?.name || 'your bank';
+    try {
+      const res = await api('POST', `/conversations/${encodeURIComponent(id)}/requests`, { kind });
+      if (kind === 'balance') {
+        store.setKnownBalances(id, res.last_known);
+        // The bank may have answered before this response came back.
+        const answered = store.visibleEvents(id).some((e) => e.type === 'balance.updated' && e.seq > res.seq);
+        if (!answered) {
+          const asked = Date.now();
+          awaitingBalance = asked;
+          requestStatus.textContent = res.last_known?.length
+            ? `Showing your last known balance. Asking ${name} for a fresh one…`
+            : `Asking ${name} for your balance…`;
+          requestStatus.hidden = false;
+          setTimeout(() => {
+            if (awaitingBalance === asked) requestStatus.textContent = `${name} hasn’t answered yet. The balance shown is the last one it sent.`;
+          }, 20000);
+        }
+      }
+      stuck = true;
+    } catch (err) {
+      showError(err.message);
+    }
+  }
+
+  // Answers and replies, from buttons on the cards.
+  async function answerAlert(card, seq, action) {
+    const buttons = [...card.querySelectorAll('button[data-action="answer"]')];
+    for (const b of buttons) b.disabled = true;
+    card.querySelector('.card-error')?.remove();
+    try {
+      await api('POST', `/conversations/${encodeURIComponent(id)}/alerts/${seq}/answer`, { action });
+      // The answer shows on the card when it comes back over the socket.
+    } catch (err) {
+      for (const b of buttons) b.disabled = false;
+      card.append(h('p', { class: 'form-error card-error', role: 'alert' }, err.message));
+      if (err.code === 'alert_expired' || err.code === 'already_answered') for (const b of buttons) b.disabled = true;
+    }
+  }
+  async function reply(button) {
+    const replyTo = Number(button.dataset.replyTo);
+    button.closest('.quick-replies, .message-buttons')?.querySelectorAll('button').forEach((b) => { b.disabled = true; });
+    showError('');
+    try {
+      await api('POST', `/conversations/${encodeURIComponent(id)}/messages`,
+        { reply_to: replyTo, payload: button.dataset.payload || '', text: button.dataset.label });
+      stuck = true;
+    } catch (err) {
+      button.closest('.quick-replies, .message-buttons')?.querySelectorAll('button').forEach((b) => { b.disabled = false; });
+      showError(err.message);
+    }
+  }
+
+  // Quick replies belong to the newest message: once anything follows it,
+  // they are no longer the question being asked.
+  function refreshQuickReplies() {
+    const all = [...cards.children];
+    const last = all[all.length - 1];
+    for (const card of all) {
+      const chips = card.querySelector('.quick-replies');
+      if (chips) chips.hidden = card !== last;
+    }
+  }
+
+  function rerender(seq) {
+    const old = cards.querySelector(`[data-seq="${seq}"]`);
+    const e = store.visibleEvents(id).find((x) => x.seq === Number(seq));
+    if (old && e) old.replaceWith(renderEvent(e, { conversationId: id }));
+  }
+  function refreshAlerts() {
+    for (const card of cards.querySelectorAll('[data-testid="fraud-card"][data-state="open"]')) rerender(card.dataset.seq);
+  }
 
   // Disconnecting takes one tap and one confirmation: no harder than
   // connecting. The privacy center will offer the same.
@@ -86,7 +194,11 @@ export function threadView({ id }) {
   newActivity.addEventListener('click', toBottom);
   // Buttons inside notices (renew) act on this conversation's link.
   cards.addEventListener('click', (e) => {
-    if (e.target.closest?.('[data-action="renew"]')) renew();
+    const target = e.target.closest?.('[data-action]');
+    if (!target || target.disabled) return;
+    if (target.dataset.action === 'renew') renew();
+    if (target.dataset.action === 'answer') answerAlert(target.closest('[data-seq]'), target.closest('[data-seq]').dataset.seq, target.dataset.choice);
+    if (target.dataset.action === 'reply') reply(target);
   });
 
   function renderHead() {
@@ -118,6 +230,8 @@ export function threadView({ id }) {
           h('button', { type: 'button', class: 'link-button', onclick: () => { confirming = false; revokeError = ''; renderHead(); } }, 'Cancel'))));
     }
     input.disabled = dead || !c;
+    menuButton.disabled = dead || !c;
+    if (menuButton.disabled) toggleMenu(false);
     input.placeholder = dead ? 'This bank is no longer connected' : `Message ${name}`;
     inputLabel.textContent = `Message ${name}`;
     updateSend();
@@ -138,9 +252,10 @@ export function threadView({ id }) {
 
   function insert(event) {
     if (store.isReplaced(id, event.seq) || cards.querySelector(`[data-seq="${event.seq}"]`)) return;
-    const card = renderEvent(event);
+    const card = renderEvent(event, { conversationId: id });
     const after = [...cards.children].find((c) => Number(c.dataset.seq) > event.seq);
     cards.insertBefore(card, after || null);
+    refreshQuickReplies();
   }
 
   // History: older events a page at a time, kept where the reader is.
@@ -182,7 +297,13 @@ export function threadView({ id }) {
       renderStrip();
       return toBottom();
     }
+    if (change.type === 'balances' && change.conversationId === id) return renderStrip();
     if (change.type !== 'event' || change.conversationId !== id) return;
+    if (change.event.type === 'fraud.response') rerender(change.event.data?.alert_seq);
+    if (change.event.type === 'balance.updated' && awaitingBalance) {
+      awaitingBalance = null;
+      requestStatus.hidden = true;
+    }
     if (change.history) {
       insert(change.event);
       return;
@@ -237,7 +358,8 @@ export function threadView({ id }) {
   renderStrip();
   offerEarlier();
   const unsubscribe = store.subscribe(onChange);
-  const ticker = setInterval(renderStrip, 30000); // keep "updated 2 min ago" true
+  // Keep "updated 2 min ago" true, and close alerts whose time is up.
+  const ticker = setInterval(() => { renderStrip(); refreshAlerts(); }, 30000);
   requestAnimationFrame(toBottom);
 
   return {
@@ -251,7 +373,9 @@ export function threadView({ id }) {
   };
 }
 
-export function renderEvent(e) {
+// renderEvent draws one event. With conversationId, cards that can be acted
+// on (fraud alerts, quick replies) are live; without, they are read-only.
+export function renderEvent(e, { conversationId = null } = {}) {
   const d = e.data || {};
   const when = h('time', { class: 'card-time', datetime: e.occurred_at }, cardTime(e.occurred_at));
   switch (e.type) {
@@ -279,10 +403,31 @@ export function renderEvent(e) {
     case 'message':
     case 'customer.message': {
       const mine = e.author === 'customer' || e.type === 'customer.message';
+      const live = conversationId && !mine;
+      const replyButton = (r, cls) => h('button', {
+        type: 'button', class: cls, 'data-action': 'reply', 'data-reply-to': e.seq, 'data-payload': r.payload || '', 'data-label': r.label,
+      }, r.label);
+      const buttons = (d.buttons || []).map((b) => (b.url
+        ? h('a', { class: 'button message-button', href: b.url, target: '_blank', rel: 'noopener noreferrer' }, b.label)
+        : live && replyButton(b, 'button message-button')));
       return h('li', { class: `bubble ${mine ? 'mine' : 'bank'}`, testid: 'message-bubble', 'data-seq': e.seq, 'data-author': mine ? 'customer' : 'institution' },
         h('p', { class: 'bubble-text' }, String(d.text ?? '')),
+        buttons.some(Boolean) && h('div', { class: 'message-buttons' }, buttons),
+        live && d.quick_replies?.length > 0 &&
+          h('div', { class: 'quick-replies', role: 'group', 'aria-label': 'Quick replies', testid: 'quick-replies' },
+            d.quick_replies.map((r) => replyButton(r, 'chip'))),
         when);
     }
+    case 'customer.request':
+      return h('li', { class: 'bubble mine request', testid: 'request-bubble', 'data-seq': e.seq, 'data-author': 'customer', 'data-kind': d.kind },
+        h('p', { class: 'bubble-text' }, REQUEST_WORDS[d.kind] || 'A request'),
+        when);
+    case 'fraud.response':
+      return h('li', { class: 'bubble mine', testid: 'answer-bubble', 'data-seq': e.seq, 'data-author': 'customer' },
+        h('p', { class: 'bubble-text' }, d.label || d.action),
+        when);
+    case 'fraud.alert':
+      return fraudCard(e, conversationId ? store.answerTo(conversationId, e.seq) : null, Boolean(conversationId), when);
     case 'receipt': {
       const row = (label, money, cls) => money && h('div', { class: `receipt-row ${cls || ''}` }, h('span', {}, label), h('span', {}, formatMoney(money)));
       return h('li', { class: 'card receipt', testid: 'receipt-card', 'data-seq': e.seq },
@@ -330,4 +475,41 @@ export function renderEvent(e) {
     default:
       return h('li', { class: 'card unknown muted', 'data-seq': e.seq }, 'An update this version of OpenTeller can’t show yet.', when);
   }
+}
+
+// fraudCard asks "Is this you?" about one payment, with the bank's answers
+// as buttons until the customer answers or the alert expires; then it says
+// what was answered, by whom and when.
+function fraudCard(e, answer, live, when) {
+  const d = e.data || {};
+  const t = d.transaction || {};
+  const expired = !answer && d.expires_at && new Date(d.expires_at) <= new Date();
+  const state = answer ? 'answered' : expired ? 'expired' : 'open';
+  const where = [t.merchant?.city, t.merchant?.country].filter(Boolean).join(', ');
+  let footer;
+  if (answer) {
+    footer = h('p', { class: 'alert-answer', testid: 'alert-answer' },
+      `You answered “${answer.data?.label || answer.data?.action}” · ${cardTime(answer.data?.answered_at || answer.occurred_at)}`);
+  } else if (expired) {
+    footer = h('p', { class: 'muted', testid: 'alert-expired' },
+      `This alert expired at ${cardTime(d.expires_at)}. If you don’t recognise the payment, call the number on the back of your card.`);
+  } else {
+    footer = [
+      live && h('div', { class: 'alert-actions' }, (d.actions || []).map((a) => h('button', {
+        type: 'button', class: `button ${a.style === 'danger' ? 'danger' : a.style === 'primary' ? 'primary' : ''}`,
+        'data-action': 'answer', 'data-choice': a.id, testid: `alert-action-${a.id}`,
+      }, a.label))),
+      d.expires_at && h('p', { class: 'muted alert-expiry' }, `Answer by ${cardTime(d.expires_at)}`),
+    ];
+  }
+  return h('li', { class: `card fraud fraud-${state}`, testid: 'fraud-card', 'data-seq': e.seq, 'data-state': state, role: 'group', 'aria-label': 'Fraud alert' },
+    h('p', { class: 'fraud-title' }, 'Is this you?'),
+    h('div', { class: 'txn' },
+      h('div', { class: 'txn-main' },
+        h('p', { class: 'txn-title' }, t.merchant?.name || 'Card payment'),
+        h('p', { class: 'txn-meta muted' }, [where, t.card_last4 && `Card ${mask(t.card_last4)}`, t.at && cardTime(t.at)].filter(Boolean).join(' · '))),
+      h('p', { class: 'amount debit' }, formatMoney(t.amount, 'debit'))),
+    d.reason && h('p', { class: 'fraud-reason' }, d.reason),
+    footer,
+    when);
 }

@@ -1,0 +1,102 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// raiseAlert asks the demo's simulated bank to see a suspicious payment
+// and post a fraud alert now.
+func raiseAlert(t *testing.T, info demoInfo) {
+	t.Helper()
+	resp, err := http.Post(info.BankURL+"/sim/fraud-alert", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Raised int }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK || out.Raised != 1 {
+		t.Fatalf("raise alert: %d %+v %v", resp.StatusCode, out, err)
+	}
+}
+
+// TestBrowserFraudAlert: the bank posts a fraud alert; the customer, on a
+// phone, taps "Not me — lock card"; the alert card shows the answer and
+// when; the bank hears the signed fraud.response, locks the card and says
+// so in the conversation. The card then offers no more answers.
+func TestBrowserFraudAlert(t *testing.T) {
+	ctx, do, info := browse(t)
+	raiseAlert(t, info)
+	open := css(`[data-testid="fraud-card"][data-state="open"]`)
+	do("see the alert", chromedp.WaitVisible(open))
+	text, err := chromedp.Run(ctx, chromedp.Text(open))
+	if err != nil || !strings.Contains(text, "Is this you?") || !strings.Contains(text, "It was me") || !strings.Contains(text, "Answer by") {
+		t.Fatalf("alert card %q (%v)", text, err)
+	}
+	shot(t, ctx, "fraud-alert")
+	do("answer with one tap",
+		chromedp.Click(css(`[data-testid="alert-action-deny"]`)),
+		chromedp.WaitVisible(css(`[data-testid="fraud-card"][data-state="answered"]`)),
+	)
+	answer, err := chromedp.Run(ctx, chromedp.Text(css(`[data-testid="alert-answer"]`)))
+	if err != nil || !strings.Contains(answer, "You answered “Not me — lock card”") {
+		t.Fatalf("answer line %q (%v)", answer, err)
+	}
+	do("the bank confirms in the conversation",
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('[data-testid="message-bubble"][data-author="institution"]')].some((b) => b.textContent.includes('is locked'))`),
+	)
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid^="alert-action-"]').length`))
+	if err != nil || n != 0 {
+		t.Fatalf("%d answer buttons left after answering (%v)", n, err)
+	}
+	shot(t, ctx, "fraud-answered")
+}
+
+// TestBrowserMenuBalance: "Balance" from the menu shows the last known
+// balance at once, and the bank's fresh one replaces it.
+func TestBrowserMenuBalance(t *testing.T) {
+	ctx, do, _ := browse(t)
+	do("wait for the opening balances", chromedp.WaitVisible(css(`[data-testid="balance-strip"]`)))
+	before, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="balance-card"]').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	do("ask for the balance from the menu",
+		chromedp.Click(css(`[data-testid="menu-button"]`)),
+		chromedp.WaitVisible(css(`[data-testid="menu-balance"]`)),
+		chromedp.Click(css(`[data-testid="menu-balance"]`)),
+		chromedp.WaitVisible(css(`[data-testid="request-bubble"][data-kind="balance"]`)),
+	)
+	do("the bank's fresh balances arrive and the waiting line goes",
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll('[data-testid="balance-card"]').length >= `+fmt.Sprint(before+2)),
+		chromedp.WaitNotVisible(css(`[data-testid="request-status"]`)),
+	)
+}
+
+// TestBenchFraudScenario runs `openteller bench --scenario fraud` small:
+// every alert the bank posts is seen by a device, answered, and heard back
+// by the bank as a verified webhook. (It checks that the scenario measures
+// real round trips; how fast they are is for BENCHMARKS.md, not a test.)
+func TestBenchFraudScenario(t *testing.T) {
+	out, err := exec.Command(binary, "bench", "--scenario", "fraud", "--duration", "2s", "--customers", "20", "--rate", "40", "--json").Output()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var res struct {
+		Alerts, Seen, Answered, Unanswered int
+		Roundtrip                          struct{ P50, P99 float64 } `json:"fraud_roundtrip_ms"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
+		t.Fatalf("bench output %q: %v", out, err)
+	}
+	if res.Alerts < 40 || res.Seen != res.Alerts || res.Answered != res.Alerts || res.Unanswered != 0 || res.Roundtrip.P50 <= 0 {
+		t.Fatalf("bench result %+v", res)
+	}
+}

@@ -1,0 +1,274 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/openteller/openteller/pkg/bankapi"
+)
+
+// The fraud scenario measures the round trip that makes "Not me — lock
+// card" matter: the bank posts fraud.alert → the customer's device receives
+// it on its socket → the device answers over the customer API → the bank
+// receives the signed fraud.response webhook, verified with the SDK. The
+// clock runs from the bank's POST to the webhook's arrival.
+
+// FraudResult is what the fraud scenario measured.
+type FraudResult struct {
+	Scenario       string      `json:"scenario"` // "fraud"
+	Store          string      `json:"store"`
+	RoundtripMs    Percentiles `json:"fraud_roundtrip_ms"`
+	OfferedPerSec  int         `json:"offered_alerts_per_sec"`
+	AchievedPerSec float64     `json:"achieved_alerts_per_sec"` // round trips completed per second of the run
+	Alerts         int         `json:"alerts"`
+	Seen           int         `json:"seen"`     // alerts devices received and answered
+	Answered       int         `json:"answered"` // webhooks the bank received
+	Unanswered     int         `json:"unanswered"`
+	Customers      int         `json:"customers"`
+	RSSMB          float64     `json:"rss_mb"`
+	PeakRSSMB      float64     `json:"peak_rss_mb"`
+	DurationS      float64     `json:"duration_s"`
+}
+
+// RunFraud runs the fraud scenario: o.Rate alerts per second for
+// o.Duration, spread over o.Customers devices.
+func RunFraud(ctx context.Context, o Options) (FraudResult, error) {
+	res := FraudResult{Scenario: "fraud", Store: o.Store, OfferedPerSec: o.Rate, Customers: o.Customers}
+	env, err := prepare(ctx, o, true)
+	if err != nil {
+		return res, err
+	}
+	defer env.close()
+
+	f := &fraudDriver{driver: env.driver, sent: map[string]time.Time{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return res, err
+	}
+	bank := &http.Server{Handler: bankapi.WebhookHandler(&f.verifier, f.onWebhook)}
+	go bank.Serve(ln)
+	defer bank.Close()
+	secret, err := bankapi.NewClient(env.driver.base, env.driver.apiKey).RegisterWebhookEndpoint(ctx, "http://"+ln.Addr().String()+"/hooks")
+	if err != nil {
+		return res, fmt.Errorf("bench: register webhook endpoint: %w", err)
+	}
+	f.verifier.Secrets = []string{secret}
+	// link.created notices from setup go out first; let them drain so they
+	// are not measured.
+	time.Sleep(2 * time.Second)
+
+	fmt.Fprintf(o.Log, "connecting %d devices…\n", len(f.customers))
+	if err := f.connectDevices(ctx); err != nil {
+		return res, err
+	}
+	defer f.closeSockets()
+
+	fmt.Fprintf(o.Log, "fraud round trips: %d alerts/s for %s…\n", o.Rate, o.Duration)
+	start := time.Now()
+	if err := f.offer(ctx, o.Rate, o.Duration); err != nil {
+		return res, err
+	}
+	// Let the last answers land.
+	for wait := 0; wait < 200 && f.pending() > 0; wait++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := f.failed(); err != nil {
+		return res, err
+	}
+	f.mu.Lock()
+	res.Alerts, res.Answered, res.Unanswered, res.Seen = f.posted, len(f.rtts), len(f.sent), int(f.answers.Load())
+	res.RoundtripMs = percentiles(f.rtts)
+	f.mu.Unlock()
+	res.AchievedPerSec = float64(res.Answered) / o.Duration.Seconds()
+	res.DurationS = time.Since(start).Seconds()
+	res.RSSMB, res.PeakRSSMB = env.node.memory()
+	return res, nil
+}
+
+type fraudDriver struct {
+	*driver
+	verifier bankapi.WebhookVerifier
+	answers  atomic.Int64 // answers posted by devices
+
+	mu     sync.Mutex
+	sent   map[string]time.Time // alert id → when the bank posted it
+	rtts   []time.Duration
+	posted int
+	err    error
+}
+
+func (f *fraudDriver) fail(err error) {
+	f.mu.Lock()
+	if f.err == nil {
+		f.err = err
+	}
+	f.mu.Unlock()
+}
+
+func (f *fraudDriver) failed() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
+}
+
+func (f *fraudDriver) pending() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.sent)
+}
+
+// onWebhook is the bank receiving the customer's answer.
+func (f *fraudDriver) onWebhook(_ context.Context, w bankapi.Webhook) error {
+	if w.Type != bankapi.WebhookFraudResponse {
+		return nil
+	}
+	now := time.Now()
+	var r bankapi.FraudResponse
+	if err := json.Unmarshal(w.Data, &r); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	if t, ok := f.sent[r.AlertID]; ok {
+		delete(f.sent, r.AlertID)
+		f.rtts = append(f.rtts, now.Sub(t))
+	}
+	f.mu.Unlock()
+	return nil
+}
+
+// connectDevices opens one socket per customer whose reader answers every
+// fraud alert it is shown with "deny", as the customer's tap would.
+func (f *fraudDriver) connectDevices(ctx context.Context) error {
+	wsURL := "ws" + strings.TrimPrefix(f.base, "http") + "/app/ws"
+	caught := make(chan struct{}, len(f.customers))
+	f.sockets = make([]*websocket.Conn, len(f.customers))
+	for i, c := range f.customers {
+		dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		conn, _, err := websocket.Dial(dctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Cookie": {c.cookie}}})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("bench: dial socket %d: %w", i, err)
+		}
+		conn.SetReadLimit(1 << 20)
+		f.sockets[i] = conn
+		resume, _ := json.Marshal(map[string]any{"type": "resume", "cursors": map[string]int64{c.convID: 0}})
+		if err := conn.Write(ctx, websocket.MessageText, resume); err != nil {
+			return err
+		}
+		go f.device(ctx, conn, c, caught)
+	}
+	for range f.customers {
+		select {
+		case <-caught:
+		case <-time.After(60 * time.Second):
+			return errors.New("bench: devices did not catch up within 60s")
+		}
+	}
+	return nil
+}
+
+func (f *fraudDriver) device(ctx context.Context, conn *websocket.Conn, c customer, caught chan<- struct{}) {
+	var frame struct {
+		Type  string `json:"type"`
+		Event struct {
+			Seq  int64  `json:"seq"`
+			Type string `json:"type"`
+		} `json:"event"`
+	}
+	for {
+		_, data, err := conn.Read(context.Background())
+		if err != nil {
+			return
+		}
+		frame.Type, frame.Event.Type = "", ""
+		if json.Unmarshal(data, &frame) != nil {
+			continue
+		}
+		switch {
+		case frame.Type == "caught_up":
+			caught <- struct{}{}
+		case frame.Type == "event" && frame.Event.Type == bankapi.TypeFraudAlert:
+			go f.answer(ctx, c, frame.Event.Seq)
+		}
+	}
+}
+
+func (f *fraudDriver) answer(ctx context.Context, c customer, seq int64) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost,
+		f.base+"/app/api/conversations/"+c.convID+"/alerts/"+strconv.FormatInt(seq, 10)+"/answer",
+		strings.NewReader(`{"action":"deny"}`))
+	req.Header.Set("Cookie", c.cookie)
+	req.Header.Set("X-CSRF-Token", c.csrf)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		f.fail(fmt.Errorf("bench: answer alert: %w", err))
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		b, _ := io.ReadAll(resp.Body)
+		f.fail(fmt.Errorf("bench: answer alert: %d %s", resp.StatusCode, b))
+		return
+	}
+	f.answers.Add(1)
+}
+
+// offer posts rate alerts per second for dur, every 10 ms, each to a
+// random customer.
+func (f *fraudDriver) offer(ctx context.Context, rate int, dur time.Duration) error {
+	const tick = 10 * time.Millisecond
+	perTick := float64(rate) * tick.Seconds()
+	var owed float64
+	var wg sync.WaitGroup
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	expires := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	for end := time.Now().Add(dur); time.Now().Before(end); {
+		<-t.C
+		owed += perTick
+		n := int(owed)
+		owed -= float64(n)
+		if n == 0 {
+			continue
+		}
+		var b bytes.Buffer
+		b.WriteString(`{"events":[`)
+		f.mu.Lock()
+		now := time.Now()
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			c := f.customers[rand.IntN(len(f.customers))]
+			id := "fa" + strconv.FormatInt(f.seq.Add(1), 10)
+			f.sent[id] = now
+			f.posted++
+			fmt.Fprintf(&b, `{"id":%q,"link_id":%q,"type":"fraud.alert","occurred_at":%q,"data":{"transaction":{"merchant":{"name":"Lumen Electronics","mcc":"5732","city":"Lagos","country":"NG"},"amount":{"amount":"%d.00","currency":"USD"},"at":%q,"card_last4":"4242"},"reason":"A large payment far from home.","actions":[{"id":"confirm","label":"It was me"},{"id":"deny","label":"Not me — lock card","style":"danger"}],"expires_at":%q}}`,
+				id, c.linkID, now.UTC().Format(time.RFC3339Nano), 600+rand.IntN(1900), now.UTC().Format(time.RFC3339Nano), expires)
+		}
+		f.mu.Unlock()
+		b.WriteString("]}")
+		body := b.Bytes()
+		wg.Go(func() {
+			if _, err := f.post(ctx, body); err != nil {
+				f.fail(err)
+			}
+		})
+	}
+	wg.Wait()
+	return f.failed()
+}
