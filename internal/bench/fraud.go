@@ -28,9 +28,14 @@ import (
 
 // FraudResult is what the fraud scenario measured.
 type FraudResult struct {
-	Scenario       string      `json:"scenario"` // "fraud"
-	Store          string      `json:"store"`
-	RoundtripMs    Percentiles `json:"fraud_roundtrip_ms"`
+	Scenario    string      `json:"scenario"` // "fraud"
+	Store       string      `json:"store"`
+	RoundtripMs Percentiles `json:"fraud_roundtrip_ms"`
+	// The legs of the round trip: the alert reaching the device, the
+	// device's answer being acknowledged, and the answer reaching the bank.
+	ToDeviceMs     Percentiles `json:"alert_to_device_ms"`
+	AnswerMs       Percentiles `json:"answer_request_ms"`
+	ToBankMs       Percentiles `json:"answer_to_bank_ms"`
 	OfferedPerSec  int         `json:"offered_alerts_per_sec"`
 	AchievedPerSec float64     `json:"achieved_alerts_per_sec"` // round trips completed per second of the run
 	Alerts         int         `json:"alerts"`
@@ -53,7 +58,7 @@ func RunFraud(ctx context.Context, o Options) (FraudResult, error) {
 	}
 	defer env.close()
 
-	f := &fraudDriver{driver: env.driver, sent: map[string]time.Time{}}
+	f := &fraudDriver{driver: env.driver, sent: map[string]time.Time{}, answered: map[string]time.Time{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return res, err
@@ -90,7 +95,7 @@ func RunFraud(ctx context.Context, o Options) (FraudResult, error) {
 	}
 	f.mu.Lock()
 	res.Alerts, res.Answered, res.Unanswered, res.Seen = f.posted, len(f.rtts), len(f.sent), int(f.answers.Load())
-	res.RoundtripMs = percentiles(f.rtts)
+	res.RoundtripMs, res.ToDeviceMs, res.AnswerMs, res.ToBankMs = percentiles(f.rtts), percentiles(f.toDevice), percentiles(f.answerReq), percentiles(f.toBank)
 	f.mu.Unlock()
 	res.AchievedPerSec = float64(res.Answered) / o.Duration.Seconds()
 	res.DurationS = time.Since(start).Seconds()
@@ -103,11 +108,14 @@ type fraudDriver struct {
 	verifier bankapi.WebhookVerifier
 	answers  atomic.Int64 // answers posted by devices
 
-	mu     sync.Mutex
-	sent   map[string]time.Time // alert id → when the bank posted it
-	rtts   []time.Duration
-	posted int
-	err    error
+	mu       sync.Mutex
+	sent     map[string]time.Time // alert id → when the bank posted it
+	answered map[string]time.Time // alert id → when the device's answer was acknowledged
+	rtts     []time.Duration
+	// legs
+	toDevice, answerReq, toBank []time.Duration
+	posted                      int
+	err                         error
 }
 
 func (f *fraudDriver) fail(err error) {
@@ -144,6 +152,9 @@ func (f *fraudDriver) onWebhook(_ context.Context, w bankapi.Webhook) error {
 	if t, ok := f.sent[r.AlertID]; ok {
 		delete(f.sent, r.AlertID)
 		f.rtts = append(f.rtts, now.Sub(t))
+		if a, ok := f.answered[r.AlertID]; ok {
+			f.toBank = append(f.toBank, now.Sub(a))
+		}
 	}
 	f.mu.Unlock()
 	return nil
@@ -186,6 +197,9 @@ func (f *fraudDriver) device(ctx context.Context, conn *websocket.Conn, c custom
 		Event struct {
 			Seq  int64  `json:"seq"`
 			Type string `json:"type"`
+			Data struct {
+				Reason string `json:"reason"`
+			} `json:"data"`
 		} `json:"event"`
 	}
 	for {
@@ -193,7 +207,7 @@ func (f *fraudDriver) device(ctx context.Context, conn *websocket.Conn, c custom
 		if err != nil {
 			return
 		}
-		frame.Type, frame.Event.Type = "", ""
+		frame.Type, frame.Event.Type, frame.Event.Data.Reason = "", "", ""
 		if json.Unmarshal(data, &frame) != nil {
 			continue
 		}
@@ -201,12 +215,21 @@ func (f *fraudDriver) device(ctx context.Context, conn *websocket.Conn, c custom
 		case frame.Type == "caught_up":
 			caught <- struct{}{}
 		case frame.Type == "event" && frame.Event.Type == bankapi.TypeFraudAlert:
-			go f.answer(ctx, c, frame.Event.Seq)
+			// The benchmark's alerts name themselves in their reason, so
+			// the legs of each round trip can be timed.
+			id := frame.Event.Data.Reason[strings.LastIndexByte(frame.Event.Data.Reason, ' ')+1:]
+			f.mu.Lock()
+			if t, ok := f.sent[id]; ok {
+				f.toDevice = append(f.toDevice, time.Since(t))
+			}
+			f.mu.Unlock()
+			go f.answer(ctx, c, frame.Event.Seq, id)
 		}
 	}
 }
 
-func (f *fraudDriver) answer(ctx context.Context, c customer, seq int64) {
+func (f *fraudDriver) answer(ctx context.Context, c customer, seq int64, id string) {
+	start := time.Now()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost,
 		f.base+"/app/api/conversations/"+c.convID+"/alerts/"+strconv.FormatInt(seq, 10)+"/answer",
 		strings.NewReader(`{"action":"deny"}`))
@@ -225,6 +248,13 @@ func (f *fraudDriver) answer(ctx context.Context, c customer, seq int64) {
 		return
 	}
 	f.answers.Add(1)
+	now := time.Now()
+	f.mu.Lock()
+	if _, ok := f.sent[id]; ok { // not yet heard back by the bank
+		f.answered[id] = now
+	}
+	f.answerReq = append(f.answerReq, now.Sub(start))
+	f.mu.Unlock()
 }
 
 // offer posts rate alerts per second for dur, every 10 ms, each to a
@@ -257,8 +287,8 @@ func (f *fraudDriver) offer(ctx context.Context, rate int, dur time.Duration) er
 			id := "fa" + strconv.FormatInt(f.seq.Add(1), 10)
 			f.sent[id] = now
 			f.posted++
-			fmt.Fprintf(&b, `{"id":%q,"link_id":%q,"type":"fraud.alert","occurred_at":%q,"data":{"transaction":{"merchant":{"name":"Lumen Electronics","mcc":"5732","city":"Lagos","country":"NG"},"amount":{"amount":"%d.00","currency":"USD"},"at":%q,"card_last4":"4242"},"reason":"A large payment far from home.","actions":[{"id":"confirm","label":"It was me"},{"id":"deny","label":"Not me — lock card","style":"danger"}],"expires_at":%q}}`,
-				id, c.linkID, now.UTC().Format(time.RFC3339Nano), 600+rand.IntN(1900), now.UTC().Format(time.RFC3339Nano), expires)
+			fmt.Fprintf(&b, `{"id":%q,"link_id":%q,"type":"fraud.alert","occurred_at":%q,"data":{"transaction":{"merchant":{"name":"Lumen Electronics","mcc":"5732","city":"Lagos","country":"NG"},"amount":{"amount":"%d.00","currency":"USD"},"at":%q,"card_last4":"4242"},"reason":"A large payment far from home: %s","actions":[{"id":"confirm","label":"It was me"},{"id":"deny","label":"Not me — lock card","style":"danger"}],"expires_at":%q}}`,
+				id, c.linkID, now.UTC().Format(time.RFC3339Nano), 600+rand.IntN(1900), now.UTC().Format(time.RFC3339Nano), id, expires)
 		}
 		f.mu.Unlock()
 		b.WriteString("]}")

@@ -143,8 +143,9 @@ type Store interface {
 	// without an endpoint wait unclaimed, and are due the moment one is
 	// registered.
 	ClaimNotices(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Notice, error)
-	// SettleNotice records an attempt's outcome and ends the lease.
-	SettleNotice(ctx context.Context, id string, o Outcome) error
+	// SettleNotices records the outcomes of attempts, each ending its
+	// notice's lease, in one transaction.
+	SettleNotices(ctx context.Context, os []Outcome) error
 	// Redeliver gives a dead-lettered notice of the institution a fresh set
 	// of attempts, due now. ErrNotFound unless it is that institution's and dead.
 	Redeliver(ctx context.Context, institutionID, noticeID string, now time.Time) error
@@ -391,8 +392,9 @@ type Notice struct {
 	LastError     string
 }
 
-// Outcome is what became of one delivery attempt.
+// Outcome is what became of one delivery attempt of a notice.
 type Outcome struct {
+	NoticeID    string
 	Attempts    int       // the notice's attempts count after this one
 	DeliveredAt time.Time // set when delivered
 	DeadAt      time.Time // set when it will not be tried again

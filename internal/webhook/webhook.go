@@ -131,7 +131,7 @@ func (d *Deliverer) Tick(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("webhook: claim: %w", err)
 	}
-	errs := make([]error, len(ns))
+	outcomes := make([]store.Outcome, len(ns))
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
 	for i, n := range ns {
@@ -139,16 +139,20 @@ func (d *Deliverer) Tick(ctx context.Context) (int, error) {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			o := d.deliver(ctx, n)
+			o.NoticeID = n.ID
 			if o.DeliveredAt.IsZero() {
 				d.log.Warn("webhook: not delivered", "notice", n.ID, "institution", n.InstitutionID, "attempts", o.Attempts, "dead", !o.DeadAt.IsZero(), "err", o.Error)
 			}
-			if err := d.store.SettleNotice(ctx, n.ID, o); err != nil {
-				errs[i] = fmt.Errorf("webhook: settle %s: %w", n.ID, err)
-			}
+			outcomes[i] = o
 		})
 	}
 	wg.Wait()
-	return len(ns), errors.Join(errs...)
+	// One transaction for the whole batch. Should it fail, the leases run
+	// out and the notices go again: at least once, never lost.
+	if err := d.store.SettleNotices(ctx, outcomes); err != nil {
+		return len(ns), fmt.Errorf("webhook: settle %d notices: %w", len(ns), err)
+	}
+	return len(ns), nil
 }
 
 // Run calls Tick every interval, and whenever kicked, until ctx ends. A

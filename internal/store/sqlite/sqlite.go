@@ -1013,8 +1013,7 @@ func (s *Store) ClaimNotices(ctx context.Context, now, leaseUntil time.Time, lim
 		rows, err := c.QueryContext(ctx, `UPDATE outbox SET lease_until = ? WHERE id IN (
 			SELECT o.id FROM outbox o WHERE o.delivered_at = 0 AND o.dead_at = 0 AND o.next_at <= ? AND o.lease_until <= ?
 			AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.institution_id = o.institution_id AND w.disabled_at = 0)
-			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.link_id = o.link_id AND p.delivered_at = 0 AND p.dead_at = 0
-				AND (p.created_at < o.created_at OR (p.created_at = o.created_at AND p.id < o.id)))
+			AND o.id = (SELECT p.id FROM outbox p WHERE p.link_id = o.link_id AND p.delivered_at = 0 AND p.dead_at = 0 ORDER BY p.created_at, p.id LIMIT 1)
 			ORDER BY o.created_at, o.id LIMIT ?) RETURNING `+noticeCols, micros(leaseUntil), micros(now), micros(now), limit)
 		if err != nil {
 			return err
@@ -1026,11 +1025,18 @@ func (s *Store) ClaimNotices(ctx context.Context, now, leaseUntil time.Time, lim
 	return out, err
 }
 
-func (s *Store) SettleNotice(ctx context.Context, id string, o store.Outcome) error {
+func (s *Store) SettleNotices(ctx context.Context, os []store.Outcome) error {
+	if len(os) == 0 {
+		return nil
+	}
 	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
-		_, err := c.ExecContext(ctx, `UPDATE outbox SET attempts = ?, delivered_at = ?, dead_at = ?, next_at = ?, lease_until = 0, last_error = ? WHERE id = ?`,
-			o.Attempts, micros(o.DeliveredAt), micros(o.DeadAt), micros(o.NextAt), o.Error, id)
-		return err
+		for _, o := range os {
+			if _, err := c.ExecContext(ctx, `UPDATE outbox SET attempts = ?, delivered_at = ?, dead_at = ?, next_at = ?, lease_until = 0, last_error = ? WHERE id = ?`,
+				o.Attempts, micros(o.DeliveredAt), micros(o.DeadAt), micros(o.NextAt), o.Error, o.NoticeID); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

@@ -906,7 +906,7 @@ func testOutboxDelivery(t *testing.T, s store.Store) {
 		t.Fatalf("first claim = %+v, want the two link.created", created)
 	}
 	for _, n := range created {
-		must(t, s.SettleNotice(ctx, n.ID, store.Outcome{Attempts: 1, DeliveredAt: now}))
+		must(t, s.SettleNotices(ctx, []store.Outcome{{NoticeID: n.ID, Attempts: 1, DeliveredAt: now}}))
 	}
 	claimed, err := s.ClaimNotices(ctx, now.Add(2*time.Second), now.Add(time.Minute), 10)
 	must(t, err)
@@ -917,8 +917,10 @@ func testOutboxDelivery(t *testing.T, s store.Store) {
 		t.Fatalf("claimed twice while leased: %+v", again)
 	}
 	// A's first fails and waits; B's is delivered.
-	must(t, s.SettleNotice(ctx, claimed[0].ID, store.Outcome{Attempts: 1, NextAt: now.Add(time.Hour), Error: "503"}))
-	must(t, s.SettleNotice(ctx, claimed[1].ID, store.Outcome{Attempts: 1, DeliveredAt: now}))
+	must(t, s.SettleNotices(ctx, []store.Outcome{
+		{NoticeID: claimed[0].ID, Attempts: 1, NextAt: now.Add(time.Hour), Error: "503"},
+		{NoticeID: claimed[1].ID, Attempts: 1, DeliveredAt: now},
+	}))
 	if next, _ := s.ClaimNotices(ctx, now.Add(3*time.Second), now.Add(time.Minute), 10); len(next) != 0 {
 		t.Fatalf("link A's second notice overtook its first: %+v", next)
 	}
@@ -927,7 +929,7 @@ func testOutboxDelivery(t *testing.T, s store.Store) {
 	if len(later) != 1 || later[0].ID != claimed[0].ID || later[0].Attempts != 1 || later[0].LastError != "503" {
 		t.Fatalf("retry claim = %+v", later)
 	}
-	must(t, s.SettleNotice(ctx, later[0].ID, store.Outcome{Attempts: 2, DeadAt: now.Add(2 * time.Hour), Error: "gave up"}))
+	must(t, s.SettleNotices(ctx, []store.Outcome{{NoticeID: later[0].ID, Attempts: 2, DeadAt: now.Add(2 * time.Hour), Error: "gave up"}}))
 	last, _ := s.ClaimNotices(ctx, now.Add(2*time.Hour), now.Add(3*time.Hour), 10)
 	if len(last) != 1 || last[0].LinkID != f.link.ID || last[0].ID == claimed[0].ID {
 		t.Fatalf("after the first died, link A's next = %+v", last)
@@ -1031,7 +1033,7 @@ func testEventNotices(t *testing.T, s store.Store) {
 	// link.created comes first on the link; settle it and claim again.
 	if got == nil {
 		for _, c := range claimed {
-			must(t, s.SettleNotice(ctx, c.ID, store.Outcome{Attempts: 1, DeliveredAt: time.Now()}))
+			must(t, s.SettleNotices(ctx, []store.Outcome{{NoticeID: c.ID, Attempts: 1, DeliveredAt: time.Now()}}))
 		}
 		claimed, err = s.ClaimNotices(ctx, time.Now().Add(time.Second), time.Now().Add(time.Minute), 10)
 		must(t, err)

@@ -2,3 +2,6 @@
 -- customer's key; payload then holds '{}' and sealed the ciphertext.
 ALTER TABLE outbox ADD COLUMN customer_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE outbox ADD COLUMN sealed BLOB;
+
+-- Pending notices oldest first, for ClaimNotices to walk and stop at its limit.
+CREATE INDEX outbox_due ON outbox (created_at, id) WHERE delivered_at = 0 AND dead_at = 0;
