@@ -131,6 +131,14 @@ func (d *Deliverer) Tick(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("webhook: claim: %w", err)
 	}
+	// Each institution's endpoint is read and its secrets opened once per
+	// batch, not once per notice.
+	targets := map[string]target{}
+	for _, n := range ns {
+		if _, ok := targets[n.InstitutionID]; !ok {
+			targets[n.InstitutionID] = d.target(ctx, n.InstitutionID, now)
+		}
+	}
 	outcomes := make([]store.Outcome, len(ns))
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
@@ -138,7 +146,7 @@ func (d *Deliverer) Tick(ctx context.Context) (int, error) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			o := d.deliver(ctx, n)
+			o := d.deliver(ctx, n, targets[n.InstitutionID])
 			o.NoticeID = n.ID
 			if o.DeliveredAt.IsZero() {
 				d.log.Warn("webhook: not delivered", "notice", n.ID, "institution", n.InstitutionID, "attempts", o.Attempts, "dead", !o.DeadAt.IsZero(), "err", o.Error)
@@ -185,34 +193,46 @@ type Envelope struct {
 	Data      json.RawMessage `json:"data"`
 }
 
-func (d *Deliverer) deliver(ctx context.Context, n store.Notice) store.Outcome {
-	now := d.now()
-	hold := store.Outcome{Attempts: n.Attempts, NextAt: now.Add(holdNoEndpoint)}
-	ep, err := d.store.WebhookEndpoint(ctx, n.InstitutionID)
+// target is where an institution's notices go and the secrets that sign
+// them; unusable (why says so) when there is no enabled endpoint.
+type target struct {
+	url     string
+	secrets []string
+	why     string
+}
+
+func (d *Deliverer) target(ctx context.Context, institutionID string, now time.Time) target {
+	ep, err := d.store.WebhookEndpoint(ctx, institutionID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		hold.Error = "no webhook endpoint registered"
-		return hold
+		return target{why: "no webhook endpoint registered"}
 	case err != nil:
-		hold.Error = "endpoint unavailable"
-		return hold
+		return target{why: "endpoint unavailable"}
 	case !ep.DisabledAt.IsZero():
-		hold.Error = "endpoint disabled: " + ep.DisabledReason
-		return hold
+		return target{why: "endpoint disabled: " + ep.DisabledReason}
 	}
 	sealedSecrets := [][]byte{ep.Secret}
 	if len(ep.PreviousSecret) > 0 && now.Before(ep.PreviousUntil) {
 		sealedSecrets = append(sealedSecrets, ep.PreviousSecret) // a rotation's overlap: both sign
 	}
-	var secrets []string
+	t := target{url: ep.URL}
 	for _, sealed := range sealedSecrets {
-		s, err := d.keyring.OpenPlatform(SecretRecord(n.InstitutionID), sealed)
+		s, err := d.keyring.OpenPlatform(SecretRecord(institutionID), sealed)
 		if err != nil {
-			hold.Error = "webhook secret cannot be opened"
-			return hold
+			return target{why: "webhook secret cannot be opened"}
 		}
-		secrets = append(secrets, string(s))
+		t.secrets = append(t.secrets, string(s))
 	}
+	return t
+}
+
+func (d *Deliverer) deliver(ctx context.Context, n store.Notice, t target) store.Outcome {
+	now := d.now()
+	if t.why != "" {
+		return store.Outcome{Attempts: n.Attempts, NextAt: now.Add(holdNoEndpoint), Error: t.why}
+	}
+	hold := store.Outcome{Attempts: n.Attempts, NextAt: now.Add(holdNoEndpoint)}
+	var err error
 	payload := n.Payload
 	if n.CustomerID != "" {
 		// The customer's words or answer, sealed under their key. If the
@@ -222,14 +242,14 @@ func (d *Deliverer) deliver(ctx context.Context, n store.Notice) store.Outcome {
 		}
 	}
 	body, _ := json.Marshal(Envelope{ID: n.ID, Type: n.Type, CreatedAt: n.CreatedAt, Data: payload})
-	sig, err := bankapi.SignWebhook(n.ID, now, body, secrets...)
+	sig, err := bankapi.SignWebhook(n.ID, now, body, t.secrets...)
 	if err != nil {
 		hold.Error = err.Error()
 		return hold
 	}
 	attempts := n.Attempts + 1
 	out := store.Outcome{Attempts: attempts}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
 	if err != nil {
 		return d.retry(out, now, 0, "bad endpoint URL")
 	}
