@@ -6,7 +6,11 @@
 // running balances, the OAuth authorization server a customer signs in to
 // when linking (GET/POST /authorize, POST /token), the binding of the
 // platform's link ids to its customers, and an outbox of events it has yet to
-// deliver. The demo, the end-to-end tests and the benchmarks all use it.
+// deliver. It hears the platform's signed webhooks: it stops posting to
+// links that ended, locks a card when its customer answers a fraud alert
+// "Not me", and its bot answers menu requests and messages (conversation.go);
+// POST /sim/fraud-alert makes it raise an alert at once, for demos and
+// tests. The demo, the end-to-end tests and the benchmarks all use it.
 //
 // It must behave exactly like a real bank on the other side of the network:
 // it talks to the platform only through the public Bank API (the
