@@ -137,7 +137,7 @@ type Store interface {
 	DisableWebhookEndpoint(ctx context.Context, institutionID, reason string, at time.Time) error
 	// ClaimNotices leases up to limit notices due at now until leaseUntil:
 	// undelivered, not dead, not leased, of an institution with an enabled
-	// endpoint, and each the oldest pending notice of its link, so a link's
+	// endpoint, and each the first-queued pending notice of its link, so a link's
 	// notices go out in order. A notice leased to one deliverer is not
 	// claimed by another until its lease ends. Notices of an institution
 	// without an endpoint wait unclaimed, and are due the moment one is
@@ -149,7 +149,7 @@ type Store interface {
 	// Redeliver gives a dead-lettered notice of the institution a fresh set
 	// of attempts, due now. ErrNotFound unless it is that institution's and dead.
 	Redeliver(ctx context.Context, institutionID, noticeID string, now time.Time) error
-	// Notices lists the institution's outbox, oldest first.
+	// Notices lists the institution's outbox in the order it was queued.
 	Notices(ctx context.Context, institutionID string) ([]Notice, error)
 	// Links lists every link of the customer, newest first.
 	Links(ctx context.Context, customerID string) ([]Link, error)

@@ -744,15 +744,15 @@ func scanNotice(row pgx.Row) (store.Notice, error) {
 
 // ClaimNotices leases with SKIP LOCKED, so deliverers on several nodes pass
 // each other's rows instead of waiting on them. It walks pending notices
-// oldest first (outbox_due) and keeps each that heads its link's queue, a
-// look-up in outbox_pending: as a NOT EXISTS anti-join the planner, without
+// oldest first (outbox_due) and keeps each that heads its link's queue (by
+// seq, which follows commit order per link), a look-up in outbox_pending: as a NOT EXISTS anti-join the planner, without
 // statistics on a young table, compared every pending row with every other
 // (0.5 s per claim with a few thousand pending).
 func (s *Store) ClaimNotices(ctx context.Context, now, leaseUntil time.Time, limit int) ([]store.Notice, error) {
 	rows, err := s.pool.Query(ctx, `UPDATE outbox SET lease_until = $1 WHERE id IN (
 		SELECT o.id FROM outbox o WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_at <= $2 AND o.lease_until <= $2
 		AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.institution_id = o.institution_id AND w.disabled_at IS NULL)
-		AND o.id = (SELECT p.id FROM outbox p WHERE p.link_id = o.link_id AND p.delivered_at IS NULL AND p.dead_at IS NULL ORDER BY p.created_at, p.id LIMIT 1)
+		AND o.id = (SELECT p.id FROM outbox p WHERE p.link_id = o.link_id AND p.delivered_at IS NULL AND p.dead_at IS NULL ORDER BY p.seq LIMIT 1)
 		ORDER BY o.created_at, o.id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING `+noticeCols, leaseUntil, now, limit)
 	if err != nil {
 		return nil, err
@@ -784,7 +784,7 @@ func (s *Store) SettleNotices(ctx context.Context, os []store.Outcome) error {
 }
 
 func (s *Store) Notices(ctx context.Context, institutionID string) ([]store.Notice, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+noticeCols+` FROM outbox WHERE institution_id = $1 ORDER BY created_at, id`, institutionID)
+	rows, err := s.pool.Query(ctx, `SELECT `+noticeCols+` FROM outbox WHERE institution_id = $1 ORDER BY seq`, institutionID)
 	if err != nil {
 		return nil, err
 	}

@@ -1013,7 +1013,7 @@ func (s *Store) ClaimNotices(ctx context.Context, now, leaseUntil time.Time, lim
 		rows, err := c.QueryContext(ctx, `UPDATE outbox SET lease_until = ? WHERE id IN (
 			SELECT o.id FROM outbox o WHERE o.delivered_at = 0 AND o.dead_at = 0 AND o.next_at <= ? AND o.lease_until <= ?
 			AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.institution_id = o.institution_id AND w.disabled_at = 0)
-			AND o.id = (SELECT p.id FROM outbox p WHERE p.link_id = o.link_id AND p.delivered_at = 0 AND p.dead_at = 0 ORDER BY p.created_at, p.id LIMIT 1)
+			AND o.id = (SELECT p.id FROM outbox p WHERE p.link_id = o.link_id AND p.delivered_at = 0 AND p.dead_at = 0 ORDER BY p.rowid LIMIT 1)
 			ORDER BY o.created_at, o.id LIMIT ?) RETURNING `+noticeCols, micros(leaseUntil), micros(now), micros(now), limit)
 		if err != nil {
 			return err
@@ -1041,7 +1041,7 @@ func (s *Store) SettleNotices(ctx context.Context, os []store.Outcome) error {
 }
 
 func (s *Store) Notices(ctx context.Context, institutionID string) ([]store.Notice, error) {
-	rows, err := s.reads.QueryContext(ctx, `SELECT `+noticeCols+` FROM outbox WHERE institution_id = ? ORDER BY created_at, id`, institutionID)
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+noticeCols+` FROM outbox WHERE institution_id = ? ORDER BY rowid`, institutionID)
 	if err != nil {
 		return nil, err
 	}

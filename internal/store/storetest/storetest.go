@@ -1045,6 +1045,27 @@ func testEventNotices(t *testing.T, s store.Store) {
 	if string(got.Sealed) != "sealed notice deny" || got.CustomerID != f.cust.ID {
 		t.Fatalf("claimed notice lost its seal: %+v", got)
 	}
+	must(t, s.SettleNotices(ctx, []store.Outcome{{NoticeID: got.ID, Attempts: 1, DeliveredAt: time.Now()}}))
+
+	// Two notices of one instant on one link go out in the order they were
+	// queued, whatever their ids.
+	for _, key := range []string{"answer/z9", "answer/a1x"} {
+		e := answer(key, "confirm")
+		e.Notice.CreatedAt = t0.Add(time.Hour)
+		res, err := s.AppendEvents(ctx, []store.NewEvent{e})
+		must(t, err)
+		if res[0].Err != nil {
+			t.Fatal(res[0].Err)
+		}
+	}
+	for _, want := range []string{"ntc_answer/z9confirm", "ntc_answer/a1xconfirm"} {
+		claimed, err := s.ClaimNotices(ctx, time.Now().Add(time.Second), time.Now().Add(time.Minute), 10)
+		must(t, err)
+		if len(claimed) != 1 || claimed[0].ID != want {
+			t.Fatalf("claimed %+v, want %s alone", claimed, want)
+		}
+		must(t, s.SettleNotices(ctx, []store.Outcome{{NoticeID: want, Attempts: 1, DeliveredAt: time.Now()}}))
+	}
 }
 
 func testLatestEvents(t *testing.T, s store.Store) {
