@@ -36,7 +36,15 @@ func TestNothingInPlaintextOnDisk(t *testing.T) {
 	if err := c.Call(ctxT(t), "POST", "/app/api/conversations/"+info.ConversationID+"/messages", map[string]string{"text": "my quokka password hint"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	markers = append(markers, "my quokka password hint", info.CustomerPassword)
+	// A tap on a quick reply: its payload goes to the bank through the
+	// outbox, which must hold it sealed like everything else.
+	offer := newBank(t, info.BaseURL, info.InstitutionAPIKey).post(bankapi.Event{ID: "disk-3", LinkID: info.LinkID, Type: bankapi.TypeMessage, OccurredAt: time.Now().UTC(),
+		Data: bankapi.Message{Text: "Pick one", QuickReplies: []bankapi.QuickReply{{Label: "Wombat option", Payload: "quokka-payload-77"}}}})[0]
+	if err := c.Call(ctxT(t), "POST", "/app/api/conversations/"+info.ConversationID+"/messages",
+		map[string]any{"reply_to": offer.Seq, "payload": "quokka-payload-77", "text": "Wombat option"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	markers = append(markers, "my quokka password hint", info.CustomerPassword, "quokka-payload-77", "Wombat option")
 
 	// While running, the WAL holds the newest pages; after a clean stop
 	// they are checkpointed into the database file. Scan both states.
