@@ -169,7 +169,8 @@ type demoInfo = demo.Info
 func startDemo(t *testing.T, dataDir string, extra ...string) (*proc, demoInfo) {
 	t.Helper()
 	addr, bankAddr := freeAddr(t), freeAddr(t)
-	args := append([]string{"demo", "--addr", addr, "--data", dataDir, "--bank-addr", bankAddr}, extra...)
+	// No scheduled fraud alert: tests raise their own when they want one.
+	args := append([]string{"demo", "--addr", addr, "--data", dataDir, "--bank-addr", bankAddr, "--first-alert", "0"}, extra...)
 	p := start(t, nil, args...)
 	p.waitReady("http://" + addr)
 	demo := waitDemo(t, p, dataDir, "http://"+addr)

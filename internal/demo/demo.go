@@ -48,8 +48,11 @@ type Options struct {
 	Config   config.Config // resolved
 	BankAddr string        // empty: the port after the platform's
 	Activity time.Duration // mean time between the demo customer's card transactions
-	Stdout   io.Writer
-	Logger   *slog.Logger
+	// FirstAlert is when, after start, the bank raises a fraud alert; zero
+	// leaves alerts to chance (about one in a hundred activities).
+	FirstAlert time.Duration
+	Stdout     io.Writer
+	Logger     *slog.Logger
 }
 
 const bankName = "Cedar Bank"
@@ -121,6 +124,17 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	banner(o.Stdout, info, infoPath)
+	if o.FirstAlert > 0 {
+		go func() {
+			select {
+			case <-runCtx.Done():
+			case <-time.After(o.FirstAlert):
+				if _, err := bank.RaiseFraudAlert(runCtx); err != nil && runCtx.Err() == nil {
+					o.Logger.Warn("demo: fraud alert not posted yet; the bank retries", "err", err)
+				}
+			}
+		}()
+	}
 
 	select {
 	case <-ctx.Done():
@@ -226,6 +240,10 @@ OpenTeller demo is running.
   Bank API   %s/v1/events  (API key and link id in %s)
   Demo bank  %s  (%s; its own sign-in: %s / %s)
 
+Make the bank ask about a suspicious payment (it also does so by itself):
+
+  curl -X POST %s/sim/fraud-alert
+
 Post a message to the demo customer:
 
   curl -s %s/v1/events \
@@ -234,7 +252,7 @@ Post a message to the demo customer:
 
 Press Ctrl+C to stop.
 `, info.BaseURL, info.CustomerEmail, info.CustomerPassword, info.BaseURL, infoPath, info.BankURL, bankName,
-		banksim.DemoUsername(), banksim.DemoPassword(), info.BaseURL, info.InstitutionAPIKey, info.LinkID)
+		banksim.DemoUsername(), banksim.DemoPassword(), info.BankURL, info.BaseURL, info.InstitutionAPIKey, info.LinkID)
 }
 
 var wordEncoding = base32.NewEncoding("abcdefghijkmnpqrstuvwxyz23456789").WithPadding(base32.NoPadding)
