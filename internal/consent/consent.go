@@ -292,6 +292,10 @@ func (s *Service) Narrow(ctx context.Context, customerID, linkID string, keep []
 			deleteTypes = append(deleteTypes, typ)
 		}
 	}
+	if slices.Contains(deleteTypes, bankapi.TypeFraudAlert) {
+		// The customer's answers go with the alerts they answered.
+		deleteTypes = append(deleteTypes, ingest.FraudResponseType)
+	}
 	now := s.now().UTC()
 	data, _ := json.Marshal(NarrowedNotice{Scopes: keep, Removed: removed, DeletedTypes: deleteTypes})
 	recordID := ingest.NewID("evt_")

@@ -224,3 +224,31 @@ func TestDelegation(t *testing.T) {
 		t.Fatalf("%d delegation receipts", delegations)
 	}
 }
+
+// TestNarrowFraudAlertsTakesAnswers: when the customer stops sharing fraud
+// alerts, the alerts go, and so do their answers.
+func TestNarrowFraudAlertsTakesAnswers(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	r.customer("cus_1")
+	l := r.link("cus_1", []string{"balances", "fraud_alerts"}, r.now.Add(time.Hour))
+	r.post(l, "b1", "balance.updated", balanceData)
+	alert := `{"transaction":{"merchant":{"name":"Lumen"},"amount":{"amount":"9.00","currency":"USD"},"at":"2026-03-01T11:00:00Z","card_last4":"4242"},"reason":"Unusual","actions":[{"id":"deny","label":"Not me"}],"expires_at":"2099-01-01T00:00:00Z"}`
+	if got := r.post(l, "a1", "fraud.alert", alert); got != "accepted" {
+		t.Fatal(got)
+	}
+	evs, _ := r.st.EventsAfter(ctx, l.ConversationID, 0, 10)
+	if _, err := r.in.AnswerFraudAlert(ctx, "cus_1", l.ConversationID, evs[len(evs)-1].Seq, "deny"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := r.svc.Narrow(ctx, "cus_1", l.ID, []string{"balances"})
+	r.must(err)
+	evs, _ = r.st.EventsAfter(ctx, n.ConversationID, 0, 10)
+	var types []string
+	for _, e := range evs {
+		types = append(types, e.Type)
+	}
+	if len(types) != 2 || types[0] != "balance.updated" || types[1] != store.TypeLinkNarrowed {
+		t.Fatalf("after narrowing: %v", types)
+	}
+}
