@@ -158,6 +158,7 @@ func TestBankAPIBadInput(t *testing.T) {
 		{"bad event", key, "application/json", `{"events":[{"id":"bad-1","link_id":"` + info.LinkID + `","type":"message","occurred_at":"now","data":{"text":"hi"}}]}`, 200, "invalid_event"},
 		{"unknown type", key, "application/json", `{"events":[{"id":"bad-2","link_id":"` + info.LinkID + `","type":"loan.offer","occurred_at":"2026-01-01T00:00:00Z","data":{}}]}`, 200, "unknown_type"},
 		{"float money", key, "application/json", `{"events":[{"id":"bad-3","link_id":"` + info.LinkID + `","type":"balance.updated","occurred_at":"2026-01-01T00:00:00Z","data":{"account_id":"a","account_name":"A","account_kind":"checking","available":{"amount":12.5,"currency":"USD"},"current":{"amount":"1.00","currency":"USD"}}}]}`, 200, "invalid_event"},
+		{"card number", key, "application/json", `{"events":[{"id":"bad-4","link_id":"` + info.LinkID + `","type":"message","occurred_at":"2026-01-01T00:00:00Z","data":{"text":"Card 5555 5555 5555 4444 is on its way"}}]}`, 200, "pan_detected"},
 	} {
 		status, code := post(tc.key, tc.ct, tc.body)
 		if status != tc.status || code != tc.code {

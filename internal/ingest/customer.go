@@ -12,6 +12,7 @@ import (
 
 	"github.com/openteller/openteller/internal/bus"
 	"github.com/openteller/openteller/internal/httpx"
+	"github.com/openteller/openteller/internal/pan"
 	"github.com/openteller/openteller/internal/store"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
@@ -57,6 +58,10 @@ func (in *Ingester) PostCustomerMessage(ctx context.Context, customerID, convers
 	m.Text = strings.TrimSpace(m.Text)
 	if err := checkText("text", m.Text, 1, 4000); err != nil {
 		return 0, httpx.Errorf(http.StatusBadRequest, "invalid_message", "Write a message of 1 to 4,000 characters.")
+	}
+	if pan.Contains(m.Text) {
+		return 0, httpx.Errorf(http.StatusBadRequest, "pan_detected",
+			"This message wasn’t sent because it seems to contain a full card number. To keep your card safe, OpenTeller never passes card numbers on — if your bank needs to know which card, give the last four digits.")
 	}
 	now := in.now().UTC()
 	e, err := in.customerEvent(ctx, c, CustomerMessageType, "", messageData{Text: m.Text, ReplyTo: m.ReplyTo}, now)

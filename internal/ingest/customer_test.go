@@ -212,6 +212,7 @@ func TestQuickRepliesCarryOnlyOfferedPayloads(t *testing.T) {
 		"payload without reply_to": {ingest.CustomerMessage{Payload: "menu:balance", Text: "Balance"}, "invalid_message"},
 		"reply to no message":      {ingest.CustomerMessage{ReplyTo: 99, Payload: "call"}, "not_found"},
 		"empty":                    {ingest.CustomerMessage{Text: "   "}, "invalid_message"},
+		"a card number":            {ingest.CustomerMessage{Text: "my card is 4111 1111 1111 1111, can you check it?"}, "pan_detected"},
 	} {
 		if _, err := r.in.PostCustomerMessage(ctx, "cus_1", "cnv_1", c.m); code(err) != c.want {
 			t.Errorf("%s: %v, want %s", name, err, c.want)

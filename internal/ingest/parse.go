@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/openteller/openteller/internal/money"
+	"github.com/openteller/openteller/internal/pan"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
@@ -168,7 +170,57 @@ func ParseEnvelope(env Envelope, now time.Time) (Parsed, error) {
 	if err != nil {
 		return p, fmt.Errorf("ingest: encode data: %w", err)
 	}
+	// No full card number anywhere: the canonical JSON is scanned whole
+	// (quotes and colons end a run, so values are not joined), and only
+	// when something is found is the field looked for, to name it.
+	if pan.Contains(env.ID) {
+		return p, panDetected("id")
+	}
+	if pan.Contains(string(p.Data)) {
+		return p, panDetected(panField(p.Data))
+	}
 	return p, nil
+}
+
+func panDetected(field string) *rejection {
+	return &rejection{"pan_detected", fmt.Sprintf("Field %q holds what looks like a full card number. OpenTeller never accepts one: send the last four digits (card_last4).", field)}
+}
+
+// panField names the first field of data whose value holds a card number.
+func panField(data []byte) string {
+	var v any
+	if json.Unmarshal(data, &v) != nil {
+		return "data"
+	}
+	var walk func(v any, path string) string
+	walk = func(v any, path string) string {
+		switch x := v.(type) {
+		case string:
+			if pan.Contains(x) {
+				return path
+			}
+		case map[string]any:
+			for _, k := range slices.Sorted(maps.Keys(x)) {
+				if pan.Contains(k) {
+					return path
+				}
+				if f := walk(x[k], path+"."+k); f != "" {
+					return f
+				}
+			}
+		case []any:
+			for i, e := range x {
+				if f := walk(e, fmt.Sprintf("%s[%d]", path, i)); f != "" {
+					return f
+				}
+			}
+		}
+		return ""
+	}
+	if f := walk(v, "data"); f != "" {
+		return f
+	}
+	return "data"
 }
 
 func strictDecode(raw []byte, v any) error {

@@ -202,3 +202,31 @@ func TestParseFraudAlertsAndRichMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRefusesCardNumbers: a full card number anywhere in an event is
+// refused as pan_detected, naming the field but never echoing the number.
+func TestParseRefusesCardNumbers(t *testing.T) {
+	for name, c := range map[string]struct{ raw, field string }{
+		"message text":      {ev("message", `{"text":"Your card 4111 1111 1111 1111 is ready"}`), "data.text"},
+		"merchant name":     {ev("transaction.posted", strings.Replace(goodTxn, `"Blue Door Coffee"`, `"Blue Door 5555-5555-5555-4444"`, 1)), "data.merchant.name"},
+		"quick reply":       {ev("message", `{"text":"Pick","quick_replies":[{"label":"ok","payload":"pan=4012888888881881"}]}`), "data.quick_replies[0].payload"},
+		"receipt item":      {ev("receipt", strings.Replace(goodReceipt, `"Rain jacket"`, `"Jacket for card ４１１１１１１１１１１１１１１１"`, 1)), "data.items[0].name"},
+		"event id":          {strings.Replace(ev("message", `{"text":"hi"}`), `"e1"`, `"4111111111111111"`, 1), "id"},
+		"zero-width spaced": {ev("message", "{\"text\":\"4111\u200b1111\u200b1111\u200b1111\"}"), "data.text"},
+	} {
+		_, err := Parse(json.RawMessage(c.raw), now)
+		var rej *rejection
+		if !errors.As(err, &rej) || rej.code != "pan_detected" || !strings.Contains(rej.message, `"`+c.field+`"`) {
+			t.Errorf("%s: %v, want pan_detected naming %s", name, err, c.field)
+			continue
+		}
+		if strings.Contains(rej.message, "1111") || strings.Contains(rej.message, "4444") || strings.Contains(rej.message, "1881") {
+			t.Errorf("%s: the refusal echoes the number: %s", name, rej.message)
+		}
+	}
+	// Last four digits, order and tracking numbers pass.
+	ok := ev("message", `{"text":"Card ••4242 · order 112-4455667-1234567 · tracking 9400111899223197428490"}`)
+	if _, err := Parse(json.RawMessage(ok), now); err != nil {
+		t.Fatal(err)
+	}
+}
