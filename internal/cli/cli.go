@@ -39,6 +39,7 @@ func init() {
 		"config":      {"print the effective configuration, secrets masked", runConfig},
 		"institution": {"manage institutions: create, list, rotate-key", runInstitution},
 		"webhooks":    {"dead-lettered webhooks: dead --institution ID, redeliver --institution ID --notice ID", runWebhooks},
+		"audit":       {"check the access log: verify [--against FILE] [--save FILE]", runAudit},
 		"bench":       {"measure ingest throughput and end-to-end latency", runBench},
 	}
 }
@@ -304,4 +305,53 @@ func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, d.Type, d.LinkID, d.DeadAt.Format(time.RFC3339), d.Attempts, d.LastError)
 	}
 	return tw.Flush()
+}
+
+// runAudit checks the whole access log against its checkpoints and, with
+// --against, against a checkpoint saved by an earlier audit; --save keeps
+// the newest checkpoint for the next one. Exit status 1 if anything fails.
+func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "verify" {
+		fmt.Fprintln(stderr, "usage: openteller audit verify [--against FILE] [--save FILE]")
+		return errUsage
+	}
+	var against, save string
+	cfg, _, err := parse("audit verify", args[1:], stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&against, "against", "", "a checkpoint note saved earlier: the log must still extend it")
+		fs.StringVar(&save, "save", "", "write the newest checkpoint note here, for the next audit")
+	})
+	if err != nil {
+		return err
+	}
+	st, err := server.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	keyring, err := server.OpenKeyring(cfg, st)
+	if err != nil {
+		return err
+	}
+	var saved []byte
+	if against != "" {
+		if saved, err = os.ReadFile(against); err != nil {
+			return err
+		}
+	}
+	log := server.AccessLog(cfg, st, keyring)
+	c, note, err := log.Audit(ctx, string(saved))
+	if err != nil {
+		return fmt.Errorf("audit failed: %w", err)
+	}
+	if save != "" {
+		if err := os.WriteFile(save, []byte(note), 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "access log OK: %d entries, root %x, every checkpoint verified", c.Size, c.Root)
+	if against != "" {
+		fmt.Fprintf(stdout, ", and it extends %s", against)
+	}
+	fmt.Fprintf(stdout, "\nverifier key: %s\n", log.VerifierKey())
+	return nil
 }

@@ -35,6 +35,10 @@ type Config struct {
 	// WebhookAllowPrivate ("true"/"false") lets webhook endpoints be on
 	// loopback or private addresses and plain http: for the demo and tests.
 	WebhookAllowPrivate string
+	// AccessLogOrigin names the access log in its signed checkpoints. It
+	// must never change for a deployment (browsers remember it), so it is
+	// a setting, not derived from an address.
+	AccessLogOrigin string
 }
 
 // AllowPrivateWebhooks reports the resolved WebhookAllowPrivate.
@@ -69,6 +73,7 @@ var settings = []setting{
 	{"log-format", "OPENTELLER_LOG_FORMAT", "text or json", false, func(c *Config) *string { return &c.LogFormat }, "text"},
 	{"consent-retention", "OPENTELLER_CONSENT_RETENTION", "how long consent receipts of ended links are kept (at least 26280h, three years)", false, func(c *Config) *string { return &c.ConsentRetention }, "26280h"},
 	{"webhook-allow-private", "OPENTELLER_WEBHOOK_ALLOW_PRIVATE", "true lets webhook endpoints be on private or loopback addresses over plain http (demo, tests); never in production", false, func(c *Config) *string { return &c.WebhookAllowPrivate }, "false"},
+	{"access-log-origin", "OPENTELLER_ACCESS_LOG_ORIGIN", "name of the access log in its signed checkpoints, such as bank.example/access-log; set once, never change", false, func(c *Config) *string { return &c.AccessLogOrigin }, "openteller/access-log"},
 	{"debug-addr", "OPENTELLER_DEBUG_ADDR", "operator-only address for /debug/pprof, e.g. 127.0.0.1:6060 (default off)", false, func(c *Config) *string { return &c.DebugAddr }, ""},
 }
 
@@ -119,6 +124,9 @@ func (c *Config) Resolve() error {
 	}
 	if c.WebhookAllowPrivate != "true" && c.WebhookAllowPrivate != "false" {
 		return fmt.Errorf("config: --webhook-allow-private %q must be true or false", c.WebhookAllowPrivate)
+	}
+	if c.AccessLogOrigin == "" || strings.ContainsAny(c.AccessLogOrigin, " +\n\t") {
+		return fmt.Errorf("config: --access-log-origin %q must be a name without spaces or '+', such as bank.example/access-log", c.AccessLogOrigin)
 	}
 	if c.DebugAddr != "" {
 		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {

@@ -187,8 +187,8 @@ func TestDelegation(t *testing.T) {
 	if len(evs) != 2 || evs[0].Type != "balance.updated" || evs[1].Type != "transaction.posted" {
 		t.Fatalf("delegate sees %+v", evs)
 	}
-	hist, _ := r.rec.History(ctx, "cus_owner")
-	if len(hist) != 1 || hist[0].ActorKind != "delegate" || hist[0].ActorID != "cus_acct" || hist[0].Subject == "cus_owner" {
+	hist, _ := r.rec.History(ctx, "cus_owner", 0)
+	if e := hist.Entries; len(e) != 1 || e[0].Entry.ActorKind != "delegate" || e[0].Entry.ActorID != "cus_acct" || e[0].Entry.Subject == "cus_owner" {
 		t.Fatalf("access history %+v", hist)
 	}
 
@@ -203,8 +203,8 @@ func TestDelegation(t *testing.T) {
 	if _, _, err := r.svc.DelegatedEvents(ctx, r.rec, "cus_acct", d.ID); err == nil {
 		t.Fatal("read after revocation")
 	}
-	if hist, _ = r.rec.History(ctx, "cus_owner"); len(hist) != 2 {
-		t.Fatalf("%d accesses logged, want the 2 reads that returned data", len(hist))
+	if hist, _ = r.rec.History(ctx, "cus_owner", 0); len(hist.Entries) != 2 {
+		t.Fatalf("%d accesses logged, want the 2 reads that returned data", len(hist.Entries))
 	}
 	// A second delegation expires by time.
 	d2, err := r.svc.Delegate(ctx, "cus_owner", l.ID, "cus_acct@example.com", 30)

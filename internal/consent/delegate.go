@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/tlog"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
@@ -262,23 +264,39 @@ func (s *Service) RegisterCustomer(mux *http.ServeMux, require func(http.Handler
 		}
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{"delegation": s.delegationView(r.Context(), d, false), "events": evs})
 	})
+	// The customer's access history, with what their browser needs to check
+	// it: ?since=N is the size of the last checkpoint it saw.
 	handle("GET /app/api/access", func(w http.ResponseWriter, r *http.Request, customerID string) {
-		as, err := rec.History(r.Context(), customerID)
+		since, _ := strconv.ParseUint(r.URL.Query().Get("since"), 10, 64)
+		h, err := rec.History(r.Context(), customerID, since)
 		if err != nil {
 			httpx.WriteError(w, err)
 			return
 		}
 		type entry struct {
-			ActorKind  string    `json:"actor_kind"`
-			ActorID    string    `json:"actor_id"`
-			Action     string    `json:"action"`
-			RecordKind string    `json:"record_kind"`
-			At         time.Time `json:"at"`
+			Index uint64   `json:"index"`
+			Data  string   `json:"data"` // the leaf's exact bytes; display what is verified
+			Proof [][]byte `json:"proof"`
 		}
 		out := []entry{}
-		for _, a := range as {
-			out = append(out, entry{a.ActorKind, a.ActorID, a.Action, a.RecordKind, a.At})
+		for _, e := range h.Entries {
+			out = append(out, entry{Index: e.Index, Data: string(e.Data), Proof: hashBytes(e.Proof)})
 		}
-		httpx.WriteJSON(w, http.StatusOK, map[string]any{"accesses": out})
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{
+			"accesses": out,
+			"log": map[string]any{
+				"origin": h.Origin, "verifier_key": h.VerifierKey, "checkpoint": h.Checkpoint, "size": h.Size,
+				"since": h.Since, "consistency": hashBytes(h.Consistency),
+			},
+		})
 	})
+}
+
+// hashBytes turns hashes into byte slices, which JSON writes as base64.
+func hashBytes(hs []tlog.Hash) [][]byte {
+	out := make([][]byte, len(hs))
+	for i, h := range hs {
+		out[i] = h[:]
+	}
+	return out
 }

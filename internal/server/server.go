@@ -80,19 +80,30 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "openteller.db"))
 }
 
+// OpenKeyring loads the root key the configuration names and returns the
+// keyring over st.
+func OpenKeyring(cfg config.Config, st store.Store) (*vault.Keyring, error) {
+	root, err := vault.LoadRootKey(cfg.RootKey, cfg.RootKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(root)
+	return vault.New(root, st)
+}
+
+// AccessLog is the deployment's access log, under the name its
+// configuration gives it.
+func AccessLog(cfg config.Config, st store.Store, keyring *vault.Keyring) *access.Log {
+	return &access.Log{Store: st, Keyring: keyring, Origin: cfg.AccessLogOrigin}
+}
+
 // Open builds a node from a resolved configuration.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
 	st, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	root, err := vault.LoadRootKey(cfg.RootKey, cfg.RootKeyFile)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	keyring, err := vault.New(root, st)
-	clear(root)
+	keyring, err := OpenKeyring(cfg, st)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -116,7 +127,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	s.Webhook = webhook.New(webhook.Config{Store: st, Keyring: keyring, Logger: log, AllowPrivate: cfg.AllowPrivateWebhooks()})
 	s.Ingest = ingest.New(ingest.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, Queued: s.Webhook.Kick})
 	s.Linking = linking.New(linking.Config{Store: st, Bus: s.Bus, BaseURL: cfg.BaseURL, Logger: log, CustomerOf: customerOf})
-	s.Access = &access.Log{Store: st, Keyring: keyring}
+	s.Access = AccessLog(cfg, st, keyring)
 	s.Consent = consent.New(consent.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, Retention: cfg.Retention()})
 	s.Hub = delivery.NewHub(delivery.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, CustomerOf: customerOf})
 

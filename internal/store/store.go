@@ -126,9 +126,22 @@ type Store interface {
 	Delegations(ctx context.Context, linkID, delegateID string) ([]Delegation, error)
 	// RevokeDelegation ends d at once; only its owner may.
 	RevokeDelegation(ctx context.Context, id, ownerID string, at time.Time) error
-	// RecordAccess appends to the access log; Accesses lists a subject's.
-	RecordAccess(ctx context.Context, a Access) error
-	Accesses(ctx context.Context, subject string) ([]Access, error)
+	// AppendLogEntry appends e to the access log at the next index (gapless
+	// from 0, whatever the number of nodes) and returns that index.
+	AppendLogEntry(ctx context.Context, e LogEntry) (uint64, error)
+	// LogEntries lists the subject's entries, oldest first.
+	LogEntries(ctx context.Context, subject string) ([]LogEntry, error)
+	// LogRange lists the entries with from <= index < to, in order.
+	LogRange(ctx context.Context, from, to uint64) ([]LogEntry, error)
+	// LeafHashes returns the leaf hashes of the first size entries.
+	LeafHashes(ctx context.Context, size uint64) ([][32]byte, error)
+	// LogSize is the number of entries.
+	LogSize(ctx context.Context) (uint64, error)
+	// PutCheckpoint keeps a signed checkpoint; one of the same size is
+	// kept as it was.
+	PutCheckpoint(ctx context.Context, c StoredCheckpoint) error
+	// Checkpoints lists every checkpoint kept, smallest first.
+	Checkpoints(ctx context.Context) ([]StoredCheckpoint, error)
 	// PutWebhookEndpoint registers or replaces the institution's endpoint;
 	// notices waiting for one become due at once.
 	PutWebhookEndpoint(ctx context.Context, e WebhookEndpoint) error
@@ -582,15 +595,22 @@ func (d Delegation) Live(now time.Time) bool {
 	return d.RevokedAt.IsZero() && now.Before(d.ExpiresAt)
 }
 
-// Access is one read of a customer's data by someone other than the
-// customer's own devices. It holds no content and no personal data.
-type Access struct {
-	ActorKind  string // delegate, agent, institution, operator
-	ActorID    string
-	Action     string // read
-	RecordKind string // events, balances, transactions
-	Subject    string // a per-customer pseudonym
-	At         time.Time
+// LogEntry is one entry of the access log: a read of a customer's data by
+// someone other than the customer's own devices. Data is its exact bytes
+// (package access encodes them; they hold no content and no personal
+// data), LeafHash their Merkle leaf hash, Subject the customer's pseudonym.
+type LogEntry struct {
+	Index    uint64
+	Subject  string
+	Data     []byte
+	LeafHash [32]byte
+}
+
+// StoredCheckpoint is a signed checkpoint of the access log.
+type StoredCheckpoint struct {
+	Size      uint64
+	Note      string
+	CreatedAt time.Time
 }
 
 // ReceiptDelegate records an owner granting a delegate access.

@@ -22,6 +22,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -69,6 +70,8 @@ type Keyring struct {
 
 	mu    sync.Mutex
 	cache map[string]*dataKey // customer id → unwrapped key
+
+	logKey ed25519.PrivateKey // signs the access log's checkpoints
 }
 
 type dataKey struct {
@@ -92,7 +95,23 @@ func New(rootKey []byte, keys KeyStore) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keyring{root: root, rootVersion: 1, keys: keys, cache: make(map[string]*dataKey)}, nil
+	// The access log's signing key is derived from the root key, so every
+	// node of a deployment signs with the same key and none is stored.
+	mac := hmac.New(sha256.New, rootKey)
+	mac.Write([]byte("openteller/access-log/ed25519/v1"))
+	logKey := ed25519.NewKeyFromSeed(mac.Sum(nil))
+	return &Keyring{root: root, rootVersion: 1, keys: keys, cache: make(map[string]*dataKey), logKey: logKey}, nil
+}
+
+// LogPublicKey is the public key that verifies the access log's
+// checkpoints; customers' browsers are given it.
+func (k *Keyring) LogPublicKey() ed25519.PublicKey {
+	return k.logKey.Public().(ed25519.PublicKey)
+}
+
+// SignLog signs msg (a checkpoint note's text) with the access log's key.
+func (k *Keyring) SignLog(msg []byte) []byte {
+	return ed25519.Sign(k.logKey, msg)
 }
 
 // LoadRootKey returns the root key: from encoded (base64, as given through

@@ -670,26 +670,93 @@ func (s *Store) RevokeDelegation(ctx context.Context, id, ownerID string, at tim
 	return nil
 }
 
-func (s *Store) RecordAccess(ctx context.Context, a store.Access) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO access_log (actor_kind, actor_id, action, record_kind, subject, at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		a.ActorKind, a.ActorID, a.Action, a.RecordKind, a.Subject, a.At)
-	return err
+// AppendLogEntry takes a transaction-scoped advisory lock so that nodes
+// append one at a time: indexes are gapless, the tree has no holes.
+func (s *Store) AppendLogEntry(ctx context.Context, e store.LogEntry) (uint64, error) {
+	var idx uint64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('openteller.access_entries'))`); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `INSERT INTO access_entries (idx, subject, data, leaf_hash)
+			VALUES ((SELECT coalesce(max(idx) + 1, 0) FROM access_entries), $1, $2, $3) RETURNING idx`,
+			e.Subject, string(e.Data), e.LeafHash[:]).Scan(&idx)
+	})
+	return idx, err
 }
 
-func (s *Store) Accesses(ctx context.Context, subject string) ([]store.Access, error) {
-	rows, err := s.pool.Query(ctx, `SELECT actor_kind, actor_id, action, record_kind, subject, at FROM access_log WHERE subject = $1 ORDER BY id`, subject)
+func (s *Store) LogEntries(ctx context.Context, subject string) ([]store.LogEntry, error) {
+	return s.logEntries(ctx, `SELECT idx, subject, data, leaf_hash FROM access_entries WHERE subject = $1 ORDER BY idx`, subject)
+}
+
+func (s *Store) LogRange(ctx context.Context, from, to uint64) ([]store.LogEntry, error) {
+	return s.logEntries(ctx, `SELECT idx, subject, data, leaf_hash FROM access_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx`, from, to)
+}
+
+func (s *Store) logEntries(ctx context.Context, query string, args ...any) ([]store.LogEntry, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Access
+	var out []store.LogEntry
 	for rows.Next() {
-		var a store.Access
-		if err := rows.Scan(&a.ActorKind, &a.ActorID, &a.Action, &a.RecordKind, &a.Subject, &a.At); err != nil {
+		var e store.LogEntry
+		var data string
+		var leaf []byte
+		if err := rows.Scan(&e.Index, &e.Subject, &data, &leaf); err != nil {
 			return nil, err
 		}
-		a.At = a.At.UTC()
-		out = append(out, a)
+		e.Data = []byte(data)
+		copy(e.LeafHash[:], leaf)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) LeafHashes(ctx context.Context, size uint64) ([][32]byte, error) {
+	rows, err := s.pool.Query(ctx, `SELECT leaf_hash FROM access_entries WHERE idx < $1 ORDER BY idx`, size)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([][32]byte, 0, size)
+	for rows.Next() {
+		var leaf []byte
+		if err := rows.Scan(&leaf); err != nil {
+			return nil, err
+		}
+		out = append(out, [32]byte(leaf))
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) LogSize(ctx context.Context) (uint64, error) {
+	var n uint64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM access_entries`).Scan(&n)
+	return n, err
+}
+
+func (s *Store) PutCheckpoint(ctx context.Context, c store.StoredCheckpoint) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO log_checkpoints (size, note, created_at) VALUES ($1, $2, $3) ON CONFLICT (size) DO NOTHING`,
+		c.Size, c.Note, c.CreatedAt)
+	return err
+}
+
+func (s *Store) Checkpoints(ctx context.Context) ([]store.StoredCheckpoint, error) {
+	rows, err := s.pool.Query(ctx, `SELECT size, note, created_at FROM log_checkpoints ORDER BY size`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.StoredCheckpoint
+	for rows.Next() {
+		var c store.StoredCheckpoint
+		if err := rows.Scan(&c.Size, &c.Note, &c.CreatedAt); err != nil {
+			return nil, err
+		}
+		c.CreatedAt = c.CreatedAt.UTC()
+		out = append(out, c)
 	}
 	return out, rows.Err()
 }

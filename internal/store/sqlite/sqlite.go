@@ -934,29 +934,92 @@ func (s *Store) RevokeDelegation(ctx context.Context, id, ownerID string, at tim
 	})
 }
 
-func (s *Store) RecordAccess(ctx context.Context, a store.Access) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
-		_, err := c.ExecContext(ctx, `INSERT INTO access_log (actor_kind, actor_id, action, record_kind, subject, at) VALUES (?, ?, ?, ?, ?, ?)`,
-			a.ActorKind, a.ActorID, a.Action, a.RecordKind, a.Subject, micros(a.At))
-		return err
+func (s *Store) AppendLogEntry(ctx context.Context, e store.LogEntry) (uint64, error) {
+	var idx uint64
+	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		// One writer: the next index is the count, read in the same transaction.
+		return c.QueryRowContext(ctx, `INSERT INTO access_entries (idx, subject, data, leaf_hash)
+			VALUES ((SELECT coalesce(max(idx) + 1, 0) FROM access_entries), ?, ?, ?) RETURNING idx`,
+			e.Subject, string(e.Data), e.LeafHash[:]).Scan(&idx)
 	})
+	return idx, err
 }
 
-func (s *Store) Accesses(ctx context.Context, subject string) ([]store.Access, error) {
-	rows, err := s.reads.QueryContext(ctx, `SELECT actor_kind, actor_id, action, record_kind, subject, at FROM access_log WHERE subject = ? ORDER BY id`, subject)
+func (s *Store) LogEntries(ctx context.Context, subject string) ([]store.LogEntry, error) {
+	return s.logEntries(ctx, `SELECT idx, subject, data, leaf_hash FROM access_entries WHERE subject = ? ORDER BY idx`, subject)
+}
+
+func (s *Store) LogRange(ctx context.Context, from, to uint64) ([]store.LogEntry, error) {
+	return s.logEntries(ctx, `SELECT idx, subject, data, leaf_hash FROM access_entries WHERE idx >= ? AND idx < ? ORDER BY idx`, from, to)
+}
+
+func (s *Store) logEntries(ctx context.Context, query string, args ...any) ([]store.LogEntry, error) {
+	rows, err := s.reads.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Access
+	var out []store.LogEntry
 	for rows.Next() {
-		var a store.Access
-		var at int64
-		if err := rows.Scan(&a.ActorKind, &a.ActorID, &a.Action, &a.RecordKind, &a.Subject, &at); err != nil {
+		var e store.LogEntry
+		var data string
+		var leaf []byte
+		if err := rows.Scan(&e.Index, &e.Subject, &data, &leaf); err != nil {
 			return nil, err
 		}
-		a.At = fromMicros(at)
-		out = append(out, a)
+		e.Data = []byte(data)
+		copy(e.LeafHash[:], leaf)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) LeafHashes(ctx context.Context, size uint64) ([][32]byte, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT leaf_hash FROM access_entries WHERE idx < ? ORDER BY idx`, size)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([][32]byte, 0, size)
+	for rows.Next() {
+		var leaf []byte
+		if err := rows.Scan(&leaf); err != nil {
+			return nil, err
+		}
+		out = append(out, [32]byte(leaf))
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) LogSize(ctx context.Context) (uint64, error) {
+	var n uint64
+	err := s.reads.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM access_entries`).Scan(&n)
+	return n, err
+}
+
+func (s *Store) PutCheckpoint(ctx context.Context, c store.StoredCheckpoint) error {
+	return s.do(ctx, func(ctx context.Context, conn *sql.Conn) error {
+		_, err := conn.ExecContext(ctx, `INSERT INTO log_checkpoints (size, note, created_at) VALUES (?, ?, ?) ON CONFLICT (size) DO NOTHING`,
+			c.Size, c.Note, micros(c.CreatedAt))
+		return err
+	})
+}
+
+func (s *Store) Checkpoints(ctx context.Context) ([]store.StoredCheckpoint, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT size, note, created_at FROM log_checkpoints ORDER BY size`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.StoredCheckpoint
+	for rows.Next() {
+		var c store.StoredCheckpoint
+		var at int64
+		if err := rows.Scan(&c.Size, &c.Note, &at); err != nil {
+			return nil, err
+		}
+		c.CreatedAt = fromMicros(at)
+		out = append(out, c)
 	}
 	return out, rows.Err()
 }

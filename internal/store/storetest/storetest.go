@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,7 +49,8 @@ func Run(t *testing.T, open Open) {
 		{"RevokeDeletesAndMarks", testRevokeDeletesAndMarks},
 		{"ExpireAndRenew", testExpireAndRenew},
 		{"RenewalReminders", testRenewalReminders},
-		{"DelegationsAndAccessLog", testDelegationsAndAccessLog},
+		{"Delegations", testDelegations},
+		{"AccessLog", testAccessLog},
 		{"OutboxDelivery", testOutboxDelivery},
 		{"EventNotices", testEventNotices},
 		{"LatestEvents", testLatestEvents},
@@ -822,7 +824,7 @@ func testRenewalReminders(t *testing.T, s store.Store) {
 // testDelegationsAndAccessLog: delegations are listed for their link and
 // their delegate, revoked only by their owner, and recorded with a
 // receipt; the access log keeps entries per subject, in order.
-func testDelegationsAndAccessLog(t *testing.T, s store.Store) {
+func testDelegations(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	f := setup(t, s)
 	must(t, s.CreateCustomer(ctx, store.Customer{ID: "cus_acct", Email: "acct@example.com", PasswordHash: "x", CreatedAt: t0}))
@@ -848,13 +850,60 @@ func testDelegationsAndAccessLog(t *testing.T, s store.Store) {
 	if got, _ := s.Delegation(ctx, "dlg_1"); got.Live(now) {
 		t.Fatalf("live after revocation: %+v", got)
 	}
-	for i, who := range []string{"subj_a", "subj_b", "subj_a"} {
-		must(t, s.RecordAccess(ctx, store.Access{ActorKind: "delegate", ActorID: fmt.Sprint(i), Action: "read", RecordKind: "events", Subject: who, At: now}))
+}
+
+// testAccessLog: entries get gapless indexes from 0, also when appended
+// concurrently; they are listed by subject and by range, exactly as
+// written; checkpoints are kept once per size.
+func testAccessLog(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if n, err := s.LogSize(ctx); err != nil || n != 0 {
+		t.Fatalf("empty log size %d %v", n, err)
 	}
-	as, err := s.Accesses(ctx, "subj_a")
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 20 {
+		wg.Go(func() {
+			who := []string{"subj_a", "subj_b"}[i%2]
+			data := []byte(fmt.Sprintf(`{"n":%d}`, i))
+			_, err := s.AppendLogEntry(ctx, store.LogEntry{Subject: who, Data: data, LeafHash: sha256.Sum256(data)})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must(t, err)
+	}
+	n, err := s.LogSize(ctx)
 	must(t, err)
-	if len(as) != 2 || as[0].ActorID != "0" || as[1].ActorID != "2" || !as[0].At.Equal(now) {
-		t.Fatalf("accesses = %+v", as)
+	all, err := s.LogRange(ctx, 0, n)
+	must(t, err)
+	if n != 20 || len(all) != 20 {
+		t.Fatalf("size %d, %d entries", n, len(all))
+	}
+	for i, e := range all {
+		if e.Index != uint64(i) || e.LeafHash != sha256.Sum256(e.Data) {
+			t.Fatalf("entry %d = %+v", i, e)
+		}
+	}
+	leaves, err := s.LeafHashes(ctx, 7)
+	must(t, err)
+	if len(leaves) != 7 || leaves[6] != all[6].LeafHash {
+		t.Fatalf("leaf hashes = %d", len(leaves))
+	}
+	a, err := s.LogEntries(ctx, "subj_a")
+	must(t, err)
+	if len(a) != 10 || a[0].Subject != "subj_a" || a[0].Index > a[1].Index {
+		t.Fatalf("subj_a entries = %+v", a)
+	}
+	must(t, s.PutCheckpoint(ctx, store.StoredCheckpoint{Size: 20, Note: "first", CreatedAt: t0}))
+	must(t, s.PutCheckpoint(ctx, store.StoredCheckpoint{Size: 20, Note: "second", CreatedAt: t0}))
+	must(t, s.PutCheckpoint(ctx, store.StoredCheckpoint{Size: 5, Note: "small", CreatedAt: t0}))
+	cs, err := s.Checkpoints(ctx)
+	must(t, err)
+	if len(cs) != 2 || cs[0].Size != 5 || cs[1].Note != "first" || !cs[1].CreatedAt.Equal(t0) {
+		t.Fatalf("checkpoints = %+v", cs)
 	}
 }
 

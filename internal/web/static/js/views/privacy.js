@@ -7,6 +7,7 @@ import { longDate } from '../format.js';
 import * as store from '../store.js';
 import { SCOPES } from './connect.js';
 import { expiringSoon } from './thread.js';
+import { fromBase64, leafHash, openNote, parseCheckpoint, toBase64, verifyConsistency, verifyInclusion } from '../tlog.js';
 
 const SCOPE_WORDS = Object.fromEntries(SCOPES);
 const ACTION_WORDS = { grant: 'Connected', renew: 'Renewed', narrow: 'Shared less', delegate: 'Shared read-only', revoke: 'Disconnected', expire: 'Ended at expiry' };
@@ -130,15 +131,61 @@ export function privacyView() {
     renderLinks();
   }
 
+  // The access history is checked here, in the browser: each entry's proof
+  // of inclusion in a checkpoint signed by the log's key, and that the
+  // checkpoint extends the last one this browser saw. A failure is shown,
+  // never hidden; a checked checkpoint is remembered for next time.
+  const logWarning = h('p', { class: 'form-error', role: 'alert', testid: 'log-warning', hidden: true });
+  const logStatus = h('p', { class: 'muted log-status', testid: 'log-status' });
+  const seenKey = () => `openteller.access-log.${store.session.customer?.id || ''}`;
+
   async function loadAccesses() {
+    let seen = null;
+    try { seen = JSON.parse(localStorage.getItem(seenKey()) || 'null'); } catch { seen = null; }
+    let res;
     try {
-      const res = await api('GET', '/access');
-      const list = res.accesses || [];
-      clear(accesses, list.length
-        ? list.slice().reverse().map((a) => h('li', { class: 'privacy-receipt', testid: 'access' },
-          h('p', {}, h('strong', {}, a.actor_kind === 'delegate' ? 'Someone you shared with' : a.actor_kind), ` read your ${a.record_kind === 'events' ? 'balances and transactions' : a.record_kind} · ${longDate(a.at)}`)))
-        : h('li', { class: 'muted' }, 'Nobody but you has read your data.'));
-    } catch (err) { fail(err); }
+      res = await api('GET', `/access${seen?.size ? `?since=${seen.size}` : ''}`);
+    } catch (err) { fail(err); return; }
+    const log = res.log || {};
+    const problems = [];
+    let cp = null;
+    try {
+      if (seen && seen.verifier_key !== log.verifier_key) problems.push('The log’s signing key changed since you last looked.');
+      cp = parseCheckpoint(await openNote(log.checkpoint, log.verifier_key));
+      if (cp.origin !== log.origin) problems.push('The log’s checkpoint names another log.');
+      if (seen?.size) {
+        const before = fromBase64(seen.root);
+        if (cp.size < seen.size) problems.push(`The log is shorter than when you last looked (${cp.size} entries, was ${seen.size}).`);
+        else if (!await verifyConsistency(seen.size, cp.size, (log.consistency || []).map(fromBase64), before, cp.root)) {
+          problems.push('The log does not extend the one this browser saw before: past entries may have been changed or removed.');
+        }
+      }
+    } catch (err) {
+      problems.push(`The log’s checkpoint could not be checked: ${err.message}.`);
+    }
+    const list = res.accesses || [];
+    const rows = [];
+    for (const a of list.slice().reverse()) {
+      let e = {};
+      try { e = JSON.parse(a.data); } catch { /* shown as unverified */ }
+      const ok = cp && await verifyInclusion(await leafHash(a.data), a.index, cp.size, (a.proof || []).map(fromBase64), cp.root);
+      if (!ok) problems.push('An entry in your access history could not be verified.');
+      rows.push(h('li', { class: 'privacy-receipt', testid: 'access', 'data-verified': ok ? 'true' : 'false' },
+        h('p', {}, h('strong', {}, e.actor_kind === 'delegate' ? 'Someone you shared with' : e.actor_kind || 'Someone'),
+          ` read your ${e.record_kind === 'events' ? 'balances and transactions' : e.record_kind || 'data'} · ${longDate(e.at)}`),
+        h('p', { class: `muted ${ok ? 'verified' : 'unverified'}` }, ok ? '✓ Verified in the public log' : '✗ Not verified')));
+    }
+    clear(accesses, rows.length ? rows : h('li', { class: 'muted' }, 'Nobody but you has read your data.'));
+    logWarning.textContent = problems.length ? `Warning: ${[...new Set(problems)].join(' ')} Tell OpenTeller’s operator and your bank.` : '';
+    logWarning.hidden = problems.length === 0;
+    if (cp && problems.length === 0) {
+      logStatus.textContent = `Checked against the log’s signed checkpoint of ${cp.size} ${cp.size === 1 ? 'entry' : 'entries'}.`;
+      try {
+        localStorage.setItem(seenKey(), JSON.stringify({ size: cp.size, root: toBase64(cp.root), verifier_key: log.verifier_key }));
+      } catch { /* private mode: the next visit checks from scratch */ }
+    } else {
+      logStatus.textContent = '';
+    }
   }
 
   function renderLinks() {
@@ -170,7 +217,7 @@ export function privacyView() {
       problem,
       h('p', { class: 'muted' }, 'Each bank sends you only what you chose, for as long as you chose. Nothing here is used for advertising, sold or shared.'),
       h('h2', {}, 'Connected banks'), links,
-      h('h2', {}, 'Who read your data'), accesses,
+      h('h2', {}, 'Who read your data'), logWarning, accesses, logStatus,
       h('h2', {}, 'Your consent receipts'), receipts),
   );
   loadLinks().then(() => { for (const c of allLinks) if (c.link.status === 'active') loadDelegations(c); });
