@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,6 +57,60 @@ func TestNothingInPlaintextOnDisk(t *testing.T) {
 		t.Fatalf("demo did not exit cleanly on SIGTERM: %v", p.cmd.ProcessState)
 	}
 	scan(t, dir, markers)
+
+	// The node's logs (its slog lines; the demo's banner is for the person
+	// at the keyboard) carry none of it, nor the customer's email.
+	for _, line := range strings.Split(p.out.String(), "\n") {
+		if !strings.HasPrefix(line, "time=") {
+			continue
+		}
+		for _, m := range append(markers, info.CustomerEmail) {
+			if strings.Contains(line, m) {
+				t.Errorf("the log holds %q: %s", m, line)
+			}
+		}
+	}
+
+	// No operator command shows a customer's content: run every command
+	// there is against this data directory and search what it prints.
+	commands := map[string][]string{
+		"audit":       {"audit", "verify", "--data", dir},
+		"config":      {"config", "--data", dir},
+		"institution": {"institution", "list", "--data", dir},
+		"webhooks":    {"webhooks", "dead", "--data", dir, "--institution", info.InstitutionID},
+		// Not operator views of stored data: bench makes its own scratch
+		// store; demo and serve run the platform.
+		"bench": nil, "demo": nil, "serve": nil,
+	}
+	usage, _ := runCLI(t)
+	listed := 0
+	for _, line := range strings.Split(usage, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 2 || !strings.HasPrefix(line, "  ") {
+			continue
+		}
+		listed++
+		args, known := commands[fields[0]]
+		if !known {
+			t.Errorf("command %q is not checked here for showing customers' content: add it", fields[0])
+			continue
+		}
+		if args == nil {
+			continue
+		}
+		out, err := runCLI(t, args...)
+		if err != nil {
+			t.Errorf("%s: %v\n%s", fields[0], err, out)
+		}
+		for _, m := range append(markers, info.CustomerEmail) {
+			if strings.Contains(out, m) {
+				t.Errorf("openteller %s shows %q", strings.Join(args, " "), m)
+			}
+		}
+	}
+	if listed != len(commands) {
+		t.Errorf("usage lists %d commands, this test knows %d", listed, len(commands))
+	}
 }
 
 // scan reports every platform file under dir that contains a marker, and
