@@ -16,12 +16,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openteller/openteller/internal/access"
 	"github.com/openteller/openteller/internal/consent"
 	"github.com/openteller/openteller/internal/delivery"
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/linking"
 	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/vault"
 )
 
 //go:embed static
@@ -66,6 +68,8 @@ type API struct {
 	Now      func() time.Time
 	Customer func(*http.Request) (string, bool)
 	BaseURL  string
+	Keyring  *vault.Keyring // opens the customer's own data, for export
+	Access   *access.Log
 }
 
 // Register adds the API's routes to mux; require wraps each in the
@@ -80,6 +84,8 @@ func (a *API) Register(mux *http.ServeMux, require func(http.Handler) http.Handl
 	mux.Handle("POST /app/api/conversations/{id}/messages", require(http.HandlerFunc(a.postMessage)))
 	mux.Handle("POST /app/api/conversations/{id}/requests", require(http.HandlerFunc(a.request)))
 	mux.Handle("POST /app/api/conversations/{id}/alerts/{seq}/answer", require(http.HandlerFunc(a.answerAlert)))
+	mux.Handle("GET /app/api/export", require(http.HandlerFunc(a.export)))
+	mux.Handle("GET /app/api/export/transactions.csv", require(http.HandlerFunc(a.transactionsCSV)))
 }
 
 func (a *API) institutions(w http.ResponseWriter, r *http.Request) {

@@ -218,7 +218,13 @@ export function privacyView() {
       h('p', { class: 'muted' }, 'Each bank sends you only what you chose, for as long as you chose. Nothing here is used for advertising, sold or shared.'),
       h('h2', {}, 'Connected banks'), links,
       h('h2', {}, 'Who read your data'), logWarning, accesses, logStatus,
-      h('h2', {}, 'Your consent receipts'), receipts),
+      h('h2', {}, 'Your consent receipts'), receipts,
+      h('h2', {}, 'Your data'),
+      h('p', {}, 'Download everything OpenTeller holds about you: your profile, connections and consent receipts, every message and update, and who read your data.'),
+      h('p', { class: 'download-links' },
+        h('a', { href: '/app/api/export', download: '', testid: 'export-json' }, 'Everything (JSON)'),
+        ' · ',
+        h('a', { href: '/app/api/export/transactions.csv', download: '', testid: 'export-csv' }, 'Transactions (CSV)'))),
   );
   loadLinks().then(() => { for (const c of allLinks) if (c.link.status === 'active') loadDelegations(c); });
   loadReceipts();
