@@ -1,5 +1,6 @@
 // Package delivery carries a customer's conversations to their open devices
-// over WebSockets, live.
+// over WebSockets, live, and to the customer's own hands: history pages and
+// the export (export.go).
 //
 // Each device says where it is ("resume" with the last seq it has per
 // conversation); delivery sends everything after that from the store, in seq

@@ -163,7 +163,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		mux.HandleFunc(method+" /app/api/", notFound)
 		mux.HandleFunc(method+" /v1/", notFound)
 	}
-	api := &web.API{Store: st, Ingest: s.Ingest, Linking: s.Linking, Now: time.Now, Customer: customerOf, BaseURL: cfg.BaseURL, Keyring: keyring, Access: s.Access}
+	api := &web.API{Store: st, Ingest: s.Ingest, Linking: s.Linking, Now: time.Now, Customer: customerOf, BaseURL: cfg.BaseURL, Hub: s.Hub, Access: s.Access}
 	api.Register(mux, s.Auth.RequireCustomer)
 	mux.Handle("GET /", web.Static())
 

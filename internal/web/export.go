@@ -1,10 +1,8 @@
 package web
 
 import (
-	"context"
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -16,55 +14,6 @@ import (
 // Export: everything OpenTeller holds about the signed-in customer, as
 // JSON, and their card and account transactions as CSV. Only the customer
 // themself can download it; it is opened with their key on the way out.
-
-const exportPage = 1000
-
-type exportEvent struct {
-	Seq        int64           `json:"seq"`
-	Type       string          `json:"type"`
-	Author     string          `json:"author"`
-	OccurredAt time.Time       `json:"occurred_at"`
-	ReceivedAt time.Time       `json:"received_at"`
-	Data       json.RawMessage `json:"data"`
-}
-
-type exportConversation struct {
-	ID          string        `json:"id"`
-	Institution string        `json:"institution"`
-	Events      []exportEvent `json:"events"`
-}
-
-// conversationsWithEvents opens every event of every conversation of the
-// customer.
-func (a *API) conversationsWithEvents(ctx context.Context, customerID string) ([]exportConversation, error) {
-	convs, err := a.Store.Conversations(ctx, customerID)
-	if err != nil {
-		return nil, err
-	}
-	out := []exportConversation{}
-	for _, c := range convs {
-		ec := exportConversation{ID: c.ID, Institution: c.InstitutionName, Events: []exportEvent{}}
-		for after := int64(0); ; {
-			evs, err := a.Store.EventsAfter(ctx, c.ID, after, exportPage)
-			if err != nil {
-				return nil, err
-			}
-			for _, e := range evs {
-				data, err := a.Keyring.Open(ctx, e.CustomerID, e.ID, e.Sealed)
-				if err != nil {
-					return nil, fmt.Errorf("web: export: open event %d of %s: %w", e.Seq, c.ID, err)
-				}
-				ec.Events = append(ec.Events, exportEvent{Seq: e.Seq, Type: e.Type, Author: e.Author, OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Data: data})
-				after = e.Seq
-			}
-			if len(evs) < exportPage {
-				break
-			}
-		}
-		out = append(out, ec)
-	}
-	return out, nil
-}
 
 func (a *API) export(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -84,7 +33,7 @@ func (a *API) export(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, err)
 		return
 	}
-	convs, err := a.conversationsWithEvents(ctx, customerID)
+	convs, err := a.Hub.Export(ctx, customerID)
 	if err != nil {
 		httpx.WriteError(w, err)
 		return
@@ -131,7 +80,7 @@ func (a *API) export(w http.ResponseWriter, r *http.Request) {
 // conversation's order: pending ones too, marked, since the customer saw them.
 func (a *API) transactionsCSV(w http.ResponseWriter, r *http.Request) {
 	customerID, _ := a.Customer(r)
-	convs, err := a.conversationsWithEvents(r.Context(), customerID)
+	convs, err := a.Hub.Export(r.Context(), customerID)
 	if err != nil {
 		httpx.WriteError(w, err)
 		return

@@ -23,7 +23,6 @@ import (
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/linking"
 	"github.com/openteller/openteller/internal/store"
-	"github.com/openteller/openteller/internal/vault"
 )
 
 //go:embed static
@@ -68,7 +67,7 @@ type API struct {
 	Now      func() time.Time
 	Customer func(*http.Request) (string, bool)
 	BaseURL  string
-	Keyring  *vault.Keyring // opens the customer's own data, for export
+	Hub      *delivery.Hub // opens the customer's own data, for export
 	Access   *access.Log
 }
 
