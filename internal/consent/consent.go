@@ -125,7 +125,7 @@ func (s *Service) RemindDue(ctx context.Context) (int, error) {
 		for _, l := range due {
 			data, _ := json.Marshal(ExpiringNotice{ExpiresAt: l.ExpiresAt})
 			recordID := ingest.NewID("evt_")
-			sealed, err := s.keyring.Seal(ctx, l.CustomerID, recordID, data)
+			sealed, err := s.keyring.Seal(ctx, vault.ConversationKey(l.CustomerID, l.InstitutionID), recordID, data)
 			if err != nil {
 				return n, fmt.Errorf("consent: seal reminder: %w", err)
 			}
@@ -199,7 +199,7 @@ func (s *Service) end(ctx context.Context, r store.Revocation) (store.Link, erro
 	}
 	data, _ := json.Marshal(EndedNotice{EndedBy: by, EndedAt: r.At})
 	recordID := ingest.NewID("evt_")
-	sealed, err := s.keyring.Seal(ctx, l.CustomerID, recordID, data)
+	sealed, err := s.keyring.Seal(ctx, vault.ConversationKey(l.CustomerID, l.InstitutionID), recordID, data)
 	if err != nil {
 		return l, fmt.Errorf("consent: seal notice: %w", err)
 	}
@@ -299,7 +299,7 @@ func (s *Service) Narrow(ctx context.Context, customerID, linkID string, keep []
 	now := s.now().UTC()
 	data, _ := json.Marshal(NarrowedNotice{Scopes: keep, Removed: removed, DeletedTypes: deleteTypes})
 	recordID := ingest.NewID("evt_")
-	sealed, err := s.keyring.Seal(ctx, l.CustomerID, recordID, data)
+	sealed, err := s.keyring.Seal(ctx, vault.ConversationKey(l.CustomerID, l.InstitutionID), recordID, data)
 	if err != nil {
 		return l, fmt.Errorf("consent: seal notice: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/openteller/openteller/internal/bus"
 	"github.com/openteller/openteller/internal/consent"
 	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/vault"
 )
 
 // TestExpiryEndsLinkAndRenewalRestoresIt runs the sweep on a moving clock:
@@ -67,7 +68,7 @@ func TestExpiryEndsLinkAndRenewalRestoresIt(t *testing.T) {
 	if len(evs) != 1 || evs[0].Type != store.TypeLinkExpired {
 		t.Fatalf("after expiry the conversation holds %+v", evs)
 	}
-	data, err := r.kr.Open(ctx, "cus_1", evs[0].ID, evs[0].Sealed)
+	data, err := r.kr.Open(ctx, vault.ConversationKey("cus_1", "ins_1"), evs[0].ID, evs[0].Sealed)
 	r.must(err)
 	var notice consent.EndedNotice
 	json.Unmarshal(data, &notice)

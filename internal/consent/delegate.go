@@ -15,6 +15,7 @@ import (
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/vault"
 	"github.com/openteller/openteller/internal/tlog"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
@@ -118,7 +119,7 @@ func (s *Service) DelegatedEvents(ctx context.Context, rec access.Recorder, dele
 		if e.LinkID != l.ID || !allowed[e.Type] {
 			continue
 		}
-		data, err := s.keyring.Open(ctx, e.CustomerID, e.ID, e.Sealed)
+		data, err := s.keyring.Open(ctx, vault.ConversationKey(e.CustomerID, e.InstitutionID), e.ID, e.Sealed)
 		if err != nil {
 			return d, nil, fmt.Errorf("consent: open event for delegate: %w", err)
 		}

@@ -407,7 +407,7 @@ func (h *Hub) sendAfter(ctx context.Context, d *device, convID string, known map
 // be opened is sent empty: the seq still advances, so the device is not
 // stuck behind it.
 func (h *Hub) wire(ctx context.Context, e store.Event) wireEvent {
-	data, err := h.keyring.Open(ctx, e.CustomerID, e.ID, e.Sealed)
+	data, err := h.keyring.Open(ctx, vault.ConversationKey(e.CustomerID, e.InstitutionID), e.ID, e.Sealed)
 	if err != nil {
 		h.log.Error("delivery: open event", "conversation", e.ConversationID, "seq", e.Seq, "err", err)
 		data = []byte(`{}`)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/openteller/openteller/internal/vault"
 )
 
 const exportPage = 1000
@@ -42,7 +44,7 @@ func (h *Hub) Export(ctx context.Context, customerID string) ([]ExportConversati
 				return nil, err
 			}
 			for _, e := range evs {
-				data, err := h.keyring.Open(ctx, e.CustomerID, e.ID, e.Sealed)
+				data, err := h.keyring.Open(ctx, vault.ConversationKey(e.CustomerID, e.InstitutionID), e.ID, e.Sealed)
 				if err != nil {
 					return nil, fmt.Errorf("delivery: export: open event %d of %s: %w", e.Seq, c.ID, err)
 				}

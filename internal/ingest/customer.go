@@ -14,6 +14,7 @@ import (
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/pan"
 	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/vault"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
@@ -167,7 +168,7 @@ func (in *Ingester) lastBalances(ctx context.Context, conversationID string) ([]
 	seen := map[string]bool{}
 	out := []Known{}
 	for _, e := range evs {
-		plain, err := in.keyring.Open(ctx, e.CustomerID, e.ID, e.Sealed)
+		plain, err := in.keyring.Open(ctx, vault.ConversationKey(e.CustomerID, e.InstitutionID), e.ID, e.Sealed)
 		if err != nil {
 			return nil, fmt.Errorf("ingest: open balance: %w", err)
 		}
@@ -270,7 +271,7 @@ func (in *Ingester) openEvent(ctx context.Context, c store.Conversation, seq int
 	if len(evs) == 0 || evs[0].Seq != seq || evs[0].Type != typ {
 		return store.Event{}, notFound
 	}
-	plain, err := in.keyring.Open(ctx, evs[0].CustomerID, evs[0].ID, evs[0].Sealed)
+	plain, err := in.keyring.Open(ctx, vault.ConversationKey(evs[0].CustomerID, evs[0].InstitutionID), evs[0].ID, evs[0].Sealed)
 	if err != nil {
 		return store.Event{}, fmt.Errorf("ingest: open event: %w", err)
 	}
@@ -287,7 +288,7 @@ func (in *Ingester) customerEvent(ctx context.Context, c store.Conversation, typ
 		return store.NewEvent{}, fmt.Errorf("ingest: encode %s: %w", typ, err)
 	}
 	id := NewID("evt_")
-	sealed, err := in.keyring.Seal(ctx, c.CustomerID, id, plain)
+	sealed, err := in.keyring.Seal(ctx, vault.ConversationKey(c.CustomerID, c.InstitutionID), id, plain)
 	if err != nil {
 		return store.NewEvent{}, fmt.Errorf("ingest: seal %s: %w", typ, err)
 	}
@@ -304,7 +305,7 @@ func (in *Ingester) attachNotice(ctx context.Context, e *store.NewEvent, typ str
 		return fmt.Errorf("ingest: encode %s notice: %w", typ, err)
 	}
 	id := NewID("ntc_")
-	sealed, err := in.keyring.Seal(ctx, e.CustomerID, id, plain)
+	sealed, err := in.keyring.Seal(ctx, vault.ConversationKey(e.CustomerID, e.InstitutionID), id, plain)
 	if err != nil {
 		return fmt.Errorf("ingest: seal %s notice: %w", typ, err)
 	}

@@ -89,7 +89,7 @@ func (r *rig) notices(typ string, into func(json.RawMessage)) int {
 		if x.Payload != nil || x.CustomerID != "cus_1" {
 			r.t.Fatalf("%s notice not sealed for its customer: %+v", typ, x)
 		}
-		plain, err := r.kr.Open(context.Background(), x.CustomerID, x.ID, x.Sealed)
+		plain, err := r.kr.Open(context.Background(), vault.ConversationKey(x.CustomerID, x.InstitutionID), x.ID, x.Sealed)
 		r.must(err)
 		into(plain)
 		n++
@@ -168,7 +168,7 @@ func TestAnswerFraudAlertOnce(t *testing.T) {
 	for _, e := range evs {
 		if e.Type == ingest.FraudResponseType {
 			answers++
-			plain, _ := r.kr.Open(ctx, e.CustomerID, e.ID, e.Sealed)
+			plain, _ := r.kr.Open(ctx, vault.ConversationKey(e.CustomerID, e.InstitutionID), e.ID, e.Sealed)
 			var d struct {
 				AlertSeq int64 `json:"alert_seq"`
 				Label    string

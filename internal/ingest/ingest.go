@@ -239,7 +239,7 @@ func (in *Ingester) prepare(ctx context.Context, institutionID string, ev Parsed
 		return store.NewEvent{}, storeRejection(store.ErrUnknownLink)
 	}
 	recordID := NewID("evt_")
-	sealed, err := in.keyring.Seal(ctx, owner.customerID, recordID, ev.Data)
+	sealed, err := in.keyring.Seal(ctx, vault.ConversationKey(owner.customerID, institutionID), recordID, ev.Data)
 	if err != nil {
 		return store.NewEvent{}, fmt.Errorf("ingest: seal: %w", err)
 	}

@@ -295,6 +295,14 @@ func (k *Keyring) Open(ctx context.Context, customerID, recordID string, sealed 
 		return nil, ErrOpen
 	}
 	version := int(binary.BigEndian.Uint32(sealed[1:5]))
+	if version > dk.version {
+		// Another node replaced the key (history cleared): this node's
+		// copy is stale. Read the current one.
+		k.Forget(customerID)
+		if dk, err = k.dataKey(ctx, customerID, false); err != nil {
+			return nil, err
+		}
+	}
 	if version != dk.version {
 		return nil, fmt.Errorf("vault: sealed under data key v%d, customer has v%d: %w", version, dk.version, ErrOpen)
 	}
@@ -303,6 +311,74 @@ func (k *Keyring) Open(ctx context.Context, customerID, recordID string, sealed 
 		return nil, ErrOpen
 	}
 	return pt, nil
+}
+
+// ConversationKey names the data key that seals what a customer holds
+// from one institution (its events and the notices about them). Clearing
+// that history destroys this key alone; the customer's own key (Fingerprint)
+// stays.
+func ConversationKey(customerID, institutionID string) string {
+	return customerID + "/" + institutionID
+}
+
+// SealedVersion is the data key version a payload was sealed under; 0 if
+// it is not a sealed payload. The store compares it with the current
+// version, so that nothing sealed under a destroyed key is kept.
+func SealedVersion(sealed []byte) int {
+	if len(sealed) < 5 || sealed[0] != formatV1 {
+		return 0
+	}
+	return int(binary.BigEndian.Uint32(sealed[1:5]))
+}
+
+// KeyVersion is the current version of the data key named owner, 0 when
+// there is none.
+func (k *Keyring) KeyVersion(ctx context.Context, owner string) (int, error) {
+	w, err := k.keys.DataKey(ctx, owner)
+	if errors.Is(err, ErrNoKey) {
+		return 0, nil
+	}
+	return w.Version, err
+}
+
+// Replacement is a new data key for owner, made but not yet stored: the
+// store installs it in the same transaction that deletes what the old key
+// sealed, and Seal seals the records that go with it (a notice that
+// history was cleared) under it beforehand.
+type Replacement struct {
+	Key   WrappedKey
+	owner string
+	dk    *dataKey
+}
+
+// Replace makes the next version of owner's data key.
+func (k *Keyring) Replace(ctx context.Context, owner string) (*Replacement, error) {
+	current, err := k.KeyVersion(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	defer clear(raw)
+	w := WrappedKey{CustomerID: owner, Version: current + 1, RootKeyVersion: k.rootVersion}
+	n := nonce(k.root)
+	w.Wrapped = k.root.Seal(n, n, raw, wrapAD(w))
+	aead, err := newAEAD(raw)
+	if err != nil {
+		return nil, err
+	}
+	return &Replacement{Key: w, owner: owner, dk: &dataKey{version: w.Version, aead: aead}}, nil
+}
+
+// Seal seals plaintext under the replacement key, as Keyring.Seal would once
+// it is installed.
+func (r *Replacement) Seal(recordID string, plaintext []byte) []byte {
+	ns := r.dk.aead.NonceSize()
+	out := make([]byte, 5+ns, 5+ns+len(plaintext)+r.dk.aead.Overhead())
+	out[0] = formatV1
+	binary.BigEndian.PutUint32(out[1:5], uint32(r.dk.version))
+	rand.Read(out[5 : 5+ns])
+	return r.dk.aead.Seal(out, out[5:5+ns], plaintext, sealAD(r.owner, recordID, r.dk.version))
 }
 
 // Fingerprint returns a keyed digest of data under the customer's data key:

@@ -237,7 +237,7 @@ func (d *Deliverer) deliver(ctx context.Context, n store.Notice, t target) store
 	if n.CustomerID != "" {
 		// The customer's words or answer, sealed under their key. If the
 		// key is gone (history cleared) there is nothing left to send.
-		if payload, err = d.keyring.Open(ctx, n.CustomerID, n.ID, n.Sealed); err != nil {
+		if payload, err = d.keyring.Open(ctx, vault.ConversationKey(n.CustomerID, n.InstitutionID), n.ID, n.Sealed); err != nil {
 			return store.Outcome{Attempts: n.Attempts, DeadAt: now, Error: "payload cannot be opened"}
 		}
 	}

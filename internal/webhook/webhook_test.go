@@ -245,11 +245,11 @@ func (r *rig) message(linkID, text string) {
 	n := store.Notice{ID: ingest.NewID("ntc_"), Type: store.NoticeCustomerMessage, CustomerID: "cus_1", CreatedAt: now}
 	body, _ := json.Marshal(bankapi.CustomerMessage{LinkID: linkID, MessageID: "m", Text: text, SentAt: now})
 	var err error
-	if n.Sealed, err = r.kr.Seal(ctx, "cus_1", n.ID, body); err != nil {
+	if n.Sealed, err = r.kr.Seal(ctx, vault.ConversationKey("cus_1", "ins_1"), n.ID, body); err != nil {
 		r.t.Fatal(err)
 	}
 	id := ingest.NewID("evt_")
-	sealed, _ := r.kr.Seal(ctx, "cus_1", id, []byte(`{}`))
+	sealed, _ := r.kr.Seal(ctx, vault.ConversationKey("cus_1", "ins_1"), id, []byte(`{}`))
 	res, err := r.st.AppendEvents(ctx, []store.NewEvent{{Event: store.Event{ID: id, CustomerID: "cus_1", InstitutionID: "ins_1", LinkID: linkID,
 		Type: "customer.message", Author: store.AuthorCustomer, OccurredAt: now, ReceivedAt: now, Sealed: sealed}, Notice: &n}})
 	if err != nil || res[0].Err != nil {
