@@ -15,8 +15,8 @@ import (
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/store"
-	"github.com/openteller/openteller/internal/vault"
 	"github.com/openteller/openteller/internal/tlog"
+	"github.com/openteller/openteller/internal/vault"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
