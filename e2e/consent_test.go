@@ -296,3 +296,36 @@ func TestBrowserDelegation(t *testing.T) {
 		t.Fatalf("read after the owner stopped it: %v", err)
 	}
 }
+
+// TestBrowserClearHistory: from the privacy center, the customer clears
+// the bank's history with one tap and one confirmation; the conversation
+// then holds only the notice that it was cleared, and the bank can go on
+// posting.
+func TestBrowserClearHistory(t *testing.T) {
+	ctx, do, info := browse(t)
+	bank := newBank(t, info.BaseURL, info.InstitutionAPIKey)
+	bank.post(message("before-clear", info.LinkID, "this will be cleared"))
+	do("see the message", chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('[data-testid="message-bubble"]')].some((b) => b.textContent.includes('this will be cleared'))`))
+	row := fmt.Sprintf(`[data-testid="privacy-link"][data-id="%s"]`, info.LinkID)
+	do("clear the bank's history",
+		chromedp.Navigate(info.BaseURL+"/#/privacy"),
+		chromedp.WaitVisible(css(row+` [data-testid="privacy-clear"]`)),
+		chromedp.Click(css(row+` [data-testid="privacy-clear"]`)),
+		chromedp.WaitVisible(css(row+` [data-testid="clear-confirm-button"]`)),
+		chromedp.Click(css(row+` [data-testid="clear-confirm-button"]`)),
+		chromedp.WaitNotPresent(css(row+` [data-testid="clear-confirm"]`)),
+	)
+	do("the conversation holds only the notice",
+		chromedp.Navigate(info.BaseURL+"/#/c/"+info.ConversationID),
+		chromedp.WaitVisible(css(`[data-testid="cleared-notice"]`)),
+		chromedp.Poll[chromedp.Void](`![...document.querySelectorAll('[data-testid="message-bubble"]')].some((b) => b.textContent.includes('this will be cleared'))`),
+	)
+	if shown, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`!document.querySelector('[data-testid="show-earlier"]').hidden`)); shown {
+		t.Fatal("\"Show earlier\" is offered where nothing earlier is left")
+	}
+	shot(t, ctx, "history-cleared")
+	if r := bank.post(message("after-clear", info.LinkID, "hello again"))[0]; r.Status != "accepted" {
+		t.Fatalf("the bank after clearing: %+v", r.Error)
+	}
+	do("the bank's next message arrives", chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('[data-testid="message-bubble"]')].some((b) => b.textContent.includes('hello again'))`))
+}

@@ -133,6 +133,27 @@ func (b *Bus) SubscribeCustomer(customerID string, fn func(Wake)) (*Subscription
 	return &Subscription{sub}, nil
 }
 
+// keysSubject carries the names of data keys that were destroyed.
+const keysSubject = "ot.keys.destroyed"
+
+// KeyDestroyed tells every node that the data key named owner was
+// destroyed, so each drops its cached copy at once.
+func (b *Bus) KeyDestroyed(owner string) error {
+	if err := b.nc.Publish(keysSubject, []byte(owner)); err != nil {
+		return err
+	}
+	return b.nc.Flush()
+}
+
+// SubscribeKeysDestroyed calls fn with each destroyed key's name.
+func (b *Bus) SubscribeKeysDestroyed(fn func(owner string)) (*Subscription, error) {
+	sub, err := b.nc.Subscribe(keysSubject, func(m *nats.Msg) { fn(string(m.Data)) })
+	if err != nil {
+		return nil, err
+	}
+	return &Subscription{sub}, nil
+}
+
 // Flush waits until the server has processed everything published so far;
 // tests and the benchmark use it to know a subscription is in place.
 func (b *Bus) Flush() error { return b.nc.FlushTimeout(5 * time.Second) }

@@ -172,6 +172,7 @@ func (s *Service) RegisterCustomer(mux *http.ServeMux, require func(http.Handler
 	mux.Handle("DELETE /app/api/links/{id}", require(s.CustomerHandler(customerOf)))
 	mux.Handle("POST /app/api/links/{id}/renew", require(s.RenewHandler(customerOf)))
 	mux.Handle("PUT /app/api/links/{id}/scopes", require(s.NarrowHandler(customerOf)))
+	handle("POST /app/api/history/clear", s.clearHandler)
 	handle("GET /app/api/links", func(w http.ResponseWriter, r *http.Request, customerID string) {
 		ls, err := s.store.Links(r.Context(), customerID)
 		if err != nil {

@@ -326,6 +326,11 @@ func (in *Ingester) appendCustomer(ctx context.Context, c store.Conversation, e 
 		return 0, false, httpx.Errorf(http.StatusConflict, "link_revoked", "This bank is disconnected, so nothing can be sent here.")
 	case errors.Is(r.Err, store.ErrConsentExpired):
 		return 0, false, httpx.Errorf(http.StatusConflict, "link_expired", "Your connection to this bank has expired. Renew it to send messages.")
+	case errors.Is(r.Err, store.ErrStaleKey):
+		// The history was cleared a moment ago and this node still had the
+		// old key. Drop it; the customer's next try seals under the new one.
+		in.keyring.Forget(vault.ConversationKey(c.CustomerID, c.InstitutionID))
+		return 0, false, httpx.Errorf(http.StatusServiceUnavailable, "try_again", "That didn’t go through. Please try again.")
 	case errors.Is(r.Err, store.ErrConsentScope):
 		return 0, false, httpx.Errorf(http.StatusForbidden, "scope_not_granted",
 			"You haven't shared that with %s. You can change what you share in Privacy.", c.InstitutionName)

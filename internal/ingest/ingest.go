@@ -201,6 +201,9 @@ func (in *Ingester) ingest(ctx context.Context, institutionID string, items []it
 	if err != nil {
 		return nil, fmt.Errorf("ingest: append %d events: %w", len(pending), err)
 	}
+	if err := in.resealStale(ctx, institutionID, items, slot, pending, appended, now); err != nil {
+		return nil, err
+	}
 	wakes := map[string]bus.Wake{} // conversation → highest new seq
 	owners := map[string]string{}  // conversation → customer
 	for j, a := range appended {
@@ -312,6 +315,8 @@ func storeRejection(err error) *rejection {
 		return &rejection{"consent_revoked", "The customer's consent for this link has been revoked."}
 	case errors.Is(err, store.ErrIdempotencyConflict):
 		return &rejection{"idempotency_conflict", "An event with this id was accepted earlier with a different body."}
+	case errors.Is(err, store.ErrStaleKey):
+		return &rejection{"unavailable", "The event could not be stored just now; nothing was accepted. Send it again with the same id."}
 	}
 	return &rejection{"internal", "The event could not be processed."}
 }
@@ -370,4 +375,37 @@ func Authenticate(ctx context.Context, st store.Store, header string, now time.T
 		return "", httpx.Errorf(http.StatusUnauthorized, "unauthorized", "This API key has been rotated out; use the institution's current key.")
 	}
 	return k.InstitutionID, nil
+}
+
+// resealStale handles events the store refused as sealed under a replaced
+// data key (the customer cleared that history, perhaps on another node,
+// while this node still had the old key): it drops the cached keys, seals
+// those events again and appends them once more, updating appended.
+func (in *Ingester) resealStale(ctx context.Context, institutionID string, items []item, slot []int, pending []store.NewEvent, appended []store.AppendResult, now time.Time) error {
+	var again []store.NewEvent
+	var at []int
+	for j, a := range appended {
+		if errors.Is(a.Err, store.ErrStaleKey) {
+			in.keyring.Forget(vault.ConversationKey(pending[j].CustomerID, institutionID))
+			at = append(at, j)
+		}
+	}
+	for _, j := range at {
+		ne, err := in.prepare(ctx, institutionID, items[slot[j]].parsed, now)
+		if err != nil {
+			return err
+		}
+		again = append(again, ne)
+	}
+	if len(again) == 0 {
+		return nil
+	}
+	res, err := in.store.AppendEvents(ctx, again)
+	if err != nil {
+		return fmt.Errorf("ingest: append %d resealed events: %w", len(again), err)
+	}
+	for k, j := range at {
+		pending[j], appended[j] = again[k], res[k]
+	}
+	return nil
 }

@@ -129,6 +129,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	s.Linking = linking.New(linking.Config{Store: st, Bus: s.Bus, BaseURL: cfg.BaseURL, Logger: log, CustomerOf: customerOf})
 	s.Access = AccessLog(cfg, st, keyring)
 	s.Consent = consent.New(consent.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, Retention: cfg.Retention()})
+	// A key destroyed on any node (history cleared) leaves every node's memory.
+	if _, err := s.Bus.SubscribeKeysDestroyed(keyring.Forget); err != nil {
+		s.Bus.Close()
+		st.Close()
+		return nil, fmt.Errorf("server: subscribe to destroyed keys: %w", err)
+	}
 	s.Hub = delivery.NewHub(delivery.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, CustomerOf: customerOf})
 
 	mux := http.NewServeMux()

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/openteller/openteller/internal/vault"
 )
 
 // Stored is what Append needs to know of an event already in the store.
@@ -24,8 +26,9 @@ type AppendTx interface {
 	// Existing finds stored events of the institution by its ids.
 	Existing(ctx context.Context, institutionID string, bankEventIDs []string) (map[string]Stored, error)
 	// LockLinks reads the links and holds them against concurrent
-	// revocation until the transaction ends. ids are sorted; locks must be
-	// taken in that order.
+	// revocation until the transaction ends, with each one's KeyVersion
+	// (the current version of vault.ConversationKey of its customer and
+	// institution). ids are sorted; locks must be taken in that order.
 	LockLinks(ctx context.Context, ids []string) (map[string]Link, error)
 	// LockConversations reads the conversations' last seqs and holds them
 	// against concurrent appends until the transaction ends. ids are sorted.
@@ -119,6 +122,9 @@ func Append(ctx context.Context, tx AppendTx, evs []NewEvent, now time.Time) ([]
 			continue
 		case e.Scope != "" && !l.HasScope(e.Scope):
 			r.Err = ErrConsentScope
+			continue
+		case vault.SealedVersion(e.Sealed) != 0 && vault.SealedVersion(e.Sealed) != l.KeyVersion:
+			r.Err = ErrStaleKey
 			continue
 		}
 		e.ConversationID = l.ConversationID

@@ -46,6 +46,13 @@ var (
 	ErrIdempotencyConflict = errors.New("store: event id reused with a different body")
 	ErrAlreadyRevoked      = errors.New("store: link already revoked")
 	ErrWiden               = errors.New("store: scopes can only be narrowed here")
+	// ErrStaleKey: the event was sealed under a data key that has since
+	// been replaced (its history cleared, maybe on another node). Nothing
+	// was stored; seal it again under the current key.
+	ErrStaleKey = errors.New("store: sealed under a replaced data key")
+	// ErrKeyChanged: ClearHistory found another version of the data key
+	// than the caller prepared for. Nothing changed; prepare again.
+	ErrKeyChanged = errors.New("store: the data key changed meanwhile")
 )
 
 // Store is everything the platform keeps. Implementations are safe for
@@ -86,6 +93,13 @@ type Store interface {
 	// the link with its conversation, which is created for the customer and
 	// institution if they have none.
 	CreateLink(ctx context.Context, l Link, grant Receipt) (Link, error)
+	// ClearHistory deletes every event of the customer's conversation with
+	// c.InstitutionID and every notice sealed for it, replaces the data key
+	// that sealed them with c.NewKey (so no copy of the old ciphertext, in a
+	// WAL or a backup, can be opened again), and appends c.Marker, in one
+	// transaction. Consent receipts stay. ErrNotFound when there is no such
+	// conversation; ErrKeyChanged when the key is not at c.OldKeyVersion.
+	ClearHistory(ctx context.Context, c Clearing) (Cleared, error)
 	// PurgeReceipts deletes receipts collected before cutoff whose link has
 	// ended (revoked or expired): evidence of a live consent is never
 	// purged. It returns how many it deleted.
@@ -263,6 +277,9 @@ type Link struct {
 	CreatedAt      time.Time
 	ExpiresAt      time.Time
 	RevokedAt      time.Time // zero unless revoked
+	// KeyVersion is the current version of the conversation's data key; only
+	// AppendTx.LockLinks fills it (0: none yet).
+	KeyVersion int
 }
 
 // HasScope reports whether the link grants scope.
@@ -299,7 +316,35 @@ const (
 	TypeLinkRevoked  = "link.revoked"
 	TypeLinkExpired  = "link.expired"
 	TypeLinkExpiring = "link.expiring" // the term ends soon: renew?
+	// TypeHistoryCleared marks where the customer cleared the history.
+	TypeHistoryCleared = "history.cleared"
 )
+
+// Clearing asks ClearHistory to clear a customer's history with one
+// institution.
+type Clearing struct {
+	CustomerID    string
+	InstitutionID string
+	At            time.Time
+	// OldKeyVersion is the version of the conversation's data key the
+	// caller prepared NewKey after (0: none); NewKey replaces it.
+	OldKeyVersion int
+	NewKey        vault.WrappedKey
+	// Marker is the TypeHistoryCleared notice, sealed under NewKey; the
+	// store places it after the conversation's last seq.
+	Marker NewEvent
+	// DropCustomerKey also deletes the customer's own key (clearing
+	// everything): fingerprints and the access-log pseudonym made with it
+	// no longer link to them.
+	DropCustomerKey bool
+}
+
+// Cleared is what ClearHistory did.
+type Cleared struct {
+	ConversationID string
+	Seq            int64 // the marker's
+	Deleted        int64 // events deleted
+}
 
 // Revocation asks RevokeLink to end a link's consent.
 type Revocation struct {

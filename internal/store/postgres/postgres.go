@@ -685,6 +685,67 @@ func (s *Store) AppendLogEntry(ctx context.Context, e store.LogEntry) (uint64, e
 	return idx, err
 }
 
+func (s *Store) ClearHistory(ctx context.Context, c store.Clearing) (store.Cleared, error) {
+	var out store.Cleared
+	owner := vault.ConversationKey(c.CustomerID, c.InstitutionID)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var version int
+		err := tx.QueryRow(ctx, `SELECT version FROM data_keys WHERE customer_id = $1 FOR UPDATE`, owner).Scan(&version)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if version != c.OldKeyVersion || c.NewKey.CustomerID != owner || c.NewKey.Version <= version {
+			return store.ErrKeyChanged
+		}
+		// Hold every link of the conversation, as an append does, so no
+		// event sealed under the old key slips in.
+		rows, err := tx.Query(ctx, `SELECT id FROM links WHERE customer_id = $1 AND institution_id = $2 ORDER BY id FOR NO KEY UPDATE`, c.CustomerID, c.InstitutionID)
+		if err != nil {
+			return err
+		}
+		rows.Close()
+		var linkID string
+		err = tx.QueryRow(ctx, `SELECT id FROM links WHERE customer_id = $1 AND institution_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1`, c.CustomerID, c.InstitutionID).Scan(&linkID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		l, last, err := lockLink(ctx, tx, linkID)
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM events WHERE conversation_id = $1`, l.ConversationID)
+		if err != nil {
+			return err
+		}
+		out.Deleted = tag.RowsAffected()
+		if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE customer_id = $1 AND institution_id = $2 AND sealed IS NOT NULL`, c.CustomerID, c.InstitutionID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM data_keys WHERE customer_id = $1`, owner); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO data_keys (customer_id, version, root_key_version, wrapped, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			owner, c.NewKey.Version, c.NewKey.RootKeyVersion, c.NewKey.Wrapped, c.At); err != nil {
+			return err
+		}
+		if c.DropCustomerKey {
+			if _, err := tx.Exec(ctx, `DELETE FROM data_keys WHERE customer_id = $1`, c.CustomerID); err != nil {
+				return err
+			}
+		}
+		m := store.Marker(c.Marker, l, last)
+		if err := appendMarker(ctx, tx, &m); err != nil {
+			return err
+		}
+		out.ConversationID, out.Seq = l.ConversationID, m.Seq
+		return nil
+	})
+	return out, err
+}
+
 func (s *Store) LogEntries(ctx context.Context, subject string) ([]store.LogEntry, error) {
 	return s.logEntries(ctx, `SELECT idx, subject, data, leaf_hash FROM access_entries WHERE subject = $1 ORDER BY idx`, subject)
 }
@@ -970,16 +1031,42 @@ func (t appendTx) LockLinks(ctx context.Context, ids []string) (map[string]store
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	out := make(map[string]store.Link, len(ids))
+	var owners []string
 	for rows.Next() {
 		l, err := scanLink(rows)
 		if err != nil {
+			rows.Close()
 			return nil, err
 		}
 		out[l.ID] = l
+		owners = append(owners, vault.ConversationKey(l.CustomerID, l.InstitutionID))
 	}
-	return out, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// Read after the links are locked, so a history cleared meanwhile is
+	// seen with its new key.
+	versions := make(map[string]int, len(owners))
+	vrows, err := t.tx.Query(ctx, `SELECT customer_id, version FROM data_keys WHERE customer_id = ANY($1)`, owners)
+	if err != nil {
+		return nil, err
+	}
+	defer vrows.Close()
+	for vrows.Next() {
+		var owner string
+		var v int
+		if err := vrows.Scan(&owner, &v); err != nil {
+			return nil, err
+		}
+		versions[owner] = v
+	}
+	for id, l := range out {
+		l.KeyVersion = versions[vault.ConversationKey(l.CustomerID, l.InstitutionID)]
+		out[id] = l
+	}
+	return out, vrows.Err()
 }
 
 func (t appendTx) LockConversations(ctx context.Context, ids []string) (map[string]int64, error) {

@@ -85,6 +85,7 @@ func (s *Store) prepareReads(ctx context.Context) error {
 type stmts struct {
 	begin, commit, rollback, savepoint, rollbackTo, release *sql.Stmt
 	existing, link, lastSeq, pendingSeq, insert             *sql.Stmt
+	keyVersion                                              *sql.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -101,6 +102,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.stmts.existing, `SELECT fingerprint, conversation_id, seq FROM events WHERE institution_id = ? AND bank_event_id = ?`},
 		{&s.stmts.link, `SELECT ` + linkCols + `, (SELECT coalesce(max(seq), 0) FROM events WHERE conversation_id = links.conversation_id) FROM links WHERE id = ?`},
 		{&s.stmts.lastSeq, `SELECT coalesce(max(seq), 0) FROM events WHERE conversation_id = ?`},
+		{&s.stmts.keyVersion, `SELECT coalesce((SELECT version FROM data_keys WHERE customer_id = ?), 0)`},
 		{&s.stmts.pendingSeq, `SELECT seq FROM events WHERE conversation_id = ? AND pending_ref = ? ORDER BY seq DESC LIMIT 1`},
 		{&s.stmts.insert, `INSERT INTO events (conversation_id, seq, id, customer_id, institution_id, link_id, bank_event_id, type, author, occurred_at, received_at, fingerprint, pending_ref, replaces_seq, sealed)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
@@ -945,6 +947,63 @@ func (s *Store) AppendLogEntry(ctx context.Context, e store.LogEntry) (uint64, e
 	return idx, err
 }
 
+func (s *Store) ClearHistory(ctx context.Context, c store.Clearing) (store.Cleared, error) {
+	var out store.Cleared
+	owner := vault.ConversationKey(c.CustomerID, c.InstitutionID)
+	err := s.do(ctx, func(ctx context.Context, conn *sql.Conn) error {
+		var version int
+		if err := s.stmts.keyVersion.QueryRowContext(ctx, owner).Scan(&version); err != nil {
+			return err
+		}
+		if version != c.OldKeyVersion || c.NewKey.CustomerID != owner || c.NewKey.Version <= version {
+			return store.ErrKeyChanged
+		}
+		var linkID string
+		err := conn.QueryRowContext(ctx, `SELECT id FROM links WHERE customer_id = ? AND institution_id = ? ORDER BY created_at DESC, id DESC LIMIT 1`,
+			c.CustomerID, c.InstitutionID).Scan(&linkID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var last int64
+		l, err := scanLink(s.stmts.link.QueryRowContext(ctx, linkID), &last)
+		if err != nil {
+			return err
+		}
+		res, err := conn.ExecContext(ctx, `DELETE FROM events WHERE conversation_id = ?`, l.ConversationID)
+		if err != nil {
+			return err
+		}
+		out.Deleted, _ = res.RowsAffected()
+		if _, err := conn.ExecContext(ctx, `DELETE FROM outbox WHERE customer_id = ? AND institution_id = ? AND sealed IS NOT NULL`, c.CustomerID, c.InstitutionID); err != nil {
+			return err
+		}
+		if _, err := conn.ExecContext(ctx, `DELETE FROM data_keys WHERE customer_id = ?`, owner); err != nil {
+			return err
+		}
+		if _, err := conn.ExecContext(ctx, `INSERT INTO data_keys (customer_id, version, root_key_version, wrapped, created_at) VALUES (?, ?, ?, ?, ?)`,
+			owner, c.NewKey.Version, c.NewKey.RootKeyVersion, c.NewKey.Wrapped, micros(c.At)); err != nil {
+			return err
+		}
+		if c.DropCustomerKey {
+			if _, err := conn.ExecContext(ctx, `DELETE FROM data_keys WHERE customer_id = ?`, c.CustomerID); err != nil {
+				return err
+			}
+		}
+		// The marker takes the next seq, read before the delete: the events'
+		// index is this store's counter.
+		m := store.Marker(c.Marker, l, last)
+		if err := (&appendTx{st: &s.stmts}).Insert(ctx, []*store.NewEvent{&m}); err != nil {
+			return err
+		}
+		out.ConversationID, out.Seq = l.ConversationID, m.Seq
+		return nil
+	})
+	return out, err
+}
+
 func (s *Store) LogEntries(ctx context.Context, subject string) ([]store.LogEntry, error) {
 	return s.logEntries(ctx, `SELECT idx, subject, data, leaf_hash FROM access_entries WHERE subject = ? ORDER BY idx`, subject)
 }
@@ -1218,6 +1277,9 @@ func (t *appendTx) LockLinks(ctx context.Context, ids []string) (map[string]stor
 			continue
 		}
 		if err != nil {
+			return nil, err
+		}
+		if err := t.st.keyVersion.QueryRowContext(ctx, vault.ConversationKey(l.CustomerID, l.InstitutionID)).Scan(&l.KeyVersion); err != nil {
 			return nil, err
 		}
 		out[id] = l

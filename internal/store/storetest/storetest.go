@@ -51,6 +51,7 @@ func Run(t *testing.T, open Open) {
 		{"RenewalReminders", testRenewalReminders},
 		{"Delegations", testDelegations},
 		{"AccessLog", testAccessLog},
+		{"ClearHistory", testClearHistory},
 		{"OutboxDelivery", testOutboxDelivery},
 		{"EventNotices", testEventNotices},
 		{"LatestEvents", testLatestEvents},
@@ -1134,5 +1135,93 @@ func testLatestEvents(t *testing.T, s store.Store) {
 	}
 	if none, err := s.LatestEvents(ctx, f.link.ConversationID, "receipt", 5); err != nil || len(none) != 0 {
 		t.Fatalf("latest receipts = %+v, %v", none, err)
+	}
+}
+
+// sealedV makes bytes that look sealed under data key version v.
+func sealedV(v byte, body string) []byte {
+	return append([]byte{1, 0, 0, 0, v}, body...)
+}
+
+// testClearHistory: clearing deletes the conversation's events and sealed
+// notices, replaces its data key, keeps receipts and other notices, and
+// leaves the marker after the last seq; an event sealed under the old key
+// is refused afterwards; a stale key version or a missing conversation
+// change nothing.
+func testClearHistory(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s, "balances", "fraud_alerts")
+	owner := vault.ConversationKey(f.cust.ID, f.inst.ID)
+	_, err := s.PutDataKey(ctx, vault.WrappedKey{CustomerID: owner, Version: 1, RootKeyVersion: 1, Wrapped: []byte("old key")})
+	must(t, err)
+	_, err = s.PutDataKey(ctx, vault.WrappedKey{CustomerID: f.cust.ID, Version: 1, RootKeyVersion: 1, Wrapped: []byte("customer key")})
+	must(t, err)
+	e1 := event(f, "b1", "balance.updated", "balances", "1")
+	e1.Sealed = sealedV(1, "one")
+	e2 := event(f, "a1", "fraud.response", "fraud_alerts", "2")
+	e2.Sealed, e2.Author, e2.CustomerID = sealedV(1, "two"), store.AuthorCustomer, f.cust.ID
+	e2.Notice = &store.Notice{ID: "ntc_sealed", Type: store.NoticeFraudResponse, CustomerID: f.cust.ID, Sealed: sealedV(1, "answer"), CreatedAt: t0}
+	res, err := s.AppendEvents(ctx, []store.NewEvent{e1, e2})
+	must(t, err)
+	if res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("append: %+v", res)
+	}
+	last := res[1].Seq
+
+	marker := store.NewEvent{Event: store.Event{ID: "rec_cleared", Type: store.TypeHistoryCleared, Author: store.AuthorPlatform, OccurredAt: t0, ReceivedAt: t0, Sealed: sealedV(2, "cleared")}}
+	clearing := store.Clearing{CustomerID: f.cust.ID, InstitutionID: f.inst.ID, At: t0, OldKeyVersion: 1,
+		NewKey: vault.WrappedKey{CustomerID: owner, Version: 2, RootKeyVersion: 1, Wrapped: []byte("new key")}, Marker: marker, DropCustomerKey: true}
+	stale := clearing
+	stale.OldKeyVersion = 0
+	if _, err := s.ClearHistory(ctx, stale); !errors.Is(err, store.ErrKeyChanged) {
+		t.Fatalf("clearing with a stale key version: %v", err)
+	}
+	elsewhere := clearing
+	elsewhere.InstitutionID, elsewhere.NewKey.CustomerID = f.other.ID, vault.ConversationKey(f.cust.ID, f.other.ID)
+	elsewhere.OldKeyVersion, elsewhere.NewKey.Version = 0, 1
+	if _, err := s.ClearHistory(ctx, elsewhere); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("clearing a conversation that does not exist: %v", err)
+	}
+	if evs, _ := s.EventsAfter(ctx, f.link.ConversationID, 0, 10); len(evs) != 2 {
+		t.Fatalf("a refused clearing changed the events: %d left", len(evs))
+	}
+
+	cleared, err := s.ClearHistory(ctx, clearing)
+	must(t, err)
+	if cleared.Deleted != 2 || cleared.Seq != last+1 || cleared.ConversationID != f.link.ConversationID {
+		t.Fatalf("cleared = %+v (last seq was %d)", cleared, last)
+	}
+	evs, _ := s.EventsAfter(ctx, f.link.ConversationID, 0, 10)
+	if len(evs) != 1 || evs[0].Type != store.TypeHistoryCleared || evs[0].Seq != last+1 || evs[0].LinkID != f.link.ID {
+		t.Fatalf("after clearing: %+v", evs)
+	}
+	if k, err := s.DataKey(ctx, owner); err != nil || k.Version != 2 || string(k.Wrapped) != "new key" {
+		t.Fatalf("conversation key after clearing: %+v %v", k, err)
+	}
+	if _, err := s.DataKey(ctx, f.cust.ID); !errors.Is(err, vault.ErrNoKey) {
+		t.Fatalf("the customer's key was kept: %v", err)
+	}
+	ns, _ := s.Notices(ctx, f.inst.ID)
+	for _, n := range ns {
+		if n.Sealed != nil {
+			t.Fatalf("a sealed notice survived: %+v", n)
+		}
+	}
+	if len(ns) == 0 {
+		t.Fatal("the link.created notice went too")
+	}
+	if rs, _ := s.Receipts(ctx, f.cust.ID); len(rs) == 0 {
+		t.Fatal("the consent receipts went with the history")
+	}
+
+	// Sealed under the replaced key: refused. Under the new one: next seq.
+	old := event(f, "b2", "balance.updated", "balances", "3")
+	old.Sealed = sealedV(1, "three")
+	fresh := event(f, "b3", "balance.updated", "balances", "4")
+	fresh.Sealed = sealedV(2, "four")
+	res, err = s.AppendEvents(ctx, []store.NewEvent{old, fresh})
+	must(t, err)
+	if !errors.Is(res[0].Err, store.ErrStaleKey) || res[1].Err != nil || res[1].Seq != cleared.Seq+1 {
+		t.Fatalf("appends after clearing: %+v", res)
 	}
 }

@@ -124,6 +124,8 @@ export function summary(event) {
       return `Receipt from ${data.merchant?.name || 'a merchant'}: ${formatMoney(data.total)}`;
     case 'shipment.updated':
       return `Shipment ${SHIPMENT_WORDS[data.status] || data.status}`;
+    case 'history.cleared':
+      return 'You cleared the history';
     case 'link.narrowed':
       return 'You now share less with this bank';
     case 'link.expiring':

@@ -78,7 +78,7 @@ export function addEvent(conversationId, event, { history = false } = {}) {
   if (!events.has(conversationId)) events.set(conversationId, new Map());
   const bySeq = events.get(conversationId);
   if (bySeq.has(seq)) return false;
-  if (event.type === 'link.revoked' || event.type === 'link.expired') {
+  if (event.type === 'link.revoked' || event.type === 'link.expired' || event.type === 'history.cleared') {
     // The platform deleted what the link had brought in: so does this page.
     for (const old of [...bySeq.keys()]) if (old < seq) bySeq.delete(old);
     replaced.delete(conversationId);

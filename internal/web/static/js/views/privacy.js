@@ -61,6 +61,31 @@ export function privacyView() {
     }
   }
 
+  // Clearing history is irreversible, so it asks once more, in plain words.
+  const clearing = new Set(); // institution ids, or 'all', being confirmed
+  function clearConfirm(what, body, key) {
+    return h('div', { class: 'confirm', role: 'alertdialog', 'aria-label': `Clear ${what}`, testid: 'clear-confirm' },
+      h('p', {}, `Clear ${what}? Every message and update is deleted and the key that protected it is destroyed: nobody, not even OpenTeller, can bring it back. Your consent receipts are kept.`),
+      h('div', { class: 'confirm-actions' },
+        h('button', { type: 'button', class: 'danger', testid: 'clear-confirm-button', onclick: async () => {
+          try {
+            await api('POST', '/history/clear', body);
+            clearing.delete(key);
+            problem.hidden = true;
+            renderLinks();
+            renderClearAll();
+          } catch (err) { fail(err); }
+        } }, 'Clear for good'),
+        h('button', { type: 'button', class: 'link-button', onclick: () => { clearing.delete(key); renderLinks(); renderClearAll(); } }, 'Cancel')));
+  }
+  const clearAll = h('div', { class: 'clear-all' });
+  function renderClearAll() {
+    clear(clearAll, clearing.has('all')
+      ? clearConfirm('all your history, with every bank', { everything: true }, 'all')
+      : h('button', { type: 'button', class: 'link-button', testid: 'privacy-clear-all', onclick: () => { clearing.add('all'); renderClearAll(); } }, 'Clear all history'));
+  }
+  renderClearAll();
+
   function linkRow(c) {
     const name = c.institution?.name || 'Your bank';
     const id = encodeURIComponent(c.link.id);
@@ -88,6 +113,9 @@ export function privacyView() {
         h('button', { type: 'button', class: 'button', testid: 'privacy-renew', onclick: () => act(c, 'POST', `/links/${id}/renew`, { duration_days: Number(days.value) }) }, 'Renew'),
         c.link.status === 'active' && !confirming.has(c.id) &&
           h('button', { type: 'button', class: 'link-button', testid: 'privacy-disconnect', onclick: () => { confirming.add(c.id); renderLinks(); } }, 'Disconnect')),
+      !clearing.has(c.institution?.id) &&
+        h('button', { type: 'button', class: 'link-button', testid: 'privacy-clear', onclick: () => { clearing.add(c.institution?.id); renderLinks(); } }, 'Clear history'),
+      clearing.has(c.institution?.id) && clearConfirm(`${name}’s history`, { institution_id: c.institution?.id }, c.institution?.id),
       confirming.has(c.id) && h('div', { class: 'confirm', role: 'alertdialog', 'aria-label': `Disconnect ${name}` },
         h('p', {}, `Disconnect ${name}? Its balances and transactions will be deleted from OpenTeller.`),
         h('div', { class: 'confirm-actions' },
@@ -220,6 +248,7 @@ export function privacyView() {
       h('h2', {}, 'Who read your data'), logWarning, accesses, logStatus,
       h('h2', {}, 'Your consent receipts'), receipts,
       h('h2', {}, 'Your data'),
+      clearAll,
       h('p', {}, 'Download everything OpenTeller holds about you: your profile, connections and consent receipts, every message and update, and who read your data.'),
       h('p', { class: 'download-links' },
         h('a', { href: '/app/api/export', download: '', testid: 'export-json' }, 'Everything (JSON)'),

@@ -261,7 +261,9 @@ export function threadView({ id }) {
   // History: older events a page at a time, kept where the reader is.
   function offerEarlier() {
     const low = store.lowestSeq(id);
-    earlier.hidden = !(low > 1);
+    // Before a clearing or an ended link there is nothing left to show.
+    const first = store.visibleEvents(id)[0];
+    earlier.hidden = !(low > 1) || ['history.cleared', 'link.revoked', 'link.expired'].includes(first?.type);
   }
   earlier.addEventListener('click', async () => {
     earlier.disabled = true;
@@ -287,6 +289,7 @@ export function threadView({ id }) {
     if (change.type === 'cleared' && change.conversationId === id) {
       for (const card of [...cards.children]) if (Number(card.dataset.seq) < change.event.seq) card.remove();
       insert(change.event);
+      offerEarlier();
       renderStrip();
       renderHead();
       return toBottom();
@@ -449,6 +452,11 @@ export function renderEvent(e, { conversationId = null } = {}) {
           h('li', {}, h('span', {}, s.description), h('span', { class: 'muted' }, [cardTime(s.at), s.location].filter(Boolean).join(' · '))))),
         when);
     }
+    case 'history.cleared':
+      return h('li', { class: 'notice', testid: 'cleared-notice', 'data-seq': e.seq, role: 'status' },
+        h('p', {}, d.everything ? 'You cleared all your history on OpenTeller.' : 'You cleared this conversation’s history.'),
+        h('p', { class: 'muted' }, 'Everything before this was deleted for good, with the key that protected it.'),
+        when);
     case 'link.narrowed':
       return h('li', { class: 'notice', testid: 'narrowed-notice', 'data-seq': e.seq, role: 'status' },
         h('p', {}, `You stopped sharing: ${(d.removed || []).map((s) => SCOPE_WORDS[s] || s).join(', ')}.`),
