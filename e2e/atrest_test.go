@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
@@ -137,4 +139,78 @@ func scan(t *testing.T, dir string, markers []string) int {
 		return nil
 	})
 	return scanned
+}
+
+// TestNothingInPlaintextInPostgres: the same promise on PostgreSQL: after
+// a bank's events, a customer's message and a tapped quick reply, no row of
+// any table of the platform's schema holds what was sent.
+func TestNothingInPlaintextInPostgres(t *testing.T) {
+	cl := startCluster(t)
+	c := newCustomer(t, cl.baseA)
+	c.signUp(fmt.Sprintf("pg-at-rest-%d@example.com", time.Now().UnixNano()), "nothing in the clear")
+	conv := c.link(cl.institutionID, "balances", "transactions")
+	markers := []string{"Xylophone Marmot Outfitters", "6283.17", "marmot gossip from the bank", "my marmot question", "marmot-payload-31", "Otter option"}
+	bank := newBank(t, cl.baseA, cl.apiKey)
+	res := bank.post(
+		bankapi.Event{ID: "pg-1", LinkID: conv.Link.ID, Type: bankapi.TypeTransactionPosted, OccurredAt: time.Now().UTC(),
+			Data: bankapi.TransactionPosted{AccountID: "acc", TransactionID: "t-pg", Status: "posted", Direction: "debit",
+				Amount: bankapi.Money{Amount: markers[1], Currency: "USD"}, Merchant: &bankapi.Merchant{Name: markers[0]}}},
+		message("pg-2", conv.Link.ID, markers[2]),
+		bankapi.Event{ID: "pg-3", LinkID: conv.Link.ID, Type: bankapi.TypeMessage, OccurredAt: time.Now().UTC(),
+			Data: bankapi.Message{Text: "Pick", QuickReplies: []bankapi.QuickReply{{Label: markers[5], Payload: markers[4]}}}},
+	)
+	for _, r := range res {
+		if r.Status != "accepted" {
+			t.Fatalf("%+v", r)
+		}
+	}
+	if err := c.Call(ctxT(t), "POST", "/app/api/conversations/"+conv.ID+"/messages", map[string]string{"text": markers[3]}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Call(ctxT(t), "POST", "/app/api/conversations/"+conv.ID+"/messages",
+		map[string]any{"reply_to": res[2].Seq, "payload": markers[4], "text": markers[5]}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx := ctxT(t)
+	db, err := pgx.Connect(ctx, cl.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	rows, err := db.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		rows.Scan(&name)
+		tables = append(tables, name)
+	}
+	rows.Close()
+	if len(tables) < 10 {
+		t.Fatalf("only %d tables in the schema: %v", len(tables), tables)
+	}
+	scanned := 0
+	for _, table := range tables {
+		rows, err := db.Query(ctx, `SELECT t::text FROM `+pgx.Identifier{table}.Sanitize()+` t`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var row string
+			rows.Scan(&row)
+			scanned++
+			for _, m := range markers {
+				if strings.Contains(row, m) {
+					t.Errorf("table %s holds %q in the clear", table, m)
+				}
+			}
+		}
+		rows.Close()
+	}
+	if scanned < 10 {
+		t.Fatalf("scanned only %d rows", scanned)
+	}
 }

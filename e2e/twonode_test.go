@@ -21,6 +21,7 @@ import (
 // NATS, with the simulated bank (run in this process) redirecting to node A.
 type cluster struct {
 	baseA, baseB, apiKey, institutionID string
+	dbURL                               string // the test's own PostgreSQL schema
 }
 
 func startCluster(t *testing.T) cluster {
@@ -29,7 +30,7 @@ func startCluster(t *testing.T) cluster {
 	natsURL := testenv.NATS(t)
 	env := []string{"OPENTELLER_ROOT_KEY=" + vault.GenerateRootKey()}
 	addrA, addrB, bankAddr := freeAddr(t), freeAddr(t), freeAddr(t)
-	c := cluster{baseA: "http://" + addrA, baseB: "http://" + addrB}
+	c := cluster{baseA: "http://" + addrA, baseB: "http://" + addrB, dbURL: dbURL}
 	bankURL := "http://" + bankAddr
 
 	create := exec.Command(binary, "institution", "create", "--database", dbURL, "--name", "Cedar Bank",
