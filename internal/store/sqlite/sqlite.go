@@ -85,7 +85,7 @@ func (s *Store) prepareReads(ctx context.Context) error {
 type stmts struct {
 	begin, commit, rollback, savepoint, rollbackTo, release *sql.Stmt
 	existing, link, lastSeq, pendingSeq, insert             *sql.Stmt
-	keyVersion                                              *sql.Stmt
+	keyVersion, appendLink                                  *sql.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -103,6 +103,11 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.stmts.link, `SELECT ` + linkCols + `, (SELECT coalesce(max(seq), 0) FROM events WHERE conversation_id = links.conversation_id) FROM links WHERE id = ?`},
 		{&s.stmts.lastSeq, `SELECT coalesce(max(seq), 0) FROM events WHERE conversation_id = ?`},
 		{&s.stmts.keyVersion, `SELECT coalesce((SELECT version FROM data_keys WHERE customer_id = ?), 0)`},
+		// An append reads each link with its conversation's last seq and its
+		// data key's version in one statement: this runs once per link per
+		// batch, on the writer.
+		{&s.stmts.appendLink, `SELECT ` + linkCols + `, (SELECT coalesce(max(seq), 0) FROM events WHERE conversation_id = links.conversation_id),
+			coalesce((SELECT version FROM data_keys WHERE data_keys.customer_id = links.customer_id || '/' || links.institution_id), 0) FROM links WHERE id = ?`},
 		{&s.stmts.pendingSeq, `SELECT seq FROM events WHERE conversation_id = ? AND pending_ref = ? ORDER BY seq DESC LIMIT 1`},
 		{&s.stmts.insert, `INSERT INTO events (conversation_id, seq, id, customer_id, institution_id, link_id, bank_event_id, type, author, occurred_at, received_at, fingerprint, pending_ref, replaces_seq, sealed)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
@@ -1272,16 +1277,15 @@ func (t *appendTx) LockLinks(ctx context.Context, ids []string) (map[string]stor
 	out := make(map[string]store.Link, len(ids))
 	for _, id := range ids {
 		var seq int64
-		l, err := scanLink(t.st.link.QueryRowContext(ctx, id), &seq)
+		var version int
+		l, err := scanLink(t.st.appendLink.QueryRowContext(ctx, id), &seq, &version)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		if err := t.st.keyVersion.QueryRowContext(ctx, vault.ConversationKey(l.CustomerID, l.InstitutionID)).Scan(&l.KeyVersion); err != nil {
-			return nil, err
-		}
+		l.KeyVersion = version
 		out[id] = l
 		t.lastSeq[l.ConversationID] = seq
 	}
