@@ -79,6 +79,7 @@ func TestNothingInPlaintextOnDisk(t *testing.T) {
 		"audit":       {"audit", "verify", "--data", dir},
 		"config":      {"config", "--data", dir},
 		"institution": {"institution", "list", "--data", dir},
+		"keys":        {"keys", "status", "--data", dir},
 		"webhooks":    {"webhooks", "dead", "--data", dir, "--institution", info.InstitutionID},
 		// Not operator views of stored data: bench makes its own scratch
 		// store; demo and serve run the platform.

@@ -113,8 +113,12 @@ func (l *Log) Record(ctx context.Context, actorKind, actorID, action, recordKind
 
 // VerifierKey is the log's public key in signed-note form, for anyone who
 // wants to check its checkpoints.
-func (l *Log) VerifierKey() string {
-	return tlog.VerifierKey(l.origin(), l.Keyring.LogPublicKey())
+func (l *Log) VerifierKey(ctx context.Context) (string, error) {
+	pub, err := l.Keyring.LogPublicKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	return tlog.VerifierKey(l.origin(), pub), nil
 }
 
 // Proven is one of a customer's entries with its proof.
@@ -146,7 +150,10 @@ func (l *Log) History(ctx context.Context, customerID string, since uint64) (His
 	if err != nil {
 		return History{}, err
 	}
-	h := History{Origin: l.origin(), VerifierKey: l.VerifierKey(), Since: since}
+	h := History{Origin: l.origin(), Since: since}
+	if h.VerifierKey, err = l.VerifierKey(ctx); err != nil {
+		return h, err
+	}
 	size, err := l.Store.LogSize(ctx)
 	if err != nil {
 		return h, fmt.Errorf("access: log size: %w", err)
@@ -190,7 +197,19 @@ func (l *Log) History(ctx context.Context, customerID string, since uint64) (His
 // (Ed25519), so two nodes signing the same size write the same note.
 func (l *Log) checkpoint(ctx context.Context, leaves []tlog.Hash) (string, error) {
 	c := tlog.Checkpoint{Origin: l.origin(), Size: uint64(len(leaves)), Root: tlog.Root(leaves)}
-	note, err := tlog.Sign(c.Text(), l.origin(), l.Keyring.LogPublicKey(), l.Keyring.SignLog)
+	pub, err := l.Keyring.LogPublicKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	var signErr error
+	note, err := tlog.Sign(c.Text(), l.origin(), pub, func(msg []byte) []byte {
+		sig, err := l.Keyring.SignLog(ctx, msg)
+		signErr = err
+		return sig
+	})
+	if err == nil {
+		err = signErr
+	}
 	if err != nil {
 		return "", err
 	}
@@ -233,7 +252,10 @@ func (l *Log) Audit(ctx context.Context, saved string) (tlog.Checkpoint, string,
 	if uint64(len(leaves)) != size {
 		return tlog.Checkpoint{}, "", fmt.Errorf("%w: %d entries where the log counts %d", ErrTampered, len(leaves), size)
 	}
-	pub := l.Keyring.LogPublicKey()
+	pub, err := l.Keyring.LogPublicKey(ctx)
+	if err != nil {
+		return tlog.Checkpoint{}, "", err
+	}
 	cps, err := l.Store.Checkpoints(ctx)
 	if err != nil {
 		return tlog.Checkpoint{}, "", err

@@ -50,7 +50,11 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { raw.Close() })
-	return &rig{t: t, log: &access.Log{Store: st, Keyring: kr, Origin: "bank.example/access-log"}, raw: raw, pub: kr.LogPublicKey()}
+	pub, err := kr.LogPublicKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rig{t: t, log: &access.Log{Store: st, Keyring: kr, Origin: "bank.example/access-log"}, raw: raw, pub: pub}
 }
 
 func (r *rig) record(n int, customer string) {

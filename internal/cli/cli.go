@@ -40,6 +40,7 @@ func init() {
 		"institution": {"manage institutions: create, list, rotate-key", runInstitution},
 		"webhooks":    {"dead-lettered webhooks: dead --institution ID, redeliver --institution ID --notice ID", runWebhooks},
 		"audit":       {"check the access log: verify [--against FILE] [--save FILE]", runAudit},
+		"keys":        {"rotate the root key: status, add, rewrap, retire --version N", runKeys},
 		"bench":       {"measure ingest throughput and end-to-end latency", runBench},
 	}
 }
@@ -352,6 +353,10 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if against != "" {
 		fmt.Fprintf(stdout, ", and it extends %s", against)
 	}
-	fmt.Fprintf(stdout, "\nverifier key: %s\n", log.VerifierKey())
+	vkey, err := log.VerifierKey(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nverifier key: %s\n", vkey)
 	return nil
 }

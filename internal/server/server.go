@@ -83,12 +83,16 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 // OpenKeyring loads the root key the configuration names and returns the
 // keyring over st.
 func OpenKeyring(cfg config.Config, st store.Store) (*vault.Keyring, error) {
-	root, err := vault.LoadRootKey(cfg.RootKey, cfg.RootKeyFile)
+	roots, err := vault.LoadRootKeys(cfg.RootKey, cfg.RootKeyFile)
 	if err != nil {
 		return nil, err
 	}
-	defer clear(root)
-	return vault.New(root, st)
+	defer func() {
+		for _, k := range roots {
+			clear(k)
+		}
+	}()
+	return vault.NewKeyring(roots, st)
 }
 
 // AccessLog is the deployment's access log, under the name its

@@ -60,6 +60,27 @@ var (
 type Store interface {
 	vault.KeyStore
 
+	// Root key rotation (openteller keys): data keys and platform secrets
+	// are wrapped again under the newest root key.
+	//
+	// DataKeysWrappedBelow lists up to limit data keys wrapped by a root
+	// key older than version.
+	DataKeysWrappedBelow(ctx context.Context, version, limit int) ([]vault.WrappedKey, error)
+	// RewrapDataKey stores w, rewrapped, in place of the key of the same
+	// owner and version wrapped by root key oldRoot; nothing if that key
+	// changed meanwhile.
+	RewrapDataKey(ctx context.Context, w vault.WrappedKey, oldRoot int) error
+	// RootKeyUsage counts data keys by the root key version that wraps them.
+	RootKeyUsage(ctx context.Context) (map[int]int, error)
+	// PlatformSecrets returns every platform secret, sealed.
+	PlatformSecrets(ctx context.Context) (map[string][]byte, error)
+	// ReplacePlatformSecret swaps old for sealed under name, if old is
+	// still what is stored.
+	ReplacePlatformSecret(ctx context.Context, name string, old, sealed []byte) error
+	// SetWebhookSecrets replaces an endpoint's sealed secrets (rewrapped),
+	// changing nothing else about it.
+	SetWebhookSecrets(ctx context.Context, institutionID string, secret, previous []byte) error
+
 	CreateInstitution(ctx context.Context, in Institution) error
 	Institution(ctx context.Context, id string) (Institution, error)
 	Institutions(ctx context.Context) ([]Institution, error)

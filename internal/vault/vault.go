@@ -19,6 +19,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -32,6 +33,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -59,19 +61,28 @@ type KeyStore interface {
 	// PutDataKey stores k unless the customer already has a data key, and
 	// returns the key that is stored afterwards (k, or the one that won).
 	PutDataKey(ctx context.Context, k WrappedKey) (WrappedKey, error)
+	// PlatformSecret returns a platform secret sealed under the root key
+	// (SealPlatform), or ErrNoKey.
+	PlatformSecret(ctx context.Context, name string) ([]byte, error)
+	// PutPlatformSecret stores sealed under name unless one is stored, and
+	// returns the one stored afterwards.
+	PutPlatformSecret(ctx context.Context, name string, sealed []byte) ([]byte, error)
 }
 
 // Keyring seals and opens customers' payloads. It is safe for concurrent
 // use. Unwrapped data keys are cached in memory, bounded in number.
 type Keyring struct {
-	root        cipher.AEAD
+	roots       map[int]cipher.AEAD // every root key loaded, by version
+	root        cipher.AEAD         // the newest: it wraps and seals
 	rootVersion int
+	firstRoot   []byte // the version-1 root key, if loaded: the log key's legacy seed
 	keys        KeyStore
 
 	mu    sync.Mutex
 	cache map[string]*dataKey // customer id → unwrapped key
 
-	logKey ed25519.PrivateKey // signs the access log's checkpoints
+	logMu  sync.Mutex
+	logKey ed25519.PrivateKey // signs the access log's checkpoints; loaded on first use
 }
 
 type dataKey struct {
@@ -86,45 +97,164 @@ const maxCachedKeys = 100_000
 // RootKeySize is the size of a root key in bytes (AES-256).
 const RootKeySize = 32
 
-// New returns a keyring whose root key is rootKey (32 bytes), at version 1.
+// New returns a keyring whose only root key is rootKey (32 bytes), at
+// version 1.
 func New(rootKey []byte, keys KeyStore) (*Keyring, error) {
-	if len(rootKey) != RootKeySize {
-		return nil, fmt.Errorf("vault: root key is %d bytes, want %d", len(rootKey), RootKeySize)
+	return NewKeyring(RootKeys{1: rootKey}, keys)
+}
+
+// NewKeyring returns a keyring over every root key given; the newest
+// version wraps new data keys and seals platform secrets, older ones only
+// open what they wrapped until it is rewrapped (openteller keys rewrap).
+func NewKeyring(roots RootKeys, keys KeyStore) (*Keyring, error) {
+	if len(roots) == 0 {
+		return nil, errors.New("vault: no root key")
 	}
-	root, err := newAEAD(rootKey)
+	k := &Keyring{roots: map[int]cipher.AEAD{}, keys: keys, cache: make(map[string]*dataKey)}
+	for v, key := range roots {
+		if len(key) != RootKeySize || v < 1 {
+			return nil, fmt.Errorf("vault: root key v%d is %d bytes, want %d", v, len(key), RootKeySize)
+		}
+		a, err := newAEAD(key)
+		if err != nil {
+			return nil, err
+		}
+		k.roots[v] = a
+		if v > k.rootVersion {
+			k.root, k.rootVersion = a, v
+		}
+	}
+	if first, ok := roots[1]; ok {
+		k.firstRoot = bytes.Clone(first)
+	}
+	return k, nil
+}
+
+// RootVersion is the version of the newest root key.
+func (k *Keyring) RootVersion() int { return k.rootVersion }
+
+// logSeedName names the access log's signing seed among platform secrets.
+const logSeedName = "access-log-ed25519-seed"
+
+// logSigner returns the access log's signing key. Its seed is kept sealed
+// as a platform secret, so it survives root key rotation; a deployment
+// that began before it was kept gets the seed it always derived from its
+// first root key, so its published key does not change.
+func (k *Keyring) logSigner(ctx context.Context) (ed25519.PrivateKey, error) {
+	k.logMu.Lock()
+	defer k.logMu.Unlock()
+	if k.logKey != nil {
+		return k.logKey, nil
+	}
+	sealed, err := k.keys.PlatformSecret(ctx, logSeedName)
+	if errors.Is(err, ErrNoKey) {
+		seed := make([]byte, ed25519.SeedSize)
+		if k.firstRoot != nil {
+			mac := hmac.New(sha256.New, k.firstRoot)
+			mac.Write([]byte("openteller/access-log/ed25519/v1"))
+			seed = mac.Sum(nil)
+		} else {
+			rand.Read(seed)
+		}
+		sealed, err = k.keys.PutPlatformSecret(ctx, logSeedName, k.SealPlatform(logSeedName, seed))
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("vault: access log key: %w", err)
 	}
-	// The access log's signing key is derived from the root key, so every
-	// node of a deployment signs with the same key and none is stored.
-	mac := hmac.New(sha256.New, rootKey)
-	mac.Write([]byte("openteller/access-log/ed25519/v1"))
-	logKey := ed25519.NewKeyFromSeed(mac.Sum(nil))
-	return &Keyring{root: root, rootVersion: 1, keys: keys, cache: make(map[string]*dataKey), logKey: logKey}, nil
+	seed, err := k.OpenPlatform(logSeedName, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("vault: access log key: %w", err)
+	}
+	k.logKey = ed25519.NewKeyFromSeed(seed)
+	return k.logKey, nil
 }
 
 // LogPublicKey is the public key that verifies the access log's
 // checkpoints; customers' browsers are given it.
-func (k *Keyring) LogPublicKey() ed25519.PublicKey {
-	return k.logKey.Public().(ed25519.PublicKey)
+func (k *Keyring) LogPublicKey(ctx context.Context) (ed25519.PublicKey, error) {
+	key, err := k.logSigner(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return key.Public().(ed25519.PublicKey), nil
 }
 
 // SignLog signs msg (a checkpoint note's text) with the access log's key.
-func (k *Keyring) SignLog(msg []byte) []byte {
-	return ed25519.Sign(k.logKey, msg)
+func (k *Keyring) SignLog(ctx context.Context, msg []byte) ([]byte, error) {
+	key, err := k.logSigner(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return ed25519.Sign(key, msg), nil
 }
 
-// LoadRootKey returns the root key: from encoded (base64, as given through
-// the environment) when it is not empty, else from the file at path,
-// creating the file with a fresh random key and mode 0600 if it does not
-// exist. It refuses a key file that others can read.
-func LoadRootKey(encoded, path string) ([]byte, error) {
-	if encoded != "" {
-		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(encoded))
-		if err != nil || len(k) != RootKeySize {
-			return nil, fmt.Errorf("vault: root key must be %d bytes in standard base64", RootKeySize)
+// RootKeys are the root keys by version. The newest wraps; the others are
+// kept until nothing is wrapped by them any more.
+type RootKeys map[int][]byte
+
+// Current is the newest version.
+func (r RootKeys) Current() int {
+	v := 0
+	for n := range r {
+		v = max(v, n)
+	}
+	return v
+}
+
+// ParseRootKeys reads root keys as given in the environment or the key
+// file: entries "<version>:<base64>", one per line or separated by commas;
+// a lone base64 key (how the first root key is written) is version 1.
+func ParseRootKeys(text string) (RootKeys, error) {
+	out := RootKeys{}
+	entries := strings.FieldsFunc(text, func(r rune) bool { return r == '\n' || r == ',' || r == '\r' })
+	for _, e := range entries {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
 		}
-		return k, nil
+		version, b64 := 1, e
+		if v, rest, ok := strings.Cut(e, ":"); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return nil, fmt.Errorf("vault: root key entry %q: version must be a positive number", v)
+			}
+			version, b64 = n, rest
+		} else if len(entries) > 1 {
+			return nil, errors.New("vault: with several root keys, each needs its version: <version>:<base64>")
+		}
+		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+		if err != nil || len(k) != RootKeySize {
+			return nil, fmt.Errorf("vault: root key v%d must be %d bytes in standard base64", version, RootKeySize)
+		}
+		if _, dup := out[version]; dup {
+			return nil, fmt.Errorf("vault: root key v%d given twice", version)
+		}
+		out[version] = k
+	}
+	if len(out) == 0 {
+		return nil, errors.New("vault: no root key")
+	}
+	return out, nil
+}
+
+// Format writes the keys as ParseRootKeys reads them, newest first.
+func (r RootKeys) Format() string {
+	var b strings.Builder
+	for v := r.Current(); v >= 1; v-- {
+		if k, ok := r[v]; ok {
+			fmt.Fprintf(&b, "%d:%s\n", v, base64.StdEncoding.EncodeToString(k))
+		}
+	}
+	return b.String()
+}
+
+// LoadRootKeys returns the root keys: from encoded (as given through the
+// environment) when it is not empty, else from the file at path, creating
+// the file with a fresh random key (version 1) and mode 0600 if it does not
+// exist. A file readable by others is refused.
+func LoadRootKeys(encoded, path string) (RootKeys, error) {
+	if encoded != "" {
+		return ParseRootKeys(encoded)
 	}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -133,24 +263,12 @@ func LoadRootKey(encoded, path string) ([]byte, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("vault: create key dir: %w", err)
 		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, os.ErrExist) {
-			return LoadRootKey("", path) // another process won the race
+		if err := writeNewFile(path, RootKeys{1: k}.Format()); errors.Is(err, os.ErrExist) {
+			return LoadRootKeys("", path) // another process won the race
+		} else if err != nil {
+			return nil, err
 		}
-		if err != nil {
-			return nil, fmt.Errorf("vault: create root key file: %w", err)
-		}
-		_, err = f.WriteString(base64.StdEncoding.EncodeToString(k) + "\n")
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, fmt.Errorf("vault: write root key file: %w", err)
-		}
-		return k, nil
+		return RootKeys{1: k}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("vault: read root key file: %w", err)
@@ -158,11 +276,40 @@ func LoadRootKey(encoded, path string) ([]byte, error) {
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("vault: root key file %s is readable by others (mode %o); chmod 600 it", path, fi.Mode().Perm())
 	}
-	return LoadRootKey(string(b), "")
+	return ParseRootKeys(string(b))
 }
 
-// GenerateRootKey returns a new random root key, base64-encoded, for an
-// operator to put in a secret store.
+// writeNewFile creates path (which must not exist) with mode 0600 and
+// text, synced.
+func writeNewFile(path, text string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(text)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("vault: write root key file: %w", err)
+	}
+	return nil
+}
+
+// SaveRootKeys replaces the key file with keys, atomically.
+func SaveRootKeys(path string, keys RootKeys) error {
+	tmp := path + ".new"
+	os.Remove(tmp)
+	if err := writeNewFile(tmp, keys.Format()); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// GenerateRootKey returns a fresh random root key in base64.
 func GenerateRootKey() string {
 	k := make([]byte, RootKeySize)
 	rand.Read(k)
@@ -235,14 +382,15 @@ func (k *Keyring) dataKey(ctx context.Context, customerID string, create bool) (
 }
 
 func (k *Keyring) unwrap(w WrappedKey) ([]byte, error) {
-	if w.RootKeyVersion != k.rootVersion {
-		return nil, fmt.Errorf("vault: data key of %s is wrapped by root key v%d, have v%d", w.CustomerID, w.RootKeyVersion, k.rootVersion)
+	root, ok := k.roots[w.RootKeyVersion]
+	if !ok {
+		return nil, fmt.Errorf("vault: data key of %s is wrapped by root key v%d, which is not loaded", w.CustomerID, w.RootKeyVersion)
 	}
-	ns := k.root.NonceSize()
+	ns := root.NonceSize()
 	if len(w.Wrapped) < ns {
 		return nil, ErrOpen
 	}
-	raw, err := k.root.Open(nil, w.Wrapped[:ns], w.Wrapped[ns:], wrapAD(w))
+	raw, err := root.Open(nil, w.Wrapped[:ns], w.Wrapped[ns:], wrapAD(w))
 	if err != nil {
 		return nil, fmt.Errorf("vault: unwrap data key of %s: %w", w.CustomerID, ErrOpen)
 	}
@@ -400,21 +548,72 @@ func (k *Keyring) Fingerprint(ctx context.Context, customerID string, data []byt
 // signing secret, which must be read back to sign) under the root key,
 // bound to recordID. Customers' data never goes here.
 func (k *Keyring) SealPlatform(recordID string, plaintext []byte) []byte {
+	// Format: 2, the root key version (4 bytes), nonce, ciphertext.
+	out := make([]byte, 5, 5+k.root.NonceSize()+len(plaintext)+k.root.Overhead())
+	out[0] = platformV2
+	binary.BigEndian.PutUint32(out[1:5], uint32(k.rootVersion))
 	n := nonce(k.root)
-	return k.root.Seal(n, n, plaintext, platformAD(recordID, k.rootVersion))
+	out = append(out, n...)
+	return k.root.Seal(out, n, plaintext, platformAD(recordID, k.rootVersion))
 }
 
-// OpenPlatform decrypts what SealPlatform sealed for the same record.
+const platformV2 = 2
+
+// PlatformRootVersion is the root key version a platform secret is sealed
+// under (1 for the first format, which had no version in it).
+func PlatformRootVersion(sealed []byte) int {
+	if len(sealed) > 5 && sealed[0] == platformV2 {
+		return int(binary.BigEndian.Uint32(sealed[1:5]))
+	}
+	return 1
+}
+
+// OpenPlatform decrypts what SealPlatform sealed for the same record, under
+// whichever loaded root key sealed it.
 func (k *Keyring) OpenPlatform(recordID string, sealed []byte) ([]byte, error) {
-	ns := k.root.NonceSize()
-	if len(sealed) < ns {
+	if len(sealed) > 5 && sealed[0] == platformV2 {
+		v := int(binary.BigEndian.Uint32(sealed[1:5]))
+		if root, ok := k.roots[v]; ok && len(sealed) >= 5+root.NonceSize() {
+			ns := root.NonceSize()
+			if pt, err := root.Open(nil, sealed[5:5+ns], sealed[5+ns:], platformAD(recordID, v)); err == nil {
+				return pt, nil
+			}
+		}
+	}
+	// The first format: nonce and ciphertext, under root key v1.
+	root, ok := k.roots[1]
+	if !ok || len(sealed) < root.NonceSize() {
 		return nil, ErrOpen
 	}
-	pt, err := k.root.Open(nil, sealed[:ns], sealed[ns:], platformAD(recordID, k.rootVersion))
+	ns := root.NonceSize()
+	pt, err := root.Open(nil, sealed[:ns], sealed[ns:], platformAD(recordID, 1))
 	if err != nil {
 		return nil, ErrOpen
 	}
 	return pt, nil
+}
+
+// ResealPlatform seals a platform secret again under the newest root key.
+func (k *Keyring) ResealPlatform(recordID string, sealed []byte) ([]byte, error) {
+	pt, err := k.OpenPlatform(recordID, sealed)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pt)
+	return k.SealPlatform(recordID, pt), nil
+}
+
+// Rewrap wraps a data key again under the newest root key.
+func (k *Keyring) Rewrap(w WrappedKey) (WrappedKey, error) {
+	raw, err := k.unwrap(w)
+	if err != nil {
+		return w, err
+	}
+	defer clear(raw)
+	out := WrappedKey{CustomerID: w.CustomerID, Version: w.Version, RootKeyVersion: k.rootVersion}
+	n := nonce(k.root)
+	out.Wrapped = k.root.Seal(n, n, raw, wrapAD(out))
+	return out, nil
 }
 
 func platformAD(recordID string, rootVersion int) []byte {

@@ -14,8 +14,9 @@ import (
 // memKeys is an in-memory KeyStore for the vault's own unit tests; the store
 // conformance suite tests the real implementations of the interface.
 type memKeys struct {
-	mu   sync.Mutex
-	keys map[string]WrappedKey
+	platform map[string][]byte
+	mu       sync.Mutex
+	keys     map[string]WrappedKey
 }
 
 func (m *memKeys) DataKey(_ context.Context, id string) (WrappedKey, error) {
@@ -39,6 +40,29 @@ func (m *memKeys) PutDataKey(_ context.Context, k WrappedKey) (WrappedKey, error
 	}
 	m.keys[k.CustomerID] = k
 	return k, nil
+}
+
+func (m *memKeys) PlatformSecret(_ context.Context, name string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.platform[name]
+	if !ok {
+		return nil, ErrNoKey
+	}
+	return s, nil
+}
+
+func (m *memKeys) PutPlatformSecret(_ context.Context, name string, sealed []byte) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.platform == nil {
+		m.platform = map[string][]byte{}
+	}
+	if old, ok := m.platform[name]; ok {
+		return old, nil
+	}
+	m.platform[name] = sealed
+	return sealed, nil
 }
 
 func newKeyring(t *testing.T) (*Keyring, *memKeys) {
@@ -151,7 +175,8 @@ func TestFingerprintIsKeyed(t *testing.T) {
 
 func TestLoadRootKeyFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "root.key")
-	k1, err := LoadRootKey("", path)
+	keys1, err := LoadRootKeys("", path)
+	k1 := keys1[1]
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,21 +187,31 @@ func TestLoadRootKeyFile(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file mode %o, want 600", fi.Mode().Perm())
 	}
-	k2, err := LoadRootKey("", path)
-	if err != nil || !bytes.Equal(k1, k2) {
+	keys2, err := LoadRootKeys("", path)
+	k2 := keys2[1]
+	if err != nil || !bytes.Equal(k1, k2) || len(keys2) != 1 {
 		t.Fatalf("reload: %v, equal=%v", err, bytes.Equal(k1, k2))
 	}
 	os.Chmod(path, 0o644)
-	if _, err := LoadRootKey("", path); err == nil {
+	if _, err := LoadRootKeys("", path); err == nil {
 		t.Fatal("accepted a world-readable key file")
 	}
 	enc := base64.StdEncoding.EncodeToString(k1)
-	k3, err := LoadRootKey(enc, "")
-	if err != nil || !bytes.Equal(k1, k3) {
+	k3, err := LoadRootKeys(enc, "")
+	if err != nil || !bytes.Equal(k1, k3[1]) {
 		t.Fatalf("from env: %v", err)
 	}
-	if _, err := LoadRootKey("c2hvcnQ=", ""); err == nil {
-		t.Fatal("accepted a short key")
+	for _, bad := range []string{"c2hvcnQ=", enc + "," + enc, "0:" + enc, "2:" + enc + ",2:" + enc, "x:" + enc} {
+		if _, err := LoadRootKeys(bad, ""); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+	two, err := ParseRootKeys("2:" + GenerateRootKey() + "\n1:" + enc + "\n")
+	if err != nil || two.Current() != 2 || !bytes.Equal(two[1], k1) {
+		t.Fatalf("two keys: %v", err)
+	}
+	if again, err := ParseRootKeys(two.Format()); err != nil || !bytes.Equal(again[2], two[2]) {
+		t.Fatalf("format round trip: %v", err)
 	}
 }
 
@@ -192,5 +227,70 @@ func TestPlatformSecretsBoundToRecord(t *testing.T) {
 	}
 	if _, err := k.OpenPlatform("webhook:ins_2", sealed); !errors.Is(err, ErrOpen) {
 		t.Fatalf("opened for another record: %v", err)
+	}
+}
+
+// TestRootKeyRotation: with a second root key loaded, what the first wraps
+// still opens; rewrapped data keys and resealed platform secrets open with
+// the second alone; the access log's key does not change.
+func TestRootKeyRotation(t *testing.T) {
+	ctx := context.Background()
+	ks := &memKeys{}
+	v1 := bytes.Repeat([]byte{7}, RootKeySize)
+	v2 := bytes.Repeat([]byte{8}, RootKeySize)
+	old, err := New(v1, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := old.Seal(ctx, "cus_1", "rec_1", []byte("balance 12.00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := old.SealPlatform("webhook:ins_1", []byte("whsec_abc"))
+	logPub, err := old.LogPublicKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	both, err := NewKeyring(RootKeys{1: v1, 2: v2}, ks)
+	if err != nil || both.RootVersion() != 2 {
+		t.Fatalf("two roots: %v", err)
+	}
+	if pt, err := both.Open(ctx, "cus_1", "rec_1", sealed); err != nil || string(pt) != "balance 12.00" {
+		t.Fatalf("open under the old root with both loaded: %q %v", pt, err)
+	}
+	w, _ := ks.DataKey(ctx, "cus_1")
+	rewrapped, err := both.Rewrap(w)
+	if err != nil || rewrapped.RootKeyVersion != 2 || rewrapped.Version != w.Version {
+		t.Fatalf("rewrap: %+v %v", rewrapped, err)
+	}
+	ks.keys["cus_1"] = rewrapped
+	resealed, err := both.ResealPlatform("webhook:ins_1", secret)
+	if err != nil || PlatformRootVersion(resealed) != 2 || PlatformRootVersion(secret) != 1 {
+		t.Fatalf("reseal: %v", err)
+	}
+	seed := ks.platform[logSeedName]
+	if ks.platform[logSeedName], err = both.ResealPlatform(logSeedName, seed); err != nil {
+		t.Fatal(err)
+	}
+
+	retired, err := NewKeyring(RootKeys{2: v2}, ks) // v1 is gone
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := retired.Open(ctx, "cus_1", "rec_1", sealed); err != nil || string(pt) != "balance 12.00" {
+		t.Fatalf("open after retiring v1: %q %v", pt, err)
+	}
+	if pt, err := retired.OpenPlatform("webhook:ins_1", resealed); err != nil || string(pt) != "whsec_abc" {
+		t.Fatalf("platform secret after retiring v1: %q %v", pt, err)
+	}
+	if _, err := retired.OpenPlatform("webhook:ins_1", secret); err == nil {
+		t.Fatal("a secret sealed under the retired root still opens")
+	}
+	if pub, err := retired.LogPublicKey(ctx); err != nil || !bytes.Equal(pub, logPub) {
+		t.Fatalf("the access log key changed with the root key: %v", err)
+	}
+	if _, err := retired.Rewrap(w); err == nil {
+		t.Fatal("rewrapped a key wrapped by a root that is not loaded")
 	}
 }

@@ -306,6 +306,90 @@ func (s *Store) PutDataKey(ctx context.Context, k vault.WrappedKey) (vault.Wrapp
 	return s.DataKey(ctx, k.CustomerID)
 }
 
+func (s *Store) DataKeysWrappedBelow(ctx context.Context, version, limit int) ([]vault.WrappedKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT customer_id, version, root_key_version, wrapped FROM data_keys WHERE root_key_version < $1 ORDER BY customer_id LIMIT $2`, version, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []vault.WrappedKey
+	for rows.Next() {
+		var k vault.WrappedKey
+		if err := rows.Scan(&k.CustomerID, &k.Version, &k.RootKeyVersion, &k.Wrapped); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) RewrapDataKey(ctx context.Context, w vault.WrappedKey, oldRoot int) error {
+	_, err := s.pool.Exec(ctx, `UPDATE data_keys SET wrapped = $1, root_key_version = $2 WHERE customer_id = $3 AND version = $4 AND root_key_version = $5`,
+		w.Wrapped, w.RootKeyVersion, w.CustomerID, w.Version, oldRoot)
+	return err
+}
+
+func (s *Store) RootKeyUsage(ctx context.Context) (map[int]int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT root_key_version, count(*) FROM data_keys GROUP BY root_key_version`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int]int{}
+	for rows.Next() {
+		var v, n int
+		if err := rows.Scan(&v, &n); err != nil {
+			return nil, err
+		}
+		out[v] = n
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) PlatformSecret(ctx context.Context, name string) ([]byte, error) {
+	var sealed []byte
+	err := s.pool.QueryRow(ctx, `SELECT sealed FROM platform_secrets WHERE name = $1`, name).Scan(&sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, vault.ErrNoKey
+	}
+	return sealed, err
+}
+
+func (s *Store) PutPlatformSecret(ctx context.Context, name string, sealed []byte) ([]byte, error) {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO platform_secrets (name, sealed, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`, name, sealed, s.now()); err != nil {
+		return nil, err
+	}
+	return s.PlatformSecret(ctx, name)
+}
+
+func (s *Store) PlatformSecrets(ctx context.Context) (map[string][]byte, error) {
+	rows, err := s.pool.Query(ctx, `SELECT name, sealed FROM platform_secrets`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var name string
+		var sealed []byte
+		if err := rows.Scan(&name, &sealed); err != nil {
+			return nil, err
+		}
+		out[name] = sealed
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) ReplacePlatformSecret(ctx context.Context, name string, old, sealed []byte) error {
+	_, err := s.pool.Exec(ctx, `UPDATE platform_secrets SET sealed = $1 WHERE name = $2 AND sealed = $3`, sealed, name, old)
+	return err
+}
+
+func (s *Store) SetWebhookSecrets(ctx context.Context, institutionID string, secret, previous []byte) error {
+	_, err := s.pool.Exec(ctx, `UPDATE webhook_endpoints SET secret = $1, previous_secret = $2 WHERE institution_id = $3`, secret, previous, institutionID)
+	return err
+}
+
 // Links.
 
 func (s *Store) CreateLinkAttempt(ctx context.Context, a store.LinkAttempt) error {
