@@ -23,10 +23,12 @@ import (
 //	openteller keys rewrap    every data key and platform secret is wrapped by it
 //	openteller keys retire --version N   the old key leaves the key file
 //
-// `openteller keys status` shows what each root key still wraps.
+// `openteller keys rotate` does add and rewrap at once, for a deployment
+// whose nodes are all stopped (a single node, say). `openteller keys
+// status` shows what each root key still wraps.
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || !slices.Contains([]string{"status", "add", "rewrap", "retire"}, args[0]) {
-		fmt.Fprintln(stderr, "usage: openteller keys status|add|rewrap|retire [--version N]")
+	if len(args) == 0 || !slices.Contains([]string{"status", "add", "rewrap", "rotate", "retire"}, args[0]) {
+		fmt.Fprintln(stderr, "usage: openteller keys status|add|rewrap|rotate|retire [--version N]")
 		return errUsage
 	}
 	var retire int
@@ -38,8 +40,13 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if args[0] == "add" {
-		return addRootKey(cfg, stdout)
+	if args[0] == "add" || args[0] == "rotate" {
+		if err := addRootKey(cfg, stdout, args[0] == "add"); err != nil || args[0] == "add" {
+			return err
+		}
+		if cfg.RootKey != "" {
+			return errors.New("keys rotate: the root keys come from the environment; set the new value, restart, then run keys rewrap")
+		}
 	}
 	st, err := server.OpenStore(ctx, cfg)
 	if err != nil {
@@ -51,7 +58,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	switch args[0] {
-	case "rewrap":
+	case "rewrap", "rotate":
 		n, err := rewrap(ctx, st, keyring)
 		if err != nil {
 			return err
@@ -74,7 +81,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // addRootKey makes a new root key the newest. With the keys in a file it
 // writes the file; with keys in the environment it prints the new value.
-func addRootKey(cfg config.Config, stdout io.Writer) error {
+func addRootKey(cfg config.Config, stdout io.Writer, nextSteps bool) error {
 	keys, err := vault.LoadRootKeys(cfg.RootKey, cfg.RootKeyFile)
 	if err != nil {
 		return err
@@ -93,7 +100,9 @@ func addRootKey(cfg config.Config, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "root key v%d added to %s.\n", v, cfg.RootKeyFile)
 	}
-	fmt.Fprintln(stdout, "Restart every node so it loads the new key, then run: openteller keys rewrap")
+	if nextSteps {
+		fmt.Fprintln(stdout, "Restart every node so it loads the new key, then run: openteller keys rewrap")
+	}
 	return nil
 }
 

@@ -162,7 +162,7 @@ func (s *Service) delegationView(ctx context.Context, d store.Delegation, forOwn
 
 // RegisterCustomer adds the customer's consent routes to mux, each wrapped
 // by require (signed in, CSRF on writes). rec records reads for others.
-func (s *Service) RegisterCustomer(mux *http.ServeMux, require func(http.Handler) http.Handler, customerOf func(*http.Request) (string, bool), rec *access.Log) {
+func (s *Service) RegisterCustomer(mux interface{ Handle(string, http.Handler) }, require func(http.Handler) http.Handler, customerOf func(*http.Request) (string, bool), rec *access.Log) {
 	handle := func(pattern string, fn func(w http.ResponseWriter, r *http.Request, customerID string)) {
 		mux.Handle(pattern, require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			customerID, _ := customerOf(r)

@@ -58,6 +58,7 @@ type Server struct {
 	log        *slog.Logger
 	http       *http.Server
 	bankRoutes []string // the Bank API's patterns, as registered
+	allRoutes  []string // every pattern but the typed 404s
 	// stopBackground ends the node's background work; background is done
 	// when it has.
 	stopBackground context.CancelFunc
@@ -142,13 +143,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	s.Hub = delivery.NewHub(delivery.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, CustomerOf: customerOf})
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	// all records every route, so that tests can check each one
+	// (TestEveryRouteIsGuarded).
+	all := &routes{mux: mux}
+	all.Handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", s.ready)
+	}))
+	all.Handle("GET /readyz", http.HandlerFunc(s.ready))
 	// The Bank API: every route here must be in pkg/bankapi/openapi.json
 	// (TestOpenAPIMatchesRoutes).
-	bank := &routes{mux: mux}
+	bank := &routes{mux: all}
 	bank.Handle("POST /v1/events", s.Ingest.Handler())
 	bank.Handle("DELETE /v1/links/{id}", s.Consent.BankHandler())
 	(&webhook.Endpoints{Store: st, Keyring: keyring, AllowPrivate: cfg.AllowPrivateWebhooks()}).RegisterRoutes(bank)
@@ -157,13 +161,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		w.Write(bankapi.OpenAPI)
 	}))
 	s.bankRoutes = bank.patterns
-	s.Consent.RegisterCustomer(mux, s.Auth.RequireCustomer, customerOf, s.Access)
-	mux.Handle("GET /oauth/callback", s.Linking.Callback())
-	mux.Handle("GET /app/ws", s.Hub.Handler())
-	mux.Handle("GET /app/api/conversations/{id}/events", s.Auth.RequireCustomer(s.Hub.HistoryHandler()))
+	s.Consent.RegisterCustomer(all, s.Auth.RequireCustomer, customerOf, s.Access)
+	all.Handle("GET /oauth/callback", s.Linking.Callback())
+	all.Handle("GET /app/ws", s.Hub.Handler())
+	all.Handle("GET /app/api/conversations/{id}/events", s.Auth.RequireCustomer(s.Hub.HistoryHandler()))
 	accounts := s.Auth.Handler()
 	for _, p := range []string{"POST /app/api/signup", "POST /app/api/signin", "POST /app/api/signout", "GET /app/api/me"} {
-		mux.Handle(p, accounts)
+		all.Handle(p, accounts)
 	}
 	notFound := func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "not_found", "There is nothing at %s %s.", r.Method, r.URL.Path))
@@ -174,9 +178,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		mux.HandleFunc(method+" /v1/", notFound)
 	}
 	api := &web.API{Store: st, Ingest: s.Ingest, Linking: s.Linking, Now: time.Now, Customer: customerOf, BaseURL: cfg.BaseURL, Hub: s.Hub, Access: s.Access}
-	api.Register(mux, s.Auth.RequireCustomer)
-	mux.Handle("GET /", web.Static())
+	api.Register(all, s.Auth.RequireCustomer)
+	all.Handle("GET /", web.Static())
 
+	s.allRoutes = all.patterns
 	var h http.Handler = mux
 	h = s.Auth.Middleware(h)
 	h = http.NewCrossOriginProtection().Handler(h)
@@ -195,7 +200,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 
 // routes registers on mux and remembers the patterns.
 type routes struct {
-	mux      *http.ServeMux
+	mux      interface{ Handle(string, http.Handler) }
 	patterns []string
 }
 
@@ -206,6 +211,10 @@ func (r *routes) Handle(pattern string, h http.Handler) {
 
 // BankRoutes lists the Bank API's routes as "METHOD /path" patterns.
 func (s *Server) BankRoutes() []string { return slices.Clone(s.bankRoutes) }
+
+// Routes lists every route of the node as "METHOD /path" patterns, except
+// the typed 404s for unknown /v1/ and /app/api/ paths.
+func (s *Server) Routes() []string { return slices.Clone(s.allRoutes) }
 
 // Handler is the node's whole HTTP surface.
 func (s *Server) Handler() http.Handler { return s.http.Handler }

@@ -73,7 +73,7 @@ type API struct {
 
 // Register adds the API's routes to mux; require wraps each in the
 // signed-in-customer check (with CSRF on writes).
-func (a *API) Register(mux *http.ServeMux, require func(http.Handler) http.Handler) {
+func (a *API) Register(mux interface{ Handle(string, http.Handler) }, require func(http.Handler) http.Handler) {
 	mux.Handle("GET /app/api/institutions", require(http.HandlerFunc(a.institutions)))
 	mux.Handle("GET /app/api/conversations", require(http.HandlerFunc(a.conversations)))
 	mux.Handle("GET /app/api/disclosure", require(http.HandlerFunc(a.disclosure)))
