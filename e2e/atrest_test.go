@@ -48,6 +48,7 @@ func TestNothingInPlaintextOnDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	markers = append(markers, "my quokka password hint", info.CustomerPassword, "quokka-payload-77", "Wombat option")
+	sent(markers...)
 
 	// While running, the WAL holds the newest pages; after a clean stop
 	// they are checkpointed into the database file. Scan both states.
@@ -151,6 +152,7 @@ func TestNothingInPlaintextInPostgres(t *testing.T) {
 	c.signUp(fmt.Sprintf("pg-at-rest-%d@example.com", time.Now().UnixNano()), "nothing in the clear")
 	conv := c.link(cl.institutionID, "balances", "transactions")
 	markers := []string{"Xylophone Marmot Outfitters", "6283.17", "marmot gossip from the bank", "my marmot question", "marmot-payload-31", "Otter option"}
+	sent(markers...)
 	bank := newBank(t, cl.baseA, cl.apiKey)
 	res := bank.post(
 		bankapi.Event{ID: "pg-1", LinkID: conv.Link.ID, Type: bankapi.TypeTransactionPosted, OccurredAt: time.Now().UTC(),

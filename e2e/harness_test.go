@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -94,11 +95,45 @@ func start(t *testing.T, env []string, args ...string) *proc {
 	go func() { cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.stop()
+		checkLogs(t, strings.Join(args, " "), out.String())
 		if t.Failed() {
 			t.Logf("output of %s:\n%s", strings.Join(args, " "), out.String())
 		}
 	})
 	return p
+}
+
+// sentTexts holds what tests sent through the platform as content (bank
+// messages, customers' words): no node's log may ever show any of it.
+var sentTexts struct {
+	sync.Mutex
+	list []string
+}
+
+// sent notes content a test sends, for checkLogs.
+func sent(texts ...string) {
+	sentTexts.Lock()
+	defer sentTexts.Unlock()
+	sentTexts.list = append(sentTexts.list, texts...)
+}
+
+// checkLogs fails the test if a node's log lines (slog; not a demo's
+// banner, which is for the person at the keyboard) hold anything a test
+// sent as content. Every e2e test that starts a process runs it.
+func checkLogs(t *testing.T, what, out string) {
+	sentTexts.Lock()
+	texts := slices.Clone(sentTexts.list)
+	sentTexts.Unlock()
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, "time=") {
+			continue
+		}
+		for _, text := range texts {
+			if strings.Contains(line, text) {
+				t.Errorf("the log of %s shows content that was sent, %q: %s", what, text, line)
+			}
+		}
+	}
 }
 
 // stop ends the process gracefully (SIGTERM) and waits for it.
@@ -344,6 +379,7 @@ func newBank(t *testing.T, base, apiKey string) *bank {
 }
 
 func message(id, linkID, text string) bankapi.Event {
+	sent(text)
 	return bankapi.Event{ID: id, LinkID: linkID, Type: bankapi.TypeMessage, OccurredAt: time.Now().UTC(), Data: bankapi.Message{Text: text}}
 }
 
