@@ -61,6 +61,11 @@ func TestOnlyVaultTouchesKeys(t *testing.T) {
 					t.Errorf("%s imports %s: only internal/vault may touch key material", dir, p)
 				}
 			}
+			// Signing keys too: the vault signs; tlog only verifies, with
+			// public keys.
+			if p == "crypto/ed25519" && dir != "internal/tlog" {
+				t.Errorf("%s imports %s: only internal/vault signs, and internal/tlog verifies", dir, p)
+			}
 		}
 	}
 }

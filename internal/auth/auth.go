@@ -20,7 +20,10 @@ package auth
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -229,13 +232,29 @@ func (s *Service) signIn(ctx context.Context, email, password, clientIP string) 
 		// guesses does not flood the log. The customer id is empty for an
 		// unknown email.
 		if a.locksEmail {
-			s.log.WarnContext(ctx, "auth: sign-in locked for an email after failed attempts", "customer", c.ID, "ip", clientIP)
+			s.log.WarnContext(ctx, "auth: sign-in locked for an email after failed attempts", "customer", c.ID, "client", clientTag(clientIP))
 		}
 		if a.locksIP {
-			s.log.WarnContext(ctx, "auth: sign-in locked for a client address after failed attempts", "ip", clientIP)
+			s.log.WarnContext(ctx, "auth: sign-in locked for a client address after failed attempts", "client", clientTag(clientIP))
 		}
 		return store.Customer{}, 0, errInvalidCredentials()
 	}
 	s.throttle.succeeded(email, clientIP)
 	return c, 0, nil
+}
+
+// clientKey keys clientTag; it lives only as long as the process.
+var clientKey = func() []byte {
+	k := make([]byte, 32)
+	rand.Read(k)
+	return k
+}()
+
+// clientTag stands for a client address in the log: the same address gives
+// the same tag within a process, so an operator can see one address behind
+// many lockouts, but the log holds no address (personal data).
+func clientTag(ip string) string {
+	mac := hmac.New(sha256.New, clientKey)
+	mac.Write([]byte(ip))
+	return hex.EncodeToString(mac.Sum(nil)[:6])
 }
