@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +18,49 @@ import (
 // bank receives a signed link.revoked webhook that the SDK verifies.
 func TestBankHearsRevocation(t *testing.T) {
 	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
-	got := make(chan []byte, 4)
+	got := bankWebhooks(t, info)
+
+	c := newCustomer(t, info.BaseURL)
+	c.signIn(info.CustomerEmail, info.CustomerPassword)
+	if err := c.Call(ctxT(t), "DELETE", "/app/api/links/"+info.LinkID, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The link's notices arrive in order: its creation (held until the bank
+	// registered an endpoint), then the revocation.
+	var types []string
+	for len(types) < 2 {
+		select {
+		case body := <-got:
+			var env struct {
+				Type string
+				Data struct {
+					LinkID  string `json:"link_id"`
+					EndedBy string `json:"ended_by"`
+				}
+			}
+			json.Unmarshal(body, &env)
+			if env.Data.LinkID != info.LinkID {
+				t.Fatalf("webhook for another link: %s", body)
+			}
+			if env.Type == "link.revoked" && env.Data.EndedBy != "customer" {
+				t.Fatalf("webhook %s", body)
+			}
+			types = append(types, env.Type)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("webhooks within 20 s: %v", types)
+		}
+	}
+	if types[0] != "link.created" || types[1] != "link.revoked" {
+		t.Fatalf("webhooks in the order %v", types)
+	}
+}
+
+// bankWebhooks waits until the demo's simulated bank has registered its
+// webhook endpoint, then takes its place with a receiver of the test's own
+// that verifies every delivery with the SDK, and returns what it receives.
+func bankWebhooks(t *testing.T, info demoInfo) chan []byte {
+	t.Helper()
+	got := make(chan []byte, 64)
 	var verifier bankapi.WebhookVerifier
 	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -28,7 +71,7 @@ func TestBankHearsRevocation(t *testing.T) {
 		}
 		got <- body
 	}))
-	defer hooks.Close()
+	t.Cleanup(hooks.Close)
 
 	// The demo's simulated bank registers its own endpoint as it starts;
 	// wait for that, then take its place with this test's receiver.
@@ -65,37 +108,86 @@ func TestBankHearsRevocation(t *testing.T) {
 	}
 	verifier.Secrets = []string{reg.Secret}
 
-	c := newCustomer(t, info.BaseURL)
-	c.signIn(info.CustomerEmail, info.CustomerPassword)
-	if err := c.Call(ctxT(t), "DELETE", "/app/api/links/"+info.LinkID, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	// The link's notices arrive in order: its creation (held until the bank
-	// registered an endpoint), then the revocation.
-	var types []string
-	for len(types) < 2 {
-		select {
-		case body := <-got:
-			var env struct {
-				Type string
-				Data struct {
-					LinkID  string `json:"link_id"`
-					EndedBy string `json:"ended_by"`
+	return got
+}
+
+// TestHandover: "Talk to a person" moves the conversation to the bank's
+// people and the bank hears it (conversation.handover, from bot to queue);
+// the customer's next message reaches the bot as standby; the bank's bot
+// takes the conversation back through the Bank API and hears that too,
+// and the customer's messages are the bot's again.
+func TestHandover(t *testing.T) {
+	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
+	got := bankWebhooks(t, info)
+	next := func(typ string) json.RawMessage {
+		t.Helper()
+		for {
+			select {
+			case body := <-got:
+				var env struct {
+					Type string
+					Data json.RawMessage
 				}
+				json.Unmarshal(body, &env)
+				if env.Type == typ {
+					return env.Data
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("no %s webhook within 20 s", typ)
 			}
-			json.Unmarshal(body, &env)
-			if env.Data.LinkID != info.LinkID {
-				t.Fatalf("webhook for another link: %s", body)
-			}
-			if env.Type == "link.revoked" && env.Data.EndedBy != "customer" {
-				t.Fatalf("webhook %s", body)
-			}
-			types = append(types, env.Type)
-		case <-time.After(20 * time.Second):
-			t.Fatalf("webhooks within 20 s: %v", types)
 		}
 	}
-	if types[0] != "link.created" || types[1] != "link.revoked" {
-		t.Fatalf("webhooks in the order %v", types)
+	c := newCustomer(t, info.BaseURL)
+	c.signIn(info.CustomerEmail, info.CustomerPassword)
+	if err := c.Call(ctxT(t), "POST", "/app/api/conversations/"+info.ConversationID+"/requests", map[string]string{"kind": "human"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var h bankapi.Handover
+	json.Unmarshal(next(bankapi.WebhookHandover), &h)
+	if h.LinkID != info.LinkID || h.From != "bot" || h.To != "queue" || h.Trigger != "customer_asks" {
+		t.Fatalf("handover %+v", h)
+	}
+	say := func(text string) bankapi.CustomerMessage {
+		t.Helper()
+		sent(text)
+		if err := c.Call(ctxT(t), "POST", "/app/api/conversations/"+info.ConversationID+"/messages", map[string]string{"text": text}, nil); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			var m bankapi.CustomerMessage
+			json.Unmarshal(next(bankapi.WebhookCustomerMessage), &m)
+			if m.Text == text {
+				return m
+			}
+		}
+	}
+	if m := say("waiting for a person here"); !m.Standby {
+		t.Fatalf("a message while the people have it reached the bot as its own: %+v", m)
+	}
+
+	post := func(body string) (int, string) {
+		req, _ := http.NewRequest("POST", info.BaseURL+"/v1/links/"+info.LinkID+"/handover", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+info.InstitutionAPIKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post(`{"to":"somewhere"}`); code != http.StatusBadRequest || !strings.Contains(body, "invalid_request") {
+		t.Fatalf("a bad target: %d %s", code, body)
+	}
+	if code, body := post(`{"to":"bot"}`); code != http.StatusOK || !strings.Contains(body, `"owner":"bot"`) {
+		t.Fatalf("taking it back: %d %s", code, body)
+	}
+	json.Unmarshal(next(bankapi.WebhookHandover), &h)
+	if h.From != "queue" || h.To != "bot" || h.Trigger != "bot_takes" {
+		t.Fatalf("handover back %+v", h)
+	}
+	if m := say("back with the bot now"); m.Standby {
+		t.Fatalf("a message to the bot came as standby: %+v", m)
 	}
 }

@@ -195,6 +195,9 @@ func (b *Bank) onRequest(linkID, kind string, now time.Time) {
 // onCustomerMessage answers what the customer wrote: a menu payload is a
 // request; anything else gets the bot's acknowledgement and the menu.
 func (b *Bank) onCustomerMessage(m bankapi.CustomerMessage, now time.Time) {
+	if m.Standby {
+		return // the bank's people have this conversation: the bot keeps quiet
+	}
 	if kind, ok := strings.CutPrefix(m.Payload, "menu:"); ok {
 		b.onRequest(m.LinkID, kind, now)
 		return

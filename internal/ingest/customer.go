@@ -71,6 +71,7 @@ func (in *Ingester) PostCustomerMessage(ctx context.Context, customerID, convers
 	}
 	if err := in.attachNotice(ctx, &e, store.NoticeCustomerMessage, bankapi.CustomerMessage{
 		LinkID: c.Link.ID, MessageID: e.ID, Text: m.Text, Payload: m.Payload, SentAt: now,
+		Standby: c.Owner != "" && c.Owner != "bot",
 	}); err != nil {
 		return 0, err
 	}

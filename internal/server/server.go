@@ -29,6 +29,7 @@ import (
 	"github.com/openteller/openteller/internal/config"
 	"github.com/openteller/openteller/internal/consent"
 	"github.com/openteller/openteller/internal/delivery"
+	"github.com/openteller/openteller/internal/handover"
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/linking"
@@ -53,7 +54,9 @@ type Server struct {
 	Hub     *delivery.Hub
 	Consent *consent.Service
 	Access  *access.Log
-	Webhook *webhook.Deliverer
+	// Handover moves conversations between the bank's bot and its people.
+	Handover *handover.Service
+	Webhook  *webhook.Deliverer
 
 	log        *slog.Logger
 	http       *http.Server
@@ -129,6 +132,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		se, ok := auth.SessionFrom(r.Context())
 		return se.CustomerID, ok
 	}
+	s.Handover = &handover.Service{Store: st, Queued: func() { s.Webhook.Kick() }}
 	s.Webhook = webhook.New(webhook.Config{Store: st, Keyring: keyring, Logger: log, AllowPrivate: cfg.AllowPrivateWebhooks()})
 	s.Ingest = ingest.New(ingest.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, Queued: s.Webhook.Kick})
 	s.Linking = linking.New(linking.Config{Store: st, Bus: s.Bus, BaseURL: cfg.BaseURL, Logger: log, CustomerOf: customerOf})
@@ -155,6 +159,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	bank := &routes{mux: all}
 	bank.Handle("POST /v1/events", s.Ingest.Handler())
 	bank.Handle("DELETE /v1/links/{id}", s.Consent.BankHandler())
+	bank.Handle("POST /v1/links/{id}/handover", s.Handover.BankHandler(func(r *http.Request) (string, error) {
+		return ingest.Authenticate(r.Context(), st, r.Header.Get("Authorization"), time.Now())
+	}))
 	(&webhook.Endpoints{Store: st, Keyring: keyring, AllowPrivate: cfg.AllowPrivateWebhooks()}).RegisterRoutes(bank)
 	bank.Handle("GET /v1/openapi.json", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -177,7 +184,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		mux.HandleFunc(method+" /app/api/", notFound)
 		mux.HandleFunc(method+" /v1/", notFound)
 	}
-	api := &web.API{Store: st, Ingest: s.Ingest, Linking: s.Linking, Now: time.Now, Customer: customerOf, BaseURL: cfg.BaseURL, Hub: s.Hub, Access: s.Access}
+	api := &web.API{Store: st, Ingest: s.Ingest, Linking: s.Linking, Now: time.Now, Customer: customerOf, BaseURL: cfg.BaseURL, Hub: s.Hub, Access: s.Access, Handover: s.Handover}
 	api.Register(all, s.Auth.RequireCustomer)
 	all.Handle("GET /", web.Static())
 

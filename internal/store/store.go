@@ -53,6 +53,8 @@ var (
 	// ErrKeyChanged: ClearHistory found another version of the data key
 	// than the caller prepared for. Nothing changed; prepare again.
 	ErrKeyChanged = errors.New("store: the data key changed meanwhile")
+	// ErrOwnerChanged: SetOwner found the conversation with someone else.
+	ErrOwnerChanged = errors.New("store: the conversation's owner changed meanwhile")
 )
 
 // Store is everything the platform keeps. Implementations are safe for
@@ -204,6 +206,11 @@ type Store interface {
 	// Conversations lists the customer's conversations with their newest link.
 	Conversations(ctx context.Context, customerID string) ([]Conversation, error)
 	Conversation(ctx context.Context, id string) (Conversation, error)
+	// SetOwner moves the conversation from one owner to another and queues
+	// n (a conversation.handover notice) in the same transaction. It
+	// changes nothing and returns ErrOwnerChanged unless the conversation is
+	// still with fromOwner (and fromAgent).
+	SetOwner(ctx context.Context, conversationID, fromOwner, fromAgent, toOwner, toAgent string, n Notice) error
 
 	// AppendEvents stores each event in its link's conversation, in order,
 	// and returns one result per event. An event that fails (consent,
@@ -321,6 +328,10 @@ type Conversation struct {
 	InstitutionName string
 	LastSeq         int64
 	Link            Link // the newest link of this customer to this institution
+	// Owner answers the customer: "bot", "queue" or "agent" (package
+	// handover); AgentID is the agent's when Owner is "agent".
+	Owner   string
+	AgentID string
 }
 
 // Event authors.
@@ -400,6 +411,8 @@ const (
 	NoticeCustomerMessage = "customer.message"
 	NoticeCustomerRequest = "customer.request"
 	NoticeFraudResponse   = "fraud.response"
+	// Who answers the customer changed (package handover).
+	NoticeHandover = "conversation.handover"
 )
 
 // Event is one entry of a conversation, as stored: metadata in the clear,

@@ -19,10 +19,12 @@ import (
 	"github.com/openteller/openteller/internal/access"
 	"github.com/openteller/openteller/internal/consent"
 	"github.com/openteller/openteller/internal/delivery"
+	"github.com/openteller/openteller/internal/handover"
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/linking"
 	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/pkg/bankapi"
 )
 
 //go:embed static
@@ -69,6 +71,7 @@ type API struct {
 	BaseURL  string
 	Hub      *delivery.Hub // opens the customer's own data, for export
 	Access   *access.Log
+	Handover *handover.Service
 }
 
 // Register adds the API's routes to mux; require wraps each in the
@@ -194,6 +197,14 @@ func (a *API) request(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		httpx.WriteError(w, err)
 		return
+	}
+	if req.Kind == bankapi.RequestHuman {
+		// The conversation goes to the bank's people; the bank hears both
+		// the request and the handover.
+		if _, _, err := a.Handover.Apply(r.Context(), r.PathValue("id"), handover.Request{Trigger: handover.CustomerAsks}); err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
 	}
 	httpx.WriteJSON(w, http.StatusCreated, map[string]any{"seq": res.Seq, "last_known": res.LastKnown})
 }

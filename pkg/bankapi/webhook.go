@@ -147,10 +147,11 @@ const (
 	WebhookCustomerMessage = "customer.message"
 	WebhookCustomerRequest = "customer.request"
 	WebhookFraudResponse   = "fraud.response"
+	WebhookHandover        = "conversation.handover"
 )
 
 // WebhookTypes lists every webhook type OpenTeller sends.
-var WebhookTypes = []string{WebhookLinkCreated, WebhookLinkRevoked, WebhookLinkExpired, WebhookCustomerMessage, WebhookCustomerRequest, WebhookFraudResponse}
+var WebhookTypes = []string{WebhookLinkCreated, WebhookLinkRevoked, WebhookLinkExpired, WebhookCustomerMessage, WebhookCustomerRequest, WebhookFraudResponse, WebhookHandover}
 
 // CustomerMessage is the data of a customer.message webhook: text the
 // customer wrote, or the quick reply or button they tapped (then Payload is
@@ -161,6 +162,21 @@ type CustomerMessage struct {
 	Text      string    `json:"text"`
 	Payload   string    `json:"payload,omitempty"`
 	SentAt    time.Time `json:"sent_at"`
+	// Standby is true while the bank's people, not its bot, have the
+	// conversation: the bot hears the message but must not answer it.
+	Standby bool `json:"standby,omitempty"`
+}
+
+// Handover is the data of a conversation.handover webhook: who answers the
+// customer changed. Owners are "bot" (the bank's bot, this webhook),
+// "queue" (waiting for a person) and "agent" (a person has it).
+type Handover struct {
+	LinkID  string    `json:"link_id"`
+	From    string    `json:"from"`
+	To      string    `json:"to"`
+	Trigger string    `json:"trigger"` // customer_asks, bot_asks, agent_takes, agent_returns, bot_takes
+	AgentID string    `json:"agent_id,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // Kinds of customer.request.

@@ -769,6 +769,20 @@ func (s *Store) AppendLogEntry(ctx context.Context, e store.LogEntry) (uint64, e
 	return idx, err
 }
 
+func (s *Store) SetOwner(ctx context.Context, conversationID, fromOwner, fromAgent, toOwner, toAgent string, n store.Notice) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE conversations SET owner = $1, agent_id = $2 WHERE id = $3 AND owner = $4 AND agent_id = $5`,
+			toOwner, toAgent, conversationID, fromOwner, fromAgent)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrOwnerChanged
+		}
+		return insertNotice(ctx, tx, n)
+	})
+}
+
 func (s *Store) ClearHistory(ctx context.Context, c store.Clearing) (store.Cleared, error) {
 	var out store.Cleared
 	owner := vault.ConversationKey(c.CustomerID, c.InstitutionID)
@@ -1017,7 +1031,7 @@ func scanNotices(rows pgx.Rows) ([]store.Notice, error) {
 }
 
 const conversationQuery = `SELECT c.id, c.customer_id, c.institution_id, i.name, c.last_seq,
-	l.id, l.customer_id, l.institution_id, l.conversation_id, l.scopes, l.status, l.created_at, l.expires_at, l.revoked_at
+	l.id, l.customer_id, l.institution_id, l.conversation_id, l.scopes, l.status, l.created_at, l.expires_at, l.revoked_at, c.owner, c.agent_id
 	FROM conversations c JOIN institutions i ON i.id = c.institution_id
 	JOIN LATERAL (SELECT * FROM links WHERE conversation_id = c.id ORDER BY created_at DESC, id DESC LIMIT 1) l ON true`
 
@@ -1027,7 +1041,7 @@ func scanConversation(row pgx.Row) (store.Conversation, error) {
 	var scopes string
 	var revoked *time.Time
 	err := row.Scan(&cv.ID, &cv.CustomerID, &cv.InstitutionID, &cv.InstitutionName, &cv.LastSeq,
-		&l.ID, &l.CustomerID, &l.InstitutionID, &l.ConversationID, &scopes, &l.Status, &l.CreatedAt, &l.ExpiresAt, &revoked)
+		&l.ID, &l.CustomerID, &l.InstitutionID, &l.ConversationID, &scopes, &l.Status, &l.CreatedAt, &l.ExpiresAt, &revoked, &cv.Owner, &cv.AgentID)
 	l.Scopes = strings.Fields(scopes)
 	l.CreatedAt, l.ExpiresAt, l.RevokedAt = l.CreatedAt.UTC(), l.ExpiresAt.UTC(), orZero(revoked)
 	cv.Link = l

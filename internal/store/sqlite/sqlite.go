@@ -1046,6 +1046,20 @@ func (s *Store) AppendLogEntry(ctx context.Context, e store.LogEntry) (uint64, e
 	return idx, err
 }
 
+func (s *Store) SetOwner(ctx context.Context, conversationID, fromOwner, fromAgent, toOwner, toAgent string, n store.Notice) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		res, err := c.ExecContext(ctx, `UPDATE conversations SET owner = ?, agent_id = ? WHERE id = ? AND owner = ? AND agent_id = ?`,
+			toOwner, toAgent, conversationID, fromOwner, fromAgent)
+		if err != nil {
+			return err
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			return store.ErrOwnerChanged
+		}
+		return insertNotice(ctx, c, n)
+	})
+}
+
 func (s *Store) ClearHistory(ctx context.Context, c store.Clearing) (store.Cleared, error) {
 	var out store.Cleared
 	owner := vault.ConversationKey(c.CustomerID, c.InstitutionID)
@@ -1285,7 +1299,7 @@ func scanNotices(rows *sql.Rows) ([]store.Notice, error) {
 // A conversation's last seq is read from its events' unique index: the
 // single writer needs no counter row, so appends dirty no conversation pages.
 const conversationQuery = `SELECT c.id, c.customer_id, c.institution_id, i.name, (SELECT coalesce(max(seq), 0) FROM events WHERE conversation_id = c.id),
-	l.id, l.customer_id, l.institution_id, l.conversation_id, l.scopes, l.status, l.created_at, l.expires_at, l.revoked_at
+	l.id, l.customer_id, l.institution_id, l.conversation_id, l.scopes, l.status, l.created_at, l.expires_at, l.revoked_at, c.owner, c.agent_id
 	FROM conversations c JOIN institutions i ON i.id = c.institution_id
 	JOIN links l ON l.id = (SELECT id FROM links WHERE conversation_id = c.id ORDER BY created_at DESC, id DESC LIMIT 1)`
 
@@ -1295,7 +1309,7 @@ func scanConversation(row interface{ Scan(...any) error }) (store.Conversation, 
 	var scopes string
 	var created, expires, revoked int64
 	err := row.Scan(&cv.ID, &cv.CustomerID, &cv.InstitutionID, &cv.InstitutionName, &cv.LastSeq,
-		&l.ID, &l.CustomerID, &l.InstitutionID, &l.ConversationID, &scopes, &l.Status, &created, &expires, &revoked)
+		&l.ID, &l.CustomerID, &l.InstitutionID, &l.ConversationID, &scopes, &l.Status, &created, &expires, &revoked, &cv.Owner, &cv.AgentID)
 	l.Scopes = strings.Fields(scopes)
 	l.CreatedAt, l.ExpiresAt, l.RevokedAt = fromMicros(created), fromMicros(expires), fromMicros(revoked)
 	cv.Link = l

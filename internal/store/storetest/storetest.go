@@ -52,6 +52,7 @@ func Run(t *testing.T, open Open) {
 		{"Delegations", testDelegations},
 		{"AccessLog", testAccessLog},
 		{"ClearHistory", testClearHistory},
+		{"ConversationOwner", testConversationOwner},
 		{"OutboxDelivery", testOutboxDelivery},
 		{"EventNotices", testEventNotices},
 		{"LatestEvents", testLatestEvents},
@@ -1223,5 +1224,36 @@ func testClearHistory(t *testing.T, s store.Store) {
 	must(t, err)
 	if !errors.Is(res[0].Err, store.ErrStaleKey) || res[1].Err != nil || res[1].Seq != cleared.Seq+1 {
 		t.Fatalf("appends after clearing: %+v", res)
+	}
+}
+
+// testConversationOwner: a conversation starts with the bot; SetOwner moves
+// it only from the owner it names, with its notice, or not at all.
+func testConversationOwner(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	c, err := s.Conversation(ctx, f.link.ConversationID)
+	must(t, err)
+	if c.Owner != "bot" || c.AgentID != "" {
+		t.Fatalf("a new conversation is with %q/%q", c.Owner, c.AgentID)
+	}
+	n := store.Notice{ID: "ntc_h1", InstitutionID: f.inst.ID, LinkID: f.link.ID, Type: store.NoticeHandover, Payload: []byte(`{"to":"agent"}`), CreatedAt: t0}
+	if err := s.SetOwner(ctx, c.ID, "queue", "", "agent", "stf_1", n); !errors.Is(err, store.ErrOwnerChanged) {
+		t.Fatalf("moving from an owner it does not have: %v", err)
+	}
+	must(t, s.SetOwner(ctx, c.ID, "bot", "", "agent", "stf_1", n))
+	if c, _ = s.Conversation(ctx, c.ID); c.Owner != "agent" || c.AgentID != "stf_1" {
+		t.Fatalf("after the move: %q/%q", c.Owner, c.AgentID)
+	}
+	ns, _ := noticesOf(ctx, s, f.inst.ID, store.NoticeHandover)
+	if len(ns) != 1 || ns[0].ID != "ntc_h1" {
+		t.Fatalf("handover notices = %+v", ns)
+	}
+	n.ID = "ntc_h2"
+	if err := s.SetOwner(ctx, c.ID, "agent", "stf_2", "bot", "", n); !errors.Is(err, store.ErrOwnerChanged) {
+		t.Fatalf("another agent's hand-back: %v", err)
+	}
+	if ns, _ := noticesOf(ctx, s, f.inst.ID, store.NoticeHandover); len(ns) != 1 {
+		t.Fatalf("a refused move queued a notice: %+v", ns)
 	}
 }
