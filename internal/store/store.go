@@ -100,6 +100,22 @@ type Store interface {
 	CustomerByEmail(ctx context.Context, email string) (Customer, error)
 	Customer(ctx context.Context, id string) (Customer, error)
 
+	// A bank's people (the console).
+	CreateStaff(ctx context.Context, m Staff) error // ErrExists if the email is taken
+	Staff(ctx context.Context, id string) (Staff, error)
+	StaffByEmail(ctx context.Context, email string) (Staff, error)
+	// DisableStaff disables the member of the institution and ends their
+	// sessions at once, in one transaction. ErrNotFound unless it is theirs.
+	DisableStaff(ctx context.Context, institutionID, id string, at time.Time) error
+	CreateStaffSession(ctx context.Context, s StaffSession) error
+	// StaffSession returns a live session of an enabled member, else
+	// ErrNotFound.
+	StaffSession(ctx context.Context, idHash []byte) (StaffSession, error)
+	DeleteStaffSession(ctx context.Context, idHash []byte) error
+	// HandedOver lists the institution's conversations that its people
+	// have or that wait for them (owner queue or agent), oldest change first.
+	HandedOver(ctx context.Context, institutionID string) ([]Conversation, error)
+
 	CreateSession(ctx context.Context, s Session) error
 	Session(ctx context.Context, idHash []byte) (Session, error) // ErrNotFound when missing or expired
 	DeleteSession(ctx context.Context, idHash []byte) error
@@ -260,6 +276,33 @@ type Customer struct {
 	Email        string // lower-cased
 	PasswordHash string // argon2id, PHC string format
 	CreatedAt    time.Time
+}
+
+// Staff roles.
+const (
+	RoleAgent      = "agent"
+	RoleSupervisor = "supervisor"
+)
+
+// Staff is one of an institution's people: they sign in to the console.
+type Staff struct {
+	ID            string
+	InstitutionID string
+	Email         string // lower-cased
+	Name          string
+	Role          string
+	PasswordHash  string
+	DisabledAt    time.Time // zero while enabled
+	CreatedAt     time.Time
+}
+
+// StaffSession is a signed-in console.
+type StaffSession struct {
+	IDHash    []byte
+	StaffID   string
+	CSRFToken string
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // Session is a signed-in device. Only a hash of the cookie's token is kept.

@@ -1271,3 +1271,83 @@ func scanEvents(rows pgx.Rows) ([]store.Event, error) {
 	}
 	return out, rows.Err()
 }
+
+// Staff.
+
+const staffCols = `id, institution_id, email, name, role, password_hash, disabled_at, created_at`
+
+func scanStaff(row pgx.Row) (store.Staff, error) {
+	var m store.Staff
+	var disabled *time.Time
+	err := row.Scan(&m.ID, &m.InstitutionID, &m.Email, &m.Name, &m.Role, &m.PasswordHash, &disabled, &m.CreatedAt)
+	m.DisabledAt, m.CreatedAt = orZero(disabled), m.CreatedAt.UTC()
+	return m, notFound(err)
+}
+
+func (s *Store) CreateStaff(ctx context.Context, m store.Staff) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO staff (id, institution_id, email, name, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		m.ID, m.InstitutionID, m.Email, m.Name, m.Role, m.PasswordHash, m.CreatedAt)
+	if isUnique(err) {
+		return store.ErrExists
+	}
+	return err
+}
+
+func (s *Store) Staff(ctx context.Context, id string) (store.Staff, error) {
+	return scanStaff(s.pool.QueryRow(ctx, `SELECT `+staffCols+` FROM staff WHERE id = $1`, id))
+}
+
+func (s *Store) StaffByEmail(ctx context.Context, email string) (store.Staff, error) {
+	return scanStaff(s.pool.QueryRow(ctx, `SELECT `+staffCols+` FROM staff WHERE email = $1`, email))
+}
+
+func (s *Store) DisableStaff(ctx context.Context, institutionID, id string, at time.Time) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE staff SET disabled_at = $1 WHERE id = $2 AND institution_id = $3`, at, id, institutionID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrNotFound
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM staff_sessions WHERE staff_id = $1`, id)
+		return err
+	})
+}
+
+func (s *Store) CreateStaffSession(ctx context.Context, se store.StaffSession) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO staff_sessions (id_hash, staff_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+		se.IDHash, se.StaffID, se.CSRFToken, se.CreatedAt, se.ExpiresAt)
+	return err
+}
+
+func (s *Store) StaffSession(ctx context.Context, idHash []byte) (store.StaffSession, error) {
+	var se store.StaffSession
+	err := s.pool.QueryRow(ctx, `SELECT ss.id_hash, ss.staff_id, ss.csrf_token, ss.created_at, ss.expires_at FROM staff_sessions ss
+		JOIN staff m ON m.id = ss.staff_id WHERE ss.id_hash = $1 AND ss.expires_at > $2 AND m.disabled_at IS NULL`, idHash, s.now()).
+		Scan(&se.IDHash, &se.StaffID, &se.CSRFToken, &se.CreatedAt, &se.ExpiresAt)
+	se.CreatedAt, se.ExpiresAt = se.CreatedAt.UTC(), se.ExpiresAt.UTC()
+	return se, notFound(err)
+}
+
+func (s *Store) DeleteStaffSession(ctx context.Context, idHash []byte) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM staff_sessions WHERE id_hash = $1`, idHash)
+	return err
+}
+
+func (s *Store) HandedOver(ctx context.Context, institutionID string) ([]store.Conversation, error) {
+	rows, err := s.pool.Query(ctx, conversationQuery+` WHERE c.institution_id = $1 AND c.owner <> 'bot' ORDER BY c.id`, institutionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Conversation
+	for rows.Next() {
+		cv, err := scanConversation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cv)
+	}
+	return out, rows.Err()
+}

@@ -1490,3 +1490,90 @@ func scanEvents(rows *sql.Rows) ([]store.Event, error) {
 	}
 	return out, rows.Err()
 }
+
+// Staff.
+
+const staffCols = `id, institution_id, email, name, role, password_hash, disabled_at, created_at`
+
+func scanStaff(row interface{ Scan(...any) error }) (store.Staff, error) {
+	var m store.Staff
+	var disabled, created int64
+	err := row.Scan(&m.ID, &m.InstitutionID, &m.Email, &m.Name, &m.Role, &m.PasswordHash, &disabled, &created)
+	m.DisabledAt, m.CreatedAt = fromMicros(disabled), fromMicros(created)
+	return m, notFound(err)
+}
+
+func (s *Store) CreateStaff(ctx context.Context, m store.Staff) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `INSERT INTO staff (id, institution_id, email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			m.ID, m.InstitutionID, m.Email, m.Name, m.Role, m.PasswordHash, micros(m.CreatedAt))
+		if isUnique(err) {
+			return store.ErrExists
+		}
+		return err
+	})
+}
+
+func (s *Store) Staff(ctx context.Context, id string) (store.Staff, error) {
+	return scanStaff(s.reads.QueryRowContext(ctx, `SELECT `+staffCols+` FROM staff WHERE id = ?`, id))
+}
+
+func (s *Store) StaffByEmail(ctx context.Context, email string) (store.Staff, error) {
+	return scanStaff(s.reads.QueryRowContext(ctx, `SELECT `+staffCols+` FROM staff WHERE email = ?`, email))
+}
+
+func (s *Store) DisableStaff(ctx context.Context, institutionID, id string, at time.Time) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		res, err := c.ExecContext(ctx, `UPDATE staff SET disabled_at = ? WHERE id = ? AND institution_id = ?`, micros(at), id, institutionID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		_, err = c.ExecContext(ctx, `DELETE FROM staff_sessions WHERE staff_id = ?`, id)
+		return err
+	})
+}
+
+func (s *Store) CreateStaffSession(ctx context.Context, se store.StaffSession) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `INSERT INTO staff_sessions (id_hash, staff_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+			se.IDHash, se.StaffID, se.CSRFToken, micros(se.CreatedAt), micros(se.ExpiresAt))
+		return err
+	})
+}
+
+func (s *Store) StaffSession(ctx context.Context, idHash []byte) (store.StaffSession, error) {
+	var se store.StaffSession
+	var created, expires int64
+	err := s.reads.QueryRowContext(ctx, `SELECT ss.id_hash, ss.staff_id, ss.csrf_token, ss.created_at, ss.expires_at FROM staff_sessions ss
+		JOIN staff m ON m.id = ss.staff_id WHERE ss.id_hash = ? AND ss.expires_at > ? AND m.disabled_at = 0`, idHash, micros(s.now())).
+		Scan(&se.IDHash, &se.StaffID, &se.CSRFToken, &created, &expires)
+	se.CreatedAt, se.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return se, notFound(err)
+}
+
+func (s *Store) DeleteStaffSession(ctx context.Context, idHash []byte) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `DELETE FROM staff_sessions WHERE id_hash = ?`, idHash)
+		return err
+	})
+}
+
+func (s *Store) HandedOver(ctx context.Context, institutionID string) ([]store.Conversation, error) {
+	rows, err := s.reads.QueryContext(ctx, conversationQuery+` WHERE c.institution_id = ? AND c.owner <> 'bot' ORDER BY c.id`, institutionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Conversation
+	for rows.Next() {
+		cv, err := scanConversation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cv)
+	}
+	return out, rows.Err()
+}

@@ -53,6 +53,7 @@ func Run(t *testing.T, open Open) {
 		{"AccessLog", testAccessLog},
 		{"ClearHistory", testClearHistory},
 		{"ConversationOwner", testConversationOwner},
+		{"Staff", testStaff},
 		{"OutboxDelivery", testOutboxDelivery},
 		{"EventNotices", testEventNotices},
 		{"LatestEvents", testLatestEvents},
@@ -1255,5 +1256,48 @@ func testConversationOwner(t *testing.T, s store.Store) {
 	}
 	if ns, _ := noticesOf(ctx, s, f.inst.ID, store.NoticeHandover); len(ns) != 1 {
 		t.Fatalf("a refused move queued a notice: %+v", ns)
+	}
+}
+
+// testStaff: a bank's people are created once per email; a disabled
+// member's sessions end at once, and only their own institution can
+// disable them; the queue lists only conversations handed to people.
+func testStaff(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	m := store.Staff{ID: "stf_1", InstitutionID: f.inst.ID, Email: "ada@alpha.example", Name: "Ada", Role: store.RoleAgent, PasswordHash: "$argon2id$x", CreatedAt: t0}
+	must(t, s.CreateStaff(ctx, m))
+	dup := m
+	dup.ID = "stf_2"
+	if err := s.CreateStaff(ctx, dup); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("a second member with the same email: %v", err)
+	}
+	if got, err := s.StaffByEmail(ctx, m.Email); err != nil || got.ID != m.ID || got.Role != store.RoleAgent || !got.DisabledAt.IsZero() {
+		t.Fatalf("by email: %+v %v", got, err)
+	}
+	se := store.StaffSession{IDHash: []byte("h1"), StaffID: m.ID, CSRFToken: "c", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+	must(t, s.CreateStaffSession(ctx, se))
+	if got, err := s.StaffSession(ctx, se.IDHash); err != nil || got.StaffID != m.ID {
+		t.Fatalf("session: %+v %v", got, err)
+	}
+	if err := s.DisableStaff(ctx, f.other.ID, m.ID, t0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another institution disabling: %v", err)
+	}
+	must(t, s.DisableStaff(ctx, f.inst.ID, m.ID, t0))
+	if _, err := s.StaffSession(ctx, se.IDHash); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a disabled member's session lives on: %v", err)
+	}
+	if got, _ := s.Staff(ctx, m.ID); got.DisabledAt.IsZero() {
+		t.Fatal("not marked disabled")
+	}
+	if q, err := s.HandedOver(ctx, f.inst.ID); err != nil || len(q) != 0 {
+		t.Fatalf("queue with the bot owning everything: %+v %v", q, err)
+	}
+	must(t, s.SetOwner(ctx, f.link.ConversationID, "bot", "", "queue", "", store.Notice{ID: "ntc_q", InstitutionID: f.inst.ID, LinkID: f.link.ID, Type: store.NoticeHandover, Payload: []byte(`{}`), CreatedAt: t0}))
+	if q, _ := s.HandedOver(ctx, f.inst.ID); len(q) != 1 || q[0].Owner != "queue" {
+		t.Fatalf("queue = %+v", q)
+	}
+	if q, _ := s.HandedOver(ctx, f.other.ID); len(q) != 0 {
+		t.Fatalf("another institution's queue = %+v", q)
 	}
 }
