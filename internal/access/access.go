@@ -34,6 +34,7 @@ import (
 // Actor kinds.
 const (
 	ActorDelegate = "delegate"
+	ActorAgent    = "agent" // one of the bank's people, in the console
 )
 
 // DefaultOrigin names the log in its checkpoints when the deployment does

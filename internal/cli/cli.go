@@ -40,6 +40,7 @@ func init() {
 		"institution": {"manage institutions: create, list, rotate-key", runInstitution},
 		"webhooks":    {"dead-lettered webhooks: dead --institution ID, redeliver --institution ID --notice ID", runWebhooks},
 		"audit":       {"check the access log: verify [--against FILE] [--save FILE]", runAudit},
+		"staff":       {"a bank's people in the agent console: create, disable", runStaff},
 		"keys":        {"rotate the root key: status, add, rewrap, retire --version N; rotate (add and rewrap, nodes stopped)", runKeys},
 		"bench":       {"measure ingest throughput and end-to-end latency", runBench},
 	}

@@ -432,21 +432,42 @@ func (h *Hub) HistoryHandler() http.Handler {
 			httpx.WriteError(w, err)
 			return
 		}
-		before, err := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
-		if err != nil || before < 1 {
-			before = c.LastSeq + 1
-		}
-		evs, err := h.store.EventsBefore(r.Context(), c.ID, before, historyPage)
+		before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+		page, err := h.Page(r.Context(), c.ID, before)
 		if err != nil {
 			httpx.WriteError(w, err)
 			return
 		}
-		out := make([]wireEvent, 0, len(evs))
-		for _, e := range evs {
-			out = append(out, h.wire(r.Context(), e))
-		}
-		httpx.WriteJSON(w, http.StatusOK, map[string]any{"events": out, "more": len(evs) == historyPage})
+		httpx.WriteJSON(w, http.StatusOK, page)
 	})
+}
+
+// HistoryPage is up to a page of events before a seq, opened, oldest first.
+type HistoryPage struct {
+	Events []wireEvent `json:"events"`
+	More   bool        `json:"more"` // older ones may exist
+}
+
+// Page opens the newest page of the conversation's events before seq
+// before (the newest of all when before < 1). Callers have checked who may
+// see it: the customer themself, or an agent whose read is logged.
+func (h *Hub) Page(ctx context.Context, conversationID string, before int64) (HistoryPage, error) {
+	if before < 1 {
+		c, err := h.store.Conversation(ctx, conversationID)
+		if err != nil {
+			return HistoryPage{}, err
+		}
+		before = c.LastSeq + 1
+	}
+	evs, err := h.store.EventsBefore(ctx, conversationID, before, historyPage)
+	if err != nil {
+		return HistoryPage{}, err
+	}
+	out := make([]wireEvent, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, h.wire(ctx, e))
+	}
+	return HistoryPage{Events: out, More: len(evs) == historyPage}, nil
 }
 
 func readResume(ctx context.Context, c *websocket.Conn) (map[string]int64, error) {

@@ -348,3 +348,31 @@ func (in *Ingester) appendCustomer(ctx context.Context, c store.Conversation, e 
 	}
 	return r.Seq, r.Duplicate, nil
 }
+
+// agentMessageData is an agent's message as devices see it: the bank
+// speaking, through a named person.
+type agentMessageData struct {
+	Text  string `json:"text"`
+	Agent string `json:"agent"`
+}
+
+// PostAgentMessage appends a message from one of the bank's people to the
+// conversation and wakes the customer's devices. Like the customer's, it
+// may not carry a full card number.
+func (in *Ingester) PostAgentMessage(ctx context.Context, c store.Conversation, agentID, agentName, text string) (int64, error) {
+	text = strings.TrimSpace(text)
+	if err := checkText("text", text, 1, 4000); err != nil {
+		return 0, httpx.Errorf(http.StatusBadRequest, "invalid_message", "Write a message of 1 to 4,000 characters.")
+	}
+	if pan.Contains(text) {
+		return 0, httpx.Errorf(http.StatusBadRequest, "pan_detected", "This reply seems to contain a full card number, so it was not sent. Refer to a card by its last four digits.")
+	}
+	now := in.now().UTC()
+	e, err := in.customerEvent(ctx, c, bankapi.TypeMessage, "", agentMessageData{Text: text, Agent: agentName}, now)
+	if err != nil {
+		return 0, err
+	}
+	e.Author = store.AuthorAgent
+	seq, _, err := in.appendCustomer(ctx, c, e)
+	return seq, err
+}

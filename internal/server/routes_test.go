@@ -28,13 +28,15 @@ var public = []string{
 	"POST /app/api/signup",
 	"POST /app/api/signin",
 	"POST /app/api/signout", // ends whatever session the cookie names; with none, nothing
+	"POST /console/api/signin",
 }
 
 // TestEveryRouteIsGuarded enumerates every route of a node. Each is either
 // public (and listed above, serving nothing of a customer's), or the Bank
 // API (refused without an institution key, and scoped to that
 // institution's links), or the customer's own (refused without their
-// session). There is no third kind: no operator or admin route exists that
+// session), or the console's (refused without a session of the bank's
+// people, who see only their own institution's conversations). There is no third kind: no operator or admin route exists that
 // could list or read customers' content, and a new route that is none of
 // these fails this test until it is looked at.
 func TestEveryRouteIsGuarded(t *testing.T) {
@@ -65,6 +67,8 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 			want = http.StatusUnauthorized // no institution key
 		case strings.HasPrefix(path, "/app/"):
 			want = http.StatusUnauthorized // no customer session
+		case strings.HasPrefix(path, "/console/"):
+			want = http.StatusUnauthorized // no console session
 		default:
 			t.Errorf("route %s is neither public, the Bank API nor the customer's own", route)
 			continue

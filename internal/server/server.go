@@ -28,6 +28,7 @@ import (
 	"github.com/openteller/openteller/internal/bus"
 	"github.com/openteller/openteller/internal/config"
 	"github.com/openteller/openteller/internal/consent"
+	"github.com/openteller/openteller/internal/console"
 	"github.com/openteller/openteller/internal/delivery"
 	"github.com/openteller/openteller/internal/handover"
 	"github.com/openteller/openteller/internal/httpx"
@@ -56,6 +57,7 @@ type Server struct {
 	Access  *access.Log
 	// Handover moves conversations between the bank's bot and its people.
 	Handover *handover.Service
+	Console  *console.Service
 	Webhook  *webhook.Deliverer
 
 	log        *slog.Logger
@@ -159,9 +161,15 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	bank := &routes{mux: all}
 	bank.Handle("POST /v1/events", s.Ingest.Handler())
 	bank.Handle("DELETE /v1/links/{id}", s.Consent.BankHandler())
-	bank.Handle("POST /v1/links/{id}/handover", s.Handover.BankHandler(func(r *http.Request) (string, error) {
+	bankKey := func(r *http.Request) (string, error) {
 		return ingest.Authenticate(r.Context(), st, r.Header.Get("Authorization"), time.Now())
-	}))
+	}
+	bank.Handle("POST /v1/links/{id}/handover", s.Handover.BankHandler(bankKey))
+	s.Console = console.New(console.Config{Store: st, Ingest: s.Ingest, Handover: s.Handover, Access: s.Access, Logger: log,
+		Events: func(ctx context.Context, conversationID string, before int64) (any, error) {
+			return s.Hub.Page(ctx, conversationID, before)
+		}})
+	s.Console.BankRoutes(bank, bankKey)
 	(&webhook.Endpoints{Store: st, Keyring: keyring, AllowPrivate: cfg.AllowPrivateWebhooks()}).RegisterRoutes(bank)
 	bank.Handle("GET /v1/openapi.json", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -169,6 +177,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	}))
 	s.bankRoutes = bank.patterns
 	s.Consent.RegisterCustomer(all, s.Auth.RequireCustomer, customerOf, s.Access)
+	s.Console.Register(all)
 	all.Handle("GET /oauth/callback", s.Linking.Callback())
 	all.Handle("GET /app/ws", s.Hub.Handler())
 	all.Handle("GET /app/api/conversations/{id}/events", s.Auth.RequireCustomer(s.Hub.HistoryHandler()))

@@ -382,6 +382,7 @@ const (
 	AuthorInstitution = "institution"
 	AuthorCustomer    = "customer"
 	AuthorPlatform    = "platform" // notices such as a revocation; never financial content
+	AuthorAgent       = "agent"    // one of the bank's people, from the console
 )
 
 // The platform's notices, in the conversation, that a link ended and its

@@ -413,7 +413,8 @@ export function renderEvent(e, { conversationId = null } = {}) {
       const buttons = (d.buttons || []).map((b) => (b.url
         ? h('a', { class: 'button message-button', href: b.url, target: '_blank', rel: 'noopener noreferrer' }, b.label)
         : live && replyButton(b, 'button message-button')));
-      return h('li', { class: `bubble ${mine ? 'mine' : 'bank'}`, testid: 'message-bubble', 'data-seq': e.seq, 'data-author': mine ? 'customer' : 'institution' },
+      return h('li', { class: `bubble ${mine ? 'mine' : 'bank'}`, testid: 'message-bubble', 'data-seq': e.seq, 'data-author': mine ? 'customer' : e.author === 'agent' ? 'agent' : 'institution' },
+        e.author === 'agent' && d.agent && h('p', { class: 'bubble-from' }, d.agent),
         h('p', { class: 'bubble-text' }, String(d.text ?? '')),
         buttons.some(Boolean) && h('div', { class: 'message-buttons' }, buttons),
         live && d.quick_replies?.length > 0 &&

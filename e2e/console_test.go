@@ -1,0 +1,89 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// addStaff adds one of the bank's people through the Bank API and returns
+// their email and the password shown once.
+func addStaff(t *testing.T, info demoInfo, email, name, role string) (string, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", info.BaseURL+"/v1/staff", strings.NewReader(`{"email":"`+email+`","name":"`+name+`","role":"`+role+`"}`))
+	req.Header.Set("Authorization", "Bearer "+info.InstitutionAPIKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ ID, Password string }
+	json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != http.StatusCreated || out.Password == "" {
+		t.Fatalf("add staff: %d %+v", resp.StatusCode, out)
+	}
+	return out.ID, out.Password
+}
+
+// TestBrowserAgentReplies: the customer taps "Talk to a person"; an agent,
+// in a second browser, sees the conversation waiting, takes it and
+// replies; the customer sees the reply live, with the agent's name, and
+// finds the agent's read in their access history.
+func TestBrowserAgentReplies(t *testing.T) {
+	ctx, do, info := browse(t)
+	_, password := addStaff(t, info, "ada@cedar.example", "Ada", "agent")
+	do("ask for a person",
+		chromedp.Click(css(`[data-testid="menu-button"]`)),
+		chromedp.WaitVisible(css(`[data-testid="menu-human"]`)),
+		chromedp.Click(css(`[data-testid="menu-human"]`)),
+		chromedp.WaitVisible(css(`[data-testid="request-bubble"][data-kind="human"]`)),
+	)
+
+	agent := newChrome(t)
+	ado := steps(t, agent)
+	ado("sign in to the console",
+		chromedp.Navigate(info.BaseURL+"/console.html"),
+		chromedp.WaitVisible(css(`[data-testid="console-email"]`)),
+		chromedp.SendKeys(css(`[data-testid="console-email"]`), "ada@cedar.example"),
+		chromedp.SendKeys(css(`[data-testid="console-password"]`), password),
+		chromedp.Click(css(`[data-testid="console-signin"]`)),
+		chromedp.WaitVisible(css(`[data-testid="console-row"][data-owner="queue"]`)),
+	)
+	ado("take the conversation and reply",
+		chromedp.Click(css(`[data-testid="console-row"]`)),
+		chromedp.WaitVisible(css(`[data-testid="console-take"]`)),
+		chromedp.Click(css(`[data-testid="console-take"]`)),
+		chromedp.WaitVisible(css(`[data-testid="console-reply"]`)),
+		chromedp.SendKeys(css(`[data-testid="console-reply"]`), "Hello, Ada here. How can I help?"),
+		chromedp.Click(css(`[data-testid="console-send"]`)),
+		chromedp.WaitVisible(css(`[data-testid="console-return"]`)),
+	)
+	shot(t, agent, "console")
+	sent("Hello, Ada here. How can I help?")
+	do("the reply arrives live, from Ada",
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('[data-testid="message-bubble"][data-author="agent"]')].some((b) => b.textContent.includes('Ada') && b.textContent.includes('How can I help?'))`),
+	)
+	shot(t, ctx, "agent-reply")
+
+	c := newCustomer(t, info.BaseURL)
+	c.signIn(info.CustomerEmail, info.CustomerPassword)
+	var hist struct {
+		Accesses []struct{ Data string } `json:"accesses"`
+	}
+	if err := c.Call(ctxT(t), "GET", "/app/api/access", nil, &hist); err != nil {
+		t.Fatal(err)
+	}
+	agentReads := 0
+	for _, a := range hist.Accesses {
+		if strings.Contains(a.Data, `"actor_kind":"agent"`) {
+			agentReads++
+		}
+	}
+	if agentReads == 0 {
+		t.Fatalf("the agent's reads are not in the customer's access history: %+v", hist)
+	}
+}

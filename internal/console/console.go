@@ -1,0 +1,366 @@
+// Package console is the server side of the agent console: a bank's people
+// (agents and supervisors) sign in separately from customers, see their
+// institution's conversations that were handed to people, take one, read
+// it, reply, and hand it back to the bank's bot.
+//
+// What must stay true:
+//   - A member sees only their own institution's conversations, and only
+//     with customers whose link grants support_chat.
+//   - Every read of a customer's conversation is in that customer's
+//     access log (package access) before anything is returned.
+//   - Only the agent who has a conversation replies in it; a reply with a
+//     full card number is refused, like a customer's.
+//   - Disabling a member ends their sessions at once (the store deletes
+//     them in the same transaction).
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/openteller/openteller/internal/access"
+	"github.com/openteller/openteller/internal/auth"
+	"github.com/openteller/openteller/internal/handover"
+	"github.com/openteller/openteller/internal/httpx"
+	"github.com/openteller/openteller/internal/ingest"
+	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/pkg/bankapi"
+)
+
+// Cookie is the console's session cookie, apart from the customers' one.
+const Cookie = "__Host-ot_staff"
+
+const sessionTTL = 12 * time.Hour // a working day, not a month
+
+// Config configures New.
+type Config struct {
+	Store    store.Store
+	Ingest   *ingest.Ingester
+	Handover *handover.Service
+	Access   access.Recorder
+	// Events opens a page of a conversation's events for the console
+	// (delivery.Hub.Page), after the access was recorded.
+	Events func(ctx context.Context, conversationID string, before int64) (any, error)
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Service is the console's API.
+type Service struct{ c Config }
+
+// New returns a Service.
+func New(c Config) *Service {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return &Service{c: c}
+}
+
+// Register adds the console's routes.
+func (s *Service) Register(mux interface{ Handle(string, http.Handler) }) {
+	mux.Handle("POST /console/api/signin", http.HandlerFunc(s.signIn))
+	mux.Handle("POST /console/api/signout", s.require(s.signOut))
+	mux.Handle("GET /console/api/me", s.require(s.me))
+	mux.Handle("GET /console/api/queue", s.require(s.queue))
+	mux.Handle("GET /console/api/conversations/{id}/events", s.require(s.events))
+	mux.Handle("POST /console/api/conversations/{id}/take", s.require(s.take))
+	mux.Handle("POST /console/api/conversations/{id}/return", s.require(s.giveBack))
+	mux.Handle("POST /console/api/conversations/{id}/messages", s.require(s.reply))
+}
+
+// member is the signed-in member of a request.
+type member struct {
+	store.Staff
+	session store.StaffSession
+}
+
+func tokenHash(raw []byte) []byte {
+	h := sha256.Sum256(raw)
+	return h[:]
+}
+
+var b64 = base64.RawURLEncoding.Strict()
+
+// require lets a request through with a live session of an enabled member
+// (401 otherwise), and CSRF-checked for writes (403).
+func (s *Service) require(fn func(w http.ResponseWriter, r *http.Request, m member)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		signedOut := httpx.Errorf(http.StatusUnauthorized, "signed_out", "Sign in to the console.")
+		ck, err := r.Cookie(Cookie)
+		if err != nil {
+			httpx.WriteError(w, signedOut)
+			return
+		}
+		raw, err := b64.DecodeString(ck.Value)
+		if err != nil || len(raw) != 32 {
+			httpx.WriteError(w, signedOut)
+			return
+		}
+		se, err := s.c.Store.StaffSession(r.Context(), tokenHash(raw))
+		if errors.Is(err, store.ErrNotFound) {
+			httpx.WriteError(w, signedOut)
+			return
+		}
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		if r.Method != http.MethodGet && subtle.ConstantTimeCompare([]byte(r.Header.Get(auth.CSRFHeader)), []byte(se.CSRFToken)) != 1 {
+			httpx.WriteError(w, httpx.Errorf(http.StatusForbidden, "csrf", "This request did not come from the console."))
+			return
+		}
+		m, err := s.c.Store.Staff(r.Context(), se.StaffID)
+		if err != nil || !m.DisabledAt.IsZero() {
+			httpx.WriteError(w, signedOut)
+			return
+		}
+		fn(w, r, member{Staff: m, session: se})
+	})
+}
+
+// dummyHash is verified against for unknown emails, so timing does not
+// tell which emails belong to staff.
+var dummyHash, _ = auth.HashPassword("no such member, but the same work")
+
+func (s *Service) signIn(w http.ResponseWriter, r *http.Request) {
+	var req struct{ Email, Password string }
+	if err := httpx.DecodeJSON(w, r, 4<<10, &req); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	m, err := s.c.Store.StaffByEmail(r.Context(), strings.ToLower(strings.TrimSpace(req.Email)))
+	hash := m.PasswordHash
+	if err != nil {
+		hash = dummyHash
+	}
+	ok, verr := auth.VerifyPassword(hash, req.Password)
+	if err != nil || verr != nil || !ok || !m.DisabledAt.IsZero() {
+		httpx.WriteError(w, httpx.Errorf(http.StatusUnauthorized, "invalid_credentials", "That email and password don't match a console account."))
+		return
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	csrf := make([]byte, 32)
+	rand.Read(csrf)
+	now := s.c.Now().UTC()
+	se := store.StaffSession{IDHash: tokenHash(raw), StaffID: m.ID, CSRFToken: b64.EncodeToString(csrf), CreatedAt: now, ExpiresAt: now.Add(sessionTTL)}
+	if err := s.c.Store.CreateStaffSession(r.Context(), se); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: Cookie, Value: b64.EncodeToString(raw), Path: "/", Secure: true, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Expires: se.ExpiresAt})
+	s.c.Logger.Info("console: signed in", "staff", m.ID, "institution", m.InstitutionID)
+	writeMe(w, member{Staff: m, session: se})
+}
+
+func writeMe(w http.ResponseWriter, m member) {
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{
+		"staff":      map[string]string{"id": m.ID, "name": m.Name, "role": m.Role, "institution_id": m.InstitutionID},
+		"csrf_token": m.session.CSRFToken,
+	})
+}
+
+func (s *Service) me(w http.ResponseWriter, r *http.Request, m member) { writeMe(w, m) }
+
+func (s *Service) signOut(w http.ResponseWriter, r *http.Request, m member) {
+	if err := s.c.Store.DeleteStaffSession(r.Context(), m.session.IDHash); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: Cookie, Value: "", Path: "/", Secure: true, HttpOnly: true, MaxAge: -1})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// conversation returns the conversation if the member may see it: their
+// institution's, with support_chat granted. Anything else is not found.
+func (s *Service) conversation(ctx context.Context, m member, id string) (store.Conversation, error) {
+	c, err := s.c.Store.Conversation(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (c.InstitutionID != m.InstitutionID || !c.Link.HasScope(bankapi.ScopeSupportChat))) {
+		return c, httpx.Errorf(http.StatusNotFound, "not_found", "No such conversation in your bank's console.")
+	}
+	return c, err
+}
+
+type queued struct {
+	ID      string `json:"id"`
+	LinkID  string `json:"link_id"`
+	Owner   string `json:"owner"`
+	AgentID string `json:"agent_id,omitempty"`
+	Mine    bool   `json:"mine"`
+	LastSeq int64  `json:"last_seq"`
+}
+
+// queue lists the conversations handed to the institution's people:
+// waiting, and with an agent. No content: opening one is a read.
+func (s *Service) queue(w http.ResponseWriter, r *http.Request, m member) {
+	cs, err := s.c.Store.HandedOver(r.Context(), m.InstitutionID)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	out := []queued{}
+	for _, c := range cs {
+		if !c.Link.HasScope(bankapi.ScopeSupportChat) || c.Link.Status != store.LinkActive {
+			continue
+		}
+		out = append(out, queued{ID: c.ID, LinkID: c.Link.ID, Owner: c.Owner, AgentID: c.AgentID, Mine: c.AgentID == m.ID, LastSeq: c.LastSeq})
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"conversations": out})
+}
+
+// events shows the conversation to the member, after writing the read into
+// the customer's access log.
+func (s *Service) events(w http.ResponseWriter, r *http.Request, m member) {
+	c, err := s.conversation(r.Context(), m, r.PathValue("id"))
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	if err := s.c.Access.Record(r.Context(), access.ActorAgent, m.ID, "read", "conversation", c.CustomerID); err != nil {
+		httpx.WriteError(w, fmt.Errorf("console: record access: %w", err))
+		return
+	}
+	var before int64
+	fmt.Sscan(r.URL.Query().Get("before"), &before)
+	page, err := s.c.Events(r.Context(), c.ID, before)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, page)
+}
+
+func (s *Service) move(w http.ResponseWriter, r *http.Request, m member, trigger handover.Trigger) {
+	c, err := s.conversation(r.Context(), m, r.PathValue("id"))
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	st, _, err := s.c.Handover.Apply(r.Context(), c.ID, handover.Request{Trigger: trigger, AgentID: m.ID, Supervisor: m.Role == store.RoleSupervisor})
+	if errors.Is(err, handover.ErrRefused) {
+		httpx.WriteError(w, httpx.Errorf(http.StatusConflict, "not_allowed", "%s", strings.TrimPrefix(err.Error(), handover.ErrRefused.Error()+": ")))
+		return
+	}
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"owner": st.Owner, "agent_id": st.AgentID})
+}
+
+func (s *Service) take(w http.ResponseWriter, r *http.Request, m member) {
+	s.move(w, r, m, handover.AgentTakes)
+}
+
+func (s *Service) giveBack(w http.ResponseWriter, r *http.Request, m member) {
+	s.move(w, r, m, handover.AgentReturns)
+}
+
+// reply sends the agent's message to the customer's devices.
+func (s *Service) reply(w http.ResponseWriter, r *http.Request, m member) {
+	var req struct{ Text string }
+	if err := httpx.DecodeJSON(w, r, 32<<10, &req); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	c, err := s.conversation(r.Context(), m, r.PathValue("id"))
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	if c.Owner != string(handover.Agent) || c.AgentID != m.ID {
+		httpx.WriteError(w, httpx.Errorf(http.StatusConflict, "not_yours", "Take this conversation before replying in it."))
+		return
+	}
+	seq, err := s.c.Ingest.PostAgentMessage(r.Context(), c, m.ID, m.Name, req.Text)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusCreated, map[string]int64{"seq": seq})
+}
+
+// NewStaff makes a member of the institution with a fresh password, which
+// is returned to show once; only its hash is kept.
+func NewStaff(ctx context.Context, st store.Store, institutionID, email, name, role string, now time.Time) (store.Staff, string, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	name = strings.TrimSpace(name)
+	if !strings.Contains(email, "@") || len(email) > 254 {
+		return store.Staff{}, "", httpx.Errorf(http.StatusBadRequest, "invalid_email", "Give the member's email address.")
+	}
+	if name == "" || len(name) > 100 {
+		return store.Staff{}, "", httpx.Errorf(http.StatusBadRequest, "invalid_name", "Give the member's name, up to 100 characters.")
+	}
+	if role != store.RoleAgent && role != store.RoleSupervisor {
+		return store.Staff{}, "", httpx.Errorf(http.StatusBadRequest, "invalid_role", "A member is an agent or a supervisor.")
+	}
+	raw := make([]byte, 15)
+	rand.Read(raw)
+	password := base64.RawURLEncoding.EncodeToString(raw)
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return store.Staff{}, "", err
+	}
+	m := store.Staff{ID: ingest.NewID("stf_"), InstitutionID: institutionID, Email: email, Name: name, Role: role, PasswordHash: hash, CreatedAt: now.UTC()}
+	if err := st.CreateStaff(ctx, m); errors.Is(err, store.ErrExists) {
+		return store.Staff{}, "", httpx.Errorf(http.StatusConflict, "email_taken", "A console account with this email exists.")
+	} else if err != nil {
+		return store.Staff{}, "", err
+	}
+	return m, password, nil
+}
+
+// BankRoutes adds the institution's management of its people to the Bank
+// API: POST /v1/staff {"email","name","role"} → 201 with the password,
+// shown once; POST /v1/staff/{id}/disable → 204, ending their sessions.
+func (s *Service) BankRoutes(mux interface{ Handle(string, http.Handler) }, authenticate func(*http.Request) (string, error)) {
+	withInstitution := func(fn func(w http.ResponseWriter, r *http.Request, institutionID string)) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			institutionID, err := authenticate(r)
+			if err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="openteller"`)
+				httpx.WriteError(w, err)
+				return
+			}
+			fn(w, r, institutionID)
+		})
+	}
+	mux.Handle("POST /v1/staff", withInstitution(func(w http.ResponseWriter, r *http.Request, institutionID string) {
+		var req struct{ Email, Name, Role string }
+		if err := httpx.DecodeJSON(w, r, 4<<10, &req); err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		m, password, err := NewStaff(r.Context(), s.c.Store, institutionID, req.Email, req.Name, req.Role, s.c.Now())
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusCreated, map[string]string{"id": m.ID, "email": m.Email, "role": m.Role, "password": password})
+	}))
+	mux.Handle("POST /v1/staff/{id}/disable", withInstitution(func(w http.ResponseWriter, r *http.Request, institutionID string) {
+		err := s.c.Store.DisableStaff(r.Context(), institutionID, r.PathValue("id"), s.c.Now())
+		if errors.Is(err, store.ErrNotFound) {
+			httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "not_found", "No such member of your institution."))
+			return
+		}
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+}

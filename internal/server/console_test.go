@@ -1,0 +1,169 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openteller/openteller/internal/config"
+	"github.com/openteller/openteller/internal/console"
+	"github.com/openteller/openteller/internal/consent"
+	"github.com/openteller/openteller/internal/handover"
+	"github.com/openteller/openteller/internal/server"
+	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/vault"
+)
+
+// TestConsoleAuthorization is the matrix the support issue asks for: every
+// console endpoint × role × own or other institution × link with or without
+// support_chat, and what each may do.
+func TestConsoleAuthorization(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.Default()
+	cfg.DataDir, cfg.RootKey, cfg.Addr = t.TempDir(), vault.GenerateRootKey(), "127.0.0.1:0"
+	if err := cfg.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.Open(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(ctx)
+	st := srv.Store
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	for _, id := range []string{"ins_a", "ins_b"} {
+		must(st.CreateInstitution(ctx, store.Institution{ID: id, Name: id, AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: now}))
+	}
+	for _, id := range []string{"cus_1", "cus_2"} {
+		must(st.CreateCustomer(ctx, store.Customer{ID: id, Email: id + "@example.com", PasswordHash: "x", CreatedAt: now}))
+	}
+	link := func(id, customer, inst, conv string, scopes ...string) {
+		l := store.Link{ID: id, CustomerID: customer, InstitutionID: inst, ConversationID: conv, Scopes: scopes, Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		_, err := st.CreateLink(ctx, l, consent.GrantReceipt(l, "d"))
+		must(err)
+		_, _, err = srv.Handover.Apply(ctx, conv, handover.Request{Trigger: handover.CustomerAsks})
+		must(err)
+	}
+	link("lnk_chat", "cus_1", "ins_a", "cnv_chat", "support_chat", "balances")
+	link("lnk_nochat", "cus_2", "ins_a", "cnv_nochat", "balances")
+
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	type session struct{ cookie, csrf string }
+	signIn := func(inst, email, role string) session {
+		_, password, err := console.NewStaff(ctx, st, inst, email, email, role, now)
+		must(err)
+		resp, err := http.Post(ts.URL+"/console/api/signin", "application/json", strings.NewReader(fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)))
+		must(err)
+		defer resp.Body.Close()
+		var me struct {
+			CSRF string `json:"csrf_token"`
+		}
+		json.NewDecoder(resp.Body).Decode(&me)
+		for _, c := range resp.Cookies() {
+			if c.Name == console.Cookie {
+				return session{c.Name + "=" + c.Value, me.CSRF}
+			}
+		}
+		t.Fatalf("sign in %s: %d", email, resp.StatusCode)
+		return session{}
+	}
+	agentA := signIn("ins_a", "agent@a.example", store.RoleAgent)
+	otherA := signIn("ins_a", "other@a.example", store.RoleAgent)
+	superA := signIn("ins_a", "super@a.example", store.RoleSupervisor)
+	agentB := signIn("ins_b", "agent@b.example", store.RoleAgent)
+	do := func(s session, method, path string) int {
+		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(`{"text":"hello from the bank"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Cookie", s.cookie)
+		req.Header.Set("X-CSRF-Token", s.csrf)
+		resp, err := http.DefaultClient.Do(req)
+		must(err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	conv := func(c, action string) (string, string) {
+		if action == "events" {
+			return "GET", "/console/api/conversations/" + c + "/events"
+		}
+		return "POST", "/console/api/conversations/" + c + "/" + action
+	}
+	steps := []struct {
+		who    string
+		s      session
+		conv   string
+		action string
+		want   int
+	}{
+		// Another institution's people, and a link without support_chat:
+		// nothing, as if it did not exist.
+		{"agent of B", agentB, "cnv_chat", "events", 404},
+		{"agent of B", agentB, "cnv_chat", "take", 404},
+		{"agent of B", agentB, "cnv_chat", "messages", 404},
+		{"agent of B", agentB, "cnv_chat", "return", 404},
+		{"agent of A", agentA, "cnv_nochat", "events", 404},
+		{"agent of A", agentA, "cnv_nochat", "take", 404},
+		{"agent of A", agentA, "cnv_nochat", "messages", 404},
+		{"supervisor of A", superA, "cnv_nochat", "events", 404},
+		// Own institution, support_chat granted.
+		{"agent of A", agentA, "cnv_chat", "events", 200},
+		{"agent of A", agentA, "cnv_chat", "messages", 409}, // not taken yet
+		{"agent of A", agentA, "cnv_chat", "return", 409},   // nobody has it
+		{"agent of A", agentA, "cnv_chat", "take", 200},
+		{"agent of A", agentA, "cnv_chat", "messages", 201},
+		{"another agent of A", otherA, "cnv_chat", "take", 409},
+		{"another agent of A", otherA, "cnv_chat", "messages", 409},
+		{"another agent of A", otherA, "cnv_chat", "return", 409},
+		{"supervisor of A", superA, "cnv_chat", "take", 200}, // reassigns to themself
+		{"agent of A", agentA, "cnv_chat", "messages", 409},  // no longer theirs
+		{"supervisor of A", superA, "cnv_chat", "messages", 201},
+		{"supervisor of A", superA, "cnv_chat", "return", 200},
+	}
+	for _, step := range steps {
+		method, path := conv(step.conv, step.action)
+		if got := do(step.s, method, path); got != step.want {
+			t.Errorf("%s: %s %s → %d, want %d", step.who, method, path, got, step.want)
+		}
+	}
+	// Queues show only the institution's conversations with support_chat.
+	for who, s := range map[string]session{"agent of A": agentA, "agent of B": agentB} {
+		req, _ := http.NewRequest("GET", ts.URL+"/console/api/queue", nil)
+		req.Header.Set("Cookie", s.cookie)
+		resp, err := http.DefaultClient.Do(req)
+		must(err)
+		var q struct{ Conversations []struct{ ID string } }
+		json.NewDecoder(resp.Body).Decode(&q)
+		resp.Body.Close()
+		for _, c := range q.Conversations {
+			if c.ID != "cnv_chat" || who == "agent of B" {
+				t.Errorf("%s's queue shows %s", who, c.ID)
+			}
+		}
+	}
+	// Writes need the CSRF token; a disabled member is signed out at once.
+	req, _ := http.NewRequest("POST", ts.URL+"/console/api/conversations/cnv_chat/take", nil)
+	req.Header.Set("Cookie", agentA.cookie)
+	resp, _ := http.DefaultClient.Do(req)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a write without the CSRF token: %d", resp.StatusCode)
+	}
+	m, err := st.StaffByEmail(ctx, "agent@a.example")
+	must(err)
+	must(st.DisableStaff(ctx, "ins_a", m.ID, now))
+	if got := do(agentA, "GET", "/console/api/me"); got != http.StatusUnauthorized {
+		t.Errorf("a disabled member's session: %d", got)
+	}
+}

@@ -1,0 +1,140 @@
+// The agent console: a bank's people sign in, see the conversations handed
+// to people, take one, read it, reply, and hand it back to the bank's bot.
+// Opening or refreshing a conversation is a read that the customer sees in
+// their access history, so the thread is loaded when asked, never polled;
+// the queue (which holds no content) is polled.
+import { h, clear } from './dom.js';
+import { renderEvent } from './views/thread.js';
+
+const root = document.getElementById('console');
+let csrf = '';
+let me = null;
+let openId = null;
+let seenSeq = new Map(); // conversation → last seq when it was loaded
+
+async function call(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET') headers['X-CSRF-Token'] = csrf;
+  let res;
+  try {
+    res = await fetch(`/console/api${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  } catch {
+    throw new Error('The console could not reach OpenTeller. Check the connection and try again.');
+  }
+  const data = res.status === 204 ? {} : await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const err = new Error(data.error?.message || `Something went wrong (${res.status}).`);
+    err.status = res.status;
+    throw err;
+  }
+  return data;
+}
+
+function signInView(message = '') {
+  const email = h('input', { type: 'email', id: 'c-email', autocomplete: 'username', required: true, testid: 'console-email' });
+  const password = h('input', { type: 'password', id: 'c-password', autocomplete: 'current-password', required: true, testid: 'console-password' });
+  const error = h('p', { class: 'form-error', role: 'alert', hidden: !message }, message);
+  const form = h('form', { class: 'auth-form' },
+    h('h1', {}, 'Support console'),
+    h('label', { for: email.id }, 'Work email'), email,
+    h('label', { for: password.id }, 'Password'), password,
+    error,
+    h('button', { type: 'submit', class: 'primary', testid: 'console-signin' }, 'Sign in'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      const res = await call('POST', '/signin', { email: email.value, password: password.value });
+      start(res);
+    } catch (err) {
+      error.textContent = err.message;
+      error.hidden = false;
+    }
+  });
+  clear(root, h('main', { class: 'auth' }, form));
+}
+
+const queueList = h('ul', { class: 'console-queue', testid: 'console-queue', 'aria-label': 'Conversations for people' });
+const thread = h('section', { class: 'console-thread', testid: 'console-thread', 'aria-live': 'polite' });
+const problem = h('p', { class: 'form-error', role: 'alert', hidden: true });
+
+function fail(err) {
+  if (err.status === 401) return signInView('Your console session ended. Sign in again.');
+  problem.textContent = err.message;
+  problem.hidden = false;
+}
+
+function ownerWords(c) {
+  if (c.owner === 'queue') return 'Waiting for a person';
+  return c.mine ? 'With you' : 'With another agent';
+}
+
+async function refreshQueue() {
+  try {
+    const res = await call('GET', '/queue');
+    const list = res.conversations || [];
+    clear(queueList, list.length ? list.map((c) => {
+      const fresh = seenSeq.has(c.id) && c.last_seq > seenSeq.get(c.id);
+      return h('li', {},
+        h('button', { type: 'button', class: `console-row ${c.id === openId ? 'open' : ''}`, testid: 'console-row', 'data-id': c.id, 'data-owner': c.owner, onclick: () => open(c.id) },
+          h('strong', {}, `Customer ${c.link_id.slice(-6)}`),
+          h('span', { class: 'muted' }, ` · ${ownerWords(c)}`),
+          fresh && h('span', { class: 'pill', testid: 'console-new' }, 'New')));
+    }) : h('li', { class: 'muted' }, 'Nobody is waiting for a person.'));
+  } catch (err) { fail(err); }
+}
+
+async function open(id) {
+  openId = id;
+  problem.hidden = true;
+  try {
+    const [page, queue] = await Promise.all([call('GET', `/conversations/${encodeURIComponent(id)}/events`), call('GET', '/queue')]);
+    const c = (queue.conversations || []).find((x) => x.id === id) || {};
+    const events = page.events || [];
+    seenSeq.set(id, events.length ? events[events.length - 1].seq : 0);
+    const input = h('textarea', { rows: '2', id: 'c-reply', testid: 'console-reply', placeholder: 'Reply to the customer' });
+    const reply = h('form', { class: 'composer' },
+      h('label', { for: input.id, class: 'sr-only' }, 'Reply'), input,
+      h('button', { type: 'submit', class: 'primary', testid: 'console-send' }, 'Send'));
+    reply.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      if (!input.value.trim()) return;
+      try {
+        await call('POST', `/conversations/${encodeURIComponent(id)}/messages`, { text: input.value });
+        input.value = '';
+        open(id);
+      } catch (err) { fail(err); }
+    });
+    const act = (label, path, testid) => h('button', { type: 'button', class: 'button', testid, onclick: async () => {
+      try { await call('POST', `/conversations/${encodeURIComponent(id)}/${path}`, {}); open(id); refreshQueue(); } catch (err) { fail(err); }
+    } }, label);
+    clear(thread,
+      h('header', { class: 'pane-head' },
+        h('h2', {}, `Customer ${(c.link_id || '').slice(-6)}`),
+        h('span', { class: 'muted', testid: 'console-owner' }, ownerWords(c)),
+        !c.mine && act('Take', 'take', 'console-take'),
+        c.mine && act('Hand back to the bot', 'return', 'console-return'),
+        act('Refresh', '../events', 'console-refresh')),
+      h('p', { class: 'muted' }, 'Opening or refreshing this conversation is shown to the customer in their access history.'),
+      h('ol', { class: 'cards' }, events.map((e) => renderEvent(e))),
+      c.mine ? reply : h('p', { class: 'muted' }, 'Take the conversation to reply.'));
+    thread.querySelector('[data-testid="console-refresh"]').onclick = () => open(id);
+    refreshQueue();
+  } catch (err) { fail(err); }
+}
+
+function start(res) {
+  csrf = res.csrf_token;
+  me = res.staff;
+  clear(root,
+    h('header', { class: 'pane-head console-head' },
+      h('h1', {}, 'Support console'),
+      h('span', { class: 'muted', testid: 'console-me' }, `${me.name} · ${me.role}`),
+      h('button', { type: 'button', class: 'link-button', onclick: async () => { try { await call('POST', '/signout', {}); } catch { /* signed out anyway */ } signInView(); } }, 'Sign out')),
+    problem,
+    h('div', { class: 'console-body' }, h('nav', {}, h('h2', {}, 'Queue'), queueList), thread));
+  refreshQueue();
+}
+
+setInterval(() => { if (me) refreshQueue(); }, 2000);
+call('GET', '/me').then(start).catch(() => signInView());
