@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/openteller/openteller/internal/config"
-	"github.com/openteller/openteller/internal/console"
 	"github.com/openteller/openteller/internal/consent"
+	"github.com/openteller/openteller/internal/console"
 	"github.com/openteller/openteller/internal/handover"
 	"github.com/openteller/openteller/internal/server"
 	"github.com/openteller/openteller/internal/store"
