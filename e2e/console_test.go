@@ -61,13 +61,31 @@ func TestBrowserAgentReplies(t *testing.T) {
 		chromedp.SendKeys(css(`[data-testid="console-reply"]`), "Hello, Ada here. How can I help?"),
 		chromedp.Click(css(`[data-testid="console-send"]`)),
 		chromedp.WaitVisible(css(`[data-testid="console-return"]`)),
+		// The thread reloads with the reply in it.
+		chromedp.Poll[chromedp.Void](`document.querySelector('[data-testid="console-thread"] .cards').textContent.includes('How can I help?')`),
+	)
+	sent("Prefers to be called after 5pm")
+	ado("note privately, mark urgent, then resolve",
+		chromedp.SendKeys(css(`[data-testid="console-note"]`), "Prefers to be called after 5pm"),
+		chromedp.Click(css(`[data-testid="console-add-note"]`)),
+		chromedp.Poll[chromedp.Void](`document.querySelector('[data-testid="console-notes"]').textContent.includes('after 5pm')`),
+		chromedp.SetValue(css(`[data-testid="console-priority"]`), "2"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="console-priority"]').dispatchEvent(new Event('change'))`),
+		chromedp.Poll[chromedp.Void](`(document.querySelector('[data-testid="console-work"]')?.textContent || '').includes('Urgent')`),
 	)
 	shot(t, agent, "console")
+	ado("resolving hands it back to the bot",
+		chromedp.Click(css(`[data-testid="console-resolve"]`)),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll('[data-testid="console-row"]').length === 0`),
+	)
 	sent("Hello, Ada here. How can I help?")
 	do("the reply arrives live, from Ada",
 		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('[data-testid="message-bubble"][data-author="agent"]')].some((b) => b.textContent.includes('Ada') && b.textContent.includes('How can I help?'))`),
 	)
 	shot(t, ctx, "agent-reply")
+	if leaked, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.body.textContent.includes('after 5pm')`)); leaked {
+		t.Fatal("the customer sees the agent's private note")
+	}
 
 	c := newCustomer(t, info.BaseURL)
 	c.signIn(info.CustomerEmail, info.CustomerPassword)

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,7 +33,9 @@ import (
 	"github.com/openteller/openteller/internal/handover"
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/ingest"
+	"github.com/openteller/openteller/internal/pan"
 	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/vault"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
@@ -47,6 +50,7 @@ type Config struct {
 	Ingest   *ingest.Ingester
 	Handover *handover.Service
 	Access   access.Recorder
+	Keyring  *vault.Keyring // seals and opens private notes
 	// Events opens a page of a conversation's events for the console
 	// (delivery.Hub.Page), after the access was recorded.
 	Events func(ctx context.Context, conversationID string, before int64) (any, error)
@@ -78,6 +82,11 @@ func (s *Service) Register(mux interface{ Handle(string, http.Handler) }) {
 	mux.Handle("POST /console/api/conversations/{id}/take", s.require(s.take))
 	mux.Handle("POST /console/api/conversations/{id}/return", s.require(s.giveBack))
 	mux.Handle("POST /console/api/conversations/{id}/messages", s.require(s.reply))
+	mux.Handle("POST /console/api/conversations/{id}/work", s.require(s.work))
+	mux.Handle("GET /console/api/conversations/{id}/notes", s.require(s.notes))
+	mux.Handle("POST /console/api/conversations/{id}/notes", s.require(s.addNote))
+	mux.Handle("GET /console/api/canned", s.require(s.canned))
+	mux.Handle("POST /console/api/canned", s.require(s.addCanned))
 }
 
 // member is the signed-in member of a request.
@@ -195,12 +204,15 @@ func (s *Service) conversation(ctx context.Context, m member, id string) (store.
 }
 
 type queued struct {
-	ID      string `json:"id"`
-	LinkID  string `json:"link_id"`
-	Owner   string `json:"owner"`
-	AgentID string `json:"agent_id,omitempty"`
-	Mine    bool   `json:"mine"`
-	LastSeq int64  `json:"last_seq"`
+	ID           string     `json:"id"`
+	LinkID       string     `json:"link_id"`
+	Owner        string     `json:"owner"`
+	AgentID      string     `json:"agent_id,omitempty"`
+	Mine         bool       `json:"mine"`
+	LastSeq      int64      `json:"last_seq"`
+	Status       string     `json:"status"`
+	Priority     int        `json:"priority"`
+	SnoozedUntil *time.Time `json:"snoozed_until,omitempty"`
 }
 
 // queue lists the conversations handed to the institution's people:
@@ -216,8 +228,24 @@ func (s *Service) queue(w http.ResponseWriter, r *http.Request, m member) {
 		if !c.Link.HasScope(bankapi.ScopeSupportChat) || c.Link.Status != store.LinkActive {
 			continue
 		}
-		out = append(out, queued{ID: c.ID, LinkID: c.Link.ID, Owner: c.Owner, AgentID: c.AgentID, Mine: c.AgentID == m.ID, LastSeq: c.LastSeq})
+		q := queued{ID: c.ID, LinkID: c.Link.ID, Owner: c.Owner, AgentID: c.AgentID, Mine: c.AgentID == m.ID, LastSeq: c.LastSeq, Status: c.Status, Priority: c.Priority}
+		if c.Status == store.StatusSnoozed && c.SnoozedUntil.After(s.c.Now()) {
+			q.SnoozedUntil = &c.SnoozedUntil
+		} else if c.Status == store.StatusSnoozed {
+			q.Status = store.StatusOpen // the snooze is over
+		}
+		out = append(out, q)
 	}
+	// Most urgent first; snoozed ones wait at the end; then oldest first.
+	slices.SortStableFunc(out, func(a, b queued) int {
+		if (a.SnoozedUntil == nil) != (b.SnoozedUntil == nil) {
+			if a.SnoozedUntil == nil {
+				return -1
+			}
+			return 1
+		}
+		return b.Priority - a.Priority
+	})
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"conversations": out})
 }
 
@@ -363,4 +391,170 @@ func (s *Service) BankRoutes(mux interface{ Handle(string, http.Handler) }, auth
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
+}
+
+// work sets how a conversation is worked: {"status","snoozed_until","priority"}.
+// Resolving hands it back to the bank's bot; only the agent who has it, or
+// a supervisor, resolves.
+func (s *Service) work(w http.ResponseWriter, r *http.Request, m member) {
+	var req struct {
+		Status       string    `json:"status"`
+		SnoozedUntil time.Time `json:"snoozed_until"`
+		Priority     int       `json:"priority"`
+	}
+	if err := httpx.DecodeJSON(w, r, 1<<10, &req); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	c, err := s.conversation(r.Context(), m, r.PathValue("id"))
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	switch {
+	case !slices.Contains([]string{store.StatusOpen, store.StatusPending, store.StatusSnoozed, store.StatusResolved}, req.Status):
+		httpx.WriteError(w, httpx.Errorf(http.StatusBadRequest, "invalid_status", "A status is open, pending, snoozed or resolved."))
+		return
+	case req.Priority < 0 || req.Priority > 2:
+		httpx.WriteError(w, httpx.Errorf(http.StatusBadRequest, "invalid_priority", "Priority is 0 (normal), 1 (high) or 2 (urgent)."))
+		return
+	case req.Status == store.StatusSnoozed && !req.SnoozedUntil.After(s.c.Now()):
+		httpx.WriteError(w, httpx.Errorf(http.StatusBadRequest, "invalid_snooze", "Snooze until a time in the future."))
+		return
+	case req.Status == store.StatusResolved && !(c.Owner == string(handover.Agent) && c.AgentID == m.ID) && m.Role != store.RoleSupervisor:
+		httpx.WriteError(w, httpx.Errorf(http.StatusConflict, "not_yours", "Only the agent who has this conversation, or a supervisor, resolves it."))
+		return
+	}
+	if req.Status != store.StatusSnoozed {
+		req.SnoozedUntil = time.Time{}
+	}
+	if err := s.c.Store.SetWork(r.Context(), c.ID, req.Status, req.SnoozedUntil, req.Priority); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	if req.Status == store.StatusResolved && c.Owner == string(handover.Agent) {
+		if _, _, err := s.c.Handover.Apply(r.Context(), c.ID, handover.Request{Trigger: handover.AgentReturns, AgentID: m.ID, Supervisor: m.Role == store.RoleSupervisor}); err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type noteView struct {
+	ID        string    `json:"id"`
+	StaffID   string    `json:"staff_id"`
+	Text      string    `json:"text"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// notes lists the private notes on a conversation; reading them is a read
+// of the customer's data, logged first.
+func (s *Service) notes(w http.ResponseWriter, r *http.Request, m member) {
+	c, err := s.conversation(r.Context(), m, r.PathValue("id"))
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	if err := s.c.Access.Record(r.Context(), access.ActorAgent, m.ID, "read", "notes", c.CustomerID); err != nil {
+		httpx.WriteError(w, fmt.Errorf("console: record access: %w", err))
+		return
+	}
+	ns, err := s.c.Store.Notes(r.Context(), c.ID)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	out := []noteView{}
+	for _, n := range ns {
+		text, err := s.c.Keyring.Open(r.Context(), vault.ConversationKey(c.CustomerID, c.InstitutionID), n.ID, n.Sealed)
+		if err != nil {
+			continue // its history was cleared: the note went with the key
+		}
+		out = append(out, noteView{ID: n.ID, StaffID: n.StaffID, Text: string(text), CreatedAt: n.CreatedAt})
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"notes": out})
+}
+
+// addNote writes a private note, sealed under the conversation's key: the
+// customer never sees it, and clearing their history destroys it.
+func (s *Service) addNote(w http.ResponseWriter, r *http.Request, m member) {
+	var req struct{ Text string }
+	if err := httpx.DecodeJSON(w, r, 16<<10, &req); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	req.Text = strings.TrimSpace(req.Text)
+	if req.Text == "" || len(req.Text) > 4000 {
+		httpx.WriteError(w, httpx.Errorf(http.StatusBadRequest, "invalid_note", "Write a note of 1 to 4,000 characters."))
+		return
+	}
+	if pan.Contains(req.Text) {
+		httpx.WriteError(w, httpx.Errorf(http.StatusBadRequest, "pan_detected", "This note seems to contain a full card number, so it was not kept."))
+		return
+	}
+	c, err := s.conversation(r.Context(), m, r.PathValue("id"))
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	id := ingest.NewID("nte_")
+	sealed, err := s.c.Keyring.Seal(r.Context(), vault.ConversationKey(c.CustomerID, c.InstitutionID), id, []byte(req.Text))
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	n := store.Note{ID: id, ConversationID: c.ID, StaffID: m.ID, Sealed: sealed, CreatedAt: s.c.Now().UTC()}
+	if err := s.c.Store.AddNote(r.Context(), n); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusCreated, noteView{ID: n.ID, StaffID: n.StaffID, Text: req.Text, CreatedAt: n.CreatedAt})
+}
+
+// canned lists the institution's canned responses.
+func (s *Service) canned(w http.ResponseWriter, r *http.Request, m member) {
+	cs, err := s.c.Store.CannedResponses(r.Context(), m.InstitutionID)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	type view struct {
+		ID    string `json:"id"`
+		Title string `json:"title"`
+		Text  string `json:"text"`
+	}
+	out := []view{}
+	for _, c := range cs {
+		out = append(out, view{c.ID, c.Title, c.Text})
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"canned": out})
+}
+
+// addCanned adds a canned response; supervisors keep the list.
+func (s *Service) addCanned(w http.ResponseWriter, r *http.Request, m member) {
+	if m.Role != store.RoleSupervisor {
+		httpx.WriteError(w, httpx.Errorf(http.StatusForbidden, "supervisors_only", "Only a supervisor changes the canned responses."))
+		return
+	}
+	var req struct{ Title, Text string }
+	if err := httpx.DecodeJSON(w, r, 8<<10, &req); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	req.Title, req.Text = strings.TrimSpace(req.Title), strings.TrimSpace(req.Text)
+	if req.Title == "" || len(req.Title) > 80 || req.Text == "" || len(req.Text) > 4000 {
+		httpx.WriteError(w, httpx.Errorf(http.StatusBadRequest, "invalid_canned", "Give a title of up to 80 characters and a text of up to 4,000."))
+		return
+	}
+	if pan.Contains(req.Text) {
+		httpx.WriteError(w, httpx.Errorf(http.StatusBadRequest, "pan_detected", "This text seems to contain a full card number."))
+		return
+	}
+	c := store.Canned{ID: ingest.NewID("cnd_"), InstitutionID: m.InstitutionID, Title: req.Title, Text: req.Text, CreatedAt: s.c.Now().UTC()}
+	if err := s.c.Store.AddCanned(r.Context(), c); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusCreated, map[string]string{"id": c.ID})
 }

@@ -84,8 +84,12 @@ func TestConsoleAuthorization(t *testing.T) {
 	otherA := signIn("ins_a", "other@a.example", store.RoleAgent)
 	superA := signIn("ins_a", "super@a.example", store.RoleSupervisor)
 	agentB := signIn("ins_b", "agent@b.example", store.RoleAgent)
-	do := func(s session, method, path string) int {
-		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(`{"text":"hello from the bank"}`))
+	do := func(s session, method, path string, body ...string) int {
+		b := `{"text":"hello from the bank"}`
+		if len(body) > 0 {
+			b = body[0]
+		}
+		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(b))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Cookie", s.cookie)
 		req.Header.Set("X-CSRF-Token", s.csrf)
@@ -137,6 +141,50 @@ func TestConsoleAuthorization(t *testing.T) {
 			t.Errorf("%s: %s %s → %d, want %d", step.who, method, path, got, step.want)
 		}
 	}
+	// Working a conversation, notes and canned responses.
+	work := []struct {
+		who          string
+		s            session
+		method, path string
+		body         string
+		want         int
+	}{
+		{"agent of B", agentB, "POST", "/console/api/conversations/cnv_chat/work", `{"status":"pending"}`, 404},
+		{"agent of B", agentB, "GET", "/console/api/conversations/cnv_chat/notes", ``, 404},
+		{"agent of B", agentB, "POST", "/console/api/conversations/cnv_chat/notes", `{"text":"x"}`, 404},
+		{"agent of A", agentA, "GET", "/console/api/conversations/cnv_nochat/notes", ``, 404},
+		{"agent of A", agentA, "POST", "/console/api/conversations/cnv_chat/take", `{}`, 200},
+		{"agent of A", agentA, "POST", "/console/api/conversations/cnv_chat/work", `{"status":"sleeping"}`, 400},
+		{"agent of A", agentA, "POST", "/console/api/conversations/cnv_chat/work", `{"status":"snoozed","snoozed_until":"2000-01-01T00:00:00Z"}`, 400},
+		{"agent of A", agentA, "POST", "/console/api/conversations/cnv_chat/work", `{"status":"pending","priority":2}`, 204},
+		{"another agent of A", otherA, "POST", "/console/api/conversations/cnv_chat/work", `{"status":"resolved"}`, 409},
+		{"agent of A", agentA, "POST", "/console/api/conversations/cnv_chat/notes", `{"text":"Customer prefers email"}`, 201},
+		{"agent of A", agentA, "POST", "/console/api/conversations/cnv_chat/notes", `{"text":"card 4111 1111 1111 1111"}`, 400},
+		{"another agent of A", otherA, "GET", "/console/api/conversations/cnv_chat/notes", ``, 200},
+		{"agent of A", agentA, "POST", "/console/api/canned", `{"title":"Hello","text":"How can I help?"}`, 403},
+		{"supervisor of A", superA, "POST", "/console/api/canned", `{"title":"Hello","text":"How can I help?"}`, 201},
+		{"agent of A", agentA, "GET", "/console/api/canned", ``, 200},
+		{"agent of A", agentA, "POST", "/console/api/conversations/cnv_chat/work", `{"status":"resolved"}`, 204},
+	}
+	for _, step := range work {
+		if got := do(step.s, step.method, step.path, step.body); got != step.want {
+			t.Errorf("%s: %s %s %s → %d, want %d", step.who, step.method, step.path, step.body, got, step.want)
+		}
+	}
+	if c, _ := st.Conversation(ctx, "cnv_chat"); c.Owner != "bot" || c.Status != store.StatusResolved {
+		t.Errorf("after resolving: owner %q status %q, want the bot and resolved", c.Owner, c.Status)
+	}
+	// Agent B sees none of A's canned responses.
+	req, _ := http.NewRequest("GET", ts.URL+"/console/api/canned", nil)
+	req.Header.Set("Cookie", agentB.cookie)
+	resp, err := http.DefaultClient.Do(req)
+	must(err)
+	var canned struct{ Canned []struct{ Title string } }
+	json.NewDecoder(resp.Body).Decode(&canned)
+	resp.Body.Close()
+	if len(canned.Canned) != 0 {
+		t.Errorf("another bank's canned responses: %+v", canned)
+	}
 	// Queues show only the institution's conversations with support_chat.
 	for who, s := range map[string]session{"agent of A": agentA, "agent of B": agentB} {
 		req, _ := http.NewRequest("GET", ts.URL+"/console/api/queue", nil)
@@ -153,9 +201,9 @@ func TestConsoleAuthorization(t *testing.T) {
 		}
 	}
 	// Writes need the CSRF token; a disabled member is signed out at once.
-	req, _ := http.NewRequest("POST", ts.URL+"/console/api/conversations/cnv_chat/take", nil)
+	req, _ = http.NewRequest("POST", ts.URL+"/console/api/conversations/cnv_chat/take", nil)
 	req.Header.Set("Cookie", agentA.cookie)
-	resp, _ := http.DefaultClient.Do(req)
+	resp, _ = http.DefaultClient.Do(req)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("a write without the CSRF token: %d", resp.StatusCode)

@@ -165,7 +165,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		return ingest.Authenticate(r.Context(), st, r.Header.Get("Authorization"), time.Now())
 	}
 	bank.Handle("POST /v1/links/{id}/handover", s.Handover.BankHandler(bankKey))
-	s.Console = console.New(console.Config{Store: st, Ingest: s.Ingest, Handover: s.Handover, Access: s.Access, Logger: log,
+	s.Console = console.New(console.Config{Store: st, Ingest: s.Ingest, Handover: s.Handover, Access: s.Access, Keyring: keyring, Logger: log,
 		Events: func(ctx context.Context, conversationID string, before int64) (any, error) {
 			return s.Hub.Page(ctx, conversationID, before)
 		}})

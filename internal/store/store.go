@@ -112,6 +112,12 @@ type Store interface {
 	// ErrNotFound.
 	StaffSession(ctx context.Context, idHash []byte) (StaffSession, error)
 	DeleteStaffSession(ctx context.Context, idHash []byte) error
+	// SetWork records how the bank's people work the conversation.
+	SetWork(ctx context.Context, conversationID, status string, snoozedUntil time.Time, priority int) error
+	AddNote(ctx context.Context, n Note) error
+	Notes(ctx context.Context, conversationID string) ([]Note, error) // oldest first
+	AddCanned(ctx context.Context, c Canned) error
+	CannedResponses(ctx context.Context, institutionID string) ([]Canned, error) // by title
 	// HandedOver lists the institution's conversations that its people
 	// have or that wait for them (owner queue or agent), oldest change first.
 	HandedOver(ctx context.Context, institutionID string) ([]Conversation, error)
@@ -133,7 +139,7 @@ type Store interface {
 	// institution if they have none.
 	CreateLink(ctx context.Context, l Link, grant Receipt) (Link, error)
 	// ClearHistory deletes every event of the customer's conversation with
-	// c.InstitutionID and every notice sealed for it, replaces the data key
+	// c.InstitutionID, every notice sealed for it and the console's notes, replaces the data key
 	// that sealed them with c.NewKey (so no copy of the old ciphertext, in a
 	// WAL or a backup, can be opened again), and appends c.Marker, in one
 	// transaction. Consent receipts stay. ErrNotFound when there is no such
@@ -375,6 +381,38 @@ type Conversation struct {
 	// handover); AgentID is the agent's when Owner is "agent".
 	Owner   string
 	AgentID string
+	// How the bank's people work it (the console): open, pending, snoozed
+	// (until SnoozedUntil) or resolved; priority 0 normal, 1 high, 2 urgent.
+	Status       string
+	SnoozedUntil time.Time
+	Priority     int
+}
+
+// Console statuses of a conversation.
+const (
+	StatusOpen     = "open"
+	StatusPending  = "pending"
+	StatusSnoozed  = "snoozed"
+	StatusResolved = "resolved"
+)
+
+// Note is a private note of the bank's people on a conversation: sealed
+// under the conversation's key, never shown to the customer.
+type Note struct {
+	ID             string
+	ConversationID string
+	StaffID        string
+	Sealed         []byte
+	CreatedAt      time.Time
+}
+
+// Canned is one of an institution's canned responses.
+type Canned struct {
+	ID            string
+	InstitutionID string
+	Title         string
+	Text          string
+	CreatedAt     time.Time
 }
 
 // Event authors.

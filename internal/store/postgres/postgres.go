@@ -822,6 +822,9 @@ func (s *Store) ClearHistory(ctx context.Context, c store.Clearing) (store.Clear
 		if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE customer_id = $1 AND institution_id = $2 AND sealed IS NOT NULL`, c.CustomerID, c.InstitutionID); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM console_notes WHERE conversation_id = $1`, l.ConversationID); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM data_keys WHERE customer_id = $1`, owner); err != nil {
 			return err
 		}
@@ -1031,7 +1034,8 @@ func scanNotices(rows pgx.Rows) ([]store.Notice, error) {
 }
 
 const conversationQuery = `SELECT c.id, c.customer_id, c.institution_id, i.name, c.last_seq,
-	l.id, l.customer_id, l.institution_id, l.conversation_id, l.scopes, l.status, l.created_at, l.expires_at, l.revoked_at, c.owner, c.agent_id
+	l.id, l.customer_id, l.institution_id, l.conversation_id, l.scopes, l.status, l.created_at, l.expires_at, l.revoked_at, c.owner, c.agent_id,
+	c.status, c.snoozed_until, c.priority
 	FROM conversations c JOIN institutions i ON i.id = c.institution_id
 	JOIN LATERAL (SELECT * FROM links WHERE conversation_id = c.id ORDER BY created_at DESC, id DESC LIMIT 1) l ON true`
 
@@ -1039,9 +1043,11 @@ func scanConversation(row pgx.Row) (store.Conversation, error) {
 	var cv store.Conversation
 	var l store.Link
 	var scopes string
-	var revoked *time.Time
+	var revoked, snoozed *time.Time
 	err := row.Scan(&cv.ID, &cv.CustomerID, &cv.InstitutionID, &cv.InstitutionName, &cv.LastSeq,
-		&l.ID, &l.CustomerID, &l.InstitutionID, &l.ConversationID, &scopes, &l.Status, &l.CreatedAt, &l.ExpiresAt, &revoked, &cv.Owner, &cv.AgentID)
+		&l.ID, &l.CustomerID, &l.InstitutionID, &l.ConversationID, &scopes, &l.Status, &l.CreatedAt, &l.ExpiresAt, &revoked, &cv.Owner, &cv.AgentID,
+		&cv.Status, &snoozed, &cv.Priority)
+	cv.SnoozedUntil = orZero(snoozed)
 	l.Scopes = strings.Fields(scopes)
 	l.CreatedAt, l.ExpiresAt, l.RevokedAt = l.CreatedAt.UTC(), l.ExpiresAt.UTC(), orZero(revoked)
 	cv.Link = l
@@ -1348,6 +1354,65 @@ func (s *Store) HandedOver(ctx context.Context, institutionID string) ([]store.C
 			return nil, err
 		}
 		out = append(out, cv)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) SetWork(ctx context.Context, conversationID, status string, snoozedUntil time.Time, priority int) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE conversations SET status = $1, snoozed_until = $2, priority = $3 WHERE id = $4`, status, nullTime(snoozedUntil), priority, conversationID)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+func (s *Store) AddNote(ctx context.Context, n store.Note) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO console_notes (id, conversation_id, staff_id, sealed, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		n.ID, n.ConversationID, n.StaffID, n.Sealed, n.CreatedAt)
+	return err
+}
+
+func (s *Store) Notes(ctx context.Context, conversationID string) ([]store.Note, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, conversation_id, staff_id, sealed, created_at FROM console_notes WHERE conversation_id = $1 ORDER BY created_at, id`, conversationID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Note
+	for rows.Next() {
+		var n store.Note
+		if err := rows.Scan(&n.ID, &n.ConversationID, &n.StaffID, &n.Sealed, &n.CreatedAt); err != nil {
+			return nil, err
+		}
+		n.CreatedAt = n.CreatedAt.UTC()
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) AddCanned(ctx context.Context, cr store.Canned) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO canned_responses (id, institution_id, title, text, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		cr.ID, cr.InstitutionID, cr.Title, cr.Text, cr.CreatedAt)
+	return err
+}
+
+func (s *Store) CannedResponses(ctx context.Context, institutionID string) ([]store.Canned, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, institution_id, title, text, created_at FROM canned_responses WHERE institution_id = $1 ORDER BY title, id`, institutionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Canned
+	for rows.Next() {
+		var cr store.Canned
+		if err := rows.Scan(&cr.ID, &cr.InstitutionID, &cr.Title, &cr.Text, &cr.CreatedAt); err != nil {
+			return nil, err
+		}
+		cr.CreatedAt = cr.CreatedAt.UTC()
+		out = append(out, cr)
 	}
 	return out, rows.Err()
 }

@@ -1093,6 +1093,9 @@ func (s *Store) ClearHistory(ctx context.Context, c store.Clearing) (store.Clear
 		if _, err := conn.ExecContext(ctx, `DELETE FROM outbox WHERE customer_id = ? AND institution_id = ? AND sealed IS NOT NULL`, c.CustomerID, c.InstitutionID); err != nil {
 			return err
 		}
+		if _, err := conn.ExecContext(ctx, `DELETE FROM console_notes WHERE conversation_id = ?`, l.ConversationID); err != nil {
+			return err
+		}
 		if _, err := conn.ExecContext(ctx, `DELETE FROM data_keys WHERE customer_id = ?`, owner); err != nil {
 			return err
 		}
@@ -1299,7 +1302,8 @@ func scanNotices(rows *sql.Rows) ([]store.Notice, error) {
 // A conversation's last seq is read from its events' unique index: the
 // single writer needs no counter row, so appends dirty no conversation pages.
 const conversationQuery = `SELECT c.id, c.customer_id, c.institution_id, i.name, (SELECT coalesce(max(seq), 0) FROM events WHERE conversation_id = c.id),
-	l.id, l.customer_id, l.institution_id, l.conversation_id, l.scopes, l.status, l.created_at, l.expires_at, l.revoked_at, c.owner, c.agent_id
+	l.id, l.customer_id, l.institution_id, l.conversation_id, l.scopes, l.status, l.created_at, l.expires_at, l.revoked_at, c.owner, c.agent_id,
+	c.status, c.snoozed_until, c.priority
 	FROM conversations c JOIN institutions i ON i.id = c.institution_id
 	JOIN links l ON l.id = (SELECT id FROM links WHERE conversation_id = c.id ORDER BY created_at DESC, id DESC LIMIT 1)`
 
@@ -1307,9 +1311,11 @@ func scanConversation(row interface{ Scan(...any) error }) (store.Conversation, 
 	var cv store.Conversation
 	var l store.Link
 	var scopes string
-	var created, expires, revoked int64
+	var created, expires, revoked, snoozed int64
 	err := row.Scan(&cv.ID, &cv.CustomerID, &cv.InstitutionID, &cv.InstitutionName, &cv.LastSeq,
-		&l.ID, &l.CustomerID, &l.InstitutionID, &l.ConversationID, &scopes, &l.Status, &created, &expires, &revoked, &cv.Owner, &cv.AgentID)
+		&l.ID, &l.CustomerID, &l.InstitutionID, &l.ConversationID, &scopes, &l.Status, &created, &expires, &revoked, &cv.Owner, &cv.AgentID,
+		&cv.Status, &snoozed, &cv.Priority)
+	cv.SnoozedUntil = fromMicros(snoozed)
 	l.Scopes = strings.Fields(scopes)
 	l.CreatedAt, l.ExpiresAt, l.RevokedAt = fromMicros(created), fromMicros(expires), fromMicros(revoked)
 	cv.Link = l
@@ -1574,6 +1580,73 @@ func (s *Store) HandedOver(ctx context.Context, institutionID string) ([]store.C
 			return nil, err
 		}
 		out = append(out, cv)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) SetWork(ctx context.Context, conversationID, status string, snoozedUntil time.Time, priority int) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		res, err := c.ExecContext(ctx, `UPDATE conversations SET status = ?, snoozed_until = ?, priority = ? WHERE id = ?`, status, micros(snoozedUntil), priority, conversationID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
+func (s *Store) AddNote(ctx context.Context, n store.Note) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `INSERT INTO console_notes (id, conversation_id, staff_id, sealed, created_at) VALUES (?, ?, ?, ?, ?)`,
+			n.ID, n.ConversationID, n.StaffID, n.Sealed, micros(n.CreatedAt))
+		return err
+	})
+}
+
+func (s *Store) Notes(ctx context.Context, conversationID string) ([]store.Note, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT id, conversation_id, staff_id, sealed, created_at FROM console_notes WHERE conversation_id = ? ORDER BY created_at, id`, conversationID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Note
+	for rows.Next() {
+		var n store.Note
+		var at int64
+		if err := rows.Scan(&n.ID, &n.ConversationID, &n.StaffID, &n.Sealed, &at); err != nil {
+			return nil, err
+		}
+		n.CreatedAt = fromMicros(at)
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) AddCanned(ctx context.Context, cr store.Canned) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `INSERT INTO canned_responses (id, institution_id, title, text, created_at) VALUES (?, ?, ?, ?, ?)`,
+			cr.ID, cr.InstitutionID, cr.Title, cr.Text, micros(cr.CreatedAt))
+		return err
+	})
+}
+
+func (s *Store) CannedResponses(ctx context.Context, institutionID string) ([]store.Canned, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT id, institution_id, title, text, created_at FROM canned_responses WHERE institution_id = ? ORDER BY title, id`, institutionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Canned
+	for rows.Next() {
+		var cr store.Canned
+		var at int64
+		if err := rows.Scan(&cr.ID, &cr.InstitutionID, &cr.Title, &cr.Text, &at); err != nil {
+			return nil, err
+		}
+		cr.CreatedAt = fromMicros(at)
+		out = append(out, cr)
 	}
 	return out, rows.Err()
 }

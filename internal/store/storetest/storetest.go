@@ -54,6 +54,7 @@ func Run(t *testing.T, open Open) {
 		{"ClearHistory", testClearHistory},
 		{"ConversationOwner", testConversationOwner},
 		{"Staff", testStaff},
+		{"ConsoleWork", testConsoleWork},
 		{"OutboxDelivery", testOutboxDelivery},
 		{"EventNotices", testEventNotices},
 		{"LatestEvents", testLatestEvents},
@@ -1299,5 +1300,37 @@ func testStaff(t *testing.T, s store.Store) {
 	}
 	if q, _ := s.HandedOver(ctx, f.other.ID); len(q) != 0 {
 		t.Fatalf("another institution's queue = %+v", q)
+	}
+}
+
+// testConsoleWork: status, snooze and priority are kept; notes stay with
+// their conversation, sealed as given; canned responses are per
+// institution.
+func testConsoleWork(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	c, err := s.Conversation(ctx, f.link.ConversationID)
+	must(t, err)
+	if c.Status != store.StatusOpen || c.Priority != 0 || !c.SnoozedUntil.IsZero() {
+		t.Fatalf("a new conversation: %q %d %v", c.Status, c.Priority, c.SnoozedUntil)
+	}
+	until := t0.Add(2 * time.Hour)
+	must(t, s.SetWork(ctx, c.ID, store.StatusSnoozed, until, 2))
+	if c, _ = s.Conversation(ctx, c.ID); c.Status != store.StatusSnoozed || c.Priority != 2 || !c.SnoozedUntil.Equal(until) {
+		t.Fatalf("after SetWork: %q %d %v", c.Status, c.Priority, c.SnoozedUntil)
+	}
+	if err := s.SetWork(ctx, "cnv_none", store.StatusOpen, time.Time{}, 0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a conversation that does not exist: %v", err)
+	}
+	must(t, s.AddNote(ctx, store.Note{ID: "nte_2", ConversationID: c.ID, StaffID: "stf_1", Sealed: []byte("second"), CreatedAt: t0.Add(time.Minute)}))
+	must(t, s.AddNote(ctx, store.Note{ID: "nte_1", ConversationID: c.ID, StaffID: "stf_1", Sealed: []byte("first"), CreatedAt: t0}))
+	if ns, _ := s.Notes(ctx, c.ID); len(ns) != 2 || string(ns[0].Sealed) != "first" || ns[1].ID != "nte_2" {
+		t.Fatalf("notes = %+v", ns)
+	}
+	must(t, s.AddCanned(ctx, store.Canned{ID: "cnd_b", InstitutionID: f.inst.ID, Title: "Card lost", Text: "We can block it now.", CreatedAt: t0}))
+	must(t, s.AddCanned(ctx, store.Canned{ID: "cnd_a", InstitutionID: f.inst.ID, Title: "Address change", Text: "Open Settings.", CreatedAt: t0}))
+	must(t, s.AddCanned(ctx, store.Canned{ID: "cnd_x", InstitutionID: f.other.ID, Title: "Other bank", Text: "x", CreatedAt: t0}))
+	if cs, _ := s.CannedResponses(ctx, f.inst.ID); len(cs) != 2 || cs[0].Title != "Address change" {
+		t.Fatalf("canned = %+v", cs)
 	}
 }

@@ -69,6 +69,15 @@ function ownerWords(c) {
   return c.mine ? 'With you' : 'With another agent';
 }
 
+const PRIORITY = ['Normal', 'High', 'Urgent'];
+function workWords(c) {
+  const parts = [];
+  if (c.priority > 0) parts.push(PRIORITY[c.priority]);
+  if (c.status === 'pending') parts.push('Pending');
+  if (c.snoozed_until) parts.push(`Snoozed until ${new Date(c.snoozed_until).toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' })}`);
+  return parts.join(' · ');
+}
+
 async function refreshQueue() {
   try {
     const res = await call('GET', '/queue');
@@ -79,6 +88,7 @@ async function refreshQueue() {
         h('button', { type: 'button', class: `console-row ${c.id === openId ? 'open' : ''}`, testid: 'console-row', 'data-id': c.id, 'data-owner': c.owner, onclick: () => open(c.id) },
           h('strong', {}, `Customer ${c.link_id.slice(-6)}`),
           h('span', { class: 'muted' }, ` · ${ownerWords(c)}`),
+          workWords(c) && h('span', { class: 'muted', testid: 'console-work' }, ` · ${workWords(c)}`),
           fresh && h('span', { class: 'pill', testid: 'console-new' }, 'New')));
     }) : h('li', { class: 'muted' }, 'Nobody is waiting for a person.'));
   } catch (err) { fail(err); }
@@ -108,6 +118,41 @@ async function open(id) {
     const act = (label, path, testid) => h('button', { type: 'button', class: 'button', testid, onclick: async () => {
       try { await call('POST', `/conversations/${encodeURIComponent(id)}/${path}`, {}); open(id); refreshQueue(); } catch (err) { fail(err); }
     } }, label);
+    // How the conversation is worked: status, snooze, priority.
+    const setWork = async (body) => {
+      try { await call('POST', `/conversations/${encodeURIComponent(id)}/work`, { priority: c.priority || 0, ...body }); open(id); } catch (err) { fail(err); }
+    };
+    const priority = h('select', { 'aria-label': 'Priority', testid: 'console-priority',
+      onchange: () => setWork({ status: c.status === 'snoozed' ? 'open' : c.status || 'open', priority: Number(priority.value) }) },
+    PRIORITY.map((p, i) => h('option', { value: String(i), selected: i === (c.priority || 0) }, p)));
+    const workBar = h('div', { class: 'confirm-actions' },
+      priority,
+      h('button', { type: 'button', class: 'button', testid: 'console-pending', onclick: () => setWork({ status: 'pending' }) }, 'Pending'),
+      h('button', { type: 'button', class: 'button', testid: 'console-snooze', onclick: () => setWork({ status: 'snoozed', snoozed_until: new Date(Date.now() + 3600e3).toISOString() }) }, 'Snooze 1 h'),
+      c.mine && h('button', { type: 'button', class: 'button', testid: 'console-resolve', onclick: () => setWork({ status: 'resolved' }) }, 'Resolve'));
+
+    // Canned responses fill the reply; private notes stay with the bank.
+    const canned = await call('GET', '/canned').catch(() => ({ canned: [] }));
+    const picker = (canned.canned || []).length > 0 && h('select', { 'aria-label': 'Insert a canned response', testid: 'console-canned',
+      onchange: () => { const r = canned.canned.find((x) => x.id === picker.value); if (r) input.value = r.text; picker.value = ''; input.focus(); } },
+    h('option', { value: '' }, 'Canned responses…'), canned.canned.map((r) => h('option', { value: r.id }, r.title)));
+    const notesList = h('ul', { class: 'console-notes', testid: 'console-notes' });
+    const noteInput = h('textarea', { rows: '2', id: 'c-note', testid: 'console-note', placeholder: 'A private note for your team' });
+    const noteForm = h('form', { class: 'composer' },
+      h('label', { for: noteInput.id, class: 'sr-only' }, 'Private note'), noteInput,
+      h('button', { type: 'submit', class: 'button', testid: 'console-add-note' }, 'Add note'));
+    noteForm.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      if (!noteInput.value.trim()) return;
+      try {
+        const n = await call('POST', `/conversations/${encodeURIComponent(id)}/notes`, { text: noteInput.value });
+        noteInput.value = '';
+        notesList.append(h('li', { class: 'note' }, n.text));
+      } catch (err) { fail(err); }
+    });
+    const notes = await call('GET', `/conversations/${encodeURIComponent(id)}/notes`).catch(() => ({ notes: [] }));
+    for (const n of notes.notes || []) notesList.append(h('li', { class: 'note' }, n.text));
+
     clear(thread,
       h('header', { class: 'pane-head' },
         h('h2', {}, `Customer ${(c.link_id || '').slice(-6)}`),
@@ -116,8 +161,12 @@ async function open(id) {
         c.mine && act('Hand back to the bot', 'return', 'console-return'),
         act('Refresh', '../events', 'console-refresh')),
       h('p', { class: 'muted' }, 'Opening or refreshing this conversation is shown to the customer in their access history.'),
+      workBar,
       h('ol', { class: 'cards' }, events.map((e) => renderEvent(e))),
-      c.mine ? reply : h('p', { class: 'muted' }, 'Take the conversation to reply.'));
+      c.mine ? [picker, reply] : h('p', { class: 'muted' }, 'Take the conversation to reply.'),
+      h('h3', {}, 'Private notes'),
+      h('p', { class: 'muted' }, 'Only your bank’s people see these.'),
+      notesList, noteForm);
     thread.querySelector('[data-testid="console-refresh"]').onclick = () => open(id);
     refreshQueue();
   } catch (err) { fail(err); }
