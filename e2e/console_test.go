@@ -86,6 +86,13 @@ func TestBrowserAgentReplies(t *testing.T) {
 	if leaked, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.body.textContent.includes('after 5pm')`)); leaked {
 		t.Fatal("the customer sees the agent's private note")
 	}
+	do("after the agent resolves it, the customer rates the help",
+		chromedp.WaitVisible(css(`[data-testid="rating-card"][data-state="open"]`)),
+		chromedp.SendKeys(css(`[data-testid="rating-comment"]`), "Quick and kind"),
+		chromedp.Click(css(`[data-testid="rate-5"]`)),
+		chromedp.WaitVisible(css(`[data-testid="rating-thanks"]`)),
+	)
+	sent("Quick and kind")
 
 	c := newCustomer(t, info.BaseURL)
 	c.signIn(info.CustomerEmail, info.CustomerPassword)

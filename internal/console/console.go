@@ -86,6 +86,7 @@ func (s *Service) Register(mux interface{ Handle(string, http.Handler) }) {
 	mux.Handle("GET /console/api/conversations/{id}/notes", s.require(s.notes))
 	mux.Handle("POST /console/api/conversations/{id}/notes", s.require(s.addNote))
 	mux.Handle("GET /console/api/canned", s.require(s.canned))
+	mux.Handle("GET /console/api/metrics", s.require(s.metrics))
 	mux.Handle("POST /console/api/canned", s.require(s.addCanned))
 }
 
@@ -436,6 +437,16 @@ func (s *Service) work(w http.ResponseWriter, r *http.Request, m member) {
 		if _, _, err := s.c.Handover.Apply(r.Context(), c.ID, handover.Request{Trigger: handover.AgentReturns, AgentID: m.ID, Supervisor: m.Role == store.RoleSupervisor}); err != nil {
 			httpx.WriteError(w, err)
 			return
+		}
+		// The customer is asked how the agent who had it did.
+		agent := member{Staff: m.Staff}
+		if c.AgentID != m.ID {
+			if other, err := s.c.Store.Staff(r.Context(), c.AgentID); err == nil {
+				agent.Staff = other
+			}
+		}
+		if _, err := s.c.Ingest.AskRating(r.Context(), c, agent.ID, agent.Name); err != nil {
+			s.c.Logger.Warn("console: could not ask for a rating", "conversation", c.ID, "err", err)
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -376,3 +376,72 @@ func (in *Ingester) PostAgentMessage(ctx context.Context, c store.Conversation, 
 	seq, _, err := in.appendCustomer(ctx, c, e)
 	return seq, err
 }
+
+// Satisfaction: after an agent resolves a conversation the customer is asked
+// for a score (1 to 5) and a comment.
+const (
+	RatingRequestType = "rating.request"
+	RatingType        = "rating"
+)
+
+type ratingRequestData struct {
+	Agent   string `json:"agent"`    // the agent's name, as the customer saw it
+	AgentID string `json:"agent_id"` // the bank's own id of the agent, for its figures
+}
+
+// AskRating asks the customer how the agent did.
+func (in *Ingester) AskRating(ctx context.Context, c store.Conversation, agentID, agentName string) (int64, error) {
+	now := in.now().UTC()
+	e, err := in.customerEvent(ctx, c, RatingRequestType, "", ratingRequestData{Agent: agentName, AgentID: agentID}, now)
+	if err != nil {
+		return 0, err
+	}
+	e.Author = store.AuthorPlatform
+	seq, _, err := in.appendCustomer(ctx, c, e)
+	return seq, err
+}
+
+// Rated is what Rate stored: the rating's seq, and whose work it rates.
+type Rated struct {
+	Seq       int64
+	AgentID   string
+	Duplicate bool
+}
+
+// Rate records the customer's answer to the rating request at requestSeq,
+// once: the same answer again changes nothing, another is refused.
+func (in *Ingester) Rate(ctx context.Context, customerID, conversationID string, requestSeq int64, score int, comment string) (Rated, error) {
+	comment = strings.TrimSpace(comment)
+	if score < 1 || score > 5 {
+		return Rated{}, httpx.Errorf(http.StatusBadRequest, "invalid_score", "Choose from 1 to 5 stars.")
+	}
+	if err := checkText("comment", comment, 0, 1000); err != nil {
+		return Rated{}, httpx.Errorf(http.StatusBadRequest, "invalid_comment", "Keep the comment under 1,000 characters.")
+	}
+	if pan.Contains(comment) {
+		return Rated{}, httpx.Errorf(http.StatusBadRequest, "pan_detected", "This comment seems to contain a full card number, so it wasn’t sent. Please leave it out.")
+	}
+	c, err := in.customerConversation(ctx, customerID, conversationID)
+	if err != nil {
+		return Rated{}, err
+	}
+	var req ratingRequestData
+	stored, err := in.openEvent(ctx, c, requestSeq, RatingRequestType, &req)
+	if err != nil {
+		return Rated{}, err
+	}
+	now := in.now().UTC()
+	e, err := in.customerEvent(ctx, c, RatingType, "", map[string]any{"request_seq": requestSeq, "score": score, "comment": comment, "agent": req.Agent}, now)
+	if err != nil {
+		return Rated{}, err
+	}
+	e.BankEventID = "rating/" + stored.ID
+	if e.Fingerprint, err = in.keyring.Fingerprint(ctx, customerID, []byte(fmt.Sprintf("rating\x00%d\x00%d\x00%s", requestSeq, score, comment))); err != nil {
+		return Rated{}, err
+	}
+	seq, dup, err := in.appendCustomer(ctx, c, e)
+	if errors.Is(err, store.ErrIdempotencyConflict) {
+		return Rated{}, httpx.Errorf(http.StatusConflict, "already_rated", "You already rated this conversation. Thank you!")
+	}
+	return Rated{Seq: seq, AgentID: req.AgentID, Duplicate: dup}, err
+}

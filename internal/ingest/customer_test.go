@@ -273,3 +273,40 @@ func TestRequestsNeedTheirScope(t *testing.T) {
 		t.Fatalf("customer.request notices = %v", kinds)
 	}
 }
+
+// TestRateOnce: a rating answers a rating request, once; scores are 1 to 5;
+// a request that is not one is not found.
+func TestRateOnce(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, "support_chat")
+	c, err := r.st.Conversation(ctx, "cnv_1")
+	r.must(err)
+	reqSeq, err := r.in.AskRating(ctx, c, "stf_ada", "Ada")
+	r.must(err)
+	for name, tc := range map[string]struct {
+		seq   int64
+		score int
+		want  string
+	}{
+		"no stars":      {reqSeq, 0, "invalid_score"},
+		"six stars":     {reqSeq, 6, "invalid_score"},
+		"not a request": {reqSeq + 10, 5, "not_found"},
+	} {
+		if _, err := r.in.Rate(ctx, "cus_1", "cnv_1", tc.seq, tc.score, ""); code(err) != tc.want {
+			t.Errorf("%s: %v, want %s", name, err, tc.want)
+		}
+	}
+	first, err := r.in.Rate(ctx, "cus_1", "cnv_1", reqSeq, 5, "kind")
+	if err != nil || first.AgentID != "stf_ada" || first.Duplicate {
+		t.Fatalf("rate: %+v %v", first, err)
+	}
+	if again, err := r.in.Rate(ctx, "cus_1", "cnv_1", reqSeq, 5, "kind"); err != nil || !again.Duplicate || again.Seq != first.Seq {
+		t.Fatalf("the same rating again: %+v %v", again, err)
+	}
+	if _, err := r.in.Rate(ctx, "cus_1", "cnv_1", reqSeq, 1, "changed my mind"); code(err) != "already_rated" {
+		t.Fatalf("another rating: %v", err)
+	}
+	if _, err := r.in.Rate(ctx, "cus_2", "cnv_1", reqSeq, 5, ""); code(err) != "not_found" {
+		t.Fatalf("someone else rating: %v", err)
+	}
+}

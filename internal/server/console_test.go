@@ -174,6 +174,31 @@ func TestConsoleAuthorization(t *testing.T) {
 	if c, _ := st.Conversation(ctx, "cnv_chat"); c.Owner != "bot" || c.Status != store.StatusResolved {
 		t.Errorf("after resolving: owner %q status %q, want the bot and resolved", c.Owner, c.Status)
 	}
+	// Resolving asked the customer for a rating.
+	evs, _ := st.EventsAfter(ctx, "cnv_chat", 0, 100)
+	if last := evs[len(evs)-1]; last.Type != "rating.request" {
+		t.Errorf("after resolving, the last event is %s, want rating.request", last.Type)
+	}
+	// Figures: supervisors only, and from what happened.
+	if got := do(agentA, "GET", "/console/api/metrics"); got != http.StatusForbidden {
+		t.Errorf("an agent reading the team's figures: %d", got)
+	}
+	req0, _ := http.NewRequest("GET", ts.URL+"/console/api/metrics", nil)
+	req0.Header.Set("Cookie", superA.cookie)
+	resp0, err := http.DefaultClient.Do(req0)
+	must(err)
+	var figs struct {
+		Agents []struct {
+			AgentID         string `json:"agent_id"`
+			Conversations   int
+			FirstResponseMs int64 `json:"first_response_ms"`
+		}
+	}
+	json.NewDecoder(resp0.Body).Decode(&figs)
+	resp0.Body.Close()
+	if resp0.StatusCode != 200 || len(figs.Agents) < 2 {
+		t.Errorf("figures: %d %+v", resp0.StatusCode, figs)
+	}
 	// Agent B sees none of A's canned responses.
 	req, _ := http.NewRequest("GET", ts.URL+"/console/api/canned", nil)
 	req.Header.Set("Cookie", agentB.cookie)

@@ -116,6 +116,14 @@ type Store interface {
 	SetWork(ctx context.Context, conversationID, status string, snoozedUntil time.Time, priority int) error
 	AddNote(ctx context.Context, n Note) error
 	Notes(ctx context.Context, conversationID string) ([]Note, error) // oldest first
+	// AddRating keeps a customer's score of a resolved conversation, once
+	// per request (ErrExists after).
+	AddRating(ctx context.Context, r Rating) error
+	// Figures for supervisors, since a time: ratings, changes of owner
+	// (SetOwner records each), and when agents wrote.
+	Ratings(ctx context.Context, institutionID string, since time.Time) ([]Rating, error)
+	Handovers(ctx context.Context, institutionID string, since time.Time) ([]HandoverRecord, error)
+	AgentMessageTimes(ctx context.Context, institutionID string, since time.Time) ([]EventTime, error)
 	AddCanned(ctx context.Context, c Canned) error
 	CannedResponses(ctx context.Context, institutionID string) ([]Canned, error) // by title
 	// HandedOver lists the institution's conversations that its people
@@ -404,6 +412,30 @@ type Note struct {
 	StaffID        string
 	Sealed         []byte
 	CreatedAt      time.Time
+}
+
+// Rating is a customer's score (1-5) of a resolved conversation.
+type Rating struct {
+	ConversationID string
+	RequestSeq     int64
+	InstitutionID  string
+	StaffID        string
+	Score          int
+	CreatedAt      time.Time
+}
+
+// HandoverRecord is one change of a conversation's owner.
+type HandoverRecord struct {
+	ConversationID string
+	From, To       string
+	AgentID        string // the agent taking it, or handing it back
+	At             time.Time
+}
+
+// EventTime is when an event of a conversation was stored.
+type EventTime struct {
+	ConversationID string
+	At             time.Time
 }
 
 // Canned is one of an institution's canned responses.

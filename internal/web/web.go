@@ -10,6 +10,7 @@ package web
 
 import (
 	"embed"
+	"errors"
 	"io/fs"
 	"net/http"
 	"strconv"
@@ -86,6 +87,7 @@ func (a *API) Register(mux interface{ Handle(string, http.Handler) }, require fu
 	mux.Handle("POST /app/api/conversations/{id}/messages", require(http.HandlerFunc(a.postMessage)))
 	mux.Handle("POST /app/api/conversations/{id}/requests", require(http.HandlerFunc(a.request)))
 	mux.Handle("POST /app/api/conversations/{id}/alerts/{seq}/answer", require(http.HandlerFunc(a.answerAlert)))
+	mux.Handle("POST /app/api/conversations/{id}/rating", require(http.HandlerFunc(a.rate)))
 	mux.Handle("GET /app/api/export", require(http.HandlerFunc(a.export)))
 	mux.Handle("GET /app/api/export/transactions.csv", require(http.HandlerFunc(a.transactionsCSV)))
 }
@@ -279,4 +281,37 @@ func (a *API) institutionNames(r *http.Request) map[string]string {
 		}
 	}
 	return names
+}
+
+// rate answers a satisfaction request: {"request_seq","score","comment"}.
+// The score also goes to the bank's supervisors' figures; the comment stays
+// in the conversation, sealed.
+func (a *API) rate(w http.ResponseWriter, r *http.Request) {
+	customerID, _ := a.Customer(r)
+	var req struct {
+		RequestSeq int64  `json:"request_seq"`
+		Score      int    `json:"score"`
+		Comment    string `json:"comment"`
+	}
+	if err := httpx.DecodeJSON(w, r, 4<<10, &req); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	res, err := a.Ingest.Rate(r.Context(), customerID, r.PathValue("id"), req.RequestSeq, req.Score, req.Comment)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	if !res.Duplicate {
+		c, err := a.Store.Conversation(r.Context(), r.PathValue("id"))
+		if err == nil {
+			err = a.Store.AddRating(r.Context(), store.Rating{ConversationID: c.ID, RequestSeq: req.RequestSeq, InstitutionID: c.InstitutionID,
+				StaffID: res.AgentID, Score: req.Score, CreatedAt: a.Now().UTC()})
+		}
+		if err != nil && !errors.Is(err, store.ErrExists) {
+			httpx.WriteError(w, err)
+			return
+		}
+	}
+	httpx.WriteJSON(w, http.StatusCreated, map[string]any{"seq": res.Seq})
 }

@@ -779,6 +779,14 @@ func (s *Store) SetOwner(ctx context.Context, conversationID, fromOwner, fromAge
 		if tag.RowsAffected() == 0 {
 			return store.ErrOwnerChanged
 		}
+		agent := toAgent
+		if agent == "" {
+			agent = fromAgent
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO handovers (conversation_id, institution_id, from_owner, to_owner, agent_id, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			conversationID, n.InstitutionID, fromOwner, toOwner, agent, n.CreatedAt); err != nil {
+			return err
+		}
 		return insertNotice(ctx, tx, n)
 	})
 }
@@ -1413,6 +1421,69 @@ func (s *Store) CannedResponses(ctx context.Context, institutionID string) ([]st
 		}
 		cr.CreatedAt = cr.CreatedAt.UTC()
 		out = append(out, cr)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) AddRating(ctx context.Context, r store.Rating) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO ratings (conversation_id, request_seq, institution_id, staff_id, score, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		r.ConversationID, r.RequestSeq, r.InstitutionID, r.StaffID, r.Score, r.CreatedAt)
+	if isUnique(err) {
+		return store.ErrExists
+	}
+	return err
+}
+
+func (s *Store) Ratings(ctx context.Context, institutionID string, since time.Time) ([]store.Rating, error) {
+	rows, err := s.pool.Query(ctx, `SELECT conversation_id, request_seq, institution_id, staff_id, score, created_at FROM ratings WHERE institution_id = $1 AND created_at >= $2`, institutionID, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Rating
+	for rows.Next() {
+		var r store.Rating
+		if err := rows.Scan(&r.ConversationID, &r.RequestSeq, &r.InstitutionID, &r.StaffID, &r.Score, &r.CreatedAt); err != nil {
+			return nil, err
+		}
+		r.CreatedAt = r.CreatedAt.UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) Handovers(ctx context.Context, institutionID string, since time.Time) ([]store.HandoverRecord, error) {
+	rows, err := s.pool.Query(ctx, `SELECT conversation_id, from_owner, to_owner, agent_id, at FROM handovers WHERE institution_id = $1 AND at >= $2 ORDER BY at`, institutionID, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.HandoverRecord
+	for rows.Next() {
+		var h store.HandoverRecord
+		if err := rows.Scan(&h.ConversationID, &h.From, &h.To, &h.AgentID, &h.At); err != nil {
+			return nil, err
+		}
+		h.At = h.At.UTC()
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) AgentMessageTimes(ctx context.Context, institutionID string, since time.Time) ([]store.EventTime, error) {
+	rows, err := s.pool.Query(ctx, `SELECT conversation_id, received_at FROM events WHERE institution_id = $1 AND author = 'agent' AND received_at >= $2 ORDER BY received_at`, institutionID, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.EventTime
+	for rows.Next() {
+		var e store.EventTime
+		if err := rows.Scan(&e.ConversationID, &e.At); err != nil {
+			return nil, err
+		}
+		e.At = e.At.UTC()
+		out = append(out, e)
 	}
 	return out, rows.Err()
 }

@@ -1056,6 +1056,14 @@ func (s *Store) SetOwner(ctx context.Context, conversationID, fromOwner, fromAge
 		if k, _ := res.RowsAffected(); k == 0 {
 			return store.ErrOwnerChanged
 		}
+		agent := toAgent
+		if agent == "" {
+			agent = fromAgent
+		}
+		if _, err := c.ExecContext(ctx, `INSERT INTO handovers (conversation_id, institution_id, from_owner, to_owner, agent_id, at) VALUES (?, ?, ?, ?, ?, ?)`,
+			conversationID, n.InstitutionID, fromOwner, toOwner, agent, micros(n.CreatedAt)); err != nil {
+			return err
+		}
 		return insertNotice(ctx, c, n)
 	})
 }
@@ -1647,6 +1655,74 @@ func (s *Store) CannedResponses(ctx context.Context, institutionID string) ([]st
 		}
 		cr.CreatedAt = fromMicros(at)
 		out = append(out, cr)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) AddRating(ctx context.Context, r store.Rating) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `INSERT INTO ratings (conversation_id, request_seq, institution_id, staff_id, score, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			r.ConversationID, r.RequestSeq, r.InstitutionID, r.StaffID, r.Score, micros(r.CreatedAt))
+		if isUnique(err) {
+			return store.ErrExists
+		}
+		return err
+	})
+}
+
+func (s *Store) Ratings(ctx context.Context, institutionID string, since time.Time) ([]store.Rating, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT conversation_id, request_seq, institution_id, staff_id, score, created_at FROM ratings WHERE institution_id = ? AND created_at >= ?`, institutionID, micros(since))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Rating
+	for rows.Next() {
+		var r store.Rating
+		var at int64
+		if err := rows.Scan(&r.ConversationID, &r.RequestSeq, &r.InstitutionID, &r.StaffID, &r.Score, &at); err != nil {
+			return nil, err
+		}
+		r.CreatedAt = fromMicros(at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) Handovers(ctx context.Context, institutionID string, since time.Time) ([]store.HandoverRecord, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT conversation_id, from_owner, to_owner, agent_id, at FROM handovers WHERE institution_id = ? AND at >= ? ORDER BY at`, institutionID, micros(since))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.HandoverRecord
+	for rows.Next() {
+		var h store.HandoverRecord
+		var at int64
+		if err := rows.Scan(&h.ConversationID, &h.From, &h.To, &h.AgentID, &at); err != nil {
+			return nil, err
+		}
+		h.At = fromMicros(at)
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) AgentMessageTimes(ctx context.Context, institutionID string, since time.Time) ([]store.EventTime, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT conversation_id, received_at FROM events WHERE institution_id = ? AND author = 'agent' AND received_at >= ? ORDER BY received_at`, institutionID, micros(since))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.EventTime
+	for rows.Next() {
+		var e store.EventTime
+		var at int64
+		if err := rows.Scan(&e.ConversationID, &at); err != nil {
+			return nil, err
+		}
+		e.At = fromMicros(at)
+		out = append(out, e)
 	}
 	return out, rows.Err()
 }

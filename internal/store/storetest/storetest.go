@@ -1258,6 +1258,23 @@ func testConversationOwner(t *testing.T, s store.Store) {
 	if ns, _ := noticesOf(ctx, s, f.inst.ID, store.NoticeHandover); len(ns) != 1 {
 		t.Fatalf("a refused move queued a notice: %+v", ns)
 	}
+	// Each move is recorded for the supervisors' figures.
+	hs, err := s.Handovers(ctx, f.inst.ID, t0.Add(-time.Hour))
+	must(t, err)
+	if len(hs) != 1 || hs[0].From != "bot" || hs[0].To != "agent" || hs[0].AgentID != "stf_1" || !hs[0].At.Equal(t0) {
+		t.Fatalf("handovers = %+v", hs)
+	}
+	r := store.Rating{ConversationID: c.ID, RequestSeq: 7, InstitutionID: f.inst.ID, StaffID: "stf_1", Score: 4, CreatedAt: t0}
+	must(t, s.AddRating(ctx, r))
+	if err := s.AddRating(ctx, r); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("rating twice: %v", err)
+	}
+	if rs, _ := s.Ratings(ctx, f.inst.ID, t0.Add(-time.Hour)); len(rs) != 1 || rs[0].Score != 4 {
+		t.Fatalf("ratings = %+v", rs)
+	}
+	if rs, _ := s.Ratings(ctx, f.other.ID, t0.Add(-time.Hour)); len(rs) != 0 {
+		t.Fatalf("another bank's ratings = %+v", rs)
+	}
 }
 
 // testStaff: a bank's people are created once per email; a disabled

@@ -181,8 +181,24 @@ function start(res) {
       h('span', { class: 'muted', testid: 'console-me' }, `${me.name} · ${me.role}`),
       h('button', { type: 'button', class: 'link-button', onclick: async () => { try { await call('POST', '/signout', {}); } catch { /* signed out anyway */ } signInView(); } }, 'Sign out')),
     problem,
-    h('div', { class: 'console-body' }, h('nav', {}, h('h2', {}, 'Queue'), queueList), thread));
+    h('div', { class: 'console-body' }, h('nav', {}, h('h2', {}, 'Queue'), queueList, me.role === 'supervisor' && figures), thread));
   refreshQueue();
+  if (me.role === 'supervisor') loadFigures();
+}
+
+// Supervisors see each agent's figures for the last seven days.
+const figures = h('section', { class: 'console-figures', testid: 'console-figures' });
+async function loadFigures() {
+  try {
+    const res = await call('GET', '/metrics');
+    const min = (ms) => (ms ? `${(ms / 60000).toFixed(1)} min` : '–');
+    clear(figures, h('h2', {}, 'Team, last 7 days'),
+      h('table', {},
+        h('thead', {}, h('tr', {}, ['Agent', 'Taken', 'First reply', 'Resolution', 'Satisfaction'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, (res.agents || []).map((a) => h('tr', {},
+          h('td', {}, a.agent_id), h('td', {}, String(a.conversations)), h('td', {}, min(a.first_response_ms)), h('td', {}, min(a.resolution_ms)),
+          h('td', {}, a.ratings ? `${a.satisfaction.toFixed(1)} of 5 (${a.ratings})` : '–'))))));
+  } catch (err) { fail(err); }
 }
 
 setInterval(() => { if (me) refreshQueue(); }, 2000);

@@ -124,6 +124,10 @@ export function summary(event) {
       return `Receipt from ${data.merchant?.name || 'a merchant'}: ${formatMoney(data.total)}`;
     case 'shipment.updated':
       return `Shipment ${SHIPMENT_WORDS[data.status] || data.status}`;
+    case 'rating.request':
+      return `How did ${data.agent || 'we'} do?`;
+    case 'rating':
+      return `You rated ${data.score}/5`;
     case 'history.cleared':
       return 'You cleared the history';
     case 'link.narrowed':

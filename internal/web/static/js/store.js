@@ -4,7 +4,7 @@
 const conversations = new Map(); // id → conversation, as in /app/api/conversations
 const events = new Map(); // conversation id → Map(seq → event)
 const replaced = new Map(); // conversation id → Set of pending seqs replaced by a posted one
-const answers = new Map(); // conversation id → Map(alert seq → fraud.response event)
+const answers = new Map(); // conversation id → Map(alert or rating request seq → the customer's answer)
 const known = new Map(); // conversation id → balance events the platform said were last known
 const listeners = new Set();
 let readSeqs = {};
@@ -97,9 +97,10 @@ export function addEvent(conversationId, event, { history = false } = {}) {
   }
   bySeq.set(seq, event);
 
-  if (event.type === 'fraud.response' && event.data?.alert_seq != null) {
+  const answered = event.type === 'fraud.response' ? event.data?.alert_seq : event.type === 'rating' ? event.data?.request_seq : null;
+  if (answered != null) {
     if (!answers.has(conversationId)) answers.set(conversationId, new Map());
-    answers.get(conversationId).set(Number(event.data.alert_seq), event);
+    answers.get(conversationId).set(Number(answered), event);
   }
   let replaces = null;
   if (event.type === 'shipment.updated' && event.data?.shipment_id) {

@@ -124,6 +124,18 @@ export function threadView({ id }) {
     }
   }
 
+  async function rate(card, score) {
+    const comment = card.querySelector('textarea')?.value || '';
+    for (const b of card.querySelectorAll('button')) b.disabled = true;
+    card.querySelector('.card-error')?.remove();
+    try {
+      await api('POST', `/conversations/${encodeURIComponent(id)}/rating`, { request_seq: Number(card.dataset.seq), score, comment });
+    } catch (err) {
+      for (const b of card.querySelectorAll('button')) b.disabled = false;
+      card.append(h('p', { class: 'form-error card-error', role: 'alert' }, err.message));
+    }
+  }
+
   // Quick replies belong to the newest message: once anything follows it,
   // they are no longer the question being asked.
   function refreshQuickReplies() {
@@ -199,6 +211,7 @@ export function threadView({ id }) {
     if (target.dataset.action === 'renew') renew();
     if (target.dataset.action === 'answer') answerAlert(target.closest('[data-seq]'), target.closest('[data-seq]').dataset.seq, target.dataset.choice);
     if (target.dataset.action === 'reply') reply(target);
+    if (target.dataset.action === 'rate') rate(target.closest('[data-seq]'), Number(target.dataset.score));
   });
 
   function renderHead() {
@@ -303,6 +316,7 @@ export function threadView({ id }) {
     if (change.type === 'balances' && change.conversationId === id) return renderStrip();
     if (change.type !== 'event' || change.conversationId !== id) return;
     if (change.event.type === 'fraud.response') rerender(change.event.data?.alert_seq);
+    if (change.event.type === 'rating') rerender(change.event.data?.request_seq);
     if (change.event.type === 'balance.updated' && awaitingBalance) {
       awaitingBalance = null;
       requestStatus.hidden = true;
@@ -432,6 +446,25 @@ export function renderEvent(e, { conversationId = null } = {}) {
         when);
     case 'fraud.alert':
       return fraudCard(e, conversationId ? store.answerTo(conversationId, e.seq) : null, Boolean(conversationId), when);
+    case 'rating.request': {
+      const answer = conversationId ? store.answerTo(conversationId, e.seq) : null;
+      const who = d.agent || 'our team';
+      return h('li', { class: 'card rating', testid: 'rating-card', 'data-seq': e.seq, 'data-state': answer ? 'rated' : 'open' },
+        h('p', { class: 'txn-title' }, `How did ${who} do?`),
+        answer
+          ? h('p', { testid: 'rating-thanks' }, `You rated ${answer.data?.score}/5. Thank you.`)
+          : conversationId && [
+            h('label', { class: 'sr-only', for: `rating-comment-${e.seq}` }, 'A comment, if you like'),
+            h('textarea', { id: `rating-comment-${e.seq}`, rows: '2', placeholder: 'A comment, if you like', testid: 'rating-comment' }),
+            h('div', { class: 'alert-actions', role: 'group', 'aria-label': 'Your rating, 1 to 5' },
+              [1, 2, 3, 4, 5].map((n) => h('button', { type: 'button', class: 'button', 'data-action': 'rate', 'data-score': n, testid: `rate-${n}`, 'aria-label': `${n} of 5` }, '★'.repeat(n)))),
+          ],
+        when);
+    }
+    case 'rating':
+      return h('li', { class: 'bubble mine', testid: 'rating-bubble', 'data-seq': e.seq, 'data-author': 'customer' },
+        h('p', { class: 'bubble-text' }, `${'★'.repeat(d.score || 0)}${d.comment ? ` ${d.comment}` : ''}`),
+        when);
     case 'receipt': {
       const row = (label, money, cls) => money && h('div', { class: `receipt-row ${cls || ''}` }, h('span', {}, label), h('span', {}, formatMoney(money)));
       return h('li', { class: 'card receipt', testid: 'receipt-card', 'data-seq': e.seq },
