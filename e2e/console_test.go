@@ -56,6 +56,8 @@ func TestBrowserAgentReplies(t *testing.T) {
 	ado("take the conversation and reply",
 		chromedp.Click(css(`[data-testid="console-row"]`)),
 		chromedp.WaitVisible(css(`[data-testid="console-take"]`)),
+		// The side panel shows what the customer shares: their balances.
+		chromedp.WaitVisible(css(`[data-testid="context-balance"]`)),
 		chromedp.Click(css(`[data-testid="console-take"]`)),
 		chromedp.WaitVisible(css(`[data-testid="console-reply"]`)),
 		chromedp.SendKeys(css(`[data-testid="console-reply"]`), "Hello, Ada here. How can I help?"),

@@ -20,6 +20,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -87,6 +88,8 @@ func (s *Service) Register(mux interface{ Handle(string, http.Handler) }) {
 	mux.Handle("POST /console/api/conversations/{id}/notes", s.require(s.addNote))
 	mux.Handle("GET /console/api/canned", s.require(s.canned))
 	mux.Handle("GET /console/api/metrics", s.require(s.metrics))
+	mux.Handle("GET /console/api/conversations/{id}/context", s.require(s.context))
+	mux.Handle("GET /console/api/search", s.require(s.search))
 	mux.Handle("POST /console/api/canned", s.require(s.addCanned))
 }
 
@@ -568,4 +571,124 @@ func (s *Service) addCanned(w http.ResponseWriter, r *http.Request, m member) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusCreated, map[string]string{"id": c.ID})
+}
+
+// contextView is the side panel: what the customer's consent lets the
+// bank's people see beside the conversation.
+type contextView struct {
+	Scopes       []string          `json:"scopes"`
+	Balances     []json.RawMessage `json:"balances,omitempty"`     // newest per account, with balances granted
+	Transactions []json.RawMessage `json:"transactions,omitempty"` // the five newest, with transactions granted
+}
+
+// context serves the side panel, after writing the read into the
+// customer's access log.
+func (s *Service) context(w http.ResponseWriter, r *http.Request, m member) {
+	ctx := r.Context()
+	c, err := s.conversation(ctx, m, r.PathValue("id"))
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	if err := s.c.Access.Record(ctx, access.ActorAgent, m.ID, "read", "accounts", c.CustomerID); err != nil {
+		httpx.WriteError(w, fmt.Errorf("console: record access: %w", err))
+		return
+	}
+	out := contextView{Scopes: c.Link.Scopes}
+	open := func(typ string, limit int, keep func(json.RawMessage) bool) ([]json.RawMessage, error) {
+		evs, err := s.c.Store.LatestEvents(ctx, c.ID, typ, limit)
+		if err != nil {
+			return nil, err
+		}
+		var out []json.RawMessage
+		for _, e := range evs {
+			data, err := s.c.Keyring.Open(ctx, vault.ConversationKey(e.CustomerID, e.InstitutionID), e.ID, e.Sealed)
+			if err != nil {
+				continue
+			}
+			if keep(data) {
+				out = append(out, data)
+			}
+		}
+		return out, nil
+	}
+	if c.Link.HasScope(bankapi.ScopeBalances) {
+		seen := map[string]bool{}
+		if out.Balances, err = open(bankapi.TypeBalanceUpdated, 50, func(d json.RawMessage) bool {
+			var b bankapi.BalanceUpdated
+			if json.Unmarshal(d, &b) != nil || seen[b.AccountID] {
+				return false
+			}
+			seen[b.AccountID] = true
+			return true
+		}); err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+	}
+	if c.Link.HasScope(bankapi.ScopeTransactions) {
+		if out.Transactions, err = open(bankapi.TypeTransactionPosted, 5, func(json.RawMessage) bool { return true }); err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// search finds the institution's conversations by the customer's
+// reference: the link id the bank knows them by, or part of it. It reads
+// no content; opening a result is a read like any other.
+func (s *Service) search(w http.ResponseWriter, r *http.Request, m member) {
+	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
+	if len(q) < 4 || len(q) > 64 {
+		httpx.WriteError(w, httpx.Errorf(http.StatusBadRequest, "invalid_query", "Search for a customer reference of 4 to 64 characters."))
+		return
+	}
+	cs, err := s.c.Store.SearchConversations(r.Context(), m.InstitutionID, q, 50)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	out := []queued{}
+	for _, c := range cs {
+		if !c.Link.HasScope(bankapi.ScopeSupportChat) {
+			continue
+		}
+		out = append(out, queued{ID: c.ID, LinkID: c.Link.ID, Owner: c.Owner, AgentID: c.AgentID, Mine: c.AgentID == m.ID, LastSeq: c.LastSeq, Status: c.Status, Priority: c.Priority})
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"conversations": out})
+}
+
+// AutoAssign gives a conversation that just entered the queue to an
+// available agent of its institution, round robin: the one whose last
+// assignment is oldest (or who has none). With nobody signed in it stays in
+// the queue for whoever signs in and takes it.
+func (s *Service) AutoAssign(ctx context.Context, conversationID string) {
+	c, err := s.c.Store.Conversation(ctx, conversationID)
+	if err != nil || !c.Link.HasScope(bankapi.ScopeSupportChat) {
+		return
+	}
+	agents, err := s.c.Store.AvailableAgents(ctx, c.InstitutionID, s.c.Now())
+	if err != nil || len(agents) == 0 {
+		return
+	}
+	hs, err := s.c.Store.Handovers(ctx, c.InstitutionID, s.c.Now().Add(-30*24*time.Hour))
+	if err != nil {
+		return
+	}
+	last := map[string]time.Time{}
+	for _, h := range hs {
+		if h.To == string(handover.Agent) {
+			last[h.AgentID] = h.At
+		}
+	}
+	next := agents[0]
+	for _, a := range agents[1:] {
+		if last[a].Before(last[next]) {
+			next = a
+		}
+	}
+	if _, _, err := s.c.Handover.Apply(ctx, conversationID, handover.Request{Trigger: handover.AgentTakes, AgentID: next}); err != nil {
+		s.c.Logger.Warn("console: automatic assignment", "conversation", conversationID, "err", err)
+	}
 }

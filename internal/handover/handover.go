@@ -116,6 +116,9 @@ type Service struct {
 	// Queued, if set, is called after a notice was stored (the deliverer's
 	// Kick), so the bank hears at once.
 	Queued func()
+	// Assign, if set, is called when a conversation has just entered the
+	// queue, to give it to an agent (console.AutoAssign, round robin).
+	Assign func(ctx context.Context, conversationID string)
 }
 
 // Notice is the data of a conversation.handover webhook.
@@ -163,6 +166,9 @@ func (s *Service) Apply(ctx context.Context, conversationID string, r Request) (
 		}
 		if s.Queued != nil {
 			s.Queued()
+		}
+		if to.Owner == Queue && s.Assign != nil {
+			s.Assign(ctx, c.ID)
 		}
 		return to, true, nil
 	}

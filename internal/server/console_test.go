@@ -150,6 +150,9 @@ func TestConsoleAuthorization(t *testing.T) {
 		want         int
 	}{
 		{"agent of B", agentB, "POST", "/console/api/conversations/cnv_chat/work", `{"status":"pending"}`, 404},
+		{"agent of B", agentB, "GET", "/console/api/conversations/cnv_chat/context", ``, 404},
+		{"agent of A", agentA, "GET", "/console/api/conversations/cnv_nochat/context", ``, 404},
+		{"another agent of A", otherA, "GET", "/console/api/conversations/cnv_chat/context", ``, 200},
 		{"agent of B", agentB, "GET", "/console/api/conversations/cnv_chat/notes", ``, 404},
 		{"agent of B", agentB, "POST", "/console/api/conversations/cnv_chat/notes", `{"text":"x"}`, 404},
 		{"agent of A", agentA, "GET", "/console/api/conversations/cnv_nochat/notes", ``, 404},
@@ -238,5 +241,101 @@ func TestConsoleAuthorization(t *testing.T) {
 	must(st.DisableStaff(ctx, "ins_a", m.ID, now))
 	if got := do(agentA, "GET", "/console/api/me"); got != http.StatusUnauthorized {
 		t.Errorf("a disabled member's session: %d", got)
+	}
+}
+
+// TestRoundRobinAndSearch: conversations entering the queue go to the
+// signed-in agents in turn; nobody signed in leaves them waiting. Search
+// finds a conversation by the customer's reference, only in one's own bank.
+func TestRoundRobinAndSearch(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.Default()
+	cfg.DataDir, cfg.RootKey, cfg.Addr = t.TempDir(), vault.GenerateRootKey(), "127.0.0.1:0"
+	if err := cfg.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.Open(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(ctx)
+	st := srv.Store
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	must(st.CreateInstitution(ctx, store.Institution{ID: "ins_a", Name: "A", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: now}))
+	ask := func(n int) string {
+		cus, conv := fmt.Sprintf("cus_%d", n), fmt.Sprintf("cnv_%d", n)
+		must(st.CreateCustomer(ctx, store.Customer{ID: cus, Email: cus + "@example.com", PasswordHash: "x", CreatedAt: now}))
+		l := store.Link{ID: fmt.Sprintf("lnk_ref%04d", n), CustomerID: cus, InstitutionID: "ins_a", ConversationID: conv, Scopes: []string{"support_chat"}, Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		_, err := st.CreateLink(ctx, l, consent.GrantReceipt(l, "d"))
+		must(err)
+		_, _, err = srv.Handover.Apply(ctx, conv, handover.Request{Trigger: handover.CustomerAsks})
+		must(err)
+		c, _ := st.Conversation(ctx, conv)
+		return c.Owner + ":" + c.AgentID
+	}
+	if got := ask(1); got != "queue:" {
+		t.Fatalf("with nobody signed in: %s", got)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	var ids []string
+	for _, email := range []string{"ada@a.example", "bo@a.example"} {
+		m, password, err := console.NewStaff(ctx, st, "ins_a", email, email, store.RoleAgent, now)
+		must(err)
+		ids = append(ids, m.ID)
+		resp, err := http.Post(ts.URL+"/console/api/signin", "application/json", strings.NewReader(fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)))
+		must(err)
+		resp.Body.Close()
+	}
+	got := map[string]int{}
+	for n := 2; n <= 5; n++ {
+		owner := ask(n)
+		if !strings.HasPrefix(owner, "agent:") {
+			t.Fatalf("conversation %d: %s", n, owner)
+		}
+		got[strings.TrimPrefix(owner, "agent:")]++
+		time.Sleep(2 * time.Millisecond) // assignments get distinct times
+	}
+	if got[ids[0]] != 2 || got[ids[1]] != 2 {
+		t.Fatalf("round robin gave %v", got)
+	}
+	// Search, as Ada.
+	m, password, err := console.NewStaff(ctx, st, "ins_a", "sup@a.example", "Sup", store.RoleSupervisor, now)
+	must(err)
+	_ = m
+	resp, err := http.Post(ts.URL+"/console/api/signin", "application/json", strings.NewReader(fmt.Sprintf(`{"email":"sup@a.example","password":%q}`, password)))
+	must(err)
+	var cookie string
+	for _, c := range resp.Cookies() {
+		cookie = c.Name + "=" + c.Value
+	}
+	resp.Body.Close()
+	search := func(q string) (int, int) {
+		req, _ := http.NewRequest("GET", ts.URL+"/console/api/search?q="+q, nil)
+		req.Header.Set("Cookie", cookie)
+		resp, err := http.DefaultClient.Do(req)
+		must(err)
+		defer resp.Body.Close()
+		var out struct{ Conversations []struct{ ID string } }
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, len(out.Conversations)
+	}
+	if code, n := search("ref0003"); code != 200 || n != 1 {
+		t.Fatalf("search ref0003: %d, %d found", code, n)
+	}
+	if code, n := search("lnk_ref"); code != 200 || n != 5 {
+		t.Fatalf("search lnk_ref: %d, %d found", code, n)
+	}
+	if code, _ := search("ab"); code != 400 {
+		t.Fatalf("a two-letter search: %d", code)
+	}
+	if code, n := search("nomatch"); code != 200 || n != 0 {
+		t.Fatalf("search nomatch: %d, %d", code, n)
 	}
 }

@@ -170,6 +170,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 			return s.Hub.Page(ctx, conversationID, before)
 		}})
 	s.Console.BankRoutes(bank, bankKey)
+	s.Handover.Assign = s.Console.AutoAssign
 	(&webhook.Endpoints{Store: st, Keyring: keyring, AllowPrivate: cfg.AllowPrivateWebhooks()}).RegisterRoutes(bank)
 	bank.Handle("GET /v1/openapi.json", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

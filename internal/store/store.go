@@ -126,6 +126,12 @@ type Store interface {
 	AgentMessageTimes(ctx context.Context, institutionID string, since time.Time) ([]EventTime, error)
 	AddCanned(ctx context.Context, c Canned) error
 	CannedResponses(ctx context.Context, institutionID string) ([]Canned, error) // by title
+	// SearchConversations lists up to limit of the institution's
+	// conversations whose newest link id contains ref.
+	SearchConversations(ctx context.Context, institutionID, ref string, limit int) ([]Conversation, error)
+	// AvailableAgents lists the institution's enabled agents with a live
+	// console session: who can be given a conversation now.
+	AvailableAgents(ctx context.Context, institutionID string, now time.Time) ([]string, error)
 	// HandedOver lists the institution's conversations that its people
 	// have or that wait for them (owner queue or agent), oldest change first.
 	HandedOver(ctx context.Context, institutionID string) ([]Conversation, error)

@@ -1487,3 +1487,39 @@ func (s *Store) AgentMessageTimes(ctx context.Context, institutionID string, sin
 	}
 	return out, rows.Err()
 }
+
+func (s *Store) SearchConversations(ctx context.Context, institutionID, ref string, limit int) ([]store.Conversation, error) {
+	pattern := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(ref) + "%"
+	rows, err := s.pool.Query(ctx, conversationQuery+` WHERE c.institution_id = $1 AND l.id LIKE $2 ORDER BY c.id LIMIT $3`, institutionID, pattern, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Conversation
+	for rows.Next() {
+		cv, err := scanConversation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cv)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) AvailableAgents(ctx context.Context, institutionID string, now time.Time) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT m.id FROM staff m JOIN staff_sessions ss ON ss.staff_id = m.id
+		WHERE m.institution_id = $1 AND m.role = 'agent' AND m.disabled_at IS NULL AND ss.expires_at > $2 ORDER BY m.id`, institutionID, now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

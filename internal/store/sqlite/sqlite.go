@@ -1726,3 +1726,39 @@ func (s *Store) AgentMessageTimes(ctx context.Context, institutionID string, sin
 	}
 	return out, rows.Err()
 }
+
+func (s *Store) SearchConversations(ctx context.Context, institutionID, ref string, limit int) ([]store.Conversation, error) {
+	pattern := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(ref) + "%"
+	rows, err := s.reads.QueryContext(ctx, conversationQuery+` WHERE c.institution_id = ? AND l.id LIKE ? ESCAPE '\' ORDER BY c.id LIMIT ?`, institutionID, pattern, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Conversation
+	for rows.Next() {
+		cv, err := scanConversation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cv)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) AvailableAgents(ctx context.Context, institutionID string, now time.Time) ([]string, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT DISTINCT m.id FROM staff m JOIN staff_sessions ss ON ss.staff_id = m.id
+		WHERE m.institution_id = ? AND m.role = 'agent' AND m.disabled_at = 0 AND ss.expires_at > ? ORDER BY m.id`, institutionID, micros(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

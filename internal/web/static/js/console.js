@@ -5,6 +5,7 @@
 // the queue (which holds no content) is polled.
 import { h, clear } from './dom.js';
 import { renderEvent } from './views/thread.js';
+import { formatMoney, mask, transactionTitle } from './format.js';
 
 const root = document.getElementById('console');
 let csrf = '';
@@ -151,6 +152,14 @@ async function open(id) {
       } catch (err) { fail(err); }
     });
     const notes = await call('GET', `/conversations/${encodeURIComponent(id)}/notes`).catch(() => ({ notes: [] }));
+    // The side panel: what the customer's consent lets the bank's people see.
+    const context = await call('GET', `/conversations/${encodeURIComponent(id)}/context`).catch(() => ({}));
+    const panel = h('aside', { class: 'console-context', testid: 'console-context', 'aria-label': 'Customer context' },
+      h('h3', {}, 'Shared with you'),
+      h('p', { class: 'muted' }, (context.scopes || []).join(' · ')),
+      (context.balances || []).map((b) => h('p', { testid: 'context-balance' }, `${b.account_name} ${mask(b.mask)} · ${formatMoney(b.available)} available`)),
+      (context.transactions || []).length > 0 && h('ul', {}, context.transactions.map((t) =>
+        h('li', {}, `${transactionTitle(t)} · ${formatMoney(t.amount, t.direction)}${t.status === 'pending' ? ' · pending' : ''}`))));
     for (const n of notes.notes || []) notesList.append(h('li', { class: 'note' }, n.text));
 
     clear(thread,
@@ -162,6 +171,7 @@ async function open(id) {
         act('Refresh', '../events', 'console-refresh')),
       h('p', { class: 'muted' }, 'Opening or refreshing this conversation is shown to the customer in their access history.'),
       workBar,
+      panel,
       h('ol', { class: 'cards' }, events.map((e) => renderEvent(e))),
       c.mine ? [picker, reply] : h('p', { class: 'muted' }, 'Take the conversation to reply.'),
       h('h3', {}, 'Private notes'),
@@ -172,6 +182,20 @@ async function open(id) {
   } catch (err) { fail(err); }
 }
 
+// Search the bank's conversations by the customer's reference.
+const searchInput = h('input', { type: 'search', id: 'c-search', placeholder: 'Customer reference', testid: 'console-search', 'aria-label': 'Search by customer reference' });
+const results = h('ul', { class: 'console-queue', testid: 'console-results' });
+const searchForm = h('form', { class: 'console-search', role: 'search' }, searchInput);
+searchForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  try {
+    const res = await call('GET', `/search?q=${encodeURIComponent(searchInput.value)}`);
+    clear(results, (res.conversations || []).map((c) => h('li', {},
+      h('button', { type: 'button', class: 'console-row', testid: 'console-result', onclick: () => open(c.id) }, `Customer ${c.link_id.slice(-6)} · ${ownerWords(c)}`))));
+    if (!(res.conversations || []).length) results.append(h('li', { class: 'muted' }, 'No conversation matches.'));
+  } catch (err) { fail(err); }
+});
+
 function start(res) {
   csrf = res.csrf_token;
   me = res.staff;
@@ -181,7 +205,7 @@ function start(res) {
       h('span', { class: 'muted', testid: 'console-me' }, `${me.name} · ${me.role}`),
       h('button', { type: 'button', class: 'link-button', onclick: async () => { try { await call('POST', '/signout', {}); } catch { /* signed out anyway */ } signInView(); } }, 'Sign out')),
     problem,
-    h('div', { class: 'console-body' }, h('nav', {}, h('h2', {}, 'Queue'), queueList, me.role === 'supervisor' && figures), thread));
+    h('div', { class: 'console-body' }, h('nav', {}, searchForm, results, h('h2', {}, 'Queue'), queueList, me.role === 'supervisor' && figures), thread));
   refreshQueue();
   if (me.role === 'supervisor') loadFigures();
 }
