@@ -66,6 +66,12 @@ func TestBrowserAgentReplies(t *testing.T) {
 		// The thread reloads with the reply in it.
 		chromedp.Poll[chromedp.Void](`document.querySelector('[data-testid="console-thread"] .cards').textContent.includes('How can I help?')`),
 	)
+	// Typing, both ways: the agent types and the customer sees it; the
+	// customer types and the agent sees it.
+	ado("the agent types", chromedp.SendKeys(css(`[data-testid="console-reply"]`), "One moment"))
+	do("the customer sees the agent typing", chromedp.Poll[chromedp.Void](`!document.querySelector('[data-testid="typing"]').hidden && document.querySelector('[data-testid="typing"]').textContent.includes('Ada is typing')`))
+	do("the customer types", chromedp.SendKeys(css(`[data-testid="composer-input"]`), "Thanks"))
+	ado("the agent sees the customer typing", chromedp.Poll[chromedp.Void](`!document.querySelector('[data-testid="console-typing"]').hidden`))
 	sent("Prefers to be called after 5pm")
 	ado("note privately, mark urgent, then resolve",
 		chromedp.SendKeys(css(`[data-testid="console-note"]`), "Prefers to be called after 5pm"),

@@ -25,6 +25,9 @@ import (
 type Wake struct {
 	ConversationID string `json:"c"`
 	Seq            int64  `json:"s"`
+	// Typing, when set, is not a new event but who is typing in the
+	// conversation (an agent's name): passed on to devices, never stored.
+	Typing string `json:"t,omitempty"`
 }
 
 // Bus is a connection to NATS, and the embedded server when there is one.
@@ -129,6 +132,25 @@ func (b *Bus) SubscribeCustomer(customerID string, fn func(Wake)) (*Subscription
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bus: subscribe: %w", err)
+	}
+	return &Subscription{sub}, nil
+}
+
+// typingSubject carries "the customer is typing" for the console.
+const typingSubject = "ot.typing"
+
+// CustomerTyping tells every node that the customer is typing in a
+// conversation; consoles ask their node (CustomerTypingSince).
+func (b *Bus) CustomerTyping(conversationID string) error {
+	return b.nc.Publish(typingSubject, []byte(conversationID))
+}
+
+// SubscribeCustomerTyping calls fn with each conversation where a customer
+// types.
+func (b *Bus) SubscribeCustomerTyping(fn func(conversationID string)) (*Subscription, error) {
+	sub, err := b.nc.Subscribe(typingSubject, func(m *nats.Msg) { fn(string(m.Data)) })
+	if err != nil {
+		return nil, err
 	}
 	return &Subscription{sub}, nil
 }

@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/openteller/openteller/internal/access"
@@ -52,6 +53,8 @@ type Config struct {
 	Handover *handover.Service
 	Access   access.Recorder
 	Keyring  *vault.Keyring // seals and opens private notes
+	// AgentTyping passes "the agent is typing" to the customer's devices.
+	AgentTyping func(customerID, conversationID, who string) error
 	// Events opens a page of a conversation's events for the console
 	// (delivery.Hub.Page), after the access was recorded.
 	Events func(ctx context.Context, conversationID string, before int64) (any, error)
@@ -60,7 +63,12 @@ type Config struct {
 }
 
 // Service is the console's API.
-type Service struct{ c Config }
+type Service struct {
+	c Config
+
+	typingMu sync.Mutex
+	typing   map[string]time.Time // conversation → when its customer last typed
+}
 
 // New returns a Service.
 func New(c Config) *Service {
@@ -70,7 +78,21 @@ func New(c Config) *Service {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	return &Service{c: c}
+	return &Service{c: c, typing: map[string]time.Time{}}
+}
+
+// CustomerTyped notes that the customer of a conversation is typing; the
+// server feeds it from the bus, so every node knows.
+func (s *Service) CustomerTyped(conversationID string) {
+	s.typingMu.Lock()
+	defer s.typingMu.Unlock()
+	now := s.c.Now()
+	for id, at := range s.typing { // keep the map small
+		if now.Sub(at) > time.Minute {
+			delete(s.typing, id)
+		}
+	}
+	s.typing[conversationID] = now
 }
 
 // Register adds the console's routes.
@@ -90,6 +112,8 @@ func (s *Service) Register(mux interface{ Handle(string, http.Handler) }) {
 	mux.Handle("GET /console/api/metrics", s.require(s.metrics))
 	mux.Handle("GET /console/api/conversations/{id}/context", s.require(s.context))
 	mux.Handle("GET /console/api/search", s.require(s.search))
+	mux.Handle("GET /console/api/conversations/{id}/typing", s.require(s.customerTyping))
+	mux.Handle("POST /console/api/conversations/{id}/typing", s.require(s.agentTyping))
 	mux.Handle("POST /console/api/canned", s.require(s.addCanned))
 }
 
@@ -691,4 +715,36 @@ func (s *Service) AutoAssign(ctx context.Context, conversationID string) {
 	if _, _, err := s.c.Handover.Apply(ctx, conversationID, handover.Request{Trigger: handover.AgentTakes, AgentID: next}); err != nil {
 		s.c.Logger.Warn("console: automatic assignment", "conversation", conversationID, "err", err)
 	}
+}
+
+// customerTyping says whether the customer typed in the last five seconds.
+func (s *Service) customerTyping(w http.ResponseWriter, r *http.Request, m member) {
+	c, err := s.conversation(r.Context(), m, r.PathValue("id"))
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	s.typingMu.Lock()
+	at, ok := s.typing[c.ID]
+	s.typingMu.Unlock()
+	httpx.WriteJSON(w, http.StatusOK, map[string]bool{"customer_typing": ok && s.c.Now().Sub(at) < 5*time.Second})
+}
+
+// agentTyping shows the customer that the agent who has the conversation
+// is typing.
+func (s *Service) agentTyping(w http.ResponseWriter, r *http.Request, m member) {
+	c, err := s.conversation(r.Context(), m, r.PathValue("id"))
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	if c.Owner != string(handover.Agent) || c.AgentID != m.ID {
+		httpx.WriteError(w, httpx.Errorf(http.StatusConflict, "not_yours", "Take this conversation before replying in it."))
+		return
+	}
+	if err := s.c.AgentTyping(c.CustomerID, c.ID, m.Name); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

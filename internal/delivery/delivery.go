@@ -142,6 +142,10 @@ func (h *Hub) wake(customerID string, w bus.Wake) {
 	defer h.mu.Unlock()
 	if cd := h.customers[customerID]; cd != nil {
 		for d := range cd.devices {
+			if w.Typing != "" {
+				d.typed(w.ConversationID, w.Typing)
+				continue
+			}
 			d.poke(w.ConversationID)
 		}
 	}
@@ -153,8 +157,9 @@ type device struct {
 	conn       *websocket.Conn
 	signal     chan struct{} // capacity 1: "something may have moved"
 
-	mu    sync.Mutex
-	dirty map[string]bool // conversations named by wake-ups; "" = check all
+	mu     sync.Mutex
+	dirty  map[string]bool   // conversations named by wake-ups; "" = check all
+	typing map[string]string // conversation → who is typing, to pass on
 }
 
 func (d *device) poke(conversationID string) {
@@ -165,6 +170,28 @@ func (d *device) poke(conversationID string) {
 	case d.signal <- struct{}{}:
 	default:
 	}
+}
+
+// typed notes that someone is typing in a conversation.
+func (d *device) typed(conversationID, who string) {
+	d.mu.Lock()
+	if d.typing == nil {
+		d.typing = map[string]string{}
+	}
+	d.typing[conversationID] = who
+	d.mu.Unlock()
+	select {
+	case d.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (d *device) takeTyping() map[string]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := d.typing
+	d.typing = nil
+	return out
 }
 
 func (d *device) takeDirty() map[string]bool {
@@ -305,6 +332,14 @@ func (h *Hub) serve(ctx context.Context, d *device) error {
 			return ctx.Err()
 		case <-d.signal:
 			dirty = d.takeDirty()
+			for convID, who := range d.takeTyping() {
+				if _, ok := known[convID]; !ok {
+					continue // not a conversation this device has
+				}
+				if err := writeJSON(ctx, d.conn, map[string]string{"type": "typing", "conversation_id": convID, "who": who}); err != nil {
+					return err
+				}
+			}
 		case <-poll.C:
 			dirty = map[string]bool{"": true}
 		}

@@ -166,11 +166,19 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	}
 	bank.Handle("POST /v1/links/{id}/handover", s.Handover.BankHandler(bankKey))
 	s.Console = console.New(console.Config{Store: st, Ingest: s.Ingest, Handover: s.Handover, Access: s.Access, Keyring: keyring, Logger: log,
+		AgentTyping: func(customerID, conversationID, who string) error {
+			return s.Bus.WakeCustomer(customerID, bus.Wake{ConversationID: conversationID, Typing: who})
+		},
 		Events: func(ctx context.Context, conversationID string, before int64) (any, error) {
 			return s.Hub.Page(ctx, conversationID, before)
 		}})
 	s.Console.BankRoutes(bank, bankKey)
 	s.Handover.Assign = s.Console.AutoAssign
+	if _, err := s.Bus.SubscribeCustomerTyping(s.Console.CustomerTyped); err != nil {
+		s.Bus.Close()
+		st.Close()
+		return nil, fmt.Errorf("server: subscribe to typing: %w", err)
+	}
 	(&webhook.Endpoints{Store: st, Keyring: keyring, AllowPrivate: cfg.AllowPrivateWebhooks()}).RegisterRoutes(bank)
 	bank.Handle("GET /v1/openapi.json", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -194,7 +202,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		mux.HandleFunc(method+" /app/api/", notFound)
 		mux.HandleFunc(method+" /v1/", notFound)
 	}
-	api := &web.API{Store: st, Ingest: s.Ingest, Linking: s.Linking, Now: time.Now, Customer: customerOf, BaseURL: cfg.BaseURL, Hub: s.Hub, Access: s.Access, Handover: s.Handover}
+	api := &web.API{Store: st, Ingest: s.Ingest, Linking: s.Linking, Now: time.Now, Customer: customerOf, BaseURL: cfg.BaseURL, Hub: s.Hub, Access: s.Access, Handover: s.Handover, Typing: s.Bus.CustomerTyping}
 	api.Register(all, s.Auth.RequireCustomer)
 	all.Handle("GET /", web.Static())
 

@@ -73,6 +73,8 @@ type API struct {
 	Hub      *delivery.Hub // opens the customer's own data, for export
 	Access   *access.Log
 	Handover *handover.Service
+	// Typing tells the bank's people the customer is typing (bus).
+	Typing func(conversationID string) error
 }
 
 // Register adds the API's routes to mux; require wraps each in the
@@ -88,6 +90,7 @@ func (a *API) Register(mux interface{ Handle(string, http.Handler) }, require fu
 	mux.Handle("POST /app/api/conversations/{id}/requests", require(http.HandlerFunc(a.request)))
 	mux.Handle("POST /app/api/conversations/{id}/alerts/{seq}/answer", require(http.HandlerFunc(a.answerAlert)))
 	mux.Handle("POST /app/api/conversations/{id}/rating", require(http.HandlerFunc(a.rate)))
+	mux.Handle("POST /app/api/conversations/{id}/typing", require(http.HandlerFunc(a.typing)))
 	mux.Handle("GET /app/api/export", require(http.HandlerFunc(a.export)))
 	mux.Handle("GET /app/api/export/transactions.csv", require(http.HandlerFunc(a.transactionsCSV)))
 }
@@ -314,4 +317,26 @@ func (a *API) rate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	httpx.WriteJSON(w, http.StatusCreated, map[string]any{"seq": res.Seq})
+}
+
+// typing: the customer is typing; the bank's person with the conversation
+// sees it. Nothing is stored.
+func (a *API) typing(w http.ResponseWriter, r *http.Request) {
+	customerID, _ := a.Customer(r)
+	c, err := a.Store.Conversation(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.CustomerID != customerID) {
+		httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "not_found", "That conversation does not exist."))
+		return
+	}
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	if c.Owner == "agent" {
+		if err := a.Typing(c.ID); err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

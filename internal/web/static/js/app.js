@@ -41,6 +41,9 @@ function onMessage(msg) {
     case 'caught_up':
       store.setCaughtUp();
       break;
+    case 'typing':
+      store.typing(msg.conversation_id, msg.who);
+      break;
   }
 }
 

@@ -12,6 +12,8 @@ let csrf = '';
 let me = null;
 let openId = null;
 let seenSeq = new Map(); // conversation → last seq when it was loaded
+let openMine = false; // the open conversation is this agent's
+const typingLine = h('p', { class: 'muted', role: 'status', testid: 'console-typing', hidden: true }, 'The customer is typing…');
 
 async function call(method, path, body) {
   const headers = { Accept: 'application/json' };
@@ -101,9 +103,17 @@ async function open(id) {
   try {
     const [page, queue] = await Promise.all([call('GET', `/conversations/${encodeURIComponent(id)}/events`), call('GET', '/queue')]);
     const c = (queue.conversations || []).find((x) => x.id === id) || {};
+    openMine = Boolean(c.mine);
+    typingLine.hidden = true;
     const events = page.events || [];
     seenSeq.set(id, events.length ? events[events.length - 1].seq : 0);
     const input = h('textarea', { rows: '2', id: 'c-reply', testid: 'console-reply', placeholder: 'Reply to the customer' });
+    let typedAt = 0;
+    input.addEventListener('input', () => {
+      if (Date.now() - typedAt < 3000) return;
+      typedAt = Date.now();
+      call('POST', `/conversations/${encodeURIComponent(id)}/typing`, {}).catch(() => {});
+    });
     const reply = h('form', { class: 'composer' },
       h('label', { for: input.id, class: 'sr-only' }, 'Reply'), input,
       h('button', { type: 'submit', class: 'primary', testid: 'console-send' }, 'Send'));
@@ -173,6 +183,7 @@ async function open(id) {
       workBar,
       panel,
       h('ol', { class: 'cards' }, events.map((e) => renderEvent(e))),
+      typingLine,
       c.mine ? [picker, reply] : h('p', { class: 'muted' }, 'Take the conversation to reply.'),
       h('h3', {}, 'Private notes'),
       h('p', { class: 'muted' }, 'Only your bank’s people see these.'),
@@ -226,4 +237,12 @@ async function loadFigures() {
 }
 
 setInterval(() => { if (me) refreshQueue(); }, 2000);
+// "The customer is typing": asked for the open conversation, if it is ours.
+setInterval(async () => {
+  if (!me || !openId || !openMine) return;
+  try {
+    const res = await call('GET', `/conversations/${encodeURIComponent(openId)}/typing`);
+    typingLine.hidden = !res.customer_typing;
+  } catch { /* the next tick asks again */ }
+}, 1500);
 call('GET', '/me').then(start).catch(() => signInView());

@@ -64,6 +64,11 @@ export function hasConversation(id) {
   return conversations.has(id);
 }
 
+// typing passes on that someone at the bank is typing in a conversation.
+export function typing(conversationId, who) {
+  emit({ type: 'typing', conversationId, who: String(who || '') });
+}
+
 export function setCaughtUp() {
   session.caughtUp = true;
   emit({ type: 'caught_up' });

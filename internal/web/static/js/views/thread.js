@@ -41,7 +41,10 @@ export function threadView({ id }) {
     menuItem('Talk to a person', 'menu-human', () => request('human')),
     menuItem('Privacy', 'menu-privacy', () => { location.hash = '#/privacy'; }));
   const requestStatus = h('p', { class: 'request-status muted', role: 'status', testid: 'request-status', hidden: true });
-  const composer = h('form', { class: 'composer' }, requestStatus, sendError, menu, menuButton, inputLabel, input, send);
+  const typingLine = h('p', { class: 'request-status muted', role: 'status', testid: 'typing', hidden: true });
+  let typingTimer = 0;
+  let sentTypingAt = 0;
+  const composer = h('form', { class: 'composer' }, typingLine, requestStatus, sendError, menu, menuButton, inputLabel, input, send);
   const el = h('section', { class: 'main-pane thread', testid: 'thread', 'data-id': id }, head, scroller, newActivity, composer);
 
   let stuck = true; // follow the newest card unless the customer scrolled up
@@ -314,7 +317,15 @@ export function threadView({ id }) {
       return toBottom();
     }
     if (change.type === 'balances' && change.conversationId === id) return renderStrip();
+    if (change.type === 'typing' && change.conversationId === id) {
+      typingLine.textContent = `${change.who || 'Your bank'} is typing…`;
+      typingLine.hidden = false;
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(() => { typingLine.hidden = true; }, 6000);
+      return;
+    }
     if (change.type !== 'event' || change.conversationId !== id) return;
+    if (change.event.author === 'agent') typingLine.hidden = true;
     if (change.event.type === 'fraud.response') rerender(change.event.data?.alert_seq);
     if (change.event.type === 'rating') rerender(change.event.data?.request_seq);
     if (change.event.type === 'balance.updated' && awaitingBalance) {
@@ -340,7 +351,15 @@ export function threadView({ id }) {
     input.style.height = 'auto';
     input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
   }
-  input.addEventListener('input', () => { updateSend(); autosize(); });
+  input.addEventListener('input', () => {
+    updateSend();
+    autosize();
+    // The bank's person sees "typing", at most every three seconds.
+    if (input.value && Date.now() - sentTypingAt > 3000) {
+      sentTypingAt = Date.now();
+      api('POST', `/conversations/${encodeURIComponent(id)}/typing`, {}).catch(() => {});
+    }
+  });
   input.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
