@@ -2,6 +2,7 @@ package auth
 
 import (
 	"container/list"
+	"net/http"
 	"net/netip"
 	"sync"
 	"time"
@@ -196,3 +197,20 @@ func (l *limiter) forget(key string) {
 }
 
 func (l *limiter) len() int { return len(l.byKey) }
+
+// Throttle is the sign-in throttle for other doors than the customers'
+// (the agent console): the same limits by email and by client address.
+type Throttle struct{ t *throttle }
+
+// NewThrottle returns a Throttle on the clock now.
+func NewThrottle(now func() time.Time) *Throttle { return &Throttle{newThrottle(now)} }
+
+// Attempt reserves an attempt for email from r's client, or says how long
+// to wait.
+func (t *Throttle) Attempt(email string, r *http.Request) (time.Duration, bool) {
+	a := t.t.attempt(email, clientIP(r))
+	return a.wait, a.ok
+}
+
+// Succeeded forgives the attempt: it was right.
+func (t *Throttle) Succeeded(email string, r *http.Request) { t.t.succeeded(email, clientIP(r)) }

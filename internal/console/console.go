@@ -68,6 +68,8 @@ type Service struct {
 
 	typingMu sync.Mutex
 	typing   map[string]time.Time // conversation → when its customer last typed
+
+	throttle *auth.Throttle // failed sign-ins, by email and by client address
 }
 
 // New returns a Service.
@@ -78,7 +80,7 @@ func New(c Config) *Service {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	return &Service{c: c, typing: map[string]time.Time{}}
+	return &Service{c: c, typing: map[string]time.Time{}, throttle: auth.NewThrottle(c.Now)}
 }
 
 // CustomerTyped notes that the customer of a conversation is typing; the
@@ -177,7 +179,13 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, err)
 		return
 	}
-	m, err := s.c.Store.StaffByEmail(r.Context(), strings.ToLower(strings.TrimSpace(req.Email)))
+	email := strings.ToLower(strings.TrimSpace(req.Email))
+	if wait, ok := s.throttle.Attempt(email, r); !ok {
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+		httpx.WriteError(w, httpx.Errorf(http.StatusTooManyRequests, "too_many_attempts", "Too many failed sign-ins. Try again in %d minutes.", int(wait.Minutes())+1))
+		return
+	}
+	m, err := s.c.Store.StaffByEmail(r.Context(), email)
 	hash := m.PasswordHash
 	if err != nil {
 		hash = dummyHash
@@ -187,6 +195,7 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, httpx.Errorf(http.StatusUnauthorized, "invalid_credentials", "That email and password don't match a console account."))
 		return
 	}
+	s.throttle.Succeeded(email, r)
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	csrf := make([]byte, 32)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/openteller/openteller/internal/banksim"
 	"github.com/openteller/openteller/internal/config"
+	"github.com/openteller/openteller/internal/console"
 	"github.com/openteller/openteller/internal/server"
 	"github.com/openteller/openteller/internal/store"
 	"github.com/openteller/openteller/pkg/bankapi"
@@ -41,6 +42,9 @@ type Info struct {
 	CustomerEmail     string `json:"customer_email"`
 	CustomerPassword  string `json:"customer_password"`
 	BankURL           string `json:"bank_url"`
+	// One of Cedar Bank's people, for the agent console (/console.html).
+	AgentEmail    string `json:"agent_email"`
+	AgentPassword string `json:"agent_password"`
 }
 
 // Options configure Run.
@@ -120,6 +124,17 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("demo: link the demo customer: %w", err)
 	}
 	info.BaseURL, info.BankURL = cfg.BaseURL, bankURL
+	if info.AgentEmail == "" {
+		_, password, err := console.NewStaff(ctx, srv.Store, inst.ID, "sam@cedar.example", "Sam", store.RoleAgent, time.Now())
+		switch {
+		case err == nil:
+			info.AgentEmail, info.AgentPassword = "sam@cedar.example", password
+		default:
+			// demo.json was lost but the data kept: the agent exists, with a
+			// password nobody has any more. The demo runs without it.
+			o.Logger.Warn("demo: no console agent this time", "err", err)
+		}
+	}
 	if err := writeInfo(infoPath, info); err != nil {
 		return err
 	}
@@ -240,6 +255,8 @@ OpenTeller demo is running.
   Bank API   %s/v1/events  (API key and link id in %s)
   Demo bank  %s  (%s; its own sign-in: %s / %s)
 
+  Console    %s/console.html  (Cedar Bank's agent: %s / %s)
+
 Make the bank ask about a suspicious payment (it also does so by itself):
 
   curl -X POST %s/sim/fraud-alert
@@ -252,7 +269,7 @@ Post a message to the demo customer:
 
 Press Ctrl+C to stop.
 `, info.BaseURL, info.CustomerEmail, info.CustomerPassword, info.BaseURL, infoPath, info.BankURL, bankName,
-		banksim.DemoUsername(), banksim.DemoPassword(), info.BankURL, info.BaseURL, info.InstitutionAPIKey, info.LinkID)
+		banksim.DemoUsername(), banksim.DemoPassword(), info.BaseURL, info.AgentEmail, info.AgentPassword, info.BankURL, info.BaseURL, info.InstitutionAPIKey, info.LinkID)
 }
 
 var wordEncoding = base32.NewEncoding("abcdefghijkmnpqrstuvwxyz23456789").WithPadding(base32.NoPadding)

@@ -243,6 +243,17 @@ func TestConsoleAuthorization(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("a write without the CSRF token: %d", resp.StatusCode)
 	}
+	// Wrong passwords lock the email after a few tries, right one included.
+	codes := []int{}
+	for range 7 {
+		resp, err := http.Post(ts.URL+"/console/api/signin", "application/json", strings.NewReader(`{"email":"other@a.example","password":"guess"}`))
+		must(err)
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+	}
+	if codes[0] != http.StatusUnauthorized || codes[len(codes)-1] != http.StatusTooManyRequests {
+		t.Errorf("repeated wrong passwords: %v", codes)
+	}
 	m, err := st.StaffByEmail(ctx, "agent@a.example")
 	must(err)
 	must(st.DisableStaff(ctx, "ins_a", m.ID, now))
