@@ -87,6 +87,7 @@ func TestBrowserAgentReplies(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`document.querySelectorAll('[data-testid="console-row"]').length === 0`),
 	)
 	sent("Hello, Ada here. How can I help?")
+	do("the customer sees who joined", chromedp.Poll[chromedp.Void](`(document.querySelector('[data-testid="agent-joined"]')?.textContent || '').includes('Ada joined')`))
 	do("the reply arrives live, from Ada",
 		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('[data-testid="message-bubble"][data-author="agent"]')].some((b) => b.textContent.includes('Ada') && b.textContent.includes('How can I help?'))`),
 	)

@@ -314,7 +314,7 @@ func (s *Service) move(w http.ResponseWriter, r *http.Request, m member, trigger
 		httpx.WriteError(w, err)
 		return
 	}
-	st, _, err := s.c.Handover.Apply(r.Context(), c.ID, handover.Request{Trigger: trigger, AgentID: m.ID, Supervisor: m.Role == store.RoleSupervisor})
+	st, changed, err := s.c.Handover.Apply(r.Context(), c.ID, handover.Request{Trigger: trigger, AgentID: m.ID, Supervisor: m.Role == store.RoleSupervisor})
 	if errors.Is(err, handover.ErrRefused) {
 		httpx.WriteError(w, httpx.Errorf(http.StatusConflict, "not_allowed", "%s", strings.TrimPrefix(err.Error(), handover.ErrRefused.Error()+": ")))
 		return
@@ -322,6 +322,9 @@ func (s *Service) move(w http.ResponseWriter, r *http.Request, m member, trigger
 	if err != nil {
 		httpx.WriteError(w, err)
 		return
+	}
+	if changed {
+		s.tellCustomer(r.Context(), c, trigger, m.Name)
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"owner": st.Owner, "agent_id": st.AgentID})
 }
@@ -474,6 +477,7 @@ func (s *Service) work(w http.ResponseWriter, r *http.Request, m member) {
 			httpx.WriteError(w, err)
 			return
 		}
+		s.tellCustomer(r.Context(), c, handover.AgentReturns, m.Name)
 		// The customer is asked how the agent who had it did.
 		agent := member{Staff: m.Staff}
 		if c.AgentID != m.ID {
@@ -721,8 +725,24 @@ func (s *Service) AutoAssign(ctx context.Context, conversationID string) {
 			next = a
 		}
 	}
-	if _, _, err := s.c.Handover.Apply(ctx, conversationID, handover.Request{Trigger: handover.AgentTakes, AgentID: next}); err != nil {
+	if _, changed, err := s.c.Handover.Apply(ctx, conversationID, handover.Request{Trigger: handover.AgentTakes, AgentID: next}); err != nil {
 		s.c.Logger.Warn("console: automatic assignment", "conversation", conversationID, "err", err)
+	} else if changed {
+		if m, err := s.c.Store.Staff(ctx, next); err == nil {
+			s.tellCustomer(ctx, c, handover.AgentTakes, m.Name)
+		}
+	}
+}
+
+// tellCustomer puts who they are talking to in the customer's
+// conversation: a person joined, or the bank's assistant is back.
+func (s *Service) tellCustomer(ctx context.Context, c store.Conversation, trigger handover.Trigger, name string) {
+	typ := ingest.AgentJoinedType
+	if trigger == handover.AgentReturns {
+		typ = ingest.AgentLeftType
+	}
+	if err := s.c.Ingest.PostAgentNotice(ctx, c, typ, name); err != nil {
+		s.c.Logger.Warn("console: could not tell the customer", "conversation", c.ID, "err", err)
 	}
 }
 

@@ -445,3 +445,22 @@ func (in *Ingester) Rate(ctx context.Context, customerID, conversationID string,
 	}
 	return Rated{Seq: seq, AgentID: req.AgentID, Duplicate: dup}, err
 }
+
+// Who the customer is talking to: a notice in the conversation when one of
+// the bank's people joins it or hands it back to the bank's assistant.
+const (
+	AgentJoinedType = "agent.joined"
+	AgentLeftType   = "agent.left"
+)
+
+// PostAgentNotice tells the customer that agentName joined (or left) the
+// conversation.
+func (in *Ingester) PostAgentNotice(ctx context.Context, c store.Conversation, typ, agentName string) error {
+	e, err := in.customerEvent(ctx, c, typ, "", map[string]string{"agent": agentName}, in.now().UTC())
+	if err != nil {
+		return err
+	}
+	e.Author = store.AuthorPlatform
+	_, _, err = in.appendCustomer(ctx, c, e)
+	return err
+}

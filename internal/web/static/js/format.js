@@ -130,6 +130,10 @@ export function summary(event) {
       return `You rated ${data.score}/5`;
     case 'history.cleared':
       return 'You cleared the history';
+    case 'agent.joined':
+      return `${data.agent || 'A person'} joined`;
+    case 'agent.left':
+      return 'Back with the assistant';
     case 'link.narrowed':
       return 'You now share less with this bank';
     case 'link.expiring':

@@ -505,6 +505,12 @@ export function renderEvent(e, { conversationId = null } = {}) {
           h('li', {}, h('span', {}, s.description), h('span', { class: 'muted' }, [cardTime(s.at), s.location].filter(Boolean).join(' · '))))),
         when);
     }
+    case 'agent.joined':
+      return h('li', { class: 'notice', testid: 'agent-joined', 'data-seq': e.seq, role: 'status' },
+        h('p', {}, `${d.agent || 'Someone from your bank'} joined the conversation.`), when);
+    case 'agent.left':
+      return h('li', { class: 'notice', testid: 'agent-left', 'data-seq': e.seq, role: 'status' },
+        h('p', {}, `${d.agent || 'Your bank’s person'} handed you back to the bank’s assistant.`), when);
     case 'history.cleared':
       return h('li', { class: 'notice', testid: 'cleared-notice', 'data-seq': e.seq, role: 'status' },
         h('p', {}, d.everything ? 'You cleared all your history on OpenTeller.' : 'You cleared this conversation’s history.'),
