@@ -4,20 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/openteller/openteller/internal/config"
 	"github.com/openteller/openteller/internal/consent"
 	"github.com/openteller/openteller/internal/console"
 	"github.com/openteller/openteller/internal/handover"
-	"github.com/openteller/openteller/internal/server"
 	"github.com/openteller/openteller/internal/store"
-	"github.com/openteller/openteller/internal/vault"
 )
 
 // TestConsoleAuthorization is the matrix the support issue asks for: every
@@ -25,16 +21,7 @@ import (
 // support_chat, and what each may do.
 func TestConsoleAuthorization(t *testing.T) {
 	ctx := context.Background()
-	cfg := config.Default()
-	cfg.DataDir, cfg.RootKey, cfg.Addr = t.TempDir(), vault.GenerateRootKey(), "127.0.0.1:0"
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.Open(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown(ctx)
+	srv := testServer(t)
 	st := srv.Store
 	must := func(err error) {
 		t.Helper()
@@ -267,16 +254,7 @@ func TestConsoleAuthorization(t *testing.T) {
 // finds a conversation by the customer's reference, only in one's own bank.
 func TestRoundRobinAndSearch(t *testing.T) {
 	ctx := context.Background()
-	cfg := config.Default()
-	cfg.DataDir, cfg.RootKey, cfg.Addr = t.TempDir(), vault.GenerateRootKey(), "127.0.0.1:0"
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.Open(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown(ctx)
+	srv := testServer(t)
 	st := srv.Store
 	must := func(err error) {
 		t.Helper()

@@ -1,10 +1,8 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -13,9 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/openteller/openteller/internal/config"
-	"github.com/openteller/openteller/internal/server"
-	"github.com/openteller/openteller/internal/vault"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
@@ -23,16 +18,7 @@ import (
 // Bank API the server registers: the same routes, the same event types,
 // and the document served as it is.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
-	cfg := config.Default()
-	cfg.DataDir, cfg.RootKey, cfg.Addr = t.TempDir(), vault.GenerateRootKey(), "127.0.0.1:0"
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown(context.Background())
+	srv := testServer(t)
 
 	var doc struct {
 		OpenAPI    string                                `json:"openapi"`

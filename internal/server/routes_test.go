@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -11,10 +10,7 @@ import (
 	"testing"
 
 	"github.com/coder/websocket"
-	"github.com/openteller/openteller/internal/config"
 	"github.com/openteller/openteller/internal/delivery"
-	"github.com/openteller/openteller/internal/server"
-	"github.com/openteller/openteller/internal/vault"
 )
 
 // public are the routes that answer without a customer's session or an
@@ -40,16 +36,7 @@ var public = []string{
 // could list or read customers' content, and a new route that is none of
 // these fails this test until it is looked at.
 func TestEveryRouteIsGuarded(t *testing.T) {
-	cfg := config.Default()
-	cfg.DataDir, cfg.RootKey, cfg.Addr = t.TempDir(), vault.GenerateRootKey(), "127.0.0.1:0"
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown(context.Background())
+	srv := testServer(t)
 	routes := srv.Routes()
 	if len(routes) < 30 {
 		t.Fatalf("only %d routes recorded", len(routes))

@@ -1351,19 +1351,7 @@ func (s *Store) DeleteStaffSession(ctx context.Context, idHash []byte) error {
 
 func (s *Store) HandedOver(ctx context.Context, institutionID string) ([]store.Conversation, error) {
 	rows, err := s.pool.Query(ctx, conversationQuery+` WHERE c.institution_id = $1 AND c.owner <> 'bot' ORDER BY c.id`, institutionID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Conversation
-	for rows.Next() {
-		cv, err := scanConversation(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, cv)
-	}
-	return out, rows.Err()
+	return collect(rows, err, func(rows pgx.Rows) (store.Conversation, error) { return scanConversation(rows) })
 }
 
 func (s *Store) SetWork(ctx context.Context, conversationID, status string, snoozedUntil time.Time, priority int) error {
@@ -1385,20 +1373,12 @@ func (s *Store) AddNote(ctx context.Context, n store.Note) error {
 
 func (s *Store) Notes(ctx context.Context, conversationID string) ([]store.Note, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, conversation_id, staff_id, sealed, created_at FROM console_notes WHERE conversation_id = $1 ORDER BY created_at, id`, conversationID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Note
-	for rows.Next() {
+	return collect(rows, err, func(rows pgx.Rows) (store.Note, error) {
 		var n store.Note
-		if err := rows.Scan(&n.ID, &n.ConversationID, &n.StaffID, &n.Sealed, &n.CreatedAt); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&n.ID, &n.ConversationID, &n.StaffID, &n.Sealed, &n.CreatedAt)
 		n.CreatedAt = n.CreatedAt.UTC()
-		out = append(out, n)
-	}
-	return out, rows.Err()
+		return n, err
+	})
 }
 
 func (s *Store) AddCanned(ctx context.Context, cr store.Canned) error {
@@ -1409,20 +1389,12 @@ func (s *Store) AddCanned(ctx context.Context, cr store.Canned) error {
 
 func (s *Store) CannedResponses(ctx context.Context, institutionID string) ([]store.Canned, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, institution_id, title, text, created_at FROM canned_responses WHERE institution_id = $1 ORDER BY title, id`, institutionID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Canned
-	for rows.Next() {
+	return collect(rows, err, func(rows pgx.Rows) (store.Canned, error) {
 		var cr store.Canned
-		if err := rows.Scan(&cr.ID, &cr.InstitutionID, &cr.Title, &cr.Text, &cr.CreatedAt); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&cr.ID, &cr.InstitutionID, &cr.Title, &cr.Text, &cr.CreatedAt)
 		cr.CreatedAt = cr.CreatedAt.UTC()
-		out = append(out, cr)
-	}
-	return out, rows.Err()
+		return cr, err
+	})
 }
 
 func (s *Store) AddRating(ctx context.Context, r store.Rating) error {
@@ -1436,90 +1408,62 @@ func (s *Store) AddRating(ctx context.Context, r store.Rating) error {
 
 func (s *Store) Ratings(ctx context.Context, institutionID string, since time.Time) ([]store.Rating, error) {
 	rows, err := s.pool.Query(ctx, `SELECT conversation_id, request_seq, institution_id, staff_id, score, created_at FROM ratings WHERE institution_id = $1 AND created_at >= $2`, institutionID, since)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Rating
-	for rows.Next() {
+	return collect(rows, err, func(rows pgx.Rows) (store.Rating, error) {
 		var r store.Rating
-		if err := rows.Scan(&r.ConversationID, &r.RequestSeq, &r.InstitutionID, &r.StaffID, &r.Score, &r.CreatedAt); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&r.ConversationID, &r.RequestSeq, &r.InstitutionID, &r.StaffID, &r.Score, &r.CreatedAt)
 		r.CreatedAt = r.CreatedAt.UTC()
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	})
 }
 
 func (s *Store) Handovers(ctx context.Context, institutionID string, since time.Time) ([]store.HandoverRecord, error) {
 	rows, err := s.pool.Query(ctx, `SELECT conversation_id, from_owner, to_owner, agent_id, at FROM handovers WHERE institution_id = $1 AND at >= $2 ORDER BY at`, institutionID, since)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.HandoverRecord
-	for rows.Next() {
+	return collect(rows, err, func(rows pgx.Rows) (store.HandoverRecord, error) {
 		var h store.HandoverRecord
-		if err := rows.Scan(&h.ConversationID, &h.From, &h.To, &h.AgentID, &h.At); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&h.ConversationID, &h.From, &h.To, &h.AgentID, &h.At)
 		h.At = h.At.UTC()
-		out = append(out, h)
-	}
-	return out, rows.Err()
+		return h, err
+	})
 }
 
 func (s *Store) AgentMessageTimes(ctx context.Context, institutionID string, since time.Time) ([]store.EventTime, error) {
 	rows, err := s.pool.Query(ctx, `SELECT conversation_id, received_at FROM events WHERE institution_id = $1 AND author = 'agent' AND received_at >= $2 ORDER BY received_at`, institutionID, since)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.EventTime
-	for rows.Next() {
+	return collect(rows, err, func(rows pgx.Rows) (store.EventTime, error) {
 		var e store.EventTime
-		if err := rows.Scan(&e.ConversationID, &e.At); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&e.ConversationID, &e.At)
 		e.At = e.At.UTC()
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, err
+	})
 }
 
 func (s *Store) SearchConversations(ctx context.Context, institutionID, ref string, limit int) ([]store.Conversation, error) {
 	pattern := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(ref) + "%"
 	rows, err := s.pool.Query(ctx, conversationQuery+` WHERE c.institution_id = $1 AND l.id LIKE $2 ORDER BY c.id LIMIT $3`, institutionID, pattern, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Conversation
-	for rows.Next() {
-		cv, err := scanConversation(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, cv)
-	}
-	return out, rows.Err()
+	return collect(rows, err, func(rows pgx.Rows) (store.Conversation, error) { return scanConversation(rows) })
 }
 
 func (s *Store) AvailableAgents(ctx context.Context, institutionID string, now time.Time) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `SELECT DISTINCT m.id FROM staff m JOIN staff_sessions ss ON ss.staff_id = m.id
 		WHERE m.institution_id = $1 AND m.role = 'agent' AND m.disabled_at IS NULL AND ss.expires_at > $2 ORDER BY m.id`, institutionID, now)
+	return collect(rows, err, func(rows pgx.Rows) (string, error) {
+		var id string
+		return id, rows.Scan(&id)
+	})
+}
+
+// collect scans every row of a query with scan.
+func collect[T any](rows pgx.Rows, err error, scan func(pgx.Rows) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
+	var out []T
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		v, err := scan(rows)
+		if err != nil {
 			return nil, err
 		}
-		out = append(out, id)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }

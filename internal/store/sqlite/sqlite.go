@@ -1577,19 +1577,7 @@ func (s *Store) DeleteStaffSession(ctx context.Context, idHash []byte) error {
 
 func (s *Store) HandedOver(ctx context.Context, institutionID string) ([]store.Conversation, error) {
 	rows, err := s.reads.QueryContext(ctx, conversationQuery+` WHERE c.institution_id = ? AND c.owner <> 'bot' ORDER BY c.id`, institutionID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Conversation
-	for rows.Next() {
-		cv, err := scanConversation(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, cv)
-	}
-	return out, rows.Err()
+	return collect(rows, err, func(rows *sql.Rows) (store.Conversation, error) { return scanConversation(rows) })
 }
 
 func (s *Store) SetWork(ctx context.Context, conversationID, status string, snoozedUntil time.Time, priority int) error {
@@ -1615,21 +1603,13 @@ func (s *Store) AddNote(ctx context.Context, n store.Note) error {
 
 func (s *Store) Notes(ctx context.Context, conversationID string) ([]store.Note, error) {
 	rows, err := s.reads.QueryContext(ctx, `SELECT id, conversation_id, staff_id, sealed, created_at FROM console_notes WHERE conversation_id = ? ORDER BY created_at, id`, conversationID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Note
-	for rows.Next() {
+	return collect(rows, err, func(rows *sql.Rows) (store.Note, error) {
 		var n store.Note
 		var at int64
-		if err := rows.Scan(&n.ID, &n.ConversationID, &n.StaffID, &n.Sealed, &at); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&n.ID, &n.ConversationID, &n.StaffID, &n.Sealed, &at)
 		n.CreatedAt = fromMicros(at)
-		out = append(out, n)
-	}
-	return out, rows.Err()
+		return n, err
+	})
 }
 
 func (s *Store) AddCanned(ctx context.Context, cr store.Canned) error {
@@ -1642,21 +1622,13 @@ func (s *Store) AddCanned(ctx context.Context, cr store.Canned) error {
 
 func (s *Store) CannedResponses(ctx context.Context, institutionID string) ([]store.Canned, error) {
 	rows, err := s.reads.QueryContext(ctx, `SELECT id, institution_id, title, text, created_at FROM canned_responses WHERE institution_id = ? ORDER BY title, id`, institutionID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Canned
-	for rows.Next() {
+	return collect(rows, err, func(rows *sql.Rows) (store.Canned, error) {
 		var cr store.Canned
 		var at int64
-		if err := rows.Scan(&cr.ID, &cr.InstitutionID, &cr.Title, &cr.Text, &at); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&cr.ID, &cr.InstitutionID, &cr.Title, &cr.Text, &at)
 		cr.CreatedAt = fromMicros(at)
-		out = append(out, cr)
-	}
-	return out, rows.Err()
+		return cr, err
+	})
 }
 
 func (s *Store) AddRating(ctx context.Context, r store.Rating) error {
@@ -1672,93 +1644,65 @@ func (s *Store) AddRating(ctx context.Context, r store.Rating) error {
 
 func (s *Store) Ratings(ctx context.Context, institutionID string, since time.Time) ([]store.Rating, error) {
 	rows, err := s.reads.QueryContext(ctx, `SELECT conversation_id, request_seq, institution_id, staff_id, score, created_at FROM ratings WHERE institution_id = ? AND created_at >= ?`, institutionID, micros(since))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Rating
-	for rows.Next() {
+	return collect(rows, err, func(rows *sql.Rows) (store.Rating, error) {
 		var r store.Rating
 		var at int64
-		if err := rows.Scan(&r.ConversationID, &r.RequestSeq, &r.InstitutionID, &r.StaffID, &r.Score, &at); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&r.ConversationID, &r.RequestSeq, &r.InstitutionID, &r.StaffID, &r.Score, &at)
 		r.CreatedAt = fromMicros(at)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	})
 }
 
 func (s *Store) Handovers(ctx context.Context, institutionID string, since time.Time) ([]store.HandoverRecord, error) {
 	rows, err := s.reads.QueryContext(ctx, `SELECT conversation_id, from_owner, to_owner, agent_id, at FROM handovers WHERE institution_id = ? AND at >= ? ORDER BY at`, institutionID, micros(since))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.HandoverRecord
-	for rows.Next() {
+	return collect(rows, err, func(rows *sql.Rows) (store.HandoverRecord, error) {
 		var h store.HandoverRecord
 		var at int64
-		if err := rows.Scan(&h.ConversationID, &h.From, &h.To, &h.AgentID, &at); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&h.ConversationID, &h.From, &h.To, &h.AgentID, &at)
 		h.At = fromMicros(at)
-		out = append(out, h)
-	}
-	return out, rows.Err()
+		return h, err
+	})
 }
 
 func (s *Store) AgentMessageTimes(ctx context.Context, institutionID string, since time.Time) ([]store.EventTime, error) {
 	rows, err := s.reads.QueryContext(ctx, `SELECT conversation_id, received_at FROM events WHERE institution_id = ? AND author = 'agent' AND received_at >= ? ORDER BY received_at`, institutionID, micros(since))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.EventTime
-	for rows.Next() {
+	return collect(rows, err, func(rows *sql.Rows) (store.EventTime, error) {
 		var e store.EventTime
 		var at int64
-		if err := rows.Scan(&e.ConversationID, &at); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&e.ConversationID, &at)
 		e.At = fromMicros(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, err
+	})
 }
 
 func (s *Store) SearchConversations(ctx context.Context, institutionID, ref string, limit int) ([]store.Conversation, error) {
 	pattern := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(ref) + "%"
 	rows, err := s.reads.QueryContext(ctx, conversationQuery+` WHERE c.institution_id = ? AND l.id LIKE ? ESCAPE '\' ORDER BY c.id LIMIT ?`, institutionID, pattern, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Conversation
-	for rows.Next() {
-		cv, err := scanConversation(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, cv)
-	}
-	return out, rows.Err()
+	return collect(rows, err, func(rows *sql.Rows) (store.Conversation, error) { return scanConversation(rows) })
 }
 
 func (s *Store) AvailableAgents(ctx context.Context, institutionID string, now time.Time) ([]string, error) {
 	rows, err := s.reads.QueryContext(ctx, `SELECT DISTINCT m.id FROM staff m JOIN staff_sessions ss ON ss.staff_id = m.id
 		WHERE m.institution_id = ? AND m.role = 'agent' AND m.disabled_at = 0 AND ss.expires_at > ? ORDER BY m.id`, institutionID, micros(now))
+	return collect(rows, err, func(rows *sql.Rows) (string, error) {
+		var id string
+		return id, rows.Scan(&id)
+	})
+}
+
+// collect scans every row of a query with scan.
+func collect[T any](rows *sql.Rows, err error, scan func(*sql.Rows) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
+	var out []T
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		v, err := scan(rows)
+		if err != nil {
 			return nil, err
 		}
-		out = append(out, id)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
