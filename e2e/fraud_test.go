@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -97,6 +98,30 @@ func TestBenchFraudScenario(t *testing.T) {
 		t.Fatalf("bench output %q: %v", out, err)
 	}
 	if res.Alerts < 40 || res.Seen != res.Alerts || res.Answered != res.Alerts || res.Unanswered != 0 || res.Roundtrip.P50 <= 0 {
+		t.Fatalf("bench result %+v", res)
+	}
+}
+
+// TestBenchTarget runs `openteller bench --target` against a running demo:
+// it signs in as the demo customer, posts as the demo bank, and every event
+// offered reaches the customer's socket.
+func TestBenchTarget(t *testing.T) {
+	dir := t.TempDir()
+	_, info := startDemo(t, dir, "--activity", "1h")
+	out, err := exec.Command(binary, "bench", "--target", info.BaseURL, "--target-info", filepath.Join(dir, "demo.json"), "--duration", "3s", "--rate", "50", "--json").Output()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var res struct {
+		Target                 string
+		IngestEventsPerSec     float64 `json:"ingest_events_per_sec"`
+		Delivered, Undelivered int
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
+		t.Fatalf("bench output %q: %v", out, err)
+	}
+	if res.Target != info.BaseURL || res.IngestEventsPerSec <= 0 || res.Delivered < 40 || res.Undelivered != 0 {
 		t.Fatalf("bench result %+v", res)
 	}
 }

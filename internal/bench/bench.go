@@ -56,6 +56,11 @@ type Options struct {
 	Writers   int           // concurrent posters in the throughput phase
 	Log       io.Writer     // progress; nil discards
 	DebugAddr string        // if set, the node serves /debug/pprof there
+	// Target, if set, is a running node to measure instead of starting
+	// one: TargetInfo is a demo.json from `openteller demo` naming its
+	// institution key and demo customer (one customer, so one socket).
+	Target     string
+	TargetInfo string
 }
 
 // Percentiles of a latency distribution, in milliseconds.
@@ -83,6 +88,7 @@ type Result struct {
 	RSSMB                  float64     `json:"rss_mb"`
 	PeakRSSMB              float64     `json:"peak_rss_mb"`
 	DurationS              float64     `json:"duration_s"`
+	Target                 string      `json:"target,omitempty"` // measured a running node; its memory is not known here
 }
 
 type customer struct {
@@ -171,7 +177,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Log = io.Discard
 	}
 	res := Result{Store: o.Store, Customers: o.Customers, OfferedRate: o.Rate, IngestBatchSize: o.BatchSize}
-	e, err := prepare(ctx, o, false)
+	var e *env
+	var err error
+	if o.Target != "" {
+		res.Target, res.Store, res.Customers = o.Target, "target", 1
+		e, err = targetEnv(ctx, o)
+	} else {
+		e, err = prepare(ctx, o, false)
+	}
 	if err != nil {
 		return res, err
 	}
@@ -202,8 +215,48 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 	res.DurationS = time.Since(start).Seconds()
-	res.RSSMB, res.PeakRSSMB = e.node.memory()
+	if e.node != nil {
+		res.RSSMB, res.PeakRSSMB = e.node.memory()
+	}
 	return res, nil
+}
+
+// targetEnv aims the driver at a running node, as the demo customer of the
+// demo.json given: it signs in over the customer API like a browser.
+func targetEnv(ctx context.Context, o Options) (*env, error) {
+	b, err := os.ReadFile(o.TargetInfo)
+	if err != nil {
+		return nil, fmt.Errorf("bench: --target needs --target-info, the demo.json of that node: %w", err)
+	}
+	var info struct {
+		APIKey         string `json:"institution_api_key"`
+		LinkID         string `json:"link_id"`
+		ConversationID string `json:"conversation_id"`
+		Email          string `json:"customer_email"`
+		Password       string `json:"customer_password"`
+	}
+	if err := json.Unmarshal(b, &info); err != nil || info.APIKey == "" || info.LinkID == "" {
+		return nil, fmt.Errorf("bench: %s is not a demo.json: %v", o.TargetInfo, err)
+	}
+	body, _ := json.Marshal(map[string]string{"email": info.Email, "password": info.Password})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(o.Target, "/")+"/app/api/signin", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("bench: sign in at %s: %w", o.Target, err)
+	}
+	resp.Body.Close()
+	var cookie string
+	for _, c := range resp.Cookies() {
+		cookie = c.Name + "=" + c.Value
+	}
+	if resp.StatusCode != http.StatusOK || cookie == "" {
+		return nil, fmt.Errorf("bench: sign in at %s: %s", o.Target, resp.Status)
+	}
+	d := &driver{base: strings.TrimRight(o.Target, "/"), apiKey: info.APIKey, sent: map[string]time.Time{},
+		customers: []customer{{linkID: info.LinkID, convID: info.ConversationID, cookie: cookie}},
+		client:    &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	return &env{driver: d, close: d.closeSockets}, nil
 }
 
 func freeAddr() (string, error) {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,6 +28,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.BatchSize, "batch", 100, "events per POST in the throughput phase")
 	fs.IntVar(&o.Writers, "writers", 8, "concurrent posters in the throughput phase")
 	fs.StringVar(&o.DebugAddr, "debug-addr", "", "serve the node's /debug/pprof there, to profile it under load")
+	fs.StringVar(&o.Target, "target", "", "measure a running node at this URL instead of starting one (ingest scenario; with --target-info)")
+	fs.StringVar(&o.TargetInfo, "target-info", "", "the demo.json of the --target node (`openteller demo` writes it): its institution key and demo customer")
 	fs.BoolVar(&asJSON, "json", false, "print the result as one JSON object on the last line")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -39,6 +42,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch scenario {
 	case "ingest":
 	case "fraud":
+		if o.Target != "" {
+			return errors.New("bench: --scenario fraud starts its own node; --target is for the ingest scenario")
+		}
 		if !isSet(fs, "rate") {
 			o.Rate = 500
 		}
@@ -61,9 +67,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "store %s: ingest %.0f events/s alone, %.0f events/s while delivering (batches of %d); e2e latency at %d events/s over %d sockets: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms (%d delivered, %d undelivered); node RSS %.1f MiB (peak %.1f MiB)\n",
+	memory := fmt.Sprintf("node RSS %.1f MiB (peak %.1f MiB)", res.RSSMB, res.PeakRSSMB)
+	if res.Target != "" {
+		memory = "node memory not measured (a running node at " + res.Target + ")"
+	}
+	fmt.Fprintf(stdout, "store %s: ingest %.0f events/s alone, %.0f events/s while delivering (batches of %d); e2e latency at %d events/s over %d sockets: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms (%d delivered, %d undelivered); %s\n",
 		res.Store, res.IngestEventsPerSec, res.IngestDeliveringPerSec, res.IngestBatchSize, res.OfferedRate, res.Customers, res.E2ELatencyMs.P50, res.E2ELatencyMs.P95, res.E2ELatencyMs.P99,
-		res.Delivered, res.Undelivered, res.RSSMB, res.PeakRSSMB)
+		res.Delivered, res.Undelivered, memory)
 	if asJSON {
 		b, _ := json.Marshal(res)
 		fmt.Fprintln(stdout, string(b))
