@@ -242,6 +242,9 @@ func TestBrowserPrivacyCenter(t *testing.T) {
 // your data", stops the access, and the accountant is refused.
 func TestBrowserDelegation(t *testing.T) {
 	ctx, do, info := browse(t)
+	// The bank's opening balances arrive a moment after the link: wait for
+	// them, so the accountant has something to read.
+	do("see the opening balances", chromedp.WaitVisible(css(`[data-testid="balance-strip"]`)))
 	acct := newCustomer(t, info.BaseURL)
 	acct.signUp("accountant@example.com", "ledgers and receipts")
 	newBank(t, info.BaseURL, info.InstitutionAPIKey).post(message("for-owner-only", info.LinkID, "a private word from the bank"))

@@ -35,6 +35,7 @@ func addStaff(t *testing.T, info demoInfo, email, name, role string) (string, st
 // finds the agent's read in their access history.
 func TestBrowserAgentReplies(t *testing.T) {
 	ctx, do, info := browse(t)
+	do("see the opening balances", chromedp.WaitVisible(css(`[data-testid="balance-strip"]`)))
 	_, password := addStaff(t, info, "ada@cedar.example", "Ada", "agent")
 	do("ask for a person",
 		chromedp.Click(css(`[data-testid="menu-button"]`)),

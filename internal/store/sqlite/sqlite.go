@@ -49,7 +49,43 @@ type Store struct {
 	now              func() time.Time
 	stmts            stmts // prepared on conn; the hot path of the writer
 	rstmts           readStmts
+	// cache is the writer's memory of links and conversations between
+	// appends; only the writer goroutine touches it (see appendCache).
+	cache appendCache
 }
+
+// appendCache spares the writer a query per link and per conversation on
+// every append: each link as last read (with its data key's version) and
+// each conversation's last seq. It is sound because every write to links,
+// events and data key versions goes through the one writer goroutine of
+// this process (other processes, the admin commands, write only staff,
+// keys' wrapping, checkpoints and notices): the
+// writer empties it after any write that is not an append (a revocation, a
+// narrowing, a cleared history, a new data key: anything could have changed
+// a link, a key or a conversation's events), after any write that failed
+// (its savepoint rolled back), and after a commit that failed.
+type appendCache struct {
+	links map[string]cachedLink
+	seqs  map[string]int64 // conversation → last seq
+}
+
+type cachedLink struct {
+	link store.Link
+	seq  int64 // the conversation's last seq when the link was read
+}
+
+func (c *appendCache) clear() {
+	c.links, c.seqs = nil, nil
+}
+
+// Kinds of write, for the cache.
+type writeKind int
+
+const (
+	writePlain  writeKind = iota // may change anything: the cache is emptied after it
+	writeAppend                  // an AppendEvents: it keeps the cache current itself
+	writeAside                   // touches no link, key or event (notices, sessions, the access log)
+)
 
 // readStmts are the frequent reads, prepared on the read pool (database/sql
 // keeps one prepared copy per pooled connection).
@@ -122,8 +158,9 @@ func (s *Store) prepare(ctx context.Context) error {
 }
 
 type write struct {
-	fn  func(ctx context.Context, c *sql.Conn) error
-	err chan error
+	fn   func(ctx context.Context, c *sql.Conn) error
+	err  chan error
+	kind writeKind
 }
 
 var _ store.Store = (*Store)(nil)
@@ -274,7 +311,12 @@ func (s *Store) tx(ctx context.Context, fn func(c *sql.Conn) error) error {
 // do hands fn to the writer and waits for its commit. It waits even if ctx
 // ends once fn is queued: the answer must say whether fn's writes are on disk.
 func (s *Store) do(ctx context.Context, fn func(ctx context.Context, c *sql.Conn) error) error {
-	w := &write{fn: fn, err: make(chan error, 1)}
+	return s.doKind(ctx, writePlain, fn)
+}
+
+// doKind is do for a write of a known kind (see appendCache).
+func (s *Store) doKind(ctx context.Context, kind writeKind, fn func(ctx context.Context, c *sql.Conn) error) error {
+	w := &write{fn: fn, err: make(chan error, 1), kind: kind}
 	select {
 	case s.queue <- w:
 	case <-s.closed:
@@ -311,11 +353,18 @@ func (s *Store) writer() {
 		_, err := s.stmts.begin.ExecContext(ctx)
 		if err == nil {
 			for _, w := range batch {
-				errs = append(errs, s.runSavepoint(ctx, w))
+				werr := s.runSavepoint(ctx, w)
+				if werr != nil || w.kind == writePlain {
+					s.cache.clear()
+				}
+				errs = append(errs, werr)
 			}
 			if _, err = s.stmts.commit.ExecContext(ctx); err != nil {
 				s.stmts.rollback.ExecContext(ctx)
 			}
+		}
+		if err != nil {
+			s.cache.clear()
 		}
 		for i, w := range batch {
 			if err != nil {
@@ -506,7 +555,7 @@ func (s *Store) Customer(ctx context.Context, id string) (store.Customer, error)
 }
 
 func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `INSERT INTO sessions (id_hash, customer_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
 			se.IDHash, se.CustomerID, se.CSRFToken, micros(se.CreatedAt), micros(se.ExpiresAt))
 		return err
@@ -523,7 +572,7 @@ func (s *Store) Session(ctx context.Context, idHash []byte) (store.Session, erro
 }
 
 func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
 		return err
 	})
@@ -531,7 +580,7 @@ func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
 
 func (s *Store) SweepExpired(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
-	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	err := s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		for _, q := range []string{`DELETE FROM sessions WHERE expires_at <= ?`, `DELETE FROM link_attempts WHERE expires_at <= ?`} {
 			res, err := c.ExecContext(ctx, q, micros(now))
 			if err != nil {
@@ -621,7 +670,7 @@ func (s *Store) PlatformSecret(ctx context.Context, name string) ([]byte, error)
 }
 
 func (s *Store) PutPlatformSecret(ctx context.Context, name string, sealed []byte) ([]byte, error) {
-	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	err := s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `INSERT INTO platform_secrets (name, sealed, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`, name, sealed, micros(s.now()))
 		return err
 	})
@@ -1037,7 +1086,7 @@ func (s *Store) RevokeDelegation(ctx context.Context, id, ownerID string, at tim
 
 func (s *Store) AppendLogEntry(ctx context.Context, e store.LogEntry) (uint64, error) {
 	var idx uint64
-	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	err := s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		// One writer: the next index is the count, read in the same transaction.
 		return c.QueryRowContext(ctx, `INSERT INTO access_entries (idx, subject, data, leaf_hash)
 			VALUES ((SELECT coalesce(max(idx) + 1, 0) FROM access_entries), ?, ?, ?) RETURNING idx`,
@@ -1181,7 +1230,7 @@ func (s *Store) LogSize(ctx context.Context) (uint64, error) {
 }
 
 func (s *Store) PutCheckpoint(ctx context.Context, c store.StoredCheckpoint) error {
-	return s.do(ctx, func(ctx context.Context, conn *sql.Conn) error {
+	return s.doKind(ctx, writeAside, func(ctx context.Context, conn *sql.Conn) error {
 		_, err := conn.ExecContext(ctx, `INSERT INTO log_checkpoints (size, note, created_at) VALUES (?, ?, ?) ON CONFLICT (size) DO NOTHING`,
 			c.Size, c.Note, micros(c.CreatedAt))
 		return err
@@ -1255,7 +1304,7 @@ func scanNotice(row interface{ Scan(...any) error }) (store.Notice, error) {
 
 func (s *Store) ClaimNotices(ctx context.Context, now, leaseUntil time.Time, limit int) ([]store.Notice, error) {
 	var out []store.Notice
-	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	err := s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		rows, err := c.QueryContext(ctx, `UPDATE outbox SET lease_until = ? WHERE id IN (
 			SELECT o.id FROM outbox o WHERE o.delivered_at = 0 AND o.dead_at = 0 AND o.next_at <= ? AND o.lease_until <= ?
 			AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.institution_id = o.institution_id AND w.disabled_at = 0)
@@ -1275,7 +1324,7 @@ func (s *Store) SettleNotices(ctx context.Context, os []store.Outcome) error {
 	if len(os) == 0 {
 		return nil
 	}
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		for _, o := range os {
 			if _, err := c.ExecContext(ctx, `UPDATE outbox SET attempts = ?, delivered_at = ?, dead_at = ?, next_at = ?, lease_until = 0, last_error = ? WHERE id = ?`,
 				o.Attempts, micros(o.DeliveredAt), micros(o.DeadAt), micros(o.NextAt), o.Error, o.NoticeID); err != nil {
@@ -1355,9 +1404,9 @@ func (s *Store) Conversation(ctx context.Context, id string) (store.Conversation
 
 func (s *Store) AppendEvents(ctx context.Context, evs []store.NewEvent) ([]store.AppendResult, error) {
 	var results []store.AppendResult
-	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	err := s.doKind(ctx, writeAppend, func(ctx context.Context, c *sql.Conn) error {
 		var err error
-		results, err = store.Append(ctx, &appendTx{c: c, st: &s.stmts, lastSeq: map[string]int64{}}, evs, s.now())
+		results, err = store.Append(ctx, &appendTx{c: c, st: &s.stmts, lastSeq: map[string]int64{}, cache: &s.cache}, evs, s.now())
 		return err
 	})
 	if err != nil {
@@ -1369,8 +1418,9 @@ func (s *Store) AppendEvents(ctx context.Context, evs []store.NewEvent) ([]store
 // appendTx runs Append's reads and writes with the writer's prepared
 // statements, inside the writer's transaction.
 type appendTx struct {
-	c  *sql.Conn
-	st *stmts
+	c     *sql.Conn
+	st    *stmts
+	cache *appendCache // the writer's, on the append path only
 	// lastSeq holds what LockLinks read along with each link: its
 	// conversation's last seq, saving LockConversations a statement each.
 	lastSeq map[string]int64
@@ -1398,6 +1448,17 @@ func (t *appendTx) Existing(ctx context.Context, institutionID string, bankEvent
 func (t *appendTx) LockLinks(ctx context.Context, ids []string) (map[string]store.Link, error) {
 	out := make(map[string]store.Link, len(ids))
 	for _, id := range ids {
+		if t.cache != nil {
+			if cl, ok := t.cache.links[id]; ok {
+				out[id] = cl.link
+				if seq, ok := t.cache.seqs[cl.link.ConversationID]; ok {
+					t.lastSeq[cl.link.ConversationID] = seq
+				} else {
+					t.lastSeq[cl.link.ConversationID] = cl.seq
+				}
+				continue
+			}
+		}
 		var seq int64
 		var version int
 		l, err := scanLink(t.st.appendLink.QueryRowContext(ctx, id), &seq, &version)
@@ -1410,6 +1471,15 @@ func (t *appendTx) LockLinks(ctx context.Context, ids []string) (map[string]stor
 		l.KeyVersion = version
 		out[id] = l
 		t.lastSeq[l.ConversationID] = seq
+		if t.cache != nil {
+			if t.cache.links == nil {
+				t.cache.links, t.cache.seqs = map[string]cachedLink{}, map[string]int64{}
+			}
+			t.cache.links[id] = cachedLink{link: l, seq: seq}
+			if _, ok := t.cache.seqs[l.ConversationID]; !ok {
+				t.cache.seqs[l.ConversationID] = seq
+			}
+		}
 	}
 	return out, nil
 }
@@ -1447,6 +1517,9 @@ func (t *appendTx) Insert(ctx context.Context, evs []*store.NewEvent) error {
 			e.ConversationID, e.Seq, e.ID, e.CustomerID, e.InstitutionID, e.LinkID, bankID, e.Type, e.Author,
 			micros(e.OccurredAt), micros(e.ReceivedAt), e.Fingerprint, e.PendingRef, e.ReplacesSeq, e.Sealed); err != nil {
 			return err
+		}
+		if t.cache != nil && t.cache.seqs != nil {
+			t.cache.seqs[e.ConversationID] = e.Seq
 		}
 	}
 	return nil
@@ -1551,7 +1624,7 @@ func (s *Store) DisableStaff(ctx context.Context, institutionID, id string, at t
 }
 
 func (s *Store) CreateStaffSession(ctx context.Context, se store.StaffSession) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `INSERT INTO staff_sessions (id_hash, staff_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
 			se.IDHash, se.StaffID, se.CSRFToken, micros(se.CreatedAt), micros(se.ExpiresAt))
 		return err
@@ -1569,7 +1642,7 @@ func (s *Store) StaffSession(ctx context.Context, idHash []byte) (store.StaffSes
 }
 
 func (s *Store) DeleteStaffSession(ctx context.Context, idHash []byte) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `DELETE FROM staff_sessions WHERE id_hash = ?`, idHash)
 		return err
 	})

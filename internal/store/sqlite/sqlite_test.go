@@ -78,3 +78,51 @@ func TestBackgroundCheckpoint(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestAppendCacheForgetsFailedWrites: the writer remembers links and last
+// seqs between appends; an append that fails part way (its savepoint rolls
+// back) must not leave its seqs behind, or the next append would skip some.
+func TestAppendCacheForgetsFailedWrites(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "openteller.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.CreateInstitution(ctx, store.Institution{ID: "ins_1", Name: "A", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: now}))
+	must(s.CreateCustomer(ctx, store.Customer{ID: "cus_1", Email: "a@example.com", PasswordHash: "x", CreatedAt: now}))
+	_, err = s.CreateLink(ctx, store.Link{ID: "lnk_1", CustomerID: "cus_1", InstitutionID: "ins_1", ConversationID: "cnv_1",
+		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+		store.Receipt{ID: "rcp_1", Action: store.ReceiptGrant, Method: "test"})
+	must(err)
+	ev := func(id string, sealed []byte) store.NewEvent {
+		return store.NewEvent{Event: store.Event{ID: id, InstitutionID: "ins_1", LinkID: "lnk_1", BankEventID: id, Type: "message",
+			Author: store.AuthorInstitution, OccurredAt: now, ReceivedAt: now, Sealed: sealed}, Fingerprint: []byte(id)}
+	}
+	res, err := s.AppendEvents(ctx, []store.NewEvent{ev("e1", []byte("x"))})
+	must(err)
+	if res[0].Seq != 1 {
+		t.Fatalf("first seq %d", res[0].Seq)
+	}
+	// The second event cannot be stored (sealed is NOT NULL): the whole
+	// write fails after the first has taken seq 2 in the cache.
+	if _, err := s.AppendEvents(ctx, []store.NewEvent{ev("e2", []byte("x")), ev("e3", nil)}); err == nil {
+		t.Fatal("an event without a payload was stored")
+	}
+	res, err = s.AppendEvents(ctx, []store.NewEvent{ev("e4", []byte("x"))})
+	must(err)
+	if res[0].Seq != 2 {
+		t.Fatalf("after a failed append the next seq is %d, want 2 (gapless)", res[0].Seq)
+	}
+	evs, _ := s.EventsAfter(ctx, "cnv_1", 0, 10)
+	if len(evs) != 2 || evs[1].BankEventID != "e4" {
+		t.Fatalf("events %+v", evs)
+	}
+}
