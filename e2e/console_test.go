@@ -64,7 +64,7 @@ func TestBrowserAgentReplies(t *testing.T) {
 		chromedp.SendKeys(css(`[data-testid="console-reply"]`), "Hello, Ada here. How can I help?"),
 		chromedp.Click(css(`[data-testid="console-send"]`)),
 		chromedp.WaitVisible(css(`[data-testid="console-return"]`)),
-		// The thread reloads with the reply in it.
+		// The reply comes back on the conversation's live stream.
 		chromedp.Poll[chromedp.Void](`document.querySelector('[data-testid="console-thread"] .cards').textContent.includes('How can I help?')`),
 	)
 	// Typing, both ways: the agent types and the customer sees it; the
@@ -73,6 +73,10 @@ func TestBrowserAgentReplies(t *testing.T) {
 	do("the customer sees the agent typing", chromedp.Poll[chromedp.Void](`!document.querySelector('[data-testid="typing"]').hidden && document.querySelector('[data-testid="typing"]').textContent.includes('Ada is typing')`))
 	do("the customer types", chromedp.SendKeys(css(`[data-testid="composer-input"]`), "Thanks"))
 	ado("the agent sees the customer typing", chromedp.Poll[chromedp.Void](`!document.querySelector('[data-testid="console-typing"]').hidden`))
+	// What the customer writes reaches the open console without a refresh.
+	sent("Thanks, my card was declined at the pharmacy")
+	do("the customer writes", chromedp.SendKeys(css(`[data-testid="composer-input"]`), ", my card was declined at the pharmacy"), chromedp.Click(css(`[data-testid="composer-send"]`)))
+	ado("the agent sees it live", chromedp.Poll[chromedp.Void](`document.querySelector('[data-testid="console-thread"] .cards').textContent.includes('declined at the pharmacy')`))
 	sent("Prefers to be called after 5pm")
 	ado("note privately, mark urgent, then resolve",
 		chromedp.SendKeys(css(`[data-testid="console-note"]`), "Prefers to be called after 5pm"),

@@ -32,6 +32,7 @@ import (
 
 	"github.com/openteller/openteller/internal/access"
 	"github.com/openteller/openteller/internal/auth"
+	"github.com/openteller/openteller/internal/delivery"
 	"github.com/openteller/openteller/internal/handover"
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/ingest"
@@ -55,9 +56,14 @@ type Config struct {
 	Keyring  *vault.Keyring // seals and opens private notes
 	// AgentTyping passes "the agent is typing" to the customer's devices.
 	AgentTyping func(customerID, conversationID, who string) error
-	// Events opens a page of a conversation's events for the console
-	// (delivery.Hub.Page), after the access was recorded.
-	Events func(ctx context.Context, conversationID string, before int64) (any, error)
+	// Events opens the page of a conversation's events before a seq (the
+	// newest page when before < 1), and Since those after one; the console
+	// calls them only after the read is in the access log.
+	Events func(ctx context.Context, conversationID string, before int64) (delivery.HistoryPage, error)
+	Since  func(ctx context.Context, conversationID string, after int64) (delivery.HistoryPage, error)
+	// Watch calls wake whenever one of the customer's conversations may
+	// have moved (the bus's wake-ups for that customer), until stop.
+	Watch  func(customerID string, wake func(conversationID string)) (stop func(), err error)
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -66,8 +72,8 @@ type Config struct {
 type Service struct {
 	c Config
 
-	typingMu sync.Mutex
-	typing   map[string]time.Time // conversation → when its customer last typed
+	watchMu  sync.Mutex
+	watchers map[string]map[*watcher]struct{} // conversation → its live streams on this node
 
 	throttle *auth.Throttle // failed sign-ins, by email and by client address
 }
@@ -80,21 +86,18 @@ func New(c Config) *Service {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	return &Service{c: c, typing: map[string]time.Time{}, throttle: auth.NewThrottle(c.Now)}
+	return &Service{c: c, watchers: map[string]map[*watcher]struct{}{}, throttle: auth.NewThrottle(c.Now)}
 }
 
-// CustomerTyped notes that the customer of a conversation is typing; the
-// server feeds it from the bus, so every node knows.
+// CustomerTyped passes "the customer is typing" to the live streams of the
+// conversation open on this node; the server feeds it from the bus, so
+// every node hears it.
 func (s *Service) CustomerTyped(conversationID string) {
-	s.typingMu.Lock()
-	defer s.typingMu.Unlock()
-	now := s.c.Now()
-	for id, at := range s.typing { // keep the map small
-		if now.Sub(at) > time.Minute {
-			delete(s.typing, id)
-		}
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	for w := range s.watchers[conversationID] {
+		w.signal(&w.typed)
 	}
-	s.typing[conversationID] = now
 }
 
 // Register adds the console's routes.
@@ -104,6 +107,7 @@ func (s *Service) Register(mux interface{ Handle(string, http.Handler) }) {
 	mux.Handle("GET /console/api/me", s.require(s.me))
 	mux.Handle("GET /console/api/queue", s.require(s.queue))
 	mux.Handle("GET /console/api/conversations/{id}/events", s.require(s.events))
+	mux.Handle("GET /console/api/conversations/{id}/live", s.require(s.live))
 	mux.Handle("POST /console/api/conversations/{id}/take", s.require(s.take))
 	mux.Handle("POST /console/api/conversations/{id}/return", s.require(s.giveBack))
 	mux.Handle("POST /console/api/conversations/{id}/messages", s.require(s.reply))
@@ -114,7 +118,6 @@ func (s *Service) Register(mux interface{ Handle(string, http.Handler) }) {
 	mux.Handle("GET /console/api/metrics", s.require(s.metrics))
 	mux.Handle("GET /console/api/conversations/{id}/context", s.require(s.context))
 	mux.Handle("GET /console/api/search", s.require(s.search))
-	mux.Handle("GET /console/api/conversations/{id}/typing", s.require(s.customerTyping))
 	mux.Handle("POST /console/api/conversations/{id}/typing", s.require(s.agentTyping))
 	mux.Handle("POST /console/api/canned", s.require(s.addCanned))
 }
@@ -234,10 +237,20 @@ func (s *Service) signOut(w http.ResponseWriter, r *http.Request, m member) {
 // institution's, with support_chat granted. Anything else is not found.
 func (s *Service) conversation(ctx context.Context, m member, id string) (store.Conversation, error) {
 	c, err := s.c.Store.Conversation(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (c.InstitutionID != m.InstitutionID || !c.Link.HasScope(bankapi.ScopeSupportChat))) {
-		return c, httpx.Errorf(http.StatusNotFound, "not_found", "No such conversation in your bank's console.")
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.visible(m, c)) {
+		return c, errNotVisible
 	}
 	return c, err
+}
+
+var errNotVisible = httpx.Errorf(http.StatusNotFound, "not_found", "No such conversation in your bank's console.")
+
+// visible says whether the member may see the conversation: their
+// institution's, with support_chat granted on a link still in force. A
+// revoked or lapsed consent closes it to the bank's people.
+func (s *Service) visible(m member, c store.Conversation) bool {
+	return c.InstitutionID == m.InstitutionID && c.Link.HasScope(bankapi.ScopeSupportChat) &&
+		c.Link.Status == store.LinkActive && s.c.Now().Before(c.Link.ExpiresAt)
 }
 
 type queued struct {
@@ -262,7 +275,7 @@ func (s *Service) queue(w http.ResponseWriter, r *http.Request, m member) {
 	}
 	out := []queued{}
 	for _, c := range cs {
-		if !c.Link.HasScope(bankapi.ScopeSupportChat) || c.Link.Status != store.LinkActive {
+		if !s.visible(m, c) {
 			continue
 		}
 		q := queued{ID: c.ID, LinkID: c.Link.ID, Owner: c.Owner, AgentID: c.AgentID, Mine: c.AgentID == m.ID, LastSeq: c.LastSeq, Status: c.Status, Priority: c.Priority}
@@ -688,7 +701,7 @@ func (s *Service) search(w http.ResponseWriter, r *http.Request, m member) {
 	}
 	out := []queued{}
 	for _, c := range cs {
-		if !c.Link.HasScope(bankapi.ScopeSupportChat) {
+		if !s.visible(m, c) {
 			continue
 		}
 		out = append(out, queued{ID: c.ID, LinkID: c.Link.ID, Owner: c.Owner, AgentID: c.AgentID, Mine: c.AgentID == m.ID, LastSeq: c.LastSeq, Status: c.Status, Priority: c.Priority})
@@ -744,19 +757,6 @@ func (s *Service) tellCustomer(ctx context.Context, c store.Conversation, trigge
 	if err := s.c.Ingest.PostAgentNotice(ctx, c, typ, name); err != nil {
 		s.c.Logger.Warn("console: could not tell the customer", "conversation", c.ID, "err", err)
 	}
-}
-
-// customerTyping says whether the customer typed in the last five seconds.
-func (s *Service) customerTyping(w http.ResponseWriter, r *http.Request, m member) {
-	c, err := s.conversation(r.Context(), m, r.PathValue("id"))
-	if err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	s.typingMu.Lock()
-	at, ok := s.typing[c.ID]
-	s.typingMu.Unlock()
-	httpx.WriteJSON(w, http.StatusOK, map[string]bool{"customer_typing": ok && s.c.Now().Sub(at) < 5*time.Second})
 }
 
 // agentTyping shows the customer that the agent who has the conversation

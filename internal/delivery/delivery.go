@@ -202,8 +202,9 @@ func (d *device) takeDirty() map[string]bool {
 	return out
 }
 
-// Message shapes sent to devices; see docs/contracts.md.
-type wireEvent struct {
+// Event is one event as a device sees it, opened; see docs/contracts.md
+// for the frames that carry it.
+type Event struct {
 	Seq         int64           `json:"seq"`
 	Type        string          `json:"type"`
 	Author      string          `json:"author"`
@@ -214,9 +215,9 @@ type wireEvent struct {
 }
 
 type eventFrame struct {
-	Type           string    `json:"type"`
-	ConversationID string    `json:"conversation_id"`
-	Event          wireEvent `json:"event"`
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	Event          Event  `json:"event"`
 }
 
 type conversationFrame struct {
@@ -319,7 +320,7 @@ func (h *Hub) serve(ctx context.Context, d *device) error {
 			return err
 		}
 	}
-	if err := writeJSON(ctx, d.conn, map[string]string{"type": "caught_up"}); err != nil {
+	if err := WriteFrame(ctx, d.conn, map[string]string{"type": "caught_up"}); err != nil {
 		return err
 	}
 
@@ -336,7 +337,7 @@ func (h *Hub) serve(ctx context.Context, d *device) error {
 				if _, ok := known[convID]; !ok {
 					continue // not a conversation this device has
 				}
-				if err := writeJSON(ctx, d.conn, map[string]string{"type": "typing", "conversation_id": convID, "who": who}); err != nil {
+				if err := WriteFrame(ctx, d.conn, map[string]string{"type": "typing", "conversation_id": convID, "who": who}); err != nil {
 					return err
 				}
 			}
@@ -400,7 +401,7 @@ func (h *Hub) introduce(ctx context.Context, d *device, convID string, known map
 		h.log.Warn("delivery: wake-up for another customer's conversation ignored", "conversation", convID)
 		return nil
 	}
-	if err := writeJSON(ctx, d.conn, conversationFrame{Type: "conversation", Conversation: ViewOf(c, h.now())}); err != nil {
+	if err := WriteFrame(ctx, d.conn, conversationFrame{Type: "conversation", Conversation: ViewOf(c, h.now())}); err != nil {
 		return err
 	}
 	known[convID] = 0
@@ -418,7 +419,7 @@ func (h *Hub) sendAfter(ctx context.Context, d *device, convID string, known map
 				return errors.New("delivery: conversation of another customer")
 			}
 			f := eventFrame{Type: "event", ConversationID: convID, Event: h.wire(ctx, e)}
-			if err := writeJSON(ctx, d.conn, f); err != nil {
+			if err := WriteFrame(ctx, d.conn, f); err != nil {
 				return err
 			}
 			known[convID] = e.Seq
@@ -426,7 +427,7 @@ func (h *Hub) sendAfter(ctx context.Context, d *device, convID string, known map
 				// The conversation's status changed with it: say so now,
 				// so the device stops offering what the link no longer allows.
 				if c, err := h.store.Conversation(ctx, convID); err == nil {
-					if err := writeJSON(ctx, d.conn, conversationFrame{Type: "conversation", Conversation: ViewOf(c, h.now())}); err != nil {
+					if err := WriteFrame(ctx, d.conn, conversationFrame{Type: "conversation", Conversation: ViewOf(c, h.now())}); err != nil {
 						return err
 					}
 				}
@@ -441,13 +442,13 @@ func (h *Hub) sendAfter(ctx context.Context, d *device, convID string, known map
 // wire opens an event for its own customer's device. A payload that cannot
 // be opened is sent empty: the seq still advances, so the device is not
 // stuck behind it.
-func (h *Hub) wire(ctx context.Context, e store.Event) wireEvent {
+func (h *Hub) wire(ctx context.Context, e store.Event) Event {
 	data, err := h.keyring.Open(ctx, vault.ConversationKey(e.CustomerID, e.InstitutionID), e.ID, e.Sealed)
 	if err != nil {
 		h.log.Error("delivery: open event", "conversation", e.ConversationID, "seq", e.Seq, "err", err)
 		data = []byte(`{}`)
 	}
-	return wireEvent{Seq: e.Seq, Type: e.Type, Author: e.Author, OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Data: data, ReplacesSeq: e.ReplacesSeq}
+	return Event{Seq: e.Seq, Type: e.Type, Author: e.Author, OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Data: data, ReplacesSeq: e.ReplacesSeq}
 }
 
 // historyPage is how many events one request for history returns at most.
@@ -479,8 +480,8 @@ func (h *Hub) HistoryHandler() http.Handler {
 
 // HistoryPage is up to a page of events before a seq, opened, oldest first.
 type HistoryPage struct {
-	Events []wireEvent `json:"events"`
-	More   bool        `json:"more"` // older ones may exist
+	Events []Event `json:"events"`
+	More   bool    `json:"more"` // older ones may exist
 }
 
 // Page opens the newest page of the conversation's events before seq
@@ -498,7 +499,22 @@ func (h *Hub) Page(ctx context.Context, conversationID string, before int64) (Hi
 	if err != nil {
 		return HistoryPage{}, err
 	}
-	out := make([]wireEvent, 0, len(evs))
+	out := make([]Event, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, h.wire(ctx, e))
+	}
+	return HistoryPage{Events: out, More: len(evs) == historyPage}, nil
+}
+
+// Since opens up to a page of the conversation's events after seq after,
+// oldest first; More says that newer ones may follow. Callers have checked
+// who may see them, as for Page.
+func (h *Hub) Since(ctx context.Context, conversationID string, after int64) (HistoryPage, error) {
+	evs, err := h.store.EventsAfter(ctx, conversationID, after, historyPage)
+	if err != nil {
+		return HistoryPage{}, err
+	}
+	out := make([]Event, 0, len(evs))
 	for _, e := range evs {
 		out = append(out, h.wire(ctx, e))
 	}
@@ -526,7 +542,9 @@ func readResume(ctx context.Context, c *websocket.Conn) (map[string]int64, error
 	return msg.Cursors, nil
 }
 
-func writeJSON(ctx context.Context, c *websocket.Conn, v any) error {
+// WriteFrame sends v as one JSON text message, giving up (and so dropping
+// the socket) when the other side cannot take it within writeTimeout.
+func WriteFrame(ctx context.Context, c *websocket.Conn, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err

@@ -30,43 +30,14 @@ func TestConsoleAuthorization(t *testing.T) {
 		}
 	}
 	now := time.Now()
-	for _, id := range []string{"ins_a", "ins_b"} {
-		must(st.CreateInstitution(ctx, store.Institution{ID: id, Name: id, AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: now}))
-	}
-	for _, id := range []string{"cus_1", "cus_2"} {
-		must(st.CreateCustomer(ctx, store.Customer{ID: id, Email: id + "@example.com", PasswordHash: "x", CreatedAt: now}))
-	}
-	link := func(id, customer, inst, conv string, scopes ...string) {
-		l := store.Link{ID: id, CustomerID: customer, InstitutionID: inst, ConversationID: conv, Scopes: scopes, Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-		_, err := st.CreateLink(ctx, l, consent.GrantReceipt(l, "d"))
-		must(err)
-		_, _, err = srv.Handover.Apply(ctx, conv, handover.Request{Trigger: handover.CustomerAsks})
-		must(err)
-	}
-	link("lnk_chat", "cus_1", "ins_a", "cnv_chat", "support_chat", "balances")
-	link("lnk_nochat", "cus_2", "ins_a", "cnv_nochat", "balances")
+	addInstitutions(t, st, "ins_a", "ins_b")
+	handedOver(t, srv, "lnk_chat", "cus_1", "ins_a", "cnv_chat", "support_chat", "balances")
+	handedOver(t, srv, "lnk_nochat", "cus_2", "ins_a", "cnv_nochat", "balances")
 
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
-	type session struct{ cookie, csrf string }
-	signIn := func(inst, email, role string) session {
-		_, password, err := console.NewStaff(ctx, st, inst, email, email, role, now)
-		must(err)
-		resp, err := http.Post(ts.URL+"/console/api/signin", "application/json", strings.NewReader(fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)))
-		must(err)
-		defer resp.Body.Close()
-		var me struct {
-			CSRF string `json:"csrf_token"`
-		}
-		json.NewDecoder(resp.Body).Decode(&me)
-		for _, c := range resp.Cookies() {
-			if c.Name == console.Cookie {
-				return session{c.Name + "=" + c.Value, me.CSRF}
-			}
-		}
-		t.Fatalf("sign in %s: %d", email, resp.StatusCode)
-		return session{}
-	}
+	type session = staffSession
+	signIn := func(inst, email, role string) session { return consoleSignIn(t, ts.URL, st, inst, email, role) }
 	agentA := signIn("ins_a", "agent@a.example", store.RoleAgent)
 	otherA := signIn("ins_a", "other@a.example", store.RoleAgent)
 	superA := signIn("ins_a", "super@a.example", store.RoleSupervisor)
@@ -138,11 +109,12 @@ func TestConsoleAuthorization(t *testing.T) {
 	}{
 		{"agent of B", agentB, "POST", "/console/api/conversations/cnv_chat/work", `{"status":"pending"}`, 404},
 		{"agent of B", agentB, "GET", "/console/api/conversations/cnv_chat/context", ``, 404},
-		{"agent of B", agentB, "GET", "/console/api/conversations/cnv_chat/typing", ``, 404},
+		{"agent of B", agentB, "GET", "/console/api/conversations/cnv_chat/live?after=0", ``, 404},
 		{"agent of B", agentB, "POST", "/console/api/conversations/cnv_chat/typing", `{}`, 404},
-		{"agent of A", agentA, "GET", "/console/api/conversations/cnv_nochat/typing", ``, 404},
-		{"agent of A", agentA, "POST", "/console/api/conversations/cnv_chat/typing", `{}`, 409}, // not theirs yet
-		{"agent of A", agentA, "GET", "/console/api/conversations/cnv_chat/typing", ``, 200},
+		{"agent of A", agentA, "GET", "/console/api/conversations/cnv_nochat/live?after=0", ``, 404},
+		{"agent of A", agentA, "GET", "/console/api/conversations/cnv_chat/live?after=-1", ``, 400},
+		{"agent of A", agentA, "POST", "/console/api/conversations/cnv_chat/typing", `{}`, 409},    // not theirs yet
+		{"agent of A", agentA, "GET", "/console/api/conversations/cnv_chat/live?after=0", ``, 426}, // a WebSocket, or nothing
 		{"agent of A", agentA, "GET", "/console/api/conversations/cnv_nochat/context", ``, 404},
 		{"another agent of A", otherA, "GET", "/console/api/conversations/cnv_chat/context", ``, 200},
 		{"agent of B", agentB, "GET", "/console/api/conversations/cnv_chat/notes", ``, 404},

@@ -169,8 +169,17 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		AgentTyping: func(customerID, conversationID, who string) error {
 			return s.Bus.WakeCustomer(customerID, bus.Wake{ConversationID: conversationID, Typing: who})
 		},
-		Events: func(ctx context.Context, conversationID string, before int64) (any, error) {
-			return s.Hub.Page(ctx, conversationID, before)
+		Events: s.Hub.Page, Since: s.Hub.Since,
+		Watch: func(customerID string, wake func(conversationID string)) (func(), error) {
+			sub, err := s.Bus.SubscribeCustomer(customerID, func(w bus.Wake) {
+				if w.Typing == "" {
+					wake(w.ConversationID)
+				}
+			})
+			if err != nil {
+				return nil, err
+			}
+			return sub.Unsubscribe, nil
 		}})
 	s.Console.BankRoutes(bank, bankKey)
 	s.Handover.Assign = s.Console.AutoAssign

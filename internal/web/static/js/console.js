@@ -1,9 +1,11 @@
 // The agent console: a bank's people sign in, see the conversations handed
 // to people, take one, read it, reply, and hand it back to the bank's bot.
-// Opening or refreshing a conversation is a read that the customer sees in
-// their access history, so the thread is loaded when asked, never polled;
-// the queue (which holds no content) is polled.
+// Opening a conversation is a read that the customer sees in their access
+// history. While it stays open, what happens next arrives on a live stream
+// (each batch is logged as a read too) with "the customer is typing"; the
+// queue, which holds no content, is polled.
 import { h, clear } from './dom.js';
+import { createLive } from './live.js';
 import { renderEvent } from './views/thread.js';
 import { formatMoney, mask, transactionTitle } from './format.js';
 
@@ -12,7 +14,8 @@ let csrf = '';
 let me = null;
 let openId = null;
 let seenSeq = new Map(); // conversation → last seq when it was loaded
-let openMine = false; // the open conversation is this agent's
+let stream = null; // the open conversation's live stream
+let typingTimer = null;
 const typingLine = h('p', { class: 'muted', role: 'status', testid: 'console-typing', hidden: true }, 'The customer is typing…');
 
 async function call(method, path, body) {
@@ -34,7 +37,13 @@ async function call(method, path, body) {
   return data;
 }
 
+const SESSION_ENDED = 'Your console session ended. Sign in again.';
+
 function signInView(message = '') {
+  me = null; // stops the queue's polling until someone signs in
+  openId = null;
+  if (stream) stream.stop();
+  stream = null;
   const email = h('input', { type: 'email', id: 'c-email', autocomplete: 'username', required: true, testid: 'console-email' });
   const password = h('input', { type: 'password', id: 'c-password', autocomplete: 'current-password', required: true, testid: 'console-password' });
   const error = h('p', { class: 'form-error', role: 'alert', hidden: !message }, message);
@@ -62,7 +71,7 @@ const thread = h('section', { class: 'console-thread', testid: 'console-thread',
 const problem = h('p', { class: 'form-error', role: 'alert', hidden: true });
 
 function fail(err) {
-  if (err.status === 401) return signInView('Your console session ended. Sign in again.');
+  if (err.status === 401) return signInView(SESSION_ENDED);
   problem.textContent = err.message;
   problem.hidden = false;
 }
@@ -100,10 +109,11 @@ async function refreshQueue() {
 async function open(id) {
   openId = id;
   problem.hidden = true;
+  if (stream) stream.stop();
+  stream = null;
   try {
     const [page, queue] = await Promise.all([call('GET', `/conversations/${encodeURIComponent(id)}/events`), call('GET', '/queue')]);
     const c = (queue.conversations || []).find((x) => x.id === id) || {};
-    openMine = Boolean(c.mine);
     typingLine.hidden = true;
     const events = page.events || [];
     seenSeq.set(id, events.length ? events[events.length - 1].seq : 0);
@@ -122,8 +132,8 @@ async function open(id) {
       if (!input.value.trim()) return;
       try {
         await call('POST', `/conversations/${encodeURIComponent(id)}/messages`, { text: input.value });
-        input.value = '';
-        open(id);
+        input.value = ''; // the reply comes back on the live stream
+        typedAt = 0; // the customer's "typing" ended with the reply
       } catch (err) { fail(err); }
     });
     const act = (label, path, testid) => h('button', { type: 'button', class: 'button', testid, onclick: async () => {
@@ -171,6 +181,8 @@ async function open(id) {
       (context.transactions || []).length > 0 && h('ul', {}, context.transactions.map((t) =>
         h('li', {}, `${transactionTitle(t)} · ${formatMoney(t.amount, t.direction)}${t.status === 'pending' ? ' · pending' : ''}`))));
     for (const n of notes.notes || []) notesList.append(h('li', { class: 'note' }, n.text));
+    const cards = h('ol', { class: 'cards' }, events.map((e) => renderEvent(e)));
+    const liveLine = h('p', { class: 'muted', role: 'status', testid: 'console-live', hidden: true });
 
     clear(thread,
       h('header', { class: 'pane-head' },
@@ -182,15 +194,62 @@ async function open(id) {
       h('p', { class: 'muted' }, 'Opening or refreshing this conversation is shown to the customer in their access history.'),
       workBar,
       panel,
-      h('ol', { class: 'cards' }, events.map((e) => renderEvent(e))),
+      cards,
+      liveLine,
       typingLine,
       c.mine ? [picker, reply] : h('p', { class: 'muted' }, 'Take the conversation to reply.'),
       h('h3', {}, 'Private notes'),
       h('p', { class: 'muted' }, 'Only your bank’s people see these.'),
       notesList, noteForm);
     thread.querySelector('[data-testid="console-refresh"]').onclick = () => open(id);
+    follow(id, cards, liveLine);
     refreshQueue();
   } catch (err) { fail(err); }
+}
+
+// follow keeps the open conversation current: new events are appended
+// (once each, in seq order) and "the customer is typing" shows for a few
+// seconds. The stream ends for good when the member is signed out or the
+// conversation is no longer shared with the bank's people.
+function follow(id, cards, liveLine) {
+  const s = createLive({
+    path: () => `/console/api/conversations/${encodeURIComponent(id)}/live?after=${seenSeq.get(id) || 0}`,
+    onMessage: (msg) => {
+      if (openId !== id) return;
+      if (msg.type === 'typing') {
+        typingLine.hidden = false;
+        clearTimeout(typingTimer);
+        typingTimer = setTimeout(() => { typingLine.hidden = true; }, 5000);
+        return;
+      }
+      if (msg.type !== 'events') return;
+      for (const e of msg.events || []) {
+        if (e.seq <= (seenSeq.get(id) || 0)) continue;
+        seenSeq.set(id, e.seq);
+        if (e.author === 'customer') typingLine.hidden = true;
+        cards.append(renderEvent(e));
+      }
+      cards.lastElementChild?.scrollIntoView({ block: 'nearest' });
+    },
+    onState: (state) => {
+      liveLine.hidden = state === 'connected';
+      liveLine.textContent = 'Reconnecting… new messages will appear when the console is back online.';
+    },
+    onSignedOut: () => signInView(SESSION_ENDED),
+    onClosed: {
+      4404: () => {
+        liveLine.hidden = false;
+        liveLine.textContent = 'This conversation is no longer shared with your bank’s people.';
+        refreshQueue();
+      },
+    },
+    beforeRetry: () => call('GET', '/me').then(() => true, (err) => {
+      if (err.status === 401) { signInView(SESSION_ENDED); return false; }
+      return true;
+    }),
+  });
+  stream = s;
+  s.start();
 }
 
 // Search the bank's conversations by the customer's reference.
@@ -237,12 +296,4 @@ async function loadFigures() {
 }
 
 setInterval(() => { if (me) refreshQueue(); }, 2000);
-// "The customer is typing": asked for the open conversation, if it is ours.
-setInterval(async () => {
-  if (!me || !openId || !openMine) return;
-  try {
-    const res = await call('GET', `/conversations/${encodeURIComponent(openId)}/typing`);
-    typingLine.hidden = !res.customer_typing;
-  } catch { /* the next tick asks again */ }
-}, 1500);
 call('GET', '/me').then(start).catch(() => signInView());

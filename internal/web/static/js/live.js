@@ -1,16 +1,19 @@
-// The live connection (/app/ws): resume from the cursors after every
-// (re)connect, reconnect with exponential backoff and jitter, and report the
-// state so the page can show "Reconnecting…". Delivery is at least once; the
-// store drops sequences already seen.
+// A live connection: the messenger's (/app/ws, resuming from the cursors
+// after every (re)connect) or the console's stream of one conversation.
+// Reconnects with exponential backoff and jitter, and reports the state so
+// the page can show "Reconnecting…". Delivery is at least once; the page
+// drops sequences already seen.
 
 const BASE_DELAY = 500;
 const MAX_DELAY = 15000;
 const CLOSE_SIGNED_OUT = 4401;
 
-// createLive({cursors, onMessage, onState, onSignedOut, beforeRetry})
-// cursors() → {"<conversation id>": lastSeq}; onState('connected'|'down');
-// beforeRetry() → Promise<boolean>, false to give up (e.g. signed out).
-export function createLive({ cursors, onMessage, onState, onSignedOut, beforeRetry }) {
+// createLive({path, cursors, onMessage, onState, onSignedOut, onClosed, beforeRetry})
+// path() → the socket's path, asked at each (re)connect (default /app/ws);
+// cursors() → {"<conversation id>": lastSeq}, sent as "resume" when given;
+// onState('connected'|'down'); onClosed: {closeCode: fn} for closes that
+// end it for good; beforeRetry() → Promise<boolean>, false to give up.
+export function createLive({ path = () => '/app/ws', cursors = null, onMessage, onState = () => {}, onSignedOut, onClosed = {}, beforeRetry }) {
   let socket = null;
   let timer = null;
   let attempt = 0;
@@ -18,7 +21,7 @@ export function createLive({ cursors, onMessage, onState, onSignedOut, beforeRet
 
   function url() {
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    return `${scheme}//${location.host}/app/ws`;
+    return `${scheme}//${location.host}${path()}`;
   }
 
   function open() {
@@ -27,7 +30,7 @@ export function createLive({ cursors, onMessage, onState, onSignedOut, beforeRet
     ws.onopen = () => {
       attempt = 0;
       onState('connected');
-      ws.send(JSON.stringify({ type: 'resume', cursors: cursors() }));
+      if (cursors) ws.send(JSON.stringify({ type: 'resume', cursors: cursors() }));
     };
     ws.onmessage = (e) => {
       let msg;
@@ -45,6 +48,11 @@ export function createLive({ cursors, onMessage, onState, onSignedOut, beforeRet
       if (e.code === CLOSE_SIGNED_OUT) {
         stop();
         onSignedOut();
+        return;
+      }
+      if (onClosed[e.code]) {
+        stop();
+        onClosed[e.code]();
         return;
       }
       onState('down');
