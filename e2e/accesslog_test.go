@@ -126,27 +126,40 @@ func TestBrowserAccessLogTampering(t *testing.T) {
 	}
 	forged := strings.Replace(data, `"read"`, `"looked"`, 1)
 	leaf := tlog.LeafHash([]byte(forged))
-	for _, q := range []struct {
-		sql  string
-		args []any
-	}{
-		{`UPDATE access_entries SET data = ?, leaf_hash = ? WHERE idx = 0`, []any{forged, leaf[:]}},
-		{`DELETE FROM log_checkpoints`, nil},
-	} {
-		if _, err := db.Exec(q.sql, q.args...); err != nil {
-			t.Fatal(err)
+	tamper := func(queries ...string) {
+		t.Helper()
+		for _, q := range queries {
+			args := []any{}
+			if strings.Contains(q, "?") {
+				args = []any{forged, leaf[:]}
+			}
+			if _, err := db.Exec(q, args...); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	read() // a third read: the node signs a checkpoint of the forged tree
-	do("the browser warns",
-		chromedp.Navigate(info.BaseURL+"/#/"),
-		chromedp.Navigate(info.BaseURL+"/#/privacy"),
-		chromedp.WaitVisible(css(`[data-testid="log-warning"]`)),
-	)
-	warning, err := chromedp.Run(ctx, chromedp.Text(css(`[data-testid="log-warning"]`)))
-	if err != nil || !strings.Contains(warning, "does not extend the one this browser saw before") {
-		t.Fatalf("warning %q (%v)", warning, err)
+	warned := func(what, want string) {
+		t.Helper()
+		read() // another read: the node signs a checkpoint of the log as it now is
+		do(what,
+			chromedp.Navigate(info.BaseURL+"/#/"),
+			chromedp.Navigate(info.BaseURL+"/#/privacy"),
+			chromedp.WaitVisible(css(`[data-testid="log-warning"]`)),
+		)
+		warning, err := chromedp.Run(ctx, chromedp.Text(css(`[data-testid="log-warning"]`)))
+		if err != nil || !strings.Contains(warning, want) {
+			t.Fatalf("%s: warning %q (%v), want %q", what, warning, err, want)
+		}
 	}
+	// The entry alone: the kept subtree hashes above it still say what it
+	// was, so its proof fails.
+	tamper(`UPDATE access_entries SET data = ?, leaf_hash = ? WHERE idx = 0`, `DELETE FROM log_checkpoints`)
+	warned("the browser warns of an entry rewritten", "could not be verified")
+	// A careful attacker drops the kept subtrees too, so that the node
+	// rehashes a self-consistent forged tree: it cannot extend the
+	// checkpoint the browser saw.
+	tamper(`DELETE FROM log_nodes`, `DELETE FROM log_checkpoints`)
+	warned("the browser warns of a forged tree", "does not extend the one this browser saw before")
 	shot(t, ctx, "access-tampered")
 	if out, err := runCLI(t, "audit", "verify", "--data", dir, "--against", saved); err == nil {
 		t.Fatalf("the audit passed a rewritten log:\n%s", out)

@@ -1,7 +1,7 @@
 // Package access writes down every read of a customer's financial data by
-// anyone other than the customer's own devices (a delegate now; agents, the
-// bank's API and operator tools later), before the data is returned, in a
-// log the customer can verify.
+// anyone other than the customer's own devices (delegates and the bank's
+// agents; the Bank API and operator commands have no read of content), before
+// the data is returned, in a log the customer can verify.
 //
 // The log is a Merkle tree (package tlog): each entry is a leaf at a gapless
 // index, and checkpoints of the tree's size and root are signed with a key
@@ -9,7 +9,10 @@
 // inclusion proof for each entry against the newest checkpoint, and with a
 // consistency proof from the checkpoint their browser saw last, so entries
 // cannot be altered, dropped or reordered without the browser noticing.
-// `openteller audit verify` checks the whole log against every checkpoint.
+// Proofs are made from the kept hashes of the tree's perfect subtrees
+// (kept as the log grows), so a request costs about log2 of the log's size
+// hashes per proof, not the whole log. `openteller audit verify` rehashes
+// the whole log against every checkpoint and every kept subtree.
 //
 // What must stay true: Record returns before the caller shows anything, and
 // a failed Record means the read does not happen. An entry says who (actor
@@ -19,11 +22,14 @@
 package access
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/openteller/openteller/internal/store"
@@ -56,6 +62,8 @@ type Log struct {
 	// Origin names the log in checkpoints, and its signing key; a
 	// deployment's public address ("bank.example/access-log") by custom.
 	Origin string
+
+	keptSize atomic.Uint64 // the size of the last checkpoint this node kept
 }
 
 var _ Recorder = (*Log)(nil)
@@ -159,45 +167,97 @@ func (l *Log) History(ctx context.Context, customerID string, since uint64) (His
 	if err != nil {
 		return h, fmt.Errorf("access: log size: %w", err)
 	}
-	leaves, err := l.Store.LeafHashes(ctx, size)
-	if err != nil {
-		return h, fmt.Errorf("access: leaf hashes: %w", err)
-	}
-	size = uint64(len(leaves))
-	if h.Checkpoint, err = l.checkpoint(ctx, leaves); err != nil {
+	if err := l.keepNodes(ctx, size); err != nil {
 		return h, err
-	}
-	h.Size = size
-	if since > 0 && since < size {
-		if h.Consistency, err = tlog.ConsistencyProof(int(since), leaves); err != nil {
-			return h, err
-		}
 	}
 	entries, err := l.Store.LogEntries(ctx, subject)
 	if err != nil {
 		return h, fmt.Errorf("access: entries: %w", err)
 	}
+	var indexes []uint64
 	for _, e := range entries {
 		if e.Index >= size {
-			continue // appended after the checkpoint: in the next one
+			break // appended after the checkpoint: in the next one
 		}
 		p := Proven{Index: e.Index, Data: e.Data}
 		if err := json.Unmarshal(e.Data, &p.Entry); err != nil {
 			return h, fmt.Errorf("access: entry %d: %w", e.Index, err)
 		}
-		if p.Proof, err = tlog.InclusionProof(int(e.Index), leaves); err != nil {
-			return h, err
-		}
 		h.Entries = append(h.Entries, p)
+		indexes = append(indexes, e.Index)
 	}
-	return h, nil
+	if since >= size {
+		since = 0 // nothing to prove; a browser that saw more warns by itself
+	}
+	proofs, err := tlog.Prove(size, indexes, since, l.readNodes(ctx))
+	if err != nil {
+		return h, fmt.Errorf("access: proofs: %w", err)
+	}
+	for i := range h.Entries {
+		h.Entries[i].Proof = proofs.Inclusion[i]
+	}
+	h.Size, h.Consistency = size, proofs.Consistency
+	h.Checkpoint, err = l.checkpoint(ctx, size, proofs.Root)
+	return h, err
+}
+
+// nodeChunk is how many entries keepNodes hashes per write, so that a log
+// kept for the first time does not hold the store's writer for long.
+const nodeChunk = 4096
+
+// keepNodes keeps the hashes of the perfect subtrees that the first size
+// entries complete, carrying on from where the kept ones end. Every node
+// computes the same hashes, so nodes racing here write the same rows.
+func (l *Log) keepNodes(ctx context.Context, size uint64) error {
+	from, err := l.Store.LogNodesCover(ctx)
+	if err != nil {
+		return fmt.Errorf("access: kept nodes: %w", err)
+	}
+	for from+2 <= size {
+		to := min(size, from+nodeChunk)
+		frontier, err := l.readNodes(ctx)(tlog.Frontier(from))
+		if err != nil {
+			return fmt.Errorf("access: frontier at %d: %w", from, err)
+		}
+		leaves, err := l.Store.LeafHashes(ctx, from, to)
+		if err != nil {
+			return fmt.Errorf("access: leaf hashes: %w", err)
+		}
+		if uint64(len(leaves)) != to-from {
+			return fmt.Errorf("%w: %d entries in [%d, %d)", ErrTampered, len(leaves), from, to)
+		}
+		nodes, err := tlog.Complete(from, frontier, leaves)
+		if err != nil {
+			return err
+		}
+		kept := make([]store.LogNode, len(nodes))
+		for i, n := range nodes {
+			kept[i] = store.LogNode{LogNodeID: store.LogNodeID{Level: n.ID.Level, Index: n.ID.Index}, Hash: n.Hash}
+		}
+		if err := l.Store.PutLogNodes(ctx, kept); err != nil {
+			return fmt.Errorf("access: keep nodes: %w", err)
+		}
+		from = to &^ 1 // an odd last leaf completes nothing yet
+	}
+	return nil
+}
+
+// readNodes reads kept subtrees for tlog.Prove.
+func (l *Log) readNodes(ctx context.Context) func([]tlog.NodeID) ([]tlog.Hash, error) {
+	return func(ids []tlog.NodeID) ([]tlog.Hash, error) {
+		sids := make([]store.LogNodeID, len(ids))
+		for i, id := range ids {
+			sids[i] = store.LogNodeID{Level: id.Level, Index: id.Index}
+		}
+		return l.Store.LogNodes(ctx, sids)
+	}
 }
 
 // checkpoint returns the signed checkpoint of the tree of leaves, signing
 // and keeping one if none of this size exists. Signatures are deterministic
 // (Ed25519), so two nodes signing the same size write the same note.
-func (l *Log) checkpoint(ctx context.Context, leaves []tlog.Hash) (string, error) {
-	c := tlog.Checkpoint{Origin: l.origin(), Size: uint64(len(leaves)), Root: tlog.Root(leaves)}
+func (l *Log) checkpoint(ctx context.Context, size uint64, root tlog.Hash) (string, error) {
+	c := tlog.Checkpoint{Origin: l.origin(), Size: size, Root: root}
 	pub, err := l.Keyring.LogPublicKey(ctx)
 	if err != nil {
 		return "", err
@@ -214,9 +274,13 @@ func (l *Log) checkpoint(ctx context.Context, leaves []tlog.Hash) (string, error
 	if err != nil {
 		return "", err
 	}
+	if l.keptSize.Load() == size && size > 0 {
+		return note, nil // kept already; the same signature, as it is deterministic
+	}
 	if err := l.Store.PutCheckpoint(ctx, store.StoredCheckpoint{Size: c.Size, Note: note, CreatedAt: l.now()}); err != nil {
 		return "", fmt.Errorf("access: keep checkpoint: %w", err)
 	}
+	l.keptSize.Store(size)
 	return note, nil
 }
 
@@ -225,33 +289,24 @@ var (
 	ErrTampered = errors.New("access: the log does not match its checkpoints")
 )
 
+// auditChunk is how many entries Audit reads at a time.
+const auditChunk = 1 << 16
+
 // Audit checks the whole stored log: indexes gapless, every leaf hash that
-// of its entry's bytes, every kept checkpoint signed by the log's key and
-// naming the root of the tree at its size. With a saved checkpoint note
-// (from an earlier audit, or from a customer), it also checks that the log
-// still extends it. It returns the newest checkpoint, signed now if the log
-// has grown since the last, to save for the next audit.
+// of its entry's bytes, every kept subtree hash that of the entries below
+// it, every kept checkpoint signed by the log's key and naming the root of
+// the tree at its size. With a saved checkpoint note (from an earlier
+// audit, or from a customer), it also checks that the log still extends
+// it. It reads the log once, a chunk at a time, and returns the newest
+// checkpoint, signed now if the log has grown since the last, to save for
+// the next audit.
 func (l *Log) Audit(ctx context.Context, saved string) (tlog.Checkpoint, string, error) {
+	fail := func(format string, args ...any) (tlog.Checkpoint, string, error) {
+		return tlog.Checkpoint{}, "", fmt.Errorf("%w: "+format, append([]any{ErrTampered}, args...)...)
+	}
 	size, err := l.Store.LogSize(ctx)
 	if err != nil {
 		return tlog.Checkpoint{}, "", err
-	}
-	entries, err := l.Store.LogRange(ctx, 0, size)
-	if err != nil {
-		return tlog.Checkpoint{}, "", err
-	}
-	leaves := make([]tlog.Hash, len(entries))
-	for i, e := range entries {
-		if e.Index != uint64(i) {
-			return tlog.Checkpoint{}, "", fmt.Errorf("%w: entry %d is missing", ErrTampered, i)
-		}
-		if tlog.LeafHash(e.Data) != e.LeafHash {
-			return tlog.Checkpoint{}, "", fmt.Errorf("%w: entry %d was altered", ErrTampered, i)
-		}
-		leaves[i] = e.LeafHash
-	}
-	if uint64(len(leaves)) != size {
-		return tlog.Checkpoint{}, "", fmt.Errorf("%w: %d entries where the log counts %d", ErrTampered, len(leaves), size)
 	}
 	pub, err := l.Keyring.LogPublicKey(ctx)
 	if err != nil {
@@ -261,37 +316,114 @@ func (l *Log) Audit(ctx context.Context, saved string) (tlog.Checkpoint, string,
 	if err != nil {
 		return tlog.Checkpoint{}, "", err
 	}
-	check := func(note, what string) (tlog.Checkpoint, error) {
+	// Every checkpoint's signature first; their roots as the log is read.
+	type claim struct {
+		what string
+		c    tlog.Checkpoint
+	}
+	var claims []claim
+	open := func(note, what string) error {
 		c, err := tlog.OpenCheckpoint(note, l.origin(), l.origin(), pub)
 		if err != nil {
-			return c, fmt.Errorf("%w: %s: %v", ErrTampered, what, err)
+			return fmt.Errorf("%w: %s: %v", ErrTampered, what, err)
 		}
-		if c.Size > uint64(len(leaves)) {
-			return c, fmt.Errorf("%w: %s is of %d entries; the log has %d", ErrTampered, what, c.Size, len(leaves))
+		if c.Size > size {
+			return fmt.Errorf("%w: %s is of %d entries; the log has %d", ErrTampered, what, c.Size, size)
 		}
-		if tlog.Root(leaves[:c.Size]) != c.Root {
-			return c, fmt.Errorf("%w: %s (size %d) names another root", ErrTampered, what, c.Size)
-		}
-		return c, nil
+		claims = append(claims, claim{what, c})
+		return nil
 	}
 	for _, sc := range cps {
-		c, err := check(sc.Note, "a kept checkpoint")
-		if err != nil {
-			return c, "", err
+		if err := open(sc.Note, "a kept checkpoint"); err != nil {
+			return tlog.Checkpoint{}, "", err
 		}
-		if c.Size != sc.Size {
-			return c, "", fmt.Errorf("%w: checkpoint kept as size %d says %d", ErrTampered, sc.Size, c.Size)
+		if c := claims[len(claims)-1].c; c.Size != sc.Size {
+			return fail("checkpoint kept as size %d says %d", sc.Size, c.Size)
 		}
 	}
 	if saved != "" {
-		if _, err := check(saved, "the saved checkpoint"); err != nil {
+		if err := open(saved, "the saved checkpoint"); err != nil {
 			return tlog.Checkpoint{}, "", err
 		}
 	}
-	note, err := l.checkpoint(ctx, leaves)
+	slices.SortStableFunc(claims, func(a, b claim) int { return cmp.Compare(a.c.Size, b.c.Size) })
+	cover, err := l.Store.LogNodesCover(ctx)
+	if err != nil {
+		return tlog.Checkpoint{}, "", err
+	}
+
+	b, _ := tlog.NewBuilder(0, nil)
+	checkClaims := func() error {
+		for len(claims) > 0 && claims[0].c.Size == b.Size() {
+			if claims[0].c.Root != b.Root() {
+				return fmt.Errorf("%w: %s (size %d) names another root", ErrTampered, claims[0].what, b.Size())
+			}
+			claims = claims[1:]
+		}
+		return nil
+	}
+	if err := checkClaims(); err != nil {
+		return tlog.Checkpoint{}, "", err
+	}
+	var completed []tlog.Node
+	for from := uint64(0); from < size; from += auditChunk {
+		entries, err := l.Store.LogRange(ctx, from, min(size, from+auditChunk))
+		if err != nil {
+			return tlog.Checkpoint{}, "", err
+		}
+		completed = completed[:0]
+		for _, e := range entries {
+			if e.Index != b.Size() {
+				return fail("entry %d is missing", b.Size())
+			}
+			if tlog.LeafHash(e.Data) != e.LeafHash {
+				return fail("entry %d was altered", e.Index)
+			}
+			completed = b.Add(e.LeafHash, completed)
+			if err := checkClaims(); err != nil {
+				return tlog.Checkpoint{}, "", err
+			}
+		}
+		if err := l.checkKept(ctx, completed, cover); err != nil {
+			return tlog.Checkpoint{}, "", err
+		}
+	}
+	if b.Size() != size {
+		return fail("%d entries where the log counts %d", b.Size(), size)
+	}
+	note, err := l.checkpoint(ctx, size, b.Root())
 	if err != nil {
 		return tlog.Checkpoint{}, "", err
 	}
 	c, err := tlog.OpenCheckpoint(note, l.origin(), l.origin(), pub)
 	return c, note, err
+}
+
+// checkKept compares the kept hashes of subtrees below cover with the
+// subtrees as rehashed from their entries.
+func (l *Log) checkKept(ctx context.Context, rehashed []tlog.Node, cover uint64) error {
+	var ids []store.LogNodeID
+	var want []tlog.Hash
+	for _, n := range rehashed {
+		if (n.ID.Index+1)<<n.ID.Level <= cover {
+			ids = append(ids, store.LogNodeID{Level: n.ID.Level, Index: n.ID.Index})
+			want = append(want, n.Hash)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	kept, err := l.Store.LogNodes(ctx, ids)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: a kept subtree is missing (%v)", ErrTampered, err)
+	}
+	if err != nil {
+		return err
+	}
+	for i := range ids {
+		if kept[i] != want[i] {
+			return fmt.Errorf("%w: the kept subtree at level %d, index %d does not match its entries", ErrTampered, ids[i].Level, ids[i].Index)
+		}
+	}
+	return nil
 }

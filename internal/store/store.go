@@ -23,6 +23,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -206,8 +207,19 @@ type Store interface {
 	LogEntries(ctx context.Context, subject string) ([]LogEntry, error)
 	// LogRange lists the entries with from <= index < to, in order.
 	LogRange(ctx context.Context, from, to uint64) ([]LogEntry, error)
-	// LeafHashes returns the leaf hashes of the first size entries.
-	LeafHashes(ctx context.Context, size uint64) ([][32]byte, error)
+	// LeafHashes returns the leaf hashes of the entries from <= index < to,
+	// in order.
+	LeafHashes(ctx context.Context, from, to uint64) ([][32]byte, error)
+	// LogNodes returns the hashes of these perfect subtrees of the log, in
+	// the order asked; level 0 is an entry's leaf hash. ErrNotFound when one
+	// is not kept.
+	LogNodes(ctx context.Context, ids []LogNodeID) ([][32]byte, error)
+	// PutLogNodes keeps hashes of perfect subtrees above the leaves (level
+	// ≥ 1), all or none; one already kept is kept as it was.
+	PutLogNodes(ctx context.Context, nodes []LogNode) error
+	// LogNodesCover is how many leaves the kept level-1 subtrees cover:
+	// 2 × (the highest kept index at level 1, + 1), or 0.
+	LogNodesCover(ctx context.Context) (uint64, error)
 	// LogSize is the number of entries.
 	LogSize(ctx context.Context) (uint64, error)
 	// PutCheckpoint keeps a signed checkpoint; one of the same size is
@@ -803,6 +815,35 @@ type LogEntry struct {
 	Subject  string
 	Data     []byte
 	LeafHash [32]byte
+}
+
+// LogNodeID names a perfect subtree of the access log's Merkle tree: at
+// Level l, Index i covers the entries [i·2^l, (i+1)·2^l) (package tlog).
+type LogNodeID struct {
+	Level uint8
+	Index uint64
+}
+
+// LogNode is a perfect subtree's hash, kept so that proofs need not rehash
+// the whole log.
+type LogNode struct {
+	LogNodeID
+	Hash [32]byte
+}
+
+// InOrder lists the hashes of ids from what a store found, in the order
+// asked: a LogNodes helper for the implementations. ErrNotFound names the
+// first one missing.
+func InOrder(ids []LogNodeID, found map[LogNodeID][32]byte) ([][32]byte, error) {
+	out := make([][32]byte, len(ids))
+	for i, id := range ids {
+		h, ok := found[id]
+		if !ok {
+			return nil, fmt.Errorf("log node %d/%d: %w", id.Level, id.Index, ErrNotFound)
+		}
+		out[i] = h
+	}
+	return out, nil
 }
 
 // StoredCheckpoint is a signed checkpoint of the access log.

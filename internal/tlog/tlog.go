@@ -66,18 +66,7 @@ func InclusionProof(index int, leaves []Hash) ([]Hash, error) {
 	if index < 0 || index >= len(leaves) {
 		return nil, ErrRange
 	}
-	return path(index, leaves), nil
-}
-
-func path(m int, leaves []Hash) []Hash {
-	if len(leaves) <= 1 {
-		return nil
-	}
-	k := split(len(leaves))
-	if m < k {
-		return append(path(m, leaves[:k]), Root(leaves[k:]))
-	}
-	return append(path(m-k, leaves[k:]), Root(leaves[:k]))
+	return path(uint64(index), 0, uint64(len(leaves)), inMemory(leaves)), nil
 }
 
 // ConsistencyProof proves that the tree of the first size1 leaves is a
@@ -89,22 +78,43 @@ func ConsistencyProof(size1 int, leaves []Hash) ([]Hash, error) {
 	if size1 == 0 || size1 == len(leaves) {
 		return nil, nil
 	}
-	return subproof(size1, leaves, true), nil
+	return subproof(uint64(size1), 0, uint64(len(leaves)), true, inMemory(leaves)), nil
 }
 
-func subproof(m int, leaves []Hash, whole bool) []Hash {
-	n := len(leaves)
-	if m == n {
+// rangeHash is the Merkle tree hash of the leaves [lo, hi). The proofs are
+// written once over it: from leaves in memory, or from stored subtrees.
+type rangeHash func(lo, hi uint64) Hash
+
+func inMemory(leaves []Hash) rangeHash {
+	return func(lo, hi uint64) Hash { return Root(leaves[lo:hi]) }
+}
+
+// path is the audit path of leaf m in the subtree [lo, hi).
+func path(m, lo, hi uint64, rh rangeHash) []Hash {
+	if hi-lo <= 1 {
+		return nil
+	}
+	k := uint64(split(int(hi - lo)))
+	if m < lo+k {
+		return append(path(m, lo, lo+k, rh), rh(lo+k, hi))
+	}
+	return append(path(m, lo+k, hi, rh), rh(lo, lo+k))
+}
+
+// subproof is SUBPROOF(m, D[lo:hi], whole) of RFC 9162, with m counted
+// from leaf 0.
+func subproof(m, lo, hi uint64, whole bool, rh rangeHash) []Hash {
+	if m == hi {
 		if whole {
 			return nil
 		}
-		return []Hash{Root(leaves)}
+		return []Hash{rh(lo, hi)}
 	}
-	k := split(n)
-	if m <= k {
-		return append(subproof(m, leaves[:k], whole), Root(leaves[k:]))
+	k := uint64(split(int(hi - lo)))
+	if m <= lo+k {
+		return append(subproof(m, lo, lo+k, whole, rh), rh(lo+k, hi))
 	}
-	return append(subproof(m-k, leaves[k:], false), Root(leaves[:k]))
+	return append(subproof(m, lo+k, hi, false, rh), rh(lo, lo+k))
 }
 
 // Errors of verification.

@@ -884,13 +884,13 @@ func (s *Store) logEntries(ctx context.Context, query string, args ...any) ([]st
 	return out, rows.Err()
 }
 
-func (s *Store) LeafHashes(ctx context.Context, size uint64) ([][32]byte, error) {
-	rows, err := s.pool.Query(ctx, `SELECT leaf_hash FROM access_entries WHERE idx < $1 ORDER BY idx`, size)
+func (s *Store) LeafHashes(ctx context.Context, from, to uint64) ([][32]byte, error) {
+	rows, err := s.pool.Query(ctx, `SELECT leaf_hash FROM access_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx`, from, to)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := make([][32]byte, 0, size)
+	out := make([][32]byte, 0, to-min(from, to))
 	for rows.Next() {
 		var leaf []byte
 		if err := rows.Scan(&leaf); err != nil {
@@ -899,6 +899,61 @@ func (s *Store) LeafHashes(ctx context.Context, size uint64) ([][32]byte, error)
 		out = append(out, [32]byte(leaf))
 	}
 	return out, rows.Err()
+}
+
+func (s *Store) LogNodes(ctx context.Context, ids []store.LogNodeID) ([][32]byte, error) {
+	var leaves []int64
+	var levels []int16
+	var indexes []int64
+	for _, id := range ids {
+		if id.Level == 0 {
+			leaves = append(leaves, int64(id.Index))
+		} else {
+			levels, indexes = append(levels, int16(id.Level)), append(indexes, int64(id.Index))
+		}
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT 0::smallint, idx, leaf_hash FROM access_entries WHERE idx = ANY($1)
+		UNION ALL
+		SELECT n.level, n.idx, n.hash FROM unnest($2::smallint[], $3::bigint[]) AS j(level, idx)
+			JOIN log_nodes n ON n.level = j.level AND n.idx = j.idx`, leaves, levels, indexes)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	got := make(map[store.LogNodeID][32]byte, len(ids))
+	for rows.Next() {
+		var level int16
+		var idx int64
+		var hash []byte
+		if err := rows.Scan(&level, &idx, &hash); err != nil {
+			return nil, err
+		}
+		got[store.LogNodeID{Level: uint8(level), Index: uint64(idx)}] = [32]byte(hash)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return store.InOrder(ids, got)
+}
+
+func (s *Store) PutLogNodes(ctx context.Context, nodes []store.LogNode) error {
+	levels, indexes, hashes := make([]int16, len(nodes)), make([]int64, len(nodes)), make([][]byte, len(nodes))
+	for i, n := range nodes {
+		if n.Level == 0 {
+			return fmt.Errorf("postgres: log node %d/%d: leaves are kept with their entries", n.Level, n.Index)
+		}
+		levels[i], indexes[i], hashes[i] = int16(n.Level), int64(n.Index), n.Hash[:]
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO log_nodes (level, idx, hash)
+		SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[]) ON CONFLICT DO NOTHING`, levels, indexes, hashes)
+	return err
+}
+
+func (s *Store) LogNodesCover(ctx context.Context) (uint64, error) {
+	var n uint64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(idx) + 1, 0) * 2 FROM log_nodes WHERE level = 1`).Scan(&n)
+	return n, err
 }
 
 func (s *Store) LogSize(ctx context.Context) (uint64, error) {

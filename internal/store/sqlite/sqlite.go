@@ -12,6 +12,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -1206,13 +1207,13 @@ func (s *Store) logEntries(ctx context.Context, query string, args ...any) ([]st
 	return out, rows.Err()
 }
 
-func (s *Store) LeafHashes(ctx context.Context, size uint64) ([][32]byte, error) {
-	rows, err := s.reads.QueryContext(ctx, `SELECT leaf_hash FROM access_entries WHERE idx < ? ORDER BY idx`, size)
+func (s *Store) LeafHashes(ctx context.Context, from, to uint64) ([][32]byte, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT leaf_hash FROM access_entries WHERE idx >= ? AND idx < ? ORDER BY idx`, from, to)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := make([][32]byte, 0, size)
+	out := make([][32]byte, 0, to-min(from, to))
 	for rows.Next() {
 		var leaf []byte
 		if err := rows.Scan(&leaf); err != nil {
@@ -1221,6 +1222,71 @@ func (s *Store) LeafHashes(ctx context.Context, size uint64) ([][32]byte, error)
 		out = append(out, [32]byte(leaf))
 	}
 	return out, rows.Err()
+}
+
+func (s *Store) LogNodes(ctx context.Context, ids []store.LogNodeID) ([][32]byte, error) {
+	var leaves, above [][2]uint64
+	for _, id := range ids {
+		if id.Level == 0 {
+			leaves = append(leaves, [2]uint64{0, id.Index})
+		} else {
+			above = append(above, [2]uint64{uint64(id.Level), id.Index})
+		}
+	}
+	got := make(map[store.LogNodeID][32]byte, len(ids))
+	for _, q := range []struct {
+		ids   [][2]uint64
+		query string
+	}{
+		{leaves, `SELECT 0, e.idx, e.leaf_hash FROM json_each(?) j JOIN access_entries e ON e.idx = j.value->>1`},
+		{above, `SELECT n.level, n.idx, n.hash FROM json_each(?) j JOIN log_nodes n ON n.level = j.value->>0 AND n.idx = j.value->>1`},
+	} {
+		if len(q.ids) == 0 {
+			continue
+		}
+		list, err := json.Marshal(q.ids)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := s.reads.QueryContext(ctx, q.query, string(list))
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id store.LogNodeID
+			var hash []byte
+			if err := rows.Scan(&id.Level, &id.Index, &hash); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			got[id] = [32]byte(hash)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return store.InOrder(ids, got)
+}
+
+func (s *Store) PutLogNodes(ctx context.Context, nodes []store.LogNode) error {
+	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+		for _, n := range nodes {
+			if n.Level == 0 {
+				return fmt.Errorf("sqlite: log node %d/%d: leaves are kept with their entries", n.Level, n.Index)
+			}
+			if _, err := c.ExecContext(ctx, `INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, n.Level, n.Index, n.Hash[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) LogNodesCover(ctx context.Context) (uint64, error) {
+	var n uint64
+	err := s.reads.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) * 2 FROM log_nodes WHERE level = 1`).Scan(&n)
+	return n, err
 }
 
 func (s *Store) LogSize(ctx context.Context) (uint64, error) {

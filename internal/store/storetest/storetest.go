@@ -891,10 +891,45 @@ func testAccessLog(t *testing.T, s store.Store) {
 			t.Fatalf("entry %d = %+v", i, e)
 		}
 	}
-	leaves, err := s.LeafHashes(ctx, 7)
+	leaves, err := s.LeafHashes(ctx, 3, 7)
 	must(t, err)
-	if len(leaves) != 7 || leaves[6] != all[6].LeafHash {
-		t.Fatalf("leaf hashes = %d", len(leaves))
+	if len(leaves) != 4 || leaves[0] != all[3].LeafHash || leaves[3] != all[6].LeafHash {
+		t.Fatalf("leaf hashes 3–7 = %d", len(leaves))
+	}
+	// Kept subtrees: level 0 is the entries' leaves; levels above are kept
+	// all or none, the first write of one wins, and the cover follows level 1.
+	cover, err := s.LogNodesCover(ctx)
+	must(t, err)
+	if cover != 0 {
+		t.Fatalf("cover before any node: %d", cover)
+	}
+	h := func(b byte) [32]byte { return [32]byte{b, b} }
+	must(t, s.PutLogNodes(ctx, []store.LogNode{
+		{LogNodeID: store.LogNodeID{Level: 1, Index: 0}, Hash: h(1)},
+		{LogNodeID: store.LogNodeID{Level: 1, Index: 1}, Hash: h(2)},
+		{LogNodeID: store.LogNodeID{Level: 2, Index: 0}, Hash: h(3)},
+	}))
+	must(t, s.PutLogNodes(ctx, []store.LogNode{{LogNodeID: store.LogNodeID{Level: 1, Index: 1}, Hash: h(9)}}))
+	if err := s.PutLogNodes(ctx, []store.LogNode{
+		{LogNodeID: store.LogNodeID{Level: 1, Index: 2}, Hash: h(4)},
+		{LogNodeID: store.LogNodeID{Level: 0, Index: 5}, Hash: h(5)},
+	}); err == nil {
+		t.Fatal("a leaf was kept as a node")
+	}
+	cover, err = s.LogNodesCover(ctx)
+	must(t, err)
+	if cover != 4 {
+		t.Fatalf("cover after levels 1/0–1: %d, want 4 (level 1 index 2 must not be kept)", cover)
+	}
+	nodes, err := s.LogNodes(ctx, []store.LogNodeID{{Level: 2, Index: 0}, {Level: 0, Index: 19}, {Level: 1, Index: 1}, {Level: 0, Index: 0}})
+	must(t, err)
+	if nodes[0] != h(3) || nodes[1] != all[19].LeafHash || nodes[2] != h(2) || nodes[3] != all[0].LeafHash {
+		t.Fatalf("log nodes in the order asked: %x", nodes)
+	}
+	for _, missing := range []store.LogNodeID{{Level: 0, Index: 20}, {Level: 3, Index: 0}} {
+		if _, err := s.LogNodes(ctx, []store.LogNodeID{{Level: 1, Index: 0}, missing}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("log node %+v, not kept: %v", missing, err)
+		}
 	}
 	a, err := s.LogEntries(ctx, "subj_a")
 	must(t, err)
