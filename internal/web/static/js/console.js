@@ -191,7 +191,7 @@ async function open(id) {
         !c.mine && act('Take', 'take', 'console-take'),
         c.mine && act('Hand back to the bot', 'return', 'console-return'),
         act('Refresh', '../events', 'console-refresh')),
-      h('p', { class: 'muted' }, 'Opening or refreshing this conversation is shown to the customer in their access history.'),
+      h('p', { class: 'muted' }, 'Opening this conversation, and each new message you see while it is open, is shown to the customer in their access history.'),
       workBar,
       panel,
       cards,
