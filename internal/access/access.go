@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,6 +65,7 @@ type Log struct {
 	Origin string
 
 	keptSize atomic.Uint64 // the size of the last checkpoint this node kept
+	keepMu   sync.Mutex    // one keepNodes at a time on this node
 }
 
 var _ Recorder = (*Log)(nil)
@@ -209,7 +211,9 @@ const nodeChunk = 4096
 // entries complete, carrying on from where the kept ones end. Every node
 // computes the same hashes, so nodes racing here write the same rows.
 func (l *Log) keepNodes(ctx context.Context, size uint64) error {
-	from, err := l.Store.LogNodesCover(ctx)
+	l.keepMu.Lock() // the first request on a long log does the work once
+	defer l.keepMu.Unlock()
+	from, _, err := l.Store.LogNodesCover(ctx)
 	if err != nil {
 		return fmt.Errorf("access: kept nodes: %w", err)
 	}
@@ -304,15 +308,21 @@ func (l *Log) Audit(ctx context.Context, saved string) (tlog.Checkpoint, string,
 	fail := func(format string, args ...any) (tlog.Checkpoint, string, error) {
 		return tlog.Checkpoint{}, "", fmt.Errorf("%w: "+format, append([]any{ErrTampered}, args...)...)
 	}
+	// Checkpoints and kept subtrees before the size: whatever nodes add
+	// meanwhile is of a size this audit reads.
+	cps, err := l.Store.Checkpoints(ctx)
+	if err != nil {
+		return tlog.Checkpoint{}, "", err
+	}
+	cover, kept, err := l.Store.LogNodesCover(ctx)
+	if err != nil {
+		return tlog.Checkpoint{}, "", err
+	}
 	size, err := l.Store.LogSize(ctx)
 	if err != nil {
 		return tlog.Checkpoint{}, "", err
 	}
 	pub, err := l.Keyring.LogPublicKey(ctx)
-	if err != nil {
-		return tlog.Checkpoint{}, "", err
-	}
-	cps, err := l.Store.Checkpoints(ctx)
 	if err != nil {
 		return tlog.Checkpoint{}, "", err
 	}
@@ -347,10 +357,6 @@ func (l *Log) Audit(ctx context.Context, saved string) (tlog.Checkpoint, string,
 		}
 	}
 	slices.SortStableFunc(claims, func(a, b claim) int { return cmp.Compare(a.c.Size, b.c.Size) })
-	cover, err := l.Store.LogNodesCover(ctx)
-	if err != nil {
-		return tlog.Checkpoint{}, "", err
-	}
 
 	b, _ := tlog.NewBuilder(0, nil)
 	checkClaims := func() error {
@@ -366,6 +372,7 @@ func (l *Log) Audit(ctx context.Context, saved string) (tlog.Checkpoint, string,
 		return tlog.Checkpoint{}, "", err
 	}
 	var completed []tlog.Node
+	var checked uint64 // kept subtrees compared with their rehash
 	for from := uint64(0); from < size; from += auditChunk {
 		entries, err := l.Store.LogRange(ctx, from, min(size, from+auditChunk))
 		if err != nil {
@@ -384,12 +391,17 @@ func (l *Log) Audit(ctx context.Context, saved string) (tlog.Checkpoint, string,
 				return tlog.Checkpoint{}, "", err
 			}
 		}
-		if err := l.checkKept(ctx, completed, cover); err != nil {
+		n, err := l.checkKept(ctx, completed, cover)
+		if err != nil {
 			return tlog.Checkpoint{}, "", err
 		}
+		checked += n
 	}
 	if b.Size() != size {
 		return fail("%d entries where the log counts %d", b.Size(), size)
+	}
+	if checked != kept {
+		return fail("%d subtree hashes are kept where the log's entries make %d", kept, checked)
 	}
 	note, err := l.checkpoint(ctx, size, b.Root())
 	if err != nil {
@@ -400,8 +412,8 @@ func (l *Log) Audit(ctx context.Context, saved string) (tlog.Checkpoint, string,
 }
 
 // checkKept compares the kept hashes of subtrees below cover with the
-// subtrees as rehashed from their entries.
-func (l *Log) checkKept(ctx context.Context, rehashed []tlog.Node, cover uint64) error {
+// subtrees as rehashed from their entries, and says how many it compared.
+func (l *Log) checkKept(ctx context.Context, rehashed []tlog.Node, cover uint64) (uint64, error) {
 	var ids []store.LogNodeID
 	var want []tlog.Hash
 	for _, n := range rehashed {
@@ -411,19 +423,21 @@ func (l *Log) checkKept(ctx context.Context, rehashed []tlog.Node, cover uint64)
 		}
 	}
 	if len(ids) == 0 {
-		return nil
+		return 0, nil
 	}
 	kept, err := l.Store.LogNodes(ctx, ids)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%w: a kept subtree is missing (%v)", ErrTampered, err)
-	}
-	if err != nil {
-		return err
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return 0, fmt.Errorf("%w: a kept subtree is missing (%v)", ErrTampered, err)
+	case errors.Is(err, store.ErrCorrupt):
+		return 0, fmt.Errorf("%w: %v", ErrTampered, err)
+	case err != nil:
+		return 0, err
 	}
 	for i := range ids {
 		if kept[i] != want[i] {
-			return fmt.Errorf("%w: the kept subtree at level %d, index %d does not match its entries", ErrTampered, ids[i].Level, ids[i].Index)
+			return 0, fmt.Errorf("%w: the kept subtree at level %d, index %d does not match its entries", ErrTampered, ids[i].Level, ids[i].Index)
 		}
 	}
-	return nil
+	return uint64(len(ids)), nil
 }

@@ -182,6 +182,25 @@ func TestHistoryFromKeptSubtrees(t *testing.T) {
 	}
 }
 
+// TestHistoryRefusesForgedSubtree: a subtree hash planted ahead of the log
+// is never built on: when the log reaches it, the customer's history fails
+// instead of a checkpoint being signed over it.
+func TestHistoryRefusesForgedSubtree(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	r.record(6, "cus_a")
+	if _, err := r.log.History(ctx, "cus_a", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.raw.ExecContext(ctx, `INSERT INTO log_nodes (level, idx, hash) VALUES (2, 1, zeroblob(32))`); err != nil {
+		t.Fatal(err)
+	}
+	r.record(2, "cus_a")
+	if h, err := r.log.History(ctx, "cus_a", 0); !errors.Is(err, store.ErrCorrupt) {
+		t.Fatalf("history over a forged subtree: %v (checkpoint %q)", err, h.Checkpoint)
+	}
+}
+
 // TestAuditCatchesTampering: the audit passes on an honest log; editing an
 // entry, deleting one, or rewriting an entry with its leaf hash (so the
 // tree is self-consistent again) each make it fail, as does a log that no
@@ -196,6 +215,9 @@ func TestAuditCatchesTampering(t *testing.T) {
 			leaf_hash = X'00' WHERE idx = 2`, // the hash is fixed below, like a careful attacker would
 		"a kept subtree edited":  `UPDATE log_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 0`,
 		"a kept subtree deleted": `DELETE FROM log_nodes WHERE level = 1 AND idx = 1`,
+		"a kept hash cut short":  `UPDATE log_nodes SET hash = X'00' WHERE level = 1 AND idx = 0`,
+		"a subtree forged beyond the cover": `DELETE FROM log_nodes WHERE level = 1 AND idx = 2;
+			INSERT INTO log_nodes (level, idx, hash) VALUES (2, 1, zeroblob(32))`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := newRig(t)

@@ -57,10 +57,11 @@ type Config struct {
 	// AgentTyping passes "the agent is typing" to the customer's devices.
 	AgentTyping func(customerID, conversationID, who string) error
 	// Events opens the page of a conversation's events before a seq (the
-	// newest page when before < 1), and Since those after one; the console
-	// calls them only after the read is in the access log.
+	// newest page when before < 1), and Since those after one, up to
+	// another; the console calls them only after the read is in the
+	// access log.
 	Events func(ctx context.Context, conversationID string, before int64) (delivery.HistoryPage, error)
-	Since  func(ctx context.Context, conversationID string, after int64) (delivery.HistoryPage, error)
+	Since  func(ctx context.Context, conversationID string, after, upTo int64) (delivery.HistoryPage, error)
 	// Watch calls wake whenever one of the customer's conversations may
 	// have moved (the bus's wake-ups for that customer), until stop.
 	Watch  func(customerID string, wake func(conversationID string)) (stop func(), err error)

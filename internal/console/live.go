@@ -153,6 +153,9 @@ func (s *Service) stream(ctx context.Context, conn *websocket.Conn, m member, co
 			moved, typed = wt.take()
 		}
 		if typed {
+			if _, err := s.stillVisible(ctx, m, conversationID); err != nil {
+				return err
+			}
 			if err := delivery.WriteFrame(ctx, conn, map[string]string{"type": "typing"}); err != nil {
 				return err
 			}
@@ -160,16 +163,25 @@ func (s *Service) stream(ctx context.Context, conn *websocket.Conn, m member, co
 	}
 }
 
+// stillVisible checks again, before anything is sent, that the member is
+// signed in and may see the conversation, and returns it as it is now.
+func (s *Service) stillVisible(ctx context.Context, m member, conversationID string) (store.Conversation, error) {
+	if _, err := s.c.Store.StaffSession(ctx, m.session.IDHash); errors.Is(err, store.ErrNotFound) {
+		return store.Conversation{}, errSignedOut
+	} else if err != nil {
+		return store.Conversation{}, err
+	}
+	return s.conversation(ctx, m, conversationID)
+}
+
 // sendSince sends the conversation's events after *after, recording each
-// batch in the customer's access log before opening it.
+// batch in the customer's access log before opening it. A batch holds
+// only events up to the head seen when the member's right was checked: a
+// revocation or narrowing commits its notice with the change, so nothing
+// after it is sent without a new check.
 func (s *Service) sendSince(ctx context.Context, conn *websocket.Conn, m member, conversationID string, after *int64) error {
 	for {
-		if _, err := s.c.Store.StaffSession(ctx, m.session.IDHash); errors.Is(err, store.ErrNotFound) {
-			return errSignedOut
-		} else if err != nil {
-			return err
-		}
-		c, err := s.conversation(ctx, m, conversationID)
+		c, err := s.stillVisible(ctx, m, conversationID)
 		if err != nil {
 			return err
 		}
@@ -179,19 +191,19 @@ func (s *Service) sendSince(ctx context.Context, conn *websocket.Conn, m member,
 		if err := s.c.Access.Record(ctx, access.ActorAgent, m.ID, "read", "conversation", c.CustomerID); err != nil {
 			return fmt.Errorf("console: record access: %w", err)
 		}
-		page, err := s.c.Since(ctx, c.ID, *after)
+		page, err := s.c.Since(ctx, c.ID, *after, c.LastSeq)
 		if err != nil {
 			return err
 		}
-		if len(page.Events) == 0 {
-			return nil
+		if len(page.Events) > 0 {
+			if err := delivery.WriteFrame(ctx, conn, map[string]any{"type": "events", "events": page.Events}); err != nil {
+				return err
+			}
 		}
-		if err := delivery.WriteFrame(ctx, conn, map[string]any{"type": "events", "events": page.Events}); err != nil {
-			return err
+		if !page.More {
+			*after = c.LastSeq // up to the head checked; events deleted on the way are gone
+			return nil
 		}
 		*after = page.Events[len(page.Events)-1].Seq
-		if !page.More {
-			return nil
-		}
 	}
 }

@@ -506,19 +506,24 @@ func (h *Hub) Page(ctx context.Context, conversationID string, before int64) (Hi
 	return HistoryPage{Events: out, More: len(evs) == historyPage}, nil
 }
 
-// Since opens up to a page of the conversation's events after seq after,
-// oldest first; More says that newer ones may follow. Callers have checked
-// who may see them, as for Page.
-func (h *Hub) Since(ctx context.Context, conversationID string, after int64) (HistoryPage, error) {
+// Since opens up to a page of the conversation's events after seq after
+// and up to seq upTo, oldest first; More says that more of them may
+// follow. Callers have checked who may see them, as for Page, as of upTo.
+func (h *Hub) Since(ctx context.Context, conversationID string, after, upTo int64) (HistoryPage, error) {
 	evs, err := h.store.EventsAfter(ctx, conversationID, after, historyPage)
 	if err != nil {
 		return HistoryPage{}, err
 	}
+	more := len(evs) == historyPage
 	out := make([]Event, 0, len(evs))
 	for _, e := range evs {
+		if e.Seq > upTo {
+			more = false
+			break
+		}
 		out = append(out, h.wire(ctx, e))
 	}
-	return HistoryPage{Events: out, More: len(evs) == historyPage}, nil
+	return HistoryPage{Events: out, More: more && len(out) > 0}, nil
 }
 
 func readResume(ctx context.Context, c *websocket.Conn) (map[string]int64, error) {

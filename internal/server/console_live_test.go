@@ -97,8 +97,9 @@ func TestConsoleLive(t *testing.T) {
 		t.Fatalf("after revocation: frame %+v, close %d (%v), want close %d", f, got, err, console.CloseNotShared)
 	}
 
-	// Ada is disabled mid-stream: the customer's next message is not sent
-	// to her, and the stream says she is signed out.
+	// Ada is disabled mid-stream: neither that the customer types nor
+	// their next message is sent to her, and the stream says she is
+	// signed out.
 	ws, code = follow(ada, "cnv_2")
 	if ws == nil {
 		t.Fatalf("following: %d", code)
@@ -108,6 +109,7 @@ func TestConsoleLive(t *testing.T) {
 	fatalIf(t, st.DisableStaff(ctx, "ins_a", m.ID, time.Now()))
 	logged, err = st.LogSize(ctx)
 	fatalIf(t, err)
+	fatalIf(t, srv.Bus.CustomerTyping("cnv_2"))
 	write("cnv_2", "Hello?")
 	f, err = next(ws)
 	if got := websocket.CloseStatus(err); got != console.CloseSignedOut {

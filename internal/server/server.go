@@ -179,6 +179,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 			if err != nil {
 				return nil, err
 			}
+			// Subscribed before the stream's first look at the store, so
+			// no event falls between the two; on failure the poll covers it.
+			_ = s.Bus.Flush()
 			return sub.Unsubscribe, nil
 		}})
 	s.Console.BankRoutes(bank, bankKey)

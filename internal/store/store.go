@@ -51,6 +51,9 @@ var (
 	// been replaced (its history cleared, maybe on another node). Nothing
 	// was stored; seal it again under the current key.
 	ErrStaleKey = errors.New("store: sealed under a replaced data key")
+	// ErrCorrupt: a stored value is not what it must be (a hash of the wrong
+	// length, a kept hash that disagrees): damage or tampering.
+	ErrCorrupt = errors.New("store: a stored value is malformed or disagrees")
 	// ErrKeyChanged: ClearHistory found another version of the data key
 	// than the caller prepared for. Nothing changed; prepare again.
 	ErrKeyChanged = errors.New("store: the data key changed meanwhile")
@@ -215,11 +218,13 @@ type Store interface {
 	// is not kept.
 	LogNodes(ctx context.Context, ids []LogNodeID) ([][32]byte, error)
 	// PutLogNodes keeps hashes of perfect subtrees above the leaves (level
-	// ≥ 1), all or none; one already kept is kept as it was.
+	// ≥ 1), all or none. Keeping one again with the same hash changes
+	// nothing; with another hash it is ErrCorrupt, and nothing is kept.
 	PutLogNodes(ctx context.Context, nodes []LogNode) error
-	// LogNodesCover is how many leaves the kept level-1 subtrees cover:
-	// 2 × (the highest kept index at level 1, + 1), or 0.
-	LogNodesCover(ctx context.Context) (uint64, error)
+	// LogNodesCover is how many leaves the kept level-1 subtrees cover,
+	// 2 × (the highest kept index at level 1, + 1) or 0, and how many
+	// subtrees are kept in all, read together.
+	LogNodesCover(ctx context.Context) (cover, kept uint64, err error)
 	// LogSize is the number of entries.
 	LogSize(ctx context.Context) (uint64, error)
 	// PutCheckpoint keeps a signed checkpoint; one of the same size is
@@ -829,6 +834,15 @@ type LogNodeID struct {
 type LogNode struct {
 	LogNodeID
 	Hash [32]byte
+}
+
+// Hash32 is a stored hash as read, checked for its length: ErrCorrupt
+// otherwise, where a conversion would panic.
+func Hash32(b []byte) ([32]byte, error) {
+	if len(b) != 32 {
+		return [32]byte{}, fmt.Errorf("%w: a hash of %d bytes", ErrCorrupt, len(b))
+	}
+	return [32]byte(b), nil
 }
 
 // InOrder lists the hashes of ids from what a store found, in the order

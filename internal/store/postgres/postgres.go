@@ -896,7 +896,11 @@ func (s *Store) LeafHashes(ctx context.Context, from, to uint64) ([][32]byte, er
 		if err := rows.Scan(&leaf); err != nil {
 			return nil, err
 		}
-		out = append(out, [32]byte(leaf))
+		h, err := store.Hash32(leaf)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
 	}
 	return out, rows.Err()
 }
@@ -929,7 +933,11 @@ func (s *Store) LogNodes(ctx context.Context, ids []store.LogNodeID) ([][32]byte
 		if err := rows.Scan(&level, &idx, &hash); err != nil {
 			return nil, err
 		}
-		got[store.LogNodeID{Level: uint8(level), Index: uint64(idx)}] = [32]byte(hash)
+		h, err := store.Hash32(hash)
+		if err != nil {
+			return nil, err
+		}
+		got[store.LogNodeID{Level: uint8(level), Index: uint64(idx)}] = h
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -945,15 +953,32 @@ func (s *Store) PutLogNodes(ctx context.Context, nodes []store.LogNode) error {
 		}
 		levels[i], indexes[i], hashes[i] = int16(n.Level), int64(n.Index), n.Hash[:]
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO log_nodes (level, idx, hash)
-		SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[]) ON CONFLICT DO NOTHING`, levels, indexes, hashes)
-	return err
+	// Kept hashes are never replaced: one that disagrees is damage, and
+	// then nothing is kept.
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The CTE's rows are not visible to the SELECT: it compares with
+		// what was kept before, and an error rolls the insert back.
+		var disagree int
+		err := tx.QueryRow(ctx, `
+			WITH put AS (
+				INSERT INTO log_nodes (level, idx, hash)
+				SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[]) ON CONFLICT DO NOTHING
+			)
+			SELECT count(*) FROM unnest($1::smallint[], $2::bigint[], $3::bytea[]) AS j(level, idx, hash)
+				JOIN log_nodes n ON n.level = j.level AND n.idx = j.idx AND n.hash <> j.hash`, levels, indexes, hashes).Scan(&disagree)
+		if err != nil {
+			return err
+		}
+		if disagree > 0 {
+			return fmt.Errorf("%w: %d kept log nodes have another hash", store.ErrCorrupt, disagree)
+		}
+		return nil
+	})
 }
 
-func (s *Store) LogNodesCover(ctx context.Context) (uint64, error) {
-	var n uint64
-	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(idx) + 1, 0) * 2 FROM log_nodes WHERE level = 1`).Scan(&n)
-	return n, err
+func (s *Store) LogNodesCover(ctx context.Context) (cover, kept uint64, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT coalesce(max(idx) FILTER (WHERE level = 1) + 1, 0) * 2, count(*) FROM log_nodes`).Scan(&cover, &kept)
+	return cover, kept, err
 }
 
 func (s *Store) LogSize(ctx context.Context) (uint64, error) {

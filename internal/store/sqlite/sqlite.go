@@ -9,6 +9,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"embed"
@@ -1219,7 +1220,11 @@ func (s *Store) LeafHashes(ctx context.Context, from, to uint64) ([][32]byte, er
 		if err := rows.Scan(&leaf); err != nil {
 			return nil, err
 		}
-		out = append(out, [32]byte(leaf))
+		h, err := store.Hash32(leaf)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
 	}
 	return out, rows.Err()
 }
@@ -1255,11 +1260,14 @@ func (s *Store) LogNodes(ctx context.Context, ids []store.LogNodeID) ([][32]byte
 		for rows.Next() {
 			var id store.LogNodeID
 			var hash []byte
-			if err := rows.Scan(&id.Level, &id.Index, &hash); err != nil {
+			err := rows.Scan(&id.Level, &id.Index, &hash)
+			if err == nil {
+				got[id], err = store.Hash32(hash)
+			}
+			if err != nil {
 				rows.Close()
 				return nil, err
 			}
-			got[id] = [32]byte(hash)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -1271,22 +1279,33 @@ func (s *Store) LogNodes(ctx context.Context, ids []store.LogNodeID) ([][32]byte
 
 func (s *Store) PutLogNodes(ctx context.Context, nodes []store.LogNode) error {
 	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+		// One statement for all: the kept hash comes back, whether this
+		// insert kept it or an earlier one did.
+		put, err := c.PrepareContext(ctx, `INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)
+			ON CONFLICT (level, idx) DO UPDATE SET hash = hash RETURNING hash`)
+		if err != nil {
+			return err
+		}
+		defer put.Close()
 		for _, n := range nodes {
 			if n.Level == 0 {
 				return fmt.Errorf("sqlite: log node %d/%d: leaves are kept with their entries", n.Level, n.Index)
 			}
-			if _, err := c.ExecContext(ctx, `INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, n.Level, n.Index, n.Hash[:]); err != nil {
+			var kept []byte
+			if err := put.QueryRowContext(ctx, n.Level, n.Index, n.Hash[:]).Scan(&kept); err != nil {
 				return err
+			}
+			if !bytes.Equal(kept, n.Hash[:]) {
+				return fmt.Errorf("%w: the kept log node %d/%d has another hash", store.ErrCorrupt, n.Level, n.Index)
 			}
 		}
 		return nil
 	})
 }
 
-func (s *Store) LogNodesCover(ctx context.Context) (uint64, error) {
-	var n uint64
-	err := s.reads.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) * 2 FROM log_nodes WHERE level = 1`).Scan(&n)
-	return n, err
+func (s *Store) LogNodesCover(ctx context.Context) (cover, kept uint64, err error) {
+	err = s.reads.QueryRowContext(ctx, `SELECT coalesce(max(idx) FILTER (WHERE level = 1) + 1, 0) * 2, count(*) FROM log_nodes`).Scan(&cover, &kept)
+	return cover, kept, err
 }
 
 func (s *Store) LogSize(ctx context.Context) (uint64, error) {

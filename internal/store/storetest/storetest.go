@@ -898,10 +898,10 @@ func testAccessLog(t *testing.T, s store.Store) {
 	}
 	// Kept subtrees: level 0 is the entries' leaves; levels above are kept
 	// all or none, the first write of one wins, and the cover follows level 1.
-	cover, err := s.LogNodesCover(ctx)
+	cover, kept, err := s.LogNodesCover(ctx)
 	must(t, err)
-	if cover != 0 {
-		t.Fatalf("cover before any node: %d", cover)
+	if cover != 0 || kept != 0 {
+		t.Fatalf("cover before any node: %d, %d kept", cover, kept)
 	}
 	h := func(b byte) [32]byte { return [32]byte{b, b} }
 	must(t, s.PutLogNodes(ctx, []store.LogNode{
@@ -909,17 +909,22 @@ func testAccessLog(t *testing.T, s store.Store) {
 		{LogNodeID: store.LogNodeID{Level: 1, Index: 1}, Hash: h(2)},
 		{LogNodeID: store.LogNodeID{Level: 2, Index: 0}, Hash: h(3)},
 	}))
-	must(t, s.PutLogNodes(ctx, []store.LogNode{{LogNodeID: store.LogNodeID{Level: 1, Index: 1}, Hash: h(9)}}))
-	if err := s.PutLogNodes(ctx, []store.LogNode{
-		{LogNodeID: store.LogNodeID{Level: 1, Index: 2}, Hash: h(4)},
-		{LogNodeID: store.LogNodeID{Level: 0, Index: 5}, Hash: h(5)},
-	}); err == nil {
-		t.Fatal("a leaf was kept as a node")
+	// The same again changes nothing; another hash for a kept one is
+	// refused, and so is a leaf, each with nothing of its batch kept.
+	must(t, s.PutLogNodes(ctx, []store.LogNode{{LogNodeID: store.LogNodeID{Level: 1, Index: 1}, Hash: h(2)}}))
+	for _, bad := range [][]store.LogNode{
+		{{LogNodeID: store.LogNodeID{Level: 1, Index: 2}, Hash: h(4)}, {LogNodeID: store.LogNodeID{Level: 1, Index: 1}, Hash: h(9)}},
+		{{LogNodeID: store.LogNodeID{Level: 1, Index: 2}, Hash: h(4)}, {LogNodeID: store.LogNodeID{Level: 0, Index: 5}, Hash: h(5)}},
+	} {
+		err := s.PutLogNodes(ctx, bad)
+		if err == nil || (bad[1].Level == 1 && !errors.Is(err, store.ErrCorrupt)) {
+			t.Fatalf("kept %+v: %v", bad[1], err)
+		}
 	}
-	cover, err = s.LogNodesCover(ctx)
+	cover, kept, err = s.LogNodesCover(ctx)
 	must(t, err)
-	if cover != 4 {
-		t.Fatalf("cover after levels 1/0–1: %d, want 4 (level 1 index 2 must not be kept)", cover)
+	if cover != 4 || kept != 3 {
+		t.Fatalf("after refused batches: cover %d, %d kept; want 4 and 3 (level 1 index 2 must not be kept)", cover, kept)
 	}
 	nodes, err := s.LogNodes(ctx, []store.LogNodeID{{Level: 2, Index: 0}, {Level: 0, Index: 19}, {Level: 1, Index: 1}, {Level: 0, Index: 0}})
 	must(t, err)

@@ -15,6 +15,7 @@ let me = null;
 let openId = null;
 let seenSeq = new Map(); // conversation → last seq when it was loaded
 let stream = null; // the open conversation's live stream
+let opening = 0; // counts open() calls: only the latest renders and streams
 let typingTimer = null;
 const typingLine = h('p', { class: 'muted', role: 'status', testid: 'console-typing', hidden: true }, 'The customer is typing…');
 
@@ -108,6 +109,7 @@ async function refreshQueue() {
 
 async function open(id) {
   openId = id;
+  const turn = ++opening;
   problem.hidden = true;
   if (stream) stream.stop();
   stream = null;
@@ -133,7 +135,7 @@ async function open(id) {
       try {
         await call('POST', `/conversations/${encodeURIComponent(id)}/messages`, { text: input.value });
         input.value = ''; // the reply comes back on the live stream
-        typedAt = 0; // the customer's "typing" ended with the reply
+        typedAt = 0; // the next keystroke says "typing" again at once
       } catch (err) { fail(err); }
     });
     const act = (label, path, testid) => h('button', { type: 'button', class: 'button', testid, onclick: async () => {
@@ -180,6 +182,7 @@ async function open(id) {
       (context.balances || []).map((b) => h('p', { testid: 'context-balance' }, `${b.account_name} ${mask(b.mask)} · ${formatMoney(b.available)} available`)),
       (context.transactions || []).length > 0 && h('ul', {}, context.transactions.map((t) =>
         h('li', {}, `${transactionTitle(t)} · ${formatMoney(t.amount, t.direction)}${t.status === 'pending' ? ' · pending' : ''}`))));
+    if (turn !== opening) return; // another conversation was opened meanwhile
     for (const n of notes.notes || []) notesList.append(h('li', { class: 'note' }, n.text));
     const cards = h('ol', { class: 'cards' }, events.map((e) => renderEvent(e)));
     const liveLine = h('p', { class: 'muted', role: 'status', testid: 'console-live', hidden: true });
@@ -212,6 +215,7 @@ async function open(id) {
 // seconds. The stream ends for good when the member is signed out or the
 // conversation is no longer shared with the bank's people.
 function follow(id, cards, liveLine) {
+  if (stream) stream.stop();
   const s = createLive({
     path: () => `/console/api/conversations/${encodeURIComponent(id)}/live?after=${seenSeq.get(id) || 0}`,
     onMessage: (msg) => {
