@@ -234,6 +234,28 @@ func TestBrowserPrivacyCenter(t *testing.T) {
 	if res[0].Error == nil || res[0].Error.Code != "consent_revoked" {
 		t.Fatalf("bank post after disconnecting: %+v", res[0])
 	}
+
+	// A new password, from the privacy center: the current one is asked
+	// for, and the other device (c) is signed out.
+	const newPassword = "a brand new passphrase"
+	do("a wrong current password is refused in words",
+		chromedp.SendKeys(css(`[data-testid="account-pw-current"]`), "not my password"),
+		chromedp.SendKeys(css(`[data-testid="account-pw-new"]`), newPassword),
+		chromedp.Click(css(`[data-testid="account-pw-change"]`)),
+		chromedp.Poll[chromedp.Void](`(document.querySelector('[data-testid="account-pw-said"]')?.textContent || '').includes('not your current password')`),
+	)
+	do("the password changes",
+		chromedp.SetValue(css(`[data-testid="account-pw-current"]`), info.CustomerPassword),
+		chromedp.Click(css(`[data-testid="account-pw-change"]`)),
+		chromedp.Poll[chromedp.Void](`(document.querySelector('[data-testid="account-pw-said"]')?.textContent || '').includes('Every other device was signed out')`),
+	)
+	shot(t, ctx, "password-changed")
+	if err := c.Call(ctxT(t), "GET", "/app/api/me", nil, nil); err == nil {
+		t.Fatal("the other device is still signed in after a new password")
+	}
+	again := newCustomer(t, info.BaseURL)
+	again.signIn(info.CustomerEmail, newPassword)
+	do("this device stays signed in", chromedp.Navigate(info.BaseURL+"/#/"), chromedp.WaitVisible(css(`[data-testid="signout"]`)))
 }
 
 // TestBrowserDelegation: the owner shares one bank read-only with their

@@ -119,6 +119,12 @@ func errInvalidCredentials() *httpx.Error {
 	return httpx.Errorf(http.StatusUnauthorized, "invalid_credentials", "That email and password don't match.")
 }
 
+// ErrWrongPassword answers a change of password whose current password is
+// wrong. It is not a 401: the session is fine.
+func ErrWrongPassword() *httpx.Error {
+	return httpx.Errorf(http.StatusForbidden, "wrong_password", "That is not your current password.")
+}
+
 func errTooManyAttempts(wait time.Duration) *httpx.Error {
 	n := max(1, int(math.Ceil(wait.Minutes())))
 	unit := "minutes"
@@ -241,6 +247,48 @@ func (s *Service) signIn(ctx context.Context, email, password, clientIP string) 
 	}
 	s.throttle.succeeded(email, clientIP)
 	return c, 0, nil
+}
+
+// ChangePassword gives the customer of session se a new password, once
+// they give the current one. A wrong current password counts as a failed
+// sign-in (throttled by email and client address), so a device left
+// signed in cannot be used to find the password; every other session of
+// the customer ends, so whoever else was signed in is out. Errors for the
+// client are *httpx.Error: 400 weak_password, 403 wrong_password, 429
+// too_many_attempts (with how long to wait).
+func (s *Service) ChangePassword(ctx context.Context, se store.Session, current, next, clientIP string) (time.Duration, error) {
+	if err := checkPassword(next); err != nil {
+		return 0, err
+	}
+	c, err := s.st.Customer(ctx, se.CustomerID)
+	if err != nil {
+		return 0, fmt.Errorf("auth: change password of %s: %w", se.CustomerID, err)
+	}
+	if _, wait, err := s.signIn(ctx, c.Email, current, clientIP); err != nil {
+		var e *httpx.Error
+		if errors.As(err, &e) && e.Code == "invalid_credentials" {
+			return 0, ErrWrongPassword()
+		}
+		return wait, err
+	}
+	hash, err := HashPassword(next)
+	if err != nil {
+		return 0, fmt.Errorf("auth: change password: %w", err)
+	}
+	if err := s.st.SetPassword(ctx, c.ID, hash, se.IDHash); err != nil {
+		return 0, fmt.Errorf("auth: change password of %s: %w", c.ID, err)
+	}
+	s.log.InfoContext(ctx, "auth: password changed; other sessions ended", "customer", c.ID)
+	return 0, nil
+}
+
+// CheckPassword applies the rules for a new password (length, in
+// characters and bytes); the error is for the person choosing it.
+func CheckPassword(pw string) error {
+	if err := checkPassword(pw); err != nil {
+		return err
+	}
+	return nil
 }
 
 // clientKey keys clientTag; it lives only as long as the process.

@@ -40,6 +40,7 @@ func accountOf(c store.Customer, csrf string) account {
 //	POST /app/api/signin   {"email","password"} → 200 same shape
 //	POST /app/api/signout  → 204
 //	GET  /app/api/me       → 200 same shape
+//	POST /app/api/password {"current","new"} → 204; every other session ends
 //
 // Cross-origin browser POSTs are refused (403 csrf) with Go's
 // CrossOriginProtection: signup and signin have no session and so no CSRF
@@ -51,6 +52,7 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("POST /app/api/signin", s.handleSignIn)
 	mux.HandleFunc("POST /app/api/signout", s.handleSignOut)
 	mux.Handle("GET /app/api/me", s.RequireCustomer(http.HandlerFunc(s.handleMe)))
+	mux.Handle("POST /app/api/password", s.RequireCustomer(http.HandlerFunc(s.handlePassword)))
 
 	cop := http.NewCrossOriginProtection()
 	return s.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -144,6 +146,26 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, accountOf(c, se.CSRFToken))
+}
+
+func (s *Service) handlePassword(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Current string `json:"current"`
+		New     string `json:"new"`
+	}
+	if err := httpx.DecodeJSON(w, r, maxBody, &in); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	se, _ := SessionFrom(r.Context())
+	if wait, err := s.ChangePassword(r.Context(), se, in.Current, in.New, clientIP(r)); err != nil {
+		if wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // writeError answers with err; an error that is not for the client is logged

@@ -327,3 +327,63 @@ func TestSessionExpiresByServiceClock(t *testing.T) {
 		t.Fatal("a session past its expiry by the service's clock is still live")
 	}
 }
+
+// TestChangePassword: the current password is needed (a wrong one is a
+// 403 that counts toward the sign-in lockout, and leaves the session
+// alone); the new one follows the sign-up rules; once changed, every other
+// session ends, this one goes on, and only the new password signs in.
+func TestChangePassword(t *testing.T) {
+	env := newTestEnv(t)
+	srv := httptest.NewServer(env.svc.Handler())
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	a := &apiClient{t: t, srv: srv, c: &http.Client{Jar: jar}}
+	other := &apiClient{t: t, srv: srv, c: &http.Client{Jar: must(cookiejar.New(nil))}}
+	creds := map[string]string{"email": "ada@example.com", "password": "correct horse battery"}
+	resp, body := a.do("POST", "/app/api/signup", creds)
+	a.wantStatus(resp, body, 201, "")
+	csrf := decodeAccount(t, body).CSRFToken
+	resp, body = other.do("POST", "/app/api/signin", creds)
+	other.wantStatus(resp, body, 200, "")
+
+	change := func(current, next string, header ...string) (*http.Response, []byte) {
+		return a.do("POST", "/app/api/password", map[string]string{"current": current, "new": next}, append([]string{"X-CSRF-Token", csrf}, header...)...)
+	}
+	resp, body = a.do("POST", "/app/api/password", map[string]string{"current": "correct horse battery", "new": "staple battery horse"})
+	a.wantStatus(resp, body, 403, "csrf")
+	resp, body = change("wrong password", "staple battery horse")
+	a.wantStatus(resp, body, 403, "wrong_password")
+	resp, body = change("correct horse battery", "short")
+	a.wantStatus(resp, body, 400, "weak_password")
+	resp, body = other.do("GET", "/app/api/me", nil)
+	other.wantStatus(resp, body, 200, "") // refusals changed nothing
+
+	resp, body = change("correct horse battery", "staple battery horse")
+	a.wantStatus(resp, body, 204, "")
+	resp, body = a.do("GET", "/app/api/me", nil)
+	a.wantStatus(resp, body, 200, "")
+	resp, body = other.do("GET", "/app/api/me", nil)
+	other.wantStatus(resp, body, 401, "signed_out")
+	resp, body = other.do("POST", "/app/api/signin", creds)
+	other.wantStatus(resp, body, 401, "invalid_credentials")
+	resp, body = other.do("POST", "/app/api/signin", map[string]string{"email": "ada@example.com", "password": "staple battery horse"})
+	other.wantStatus(resp, body, 200, "")
+
+	// Guessing the current password from a signed-in device is throttled
+	// like guessing at sign-in.
+	for range maxEmailFailures {
+		change("a guess", "another new password")
+	}
+	resp, body = change("staple battery horse", "another new password")
+	a.wantStatus(resp, body, 429, "too_many_attempts")
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After on a throttled change")
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

@@ -106,6 +106,7 @@ func (s *Service) Register(mux interface{ Handle(string, http.Handler) }) {
 	mux.Handle("POST /console/api/signin", http.HandlerFunc(s.signIn))
 	mux.Handle("POST /console/api/signout", s.require(s.signOut))
 	mux.Handle("GET /console/api/me", s.require(s.me))
+	mux.Handle("POST /console/api/password", s.require(s.changePassword))
 	mux.Handle("GET /console/api/queue", s.require(s.queue))
 	mux.Handle("GET /console/api/conversations/{id}/events", s.require(s.events))
 	mux.Handle("GET /console/api/conversations/{id}/live", s.require(s.live))
@@ -231,6 +232,45 @@ func (s *Service) signOut(w http.ResponseWriter, r *http.Request, m member) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: Cookie, Value: "", Path: "/", Secure: true, HttpOnly: true, MaxAge: -1})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// changePassword gives the member a new password, {"current","new"} → 204,
+// once they give the current one; wrong guesses count toward the sign-in
+// lockout, and every other console session of theirs ends.
+func (s *Service) changePassword(w http.ResponseWriter, r *http.Request, m member) {
+	var req struct {
+		Current string `json:"current"`
+		New     string `json:"new"`
+	}
+	if err := httpx.DecodeJSON(w, r, 4<<10, &req); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	if err := auth.CheckPassword(req.New); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	if wait, ok := s.throttle.Attempt(m.Email, r); !ok {
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+		httpx.WriteError(w, httpx.Errorf(http.StatusTooManyRequests, "too_many_attempts", "Too many wrong passwords. Try again in %d minutes.", int(wait.Minutes())+1))
+		return
+	}
+	if ok, err := auth.VerifyPassword(m.PasswordHash, req.Current); err != nil || !ok {
+		httpx.WriteError(w, auth.ErrWrongPassword())
+		return
+	}
+	s.throttle.Succeeded(m.Email, r)
+	hash, err := auth.HashPassword(req.New)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	if err := s.c.Store.SetStaffPassword(r.Context(), m.ID, hash, m.session.IDHash); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	s.c.Logger.Info("console: password changed; other sessions ended", "staff", m.ID)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -307,3 +307,53 @@ func TestRoundRobinAndSearch(t *testing.T) {
 		t.Fatalf("search nomatch: %d, %d", code, n)
 	}
 }
+
+// TestConsolePassword: a member changes their password with the current
+// one; their other console sessions end, this one goes on, and only the new
+// password signs in.
+func TestConsolePassword(t *testing.T) {
+	ctx := context.Background()
+	srv := testServer(t)
+	addInstitutions(t, srv.Store, "ins_a")
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	_, password, err := console.NewStaff(ctx, srv.Store, "ins_a", "ada@a.example", "Ada", store.RoleAgent, time.Now())
+	fatalIf(t, err)
+	signIn := func(pw string) (staffSession, int) { return consoleSignInAs(t, ts.URL, "ada@a.example", pw) }
+	do := func(s staffSession, method, path, body string) int {
+		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Cookie", s.cookie)
+		req.Header.Set("X-CSRF-Token", s.csrf)
+		resp, err := http.DefaultClient.Do(req)
+		fatalIf(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	here, _ := signIn(password)
+	there, _ := signIn(password)
+	for _, step := range []struct {
+		body string
+		want int
+	}{
+		{`{"current":"a guess","new":"a long new password"}`, http.StatusForbidden},
+		{fmt.Sprintf(`{"current":%q,"new":"short"}`, password), http.StatusBadRequest},
+		{fmt.Sprintf(`{"current":%q,"new":"a long new password"}`, password), http.StatusNoContent},
+	} {
+		if got := do(here, "POST", "/console/api/password", step.body); got != step.want {
+			t.Fatalf("change with %s: %d, want %d", step.body, got, step.want)
+		}
+	}
+	if got := do(here, "GET", "/console/api/me", ""); got != http.StatusOK {
+		t.Errorf("the console that changed it: %d", got)
+	}
+	if got := do(there, "GET", "/console/api/me", ""); got != http.StatusUnauthorized {
+		t.Errorf("another console after the change: %d", got)
+	}
+	if _, code := signIn(password); code != http.StatusUnauthorized {
+		t.Errorf("the old password: %d", code)
+	}
+	if _, code := signIn("a long new password"); code != http.StatusOK {
+		t.Errorf("the new password: %d", code)
+	}
+}

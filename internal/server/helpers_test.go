@@ -74,6 +74,17 @@ func consoleSignIn(t *testing.T, baseURL string, st store.Store, institutionID, 
 	t.Helper()
 	_, password, err := console.NewStaff(context.Background(), st, institutionID, email, email, role, time.Now())
 	fatalIf(t, err)
+	se, status := consoleSignInAs(t, baseURL, email, password)
+	if status != http.StatusOK {
+		t.Fatalf("sign in %s: %d", email, status)
+	}
+	return se
+}
+
+// consoleSignInAs signs in to the console with an email and password, and
+// says how it went.
+func consoleSignInAs(t *testing.T, baseURL, email, password string) (staffSession, int) {
+	t.Helper()
 	resp, err := http.Post(baseURL+"/console/api/signin", "application/json", strings.NewReader(fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)))
 	fatalIf(t, err)
 	defer resp.Body.Close()
@@ -83,9 +94,8 @@ func consoleSignIn(t *testing.T, baseURL string, st store.Store, institutionID, 
 	json.NewDecoder(resp.Body).Decode(&me)
 	for _, c := range resp.Cookies() {
 		if c.Name == console.Cookie {
-			return staffSession{c.Name + "=" + c.Value, me.CSRF}
+			return staffSession{c.Name + "=" + c.Value, me.CSRF}, resp.StatusCode
 		}
 	}
-	t.Fatalf("sign in %s: %d", email, resp.StatusCode)
-	return staffSession{}
+	return staffSession{}, resp.StatusCode
 }

@@ -203,7 +203,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	all.Handle("GET /app/ws", s.Hub.Handler())
 	all.Handle("GET /app/api/conversations/{id}/events", s.Auth.RequireCustomer(s.Hub.HistoryHandler()))
 	accounts := s.Auth.Handler()
-	for _, p := range []string{"POST /app/api/signup", "POST /app/api/signin", "POST /app/api/signout", "GET /app/api/me"} {
+	for _, p := range []string{"POST /app/api/signup", "POST /app/api/signin", "POST /app/api/signout", "GET /app/api/me", "POST /app/api/password"} {
 		all.Handle(p, accounts)
 	}
 	notFound := func(w http.ResponseWriter, r *http.Request) {

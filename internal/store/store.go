@@ -116,6 +116,9 @@ type Store interface {
 	// ErrNotFound.
 	StaffSession(ctx context.Context, idHash []byte) (StaffSession, error)
 	DeleteStaffSession(ctx context.Context, idHash []byte) error
+	// SetStaffPassword replaces the member's password hash and ends every
+	// session of theirs but keep (the console that changed it), at once.
+	SetStaffPassword(ctx context.Context, staffID, hash string, keep []byte) error
 	// SetWork records how the bank's people work the conversation.
 	SetWork(ctx context.Context, conversationID, status string, snoozedUntil time.Time, priority int) error
 	AddNote(ctx context.Context, n Note) error
@@ -143,6 +146,9 @@ type Store interface {
 	CreateSession(ctx context.Context, s Session) error
 	Session(ctx context.Context, idHash []byte) (Session, error) // ErrNotFound when missing or expired
 	DeleteSession(ctx context.Context, idHash []byte) error
+	// SetPassword replaces the customer's password hash and ends every
+	// session of theirs but keep (the device that changed it), at once.
+	SetPassword(ctx context.Context, customerID, hash string, keep []byte) error
 	// SweepExpired deletes sessions and link attempts that expired before
 	// now, and returns how many rows went.
 	SweepExpired(ctx context.Context, now time.Time) (int64, error)

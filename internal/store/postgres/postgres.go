@@ -273,6 +273,30 @@ func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
 	return err
 }
 
+func (s *Store) SetPassword(ctx context.Context, customerID, hash string, keep []byte) error {
+	return s.setPassword(ctx, "customers", "sessions", "customer_id", customerID, hash, keep)
+}
+
+func (s *Store) SetStaffPassword(ctx context.Context, staffID, hash string, keep []byte) error {
+	return s.setPassword(ctx, "staff", "staff_sessions", "staff_id", staffID, hash, keep)
+}
+
+// setPassword serves both kinds of account: the table of accounts, and of
+// their sessions, which name their account in column owner.
+func (s *Store) setPassword(ctx context.Context, accounts, sessions, owner, id, hash string, keep []byte) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE `+accounts+` SET password_hash = $1 WHERE id = $2`, hash, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrNotFound
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM `+sessions+` WHERE `+owner+` = $1 AND id_hash <> $2`, id, keep)
+		return err
+	})
+}
+
 func (s *Store) SweepExpired(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
 	for _, q := range []string{`DELETE FROM sessions WHERE expires_at <= $1`, `DELETE FROM link_attempts WHERE expires_at <= $1`} {

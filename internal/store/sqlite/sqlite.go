@@ -580,6 +580,30 @@ func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
 	})
 }
 
+func (s *Store) SetPassword(ctx context.Context, customerID, hash string, keep []byte) error {
+	return s.setPassword(ctx, "customers", "sessions", "customer_id", customerID, hash, keep)
+}
+
+func (s *Store) SetStaffPassword(ctx context.Context, staffID, hash string, keep []byte) error {
+	return s.setPassword(ctx, "staff", "staff_sessions", "staff_id", staffID, hash, keep)
+}
+
+// setPassword serves both kinds of account: the table of accounts, and of
+// their sessions, which name their account in column owner.
+func (s *Store) setPassword(ctx context.Context, accounts, sessions, owner, id, hash string, keep []byte) error {
+	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+		res, err := c.ExecContext(ctx, `UPDATE `+accounts+` SET password_hash = ? WHERE id = ?`, hash, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		_, err = c.ExecContext(ctx, `DELETE FROM `+sessions+` WHERE `+owner+` = ? AND id_hash <> ?`, id, keep)
+		return err
+	})
+}
+
 func (s *Store) SweepExpired(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
 	err := s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {

@@ -221,6 +221,21 @@ func testSessions(t *testing.T, s store.Store) {
 	if _, err := s.Session(ctx, []byte("live")); err != nil {
 		t.Fatalf("the live session was swept: %v", err)
 	}
+	// A new password ends every session but the device's that set it.
+	must(t, s.CreateSession(ctx, store.Session{IDHash: []byte("other"), CustomerID: f.cust.ID, CSRFToken: "y", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}))
+	must(t, s.SetPassword(ctx, f.cust.ID, "$argon2id$new", []byte("live")))
+	if _, err := s.Session(ctx, []byte("other")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another device's session after a new password: %v", err)
+	}
+	if _, err := s.Session(ctx, []byte("live")); err != nil {
+		t.Fatalf("the session that set the password: %v", err)
+	}
+	if c, _ := s.CustomerByEmail(ctx, f.cust.Email); c.PasswordHash != "$argon2id$new" {
+		t.Fatalf("password hash = %q", c.PasswordHash)
+	}
+	if err := s.SetPassword(ctx, "cus_none", "x", nil); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("no such customer: %v", err)
+	}
 	must(t, s.DeleteSession(ctx, []byte("live")))
 	if _, err := s.Session(ctx, []byte("live")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted session: err = %v", err)
@@ -1337,6 +1352,18 @@ func testStaff(t *testing.T, s store.Store) {
 	must(t, s.CreateStaffSession(ctx, se))
 	if got, err := s.StaffSession(ctx, se.IDHash); err != nil || got.StaffID != m.ID {
 		t.Fatalf("session: %+v %v", got, err)
+	}
+	se2 := store.StaffSession{IDHash: []byte("h2"), StaffID: m.ID, CSRFToken: "d", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+	must(t, s.CreateStaffSession(ctx, se2))
+	must(t, s.SetStaffPassword(ctx, m.ID, "$argon2id$new", se.IDHash))
+	if _, err := s.StaffSession(ctx, se2.IDHash); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another console's session after a new password: %v", err)
+	}
+	if got, err := s.StaffByEmail(ctx, m.Email); err != nil || got.PasswordHash != "$argon2id$new" {
+		t.Fatalf("password hash = %q (%v)", got.PasswordHash, err)
+	}
+	if _, err := s.StaffSession(ctx, se.IDHash); err != nil {
+		t.Fatalf("the console that set the password: %v", err)
 	}
 	if err := s.DisableStaff(ctx, f.other.ID, m.ID, t0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("another institution disabling: %v", err)

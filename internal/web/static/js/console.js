@@ -6,6 +6,7 @@
 // queue, which holds no content, is polled.
 import { h, clear } from './dom.js';
 import { createLive } from './live.js';
+import { passwordForm } from './password.js';
 import { renderEvent } from './views/thread.js';
 import { formatMoney, mask, transactionTitle } from './format.js';
 
@@ -277,11 +278,23 @@ function start(res) {
     h('header', { class: 'pane-head console-head' },
       h('h1', {}, 'Support console'),
       h('span', { class: 'muted', testid: 'console-me' }, `${me.name} · ${me.role}`),
+      passwordChanger(),
       h('button', { type: 'button', class: 'link-button', onclick: async () => { try { await call('POST', '/signout', {}); } catch { /* signed out anyway */ } signInView(); } }, 'Sign out')),
     problem,
     h('div', { class: 'console-body' }, h('nav', {}, searchForm, results, h('h2', {}, 'Queue'), queueList, me.role === 'supervisor' && figures), thread));
   refreshQueue();
   if (me.role === 'supervisor') loadFigures();
+}
+
+// passwordChanger lets a member replace the password their bank gave them.
+function passwordChanger() {
+  return h('details', { class: 'console-password' }, h('summary', { testid: 'console-pw' }, 'Password'),
+    passwordForm({
+      prefix: 'console',
+      change: (current, next) => call('POST', '/password', { current, new: next }),
+      done: 'Your password is changed. Your other consoles were signed out.',
+      onSignedOut: fail,
+    }));
 }
 
 // Supervisors see each agent's figures for the last seven days.

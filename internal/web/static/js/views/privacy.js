@@ -4,12 +4,15 @@
 import { h, clear } from '../dom.js';
 import { api } from '../api.js';
 import { longDate } from '../format.js';
+import { passwordForm } from '../password.js';
 import * as store from '../store.js';
 import { SCOPES } from './connect.js';
 import { expiringSoon } from './thread.js';
 import { fromBase64, leafHash, openNote, parseCheckpoint, toBase64, verifyConsistency, verifyInclusion } from '../tlog.js';
 
 const SCOPE_WORDS = Object.fromEntries(SCOPES);
+const ACTOR_WORDS = { delegate: 'Someone you shared with', agent: 'A support agent at your bank' };
+const RECORD_WORDS = { events: 'balances and transactions', conversation: 'conversation', notes: 'support notes about you', accounts: 'balances and recent transactions' };
 const ACTION_WORDS = { grant: 'Connected', renew: 'Renewed', narrow: 'Shared less', delegate: 'Shared read-only', revoke: 'Disconnected', expire: 'Ended at expiry' };
 
 function statusWords(c) {
@@ -199,8 +202,8 @@ export function privacyView() {
       const ok = cp && await verifyInclusion(await leafHash(a.data), a.index, cp.size, (a.proof || []).map(fromBase64), cp.root);
       if (!ok) problems.push('An entry in your access history could not be verified.');
       rows.push(h('li', { class: 'privacy-receipt', testid: 'access', 'data-verified': ok ? 'true' : 'false' },
-        h('p', {}, h('strong', {}, e.actor_kind === 'delegate' ? 'Someone you shared with' : e.actor_kind || 'Someone'),
-          ` read your ${e.record_kind === 'events' ? 'balances and transactions' : e.record_kind || 'data'} · ${longDate(e.at)}`),
+        h('p', {}, h('strong', {}, ACTOR_WORDS[e.actor_kind] || 'Someone'),
+          ` read your ${RECORD_WORDS[e.record_kind] || 'data'} · ${longDate(e.at)}`),
         h('p', { class: `muted ${ok ? 'verified' : 'unverified'}` }, ok ? '✓ Verified in the public log' : '✗ Not verified')));
     }
     clear(accesses, rows.length ? rows : h('li', { class: 'muted' }, 'Nobody but you has read your data.'));
@@ -253,7 +256,13 @@ export function privacyView() {
       h('p', { class: 'download-links' },
         h('a', { href: '/app/api/export', download: '', testid: 'export-json' }, 'Everything (JSON)'),
         ' · ',
-        h('a', { href: '/app/api/export/transactions.csv', download: '', testid: 'export-csv' }, 'Transactions (CSV)'))),
+        h('a', { href: '/app/api/export/transactions.csv', download: '', testid: 'export-csv' }, 'Transactions (CSV)')),
+      h('h2', {}, 'Your account'),
+      passwordForm({
+        prefix: 'account',
+        change: (current, next) => api('POST', '/password', { current, new: next }),
+        done: 'Your password is changed. Every other device was signed out.',
+      })),
   );
   loadLinks().then(() => { for (const c of allLinks) if (c.link.status === 'active') loadDelegations(c); });
   loadReceipts();

@@ -1,0 +1,33 @@
+// A form to change one's own password, for the messenger and the console.
+// The platform asks for the current password and signs out every other
+// session of the account; the form says so, or says what was wrong.
+import { h } from './dom.js';
+
+// passwordForm({ prefix, change, done, onSignedOut }): change(current, next)
+// returns a promise (rejected with {status, message}); done is the sentence
+// shown after a change; onSignedOut runs on a 401.
+export function passwordForm({ prefix, change, done, onSignedOut = () => {} }) {
+  const current = h('input', { type: 'password', id: `${prefix}-pw-current`, autocomplete: 'current-password', required: true, testid: `${prefix}-pw-current` });
+  const next = h('input', { type: 'password', id: `${prefix}-pw-new`, autocomplete: 'new-password', required: true, minlength: '10', testid: `${prefix}-pw-new` });
+  const said = h('p', { role: 'status', hidden: true, testid: `${prefix}-pw-said` });
+  const form = h('form', { class: 'auth-form password-form' },
+    h('label', { for: current.id }, 'Current password'), current,
+    h('label', { for: next.id }, 'New password (at least 10 characters)'), next,
+    said,
+    h('button', { type: 'submit', class: 'button', testid: `${prefix}-pw-change` }, 'Change password'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      await change(current.value, next.value);
+      current.value = next.value = '';
+      said.className = 'muted';
+      said.textContent = done;
+    } catch (err) {
+      if (err.status === 401) { onSignedOut(err); return; }
+      said.className = 'form-error';
+      said.textContent = err.message;
+    }
+    said.hidden = false;
+  });
+  return form;
+}
