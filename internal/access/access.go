@@ -203,6 +203,16 @@ func (l *Log) History(ctx context.Context, customerID string, since uint64) (His
 	return h, err
 }
 
+// KeepUp keeps the subtree hashes of the whole log as it is now, so that
+// history requests find them ready; each node runs it in the background.
+func (l *Log) KeepUp(ctx context.Context) error {
+	size, err := l.Store.LogSize(ctx)
+	if err != nil {
+		return fmt.Errorf("access: log size: %w", err)
+	}
+	return l.keepNodes(ctx, size)
+}
+
 // nodeChunk is how many entries keepNodes hashes per write, so that a log
 // kept for the first time does not hold the store's writer for long.
 const nodeChunk = 4096

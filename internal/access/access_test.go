@@ -180,6 +180,16 @@ func TestHistoryFromKeptSubtrees(t *testing.T) {
 	if _, _, err := r.log.Audit(ctx, ""); err != nil {
 		t.Fatalf("audit: %v", err)
 	}
+	// KeepUp, as nodes run it in the background, keeps the hashes of all
+	// the log's complete subtrees.
+	r.others(5)
+	if err := r.log.KeepUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	size, _ := r.log.Store.LogSize(ctx)
+	if cover, _, _ := r.log.Store.LogNodesCover(ctx); cover != size&^1 {
+		t.Fatalf("after KeepUp: cover %d of %d entries", cover, size)
+	}
 }
 
 // TestHistoryRefusesForgedSubtree: a subtree hash planted ahead of the log

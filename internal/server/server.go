@@ -292,11 +292,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// sweep deletes expired sessions and link attempts every expiryEvery.
+// sweep deletes expired sessions and link attempts every expiryEvery, and
+// keeps the access log's subtree hashes up with the log (at start too, so
+// that a long log's first history request does not do it).
 func (s *Server) sweep(ctx context.Context) {
 	t := time.NewTicker(expiryEvery)
 	defer t.Stop()
 	for {
+		if err := s.Access.KeepUp(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("keep the access log's subtree hashes", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
