@@ -140,3 +140,36 @@ func TestClearHistoryIsIrreversible(t *testing.T) {
 		t.Fatal("cleared a bank the customer never connected")
 	}
 }
+
+// TestNoticeOnAReplacedKeyIsSealedAgain: this node still holds the
+// conversation's old data key when another node clears the history; then
+// the customer disconnects here. The store refuses the notice sealed under
+// the old key, this node seals it again under the new one, and the notice
+// opens: nothing is kept that could never be read.
+func TestNoticeOnAReplacedKeyIsSealedAgain(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	r.customer("cus_1")
+	l := r.link("cus_1", []string{"balances"}, r.now.Add(time.Hour))
+	r.post(l, "b1", "balance.updated", balanceData) // this node now holds the key
+	otherKeys, err := vault.New(bytes.Repeat([]byte{5}, 32), r.st)
+	r.must(err)
+	other := consent.New(consent.Config{Store: r.st, Keyring: otherKeys, Bus: r.bus, Now: func() time.Time { return r.now }})
+	if _, err := other.ClearHistory(ctx, "cus_1", "ins_1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.svc.Revoke(ctx, store.Revocation{LinkID: l.ID, CustomerID: "cus_1"}); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := r.st.EventsAfter(ctx, l.ConversationID, 0, 10)
+	r.must(err)
+	last := evs[len(evs)-1]
+	fresh, err := vault.New(bytes.Repeat([]byte{5}, 32), r.st)
+	r.must(err)
+	if last.Type != store.TypeLinkRevoked {
+		t.Fatalf("the last event is %s", last.Type)
+	}
+	if _, err := fresh.Open(ctx, vault.ConversationKey("cus_1", "ins_1"), last.ID, last.Sealed); err != nil {
+		t.Fatalf("the revocation notice does not open: %v", err)
+	}
+}

@@ -124,13 +124,11 @@ func (s *Service) RemindDue(ctx context.Context) (int, error) {
 		}
 		for _, l := range due {
 			data, _ := json.Marshal(ExpiringNotice{ExpiresAt: l.ExpiresAt})
-			recordID := ingest.NewID("evt_")
-			sealed, err := s.keyring.Seal(ctx, vault.ConversationKey(l.CustomerID, l.InstitutionID), recordID, data)
-			if err != nil {
-				return n, fmt.Errorf("consent: seal reminder: %w", err)
-			}
-			seq, err := s.store.Remind(ctx, l.ID, now, store.NewEvent{Event: store.Event{ID: recordID, Type: store.TypeLinkExpiring,
-				Author: store.AuthorPlatform, OccurredAt: now, ReceivedAt: now, Sealed: sealed}})
+			var seq int64
+			err := s.putMarker(ctx, l, store.TypeLinkExpiring, now, data, func(m store.NewEvent) (err error) {
+				seq, err = s.store.Remind(ctx, l.ID, now, m)
+				return err
+			})
 			if errors.Is(err, store.ErrAlreadyRevoked) {
 				continue // another node told them, or the link changed meanwhile
 			}
@@ -198,16 +196,14 @@ func (s *Service) end(ctx context.Context, r store.Revocation) (store.Link, erro
 		by = store.AuthorInstitution
 	}
 	data, _ := json.Marshal(EndedNotice{EndedBy: by, EndedAt: r.At})
-	recordID := ingest.NewID("evt_")
-	sealed, err := s.keyring.Seal(ctx, vault.ConversationKey(l.CustomerID, l.InstitutionID), recordID, data)
-	if err != nil {
-		return l, fmt.Errorf("consent: seal notice: %w", err)
-	}
-	r.Marker = store.NewEvent{Event: store.Event{ID: recordID, Type: typ, Author: store.AuthorPlatform,
-		OccurredAt: r.At, ReceivedAt: r.At, Sealed: sealed}}
 	r.Receipt = store.Receipt{ID: ingest.NewID("rcp_"), Action: action, Scopes: l.Scopes, Purpose: Purpose,
 		CollectedAt: r.At, ExpiresAt: r.At, Method: endMethod[by]}
-	done, err := s.store.RevokeLink(ctx, r)
+	var done store.Revoked
+	err = s.putMarker(ctx, l, typ, r.At, data, func(m store.NewEvent) (err error) {
+		r.Marker = m
+		done, err = s.store.RevokeLink(ctx, r)
+		return err
+	})
 	switch {
 	case errors.Is(err, store.ErrAlreadyRevoked):
 		return s.store.Link(ctx, r.LinkID) // ended meanwhile, by the other side or another node
@@ -221,6 +217,28 @@ func (s *Service) end(ctx context.Context, r store.Revocation) (store.Link, erro
 		s.log.Warn("consent: wake", "err", err)
 	}
 	return done.Link, nil
+}
+
+// putMarker seals a platform notice for l's conversation and hands it to
+// put, which stores it. When the store says the conversation's data key was
+// replaced meanwhile (the customer cleared that history, perhaps on another
+// node, while this node had the old key cached), it drops the cached key
+// and seals and puts the notice once more, so no notice is kept that could
+// never be opened.
+func (s *Service) putMarker(ctx context.Context, l store.Link, typ string, at time.Time, data []byte, put func(store.NewEvent) error) error {
+	owner := vault.ConversationKey(l.CustomerID, l.InstitutionID)
+	recordID := ingest.NewID("evt_")
+	for try := 0; ; try++ {
+		sealed, err := s.keyring.Seal(ctx, owner, recordID, data)
+		if err != nil {
+			return fmt.Errorf("consent: seal notice: %w", err)
+		}
+		err = put(store.NewEvent{Event: store.Event{ID: recordID, Type: typ, Author: store.AuthorPlatform, OccurredAt: at, ReceivedAt: at, Sealed: sealed}})
+		if !errors.Is(err, store.ErrStaleKey) || try > 0 {
+			return err
+		}
+		s.keyring.Forget(owner)
+	}
 }
 
 // Renew extends the customer's link by days from now, without a gap (and
@@ -298,11 +316,6 @@ func (s *Service) Narrow(ctx context.Context, customerID, linkID string, keep []
 	}
 	now := s.now().UTC()
 	data, _ := json.Marshal(NarrowedNotice{Scopes: keep, Removed: removed, DeletedTypes: deleteTypes})
-	recordID := ingest.NewID("evt_")
-	sealed, err := s.keyring.Seal(ctx, vault.ConversationKey(l.CustomerID, l.InstitutionID), recordID, data)
-	if err != nil {
-		return l, fmt.Errorf("consent: seal notice: %w", err)
-	}
 	in, err := s.store.Institution(ctx, l.InstitutionID)
 	if err != nil {
 		return l, err
@@ -311,10 +324,15 @@ func (s *Service) Narrow(ctx context.Context, customerID, linkID string, keep []
 	if d, err := Disclose(in.Name, keep, DefaultDays); err == nil {
 		digest = d.Digest
 	}
-	narrowed, err := s.store.NarrowLink(ctx, store.Narrowing{LinkID: linkID, CustomerID: customerID, Scopes: keep, DeleteTypes: deleteTypes, At: now,
-		Marker: store.NewEvent{Event: store.Event{ID: recordID, Type: store.TypeLinkNarrowed, Author: store.AuthorPlatform, OccurredAt: now, ReceivedAt: now, Sealed: sealed}},
+	n := store.Narrowing{LinkID: linkID, CustomerID: customerID, Scopes: keep, DeleteTypes: deleteTypes, At: now,
 		Receipt: store.Receipt{ID: ingest.NewID("rcp_"), Action: store.ReceiptNarrow, Purpose: Purpose, CollectedAt: now,
-			Method: "Narrowed by the customer on the OpenTeller platform", DisclosureDigest: digest}})
+			Method: "Narrowed by the customer on the OpenTeller platform", DisclosureDigest: digest}}
+	var narrowed store.Link
+	err = s.putMarker(ctx, l, store.TypeLinkNarrowed, now, data, func(m store.NewEvent) (err error) {
+		n.Marker = m
+		narrowed, err = s.store.NarrowLink(ctx, n)
+		return err
+	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return store.Link{}, notFound()

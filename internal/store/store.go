@@ -886,6 +886,17 @@ func SortNotices(ns []Notice) {
 	})
 }
 
+// CheckMarkerKey refuses a platform notice sealed under another version of
+// its conversation's data key than current, the one the store holds in the
+// same transaction: it could never be opened (ErrStaleKey). The caller
+// forgets its cached key and seals the notice again.
+func CheckMarkerKey(m NewEvent, current int) error {
+	if v := vault.SealedVersion(m.Sealed); v != 0 && v != current {
+		return ErrStaleKey
+	}
+	return nil
+}
+
 // Marker places a platform notice in l's conversation right after seq last,
 // the conversation's newest: deletions leave it as the newest event, so a
 // store that counts seqs from its events never reuses one.

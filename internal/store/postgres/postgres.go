@@ -655,6 +655,16 @@ func lockLink(ctx context.Context, tx pgx.Tx, id string) (store.Link, int64, err
 // appendMarker stores a platform notice placed by store.Marker and moves the
 // conversation's counter to it.
 func appendMarker(ctx context.Context, tx pgx.Tx, m *store.NewEvent) error {
+	// The link is locked, as clearing history locks it: the key read here
+	// is the one the conversation has until this transaction ends.
+	var version int
+	if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT version FROM data_keys WHERE customer_id = $1), 0)`,
+		vault.ConversationKey(m.CustomerID, m.InstitutionID)).Scan(&version); err != nil {
+		return err
+	}
+	if err := store.CheckMarkerKey(*m, version); err != nil {
+		return err
+	}
 	at := appendTx{tx}
 	if err := at.Insert(ctx, []*store.NewEvent{m}); err != nil {
 		return err

@@ -918,7 +918,7 @@ func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revok
 		// The marker takes the next seq, read before the delete: the events'
 		// index is this store's counter.
 		m := store.Marker(r.Marker, l, last)
-		if err := (&appendTx{st: &s.stmts}).Insert(ctx, []*store.NewEvent{&m}); err != nil {
+		if err := s.insertMarker(ctx, &m); err != nil {
 			return err
 		}
 		rc := r.Receipt
@@ -986,7 +986,7 @@ func (s *Store) Remind(ctx context.Context, linkID string, at time.Time, marker 
 		}
 		m := store.Marker(marker, l, last)
 		seq = m.Seq
-		return (&appendTx{st: &s.stmts}).Insert(ctx, []*store.NewEvent{&m})
+		return s.insertMarker(ctx, &m)
 	})
 	return seq, err
 }
@@ -1012,7 +1012,7 @@ func (s *Store) NarrowLink(ctx context.Context, n store.Narrowing) (store.Link, 
 			}
 		}
 		m := store.Marker(n.Marker, l, last)
-		if err := (&appendTx{st: &s.stmts}).Insert(ctx, []*store.NewEvent{&m}); err != nil {
+		if err := s.insertMarker(ctx, &m); err != nil {
 			return err
 		}
 		rc := n.Receipt
@@ -1143,6 +1143,19 @@ func (s *Store) SetOwner(ctx context.Context, conversationID, fromOwner, fromAge
 	})
 }
 
+// insertMarker stores a platform notice placed by store.Marker, if it is
+// sealed under its conversation's data key as the store holds it now.
+func (s *Store) insertMarker(ctx context.Context, m *store.NewEvent) error {
+	var version int
+	if err := s.stmts.keyVersion.QueryRowContext(ctx, vault.ConversationKey(m.CustomerID, m.InstitutionID)).Scan(&version); err != nil {
+		return err
+	}
+	if err := store.CheckMarkerKey(*m, version); err != nil {
+		return err
+	}
+	return (&appendTx{st: &s.stmts}).Insert(ctx, []*store.NewEvent{m})
+}
+
 func (s *Store) ClearHistory(ctx context.Context, c store.Clearing) (store.Cleared, error) {
 	var out store.Cleared
 	owner := vault.ConversationKey(c.CustomerID, c.InstitutionID)
@@ -1194,7 +1207,7 @@ func (s *Store) ClearHistory(ctx context.Context, c store.Clearing) (store.Clear
 		// The marker takes the next seq, read before the delete: the events'
 		// index is this store's counter.
 		m := store.Marker(c.Marker, l, last)
-		if err := (&appendTx{st: &s.stmts}).Insert(ctx, []*store.NewEvent{&m}); err != nil {
+		if err := s.insertMarker(ctx, &m); err != nil {
 			return err
 		}
 		out.ConversationID, out.Seq = l.ConversationID, m.Seq

@@ -1282,6 +1282,28 @@ func testClearHistory(t *testing.T, s store.Store) {
 	if !errors.Is(res[0].Err, store.ErrStaleKey) || res[1].Err != nil || res[1].Seq != cleared.Seq+1 {
 		t.Fatalf("appends after clearing: %+v", res)
 	}
+
+	// Platform notices too: sealed under the replaced key, refused with
+	// nothing changed; under the new one, kept.
+	notice := func(v byte) store.NewEvent {
+		return store.NewEvent{Event: store.Event{ID: fmt.Sprintf("rec_v%d", v), Type: store.TypeLinkExpiring, Author: store.AuthorPlatform,
+			OccurredAt: t0, ReceivedAt: t0, Sealed: sealedV(v, "notice")}}
+	}
+	soon := f.link.ExpiresAt.Add(-24 * time.Hour)
+	if _, err := s.Remind(ctx, f.link.ID, soon, notice(1)); !errors.Is(err, store.ErrStaleKey) {
+		t.Fatalf("a reminder sealed under the replaced key: %v", err)
+	}
+	revoke := customerRevokes(f, t0.Add(time.Minute))
+	revoke.Marker.Sealed = sealedV(1, "revoked")
+	if _, err := s.RevokeLink(ctx, revoke); !errors.Is(err, store.ErrStaleKey) {
+		t.Fatalf("a revocation notice sealed under the replaced key: %v", err)
+	}
+	if l, _ := s.Link(ctx, f.link.ID); l.Status != store.LinkActive {
+		t.Fatalf("a refused revocation left the link %s", l.Status)
+	}
+	if seq, err := s.Remind(ctx, f.link.ID, soon, notice(2)); err != nil || seq != res[1].Seq+1 {
+		t.Fatalf("a reminder under the new key: seq %d, %v", seq, err)
+	}
 }
 
 // testConversationOwner: a conversation starts with the bot; SetOwner moves
