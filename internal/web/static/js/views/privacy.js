@@ -25,6 +25,7 @@ export function privacyView() {
   const links = h('ul', { class: 'privacy-links' });
   const accesses = h('ul', { class: 'privacy-receipts', testid: 'access-history' });
   const delegationsByLink = new Map();
+  const openBoxes = new Set(); // links whose sharing box is open: it stays open when the list redraws
   const receipts = h('ul', { class: 'privacy-receipts' });
   const problem = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const confirming = new Set();
@@ -144,7 +145,8 @@ export function privacyView() {
       } catch (err) { fail(err); }
     };
     const list = (delegationsByLink.get(c.link.id) || []).filter((d) => d.live);
-    return h('details', { class: 'delegation' },
+    const key = c.link.id;
+    return h('details', { class: 'delegation', open: openBoxes.has(key), ontoggle: (e) => { if (e.currentTarget.open) openBoxes.add(key); else openBoxes.delete(key); } },
       h('summary', {}, 'Let someone you trust read this (read-only)'),
       h('p', { class: 'muted' }, 'They see the balances and transactions of this bank only, nothing you write, until the end date or until you stop it. Every time they look is listed below.'),
       h('div', { class: 'confirm-actions' }, email, days, h('button', { type: 'button', class: 'button', testid: 'delegate-share', onclick: share }, 'Share')),
