@@ -190,4 +190,20 @@ func TestHandover(t *testing.T) {
 	if m := say("back with the bot now"); m.Standby {
 		t.Fatalf("a message to the bot came as standby: %+v", m)
 	}
+
+	// The bot asks for a person again; then the customer stops sharing
+	// support_chat. Nobody at the bank can see the conversation now, so the
+	// bot is not left standing by, and cannot hand it to people again.
+	if code, body := post(`{"to":"people"}`); code != http.StatusOK || !strings.Contains(body, `"owner":"queue"`) {
+		t.Fatalf("asking for a person: %d %s", code, body)
+	}
+	if err := c.Call(ctxT(t), "PUT", "/app/api/links/"+info.LinkID+"/scopes", map[string]any{"scopes": []string{"balances", "transactions"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if m := say("no more chat with people"); m.Standby {
+		t.Fatalf("with support_chat taken away, the message came as standby: %+v", m)
+	}
+	if code, body := post(`{"to":"people"}`); code != http.StatusConflict || !strings.Contains(body, "consent_scope") {
+		t.Fatalf("handing to people without support_chat: %d %s", code, body)
+	}
 }

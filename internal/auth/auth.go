@@ -53,6 +53,9 @@ type Config struct {
 	// ids and client addresses but never emails or secrets; slog.Default()
 	// when nil.
 	Logger *slog.Logger
+	// SessionsEnded, when set, is told that every session of the customer
+	// but keep has ended, so that their open devices are signed out too.
+	SessionsEnded func(customerID string, keep []byte)
 }
 
 // Service signs customers up and in and keeps their sessions. It is safe for
@@ -68,6 +71,8 @@ type Service struct {
 	ttl      time.Duration
 	log      *slog.Logger
 	throttle *throttle
+	// sessionsEnded is Config.SessionsEnded.
+	sessionsEnded func(customerID string, keep []byte)
 
 	// verify checks a password against a stored hash; VerifyPassword except
 	// in tests, which count calls through it.
@@ -87,6 +92,8 @@ func New(cfg Config) *Service {
 		ttl:     cfg.SessionTTL,
 		log:     cfg.Logger,
 		verify:  VerifyPassword,
+
+		sessionsEnded: cfg.SessionsEnded,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -279,6 +286,9 @@ func (s *Service) ChangePassword(ctx context.Context, se store.Session, current,
 		return 0, fmt.Errorf("auth: change password of %s: %w", c.ID, err)
 	}
 	s.log.InfoContext(ctx, "auth: password changed; other sessions ended", "customer", c.ID)
+	if s.sessionsEnded != nil {
+		s.sessionsEnded(c.ID, se.IDHash)
+	}
 	return 0, nil
 }
 

@@ -104,7 +104,7 @@ func (s *Service) startSession(w http.ResponseWriter, r *http.Request, c store.C
 			s.log.WarnContext(r.Context(), "auth: drop previous session", "customer", c.ID, "err", err)
 		}
 	}
-	csrf, err := s.StartSession(r.Context(), w, c.ID)
+	csrf, err := s.StartSession(r.Context(), w, c)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

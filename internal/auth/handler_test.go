@@ -304,15 +304,7 @@ func TestJarSendsSecureCookiesToLoopback(t *testing.T) {
 // The service holds sessions to its own clock, not only the store's.
 func TestSessionExpiresByServiceClock(t *testing.T) {
 	env := newTestEnv(t)
-	ctx := context.Background()
-	c, err := env.svc.SignUp(ctx, "ada@example.com", "correct horse battery")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := httptest.NewRecorder()
-	if _, err := env.svc.StartSession(ctx, rec, c.ID); err != nil {
-		t.Fatal(err)
-	}
+	c, rec := signedIn(t, env)
 	req := httptest.NewRequest("GET", "/app/api/me", nil)
 	for _, ck := range rec.Result().Cookies() {
 		req.AddCookie(ck)
@@ -358,8 +350,13 @@ func TestChangePassword(t *testing.T) {
 	resp, body = other.do("GET", "/app/api/me", nil)
 	other.wantStatus(resp, body, 200, "") // refusals changed nothing
 
+	var told []string
+	env.svc.sessionsEnded = func(customerID string, keep []byte) { told = append(told, customerID) }
 	resp, body = change("correct horse battery", "staple battery horse")
 	a.wantStatus(resp, body, 204, "")
+	if len(told) != 1 || !strings.HasPrefix(told[0], "cus_") {
+		t.Fatalf("devices told of the ended sessions: %v", told)
+	}
 	resp, body = a.do("GET", "/app/api/me", nil)
 	a.wantStatus(resp, body, 200, "")
 	resp, body = other.do("GET", "/app/api/me", nil)
@@ -386,4 +383,73 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestSignInRacingAPasswordChange: someone who knows the old password signs
+// in while the owner changes it; the change lands while the sign-in checks
+// the old password. The sign-in must not end with a session that outlives
+// the change.
+func TestSignInRacingAPasswordChange(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	_, rec := signedIn(t, env)
+	owner, _ := env.st.Session(ctx, sessionIDHash(mustCookie(t, rec)))
+	real := env.svc.verify
+	changed := false
+	env.svc.verify = func(encoded, pw string) (bool, error) {
+		ok, err := real(encoded, pw)
+		if !changed && pw == "correct horse battery" && ok {
+			changed = true // the owner's change lands now, mid sign-in
+			env.svc.verify = real
+			if _, err := env.svc.ChangePassword(ctx, owner, "correct horse battery", "staple battery horse", "10.0.0.1"); err != nil {
+				t.Errorf("change: %v", err)
+			}
+		}
+		return ok, err
+	}
+	srv := httptest.NewServer(env.svc.Handler())
+	defer srv.Close()
+	a := &apiClient{t: t, srv: srv, c: srv.Client()}
+	resp, body := a.do("POST", "/app/api/signin", map[string]string{"email": "ada@example.com", "password": "correct horse battery"})
+	a.wantStatus(resp, body, 401, "invalid_credentials")
+	if !changed {
+		t.Fatal("the change did not happen during the sign-in")
+	}
+	for _, ck := range resp.Cookies() {
+		if raw, err := b64url.DecodeString(ck.Value); err == nil && len(raw) > 0 {
+			if _, err := env.st.Session(ctx, sessionIDHash(raw)); err == nil {
+				t.Fatal("the racing sign-in kept a session")
+			}
+		}
+	}
+}
+
+// signedIn signs ada@example.com up with "correct horse battery" and
+// starts a session, whose cookie is on rec.
+func signedIn(t *testing.T, env *testEnv) (store.Customer, *httptest.ResponseRecorder) {
+	t.Helper()
+	c, err := env.svc.SignUp(context.Background(), "ada@example.com", "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	if _, err := env.svc.StartSession(context.Background(), rec, c); err != nil {
+		t.Fatal(err)
+	}
+	return c, rec
+}
+
+func mustCookie(t *testing.T, rec *httptest.ResponseRecorder) []byte {
+	t.Helper()
+	for _, ck := range rec.Result().Cookies() {
+		if ck.Name == SessionCookie {
+			raw, err := b64url.DecodeString(ck.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return raw
+		}
+	}
+	t.Fatal("no session cookie")
+	return nil
 }

@@ -54,8 +54,11 @@ func cookieIDHash(r *http.Request) ([]byte, bool) {
 
 // StartSession creates a session for the customer, sets its cookie on w and
 // returns the session's CSRF token for the client. The cookie carries 32
-// random bytes; the store keeps only their SHA-256.
-func (s *Service) StartSession(ctx context.Context, w http.ResponseWriter, customerID string) (csrfToken string, err error) {
+// random bytes; the store keeps only their SHA-256. c is the customer as
+// their password was checked: if the password has changed since, there is
+// no session (401 invalid_credentials).
+func (s *Service) StartSession(ctx context.Context, w http.ResponseWriter, c store.Customer) (csrfToken string, err error) {
+	customerID := c.ID
 	raw, token := randomToken()
 	_, csrfToken = randomToken()
 	now := s.now().UTC()
@@ -66,7 +69,9 @@ func (s *Service) StartSession(ctx context.Context, w http.ResponseWriter, custo
 		CreatedAt:  now,
 		ExpiresAt:  now.Add(s.ttl),
 	}
-	if err := s.st.CreateSession(ctx, se); err != nil {
+	if err := s.st.CreateSession(ctx, se, c.PasswordHash); errors.Is(err, store.ErrPasswordChanged) {
+		return "", errInvalidCredentials()
+	} else if err != nil {
 		return "", fmt.Errorf("auth: start session for %s: %w", customerID, err)
 	}
 	http.SetCookie(w, &http.Cookie{

@@ -336,7 +336,7 @@ func setup(ctx context.Context, cfg config.Config, n int) (string, []customer, e
 				return
 			}
 			rec := httptest.NewRecorder()
-			csrf, err := srv.Auth.StartSession(ctx, rec, id)
+			csrf, err := srv.Auth.StartSession(ctx, rec, store.Customer{ID: id, PasswordHash: "!"})
 			if err != nil {
 				errs <- err
 				return

@@ -28,6 +28,11 @@ type Wake struct {
 	// Typing, when set, is not a new event but who is typing in the
 	// conversation (an agent's name): passed on to devices, never stored.
 	Typing string `json:"t,omitempty"`
+	// SessionsEnded, when set, says that every session of the customer but
+	// Keep (a session id hash, in hex) has ended, as after a change of
+	// password: devices on the others are signed out.
+	SessionsEnded bool   `json:"e,omitempty"`
+	Keep          string `json:"k,omitempty"`
 }
 
 // Bus is a connection to NATS, and the embedded server when there is one.

@@ -166,8 +166,12 @@ func (s *Service) require(fn func(w http.ResponseWriter, r *http.Request, m memb
 			return
 		}
 		m, err := s.c.Store.Staff(r.Context(), se.StaffID)
-		if err != nil || !m.DisabledAt.IsZero() {
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !m.DisabledAt.IsZero()) {
 			httpx.WriteError(w, signedOut)
+			return
+		}
+		if err != nil {
+			httpx.WriteError(w, err)
 			return
 		}
 		fn(w, r, member{Staff: m, session: se})
@@ -207,7 +211,10 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request) {
 	rand.Read(csrf)
 	now := s.c.Now().UTC()
 	se := store.StaffSession{IDHash: tokenHash(raw), StaffID: m.ID, CSRFToken: b64.EncodeToString(csrf), CreatedAt: now, ExpiresAt: now.Add(sessionTTL)}
-	if err := s.c.Store.CreateStaffSession(r.Context(), se); err != nil {
+	if err := s.c.Store.CreateStaffSession(r.Context(), se, m.PasswordHash); errors.Is(err, store.ErrPasswordChanged) {
+		httpx.WriteError(w, httpx.Errorf(http.StatusUnauthorized, "invalid_credentials", "That email and password don't match a console account."))
+		return
+	} else if err != nil {
 		httpx.WriteError(w, err)
 		return
 	}
@@ -290,8 +297,13 @@ var errNotVisible = httpx.Errorf(http.StatusNotFound, "not_found", "No such conv
 // institution's, with support_chat granted on a link still in force. A
 // revoked or lapsed consent closes it to the bank's people.
 func (s *Service) visible(m member, c store.Conversation) bool {
-	return c.InstitutionID == m.InstitutionID && c.Link.HasScope(bankapi.ScopeSupportChat) &&
-		c.Link.Status == store.LinkActive && s.c.Now().Before(c.Link.ExpiresAt)
+	return c.InstitutionID == m.InstitutionID && s.shared(c)
+}
+
+// shared says whether the customer shares the conversation with their
+// bank's people: support_chat granted on a link in force.
+func (s *Service) shared(c store.Conversation) bool {
+	return c.Link.HasScope(bankapi.ScopeSupportChat) && c.Link.Status == store.LinkActive && s.c.Now().Before(c.Link.ExpiresAt)
 }
 
 type queued struct {
@@ -354,6 +366,9 @@ func (s *Service) events(w http.ResponseWriter, r *http.Request, m member) {
 	}
 	var before int64
 	fmt.Sscan(r.URL.Query().Get("before"), &before)
+	if before < 1 || before > c.LastSeq+1 {
+		before = c.LastSeq + 1 // no further than the head seen when the right to read was checked
+	}
 	page, err := s.c.Events(r.Context(), c.ID, before)
 	if err != nil {
 		httpx.WriteError(w, err)
@@ -369,18 +384,26 @@ func (s *Service) move(w http.ResponseWriter, r *http.Request, m member, trigger
 		return
 	}
 	st, changed, err := s.c.Handover.Apply(r.Context(), c.ID, handover.Request{Trigger: trigger, AgentID: m.ID, Supervisor: m.Role == store.RoleSupervisor})
-	if errors.Is(err, handover.ErrRefused) {
-		httpx.WriteError(w, httpx.Errorf(http.StatusConflict, "not_allowed", "%s", strings.TrimPrefix(err.Error(), handover.ErrRefused.Error()+": ")))
-		return
-	}
 	if err != nil {
-		httpx.WriteError(w, err)
+		httpx.WriteError(w, handoverError(err))
 		return
 	}
 	if changed {
 		s.tellCustomer(r.Context(), c, trigger, m.Name)
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"owner": st.Owner, "agent_id": st.AgentID})
+}
+
+// handoverError answers a refused or contended move as 409 not_allowed, in
+// words for the agent.
+func handoverError(err error) error {
+	switch {
+	case errors.Is(err, handover.ErrRefused):
+		return httpx.Errorf(http.StatusConflict, "not_allowed", "%s", strings.TrimPrefix(err.Error(), handover.ErrRefused.Error()+": "))
+	case errors.Is(err, store.ErrOwnerChanged):
+		return httpx.Errorf(http.StatusConflict, "not_allowed", "Someone else moved this conversation just now. Refresh and try again.")
+	}
+	return err
 }
 
 func (s *Service) take(w http.ResponseWriter, r *http.Request, m member) {
@@ -522,15 +545,20 @@ func (s *Service) work(w http.ResponseWriter, r *http.Request, m member) {
 	if req.Status != store.StatusSnoozed {
 		req.SnoozedUntil = time.Time{}
 	}
+	resolving := req.Status == store.StatusResolved && c.Owner == string(handover.Agent)
+	if resolving {
+		// Hand it back first: if someone moved it meanwhile, nothing is
+		// marked resolved.
+		if _, _, err := s.c.Handover.Apply(r.Context(), c.ID, handover.Request{Trigger: handover.AgentReturns, AgentID: m.ID, Supervisor: m.Role == store.RoleSupervisor}); err != nil {
+			httpx.WriteError(w, handoverError(err))
+			return
+		}
+	}
 	if err := s.c.Store.SetWork(r.Context(), c.ID, req.Status, req.SnoozedUntil, req.Priority); err != nil {
 		httpx.WriteError(w, err)
 		return
 	}
-	if req.Status == store.StatusResolved && c.Owner == string(handover.Agent) {
-		if _, _, err := s.c.Handover.Apply(r.Context(), c.ID, handover.Request{Trigger: handover.AgentReturns, AgentID: m.ID, Supervisor: m.Role == store.RoleSupervisor}); err != nil {
-			httpx.WriteError(w, err)
-			return
-		}
+	if resolving {
 		s.tellCustomer(r.Context(), c, handover.AgentReturns, m.Name)
 		// The customer is asked how the agent who had it did.
 		agent := member{Staff: m.Staff}
@@ -756,7 +784,7 @@ func (s *Service) search(w http.ResponseWriter, r *http.Request, m member) {
 // the queue for whoever signs in and takes it.
 func (s *Service) AutoAssign(ctx context.Context, conversationID string) {
 	c, err := s.c.Store.Conversation(ctx, conversationID)
-	if err != nil || !c.Link.HasScope(bankapi.ScopeSupportChat) {
+	if err != nil || !s.shared(c) {
 		return
 	}
 	agents, err := s.c.Store.AvailableAgents(ctx, c.InstitutionID, s.c.Now())
@@ -779,7 +807,7 @@ func (s *Service) AutoAssign(ctx context.Context, conversationID string) {
 			next = a
 		}
 	}
-	if _, changed, err := s.c.Handover.Apply(ctx, conversationID, handover.Request{Trigger: handover.AgentTakes, AgentID: next}); err != nil {
+	if _, changed, err := s.c.Handover.Apply(ctx, conversationID, handover.Request{Trigger: handover.Assigned, AgentID: next}); err != nil {
 		s.c.Logger.Warn("console: automatic assignment", "conversation", conversationID, "err", err)
 	} else if changed {
 		if m, err := s.c.Store.Staff(ctx, next); err == nil {

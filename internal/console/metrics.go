@@ -74,7 +74,7 @@ func Figures(hs []store.HandoverRecord, writes []store.EventTime, rs []store.Rat
 		slices.Sort(s)
 		return s[len(s)/2]
 	}
-	var out []AgentFigures
+	out := []AgentFigures{} // an empty team is [], not null
 	for id, a := range by {
 		f := AgentFigures{AgentID: id, Conversations: a.taken, FirstResponseMs: median(a.first), ResolutionMs: median(a.resolve), Ratings: a.ratings}
 		if a.ratings > 0 {

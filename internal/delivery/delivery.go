@@ -16,12 +16,14 @@ package delivery
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -36,7 +38,11 @@ const (
 	CloseSignedOut = 4401 // the session is gone: sign in again
 )
 
+// errSignedOut ends a device whose session has ended.
+var errSignedOut = errors.New("delivery: signed out")
+
 const (
+	sessionCheckEvery   = 12               // polls between asking the store whether the session lives
 	backlogOnFirstSight = 100              // events sent for a conversation the device has never seen
 	pageSize            = 200              // events read from the store at a time
 	pollEvery           = 5 * time.Second  // backstop for lost wake-ups
@@ -51,8 +57,10 @@ type Hub struct {
 	bus     *bus.Bus
 	log     *slog.Logger
 	now     func() time.Time
-	// customerOf names the signed-in customer of a request.
+	// customerOf names the signed-in customer of a request, and sessionOf
+	// its session (id hash).
 	customerOf func(*http.Request) (string, bool)
+	sessionOf  func(*http.Request) []byte
 
 	mu        sync.Mutex
 	customers map[string]*customerDevices
@@ -71,6 +79,9 @@ type Config struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 	CustomerOf func(*http.Request) (string, bool)
+	// SessionOf names the request's session (its id hash), so that a
+	// device is signed out when its session ends; optional.
+	SessionOf func(*http.Request) []byte
 }
 
 // NewHub returns a Hub.
@@ -81,7 +92,10 @@ func NewHub(c Config) *Hub {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Hub{store: c.Store, keyring: c.Keyring, bus: c.Bus, log: c.Logger, now: c.Now, customerOf: c.CustomerOf, customers: map[string]*customerDevices{}}
+	if c.SessionOf == nil {
+		c.SessionOf = func(*http.Request) []byte { return nil }
+	}
+	return &Hub{store: c.Store, keyring: c.Keyring, bus: c.Bus, log: c.Logger, now: c.Now, customerOf: c.CustomerOf, sessionOf: c.SessionOf, customers: map[string]*customerDevices{}}
 }
 
 // WakeAll makes every connected device check the store, as after the bus
@@ -142,6 +156,12 @@ func (h *Hub) wake(customerID string, w bus.Wake) {
 	defer h.mu.Unlock()
 	if cd := h.customers[customerID]; cd != nil {
 		for d := range cd.devices {
+			if w.SessionsEnded {
+				if hex.EncodeToString(d.session) != w.Keep {
+					d.signOut()
+				}
+				continue
+			}
 			if w.Typing != "" {
 				d.typed(w.ConversationID, w.Typing)
 				continue
@@ -154,12 +174,23 @@ func (h *Hub) wake(customerID string, w bus.Wake) {
 // device is one open WebSocket.
 type device struct {
 	customerID string
+	session    []byte // its session's id hash
 	conn       *websocket.Conn
 	signal     chan struct{} // capacity 1: "something may have moved"
+	signedOut  atomic.Bool   // its session ended: close, sending nothing more
 
 	mu     sync.Mutex
 	dirty  map[string]bool   // conversations named by wake-ups; "" = check all
 	typing map[string]string // conversation → who is typing, to pass on
+}
+
+// signOut ends the device: its session is gone.
+func (d *device) signOut() {
+	d.signedOut.Store(true)
+	select {
+	case d.signal <- struct{}{}:
+	default:
+	}
 }
 
 func (d *device) poke(conversationID string) {
@@ -280,9 +311,11 @@ func (h *Hub) Handler() http.Handler {
 			return
 		}
 		conn.SetReadLimit(64 << 10)
-		d := &device{customerID: customerID, conn: conn, signal: make(chan struct{}, 1), dirty: map[string]bool{}}
+		d := &device{customerID: customerID, session: h.sessionOf(r), conn: conn, signal: make(chan struct{}, 1), dirty: map[string]bool{}}
 		err = h.serve(r.Context(), d)
 		switch {
+		case errors.Is(err, errSignedOut):
+			conn.Close(CloseSignedOut, "signed out")
 		case err == nil, errors.Is(err, context.Canceled), websocket.CloseStatus(err) != -1:
 			conn.Close(websocket.StatusNormalClosure, "")
 		default:
@@ -326,12 +359,15 @@ func (h *Hub) serve(ctx context.Context, d *device) error {
 
 	poll := time.NewTicker(pollEvery)
 	defer poll.Stop()
-	for {
+	for polls := 1; ; {
 		var dirty map[string]bool
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-d.signal:
+			if d.signedOut.Load() {
+				return errSignedOut
+			}
 			dirty = d.takeDirty()
 			for convID, who := range d.takeTyping() {
 				if _, ok := known[convID]; !ok {
@@ -343,6 +379,13 @@ func (h *Hub) serve(ctx context.Context, d *device) error {
 			}
 		case <-poll.C:
 			dirty = map[string]bool{"": true}
+			// The bus says when sessions end; now and then the store is
+			// asked too, in case a node missed it.
+			if polls++; polls%sessionCheckEvery == 0 && d.session != nil {
+				if _, err := h.store.Session(ctx, d.session); errors.Is(err, store.ErrNotFound) {
+					return errSignedOut
+				}
+			}
 		}
 		if dirty[""] {
 			if err := h.sync(ctx, d, known); err != nil {

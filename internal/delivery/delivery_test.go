@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"github.com/openteller/openteller/internal/consent"
@@ -26,6 +27,7 @@ type rig struct {
 	st   store.Store
 	in   *ingest.Ingester
 	srv  *httptest.Server
+	bus  *bus.Bus
 	inst string
 }
 
@@ -46,6 +48,9 @@ func newRig(t *testing.T) *rig {
 	hub := delivery.NewHub(delivery.Config{Store: st, Keyring: kr, Bus: b, CustomerOf: func(r *http.Request) (string, bool) {
 		id := r.Header.Get("X-Test-Customer")
 		return id, id != ""
+	}, SessionOf: func(r *http.Request) []byte {
+		h, _ := hex.DecodeString(r.Header.Get("X-Test-Session"))
+		return h
 	}})
 	srv := httptest.NewUnstartedServer(hub.Handler())
 	// Request deadlines as short as a test can afford: a socket must
@@ -53,7 +58,7 @@ func newRig(t *testing.T) *rig {
 	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
 	srv.Start()
 	t.Cleanup(srv.Close)
-	r := &rig{hub: hub, st: st, in: ingest.New(ingest.Config{Store: st, Keyring: kr, Bus: b}), srv: srv, inst: "ins_1"}
+	r := &rig{hub: hub, st: st, in: ingest.New(ingest.Config{Store: st, Keyring: kr, Bus: b}), srv: srv, bus: b, inst: "ins_1"}
 	must(t, st.CreateInstitution(ctx, store.Institution{ID: r.inst, Name: "Alpha Bank", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: time.Now()}))
 	return r
 }
@@ -105,10 +110,15 @@ type frame struct {
 }
 
 func (r *rig) dial(t *testing.T, customerID string, cursors map[string]int64) *websocket.Conn {
+	return r.dialSession(t, customerID, "", cursors)
+}
+
+// dialSession opens a device on the session whose id hash is session (hex).
+func (r *rig) dialSession(t *testing.T, customerID, session string, cursors map[string]int64) *websocket.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(r.srv.URL, "http"), &websocket.DialOptions{HTTPHeader: http.Header{"X-Test-Customer": {customerID}}})
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(r.srv.URL, "http"), &websocket.DialOptions{HTTPHeader: http.Header{"X-Test-Customer": {customerID}, "X-Test-Session": {session}}})
 	must(t, err)
 	t.Cleanup(func() { c.CloseNow() })
 	msg, _ := json.Marshal(map[string]any{"type": "resume", "cursors": cursors})
@@ -224,6 +234,30 @@ func TestSignedOutSocketIsClosed(t *testing.T) {
 	_, _, err = c.Read(ctx)
 	if websocket.CloseStatus(err) != delivery.CloseSignedOut {
 		t.Fatalf("close status = %v (%v), want %d", websocket.CloseStatus(err), err, delivery.CloseSignedOut)
+	}
+}
+
+// TestEndedSessionsSignDevicesOut: when a customer's other sessions end
+// (they chose a new password), the devices on them are closed as signed
+// out at once, with nothing more sent; the device that made the change
+// goes on receiving.
+func TestEndedSessionsSignDevicesOut(t *testing.T) {
+	r := newRig(t)
+	cust, link, _ := r.customer(t, 1)
+	here := r.dialSession(t, cust, "aa", nil)
+	there := r.dialSession(t, cust, "bb", nil)
+	r.post(t, link, "m1")
+	readEvents(t, here, 1)
+	readEvents(t, there, 1)
+	must(t, r.bus.WakeCustomer(cust, bus.Wake{SessionsEnded: true, Keep: "aa"}))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, data, err := there.Read(ctx); websocket.CloseStatus(err) != delivery.CloseSignedOut {
+		t.Fatalf("the device on an ended session got %s (%v), want a close %d", data, err, delivery.CloseSignedOut)
+	}
+	r.post(t, link, "m2")
+	if f := readEvents(t, here, 1); f[0].Event.Seq == 0 {
+		t.Fatalf("the device that kept its session: %+v", f)
 	}
 }
 

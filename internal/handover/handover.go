@@ -23,6 +23,7 @@ import (
 
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/pkg/bankapi"
 )
 
 // Owner is who answers the customer.
@@ -46,10 +47,11 @@ const (
 	AgentTakes   Trigger = "agent_takes"   // an agent takes it from the queue or the bot
 	AgentReturns Trigger = "agent_returns" // the agent hands it back to the bot
 	BotTakes     Trigger = "bot_takes"     // the bot takes it back (Bank API)
+	Assigned     Trigger = "assigned"      // the platform gives a waiting conversation to an agent (round robin)
 )
 
 // Triggers lists every trigger.
-var Triggers = []Trigger{CustomerAsks, BotAsks, AgentTakes, AgentReturns, BotTakes}
+var Triggers = []Trigger{CustomerAsks, BotAsks, AgentTakes, AgentReturns, BotTakes, Assigned}
 
 // State is a conversation's owner and, when a person has it, which one.
 type State struct {
@@ -105,6 +107,16 @@ func Next(s State, r Request) (State, bool, error) {
 			return s, false, nil
 		}
 		return State{Owner: Bot}, true, nil
+	case Assigned:
+		// Only a conversation still waiting: one the bot took back, or a
+		// person took, meanwhile is left as it is.
+		if r.AgentID == "" {
+			return refuse("an assignment names the agent")
+		}
+		if s.Owner != Queue {
+			return s, false, nil
+		}
+		return State{Owner: Agent, AgentID: r.AgentID}, true, nil
 	}
 	return refuse(fmt.Sprintf("unknown trigger %q", r.Trigger))
 }
@@ -208,6 +220,10 @@ func (s *Service) BankHandler(authenticate func(*http.Request) (string, error)) 
 		}
 		if l.Status != store.LinkActive {
 			httpx.WriteError(w, httpx.Errorf(http.StatusConflict, "consent_"+l.Status, "The customer's consent for this link has ended."))
+			return
+		}
+		if trigger == BotAsks && !l.HasScope(bankapi.ScopeSupportChat) {
+			httpx.WriteError(w, httpx.Errorf(http.StatusConflict, "consent_scope", "The customer has not granted support_chat on this link, so your people cannot see the conversation."))
 			return
 		}
 		st, changed, err := s.Apply(r.Context(), l.ConversationID, Request{Trigger: trigger})

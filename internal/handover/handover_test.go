@@ -48,6 +48,11 @@ func TestEveryTransition(t *testing.T) {
 		{queue, Request{Trigger: BotTakes}, to(bot)},
 		{a1, Request{Trigger: BotTakes}, to(bot)},
 
+		{queue, Request{Trigger: Assigned, AgentID: "a1"}, to(a1)},
+		{bot, Request{Trigger: Assigned, AgentID: "a1"}, stay(bot)},
+		{a1, Request{Trigger: Assigned, AgentID: "a2"}, stay(a1)},
+		{queue, Request{Trigger: Assigned}, refused(queue)},
+
 		{bot, Request{Trigger: "wave"}, refused(bot)},
 	}
 	covered := map[string]bool{}

@@ -71,7 +71,9 @@ func (in *Ingester) PostCustomerMessage(ctx context.Context, customerID, convers
 	}
 	if err := in.attachNotice(ctx, &e, store.NoticeCustomerMessage, bankapi.CustomerMessage{
 		LinkID: c.Link.ID, MessageID: e.ID, Text: m.Text, Payload: m.Payload, SentAt: now,
-		Standby: c.Owner != "" && c.Owner != "bot",
+		// The bot stands by only while the bank's people can see the
+		// conversation: with support_chat taken away, it is the bot's again.
+		Standby: c.Owner != "" && c.Owner != "bot" && c.Link.HasScope(bankapi.ScopeSupportChat),
 	}); err != nil {
 		return 0, err
 	}

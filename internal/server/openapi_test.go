@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openteller/openteller/internal/handover"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
@@ -33,6 +34,13 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 						} `json:"type"`
 					} `json:"properties"`
 				} `json:"Event"`
+				Handover struct {
+					Properties struct {
+						Trigger struct {
+							Enum []string `json:"enum"`
+						} `json:"trigger"`
+					} `json:"properties"`
+				} `json:"Handover"`
 			} `json:"schemas"`
 		} `json:"components"`
 	}
@@ -60,6 +68,13 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	sort.Strings(want)
 	if !slices.Equal(types, want) {
 		t.Fatalf("event types: documented %v, accepted %v", types, want)
+	}
+	var triggers []string
+	for _, tr := range handover.Triggers {
+		triggers = append(triggers, string(tr))
+	}
+	if documented := doc.Components.Schemas.Handover.Properties.Trigger.Enum; !slices.Equal(slices.Sorted(slices.Values(documented)), slices.Sorted(slices.Values(triggers))) {
+		t.Fatalf("handover triggers: documented %v, sent %v", documented, triggers)
 	}
 	hooks := slices.Sorted(maps.Keys(doc.Webhooks))
 	if want := slices.Sorted(slices.Values(bankapi.WebhookTypes)); !slices.Equal(hooks, want) {

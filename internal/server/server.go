@@ -12,6 +12,7 @@ package server
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -129,10 +130,19 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		st.Close()
 		return nil, err
 	}
-	s.Auth = auth.New(auth.Config{Store: st, Keyring: keyring, Logger: log})
+	s.Auth = auth.New(auth.Config{Store: st, Keyring: keyring, Logger: log,
+		SessionsEnded: func(customerID string, keep []byte) {
+			if err := s.Bus.WakeCustomer(customerID, bus.Wake{SessionsEnded: true, Keep: hex.EncodeToString(keep)}); err != nil {
+				log.Warn("tell devices their sessions ended", "customer", customerID, "err", err)
+			}
+		}})
 	customerOf := func(r *http.Request) (string, bool) {
 		se, ok := auth.SessionFrom(r.Context())
 		return se.CustomerID, ok
+	}
+	sessionOf := func(r *http.Request) []byte {
+		se, _ := auth.SessionFrom(r.Context())
+		return se.IDHash
 	}
 	s.Handover = &handover.Service{Store: st, Queued: func() { s.Webhook.Kick() }}
 	s.Webhook = webhook.New(webhook.Config{Store: st, Keyring: keyring, Logger: log, AllowPrivate: cfg.AllowPrivateWebhooks()})
@@ -146,7 +156,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		st.Close()
 		return nil, fmt.Errorf("server: subscribe to destroyed keys: %w", err)
 	}
-	s.Hub = delivery.NewHub(delivery.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, CustomerOf: customerOf})
+	s.Hub = delivery.NewHub(delivery.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, CustomerOf: customerOf, SessionOf: sessionOf})
 
 	mux := http.NewServeMux()
 	// all records every route, so that tests can check each one

@@ -51,6 +51,8 @@ var (
 	// been replaced (its history cleared, maybe on another node). Nothing
 	// was stored; seal it again under the current key.
 	ErrStaleKey = errors.New("store: sealed under a replaced data key")
+	// ErrPasswordChanged: the password changed while a sign-in checked it.
+	ErrPasswordChanged = errors.New("store: the password changed meanwhile")
 	// ErrCorrupt: a stored value is not what it must be (a hash of the wrong
 	// length, a kept hash that disagrees): damage or tampering.
 	ErrCorrupt = errors.New("store: a stored value is malformed or disagrees")
@@ -111,7 +113,11 @@ type Store interface {
 	// DisableStaff disables the member of the institution and ends their
 	// sessions at once, in one transaction. ErrNotFound unless it is theirs.
 	DisableStaff(ctx context.Context, institutionID, id string, at time.Time) error
-	CreateStaffSession(ctx context.Context, s StaffSession) error
+	// CreateStaffSession keeps a new console session, if the member's
+	// password hash is still checked, the one their sign-in verified:
+	// ErrPasswordChanged otherwise, so a sign-in racing a change of
+	// password cannot outlive it.
+	CreateStaffSession(ctx context.Context, s StaffSession, checked string) error
 	// StaffSession returns a live session of an enabled member, else
 	// ErrNotFound.
 	StaffSession(ctx context.Context, idHash []byte) (StaffSession, error)
@@ -143,7 +149,10 @@ type Store interface {
 	// have or that wait for them (owner queue or agent), oldest change first.
 	HandedOver(ctx context.Context, institutionID string) ([]Conversation, error)
 
-	CreateSession(ctx context.Context, s Session) error
+	// CreateSession keeps a new session, if the customer's password hash is
+	// still checked, the one their sign-in verified: ErrPasswordChanged
+	// otherwise, so a sign-in racing a change of password cannot outlive it.
+	CreateSession(ctx context.Context, s Session, checked string) error
 	Session(ctx context.Context, idHash []byte) (Session, error) // ErrNotFound when missing or expired
 	DeleteSession(ctx context.Context, idHash []byte) error
 	// SetPassword replaces the customer's password hash and ends every
@@ -268,7 +277,9 @@ type Store interface {
 	// SetOwner moves the conversation from one owner to another and queues
 	// n (a conversation.handover notice) in the same transaction. It
 	// changes nothing and returns ErrOwnerChanged unless the conversation is
-	// still with fromOwner (and fromAgent).
+	// still with fromOwner (and fromAgent). Moving to the queue (a new
+	// wait for a person) starts the work afresh: open, normal priority, no
+	// snooze.
 	SetOwner(ctx context.Context, conversationID, fromOwner, fromAgent, toOwner, toAgent string, n Notice) error
 
 	// AppendEvents stores each event in its link's conversation, in order,

@@ -305,16 +305,17 @@ func (a *API) rate(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, err)
 		return
 	}
-	if !res.Duplicate {
-		c, err := a.Store.Conversation(r.Context(), r.PathValue("id"))
-		if err == nil {
-			err = a.Store.AddRating(r.Context(), store.Rating{ConversationID: c.ID, RequestSeq: req.RequestSeq, InstitutionID: c.InstitutionID,
-				StaffID: res.AgentID, Score: req.Score, CreatedAt: a.Now().UTC()})
-		}
-		if err != nil && !errors.Is(err, store.ErrExists) {
-			httpx.WriteError(w, err)
-			return
-		}
+	// Kept for the figures on a retry too (the same answer, the same
+	// score): a first attempt that stored the answer but failed here would
+	// otherwise lose the score for good.
+	c, err := a.Store.Conversation(r.Context(), r.PathValue("id"))
+	if err == nil {
+		err = a.Store.AddRating(r.Context(), store.Rating{ConversationID: c.ID, RequestSeq: req.RequestSeq, InstitutionID: c.InstitutionID,
+			StaffID: res.AgentID, Score: req.Score, CreatedAt: a.Now().UTC()})
+	}
+	if err != nil && !errors.Is(err, store.ErrExists) {
+		httpx.WriteError(w, err)
+		return
 	}
 	httpx.WriteJSON(w, http.StatusCreated, map[string]any{"seq": res.Seq})
 }

@@ -174,7 +174,7 @@ type Handover struct {
 	LinkID  string    `json:"link_id"`
 	From    string    `json:"from"`
 	To      string    `json:"to"`
-	Trigger string    `json:"trigger"` // customer_asks, bot_asks, agent_takes, agent_returns, bot_takes
+	Trigger string    `json:"trigger"` // customer_asks, bot_asks, agent_takes, agent_returns, bot_takes, assigned
 	AgentID string    `json:"agent_id,omitempty"`
 	At      time.Time `json:"at"`
 }

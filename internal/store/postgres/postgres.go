@@ -254,10 +254,20 @@ func (s *Store) Customer(ctx context.Context, id string) (store.Customer, error)
 	return s.customer(ctx, "id", id)
 }
 
-func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (id_hash, customer_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-		se.IDHash, se.CustomerID, se.CSRFToken, se.CreatedAt, se.ExpiresAt)
-	return err
+func (s *Store) CreateSession(ctx context.Context, se store.Session, checked string) error {
+	// FOR SHARE waits for a change of password under way, then reads the
+	// hash it left; a change that starts after waits for this insert, and
+	// then ends the session with the others.
+	tag, err := s.pool.Exec(ctx, `INSERT INTO sessions (id_hash, customer_id, csrf_token, created_at, expires_at)
+		SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM customers WHERE id = $2 AND password_hash = $6 FOR SHARE)`,
+		se.IDHash, se.CustomerID, se.CSRFToken, se.CreatedAt, se.ExpiresAt, checked)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrPasswordChanged
+	}
+	return nil
 }
 
 func (s *Store) Session(ctx context.Context, idHash []byte) (store.Session, error) {
@@ -292,7 +302,7 @@ func (s *Store) setPassword(ctx context.Context, accounts, sessions, owner, id, 
 		if tag.RowsAffected() == 0 {
 			return store.ErrNotFound
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM `+sessions+` WHERE `+owner+` = $1 AND id_hash <> $2`, id, keep)
+		_, err = tx.Exec(ctx, `DELETE FROM `+sessions+` WHERE `+owner+` = $1 AND id_hash IS DISTINCT FROM $2`, id, keep)
 		return err
 	})
 }
@@ -805,7 +815,12 @@ func (s *Store) AppendLogEntry(ctx context.Context, e store.LogEntry) (uint64, e
 
 func (s *Store) SetOwner(ctx context.Context, conversationID, fromOwner, fromAgent, toOwner, toAgent string, n store.Notice) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE conversations SET owner = $1, agent_id = $2 WHERE id = $3 AND owner = $4 AND agent_id = $5`,
+		// A new wait for a person starts afresh: open, normal priority.
+		tag, err := tx.Exec(ctx, `UPDATE conversations SET owner = $1, agent_id = $2,
+				status = CASE WHEN $1 = 'queue' THEN 'open' ELSE status END,
+				priority = CASE WHEN $1 = 'queue' THEN 0 ELSE priority END,
+				snoozed_until = CASE WHEN $1 = 'queue' THEN NULL ELSE snoozed_until END
+			WHERE id = $3 AND owner = $4 AND agent_id = $5`,
 			toOwner, toAgent, conversationID, fromOwner, fromAgent)
 		if err != nil {
 			return err
@@ -1443,10 +1458,18 @@ func (s *Store) DisableStaff(ctx context.Context, institutionID, id string, at t
 	})
 }
 
-func (s *Store) CreateStaffSession(ctx context.Context, se store.StaffSession) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO staff_sessions (id_hash, staff_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-		se.IDHash, se.StaffID, se.CSRFToken, se.CreatedAt, se.ExpiresAt)
-	return err
+func (s *Store) CreateStaffSession(ctx context.Context, se store.StaffSession, checked string) error {
+	// As CreateSession; a member disabled meanwhile gets no session either.
+	tag, err := s.pool.Exec(ctx, `INSERT INTO staff_sessions (id_hash, staff_id, csrf_token, created_at, expires_at)
+		SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM staff WHERE id = $2 AND password_hash = $6 AND disabled_at IS NULL FOR SHARE)`,
+		se.IDHash, se.StaffID, se.CSRFToken, se.CreatedAt, se.ExpiresAt, checked)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrPasswordChanged
+	}
+	return nil
 }
 
 func (s *Store) StaffSession(ctx context.Context, idHash []byte) (store.StaffSession, error) {

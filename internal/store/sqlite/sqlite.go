@@ -556,11 +556,18 @@ func (s *Store) Customer(ctx context.Context, id string) (store.Customer, error)
 	return s.customer(ctx, "id", id)
 }
 
-func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
+func (s *Store) CreateSession(ctx context.Context, se store.Session, checked string) error {
 	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
-		_, err := c.ExecContext(ctx, `INSERT INTO sessions (id_hash, customer_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-			se.IDHash, se.CustomerID, se.CSRFToken, micros(se.CreatedAt), micros(se.ExpiresAt))
-		return err
+		res, err := c.ExecContext(ctx, `INSERT INTO sessions (id_hash, customer_id, csrf_token, created_at, expires_at)
+			SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM customers WHERE id = ? AND password_hash = ?)`,
+			se.IDHash, se.CustomerID, se.CSRFToken, micros(se.CreatedAt), micros(se.ExpiresAt), se.CustomerID, checked)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrPasswordChanged
+		}
+		return nil
 	})
 }
 
@@ -599,7 +606,7 @@ func (s *Store) setPassword(ctx context.Context, accounts, sessions, owner, id, 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return store.ErrNotFound
 		}
-		_, err = c.ExecContext(ctx, `DELETE FROM `+sessions+` WHERE `+owner+` = ? AND id_hash <> ?`, id, keep)
+		_, err = c.ExecContext(ctx, `DELETE FROM `+sessions+` WHERE `+owner+` = ? AND id_hash IS NOT ?`, id, keep)
 		return err
 	})
 }
@@ -1123,7 +1130,12 @@ func (s *Store) AppendLogEntry(ctx context.Context, e store.LogEntry) (uint64, e
 
 func (s *Store) SetOwner(ctx context.Context, conversationID, fromOwner, fromAgent, toOwner, toAgent string, n store.Notice) error {
 	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
-		res, err := c.ExecContext(ctx, `UPDATE conversations SET owner = ?, agent_id = ? WHERE id = ? AND owner = ? AND agent_id = ?`,
+		// A new wait for a person starts afresh: open, normal priority.
+		res, err := c.ExecContext(ctx, `UPDATE conversations SET owner = ?1, agent_id = ?2,
+				status = CASE WHEN ?1 = 'queue' THEN 'open' ELSE status END,
+				priority = CASE WHEN ?1 = 'queue' THEN 0 ELSE priority END,
+				snoozed_until = CASE WHEN ?1 = 'queue' THEN 0 ELSE snoozed_until END
+			WHERE id = ?3 AND owner = ?4 AND agent_id = ?5`,
 			toOwner, toAgent, conversationID, fromOwner, fromAgent)
 		if err != nil {
 			return err
@@ -1745,11 +1757,18 @@ func (s *Store) DisableStaff(ctx context.Context, institutionID, id string, at t
 	})
 }
 
-func (s *Store) CreateStaffSession(ctx context.Context, se store.StaffSession) error {
+func (s *Store) CreateStaffSession(ctx context.Context, se store.StaffSession, checked string) error {
 	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
-		_, err := c.ExecContext(ctx, `INSERT INTO staff_sessions (id_hash, staff_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-			se.IDHash, se.StaffID, se.CSRFToken, micros(se.CreatedAt), micros(se.ExpiresAt))
-		return err
+		res, err := c.ExecContext(ctx, `INSERT INTO staff_sessions (id_hash, staff_id, csrf_token, created_at, expires_at)
+			SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM staff WHERE id = ? AND password_hash = ? AND disabled_at = 0)`,
+			se.IDHash, se.StaffID, se.CSRFToken, micros(se.CreatedAt), micros(se.ExpiresAt), se.StaffID, checked)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrPasswordChanged
+		}
+		return nil
 	})
 }
 

@@ -203,8 +203,16 @@ func testSessions(t *testing.T, s store.Store) {
 	f := setup(t, s)
 	now := time.Now().Truncate(time.Microsecond)
 	live := store.Session{IDHash: []byte("live"), CustomerID: f.cust.ID, CSRFToken: "tok", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	must(t, s.CreateSession(ctx, live))
-	must(t, s.CreateSession(ctx, store.Session{IDHash: []byte("old"), CustomerID: f.cust.ID, CSRFToken: "x", CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Hour)}))
+	must(t, s.CreateSession(ctx, live, f.cust.PasswordHash))
+	must(t, s.CreateSession(ctx, store.Session{IDHash: []byte("old"), CustomerID: f.cust.ID, CSRFToken: "x", CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Hour)}, f.cust.PasswordHash))
+	// A sign-in that checked a password hash that is no longer the
+	// customer's (it changed meanwhile) makes no session.
+	if err := s.CreateSession(ctx, store.Session{IDHash: []byte("late"), CustomerID: f.cust.ID, CSRFToken: "z", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, "$argon2id$before"); !errors.Is(err, store.ErrPasswordChanged) {
+		t.Fatalf("a session on a changed password: %v", err)
+	}
+	if _, err := s.Session(ctx, []byte("late")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the refused session was kept: %v", err)
+	}
 	got, err := s.Session(ctx, []byte("live"))
 	must(t, err)
 	if got.CustomerID != f.cust.ID || got.CSRFToken != "tok" || !got.ExpiresAt.Equal(live.ExpiresAt) {
@@ -222,7 +230,7 @@ func testSessions(t *testing.T, s store.Store) {
 		t.Fatalf("the live session was swept: %v", err)
 	}
 	// A new password ends every session but the device's that set it.
-	must(t, s.CreateSession(ctx, store.Session{IDHash: []byte("other"), CustomerID: f.cust.ID, CSRFToken: "y", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}))
+	must(t, s.CreateSession(ctx, store.Session{IDHash: []byte("other"), CustomerID: f.cust.ID, CSRFToken: "y", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, f.cust.PasswordHash))
 	must(t, s.SetPassword(ctx, f.cust.ID, "$argon2id$new", []byte("live")))
 	if _, err := s.Session(ctx, []byte("other")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("another device's session after a new password: %v", err)
@@ -1371,12 +1379,15 @@ func testStaff(t *testing.T, s store.Store) {
 		t.Fatalf("by email: %+v %v", got, err)
 	}
 	se := store.StaffSession{IDHash: []byte("h1"), StaffID: m.ID, CSRFToken: "c", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
-	must(t, s.CreateStaffSession(ctx, se))
+	must(t, s.CreateStaffSession(ctx, se, m.PasswordHash))
+	if err := s.CreateStaffSession(ctx, store.StaffSession{IDHash: []byte("late"), StaffID: m.ID, CSRFToken: "l", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, "$argon2id$before"); !errors.Is(err, store.ErrPasswordChanged) {
+		t.Fatalf("a console session on a changed password: %v", err)
+	}
 	if got, err := s.StaffSession(ctx, se.IDHash); err != nil || got.StaffID != m.ID {
 		t.Fatalf("session: %+v %v", got, err)
 	}
 	se2 := store.StaffSession{IDHash: []byte("h2"), StaffID: m.ID, CSRFToken: "d", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
-	must(t, s.CreateStaffSession(ctx, se2))
+	must(t, s.CreateStaffSession(ctx, se2, m.PasswordHash))
 	must(t, s.SetStaffPassword(ctx, m.ID, "$argon2id$new", se.IDHash))
 	if _, err := s.StaffSession(ctx, se2.IDHash); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("another console's session after a new password: %v", err)
@@ -1438,5 +1449,11 @@ func testConsoleWork(t *testing.T, s store.Store) {
 	must(t, s.AddCanned(ctx, store.Canned{ID: "cnd_x", InstitutionID: f.other.ID, Title: "Other bank", Text: "x", CreatedAt: t0}))
 	if cs, _ := s.CannedResponses(ctx, f.inst.ID); len(cs) != 2 || cs[0].Title != "Address change" {
 		t.Fatalf("canned = %+v", cs)
+	}
+	// The customer asks for a person again: a snoozed, urgent conversation
+	// from last time waits as a new one.
+	must(t, s.SetOwner(ctx, c.ID, "bot", "", "queue", "", store.Notice{ID: "ntc_again", InstitutionID: f.inst.ID, LinkID: f.link.ID, Type: store.NoticeHandover, Payload: []byte(`{}`), CreatedAt: t0}))
+	if c, _ = s.Conversation(ctx, c.ID); c.Owner != "queue" || c.Status != store.StatusOpen || c.Priority != 0 || !c.SnoozedUntil.IsZero() {
+		t.Fatalf("back in the queue: %q %q %d %v", c.Owner, c.Status, c.Priority, c.SnoozedUntil)
 	}
 }

@@ -17,6 +17,7 @@ let openId = null;
 let seenSeq = new Map(); // conversation → last seq when it was loaded
 let stream = null; // the open conversation's live stream
 let opening = 0; // counts open() calls: only the latest renders and streams
+const found = new Map(); // conversations from the last searches, by id
 let typingTimer = null;
 const typingLine = h('p', { class: 'muted', role: 'status', testid: 'console-typing', hidden: true }, 'The customer is typing…');
 
@@ -80,6 +81,7 @@ function fail(err) {
 
 function ownerWords(c) {
   if (c.owner === 'queue') return 'Waiting for a person';
+  if (c.owner === 'bot' || !c.owner) return 'With the bank’s assistant';
   return c.mine ? 'With you' : 'With another agent';
 }
 
@@ -116,7 +118,8 @@ async function open(id) {
   stream = null;
   try {
     const [page, queue] = await Promise.all([call('GET', `/conversations/${encodeURIComponent(id)}/events`), call('GET', '/queue')]);
-    const c = (queue.conversations || []).find((x) => x.id === id) || {};
+    // The queue knows the ones with people; search results the others.
+    const c = (queue.conversations || []).find((x) => x.id === id) || found.get(id) || {};
     typingLine.hidden = true;
     const events = page.events || [];
     seenSeq.set(id, events.length ? events[events.length - 1].seq : 0);
@@ -194,7 +197,7 @@ async function open(id) {
         h('span', { class: 'muted', testid: 'console-owner' }, ownerWords(c)),
         !c.mine && act('Take', 'take', 'console-take'),
         c.mine && act('Hand back to the bot', 'return', 'console-return'),
-        act('Refresh', '../events', 'console-refresh')),
+        h('button', { type: 'button', class: 'button', testid: 'console-refresh', onclick: () => open(id) }, 'Refresh')),
       h('p', { class: 'muted' }, 'Opening this conversation, and each new message you see while it is open, is shown to the customer in their access history.'),
       workBar,
       panel,
@@ -205,7 +208,6 @@ async function open(id) {
       h('h3', {}, 'Private notes'),
       h('p', { class: 'muted' }, 'Only your bank’s people see these.'),
       notesList, noteForm);
-    thread.querySelector('[data-testid="console-refresh"]').onclick = () => open(id);
     follow(id, cards, liveLine);
     refreshQueue();
   } catch (err) { fail(err); }
@@ -265,6 +267,7 @@ searchForm.addEventListener('submit', async (e) => {
   e.preventDefault();
   try {
     const res = await call('GET', `/search?q=${encodeURIComponent(searchInput.value)}`);
+    for (const c of res.conversations || []) found.set(c.id, c);
     clear(results, (res.conversations || []).map((c) => h('li', {},
       h('button', { type: 'button', class: 'console-row', testid: 'console-result', onclick: () => open(c.id) }, `Customer ${c.link_id.slice(-6)} · ${ownerWords(c)}`))));
     if (!(res.conversations || []).length) results.append(h('li', { class: 'muted' }, 'No conversation matches.'));

@@ -15,8 +15,11 @@ export function passwordForm({ prefix, change, done, onSignedOut = () => {} }) {
     h('label', { for: next.id }, 'New password (at least 10 characters)'), next,
     said,
     h('button', { type: 'submit', class: 'button', testid: `${prefix}-pw-change` }, 'Change password'));
+  const button = form.querySelector('button');
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    if (button.disabled) return; // one change at a time: a second would send the old password
+    button.disabled = true;
     try {
       await change(current.value, next.value);
       current.value = next.value = '';
@@ -26,6 +29,8 @@ export function passwordForm({ prefix, change, done, onSignedOut = () => {} }) {
       if (err.status === 401) { onSignedOut(err); return; }
       said.className = 'form-error';
       said.textContent = err.message;
+    } finally {
+      button.disabled = false;
     }
     said.hidden = false;
   });

@@ -25,7 +25,10 @@ export function privacyView() {
   const links = h('ul', { class: 'privacy-links' });
   const accesses = h('ul', { class: 'privacy-receipts', testid: 'access-history' });
   const delegationsByLink = new Map();
-  const openBoxes = new Set(); // links whose sharing box is open: it stays open when the list redraws
+  // A sharing box the customer opened, and what they typed in it, survive
+  // the list being redrawn (as when the delegations arrive).
+  const openBoxes = new Set();
+  const drafts = new Map(); // link → {email, days}
   const receipts = h('ul', { class: 'privacy-receipts' });
   const problem = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const confirming = new Set();
@@ -133,21 +136,26 @@ export function privacyView() {
   // time, revocable at any time.
   function delegationBox(c) {
     const id = encodeURIComponent(c.link.id);
-    const email = h('input', { type: 'email', placeholder: 'Their OpenTeller email', 'aria-label': 'Their OpenTeller email', testid: 'delegate-email' });
-    const days = h('select', { 'aria-label': 'For how long', testid: 'delegate-days' },
-      [30, 90, 180, 365].map((d) => h('option', { value: String(d) }, `${d} days`)));
+    const key = c.link.id;
+    const draft = drafts.get(key) || { email: '', days: '30' };
+    const keep = () => drafts.set(key, { email: email.value, days: days.value });
+    const email = h('input', { type: 'email', placeholder: 'Their OpenTeller email', 'aria-label': 'Their OpenTeller email', testid: 'delegate-email', value: draft.email, oninput: keep });
+    const days = h('select', { 'aria-label': 'For how long', testid: 'delegate-days', onchange: keep },
+      [30, 90, 180, 365].map((d) => h('option', { value: String(d), selected: String(d) === draft.days }, `${d} days`)));
     const share = async () => {
       problem.hidden = true;
       try {
         await api('POST', `/links/${id}/delegates`, { email: email.value, duration_days: Number(days.value) });
+        drafts.delete(key);
         await loadDelegations(c);
         loadReceipts();
       } catch (err) { fail(err); }
     };
     const list = (delegationsByLink.get(c.link.id) || []).filter((d) => d.live);
-    const key = c.link.id;
-    return h('details', { class: 'delegation', open: openBoxes.has(key), ontoggle: (e) => { if (e.currentTarget.open) openBoxes.add(key); else openBoxes.delete(key); } },
-      h('summary', {}, 'Let someone you trust read this (read-only)'),
+    return h('details', { class: 'delegation', open: openBoxes.has(key) },
+      // The click, not the later toggle event: a redraw may come between.
+      h('summary', { onclick: (e) => { if (e.currentTarget.parentElement.open) openBoxes.delete(key); else openBoxes.add(key); } },
+        'Let someone you trust read this (read-only)'),
       h('p', { class: 'muted' }, 'They see the balances and transactions of this bank only, nothing you write, until the end date or until you stop it. Every time they look is listed below.'),
       h('div', { class: 'confirm-actions' }, email, days, h('button', { type: 'button', class: 'button', testid: 'delegate-share', onclick: share }, 'Share')),
       list.map((d) => h('p', { testid: 'delegation' }, `${d.delegate} · until ${longDate(d.expires_at)} `,
