@@ -65,7 +65,8 @@ type Log struct {
 	Origin string
 
 	keptSize atomic.Uint64 // the size of the last checkpoint this node kept
-	keepMu   sync.Mutex    // one keepNodes at a time on this node
+	keepOnce sync.Once
+	keeping  chan struct{} // holds a token while a keepNodes runs: one at a time on this node
 }
 
 var _ Recorder = (*Log)(nil)
@@ -221,13 +222,23 @@ const nodeChunk = 4096
 // entries complete, carrying on from where the kept ones end. Every node
 // computes the same hashes, so nodes racing here write the same rows.
 func (l *Log) keepNodes(ctx context.Context, size uint64) error {
-	l.keepMu.Lock() // the first request on a long log does the work once
-	defer l.keepMu.Unlock()
+	// One at a time, so the first request on a long log does the work
+	// once; waiting gives way to the caller's deadline (a shutdown).
+	l.keepOnce.Do(func() { l.keeping = make(chan struct{}, 1) })
+	select {
+	case l.keeping <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-l.keeping }()
 	from, _, err := l.Store.LogNodesCover(ctx)
 	if err != nil {
 		return fmt.Errorf("access: kept nodes: %w", err)
 	}
 	for from+2 <= size {
+		if err := ctx.Err(); err != nil {
+			return err // the rest waits for the next call
+		}
 		to := min(size, from+nodeChunk)
 		frontier, err := l.readNodes(ctx)(tlog.Frontier(from))
 		if err != nil {

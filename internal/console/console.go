@@ -632,15 +632,23 @@ func (s *Service) addNote(w http.ResponseWriter, r *http.Request, m member) {
 		return
 	}
 	id := ingest.NewID("nte_")
-	sealed, err := s.c.Keyring.Seal(r.Context(), vault.ConversationKey(c.CustomerID, c.InstitutionID), id, []byte(req.Text))
-	if err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	n := store.Note{ID: id, ConversationID: c.ID, StaffID: m.ID, Sealed: sealed, CreatedAt: s.c.Now().UTC()}
-	if err := s.c.Store.AddNote(r.Context(), n); err != nil {
-		httpx.WriteError(w, err)
-		return
+	owner := vault.ConversationKey(c.CustomerID, c.InstitutionID)
+	n := store.Note{ID: id, ConversationID: c.ID, StaffID: m.ID, CreatedAt: s.c.Now().UTC()}
+	for try := 0; ; try++ {
+		if n.Sealed, err = s.c.Keyring.Seal(r.Context(), owner, id, []byte(req.Text)); err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		err = s.c.Store.AddNote(r.Context(), n)
+		if errors.Is(err, store.ErrStaleKey) && try == 0 {
+			s.c.Keyring.Forget(owner) // the history was cleared on another node: seal under the new key
+			continue
+		}
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		break
 	}
 	httpx.WriteJSON(w, http.StatusCreated, noteView{ID: n.ID, StaffID: n.StaffID, Text: req.Text, CreatedAt: n.CreatedAt})
 }

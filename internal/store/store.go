@@ -127,6 +127,9 @@ type Store interface {
 	SetStaffPassword(ctx context.Context, staffID, hash string, keep []byte) error
 	// SetWork records how the bank's people work the conversation.
 	SetWork(ctx context.Context, conversationID, status string, snoozedUntil time.Time, priority int) error
+	// AddNote keeps a private note, sealed under the conversation's data
+	// key as the store holds it: ErrStaleKey (nothing kept) when the key was
+	// replaced meanwhile, as by a clearing of the history.
 	AddNote(ctx context.Context, n Note) error
 	Notes(ctx context.Context, conversationID string) ([]Note, error) // oldest first
 	// AddRating keeps a customer's score of a resolved conversation, once

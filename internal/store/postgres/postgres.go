@@ -1503,9 +1503,20 @@ func (s *Store) SetWork(ctx context.Context, conversationID, status string, snoo
 }
 
 func (s *Store) AddNote(ctx context.Context, n store.Note) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO console_notes (id, conversation_id, staff_id, sealed, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		n.ID, n.ConversationID, n.StaffID, n.Sealed, n.CreatedAt)
-	return err
+	// Only under the conversation's key as it is (see store.AddNote). FOR
+	// SHARE waits for a clearing under way; the key row it replaces is
+	// then gone, and the note with it.
+	tag, err := s.pool.Exec(ctx, `INSERT INTO console_notes (id, conversation_id, staff_id, sealed, created_at)
+		SELECT $1, $2, $3, $4, $5 WHERE $6::int = 0 OR EXISTS (SELECT 1 FROM conversations c
+			JOIN data_keys k ON k.customer_id = c.customer_id || '/' || c.institution_id WHERE c.id = $2 AND k.version = $6 FOR SHARE OF k)`,
+		n.ID, n.ConversationID, n.StaffID, n.Sealed, n.CreatedAt, vault.SealedVersion(n.Sealed))
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrStaleKey
+	}
+	return nil
 }
 
 func (s *Store) Notes(ctx context.Context, conversationID string) ([]store.Note, error) {

@@ -1809,9 +1809,18 @@ func (s *Store) SetWork(ctx context.Context, conversationID, status string, snoo
 
 func (s *Store) AddNote(ctx context.Context, n store.Note) error {
 	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
-		_, err := c.ExecContext(ctx, `INSERT INTO console_notes (id, conversation_id, staff_id, sealed, created_at) VALUES (?, ?, ?, ?, ?)`,
-			n.ID, n.ConversationID, n.StaffID, n.Sealed, micros(n.CreatedAt))
-		return err
+		// Only under the conversation's key as it is: see store.AddNote.
+		res, err := c.ExecContext(ctx, `INSERT INTO console_notes (id, conversation_id, staff_id, sealed, created_at)
+			SELECT ?1, ?2, ?3, ?4, ?5 WHERE ?6 = 0 OR EXISTS (SELECT 1 FROM conversations c
+				JOIN data_keys k ON k.customer_id = c.customer_id || '/' || c.institution_id WHERE c.id = ?2 AND k.version = ?6)`,
+			n.ID, n.ConversationID, n.StaffID, n.Sealed, micros(n.CreatedAt), vault.SealedVersion(n.Sealed))
+		if err != nil {
+			return err
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			return store.ErrStaleKey
+		}
+		return nil
 	})
 }
 

@@ -1450,6 +1450,18 @@ func testConsoleWork(t *testing.T, s store.Store) {
 	if cs, _ := s.CannedResponses(ctx, f.inst.ID); len(cs) != 2 || cs[0].Title != "Address change" {
 		t.Fatalf("canned = %+v", cs)
 	}
+	// A note sealed under the conversation's key as it is, kept; under
+	// another version, refused.
+	owner := vault.ConversationKey(f.cust.ID, f.inst.ID)
+	_, err = s.PutDataKey(ctx, vault.WrappedKey{CustomerID: owner, Version: 1, RootKeyVersion: 1, Wrapped: []byte("k")})
+	must(t, err)
+	must(t, s.AddNote(ctx, store.Note{ID: "nte_v1", ConversationID: c.ID, StaffID: "stf_1", Sealed: sealedV(1, "note"), CreatedAt: t0}))
+	if err := s.AddNote(ctx, store.Note{ID: "nte_v2", ConversationID: c.ID, StaffID: "stf_1", Sealed: sealedV(2, "note"), CreatedAt: t0}); !errors.Is(err, store.ErrStaleKey) {
+		t.Fatalf("a note under another key version: %v", err)
+	}
+	if ns, _ := s.Notes(ctx, c.ID); len(ns) != 3 {
+		t.Fatalf("notes after a refused one: %d", len(ns))
+	}
 	// The customer asks for a person again: a snoozed, urgent conversation
 	// from last time waits as a new one.
 	must(t, s.SetOwner(ctx, c.ID, "bot", "", "queue", "", store.Notice{ID: "ntc_again", InstitutionID: f.inst.ID, LinkID: f.link.ID, Type: store.NoticeHandover, Payload: []byte(`{}`), CreatedAt: t0}))
