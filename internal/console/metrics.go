@@ -12,6 +12,7 @@ import (
 // AgentFigures is how one agent worked over a period.
 type AgentFigures struct {
 	AgentID         string  `json:"agent_id"`
+	Name            string  `json:"name,omitempty"`
 	Conversations   int     `json:"conversations"`     // taken
 	FirstResponseMs int64   `json:"first_response_ms"` // median: from asking for a person to the agent's first reply
 	ResolutionMs    int64   `json:"resolution_ms"`     // median: from asking for a person to the agent handing back
@@ -35,7 +36,16 @@ func Figures(hs []store.HandoverRecord, writes []store.EventTime, rs []store.Rat
 		return by[id]
 	}
 	asked := map[string]time.Time{} // conversation → when it last went to people
-	for _, h := range hs {
+	// until is when the owner set by record i changed again (zero: never).
+	until := make([]time.Time, len(hs))
+	next := map[string]int{} // conversation → the index of its next record
+	for i := len(hs) - 1; i >= 0; i-- {
+		if j, ok := next[hs[i].ConversationID]; ok {
+			until[i] = hs[j].At
+		}
+		next[hs[i].ConversationID] = i
+	}
+	for i, h := range hs {
 		switch {
 		case h.From == "bot" && (h.To == "queue" || h.To == "agent"):
 			asked[h.ConversationID] = h.At
@@ -47,9 +57,9 @@ func Figures(hs []store.HandoverRecord, writes []store.EventTime, rs []store.Rat
 			if !ok {
 				start = h.At
 			}
-			// The first write in the conversation after the agent took it.
+			// The first write in the conversation while the agent had it.
 			for _, w := range writes {
-				if w.ConversationID == h.ConversationID && !w.At.Before(h.At) {
+				if w.ConversationID == h.ConversationID && !w.At.Before(h.At) && (until[i].IsZero() || w.At.Before(until[i])) {
 					a.first = append(a.first, w.At.Sub(start).Milliseconds())
 					break
 				}
@@ -91,7 +101,7 @@ func Figures(hs []store.HandoverRecord, writes []store.EventTime, rs []store.Rat
 	return out
 }
 
-// metrics serves GET /console/api/metrics?days=7 to supervisors.
+// metrics serves GET /console/api/metrics to supervisors: the last 7 days.
 func (s *Service) metrics(w http.ResponseWriter, r *http.Request, m member) {
 	if m.Role != store.RoleSupervisor {
 		httpx.WriteError(w, httpx.Errorf(http.StatusForbidden, "supervisors_only", "Only a supervisor sees the team's figures."))
@@ -114,5 +124,11 @@ func (s *Service) metrics(w http.ResponseWriter, r *http.Request, m member) {
 		httpx.WriteError(w, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"since": since.UTC(), "agents": Figures(hs, writes, rs)})
+	figures := Figures(hs, writes, rs)
+	for i := range figures {
+		if st, err := s.c.Store.Staff(ctx, figures[i].AgentID); err == nil && st.InstitutionID == m.InstitutionID {
+			figures[i].Name = st.Name
+		}
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"since": since.UTC(), "agents": figures})
 }

@@ -22,19 +22,28 @@ func TestFigures(t *testing.T) {
 		{ConversationID: "c2", From: "agent", To: "bot", AgentID: "ada", At: at(40)},
 		{ConversationID: "c3", From: "bot", To: "queue", At: at(5)},
 		{ConversationID: "c3", From: "queue", To: "agent", AgentID: "bo", At: at(6)},
+		// Cy takes c4 and hands it back without a word; the reply written
+		// after is someone else's, not Cy's first response.
+		{ConversationID: "c4", From: "bot", To: "queue", At: at(0)},
+		{ConversationID: "c4", From: "queue", To: "agent", AgentID: "cy", At: at(1)},
+		{ConversationID: "c4", From: "agent", To: "bot", AgentID: "cy", At: at(3)},
 	}
 	writes := []store.EventTime{
 		{ConversationID: "c1", At: at(1)}, // before Ada took it: not hers
 		{ConversationID: "c1", At: at(4)},
 		{ConversationID: "c2", At: at(12)},
 		{ConversationID: "c3", At: at(9)},
+		{ConversationID: "c4", At: at(30)},
 	}
 	rs := []store.Rating{{StaffID: "ada", Score: 5}, {StaffID: "ada", Score: 4}, {StaffID: "bo", Score: 2}}
 	got := Figures(hs, writes, rs)
-	if len(got) != 2 {
+	if len(got) != 3 {
 		t.Fatalf("figures %+v", got)
 	}
-	ada, bo := got[0], got[1]
+	ada, bo, cy := got[0], got[1], got[2]
+	if cy.AgentID != "cy" || cy.FirstResponseMs != 0 || cy.Conversations != 1 {
+		t.Errorf("cy = %+v: a write after the hand-back counted as theirs", cy)
+	}
 	min := int64(time.Minute / time.Millisecond)
 	// Ada: first responses 4 and 12 min → median (upper) 12; resolutions 20 and 40 → 40.
 	if ada.AgentID != "ada" || ada.Conversations != 2 || ada.FirstResponseMs != 12*min || ada.ResolutionMs != 40*min || ada.Ratings != 2 || ada.Satisfaction != 4.5 {

@@ -297,8 +297,11 @@ func TestRoundRobinAndSearch(t *testing.T) {
 	if code, n := search("ref0003"); code != 200 || n != 1 {
 		t.Fatalf("search ref0003: %d, %d found", code, n)
 	}
-	if code, n := search("lnk_ref"); code != 200 || n != 5 {
-		t.Fatalf("search lnk_ref: %d, %d found", code, n)
+	if code, n := search("ref000"); code != 200 || n != 5 {
+		t.Fatalf("search ref000: %d, %d found", code, n)
+	}
+	if code, _ := search("lnk_"); code != 400 {
+		t.Fatalf("a search for the prefix every reference has: %d", code)
 	}
 	if code, _ := search("ab"); code != 400 {
 		t.Fatalf("a two-letter search: %d", code)

@@ -310,7 +310,7 @@ async function loadFigures() {
       h('table', {},
         h('thead', {}, h('tr', {}, ['Agent', 'Taken', 'First reply', 'Resolution', 'Satisfaction'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, (res.agents || []).map((a) => h('tr', {},
-          h('td', {}, a.agent_id), h('td', {}, String(a.conversations)), h('td', {}, min(a.first_response_ms)), h('td', {}, min(a.resolution_ms)),
+          h('td', {}, a.name || a.agent_id), h('td', {}, String(a.conversations)), h('td', {}, min(a.first_response_ms)), h('td', {}, min(a.resolution_ms)),
           h('td', {}, a.ratings ? `${a.satisfaction.toFixed(1)} of 5 (${a.ratings})` : '–'))))));
   } catch (err) { fail(err); }
 }
