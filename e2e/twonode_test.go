@@ -55,8 +55,9 @@ func startCluster(t *testing.T) cluster {
 	go bankSrv.Serve(ln)
 	t.Cleanup(func() { bankSrv.Close() })
 
-	nodeA := start(t, env, "serve", "--addr", addrA, "--data", t.TempDir(), "--database", dbURL, "--nats", natsURL)
-	nodeB := start(t, env, "serve", "--addr", addrB, "--data", t.TempDir(), "--database", dbURL, "--nats", natsURL)
+	// The simulated bank is on loopback: the nodes may reach its token endpoint.
+	nodeA := start(t, env, "serve", "--addr", addrA, "--data", t.TempDir(), "--database", dbURL, "--nats", natsURL, "--webhook-allow-private", "true")
+	nodeB := start(t, env, "serve", "--addr", addrB, "--data", t.TempDir(), "--database", dbURL, "--nats", natsURL, "--webhook-allow-private", "true")
 	nodeA.waitReady(c.baseA)
 	nodeB.waitReady(c.baseB)
 	return c

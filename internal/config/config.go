@@ -72,7 +72,7 @@ var settings = []setting{
 	{"log-level", "OPENTELLER_LOG_LEVEL", "debug, info, warn or error", false, func(c *Config) *string { return &c.LogLevel }, "info"},
 	{"log-format", "OPENTELLER_LOG_FORMAT", "text or json", false, func(c *Config) *string { return &c.LogFormat }, "text"},
 	{"consent-retention", "OPENTELLER_CONSENT_RETENTION", "how long consent receipts of ended links are kept (at least 26280h, three years)", false, func(c *Config) *string { return &c.ConsentRetention }, "26280h"},
-	{"webhook-allow-private", "OPENTELLER_WEBHOOK_ALLOW_PRIVATE", "true lets webhook endpoints be on private or loopback addresses over plain http (demo, tests); never in production", false, func(c *Config) *string { return &c.WebhookAllowPrivate }, "false"},
+	{"webhook-allow-private", "OPENTELLER_WEBHOOK_ALLOW_PRIVATE", "true lets webhook endpoints, and institutions' OAuth token endpoints, be on private or loopback addresses (webhooks over plain http too) for the demo and tests; never in production", false, func(c *Config) *string { return &c.WebhookAllowPrivate }, "false"},
 	{"access-log-origin", "OPENTELLER_ACCESS_LOG_ORIGIN", "name of the access log in its signed checkpoints, such as bank.example/access-log; set once, never change", false, func(c *Config) *string { return &c.AccessLogOrigin }, "openteller/access-log"},
 	{"debug-addr", "OPENTELLER_DEBUG_ADDR", "operator-only address for /debug/pprof, e.g. 127.0.0.1:6060 (default off)", false, func(c *Config) *string { return &c.DebugAddr }, ""},
 }

@@ -172,12 +172,24 @@ func ParseEnvelope(env Envelope, now time.Time) (Parsed, error) {
 	}
 	// No full card number anywhere: the canonical JSON is scanned whole
 	// (quotes and colons end a run, so values are not joined), and only
-	// when something is found is the field looked for, to name it.
+	// when something is found is the field looked for, to name it. JSON
+	// escapes a tab or a newline with a backslash, which would end a run
+	// that the text itself continues: data with an escape is scanned value
+	// by value, as decoded.
 	if pan.Contains(env.ID) {
 		return p, panDetected("id")
 	}
 	if pan.Contains(string(p.Data)) {
-		return p, panDetected(panField(p.Data))
+		f := panField(p.Data)
+		if f == "" {
+			f = "data" // across values, as encoded: refused all the same
+		}
+		return p, panDetected(f)
+	}
+	if bytes.IndexByte(p.Data, '\\') >= 0 {
+		if f := panField(p.Data); f != "" {
+			return p, panDetected(f)
+		}
 	}
 	return p, nil
 }
@@ -186,7 +198,8 @@ func panDetected(field string) *rejection {
 	return &rejection{"pan_detected", fmt.Sprintf("Field %q holds what looks like a full card number. OpenTeller never accepts one: send the last four digits (card_last4).", field)}
 }
 
-// panField names the first field of data whose value holds a card number.
+// panField names the first field of data whose value (or key) holds a card
+// number, "" when none does; "data" when data is not JSON.
 func panField(data []byte) string {
 	var v any
 	if json.Unmarshal(data, &v) != nil {
@@ -217,10 +230,7 @@ func panField(data []byte) string {
 		}
 		return ""
 	}
-	if f := walk(v, "data"); f != "" {
-		return f
-	}
-	return "data"
+	return walk(v, "data")
 }
 
 func strictDecode(raw []byte, v any) error {

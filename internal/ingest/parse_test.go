@@ -213,6 +213,9 @@ func TestParseRefusesCardNumbers(t *testing.T) {
 		"receipt item":      {ev("receipt", strings.Replace(goodReceipt, `"Rain jacket"`, `"Jacket for card ４１１１１１１１１１１１１１１１"`, 1)), "data.items[0].name"},
 		"event id":          {strings.Replace(ev("message", `{"text":"hi"}`), `"e1"`, `"4111111111111111"`, 1), "id"},
 		"zero-width spaced": {ev("message", "{\"text\":\"4111\u200b1111\u200b1111\u200b1111\"}"), "data.text"},
+		// JSON escapes these with a backslash, which must not hide the run.
+		"tab spaced":     {ev("message", `{"text":"4111\t1111\t1111\t1111"}`), "data.text"},
+		"newline spaced": {ev("transaction.posted", strings.Replace(goodTxn, `"Blue Door Coffee"`, `"Blue Door 5555\n5555\n5555\n4444"`, 1)), "data.merchant.name"},
 	} {
 		_, err := Parse(json.RawMessage(c.raw), now)
 		var rej *rejection

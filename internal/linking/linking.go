@@ -58,7 +58,9 @@ type Config struct {
 	Store   store.Store
 	Bus     *bus.Bus
 	BaseURL string
-	// Client makes the token request; nil uses one with a 10 s timeout.
+	// Client makes the token request; it should refuse private addresses
+	// and redirects as webhook.Client does. nil uses one with a 10 s
+	// timeout that follows no redirect (tests).
 	Client     *http.Client
 	Now        func() time.Time
 	Logger     *slog.Logger
@@ -68,7 +70,7 @@ type Config struct {
 // New returns a Service.
 func New(c Config) *Service {
 	if c.Client == nil {
-		c.Client = &http.Client{Timeout: 10 * time.Second}
+		c.Client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -163,10 +165,13 @@ func (s *Service) Start(ctx context.Context, customerID string, req Request) (st
 	if err != nil {
 		return "", fmt.Errorf("linking: institution %s authorize url: %w", in.ID, err)
 	}
-	for k, v := range u.Query() {
-		q[k] = v
+	// The bank's own parameters stay, but never in place of ours: state,
+	// redirect_uri and PKCE are the platform's to set.
+	all := u.Query()
+	for k, v := range q {
+		all[k] = v
 	}
-	u.RawQuery = q.Encode()
+	u.RawQuery = all.Encode()
 	return u.String(), nil
 }
 
@@ -297,10 +302,14 @@ func (s *Service) exchange(ctx context.Context, in store.Institution, a store.Li
 	if err := json.Unmarshal(body, &tok); err != nil {
 		return nil, fmt.Errorf("token response (%d) is not JSON", resp.StatusCode)
 	}
-	if resp.StatusCode != http.StatusOK {
+	// The bank confirms the link only with a real token answer (RFC 6749
+	// §5.1) naming the link it was asked to bind.
+	switch {
+	case resp.StatusCode != http.StatusOK || tok.Error != "":
 		return nil, fmt.Errorf("token endpoint answered %d %s", resp.StatusCode, tok.Error)
-	}
-	if tok.LinkID != "" && tok.LinkID != a.LinkID {
+	case tok.AccessToken == "" || !strings.EqualFold(tok.TokenType, "bearer"):
+		return nil, fmt.Errorf("token response has no bearer access token (token_type %q)", tok.TokenType)
+	case tok.LinkID != a.LinkID:
 		return nil, fmt.Errorf("token response names link %q, asked for %q", tok.LinkID, a.LinkID)
 	}
 	if tok.Scope == "" {

@@ -133,7 +133,7 @@ func isZeroWidth(r rune) bool {
 
 func isSeparator(r rune) bool {
 	switch r {
-	case ' ', '\t', '-', '.', '\u00a0', '\u2007', '\u202f', '\u2009', '\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2212', '\u30fc':
+	case ' ', '\t', '\n', '\r', '-', '.', '\u00a0', '\u2007', '\u202f', '\u2009', '\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2212', '\u30fc':
 		return true
 	}
 	return false

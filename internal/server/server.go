@@ -147,7 +147,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	s.Handover = &handover.Service{Store: st, Queued: func() { s.Webhook.Kick() }}
 	s.Webhook = webhook.New(webhook.Config{Store: st, Keyring: keyring, Logger: log, AllowPrivate: cfg.AllowPrivateWebhooks()})
 	s.Ingest = ingest.New(ingest.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, Queued: s.Webhook.Kick})
-	s.Linking = linking.New(linking.Config{Store: st, Bus: s.Bus, BaseURL: cfg.BaseURL, Logger: log, CustomerOf: customerOf})
+	// The token exchange goes out like a webhook: public addresses only
+	// (unless allowed, as in the demo), no redirects.
+	s.Linking = linking.New(linking.Config{Store: st, Bus: s.Bus, BaseURL: cfg.BaseURL, Logger: log, CustomerOf: customerOf, Client: webhook.Client(cfg.AllowPrivateWebhooks())})
 	s.Access = AccessLog(cfg, st, keyring)
 	s.Consent = consent.New(consent.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, Retention: cfg.Retention()})
 	// A key destroyed on any node (history cleared) leaves every node's memory.
