@@ -265,7 +265,9 @@ type Store interface {
 	// registered.
 	ClaimNotices(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Notice, error)
 	// SettleNotices records the outcomes of attempts, each ending its
-	// notice's lease, in one transaction.
+	// notice's lease, in one transaction. An outcome whose notice is no
+	// longer leased until its LeaseUntil (the lease ran out and another
+	// deliverer claimed it) is dropped: that deliverer settles it.
 	SettleNotices(ctx context.Context, os []Outcome) error
 	// Redeliver gives a dead-lettered notice of the institution a fresh set
 	// of attempts, due now. ErrNotFound unless it is that institution's and dead.
@@ -649,6 +651,7 @@ type Outcome struct {
 	DeadAt      time.Time // set when it will not be tried again
 	NextAt      time.Time // when to try again otherwise
 	Error       string
+	LeaseUntil  time.Time // the lease the attempt was made under (to the microsecond)
 }
 
 // WebhookEndpoint is where an institution's notices are posted. Secrets are

@@ -41,11 +41,14 @@ var Schedule = []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * time.Mi
 
 const (
 	requestTimeout = 15 * time.Second
-	lease          = time.Minute // longer than a request; a crashed deliverer's notices come back after it
 	holdNoEndpoint = time.Minute // retry time while an institution has no usable endpoint
 	maxRetryAfter  = 24 * time.Hour
 	claimBatch     = 64
 	parallel       = 8 // notices of different links go out side by side
+	// lease covers a whole batch sent parallel at a time, each send within
+	// requestTimeout, with room to settle; a crashed deliverer's notices
+	// come back after it.
+	lease = (claimBatch+parallel-1)/parallel*requestTimeout + 30*time.Second
 )
 
 // Config configures New.
@@ -104,10 +107,7 @@ func Client(allowPrivate bool) *http.Client {
 			return nil
 		}
 		ap, err := netip.ParseAddrPort(address)
-		if err != nil {
-			return ErrForbiddenAddress
-		}
-		if ip := ap.Addr().Unmap(); !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
+		if err != nil || !Public(ap.Addr()) {
 			return ErrForbiddenAddress
 		}
 		return nil
@@ -119,6 +119,37 @@ func Client(allowPrivate bool) *http.Client {
 	}
 }
 
+// notPublic lists the special-purpose ranges (RFC 6890 and the IANA
+// registries) that are not on the public internet, or that carry an IPv4
+// address inside an IPv6 one, beyond what netip's predicates cover.
+var notPublic = func() []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range []string{
+		"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15", "198.51.100.0/24",
+		"203.0.113.0/24", "240.0.0.0/4", "255.255.255.255/32",
+		"::/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "2002::/16", "fec0::/10",
+	} {
+		out = append(out, netip.MustParsePrefix(p))
+	}
+	return out
+}()
+
+// Public reports whether ip is an address on the public internet: not
+// private, loopback, link-local, shared (CGNAT), reserved, documentation
+// or benchmarking space, and not an IPv6 form that embeds an IPv4 address.
+func Public(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	if !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
+		return false
+	}
+	for _, p := range notPublic {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	return true
+}
+
 // SecretRecord names the sealed webhook secret of an institution.
 func SecretRecord(institutionID string) string { return "webhook:" + institutionID }
 
@@ -127,7 +158,8 @@ func SecretRecord(institutionID string) string { return "webhook:" + institution
 // them side by side keeps every link's order.
 func (d *Deliverer) Tick(ctx context.Context) (int, error) {
 	now := d.now()
-	ns, err := d.store.ClaimNotices(ctx, now, now.Add(lease), claimBatch)
+	leaseUntil := now.Add(lease).Truncate(time.Microsecond) // as the store keeps it: the lease's token
+	ns, err := d.store.ClaimNotices(ctx, now, leaseUntil, claimBatch)
 	if err != nil {
 		return 0, fmt.Errorf("webhook: claim: %w", err)
 	}
@@ -146,8 +178,15 @@ func (d *Deliverer) Tick(ctx context.Context) (int, error) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			o := d.deliver(ctx, n, targets[n.InstitutionID])
-			o.NoticeID = n.ID
+			var o store.Outcome
+			if d.now().Add(requestTimeout).After(leaseUntil) {
+				// No time left in the lease for a whole request: leave it
+				// for the next claim rather than risk sending it twice.
+				o = store.Outcome{Attempts: n.Attempts, NextAt: d.now()}
+			} else {
+				o = d.deliver(ctx, n, targets[n.InstitutionID])
+			}
+			o.NoticeID, o.LeaseUntil = n.ID, leaseUntil
 			if o.DeliveredAt.IsZero() {
 				d.log.Warn("webhook: not delivered", "notice", n.ID, "institution", n.InstitutionID, "attempts", o.Attempts, "dead", !o.DeadAt.IsZero(), "err", o.Error)
 			}
@@ -237,8 +276,14 @@ func (d *Deliverer) deliver(ctx context.Context, n store.Notice, t target) store
 	if n.CustomerID != "" {
 		// The customer's words or answer, sealed under their key. If the
 		// key is gone (history cleared) there is nothing left to send.
-		if payload, err = d.keyring.Open(ctx, vault.ConversationKey(n.CustomerID, n.InstitutionID), n.ID, n.Sealed); err != nil {
+		payload, err = d.keyring.Open(ctx, vault.ConversationKey(n.CustomerID, n.InstitutionID), n.ID, n.Sealed)
+		switch {
+		case errors.Is(err, vault.ErrOpen), errors.Is(err, vault.ErrNoKey):
 			return store.Outcome{Attempts: n.Attempts, DeadAt: now, Error: "payload cannot be opened"}
+		case err != nil:
+			// The store or the keyring failed for now: try again shortly.
+			hold.Error = "payload not opened yet: " + err.Error()
+			return hold
 		}
 	}
 	body, _ := json.Marshal(Envelope{ID: n.ID, Type: n.Type, CreatedAt: n.CreatedAt, Data: payload})
@@ -308,7 +353,7 @@ func retryAfter(v string, now time.Time) time.Duration {
 	}
 	var d time.Duration
 	if s, err := strconv.Atoi(v); err == nil {
-		d = time.Duration(s) * time.Second
+		d = time.Duration(min(max(s, 0), int(maxRetryAfter/time.Second))) * time.Second // capped before it can overflow
 	} else if t, err := http.ParseTime(v); err == nil {
 		d = t.Sub(now)
 	}

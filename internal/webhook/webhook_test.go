@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -433,5 +434,20 @@ func TestRotationSignsWithBoth(t *testing.T) {
 	r.deliverer(true).Tick(context.Background())
 	if len(rc.got) != 2 || rc.rejected.Load() != 1 {
 		t.Fatalf("after the overlap: %d delivered, %d refused", len(rc.got), rc.rejected.Load())
+	}
+}
+
+// TestPublic: only addresses on the public internet are dialled.
+func TestPublic(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"93.184.216.34": true, "2606:2800:220:1:248:1893:25c8:1946": true,
+		"10.0.0.1": false, "172.16.0.1": false, "192.168.1.1": false, "127.0.0.1": false, "169.254.169.254": false,
+		"100.100.100.200": false, "198.18.0.1": false, "240.0.0.1": false, "0.1.2.3": false, "255.255.255.255": false,
+		"::1": false, "fe80::1": false, "fc00::1": false, "fec0::1": false, "::ffff:10.0.0.1": false,
+		"64:ff9b::a00:1": false, "2002:a00:1::": false, "::10.0.0.1": false, "2001:db8::1": false,
+	} {
+		if got := webhook.Public(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("Public(%s) = %v, want %v", addr, got, want)
+		}
 	}
 }

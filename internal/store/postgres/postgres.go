@@ -1119,7 +1119,7 @@ func (s *Store) ClaimNotices(ctx context.Context, now, leaseUntil time.Time, lim
 		SELECT o.id FROM outbox o WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_at <= $2 AND o.lease_until <= $2
 		AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.institution_id = o.institution_id AND w.disabled_at IS NULL)
 		AND o.id = (SELECT p.id FROM outbox p WHERE p.link_id = o.link_id AND p.delivered_at IS NULL AND p.dead_at IS NULL ORDER BY p.seq LIMIT 1)
-		ORDER BY o.created_at, o.id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING `+noticeCols, leaseUntil, now, limit)
+		ORDER BY o.created_at, o.id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING `+noticeCols, leaseUntil.Truncate(time.Microsecond), now, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -1142,8 +1142,8 @@ func (s *Store) SettleNotices(ctx context.Context, os []store.Outcome) error {
 			if next.IsZero() {
 				next = time.Unix(0, 0)
 			}
-			b.Queue(`UPDATE outbox SET attempts = $1, delivered_at = $2, dead_at = $3, next_at = $4, lease_until = '-infinity', last_error = $5 WHERE id = $6`,
-				o.Attempts, nullTime(o.DeliveredAt), nullTime(o.DeadAt), next, o.Error, o.NoticeID)
+			b.Queue(`UPDATE outbox SET attempts = $1, delivered_at = $2, dead_at = $3, next_at = $4, lease_until = '-infinity', last_error = $5 WHERE id = $6 AND lease_until = $7`,
+				o.Attempts, nullTime(o.DeliveredAt), nullTime(o.DeadAt), next, o.Error, o.NoticeID, o.LeaseUntil.Truncate(time.Microsecond))
 		}
 		return tx.SendBatch(ctx, &b).Close()
 	})

@@ -1460,8 +1460,8 @@ func (s *Store) SettleNotices(ctx context.Context, os []store.Outcome) error {
 	}
 	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		for _, o := range os {
-			if _, err := c.ExecContext(ctx, `UPDATE outbox SET attempts = ?, delivered_at = ?, dead_at = ?, next_at = ?, lease_until = 0, last_error = ? WHERE id = ?`,
-				o.Attempts, micros(o.DeliveredAt), micros(o.DeadAt), micros(o.NextAt), o.Error, o.NoticeID); err != nil {
+			if _, err := c.ExecContext(ctx, `UPDATE outbox SET attempts = ?, delivered_at = ?, dead_at = ?, next_at = ?, lease_until = 0, last_error = ? WHERE id = ? AND lease_until = ?`,
+				o.Attempts, micros(o.DeliveredAt), micros(o.DeadAt), micros(o.NextAt), o.Error, o.NoticeID, micros(o.LeaseUntil)); err != nil {
 				return err
 			}
 		}

@@ -1022,7 +1022,7 @@ func testOutboxDelivery(t *testing.T, s store.Store) {
 		t.Fatalf("first claim = %+v, want the two link.created", created)
 	}
 	for _, n := range created {
-		must(t, s.SettleNotices(ctx, []store.Outcome{{NoticeID: n.ID, Attempts: 1, DeliveredAt: now}}))
+		must(t, s.SettleNotices(ctx, []store.Outcome{{NoticeID: n.ID, Attempts: 1, DeliveredAt: now, LeaseUntil: now.Add(time.Minute)}}))
 	}
 	claimed, err := s.ClaimNotices(ctx, now.Add(2*time.Second), now.Add(time.Minute), 10)
 	must(t, err)
@@ -1034,8 +1034,8 @@ func testOutboxDelivery(t *testing.T, s store.Store) {
 	}
 	// A's first fails and waits; B's is delivered.
 	must(t, s.SettleNotices(ctx, []store.Outcome{
-		{NoticeID: claimed[0].ID, Attempts: 1, NextAt: now.Add(time.Hour), Error: "503"},
-		{NoticeID: claimed[1].ID, Attempts: 1, DeliveredAt: now},
+		{NoticeID: claimed[0].ID, Attempts: 1, NextAt: now.Add(time.Hour), Error: "503", LeaseUntil: now.Add(time.Minute)},
+		{NoticeID: claimed[1].ID, Attempts: 1, DeliveredAt: now, LeaseUntil: now.Add(time.Minute)},
 	}))
 	if next, _ := s.ClaimNotices(ctx, now.Add(3*time.Second), now.Add(time.Minute), 10); len(next) != 0 {
 		t.Fatalf("link A's second notice overtook its first: %+v", next)
@@ -1045,7 +1045,22 @@ func testOutboxDelivery(t *testing.T, s store.Store) {
 	if len(later) != 1 || later[0].ID != claimed[0].ID || later[0].Attempts != 1 || later[0].LastError != "503" {
 		t.Fatalf("retry claim = %+v", later)
 	}
-	must(t, s.SettleNotices(ctx, []store.Outcome{{NoticeID: later[0].ID, Attempts: 2, DeadAt: now.Add(2 * time.Hour), Error: "gave up"}}))
+	// A deliverer whose lease ran out while it sent: another claims the
+	// notice; the first one's late outcome changes nothing.
+	lost := later[0]
+	again, err := s.ClaimNotices(ctx, now.Add(3*time.Hour+time.Second), now.Add(4*time.Hour), 10)
+	must(t, err)
+	if len(again) != 1 || again[0].ID != lost.ID {
+		t.Fatalf("after the lease ran out: %+v", again)
+	}
+	must(t, s.SettleNotices(ctx, []store.Outcome{{NoticeID: lost.ID, Attempts: 2, DeliveredAt: now, LeaseUntil: now.Add(3 * time.Hour)}}))
+	if still, _ := s.ClaimNotices(ctx, now.Add(3*time.Hour+2*time.Second), now.Add(5*time.Hour), 10); len(still) != 0 {
+		t.Fatalf("the late outcome ended the new lease: %+v", still)
+	}
+	must(t, s.SettleNotices(ctx, []store.Outcome{{NoticeID: later[0].ID, Attempts: 2, DeadAt: now.Add(2 * time.Hour), Error: "gave up", LeaseUntil: now.Add(4 * time.Hour)}}))
+	if all, _ := s.Notices(ctx, f.inst.ID); !slices.ContainsFunc(all, func(n store.Notice) bool { return n.ID == lost.ID && !n.DeadAt.IsZero() && n.DeliveredAt.IsZero() }) {
+		t.Fatal("the outcome under the live lease was not kept")
+	}
 	last, _ := s.ClaimNotices(ctx, now.Add(2*time.Hour), now.Add(3*time.Hour), 10)
 	if len(last) != 1 || last[0].LinkID != f.link.ID || last[0].ID == claimed[0].ID {
 		t.Fatalf("after the first died, link A's next = %+v", last)
@@ -1138,7 +1153,8 @@ func testEventNotices(t *testing.T, s store.Store) {
 		string(n.Sealed) != "sealed notice deny" || n.Payload != nil {
 		t.Fatalf("notice = %+v", n)
 	}
-	claimed, err := s.ClaimNotices(ctx, time.Now().Add(time.Second), time.Now().Add(time.Minute), 10)
+	lease := time.Now().Add(time.Minute).Truncate(time.Microsecond)
+	claimed, err := s.ClaimNotices(ctx, time.Now().Add(time.Second), lease, 10)
 	must(t, err)
 	var got *store.Notice
 	for i := range claimed {
@@ -1149,9 +1165,10 @@ func testEventNotices(t *testing.T, s store.Store) {
 	// link.created comes first on the link; settle it and claim again.
 	if got == nil {
 		for _, c := range claimed {
-			must(t, s.SettleNotices(ctx, []store.Outcome{{NoticeID: c.ID, Attempts: 1, DeliveredAt: time.Now()}}))
+			must(t, s.SettleNotices(ctx, []store.Outcome{{NoticeID: c.ID, Attempts: 1, DeliveredAt: time.Now(), LeaseUntil: lease}}))
 		}
-		claimed, err = s.ClaimNotices(ctx, time.Now().Add(time.Second), time.Now().Add(time.Minute), 10)
+		lease = time.Now().Add(2 * time.Minute).Truncate(time.Microsecond)
+		claimed, err = s.ClaimNotices(ctx, time.Now().Add(time.Second), lease, 10)
 		must(t, err)
 		if len(claimed) != 1 || claimed[0].ID != n.ID {
 			t.Fatalf("claimed = %+v", claimed)
@@ -1161,7 +1178,7 @@ func testEventNotices(t *testing.T, s store.Store) {
 	if string(got.Sealed) != "sealed notice deny" || got.CustomerID != f.cust.ID {
 		t.Fatalf("claimed notice lost its seal: %+v", got)
 	}
-	must(t, s.SettleNotices(ctx, []store.Outcome{{NoticeID: got.ID, Attempts: 1, DeliveredAt: time.Now()}}))
+	must(t, s.SettleNotices(ctx, []store.Outcome{{NoticeID: got.ID, Attempts: 1, DeliveredAt: time.Now(), LeaseUntil: lease}}))
 
 	// Two notices of one instant on one link go out in the order they were
 	// queued, whatever their ids.
@@ -1175,12 +1192,13 @@ func testEventNotices(t *testing.T, s store.Store) {
 		}
 	}
 	for _, want := range []string{"ntc_answer/z9confirm", "ntc_answer/a1xconfirm"} {
-		claimed, err := s.ClaimNotices(ctx, time.Now().Add(time.Second), time.Now().Add(time.Minute), 10)
+		lease := time.Now().Add(time.Minute)
+		claimed, err := s.ClaimNotices(ctx, time.Now().Add(time.Second), lease, 10)
 		must(t, err)
 		if len(claimed) != 1 || claimed[0].ID != want {
 			t.Fatalf("claimed %+v, want %s alone", claimed, want)
 		}
-		must(t, s.SettleNotices(ctx, []store.Outcome{{NoticeID: want, Attempts: 1, DeliveredAt: time.Now()}}))
+		must(t, s.SettleNotices(ctx, []store.Outcome{{NoticeID: want, Attempts: 1, DeliveredAt: time.Now(), LeaseUntil: lease}}))
 	}
 }
 
