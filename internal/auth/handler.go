@@ -70,6 +70,11 @@ func (s *Service) handleSignUp(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, err)
 		return
 	}
+	if wait, ok := s.throttle.signUp(clientIP(r)); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		httpx.WriteError(w, httpx.Errorf(http.StatusTooManyRequests, "too_many_attempts", "Too many new accounts from this network. Try again in %d minutes.", max(1, int(math.Ceil(wait.Minutes())))))
+		return
+	}
 	c, err := s.SignUp(r.Context(), in.Email, in.Password)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -452,4 +453,25 @@ func mustCookie(t *testing.T, rec *httptest.ResponseRecorder) []byte {
 	}
 	t.Fatal("no session cookie")
 	return nil
+}
+
+// TestSignUpsAreThrottled: each sign-up costs an argon2id hash, so one
+// network gets a few per window, then 429 with Retry-After.
+func TestSignUpsAreThrottled(t *testing.T) {
+	env := newTestEnv(t)
+	srv := httptest.NewServer(env.svc.Handler())
+	defer srv.Close()
+	a := &apiClient{t: t, srv: srv, c: srv.Client()}
+	for i := range maxIPSignUps {
+		resp, body := a.do("POST", "/app/api/signup", map[string]string{"email": fmt.Sprintf("u%d@example.com", i), "password": "correct horse battery"})
+		a.wantStatus(resp, body, 201, "")
+	}
+	resp, body := a.do("POST", "/app/api/signup", map[string]string{"email": "one-more@example.com", "password": "correct horse battery"})
+	a.wantStatus(resp, body, 429, "too_many_attempts")
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	if _, err := env.st.CustomerByEmail(context.Background(), "one-more@example.com"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a throttled sign-up made an account: %v", err)
+	}
 }

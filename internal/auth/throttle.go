@@ -13,6 +13,7 @@ const (
 	throttleWindow   = 15 * time.Minute
 	maxEmailFailures = 5  // per email per window; then the email is locked for the rest of it
 	maxIPFailures    = 30 // per client address per window
+	maxIPSignUps     = 10 // sign-ups per client address per window: each costs an argon2id hash
 	// maxThrottleKeys bounds each limiter's memory (a window is ~150 bytes).
 	maxThrottleKeys = 100_000
 )
@@ -35,9 +36,10 @@ const (
 type throttle struct {
 	now func() time.Time
 
-	mu     sync.Mutex
-	emails *limiter
-	ips    *limiter
+	mu      sync.Mutex
+	emails  *limiter
+	ips     *limiter
+	signups *limiter
 }
 
 func newThrottle(now func() time.Time) *throttle {
@@ -45,7 +47,23 @@ func newThrottle(now func() time.Time) *throttle {
 		now:    now,
 		emails: newLimiter(maxEmailFailures, throttleWindow, maxThrottleKeys),
 		ips:    newLimiter(maxIPFailures, throttleWindow, maxThrottleKeys),
+
+		signups: newLimiter(maxIPSignUps, throttleWindow, maxThrottleKeys),
 	}
+}
+
+// signUp counts a sign-up from ip, unless the address is over its limit;
+// then it says how long to wait.
+func (t *throttle) signUp(ip string) (time.Duration, bool) {
+	ipk := ipKey(ip)
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if w, blocked := t.signups.blocked(ipk, now); blocked {
+		return w, false
+	}
+	t.signups.fail(ipk, now)
+	return 0, true
 }
 
 // attemptResult is the outcome of throttle.attempt.

@@ -3,9 +3,11 @@ package consent_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/openteller/openteller/internal/access"
 	"github.com/openteller/openteller/internal/bus"
 	"github.com/openteller/openteller/internal/consent"
 	"github.com/openteller/openteller/internal/store"
@@ -251,5 +253,62 @@ func TestNarrowFraudAlertsTakesAnswers(t *testing.T) {
 	}
 	if len(types) != 2 || types[0] != "balance.updated" || types[1] != store.TypeLinkNarrowed {
 		t.Fatalf("after narrowing: %v", types)
+	}
+}
+
+// TestDelegateSeesTheNewest: in a long conversation the delegate sees the
+// newest balances and transactions, not the oldest, oldest first.
+func TestDelegateSeesTheNewest(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	r.customer("cus_owner")
+	r.customer("cus_acct")
+	l := r.link("cus_owner", []string{"balances", "transactions"}, r.now.Add(90*24*time.Hour))
+	r.post(l, "b-old", "balance.updated", balanceData)
+	var raw []json.RawMessage
+	for i := range 1200 {
+		raw = append(raw, json.RawMessage(fmt.Sprintf(`{"id":"m%d","link_id":%q,"type":"message","occurred_at":%q,"data":{"text":"note %d"}}`, i, l.ID, r.now.Format(time.RFC3339), i)))
+	}
+	for i := 0; i < len(raw); i += 500 {
+		_, err := r.in.Ingest(ctx, "ins_1", raw[i:min(i+500, len(raw))])
+		r.must(err)
+	}
+	r.post(l, "b-new", "balance.updated", balanceData)
+	d, err := r.svc.Delegate(ctx, "cus_owner", l.ID, "cus_acct@example.com", 30)
+	r.must(err)
+	_, evs, err := r.svc.DelegatedEvents(ctx, r.rec, "cus_acct", d.ID)
+	r.must(err)
+	if len(evs) != 2 || evs[0].Seq >= evs[1].Seq || evs[1].Seq < 1200 {
+		t.Fatalf("the delegate sees %d events: %+v", len(evs), evs)
+	}
+}
+
+// revokingRecorder revokes the delegation while the read is being logged,
+// as an owner could at that moment on another device.
+type revokingRecorder struct {
+	access.Recorder
+	revoke func()
+}
+
+func (r revokingRecorder) Record(ctx context.Context, actorKind, actorID, action, recordKind, customerID string) error {
+	err := r.Recorder.Record(ctx, actorKind, actorID, action, recordKind, customerID)
+	r.revoke()
+	return err
+}
+
+// TestDelegateReadRacingRevocation: a delegation stopped while the read is
+// under way returns nothing.
+func TestDelegateReadRacingRevocation(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	r.customer("cus_owner")
+	r.customer("cus_acct")
+	l := r.link("cus_owner", []string{"balances"}, r.now.Add(90*24*time.Hour))
+	r.post(l, "b1", "balance.updated", balanceData)
+	d, err := r.svc.Delegate(ctx, "cus_owner", l.ID, "cus_acct@example.com", 30)
+	r.must(err)
+	rec := revokingRecorder{Recorder: r.rec, revoke: func() { r.must(r.st.RevokeDelegation(ctx, d.ID, "cus_owner", r.now)) }}
+	if _, evs, err := r.svc.DelegatedEvents(ctx, rec, "cus_acct", d.ID); err == nil || len(evs) != 0 {
+		t.Fatalf("a read racing the revocation returned %d events (%v)", len(evs), err)
 	}
 }

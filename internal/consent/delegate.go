@@ -79,26 +79,21 @@ type DelegatedEvent struct {
 	Data       json.RawMessage `json:"data"`
 }
 
-// DelegatedEvents returns what the delegation lets the delegate read, after
-// recording the read in the access log.
+// Delegates see the newest delegateLimit events the delegation allows,
+// found among at most delegateScan of the conversation's newest events.
+const (
+	delegateLimit = 500
+	delegateScan  = 5000
+)
+
+// DelegatedEvents returns what the delegation lets the delegate read (the
+// newest events it allows, oldest first), after recording the read in the
+// access log. The delegation and the link are checked again after the
+// read: if either ended meanwhile, nothing is returned.
 func (s *Service) DelegatedEvents(ctx context.Context, rec access.Recorder, delegateID, delegationID string) (store.Delegation, []DelegatedEvent, error) {
-	d, err := s.store.Delegation(ctx, delegationID)
-	now := s.now()
-	if errors.Is(err, store.ErrNotFound) || (err == nil && d.DelegateID != delegateID) {
-		return d, nil, httpx.Errorf(http.StatusNotFound, "not_found", "Nothing is shared with you under that name.")
-	}
+	d, l, err := s.liveDelegation(ctx, delegateID, delegationID)
 	if err != nil {
 		return d, nil, err
-	}
-	if !d.Live(now) {
-		return d, nil, httpx.Errorf(http.StatusGone, "delegation_ended", "This access has ended: it expired or the owner revoked it.")
-	}
-	l, err := s.store.Link(ctx, d.LinkID)
-	if err != nil {
-		return d, nil, err
-	}
-	if l.Status != store.LinkActive || !now.Before(l.ExpiresAt) {
-		return d, nil, httpx.Errorf(http.StatusGone, "delegation_ended", "The owner's connection to the bank has ended.")
 	}
 	allowed := map[string]bool{}
 	for _, typ := range bankapi.EventTypes {
@@ -106,19 +101,40 @@ func (s *Service) DelegatedEvents(ctx context.Context, rec access.Recorder, dele
 			allowed[typ] = true
 		}
 	}
+	c, err := s.store.Conversation(ctx, l.ConversationID)
+	if err != nil {
+		return d, nil, err
+	}
 	// Written down before anything is read for the delegate.
 	if err := rec.Record(ctx, access.ActorDelegate, delegateID, "read", "events", d.OwnerID); err != nil {
 		return d, nil, err
 	}
-	evs, err := s.store.EventsAfter(ctx, l.ConversationID, 0, 1000)
-	if err != nil {
+	var picked []store.Event // newest first
+	before := c.LastSeq + 1  // no further than the head seen when the delegation was checked
+	for scanned := 0; len(picked) < delegateLimit && scanned < delegateScan && before > 1; {
+		evs, err := s.store.EventsBefore(ctx, l.ConversationID, before, 200)
+		if err != nil {
+			return d, nil, err
+		}
+		if len(evs) == 0 {
+			break
+		}
+		scanned += len(evs)
+		for i := len(evs) - 1; i >= 0 && len(picked) < delegateLimit; i-- {
+			if e := evs[i]; e.LinkID == l.ID && allowed[e.Type] {
+				picked = append(picked, e)
+			}
+		}
+		before = evs[0].Seq
+	}
+	// Ended while this was read (the owner stopped it, or revoked the
+	// link): the delegate gets nothing.
+	if _, _, err := s.liveDelegation(ctx, delegateID, delegationID); err != nil {
 		return d, nil, err
 	}
-	out := []DelegatedEvent{}
-	for _, e := range evs {
-		if e.LinkID != l.ID || !allowed[e.Type] {
-			continue
-		}
+	out := make([]DelegatedEvent, 0, len(picked))
+	for i := len(picked) - 1; i >= 0; i-- {
+		e := picked[i]
 		data, err := s.keyring.Open(ctx, vault.ConversationKey(e.CustomerID, e.InstitutionID), e.ID, e.Sealed)
 		if err != nil {
 			return d, nil, fmt.Errorf("consent: open event for delegate: %w", err)
@@ -126,6 +142,30 @@ func (s *Service) DelegatedEvents(ctx context.Context, rec access.Recorder, dele
 		out = append(out, DelegatedEvent{Seq: e.Seq, Type: e.Type, OccurredAt: e.OccurredAt, Data: data})
 	}
 	return d, out, nil
+}
+
+// liveDelegation returns the delegation, for its delegate, and its link,
+// if both are still in force: 404 or 410 otherwise.
+func (s *Service) liveDelegation(ctx context.Context, delegateID, delegationID string) (store.Delegation, store.Link, error) {
+	var l store.Link
+	d, err := s.store.Delegation(ctx, delegationID)
+	now := s.now()
+	if errors.Is(err, store.ErrNotFound) || (err == nil && d.DelegateID != delegateID) {
+		return d, l, httpx.Errorf(http.StatusNotFound, "not_found", "Nothing is shared with you under that name.")
+	}
+	if err != nil {
+		return d, l, err
+	}
+	if !d.Live(now) {
+		return d, l, httpx.Errorf(http.StatusGone, "delegation_ended", "This access has ended: it expired or the owner revoked it.")
+	}
+	if l, err = s.store.Link(ctx, d.LinkID); err != nil {
+		return d, l, err
+	}
+	if l.Status != store.LinkActive || !now.Before(l.ExpiresAt) {
+		return d, l, httpx.Errorf(http.StatusGone, "delegation_ended", "The owner's connection to the bank has ended.")
+	}
+	return d, l, nil
 }
 
 type delegationJSON struct {

@@ -332,11 +332,15 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	checks := map[string]string{"store": "ok", "bus": "ok"}
 	status := http.StatusOK
+	// Unauthenticated: it says what is down, and the log says why (a
+	// driver's error can name hosts, users and databases).
 	if err := s.Store.Ping(ctx); err != nil {
-		checks["store"], status = err.Error(), http.StatusServiceUnavailable
+		checks["store"], status = "unreachable", http.StatusServiceUnavailable
+		s.log.Warn("readyz: store", "err", err)
 	}
 	if err := s.Bus.Ping(); err != nil {
-		checks["bus"], status = err.Error(), http.StatusServiceUnavailable
+		checks["bus"], status = "unreachable", http.StatusServiceUnavailable
+		s.log.Warn("readyz: bus", "err", err)
 	}
 	httpx.WriteJSON(w, status, checks)
 }

@@ -577,7 +577,7 @@ func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revok
 			return err
 		}
 		rc := r.Receipt
-		rc.CustomerID, rc.InstitutionID, rc.LinkID = l.CustomerID, l.InstitutionID, l.ID
+		rc.CustomerID, rc.InstitutionID, rc.LinkID, rc.Scopes = l.CustomerID, l.InstitutionID, l.ID, l.Scopes // the scopes as locked, not as read before
 		if err := insertReceipt(ctx, tx, rc); err != nil {
 			return err
 		}
@@ -731,7 +731,7 @@ func (s *Store) RenewLink(ctx context.Context, r store.Renewal) (store.Link, err
 			return err
 		}
 		rc := r.Receipt
-		rc.CustomerID, rc.InstitutionID, rc.LinkID, rc.ExpiresAt = l.CustomerID, l.InstitutionID, l.ID, l.ExpiresAt
+		rc.CustomerID, rc.InstitutionID, rc.LinkID, rc.Scopes, rc.ExpiresAt = l.CustomerID, l.InstitutionID, l.ID, l.Scopes, l.ExpiresAt
 		return insertReceipt(ctx, tx, rc)
 	})
 	return l, err
