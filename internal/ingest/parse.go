@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -61,7 +62,20 @@ type Envelope struct {
 func Parse(raw json.RawMessage, now time.Time) (Parsed, error) {
 	var env Envelope
 	if err := strictDecode(raw, &env); err != nil {
-		return Parsed{ID: idOf(raw)}, invalid("The event is not a JSON object of the documented shape: %v.", err)
+		id := idOf(raw)
+		if pan.Contains(string(raw)) || pan.Contains(id) {
+			// Refused for the card number, and the decoder's message, which
+			// may quote it (an unknown field), is not passed on.
+			f := panField(raw, "")
+			if f == "" {
+				f = "event"
+			}
+			if pan.Contains(id) {
+				id = ""
+			}
+			return Parsed{ID: id}, panDetected(f)
+		}
+		return Parsed{ID: id}, invalid("The event is not a JSON object of the documented shape: %v.", err)
 	}
 	return ParseEnvelope(env, now)
 }
@@ -79,6 +93,22 @@ func idOf(raw json.RawMessage) string {
 // ParseEnvelope checks an event whose envelope has decoded.
 func ParseEnvelope(env Envelope, now time.Time) (Parsed, error) {
 	p := Parsed{ID: env.ID, LinkID: env.LinkID, Type: env.Type}
+	// A card number in the envelope is refused before anything else, so no
+	// refusal below quotes it back (an unknown type, a malformed id); the
+	// result does not even name the event by it.
+	for _, f := range []struct{ name, value string }{{"id", env.ID}, {"link_id", env.LinkID}, {"type", env.Type}, {"occurred_at", env.OccurredAt}} {
+		if pan.Contains(f.value) {
+			if f.name == "id" {
+				p.ID = ""
+			}
+			return p, panDetected(f.name)
+		}
+	}
+	if pan.Contains(string(env.Data)) || bytes.IndexByte(env.Data, '\\') >= 0 {
+		if f := panField(env.Data, "data"); f != "" {
+			return p, panDetected(f) // before data is decoded, whose errors quote values
+		}
+	}
 	if !eventIDPattern.MatchString(env.ID) {
 		return p, invalid("Field \"id\" must be 1 to 128 letters, digits or . _ : -.")
 	}
@@ -176,18 +206,15 @@ func ParseEnvelope(env Envelope, now time.Time) (Parsed, error) {
 	// escapes a tab or a newline with a backslash, which would end a run
 	// that the text itself continues: data with an escape is scanned value
 	// by value, as decoded.
-	if pan.Contains(env.ID) {
-		return p, panDetected("id")
-	}
 	if pan.Contains(string(p.Data)) {
-		f := panField(p.Data)
+		f := panField(p.Data, "data")
 		if f == "" {
 			f = "data" // across values, as encoded: refused all the same
 		}
 		return p, panDetected(f)
 	}
 	if bytes.IndexByte(p.Data, '\\') >= 0 {
-		if f := panField(p.Data); f != "" {
+		if f := panField(p.Data, "data"); f != "" {
 			return p, panDetected(f)
 		}
 	}
@@ -198,12 +225,18 @@ func panDetected(field string) *rejection {
 	return &rejection{"pan_detected", fmt.Sprintf("Field %q holds what looks like a full card number. OpenTeller never accepts one: send the last four digits (card_last4).", field)}
 }
 
-// panField names the first field of data whose value (or key) holds a card
-// number, "" when none does; "data" when data is not JSON.
-func panField(data []byte) string {
+// panField names the first field of data (found at root) whose value, or
+// key, holds a card number; "" when none does, root when data is not JSON.
+func panField(data []byte, root string) string {
 	var v any
 	if json.Unmarshal(data, &v) != nil {
-		return "data"
+		return cmp.Or(root, "event")
+	}
+	join := func(path, k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
 	}
 	var walk func(v any, path string) string
 	walk = func(v any, path string) string {
@@ -215,9 +248,9 @@ func panField(data []byte) string {
 		case map[string]any:
 			for _, k := range slices.Sorted(maps.Keys(x)) {
 				if pan.Contains(k) {
-					return path
+					return cmp.Or(path, "event") // the key itself is never named
 				}
-				if f := walk(x[k], path+"."+k); f != "" {
+				if f := walk(x[k], join(path, k)); f != "" {
 					return f
 				}
 			}
@@ -230,7 +263,7 @@ func panField(data []byte) string {
 		}
 		return ""
 	}
-	return walk(v, "data")
+	return walk(v, root)
 }
 
 func strictDecode(raw []byte, v any) error {
