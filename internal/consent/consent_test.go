@@ -202,7 +202,7 @@ func TestDelegation(t *testing.T) {
 		t.Fatalf("after narrowing the delegate sees %+v", evs)
 	}
 	// The owner revokes; the next read is refused, and not logged.
-	r.must(r.st.RevokeDelegation(ctx, d.ID, "cus_owner", r.now))
+	r.must(r.svc.StopDelegation(ctx, "cus_owner", d.ID))
 	if _, _, err := r.svc.DelegatedEvents(ctx, r.rec, "cus_acct", d.ID); err == nil {
 		t.Fatal("read after revocation")
 	}
@@ -217,14 +217,17 @@ func TestDelegation(t *testing.T) {
 		t.Fatal("read after the delegation expired")
 	}
 	rs, _ := r.st.Receipts(ctx, "cus_owner")
-	delegations := 0
+	delegations, stops := 0, 0
 	for _, rc := range rs {
-		if rc.Action == store.ReceiptDelegate {
+		switch rc.Action {
+		case store.ReceiptDelegate:
 			delegations++
+		case store.ReceiptUndelegate:
+			stops++
 		}
 	}
-	if delegations != 2 {
-		t.Fatalf("%d delegation receipts", delegations)
+	if delegations != 2 || stops != 1 {
+		t.Fatalf("%d delegation receipts and %d of stopping one, want 2 and 1", delegations, stops)
 	}
 }
 
@@ -307,7 +310,7 @@ func TestDelegateReadRacingRevocation(t *testing.T) {
 	r.post(l, "b1", "balance.updated", balanceData)
 	d, err := r.svc.Delegate(ctx, "cus_owner", l.ID, "cus_acct@example.com", 30)
 	r.must(err)
-	rec := revokingRecorder{Recorder: r.rec, revoke: func() { r.must(r.st.RevokeDelegation(ctx, d.ID, "cus_owner", r.now)) }}
+	rec := revokingRecorder{Recorder: r.rec, revoke: func() { r.must(r.svc.StopDelegation(ctx, "cus_owner", d.ID)) }}
 	if _, evs, err := r.svc.DelegatedEvents(ctx, rec, "cus_acct", d.ID); err == nil || len(evs) != 0 {
 		t.Fatalf("a read racing the revocation returned %d events (%v)", len(evs), err)
 	}

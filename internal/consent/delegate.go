@@ -144,6 +144,15 @@ func (s *Service) DelegatedEvents(ctx context.Context, rec access.Recorder, dele
 	return d, out, nil
 }
 
+// StopDelegation ends the owner's delegation at once, with a receipt of
+// the decision. Stopping an ended one changes nothing.
+func (s *Service) StopDelegation(ctx context.Context, ownerID, delegationID string) error {
+	now := s.now().UTC()
+	return s.store.RevokeDelegation(ctx, delegationID, ownerID, now, store.Receipt{ID: ingest.NewID("rcp_"), Action: store.ReceiptUndelegate,
+		Purpose: "Stop letting a person you chose read these.", CollectedAt: now, ExpiresAt: now,
+		Method: "Stopped by the customer in the OpenTeller privacy center"})
+}
+
 // liveDelegation returns the delegation, for its delegate, and its link,
 // if both are still in force: 404 or 410 otherwise.
 func (s *Service) liveDelegation(ctx context.Context, delegateID, delegationID string) (store.Delegation, store.Link, error) {
@@ -276,7 +285,7 @@ func (s *Service) RegisterCustomer(mux interface{ Handle(string, http.Handler) }
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{"delegations": out})
 	})
 	handle("DELETE /app/api/delegations/{id}", func(w http.ResponseWriter, r *http.Request, customerID string) {
-		err := s.store.RevokeDelegation(r.Context(), r.PathValue("id"), customerID, s.now().UTC())
+		err := s.StopDelegation(r.Context(), customerID, r.PathValue("id"))
 		if errors.Is(err, store.ErrNotFound) {
 			err = httpx.Errorf(http.StatusNotFound, "not_found", "No such access to revoke.")
 		}

@@ -74,9 +74,19 @@ func Kantara(r store.Receipt, institutionName, baseURL string) KantaraReceipt {
 		}
 	}
 	termination := "Ends on " + r.ExpiresAt.UTC().Format(time.DateOnly) + ", or at once when you or the institution revoke it."
-	if r.Action == store.ReceiptRevoke {
+	switch r.Action {
+	case store.ReceiptRevoke:
 		termination = "Revoked on " + r.CollectedAt.UTC().Format(time.DateOnly) + "; the data it covered was deleted."
+	case store.ReceiptExpire:
+		termination = "Ended on " + r.CollectedAt.UTC().Format(time.DateOnly) + ", at its expiry; the data it covered was deleted."
+	case store.ReceiptDelegate:
+		termination = "Ends on " + r.ExpiresAt.UTC().Format(time.DateOnly) + ", or at once when you stop it."
+	case store.ReceiptUndelegate:
+		termination = "Stopped on " + r.CollectedAt.UTC().Format(time.DateOnly) + "; the person you shared with can no longer read it."
 	}
+	// Sharing with a person the customer chose is a disclosure to a third
+	// party, at the customer's request.
+	thirdParty := r.Action == store.ReceiptDelegate || r.Action == store.ReceiptUndelegate
 	return KantaraReceipt{
 		Version: "KI-CR-v1.1.0", Jurisdiction: "US", ConsentTimestamp: r.CollectedAt.Unix(), CollectionMethod: r.Method,
 		ConsentReceiptID: r.ID, Language: "en", PiiPrincipalID: r.CustomerID,
@@ -84,7 +94,7 @@ func Kantara(r store.Receipt, institutionName, baseURL string) KantaraReceipt {
 		PolicyURL:      strings.TrimRight(baseURL, "/") + "/#/privacy",
 		Services: []KantaraService{{Service: "OpenTeller conversation with " + institutionName, Purposes: []KantaraPurpose{{
 			Purpose: r.Purpose, PurposeCategory: []string{"Core function"}, ConsentType: "EXPLICIT", PiiCategory: categories,
-			PrimaryPurpose: true, Termination: termination, ThirdPartyDisclosure: false,
+			PrimaryPurpose: true, Termination: termination, ThirdPartyDisclosure: thirdParty,
 		}}}},
 		Sensitive: slicesContainsAny(r.Scopes, bankapi.ScopeBalances, bankapi.ScopeTransactions), SpiCat: []string{},
 		OpenTeller: ReceiptDetails{Action: r.Action, LinkID: r.LinkID, InstitutionID: r.InstitutionID, Scopes: r.Scopes,

@@ -219,8 +219,10 @@ type Store interface {
 	// Delegations lists the delegations of a link (owner side) when linkID
 	// is set, else those granted to delegateID.
 	Delegations(ctx context.Context, linkID, delegateID string) ([]Delegation, error)
-	// RevokeDelegation ends d at once; only its owner may.
-	RevokeDelegation(ctx context.Context, id, ownerID string, at time.Time) error
+	// RevokeDelegation ends d at once; only its owner may. It ends it once
+	// (ErrNotFound for another's, nothing new for an ended one), and keeps the receipt of that decision (the store fills in its link,
+	// institution and scopes from the delegation) in the same transaction.
+	RevokeDelegation(ctx context.Context, id, ownerID string, at time.Time, r Receipt) error
 	// AppendLogEntry appends e to the access log at the next index (gapless
 	// from 0, whatever the number of nodes) and returns that index.
 	AppendLogEntry(ctx context.Context, e LogEntry) (uint64, error)
@@ -890,8 +892,12 @@ type StoredCheckpoint struct {
 	CreatedAt time.Time
 }
 
-// ReceiptDelegate records an owner granting a delegate access.
-const ReceiptDelegate = "delegate"
+// ReceiptDelegate records an owner granting a delegate access, and
+// ReceiptUndelegate the owner stopping it.
+const (
+	ReceiptDelegate   = "delegate"
+	ReceiptUndelegate = "undelegate"
+)
 
 // SortNotices orders notices oldest first.
 func SortNotices(ns []Notice) {

@@ -786,16 +786,25 @@ func (s *Store) Delegations(ctx context.Context, linkID, delegateID string) ([]s
 	return out, rows.Err()
 }
 
-func (s *Store) RevokeDelegation(ctx context.Context, id, ownerID string, at time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE delegations SET revoked_at = $1 WHERE id = $2 AND owner_id = $3 AND revoked_at IS NULL`, at, id, ownerID)
-	if err != nil {
+func (s *Store) RevokeDelegation(ctx context.Context, id, ownerID string, at time.Time, r store.Receipt) error {
+	if err := store.CheckReceipt(r); err != nil {
 		return err
 	}
-	if tag.RowsAffected() == 0 {
-		var one int
-		return notFound(s.pool.QueryRow(ctx, `SELECT 1 FROM delegations WHERE id = $1 AND owner_id = $2`, id, ownerID).Scan(&one))
-	}
-	return nil
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var linkID, institutionID, scopes string
+		err := tx.QueryRow(ctx, `UPDATE delegations d SET revoked_at = $1 FROM links l
+			WHERE d.id = $2 AND d.owner_id = $3 AND d.revoked_at IS NULL AND l.id = d.link_id
+			RETURNING d.link_id, l.institution_id, d.scopes`, at, id, ownerID).Scan(&linkID, &institutionID, &scopes)
+		if errors.Is(err, pgx.ErrNoRows) {
+			var one int
+			return notFound(tx.QueryRow(ctx, `SELECT 1 FROM delegations WHERE id = $1 AND owner_id = $2`, id, ownerID).Scan(&one))
+		}
+		if err != nil {
+			return err
+		}
+		r.CustomerID, r.LinkID, r.InstitutionID, r.Scopes = ownerID, linkID, institutionID, strings.Fields(scopes)
+		return insertReceipt(ctx, tx, r)
+	})
 }
 
 // AppendLogEntry takes a transaction-scoped advisory lock so that nodes

@@ -1103,17 +1103,23 @@ func (s *Store) Delegations(ctx context.Context, linkID, delegateID string) ([]s
 	return out, rows.Err()
 }
 
-func (s *Store) RevokeDelegation(ctx context.Context, id, ownerID string, at time.Time) error {
+func (s *Store) RevokeDelegation(ctx context.Context, id, ownerID string, at time.Time, r store.Receipt) error {
+	if err := store.CheckReceipt(r); err != nil {
+		return err
+	}
 	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
-		res, err := c.ExecContext(ctx, `UPDATE delegations SET revoked_at = ? WHERE id = ? AND owner_id = ? AND revoked_at = 0`, micros(at), id, ownerID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		var linkID, institutionID, scopes string
+		err := c.QueryRowContext(ctx, `UPDATE delegations SET revoked_at = ? WHERE id = ? AND owner_id = ? AND revoked_at = 0
+			RETURNING link_id, (SELECT institution_id FROM links WHERE links.id = delegations.link_id), scopes`, micros(at), id, ownerID).Scan(&linkID, &institutionID, &scopes)
+		if errors.Is(err, sql.ErrNoRows) {
 			var one int
 			return notFound(c.QueryRowContext(ctx, `SELECT 1 FROM delegations WHERE id = ? AND owner_id = ?`, id, ownerID).Scan(&one))
 		}
-		return nil
+		if err != nil {
+			return err
+		}
+		r.CustomerID, r.LinkID, r.InstitutionID, r.Scopes = ownerID, linkID, institutionID, strings.Fields(scopes)
+		return insertReceipt(ctx, c, r)
 	})
 }
 

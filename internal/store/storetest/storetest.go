@@ -870,12 +870,32 @@ func testDelegations(t *testing.T, s store.Store) {
 	if len(byLink) != 1 || len(byDelegate) != 1 {
 		t.Fatalf("listed %d by link, %d by delegate", len(byLink), len(byDelegate))
 	}
-	if err := s.RevokeDelegation(ctx, "dlg_1", "cus_acct", now); !errors.Is(err, store.ErrNotFound) {
+	stop := func(id string) store.Receipt {
+		return store.Receipt{ID: id, Action: store.ReceiptUndelegate, Purpose: "p", CollectedAt: now, ExpiresAt: now, Method: "m"}
+	}
+	if err := s.RevokeDelegation(ctx, "dlg_1", "cus_acct", now, stop("rcp_stop0")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the delegate revoking: %v", err)
 	}
-	must(t, s.RevokeDelegation(ctx, "dlg_1", f.cust.ID, now))
+	must(t, s.RevokeDelegation(ctx, "dlg_1", f.cust.ID, now, stop("rcp_stop1")))
 	if got, _ := s.Delegation(ctx, "dlg_1"); got.Live(now) {
 		t.Fatalf("live after revocation: %+v", got)
+	}
+	// Stopping it again changes nothing and keeps no second receipt.
+	if err := s.RevokeDelegation(ctx, "dlg_1", f.cust.ID, now, stop("rcp_stop2")); err != nil {
+		t.Fatalf("stopping it twice: %v", err)
+	}
+	stops := 0
+	rs, _ := s.Receipts(ctx, f.cust.ID)
+	for _, r := range rs {
+		if r.Action == store.ReceiptUndelegate {
+			stops++
+			if r.LinkID != f.link.ID || r.InstitutionID != f.inst.ID || !slices.Equal(r.Scopes, []string{"balances"}) {
+				t.Fatalf("stop receipt = %+v", r)
+			}
+		}
+	}
+	if stops != 1 {
+		t.Fatalf("%d receipts of stopping the delegation, want 1", stops)
 	}
 }
 

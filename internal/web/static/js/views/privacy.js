@@ -13,7 +13,7 @@ import { fromBase64, leafHash, openNote, parseCheckpoint, toBase64, verifyConsis
 const SCOPE_WORDS = Object.fromEntries(SCOPES);
 const ACTOR_WORDS = { delegate: 'Someone you shared with', agent: 'A support agent at your bank' };
 const RECORD_WORDS = { events: 'balances and transactions', conversation: 'conversation', notes: 'support notes about you', accounts: 'balances and recent transactions' };
-const ACTION_WORDS = { grant: 'Connected', renew: 'Renewed', narrow: 'Shared less', delegate: 'Shared read-only', revoke: 'Disconnected', expire: 'Ended at expiry' };
+const ACTION_WORDS = { grant: 'Connected', renew: 'Renewed', narrow: 'Shared less', delegate: 'Shared read-only', undelegate: 'Stopped sharing', revoke: 'Disconnected', expire: 'Ended at expiry' };
 
 function statusWords(c) {
   const s = c.link?.status;
