@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/openteller/openteller/internal/vault"
@@ -17,88 +18,126 @@ type Stored struct {
 	Seq            int64
 }
 
+// AppendQuery is what Append asks of a transaction before it decides
+// anything.
+type AppendQuery struct {
+	// Links to read and hold against concurrent revocation until the
+	// transaction ends, sorted and distinct: locks are taken in this order.
+	// Their conversations are read and held against concurrent appends, in
+	// conversation id order, after the links.
+	Links []string
+	// Existing names, per institution, the bank event ids to look up among
+	// stored events. They are read after the links are held, so an event
+	// committed by an append that held one of them first is seen.
+	Existing map[string][]string
+}
+
+// AppendState is what a transaction read for an AppendQuery.
+type AppendState struct {
+	// Links found, each with its KeyVersion: the current version of its
+	// conversation's data key (vault.ConversationKey), read after the link
+	// was locked, so a history cleared meanwhile is seen with its new key.
+	Links map[string]Link
+	// LastSeqs holds each of those links' conversations' last seq.
+	LastSeqs map[string]int64
+	// Existing holds the stored events found, by institution and bank id.
+	Existing map[EventKey]Stored
+}
+
+// EventKey names an institution's event by the id the institution gave it.
+type EventKey struct{ InstitutionID, BankEventID string }
+
+// PendingKey names a pending transaction of a conversation by the keyed
+// digest of its reference.
+type PendingKey struct{ ConversationID, Ref string }
+
+// AppendWrite is everything an append stores.
+type AppendWrite struct {
+	Events   []*NewEvent      // in order
+	LastSeqs map[string]int64 // conversation → its new last seq
+	Notices  []Notice         // queued for institutions, each with its event
+}
+
 // AppendTx is what one implementation's transaction offers Append. Append
 // holds the rules (idempotency, consent, sequence); an implementation only
 // reads and writes rows, inside one transaction that it commits after Append
-// returns without error. Every method takes a whole batch, so an
-// implementation over a network can answer each in one round trip.
+// returns without error. Each method takes the whole batch, so an
+// implementation over a network answers each in one round trip.
 type AppendTx interface {
-	// Existing finds stored events of the institution by its ids.
-	Existing(ctx context.Context, institutionID string, bankEventIDs []string) (map[string]Stored, error)
-	// LockLinks reads the links and holds them against concurrent
-	// revocation until the transaction ends, with each one's KeyVersion
-	// (the current version of vault.ConversationKey of its customer and
-	// institution). ids are sorted; locks must be taken in that order.
-	LockLinks(ctx context.Context, ids []string) (map[string]Link, error)
-	// LockConversations reads the conversations' last seqs and holds them
-	// against concurrent appends until the transaction ends. ids are sorted.
-	LockConversations(ctx context.Context, ids []string) (map[string]int64, error)
-	// PendingSeq finds the newest stored event of the conversation marked
-	// with ref.
-	PendingSeq(ctx context.Context, conversationID string, ref []byte) (int64, bool, error)
-	// Insert stores the events, in order.
-	Insert(ctx context.Context, evs []*NewEvent) error
-	// SetLastSeqs records each conversation's new last seq.
-	SetLastSeqs(ctx context.Context, last map[string]int64) error
-	// InsertNotices queues the notices of stored events.
-	InsertNotices(ctx context.Context, ns []Notice) error
+	// Read locks and reads what q names (see AppendQuery).
+	Read(ctx context.Context, q AppendQuery) (AppendState, error)
+	// PendingSeqs finds the newest stored event marked with each key.
+	PendingSeqs(ctx context.Context, keys []PendingKey) (map[PendingKey]int64, error)
+	// Write stores w.
+	Write(ctx context.Context, w AppendWrite) error
 }
 
 // Append applies evs in order within tx and returns one result per event.
 // Both implementations call it, so the consent and idempotency rules are
-// written once.
+// written once. It fills in each stored event's Seq, ConversationID,
+// CustomerID and ReplacesSeq in evs.
 func Append(ctx context.Context, tx AppendTx, evs []NewEvent, now time.Time) ([]AppendResult, error) {
 	results := make([]AppendResult, len(evs))
 
-	// Events this institution sent before, by id.
-	byInstitution := map[string][]string{}
+	q := AppendQuery{Links: make([]string, 0, len(evs)), Existing: map[string][]string{}}
 	for _, e := range evs {
+		q.Links = append(q.Links, e.LinkID)
 		if e.BankEventID != "" {
-			byInstitution[e.InstitutionID] = append(byInstitution[e.InstitutionID], e.BankEventID)
+			q.Existing[e.InstitutionID] = append(q.Existing[e.InstitutionID], e.BankEventID)
 		}
 	}
-	existing := map[[2]string]Stored{}
-	for inst, ids := range byInstitution {
-		found, err := tx.Existing(ctx, inst, ids)
-		if err != nil {
-			return nil, fmt.Errorf("store: find existing events: %w", err)
+	slices.Sort(q.Links)
+	q.Links = slices.Compact(q.Links)
+	st, err := tx.Read(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("store: read links and events: %w", err)
+	}
+	existing, seqs := st.Existing, st.LastSeqs
+	if existing == nil {
+		existing = map[EventKey]Stored{}
+	}
+
+	// Which consent each event meets, decided first so that the pending
+	// transactions the accepted ones replace are looked up in one go.
+	refused := make([]error, len(evs))
+	var lookups []PendingKey
+	for i := range evs {
+		e := &evs[i]
+		l, ok := st.Links[e.LinkID]
+		switch {
+		case !ok || l.InstitutionID != e.InstitutionID || (e.CustomerID != "" && l.CustomerID != e.CustomerID):
+			refused[i] = ErrUnknownLink
+		case l.Status == LinkRevoked:
+			refused[i] = ErrConsentRevoked
+		case !now.Before(l.ExpiresAt):
+			refused[i] = ErrConsentExpired
+		case e.Scope != "" && !l.HasScope(e.Scope):
+			refused[i] = ErrConsentScope
+		case vault.SealedVersion(e.Sealed) != 0 && vault.SealedVersion(e.Sealed) != l.KeyVersion:
+			refused[i] = ErrStaleKey
+		case e.ReplacesRef != nil:
+			lookups = append(lookups, PendingKey{l.ConversationID, string(e.ReplacesRef)})
 		}
-		for id, st := range found {
-			existing[[2]string{inst, id}] = st
+	}
+	var stored map[PendingKey]int64
+	if len(lookups) > 0 {
+		slices.SortFunc(lookups, func(a, b PendingKey) int {
+			if c := strings.Compare(a.ConversationID, b.ConversationID); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Ref, b.Ref)
+		})
+		if stored, err = tx.PendingSeqs(ctx, slices.Compact(lookups)); err != nil {
+			return nil, fmt.Errorf("store: find pending events: %w", err)
 		}
 	}
 
-	// Lock every link, then every conversation, each in sorted order, so two
-	// concurrent batches cannot deadlock on each other's rows.
-	linkIDs := make([]string, 0, len(evs))
-	for _, e := range evs {
-		linkIDs = append(linkIDs, e.LinkID)
-	}
-	slices.Sort(linkIDs)
-	linkIDs = slices.Compact(linkIDs)
-	links, err := tx.LockLinks(ctx, linkIDs)
-	if err != nil {
-		return nil, fmt.Errorf("store: lock links: %w", err)
-	}
-	convIDs := make([]string, 0, len(links))
-	for _, l := range links {
-		convIDs = append(convIDs, l.ConversationID)
-	}
-	slices.Sort(convIDs)
-	convIDs = slices.Compact(convIDs)
-	seqs, err := tx.LockConversations(ctx, convIDs)
-	if err != nil {
-		return nil, fmt.Errorf("store: lock conversations: %w", err)
-	}
-
-	changed := map[string]int64{}
-	var notices []Notice
-	pendingHere := map[string]int64{} // conversation + ref → seq, for pending events of this batch
-	insert := make([]*NewEvent, 0, len(evs))
+	w := AppendWrite{Events: make([]*NewEvent, 0, len(evs)), LastSeqs: map[string]int64{}}
+	pendingHere := map[PendingKey]int64{} // pending events of this batch
 	for i := range evs {
 		e := &evs[i]
 		r := &results[i]
-		key := [2]string{e.InstitutionID, e.BankEventID}
+		key := EventKey{e.InstitutionID, e.BankEventID}
 		if e.BankEventID != "" {
 			if st, ok := existing[key]; ok {
 				if bytes.Equal(st.Fingerprint, e.Fingerprint) {
@@ -109,50 +148,36 @@ func Append(ctx context.Context, tx AppendTx, evs []NewEvent, now time.Time) ([]
 				continue
 			}
 		}
-		l, ok := links[e.LinkID]
-		switch {
-		case !ok || l.InstitutionID != e.InstitutionID || (e.CustomerID != "" && l.CustomerID != e.CustomerID):
-			r.Err = ErrUnknownLink
-			continue
-		case l.Status == LinkRevoked:
-			r.Err = ErrConsentRevoked
-			continue
-		case !now.Before(l.ExpiresAt):
-			r.Err = ErrConsentExpired
-			continue
-		case e.Scope != "" && !l.HasScope(e.Scope):
-			r.Err = ErrConsentScope
-			continue
-		case vault.SealedVersion(e.Sealed) != 0 && vault.SealedVersion(e.Sealed) != l.KeyVersion:
-			r.Err = ErrStaleKey
+		if refused[i] != nil {
+			r.Err = refused[i]
 			continue
 		}
+		l := st.Links[e.LinkID]
 		e.ConversationID = l.ConversationID
 		e.CustomerID = l.CustomerID
 		e.Seq = seqs[l.ConversationID] + 1
 		if e.ReplacesRef != nil {
-			if seq, ok := pendingHere[l.ConversationID+"\x00"+string(e.ReplacesRef)]; ok {
+			k := PendingKey{l.ConversationID, string(e.ReplacesRef)}
+			if seq, ok := pendingHere[k]; ok {
 				e.ReplacesSeq = seq
-			} else if seq, found, err := tx.PendingSeq(ctx, l.ConversationID, e.ReplacesRef); err != nil {
-				return nil, fmt.Errorf("store: find pending event: %w", err)
-			} else if found {
+			} else if seq, ok := stored[k]; ok {
 				e.ReplacesSeq = seq
 			}
 		}
 		if e.PendingRef != nil {
-			pendingHere[l.ConversationID+"\x00"+string(e.PendingRef)] = e.Seq
+			pendingHere[PendingKey{l.ConversationID, string(e.PendingRef)}] = e.Seq
 		}
 		seqs[l.ConversationID] = e.Seq
-		changed[l.ConversationID] = e.Seq
-		insert = append(insert, e)
-		*r = AppendResult{Seq: e.Seq, ConversationID: e.ConversationID}
+		w.LastSeqs[l.ConversationID] = e.Seq
+		w.Events = append(w.Events, e)
+		*r = AppendResult{Seq: e.Seq, ConversationID: e.ConversationID, ReplacesSeq: e.ReplacesSeq}
 		if e.Notice != nil {
 			n := *e.Notice
 			n.InstitutionID, n.LinkID = l.InstitutionID, l.ID
 			if n.Sealed != nil && n.CustomerID != l.CustomerID {
 				return nil, fmt.Errorf("store: notice %s is sealed for another customer", n.ID)
 			}
-			notices = append(notices, n)
+			w.Notices = append(w.Notices, n)
 		}
 		if e.BankEventID != "" {
 			// A later event of this batch with the same id is a duplicate
@@ -160,19 +185,9 @@ func Append(ctx context.Context, tx AppendTx, evs []NewEvent, now time.Time) ([]
 			existing[key] = Stored{Fingerprint: e.Fingerprint, ConversationID: e.ConversationID, Seq: e.Seq}
 		}
 	}
-	if len(insert) > 0 {
-		if err := tx.Insert(ctx, insert); err != nil {
-			return nil, fmt.Errorf("store: insert events: %w", err)
-		}
-	}
-	if len(changed) > 0 {
-		if err := tx.SetLastSeqs(ctx, changed); err != nil {
-			return nil, fmt.Errorf("store: set last seqs: %w", err)
-		}
-	}
-	if len(notices) > 0 {
-		if err := tx.InsertNotices(ctx, notices); err != nil {
-			return nil, fmt.Errorf("store: queue notices: %w", err)
+	if len(w.Events) > 0 {
+		if err := tx.Write(ctx, w); err != nil {
+			return nil, fmt.Errorf("store: write %d events: %w", len(w.Events), err)
 		}
 	}
 	return results, nil

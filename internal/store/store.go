@@ -281,6 +281,12 @@ type Store interface {
 	// Conversations lists the customer's conversations with their newest link.
 	Conversations(ctx context.Context, customerID string) ([]Conversation, error)
 	Conversation(ctx context.Context, id string) (Conversation, error)
+	// ConversationHeads lists every conversation of the customers with its
+	// last seq: what delivery's sweep compares with what it heard.
+	ConversationHeads(ctx context.Context, customerIDs []string) ([]ConversationHead, error)
+	// LiveSessions reports which of the sessions (id hashes, as map keys)
+	// live at now: not ended, not expired.
+	LiveSessions(ctx context.Context, idHashes [][]byte, now time.Time) (map[string]bool, error)
 	// SetOwner moves the conversation from one owner to another and queues
 	// n (a conversation.handover notice) in the same transaction. It
 	// changes nothing and returns ErrOwnerChanged unless the conversation is
@@ -441,6 +447,13 @@ type Conversation struct {
 	Status       string
 	SnoozedUntil time.Time
 	Priority     int
+}
+
+// ConversationHead is where a conversation is.
+type ConversationHead struct {
+	ConversationID string
+	CustomerID     string
+	LastSeq        int64
 }
 
 // Console statuses of a conversation.
@@ -620,6 +633,7 @@ type AppendResult struct {
 	Seq            int64
 	ConversationID string
 	Duplicate      bool  // the same event was stored before; Seq is the original
+	ReplacesSeq    int64 // a stored posted transaction: the pending one it replaces
 	Err            error // one of the consent or idempotency errors above
 }
 

@@ -30,8 +30,9 @@ var migrations embed.FS
 
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
-	pool *pgxpool.Pool
-	now  func() time.Time
+	pool     *pgxpool.Pool
+	now      func() time.Time
+	appender *appender
 }
 
 var _ store.Store = (*Store)(nil)
@@ -57,6 +58,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	s.appender = newAppender(pool, func() time.Time { return s.now() })
 	return s, nil
 }
 
@@ -117,6 +119,7 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 func (s *Store) Close() error {
+	s.appender.close()
 	s.pool.Close()
 	return nil
 }
@@ -482,13 +485,17 @@ func (s *Store) CreateLink(ctx context.Context, l store.Link, grant store.Receip
 }
 
 func insertNotice(ctx context.Context, tx pgx.Tx, n store.Notice) error {
-	payload := string(n.Payload)
-	if n.Sealed != nil {
-		payload = "{}"
-	}
 	_, err := tx.Exec(ctx, `INSERT INTO outbox (id, institution_id, link_id, type, payload, created_at, customer_id, sealed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		n.ID, n.InstitutionID, n.LinkID, n.Type, payload, n.CreatedAt, n.CustomerID, n.Sealed)
+		n.ID, n.InstitutionID, n.LinkID, n.Type, noticePayload(n), n.CreatedAt, n.CustomerID, n.Sealed)
 	return err
+}
+
+// noticePayload is what the payload column holds: '{}' for a sealed notice.
+func noticePayload(n store.Notice) string {
+	if n.Sealed != nil {
+		return "{}"
+	}
+	return string(n.Payload)
 }
 
 func (s *Store) Redeliver(ctx context.Context, institutionID, noticeID string, now time.Time) error {
@@ -667,19 +674,10 @@ func lockLink(ctx context.Context, tx pgx.Tx, id string) (store.Link, int64, err
 func appendMarker(ctx context.Context, tx pgx.Tx, m *store.NewEvent) error {
 	// The link is locked, as clearing history locks it: the key read here
 	// is the one the conversation has until this transaction ends.
-	var version int
-	if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT version FROM data_keys WHERE customer_id = $1), 0)`,
-		vault.ConversationKey(m.CustomerID, m.InstitutionID)).Scan(&version); err != nil {
+	if err := checkKeyVersion(ctx, tx, m); err != nil {
 		return err
 	}
-	if err := store.CheckMarkerKey(*m, version); err != nil {
-		return err
-	}
-	at := appendTx{tx}
-	if err := at.Insert(ctx, []*store.NewEvent{m}); err != nil {
-		return err
-	}
-	return at.SetLastSeqs(ctx, map[string]int64{m.ConversationID: m.Seq})
+	return writeInTx(ctx, tx, store.AppendWrite{Events: []*store.NewEvent{m}, LastSeqs: map[string]int64{m.ConversationID: m.Seq}})
 }
 
 func (s *Store) NarrowLink(ctx context.Context, n store.Narrowing) (store.Link, error) {
@@ -1223,164 +1221,40 @@ func (s *Store) Conversation(ctx context.Context, id string) (store.Conversation
 
 // Events.
 
+// AppendEvents joins the node's group commit (append.go).
 func (s *Store) AppendEvents(ctx context.Context, evs []store.NewEvent) ([]store.AppendResult, error) {
-	// A deadlock or serialization failure, or the same bank event id racing
-	// in from two requests, aborts the transaction with nothing stored; the
-	// next attempt sees the winner's rows.
-	for attempt := 1; ; attempt++ {
-		var results []store.AppendResult
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			var err error
-			results, err = store.Append(ctx, appendTx{tx}, cloneEvents(evs), s.now())
-			return err
-		})
-		if err == nil {
-			return results, nil
-		}
-		var pe *pgconn.PgError
-		if attempt < 3 && errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001" || pe.Code == "23505") {
-			continue
-		}
-		return nil, fmt.Errorf("postgres: append events: %w", err)
-	}
+	return s.appender.append(ctx, evs)
 }
 
-// cloneEvents copies evs so that an aborted attempt's filled-in fields
-// (seq, conversation) do not leak into the next.
-func cloneEvents(evs []store.NewEvent) []store.NewEvent {
-	return append([]store.NewEvent(nil), evs...)
-}
-
-type appendTx struct{ tx pgx.Tx }
-
-func (t appendTx) Existing(ctx context.Context, institutionID string, bankEventIDs []string) (map[string]store.Stored, error) {
-	rows, err := t.tx.Query(ctx, `SELECT bank_event_id, fingerprint, conversation_id, seq FROM events WHERE institution_id = $1 AND bank_event_id = ANY($2)`, institutionID, bankEventIDs)
+func (s *Store) ConversationHeads(ctx context.Context, customerIDs []string) ([]store.ConversationHead, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, customer_id, last_seq FROM conversations WHERE customer_id = ANY($1)`, customerIDs)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres: conversation heads: %w", err)
 	}
-	defer rows.Close()
-	out := map[string]store.Stored{}
-	for rows.Next() {
-		var id string
-		var st store.Stored
-		if err := rows.Scan(&id, &st.Fingerprint, &st.ConversationID, &st.Seq); err != nil {
-			return nil, err
-		}
-		out[id] = st
-	}
-	return out, rows.Err()
-}
-
-// LockLinks takes the links FOR NO KEY UPDATE, not FOR SHARE: under steady
-// ingest, share lockers overlap and a revoking UPDATE would starve behind
-// them forever. An exclusive lock queues appends and revocations fairly, and
-// costs nothing, since appends to one link already serialise on its
-// conversation. ORDER BY makes the locks come in id order.
-func (t appendTx) LockLinks(ctx context.Context, ids []string) (map[string]store.Link, error) {
-	rows, err := t.tx.Query(ctx, `SELECT `+linkCols+` FROM links WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids)
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.ConversationHead, error) {
+		var h store.ConversationHead
+		return h, row.Scan(&h.ConversationID, &h.CustomerID, &h.LastSeq)
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres: conversation heads: %w", err)
 	}
-	out := make(map[string]store.Link, len(ids))
-	var owners []string
-	for rows.Next() {
-		l, err := scanLink(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out[l.ID] = l
-		owners = append(owners, vault.ConversationKey(l.CustomerID, l.InstitutionID))
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	// Read after the links are locked, so a history cleared meanwhile is
-	// seen with its new key.
-	versions := make(map[string]int, len(owners))
-	vrows, err := t.tx.Query(ctx, `SELECT customer_id, version FROM data_keys WHERE customer_id = ANY($1)`, owners)
+	return out, nil
+}
+
+func (s *Store) LiveSessions(ctx context.Context, idHashes [][]byte, now time.Time) (map[string]bool, error) {
+	out := make(map[string]bool, len(idHashes))
+	rows, err := s.pool.Query(ctx, `SELECT id_hash FROM sessions WHERE id_hash = ANY($1) AND expires_at > $2`, idHashes, now)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres: live sessions: %w", err)
 	}
-	defer vrows.Close()
-	for vrows.Next() {
-		var owner string
-		var v int
-		if err := vrows.Scan(&owner, &v); err != nil {
-			return nil, err
-		}
-		versions[owner] = v
-	}
-	for id, l := range out {
-		l.KeyVersion = versions[vault.ConversationKey(l.CustomerID, l.InstitutionID)]
-		out[id] = l
-	}
-	return out, vrows.Err()
-}
-
-func (t appendTx) LockConversations(ctx context.Context, ids []string) (map[string]int64, error) {
-	rows, err := t.tx.Query(ctx, `SELECT id, last_seq FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	live, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres: live sessions: %w", err)
 	}
-	defer rows.Close()
-	out := make(map[string]int64, len(ids))
-	for rows.Next() {
-		var id string
-		var seq int64
-		if err := rows.Scan(&id, &seq); err != nil {
-			return nil, err
-		}
-		out[id] = seq
+	for _, h := range live {
+		out[string(h)] = true
 	}
-	return out, rows.Err()
-}
-
-func (t appendTx) PendingSeq(ctx context.Context, conversationID string, ref []byte) (int64, bool, error) {
-	var seq int64
-	err := t.tx.QueryRow(ctx, `SELECT seq FROM events WHERE conversation_id = $1 AND pending_ref = $2 ORDER BY seq DESC LIMIT 1`, conversationID, ref).Scan(&seq)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, false, nil
-	}
-	return seq, err == nil, err
-}
-
-var eventColumns = []string{"conversation_id", "seq", "id", "customer_id", "institution_id", "link_id", "bank_event_id", "type", "author",
-	"occurred_at", "received_at", "fingerprint", "pending_ref", "replaces_seq", "sealed"}
-
-// Insert copies the batch in with one COPY.
-func (t appendTx) Insert(ctx context.Context, evs []*store.NewEvent) error {
-	rows := make([][]any, len(evs))
-	for i, e := range evs {
-		var bankID *string
-		if e.BankEventID != "" {
-			bankID = &e.BankEventID
-		}
-		rows[i] = []any{e.ConversationID, e.Seq, e.ID, e.CustomerID, e.InstitutionID, e.LinkID, bankID, e.Type, e.Author,
-			e.OccurredAt, e.ReceivedAt, e.Fingerprint, e.PendingRef, e.ReplacesSeq, e.Sealed}
-	}
-	_, err := t.tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromRows(rows))
-	return err
-}
-
-func (t appendTx) SetLastSeqs(ctx context.Context, last map[string]int64) error {
-	ids := make([]string, 0, len(last))
-	seqs := make([]int64, 0, len(last))
-	for id, seq := range last {
-		ids, seqs = append(ids, id), append(seqs, seq)
-	}
-	_, err := t.tx.Exec(ctx, `UPDATE conversations c SET last_seq = v.seq FROM unnest($1::text[], $2::bigint[]) AS v(id, seq) WHERE c.id = v.id`, ids, seqs)
-	return err
-}
-
-func (t appendTx) InsertNotices(ctx context.Context, ns []store.Notice) error {
-	for _, n := range ns {
-		if err := insertNotice(ctx, t.tx, n); err != nil {
-			return err
-		}
-	}
-	return nil
+	return out, nil
 }
 
 func (s *Store) LatestEvents(ctx context.Context, conversationID, typ string, limit int) ([]store.Event, error) {

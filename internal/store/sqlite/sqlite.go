@@ -122,7 +122,7 @@ func (s *Store) prepareReads(ctx context.Context) error {
 // was a quarter of ingest's CPU before.
 type stmts struct {
 	begin, commit, rollback, savepoint, rollbackTo, release *sql.Stmt
-	existing, link, lastSeq, pendingSeq, insert             *sql.Stmt
+	existing, link, pendingSeq, insert                      *sql.Stmt
 	keyVersion, appendLink                                  *sql.Stmt
 }
 
@@ -139,7 +139,6 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.stmts.release, "RELEASE w"},
 		{&s.stmts.existing, `SELECT fingerprint, conversation_id, seq FROM events WHERE institution_id = ? AND bank_event_id = ?`},
 		{&s.stmts.link, `SELECT ` + linkCols + `, (SELECT coalesce(max(seq), 0) FROM events WHERE conversation_id = links.conversation_id) FROM links WHERE id = ?`},
-		{&s.stmts.lastSeq, `SELECT coalesce(max(seq), 0) FROM events WHERE conversation_id = ?`},
 		{&s.stmts.keyVersion, `SELECT coalesce((SELECT version FROM data_keys WHERE customer_id = ?), 0)`},
 		// An append reads each link with its conversation's last seq and its
 		// data key's version in one statement: this runs once per link per
@@ -1171,7 +1170,7 @@ func (s *Store) insertMarker(ctx context.Context, m *store.NewEvent) error {
 	if err := store.CheckMarkerKey(*m, version); err != nil {
 		return err
 	}
-	return (&appendTx{st: &s.stmts}).Insert(ctx, []*store.NewEvent{m})
+	return (&appendTx{st: &s.stmts, cache: &appendCache{}}).Write(ctx, store.AppendWrite{Events: []*store.NewEvent{m}})
 }
 
 func (s *Store) ClearHistory(ctx context.Context, c store.Clearing) (store.Cleared, error) {
@@ -1540,13 +1539,54 @@ func (s *Store) Conversation(ctx context.Context, id string) (store.Conversation
 	return scanConversation(s.rstmts.conversation.QueryRowContext(ctx, id))
 }
 
+func (s *Store) ConversationHeads(ctx context.Context, customerIDs []string) ([]store.ConversationHead, error) {
+	if len(customerIDs) == 0 {
+		return nil, nil
+	}
+	ids, _ := json.Marshal(customerIDs)
+	rows, err := s.reads.QueryContext(ctx, `SELECT c.id, c.customer_id, (SELECT coalesce(max(seq), 0) FROM events WHERE conversation_id = c.id)
+		FROM conversations c WHERE c.customer_id IN (SELECT value FROM json_each(?))`, string(ids))
+	out, err := collect(rows, err, func(rows *sql.Rows) (store.ConversationHead, error) {
+		var h store.ConversationHead
+		return h, rows.Scan(&h.ConversationID, &h.CustomerID, &h.LastSeq)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: conversation heads: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) LiveSessions(ctx context.Context, idHashes [][]byte, now time.Time) (map[string]bool, error) {
+	out := make(map[string]bool, len(idHashes))
+	if len(idHashes) == 0 {
+		return out, nil
+	}
+	hexes := make([]string, len(idHashes))
+	for i, h := range idHashes {
+		hexes[i] = fmt.Sprintf("%x", h)
+	}
+	list, _ := json.Marshal(hexes)
+	rows, err := s.reads.QueryContext(ctx, `SELECT id_hash FROM sessions WHERE id_hash IN (SELECT unhex(value) FROM json_each(?)) AND expires_at > ?`, string(list), micros(now))
+	live, err := collect(rows, err, func(rows *sql.Rows) ([]byte, error) {
+		var h []byte
+		return h, rows.Scan(&h)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: live sessions: %w", err)
+	}
+	for _, h := range live {
+		out[string(h)] = true
+	}
+	return out, nil
+}
+
 // Events.
 
 func (s *Store) AppendEvents(ctx context.Context, evs []store.NewEvent) ([]store.AppendResult, error) {
 	var results []store.AppendResult
 	err := s.doKind(ctx, writeAppend, func(ctx context.Context, c *sql.Conn) error {
 		var err error
-		results, err = store.Append(ctx, &appendTx{c: c, st: &s.stmts, lastSeq: map[string]int64{}, cache: &s.cache}, evs, s.now())
+		results, err = store.Append(ctx, &appendTx{c: c, st: &s.stmts, cache: &s.cache}, evs, s.now())
 		return err
 	})
 	if err != nil {
@@ -1556,99 +1596,94 @@ func (s *Store) AppendEvents(ctx context.Context, evs []store.NewEvent) ([]store
 }
 
 // appendTx runs Append's reads and writes with the writer's prepared
-// statements, inside the writer's transaction.
+// statements, inside the writer's transaction. It needs no locks of its own:
+// the writer's IMMEDIATE transaction already excludes every other writer,
+// revocation included.
 type appendTx struct {
 	c     *sql.Conn
 	st    *stmts
 	cache *appendCache // the writer's, on the append path only
-	// lastSeq holds what LockLinks read along with each link: its
-	// conversation's last seq, saving LockConversations a statement each.
-	lastSeq map[string]int64
 }
 
-func (t *appendTx) Existing(ctx context.Context, institutionID string, bankEventIDs []string) (map[string]store.Stored, error) {
-	out := map[string]store.Stored{}
-	for _, id := range bankEventIDs {
-		var st store.Stored
-		err := t.st.existing.QueryRowContext(ctx, institutionID, id).Scan(&st.Fingerprint, &st.ConversationID, &st.Seq)
+func (t *appendTx) Read(ctx context.Context, q store.AppendQuery) (store.AppendState, error) {
+	out := store.AppendState{Links: make(map[string]store.Link, len(q.Links)), LastSeqs: map[string]int64{}, Existing: map[store.EventKey]store.Stored{}}
+	for _, id := range q.Links {
+		l, seq, ok, err := t.link(ctx, id)
+		if err != nil {
+			return out, err
+		}
+		if ok {
+			out.Links[id] = l
+			out.LastSeqs[l.ConversationID] = seq
+		}
+	}
+	for inst, ids := range q.Existing {
+		for _, id := range ids {
+			var st store.Stored
+			err := t.st.existing.QueryRowContext(ctx, inst, id).Scan(&st.Fingerprint, &st.ConversationID, &st.Seq)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return out, fmt.Errorf("find event %s: %w", id, err)
+			}
+			out.Existing[store.EventKey{InstitutionID: inst, BankEventID: id}] = st
+		}
+	}
+	return out, nil
+}
+
+// link reads a link with its data key's version and its conversation's
+// last seq, from the writer's cache when it has them.
+func (t *appendTx) link(ctx context.Context, id string) (store.Link, int64, bool, error) {
+	if cl, ok := t.cache.links[id]; ok {
+		if seq, ok := t.cache.seqs[cl.link.ConversationID]; ok {
+			return cl.link, seq, true, nil
+		}
+		return cl.link, cl.seq, true, nil
+	}
+	var seq int64
+	var version int
+	l, err := scanLink(t.st.appendLink.QueryRowContext(ctx, id), &seq, &version)
+	if errors.Is(err, store.ErrNotFound) {
+		return l, 0, false, nil
+	}
+	if err != nil {
+		return l, 0, false, fmt.Errorf("read link %s: %w", id, err)
+	}
+	l.KeyVersion = version
+	if t.cache.links == nil {
+		t.cache.links, t.cache.seqs = map[string]cachedLink{}, map[string]int64{}
+	}
+	t.cache.links[id] = cachedLink{link: l, seq: seq}
+	if cached, ok := t.cache.seqs[l.ConversationID]; ok {
+		seq = cached
+	} else {
+		t.cache.seqs[l.ConversationID] = seq
+	}
+	return l, seq, true, nil
+}
+
+func (t *appendTx) PendingSeqs(ctx context.Context, keys []store.PendingKey) (map[store.PendingKey]int64, error) {
+	out := make(map[store.PendingKey]int64, len(keys))
+	for _, k := range keys {
+		var seq int64
+		err := t.st.pendingSeq.QueryRowContext(ctx, k.ConversationID, []byte(k.Ref)).Scan(&seq)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("find pending event: %w", err)
 		}
-		out[id] = st
+		out[k] = seq
 	}
 	return out, nil
 }
 
-// LockLinks and LockConversations need no locks of their own: the writer's
-// IMMEDIATE transaction already excludes every other writer, revocation
-// included.
-func (t *appendTx) LockLinks(ctx context.Context, ids []string) (map[string]store.Link, error) {
-	out := make(map[string]store.Link, len(ids))
-	for _, id := range ids {
-		if t.cache != nil {
-			if cl, ok := t.cache.links[id]; ok {
-				out[id] = cl.link
-				if seq, ok := t.cache.seqs[cl.link.ConversationID]; ok {
-					t.lastSeq[cl.link.ConversationID] = seq
-				} else {
-					t.lastSeq[cl.link.ConversationID] = cl.seq
-				}
-				continue
-			}
-		}
-		var seq int64
-		var version int
-		l, err := scanLink(t.st.appendLink.QueryRowContext(ctx, id), &seq, &version)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		l.KeyVersion = version
-		out[id] = l
-		t.lastSeq[l.ConversationID] = seq
-		if t.cache != nil {
-			if t.cache.links == nil {
-				t.cache.links, t.cache.seqs = map[string]cachedLink{}, map[string]int64{}
-			}
-			t.cache.links[id] = cachedLink{link: l, seq: seq}
-			if _, ok := t.cache.seqs[l.ConversationID]; !ok {
-				t.cache.seqs[l.ConversationID] = seq
-			}
-		}
-	}
-	return out, nil
-}
-
-func (t *appendTx) LockConversations(ctx context.Context, ids []string) (map[string]int64, error) {
-	out := make(map[string]int64, len(ids))
-	for _, id := range ids {
-		seq, ok := t.lastSeq[id]
-		if !ok {
-			if err := t.st.lastSeq.QueryRowContext(ctx, id).Scan(&seq); err != nil {
-				return nil, err
-			}
-		}
-		out[id] = seq
-	}
-	return out, nil
-}
-
-func (t *appendTx) PendingSeq(ctx context.Context, conversationID string, ref []byte) (int64, bool, error) {
-	var seq int64
-	err := t.st.pendingSeq.QueryRowContext(ctx, conversationID, ref).Scan(&seq)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
-	}
-	return seq, err == nil, err
-}
-
-func (t *appendTx) Insert(ctx context.Context, evs []*store.NewEvent) error {
-	for _, e := range evs {
+// Write inserts the events; the events' index is the conversations'
+// counter, so there is no last seq to set.
+func (t *appendTx) Write(ctx context.Context, w store.AppendWrite) error {
+	for _, e := range w.Events {
 		var bankID any
 		if e.BankEventID != "" {
 			bankID = e.BankEventID
@@ -1656,22 +1691,15 @@ func (t *appendTx) Insert(ctx context.Context, evs []*store.NewEvent) error {
 		if _, err := t.st.insert.ExecContext(ctx,
 			e.ConversationID, e.Seq, e.ID, e.CustomerID, e.InstitutionID, e.LinkID, bankID, e.Type, e.Author,
 			micros(e.OccurredAt), micros(e.ReceivedAt), e.Fingerprint, e.PendingRef, e.ReplacesSeq, e.Sealed); err != nil {
-			return err
+			return fmt.Errorf("insert event: %w", err)
 		}
-		if t.cache != nil && t.cache.seqs != nil {
+		if t.cache.seqs != nil {
 			t.cache.seqs[e.ConversationID] = e.Seq
 		}
 	}
-	return nil
-}
-
-// SetLastSeqs has nothing to do: the events' index is the counter.
-func (t *appendTx) SetLastSeqs(ctx context.Context, last map[string]int64) error { return nil }
-
-func (t *appendTx) InsertNotices(ctx context.Context, ns []store.Notice) error {
-	for _, n := range ns {
+	for _, n := range w.Notices {
 		if err := insertNotice(ctx, t.c, n); err != nil {
-			return err
+			return fmt.Errorf("queue notice: %w", err)
 		}
 	}
 	return nil

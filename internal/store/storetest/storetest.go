@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,6 +46,7 @@ func Run(t *testing.T, open Open) {
 		{"AppendConsent", testAppendConsent},
 		{"AppendPendingReplaced", testAppendPendingReplaced},
 		{"AppendConcurrentGapless", testAppendConcurrentGapless},
+		{"AppendCallersApart", testAppendCallersApart},
 		{"RevokeThenAppend", testRevokeThenAppend},
 		{"RevokeDeletesAndMarks", testRevokeDeletesAndMarks},
 		{"ExpireAndRenew", testExpireAndRenew},
@@ -491,6 +493,9 @@ func testAppendPendingReplaced(t *testing.T, s store.Store) {
 	if got[0].ReplacesSeq != 1 || got[1].ReplacesSeq != 0 {
 		t.Fatalf("replaces = %d, %d; want 1, 0", got[0].ReplacesSeq, got[1].ReplacesSeq)
 	}
+	if res[0].ReplacesSeq != 1 || res[1].ReplacesSeq != 0 {
+		t.Fatalf("results say replaces = %d, %d; want 1, 0", res[0].ReplacesSeq, res[1].ReplacesSeq)
+	}
 	// Pending and posted in one batch.
 	p2 := event(f, "p5", "transaction.posted", "transactions", "pending 2")
 	p2.PendingRef = []byte("ref-5")
@@ -539,6 +544,100 @@ func testAppendConcurrentGapless(t *testing.T, s store.Store) {
 	for i, e := range all {
 		if e.Seq != int64(i+1) {
 			t.Fatalf("seq %d at position %d: not gapless", e.Seq, i)
+		}
+	}
+}
+
+// testAppendCallersApart runs many callers' appends at once, as a store
+// that commits them together would group them: each caller gets its own
+// outcome, and one caller's failure (here a notice whose id is taken,
+// which fails its whole write) stores nothing of theirs and fails no one
+// else.
+func testAppendCallersApart(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	taken := event(f, "taken", "message", "", "first")
+	taken.Notice = &store.Notice{ID: "ntc_taken", Type: store.NoticeCustomerMessage, Payload: []byte(`{}`), CreatedAt: t0}
+	_, err := s.AppendEvents(ctx, []store.NewEvent{taken})
+	must(t, err)
+
+	const callers = 24
+	type outcome struct {
+		res []store.AppendResult
+		err error
+	}
+	out := make([]outcome, callers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			var evs []store.NewEvent
+			switch i % 4 {
+			case 0: // fine
+				evs = []store.NewEvent{event(f, fmt.Sprintf("ok-%d", i), "message", "", "m"), event(f, fmt.Sprintf("ok2-%d", i), "message", "", "m")}
+			case 1: // a link nobody has, beside a fine event
+				bad := event(f, fmt.Sprintf("nolink-%d", i), "message", "", "m")
+				bad.LinkID = "lnk_nobody"
+				evs = []store.NewEvent{bad, event(f, fmt.Sprintf("fine-%d", i), "message", "", "m")}
+			case 2: // the same bank id as another caller, other content
+				evs = []store.NewEvent{event(f, "shared", "message", "", fmt.Sprintf("body %d", i))}
+			case 3: // fails as a whole
+				bad := event(f, fmt.Sprintf("dupnotice-%d", i), "message", "", "m")
+				bad.Notice = &store.Notice{ID: "ntc_taken", Type: store.NoticeCustomerMessage, Payload: []byte(`{}`), CreatedAt: t0}
+				evs = []store.NewEvent{bad}
+			}
+			<-start
+			res, err := s.AppendEvents(ctx, evs)
+			out[i] = outcome{res, err}
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	sharedWinners := 0
+	for i, o := range out {
+		switch i % 4 {
+		case 0:
+			if o.err != nil || len(o.res) != 2 || o.res[0].Err != nil || o.res[1].Err != nil || o.res[1].Seq != o.res[0].Seq+1 {
+				t.Fatalf("caller %d (fine): %+v, %v", i, o.res, o.err)
+			}
+		case 1:
+			if o.err != nil || len(o.res) != 2 || !errors.Is(o.res[0].Err, store.ErrUnknownLink) || o.res[1].Err != nil || o.res[1].Seq == 0 {
+				t.Fatalf("caller %d (unknown link beside a fine event): %+v, %v", i, o.res, o.err)
+			}
+		case 2:
+			if o.err != nil || len(o.res) != 1 {
+				t.Fatalf("caller %d (shared id): %+v, %v", i, o.res, o.err)
+			}
+			switch r := o.res[0]; {
+			case r.Err == nil && !r.Duplicate:
+				sharedWinners++
+			case errors.Is(r.Err, store.ErrIdempotencyConflict):
+			default:
+				t.Fatalf("caller %d (shared id, other content): %+v", i, r)
+			}
+		case 3:
+			if o.err == nil {
+				t.Fatalf("caller %d (taken notice id) succeeded: %+v", i, o.res)
+			}
+		}
+	}
+	if sharedWinners != 1 {
+		t.Fatalf("%d callers stored the shared bank id; want exactly 1", sharedWinners)
+	}
+	all, err := s.EventsAfter(ctx, "cnv_1", 0, 1000)
+	must(t, err)
+	// The first event, 2 per fine caller, 1 per unknown-link caller, the
+	// shared id once; nothing of the failed callers.
+	if want := 1 + 2*callers/4 + callers/4 + 1; len(all) != want {
+		t.Fatalf("stored %d events, want %d", len(all), want)
+	}
+	for i, e := range all {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("seq %d at position %d: not gapless", e.Seq, i)
+		}
+		if strings.HasPrefix(e.BankEventID, "dupnotice-") {
+			t.Fatalf("an event of a failed append was stored: %s", e.BankEventID)
 		}
 	}
 }
