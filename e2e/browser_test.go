@@ -256,3 +256,82 @@ func TestBrowserReceiptAndShipment(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// fitsViewport lists every element of the page that reaches past the
+// viewport's left or right edge, by its box, and says so if the page
+// scrolls sideways: on a phone nothing may be cut off or need a sideways
+// scroll, not even inside a strip that scrolls on its own.
+const fitsViewport = `(() => {
+  const vw = document.documentElement.clientWidth;
+  const wide = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width <= 1 || r.height <= 1) continue; // not shown, or for screen readers only
+    if (r.left < -0.5 || r.right > vw + 0.5) {
+      const name = el.tagName.toLowerCase() + [...el.classList].map((c) => '.' + c).join('') + (el.dataset.testid ? '[' + el.dataset.testid + ']' : '');
+      wide.push(name + ' spans ' + Math.round(r.left) + '..' + Math.round(r.right) + ' of ' + vw);
+    }
+  }
+  if (document.documentElement.scrollWidth > vw) wide.push('the page is ' + document.documentElement.scrollWidth + ' wide, the viewport ' + vw);
+  return wide;
+})()`
+
+// TestBrowserFitsAPhone: at 390×844 the thread, with both of the demo
+// customer's balance tiles and an open fraud alert, and the privacy
+// center, with its sharing box and a confirmation open, fit the screen
+// (element boxes, not pictures). Hovering "Not me — lock card" keeps it
+// red with its white text, rather than blanking it.
+func TestBrowserFitsAPhone(t *testing.T) {
+	ctx, do, info := browse(t)
+	do("a phone's viewport", chromedp.EmulateViewport(390, 844))
+	fits := func(view string) {
+		t.Helper()
+		wide, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](fitsViewport))
+		if err != nil {
+			t.Fatal(err)
+		}
+		shot(t, ctx, view)
+		if len(wide) > 0 {
+			t.Errorf("%s at 390×844 is wider than the screen:\n%s", view, strings.Join(wide, "\n"))
+		}
+	}
+
+	raiseAlert(t, info)
+	deny := css(`[data-testid="fraud-card"][data-state="open"] [data-testid="alert-action-deny"]`)
+	do("see both balances and the alert",
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll('[data-testid="balance-strip"] .balance').length >= 2`),
+		chromedp.WaitVisible(deny),
+		chromedp.ScrollIntoView(deny),
+	)
+	fits("the thread")
+
+	colours := `(() => { const s = getComputedStyle(document.querySelector('[data-testid="fraud-card"][data-state="open"] [data-testid="alert-action-deny"]')); return [s.backgroundColor, s.color]; })()`
+	before, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](colours))
+	if err != nil {
+		t.Fatal(err)
+	}
+	centre, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const r = document.querySelector('[data-testid="fraud-card"][data-state="open"] [data-testid="alert-action-deny"]').getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	do("hover over Not me", chromedp.MouseEvent(chromedp.MouseMoved, centre[0], centre[1]),
+		chromedp.Poll[chromedp.Void](`document.querySelector('[data-testid="fraud-card"][data-state="open"] [data-testid="alert-action-deny"]').matches(':hover')`))
+	hovered, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](colours))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hovered[0] != before[0] || hovered[0] == hovered[1] {
+		shot(t, ctx, "hover")
+		t.Errorf("Not me — lock card: background %s on %s before hovering, %s on %s under the pointer", before[1], before[0], hovered[1], hovered[0])
+	}
+
+	do("open the privacy center with its sharing box and a confirmation",
+		chromedp.Navigate(info.BaseURL+"/#/privacy"),
+		chromedp.WaitVisible(css(`[data-testid="privacy-link"]`)),
+		chromedp.Click(css(`.delegation summary`)),
+		chromedp.WaitVisible(css(`[data-testid="delegate-email"]`)),
+		chromedp.Click(css(`[data-testid="privacy-disconnect"]`)),
+		chromedp.WaitVisible(css(`[data-testid="privacy-disconnect-confirm"]`)),
+	)
+	fits("the privacy center")
+}

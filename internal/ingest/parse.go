@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -75,6 +77,9 @@ func Parse(raw json.RawMessage, now time.Time) (Parsed, error) {
 			}
 			return Parsed{ID: id}, panDetected(f)
 		}
+		if rej := typeMismatch(raw, "", err); rej != nil {
+			return Parsed{ID: id}, rej
+		}
 		return Parsed{ID: id}, invalid("The event is not a JSON object of the documented shape: %v.", err)
 	}
 	return ParseEnvelope(env, now)
@@ -139,7 +144,7 @@ func ParseEnvelope(env Envelope, now time.Time) (Parsed, error) {
 	case bankapi.TypeBalanceUpdated:
 		var d bankapi.BalanceUpdated
 		if err := strictDecode(env.Data, &d); err != nil {
-			return p, invalid("Field \"data\" does not match balance.updated: %v.", err)
+			return p, badData("balance.updated", env.Data, err)
 		}
 		if err := checkBalance(d); err != nil {
 			return p, err
@@ -148,7 +153,7 @@ func ParseEnvelope(env Envelope, now time.Time) (Parsed, error) {
 	case bankapi.TypeTransactionPosted:
 		var d bankapi.TransactionPosted
 		if err := strictDecode(env.Data, &d); err != nil {
-			return p, invalid("Field \"data\" does not match transaction.posted: %v.", err)
+			return p, badData("transaction.posted", env.Data, err)
 		}
 		if err := checkTransaction(d); err != nil {
 			return p, err
@@ -161,7 +166,7 @@ func ParseEnvelope(env Envelope, now time.Time) (Parsed, error) {
 	case bankapi.TypeReceipt:
 		var d bankapi.Receipt
 		if err := strictDecode(env.Data, &d); err != nil {
-			return p, invalid("Field \"data\" does not match receipt: %v.", err)
+			return p, badData("receipt", env.Data, err)
 		}
 		if err := checkReceipt(d); err != nil {
 			return p, err
@@ -170,7 +175,7 @@ func ParseEnvelope(env Envelope, now time.Time) (Parsed, error) {
 	case bankapi.TypeShipmentUpdated:
 		var d bankapi.ShipmentUpdated
 		if err := strictDecode(env.Data, &d); err != nil {
-			return p, invalid("Field \"data\" does not match shipment.updated: %v.", err)
+			return p, badData("shipment.updated", env.Data, err)
 		}
 		if err := checkShipment(d); err != nil {
 			return p, err
@@ -179,7 +184,7 @@ func ParseEnvelope(env Envelope, now time.Time) (Parsed, error) {
 	case bankapi.TypeMessage:
 		var d bankapi.Message
 		if err := strictDecode(env.Data, &d); err != nil {
-			return p, invalid("Field \"data\" does not match message: %v.", err)
+			return p, badData("message", env.Data, err)
 		}
 		if err := checkMessage(d); err != nil {
 			return p, err
@@ -188,7 +193,7 @@ func ParseEnvelope(env Envelope, now time.Time) (Parsed, error) {
 	case bankapi.TypeFraudAlert:
 		var d bankapi.FraudAlert
 		if err := strictDecode(env.Data, &d); err != nil {
-			return p, invalid("Field \"data\" does not match fraud.alert: %v.", err)
+			return p, badData("fraud.alert", env.Data, err)
 		}
 		if err := checkFraudAlert(d, now); err != nil {
 			return p, err
@@ -270,12 +275,131 @@ func strictDecode(raw []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "json: "))
+		return &decodeError{err}
 	}
 	if dec.More() {
 		return fmt.Errorf("trailing data")
 	}
 	return nil
+}
+
+// decodeError is the decoder's error without its "json: " prefix; the cause
+// stays reachable, so that a refusal can say what to send instead.
+type decodeError struct{ err error }
+
+func (e *decodeError) Error() string { return strings.TrimPrefix(e.err.Error(), "json: ") }
+func (e *decodeError) Unwrap() error { return e.err }
+
+// badData refuses data that does not decode as the event type's shape.
+func badData(typ string, data []byte, err error) *rejection {
+	if rej := typeMismatch(data, "data", err); rej != nil {
+		return rej
+	}
+	return invalid("Field \"data\" does not match %s: %v.", typ, err)
+}
+
+var moneyType = reflect.TypeFor[bankapi.Money]()
+
+// typeMismatch names the field of doc (found at root) that holds a value of
+// the wrong JSON kind, and says in JSON's words, not Go's, what it must be;
+// nil when err is not such a mismatch. Money sent as a JSON number, the
+// usual mistake, is told what to send: a number may not hold every cent.
+func typeMismatch(doc []byte, root string, err error) *rejection {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || te.Field == "" || te.Type == nil {
+		return nil
+	}
+	kind, _, _ := strings.Cut(te.Value, " ") // "number 1.5"
+	field := mismatchPath(doc, root, te.Field, kind)
+	number := strings.HasPrefix(te.Value, "number")
+	switch {
+	case te.Type == moneyType:
+		return invalid("Field %q must be money, an object such as {\"amount\":\"12.50\",\"currency\":\"USD\"}.", field)
+	case number && te.Type.Kind() == reflect.String && (te.Field == "amount" || strings.HasSuffix(te.Field, ".amount")):
+		return invalid("Field %q must be a decimal string such as \"12.50\", not a JSON number: a number may not hold every cent exactly.", field)
+	}
+	return invalid("Field %q must be %s.", field, jsonKind(te.Type))
+}
+
+// mismatchPath finds the first value of kind (a JSON kind: number, string,
+// bool, array, object) at the decoder's path (field names joined by dots,
+// without array indices) and names it as the other refusals do, indices
+// included: data.items[1].unit_price.amount.
+func mismatchPath(doc []byte, root, path, kind string) string {
+	fallback := path
+	if root != "" {
+		fallback = root + "." + path
+	}
+	var v any
+	if json.Unmarshal(doc, &v) != nil {
+		return fallback
+	}
+	join := func(a, b string) string {
+		if a == "" {
+			return b
+		}
+		return a + "." + b
+	}
+	var walk func(v any, named, plain string) string
+	walk = func(v any, named, plain string) string {
+		if plain == path && jsonKindOf(v) == kind {
+			return named
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			for _, k := range slices.Sorted(maps.Keys(x)) {
+				if f := walk(x[k], join(named, k), join(plain, k)); f != "" {
+					return f
+				}
+			}
+		case []any:
+			for i, e := range x {
+				if f := walk(e, fmt.Sprintf("%s[%d]", named, i), plain); f != "" {
+					return f
+				}
+			}
+		}
+		return ""
+	}
+	return cmp.Or(walk(v, root, ""), fallback)
+}
+
+// jsonKindOf is the JSON kind of a decoded value, in the decoder's words.
+func jsonKindOf(v any) string {
+	switch v.(type) {
+	case float64:
+		return "number"
+	case string:
+		return "string"
+	case bool:
+		return "bool"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	}
+	return ""
+}
+
+// jsonKind says what JSON a field of Go type t takes.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
 }
 
 func checkText(field, s string, min, max int) error {

@@ -59,7 +59,7 @@ func TestParseRefuses(t *testing.T) {
 		{"no data", strings.Replace(ev("message", `null`), `"data":null`, `"data":null`, 1), "invalid_event", "data"},
 		{"empty message", ev("message", `{"text":""}`), "invalid_event", "data.text"},
 		{"long message", ev("message", `{"text":"`+strings.Repeat("a", 4001)+`"}`), "invalid_event", "data.text"},
-		{"float amount", ev("transaction.posted", strings.Replace(goodTxn, `"4.75"`, `4.75`, 1)), "invalid_event", ""},
+		{"float amount", ev("transaction.posted", strings.Replace(goodTxn, `"4.75"`, `4.75`, 1)), "invalid_event", `"data.amount.amount" must be a decimal string such as "12.50"`},
 		{"three decimals", ev("transaction.posted", strings.Replace(goodTxn, `"4.75"`, `"4.755"`, 1)), "invalid_event", "data.amount"},
 		{"negative amount", ev("transaction.posted", strings.Replace(goodTxn, `"4.75"`, `"-4.75"`, 1)), "invalid_event", "data.amount"},
 		{"bad currency", ev("transaction.posted", strings.Replace(goodTxn, `"USD"`, `"DOLLARS"`, 1)), "invalid_event", "data.amount"},
@@ -80,6 +80,33 @@ func TestParseRefuses(t *testing.T) {
 		}
 		if rej.code != c.code || !strings.Contains(rej.message, c.mention) {
 			t.Errorf("%s: got %s %q, want %s mentioning %q", c.name, rej.code, rej.message, c.code, c.mention)
+		}
+	}
+}
+
+// TestParseSaysWhatToSendForAWrongKind: a value of the wrong JSON kind is
+// refused naming its field as the other refusals do, in JSON's words, never
+// the Go decoder's; money as a JSON number is told to be a decimal string.
+func TestParseSaysWhatToSendForAWrongKind(t *testing.T) {
+	secondItem := strings.Replace(goodReceipt, `}}]`, `}},{"name":"Socks","quantity":2,"unit_price":{"amount":5.5,"currency":"USD"},"total":{"amount":"11.00","currency":"USD"}}]`, 1)
+	for name, c := range map[string]struct{ raw, want string }{
+		"float amount":          {ev("transaction.posted", strings.Replace(goodTxn, `"4.75"`, `12.5`, 1)), `Field "data.amount.amount" must be a decimal string such as "12.50"`},
+		"whole-number amount":   {ev("balance.updated", strings.Replace(goodBalance, `"100.00"`, `100`, 1)), `Field "data.current.amount" must be a decimal string such as "12.50"`},
+		"second item's price":   {ev("receipt", secondItem), `Field "data.items[1].unit_price.amount" must be a decimal string`},
+		"optional tax":          {ev("receipt", strings.Replace(goodReceipt, `"7.12"`, `7.12`, 1)), `Field "data.tax.amount" must be a decimal string`},
+		"money as a bare value": {ev("transaction.posted", strings.Replace(goodTxn, `{"amount":"4.75","currency":"USD"}`, `4.75`, 1)), `Field "data.amount" must be money, an object such as {"amount":"12.50","currency":"USD"}`},
+		"quantity as a string":  {ev("receipt", strings.Replace(goodReceipt, `"quantity":1`, `"quantity":"1"`, 1)), `Field "data.items[0].quantity" must be a whole number`},
+		"text as a number":      {ev("message", `{"text":5}`), `Field "data.text" must be a string`},
+		"id as a number":        {strings.Replace(ev("message", `{"text":"x"}`), `"e1"`, `5`, 1), `Field "id" must be a string`},
+	} {
+		_, err := Parse(json.RawMessage(c.raw), now)
+		var rej *rejection
+		if !errors.As(err, &rej) || rej.code != "invalid_event" {
+			t.Errorf("%s: %v, want invalid_event", name, err)
+			continue
+		}
+		if !strings.Contains(rej.message, c.want) || strings.Contains(rej.message, "Go ") || strings.Contains(rej.message, "unmarshal") {
+			t.Errorf("%s: %q, want %q and no words of the Go decoder", name, rej.message, c.want)
 		}
 	}
 }
@@ -149,7 +176,7 @@ func TestParseReceiptsAndShipments(t *testing.T) {
 	for name, c := range map[string]struct{ typ, data, mention string }{
 		"no items":          {"receipt", strings.Replace(goodReceipt, `"items":[{"name":"Rain jacket","quantity":1,"unit_price":{"amount":"89.00","currency":"USD"},"total":{"amount":"89.00","currency":"USD"}}]`, `"items":[]`, 1), "data.items"},
 		"zero quantity":     {"receipt", strings.Replace(goodReceipt, `"quantity":1`, `"quantity":0`, 1), "quantity"},
-		"float total":       {"receipt", strings.Replace(goodReceipt, `"total":{"amount":"101.12"`, `"total":{"amount":101.12`, 1), ""},
+		"float total":       {"receipt", strings.Replace(goodReceipt, `"total":{"amount":"101.12"`, `"total":{"amount":101.12`, 1), `"data.total.amount" must be a decimal string`},
 		"unknown status":    {"shipment.updated", strings.Replace(goodShipment, `"status":"in_transit","estimated`, `"status":"lost","estimated`, 1), "data.status"},
 		"bad delivery date": {"shipment.updated", strings.Replace(goodShipment, `"2026-03-04"`, `"soon"`, 1), "estimated_delivery"},
 		"step without time": {"shipment.updated", strings.Replace(goodShipment, `"at":"2026-03-01T10:00:00Z",`, ``, 1), "timeline[0].at"},
@@ -186,7 +213,7 @@ func TestParseFraudAlertsAndRichMessages(t *testing.T) {
 		"already expired":    {"fraud.alert", strings.Replace(goodAlert, `"2026-03-01T12:30:00Z"`, `"2026-03-01T11:30:00Z"`, 1), "expires_at"},
 		"no reason":          {"fraud.alert", strings.Replace(goodAlert, `"reason":"A large purchase abroad, unlike your usual spending."`, `"reason":""`, 1), "data.reason"},
 		"no merchant":        {"fraud.alert", strings.Replace(goodAlert, `"name":"Lumen Electronics",`, ``, 1), "merchant.name"},
-		"float amount":       {"fraud.alert", strings.Replace(goodAlert, `"1249.00"`, `1249`, 1), ""},
+		"float amount":       {"fraud.alert", strings.Replace(goodAlert, `"1249.00"`, `1249`, 1), `"data.transaction.amount.amount" must be a decimal string`},
 		"button url and pay": {"message", strings.Replace(goodQuickReplies, `"url":"https://cedar.example/app"`, `"url":"https://cedar.example/app","payload":"x"`, 1), "exactly one"},
 		"button not https":   {"message", strings.Replace(goodQuickReplies, `https://cedar.example/app`, `javascript:alert(1)`, 1), "https"},
 		"long reply label":   {"message", strings.Replace(goodQuickReplies, `"label":"No thanks"`, `"label":"`+strings.Repeat("x", 41)+`"`, 1), "quick_replies[1].label"},

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -82,6 +83,63 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 		srv.Handler().ServeHTTP(rec, req)
 		if rec.Code != want {
 			t.Errorf("%s without credentials: %d %s, want %d", route, rec.Code, rec.Body.String(), want)
+		}
+	}
+}
+
+// TestWrongMethodIs405 asks every Bank API and customer API path with a
+// method it does not answer: the answer is 405 with an Allow header that
+// lists the methods it does answer, and a typed error; an unknown path is
+// still a typed 404.
+func TestWrongMethodIs405(t *testing.T) {
+	srv := testServer(t)
+	param := regexp.MustCompile(`\{[^}]+\}`)
+	methods := map[string][]string{} // path → the methods its routes answer
+	for _, route := range srv.Routes() {
+		method, path, _ := strings.Cut(route, " ")
+		if strings.HasPrefix(path, "/v1/") || strings.HasPrefix(path, "/app/api/") {
+			methods[path] = append(methods[path], method)
+		}
+	}
+	if len(methods) < 10 {
+		t.Fatalf("only %d API paths", len(methods))
+	}
+	for pattern, answered := range methods {
+		if slices.Contains(answered, "GET") {
+			answered = append(answered, "HEAD")
+		}
+		var wrong string
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			if !slices.Contains(answered, m) {
+				wrong = m
+				break
+			}
+		}
+		path := param.ReplaceAllString(pattern, "x1")
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, httptest.NewRequest(wrong, path, nil))
+		var body struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		json.Unmarshal(rec.Body.Bytes(), &body)
+		allow := strings.Split(rec.Header().Get("Allow"), ", ")
+		slices.Sort(allow)
+		slices.Sort(answered)
+		if rec.Code != http.StatusMethodNotAllowed || !slices.Equal(allow, answered) || body.Error.Code != "method_not_allowed" || body.Error.Message == "" {
+			t.Errorf("%s %s: %d, Allow %q, %s; want 405, Allow %q and a typed error", wrong, path, rec.Code, rec.Header().Get("Allow"), rec.Body.String(), strings.Join(answered, ", "))
+		}
+	}
+
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/v1/events", nil))
+	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "POST" || !strings.Contains(rec.Body.String(), `"code":"method_not_allowed"`) {
+		t.Errorf("GET /v1/events: %d, Allow %q, %s", rec.Code, rec.Header().Get("Allow"), rec.Body.String())
+	}
+	for _, path := range []string{"/v1/nothing-here", "/app/api/nothing-here"} {
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != http.StatusNotFound || rec.Header().Get("Allow") != "" || !strings.Contains(rec.Body.String(), `"code":"not_found"`) {
+			t.Errorf("GET %s: %d, Allow %q, %s; want a typed 404", path, rec.Code, rec.Header().Get("Allow"), rec.Body.String())
 		}
 	}
 }

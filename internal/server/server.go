@@ -218,13 +218,36 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	for _, p := range []string{"POST /app/api/signup", "POST /app/api/signin", "POST /app/api/signout", "GET /app/api/me", "POST /app/api/password"} {
 		all.Handle(p, accounts)
 	}
-	notFound := func(w http.ResponseWriter, r *http.Request) {
-		httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "not_found", "There is nothing at %s %s.", r.Method, r.URL.Path))
+	// Every other API path answers with a typed error, whatever the method:
+	// 405 with Allow where the path has routes for other methods, else 404.
+	// (These catch-alls would otherwise hide the mux's own 405.)
+	apiMethods := []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
+	catchAll := map[string]bool{}
+	for _, method := range apiMethods {
+		for _, prefix := range []string{" /app/api/", " /v1/"} {
+			catchAll[method+prefix] = true
+		}
 	}
-	// Every other API path answers with a typed error, whatever the method.
-	for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
-		mux.HandleFunc(method+" /app/api/", notFound)
-		mux.HandleFunc(method+" /v1/", notFound)
+	unrouted := func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, method := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
+			probe := r.WithContext(r.Context())
+			probe.Method = method
+			// A route's pattern starts with its method; a bare path is a
+			// redirect's target, "" is no match.
+			if _, pattern := mux.Handler(probe); pattern != "" && !strings.HasPrefix(pattern, "/") && !catchAll[pattern] {
+				allow = append(allow, method)
+			}
+		}
+		if len(allow) == 0 {
+			httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "not_found", "There is nothing at %s %s.", r.Method, r.URL.Path))
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		httpx.WriteError(w, httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "%s does not answer %s; it answers %s.", r.URL.Path, r.Method, strings.Join(allow, ", ")))
+	}
+	for pattern := range catchAll {
+		mux.HandleFunc(pattern, unrouted)
 	}
 	api := &web.API{Store: st, Ingest: s.Ingest, Linking: s.Linking, Now: time.Now, Customer: customerOf, BaseURL: cfg.BaseURL, Hub: s.Hub, Access: s.Access, Handover: s.Handover, Typing: s.Bus.CustomerTyping}
 	api.Register(all, s.Auth.RequireCustomer)
