@@ -50,7 +50,7 @@ type Info struct {
 // Options configure Run.
 type Options struct {
 	Config   config.Config // resolved
-	BankAddr string        // empty: the port after the platform's
+	BankAddr string        // empty: the port after the platform's if free, else any free port
 	Activity time.Duration // mean time between the demo customer's card transactions
 	// FirstAlert is when, after start, the bank raises a fraud alert; zero
 	// leaves alerts to chance (about one in a hundred activities).
@@ -64,22 +64,19 @@ const bankName = "Cedar Bank"
 // Run runs the demo until ctx ends.
 func Run(ctx context.Context, o Options) error {
 	cfg := o.Config
-	if o.BankAddr == "" {
-		host, port, _ := net.SplitHostPort(cfg.Addr)
-		p, _ := strconv.Atoi(port)
-		o.BankAddr = net.JoinHostPort(host, strconv.Itoa(p+1))
-	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	bankLn, err := net.Listen("tcp", o.BankAddr)
+	bankLn, err := listenBank(cfg.Addr, o.BankAddr)
 	if err != nil {
-		return fmt.Errorf("simulated bank: %w", err)
+		return err
 	}
 	defer bankLn.Close()
-	bankURL := "http://" + bankLn.Addr().String()
+	// The port the bank really got: it is what the institution's OAuth
+	// endpoints, the banner and demo.json name.
+	bankURL := listenerURL(bankLn)
 
 	// The simulated bank listens on loopback, so its webhooks must be allowed there.
 	cfg.WebhookAllowPrivate = "true"
@@ -87,7 +84,13 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	defer srv.Shutdown(context.Background())
+	// Shut down once: on an early return here, else gracefully at the end.
+	shutDown := false
+	defer func() {
+		if !shutDown {
+			srv.Shutdown(context.Background())
+		}
+	}()
 
 	infoPath := filepath.Join(cfg.DataDir, "demo.json")
 	info, inst, err := institution(ctx, srv.Store, infoPath, bankURL)
@@ -160,7 +163,50 @@ func Run(ctx context.Context, o Options) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	bankSrv.Shutdown(shutdownCtx)
+	shutDown = true
 	return srv.Shutdown(shutdownCtx)
+}
+
+// listenBank listens for the simulated bank. An address that was asked for
+// must be had; otherwise the bank takes the port after the platform's, and
+// when that one is taken (as it often is by some other program's outgoing
+// connection) any free port on the same host.
+func listenBank(platformAddr, bankAddr string) (net.Listener, error) {
+	if bankAddr != "" {
+		ln, err := net.Listen("tcp", bankAddr)
+		if err != nil {
+			return nil, fmt.Errorf("demo: simulated bank on --bank-addr %s: %w", bankAddr, err)
+		}
+		return ln, nil
+	}
+	host, port, err := net.SplitHostPort(platformAddr)
+	if err != nil {
+		return nil, fmt.Errorf("demo: simulated bank: %w", err)
+	}
+	if p, err := strconv.Atoi(port); err == nil && p > 0 && p < 65535 {
+		if ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p+1))); err == nil {
+			return ln, nil
+		}
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return nil, fmt.Errorf("demo: simulated bank: %w", err)
+	}
+	return ln, nil
+}
+
+// listenerURL is the http URL a browser on this machine reaches ln at: a
+// wildcard listener is reached on loopback, as config does for the platform.
+func listenerURL(ln net.Listener) string {
+	a, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		return "http://" + ln.Addr().String()
+	}
+	host := a.IP.String()
+	if a.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.Port))
 }
 
 // institution finds the demo bank from an earlier run, or registers it.
