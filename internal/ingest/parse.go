@@ -205,9 +205,12 @@ func ParseEnvelope(env Envelope, now time.Time) (Parsed, error) {
 	if err != nil {
 		return p, fmt.Errorf("ingest: encode data: %w", err)
 	}
-	// No full card number anywhere: the canonical JSON is scanned whole
-	// (quotes and colons end a run, so values are not joined), and only
-	// when something is found is the field looked for, to name it. JSON
+	// No full card number anywhere: the canonical JSON is scanned whole,
+	// and only when something is found is the field looked for, to name
+	// it. Quotes, colons and commas are separators to the scanner, so
+	// neighbouring values could join; keys hold letters, which end a run,
+	// so only values side by side in an array can, and a card number split
+	// across them is one. JSON
 	// escapes a tab or a newline with a backslash, which would end a run
 	// that the text itself continues: data with an escape is scanned value
 	// by value, as decoded.
