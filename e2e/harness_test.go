@@ -298,8 +298,9 @@ func (c *customer) link(institutionID string, scopes ...string) demo.Conversatio
 
 // socket is a customer's live connection.
 type socket struct {
-	t    *testing.T
-	conn *websocket.Conn
+	t       *testing.T
+	conn    *websocket.Conn
+	pending []frame // events of a frame that carried several, not yet read
 }
 
 // dial opens the customer's live connection to base (any node) and
@@ -323,22 +324,32 @@ func (c *customer) dial(base string, cursors map[string]int64) *socket {
 	return &socket{t: c.t, conn: conn}
 }
 
+// frame is one frame of the live protocol; an "events" frame is read as
+// one "event" frame per event it carries, in order.
 type frame struct {
 	Type           string            `json:"type"`
 	ConversationID string            `json:"conversation_id"`
 	Conversation   demo.Conversation `json:"conversation"`
-	Event          struct {
-		Seq         int64           `json:"seq"`
-		Type        string          `json:"type"`
-		Author      string          `json:"author"`
-		Data        json.RawMessage `json:"data"`
-		ReplacesSeq int64           `json:"replaces_seq"`
-	} `json:"event"`
+	Event          wireEvent         `json:"event"`
+	Events         []wireEvent       `json:"events"`
+}
+
+type wireEvent struct {
+	Seq         int64           `json:"seq"`
+	Type        string          `json:"type"`
+	Author      string          `json:"author"`
+	Data        json.RawMessage `json:"data"`
+	ReplacesSeq int64           `json:"replaces_seq"`
 }
 
 // next reads the next frame, failing the test after timeout.
 func (s *socket) next(timeout time.Duration) frame {
 	s.t.Helper()
+	if len(s.pending) > 0 {
+		f := s.pending[0]
+		s.pending = s.pending[1:]
+		return f
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	_, data, err := s.conn.Read(ctx)
@@ -348,6 +359,15 @@ func (s *socket) next(timeout time.Duration) frame {
 	var f frame
 	if err := json.Unmarshal(data, &f); err != nil {
 		s.t.Fatal(err)
+	}
+	if f.Type == "events" {
+		if len(f.Events) == 0 {
+			s.t.Fatalf("an events frame with no events: %s", data)
+		}
+		for _, e := range f.Events {
+			s.pending = append(s.pending, frame{Type: "event", ConversationID: f.ConversationID, Event: e})
+		}
+		return s.next(timeout)
 	}
 	return f
 }

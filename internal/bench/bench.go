@@ -442,6 +442,7 @@ type driver struct {
 	client       *http.Client
 	sockets      []*websocket.Conn
 	seq          atomic.Int64
+	delivered    atomic.Int64 // events that arrived on the sockets
 
 	mu        sync.Mutex
 	sent      map[string]time.Time // event id → when its POST was sent
@@ -496,13 +497,14 @@ func (d *driver) closeSockets() {
 // read consumes one socket; it reports caught_up once, then records the
 // latency of every event whose send time it knows.
 func (d *driver) read(c *websocket.Conn, caught chan<- error) {
+	type event struct {
+		Data struct {
+			TransactionID string `json:"transaction_id"`
+		} `json:"data"`
+	}
 	var frame struct {
-		Type  string `json:"type"`
-		Event struct {
-			Data struct {
-				TransactionID string `json:"transaction_id"`
-			} `json:"data"`
-		} `json:"event"`
+		Type   string  `json:"type"`
+		Events []event `json:"events"`
 	}
 	for {
 		_, data, err := c.Read(context.Background())
@@ -510,19 +512,22 @@ func (d *driver) read(c *websocket.Conn, caught chan<- error) {
 			return
 		}
 		now := time.Now()
-		frame.Type, frame.Event.Data.TransactionID = "", ""
+		frame.Type, frame.Events = "", nil
 		if json.Unmarshal(data, &frame) != nil {
 			continue
 		}
 		switch frame.Type {
 		case "caught_up":
 			caught <- nil
-		case "event":
+		case "events":
+			d.delivered.Add(int64(len(frame.Events)))
 			d.mu.Lock()
-			if t, ok := d.sent[frame.Event.Data.TransactionID]; ok {
-				delete(d.sent, frame.Event.Data.TransactionID)
-				if d.measuring {
-					d.latencies = append(d.latencies, now.Sub(t))
+			for _, e := range frame.Events {
+				if t, ok := d.sent[e.Data.TransactionID]; ok {
+					delete(d.sent, e.Data.TransactionID)
+					if d.measuring {
+						d.latencies = append(d.latencies, now.Sub(t))
+					}
 				}
 			}
 			d.mu.Unlock()

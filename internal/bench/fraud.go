@@ -192,38 +192,44 @@ func (f *fraudDriver) connectDevices(ctx context.Context) error {
 }
 
 func (f *fraudDriver) device(ctx context.Context, conn *websocket.Conn, c customer, caught chan<- struct{}) {
+	type event struct {
+		Seq  int64  `json:"seq"`
+		Type string `json:"type"`
+		Data struct {
+			Reason string `json:"reason"`
+		} `json:"data"`
+	}
 	var frame struct {
-		Type  string `json:"type"`
-		Event struct {
-			Seq  int64  `json:"seq"`
-			Type string `json:"type"`
-			Data struct {
-				Reason string `json:"reason"`
-			} `json:"data"`
-		} `json:"event"`
+		Type   string  `json:"type"`
+		Events []event `json:"events"`
 	}
 	for {
 		_, data, err := conn.Read(context.Background())
 		if err != nil {
 			return
 		}
-		frame.Type, frame.Event.Type, frame.Event.Data.Reason = "", "", ""
+		frame.Type, frame.Events = "", nil
 		if json.Unmarshal(data, &frame) != nil {
 			continue
 		}
-		switch {
-		case frame.Type == "caught_up":
+		switch frame.Type {
+		case "caught_up":
 			caught <- struct{}{}
-		case frame.Type == "event" && frame.Event.Type == bankapi.TypeFraudAlert:
-			// The benchmark's alerts name themselves in their reason, so
-			// the legs of each round trip can be timed.
-			id := frame.Event.Data.Reason[strings.LastIndexByte(frame.Event.Data.Reason, ' ')+1:]
-			f.mu.Lock()
-			if t, ok := f.sent[id]; ok {
-				f.toDevice = append(f.toDevice, time.Since(t))
+		case "events":
+			for _, e := range frame.Events {
+				if e.Type != bankapi.TypeFraudAlert {
+					continue
+				}
+				// The benchmark's alerts name themselves in their reason,
+				// so the legs of each round trip can be timed.
+				id := e.Data.Reason[strings.LastIndexByte(e.Data.Reason, ' ')+1:]
+				f.mu.Lock()
+				if t, ok := f.sent[id]; ok {
+					f.toDevice = append(f.toDevice, time.Since(t))
+				}
+				f.mu.Unlock()
+				go f.answer(ctx, c, e.Seq, id)
 			}
-			f.mu.Unlock()
-			go f.answer(ctx, c, frame.Event.Seq, id)
 		}
 	}
 }

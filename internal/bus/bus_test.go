@@ -1,36 +1,109 @@
 package bus
 
 import (
+	"bytes"
+	"reflect"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/openteller/openteller/internal/store"
 	"github.com/openteller/openteller/internal/testenv"
 )
 
-func roundTrip(t *testing.T, pub, sub *Bus) {
+func sealedEvents(conv string, from, to int64) []store.Event {
+	var out []store.Event
+	at := time.Date(2026, 12, 4, 10, 0, 0, 123456789, time.UTC)
+	for seq := from; seq <= to; seq++ {
+		out = append(out, store.Event{ID: "evt_" + string(rune('a'+seq)), ConversationID: conv, Seq: seq, CustomerID: "cus_1", InstitutionID: "ins_1",
+			LinkID: "lnk_1", Type: "transaction.posted", Author: store.AuthorInstitution, OccurredAt: at, ReceivedAt: at.Add(time.Second),
+			ReplacesSeq: seq - 1, Sealed: []byte{0, 1, 2, byte(seq), 0xff}})
+	}
+	return out
+}
+
+func TestWireRoundTrip(t *testing.T) {
+	for _, w := range []Wake{
+		{ConversationID: "cnv_1", Seq: 7},
+		{ConversationID: "cnv_1", Seq: 9, Events: sealedEvents("cnv_1", 8, 9)},
+		{ConversationID: "cnv_1", Typing: "Ada"},
+		{SessionsEnded: true, Keep: "00ff"},
+		{},
+	} {
+		got, err := decode(encode(w))
+		if err != nil {
+			t.Fatalf("%+v: %v", w, err)
+		}
+		if !reflect.DeepEqual(got, w) {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", got, w)
+		}
+	}
+}
+
+// TestWireRefusesDamage: a truncated, extended or foreign message is an
+// error, never a panic or a wake-up with made-up contents.
+func TestWireRefusesDamage(t *testing.T) {
+	full := encode(Wake{ConversationID: "cnv_1", Seq: 9, Events: sealedEvents("cnv_1", 8, 9)})
+	for i := range len(full) {
+		if _, err := decode(full[:i]); err == nil {
+			t.Fatalf("decoded a message cut at %d of %d bytes", i, len(full))
+		}
+	}
+	if _, err := decode(append(bytes.Clone(full), 0)); err == nil {
+		t.Fatal("decoded a message with a trailing byte")
+	}
+	if _, err := decode([]byte(`{"c":"cnv_1","s":7}`)); err == nil {
+		t.Fatal("decoded JSON as a wake-up")
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(encode(Wake{ConversationID: "cnv_1", Seq: 9, Events: sealedEvents("cnv_1", 8, 9)}))
+	f.Add(encode(Wake{SessionsEnded: true, Keep: "k"}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		w, err := decode(data)
+		if err != nil {
+			return
+		}
+		// Whatever decodes encodes back to the same bytes.
+		if again := encode(w); !bytes.Equal(again, data) {
+			t.Fatalf("decode then encode changed the message:\n%x\n%x", data, again)
+		}
+	})
+}
+
+// receive subscribes to cus_1 on b and returns the wake-ups it gets.
+func receive(t *testing.T, b *Bus, customerID string) chan Wake {
 	t.Helper()
-	got := make(chan Wake, 1)
-	s, err := sub.SubscribeCustomer("cus_1", func(w Wake) { got <- w })
+	got := make(chan Wake, 16)
+	s, err := b.SubscribeCustomer(customerID, func(w Wake) { got <- w })
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Unsubscribe()
-	if err := sub.Flush(); err != nil {
+	t.Cleanup(s.Unsubscribe)
+	if err := b.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	other, _ := sub.SubscribeCustomer("cus_2", func(w Wake) { t.Errorf("cus_2 woken by cus_1's event: %+v", w) })
-	defer other.Unsubscribe()
-	sub.Flush()
-	if err := pub.WakeCustomer("cus_1", Wake{ConversationID: "cnv_1", Seq: 7}); err != nil {
-		t.Fatal(err)
-	}
+	return got
+}
+
+func next(t *testing.T, got chan Wake) Wake {
+	t.Helper()
 	select {
 	case w := <-got:
-		if w != (Wake{ConversationID: "cnv_1", Seq: 7}) {
-			t.Fatalf("got %+v", w)
-		}
+		return w
 	case <-time.After(5 * time.Second):
 		t.Fatal("no wake-up within 5s")
+	}
+	return Wake{}
+}
+
+func quiet(t *testing.T, got chan Wake) {
+	t.Helper()
+	select {
+	case w := <-got:
+		t.Fatalf("unexpected wake-up %+v", w)
+	case <-time.After(100 * time.Millisecond):
 	}
 }
 
@@ -46,12 +119,25 @@ func TestEmbedded(t *testing.T) {
 	if err := b.Ping(); err != nil {
 		t.Fatal(err)
 	}
-	roundTrip(t, b, b)
+	got := receive(t, b, "cus_1")
+	other := receive(t, b, "cus_2")
+	w := Wake{ConversationID: "cnv_1", Seq: 9, Events: sealedEvents("cnv_1", 8, 9)}
+	if err := b.WakeCustomer("cus_1", w); err != nil {
+		t.Fatal(err)
+	}
+	if g := next(t, got); !reflect.DeepEqual(g, w) {
+		t.Fatalf("got %+v", g)
+	}
+	// Delivered in process, once: NATS does not echo it back.
+	b.Flush()
+	quiet(t, got)
+	quiet(t, other)
 }
 
-// TestExternalTwoConnections is two nodes on one external NATS: a wake-up
-// published by one reaches a subscriber on the other.
-func TestExternalTwoConnections(t *testing.T) {
+// TestExternalTwoNodes is two nodes on one external NATS: a wake-up
+// published by one reaches a subscriber on the other, with its sealed
+// events, and a customer nobody follows costs nothing.
+func TestExternalTwoNodes(t *testing.T) {
 	url := testenv.NATS(t)
 	a, err := Open(Options{URL: url, Name: "node-a"})
 	if err != nil {
@@ -66,5 +152,60 @@ func TestExternalTwoConnections(t *testing.T) {
 	if a.Embedded() {
 		t.Fatal("external bus reports embedded")
 	}
-	roundTrip(t, a, b)
+	onA, onB := receive(t, a, "cus_1"), receive(t, b, "cus_1")
+	otherOnB := receive(t, b, "cus_2")
+	w := Wake{ConversationID: "cnv_1", Seq: 9, Events: sealedEvents("cnv_1", 8, 9)}
+	if err := a.WakeCustomer("cus_1", w); err != nil {
+		t.Fatal(err)
+	}
+	for _, got := range []chan Wake{onA, onB} {
+		if g := next(t, got); !reflect.DeepEqual(g, w) {
+			t.Fatalf("got %+v", g)
+		}
+	}
+	a.Flush()
+	b.Flush()
+	quiet(t, onA)
+	quiet(t, otherOnB)
+
+	// Too big to travel with its events: the other node hears of the seq
+	// and reads the store; this node still gets everything in process.
+	big := Wake{ConversationID: "cnv_1", Seq: 2000, Events: sealedEvents("cnv_1", 1000, 2000)}
+	for i := range big.Events {
+		big.Events[i].Sealed = make([]byte, 512)
+	}
+	if err := a.WakeCustomer("cus_1", big); err != nil {
+		t.Fatal(err)
+	}
+	if g := next(t, onA); len(g.Events) != len(big.Events) {
+		t.Fatalf("in process: %d events, want %d", len(g.Events), len(big.Events))
+	}
+	if g := next(t, onB); g.Seq != 2000 || g.ConversationID != "cnv_1" || len(g.Events) != 0 {
+		t.Fatalf("over NATS: seq %d, %d events; want 2000 and none", g.Seq, len(g.Events))
+	}
+}
+
+func TestUnsubscribeEndsInterest(t *testing.T) {
+	b, err := Open(Options{DataDir: t.TempDir(), Name: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var first, second atomic.Int32
+	s1, _ := b.SubscribeCustomer("cus_1", func(Wake) { first.Add(1) })
+	s2, _ := b.SubscribeCustomer("cus_1", func(Wake) { second.Add(1) })
+	b.WakeCustomer("cus_1", Wake{ConversationID: "cnv_1", Seq: 1})
+	s1.Unsubscribe()
+	b.WakeCustomer("cus_1", Wake{ConversationID: "cnv_1", Seq: 2})
+	if first.Load() != 1 || second.Load() != 2 {
+		t.Fatalf("first got %d, second %d; want 1 and 2", first.Load(), second.Load())
+	}
+	if f := b.Followed(); len(f) != 1 {
+		t.Fatalf("following %v", f)
+	}
+	s2.Unsubscribe()
+	s2.Unsubscribe() // twice is harmless
+	if f := b.Followed(); len(f) != 0 {
+		t.Fatalf("still following %v after the last unsubscribe", f)
+	}
 }

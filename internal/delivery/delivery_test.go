@@ -35,6 +35,12 @@ type rig struct {
 // signed-in customer is named by a test header: accounts are auth's concern,
 // tested there and end to end.
 func newRig(t *testing.T) *rig {
+	return newRigWith(t, func(b *bus.Bus) delivery.Feed { return b }, 0)
+}
+
+// newRigWith is newRig with the hub hearing the bus through feed, and
+// sweeping every sweep (0: the default).
+func newRigWith(t *testing.T, feed func(*bus.Bus) delivery.Feed, sweep time.Duration) *rig {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -45,7 +51,7 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	hub := delivery.NewHub(delivery.Config{Store: st, Keyring: kr, Bus: b, CustomerOf: func(r *http.Request) (string, bool) {
+	hub := delivery.NewHub(delivery.Config{Store: st, Keyring: kr, Feed: feed(b), SweepEvery: sweep, CustomerOf: func(r *http.Request) (string, bool) {
 		id := r.Header.Get("X-Test-Customer")
 		return id, id != ""
 	}, SessionOf: func(r *http.Request) []byte {
@@ -58,6 +64,7 @@ func newRig(t *testing.T) *rig {
 	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
 	srv.Start()
 	t.Cleanup(srv.Close)
+	t.Cleanup(hub.Close)
 	r := &rig{hub: hub, st: st, in: ingest.New(ingest.Config{Store: st, Keyring: kr, Bus: b}), srv: srv, bus: b, inst: "ins_1"}
 	must(t, st.CreateInstitution(ctx, store.Institution{ID: r.inst, Name: "Alpha Bank", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: time.Now()}))
 	return r
@@ -100,45 +107,98 @@ func (r *rig) post(t *testing.T, linkID string, ids ...string) {
 }
 
 type frame struct {
-	Type           string `json:"type"`
-	ConversationID string `json:"conversation_id"`
-	Event          struct {
-		Seq  int64           `json:"seq"`
-		Type string          `json:"type"`
-		Data json.RawMessage `json:"data"`
-	} `json:"event"`
+	Type           string    `json:"type"`
+	ConversationID string    `json:"conversation_id"`
+	Event          wireEvent `json:"event"`
+	// An "events" frame's, each read as an "event" frame of its own.
+	Events []wireEvent `json:"events"`
 }
 
-func (r *rig) dial(t *testing.T, customerID string, cursors map[string]int64) *websocket.Conn {
+type wireEvent struct {
+	Seq  int64           `json:"seq"`
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data"`
+}
+
+// sock is a device's end of the socket.
+type sock struct {
+	*websocket.Conn
+	pending []frame // the rest of an events frame
+	frames  int     // events frames read
+}
+
+func (r *rig) dial(t *testing.T, customerID string, cursors map[string]int64) *sock {
 	return r.dialSession(t, customerID, "", cursors)
 }
 
 // dialSession opens a device on the session whose id hash is session (hex).
-func (r *rig) dialSession(t *testing.T, customerID, session string, cursors map[string]int64) *websocket.Conn {
+func (r *rig) dialSession(t *testing.T, customerID, session string, cursors map[string]int64) *sock {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(r.srv.URL, "http"), &websocket.DialOptions{HTTPHeader: http.Header{"X-Test-Customer": {customerID}, "X-Test-Session": {session}}})
 	must(t, err)
+	c.SetReadLimit(4 << 20)
 	t.Cleanup(func() { c.CloseNow() })
 	msg, _ := json.Marshal(map[string]any{"type": "resume", "cursors": cursors})
 	must(t, c.Write(ctx, websocket.MessageText, msg))
-	return c
+	return &sock{Conn: c}
 }
 
-func read(t *testing.T, c *websocket.Conn) frame {
+// read returns the next frame; an events frame comes out as one event
+// frame per event.
+func read(t *testing.T, c *sock) frame {
 	t.Helper()
+	if len(c.pending) > 0 {
+		f := c.pending[0]
+		c.pending = c.pending[1:]
+		return f
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, data, err := c.Read(ctx)
 	must(t, err)
 	var f frame
 	must(t, json.Unmarshal(data, &f))
+	if f.Type == "events" {
+		if len(f.Events) == 0 {
+			t.Fatalf("an events frame without events: %s", data)
+		}
+		c.frames++
+		for _, e := range f.Events {
+			c.pending = append(c.pending, frame{Type: "event", ConversationID: f.ConversationID, Event: e})
+		}
+		return read(t, c)
+	}
 	return f
 }
 
+// tryRead is read that returns the socket's error rather than failing.
+func tryRead(c *sock) (frame, error) {
+	if len(c.pending) > 0 {
+		f := c.pending[0]
+		c.pending = c.pending[1:]
+		return f, nil
+	}
+	_, data, err := c.Read(context.Background())
+	if err != nil {
+		return frame{}, err
+	}
+	var f frame
+	if err := json.Unmarshal(data, &f); err != nil {
+		return frame{}, err
+	}
+	if f.Type == "events" {
+		for _, e := range f.Events {
+			c.pending = append(c.pending, frame{Type: "event", ConversationID: f.ConversationID, Event: e})
+		}
+		return tryRead(c)
+	}
+	return f, nil
+}
+
 // readEvents reads frames until it has n events, skipping caught_up.
-func readEvents(t *testing.T, c *websocket.Conn, n int) []frame {
+func readEvents(t *testing.T, c *sock, n int) []frame {
 	t.Helper()
 	var out []frame
 	for len(out) < n {
@@ -231,6 +291,7 @@ func TestSignedOutSocketIsClosed(t *testing.T) {
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(r.srv.URL, "http"), nil)
 	must(t, err)
+	defer c.CloseNow()
 	_, _, err = c.Read(ctx)
 	if websocket.CloseStatus(err) != delivery.CloseSignedOut {
 		t.Fatalf("close status = %v (%v), want %d", websocket.CloseStatus(err), err, delivery.CloseSignedOut)

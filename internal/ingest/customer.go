@@ -341,7 +341,7 @@ func (in *Ingester) appendCustomer(ctx context.Context, c store.Conversation, e 
 		return 0, false, r.Err
 	}
 	if !r.Duplicate {
-		if err := in.bus.WakeCustomer(c.CustomerID, bus.Wake{ConversationID: c.ID, Seq: r.Seq}); err != nil {
+		if err := in.bus.WakeCustomer(c.CustomerID, bus.Wake{ConversationID: c.ID, Seq: r.Seq, Events: []store.Event{Stored(e, r)}}); err != nil {
 			in.log.Warn("ingest: wake failed", "conversation", c.ID, "err", err)
 		}
 		if in.queued != nil {

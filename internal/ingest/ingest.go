@@ -204,8 +204,11 @@ func (in *Ingester) ingest(ctx context.Context, institutionID string, items []it
 	if err := in.resealStale(ctx, institutionID, items, slot, pending, appended, now); err != nil {
 		return nil, err
 	}
-	wakes := map[string]bus.Wake{} // conversation → highest new seq
-	owners := map[string]string{}  // conversation → customer
+	// What was stored goes to the customers' devices as it is, sealed,
+	// one wake-up per conversation with its new events in seq order.
+	wakes := map[string]*bus.Wake{}
+	var order []string
+	owners := map[string]string{} // conversation → customer
 	for j, a := range appended {
 		r := &results[slot[j]]
 		switch {
@@ -216,20 +219,32 @@ func (in *Ingester) ingest(ctx context.Context, institutionID string, items []it
 			r.Status, r.Seq = bankapi.ResultDuplicate, a.Seq
 		default:
 			r.Status, r.Seq = bankapi.ResultAccepted, a.Seq
-			if a.Seq > wakes[a.ConversationID].Seq {
-				wakes[a.ConversationID] = bus.Wake{ConversationID: a.ConversationID, Seq: a.Seq}
+			w := wakes[a.ConversationID]
+			if w == nil {
+				w = &bus.Wake{ConversationID: a.ConversationID}
+				wakes[a.ConversationID] = w
+				order = append(order, a.ConversationID)
 				owners[a.ConversationID] = pending[j].CustomerID
 			}
+			w.Seq = max(w.Seq, a.Seq)
+			w.Events = append(w.Events, Stored(pending[j], a))
 		}
 	}
-	for conv, wk := range wakes {
-		if err := in.bus.WakeCustomer(owners[conv], wk); err != nil {
+	for _, conv := range order {
+		if err := in.bus.WakeCustomer(owners[conv], *wakes[conv]); err != nil {
 			// Stored and acknowledged all the same: devices catch up from the
-			// store on their next poll.
+			// store at the next sweep.
 			in.log.Warn("ingest: wake failed", "conversation", conv, "err", err)
 		}
 	}
 	return results, nil
+}
+
+// Stored is e as the store now holds it, after r.
+func Stored(e store.NewEvent, r store.AppendResult) store.Event {
+	ev := e.Event
+	ev.Seq, ev.ConversationID, ev.ReplacesSeq = r.Seq, r.ConversationID, r.ReplacesSeq
+	return ev
 }
 
 // prepare seals a parsed event for its customer.

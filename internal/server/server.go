@@ -158,7 +158,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		st.Close()
 		return nil, fmt.Errorf("server: subscribe to destroyed keys: %w", err)
 	}
-	s.Hub = delivery.NewHub(delivery.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, CustomerOf: customerOf, SessionOf: sessionOf})
+	s.Hub = delivery.NewHub(delivery.Config{Store: st, Keyring: keyring, Feed: s.Bus, Logger: log, CustomerOf: customerOf, SessionOf: sessionOf})
 
 	mux := http.NewServeMux()
 	// all records every route, so that tests can check each one
@@ -182,23 +182,19 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 			return s.Bus.WakeCustomer(customerID, bus.Wake{ConversationID: conversationID, Typing: who})
 		},
 		Events: s.Hub.Page, Since: s.Hub.Since,
+		// Followed before the stream's first look at the store, so no
+		// event falls between the two.
 		Watch: func(customerID string, wake func(conversationID string)) (func(), error) {
-			sub, err := s.Bus.SubscribeCustomer(customerID, func(w bus.Wake) {
+			return s.Bus.Follow(customerID, func(w bus.Wake) {
 				if w.Typing == "" {
 					wake(w.ConversationID)
 				}
 			})
-			if err != nil {
-				return nil, err
-			}
-			// Subscribed before the stream's first look at the store, so
-			// no event falls between the two; on failure the poll covers it.
-			_ = s.Bus.Flush()
-			return sub.Unsubscribe, nil
 		}})
 	s.Console.BankRoutes(bank, bankKey)
 	s.Handover.Assign = s.Console.AutoAssign
 	if _, err := s.Bus.SubscribeCustomerTyping(s.Console.CustomerTyped); err != nil {
+		s.Hub.Close()
 		s.Bus.Close()
 		st.Close()
 		return nil, fmt.Errorf("server: subscribe to typing: %w", err)
@@ -316,6 +312,8 @@ func (s *Server) Serve(ln net.Listener) error {
 // Shutdown stops the node gracefully within ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
+	// Sockets outlive the HTTP server: tell their devices to go elsewhere.
+	s.Hub.Close()
 	if s.stopBackground != nil {
 		s.stopBackground()
 		<-s.background

@@ -31,9 +31,9 @@ const live = createLive({
 
 function onMessage(msg) {
   switch (msg.type) {
-    case 'event':
+    case 'events':
       if (!store.hasConversation(msg.conversation_id)) loadConversations();
-      store.addEvent(msg.conversation_id, msg.event);
+      for (const event of msg.events ?? []) store.addEvent(msg.conversation_id, event);
       break;
     case 'conversation':
       store.upsertConversation(msg.conversation);

@@ -1,0 +1,516 @@
+package delivery
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coder/websocket"
+	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/vault"
+)
+
+const (
+	// maxInbox bounds what waits for a device that reads slowly; past it,
+	// the waiting wake-ups fold into one catch-up from the store.
+	maxInbox = 256
+	// Socket buffers: after its resume a device sends only control frames,
+	// and each frame to it goes out in one write whatever the buffer.
+	readBuffer  = 256
+	writeBuffer = 64
+)
+
+// device is one open WebSocket.
+type device struct {
+	hub        *Hub
+	customerID string
+	session    []byte // its session's id hash
+	conn       *websocket.Conn
+	ctx        context.Context // ends when the socket does
+	signedOut  atomic.Bool     // its session ended: close, sending nothing more
+
+	mu      sync.Mutex
+	inbox   []item
+	running bool // a goroutine is draining the inbox
+	gone    bool // the socket ended: nothing more is sent
+
+	// known is the last seq sent per conversation; only the goroutine
+	// draining the inbox touches it.
+	known map[string]int64
+}
+
+type itemKind uint8
+
+const (
+	itemMoved   itemKind = iota // conv reached seq; batch, when set, holds the new events
+	itemSyncAll                 // anything may have moved: compare with the store
+	itemTyping                  // who is typing in conv
+)
+
+// item is one thing waiting to be sent.
+type item struct {
+	kind  itemKind
+	conv  string
+	seq   int64
+	batch *batch
+	who   string
+}
+
+// push queues it and starts a goroutine to send it unless one runs.
+func (d *device) push(it item) {
+	d.mu.Lock()
+	if d.gone {
+		d.mu.Unlock()
+		return
+	}
+	if len(d.inbox) >= maxInbox {
+		// The device reads slower than its conversations move: whatever
+		// waits is found in the store anyway.
+		d.inbox = append(d.inbox[:0], item{kind: itemSyncAll})
+	}
+	d.inbox = append(d.inbox, it)
+	start := !d.running
+	d.running = true
+	d.mu.Unlock()
+	if start {
+		go d.drain()
+	}
+}
+
+// signOut ends the device: its session is gone.
+func (d *device) signOut() {
+	d.signedOut.Store(true)
+	d.push(item{kind: itemSyncAll})
+}
+
+// drain sends what waits until the inbox is empty, then ends.
+func (d *device) drain() {
+	for {
+		d.mu.Lock()
+		items := d.inbox
+		d.inbox = nil
+		if len(items) == 0 || d.gone {
+			d.running = false
+			d.mu.Unlock()
+			return
+		}
+		d.mu.Unlock()
+		if err := d.process(items); err != nil {
+			d.end(err)
+			return
+		}
+	}
+}
+
+// end closes the socket for err, and sends nothing more.
+func (d *device) end(err error) {
+	d.mu.Lock()
+	d.gone, d.running, d.inbox = true, false, nil
+	d.mu.Unlock()
+	switch {
+	case errors.Is(err, errSignedOut):
+		d.conn.Close(CloseSignedOut, "signed out")
+	case errors.Is(err, context.Canceled), websocket.CloseStatus(err) != -1, errors.Is(err, net.ErrClosed):
+		d.conn.CloseNow()
+	default:
+		d.hub.log.Debug("device closed", "err", err)
+		d.conn.Close(websocket.StatusInternalError, "server error")
+	}
+}
+
+// process sends items in order. Events of one conversation that follow
+// each other go out together, in one frame.
+func (d *device) process(items []item) error {
+	out := frames{d: d}
+	for _, it := range items {
+		if d.signedOut.Load() {
+			return errSignedOut
+		}
+		switch it.kind {
+		case itemSyncAll:
+			if err := out.flush(); err != nil {
+				return err
+			}
+			if err := d.syncAll(); err != nil {
+				return err
+			}
+		case itemTyping:
+			if _, ok := d.known[it.conv]; !ok {
+				continue // not a conversation this device has
+			}
+			if err := out.flush(); err != nil {
+				return err
+			}
+			if err := d.write(map[string]string{"type": "typing", "conversation_id": it.conv, "who": it.who}); err != nil {
+				return err
+			}
+		case itemMoved:
+			known, ok := d.known[it.conv]
+			switch {
+			case !ok:
+				if err := out.flush(); err != nil {
+					return err
+				}
+				if err := d.introduce(it.conv); err != nil {
+					return err
+				}
+			case it.seq <= known:
+				// Sent already: a duplicate, or older than a catch-up.
+			case it.batch != nil && it.batch.first() <= known+1:
+				evs, wire := it.batch.after(d, known)
+				if err := out.add(it.conv, wire); err != nil {
+					return err
+				}
+				d.known[it.conv] = evs[len(evs)-1].Seq
+				if err := d.afterEvents(it.conv, evs, &out); err != nil {
+					return err
+				}
+			default:
+				// Behind by more than the batch, or told of a seq without
+				// its events: the store has them.
+				if err := out.flush(); err != nil {
+					return err
+				}
+				if err := d.sendAfter(it.conv); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return out.flush()
+}
+
+// afterEvents follows events with what they change: a revocation changes
+// the conversation's status, so the device stops offering what the link
+// no longer allows.
+func (d *device) afterEvents(conv string, evs []store.Event, out *frames) error {
+	for _, e := range evs {
+		if e.Type != store.TypeLinkRevoked {
+			continue
+		}
+		if err := out.flush(); err != nil {
+			return err
+		}
+		c, err := d.hub.store.Conversation(d.ctx, conv)
+		if err != nil {
+			return nil // the next sweep or reconnect tells it
+		}
+		return d.write(conversationFrame{Type: "conversation", Conversation: ViewOf(c, d.hub.now())})
+	}
+	return nil
+}
+
+// catchUp brings a device that just connected up to date from the store:
+// each of its customer's conversations after the device's cursor, or the
+// newest backlogOnFirstSight events of one it has never seen.
+func (d *device) catchUp(cursors map[string]int64) error {
+	convs, err := d.hub.store.Conversations(d.ctx, d.customerID)
+	if err != nil {
+		return err
+	}
+	for _, c := range convs {
+		cur, seen := cursors[c.ID]
+		if !seen {
+			cur = max(0, c.LastSeq-backlogOnFirstSight)
+		}
+		d.known[c.ID] = min(max(cur, 0), c.LastSeq)
+		if err := d.sendAfter(c.ID); err != nil {
+			return err
+		}
+	}
+	return d.write(map[string]string{"type": "caught_up"})
+}
+
+// syncAll compares every conversation's head with what the device has.
+func (d *device) syncAll() error {
+	convs, err := d.hub.store.Conversations(d.ctx, d.customerID)
+	if err != nil {
+		return err
+	}
+	for _, c := range convs {
+		cur, ok := d.known[c.ID]
+		switch {
+		case !ok:
+			err = d.introduce(c.ID)
+		case c.LastSeq > cur:
+			err = d.sendAfter(c.ID)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// introduce tells the device about a conversation it has not seen, such as
+// a link made on another device, then sends its events.
+func (d *device) introduce(convID string) error {
+	c, err := d.hub.store.Conversation(d.ctx, convID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if c.CustomerID != d.customerID {
+		d.hub.log.Warn("delivery: wake-up for another customer's conversation ignored", "conversation", convID)
+		return nil
+	}
+	if err := d.write(conversationFrame{Type: "conversation", Conversation: ViewOf(c, d.hub.now())}); err != nil {
+		return err
+	}
+	d.known[convID] = 0
+	return d.sendAfter(convID)
+}
+
+// sendAfter sends the conversation's events after what the device has,
+// from the store, a page to a frame.
+func (d *device) sendAfter(convID string) error {
+	for {
+		evs, err := d.hub.store.EventsAfter(d.ctx, convID, d.known[convID], pageSize)
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			return nil
+		}
+		wire := make([][]byte, len(evs))
+		for i, e := range evs {
+			if e.CustomerID != d.customerID {
+				return errors.New("delivery: conversation of another customer")
+			}
+			wire[i] = d.hub.encode(d.ctx, e)
+		}
+		out := frames{d: d}
+		if err := out.add(convID, wire); err != nil {
+			return err
+		}
+		d.known[convID] = evs[len(evs)-1].Seq
+		if err := d.afterEvents(convID, evs, &out); err != nil {
+			return err
+		}
+		if err := out.flush(); err != nil {
+			return err
+		}
+		if len(evs) < pageSize {
+			return nil
+		}
+	}
+}
+
+// write sends v as one JSON text message.
+func (d *device) write(v any) error {
+	return WriteFrame(d.ctx, d.conn, v)
+}
+
+// frames gathers consecutive events of one conversation into one
+// "events" frame.
+type frames struct {
+	d    *device
+	conv string
+	buf  []byte // the frame so far, open at the end of its events array
+	n    int
+}
+
+func (f *frames) add(conv string, wire [][]byte) error {
+	if f.n > 0 && conv != f.conv {
+		if err := f.flush(); err != nil {
+			return err
+		}
+	}
+	for _, w := range wire {
+		if f.n == 0 {
+			f.conv = conv
+			f.buf = append(f.buf[:0], `{"type":"events","conversation_id":`...)
+			f.buf = appendJSONString(f.buf, conv)
+			f.buf = append(f.buf, `,"events":[`...)
+		} else {
+			f.buf = append(f.buf, ',')
+		}
+		f.buf = append(f.buf, w...)
+		f.n++
+	}
+	return nil
+}
+
+func (f *frames) flush() error {
+	if f.n == 0 {
+		return nil
+	}
+	f.buf = append(f.buf, "]}"...)
+	f.n = 0
+	ctx, cancel := context.WithTimeout(f.d.ctx, writeTimeout)
+	defer cancel()
+	return f.d.conn.Write(ctx, websocket.MessageText, f.buf)
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s)
+	return append(b, q...)
+}
+
+// batch is one wake-up's events, shared by every device of the customer:
+// opened and encoded once, by the first device that sends them.
+type batch struct {
+	conv   string
+	events []store.Event
+	once   sync.Once
+	wire   [][]byte
+}
+
+func newBatch(conv string, evs []store.Event) *batch {
+	return &batch{conv: conv, events: evs}
+}
+
+func (b *batch) first() int64 { return b.events[0].Seq }
+
+// after returns the batch's events after seq known, and their frames.
+func (b *batch) after(d *device, known int64) ([]store.Event, [][]byte) {
+	b.once.Do(func() {
+		b.wire = make([][]byte, len(b.events))
+		for i, e := range b.events {
+			b.wire[i] = d.hub.encode(d.hub.ctx, e)
+		}
+	})
+	i := 0
+	for i < len(b.events) && b.events[i].Seq <= known {
+		i++
+	}
+	return b.events[i:], b.wire[i:]
+}
+
+// encode opens an event for its own customer's device and encodes it. A
+// payload that cannot be opened is sent empty: the seq still advances, so
+// the device is not stuck behind it.
+func (h *Hub) encode(ctx context.Context, e store.Event) []byte {
+	b, err := json.Marshal(h.wire(ctx, e))
+	if err != nil {
+		h.log.Error("delivery: encode event", "conversation", e.ConversationID, "seq", e.Seq, "err", err)
+		b, _ = json.Marshal(Event{Seq: e.Seq, Type: e.Type, Author: e.Author, OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Data: []byte(`{}`)})
+	}
+	return b
+}
+
+// wire opens an event for its own customer's device.
+func (h *Hub) wire(ctx context.Context, e store.Event) Event {
+	data, err := h.keyring.Open(ctx, vault.ConversationKey(e.CustomerID, e.InstitutionID), e.ID, e.Sealed)
+	if err != nil {
+		h.log.Error("delivery: open event", "conversation", e.ConversationID, "seq", e.Seq, "err", err)
+		data = []byte(`{}`)
+	}
+	return Event{Seq: e.Seq, Type: e.Type, Author: e.Author, OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Data: data, ReplacesSeq: e.ReplacesSeq}
+}
+
+// Handler serves GET /app/ws. Its goroutine brings the device up to date
+// and returns; the device then lives on its socket's reader alone.
+func (h *Hub) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		customerID, ok := h.customerOf(r)
+		// Same-origin only (the library's default Origin check), so another
+		// site cannot open a socket with the customer's cookie.
+		conn, err := websocket.Accept(smallBuffers{w}, r, nil)
+		if err != nil {
+			return
+		}
+		if !ok {
+			conn.Close(CloseSignedOut, "signed out")
+			return
+		}
+		conn.SetReadLimit(64 << 10)
+		cursors, err := readResume(r.Context(), conn)
+		if err != nil {
+			conn.CloseNow()
+			return
+		}
+		d := &device{hub: h, customerID: customerID, conn: conn, known: map[string]int64{}, running: true}
+		if se := h.sessionOf(r); len(se) > 0 {
+			d.session = se
+		}
+		// From here the device sends nothing more; CloseRead answers its
+		// pings and ends d.ctx when it goes away.
+		d.ctx = conn.CloseRead(h.ctx)
+		if err := h.register(d); err != nil {
+			d.end(err)
+			return
+		}
+		context.AfterFunc(d.ctx, func() {
+			h.unregister(d)
+			d.mu.Lock()
+			d.gone = true
+			d.mu.Unlock()
+		})
+		// Wake-ups that arrive meanwhile wait in the inbox (running is
+		// set), and are sent after the catch-up, in order.
+		if err := d.catchUp(cursors); err != nil {
+			d.end(err)
+			return
+		}
+		d.drain()
+	})
+}
+
+func readResume(ctx context.Context, c *websocket.Conn) (map[string]int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, resumeTimeout)
+	defer cancel()
+	_, data, err := c.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var msg struct {
+		Type    string           `json:"type"`
+		Cursors map[string]int64 `json:"cursors"`
+	}
+	if err := json.Unmarshal(data, &msg); err != nil || msg.Type != "resume" {
+		c.Close(websocket.StatusPolicyViolation, `expected {"type":"resume"}`)
+		return nil, errors.New("delivery: bad resume message")
+	}
+	if msg.Cursors == nil {
+		msg.Cursors = map[string]int64{}
+	}
+	return msg.Cursors, nil
+}
+
+// WriteFrame sends v as one JSON text message, giving up (and so dropping
+// the socket) when the other side cannot take it within writeTimeout.
+func WriteFrame(ctx context.Context, c *websocket.Conn, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	return c.Write(ctx, websocket.MessageText, data)
+}
+
+// smallBuffers hands the WebSocket library small socket buffers in place
+// of the HTTP server's 4 KiB ones: an idle device's memory is mostly its
+// buffers. A frame still goes out in at most two writes.
+type smallBuffers struct{ http.ResponseWriter }
+
+func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// What the server read ahead (net/http may hold the first byte of the
+	// client's first frame) must be inside the new reader's buffer: the
+	// WebSocket library takes over what is buffered, then reads the
+	// connection itself.
+	n := brw.Reader.Buffered()
+	ahead, _ := brw.Reader.Peek(n)
+	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(ahead)), conn), max(readBuffer, n))
+	if _, err := r.Peek(n); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, writeBuffer)), nil
+}
