@@ -43,7 +43,7 @@ func newRig(t *testing.T) *rig {
 	t.Cleanup(b.Close)
 	r.bus = b
 	r.svc = consent.New(consent.Config{Store: r.st, Keyring: r.kr, Bus: b, Now: clock})
-	r.in = ingest.New(ingest.Config{Store: r.st, Keyring: r.kr, Bus: b, Now: clock})
+	r.in = ingest.New(ingest.Config{Store: r.st, Keyring: r.kr, Now: clock})
 	r.rec = &access.Log{Store: r.st, Keyring: r.kr, Now: clock}
 	r.must(r.st.CreateInstitution(context.Background(), store.Institution{ID: "ins_1", Name: "Cedar Bank", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: r.now}))
 	return r

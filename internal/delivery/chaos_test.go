@@ -19,7 +19,8 @@ import (
 type chaos struct {
 	bus                          *bus.Bus
 	drop, dup, delay             float64
-	deaf                         atomic.Bool // drop everything
+	deaf                         atomic.Bool         // drop everything
+	lose                         func(bus.Wake) bool // drop these
 	mu                           sync.Mutex
 	rng                          *rand.Rand
 	dropped, repeated, reordered atomic.Int64
@@ -30,7 +31,7 @@ func (c *chaos) Follow(customerID string, fn func(bus.Wake)) (func(), error) {
 		c.mu.Lock()
 		lose, twice, late, after := c.rng.Float64() < c.drop, c.rng.Float64() < c.dup, c.rng.Float64() < c.delay, time.Duration(c.rng.IntN(30))*time.Millisecond
 		c.mu.Unlock()
-		if lose || c.deaf.Load() {
+		if lose || c.deaf.Load() || (c.lose != nil && c.lose(w)) {
 			c.dropped.Add(1)
 			return
 		}
@@ -134,7 +135,8 @@ func TestChaoticBusLosesNothing(t *testing.T) {
 // from the store, in one frame with what followed. The sweep is an hour
 // away here, so nothing else could have told it.
 func TestBehindDeviceCatchesUpFromStore(t *testing.T) {
-	c := &chaos{rng: rand.New(rand.NewPCG(1, 2))}
+	// The wake-ups of seqs 2 to 6 are lost.
+	c := &chaos{rng: rand.New(rand.NewPCG(1, 2)), lose: func(w bus.Wake) bool { return w.Seq >= 2 && w.Seq <= 6 }}
 	r := newRigWith(t, func(b *bus.Bus) delivery.Feed { c.bus = b; return c }, time.Hour)
 	id, link, _ := r.customer(t, 1)
 	d := r.dial(t, id, nil)
@@ -144,11 +146,9 @@ func TestBehindDeviceCatchesUpFromStore(t *testing.T) {
 		t.Fatalf("first event %+v", f)
 	}
 	framesBefore := d.frames
-	c.deaf.Store(true)
 	r.post(t, link, "m2", "m3")
 	r.post(t, link, "m4", "m5")
 	r.post(t, link, "m6")
-	c.deaf.Store(false)
 	r.post(t, link, "m7")
 	got := readEvents(t, d, 6)
 	for i, f := range got {
@@ -214,11 +214,14 @@ func TestIdleSocketsHoldNoGoroutineOfTheirOwn(t *testing.T) {
 	for _, d := range socks {
 		d.CloseNow()
 	}
-	if n := settle(before + 4); n > before+4 {
-		t.Fatalf("%d goroutines left after the devices went, from %d", n, before)
+	for deadline := time.Now().Add(5 * time.Second); r.hub.Devices() > 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
 	if r.hub.Devices() != 0 {
 		t.Fatalf("hub still counts %d devices", r.hub.Devices())
+	}
+	if n := settle(before + 4); n > before+4 {
+		t.Fatalf("%d goroutines left after the devices went, from %d", n, before)
 	}
 }
 

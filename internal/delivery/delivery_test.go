@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/openteller/openteller/internal/consent"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/openteller/openteller/internal/bus"
+	"github.com/openteller/openteller/internal/consent"
 	"github.com/openteller/openteller/internal/delivery"
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/store"
@@ -51,6 +52,9 @@ func newRigWith(t *testing.T, feed func(*bus.Bus) delivery.Feed, sweep time.Dura
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
+	announcer := ingest.NewAnnouncer(b, slog.New(slog.DiscardHandler))
+	t.Cleanup(announcer.Close)
+	st.OnCommit(announcer.Announce)
 	hub := delivery.NewHub(delivery.Config{Store: st, Keyring: kr, Feed: feed(b), SweepEvery: sweep, CustomerOf: func(r *http.Request) (string, bool) {
 		id := r.Header.Get("X-Test-Customer")
 		return id, id != ""
@@ -65,7 +69,7 @@ func newRigWith(t *testing.T, feed func(*bus.Bus) delivery.Feed, sweep time.Dura
 	srv.Start()
 	t.Cleanup(srv.Close)
 	t.Cleanup(hub.Close)
-	r := &rig{hub: hub, st: st, in: ingest.New(ingest.Config{Store: st, Keyring: kr, Bus: b}), srv: srv, bus: b, inst: "ins_1"}
+	r := &rig{hub: hub, st: st, in: ingest.New(ingest.Config{Store: st, Keyring: kr}), srv: srv, bus: b, inst: "ins_1"}
 	must(t, st.CreateInstitution(ctx, store.Institution{ID: r.inst, Name: "Alpha Bank", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: time.Now()}))
 	return r
 }
@@ -307,6 +311,11 @@ func TestEndedSessionsSignDevicesOut(t *testing.T) {
 	cust, link, _ := r.customer(t, 1)
 	here := r.dialSession(t, cust, "aa", nil)
 	there := r.dialSession(t, cust, "bb", nil)
+	for _, d := range []*sock{here, there} {
+		if f := read(t, d); f.Type != "caught_up" {
+			t.Fatalf("first frame %+v", f)
+		}
+	}
 	r.post(t, link, "m1")
 	readEvents(t, here, 1)
 	readEvents(t, there, 1)

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openteller/openteller/internal/bus"
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/pan"
 	"github.com/openteller/openteller/internal/store"
@@ -316,8 +315,7 @@ func (in *Ingester) attachNotice(ctx context.Context, e *store.NewEvent, typ str
 	return nil
 }
 
-// appendCustomer stores e, wakes the customer's devices and the
-// deliverer, and turns the store's refusals into words for the customer.
+// appendCustomer stores e, wakes the deliverer, and turns the store's refusals into words for the customer.
 func (in *Ingester) appendCustomer(ctx context.Context, c store.Conversation, e store.NewEvent) (int64, bool, error) {
 	res, err := in.store.AppendEvents(ctx, []store.NewEvent{e})
 	if err != nil {
@@ -340,13 +338,10 @@ func (in *Ingester) appendCustomer(ctx context.Context, c store.Conversation, e 
 	case r.Err != nil:
 		return 0, false, r.Err
 	}
-	if !r.Duplicate {
-		if err := in.bus.WakeCustomer(c.CustomerID, bus.Wake{ConversationID: c.ID, Seq: r.Seq, Events: []store.Event{Stored(e, r)}}); err != nil {
-			in.log.Warn("ingest: wake failed", "conversation", c.ID, "err", err)
-		}
-		if in.queued != nil {
-			in.queued()
-		}
+	// The store announced it to the customer's devices (Announcer); the
+	// bank hears of it from the outbox.
+	if !r.Duplicate && in.queued != nil {
+		in.queued()
 	}
 	return r.Seq, r.Duplicate, nil
 }

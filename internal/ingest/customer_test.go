@@ -44,7 +44,7 @@ func newRig(t *testing.T, scopes ...string) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	r.in = ingest.New(ingest.Config{Store: r.st, Keyring: r.kr, Bus: b, Now: clock, Queued: func() { r.queued++ }})
+	r.in = ingest.New(ingest.Config{Store: r.st, Keyring: r.kr, Now: clock, Queued: func() { r.queued++ }})
 	r.must(r.st.CreateInstitution(ctx, store.Institution{ID: "ins_1", Name: "Cedar Bank", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: r.now}))
 	for _, id := range []string{"cus_1", "cus_2"} {
 		r.must(r.st.CreateCustomer(ctx, store.Customer{ID: id, Email: id + "@example.com", PasswordHash: "x", CreatedAt: r.now}))

@@ -7,8 +7,9 @@
 // shape, money and text are checked; the link must belong to that
 // institution; the payload is sealed under the customer's data key; the
 // store appends it, checking the link's consent (status, expiry, scope) in
-// the same transaction; only then is the bank answered, and the customer's
-// nodes woken through the bus.
+// the same transaction; only then is the bank answered. What each
+// transaction stored goes, still sealed and in commit order, to the nodes
+// holding the customer's devices (announce.go).
 //
 // What must stay true: a 2xx result with status "accepted" means the event
 // is on disk; a rejected event stores nothing; no payload is ever logged;
@@ -31,7 +32,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/openteller/openteller/internal/bus"
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/store"
 	"github.com/openteller/openteller/internal/vault"
@@ -45,7 +45,6 @@ const MaxBody = 4 << 20
 type Ingester struct {
 	store   store.Store
 	keyring *vault.Keyring
-	bus     *bus.Bus
 	now     func() time.Time
 	log     *slog.Logger
 	queued  func()
@@ -66,7 +65,6 @@ const maxCachedLinks = 200_000
 type Config struct {
 	Store   store.Store
 	Keyring *vault.Keyring
-	Bus     *bus.Bus
 	Now     func() time.Time
 	Logger  *slog.Logger
 	// Queued, if set, is called after a notice for a bank was stored, so
@@ -82,7 +80,7 @@ func New(c Config) *Ingester {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	return &Ingester{store: c.Store, keyring: c.Keyring, bus: c.Bus, now: c.Now, log: c.Logger, queued: c.Queued, links: map[string]linkOwner{}}
+	return &Ingester{store: c.Store, keyring: c.Keyring, now: c.Now, log: c.Logger, queued: c.Queued, links: map[string]linkOwner{}}
 }
 
 // Handler serves POST /v1/events.
@@ -204,11 +202,8 @@ func (in *Ingester) ingest(ctx context.Context, institutionID string, items []it
 	if err := in.resealStale(ctx, institutionID, items, slot, pending, appended, now); err != nil {
 		return nil, err
 	}
-	// What was stored goes to the customers' devices as it is, sealed,
-	// one wake-up per conversation with its new events in seq order.
-	wakes := map[string]*bus.Wake{}
-	var order []string
-	owners := map[string]string{} // conversation → customer
+	// The store announces what it committed to the customers' devices
+	// (Announcer), in commit order.
 	for j, a := range appended {
 		r := &results[slot[j]]
 		switch {
@@ -219,32 +214,9 @@ func (in *Ingester) ingest(ctx context.Context, institutionID string, items []it
 			r.Status, r.Seq = bankapi.ResultDuplicate, a.Seq
 		default:
 			r.Status, r.Seq = bankapi.ResultAccepted, a.Seq
-			w := wakes[a.ConversationID]
-			if w == nil {
-				w = &bus.Wake{ConversationID: a.ConversationID}
-				wakes[a.ConversationID] = w
-				order = append(order, a.ConversationID)
-				owners[a.ConversationID] = pending[j].CustomerID
-			}
-			w.Seq = max(w.Seq, a.Seq)
-			w.Events = append(w.Events, Stored(pending[j], a))
-		}
-	}
-	for _, conv := range order {
-		if err := in.bus.WakeCustomer(owners[conv], *wakes[conv]); err != nil {
-			// Stored and acknowledged all the same: devices catch up from the
-			// store at the next sweep.
-			in.log.Warn("ingest: wake failed", "conversation", conv, "err", err)
 		}
 	}
 	return results, nil
-}
-
-// Stored is e as the store now holds it, after r.
-func Stored(e store.NewEvent, r store.AppendResult) store.Event {
-	ev := e.Event
-	ev.Seq, ev.ConversationID, ev.ReplacesSeq = r.Seq, r.ConversationID, r.ReplacesSeq
-	return ev
 }
 
 // prepare seals a parsed event for its customer.

@@ -30,7 +30,7 @@ func BenchmarkIngestSQLite(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer bs.Close()
-	in := ingest.New(ingest.Config{Store: st, Keyring: kr, Bus: bs})
+	in := ingest.New(ingest.Config{Store: st, Keyring: kr})
 	st.CreateInstitution(ctx, store.Institution{ID: "ins", Name: "B", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: time.Now()})
 	links := make([]string, 1000)
 	for i := range links {

@@ -62,6 +62,7 @@ type Server struct {
 	Webhook  *webhook.Deliverer
 
 	log        *slog.Logger
+	announcer  *ingest.Announcer
 	http       *http.Server
 	bankRoutes []string // the Bank API's patterns, as registered
 	allRoutes  []string // every pattern but the typed 404s
@@ -130,6 +131,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		st.Close()
 		return nil, err
 	}
+	// What the store commits goes to the customers' devices, in commit order.
+	s.announcer = ingest.NewAnnouncer(s.Bus, log)
+	st.OnCommit(s.announcer.Announce)
 	s.Auth = auth.New(auth.Config{Store: st, Keyring: keyring, Logger: log,
 		SessionsEnded: func(customerID string, keep []byte) {
 			if err := s.Bus.WakeCustomer(customerID, bus.Wake{SessionsEnded: true, Keep: hex.EncodeToString(keep)}); err != nil {
@@ -146,7 +150,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	}
 	s.Handover = &handover.Service{Store: st, Queued: func() { s.Webhook.Kick() }}
 	s.Webhook = webhook.New(webhook.Config{Store: st, Keyring: keyring, Logger: log, AllowPrivate: cfg.AllowPrivateWebhooks()})
-	s.Ingest = ingest.New(ingest.Config{Store: st, Keyring: keyring, Bus: s.Bus, Logger: log, Queued: s.Webhook.Kick})
+	s.Ingest = ingest.New(ingest.Config{Store: st, Keyring: keyring, Logger: log, Queued: s.Webhook.Kick})
 	// The token exchange goes out like a webhook: public addresses only
 	// (unless allowed, as in the demo), no redirects.
 	s.Linking = linking.New(linking.Config{Store: st, Bus: s.Bus, BaseURL: cfg.BaseURL, Logger: log, CustomerOf: customerOf, Client: webhook.Client(cfg.AllowPrivateWebhooks())})
@@ -195,6 +199,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	s.Handover.Assign = s.Console.AutoAssign
 	if _, err := s.Bus.SubscribeCustomerTyping(s.Console.CustomerTyped); err != nil {
 		s.Hub.Close()
+		s.announcer.Close()
 		s.Bus.Close()
 		st.Close()
 		return nil, fmt.Errorf("server: subscribe to typing: %w", err)
@@ -318,6 +323,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.stopBackground()
 		<-s.background
 	}
+	s.announcer.Close()
 	s.Bus.Close()
 	if cerr := s.Store.Close(); err == nil {
 		err = cerr

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/openteller/openteller/internal/vault"
@@ -300,6 +301,12 @@ type Store interface {
 	// idempotency) stores nothing and does not affect the others. The error
 	// return is for failures of the whole call; then nothing was stored.
 	AppendEvents(ctx context.Context, evs []NewEvent) ([]AppendResult, error)
+	// OnCommit sets fn, which the store calls once for each transaction of
+	// appends that committed, with every event it stored, as stored
+	// (sealed), before any caller is answered: in commit order, so a
+	// conversation's events reach fn in seq order. fn must not block for
+	// long; it holds up the store's writer.
+	OnCommit(fn func([]Event))
 	// EventsAfter returns up to limit events of the conversation with seq >
 	// after, in seq order.
 	EventsAfter(ctx context.Context, conversationID string, after int64, limit int) ([]Event, error)
@@ -626,6 +633,31 @@ type NewEvent struct {
 	// customer's message or answer reaches the bank exactly when it is in
 	// the conversation. The store fills its institution and link.
 	Notice *Notice
+}
+
+// Committed keeps a store's OnCommit function; implementations embed it.
+type Committed struct{ fn atomic.Pointer[func([]Event)] }
+
+// OnCommit sets the function (see Store.OnCommit).
+func (c *Committed) OnCommit(fn func([]Event)) { c.fn.Store(&fn) }
+
+// Announce calls it with evs, if there are any.
+func (c *Committed) Announce(evs []Event) {
+	if f := c.fn.Load(); f != nil && len(evs) > 0 {
+		(*f)(evs)
+	}
+}
+
+// StoredEvents lists the events of evs that results say were stored now
+// (not refused, not duplicates), as stored.
+func StoredEvents(evs []NewEvent, results []AppendResult) []Event {
+	var out []Event
+	for i, r := range results {
+		if r.Err == nil && !r.Duplicate {
+			out = append(out, evs[i].Event)
+		}
+	}
+	return out
 }
 
 // AppendResult is the outcome of one NewEvent.

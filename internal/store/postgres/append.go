@@ -42,15 +42,16 @@ type appendReq struct {
 
 // appender is the group-commit writer of one Store.
 type appender struct {
-	pool   *pgxpool.Pool
-	now    func() time.Time
-	queue  chan *appendReq
-	closed chan struct{}
-	done   chan struct{}
+	pool     *pgxpool.Pool
+	now      func() time.Time
+	announce func([]store.Event) // what each transaction stored, once committed
+	queue    chan *appendReq
+	closed   chan struct{}
+	done     chan struct{}
 }
 
-func newAppender(pool *pgxpool.Pool, now func() time.Time) *appender {
-	a := &appender{pool: pool, now: now, queue: make(chan *appendReq, 1024), closed: make(chan struct{}), done: make(chan struct{})}
+func newAppender(pool *pgxpool.Pool, now func() time.Time, announce func([]store.Event)) *appender {
+	a := &appender{pool: pool, now: now, announce: announce, queue: make(chan *appendReq, 1024), closed: make(chan struct{}), done: make(chan struct{})}
 	go a.run()
 	return a
 }
@@ -153,6 +154,7 @@ func (a *appender) appendRetrying(ctx context.Context, evs []store.NewEvent) ([]
 		try := append([]store.NewEvent(nil), evs...)
 		res, err := a.appendOnce(ctx, try)
 		if err == nil {
+			a.announce(store.StoredEvents(try, res))
 			return res, nil
 		}
 		var pe *pgconn.PgError

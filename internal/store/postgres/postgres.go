@@ -30,6 +30,7 @@ var migrations embed.FS
 
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
+	store.Committed
 	pool     *pgxpool.Pool
 	now      func() time.Time
 	appender *appender
@@ -58,7 +59,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	s.appender = newAppender(pool, func() time.Time { return s.now() })
+	s.appender = newAppender(pool, func() time.Time { return s.now() }, s.Announce)
 	return s, nil
 }
 

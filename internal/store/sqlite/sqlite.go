@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -39,6 +40,7 @@ const maxGroup = 512
 
 // Store is the SQLite implementation of store.Store.
 type Store struct {
+	store.Committed
 	reads  *sql.DB
 	writes *sql.DB
 	conn   *sql.Conn // the writer's connection; only the writer goroutine uses it
@@ -162,6 +164,8 @@ type write struct {
 	fn   func(ctx context.Context, c *sql.Conn) error
 	err  chan error
 	kind writeKind
+	// stored is what an append stored, announced once it commits.
+	stored []store.Event
 }
 
 var _ store.Store = (*Store)(nil)
@@ -317,7 +321,11 @@ func (s *Store) do(ctx context.Context, fn func(ctx context.Context, c *sql.Conn
 
 // doKind is do for a write of a known kind (see appendCache).
 func (s *Store) doKind(ctx context.Context, kind writeKind, fn func(ctx context.Context, c *sql.Conn) error) error {
-	w := &write{fn: fn, err: make(chan error, 1), kind: kind}
+	return s.submit(ctx, &write{fn: fn, err: make(chan error, 1), kind: kind})
+}
+
+// submit hands w to the writer and waits for its commit.
+func (s *Store) submit(ctx context.Context, w *write) error {
 	select {
 	case s.queue <- w:
 	case <-s.closed:
@@ -366,6 +374,14 @@ func (s *Store) writer() {
 		}
 		if err != nil {
 			s.cache.clear()
+		} else {
+			var stored []store.Event
+			for i, w := range batch {
+				if errs[i] == nil {
+					stored = append(stored, w.stored...)
+				}
+			}
+			s.Announce(stored)
 		}
 		for i, w := range batch {
 			if err != nil {
@@ -1583,13 +1599,18 @@ func (s *Store) LiveSessions(ctx context.Context, idHashes [][]byte, now time.Ti
 // Events.
 
 func (s *Store) AppendEvents(ctx context.Context, evs []store.NewEvent) ([]store.AppendResult, error) {
+	evs = slices.Clone(evs) // Append fills them in; the caller's stay as they were
 	var results []store.AppendResult
-	err := s.doKind(ctx, writeAppend, func(ctx context.Context, c *sql.Conn) error {
+	w := &write{err: make(chan error, 1), kind: writeAppend}
+	w.fn = func(ctx context.Context, c *sql.Conn) error {
 		var err error
 		results, err = store.Append(ctx, &appendTx{c: c, st: &s.stmts, cache: &s.cache}, evs, s.now())
+		if err == nil {
+			w.stored = store.StoredEvents(evs, results)
+		}
 		return err
-	})
-	if err != nil {
+	}
+	if err := s.submit(ctx, w); err != nil {
 		return nil, err
 	}
 	return results, nil
