@@ -85,7 +85,7 @@ func TestBrowserMenuBalance(t *testing.T) {
 // by the bank as a verified webhook. (It checks that the scenario measures
 // real round trips; how fast they are is for BENCHMARKS.md, not a test.)
 func TestBenchFraudScenario(t *testing.T) {
-	out, err := exec.Command(binary, "bench", "--scenario", "fraud", "--duration", "2s", "--customers", "20", "--rate", "40", "--json").Output()
+	out, err := exec.Command(binary, "bench", "--scenario", "fraud", "--duration", "2s", "--sockets", "20", "--rate", "40", "--json").Output()
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out)
 	}
@@ -114,14 +114,46 @@ func TestBenchTarget(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	var res struct {
-		Target                 string
-		IngestEventsPerSec     float64 `json:"ingest_events_per_sec"`
-		Delivered, Undelivered int
+		Target                       string
+		IngestEventsPerSec           float64 `json:"ingest_events_per_sec"`
+		DeliveredEventsPerSec        float64 `json:"delivered_events_per_sec"`
+		Lost, Delivered, Undelivered int
 	}
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
 		t.Fatalf("bench output %q: %v", out, err)
 	}
-	if res.Target != info.BaseURL || res.IngestEventsPerSec <= 0 || res.Delivered < 40 || res.Undelivered != 0 {
+	if res.Target != info.BaseURL || res.IngestEventsPerSec <= 0 || res.DeliveredEventsPerSec <= 0 || res.Lost != 0 || res.Delivered < 40 || res.Undelivered != 0 {
 		t.Fatalf("bench result %+v", res)
+	}
+}
+
+// TestBenchIngestScenario runs `openteller bench` small: every event
+// acknowledged during the throughput phase arrives on its customer's
+// socket, and the idle sockets' cost is measured from the node itself (in
+// goroutines here: 30 sockets' memory is within the noise of a node's
+// resident set, which the benchmark measures at thousands).
+func TestBenchIngestScenario(t *testing.T) {
+	out, err := exec.Command(binary, "bench", "--duration", "3s", "--sockets", "30", "--rate", "100", "--batch", "20", "--writers", "2", "--json").Output()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var res struct {
+		Ingest      float64               `json:"ingest_events_per_sec"`
+		Delivered   float64               `json:"delivered_events_per_sec"`
+		Lost        int                   `json:"lost"`
+		KB          float64               `json:"kb_per_idle_socket"`
+		Goroutines  float64               `json:"goroutines_per_idle_socket"`
+		Latency     struct{ P50 float64 } `json:"e2e_latency_ms"`
+		Undelivered int
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
+		t.Fatalf("bench output %q: %v", out, err)
+	}
+	if res.Ingest <= 0 || res.Delivered <= 0 || res.Lost != 0 || res.Undelivered != 0 || res.Latency.P50 <= 0 {
+		t.Fatalf("bench result %+v", res)
+	}
+	if res.Goroutines < 0.5 || res.Goroutines > 1.5 {
+		t.Fatalf("idle sockets measured as %.2f goroutines each", res.Goroutines)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,14 +49,16 @@ import (
 type Options struct {
 	Store     string        // sqlite or postgres
 	Database  string        // PostgreSQL URL when Store is postgres
+	NATS      string        // external NATS URL: the bus the nodes share (needed for Nodes > 1)
 	Binary    string        // the openteller executable to run as the node
 	Duration  time.Duration // split evenly between the three phases
-	Customers int           // connected customers, one socket each
+	Sockets   int           // connected customers, one socket each
+	Nodes     int           // serve processes sharing the store and bus (PostgreSQL only beyond 1)
 	Rate      int           // offered load of the latency phase, events per second
 	BatchSize int           // events per POST in the throughput phase
 	Writers   int           // concurrent posters in the throughput phase
 	Log       io.Writer     // progress; nil discards
-	DebugAddr string        // if set, the node serves /debug/pprof there
+	DebugAddr string        // if set, the first node serves /debug/pprof there
 	// Target, if set, is a running node to measure instead of starting
 	// one: TargetInfo is a demo.json from `openteller demo` naming its
 	// institution key and demo customer (one customer, so one socket).
@@ -73,43 +76,65 @@ type Percentiles struct {
 
 // Result is what Run measured.
 type Result struct {
-	Store              string  `json:"store"`
-	IngestEventsPerSec float64 `json:"ingest_events_per_sec"` // no sockets open: durable ingest alone
-	// IngestDeliveringPerSec is ingest while every connected customer
-	// receives each event live: the node does both on the same cores.
-	IngestDeliveringPerSec float64     `json:"ingest_while_delivering_events_per_sec"`
-	IngestBatchSize        int         `json:"ingest_batch_size"`
-	E2ELatencyMs           Percentiles `json:"e2e_latency_ms"`
-	OfferedRate            int         `json:"offered_events_per_sec"`
-	AchievedRate           float64     `json:"achieved_events_per_sec"`
-	Customers              int         `json:"customers"`
-	Delivered              int         `json:"delivered"`
-	Undelivered            int         `json:"undelivered"`
-	RSSMB                  float64     `json:"rss_mb"`
-	PeakRSSMB              float64     `json:"peak_rss_mb"`
-	DurationS              float64     `json:"duration_s"`
-	Target                 string      `json:"target,omitempty"` // measured a running node; its memory is not known here
+	Store   string `json:"store"`
+	Nodes   int    `json:"nodes"`
+	Sockets int    `json:"sockets"`
+	// What an idle socket costs the nodes, measured around connecting
+	// them all, each figure after a garbage collection that returned what
+	// it could to the system: resident memory, heap and stacks in use, and
+	// goroutines, per socket.
+	KBPerIdleSocket         float64 `json:"kb_per_idle_socket"`
+	HeapKBPerIdleSocket     float64 `json:"heap_kb_per_idle_socket"`
+	GoroutinesPerIdleSocket float64 `json:"goroutines_per_idle_socket"`
+	// The latency phase: events offered at OfferedRate, each timed from
+	// just before its POST to its arrival on the customer's socket.
+	E2ELatencyMs Percentiles `json:"e2e_latency_ms"`
+	// CrossNodeLatencyMs counts only events posted to one node and
+	// delivered by another (Nodes > 1).
+	CrossNodeLatencyMs *Percentiles `json:"cross_node_latency_ms,omitempty"`
+	OfferedRate        int          `json:"offered_events_per_sec"`
+	AchievedRate       float64      `json:"achieved_events_per_sec"`
+	Delivered          int          `json:"delivered"`
+	Undelivered        int          `json:"undelivered"`
+	// The throughput phase: Writers posting batches of IngestBatchSize as
+	// fast as they are acknowledged, with every socket receiving its
+	// events. Ingest counts the events acknowledged per second, delivered
+	// those that arrived on the sockets per second (until the last did).
+	IngestEventsPerSec    float64 `json:"ingest_events_per_sec"`
+	DeliveredEventsPerSec float64 `json:"delivered_events_per_sec"`
+	// Lost is acknowledged events that never arrived (must be 0).
+	Lost            int `json:"lost"`
+	IngestBatchSize int `json:"ingest_batch_size"`
+	// IngestAloneEventsPerSec is the same load with no socket open.
+	IngestAloneEventsPerSec float64 `json:"ingest_alone_events_per_sec"`
+	RSSMB                   float64 `json:"rss_mb"`      // the nodes' resident memory at the end, summed
+	PeakRSSMB               float64 `json:"peak_rss_mb"` // and their peaks
+	HeapMB                  float64 `json:"heap_mb"`     // heap in use at the end, after a collection
+	DurationS               float64 `json:"duration_s"`
+	Target                  string  `json:"target,omitempty"` // measured a running node; its memory is not known here
 }
 
 type customer struct {
 	linkID, convID, cookie, csrf string
+	node                         int // the node its socket is on
 }
 
-// env is a node under test with its customers set up and a driver aimed
-// at it.
+// env is the nodes under test with their customers set up and a driver
+// aimed at them.
 type env struct {
-	node   *node
+	nodes  []*node
 	driver *driver
 	close  func()
 }
 
-// prepare makes a scratch data store, sets up o.Customers linked customers
-// in it, and starts the node. webhooks lets the node post webhooks to
+// prepare makes a scratch data store, sets up o.Sockets linked customers
+// in it, and starts the nodes. webhooks lets the nodes post webhooks to
 // loopback, where the benchmark plays the bank.
 func prepare(ctx context.Context, o Options, webhooks bool) (*env, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
+	o.Nodes = max(o.Nodes, 1)
 	var cleanup []func()
 	closeAll := func() {
 		for i := len(cleanup) - 1; i >= 0; i-- {
@@ -126,17 +151,15 @@ func prepare(ctx context.Context, o Options, webhooks bool) (*env, error) {
 	}
 	cleanup = append(cleanup, func() { os.RemoveAll(dir) })
 	cfg := config.Default()
-	cfg.DataDir, cfg.RootKey, cfg.LogLevel, cfg.NATS = dir, vault.GenerateRootKey(), "warn", ""
-	cfg.DebugAddr = o.DebugAddr
+	cfg.DataDir, cfg.RootKey, cfg.LogLevel, cfg.NATS = filepath.Join(dir, "node-0"), vault.GenerateRootKey(), "warn", o.NATS
 	if webhooks {
 		cfg.WebhookAllowPrivate = "true"
 	}
-	cfg.Addr, err = freeAddr()
-	if err != nil {
-		return fail(err)
-	}
 	switch o.Store {
 	case "sqlite":
+		if o.Nodes > 1 {
+			return fail(errors.New("bench: several nodes share a PostgreSQL store: use --store postgres"))
+		}
 		cfg.Database = ""
 	case "postgres":
 		if o.Database == "" {
@@ -151,24 +174,130 @@ func prepare(ctx context.Context, o Options, webhooks bool) (*env, error) {
 	default:
 		return fail(fmt.Errorf("bench: unknown store %q", o.Store))
 	}
+	if o.Nodes > 1 && o.NATS == "" {
+		return fail(errors.New("bench: several nodes share an external NATS: give --nats"))
+	}
+	if cfg.Addr, err = freeAddr(); err != nil {
+		return fail(err)
+	}
 	if err := cfg.Resolve(); err != nil {
 		return fail(err)
 	}
 
-	fmt.Fprintf(o.Log, "setting up %d customers on %s…\n", o.Customers, o.Store)
-	apiKey, customers, err := setup(ctx, cfg, o.Customers)
+	fmt.Fprintf(o.Log, "setting up %d customers on %s…\n", o.Sockets, o.Store)
+	apiKey, customers, err := setup(ctx, cfg, o.Sockets)
 	if err != nil {
 		return fail(fmt.Errorf("bench: setup: %w", err))
 	}
-	node, err := startNode(ctx, o.Binary, cfg)
-	if err != nil {
-		return fail(err)
+	var nodes []*node
+	var bases []string
+	for i := range o.Nodes {
+		nc := cfg
+		if i > 0 {
+			nc.DataDir = filepath.Join(dir, fmt.Sprintf("node-%d", i))
+			if nc.Addr, err = freeAddr(); err != nil {
+				return fail(err)
+			}
+			nc.BaseURL = "http://" + nc.Addr
+		}
+		if nc.DebugAddr, err = freeAddr(); err != nil {
+			return fail(err)
+		}
+		if i == 0 && o.DebugAddr != "" {
+			nc.DebugAddr = o.DebugAddr
+		}
+		n, err := startNode(ctx, o.Binary, nc)
+		if err != nil {
+			return fail(err)
+		}
+		cleanup = append(cleanup, n.stop)
+		nodes, bases = append(nodes, n), append(bases, n.base)
 	}
-	cleanup = append(cleanup, node.stop)
-	d := &driver{base: cfg.BaseURL, apiKey: apiKey, customers: customers, sent: map[string]time.Time{},
+	for i := range customers {
+		customers[i].node = i % len(nodes)
+	}
+	d := &driver{bases: bases, apiKey: apiKey, customers: customers, sent: map[string]sentEvent{},
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
 	cleanup = append(cleanup, d.closeSockets)
-	return &env{node: node, driver: d, close: closeAll}, nil
+	return &env{nodes: nodes, driver: d, close: closeAll}, nil
+}
+
+// memory sums the nodes' memory figures; gc collects garbage first.
+func (e *env) memory(gc bool) (server.Memory, error) {
+	var sum server.Memory
+	for _, n := range e.nodes {
+		m, err := n.measure(gc)
+		if err != nil {
+			return sum, err
+		}
+		sum.RSS += m.RSS
+		sum.HeapInuse += m.HeapInuse
+		sum.StackInuse += m.StackInuse
+		sum.HeapAlloc += m.HeapAlloc
+		sum.Goroutines += m.Goroutines
+	}
+	return sum, nil
+}
+
+// rss sums the nodes' resident memory and peaks, in MiB.
+func (e *env) rss() (rss, peak float64) {
+	for _, n := range e.nodes {
+		r, p := n.memory()
+		rss, peak = rss+r, peak+p
+	}
+	return rss, peak
+}
+
+// connectIdle connects every socket and measures what the idle sockets
+// cost the nodes.
+func connectIdle(ctx context.Context, e *env, o Options, res *Result) error {
+	d := e.driver
+	var before server.Memory
+	var err error
+	if e.nodes != nil {
+		if before, err = e.memory(true); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(o.Log, "connecting %d sockets…\n", len(d.customers))
+	if err := d.connect(ctx); err != nil {
+		return err
+	}
+	if e.nodes == nil {
+		return nil
+	}
+	// Let the handlers that caught the devices up finish.
+	time.Sleep(time.Second)
+	after, err := e.memory(true)
+	if err != nil {
+		return err
+	}
+	n := float64(len(d.customers))
+	res.KBPerIdleSocket = float64(after.RSS-before.RSS) / 1024 / n
+	res.HeapKBPerIdleSocket = float64(after.HeapInuse+after.StackInuse-before.HeapInuse-before.StackInuse) / 1024 / n
+	res.GoroutinesPerIdleSocket = float64(after.Goroutines-before.Goroutines) / n
+	fmt.Fprintf(o.Log, "idle: %.1f KiB resident, %.1f KiB heap and %.1f KiB stacks, %.2f goroutines per socket (heap in use %.0f MiB)\n",
+		res.KBPerIdleSocket, float64(after.HeapInuse-before.HeapInuse)/1024/n, float64(after.StackInuse-before.StackInuse)/1024/n,
+		res.GoroutinesPerIdleSocket, float64(after.HeapInuse)/(1<<20))
+	return nil
+}
+
+// RunIdle only connects the sockets and measures what they cost.
+func RunIdle(ctx context.Context, o Options) (Result, error) {
+	res := Result{Store: o.Store, Nodes: max(o.Nodes, 1), Sockets: o.Sockets}
+	e, err := prepare(ctx, o, false)
+	if err != nil {
+		return res, err
+	}
+	defer e.close()
+	if err := connectIdle(ctx, e, o, &res); err != nil {
+		return res, err
+	}
+	res.RSSMB, res.PeakRSSMB = e.rss()
+	if m, err := e.memory(true); err == nil {
+		res.HeapMB = float64(m.HeapInuse) / (1 << 20)
+	}
+	return res, nil
 }
 
 // Run runs the ingest benchmark.
@@ -176,11 +305,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	res := Result{Store: o.Store, Customers: o.Customers, OfferedRate: o.Rate, IngestBatchSize: o.BatchSize}
+	res := Result{Store: o.Store, Nodes: max(o.Nodes, 1), Sockets: o.Sockets, OfferedRate: o.Rate, IngestBatchSize: o.BatchSize}
 	var e *env
 	var err error
 	if o.Target != "" {
-		res.Target, res.Store, res.Customers = o.Target, "target", 1
+		res.Target, res.Store, res.Sockets = o.Target, "target", 1
 		e, err = targetEnv(ctx, o)
 	} else {
 		e, err = prepare(ctx, o, false)
@@ -190,8 +319,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	defer e.close()
 	d := e.driver
-	fmt.Fprintf(o.Log, "connecting %d sockets…\n", len(d.customers))
-	if err := d.connect(ctx); err != nil {
+	if err := connectIdle(ctx, e, o, &res); err != nil {
 		return res, err
 	}
 
@@ -201,22 +329,27 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err := d.latencyPhase(ctx, o.Rate, phase); err != nil {
 		return res, err
 	}
-	res.E2ELatencyMs, res.Delivered, res.Undelivered, res.AchievedRate = d.summary(phase)
+	res.E2ELatencyMs, res.CrossNodeLatencyMs, res.Delivered, res.Undelivered, res.AchievedRate = d.summary(phase)
 
 	fmt.Fprintf(o.Log, "throughput while delivering to %d sockets: %d writers, batches of %d, for %s…\n", len(d.customers), o.Writers, o.BatchSize, phase)
-	res.IngestDeliveringPerSec, err = d.throughputPhase(ctx, o.Writers, o.BatchSize, phase)
+	tp, err := d.throughputPhase(ctx, o.Writers, o.BatchSize, phase, true)
 	if err != nil {
 		return res, err
 	}
+	res.IngestEventsPerSec, res.DeliveredEventsPerSec, res.Lost = tp.accepted, tp.delivered, tp.lost
 	d.closeSockets()
 	fmt.Fprintf(o.Log, "throughput, no sockets: %d writers, batches of %d, for %s…\n", o.Writers, o.BatchSize, phase)
-	res.IngestEventsPerSec, err = d.throughputPhase(ctx, o.Writers, o.BatchSize, phase)
+	alone, err := d.throughputPhase(ctx, o.Writers, o.BatchSize, phase, false)
 	if err != nil {
 		return res, err
 	}
+	res.IngestAloneEventsPerSec = alone.accepted
 	res.DurationS = time.Since(start).Seconds()
-	if e.node != nil {
-		res.RSSMB, res.PeakRSSMB = e.node.memory()
+	if e.nodes != nil {
+		res.RSSMB, res.PeakRSSMB = e.rss()
+		if m, err := e.memory(true); err == nil {
+			res.HeapMB = float64(m.HeapInuse) / (1 << 20)
+		}
 	}
 	return res, nil
 }
@@ -253,7 +386,7 @@ func targetEnv(ctx context.Context, o Options) (*env, error) {
 	if resp.StatusCode != http.StatusOK || cookie == "" {
 		return nil, fmt.Errorf("bench: sign in at %s: %s", o.Target, resp.Status)
 	}
-	d := &driver{base: strings.TrimRight(o.Target, "/"), apiKey: info.APIKey, sent: map[string]time.Time{},
+	d := &driver{bases: []string{strings.TrimRight(o.Target, "/")}, apiKey: info.APIKey, sent: map[string]sentEvent{},
 		customers: []customer{{linkID: info.LinkID, convID: info.ConversationID, cookie: cookie}},
 		client:    &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
 	return &env{driver: d, close: d.closeSockets}, nil
@@ -357,17 +490,19 @@ func setup(ctx context.Context, cfg config.Config, n int) (string, []customer, e
 }
 
 type node struct {
-	cmd  *exec.Cmd
-	done chan struct{}
+	cmd         *exec.Cmd
+	done        chan struct{}
+	base, debug string
 }
 
 func startNode(ctx context.Context, binary string, cfg config.Config) (*node, error) {
-	args := []string{"serve", "--addr", cfg.Addr, "--data", cfg.DataDir, "--log-level", "warn", "--webhook-allow-private", cfg.WebhookAllowPrivate}
-	if cfg.DebugAddr != "" {
-		args = append(args, "--debug-addr", cfg.DebugAddr)
-	}
+	args := []string{"serve", "--addr", cfg.Addr, "--data", cfg.DataDir, "--log-level", "warn", "--webhook-allow-private", cfg.WebhookAllowPrivate,
+		"--debug-addr", cfg.DebugAddr}
 	if cfg.Database != "" {
 		args = append(args, "--database", cfg.Database)
+	}
+	if cfg.NATS != "" {
+		args = append(args, "--nats", cfg.NATS)
 	}
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), "OPENTELLER_ROOT_KEY="+cfg.RootKey)
@@ -375,11 +510,11 @@ func startNode(ctx context.Context, binary string, cfg config.Config) (*node, er
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("bench: start node: %w", err)
 	}
-	n := &node{cmd: cmd, done: make(chan struct{})}
+	n := &node{cmd: cmd, done: make(chan struct{}), base: "http://" + cfg.Addr, debug: "http://" + cfg.DebugAddr}
 	go func() { cmd.Wait(); close(n.done) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(cfg.BaseURL + "/readyz")
+		resp, err := http.Get(n.base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -411,6 +546,22 @@ func (n *node) stop() {
 	}
 }
 
+// measure asks the node for its memory figures (GET /debug/memory on its
+// debug listener); gc collects garbage first.
+func (n *node) measure(gc bool) (server.Memory, error) {
+	var m server.Memory
+	q := ""
+	if gc {
+		q = "?gc=1"
+	}
+	resp, err := http.Get(n.debug + "/debug/memory" + q)
+	if err != nil {
+		return m, fmt.Errorf("bench: node memory: %w", err)
+	}
+	defer resp.Body.Close()
+	return m, json.NewDecoder(resp.Body).Decode(&m)
+}
+
 // memory reads the node's resident set and its peak from /proc, in MiB.
 func (n *node) memory() (rss, peak float64) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", n.cmd.Process.Pid))
@@ -435,42 +586,74 @@ func (n *node) memory() (rss, peak float64) {
 	return rss, peak
 }
 
+// sentEvent is an event the driver posted: when, and to which node.
+type sentEvent struct {
+	at   time.Time
+	node int
+}
+
 // driver plays the banks and the customers.
 type driver struct {
-	base, apiKey string
+	bases        []string // the nodes' URLs
+	apiKey       string
 	customers    []customer
 	client       *http.Client
 	sockets      []*websocket.Conn
 	seq          atomic.Int64
+	posts        atomic.Int64 // posts so far, to take turns among the nodes
 	delivered    atomic.Int64 // events that arrived on the sockets
+	lastDelivery atomic.Int64 // when the latest did, in Unix nanoseconds
 
-	mu        sync.Mutex
-	sent      map[string]time.Time // event id → when its POST was sent
-	latencies []time.Duration
-	measuring bool
+	mu             sync.Mutex
+	sent           map[string]sentEvent // event id → when its POST was sent, and where
+	latencies      []time.Duration
+	crossLatencies []time.Duration // of events delivered by another node than the one posted to
+	measuring      bool
 }
 
+// nextNode is the node the next POST goes to.
+func (d *driver) nextNode() int { return int(d.posts.Add(1) % int64(len(d.bases))) }
+
 func (d *driver) connect(ctx context.Context) error {
-	wsURL := "ws" + strings.TrimPrefix(d.base, "http") + "/app/ws"
 	caught := make(chan error, len(d.customers))
 	d.sockets = make([]*websocket.Conn, len(d.customers))
-	sem := make(chan struct{}, 32)
-	for i, c := range d.customers {
-		sem <- struct{}{}
-		dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		conn, _, err := websocket.Dial(dctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Cookie": {c.cookie}}})
-		cancel()
-		<-sem
-		if err != nil {
-			return fmt.Errorf("bench: dial socket %d: %w", i, err)
-		}
-		conn.SetReadLimit(1 << 20)
-		d.sockets[i] = conn
-		resume, _ := json.Marshal(map[string]any{"type": "resume", "cursors": map[string]int64{c.convID: 0}})
-		if err := conn.Write(ctx, websocket.MessageText, resume); err != nil {
-			return err
-		}
-		go d.read(conn, caught)
+	work := make(chan int)
+	errc := make(chan error, 1)
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for i := range work {
+				c := d.customers[i]
+				wsURL := "ws" + strings.TrimPrefix(d.bases[c.node], "http") + "/app/ws"
+				dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+				conn, _, err := websocket.Dial(dctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Cookie": {c.cookie}}})
+				cancel()
+				if err == nil {
+					conn.SetReadLimit(1 << 20)
+					d.sockets[i] = conn
+					resume, _ := json.Marshal(map[string]any{"type": "resume", "cursors": map[string]int64{c.convID: 0}})
+					err = conn.Write(ctx, websocket.MessageText, resume)
+				}
+				if err != nil {
+					select {
+					case errc <- fmt.Errorf("bench: socket %d: %w", i, err):
+					default:
+					}
+					continue
+				}
+				go d.read(conn, c, caught)
+			}
+		})
+	}
+	for i := range d.customers {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
 	}
 	for range d.customers {
 		select {
@@ -494,9 +677,9 @@ func (d *driver) closeSockets() {
 	}
 }
 
-// read consumes one socket; it reports caught_up once, then records the
-// latency of every event whose send time it knows.
-func (d *driver) read(c *websocket.Conn, caught chan<- error) {
+// read consumes one socket; it reports caught_up once, then counts every
+// event and records the latency of those whose send time it knows.
+func (d *driver) read(c *websocket.Conn, cu customer, caught chan<- error) {
 	type event struct {
 		Data struct {
 			TransactionID string `json:"transaction_id"`
@@ -521,12 +704,16 @@ func (d *driver) read(c *websocket.Conn, caught chan<- error) {
 			caught <- nil
 		case "events":
 			d.delivered.Add(int64(len(frame.Events)))
+			d.lastDelivery.Store(now.UnixNano())
 			d.mu.Lock()
 			for _, e := range frame.Events {
-				if t, ok := d.sent[e.Data.TransactionID]; ok {
+				if s, ok := d.sent[e.Data.TransactionID]; ok {
 					delete(d.sent, e.Data.TransactionID)
 					if d.measuring {
-						d.latencies = append(d.latencies, now.Sub(t))
+						d.latencies = append(d.latencies, now.Sub(s.at))
+						if s.node != cu.node {
+							d.crossLatencies = append(d.crossLatencies, now.Sub(s.at))
+						}
 					}
 				}
 			}
@@ -545,13 +732,13 @@ var merchants = []bankapi.Merchant{
 // JSON by hand: the client shares the machine with the node it measures,
 // and reflection-based encoding of every event took cores the node needed.
 // TestEventEncoding checks it against encoding/json.
-func (d *driver) appendEvent(b []byte, c customer, track bool) []byte {
+func (d *driver) appendEvent(b []byte, c customer, track bool, node int) []byte {
 	n := d.seq.Add(1)
 	id := "b" + strconv.FormatInt(n, 10)
 	m := &merchants[rand.IntN(len(merchants))]
 	if track {
 		d.mu.Lock()
-		d.sent[id] = time.Now()
+		d.sent[id] = sentEvent{at: time.Now(), node: node}
 		d.mu.Unlock()
 	}
 	return appendEventJSON(b, id, c.linkID, time.Now().UTC(), fmt.Sprintf("%d.%02d", 3+rand.IntN(120), rand.IntN(100)), m)
@@ -581,21 +768,22 @@ func appendEventJSON(b []byte, id, linkID string, at time.Time, amount string, m
 	return append(b, `},"card_last4":"4821"}}`...)
 }
 
-// batch builds the body of one POST of n events to random customers.
-func (d *driver) batch(n int, track bool) []byte {
+// batch builds the body of one POST of n events to random customers, to
+// be sent to node.
+func (d *driver) batch(n int, track bool, node int) []byte {
 	b := make([]byte, 0, n*420+16)
 	b = append(b, `{"events":[`...)
 	for i := range n {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = d.appendEvent(b, d.customers[rand.IntN(len(d.customers))], track)
+		b = d.appendEvent(b, d.customers[rand.IntN(len(d.customers))], track, node)
 	}
 	return append(b, "]}"...)
 }
 
-func (d *driver) post(ctx context.Context, body []byte) (int, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, d.base+"/v1/events", bytes.NewReader(body))
+func (d *driver) post(ctx context.Context, node int, body []byte) (int, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, d.bases[node]+"/v1/events", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+d.apiKey)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := d.client.Do(req)
@@ -645,11 +833,12 @@ func (d *driver) latencyPhase(ctx context.Context, rate int, dur time.Duration) 
 		if n == 0 {
 			continue
 		}
-		body := d.batch(n, true)
+		node := d.nextNode()
+		body := d.batch(n, true, node)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := d.post(ctx, body); err != nil {
+			if _, err := d.post(ctx, node, body); err != nil {
 				select {
 				case errc <- err:
 				default:
@@ -679,12 +868,16 @@ func (d *driver) latencyPhase(ctx context.Context, rate int, dur time.Duration) 
 	return nil
 }
 
-func (d *driver) summary(dur time.Duration) (Percentiles, int, int, float64) {
+func (d *driver) summary(dur time.Duration) (all Percentiles, cross *Percentiles, delivered, undelivered int, achieved float64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	undelivered := len(d.sent)
+	undelivered = len(d.sent)
 	clear(d.sent)
-	return percentiles(d.latencies), len(d.latencies), undelivered, float64(len(d.latencies)+undelivered) / dur.Seconds()
+	if len(d.crossLatencies) > 0 {
+		p := percentiles(d.crossLatencies)
+		cross = &p
+	}
+	return percentiles(d.latencies), cross, len(d.latencies), undelivered, float64(len(d.latencies)+undelivered) / dur.Seconds()
 }
 
 // percentiles summarises latencies (nearest rank).
@@ -701,12 +894,20 @@ func percentiles(latencies []time.Duration) Percentiles {
 	return Percentiles{P50: pct(0.50), P95: pct(0.95), P99: pct(0.99), Max: pct(1)}
 }
 
-// throughputPhase posts full batches as fast as writers can for dur and
-// returns accepted events per second.
-func (d *driver) throughputPhase(ctx context.Context, writers, batch int, dur time.Duration) (float64, error) {
+// throughput is what a throughput phase measured, per second.
+type throughput struct {
+	accepted, delivered float64
+	lost                int
+}
+
+// throughputPhase posts full batches as fast as writers can for dur. With
+// sockets, it then waits for every accepted event to arrive, and counts
+// delivery from the phase's start to the last arrival.
+func (d *driver) throughputPhase(ctx context.Context, writers, batch int, dur time.Duration, sockets bool) (throughput, error) {
 	var accepted atomic.Int64
 	var wg sync.WaitGroup
 	errc := make(chan error, writers)
+	delivered0 := d.delivered.Load()
 	start := time.Now()
 	end := start.Add(dur)
 	for range writers {
@@ -714,7 +915,8 @@ func (d *driver) throughputPhase(ctx context.Context, writers, batch int, dur ti
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(end) {
-				n, err := d.post(ctx, d.batch(batch, false))
+				node := d.nextNode()
+				n, err := d.post(ctx, node, d.batch(batch, false, node))
 				accepted.Add(int64(n))
 				if err != nil {
 					errc <- err
@@ -727,8 +929,31 @@ func (d *driver) throughputPhase(ctx context.Context, writers, batch int, dur ti
 	elapsed := time.Since(start)
 	select {
 	case err := <-errc:
-		return 0, err
+		return throughput{}, err
 	default:
 	}
-	return float64(accepted.Load()) / elapsed.Seconds(), nil
+	out := throughput{accepted: float64(accepted.Load()) / elapsed.Seconds()}
+	if !sockets {
+		return out, nil
+	}
+	// Every acknowledged event must arrive; give the stragglers until
+	// nothing has moved for five seconds.
+	want := accepted.Load()
+	for last, still := int64(-1), time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		got := d.delivered.Load() - delivered0
+		if got >= want {
+			break
+		}
+		if got != last {
+			last, still = got, time.Now()
+		} else if time.Since(still) > 5*time.Second {
+			out.lost = int(want - got)
+			break
+		}
+	}
+	got := d.delivered.Load() - delivered0
+	if span := time.Unix(0, d.lastDelivery.Load()).Sub(start); got > 0 && span > 0 {
+		out.delivered = float64(got) / span.Seconds()
+	}
+	return out, nil
 }

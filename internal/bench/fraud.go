@@ -30,6 +30,7 @@ import (
 type FraudResult struct {
 	Scenario    string      `json:"scenario"` // "fraud"
 	Store       string      `json:"store"`
+	Nodes       int         `json:"nodes"`
 	RoundtripMs Percentiles `json:"fraud_roundtrip_ms"`
 	// The legs of the round trip: the alert reaching the device, the
 	// device's answer being acknowledged, and the answer reaching the bank.
@@ -51,7 +52,7 @@ type FraudResult struct {
 // RunFraud runs the fraud scenario: o.Rate alerts per second for
 // o.Duration, spread over o.Customers devices.
 func RunFraud(ctx context.Context, o Options) (FraudResult, error) {
-	res := FraudResult{Scenario: "fraud", Store: o.Store, OfferedPerSec: o.Rate, Customers: o.Customers}
+	res := FraudResult{Scenario: "fraud", Store: o.Store, Nodes: max(o.Nodes, 1), OfferedPerSec: o.Rate, Customers: o.Sockets}
 	env, err := prepare(ctx, o, true)
 	if err != nil {
 		return res, err
@@ -66,7 +67,7 @@ func RunFraud(ctx context.Context, o Options) (FraudResult, error) {
 	bank := &http.Server{Handler: bankapi.WebhookHandler(&f.verifier, f.onWebhook)}
 	go bank.Serve(ln)
 	defer bank.Close()
-	secret, err := bankapi.NewClient(env.driver.base, env.driver.apiKey).RegisterWebhookEndpoint(ctx, "http://"+ln.Addr().String()+"/hooks")
+	secret, err := bankapi.NewClient(env.driver.bases[0], env.driver.apiKey).RegisterWebhookEndpoint(ctx, "http://"+ln.Addr().String()+"/hooks")
 	if err != nil {
 		return res, fmt.Errorf("bench: register webhook endpoint: %w", err)
 	}
@@ -99,7 +100,7 @@ func RunFraud(ctx context.Context, o Options) (FraudResult, error) {
 	f.mu.Unlock()
 	res.AchievedPerSec = float64(res.Answered) / o.Duration.Seconds()
 	res.DurationS = time.Since(start).Seconds()
-	res.RSSMB, res.PeakRSSMB = env.node.memory()
+	res.RSSMB, res.PeakRSSMB = env.rss()
 	return res, nil
 }
 
@@ -163,10 +164,10 @@ func (f *fraudDriver) onWebhook(_ context.Context, w bankapi.Webhook) error {
 // connectDevices opens one socket per customer whose reader answers every
 // fraud alert it is shown with "deny", as the customer's tap would.
 func (f *fraudDriver) connectDevices(ctx context.Context) error {
-	wsURL := "ws" + strings.TrimPrefix(f.base, "http") + "/app/ws"
 	caught := make(chan struct{}, len(f.customers))
 	f.sockets = make([]*websocket.Conn, len(f.customers))
 	for i, c := range f.customers {
+		wsURL := "ws" + strings.TrimPrefix(f.bases[c.node], "http") + "/app/ws"
 		dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		conn, _, err := websocket.Dial(dctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Cookie": {c.cookie}}})
 		cancel()
@@ -237,7 +238,7 @@ func (f *fraudDriver) device(ctx context.Context, conn *websocket.Conn, c custom
 func (f *fraudDriver) answer(ctx context.Context, c customer, seq int64, id string) {
 	start := time.Now()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost,
-		f.base+"/app/api/conversations/"+c.convID+"/alerts/"+strconv.FormatInt(seq, 10)+"/answer",
+		f.bases[c.node]+"/app/api/conversations/"+c.convID+"/alerts/"+strconv.FormatInt(seq, 10)+"/answer",
 		strings.NewReader(`{"action":"deny"}`))
 	req.Header.Set("Cookie", c.cookie)
 	req.Header.Set("X-CSRF-Token", c.csrf)
@@ -299,8 +300,9 @@ func (f *fraudDriver) offer(ctx context.Context, rate int, dur time.Duration) er
 		f.mu.Unlock()
 		b.WriteString("]}")
 		body := b.Bytes()
+		node := f.nextNode()
 		wg.Go(func() {
-			if _, err := f.post(ctx, body); err != nil {
+			if _, err := f.post(ctx, node, body); err != nil {
 				f.fail(err)
 			}
 		})

@@ -19,11 +19,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var scenario string
 	fs := flag.NewFlagSet("openteller bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&scenario, "scenario", "ingest", "what to measure: ingest (events in, live to sockets) or fraud (alert → device → answer → signed webhook round trips at --rate alerts/s for --duration)")
+	fs.StringVar(&scenario, "scenario", "ingest", "what to measure: ingest (idle sockets' memory, latency at --rate, then events in and live to every socket), idle (only the memory of --sockets idle sockets) or fraud (alert → device → answer → signed webhook round trips at --rate alerts/s for --duration)")
 	fs.StringVar(&o.Store, "store", "sqlite", "store to measure: sqlite or postgres")
 	fs.StringVar(&o.Database, "database", os.Getenv("OPENTELLER_DATABASE"), "PostgreSQL URL for --store postgres (a scratch schema is made and dropped) [$OPENTELLER_DATABASE]")
 	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "total measuring time, split evenly between three phases: latency at --rate, ingest while delivering, ingest alone")
-	fs.IntVar(&o.Customers, "customers", 1000, "connected customers, one WebSocket each")
+	fs.IntVar(&o.Sockets, "sockets", 1000, "connected customers, one WebSocket each")
+	fs.IntVar(&o.Nodes, "nodes", 1, "serve processes sharing one PostgreSQL (--store postgres) and one NATS (--nats); customers' sockets and banks' posts are spread over them")
+	fs.StringVar(&o.NATS, "nats", os.Getenv("OPENTELLER_NATS"), "external NATS the nodes share (needed for --nodes > 1) [$OPENTELLER_NATS]")
 	fs.IntVar(&o.Rate, "rate", 2000, "offered load of the latency phase, events per second")
 	fs.IntVar(&o.BatchSize, "batch", 100, "events per POST in the throughput phase")
 	fs.IntVar(&o.Writers, "writers", 8, "concurrent posters in the throughput phase")
@@ -41,6 +43,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	o.Binary = exe
 	switch scenario {
 	case "ingest":
+	case "idle":
+		res, err := bench.RunIdle(ctx, o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "store %s, %d node(s): %d idle sockets cost %.1f KiB resident each (%.1f KiB of heap and stacks, %.2f goroutines); heap in use %.0f MiB, RSS %.1f MiB\n",
+			res.Store, res.Nodes, res.Sockets, res.KBPerIdleSocket, res.HeapKBPerIdleSocket, res.GoroutinesPerIdleSocket, res.HeapMB, res.RSSMB)
+		if asJSON {
+			b, _ := json.Marshal(res)
+			fmt.Fprintln(stdout, string(b))
+		}
+		return nil
 	case "fraud":
 		if o.Target != "" {
 			return errors.New("bench: --scenario fraud starts its own node; --target is for the ingest scenario")
@@ -71,9 +85,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if res.Target != "" {
 		memory = "node memory not measured (a running node at " + res.Target + ")"
 	}
-	fmt.Fprintf(stdout, "store %s: ingest %.0f events/s alone, %.0f events/s while delivering (batches of %d); e2e latency at %d events/s over %d sockets: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms (%d delivered, %d undelivered); %s\n",
-		res.Store, res.IngestEventsPerSec, res.IngestDeliveringPerSec, res.IngestBatchSize, res.OfferedRate, res.Customers, res.E2ELatencyMs.P50, res.E2ELatencyMs.P95, res.E2ELatencyMs.P99,
-		res.Delivered, res.Undelivered, memory)
+	cross := ""
+	if res.CrossNodeLatencyMs != nil {
+		cross = fmt.Sprintf(" (across nodes p50 %.2f ms, p99 %.2f ms)", res.CrossNodeLatencyMs.P50, res.CrossNodeLatencyMs.P99)
+	}
+	fmt.Fprintf(stdout, "store %s, %d node(s), %d sockets: %.0f events/s accepted and %.0f delivered (%d lost), %.0f accepted with no socket open (batches of %d); e2e latency at %d events/s: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms%s (%d delivered, %d undelivered); %.1f KiB per idle socket; %s\n",
+		res.Store, res.Nodes, res.Sockets, res.IngestEventsPerSec, res.DeliveredEventsPerSec, res.Lost, res.IngestAloneEventsPerSec, res.IngestBatchSize,
+		res.OfferedRate, res.E2ELatencyMs.P50, res.E2ELatencyMs.P95, res.E2ELatencyMs.P99, cross, res.Delivered, res.Undelivered, res.KBPerIdleSocket, memory)
 	if asJSON {
 		b, _ := json.Marshal(res)
 		fmt.Fprintln(stdout, string(b))

@@ -96,7 +96,7 @@ type customerDevices struct {
 	devices []*device // copied on change, so wake-ups read it unlocked
 	// heads is the newest seq heard of per conversation, from the bus or
 	// the store: the sweep wakes devices only where the store is ahead.
-	heads map[string]int64
+	heads seqs
 }
 
 // Config configures NewHub.
@@ -185,7 +185,7 @@ func (h *Hub) register(d *device) error {
 	defer h.mu.Unlock()
 	cd := h.customers[d.customerID]
 	if cd == nil {
-		cd = &customerDevices{heads: map[string]int64{}}
+		cd = &customerDevices{}
 		customerID := d.customerID
 		stop, err := h.feed.Follow(customerID, func(w bus.Wake) { h.wake(customerID, w) })
 		if err != nil {
@@ -228,8 +228,8 @@ func (h *Hub) wake(customerID string, w bus.Wake) {
 		h.mu.Unlock()
 		return
 	}
-	if w.ConversationID != "" && w.Typing == "" && w.Seq > cd.heads[w.ConversationID] {
-		cd.heads[w.ConversationID] = w.Seq
+	if heard, _ := cd.heads.get(w.ConversationID); w.ConversationID != "" && w.Typing == "" && w.Seq > heard {
+		cd.heads.set(w.ConversationID, w.Seq)
 	}
 	devices := cd.devices
 	h.mu.Unlock()
@@ -253,21 +253,53 @@ func (h *Hub) wake(customerID string, w bus.Wake) {
 	}
 }
 
-// sweeper runs sweep every sweepEvery, and when asked to.
+// reapEvery is how often the hub forgets devices whose sockets ended.
+const reapEvery = time.Second
+
+// sweeper reaps every reapEvery, and sweeps every sweepEvery and when
+// asked to.
 func (h *Hub) sweeper() {
 	defer close(h.swept)
-	t := time.NewTicker(h.sweepEvery)
-	defer t.Stop()
+	reap := time.NewTicker(min(reapEvery, h.sweepEvery))
+	defer reap.Stop()
+	next := time.Now().Add(h.sweepEvery)
 	for {
 		select {
 		case <-h.ctx.Done():
 			return
-		case <-t.C:
+		case <-reap.C:
+			h.reap()
+			if time.Now().Before(next) {
+				continue
+			}
 		case <-h.sweepNow:
 		}
+		next = time.Now().Add(h.sweepEvery)
 		if err := h.sweep(h.ctx); err != nil && h.ctx.Err() == nil {
 			h.log.Warn("delivery: sweep", "err", err)
 		}
+	}
+}
+
+// reap forgets the devices whose sockets have ended. A device does not
+// watch its own end (that would cost every idle device a callback); a
+// failed write ends it at once, and an idle one is found here.
+func (h *Hub) reap() {
+	h.mu.Lock()
+	var gone []*device
+	for _, cd := range h.customers {
+		for _, d := range cd.devices {
+			if d.ctx.Err() != nil {
+				gone = append(gone, d)
+			}
+		}
+	}
+	h.mu.Unlock()
+	for _, d := range gone {
+		d.mu.Lock()
+		d.gone = true
+		d.mu.Unlock()
+		h.unregister(d)
 	}
 }
 
@@ -318,8 +350,8 @@ func (h *Hub) sweep(ctx context.Context) error {
 			if cd == nil {
 				continue
 			}
-			if heard, ok := cd.heads[head.ConversationID]; !ok || head.LastSeq > heard {
-				cd.heads[head.ConversationID] = head.LastSeq
+			if heard, ok := cd.heads.get(head.ConversationID); !ok || head.LastSeq > heard {
+				cd.heads.set(head.ConversationID, head.LastSeq)
 				missed = append(missed, behind{cd.devices, head.ConversationID, head.LastSeq})
 			}
 		}

@@ -9,8 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/openteller/openteller/internal/store"
@@ -23,7 +25,7 @@ const (
 	maxInbox = 256
 	// Socket buffers: after its resume a device sends only control frames,
 	// and each frame to it goes out in one write whatever the buffer.
-	readBuffer  = 256
+	readBuffer  = 64
 	writeBuffer = 64
 )
 
@@ -43,7 +45,35 @@ type device struct {
 
 	// known is the last seq sent per conversation; only the goroutine
 	// draining the inbox touches it.
-	known map[string]int64
+	known seqs
+}
+
+// seqs maps conversations to seqs. A customer has a handful of
+// conversations, so a slice costs less than a map on every idle device.
+type seqs []convSeq
+
+type convSeq struct {
+	conv string
+	seq  int64
+}
+
+func (s seqs) get(conv string) (int64, bool) {
+	for _, c := range s {
+		if c.conv == conv {
+			return c.seq, true
+		}
+	}
+	return 0, false
+}
+
+func (s *seqs) set(conv string, seq int64) {
+	for i := range *s {
+		if (*s)[i].conv == conv {
+			(*s)[i].seq = seq
+			return
+		}
+	}
+	*s = append(*s, convSeq{conv, seq})
 }
 
 type itemKind uint8
@@ -114,6 +144,7 @@ func (d *device) end(err error) {
 	d.mu.Lock()
 	d.gone, d.running, d.inbox = true, false, nil
 	d.mu.Unlock()
+	d.hub.unregister(d)
 	switch {
 	case errors.Is(err, errSignedOut):
 		d.conn.Close(CloseSignedOut, "signed out")
@@ -142,7 +173,7 @@ func (d *device) process(items []item) error {
 				return err
 			}
 		case itemTyping:
-			if _, ok := d.known[it.conv]; !ok {
+			if _, ok := d.known.get(it.conv); !ok {
 				continue // not a conversation this device has
 			}
 			if err := out.flush(); err != nil {
@@ -152,7 +183,7 @@ func (d *device) process(items []item) error {
 				return err
 			}
 		case itemMoved:
-			known, ok := d.known[it.conv]
+			known, ok := d.known.get(it.conv)
 			switch {
 			case !ok:
 				if err := out.flush(); err != nil {
@@ -168,7 +199,7 @@ func (d *device) process(items []item) error {
 				if err := out.add(it.conv, wire); err != nil {
 					return err
 				}
-				d.known[it.conv] = evs[len(evs)-1].Seq
+				d.known.set(it.conv, evs[len(evs)-1].Seq)
 				if err := d.afterEvents(it.conv, evs, &out); err != nil {
 					return err
 				}
@@ -220,7 +251,7 @@ func (d *device) catchUp(cursors map[string]int64) error {
 		if !seen {
 			cur = max(0, c.LastSeq-backlogOnFirstSight)
 		}
-		d.known[c.ID] = min(max(cur, 0), c.LastSeq)
+		d.known.set(c.ID, min(max(cur, 0), c.LastSeq))
 		if err := d.sendAfter(c.ID); err != nil {
 			return err
 		}
@@ -235,7 +266,7 @@ func (d *device) syncAll() error {
 		return err
 	}
 	for _, c := range convs {
-		cur, ok := d.known[c.ID]
+		cur, ok := d.known.get(c.ID)
 		switch {
 		case !ok:
 			err = d.introduce(c.ID)
@@ -266,7 +297,7 @@ func (d *device) introduce(convID string) error {
 	if err := d.write(conversationFrame{Type: "conversation", Conversation: ViewOf(c, d.hub.now())}); err != nil {
 		return err
 	}
-	d.known[convID] = 0
+	d.known.set(convID, 0)
 	return d.sendAfter(convID)
 }
 
@@ -274,7 +305,8 @@ func (d *device) introduce(convID string) error {
 // from the store, a page to a frame.
 func (d *device) sendAfter(convID string) error {
 	for {
-		evs, err := d.hub.store.EventsAfter(d.ctx, convID, d.known[convID], pageSize)
+		after, _ := d.known.get(convID)
+		evs, err := d.hub.store.EventsAfter(d.ctx, convID, after, pageSize)
 		if err != nil {
 			return err
 		}
@@ -292,7 +324,7 @@ func (d *device) sendAfter(convID string) error {
 		if err := out.add(convID, wire); err != nil {
 			return err
 		}
-		d.known[convID] = evs[len(evs)-1].Seq
+		d.known.set(convID, evs[len(evs)-1].Seq)
 		if err := d.afterEvents(convID, evs, &out); err != nil {
 			return err
 		}
@@ -307,7 +339,21 @@ func (d *device) sendAfter(convID string) error {
 
 // write sends v as one JSON text message.
 func (d *device) write(v any) error {
-	return WriteFrame(d.ctx, d.conn, v)
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return d.send(data)
+}
+
+// send writes one text message, dropping the device when it cannot take it
+// within writeTimeout. The timeout is a timer, not a context with a
+// deadline: the library keeps the last write's context, and an idle
+// device should keep nothing of its last write.
+func (d *device) send(data []byte) error {
+	t := time.AfterFunc(writeTimeout, func() { d.conn.CloseNow() })
+	defer t.Stop()
+	return d.conn.Write(context.Background(), websocket.MessageText, data)
 }
 
 // frames gathers consecutive events of one conversation into one
@@ -346,14 +392,22 @@ func (f *frames) flush() error {
 	}
 	f.buf = append(f.buf, "]}"...)
 	f.n = 0
-	ctx, cancel := context.WithTimeout(f.d.ctx, writeTimeout)
-	defer cancel()
-	return f.d.conn.Write(ctx, websocket.MessageText, f.buf)
+	return f.d.send(f.buf)
 }
 
+// appendJSONString writes s as encoding/json does: the names this package
+// writes are plain ASCII, which needs no escaping; anything else goes
+// through the encoder.
 func appendJSONString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s)
-	return append(b, q...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // batch is one wake-up's events, shared by every device of the customer:
@@ -386,16 +440,42 @@ func (b *batch) after(d *device, known int64) ([]store.Event, [][]byte) {
 	return b.events[i:], b.wire[i:]
 }
 
-// encode opens an event for its own customer's device and encodes it. A
-// payload that cannot be opened is sent empty: the seq still advances, so
-// the device is not stuck behind it.
+// encode opens an event for its own customer's device and encodes it as
+// the live protocol's event object (Event's JSON, written directly: the
+// payload is the JSON ingest sealed, so it needs no second pass). A payload
+// that cannot be opened is sent empty: the seq still advances, so the
+// device is not stuck behind it.
 func (h *Hub) encode(ctx context.Context, e store.Event) []byte {
-	b, err := json.Marshal(h.wire(ctx, e))
-	if err != nil {
-		h.log.Error("delivery: encode event", "conversation", e.ConversationID, "seq", e.Seq, "err", err)
-		b, _ = json.Marshal(Event{Seq: e.Seq, Type: e.Type, Author: e.Author, OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Data: []byte(`{}`)})
+	data, err := h.keyring.Open(ctx, vault.ConversationKey(e.CustomerID, e.InstitutionID), e.ID, e.Sealed)
+	if err != nil || !json.Valid(data) {
+		h.log.Error("delivery: open event", "conversation", e.ConversationID, "seq", e.Seq, "err", err)
+		data = []byte(`{}`)
 	}
-	return b
+	b := make([]byte, 0, 160+len(data))
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendInt(b, e.Seq, 10)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, e.Type)
+	b = append(b, `,"author":`...)
+	b = appendJSONString(b, e.Author)
+	b = append(b, `,"occurred_at":`...)
+	b = appendJSONTime(b, e.OccurredAt)
+	b = append(b, `,"received_at":`...)
+	b = appendJSONTime(b, e.ReceivedAt)
+	b = append(b, `,"data":`...)
+	b = append(b, data...)
+	if e.ReplacesSeq != 0 {
+		b = append(b, `,"replaces_seq":`...)
+		b = strconv.AppendInt(b, e.ReplacesSeq, 10)
+	}
+	return append(b, '}')
+}
+
+// appendJSONTime writes t as encoding/json does.
+func appendJSONTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
 }
 
 // wire opens an event for its own customer's device.
@@ -424,28 +504,24 @@ func (h *Hub) Handler() http.Handler {
 			return
 		}
 		conn.SetReadLimit(64 << 10)
-		cursors, err := readResume(r.Context(), conn)
+		cursors, err := readResume(conn)
 		if err != nil {
 			conn.CloseNow()
 			return
 		}
-		d := &device{hub: h, customerID: customerID, conn: conn, known: map[string]int64{}, running: true}
+		d := &device{hub: h, customerID: customerID, conn: conn, running: true}
 		if se := h.sessionOf(r); len(se) > 0 {
 			d.session = se
 		}
 		// From here the device sends nothing more; CloseRead answers its
-		// pings and ends d.ctx when it goes away.
-		d.ctx = conn.CloseRead(h.ctx)
+		// pings and ends d.ctx when it goes away (the hub then forgets it:
+		// see reap). Not a child of any context: that would cost each
+		// device a place in its parent.
+		d.ctx = conn.CloseRead(context.Background())
 		if err := h.register(d); err != nil {
 			d.end(err)
 			return
 		}
-		context.AfterFunc(d.ctx, func() {
-			h.unregister(d)
-			d.mu.Lock()
-			d.gone = true
-			d.mu.Unlock()
-		})
 		// Wake-ups that arrive meanwhile wait in the inbox (running is
 		// set), and are sent after the catch-up, in order.
 		if err := d.catchUp(cursors); err != nil {
@@ -456,10 +532,12 @@ func (h *Hub) Handler() http.Handler {
 	})
 }
 
-func readResume(ctx context.Context, c *websocket.Conn) (map[string]int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, resumeTimeout)
-	defer cancel()
-	_, data, err := c.Read(ctx)
+// readResume reads the device's first message. Its timeout is a timer, as
+// for writes (see send): the library keeps the context of its last read.
+func readResume(c *websocket.Conn) (map[string]int64, error) {
+	t := time.AfterFunc(resumeTimeout, func() { c.CloseNow() })
+	defer t.Stop()
+	_, data, err := c.Read(context.Background())
 	if err != nil {
 		return nil, err
 	}
@@ -506,6 +584,9 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// WebSocket library takes over what is buffered, then reads the
 	// connection itself.
 	n := brw.Reader.Buffered()
+	if n == 0 {
+		return conn, bufio.NewReadWriter(bufio.NewReaderSize(conn, readBuffer), bufio.NewWriterSize(conn, writeBuffer)), nil
+	}
 	ahead, _ := brw.Reader.Peek(n)
 	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(ahead)), conn), max(readBuffer, n))
 	if _, err := r.Peek(n); err != nil {
