@@ -17,21 +17,32 @@ import (
 	"github.com/openteller/openteller/internal/vault"
 )
 
-// cluster is two `serve` nodes on one PostgreSQL schema and an external
-// NATS, with the simulated bank (run in this process) redirecting to node A.
+// cluster is `serve` nodes on one PostgreSQL schema and an external NATS,
+// with the simulated bank (run in this process) redirecting to the first.
 type cluster struct {
 	baseA, baseB, apiKey, institutionID string
 	dbURL                               string // the test's own PostgreSQL schema
+	bases                               []string
+	nodes                               []*proc
 }
 
-func startCluster(t *testing.T) cluster {
+func startCluster(t *testing.T) cluster { return startFleet(t, 2) }
+
+// startFleet starts n nodes.
+func startFleet(t *testing.T, n int) cluster {
 	t.Helper()
 	dbURL := testenv.PostgresSchema(t)
 	natsURL := testenv.NATS(t)
 	env := []string{"OPENTELLER_ROOT_KEY=" + vault.GenerateRootKey()}
-	addrA, addrB, bankAddr := freeAddr(t), freeAddr(t), freeAddr(t)
-	c := cluster{baseA: "http://" + addrA, baseB: "http://" + addrB, dbURL: dbURL}
-	bankURL := "http://" + bankAddr
+	var addrs []string
+	c := cluster{dbURL: dbURL}
+	for range n {
+		addr := freeAddr(t)
+		addrs, c.bases = append(addrs, addr), append(c.bases, "http://"+addr)
+	}
+	c.baseA, c.baseB = c.bases[0], c.bases[1]
+	bankURL := "http://" + freeAddr(t)
+	bankAddr := strings.TrimPrefix(bankURL, "http://")
 
 	create := exec.Command(binary, "institution", "create", "--database", dbURL, "--name", "Cedar Bank",
 		"--authorize-url", bankURL+"/authorize", "--token-url", bankURL+"/token", "--client-id", "openteller", "--client-secret", "s3cret-two-nodes")
@@ -56,10 +67,12 @@ func startCluster(t *testing.T) cluster {
 	t.Cleanup(func() { bankSrv.Close() })
 
 	// The simulated bank is on loopback: the nodes may reach its token endpoint.
-	nodeA := start(t, env, "serve", "--addr", addrA, "--data", t.TempDir(), "--database", dbURL, "--nats", natsURL, "--webhook-allow-private", "true")
-	nodeB := start(t, env, "serve", "--addr", addrB, "--data", t.TempDir(), "--database", dbURL, "--nats", natsURL, "--webhook-allow-private", "true")
-	nodeA.waitReady(c.baseA)
-	nodeB.waitReady(c.baseB)
+	for _, addr := range addrs {
+		c.nodes = append(c.nodes, start(t, env, "serve", "--addr", addr, "--data", t.TempDir(), "--database", dbURL, "--nats", natsURL, "--webhook-allow-private", "true"))
+	}
+	for i, p := range c.nodes {
+		p.waitReady(c.bases[i])
+	}
 	return c
 }
 
