@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,9 +10,11 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/openteller/openteller/internal/banksim"
 	"github.com/openteller/openteller/internal/testenv"
 	"github.com/openteller/openteller/internal/vault"
@@ -85,6 +88,24 @@ func TestTwoNodes(t *testing.T) {
 	c.signUp(fmt.Sprintf("two-nodes-%d@example.com", time.Now().UnixNano()), "two nodes, one customer")
 	conv := c.link(cl.institutionID, "balances", "transactions")
 
+	// Everything the nodes tell each other about customers, as NATS carries
+	// it: it must never hold what the bank sent in the clear.
+	nc, err := nats.Connect(testenv.NATS(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var wireMu sync.Mutex
+	var wire [][]byte
+	if _, err := nc.Subscribe("ot.>", func(m *nats.Msg) {
+		wireMu.Lock()
+		wire = append(wire, m.Data)
+		wireMu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+
 	// The session lives in the shared store: the same cookie works on B.
 	onB := c.dial(baseB, map[string]int64{conv.ID: conv.LastSeq})
 	onA := c.dial(baseA, map[string]int64{conv.ID: conv.LastSeq})
@@ -116,6 +137,24 @@ func TestTwoNodes(t *testing.T) {
 	again := c.dial(baseB, map[string]int64{conv.ID: seqB})
 	if f := again.next(15 * time.Second); f.Type != "event" || f.Event.Seq != seqC {
 		t.Fatalf("resume on the other node: %+v", f)
+	}
+
+	nc.Flush()
+	wireMu.Lock()
+	carried := 0 // wake-ups of this conversation
+	for _, m := range wire {
+		if bytes.Contains(m, []byte(conv.ID)) {
+			carried++
+		}
+		for _, text := range []string{"via posted-to-a", "via posted-to-b", "via while-away"} {
+			if bytes.Contains(m, []byte(text)) {
+				t.Fatalf("the bus carried %q in the clear", text)
+			}
+		}
+	}
+	wireMu.Unlock()
+	if carried < 3 {
+		t.Fatalf("heard %d wake-ups of the conversation on the bus, want one per post: the check above checked too little", carried)
 	}
 
 	// Readiness reflects the shared services.
