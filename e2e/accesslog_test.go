@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/openteller/openteller/internal/testenv"
@@ -76,7 +78,10 @@ func TestBrowserAccessLogTampering(t *testing.T) {
 	browser := newChrome(t)
 	dir := t.TempDir()
 	_, info := startDemo(t, dir, "--activity", "1h")
-	ctx := browser
+	// Every step has a deadline: a warning that never shows fails the
+	// test, with a screenshot, rather than hanging it.
+	ctx, cancel := context.WithTimeout(browser, 2*time.Minute)
+	defer cancel()
 	do := steps(t, ctx)
 	openConversation(do, info)
 

@@ -312,6 +312,10 @@ func (in *Ingester) attachNotice(ctx context.Context, e *store.NewEvent, typ str
 		return fmt.Errorf("ingest: seal %s notice: %w", typ, err)
 	}
 	e.Notice = &store.Notice{ID: id, Type: typ, CustomerID: e.CustomerID, Sealed: sealed, CreatedAt: e.ReceivedAt}
+	if in.send != nil {
+		// Ask for it to be this node's to send at once (appendCustomer).
+		e.Notice.LeaseUntil = in.now().Add(in.lease).Truncate(time.Microsecond)
+	}
 	return nil
 }
 
@@ -338,9 +342,13 @@ func (in *Ingester) appendCustomer(ctx context.Context, c store.Conversation, e 
 	case r.Err != nil:
 		return 0, false, r.Err
 	}
-	// The store announced it to the customer's devices (Announcer); the
-	// bank hears of it from the outbox.
-	if !r.Duplicate && in.queued != nil {
+	// The store announced it to the customer's devices (Announcer). The
+	// bank hears of it at once when the store leased its notice to this
+	// node; otherwise it waits its turn in the outbox.
+	switch {
+	case r.Leased != nil && in.send != nil:
+		in.send(*r.Leased)
+	case !r.Duplicate && in.queued != nil:
 		in.queued()
 	}
 	return r.Seq, r.Duplicate, nil

@@ -48,6 +48,8 @@ type Ingester struct {
 	now     func() time.Time
 	log     *slog.Logger
 	queued  func()
+	send    func(store.Notice)
+	lease   time.Duration
 
 	mu    sync.Mutex
 	links map[string]linkOwner // link id → owner; owners never change
@@ -70,6 +72,11 @@ type Config struct {
 	// Queued, if set, is called after a notice for a bank was stored, so
 	// the deliverer sends it now rather than at its next poll.
 	Queued func()
+	// Send, if set, takes a notice the store leased to this node for
+	// Lease as it committed it (webhook.Deliverer.Send): it goes to the
+	// bank at once, with no claim.
+	Send  func(store.Notice)
+	Lease time.Duration
 }
 
 // New returns an Ingester.
@@ -80,7 +87,7 @@ func New(c Config) *Ingester {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	return &Ingester{store: c.Store, keyring: c.Keyring, now: c.Now, log: c.Logger, queued: c.Queued, links: map[string]linkOwner{}}
+	return &Ingester{store: c.Store, keyring: c.Keyring, now: c.Now, log: c.Logger, queued: c.Queued, send: c.Send, lease: c.Lease, links: map[string]linkOwner{}}
 }
 
 // Handler serves POST /v1/events.

@@ -150,7 +150,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	}
 	s.Handover = &handover.Service{Store: st, Queued: func() { s.Webhook.Kick() }}
 	s.Webhook = webhook.New(webhook.Config{Store: st, Keyring: keyring, Logger: log, AllowPrivate: cfg.AllowPrivateWebhooks()})
-	s.Ingest = ingest.New(ingest.Config{Store: st, Keyring: keyring, Logger: log, Queued: s.Webhook.Kick})
+	s.Ingest = ingest.New(ingest.Config{Store: st, Keyring: keyring, Logger: log, Queued: s.Webhook.Kick, Send: s.Webhook.Send, Lease: webhook.SendLease})
 	// The token exchange goes out like a webhook: public addresses only
 	// (unless allowed, as in the demo), no redirects.
 	s.Linking = linking.New(linking.Config{Store: st, Bus: s.Bus, BaseURL: cfg.BaseURL, Logger: log, CustomerOf: customerOf, Client: webhook.Client(cfg.AllowPrivateWebhooks())})

@@ -30,6 +30,10 @@ type AppendQuery struct {
 	// stored events. They are read after the links are held, so an event
 	// committed by an append that held one of them first is seen.
 	Existing map[string][]string
+	// Notifying names, sorted and distinct, the links whose new notices ask
+	// to be leased at commit: which of them already have a notice pending
+	// (BusyLinks) decides whether they may be.
+	Notifying []string
 }
 
 // AppendState is what a transaction read for an AppendQuery.
@@ -42,6 +46,9 @@ type AppendState struct {
 	LastSeqs map[string]int64
 	// Existing holds the stored events found, by institution and bank id.
 	Existing map[EventKey]Stored
+	// BusyLinks holds the Notifying links with a notice neither delivered
+	// nor dead-lettered: a new one waits its turn behind it.
+	BusyLinks map[string]bool
 }
 
 // EventKey names an institution's event by the id the institution gave it.
@@ -85,9 +92,14 @@ func Append(ctx context.Context, tx AppendTx, evs []NewEvent, now time.Time) ([]
 		if e.BankEventID != "" {
 			q.Existing[e.InstitutionID] = append(q.Existing[e.InstitutionID], e.BankEventID)
 		}
+		if e.Notice != nil && !e.Notice.LeaseUntil.IsZero() {
+			q.Notifying = append(q.Notifying, e.LinkID)
+		}
 	}
 	slices.Sort(q.Links)
 	q.Links = slices.Compact(q.Links)
+	slices.Sort(q.Notifying)
+	q.Notifying = slices.Compact(q.Notifying)
 	st, err := tx.Read(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("store: read links and events: %w", err)
@@ -134,6 +146,10 @@ func Append(ctx context.Context, tx AppendTx, evs []NewEvent, now time.Time) ([]
 
 	w := AppendWrite{Events: make([]*NewEvent, 0, len(evs)), LastSeqs: map[string]int64{}}
 	pendingHere := map[PendingKey]int64{} // pending events of this batch
+	busy := st.BusyLinks                  // links whose next notice must wait its turn
+	if busy == nil {
+		busy = map[string]bool{}
+	}
 	for i := range evs {
 		e := &evs[i]
 		r := &results[i]
@@ -176,6 +192,16 @@ func Append(ctx context.Context, tx AppendTx, evs []NewEvent, now time.Time) ([]
 			n.InstitutionID, n.LinkID = l.InstitutionID, l.ID
 			if n.Sealed != nil && n.CustomerID != l.CustomerID {
 				return nil, fmt.Errorf("store: notice %s is sealed for another customer", n.ID)
+			}
+			// Only a link's first pending notice may go at once: a link's
+			// notices reach the bank in the order they were queued.
+			if busy[l.ID] {
+				n.LeaseUntil = time.Time{}
+			}
+			busy[l.ID] = true
+			if !n.LeaseUntil.IsZero() {
+				leased := n
+				r.Leased = &leased
 			}
 			w.Notices = append(w.Notices, n)
 		}

@@ -666,7 +666,11 @@ type AppendResult struct {
 	ConversationID string
 	Duplicate      bool  // the same event was stored before; Seq is the original
 	ReplacesSeq    int64 // a stored posted transaction: the pending one it replaces
-	Err            error // one of the consent or idempotency errors above
+	// Leased is the event's notice when the store leased it to the caller
+	// (see Notice.LeaseUntil): the caller sends it now and settles it. Nil
+	// when it waits its turn behind its link's other notices.
+	Leased *Notice
+	Err    error // one of the consent or idempotency errors above
 }
 
 // Notice is an outbox entry: something the institution must be told.
@@ -685,10 +689,15 @@ type Notice struct {
 	CustomerID    string // set when Sealed is
 	Sealed        []byte
 	CreatedAt     time.Time
-	Attempts      int       // deliveries tried so far
-	DeliveredAt   time.Time // zero until delivered
-	DeadAt        time.Time // zero unless dead-lettered
-	LastError     string
+	// LeaseUntil, on a NewEvent's notice, asks the store to lease it to
+	// the caller at its commit, until then, so the caller sends it at once
+	// with no claim (AppendResult.Leased); the store grants it only to a
+	// link's first pending notice.
+	LeaseUntil  time.Time
+	Attempts    int       // deliveries tried so far
+	DeliveredAt time.Time // zero until delivered
+	DeadAt      time.Time // zero unless dead-lettered
+	LastError   string
 }
 
 // Outcome is what became of one delivery attempt of a notice.

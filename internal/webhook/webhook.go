@@ -25,6 +25,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -49,6 +50,12 @@ const (
 	// requestTimeout, with room to settle; a crashed deliverer's notices
 	// come back after it.
 	lease = (claimBatch+parallel-1)/parallel*requestTimeout + 30*time.Second
+	// SendLease is how long a notice leased to its node at commit (Send)
+	// is that node's: one request, with room to settle. Should the node
+	// die, another claims the notice after it.
+	SendLease = requestTimeout + 30*time.Second
+	senders   = 16   // notices of Send in flight at once
+	sendQueue = 4096 // and waiting; past it, a notice waits for its lease to end
 )
 
 // Config configures New.
@@ -62,7 +69,8 @@ type Config struct {
 	AllowPrivate bool
 }
 
-// Deliverer posts due notices.
+// Deliverer posts due notices: those it claims (Tick), and those the
+// store leased to this node as they were committed (Send).
 type Deliverer struct {
 	store   store.Store
 	keyring *vault.Keyring
@@ -70,6 +78,9 @@ type Deliverer struct {
 	log     *slog.Logger
 	client  *http.Client
 	kick    chan struct{}
+	kicked  atomic.Bool        // a claim was asked for since the last settle of sends
+	sends   chan store.Notice  // leased at commit, to send now
+	settles chan store.Outcome // of sends, to record together
 }
 
 // New returns a Deliverer.
@@ -80,13 +91,116 @@ func New(c Config) *Deliverer {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	return &Deliverer{store: c.Store, keyring: c.Keyring, now: c.Now, log: c.Logger, client: Client(c.AllowPrivate), kick: make(chan struct{}, 1)}
+	return &Deliverer{store: c.Store, keyring: c.Keyring, now: c.Now, log: c.Logger, client: Client(c.AllowPrivate), kick: make(chan struct{}, 1),
+		sends: make(chan store.Notice, sendQueue), settles: make(chan store.Outcome, sendQueue)}
+}
+
+// Send posts a notice the store leased to this node when it committed it
+// (store.AppendResult.Leased): at once, with no claim, and records the
+// outcome. Run does the work. If too much is waiting, the notice is left
+// to its lease's end, when a claim takes it: late, never lost.
+func (d *Deliverer) Send(n store.Notice) {
+	select {
+	case d.sends <- n:
+	default:
+		d.log.Warn("webhook: too many notices waiting; one waits for its lease to end", "notice", n.ID)
+	}
+}
+
+// sender posts what Send queued, until ctx ends.
+func (d *Deliverer) sender(ctx context.Context) {
+	targets := targetCache{d: d}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case n := <-d.sends:
+			o := d.deliver(ctx, n, targets.get(ctx, n.InstitutionID))
+			o.NoticeID, o.LeaseUntil = n.ID, n.LeaseUntil
+			if o.DeliveredAt.IsZero() {
+				d.log.Warn("webhook: not delivered", "notice", n.ID, "institution", n.InstitutionID, "attempts", o.Attempts, "dead", !o.DeadAt.IsZero(), "err", o.Error)
+			}
+			d.settles <- o
+		}
+	}
+}
+
+// settleEvery gathers the outcomes of sends into one transaction: the bank
+// has its notice already, so recording it can wait a few milliseconds.
+const settleEvery = 10 * time.Millisecond
+
+// settler records the sends' outcomes, those of up to settleEvery in one
+// transaction. When a claim was asked for meanwhile (a notice queued
+// behind one being sent, say), it asks again: the next notice of a link
+// may go now.
+func (d *Deliverer) settler(ctx context.Context) {
+	for {
+		var batch []store.Outcome
+		select {
+		case <-ctx.Done():
+			return
+		case o := <-d.settles:
+			batch = append(batch, o)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(settleEvery):
+		}
+	drain:
+		for len(batch) < 256 {
+			select {
+			case o := <-d.settles:
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		// Should this fail, the leases run out and the notices go again:
+		// at least once, never lost.
+		if err := d.store.SettleNotices(ctx, batch); err != nil && ctx.Err() == nil {
+			d.log.Error("webhook: settle sent notices", "notices", len(batch), "err", err)
+		}
+		if d.kicked.Swap(false) {
+			d.tick()
+		}
+	}
+}
+
+// targetCache reads an institution's endpoint at most once a second for
+// Send: a busy node sends hundreds a second to the same bank.
+type targetCache struct {
+	d  *Deliverer
+	at map[string]cachedTarget
+}
+
+type cachedTarget struct {
+	t    target
+	read time.Time
+}
+
+func (c *targetCache) get(ctx context.Context, institutionID string) target {
+	now := c.d.now()
+	if ct, ok := c.at[institutionID]; ok && now.Sub(ct.read) < time.Second && now.Sub(ct.read) >= 0 {
+		return ct.t
+	}
+	if c.at == nil {
+		c.at = map[string]cachedTarget{}
+	}
+	t := c.d.target(ctx, institutionID, now)
+	c.at[institutionID] = cachedTarget{t, now}
+	return t
 }
 
 // Kick asks Run to look for due notices now rather than at its next tick:
 // a customer's answer should reach the bank in milliseconds. It never
 // blocks; kicks while one is pending fold into it.
 func (d *Deliverer) Kick() {
+	d.kicked.Store(true)
+	d.tick()
+}
+
+// tick asks Run for a Tick, without noting that anyone asked for a claim.
+func (d *Deliverer) tick() {
 	select {
 	case d.kick <- struct{}{}:
 	default:
@@ -202,9 +316,15 @@ func (d *Deliverer) Tick(ctx context.Context) (int, error) {
 	return len(ns), nil
 }
 
-// Run calls Tick every interval, and whenever kicked, until ctx ends. A
-// full batch is followed by another at once.
+// Run calls Tick every interval, and whenever kicked, and sends what Send
+// queues, until ctx ends. A full batch is followed by another at once.
 func (d *Deliverer) Run(ctx context.Context, every time.Duration) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for range senders {
+		wg.Go(func() { d.sender(ctx) })
+	}
+	wg.Go(func() { d.settler(ctx) })
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

@@ -241,9 +241,16 @@ func TestRetryScheduleThenDeadLetter(t *testing.T) {
 // customer's key as ingest does, with its event.
 func (r *rig) message(linkID, text string) {
 	r.t.Helper()
+	r.messageLeased(linkID, text, time.Time{})
+}
+
+// messageLeased is message asking the store to lease the notice to the
+// caller until lease (zero: no), and returns what it leased.
+func (r *rig) messageLeased(linkID, text string, lease time.Time) *store.Notice {
+	r.t.Helper()
 	ctx := context.Background()
 	now := r.clock()
-	n := store.Notice{ID: ingest.NewID("ntc_"), Type: store.NoticeCustomerMessage, CustomerID: "cus_1", CreatedAt: now}
+	n := store.Notice{ID: ingest.NewID("ntc_"), Type: store.NoticeCustomerMessage, CustomerID: "cus_1", CreatedAt: now, LeaseUntil: lease}
 	body, _ := json.Marshal(bankapi.CustomerMessage{LinkID: linkID, MessageID: "m", Text: text, SentAt: now})
 	var err error
 	if n.Sealed, err = r.kr.Seal(ctx, vault.ConversationKey("cus_1", "ins_1"), n.ID, body); err != nil {
@@ -257,6 +264,7 @@ func (r *rig) message(linkID, text string) {
 		r.t.Fatal(err, res)
 	}
 	r.advance(time.Millisecond)
+	return res[0].Leased
 }
 
 // TestReceiverDownThenUp: while the bank answers 503, notices wait in
@@ -314,6 +322,62 @@ func TestReceiverDownThenUp(t *testing.T) {
 		if !slices.Equal(perLink[l], want) {
 			t.Fatalf("link %s received %q, want %q", l, perLink[l], want)
 		}
+	}
+}
+
+// TestSendDeliversAtOnce: a notice the store leased to this node as it
+// committed it goes out through Send, with no claim and no poll (the
+// deliverer here ticks once an hour), is recorded as delivered, and lets
+// the link's next notice go.
+func TestSendDeliversAtOnce(t *testing.T) {
+	r := newRig(t)
+	rc := newReceiver(t, r, ok)
+	link := r.link()
+	d := r.deliverer(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx, time.Hour); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	received := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			rc.mu.Lock()
+			got := len(rc.got)
+			rc.mu.Unlock()
+			if got >= n {
+				return
+			}
+		}
+		t.Fatalf("the bank did not receive %d notices in 5 s", n)
+	}
+	received(1) // link.created, claimed by Run's first tick
+
+	lease := r.clock().Add(webhook.SendLease).Truncate(time.Microsecond)
+	leased := r.messageLeased(link, "tap", lease)
+	if leased == nil {
+		t.Fatal("the link's only pending notice was not leased")
+	}
+	d.Send(*leased)
+	received(2)
+	rc.mu.Lock()
+	last := rc.got[len(rc.got)-1]
+	rc.mu.Unlock()
+	if last.ID != leased.ID || !strings.Contains(string(last.Data), `"tap"`) {
+		t.Fatalf("received %+v %s", last, last.Data)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		ns, _ := r.st.Notices(context.Background(), "ins_1")
+		i := slices.IndexFunc(ns, func(n store.Notice) bool { return n.ID == leased.ID })
+		if i >= 0 && !ns[i].DeliveredAt.IsZero() && ns[i].Attempts == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sent notice was not recorded as delivered: %+v", ns)
+		}
+	}
+	// Delivered, it no longer holds the link: the next is leased too.
+	if r.messageLeased(link, "again", lease) == nil {
+		t.Fatal("the next notice of the link was not leased after the first was delivered")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,6 +32,10 @@ const (
 	// groupTimeout bounds one group's transaction; the callers' own
 	// contexts do not, since one caller going away must not undo the others.
 	groupTimeout = 30 * time.Second
+	// writers is how many groups are in flight at once: while one waits
+	// for its commit to reach disk, the next is read and written. Groups
+	// that touch the same links take turns on their row locks.
+	writers = 2
 )
 
 type appendReq struct {
@@ -52,7 +57,11 @@ type appender struct {
 
 func newAppender(pool *pgxpool.Pool, now func() time.Time, announce func([]store.Event)) *appender {
 	a := &appender{pool: pool, now: now, announce: announce, queue: make(chan *appendReq, 1024), closed: make(chan struct{}), done: make(chan struct{})}
-	go a.run()
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(a.run)
+	}
+	go func() { wg.Wait(); close(a.done) }()
 	return a
 }
 
@@ -78,7 +87,6 @@ func (a *appender) close() {
 }
 
 func (a *appender) run() {
-	defer close(a.done)
 	group := make([]*appendReq, 0, 64)
 	for {
 		var first *appendReq
@@ -207,6 +215,7 @@ const (
 	// held and sees a data key replaced by a clearing that held them first.
 	keyVersionsSQL = `SELECT l.id, k.version FROM links l JOIN data_keys k ON k.customer_id = l.customer_id || '/' || l.institution_id WHERE l.id = ANY($1)`
 	existingSQL    = `SELECT bank_event_id, fingerprint, conversation_id, seq FROM events WHERE institution_id = $1 AND bank_event_id = ANY($2)`
+	busyLinksSQL   = `SELECT DISTINCT link_id FROM outbox WHERE link_id = ANY($1) AND delivered_at IS NULL AND dead_at IS NULL`
 	pendingSeqsSQL = `SELECT DISTINCT ON (e.conversation_id, e.pending_ref) e.conversation_id, e.pending_ref, e.seq
 		FROM events e JOIN unnest($1::text[], $2::bytea[]) AS k(conversation_id, ref) ON e.conversation_id = k.conversation_id AND e.pending_ref = k.ref
 		ORDER BY e.conversation_id, e.pending_ref, e.seq DESC`
@@ -217,13 +226,14 @@ const (
 	setLastSeqsSQL = `UPDATE conversations c SET last_seq = v.seq FROM unnest($1::text[], $2::bigint[]) AS v(id, seq) WHERE c.id = v.id`
 	// unnest keeps the array's order, so notices take their seqs (the
 	// order a link's notices go out in) in the order they were queued.
-	insertNoticesSQL = `INSERT INTO outbox (id, institution_id, link_id, type, payload, created_at, customer_id, sealed)
-		SELECT id, inst, link, typ, payload::jsonb, created, cust, sealed
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::bytea[]) AS n(id, inst, link, typ, payload, created, cust, sealed)`
+	insertNoticesSQL = `INSERT INTO outbox (id, institution_id, link_id, type, payload, created_at, customer_id, sealed, lease_until)
+		SELECT id, inst, link, typ, payload::jsonb, created, cust, sealed, coalesce(lease, '-infinity')
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::bytea[], $9::timestamptz[])
+			AS n(id, inst, link, typ, payload, created, cust, sealed, lease)`
 )
 
 func (t *pipelineTx) Read(ctx context.Context, q store.AppendQuery) (store.AppendState, error) {
-	out := store.AppendState{Links: make(map[string]store.Link, len(q.Links)), LastSeqs: make(map[string]int64, len(q.Links)), Existing: map[store.EventKey]store.Stored{}}
+	out := store.AppendState{Links: make(map[string]store.Link, len(q.Links)), LastSeqs: make(map[string]int64, len(q.Links)), Existing: map[store.EventKey]store.Stored{}, BusyLinks: map[string]bool{}}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(lockLinksSQL, q.Links)
@@ -234,16 +244,19 @@ func (t *pipelineTx) Read(ctx context.Context, q store.AppendQuery) (store.Appen
 		institutions = append(institutions, inst)
 		b.Queue(existingSQL, inst, ids)
 	}
+	if len(q.Notifying) > 0 {
+		b.Queue(busyLinksSQL, q.Notifying)
+	}
 	t.begun = true
 	br := t.conn.SendBatch(ctx, b)
-	err := readPipeline(br, &out, institutions)
+	err := readPipeline(br, &out, institutions, len(q.Notifying) > 0)
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
 	return out, err
 }
 
-func readPipeline(br pgx.BatchResults, out *store.AppendState, institutions []string) error {
+func readPipeline(br pgx.BatchResults, out *store.AppendState, institutions []string, busy bool) error {
 	if _, err := br.Exec(); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -301,6 +314,20 @@ func readPipeline(br pgx.BatchResults, out *store.AppendState, institutions []st
 		}
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("find events: %w", err)
+		}
+	}
+	if busy {
+		rows, _ = br.Query()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("find pending notices: %w", err)
+			}
+			out.BusyLinks[id] = true
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("find pending notices: %w", err)
 		}
 	}
 	return nil
@@ -381,11 +408,16 @@ func queueWrite(b *pgx.Batch, w store.AppendWrite) {
 		n := len(w.Notices)
 		id, inst, link, typ, payload, cust := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		created := make([]time.Time, n)
+		lease := make([]*time.Time, n)
 		sealed := make([][]byte, n)
 		for i, nt := range w.Notices {
 			id[i], inst[i], link[i], typ[i], payload[i], created[i], cust[i], sealed[i] = nt.ID, nt.InstitutionID, nt.LinkID, nt.Type, noticePayload(nt), nt.CreatedAt, nt.CustomerID, nt.Sealed
+			if !nt.LeaseUntil.IsZero() {
+				until := nt.LeaseUntil.Truncate(time.Microsecond) // as the column keeps it: the lease's token
+				lease[i] = &until
+			}
 		}
-		b.Queue(insertNoticesSQL, id, inst, link, typ, payload, created, cust, sealed)
+		b.Queue(insertNoticesSQL, id, inst, link, typ, payload, created, cust, sealed, lease)
 	}
 }
 

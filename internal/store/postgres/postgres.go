@@ -1136,25 +1136,36 @@ func (s *Store) ClaimNotices(ctx context.Context, now, leaseUntil time.Time, lim
 	return out, err
 }
 
-// SettleNotices sends every update in one batch and commits once: a
-// commit per notice made the deliverer the slowest part of a fraud round
-// trip.
+// SettleNotices sends BEGIN, every update and COMMIT in one pipelined
+// batch: one round trip and one commit for the whole batch (a commit per
+// notice made the deliverer the slowest part of a fraud round trip).
 func (s *Store) SettleNotices(ctx context.Context, os []store.Outcome) error {
 	if len(os) == 0 {
 		return nil
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var b pgx.Batch
-		for _, o := range os {
-			next := o.NextAt
-			if next.IsZero() {
-				next = time.Unix(0, 0)
-			}
-			b.Queue(`UPDATE outbox SET attempts = $1, delivered_at = $2, dead_at = $3, next_at = $4, lease_until = '-infinity', last_error = $5 WHERE id = $6 AND lease_until = $7`,
-				o.Attempts, nullTime(o.DeliveredAt), nullTime(o.DeadAt), next, o.Error, o.NoticeID, o.LeaseUntil.Truncate(time.Microsecond))
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: settle notices: %w", err)
+	}
+	defer conn.Release()
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	for _, o := range os {
+		next := o.NextAt
+		if next.IsZero() {
+			next = time.Unix(0, 0)
 		}
-		return tx.SendBatch(ctx, &b).Close()
-	})
+		b.Queue(`UPDATE outbox SET attempts = $1, delivered_at = $2, dead_at = $3, next_at = $4, lease_until = '-infinity', last_error = $5 WHERE id = $6 AND lease_until = $7`,
+			o.Attempts, nullTime(o.DeliveredAt), nullTime(o.DeadAt), next, o.Error, o.NoticeID, o.LeaseUntil.Truncate(time.Microsecond))
+	}
+	b.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		// Released inside a failed transaction, the connection is
+		// destroyed rather than reused.
+		conn.Exec(context.Background(), "ROLLBACK")
+		return fmt.Errorf("postgres: settle notices: %w", err)
+	}
+	return nil
 }
 
 func (s *Store) Notices(ctx context.Context, institutionID string) ([]store.Notice, error) {

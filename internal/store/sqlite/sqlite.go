@@ -124,7 +124,7 @@ func (s *Store) prepareReads(ctx context.Context) error {
 // was a quarter of ingest's CPU before.
 type stmts struct {
 	begin, commit, rollback, savepoint, rollbackTo, release *sql.Stmt
-	existing, link, pendingSeq, insert                      *sql.Stmt
+	existing, link, pendingSeq, insert, busyLink            *sql.Stmt
 	keyVersion, appendLink                                  *sql.Stmt
 }
 
@@ -148,6 +148,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.stmts.appendLink, `SELECT ` + linkCols + `, (SELECT coalesce(max(seq), 0) FROM events WHERE conversation_id = links.conversation_id),
 			coalesce((SELECT version FROM data_keys WHERE data_keys.customer_id = links.customer_id || '/' || links.institution_id), 0) FROM links WHERE id = ?`},
 		{&s.stmts.pendingSeq, `SELECT seq FROM events WHERE conversation_id = ? AND pending_ref = ? ORDER BY seq DESC LIMIT 1`},
+		{&s.stmts.busyLink, `SELECT 1 FROM outbox WHERE link_id = ? AND delivered_at = 0 AND dead_at = 0 LIMIT 1`},
 		{&s.stmts.insert, `INSERT INTO events (conversation_id, seq, id, customer_id, institution_id, link_id, bank_event_id, type, author, occurred_at, received_at, fingerprint, pending_ref, replaces_seq, sealed)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 	} {
@@ -831,8 +832,8 @@ func (s *Store) CreateLink(ctx context.Context, l store.Link, grant store.Receip
 }
 
 func insertNotice(ctx context.Context, c *sql.Conn, n store.Notice) error {
-	_, err := c.ExecContext(ctx, `INSERT INTO outbox (id, institution_id, link_id, type, payload, created_at, customer_id, sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		n.ID, n.InstitutionID, n.LinkID, n.Type, noticePayload(n), micros(n.CreatedAt), n.CustomerID, n.Sealed)
+	_, err := c.ExecContext(ctx, `INSERT INTO outbox (id, institution_id, link_id, type, payload, created_at, customer_id, sealed, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		n.ID, n.InstitutionID, n.LinkID, n.Type, noticePayload(n), micros(n.CreatedAt), n.CustomerID, n.Sealed, micros(n.LeaseUntil))
 	return err
 }
 
@@ -1627,7 +1628,7 @@ type appendTx struct {
 }
 
 func (t *appendTx) Read(ctx context.Context, q store.AppendQuery) (store.AppendState, error) {
-	out := store.AppendState{Links: make(map[string]store.Link, len(q.Links)), LastSeqs: map[string]int64{}, Existing: map[store.EventKey]store.Stored{}}
+	out := store.AppendState{Links: make(map[string]store.Link, len(q.Links)), LastSeqs: map[string]int64{}, Existing: map[store.EventKey]store.Stored{}, BusyLinks: map[string]bool{}}
 	for _, id := range q.Links {
 		l, seq, ok, err := t.link(ctx, id)
 		if err != nil {
@@ -1650,6 +1651,17 @@ func (t *appendTx) Read(ctx context.Context, q store.AppendQuery) (store.AppendS
 			}
 			out.Existing[store.EventKey{InstitutionID: inst, BankEventID: id}] = st
 		}
+	}
+	for _, id := range q.Notifying {
+		var one int
+		err := t.st.busyLink.QueryRowContext(ctx, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return out, fmt.Errorf("find pending notices of %s: %w", id, err)
+		}
+		out.BusyLinks[id] = true
 	}
 	return out, nil
 }

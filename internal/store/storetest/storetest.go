@@ -59,6 +59,7 @@ func Run(t *testing.T, open Open) {
 		{"ConsoleWork", testConsoleWork},
 		{"OutboxDelivery", testOutboxDelivery},
 		{"EventNotices", testEventNotices},
+		{"NoticeLeasedAtCommit", testNoticeLeasedAtCommit},
 		{"LatestEvents", testLatestEvents},
 	}
 	for _, tc := range tests {
@@ -1318,6 +1319,90 @@ func testEventNotices(t *testing.T, s store.Store) {
 			t.Fatalf("claimed %+v, want %s alone", claimed, want)
 		}
 		must(t, s.SettleNotices(ctx, []store.Outcome{{NoticeID: want, Attempts: 1, DeliveredAt: time.Now(), LeaseUntil: lease}}))
+	}
+}
+
+// testNoticeLeasedAtCommit: a notice that asks to be leased at commit is
+// leased to the caller when it is its link's first pending one (no claim
+// can take it until the lease ends), and waits its turn otherwise, so a
+// link's notices still reach the bank in order.
+func testNoticeLeasedAtCommit(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s, "balances", "fraud_alerts")
+	must(t, s.PutWebhookEndpoint(ctx, store.WebhookEndpoint{InstitutionID: f.inst.ID, URL: "https://bank.example/hooks", Secret: []byte("sealed"), CreatedAt: t0}))
+	now := time.Now().Truncate(time.Microsecond)
+	lease := now.Add(time.Minute)
+	// Deliver what linking queued (link.created): until then it is the
+	// link's first pending notice.
+	deliverAll := func() {
+		t.Helper()
+		until := now.Add(time.Second)
+		ns, err := s.ClaimNotices(ctx, now, until, 10)
+		must(t, err)
+		var os []store.Outcome
+		for _, n := range ns {
+			os = append(os, store.Outcome{NoticeID: n.ID, Attempts: 1, DeliveredAt: now, LeaseUntil: until})
+		}
+		must(t, s.SettleNotices(ctx, os))
+	}
+	deliverAll()
+	answer := func(key string) store.NewEvent {
+		e := event(f, key, "fraud.response", "fraud_alerts", key)
+		e.Author, e.CustomerID = store.AuthorCustomer, f.cust.ID
+		e.Notice = &store.Notice{ID: "ntc_" + key, Type: store.NoticeFraudResponse, CustomerID: f.cust.ID,
+			Sealed: []byte("sealed " + key), CreatedAt: now, LeaseUntil: lease}
+		return e
+	}
+	// The first, and a second in the same batch: only the first may go.
+	res, err := s.AppendEvents(ctx, []store.NewEvent{answer("answer/l1"), answer("answer/l2")})
+	must(t, err)
+	if res[0].Leased == nil || res[0].Leased.ID != "ntc_answer/l1" || !res[0].Leased.LeaseUntil.Equal(lease) || res[0].Leased.LinkID != f.link.ID {
+		t.Fatalf("the link's first notice: %+v, leased %+v", res[0], res[0].Leased)
+	}
+	if res[1].Leased != nil {
+		t.Fatalf("the second notice of the link was leased too: %+v", res[1].Leased)
+	}
+	// A claim now takes neither: the first is leased, the second waits
+	// behind it.
+	ns, err := s.ClaimNotices(ctx, now, now.Add(time.Minute), 10)
+	must(t, err)
+	if len(ns) != 0 {
+		t.Fatalf("claimed %d notices while the first was leased", len(ns))
+	}
+	// A later append for the same link is not leased: one is pending.
+	res, err = s.AppendEvents(ctx, []store.NewEvent{answer("answer/l3")})
+	must(t, err)
+	if res[0].Leased != nil {
+		t.Fatal("a notice behind a pending one was leased")
+	}
+	// The first is delivered under its lease; then the second is the
+	// link's head, and a claim takes it.
+	must(t, s.SettleNotices(ctx, []store.Outcome{{NoticeID: "ntc_answer/l1", Attempts: 1, DeliveredAt: now, LeaseUntil: lease}}))
+	ns, err = s.ClaimNotices(ctx, now, now.Add(time.Minute), 10)
+	must(t, err)
+	if len(ns) != 1 || ns[0].ID != "ntc_answer/l2" {
+		t.Fatalf("after the first was delivered, claimed %+v", ns)
+	}
+	// A leased notice its sender never settled (the node died) is claimed
+	// once its lease has passed.
+	other, err := s.CreateLink(ctx, store.Link{ID: "lnk_2", CustomerID: f.cust.ID, InstitutionID: f.inst.ID, ConversationID: "cnv_2",
+		Scopes: []string{"fraud_alerts"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, grant())
+	must(t, err)
+	deliverAll() // lnk_2's link.created (l2 stays leased by the claim above)
+	e := answer("answer/l4")
+	e.LinkID = other.ID
+	res, err = s.AppendEvents(ctx, []store.NewEvent{e})
+	must(t, err)
+	if res[0].Leased == nil {
+		t.Fatal("another link's first notice was not leased")
+	}
+	if ns, _ := s.ClaimNotices(ctx, lease.Add(-time.Second), lease.Add(time.Hour), 10); len(ns) != 0 {
+		t.Fatalf("claimed %d before the lease ended", len(ns))
+	}
+	ns, err = s.ClaimNotices(ctx, lease.Add(time.Second), lease.Add(time.Hour), 10)
+	must(t, err)
+	if !slices.ContainsFunc(ns, func(n store.Notice) bool { return n.ID == "ntc_answer/l4" }) {
+		t.Fatalf("after the lease ended, claimed %+v", ns)
 	}
 }
 
