@@ -41,6 +41,7 @@ func Run(t *testing.T, open Open) {
 		{"DataKeys", testDataKeys},
 		{"LinkAttempts", testLinkAttempts},
 		{"LinksAndConversations", testLinksAndConversations},
+		{"ConversationHeads", testConversationHeads},
 		{"AppendSequence", testAppendSequence},
 		{"AppendIdempotency", testAppendIdempotency},
 		{"AppendConsent", testAppendConsent},
@@ -224,6 +225,19 @@ func testSessions(t *testing.T, s store.Store) {
 	if _, err := s.Session(ctx, []byte("old")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("expired session: err = %v", err)
 	}
+	// Delivery's sweep asks about many at once: the live one lives; the
+	// expired, the refused and the unknown do not.
+	livesNow, err := s.LiveSessions(ctx, [][]byte{[]byte("live"), []byte("old"), []byte("late"), {0xff, 0x00, 0x10}}, now)
+	must(t, err)
+	if len(livesNow) != 1 || !livesNow["live"] {
+		t.Fatalf("live sessions = %v, want only live", livesNow)
+	}
+	if later, _ := s.LiveSessions(ctx, [][]byte{[]byte("live")}, now.Add(2*time.Hour)); later["live"] {
+		t.Fatal("a session counted live after its expiry")
+	}
+	if none, err := s.LiveSessions(ctx, nil, now); err != nil || len(none) != 0 {
+		t.Fatalf("no sessions asked about: %v %v", none, err)
+	}
 	n, err := s.SweepExpired(ctx, now)
 	must(t, err)
 	if n != 1 {
@@ -292,6 +306,35 @@ func testLinkAttempts(t *testing.T, s store.Store) {
 	must(t, s.CreateLinkAttempt(ctx, stale))
 	if _, err := s.TakeLinkAttempt(ctx, stale.StateHash); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("expired attempt: err = %v", err)
+	}
+}
+
+// testConversationHeads: delivery's sweep learns where each of its
+// customers' conversations is, in one query for many customers.
+func testConversationHeads(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	other := store.Customer{ID: "cus_2", Email: "bo@example.com", PasswordHash: "x", CreatedAt: t0}
+	must(t, s.CreateCustomer(ctx, other))
+	l2, err := s.CreateLink(ctx, store.Link{ID: "lnk_b", CustomerID: f.cust.ID, InstitutionID: f.other.ID, ConversationID: "cnv_b",
+		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, grant())
+	must(t, err)
+	_, err = s.AppendEvents(ctx, []store.NewEvent{event(f, "h1", "message", "", "one"), event(f, "h2", "message", "", "two")})
+	must(t, err)
+	heads, err := s.ConversationHeads(ctx, []string{f.cust.ID, other.ID, "cus_nobody"})
+	must(t, err)
+	got := map[string]int64{}
+	for _, h := range heads {
+		if h.CustomerID != f.cust.ID {
+			t.Fatalf("a head of %s, who has no conversation: %+v", h.CustomerID, h)
+		}
+		got[h.ConversationID] = h.LastSeq
+	}
+	if len(got) != 2 || got[f.link.ConversationID] != 2 || got[l2.ConversationID] != 0 {
+		t.Fatalf("heads = %v, want %s at 2 and %s at 0", got, f.link.ConversationID, l2.ConversationID)
+	}
+	if heads, err := s.ConversationHeads(ctx, nil); err != nil || len(heads) != 0 {
+		t.Fatalf("no customers asked about: %v %v", heads, err)
 	}
 }
 
