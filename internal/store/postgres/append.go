@@ -32,10 +32,11 @@ const (
 	// groupTimeout bounds one group's transaction; the callers' own
 	// contexts do not, since one caller going away must not undo the others.
 	groupTimeout = 30 * time.Second
-	// writers is how many groups are in flight at once: while one waits
-	// for its commit to reach disk, the next is read and written. Groups
-	// that touch the same links take turns on their row locks.
-	writers = 2
+	// writers is how many groups are in flight at once. One: two groups
+	// that share links take turns on their row locks, and under a bank's
+	// load of random customers they always share some; measured, two
+	// writers gave runs five times slower than one (BENCHMARKS.md).
+	writers = 1
 )
 
 type appendReq struct {
