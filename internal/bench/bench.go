@@ -10,7 +10,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -562,28 +561,10 @@ func (n *node) measure(gc bool) (server.Memory, error) {
 	return m, json.NewDecoder(resp.Body).Decode(&m)
 }
 
-// memory reads the node's resident set and its peak from /proc, in MiB.
+// memory reads the node's resident set and its peak, in MiB.
 func (n *node) memory() (rss, peak float64) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", n.cmd.Process.Pid))
-	if err != nil {
-		return 0, 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(fields[1], 64)
-		switch fields[0] {
-		case "VmRSS:":
-			rss = kb / 1024
-		case "VmHWM:":
-			peak = kb / 1024
-		}
-	}
-	return rss, peak
+	r, p := server.ProcessMemory(strconv.Itoa(n.cmd.Process.Pid))
+	return float64(r) / (1 << 20), float64(p) / (1 << 20)
 }
 
 // sentEvent is an event the driver posted: when, and to which node.

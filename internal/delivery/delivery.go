@@ -179,23 +179,41 @@ func (h *Hub) Close() {
 }
 
 // register adds d and follows its customer on the feed; once it returns, no
-// later wake-up of the customer is missed.
+// later wake-up of the customer is missed. Following waits for NATS, so it
+// happens outside h.mu, which every wake-up of every customer takes.
 func (h *Hub) register(d *device) error {
+	if h.join(d) {
+		return nil
+	}
+	customerID := d.customerID
+	stop, err := h.feed.Follow(customerID, func(w bus.Wake) { h.wake(customerID, w) })
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	if cd := h.customers[customerID]; cd != nil {
+		// Another device of the customer followed meanwhile: join it.
+		cd.devices = append(append([]*device(nil), cd.devices...), d)
+		h.mu.Unlock()
+		stop()
+		return nil
+	}
+	h.customers[customerID] = &customerDevices{stop: stop, devices: []*device{d}}
+	h.mu.Unlock()
+	return nil
+}
+
+// join adds d to its customer's devices if the hub follows the customer
+// already (its subscription was in place before it was listed).
+func (h *Hub) join(d *device) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	cd := h.customers[d.customerID]
 	if cd == nil {
-		cd = &customerDevices{}
-		customerID := d.customerID
-		stop, err := h.feed.Follow(customerID, func(w bus.Wake) { h.wake(customerID, w) })
-		if err != nil {
-			return err
-		}
-		cd.stop = stop
-		h.customers[d.customerID] = cd
+		return false
 	}
 	cd.devices = append(append([]*device(nil), cd.devices...), d)
-	return nil
+	return true
 }
 
 func (h *Hub) unregister(d *device) {
@@ -235,7 +253,13 @@ func (h *Hub) wake(customerID string, w bus.Wake) {
 	h.mu.Unlock()
 	var b *batch
 	if len(w.Events) > 0 && w.Typing == "" {
-		b = newBatch(w.ConversationID, w.Events)
+		if w.Events[0].CustomerID == customerID {
+			b = &batch{events: w.Events}
+		} else {
+			// Events of someone else's conversation never reach a device:
+			// the devices read the store, which answers by owner.
+			h.log.Warn("delivery: wake-up carried another customer's events", "conversation", w.ConversationID)
+		}
 	}
 	for _, d := range devices {
 		switch {

@@ -389,3 +389,28 @@ func TestHistoryPages(t *testing.T) {
 		t.Fatalf("another customer reading the history: %d", code)
 	}
 }
+
+// TestForeignEventsOnTheBusAreNotSent: a wake-up that names a customer but
+// carries another customer's events (a bug, or a forged message on the
+// bus) sends those events to nobody; the device asks the store, which
+// answers by owner.
+func TestForeignEventsOnTheBusAreNotSent(t *testing.T) {
+	r := newRig(t)
+	alice, aliceLink, aliceConv := r.customer(t, 1)
+	_, bobLink, bobConv := r.customer(t, 2)
+	r.post(t, bobLink, "secret-of-bob")
+	bobs, err := r.st.EventsAfter(context.Background(), bobConv, 0, 10)
+	must(t, err)
+	c := r.dial(t, alice, nil)
+	if f := read(t, c); f.Type != "caught_up" {
+		t.Fatalf("first frame %+v", f)
+	}
+	forged := bobs[0]
+	forged.ConversationID = aliceConv
+	must(t, r.bus.WakeCustomer(alice, bus.Wake{ConversationID: aliceConv, Seq: forged.Seq, Events: []store.Event{forged}}))
+	r.post(t, aliceLink, "for-alice")
+	f := readEvents(t, c, 1)[0]
+	if strings.Contains(string(f.Event.Data), "secret-of-bob") || !strings.Contains(string(f.Event.Data), "for-alice") {
+		t.Fatalf("alice's device got %s", f.Event.Data)
+	}
+}

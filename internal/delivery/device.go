@@ -413,14 +413,9 @@ func appendJSONString(b []byte, s string) []byte {
 // batch is one wake-up's events, shared by every device of the customer:
 // opened and encoded once, by the first device that sends them.
 type batch struct {
-	conv   string
 	events []store.Event
 	once   sync.Once
 	wire   [][]byte
-}
-
-func newBatch(conv string, evs []store.Event) *batch {
-	return &batch{conv: conv, events: evs}
 }
 
 func (b *batch) first() int64 { return b.events[0].Seq }
@@ -442,15 +437,9 @@ func (b *batch) after(d *device, known int64) ([]store.Event, [][]byte) {
 
 // encode opens an event for its own customer's device and encodes it as
 // the live protocol's event object (Event's JSON, written directly: the
-// payload is the JSON ingest sealed, so it needs no second pass). A payload
-// that cannot be opened is sent empty: the seq still advances, so the
-// device is not stuck behind it.
+// payload is the JSON ingest sealed, so it needs no second pass).
 func (h *Hub) encode(ctx context.Context, e store.Event) []byte {
-	data, err := h.keyring.Open(ctx, vault.ConversationKey(e.CustomerID, e.InstitutionID), e.ID, e.Sealed)
-	if err != nil || !json.Valid(data) {
-		h.log.Error("delivery: open event", "conversation", e.ConversationID, "seq", e.Seq, "err", err)
-		data = []byte(`{}`)
-	}
+	data := h.open(ctx, e)
 	b := make([]byte, 0, 160+len(data))
 	b = append(b, `{"seq":`...)
 	b = strconv.AppendInt(b, e.Seq, 10)
@@ -480,12 +469,19 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 
 // wire opens an event for its own customer's device.
 func (h *Hub) wire(ctx context.Context, e store.Event) Event {
+	return Event{Seq: e.Seq, Type: e.Type, Author: e.Author, OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Data: h.open(ctx, e), ReplacesSeq: e.ReplacesSeq}
+}
+
+// open opens an event's payload for its own customer. One that cannot be
+// opened, or is not the JSON ingest sealed, is empty: the seq still
+// advances, so the device is not stuck behind it.
+func (h *Hub) open(ctx context.Context, e store.Event) []byte {
 	data, err := h.keyring.Open(ctx, vault.ConversationKey(e.CustomerID, e.InstitutionID), e.ID, e.Sealed)
-	if err != nil {
+	if err != nil || !json.Valid(data) {
 		h.log.Error("delivery: open event", "conversation", e.ConversationID, "seq", e.Seq, "err", err)
-		data = []byte(`{}`)
+		return []byte(`{}`)
 	}
-	return Event{Seq: e.Seq, Type: e.Type, Author: e.Author, OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Data: data, ReplacesSeq: e.ReplacesSeq}
+	return data
 }
 
 // Handler serves GET /app/ws. Its goroutine brings the device up to date

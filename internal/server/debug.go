@@ -61,24 +61,33 @@ func memory(w http.ResponseWriter, r *http.Request) {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	m := Memory{RSS: residentSet(), HeapInuse: int64(ms.HeapInuse), StackInuse: int64(ms.StackInuse), HeapAlloc: int64(ms.HeapAlloc), Goroutines: runtime.NumGoroutine()}
+	rss, _ := ProcessMemory("self")
+	m := Memory{RSS: rss, HeapInuse: int64(ms.HeapInuse), StackInuse: int64(ms.StackInuse), HeapAlloc: int64(ms.HeapAlloc), Goroutines: runtime.NumGoroutine()}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(m)
 }
 
-// residentSet reads VmRSS from /proc/self/status (0 where there is none).
-func residentSet() int64 {
-	f, err := os.Open("/proc/self/status")
+// ProcessMemory reads a process's resident set and its peak, in bytes, from
+// /proc/<pid>/status ("self" for this one); zeros where there is none.
+func ProcessMemory(pid string) (rss, peak int64) {
+	f, err := os.Open("/proc/" + pid + "/status")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(fields[1], 10, 64)
+		switch fields[0] {
+		case "VmRSS:":
+			rss = kb << 10
+		case "VmHWM:":
+			peak = kb << 10
 		}
 	}
-	return 0
+	return rss, peak
 }

@@ -120,7 +120,11 @@ func (d *Deliverer) sender(ctx context.Context) {
 			if o.DeliveredAt.IsZero() {
 				d.log.Warn("webhook: not delivered", "notice", n.ID, "institution", n.InstitutionID, "attempts", o.Attempts, "dead", !o.DeadAt.IsZero(), "err", o.Error)
 			}
-			d.settles <- o
+			select {
+			case d.settles <- o:
+			case <-ctx.Done():
+				return // unsettled, its lease runs out: it goes again
+			}
 		}
 	}
 }

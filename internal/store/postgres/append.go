@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,11 +31,6 @@ const (
 	// groupTimeout bounds one group's transaction; the callers' own
 	// contexts do not, since one caller going away must not undo the others.
 	groupTimeout = 30 * time.Second
-	// writers is how many groups are in flight at once. One: two groups
-	// that share links take turns on their row locks, and under a bank's
-	// load of random customers they always share some; measured, two
-	// writers gave runs five times slower than one (BENCHMARKS.md).
-	writers = 1
 )
 
 type appendReq struct {
@@ -46,7 +40,10 @@ type appendReq struct {
 	done chan struct{}
 }
 
-// appender is the group-commit writer of one Store.
+// appender is the group-commit writer of one Store: one goroutine, one
+// group in flight. Two groups of a bank's random customers always share
+// links and take turns on their row locks; measured, two writers gave runs
+// five times slower than one (BENCHMARKS.md).
 type appender struct {
 	pool     *pgxpool.Pool
 	now      func() time.Time
@@ -58,11 +55,7 @@ type appender struct {
 
 func newAppender(pool *pgxpool.Pool, now func() time.Time, announce func([]store.Event)) *appender {
 	a := &appender{pool: pool, now: now, announce: announce, queue: make(chan *appendReq, 1024), closed: make(chan struct{}), done: make(chan struct{})}
-	var wg sync.WaitGroup
-	for range writers {
-		wg.Go(a.run)
-	}
-	go func() { wg.Wait(); close(a.done) }()
+	go a.run()
 	return a
 }
 
@@ -88,6 +81,7 @@ func (a *appender) close() {
 }
 
 func (a *appender) run() {
+	defer close(a.done)
 	group := make([]*appendReq, 0, 64)
 	for {
 		var first *appendReq
