@@ -11,7 +11,8 @@
 //     another record or customer does not open.
 //   - Data keys rest only wrapped by the root key. Deleting a customer's
 //     wrapped data key (clear history) makes every payload sealed under it
-//     unreadable, in backups too.
+//     unreadable; a backup taken before still holds the wrapped key, and
+//     stops opening it once the root key that wrapped it is retired.
 //
 // Nonces are 96 random bits per seal. Under one data key that is safe for
 // far more messages than one customer will ever receive (NIST SP 800-38D

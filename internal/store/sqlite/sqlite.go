@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openteller/openteller/internal/store"
@@ -50,9 +51,12 @@ type Store struct {
 	once   sync.Once
 	// checkpointerDone closes when the background checkpointer has stopped.
 	checkpointerDone chan struct{}
-	now              func() time.Time
-	stmts            stmts // prepared on conn; the hot path of the writer
-	rstmts           readStmts
+	// shred is set by a cleared history: the checkpointer then empties the
+	// WAL, whose older frames still hold the pages as they were before.
+	shred  atomic.Bool
+	now    func() time.Time
+	stmts  stmts // prepared on conn; the hot path of the writer
+	rstmts readStmts
 	// cache is the writer's memory of links and conversations between
 	// appends; only the writer goroutine touches it (see appendCache).
 	cache appendCache
@@ -178,7 +182,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: create dir: %w", err)
 	}
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)"
+		"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)" +
+		// Deleted rows are overwritten with zeros, in their pages and in
+		// freed pages: a cleared history leaves no wrapped key or sealed
+		// payload in the file for anyone to find.
+		"&_pragma=secure_delete(1)"
 	w, err := sql.Open("sqlite", base)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -256,7 +264,15 @@ func (s *Store) checkpointer(db *sql.DB) {
 			if db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done) != nil {
 				continue
 			}
-			if logFrames > maxWALFrames {
+			switch {
+			case s.shred.Load():
+				// A history was cleared: its rows are zeroed in the pages
+				// now copied back, but older frames in the WAL still hold
+				// them. Truncate it; while readers keep it, try again.
+				if db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done) == nil && busy == 0 {
+					s.shred.CompareAndSwap(true, false)
+				}
+			case logFrames > maxWALFrames:
 				// Readers kept the WAL from restarting; make it, briefly
 				// holding the writer, so the file cannot grow without bound.
 				db.ExecContext(ctx, "PRAGMA wal_checkpoint(RESTART)")
@@ -416,6 +432,9 @@ func (s *Store) Close() error {
 	<-s.checkpointerDone
 	s.conn.Close()
 	s.reads.Close()
+	// Copy everything back and empty the WAL, so a stopped node's files are
+	// one database file (and nothing cleared lingers in old frames).
+	s.writes.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
 	return s.writes.Close()
 }
 
@@ -1247,6 +1266,9 @@ func (s *Store) ClearHistory(ctx context.Context, c store.Clearing) (store.Clear
 		out.ConversationID, out.Seq = l.ConversationID, m.Seq
 		return nil
 	})
+	if err == nil {
+		s.shred.Store(true)
+	}
 	return out, err
 }
 
