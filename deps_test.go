@@ -2,6 +2,7 @@ package openteller_test
 
 import (
 	"bytes"
+	"go/ast"
 	"go/format"
 	"go/parser"
 	"go/token"
@@ -116,6 +117,50 @@ func TestGofmt(t *testing.T) {
 		} else if !bytes.Equal(src, formatted) {
 			t.Errorf("%s is not gofmt-formatted", path)
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNoGlobalLogging keeps every log line on the node's configured logger
+// (its level, its format, its destination): no package calls slog's
+// package-level functions, which write to whatever the process's default
+// happens to be. Internal errors of handlers reach the node's logger
+// through httpx.WriteError and the access log.
+func TestNoGlobalLogging(t *testing.T) {
+	global := map[string]bool{"Debug": true, "Info": true, "Warn": true, "Error": true, "Log": true, "LogAttrs": true,
+		"DebugContext": true, "InfoContext": true, "WarnContext": true, "ErrorContext": true}
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && path != "." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "slog" && pkg.Obj == nil && global[sel.Sel.Name] {
+				t.Errorf("%s: slog.%s logs through the global logger; use the node's", fset.Position(call.Pos()), sel.Sel.Name)
+			}
+			return true
+		})
 		return nil
 	})
 	if err != nil {

@@ -117,17 +117,16 @@ func sent(texts ...string) {
 	sentTexts.list = append(sentTexts.list, texts...)
 }
 
-// checkLogs fails the test if a node's log lines (slog; not a demo's
-// banner, which is for the person at the keyboard) hold anything a test
-// sent as content. Every e2e test that starts a process runs it.
+// checkLogs fails the test if anything a process wrote (its log records,
+// and the rest of its output) holds anything a test sent as content.
+// Every e2e test that starts a process runs it.
 func checkLogs(t *testing.T, what, out string) {
 	sentTexts.Lock()
 	texts := slices.Clone(sentTexts.list)
 	sentTexts.Unlock()
+	// Every line: log records, and anything else the process wrote (a
+	// panic's trace, a record broken over lines, the demo's banner).
 	for _, line := range strings.Split(out, "\n") {
-		if !strings.HasPrefix(line, "time=") {
-			continue
-		}
 		for _, text := range texts {
 			if strings.Contains(line, text) {
 				t.Errorf("the log of %s shows content that was sent, %q: %s", what, text, line)

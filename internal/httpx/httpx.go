@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"strings"
@@ -40,14 +39,41 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // WriteError writes err as a typed error. An error that is not an *Error is
-// an internal failure: the client gets a generic message, never its text.
+// an internal failure: the client gets a generic message, never its text,
+// and the text goes to the node's logger through the writer (see
+// InternalErrors).
 func WriteError(w http.ResponseWriter, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
-		slog.Error("internal error", "err", err)
+		reportInternal(w, err)
 		e = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "Something went wrong on our side. Please try again."}
 	}
 	WriteJSON(w, e.Status, bankapi.ErrorBody{Error: &bankapi.Error{Code: e.Code, Message: e.Message}})
+}
+
+// InternalErrors is implemented by the response writer the node wraps every
+// request's in (its access log), so that an internal error reaches the
+// node's configured logger with the request it failed.
+type InternalErrors interface {
+	InternalError(err error)
+}
+
+// reportInternal hands err to the first writer in w's chain that takes
+// internal errors. Every request of a node passes one; a handler run
+// outside a node (a package's unit test) has none, and the error is dropped
+// after the client was told.
+func reportInternal(w http.ResponseWriter, err error) {
+	for {
+		if r, ok := w.(InternalErrors); ok {
+			r.InternalError(err)
+			return
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return
+		}
+		w = u.Unwrap()
+	}
 }
 
 // ReadJSONBody checks the content type and reads a body of at most limit

@@ -373,11 +373,13 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 }
 
 // accessLog logs each request's method, path, status and duration — never
-// a query string (OAuth codes travel there) or a body.
+// a query string (OAuth codes travel there) or a body — and the internal
+// errors its handlers report (httpx.WriteError), with the request they
+// failed.
 func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, log: log, req: r}
 		next.ServeHTTP(rec, r)
 		level := slog.LevelDebug
 		if rec.status >= 500 {
@@ -390,6 +392,13 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	log    *slog.Logger
+	req    *http.Request
+}
+
+// InternalError logs err with the request it failed (httpx.InternalErrors).
+func (r *statusRecorder) InternalError(err error) {
+	r.log.ErrorContext(r.req.Context(), "internal error", "method", r.req.Method, "path", r.req.URL.Path, "err", err)
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
