@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -62,11 +64,26 @@ func Run(t *testing.T, open Open) {
 		{"EventNotices", testEventNotices},
 		{"NoticeLeasedAtCommit", testNoticeLeasedAtCommit},
 		{"LatestEvents", testLatestEvents},
+		{"OnCommit", testOnCommit},
+		{"NarrowLink", testNarrowLink},
+		{"SearchConversations", testSearchConversations},
+		{"AvailableAgents", testAvailableAgents},
+		{"AgentMessageTimes", testAgentMessageTimes},
+		{"RootKeyRotation", testRootKeyRotation},
+		{"PlatformSecrets", testPlatformSecrets},
+		{"WebhookSecrets", testWebhookSecrets},
+		{"Ping", testPing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
-			t.Cleanup(func() { s.Close() })
+			t.Cleanup(func() {
+				s.Close()
+				// A closed store cannot serve, and health checks must hear so.
+				if err := s.Ping(context.Background()); err == nil {
+					t.Error("Ping after Close reports that the store can serve")
+				}
+			})
 			tc.fn(t, s)
 		})
 	}
@@ -1732,5 +1749,612 @@ func testConsoleWork(t *testing.T, s store.Store) {
 	must(t, s.SetOwner(ctx, c.ID, "bot", "", "queue", "", store.Notice{ID: "ntc_again", InstitutionID: f.inst.ID, LinkID: f.link.ID, Type: store.NoticeHandover, Payload: []byte(`{}`), CreatedAt: t0}))
 	if c, _ = s.Conversation(ctx, c.ID); c.Owner != "queue" || c.Status != store.StatusOpen || c.Priority != 0 || !c.SnoozedUntil.IsZero() {
 		t.Fatalf("back in the queue: %q %q %d %v", c.Owner, c.Status, c.Priority, c.SnoozedUntil)
+	}
+}
+
+// testOnCommit: the store tells its OnCommit function what each append
+// stored, as stored, before the caller is answered, and in seq order; never
+// what was refused, a duplicate, or any of a call that failed.
+func testOnCommit(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s, "balances")
+	var mu sync.Mutex
+	var heard []store.Event
+	s.OnCommit(func(evs []store.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		heard = append(heard, evs...)
+	})
+	// taken returns what was heard since it was last asked.
+	taken := func() []store.Event {
+		mu.Lock()
+		defer mu.Unlock()
+		out := heard
+		heard = nil
+		return out
+	}
+	withNotice := event(f, "c2", "message", "", "two")
+	withNotice.Notice = &store.Notice{ID: "ntc_c2", Type: store.NoticeCustomerMessage, Payload: []byte(`{}`), CreatedAt: t0}
+	res, err := s.AppendEvents(ctx, []store.NewEvent{
+		event(f, "c1", "balance.updated", "balances", "one"),
+		withNotice,
+		event(f, "c1", "balance.updated", "balances", "one"),            // a duplicate
+		event(f, "c3", "transaction.posted", "transactions", "refused"), // scope not granted
+	})
+	must(t, err)
+	if res[0].Err != nil || res[1].Err != nil || !res[2].Duplicate || !errors.Is(res[3].Err, store.ErrConsentScope) {
+		t.Fatalf("append = %+v", res)
+	}
+	// Told before the caller was answered: no waiting.
+	got := taken()
+	if len(got) != 2 || got[0].ID != "rec_c1" || got[1].ID != "rec_c2" {
+		t.Fatalf("heard %+v, want rec_c1 and rec_c2", got)
+	}
+	for i, e := range got {
+		if e.Seq != int64(i+1) || e.ConversationID != f.link.ConversationID || e.LinkID != f.link.ID || e.InstitutionID != f.inst.ID ||
+			e.CustomerID != f.cust.ID || !e.OccurredAt.Equal(t0) {
+			t.Fatalf("heard event %d as %+v", i, e)
+		}
+	}
+	if string(got[0].Sealed) != "sealed:one" || string(got[1].Sealed) != "sealed:two" {
+		t.Fatalf("heard payloads %q, %q", got[0].Sealed, got[1].Sealed)
+	}
+
+	// Only a duplicate: nothing was stored, nothing is heard.
+	res, err = s.AppendEvents(ctx, []store.NewEvent{event(f, "c1", "balance.updated", "balances", "one")})
+	must(t, err)
+	if !res[0].Duplicate {
+		t.Fatalf("again = %+v", res[0])
+	}
+	// A call that fails as a whole (a notice id taken) stores nothing of
+	// its events, so none is heard.
+	failing := event(f, "c4", "message", "", "four")
+	failing.Notice = &store.Notice{ID: "ntc_c2", Type: store.NoticeCustomerMessage, Payload: []byte(`{}`), CreatedAt: t0}
+	if _, err := s.AppendEvents(ctx, []store.NewEvent{failing}); err == nil {
+		t.Fatal("a notice id was used twice")
+	}
+	if got := taken(); len(got) != 0 {
+		t.Fatalf("heard %+v of appends that stored nothing", got)
+	}
+
+	// Many callers at once: every stored event is heard once, in seq order.
+	const writers, each = 4, 10
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				res, err := s.AppendEvents(ctx, []store.NewEvent{event(f, fmt.Sprintf("w%d-%d", w, i), "message", "", "m")})
+				if err == nil && res[0].Err != nil {
+					err = res[0].Err
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got = taken()
+	if len(got) != writers*each {
+		t.Fatalf("heard %d events of %d stored", len(got), writers*each)
+	}
+	for i, e := range got {
+		if e.Seq != int64(3+i) {
+			t.Fatalf("heard seq %d at position %d: not in commit order", e.Seq, i)
+		}
+	}
+}
+
+// testNarrowLink: the owner takes scopes away from an active link; the
+// link's events of the types only those scopes allowed go (not another
+// link's), the marker follows the last seq, the receipt is kept, and the
+// consent refuses those types from then on. Widening, keeping every scope,
+// another customer's link, an expired link and a missing receipt change
+// nothing.
+func testNarrowLink(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s) // balances and transactions
+	other, err := s.CreateLink(ctx, store.Link{ID: "lnk_2", CustomerID: f.cust.ID, InstitutionID: f.inst.ID, ConversationID: "cnv_x",
+		Scopes: []string{"transactions"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, grant())
+	must(t, err)
+	othersTx := event(f, "n4", "transaction.posted", "transactions", "other link's")
+	othersTx.LinkID = other.ID
+	res, err := s.AppendEvents(ctx, []store.NewEvent{
+		event(f, "n1", "balance.updated", "balances", "1"),
+		event(f, "n2", "transaction.posted", "transactions", "2"),
+		event(f, "n3", "message", "", "3"),
+		othersTx,
+	})
+	must(t, err)
+	for i, r := range res {
+		if r.Err != nil || r.Seq != int64(i+1) {
+			t.Fatalf("append %d = %+v", i, r)
+		}
+	}
+	at := time.Now().Truncate(time.Microsecond)
+	narrowing := func(scopes ...string) store.Narrowing {
+		r := grant()
+		r.Action = store.ReceiptNarrow
+		return store.Narrowing{LinkID: f.link.ID, CustomerID: f.cust.ID, Scopes: scopes, DeleteTypes: []string{"transaction.posted"}, At: at,
+			Marker: store.NewEvent{Event: store.Event{ID: "rec_narrowed", Type: store.TypeLinkNarrowed, Author: store.AuthorPlatform,
+				OccurredAt: at, ReceivedAt: at, Sealed: []byte("sealed:narrowed")}},
+			Receipt: r}
+	}
+	receipts, err := s.Receipts(ctx, f.cust.ID)
+	must(t, err)
+
+	stranger := narrowing("balances")
+	stranger.CustomerID = "cus_someone_else"
+	missing := narrowing("balances")
+	missing.LinkID = "lnk_missing"
+	late := narrowing("balances")
+	late.At = f.link.ExpiresAt.Add(time.Second)
+	noReceipt := narrowing("balances")
+	noReceipt.Receipt = store.Receipt{}
+	for _, c := range []struct {
+		what string
+		n    store.Narrowing
+		want error // nil: any error
+	}{
+		{"another customer's link", stranger, store.ErrNotFound},
+		{"a link that does not exist", missing, store.ErrNotFound},
+		{"widening", narrowing("balances", "transactions", "fraud_alerts"), store.ErrWiden},
+		{"keeping every scope", narrowing("transactions", "balances"), store.ErrWiden},
+		{"trading a scope for another", narrowing("balances", "fraud_alerts"), store.ErrWiden},
+		{"keeping a scope it does not have", narrowing("fraud_alerts"), store.ErrWiden},
+		{"keeping no scope", narrowing(), store.ErrWiden},
+		{"an expired link", late, store.ErrConsentExpired},
+		{"no receipt", noReceipt, nil},
+	} {
+		if _, err := s.NarrowLink(ctx, c.n); err == nil || (c.want != nil && !errors.Is(err, c.want)) {
+			t.Fatalf("narrowing %s: err = %v, want %v", c.what, err, c.want)
+		}
+	}
+	if l, _ := s.Link(ctx, f.link.ID); !slices.Equal(l.Scopes, []string{"balances", "transactions"}) {
+		t.Fatalf("refused narrowings left the scopes %v", l.Scopes)
+	}
+	if evs, _ := s.EventsAfter(ctx, f.link.ConversationID, 0, 100); len(evs) != 4 {
+		t.Fatalf("refused narrowings left %d events, want 4", len(evs))
+	}
+	if rs, _ := s.Receipts(ctx, f.cust.ID); len(rs) != len(receipts) {
+		t.Fatalf("refused narrowings kept %d receipts", len(rs)-len(receipts))
+	}
+
+	l, err := s.NarrowLink(ctx, narrowing("balances"))
+	must(t, err)
+	if l.ID != f.link.ID || l.Status != store.LinkActive || !slices.Equal(l.Scopes, []string{"balances"}) {
+		t.Fatalf("narrowed = %+v", l)
+	}
+	stored, err := s.Link(ctx, f.link.ID)
+	must(t, err)
+	if !slices.Equal(stored.Scopes, []string{"balances"}) || stored.Status != store.LinkActive {
+		t.Fatalf("stored after narrowing: %+v", stored)
+	}
+	evs, err := s.EventsAfter(ctx, f.link.ConversationID, 0, 100)
+	must(t, err)
+	var kept []string
+	for _, e := range evs {
+		kept = append(kept, fmt.Sprintf("%d:%s", e.Seq, e.ID))
+	}
+	if !slices.Equal(kept, []string{"1:rec_n1", "3:rec_n3", "4:rec_n4", "5:rec_narrowed"}) {
+		t.Fatalf("after narrowing the conversation holds %v", kept)
+	}
+	if m := evs[3]; m.Type != store.TypeLinkNarrowed || m.LinkID != f.link.ID || m.Author != store.AuthorPlatform || string(m.Sealed) != "sealed:narrowed" {
+		t.Fatalf("marker = %+v", m)
+	}
+	if cv, _ := s.Conversation(ctx, f.link.ConversationID); cv.LastSeq != 5 {
+		t.Fatalf("last seq %d, want 5", cv.LastSeq)
+	}
+	rs, err := s.Receipts(ctx, f.cust.ID)
+	must(t, err)
+	narrowed := slices.IndexFunc(rs, func(r store.Receipt) bool { return r.Action == store.ReceiptNarrow })
+	if len(rs) != len(receipts)+1 || narrowed < 0 {
+		t.Fatalf("receipts after narrowing: %+v", rs)
+	}
+	if r := rs[narrowed]; r.LinkID != f.link.ID || r.InstitutionID != f.inst.ID || r.CustomerID != f.cust.ID ||
+		!slices.Equal(r.Scopes, []string{"balances"}) || !r.ExpiresAt.Equal(stored.ExpiresAt) {
+		t.Fatalf("narrowing receipt = %+v", r)
+	}
+	// The consent is the narrowed one now.
+	res, err = s.AppendEvents(ctx, []store.NewEvent{
+		event(f, "n5", "transaction.posted", "transactions", "5"),
+		event(f, "n6", "balance.updated", "balances", "6"),
+	})
+	must(t, err)
+	if !errors.Is(res[0].Err, store.ErrConsentScope) || res[1].Err != nil || res[1].Seq != 6 {
+		t.Fatalf("appends after narrowing: %+v", res)
+	}
+	if _, err := s.NarrowLink(ctx, narrowing("balances")); !errors.Is(err, store.ErrWiden) {
+		t.Fatalf("narrowing to what it already is: %v", err)
+	}
+}
+
+// testSearchConversations: the console finds an institution's
+// conversations by a part of their newest link's id, taken as written (no
+// wildcards), up to limit, and never another institution's.
+func testSearchConversations(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s) // lnk_1: cnv_1 with Alpha
+	for _, id := range []string{"cus_2", "cus_3"} {
+		must(t, s.CreateCustomer(ctx, store.Customer{ID: id, Email: id + "@example.com", PasswordHash: "x", CreatedAt: t0}))
+	}
+	link := func(id, customerID, institutionID, conversationID string, created time.Time) {
+		t.Helper()
+		_, err := s.CreateLink(ctx, store.Link{ID: id, CustomerID: customerID, InstitutionID: institutionID, ConversationID: conversationID,
+			Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: created, ExpiresAt: created.Add(24 * time.Hour)}, grant())
+		must(t, err)
+	}
+	link("lnk_ref42", "cus_2", f.inst.ID, "cnv_2", t0)
+	link("lnk_ref42b", f.cust.ID, f.other.ID, "cnv_b", t0)
+	link("lnk_ref42old", "cus_3", f.inst.ID, "cnv_3", t0)
+	link("lnk_new3", "cus_3", f.inst.ID, "cnv_3x", t0.Add(time.Hour)) // joins cnv_3, as its newest link
+
+	search := func(institutionID, ref string, limit int) []string {
+		t.Helper()
+		cs, err := s.SearchConversations(ctx, institutionID, ref, limit)
+		must(t, err)
+		var ids []string
+		for _, c := range cs {
+			if c.InstitutionID != institutionID {
+				t.Fatalf("searching %s found %+v", institutionID, c)
+			}
+			ids = append(ids, c.ID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	for _, c := range []struct {
+		institutionID, ref string
+		want               []string
+	}{
+		{f.inst.ID, "ref42", []string{"cnv_2"}}, // not cnv_3, whose newest link is another
+		{f.other.ID, "ref42", []string{"cnv_b"}},
+		{f.inst.ID, "new3", []string{"cnv_3"}},
+		{f.inst.ID, "lnk_", []string{"cnv_1", "cnv_2", "cnv_3"}},
+		{f.inst.ID, "lnk%ref", nil}, // wildcards are plain characters
+		{f.inst.ID, "ref4_", nil},
+		{f.inst.ID, "nothing", nil},
+	} {
+		if got := search(c.institutionID, c.ref, 10); !slices.Equal(got, c.want) {
+			t.Fatalf("searching %s for %q: %v, want %v", c.institutionID, c.ref, got, c.want)
+		}
+	}
+	if got := search(f.inst.ID, "lnk_", 2); len(got) != 2 {
+		t.Fatalf("limit 2 gave %v", got)
+	}
+	cs, err := s.SearchConversations(ctx, f.inst.ID, "ref42", 10)
+	must(t, err)
+	if c := cs[0]; c.CustomerID != "cus_2" || c.InstitutionName != f.inst.Name || c.Link.ID != "lnk_ref42" || c.Owner != "bot" {
+		t.Fatalf("found %+v", c)
+	}
+}
+
+// testAvailableAgents: who can be given a conversation now is the
+// institution's enabled agents with a live console session, each once;
+// signing out (DeleteStaffSession) ends that session at once, and only
+// that one.
+func testAvailableAgents(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	now := time.Now().Truncate(time.Microsecond)
+	member := func(id, institutionID, role string) {
+		t.Helper()
+		must(t, s.CreateStaff(ctx, store.Staff{ID: id, InstitutionID: institutionID, Email: id + "@staff.example", Name: id, Role: role, PasswordHash: "$argon2id$x", CreatedAt: t0}))
+	}
+	session := func(hash, staffID string, expires time.Time) {
+		t.Helper()
+		must(t, s.CreateStaffSession(ctx, store.StaffSession{IDHash: []byte(hash), StaffID: staffID, CSRFToken: "c", CreatedAt: now.Add(-time.Hour), ExpiresAt: expires}, "$argon2id$x"))
+	}
+	member("stf_ada", f.inst.ID, store.RoleAgent) // signed in twice
+	session("ada1", "stf_ada", now.Add(time.Hour))
+	session("ada2", "stf_ada", now.Add(2*time.Hour))
+	member("stf_bo", f.inst.ID, store.RoleAgent) // session over
+	session("bo", "stf_bo", now.Add(-time.Minute))
+	member("stf_cy", f.inst.ID, store.RoleAgent) // never signed in
+	member("stf_di", f.inst.ID, store.RoleSupervisor)
+	session("di", "stf_di", now.Add(time.Hour))
+	member("stf_ed", f.inst.ID, store.RoleAgent) // disabled
+	session("ed", "stf_ed", now.Add(time.Hour))
+	must(t, s.DisableStaff(ctx, f.inst.ID, "stf_ed", now))
+	member("stf_fay", f.other.ID, store.RoleAgent) // another bank's
+	session("fay", "stf_fay", now.Add(time.Hour))
+	member("stf_gus", f.inst.ID, store.RoleAgent)
+	session("gus", "stf_gus", now.Add(time.Hour))
+
+	available := func(institutionID string, at time.Time) []string {
+		t.Helper()
+		ids, err := s.AvailableAgents(ctx, institutionID, at)
+		must(t, err)
+		slices.Sort(ids)
+		return ids
+	}
+	if got := available(f.inst.ID, now); !slices.Equal(got, []string{"stf_ada", "stf_gus"}) {
+		t.Fatalf("available now: %v, want stf_ada and stf_gus", got)
+	}
+	if got := available(f.other.ID, now); !slices.Equal(got, []string{"stf_fay"}) {
+		t.Fatalf("available at the other bank: %v", got)
+	}
+	if got := available(f.inst.ID, now.Add(90*time.Minute)); !slices.Equal(got, []string{"stf_ada"}) {
+		t.Fatalf("available in 90 minutes: %v, want stf_ada alone", got)
+	}
+
+	must(t, s.DeleteStaffSession(ctx, []byte("gus")))
+	if _, err := s.StaffSession(ctx, []byte("gus")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a signed-out session: %v", err)
+	}
+	if got := available(f.inst.ID, now); !slices.Equal(got, []string{"stf_ada"}) {
+		t.Fatalf("available after stf_gus signed out: %v", got)
+	}
+	must(t, s.DeleteStaffSession(ctx, []byte("ada1")))
+	if _, err := s.StaffSession(ctx, []byte("ada1")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a signed-out session: %v", err)
+	}
+	if se, err := s.StaffSession(ctx, []byte("ada2")); err != nil || se.StaffID != "stf_ada" {
+		t.Fatalf("the other console of stf_ada: %+v %v", se, err)
+	}
+	if got := available(f.inst.ID, now); !slices.Equal(got, []string{"stf_ada"}) {
+		t.Fatalf("available with one console of stf_ada left: %v", got)
+	}
+}
+
+// testAgentMessageTimes: when the institution's agents wrote, since a
+// time; not what the bank's systems or the customer wrote, nor another
+// institution's agents.
+func testAgentMessageTimes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	lb, err := s.CreateLink(ctx, store.Link{ID: "lnk_b", CustomerID: f.cust.ID, InstitutionID: f.other.ID, ConversationID: "cnv_b",
+		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, grant())
+	must(t, err)
+	wrote := func(id, author string, at time.Time) store.NewEvent {
+		e := event(f, id, "message", "", id)
+		e.Author, e.OccurredAt, e.ReceivedAt = author, at, at
+		if author == store.AuthorCustomer {
+			e.CustomerID = f.cust.ID
+		}
+		return e
+	}
+	atB := wrote("b1", store.AuthorAgent, t0.Add(3*time.Minute))
+	atB.InstitutionID, atB.LinkID = f.other.ID, lb.ID
+	res, err := s.AppendEvents(ctx, []store.NewEvent{
+		wrote("a2", store.AuthorAgent, t0.Add(5*time.Minute)),
+		wrote("a0", store.AuthorAgent, t0.Add(-time.Hour)), // before since
+		wrote("i1", store.AuthorInstitution, t0.Add(2*time.Minute)),
+		wrote("c1", store.AuthorCustomer, t0.Add(2*time.Minute)),
+		wrote("a1", store.AuthorAgent, t0.Add(time.Minute)),
+		atB,
+	})
+	must(t, err)
+	for i, r := range res {
+		if r.Err != nil {
+			t.Fatalf("append %d: %v", i, r.Err)
+		}
+	}
+	times := func(institutionID string, since time.Time) []string {
+		t.Helper()
+		ts, err := s.AgentMessageTimes(ctx, institutionID, since)
+		must(t, err)
+		slices.SortFunc(ts, func(a, b store.EventTime) int { return a.At.Compare(b.At) })
+		var out []string
+		for _, e := range ts {
+			out = append(out, fmt.Sprintf("%s+%v", e.ConversationID, e.At.Sub(t0)))
+		}
+		return out
+	}
+	if got := times(f.inst.ID, t0); !slices.Equal(got, []string{"cnv_1+1m0s", "cnv_1+5m0s"}) {
+		t.Fatalf("agent message times since t0: %v", got)
+	}
+	if got := times(f.inst.ID, t0.Add(-2*time.Hour)); len(got) != 3 || got[0] != "cnv_1+-1h0m0s" {
+		t.Fatalf("agent message times since t0-2h: %v", got)
+	}
+	if got := times(f.other.ID, t0); !slices.Equal(got, []string{"cnv_b+3m0s"}) {
+		t.Fatalf("the other bank's agent message times: %v", got)
+	}
+	if got := times(f.inst.ID, t0.Add(time.Hour)); len(got) != 0 {
+		t.Fatalf("agent message times since t0+1h: %v", got)
+	}
+}
+
+// testRootKeyRotation: rotation finds the data keys wrapped under older
+// root keys, a page at a time, rewraps each only if it is still what was
+// read (a stale rewrap changes nothing, and is no error: the rotation goes
+// on), and the usage counts follow.
+func testRootKeyRotation(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	keys := []vault.WrappedKey{
+		{CustomerID: "cus_a", Version: 1, RootKeyVersion: 1, Wrapped: []byte("a@1")},
+		{CustomerID: "cus_b", Version: 3, RootKeyVersion: 1, Wrapped: []byte("b@1")},
+		{CustomerID: "cus_c", Version: 1, RootKeyVersion: 2, Wrapped: []byte("c@2")},
+		{CustomerID: "cus_d", Version: 1, RootKeyVersion: 1, Wrapped: []byte("d@1")},
+		{CustomerID: vault.ConversationKey("cus_a", "ins_a"), Version: 2, RootKeyVersion: 3, Wrapped: []byte("conv@3")},
+	}
+	for _, k := range keys {
+		_, err := s.PutDataKey(ctx, k)
+		must(t, err)
+	}
+	usage, err := s.RootKeyUsage(ctx)
+	must(t, err)
+	if !maps.Equal(usage, map[int]int{1: 3, 2: 1, 3: 1}) {
+		t.Fatalf("usage = %v", usage)
+	}
+	below := func(version, limit int) map[string]vault.WrappedKey {
+		t.Helper()
+		ks, err := s.DataKeysWrappedBelow(ctx, version, limit)
+		must(t, err)
+		out := map[string]vault.WrappedKey{}
+		for _, k := range ks {
+			out[k.CustomerID] = k
+		}
+		if len(out) != len(ks) {
+			t.Fatalf("a key listed twice: %+v", ks)
+		}
+		return out
+	}
+	sameKey := func(a, b vault.WrappedKey) bool {
+		return a.CustomerID == b.CustomerID && a.Version == b.Version && a.RootKeyVersion == b.RootKeyVersion && bytes.Equal(a.Wrapped, b.Wrapped)
+	}
+	if got := below(1, 10); len(got) != 0 {
+		t.Fatalf("below root key 1: %+v", got)
+	}
+	got := below(2, 10)
+	if len(got) != 3 || !sameKey(got["cus_a"], keys[0]) || !sameKey(got["cus_b"], keys[1]) || !sameKey(got["cus_d"], keys[3]) {
+		t.Fatalf("below root key 2: %+v", got)
+	}
+	if got := below(3, 10); len(got) != 4 || !sameKey(got["cus_c"], keys[2]) {
+		t.Fatalf("below root key 3: %+v", got)
+	}
+	if got := below(2, 2); len(got) != 2 || got["cus_c"].CustomerID != "" {
+		t.Fatalf("a page of 2 below root key 2: %+v", got)
+	}
+
+	// Rewraps of what is no longer stored: another root key, another version.
+	must(t, s.RewrapDataKey(ctx, vault.WrappedKey{CustomerID: "cus_a", Version: 1, RootKeyVersion: 4, Wrapped: []byte("stale")}, 2))
+	must(t, s.RewrapDataKey(ctx, vault.WrappedKey{CustomerID: "cus_b", Version: 2, RootKeyVersion: 4, Wrapped: []byte("stale")}, 1))
+	for _, k := range keys[:2] {
+		if now, err := s.DataKey(ctx, k.CustomerID); err != nil || !sameKey(now, k) {
+			t.Fatalf("a stale rewrap changed %s: %+v %v", k.CustomerID, now, err)
+		}
+	}
+
+	// Rotation to root key 4, two keys a page, as openteller keys does it.
+	for pages := 0; ; pages++ {
+		page, err := s.DataKeysWrappedBelow(ctx, 4, 2)
+		must(t, err)
+		if len(page) == 0 {
+			break
+		}
+		if pages == 3 {
+			t.Fatalf("keys still below root key 4 after 3 pages: %+v", page)
+		}
+		for _, k := range page {
+			w := k
+			w.RootKeyVersion, w.Wrapped = 4, []byte(k.CustomerID+"@4")
+			must(t, s.RewrapDataKey(ctx, w, k.RootKeyVersion))
+		}
+	}
+	usage, err = s.RootKeyUsage(ctx)
+	must(t, err)
+	if !maps.Equal(usage, map[int]int{4: len(keys)}) {
+		t.Fatalf("usage after rotation = %v", usage)
+	}
+	for _, k := range keys {
+		want := vault.WrappedKey{CustomerID: k.CustomerID, Version: k.Version, RootKeyVersion: 4, Wrapped: []byte(k.CustomerID + "@4")}
+		if now, err := s.DataKey(ctx, k.CustomerID); err != nil || !sameKey(now, want) {
+			t.Fatalf("after rotation %s: %+v %v", k.CustomerID, now, err)
+		}
+	}
+}
+
+// testPlatformSecrets: a platform secret is kept once (the first writer
+// wins), listed with every other, and replaced only from what is stored
+// (a stale replacement changes nothing, and is no error).
+func testPlatformSecrets(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if _, err := s.PlatformSecret(ctx, "cookie"); !errors.Is(err, vault.ErrNoKey) {
+		t.Fatalf("no secret yet: %v", err)
+	}
+	if all, err := s.PlatformSecrets(ctx); err != nil || len(all) != 0 {
+		t.Fatalf("no secrets yet: %v %v", all, err)
+	}
+	put := func(name, sealed, want string) {
+		t.Helper()
+		got, err := s.PutPlatformSecret(ctx, name, []byte(sealed))
+		must(t, err)
+		if string(got) != want {
+			t.Fatalf("putting %s: %q stored, want %q", name, got, want)
+		}
+	}
+	put("cookie", "cookie@1", "cookie@1")
+	put("cookie", "cookie@1, second writer", "cookie@1")
+	put("log", "log@1", "log@1")
+	stored := func(want map[string]string) {
+		t.Helper()
+		all, err := s.PlatformSecrets(ctx)
+		must(t, err)
+		got := map[string]string{}
+		for name, sealed := range all {
+			got[name] = string(sealed)
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("platform secrets = %v, want %v", got, want)
+		}
+		for name, sealed := range want {
+			if one, err := s.PlatformSecret(ctx, name); err != nil || string(one) != sealed {
+				t.Fatalf("platform secret %s = %q %v, want %q", name, one, err, sealed)
+			}
+		}
+	}
+	stored(map[string]string{"cookie": "cookie@1", "log": "log@1"})
+
+	must(t, s.ReplacePlatformSecret(ctx, "cookie", []byte("cookie@0"), []byte("cookie@2, from a stale read")))
+	stored(map[string]string{"cookie": "cookie@1", "log": "log@1"})
+	must(t, s.ReplacePlatformSecret(ctx, "cookie", []byte("cookie@1"), []byte("cookie@2")))
+	stored(map[string]string{"cookie": "cookie@2", "log": "log@1"})
+	must(t, s.ReplacePlatformSecret(ctx, "missing", nil, []byte("missing@2")))
+	stored(map[string]string{"cookie": "cookie@2", "log": "log@1"})
+	if _, err := s.PlatformSecret(ctx, "missing"); !errors.Is(err, vault.ErrNoKey) {
+		t.Fatalf("replacing a secret that is not there made one: %v", err)
+	}
+}
+
+// testWebhookSecrets: rewrapping an endpoint's secrets changes them and
+// nothing else: not its address, its grace period, whether it is
+// disabled, nor another institution's endpoint. An endpoint with no
+// previous secret keeps none, and an institution with no endpoint gets
+// none.
+func testWebhookSecrets(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	now := time.Now().Truncate(time.Microsecond)
+	must(t, s.PutWebhookEndpoint(ctx, store.WebhookEndpoint{InstitutionID: f.inst.ID, URL: "https://a.example/hooks",
+		Secret: []byte("a@1"), PreviousSecret: []byte("a0@1"), PreviousUntil: now.Add(time.Hour), CreatedAt: now}))
+	must(t, s.DisableWebhookEndpoint(ctx, f.inst.ID, "410 Gone", now))
+	must(t, s.PutWebhookEndpoint(ctx, store.WebhookEndpoint{InstitutionID: f.other.ID, URL: "https://b.example/hooks", Secret: []byte("b@1"), CreatedAt: now}))
+	endpoint := func(institutionID string) store.WebhookEndpoint {
+		t.Helper()
+		e, err := s.WebhookEndpoint(ctx, institutionID)
+		must(t, err)
+		return e
+	}
+	// Endpoints are compared whole, as read back the same way, so a field
+	// added to them later is covered too; a nil previous secret must stay
+	// nil (rotation tells "none" from "empty" by it).
+	a, b := endpoint(f.inst.ID), endpoint(f.other.ID)
+	if a.DisabledAt.IsZero() || a.PreviousUntil.IsZero() || b.PreviousSecret != nil {
+		t.Fatalf("endpoints as put: %+v, %+v", a, b)
+	}
+
+	must(t, s.SetWebhookSecrets(ctx, f.inst.ID, []byte("a@2"), []byte("a0@2")))
+	want := a
+	want.Secret, want.PreviousSecret = []byte("a@2"), []byte("a0@2")
+	if got := endpoint(f.inst.ID); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after rewrapping: %+v, want %+v", got, want)
+	}
+	if got := endpoint(f.other.ID); !reflect.DeepEqual(got, b) {
+		t.Fatalf("another institution's endpoint changed: %+v", got)
+	}
+	must(t, s.SetWebhookSecrets(ctx, f.other.ID, []byte("b@2"), nil))
+	want = b
+	want.Secret = []byte("b@2")
+	if got := endpoint(f.other.ID); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after rewrapping one secret: %+v, want %+v", got, want)
+	}
+	// Whatever it answers, no endpoint appears.
+	s.SetWebhookSecrets(ctx, "ins_none", []byte("x"), nil)
+	if e, err := s.WebhookEndpoint(ctx, "ins_none"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("rewrapping where there is no endpoint made %+v (%v)", e, err)
+	}
+}
+
+// testPing: an open store can serve; a Ping that cannot be served (its
+// context has ended) says so. Run checks that a closed store says so too.
+func testPing(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	must(t, s.Ping(ctx))
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.Ping(ended); err == nil {
+		t.Fatal("Ping with an ended context reports that the store can serve")
 	}
 }
