@@ -2,13 +2,19 @@ package openteller_test
 
 import (
 	"bytes"
+	"fmt"
 	"go/ast"
 	"go/format"
+	"go/importer"
 	"go/parser"
 	"go/token"
+	"go/types"
+	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -166,4 +172,86 @@ func TestNoGlobalLogging(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// openers are the packages allowed to turn a customer's sealed payload (or
+// a platform secret) back into plaintext, each for the reason given. A new
+// caller of Keyring.Open or OpenPlatform fails TestWhoOpensSealedPayloads
+// until it is added here, with its reason, in review.
+var openers = map[string]string{
+	"internal/delivery": "sends customers their own events, on their devices and in their export",
+	"internal/ingest":   "checks a customer's answer against what was offered (quick replies, fraud alerts)",
+	"internal/consent":  "shows a delegate (an accountant) what the customer shared, after logging the read",
+	"internal/console":  "shows a bank's agents a support conversation, after logging the read",
+	"internal/webhook":  "sends the bank what its customer said, and signs with the institution's secret",
+}
+
+// TestWhoOpensSealedPayloads finds, by type, every use of the keyring's
+// methods that return plaintext and fails on a package not in openers.
+func TestWhoOpensSealedPayloads(t *testing.T) {
+	out, err := exec.Command("go", "list", "-export", "-deps", "-f", "{{.ImportPath}}\t{{.Export}}", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	exports := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if path, file, ok := strings.Cut(line, "\t"); ok {
+			exports[path] = file
+		}
+	}
+	fset := token.NewFileSet()
+	imp := importer.ForCompiler(fset, "gc", func(path string) (io.ReadCloser, error) {
+		if exports[path] == "" {
+			return nil, fmt.Errorf("no export data for %s", path)
+		}
+		return os.Open(exports[path])
+	})
+	plaintext := map[string]bool{"Open": true, "OpenPlatform": true}
+	callers := map[string]bool{}
+	for dir, imps := range imports(t) {
+		if dir == "internal/vault" || !slices.Contains(imps, module+"internal/vault") {
+			continue
+		}
+		files := parseDir(t, fset, dir)
+		info := &types.Info{Uses: map[*ast.Ident]types.Object{}}
+		if _, err := (&types.Config{Importer: imp}).Check(module+dir, fset, files, info); err != nil {
+			t.Fatalf("type-check %s: %v", dir, err)
+		}
+		for id, obj := range info.Uses {
+			fn, ok := obj.(*types.Func)
+			if !ok || !plaintext[fn.Name()] || fn.Pkg() == nil || fn.Pkg().Path() != module+"internal/vault" {
+				continue
+			}
+			callers[dir] = true
+			if _, ok := openers[dir]; !ok {
+				t.Errorf("%s: %s calls vault's %s, but the package is not among those allowed to open sealed payloads (openers)", fset.Position(id.Pos()), dir, fn.Name())
+			}
+		}
+	}
+	for dir := range openers {
+		if !callers[dir] {
+			t.Errorf("%s is allowed to open sealed payloads but no longer does: take it off the list", dir)
+		}
+	}
+}
+
+// parseDir parses the non-test Go files of dir.
+func parseDir(t *testing.T, fset *token.FileSet, dir string) []*ast.File {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []*ast.File
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	return files
 }
