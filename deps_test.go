@@ -184,6 +184,7 @@ var openers = map[string]string{
 	"internal/consent":  "shows a delegate (an accountant) what the customer shared, after logging the read",
 	"internal/console":  "shows a bank's agents a support conversation, after logging the read",
 	"internal/webhook":  "sends the bank what its customer said, and signs with the institution's secret",
+	"internal/push":     "signs Web Push requests with the platform's VAPID key (never opens a customer's payload)",
 }
 
 // TestWhoOpensSealedPayloads finds, by type, every use of the keyring's

@@ -35,6 +35,7 @@ import (
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/linking"
+	"github.com/openteller/openteller/internal/push"
 	"github.com/openteller/openteller/internal/store"
 	"github.com/openteller/openteller/internal/store/postgres"
 	"github.com/openteller/openteller/internal/store/sqlite"
@@ -60,6 +61,9 @@ type Server struct {
 	Handover *handover.Service
 	Console  *console.Service
 	Webhook  *webhook.Deliverer
+	// Push tells customers' devices, through their browsers' push
+	// services, that something waits for them.
+	Push *push.Service
 
 	log        *slog.Logger
 	announcer  *ingest.Announcer
@@ -131,9 +135,25 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		st.Close()
 		return nil, err
 	}
-	// What the store commits goes to the customers' devices, in commit order.
+	// What the store commits goes to the customers' devices, in commit
+	// order, and as a push to those that asked for one.
 	s.announcer = ingest.NewAnnouncer(s.Bus, log)
-	st.OnCommit(s.announcer.Announce)
+	subject := cfg.BaseURL
+	if !strings.HasPrefix(subject, "https://") {
+		subject = "openteller@localhost" // push services want a contact; a demo has none
+	}
+	s.Push, err = push.New(ctx, push.Config{Store: st, Keyring: keyring, Client: webhook.Client(cfg.AllowPrivateWebhooks()),
+		Logger: log, Subject: subject, AllowHTTP: cfg.AllowPrivateWebhooks()})
+	if err != nil {
+		s.announcer.Close()
+		s.Bus.Close()
+		st.Close()
+		return nil, err
+	}
+	st.OnCommit(func(evs []store.Event) {
+		s.announcer.Announce(evs)
+		s.Push.Committed(evs)
+	})
 	s.Auth = auth.New(auth.Config{Store: st, Keyring: keyring, Logger: log,
 		SessionsEnded: func(customerID string, keep []byte) {
 			if err := s.Bus.WakeCustomer(customerID, bus.Wake{SessionsEnded: true, Keep: hex.EncodeToString(keep)}); err != nil {
@@ -215,6 +235,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	all.Handle("GET /oauth/callback", s.Linking.Callback())
 	all.Handle("GET /app/ws", s.Hub.Handler())
 	all.Handle("GET /app/api/conversations/{id}/events", s.Auth.RequireCustomer(s.Hub.HistoryHandler()))
+	s.Push.Routes(all, s.Auth.RequireCustomer, customerOf)
 	accounts := s.Auth.Handler()
 	for _, p := range []string{"POST /app/api/signup", "POST /app/api/signin", "POST /app/api/signout", "GET /app/api/me", "POST /app/api/password"} {
 		all.Handle(p, accounts)
@@ -302,6 +323,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		wg.Go(func() { s.sweep(ctx) })
 		wg.Go(func() { s.Consent.RunExpiry(ctx, expiryEvery) })
 		wg.Go(func() { s.Webhook.Run(ctx, webhookEvery) })
+		wg.Go(func() { s.Push.Run(ctx) })
 		go func() {
 			wg.Wait()
 			close(s.background)

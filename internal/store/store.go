@@ -90,6 +90,16 @@ type Store interface {
 	// changing nothing else about it.
 	SetWebhookSecrets(ctx context.Context, institutionID string, secret, previous []byte) error
 
+	// PutPushSubscription stores a device's Web Push subscription, or
+	// replaces the one with the same id (the same endpoint) if it is the
+	// same customer's; another customer's is ErrNotFound, unchanged.
+	PutPushSubscription(ctx context.Context, p PushSubscription) error
+	// PushSubscriptions lists the subscriptions of these customers.
+	PushSubscriptions(ctx context.Context, customerIDs []string) ([]PushSubscription, error)
+	// DeletePushSubscription removes the customer's subscription with this
+	// id; ErrNotFound if the customer has none such.
+	DeletePushSubscription(ctx context.Context, customerID, id string) error
+
 	CreateInstitution(ctx context.Context, in Institution) error
 	Institution(ctx context.Context, id string) (Institution, error)
 	Institutions(ctx context.Context) ([]Institution, error)
@@ -633,6 +643,19 @@ type NewEvent struct {
 	// customer's message or answer reaches the bank exactly when it is in
 	// the conversation. The store fills its institution and link.
 	Notice *Notice
+}
+
+// PushSubscription is one device's Web Push subscription (RFC 8030): where
+// its browser's push service takes messages for it, the keys a push is
+// encrypted to (RFC 8291), and which kinds of push it wants.
+type PushSubscription struct {
+	ID         string // a digest of the endpoint: one per device
+	CustomerID string
+	Endpoint   string
+	P256DH     string // the device's public key, base64url
+	Auth       string // the device's authentication secret, base64url
+	Kinds      []string
+	CreatedAt  time.Time
 }
 
 // Committed keeps a store's OnCommit function; implementations embed it.

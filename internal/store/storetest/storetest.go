@@ -73,6 +73,7 @@ func Run(t *testing.T, open Open) {
 		{"PlatformSecrets", testPlatformSecrets},
 		{"WebhookSecrets", testWebhookSecrets},
 		{"Ping", testPing},
+		{"PushSubscriptions", testPushSubscriptions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -2356,5 +2357,66 @@ func testPing(t *testing.T, s store.Store) {
 	cancel()
 	if err := s.Ping(ended); err == nil {
 		t.Fatal("Ping with an ended context reports that the store can serve")
+	}
+}
+
+// testPushSubscriptions: a device's subscription is stored once per id,
+// replaced by its own customer, never taken over by another, listed by
+// customer, and removed only by its own customer; a customer's deletion
+// takes their subscriptions with it.
+func testPushSubscriptions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for _, id := range []string{"cus_p1", "cus_p2"} {
+		must(t, s.CreateCustomer(ctx, store.Customer{ID: id, Email: id + "@example.com", PasswordHash: "x", CreatedAt: t0}))
+	}
+	sub := func(id, customerID, endpoint string, kinds ...string) store.PushSubscription {
+		return store.PushSubscription{ID: id, CustomerID: customerID, Endpoint: endpoint, P256DH: "key-" + id, Auth: "auth-" + id, Kinds: kinds, CreatedAt: t0}
+	}
+	a := sub("psh_a", "cus_p1", "https://push.example/a", "alerts", "people")
+	b := sub("psh_b", "cus_p1", "https://push.example/b", "alerts")
+	c := sub("psh_c", "cus_p2", "https://push.example/c", "replies")
+	for _, p := range []store.PushSubscription{a, b, c} {
+		must(t, s.PutPushSubscription(ctx, p))
+	}
+	list := func(ids ...string) []store.PushSubscription {
+		t.Helper()
+		got, err := s.PushSubscriptions(ctx, ids)
+		must(t, err)
+		return got
+	}
+	if got := list("cus_p1"); len(got) != 2 || !reflect.DeepEqual(got[0], a) || !reflect.DeepEqual(got[1], b) {
+		t.Fatalf("cus_p1's subscriptions: %+v", got)
+	}
+	if got := list("cus_p1", "cus_p2", "cus_none"); len(got) != 3 {
+		t.Fatalf("three customers' subscriptions: %+v", got)
+	}
+	if got := list(); len(got) != 0 {
+		t.Fatalf("no customers: %+v", got)
+	}
+
+	// Its own customer changes what it wants; another customer cannot take
+	// the id over, and nothing changes.
+	a.Kinds = []string{"replies"}
+	must(t, s.PutPushSubscription(ctx, a))
+	stolen := sub("psh_a", "cus_p2", "https://evil.example/a", "alerts")
+	if err := s.PutPushSubscription(ctx, stolen); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another customer's put: %v", err)
+	}
+	if got := list("cus_p1"); !reflect.DeepEqual(got[0], a) {
+		t.Fatalf("after updates: %+v, want %+v", got[0], a)
+	}
+	if got := list("cus_p2"); len(got) != 1 || got[0].ID != "psh_c" {
+		t.Fatalf("cus_p2 gained a subscription: %+v", got)
+	}
+
+	if err := s.DeletePushSubscription(ctx, "cus_p2", "psh_b"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another customer's delete: %v", err)
+	}
+	must(t, s.DeletePushSubscription(ctx, "cus_p1", "psh_b"))
+	if err := s.DeletePushSubscription(ctx, "cus_p1", "psh_b"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+	if got := list("cus_p1"); len(got) != 1 || got[0].ID != "psh_a" {
+		t.Fatalf("after delete: %+v", got)
 	}
 }

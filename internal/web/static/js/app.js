@@ -9,6 +9,7 @@ import { connectView } from './views/connect.js';
 import { threadView } from './views/thread.js';
 import { privacyView } from './views/privacy.js';
 import { delegatedView } from './views/delegated.js';
+import { registerWorker } from './notifications.js';
 
 const root = document.getElementById('app');
 const banner = document.querySelector('[data-testid="reconnecting"]');
@@ -171,6 +172,7 @@ async function boot() {
     if (route.name !== 'signin' && route.name !== 'signup') returnTo = location.hash || null;
   }
   window.addEventListener('hashchange', render);
+  registerWorker(); // shows pushes, and makes the app installable
   window.addEventListener('online', () => live.retryNow());
   setInterval(() => shell?.list.update(), 60000); // keep list times fresh
   render();

@@ -5,6 +5,7 @@ import { h, clear } from '../dom.js';
 import { api } from '../api.js';
 import { longDate } from '../format.js';
 import { passwordForm } from '../password.js';
+import { notificationSettings } from '../notifications.js';
 import * as store from '../store.js';
 import { SCOPES } from './connect.js';
 import { expiringSoon } from './thread.js';
@@ -267,6 +268,8 @@ export function privacyView() {
         h('a', { href: '/app/api/export', download: '', testid: 'export-json' }, 'Everything (JSON)'),
         ' · ',
         h('a', { href: '/app/api/export/transactions.csv', download: '', testid: 'export-csv' }, 'Transactions (CSV)')),
+      h('h2', {}, 'Notifications on this device'),
+      notificationSettings(),
       h('h2', {}, 'Your account'),
       passwordForm({
         prefix: 'account',
