@@ -179,12 +179,14 @@ func TestNoGlobalLogging(t *testing.T) {
 // caller of Keyring.Open or OpenPlatform fails TestWhoOpensSealedPayloads
 // until it is added here, with its reason, in review.
 var openers = map[string]string{
-	"internal/delivery": "sends customers their own events, on their devices and in their export",
-	"internal/ingest":   "checks a customer's answer against what was offered (quick replies, fraud alerts)",
-	"internal/consent":  "shows a delegate (an accountant) what the customer shared, after logging the read",
-	"internal/console":  "shows a bank's agents a support conversation, after logging the read",
-	"internal/webhook":  "sends the bank what its customer said, and signs with the institution's secret",
-	"internal/push":     "signs Web Push requests with the platform's VAPID key (never opens a customer's payload)",
+	"internal/delivery":  "sends customers their own events, on their devices and in their export",
+	"internal/ingest":    "checks a customer's answer against what was offered (quick replies, fraud alerts)",
+	"internal/consent":   "shows a delegate (an accountant) what the customer shared, after logging the read",
+	"internal/console":   "shows a bank's agents a support conversation, after logging the read",
+	"internal/webhook":   "sends the bank what its customer said, and signs with the institution's secret",
+	"internal/messenger": "checks a Messenger bot's appsecret_proof with the institution's app secret, its webhook secret",
+	"internal/push":      "signs Web Push requests with the platform's VAPID key (never opens a customer's payload)",
+	"internal/auth":      "checks a customer's two-step sign-in code against their own TOTP key (never opens a payload)",
 }
 
 // TestWhoOpensSealedPayloads finds, by type, every use of the keyring's

@@ -46,7 +46,8 @@ func TestBrowserAgentReplies(t *testing.T) {
 
 	agent := newChrome(t)
 	ado := steps(t, agent)
-	ado("sign in to the console",
+	ado("sign in to the console at a desk, where the customer pane shows beside the conversation",
+		chromedp.EmulateViewport(1280, 800),
 		chromedp.Navigate(info.BaseURL+"/console.html"),
 		chromedp.WaitVisible(css(`[data-testid="console-email"]`)),
 		chromedp.SendKeys(css(`[data-testid="console-email"]`), "ada@cedar.example"),

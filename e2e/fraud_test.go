@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -60,24 +59,28 @@ func TestBrowserFraudAlert(t *testing.T) {
 }
 
 // TestBrowserMenuBalance: "Balance" from the menu shows the last known
-// balance at once, and the bank's fresh one replaces it.
+// balance at once, and the bank's fresh one answers it: the day's one
+// balance card moves under the question, with both accounts.
 func TestBrowserMenuBalance(t *testing.T) {
 	ctx, do, _ := browse(t)
-	do("wait for the opening balances", chromedp.WaitVisible(css(`[data-testid="balance-strip"]`)))
-	before, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="balance-card"]').length`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	do("wait for the opening balances", chromedp.WaitVisible(css(`[data-testid="balance-strip"]`)), chromedp.WaitVisible(css(`[data-testid="balance-card"]`)))
 	do("ask for the balance from the menu",
 		chromedp.Click(css(`[data-testid="menu-button"]`)),
 		chromedp.WaitVisible(css(`[data-testid="menu-balance"]`)),
 		chromedp.Click(css(`[data-testid="menu-balance"]`)),
 		chromedp.WaitVisible(css(`[data-testid="request-bubble"][data-kind="balance"]`)),
 	)
-	do("the bank's fresh balances arrive and the waiting line goes",
-		chromedp.Poll[chromedp.Void](`document.querySelectorAll('[data-testid="balance-card"]').length >= `+fmt.Sprint(before+2)),
+	do("the bank's fresh balances arrive under the question and the waiting line goes",
+		chromedp.Poll[chromedp.Void](`(() => {
+		  const asked = document.querySelector('[data-testid="request-bubble"][data-kind="balance"]');
+		  const card = [...document.querySelectorAll('[data-testid="balance-card"]')].pop();
+		  return Number(card.dataset.seq) > Number(asked.dataset.seq) && asked.nextElementSibling === card && card.querySelectorAll('.balance-line').length === 2;
+		})()`),
 		chromedp.WaitNotVisible(css(`[data-testid="request-status"]`)),
 	)
+	if n := evalJS[balanceCount](t, ctx, balanceCards); n.Today != 1 || len(n.Repeated) > 0 {
+		t.Fatalf("balance cards %+v: want one today, and never two on one day", n)
+	}
 }
 
 // TestBenchFraudScenario runs `openteller bench --scenario fraud` small:

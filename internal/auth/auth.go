@@ -1,6 +1,9 @@
 // Package auth owns customer accounts on the web messenger: passwords,
-// sessions, CSRF tokens and sign-in throttling, and the JSON routes
-// /app/api/{signup,signin,signout,me} (docs/contracts.md, "Customer web API").
+// sessions, CSRF tokens and sign-in throttling; password reset by a mailed
+// link (reset.go); a second factor, TOTP with recovery codes
+// (secondfactor.go, totp.go); re-authentication before what cannot be
+// undone (reauth.go); and their JSON routes under /app/api
+// (docs/contracts.md, "Customer web API").
 //
 // What must stay true:
 //   - A password is kept only as an argon2id hash (PHC string format), and a
@@ -16,6 +19,14 @@
 //     that, and the sign-in throttle does not apply to it.)
 //   - Every state-changing request of a signed-in customer carries the
 //     session's CSRF token in X-CSRF-Token (RequireCustomer checks it).
+//   - A reset token is kept only as its SHA-256, works once and for
+//     ResetTTL, and asking for one answers alike, at once, whether or not
+//     the email has an account. Spending it ends every session.
+//   - The TOTP secret rests only sealed by the vault; recovery codes only
+//     as hashes. A TOTP code is accepted once, never after a later one.
+//     Codes are compared in constant time.
+//   - Nothing logs a reset link, a TOTP secret or code, or a recovery
+//     code, except the demo's LogMailer, which writes the link by design.
 package auth
 
 import (
@@ -30,6 +41,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/openteller/openteller/internal/httpx"
@@ -56,6 +68,13 @@ type Config struct {
 	// SessionsEnded, when set, is told that every session of the customer
 	// but keep has ended, so that their open devices are signed out too.
 	SessionsEnded func(customerID string, keep []byte)
+	// BaseURL is the platform's public URL, for the links in reset mail.
+	BaseURL string
+	// Mailer sends reset links; NoMailer when nil (see SetMailer).
+	Mailer Mailer
+	// ReauthWindow is how long a sign-in or re-authentication counts as
+	// recent for RequireRecentAuth; DefaultReauthWindow when 0.
+	ReauthWindow time.Duration
 }
 
 // Service signs customers up and in and keeps their sessions. It is safe for
@@ -73,6 +92,13 @@ type Service struct {
 	throttle *throttle
 	// sessionsEnded is Config.SessionsEnded.
 	sessionsEnded func(customerID string, keep []byte)
+	baseURL       string
+	reauthWindow  time.Duration
+	// Reset mail goes out in the background (reset.go).
+	mailMu    sync.RWMutex
+	mailer    Mailer
+	mailSlots chan struct{}
+	mailing   sync.WaitGroup
 
 	// verify checks a password against a stored hash; VerifyPassword except
 	// in tests, which count calls through it.
@@ -94,15 +120,25 @@ func New(cfg Config) *Service {
 		verify:  VerifyPassword,
 
 		sessionsEnded: cfg.SessionsEnded,
+		baseURL:       strings.TrimRight(cfg.BaseURL, "/"),
+		reauthWindow:  cfg.ReauthWindow,
+		mailer:        cfg.Mailer,
+		mailSlots:     make(chan struct{}, maxMailing),
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.reauthWindow <= 0 {
+		s.reauthWindow = DefaultReauthWindow
 	}
 	if s.ttl <= 0 {
 		s.ttl = DefaultSessionTTL
 	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if s.mailer == nil {
+		s.mailer = NoMailer{Logger: s.log}
 	}
 	s.throttle = newThrottle(s.now)
 	go dummyHash() // warm it, so the first unknown-email sign-in is not slower
@@ -200,22 +236,62 @@ func (s *Service) SignUp(ctx context.Context, email, password string) (store.Cus
 	return c, nil
 }
 
-// SignIn checks email and password, throttled per email and per clientIP (see
-// throttle). Errors for the client are *httpx.Error: 401
-// invalid_credentials, 429 too_many_attempts. clientIP is the address the
-// request came from as the server sees it; Handler uses the connection's
-// remote address.
-func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) (store.Customer, error) {
-	c, _, err := s.signIn(ctx, email, password, clientIP)
+// SignInWithCode checks email and password, throttled per email and per
+// clientIP (see throttle), and, when the customer has a second factor on, code (a TOTP
+// code or a recovery code). Errors for the client are *httpx.Error: 401
+// invalid_credentials, 401 code_required (the password is right and a
+// code is needed), 401 invalid_code, 429 too_many_attempts. clientIP is the
+// address the request came from as the server sees it; Handler uses the
+// connection's remote address.
+func (s *Service) SignInWithCode(ctx context.Context, email, password, code, clientIP string) (store.Customer, error) {
+	c, _, err := s.signIn(ctx, email, password, code, clientIP)
 	return c, err
 }
 
+// SignIn is SignInWithCode without a code: enough for a customer with no
+// second factor on.
+func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) (store.Customer, error) {
+	return s.SignInWithCode(ctx, email, password, "", clientIP)
+}
+
 // signIn is SignIn that also says, for too_many_attempts, how long to wait.
-func (s *Service) signIn(ctx context.Context, email, password, clientIP string) (store.Customer, time.Duration, error) {
+func (s *Service) signIn(ctx context.Context, email, password, code, clientIP string) (store.Customer, time.Duration, error) {
+	c, a, wait, err := s.passwordStep(ctx, email, password, clientIP)
+	if err != nil {
+		return store.Customer{}, wait, err
+	}
+	if err := s.codeStep(ctx, c, a, code, clientIP, http.StatusUnauthorized); err != nil {
+		return store.Customer{}, 0, err
+	}
+	return c, 0, nil
+}
+
+// codeStep follows a right password (the attempt a, still counted) with
+// the second factor: a right code, or none needed, makes the attempt a
+// success; a missing code gives it back (the password was right); a wrong
+// code leaves it counted as a failure.
+func (s *Service) codeStep(ctx context.Context, c store.Customer, a attemptResult, code, clientIP string, status int) error {
+	err := s.secondFactor(ctx, c.ID, code, status)
+	var e *httpx.Error
+	switch {
+	case err == nil:
+		s.throttle.succeeded(c.Email, clientIP)
+	case errors.As(err, &e) && e.Code == "invalid_code":
+		s.logLocks(ctx, a, c.ID, clientIP)
+	default:
+		s.throttle.release(c.Email, clientIP)
+	}
+	return err
+}
+
+// passwordStep checks email and password, throttled. On success the
+// attempt stays counted: the caller settles it (throttle.succeeded or
+// release), or leaves it as a failure. Errors are signIn's.
+func (s *Service) passwordStep(ctx context.Context, email, password, clientIP string) (store.Customer, attemptResult, time.Duration, error) {
 	email, valid := normalizeEmail(email)
 	a := s.throttle.attempt(email, clientIP)
 	if !a.ok {
-		return store.Customer{}, a.wait, errTooManyAttempts(a.wait)
+		return store.Customer{}, a, a.wait, errTooManyAttempts(a.wait)
 	}
 	var c store.Customer
 	match := false
@@ -230,30 +306,33 @@ func (s *Service) signIn(ctx context.Context, email, password, clientIP string) 
 				hash = c.PasswordHash
 			case !errors.Is(err, store.ErrNotFound):
 				s.throttle.release(email, clientIP)
-				return store.Customer{}, 0, fmt.Errorf("auth: sign in: look up email: %w", err)
+				return store.Customer{}, a, 0, fmt.Errorf("auth: sign in: look up email: %w", err)
 			}
 		}
 		// Runs for unknown emails too, against the dummy hash, so timing
 		// does not tell which emails have accounts.
 		if match, err = s.verify(hash, password); err != nil {
 			s.throttle.release(email, clientIP)
-			return store.Customer{}, 0, fmt.Errorf("auth: sign in: password hash of %s: %w", c.ID, err)
+			return store.Customer{}, a, 0, fmt.Errorf("auth: sign in: password hash of %s: %w", c.ID, err)
 		}
 	}
 	if !match || c.ID == "" {
-		// Logged once per lock, not per refused attempt, so a flood of
-		// guesses does not flood the log. The customer id is empty for an
-		// unknown email.
-		if a.locksEmail {
-			s.log.WarnContext(ctx, "auth: sign-in locked for an email after failed attempts", "customer", c.ID, "client", clientTag(clientIP))
-		}
-		if a.locksIP {
-			s.log.WarnContext(ctx, "auth: sign-in locked for a client address after failed attempts", "client", clientTag(clientIP))
-		}
-		return store.Customer{}, 0, errInvalidCredentials()
+		s.logLocks(ctx, a, c.ID, clientIP)
+		return store.Customer{}, a, 0, errInvalidCredentials()
 	}
-	s.throttle.succeeded(email, clientIP)
-	return c, 0, nil
+	return c, a, 0, nil
+}
+
+// logLocks logs the lock a failed attempt caused, if any: once per lock,
+// not per refused attempt, so a flood of guesses does not flood the log.
+// The customer id is empty for an unknown email.
+func (s *Service) logLocks(ctx context.Context, a attemptResult, customerID, clientIP string) {
+	if a.locksEmail {
+		s.log.WarnContext(ctx, "auth: sign-in locked for an email after failed attempts", "customer", customerID, "client", clientTag(clientIP))
+	}
+	if a.locksIP {
+		s.log.WarnContext(ctx, "auth: sign-in locked for a client address after failed attempts", "client", clientTag(clientIP))
+	}
 }
 
 // ChangePassword gives the customer of session se a new password, once
@@ -271,13 +350,14 @@ func (s *Service) ChangePassword(ctx context.Context, se store.Session, current,
 	if err != nil {
 		return 0, fmt.Errorf("auth: change password of %s: %w", se.CustomerID, err)
 	}
-	if _, wait, err := s.signIn(ctx, c.Email, current, clientIP); err != nil {
+	if _, _, wait, err := s.passwordStep(ctx, c.Email, current, clientIP); err != nil {
 		var e *httpx.Error
 		if errors.As(err, &e) && e.Code == "invalid_credentials" {
 			return 0, ErrWrongPassword()
 		}
 		return wait, err
 	}
+	s.throttle.succeeded(c.Email, clientIP)
 	hash, err := HashPassword(next)
 	if err != nil {
 		return 0, fmt.Errorf("auth: change password: %w", err)

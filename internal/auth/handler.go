@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/store"
@@ -17,6 +18,9 @@ const maxBody = 8 << 10
 type credentials struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// Code is the second factor's code (TOTP or recovery), at sign-in
+	// for a customer who has one on.
+	Code string `json:"code"`
 }
 
 type customerJSON struct {
@@ -28,6 +32,14 @@ type customerJSON struct {
 type account struct {
 	Customer  customerJSON `json:"customer"`
 	CSRFToken string       `json:"csrf_token"`
+	// Security is how the account signs in; only /me says.
+	Security *securityJSON `json:"security,omitempty"`
+}
+
+type securityJSON struct {
+	TOTP              bool      `json:"totp"`                // a second factor is on
+	RecoveryCodesLeft int       `json:"recovery_codes_left"` // with it
+	ReauthUntil       time.Time `json:"reauth_until"`        // until when the last sign-in or re-authentication counts as recent
 }
 
 func accountOf(c store.Customer, csrf string) account {
@@ -41,6 +53,13 @@ func accountOf(c store.Customer, csrf string) account {
 //	POST /app/api/signout  → 204
 //	GET  /app/api/me       → 200 same shape
 //	POST /app/api/password {"current","new"} → 204; every other session ends
+//	POST /app/api/password-reset {"email"} → 202, whether or not it has an account
+//	POST /app/api/password-reset/complete {"token","new"} → 204; every session ends
+//	POST /app/api/reauth {"password","code"} → 200 {"reauth_until"}
+//	POST /app/api/totp/setup → 200 {"secret","uri"} (recent authentication)
+//	POST /app/api/totp/confirm {"code"} → 200 {"recovery_codes"}
+//	DELETE /app/api/totp → 204 (recent authentication)
+//	POST /app/api/totp/recovery-codes → 200 {"recovery_codes"} (recent authentication)
 //
 // Cross-origin browser POSTs are refused (403 csrf) with Go's
 // CrossOriginProtection: signup and signin have no session and so no CSRF
@@ -53,6 +72,13 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("POST /app/api/signout", s.handleSignOut)
 	mux.Handle("GET /app/api/me", s.RequireCustomer(http.HandlerFunc(s.handleMe)))
 	mux.Handle("POST /app/api/password", s.RequireCustomer(http.HandlerFunc(s.handlePassword)))
+	mux.HandleFunc("POST /app/api/password-reset", s.handleResetAsk)
+	mux.HandleFunc("POST /app/api/password-reset/complete", s.handleResetComplete)
+	mux.Handle("POST /app/api/reauth", s.RequireCustomer(http.HandlerFunc(s.handleReauth)))
+	mux.Handle("POST /app/api/totp/setup", s.RequireRecentAuth(http.HandlerFunc(s.handleTOTPSetup)))
+	mux.Handle("POST /app/api/totp/confirm", s.RequireCustomer(http.HandlerFunc(s.handleTOTPConfirm)))
+	mux.Handle("DELETE /app/api/totp", s.RequireRecentAuth(http.HandlerFunc(s.handleTOTPDisable)))
+	mux.Handle("POST /app/api/totp/recovery-codes", s.RequireRecentAuth(http.HandlerFunc(s.handleRecoveryCodes)))
 
 	cop := http.NewCrossOriginProtection()
 	return s.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -89,7 +115,7 @@ func (s *Service) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, err)
 		return
 	}
-	c, wait, err := s.signIn(r.Context(), in.Email, in.Password, clientIP(r))
+	c, wait, err := s.signIn(r.Context(), in.Email, in.Password, in.Code, clientIP(r))
 	if err != nil {
 		if wait > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
@@ -150,7 +176,24 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, accountOf(c, se.CSRFToken))
+	acc := accountOf(c, se.CSRFToken)
+	sec := &securityJSON{}
+	switch t, err := s.st.TOTP(r.Context(), c.ID); {
+	case err == nil && !t.ConfirmedAt.IsZero():
+		sec.TOTP, sec.RecoveryCodesLeft = true, t.RecoveryCodesLeft
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		s.writeError(w, r, err)
+		return
+	}
+	until, err := s.reauthUntil(r.Context(), se)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	sec.ReauthUntil = until
+	acc.Security = sec
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, http.StatusOK, acc)
 }
 
 func (s *Service) handlePassword(w http.ResponseWriter, r *http.Request) {
@@ -171,6 +214,118 @@ func (s *Service) handlePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// retryAfter sets Retry-After when the client must wait.
+func retryAfter(w http.ResponseWriter, wait time.Duration) {
+	if wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	}
+}
+
+// handleResetAsk answers 202 whether or not the email has an account.
+func (s *Service) handleResetAsk(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Email string `json:"email"`
+	}
+	if err := httpx.DecodeJSON(w, r, maxBody, &in); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	if wait, err := s.RequestReset(r.Context(), in.Email, clientIP(r)); err != nil {
+		retryAfter(w, wait)
+		s.writeError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusAccepted, map[string]string{
+		"message": "If an account uses that address, a link to choose a new password is on its way. It works once, within 30 minutes.",
+	})
+}
+
+func (s *Service) handleResetComplete(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Token string `json:"token"`
+		New   string `json:"new"`
+	}
+	if err := httpx.DecodeJSON(w, r, maxBody, &in); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	if wait, err := s.CompleteReset(r.Context(), in.Token, in.New, clientIP(r)); err != nil {
+		retryAfter(w, wait)
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Service) handleReauth(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Password string `json:"password"`
+		Code     string `json:"code"`
+	}
+	if err := httpx.DecodeJSON(w, r, maxBody, &in); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	se, _ := SessionFrom(r.Context())
+	until, wait, err := s.Reauthenticate(r.Context(), se, in.Password, in.Code, clientIP(r))
+	if err != nil {
+		retryAfter(w, wait)
+		s.writeError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]time.Time{"reauth_until": until})
+}
+
+func (s *Service) handleTOTPSetup(w http.ResponseWriter, r *http.Request) {
+	se, _ := SessionFrom(r.Context())
+	setup, err := s.SetupTOTP(r.Context(), se.CustomerID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, http.StatusOK, setup)
+}
+
+func (s *Service) handleTOTPConfirm(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Code string `json:"code"`
+	}
+	if err := httpx.DecodeJSON(w, r, maxBody, &in); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	se, _ := SessionFrom(r.Context())
+	codes, err := s.ConfirmTOTP(r.Context(), se.CustomerID, in.Code)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, http.StatusOK, map[string][]string{"recovery_codes": codes})
+}
+
+func (s *Service) handleTOTPDisable(w http.ResponseWriter, r *http.Request) {
+	se, _ := SessionFrom(r.Context())
+	if err := s.DisableTOTP(r.Context(), se.CustomerID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Service) handleRecoveryCodes(w http.ResponseWriter, r *http.Request) {
+	se, _ := SessionFrom(r.Context())
+	codes, err := s.NewRecoveryCodes(r.Context(), se.CustomerID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, http.StatusOK, map[string][]string{"recovery_codes": codes})
 }
 
 // writeError answers with err; an error that is not for the client is logged

@@ -169,7 +169,11 @@ func TestHTTPFlow(t *testing.T) {
 	// The jar sends the cookie back: /me works.
 	resp, body = a.do("GET", "/app/api/me", nil)
 	a.wantStatus(resp, body, 200, "")
-	if me := decodeAccount(t, body); me != acc {
+	me := decodeAccount(t, body)
+	if me.Security == nil || me.Security.TOTP || !me.Security.ReauthUntil.Equal(env.clock.Now().Add(DefaultReauthWindow)) {
+		t.Fatalf("/me security = %+v; want no second factor, recent until the window's end", me.Security)
+	}
+	if me.Security = nil; me != acc {
 		t.Fatalf("/me = %+v; want %+v", me, acc)
 	}
 

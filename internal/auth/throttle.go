@@ -14,6 +14,12 @@ const (
 	maxEmailFailures = 5  // per email per window; then the email is locked for the rest of it
 	maxIPFailures    = 30 // per client address per window
 	maxIPSignUps     = 10 // sign-ups per client address per window: each costs an argon2id hash
+	// Password resets: asking, per client address and per email (beyond
+	// that, the answer is the same and no mail goes out), and completing
+	// with a link that does not work, per client address.
+	maxIPResetAsks    = 10
+	maxEmailResetAsks = 3
+	maxIPResetMisses  = 30
 	// maxThrottleKeys bounds each limiter's memory (a window is ~150 bytes).
 	maxThrottleKeys = 100_000
 )
@@ -40,6 +46,8 @@ type throttle struct {
 	emails  *limiter
 	ips     *limiter
 	signups *limiter
+	// Password resets (reset.go).
+	resetIPs, resetEmails, resetMisses *limiter
 }
 
 func newThrottle(now func() time.Time) *throttle {
@@ -49,7 +57,55 @@ func newThrottle(now func() time.Time) *throttle {
 		ips:    newLimiter(maxIPFailures, throttleWindow, maxThrottleKeys),
 
 		signups: newLimiter(maxIPSignUps, throttleWindow, maxThrottleKeys),
+
+		resetIPs:    newLimiter(maxIPResetAsks, throttleWindow, maxThrottleKeys),
+		resetEmails: newLimiter(maxEmailResetAsks, throttleWindow, maxThrottleKeys),
+		resetMisses: newLimiter(maxIPResetMisses, throttleWindow, maxThrottleKeys),
 	}
+}
+
+// resetAsk counts a request for a reset link for email from ip. ok is
+// false when the address is over its limit (wait says for how long);
+// send is false when the email has had its share of mail this window.
+func (t *throttle) resetAsk(email, ip string) (wait time.Duration, ok, send bool) {
+	ipk := ipKey(ip)
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if w, blocked := t.resetIPs.blocked(ipk, now); blocked {
+		return w, false, false
+	}
+	t.resetIPs.fail(ipk, now)
+	if _, blocked := t.resetEmails.blocked(email, now); blocked {
+		return 0, true, false
+	}
+	t.resetEmails.fail(email, now)
+	return 0, true, true
+}
+
+// resetTry says whether ip may try a reset link now, or how long to wait.
+func (t *throttle) resetTry(ip string) (time.Duration, bool) {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	w, blocked := t.resetMisses.blocked(ipKey(ip), now)
+	return w, !blocked
+}
+
+// resetMissed counts a reset link from ip that did not work.
+func (t *throttle) resetMissed(ip string) {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.resetMisses.fail(ipKey(ip), now)
+}
+
+// forgetEmail clears the email's failed sign-ins: its password was just
+// reset, through its mailbox.
+func (t *throttle) forgetEmail(email string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.emails.forget(email)
 }
 
 // signUp counts a sign-up from ip, unless the address is over its limit;

@@ -475,8 +475,8 @@ func (b *Bank) newDemoCustomer() *customer {
 		Username:    demoUsername,
 		DisplayName: "Alex",
 		Accounts: []*account{
-			{ID: "chk1", Kind: bankapi.AccountChecking, Name: "Everyday Checking", Mask: digits(), CardLast4: digits(), Currency: "USD", CurrentCents: 284763},
-			{ID: "cc1", Kind: bankapi.AccountCreditCard, Name: "Rewards Visa", Mask: digits(), CardLast4: digits(), Currency: "USD", CurrentCents: 41218, LimitCents: 500000},
+			{ID: "chk1", Kind: bankapi.AccountChecking, Name: "Everyday Checking", Mask: digits(), CardLast4: digits(), CardID: "chk1-card", Currency: "USD", CurrentCents: 284763},
+			{ID: "cc1", Kind: bankapi.AccountCreditCard, Name: "Rewards Visa", Mask: digits(), CardLast4: digits(), CardID: "cc1-card", Currency: "USD", CurrentCents: 41218, LimitCents: 500000},
 		},
 	}
 }

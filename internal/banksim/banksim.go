@@ -8,9 +8,12 @@
 // platform's link ids to its customers, and an outbox of events it has yet to
 // deliver. It hears the platform's signed webhooks: it stops posting to
 // links that ended, locks a card when its customer answers a fraud alert
-// "Not me", and its bot answers menu requests and messages (conversation.go);
-// POST /sim/fraud-alert makes it raise an alert at once, for demos and
-// tests. The demo, the end-to-end tests and the benchmarks all use it.
+// "Not me" and sends a replacement, unlocks it when the customer asks
+// (cards.go), and its bot answers menu requests and messages
+// (conversation.go); POST /sim/fraud-alert makes it raise an alert at once,
+// and POST /sim/replace-cards makes the replacements on their way ready,
+// for demos and tests. The demo, the end-to-end tests and the benchmarks
+// all use it.
 //
 // It must behave exactly like a real bank on the other side of the network:
 // it talks to the platform only through the public Bank API (the
@@ -26,6 +29,8 @@
 //     limit − current − holds (credit card, where current is the amount
 //     owed), after every change, and a balance.updated follows every change.
 //   - A link only ever receives event types its granted scopes allow.
+//   - No answer leaves an account without a usable card for good: a locked
+//     card is unlocked or replaced within ReplacementDelay.
 //   - An event id is assigned once and reused on every retry, so redelivery
 //     after a failure is an idempotent replay.
 //   - Logs carry ids, counts and error codes, never amounts, merchants or
@@ -77,6 +82,9 @@ type Config struct {
 	// PostDelay is how long a card transaction stays pending before it
 	// posts. Default 15s.
 	PostDelay time.Duration
+	// ReplacementDelay is how long a card locked after "Not me" waits for
+	// its replacement, which then takes its place. Default 2 minutes.
+	ReplacementDelay time.Duration
 	// Seed makes the activity reproducible; 0 picks a random seed. A
 	// restored state file carries on from its own saved generator instead.
 	// (A seed rather than a *rand.Rand: the generator is not safe for
@@ -167,6 +175,13 @@ func New(cfg Config) (*Bank, error) {
 			return nil, fmt.Errorf("banksim: restore random state: %w", err)
 		}
 		b.rng = mathrand.New(b.pcg)
+		if b.repairCards(b.now()) {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if err := b.saveLocked(); err != nil {
+				return nil, err
+			}
+		}
 		b.log.Info("bank state restored", "bank", cfg.Name, "links", len(b.st.Links), "outbox", len(b.st.Outbox))
 		return b, nil
 	}
@@ -215,6 +230,9 @@ func validateConfig(cfg *Config) error {
 	}
 	if cfg.PostDelay <= 0 {
 		cfg.PostDelay = 15 * time.Second
+	}
+	if cfg.ReplacementDelay <= 0 {
+		cfg.ReplacementDelay = defaultReplacementDelay
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -273,12 +291,14 @@ func (b *Bank) Run(ctx context.Context) error {
 }
 
 // advance moves Run's simulation to the clock's present: posts what is due,
-// and lets each linked customer whose turn has come spend once.
+// puts replacement cards that are ready in place, and lets each linked
+// customer whose turn has come spend once.
 func (b *Bank) advance() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
 	b.settleDue(now)
+	b.replaceDue(now)
 	for _, c := range b.st.Customers {
 		if !b.hasLiveLink(c.ID) {
 			delete(b.nextActivity, c.ID)
@@ -297,14 +317,16 @@ func (b *Bank) advance() error {
 
 // Step runs one round of activity at the bank clock's present time and
 // delivers the resulting events: every pending transaction whose PostDelay
-// has passed posts, and every customer with a live link does one thing
-// (usually a card purchase). With the same seed and clock it produces the
-// same activity, so tests drive the bank with Step and an injected clock
-// instead of timers.
+// has passed posts, every replacement card whose ReplacementDelay has
+// passed takes its old card's place, and every customer with a live link
+// does one thing (usually a card purchase). With the same seed and clock it
+// produces the same activity, so tests drive the bank with Step and an
+// injected clock instead of timers.
 func (b *Bank) Step(ctx context.Context) error {
 	b.mu.Lock()
 	now := b.now()
 	b.settleDue(now)
+	b.replaceDue(now)
 	for _, c := range b.st.Customers {
 		if b.hasLiveLink(c.ID) {
 			b.act(c, now)

@@ -122,9 +122,10 @@ func (b *Bank) serveRaiseAlert(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]int{"raised": n})
 }
 
-// onFraudResponse acts on the customer's answer: "deny" locks the card,
-// "confirm" lets the payment through; either way the bank says so in the
-// conversation. An alert is acted on once. b.mu must be held.
+// onFraudResponse acts on the customer's answer: "deny" locks the card and
+// orders a replacement (cards.go), "confirm" lets the payment through;
+// either way the bank says so in the conversation. An alert is acted on
+// once. b.mu must be held.
 func (b *Bank) onFraudResponse(r bankapi.FraudResponse, now time.Time) {
 	var a *fraudAlert
 	for _, x := range b.st.Alerts {
@@ -142,9 +143,16 @@ func (b *Bank) onFraudResponse(r bankapi.FraudResponse, now time.Time) {
 	var text string
 	switch r.Action {
 	case bankapi.ActionDeny:
-		acct.Locked = true
-		text = fmt.Sprintf("Done: your %s card ending %s is locked, and the %s payment at %s was declined, so you won't be charged. A new card is on its way.",
-			acct.Name, acct.CardLast4, showMoney(a.Cents, acct.Currency), a.Merchant.Name)
+		if acct.Locked {
+			// Another alert about the same card locked it already.
+			b.say(l, now, bankapi.Message{Text: fmt.Sprintf("Your %s card ending %s is already locked, and the %s payment at %s was declined too. Your new card is on its way.",
+				acct.Name, acct.CardLast4, showMoney(a.Cents, acct.Currency), a.Merchant.Name)})
+			return
+		}
+		b.say(l, now, bankapi.Message{Text: fmt.Sprintf("Done: your %s card ending %s is locked, and the %s payment at %s was declined, so you won't be charged. A new card is on its way.",
+			acct.Name, acct.CardLast4, showMoney(a.Cents, acct.Currency), a.Merchant.Name)})
+		b.lockCard(c, acct, a, now)
+		return
 	case bankapi.ActionConfirm:
 		text = fmt.Sprintf("Thanks for confirming. The %s payment at %s will go through, and your card stays open.", showMoney(a.Cents, acct.Currency), a.Merchant.Name)
 	default:

@@ -40,13 +40,18 @@ type account struct {
 	Name      string `json:"name"`
 	Mask      string `json:"mask"`       // last four digits of the account number
 	CardLast4 string `json:"card_last4"` // the card that spends from it
-	Currency  string `json:"currency"`
+	// CardID is that card's internal id; links see a pairwise reference.
+	CardID   string `json:"card_id,omitempty"`
+	Currency string `json:"currency"`
 
 	CurrentCents int64 `json:"current_cents"`
 	HoldCents    int64 `json:"hold_cents"`  // pending card authorizations
 	LimitCents   int64 `json:"limit_cents"` // credit cards only
 	// Locked stops the card: the customer said a payment was not theirs.
+	// It lasts until they unlock it or its Replacement takes its place.
 	Locked bool `json:"locked,omitempty"`
+	// Replacement is the new card on its way while the card is locked.
+	Replacement *newCard `json:"replacement,omitempty"`
 }
 
 func (a *account) availableCents() int64 {

@@ -67,6 +67,7 @@ func (b *Bank) Handler() http.Handler {
 	mux.HandleFunc("POST /authorize", b.serveAuthorizeDecision)
 	mux.HandleFunc("POST /token", b.serveToken)
 	mux.HandleFunc("POST /sim/fraud-alert", b.serveRaiseAlert)
+	mux.HandleFunc("POST /sim/replace-cards", b.serveReplaceCards)
 	if b.cfg.WebhookURL != "" {
 		mux.Handle("POST "+b.webhookPath(), b.webhookHandler())
 	}

@@ -36,6 +36,9 @@ type bankState struct {
 	Links     []*link          `json:"links"`
 	Pending   []*pendingCharge `json:"pending"`
 	Alerts    []*fraudAlert    `json:"alerts,omitempty"`
+	// CardStatuses are the card.status events with actions the customer
+	// may still take, the newest per card and link.
+	CardStatuses []*cardStatus `json:"card_statuses,omitempty"`
 	// Outbox holds events not yet answered by the platform, in order.
 	Outbox []outboxEvent `json:"outbox"`
 }
@@ -116,6 +119,11 @@ func (st *bankState) check() error {
 	for _, p := range st.Pending {
 		if !accounts[p.CustomerID+"/"+p.AccountID] {
 			return fmt.Errorf("pending charge %s names unknown account %s/%s", p.Ref, p.CustomerID, p.AccountID)
+		}
+	}
+	for _, s := range st.CardStatuses {
+		if !accounts[s.CustomerID+"/"+s.AccountID] {
+			return fmt.Errorf("card status %s names unknown account %s/%s", s.EventID, s.CustomerID, s.AccountID)
 		}
 	}
 	if len(st.RefKey) == 0 || st.Nonce == "" || len(st.Customers) == 0 {

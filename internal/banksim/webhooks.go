@@ -75,6 +75,11 @@ func (b *Bank) onWebhook(_ context.Context, w bankapi.Webhook) error {
 		if json.Unmarshal(w.Data, &r) == nil {
 			b.onFraudResponse(r, now)
 		}
+	case bankapi.WebhookCardAction:
+		var r bankapi.CardAction
+		if json.Unmarshal(w.Data, &r) == nil {
+			b.onCardAction(r, now)
+		}
 	case bankapi.WebhookCustomerRequest:
 		var r bankapi.CustomerRequest
 		if json.Unmarshal(w.Data, &r) == nil {

@@ -19,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/openteller/openteller/internal/brand"
 	"github.com/openteller/openteller/internal/config"
 	"github.com/openteller/openteller/internal/server"
 	"github.com/openteller/openteller/internal/store"
@@ -37,7 +38,7 @@ func init() {
 		"serve":       {"run a node of the platform", runServe},
 		"demo":        {"run the platform with a simulated bank and a demo customer, on embedded storage", runDemo},
 		"config":      {"print the effective configuration, secrets masked", runConfig},
-		"institution": {"manage institutions: create, list, rotate-key", runInstitution},
+		"institution": {"manage institutions: create, list, rotate-key, brand", runInstitution},
 		"webhooks":    {"dead-lettered webhooks: dead --institution ID, redeliver --institution ID --notice ID", runWebhooks},
 		"audit":       {"check the access log: verify [--against FILE] [--save FILE]", runAudit},
 		"staff":       {"a bank's people in the agent console: create, disable", runStaff},
@@ -185,12 +186,13 @@ func busKind(cfg config.Config) string {
 
 func runInstitution(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: openteller institution create|list|rotate-key [flags]")
+		fmt.Fprintln(stderr, "usage: openteller institution create|list|rotate-key|brand [flags]")
 		return errUsage
 	}
 	var in store.Institution
 	var id string
 	var grace time.Duration
+	var look brand.Change
 	var extra func(*flag.FlagSet)
 	switch args[0] {
 	case "create":
@@ -205,6 +207,12 @@ func runInstitution(ctx context.Context, args []string, stdout, stderr io.Writer
 		extra = func(fs *flag.FlagSet) {
 			fs.StringVar(&id, "id", "", "institution id (required)")
 			fs.DurationVar(&grace, "grace", 0, "how long older keys keep working, e.g. 24h (default: they stop now)")
+		}
+	case "brand":
+		extra = func(fs *flag.FlagSet) {
+			fs.StringVar(&id, "id", "", "institution id (required)")
+			fs.StringVar(&look.Color, "color", "", "brand colour on its conversations, #rrggbb; none removes it")
+			fs.StringVar(&look.Logo, "logo", "", "logo: an https URL (fetched now, once), a data: URL or a file; a PNG, JPEG or GIF of at most 32 KiB; none removes it")
 		}
 	case "list":
 	default:
@@ -241,6 +249,24 @@ func runInstitution(ctx context.Context, args []string, stdout, stderr io.Writer
 			return err
 		}
 		fmt.Fprintf(stdout, "api_key  %s\n\nThe API key is shown once; only its hash is stored.\n", key)
+	case "brand":
+		if id == "" {
+			fmt.Fprintln(stderr, "openteller institution brand: --id is required")
+			return errUsage
+		}
+		b, err := brand.Set(ctx, st, id, look, time.Now())
+		if err != nil {
+			return err
+		}
+		color, logo := "none", "none"
+		if b.Color != "" {
+			text := brand.TextColor(b.Color)
+			color = fmt.Sprintf("%s (text %s, contrast %.1f:1)", b.Color, text, brand.Contrast(b.Color, text))
+		}
+		if b.LogoType != "" {
+			logo = fmt.Sprintf("%s, %d bytes, served by the platform", b.LogoType, len(b.Logo))
+		}
+		fmt.Fprintf(stdout, "color  %s\nlogo   %s\n", color, logo)
 	case "list":
 		ins, err := st.Institutions(ctx)
 		if err != nil {

@@ -39,6 +39,16 @@ type Config struct {
 	// must never change for a deployment (browsers remember it), so it is
 	// a setting, not derived from an address.
 	AccessLogOrigin string
+	// ReauthWindow is how long a customer's sign-in or re-authentication
+	// lets them clear history or disconnect every bank without entering
+	// their password again (a duration; 5m when empty).
+	ReauthWindow string
+}
+
+// Reauth parses ReauthWindow (resolved, so it is valid).
+func (c *Config) Reauth() time.Duration {
+	d, _ := time.ParseDuration(c.ReauthWindow)
+	return d
 }
 
 // AllowPrivateWebhooks reports the resolved WebhookAllowPrivate.
@@ -74,6 +84,7 @@ var settings = []setting{
 	{"consent-retention", "OPENTELLER_CONSENT_RETENTION", "how long consent receipts of ended links are kept (at least 26280h, three years)", false, func(c *Config) *string { return &c.ConsentRetention }, "26280h"},
 	{"webhook-allow-private", "OPENTELLER_WEBHOOK_ALLOW_PRIVATE", "true lets webhook endpoints, and institutions' OAuth token endpoints, be on private or loopback addresses (webhooks over plain http too) for the demo and tests; never in production", false, func(c *Config) *string { return &c.WebhookAllowPrivate }, "false"},
 	{"access-log-origin", "OPENTELLER_ACCESS_LOG_ORIGIN", "name of the access log in its signed checkpoints, such as bank.example/access-log; set once, never change", false, func(c *Config) *string { return &c.AccessLogOrigin }, "openteller/access-log"},
+	{"reauth-window", "OPENTELLER_REAUTH_WINDOW", "how long a customer's sign-in or re-entered password counts before clearing history or disconnecting every bank asks for it again (1s to 24h)", false, func(c *Config) *string { return &c.ReauthWindow }, "5m"},
 	{"debug-addr", "OPENTELLER_DEBUG_ADDR", "operator-only address for /debug/pprof, e.g. 127.0.0.1:6060 (default off)", false, func(c *Config) *string { return &c.DebugAddr }, ""},
 }
 
@@ -127,6 +138,12 @@ func (c *Config) Resolve() error {
 	}
 	if c.AccessLogOrigin == "" || strings.ContainsAny(c.AccessLogOrigin, " +\n\t") {
 		return fmt.Errorf("config: --access-log-origin %q must be a name without spaces or '+', such as bank.example/access-log", c.AccessLogOrigin)
+	}
+	if c.ReauthWindow == "" {
+		c.ReauthWindow = "5m"
+	}
+	if d, err := time.ParseDuration(c.ReauthWindow); err != nil || d < time.Second || d > 24*time.Hour {
+		return fmt.Errorf("config: --reauth-window %q must be a duration from 1s to 24h, such as 5m", c.ReauthWindow)
 	}
 	if c.DebugAddr != "" {
 		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {

@@ -50,6 +50,8 @@ func TestResolveRejectsBadValues(t *testing.T) {
 		{Addr: "127.0.0.1:1", BaseURL: "ftp://x", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h", WebhookAllowPrivate: "false"},
 		{Addr: "127.0.0.1:1", LogLevel: "info", LogFormat: "text", ConsentRetention: "720h", WebhookAllowPrivate: "false"}, // below three years
 		{Addr: "127.0.0.1:1", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h", WebhookAllowPrivate: "yes"},
+		{Addr: "127.0.0.1:1", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h", WebhookAllowPrivate: "false", ReauthWindow: "0s"},
+		{Addr: "127.0.0.1:1", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h", WebhookAllowPrivate: "false", ReauthWindow: "a while"},
 	} {
 		if err := c.Resolve(); err == nil {
 			t.Errorf("Resolve accepted %+v", c)

@@ -311,8 +311,9 @@ func (s *Service) Narrow(ctx context.Context, customerID, linkID string, keep []
 		}
 	}
 	if slices.Contains(deleteTypes, bankapi.TypeFraudAlert) {
-		// The customer's answers go with the alerts they answered.
-		deleteTypes = append(deleteTypes, ingest.FraudResponseType)
+		// The customer's answers go with the alerts they answered, and
+		// their taps on a card with the card's statuses.
+		deleteTypes = append(deleteTypes, ingest.FraudResponseType, ingest.CardActionType)
 	}
 	now := s.now().UTC()
 	data, _ := json.Marshal(NarrowedNotice{Scopes: keep, Removed: removed, DeletedTypes: deleteTypes})

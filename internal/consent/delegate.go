@@ -222,6 +222,7 @@ func (s *Service) RegisterCustomer(mux interface{ Handle(string, http.Handler) }
 	mux.Handle("POST /app/api/links/{id}/renew", require(s.RenewHandler(customerOf)))
 	mux.Handle("PUT /app/api/links/{id}/scopes", require(s.NarrowHandler(customerOf)))
 	handle("POST /app/api/history/clear", s.clearHandler)
+	handle("POST /app/api/disconnect-all", s.disconnectAllHandler)
 	handle("GET /app/api/links", func(w http.ResponseWriter, r *http.Request, customerID string) {
 		ls, err := s.store.Links(r.Context(), customerID)
 		if err != nil {

@@ -32,7 +32,7 @@ type ScopeText struct {
 var scopeTexts = map[string]ScopeText{
 	bankapi.ScopeBalances:     {Words: "Account balances", Covers: "The available and current balance of each account you link, when it changes."},
 	bankapi.ScopeTransactions: {Words: "Card and account transactions", Covers: "Each transaction as it happens: merchant, category, amount, pending or posted, and the last four digits of the card."},
-	bankapi.ScopeFraudAlerts:  {Words: "Fraud alerts you can answer", Covers: "Alerts about suspicious transactions, and your answers to them."},
+	bankapi.ScopeFraudAlerts:  {Words: "Fraud alerts you can answer", Covers: "Alerts about suspicious transactions, your answers to them, and what happens to the card: locked, unlocked, replaced."},
 	bankapi.ScopeReceipts:     {Words: "Receipts from merchants", Covers: "Itemised receipts of your purchases."},
 	bankapi.ScopeShipments:    {Words: "Shipping updates", Covers: "Carrier, tracking number and delivery status of your orders."},
 	bankapi.ScopeSupportChat:  {Words: "Chat with the bank's support team", Covers: "Your messages to the bank's support staff and their replies."},

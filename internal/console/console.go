@@ -1,13 +1,19 @@
 // Package console is the server side of the agent console: a bank's people
-// (agents and supervisors) sign in separately from customers, see their
-// institution's conversations that were handed to people, take one, read
-// it, reply, and hand it back to the bank's bot.
+// (agents and supervisors) sign in separately from customers, say they are
+// there (presence), see their institution's conversations that were handed
+// to people, most urgent first, take one, read it, reply, label it, and
+// hand it back to the bank's bot.
 //
 // What must stay true:
 //   - A member sees only their own institution's conversations, and only
 //     with customers whose link grants support_chat.
-//   - Every read of a customer's conversation is in that customer's
-//     access log (package access) before anything is returned.
+//   - Every read of a customer's conversation — a page, a live batch, a
+//     queue preview, the side panel, notes — is in that customer's access
+//     log (package access) before anything is returned. The queue itself
+//     is built from metadata and opens nothing.
+//   - Work is assigned only to agents who are present: a console open and
+//     online (presence.go), never to one signed in with the tab closed.
+//   - Customers are named to the bank by a pseudonym, never their email.
 //   - Only the agent who has a conversation replies in it; a reply with a
 //     full card number is refused, like a customer's.
 //   - Disabling a member ends their sessions at once (the store deletes
@@ -122,6 +128,11 @@ func (s *Service) Register(mux interface{ Handle(string, http.Handler) }) {
 	mux.Handle("GET /console/api/search", s.require(s.search))
 	mux.Handle("POST /console/api/conversations/{id}/typing", s.require(s.agentTyping))
 	mux.Handle("POST /console/api/canned", s.require(s.addCanned))
+	mux.Handle("DELETE /console/api/canned/{id}", s.require(s.deleteCanned))
+	mux.Handle("GET /console/api/previews", s.require(s.previews))
+	mux.Handle("POST /console/api/conversations/{id}/labels", s.require(s.addLabel))
+	mux.Handle("DELETE /console/api/conversations/{id}/labels/{label}", s.require(s.removeLabel))
+	mux.Handle("GET /console/api/presence", s.require(s.presence))
 }
 
 // member is the signed-in member of a request.
@@ -304,52 +315,6 @@ func (s *Service) visible(m member, c store.Conversation) bool {
 // bank's people: support_chat granted on a link in force.
 func (s *Service) shared(c store.Conversation) bool {
 	return c.Link.HasScope(bankapi.ScopeSupportChat) && c.Link.Status == store.LinkActive && s.c.Now().Before(c.Link.ExpiresAt)
-}
-
-type queued struct {
-	ID           string     `json:"id"`
-	LinkID       string     `json:"link_id"`
-	Owner        string     `json:"owner"`
-	AgentID      string     `json:"agent_id,omitempty"`
-	Mine         bool       `json:"mine"`
-	LastSeq      int64      `json:"last_seq"`
-	Status       string     `json:"status"`
-	Priority     int        `json:"priority"`
-	SnoozedUntil *time.Time `json:"snoozed_until,omitempty"`
-}
-
-// queue lists the conversations handed to the institution's people:
-// waiting, and with an agent. No content: opening one is a read.
-func (s *Service) queue(w http.ResponseWriter, r *http.Request, m member) {
-	cs, err := s.c.Store.HandedOver(r.Context(), m.InstitutionID)
-	if err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	out := []queued{}
-	for _, c := range cs {
-		if !s.visible(m, c) {
-			continue
-		}
-		q := queued{ID: c.ID, LinkID: c.Link.ID, Owner: c.Owner, AgentID: c.AgentID, Mine: c.AgentID == m.ID, LastSeq: c.LastSeq, Status: c.Status, Priority: c.Priority}
-		if c.Status == store.StatusSnoozed && c.SnoozedUntil.After(s.c.Now()) {
-			q.SnoozedUntil = &c.SnoozedUntil
-		} else if c.Status == store.StatusSnoozed {
-			q.Status = store.StatusOpen // the snooze is over
-		}
-		out = append(out, q)
-	}
-	// Most urgent first; snoozed ones wait at the end; then oldest first.
-	slices.SortStableFunc(out, func(a, b queued) int {
-		if (a.SnoozedUntil == nil) != (b.SnoozedUntil == nil) {
-			if a.SnoozedUntil == nil {
-				return -1
-			}
-			return 1
-		}
-		return b.Priority - a.Priority
-	})
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"conversations": out})
 }
 
 // events shows the conversation to the member, after writing the read into
@@ -777,12 +742,17 @@ func (s *Service) search(w http.ResponseWriter, r *http.Request, m member) {
 		httpx.WriteError(w, err)
 		return
 	}
+	labels, err := s.c.Store.ConversationLabels(r.Context(), m.InstitutionID)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
 	out := []queued{}
 	for _, c := range cs {
 		if !s.visible(m, c) {
 			continue
 		}
-		out = append(out, queued{ID: c.ID, LinkID: c.Link.ID, Owner: c.Owner, AgentID: c.AgentID, Mine: c.AgentID == m.ID, LastSeq: c.LastSeq, Status: c.Status, Priority: c.Priority})
+		out = append(out, s.row(m, c, labels[c.ID]))
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"conversations": out})
 }

@@ -4,7 +4,8 @@
 // so activity starts flowing at once.
 //
 // It writes <data>/demo.json with what an integration engineer needs to call
-// the Bank API by hand. A second run on the same data directory carries on
+// the Bank API by hand. Password reset links, which serve would mail, are
+// written to its log. A second run on the same data directory carries on
 // with the same bank, customer and link.
 package demo
 
@@ -24,6 +25,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/openteller/openteller/internal/auth"
 	"github.com/openteller/openteller/internal/banksim"
 	"github.com/openteller/openteller/internal/config"
 	"github.com/openteller/openteller/internal/console"
@@ -84,6 +86,9 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// A demo has no mail to send: reset links are written to its log,
+	// where the person trying it reads them. serve never does this.
+	srv.Auth.SetMailer(auth.LogMailer{Logger: o.Logger})
 	// Shut down once: on an early return here, else gracefully at the end.
 	shutDown := false
 	defer func() {
@@ -307,6 +312,10 @@ Make the bank ask about a suspicious payment (it also does so by itself):
 
   curl -X POST %s/sim/fraud-alert
 
+After "Not me", the new card is ready in two minutes; to have it now:
+
+  curl -X POST %s/sim/replace-cards
+
 Post a message to the demo customer:
 
   curl -s %s/v1/events \
@@ -315,7 +324,7 @@ Post a message to the demo customer:
 
 Press Ctrl+C to stop.
 `, info.BaseURL, info.CustomerEmail, info.CustomerPassword, info.BaseURL, infoPath, info.BankURL, bankName,
-		banksim.DemoUsername(), banksim.DemoPassword(), info.BaseURL, info.AgentEmail, info.AgentPassword, info.BankURL, info.BaseURL, info.InstitutionAPIKey, info.LinkID)
+		banksim.DemoUsername(), banksim.DemoPassword(), info.BaseURL, info.AgentEmail, info.AgentPassword, info.BankURL, info.BankURL, info.BaseURL, info.InstitutionAPIKey, info.LinkID)
 }
 
 var wordEncoding = base32.NewEncoding("abcdefghijkmnpqrstuvwxyz23456789").WithPadding(base32.NoPadding)

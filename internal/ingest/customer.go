@@ -23,6 +23,9 @@ const (
 	CustomerMessageType = "customer.message"
 	CustomerRequestType = "customer.request"
 	FraudResponseType   = "fraud.response"
+	// CardActionType is a tap on an action a card.status offered (unlock,
+	// "it was me after all"); the bank hears it as card.action.
+	CardActionType = bankapi.WebhookCardAction
 )
 
 // CustomerMessage is what the customer sends: text they wrote, or a tap on
@@ -32,7 +35,18 @@ type CustomerMessage struct {
 	Text    string
 	ReplyTo int64  // seq of the bank's message
 	Payload string // which of its quick replies or buttons
+	// Menu: Payload is that of an item of the institution's menu, or of its
+	// Get started (then the text is the item's title).
+	Menu bool
 }
+
+// What the customer tapped to send a payload (bankapi.CustomerMessage.Tapped).
+const (
+	TappedQuickReply = "quick_reply"
+	TappedButton     = "button"
+	TappedMenu       = "menu"
+	TappedGetStarted = "get_started"
+)
 
 // messageData is the customer.message event as devices see it.
 type messageData struct {
@@ -48,11 +62,19 @@ func (in *Ingester) PostCustomerMessage(ctx context.Context, customerID, convers
 	if err != nil {
 		return 0, err
 	}
-	if m.ReplyTo != 0 {
-		if m.Text, err = in.replyLabel(ctx, c, m.ReplyTo, m.Payload, m.Text); err != nil {
+	var tapped string
+	switch {
+	case m.Menu && m.ReplyTo == 0:
+		if m.Text, tapped, err = in.menuTitle(ctx, c, m.Payload); err != nil {
 			return 0, err
 		}
-	} else if m.Payload != "" {
+	case m.Menu:
+		return 0, httpx.Errorf(http.StatusBadRequest, "invalid_message", "A menu item answers no message: leave out reply_to.")
+	case m.ReplyTo != 0:
+		if m.Text, tapped, err = in.replyLabel(ctx, c, m.ReplyTo, m.Payload, m.Text); err != nil {
+			return 0, err
+		}
+	case m.Payload != "":
 		return 0, httpx.Errorf(http.StatusBadRequest, "invalid_message", "A reply's payload needs the message it answers (reply_to).")
 	}
 	m.Text = strings.TrimSpace(m.Text)
@@ -69,7 +91,7 @@ func (in *Ingester) PostCustomerMessage(ctx context.Context, customerID, convers
 		return 0, err
 	}
 	if err := in.attachNotice(ctx, &e, store.NoticeCustomerMessage, bankapi.CustomerMessage{
-		LinkID: c.Link.ID, MessageID: e.ID, Text: m.Text, Payload: m.Payload, SentAt: now,
+		LinkID: c.Link.ID, MessageID: e.ID, Text: m.Text, Payload: m.Payload, Tapped: tapped, SentAt: now,
 		// The bot stands by only while the bank's people can see the
 		// conversation: with support_chat taken away, it is the bot's again.
 		Standby: c.Owner != "" && c.Owner != "bot" && c.Link.HasScope(bankapi.ScopeSupportChat),
@@ -84,22 +106,49 @@ func (in *Ingester) PostCustomerMessage(ctx context.Context, customerID, convers
 // bank's message at seq (by payload, or by label for a quick reply without
 // one) and returns its label: the customer cannot send the bank a payload
 // it did not offer.
-func (in *Ingester) replyLabel(ctx context.Context, c store.Conversation, seq int64, payload, label string) (string, error) {
+func (in *Ingester) replyLabel(ctx context.Context, c store.Conversation, seq int64, payload, label string) (string, string, error) {
 	var msg bankapi.Message
 	if _, err := in.openEvent(ctx, c, seq, bankapi.TypeMessage, &msg); err != nil {
-		return "", err
+		return "", "", err
 	}
 	for _, q := range msg.QuickReplies {
 		if q.Payload == payload && (payload != "" || q.Label == label) {
-			return q.Label, nil
+			return q.Label, TappedQuickReply, nil
 		}
 	}
 	for _, b := range msg.Buttons {
 		if b.Payload != "" && b.Payload == payload {
-			return b.Label, nil
+			return b.Label, TappedButton, nil
 		}
 	}
-	return "", httpx.Errorf(http.StatusBadRequest, "invalid_reply", "That reply isn't one this message offers.")
+	return "", "", httpx.Errorf(http.StatusBadRequest, "invalid_reply", "That reply isn't one this message offers.")
+}
+
+// GetStartedTitle is what the customer's tap on Get started says.
+const GetStartedTitle = "Get started"
+
+// menuTitle finds the item of the institution's menu (or its Get started)
+// that sends payload, and returns its title: the customer cannot send the
+// bank a payload it did not offer.
+func (in *Ingester) menuTitle(ctx context.Context, c store.Conversation, payload string) (string, string, error) {
+	refused := httpx.Errorf(http.StatusBadRequest, "invalid_reply", "That isn't an item of this bank's menu.")
+	m, err := in.store.Menu(ctx, c.InstitutionID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", "", refused
+	case err != nil:
+		return "", "", fmt.Errorf("ingest: read menu: %w", err)
+	case payload == "":
+		return "", "", refused
+	case payload == m.GetStarted:
+		return GetStartedTitle, TappedGetStarted, nil
+	}
+	for _, it := range m.Items {
+		if it.Payload == payload {
+			return it.Title, TappedMenu, nil
+		}
+	}
+	return "", "", refused
 }
 
 // requestScopes is the scope each kind of customer.request needs: asking
@@ -247,6 +296,145 @@ func (in *Ingester) AnswerFraudAlert(ctx context.Context, customerID, conversati
 		return Answer{}, httpx.Errorf(http.StatusConflict, "already_answered", "This alert was already answered; the first answer stands.")
 	}
 	return Answer{Seq: seq, Duplicate: dup}, err
+}
+
+// cardActionData is the card.action event as devices see it: the card's
+// status shows what was asked, by whom and when, until the bank answers
+// with the card's new status.
+type cardActionData struct {
+	StatusSeq  int64     `json:"status_seq"`
+	CardID     string    `json:"card_id"`
+	Action     string    `json:"action"`
+	Label      string    `json:"label"`
+	AnsweredAt time.Time `json:"answered_at"`
+	AnsweredBy string    `json:"answered_by"`
+}
+
+// cardAnswersSearched bounds how far back ActOnCard looks for an earlier
+// action on the same status: statuses are answered within minutes, and a
+// conversation holds few card.action events.
+const cardAnswersSearched = 50
+
+// ActOnCard records the customer's tap on one of the actions the
+// card.status at statusSeq offers, and queues card.action for the bank, in
+// one transaction, exactly as a fraud alert's answer. The platform changes
+// no card: the bank acts, and posts the card's new status. One action per
+// status: the same again changes nothing, another is refused, and so is
+// any action on a status that a newer status of the same card replaced.
+func (in *Ingester) ActOnCard(ctx context.Context, customerID, conversationID string, statusSeq int64, action string) (Answer, error) {
+	c, err := in.customerConversation(ctx, customerID, conversationID)
+	if err != nil {
+		return Answer{}, err
+	}
+	var status bankapi.CardStatus
+	stored, err := in.openEvent(ctx, c, statusSeq, bankapi.TypeCardStatus, &status)
+	if err != nil {
+		return Answer{}, err
+	}
+	i := slices.IndexFunc(status.Actions, func(a bankapi.AlertAction) bool { return a.ID == action })
+	if i < 0 {
+		return Answer{}, httpx.Errorf(http.StatusBadRequest, "invalid_action", "That isn't something this card offers.")
+	}
+	// A retry of a tap that went through is answered as it was, even once
+	// the bank has moved the card on.
+	if prior, ok, err := in.cardAnswer(ctx, c, statusSeq); err != nil {
+		return Answer{}, err
+	} else if ok {
+		if prior.Action != action {
+			return Answer{}, httpx.Errorf(http.StatusConflict, "already_answered", "You already chose “%s” for this card; the bank is on it.", prior.Label)
+		}
+		return Answer{Seq: prior.seq, Duplicate: true}, nil
+	}
+	if newer, err := in.newerCardStatus(ctx, c, statusSeq, status.CardID); err != nil {
+		return Answer{}, err
+	} else if newer {
+		return Answer{}, httpx.Errorf(http.StatusConflict, "card_changed", "This card has changed since; its latest status is shown.")
+	}
+	now := in.now().UTC()
+	e, err := in.customerEvent(ctx, c, CardActionType, bankapi.ScopeFraudAlerts, cardActionData{
+		StatusSeq: statusSeq, CardID: status.CardID, Action: action, Label: status.Actions[i].Label, AnsweredAt: now, AnsweredBy: store.AuthorCustomer,
+	}, now)
+	if err != nil {
+		return Answer{}, err
+	}
+	// One action per status, kept by the store as for alerts: a key no
+	// bank event id can have, and a fingerprint of the action alone.
+	e.BankEventID = "card-action/" + stored.BankEventID
+	if e.Fingerprint, err = in.keyring.Fingerprint(ctx, customerID, []byte(CardActionType+"\x00"+stored.BankEventID+"\x00"+action)); err != nil {
+		return Answer{}, fmt.Errorf("ingest: fingerprint card action: %w", err)
+	}
+	if err := in.attachNotice(ctx, &e, bankapi.WebhookCardAction, bankapi.CardAction{
+		LinkID: c.Link.ID, StatusID: stored.BankEventID, CardID: status.CardID, Action: action, AnsweredAt: now, AnsweredBy: store.AuthorCustomer,
+	}); err != nil {
+		return Answer{}, err
+	}
+	seq, dup, err := in.appendCustomer(ctx, c, e)
+	if errors.Is(err, store.ErrIdempotencyConflict) {
+		return Answer{}, httpx.Errorf(http.StatusConflict, "already_answered", "You already chose something else for this card; the bank is on it.")
+	}
+	return Answer{Seq: seq, Duplicate: dup}, err
+}
+
+// priorCardAction is an action already taken on a card status.
+type priorCardAction struct {
+	cardActionData
+	seq int64
+}
+
+// cardAnswer finds the customer's action on the status at statusSeq, if
+// there is one among the recent ones.
+func (in *Ingester) cardAnswer(ctx context.Context, c store.Conversation, statusSeq int64) (priorCardAction, bool, error) {
+	evs, err := in.store.LatestEvents(ctx, c.ID, CardActionType, cardAnswersSearched)
+	if err != nil {
+		return priorCardAction{}, false, fmt.Errorf("ingest: read card actions: %w", err)
+	}
+	for _, e := range evs {
+		if e.Seq < statusSeq {
+			break // newest first: an action comes after its status
+		}
+		var d cardActionData
+		if err := in.openInto(ctx, e, &d); err != nil {
+			return priorCardAction{}, false, err
+		}
+		if d.StatusSeq == statusSeq {
+			return priorCardAction{d, e.Seq}, true, nil
+		}
+	}
+	return priorCardAction{}, false, nil
+}
+
+// newerCardStatus reports whether the bank posted a status of the same
+// card after the one at seq.
+func (in *Ingester) newerCardStatus(ctx context.Context, c store.Conversation, seq int64, cardID string) (bool, error) {
+	evs, err := in.store.LatestEvents(ctx, c.ID, bankapi.TypeCardStatus, cardAnswersSearched)
+	if err != nil {
+		return false, fmt.Errorf("ingest: read card statuses: %w", err)
+	}
+	for _, e := range evs {
+		if e.Seq <= seq {
+			break
+		}
+		var d bankapi.CardStatus
+		if err := in.openInto(ctx, e, &d); err != nil {
+			return false, err
+		}
+		if d.CardID == cardID {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// openInto opens a stored event of the customer's into v.
+func (in *Ingester) openInto(ctx context.Context, e store.Event, v any) error {
+	plain, err := in.keyring.Open(ctx, vault.ConversationKey(e.CustomerID, e.InstitutionID), e.ID, e.Sealed)
+	if err != nil {
+		return fmt.Errorf("ingest: open event: %w", err)
+	}
+	if err := json.Unmarshal(plain, v); err != nil {
+		return fmt.Errorf("ingest: decode event: %w", err)
+	}
+	return nil
 }
 
 // customerConversation returns the customer's own conversation; any other

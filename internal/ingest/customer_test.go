@@ -310,3 +310,124 @@ func TestRateOnce(t *testing.T) {
 		t.Fatalf("someone else rating: %v", err)
 	}
 }
+
+func cardStatus(cardID, status string, actions ...bankapi.AlertAction) bankapi.CardStatus {
+	return bankapi.CardStatus{CardID: cardID, CardLast4: "4242", AccountName: "Rewards Visa", Status: status, Actions: actions}
+}
+
+var (
+	unlock = bankapi.AlertAction{ID: bankapi.ActionUnlock, Label: "Unlock card", Style: "primary"}
+	wasMe  = bankapi.AlertAction{ID: bankapi.ActionWasMe, Label: "It was me after all"}
+)
+
+// TestActOnCardOnce: a tap on a locked card's action is stored in the
+// conversation and queued for the bank as card.action, once; the same tap
+// again changes nothing, even after the bank has moved the card on; another
+// action, an action not offered, one on a status a newer status of the same
+// card replaced, or on someone else's card, are refused and store nothing.
+// The platform never changes the card: it only tells the bank.
+func TestActOnCardOnce(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, "fraud_alerts")
+	locked := r.post("cs-1", bankapi.TypeCardStatus, cardStatus("card_a", bankapi.CardLocked, unlock, wasMe))
+	other := r.post("cs-2", bankapi.TypeCardStatus, cardStatus("card_b", bankapi.CardOrdered))
+
+	first, err := r.in.ActOnCard(ctx, "cus_1", "cnv_1", locked, bankapi.ActionUnlock)
+	r.must(err)
+	if first.Duplicate || first.Seq <= other {
+		t.Fatalf("action = %+v", first)
+	}
+	again, err := r.in.ActOnCard(ctx, "cus_1", "cnv_1", locked, bankapi.ActionUnlock)
+	r.must(err)
+	if !again.Duplicate || again.Seq != first.Seq {
+		t.Fatalf("the same action again = %+v, want the first (%d)", again, first.Seq)
+	}
+
+	relocked := r.post("cs-3", bankapi.TypeCardStatus, cardStatus("card_a", bankapi.CardLocked, unlock, wasMe))
+	r.post("cs-4", bankapi.TypeCardStatus, cardStatus("card_a", bankapi.CardClosed))
+	if again, err := r.in.ActOnCard(ctx, "cus_1", "cnv_1", locked, bankapi.ActionUnlock); err != nil || !again.Duplicate || again.Seq != first.Seq {
+		t.Fatalf("a retry once the card moved on = %+v %v, want the first (%d)", again, err, first.Seq)
+	}
+	before, err := r.st.EventsAfter(ctx, "cnv_1", 0, 100)
+	r.must(err)
+	for name, c := range map[string]struct {
+		customer     string
+		seq          int64
+		action, want string
+	}{
+		"another action":          {"cus_1", locked, bankapi.ActionWasMe, "already_answered"},
+		"an action not offered":   {"cus_1", other, bankapi.ActionUnlock, "invalid_action"},
+		"a replaced status":       {"cus_1", relocked, bankapi.ActionUnlock, "card_changed"},
+		"not a card":              {"cus_1", first.Seq, bankapi.ActionUnlock, "not_found"},
+		"no such seq":             {"cus_1", 999, bankapi.ActionUnlock, "not_found"},
+		"someone else's card":     {"cus_2", locked, bankapi.ActionUnlock, "not_found"},
+		"an empty action":         {"cus_1", locked, "", "invalid_action"},
+		"a made-up closing order": {"cus_1", relocked, "close_account", "invalid_action"},
+	} {
+		if _, err := r.in.ActOnCard(ctx, c.customer, "cnv_1", c.seq, c.action); code(err) != c.want {
+			t.Errorf("%s: %v, want %s", name, err, c.want)
+		}
+	}
+	after, err := r.st.EventsAfter(ctx, "cnv_1", 0, 100)
+	r.must(err)
+	if len(after) != len(before) {
+		t.Fatalf("refused actions stored %d events", len(after)-len(before))
+	}
+
+	var got []bankapi.CardAction
+	n := r.notices(bankapi.WebhookCardAction, func(b json.RawMessage) {
+		var a bankapi.CardAction
+		json.Unmarshal(b, &a)
+		got = append(got, a)
+	})
+	if n != 1 || got[0].StatusID != "cs-1" || got[0].CardID != "card_a" || got[0].Action != bankapi.ActionUnlock || got[0].LinkID != r.link.ID || got[0].AnsweredBy != "customer" {
+		t.Fatalf("card.action notices = %+v", got)
+	}
+	actions := 0
+	for _, e := range after {
+		if e.Type != ingest.CardActionType {
+			continue
+		}
+		actions++
+		plain, _ := r.kr.Open(ctx, vault.ConversationKey(e.CustomerID, e.InstitutionID), e.ID, e.Sealed)
+		var d struct {
+			StatusSeq int64  `json:"status_seq"`
+			CardID    string `json:"card_id"`
+			Label     string
+		}
+		json.Unmarshal(plain, &d)
+		if d.StatusSeq != locked || d.CardID != "card_a" || d.Label != "Unlock card" {
+			t.Fatalf("card.action event = %s", plain)
+		}
+	}
+	if actions != 1 || r.queued != 1 {
+		t.Fatalf("%d card actions in the conversation, deliverer kicked %d times; want 1 and 1", actions, r.queued)
+	}
+}
+
+// TestCardStatusNeedsFraudAlerts: a card's status is refused, and stores
+// nothing, on a link that does not share fraud alerts; a malformed one is
+// refused with a typed error on any link.
+func TestCardStatusNeedsFraudAlerts(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, "balances", "transactions")
+	post := func(id string, data any) bankapi.EventResult {
+		body, _ := json.Marshal(data)
+		raw, _ := json.Marshal(ingest.Envelope{ID: id, LinkID: r.link.ID, Type: bankapi.TypeCardStatus, OccurredAt: r.now.Format(time.RFC3339), Data: body})
+		res, err := r.in.Ingest(ctx, "ins_1", []json.RawMessage{raw})
+		r.must(err)
+		return res[0]
+	}
+	if res := post("cs-1", cardStatus("card_a", bankapi.CardLocked, unlock)); res.Status != bankapi.ResultRejected || res.Error.Code != "consent_scope" {
+		t.Fatalf("card.status without fraud_alerts: %+v", res)
+	}
+	bad := cardStatus("card_a", "frozen_forever")
+	if res := post("cs-2", bad); res.Status != bankapi.ResultRejected || res.Error.Code != "invalid_event" {
+		t.Fatalf("a made-up status: %+v", res)
+	}
+	evs, err := r.st.EventsAfter(ctx, "cnv_1", 0, 100)
+	r.must(err)
+	if len(evs) != 0 {
+		t.Fatalf("refused statuses stored %d events", len(evs))
+	}
+}

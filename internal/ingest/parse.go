@@ -85,6 +85,22 @@ func Parse(raw json.RawMessage, now time.Time) (Parsed, error) {
 	return ParseEnvelope(env, now)
 }
 
+// Check runs every check Parse makes on one raw event and returns its
+// refusal as the Bank API reports it, or nil. A layer that turns another
+// API's request into several events (package messenger) checks them all
+// before storing any, so it refuses all or none.
+func Check(raw json.RawMessage, now time.Time) *bankapi.Error {
+	_, err := Parse(raw, now)
+	if err == nil {
+		return nil
+	}
+	var rej *rejection
+	if errors.As(err, &rej) {
+		return &bankapi.Error{Code: rej.code, Message: rej.message}
+	}
+	return &bankapi.Error{Code: "internal", Message: "The event could not be checked."}
+}
+
 // idOf digs the id out of an event that does not decode, so its result can
 // still name it.
 func idOf(raw json.RawMessage) string {
@@ -199,6 +215,15 @@ func ParseEnvelope(env Envelope, now time.Time) (Parsed, error) {
 			return p, err
 		}
 		d.ExpiresAt, d.Transaction.At = d.ExpiresAt.UTC(), d.Transaction.At.UTC()
+		data = d
+	case bankapi.TypeCardStatus:
+		var d bankapi.CardStatus
+		if err := strictDecode(env.Data, &d); err != nil {
+			return p, badData("card.status", env.Data, err)
+		}
+		if err := checkCardStatus(d); err != nil {
+			return p, err
+		}
 		data = d
 	}
 	p.Data, err = json.Marshal(data)
@@ -505,9 +530,10 @@ func checkMerchant(field string, m bankapi.Merchant) error {
 	return nil
 }
 
-// Limits of what a message may offer; a phone shows no more.
+// Limits of what a message may offer; a phone shows no more. Quick replies
+// are as many as Messenger allows (13), so its bots need not change.
 const (
-	maxQuickReplies = 10
+	maxQuickReplies = 13
 	maxButtons      = 3
 	maxLabel        = 40
 	maxPayload      = 1000
@@ -577,8 +603,20 @@ func checkFraudAlert(d bankapi.FraudAlert, now time.Time) error {
 	if len(d.Actions) == 0 || len(d.Actions) > maxAlertActions {
 		return invalid("Field \"data.actions\" must offer 1 to %d actions.", maxAlertActions)
 	}
+	if err := checkActions(d.Actions); err != nil {
+		return err
+	}
+	if !d.ExpiresAt.After(now) {
+		return invalid("Field \"data.expires_at\" must be in the future: an alert nobody can answer helps no one.")
+	}
+	return nil
+}
+
+// checkActions checks the one-tap answers an alert or a card status
+// offers: ids the bank will recognise, each once, labels a phone can show.
+func checkActions(actions []bankapi.AlertAction) error {
 	seen := map[string]bool{}
-	for i, a := range d.Actions {
+	for i, a := range actions {
 		field := fmt.Sprintf("data.actions[%d]", i)
 		if !actionPattern.MatchString(a.ID) {
 			return invalid("Field %q must be 1 to 32 of a-z, 0-9, _ and -.", field+".id")
@@ -594,10 +632,39 @@ func checkFraudAlert(d bankapi.FraudAlert, now time.Time) error {
 			return invalid("Field %q must be primary or danger, or absent.", field+".style")
 		}
 	}
-	if !d.ExpiresAt.After(now) {
-		return invalid("Field \"data.expires_at\" must be in the future: an alert nobody can answer helps no one.")
-	}
 	return nil
+}
+
+var cardStatuses = []string{bankapi.CardActive, bankapi.CardLocked, bankapi.CardOrdered, bankapi.CardClosed}
+
+func checkCardStatus(d bankapi.CardStatus) error {
+	if !refPattern.MatchString(d.CardID) {
+		return invalid("Field \"data.card_id\" must be 1 to 128 letters, digits or . _ : -.")
+	}
+	if !last4Pattern.MatchString(d.CardLast4) {
+		return invalid("Field \"data.card_last4\" must be exactly four digits.")
+	}
+	if err := checkText("data.account_name", d.AccountName, 0, 100); err != nil {
+		return err
+	}
+	if !slices.Contains(cardStatuses, d.Status) {
+		return invalid("Field \"data.status\" must be one of %s.", strings.Join(cardStatuses, ", "))
+	}
+	if d.ReplacesLast4 != "" && !last4Pattern.MatchString(d.ReplacesLast4) {
+		return invalid("Field \"data.replaces_last4\" must be exactly four digits.")
+	}
+	if d.ExpectedBy != "" {
+		if _, err := time.Parse(time.DateOnly, d.ExpectedBy); err != nil {
+			return invalid("Field \"data.expected_by\" must be a date such as 2026-03-04.")
+		}
+	}
+	if err := checkText("data.note", d.Note, 0, 300); err != nil {
+		return err
+	}
+	if len(d.Actions) > maxAlertActions {
+		return invalid("Field \"data.actions\" offers more than %d actions.", maxAlertActions)
+	}
+	return checkActions(d.Actions)
 }
 
 const maxReceiptItems = 200

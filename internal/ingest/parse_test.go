@@ -265,3 +265,44 @@ func TestParseRefusesCardNumbers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+const goodCardStatus = `{"card_id":"card_a","card_last4":"4242","account_name":"Rewards Visa","status":"locked","note":"Locked because you said a payment wasn't yours.","actions":[{"id":"unlock","label":"Unlock card","style":"primary"},{"id":"was_me","label":"It was me after all"}]}`
+
+// TestParseCardStatus: a card's status needs the fraud_alerts scope; each
+// malformed field is refused as invalid_event naming it, and a full card
+// number as pan_detected.
+func TestParseCardStatus(t *testing.T) {
+	p, err := Parse(json.RawMessage(ev("card.status", goodCardStatus)), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Scope != "fraud_alerts" {
+		t.Fatalf("card.status needs scope %q", p.Scope)
+	}
+	ordered := `{"card_id":"card_b","card_last4":"5678","status":"ordered","replaces_last4":"4242","expected_by":"2026-03-04"}`
+	if _, err := Parse(json.RawMessage(ev("card.status", ordered)), now); err != nil {
+		t.Fatalf("an ordered card without actions: %v", err)
+	}
+	five := `"actions":[{"id":"a","label":"a"},{"id":"b","label":"b"},{"id":"c","label":"c"},{"id":"d","label":"d"},{"id":"e","label":"e"}]`
+	for name, c := range map[string]struct{ data, code, mention string }{
+		"no card id":        {strings.Replace(goodCardStatus, `"card_id":"card_a",`, ``, 1), "invalid_event", "data.card_id"},
+		"card id with a /":  {strings.Replace(goodCardStatus, `"card_a"`, `"card/a"`, 1), "invalid_event", "data.card_id"},
+		"three digits":      {strings.Replace(goodCardStatus, `"4242"`, `"424"`, 1), "invalid_event", "data.card_last4"},
+		"made-up status":    {strings.Replace(goodCardStatus, `"locked"`, `"frozen"`, 1), "invalid_event", "data.status"},
+		"bad replaces":      {strings.Replace(ordered, `"replaces_last4":"4242"`, `"replaces_last4":"42x2"`, 1), "invalid_event", "data.replaces_last4"},
+		"not a date":        {strings.Replace(ordered, `"2026-03-04"`, `"next week"`, 1), "invalid_event", "data.expected_by"},
+		"long note":         {strings.Replace(goodCardStatus, `"Locked because you said a payment wasn't yours."`, `"`+strings.Repeat("x", 301)+`"`, 1), "invalid_event", "data.note"},
+		"five actions":      {strings.Replace(goodCardStatus, `"actions":[{"id":"unlock","label":"Unlock card","style":"primary"},{"id":"was_me","label":"It was me after all"}]`, five, 1), "invalid_event", "data.actions"},
+		"repeated action":   {strings.Replace(goodCardStatus, `"id":"was_me"`, `"id":"unlock"`, 1), "invalid_event", "repeats"},
+		"unlabelled action": {strings.Replace(goodCardStatus, `"label":"It was me after all"`, `"label":""`, 1), "invalid_event", "actions[1].label"},
+		"unknown field":     {strings.Replace(goodCardStatus, `"status":"locked"`, `"status":"locked","pin":"1234"`, 1), "invalid_event", "pin"},
+		"a full number":     {strings.Replace(goodCardStatus, `"card_last4":"4242"`, `"card_last4":"4111111111111111"`, 1), "pan_detected", "data.card_last4"},
+		"a number in note":  {strings.Replace(goodCardStatus, `a payment`, `4111 1111 1111 1111`, 1), "pan_detected", "data.note"},
+	} {
+		_, err := Parse(json.RawMessage(ev("card.status", c.data)), now)
+		var rej *rejection
+		if !errors.As(err, &rej) || rej.code != c.code || !strings.Contains(rej.message, c.mention) {
+			t.Errorf("%s: %v, want %s mentioning %s", name, err, c.code, c.mention)
+		}
+	}
+}

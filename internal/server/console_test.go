@@ -222,8 +222,9 @@ func TestConsoleAuthorization(t *testing.T) {
 }
 
 // TestRoundRobinAndSearch: conversations entering the queue go to the
-// signed-in agents in turn; nobody signed in leaves them waiting. Search
-// finds a conversation by the customer's reference, only in one's own bank.
+// agents present (signed in, console online) in turn; nobody there leaves
+// them waiting. Search finds a conversation by the customer's reference,
+// only in one's own bank.
 func TestRoundRobinAndSearch(t *testing.T) {
 	ctx := context.Background()
 	srv := testServer(t)
@@ -257,9 +258,11 @@ func TestRoundRobinAndSearch(t *testing.T) {
 		m, password, err := console.NewStaff(ctx, st, "ins_a", email, email, store.RoleAgent, now)
 		must(err)
 		ids = append(ids, m.ID)
-		resp, err := http.Post(ts.URL+"/console/api/signin", "application/json", strings.NewReader(fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)))
-		must(err)
-		resp.Body.Close()
+		se, code := consoleSignInAs(t, ts.URL, email, password)
+		if code != http.StatusOK {
+			t.Fatalf("sign in %s: %d", email, code)
+		}
+		openPresence(t, ts.URL, se, "online") // their console is open
 	}
 	got := map[string]int{}
 	for n := 2; n <= 5; n++ {

@@ -3,7 +3,9 @@
 // them, and serves their routes on one HTTP listener.
 //
 // Where an event goes: POST /v1/events (ingest) → store → bus → delivery →
-// the customer's WebSocket (GET /app/ws) → the messenger (web).
+// the customer's WebSocket (GET /app/ws) → the messenger (web). A bank's
+// Messenger bot's POST /v19.0/me/messages takes the same way: package
+// messenger translates it and hands it to ingest.
 //
 // Lifecycle: Open → Serve → Shutdown. Shutdown stops taking requests, lets
 // those in flight finish, then closes the bus and the store, whose writer
@@ -35,6 +37,7 @@ import (
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/linking"
+	"github.com/openteller/openteller/internal/messenger"
 	"github.com/openteller/openteller/internal/push"
 	"github.com/openteller/openteller/internal/store"
 	"github.com/openteller/openteller/internal/store/postgres"
@@ -61,6 +64,9 @@ type Server struct {
 	Handover *handover.Service
 	Console  *console.Service
 	Webhook  *webhook.Deliverer
+	// Messenger serves the Messenger Platform's Graph routes to banks'
+	// existing bots, over ingest, handover and the outbox.
+	Messenger *messenger.Service
 	// Push tells customers' devices, through their browsers' push
 	// services, that something waits for them.
 	Push *push.Service
@@ -154,7 +160,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		s.announcer.Announce(evs)
 		s.Push.Committed(evs)
 	})
-	s.Auth = auth.New(auth.Config{Store: st, Keyring: keyring, Logger: log,
+	// Reset links go to NoMailer, which sends nothing and says so in the
+	// log; the demo, or a program embedding the node, sets a mailer.
+	s.Auth = auth.New(auth.Config{Store: st, Keyring: keyring, Logger: log, BaseURL: cfg.BaseURL, ReauthWindow: cfg.Reauth(),
 		SessionsEnded: func(customerID string, keep []byte) {
 			if err := s.Bus.WakeCustomer(customerID, bus.Wake{SessionsEnded: true, Keep: hex.EncodeToString(keep)}); err != nil {
 				log.Warn("tell devices their sessions ended", "customer", customerID, "err", err)
@@ -169,7 +177,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		return se.IDHash
 	}
 	s.Handover = &handover.Service{Store: st, Queued: func() { s.Webhook.Kick() }}
-	s.Webhook = webhook.New(webhook.Config{Store: st, Keyring: keyring, Logger: log, AllowPrivate: cfg.AllowPrivateWebhooks()})
+	s.Webhook = webhook.New(webhook.Config{Store: st, Keyring: keyring, Logger: log, AllowPrivate: cfg.AllowPrivateWebhooks(),
+		Formats: map[string]webhook.Format{store.FormatMessenger: messenger.Format}})
 	s.Ingest = ingest.New(ingest.Config{Store: st, Keyring: keyring, Logger: log, Queued: s.Webhook.Kick, Send: s.Webhook.Send, Lease: webhook.SendLease})
 	// The token exchange goes out like a webhook: public addresses only
 	// (unless allowed, as in the demo), no redirects.
@@ -224,20 +233,39 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		st.Close()
 		return nil, fmt.Errorf("server: subscribe to typing: %w", err)
 	}
-	(&webhook.Endpoints{Store: st, Keyring: keyring, AllowPrivate: cfg.AllowPrivateWebhooks()}).RegisterRoutes(bank)
+	(&webhook.Endpoints{Store: st, Keyring: keyring, AllowPrivate: cfg.AllowPrivateWebhooks(),
+		Handshakes: map[string]webhook.Handshake{store.FormatMessenger: messenger.Handshake}}).RegisterRoutes(bank)
+	// The Messenger Platform's Graph routes, over the same services. They
+	// are served in front of the mux (a version wildcard would overlap
+	// /v1/), and listed with the Bank API's routes.
+	s.Messenger = &messenger.Service{Store: st, Keyring: keyring, Ingest: s.Ingest, Handover: s.Handover, Log: log,
+		Typing: func(customerID, conversationID, who string) error {
+			return s.Bus.WakeCustomer(customerID, bus.Wake{ConversationID: conversationID, Typing: who})
+		}}
+	for _, p := range messenger.Patterns() {
+		bank.patterns = append(bank.patterns, p)
+		all.patterns = append(all.patterns, p)
+	}
 	bank.Handle("GET /v1/openapi.json", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(bankapi.OpenAPI)
 	}))
 	s.bankRoutes = bank.patterns
-	s.Consent.RegisterCustomer(all, s.Auth.RequireCustomer, customerOf, s.Access)
+	// What cannot be undone asks for a recent authentication (the
+	// password again, and the code with a second factor on).
+	s.Consent.RegisterCustomer(&recentAuth{routes: all, require: s.Auth.RequireRecentAuth, patterns: map[string]bool{
+		"POST /app/api/history/clear":  true,
+		"POST /app/api/disconnect-all": true,
+	}}, s.Auth.RequireCustomer, customerOf, s.Access)
 	s.Console.Register(all)
 	all.Handle("GET /oauth/callback", s.Linking.Callback())
 	all.Handle("GET /app/ws", s.Hub.Handler())
 	all.Handle("GET /app/api/conversations/{id}/events", s.Auth.RequireCustomer(s.Hub.HistoryHandler()))
 	s.Push.Routes(all, s.Auth.RequireCustomer, customerOf)
 	accounts := s.Auth.Handler()
-	for _, p := range []string{"POST /app/api/signup", "POST /app/api/signin", "POST /app/api/signout", "GET /app/api/me", "POST /app/api/password"} {
+	for _, p := range []string{"POST /app/api/signup", "POST /app/api/signin", "POST /app/api/signout", "GET /app/api/me", "POST /app/api/password",
+		"POST /app/api/password-reset", "POST /app/api/password-reset/complete", "POST /app/api/reauth",
+		"POST /app/api/totp/setup", "POST /app/api/totp/confirm", "DELETE /app/api/totp", "POST /app/api/totp/recovery-codes"} {
 		all.Handle(p, accounts)
 	}
 	// Every other API path answers with a typed error, whatever the method:
@@ -276,7 +304,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	all.Handle("GET /", web.Static())
 
 	s.allRoutes = all.patterns
-	var h http.Handler = mux
+	var h http.Handler = s.Messenger.Front(mux)
 	h = s.Auth.Middleware(h)
 	h = http.NewCrossOriginProtection().Handler(h)
 	h = web.SecurityHeaders(h)
@@ -301,6 +329,21 @@ type routes struct {
 func (r *routes) Handle(pattern string, h http.Handler) {
 	r.mux.Handle(pattern, h)
 	r.patterns = append(r.patterns, pattern)
+}
+
+// recentAuth registers on routes, putting the patterns listed behind
+// require (a recent authentication) in front of their own checks.
+type recentAuth struct {
+	routes   *routes
+	require  func(http.Handler) http.Handler
+	patterns map[string]bool
+}
+
+func (r *recentAuth) Handle(pattern string, h http.Handler) {
+	if r.patterns[pattern] {
+		h = r.require(h)
+	}
+	r.routes.Handle(pattern, h)
 }
 
 // BankRoutes lists the Bank API's routes as "METHOD /path" patterns.
@@ -339,6 +382,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // Shutdown stops the node gracefully within ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
+	s.Auth.Wait() // reset mail being sent still uses the store
 	// Sockets outlive the HTTP server: tell their devices to go elsewhere.
 	s.Hub.Close()
 	if s.stopBackground != nil {

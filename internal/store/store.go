@@ -156,12 +156,37 @@ type Store interface {
 	// SearchConversations lists up to limit of the institution's
 	// conversations whose newest link id contains ref.
 	SearchConversations(ctx context.Context, institutionID, ref string, limit int) ([]Conversation, error)
-	// AvailableAgents lists the institution's enabled agents with a live
-	// console session: who can be given a conversation now.
+	// AvailableAgents lists the institution's enabled agents who are
+	// present now: a console of theirs, on a live session, holds an online
+	// presence whose lease has not lapsed (SetPresence). A signed-in agent
+	// whose console is closed, or away, is not given work.
 	AvailableAgents(ctx context.Context, institutionID string, now time.Time) ([]string, error)
 	// HandedOver lists the institution's conversations that its people
 	// have or that wait for them (owner queue or agent), oldest change first.
 	HandedOver(ctx context.Context, institutionID string) ([]Conversation, error)
+	// HandedOverActivity says, for each conversation HandedOver lists, what
+	// the queue needs without opening any content: the customer's newest
+	// event, when the agents last wrote, when the bot last handed it to
+	// people, and the newest fraud alert or answer.
+	HandedOverActivity(ctx context.Context, institutionID string) ([]Activity, error)
+	// SetPresence keeps or renews one console's presence (by StreamID);
+	// EndPresence ends it at once, and forgets presences whose lease lapsed
+	// before now (consoles on nodes that died).
+	SetPresence(ctx context.Context, p Presence) error
+	EndPresence(ctx context.Context, streamID string, now time.Time) error
+	// StaffPresence maps each member of the institution with a console
+	// present at now to "online" (any of their consoles online) or "away".
+	StaffPresence(ctx context.Context, institutionID string, now time.Time) (map[string]string, error)
+	// AddLabel puts a label on a conversation (once: again changes
+	// nothing); RemoveLabel takes it off, ErrNotFound when it is not on.
+	AddLabel(ctx context.Context, l Label) error
+	RemoveLabel(ctx context.Context, conversationID, label string) error
+	// ConversationLabels maps each conversation of the institution that
+	// has labels to them, sorted.
+	ConversationLabels(ctx context.Context, institutionID string) (map[string][]string, error)
+	// DeleteCanned deletes one of the institution's canned responses;
+	// ErrNotFound unless it is theirs.
+	DeleteCanned(ctx context.Context, institutionID, id string) error
 
 	// CreateSession keeps a new session, if the customer's password hash is
 	// still checked, the one their sign-in verified: ErrPasswordChanged
@@ -172,9 +197,55 @@ type Store interface {
 	// SetPassword replaces the customer's password hash and ends every
 	// session of theirs but keep (the device that changed it), at once.
 	SetPassword(ctx context.Context, customerID, hash string, keep []byte) error
-	// SweepExpired deletes sessions and link attempts that expired before
-	// now, and returns how many rows went.
+	// SweepExpired deletes sessions, link attempts and password reset
+	// tokens that expired before now, and returns how many rows went.
 	SweepExpired(ctx context.Context, now time.Time) (int64, error)
+
+	// Sign-in beyond the password (package auth; types in signin.go).
+	//
+	// CreateResetToken keeps a password reset token (its hash).
+	CreateResetToken(ctx context.Context, t ResetToken) error
+	// ResetPassword spends the reset token whose hash is tokenHash, if it
+	// is unspent and unexpired at now: in one transaction it replaces its
+	// customer's password hash, deletes every reset token of theirs and
+	// ends every session of theirs. It returns the customer's id;
+	// ErrNotFound, with nothing changed, for a token unknown, spent or
+	// expired.
+	ResetPassword(ctx context.Context, tokenHash []byte, passwordHash string, now time.Time) (string, error)
+	// Reauthenticated records that the customer of a live session proved
+	// who they are again at at; ErrNotFound for no live session.
+	Reauthenticated(ctx context.Context, idHash []byte, at time.Time) error
+	// LastReauth is when the session's customer last did; zero if never.
+	LastReauth(ctx context.Context, idHash []byte) (time.Time, error)
+	// PutTOTP keeps a second factor being set up (ConfirmedAt zero),
+	// replacing one being set up; ErrExists when the customer has one
+	// confirmed.
+	PutTOTP(ctx context.Context, t TOTP) error
+	// TOTP returns the customer's second factor; ErrNotFound for none.
+	TOTP(ctx context.Context, customerID string) (TOTP, error)
+	// ConfirmTOTP turns on the second factor being set up, with step as
+	// the last used, and replaces the recovery codes with codes (hashes),
+	// in one transaction. ErrNotFound when none is being set up.
+	ConfirmTOTP(ctx context.Context, customerID string, step int64, codes [][]byte, at time.Time) error
+	// UseTOTPStep records that a code of step was accepted, unless one of
+	// that step or a later one was (ErrCodeUsed); ErrNotFound when the
+	// customer has no confirmed second factor.
+	UseTOTPStep(ctx context.Context, customerID string, step int64) error
+	// DeleteTOTP turns the second factor off and deletes the recovery codes.
+	DeleteTOTP(ctx context.Context, customerID string) error
+	// SetRecoveryCodes replaces the customer's recovery codes (hashes).
+	SetRecoveryCodes(ctx context.Context, customerID string, codes [][]byte, at time.Time) error
+	// UseRecoveryCode spends the unspent recovery code with this hash;
+	// ErrNotFound when there is none.
+	UseRecoveryCode(ctx context.Context, customerID string, hash []byte, at time.Time) error
+	// SetBrand replaces the institution's brand; ErrNotFound for an
+	// unknown institution.
+	SetBrand(ctx context.Context, b Brand) error
+	// Brand returns the institution's brand with its logo; ErrNotFound
+	// when it has none.
+	Brand(ctx context.Context, institutionID string) (Brand, error)
+	// Brands lists every brand, without the logos' bytes.
+	Brands(ctx context.Context) ([]Brand, error)
 
 	CreateLinkAttempt(ctx context.Context, a LinkAttempt) error
 	// TakeLinkAttempt returns and deletes the attempt, so a state is used
@@ -267,6 +338,10 @@ type Store interface {
 	// notices waiting for one become due at once.
 	PutWebhookEndpoint(ctx context.Context, e WebhookEndpoint) error
 	WebhookEndpoint(ctx context.Context, institutionID string) (WebhookEndpoint, error)
+	// PutMenu replaces the institution's conversation menu; Menu returns
+	// it, ErrNotFound when it has none.
+	PutMenu(ctx context.Context, m Menu) error
+	Menu(ctx context.Context, institutionID string) (Menu, error)
 	// DisableWebhookEndpoint stops deliveries to it until it is registered again.
 	DisableWebhookEndpoint(ctx context.Context, institutionID, reason string, at time.Time) error
 	// ClaimNotices leases up to limit notices due at now until leaseUntil:
@@ -524,6 +599,46 @@ type Canned struct {
 	CreatedAt     time.Time
 }
 
+// Presence is one open console's presence: its member is online or away
+// while the console's stream lives, until ExpiresAt unless renewed.
+type Presence struct {
+	StreamID    string // one per open console
+	StaffID     string
+	SessionHash []byte // the console's session: ending it ends the presence
+	Status      string // PresenceOnline or PresenceAway
+	ExpiresAt   time.Time
+}
+
+// Presence statuses. Offline is having no presence at all.
+const (
+	PresenceOnline = "online"
+	PresenceAway   = "away"
+)
+
+// Activity is what the console's queue knows of a conversation from
+// metadata alone: types, authors and times of events, changes of owner.
+type Activity struct {
+	ConversationID   string
+	LastCustomerSeq  int64 // the customer's newest event (0: none)
+	LastCustomerType string
+	LastCustomerAt   time.Time
+	LastAgentAt      time.Time // when an agent last wrote (zero: never)
+	// CustomerSinceAgent is the customer's first event after the agents'
+	// last message (after the start, with none); zero when there is none.
+	CustomerSinceAgent time.Time
+	HandedAt           time.Time // when the bot last handed it to people
+	FraudAt            time.Time // the newest fraud.alert or fraud.response
+}
+
+// Label is a word the bank's people put on a conversation to sort their
+// work ("card dispute", "callback").
+type Label struct {
+	ConversationID string
+	Label          string
+	StaffID        string
+	CreatedAt      time.Time
+}
+
 // Event authors.
 const (
 	AuthorInstitution = "institution"
@@ -745,6 +860,32 @@ type WebhookEndpoint struct {
 	DisabledAt     time.Time
 	DisabledReason string
 	CreatedAt      time.Time
+	// Format is what the endpoint expects: "" for Standard Webhooks, or a
+	// format the deliverer was given (FormatMessenger). It outlives a
+	// rotation of the secret.
+	Format string
+}
+
+// FormatMessenger is the webhook format of the Messenger Platform
+// (package messenger).
+const FormatMessenger = "messenger"
+
+// Menu is an institution's menu in its conversations (the messenger's ☰)
+// and the payload a new conversation's "Get started" sends back; nothing in
+// it is a customer's.
+type Menu struct {
+	InstitutionID string
+	GetStarted    string // the payload; "" when there is no Get started
+	Items         []MenuItem
+	UpdatedAt     time.Time
+}
+
+// MenuItem is one entry of a menu: exactly one of Payload (sent back to the
+// bank when tapped) or URL (an https page to open).
+type MenuItem struct {
+	Title   string `json:"title"`
+	Payload string `json:"payload,omitempty"`
+	URL     string `json:"url,omitempty"`
 }
 
 // CreatedNotice tells the bank a link was made, with the scopes the

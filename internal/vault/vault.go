@@ -470,6 +470,14 @@ func ConversationKey(customerID, institutionID string) string {
 	return customerID + "/" + institutionID
 }
 
+// SignInKey names the data key that seals a customer's sign-in secrets
+// (the second factor's TOTP secret). It is neither the customer's own key
+// nor a conversation's, so clearing history, which destroys those, leaves
+// sign-in working; root key rotation rewraps it like any data key.
+func SignInKey(customerID string) string {
+	return customerID + ":signin"
+}
+
 // SealedVersion is the data key version a payload was sealed under; 0 if
 // it is not a sealed payload. The store compares it with the current
 // version, so that nothing sealed under a destroyed key is kept.

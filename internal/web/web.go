@@ -81,6 +81,7 @@ type API struct {
 // signed-in-customer check (with CSRF on writes).
 func (a *API) Register(mux interface{ Handle(string, http.Handler) }, require func(http.Handler) http.Handler) {
 	mux.Handle("GET /app/api/institutions", require(http.HandlerFunc(a.institutions)))
+	mux.Handle("GET /app/api/institutions/{id}/logo", require(http.HandlerFunc(a.logo)))
 	mux.Handle("GET /app/api/conversations", require(http.HandlerFunc(a.conversations)))
 	mux.Handle("GET /app/api/disclosure", require(http.HandlerFunc(a.disclosure)))
 	mux.Handle("POST /app/api/links", require(http.HandlerFunc(a.startLink)))
@@ -89,8 +90,10 @@ func (a *API) Register(mux interface{ Handle(string, http.Handler) }, require fu
 	mux.Handle("POST /app/api/conversations/{id}/messages", require(http.HandlerFunc(a.postMessage)))
 	mux.Handle("POST /app/api/conversations/{id}/requests", require(http.HandlerFunc(a.request)))
 	mux.Handle("POST /app/api/conversations/{id}/alerts/{seq}/answer", require(http.HandlerFunc(a.answerAlert)))
+	mux.Handle("POST /app/api/conversations/{id}/cards/{seq}/action", require(http.HandlerFunc(a.actOnCard)))
 	mux.Handle("POST /app/api/conversations/{id}/rating", require(http.HandlerFunc(a.rate)))
 	mux.Handle("POST /app/api/conversations/{id}/typing", require(http.HandlerFunc(a.typing)))
+	mux.Handle("GET /app/api/conversations/{id}/menu", require(http.HandlerFunc(a.menu)))
 	mux.Handle("GET /app/api/export", require(http.HandlerFunc(a.export)))
 	mux.Handle("GET /app/api/export/transactions.csv", require(http.HandlerFunc(a.transactionsCSV)))
 }
@@ -101,9 +104,18 @@ func (a *API) institutions(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, err)
 		return
 	}
-	out := make([]delivery.InstitutionView, 0, len(ins))
+	brands, err := a.brands(r.Context())
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	type institution struct {
+		delivery.InstitutionView
+		Brand *brandJSON `json:"brand,omitempty"` // brand.go
+	}
+	out := make([]institution, 0, len(ins))
 	for _, in := range ins {
-		out = append(out, delivery.InstitutionView{ID: in.ID, Name: in.Name})
+		out = append(out, institution{delivery.InstitutionView{ID: in.ID, Name: in.Name}, brands[in.ID]})
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"institutions": out})
 }
@@ -165,20 +177,22 @@ func (a *API) startLink(w http.ResponseWriter, r *http.Request) {
 }
 
 // postMessage sends {"text": …}, or a tap on a quick reply or button:
-// {"reply_to": seq, "payload": …, "text": label}.
+// {"reply_to": seq, "payload": …, "text": label}, or on an item of the
+// bank's menu: {"menu": true, "payload": …}.
 func (a *API) postMessage(w http.ResponseWriter, r *http.Request) {
 	customerID, _ := a.Customer(r)
 	var req struct {
 		Text    string `json:"text"`
 		ReplyTo int64  `json:"reply_to"`
 		Payload string `json:"payload"`
+		Menu    bool   `json:"menu"`
 	}
 	if err := httpx.DecodeJSON(w, r, 32<<10, &req); err != nil {
 		httpx.WriteError(w, err)
 		return
 	}
 	seq, err := a.Ingest.PostCustomerMessage(r.Context(), customerID, r.PathValue("id"),
-		ingest.CustomerMessage{Text: req.Text, ReplyTo: req.ReplyTo, Payload: req.Payload})
+		ingest.CustomerMessage{Text: req.Text, ReplyTo: req.ReplyTo, Payload: req.Payload, Menu: req.Menu})
 	if err != nil {
 		httpx.WriteError(w, err)
 		return
@@ -231,6 +245,35 @@ func (a *API) answerAlert(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := a.Ingest.AnswerFraudAlert(r.Context(), customerID, r.PathValue("id"), seq, req.Action)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	status := http.StatusCreated
+	if res.Duplicate {
+		status = http.StatusOK
+	}
+	httpx.WriteJSON(w, status, map[string]any{"seq": res.Seq, "duplicate": res.Duplicate})
+}
+
+// actOnCard takes one of the actions the card status at {seq} offers:
+// {"action": "unlock"}. The bank acts on the card; the same action again is
+// 200 with the first one's seq; 201 otherwise.
+func (a *API) actOnCard(w http.ResponseWriter, r *http.Request) {
+	customerID, _ := a.Customer(r)
+	var req struct {
+		Action string `json:"action"`
+	}
+	if err := httpx.DecodeJSON(w, r, 1<<10, &req); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	seq, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	if err != nil || seq < 1 {
+		httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "not_found", "That card is not in this conversation."))
+		return
+	}
+	res, err := a.Ingest.ActOnCard(r.Context(), customerID, r.PathValue("id"), seq, req.Action)
 	if err != nil {
 		httpx.WriteError(w, err)
 		return
@@ -340,4 +383,30 @@ func (a *API) typing(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// menu serves the bank's menu in a conversation of the customer's (set by
+// its bot through the Messenger profile): {"get_started": payload or "",
+// "items":[{"title","payload"|"url"}]}; empty when it set none.
+func (a *API) menu(w http.ResponseWriter, r *http.Request) {
+	customerID, _ := a.Customer(r)
+	c, err := a.Store.Conversation(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.CustomerID != customerID) {
+		httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "not_found", "That conversation does not exist."))
+		return
+	}
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	m, err := a.Store.Menu(r.Context(), c.InstitutionID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		httpx.WriteError(w, err)
+		return
+	}
+	items := m.Items
+	if items == nil {
+		items = []store.MenuItem{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"get_started": m.GetStarted, "items": items})
 }

@@ -24,7 +24,15 @@ type Endpoints struct {
 	Keyring      *vault.Keyring
 	AllowPrivate bool // plain http allowed too (demo, tests)
 	Now          func() time.Time
+	// Handshakes, by format, prove that a URL answers for the bank before
+	// an endpoint of that format is registered (Messenger's hub.challenge:
+	// messenger.Handshake). A format without one cannot be registered.
+	Handshakes map[string]Handshake
 }
+
+// Handshake asks the endpoint at url to show it is the bank's, with the
+// token the bank gave; client reaches only the addresses webhooks may.
+type Handshake func(ctx context.Context, client *http.Client, url, verifyToken string) error
 
 func (e *Endpoints) now() time.Time {
 	if e.Now != nil {
@@ -36,13 +44,37 @@ func (e *Endpoints) now() time.Time {
 // Register sets the institution's endpoint to rawURL with a fresh secret,
 // which it returns: the only time the secret is shown.
 func (e *Endpoints) Register(ctx context.Context, institutionID, rawURL string) (string, error) {
+	return e.RegisterFormat(ctx, institutionID, rawURL, "", "")
+}
+
+// RegisterFormat registers an endpoint that expects format ("" for
+// Standard Webhooks). A format with a handshake is registered only once
+// the URL has answered it with verifyToken; until then nothing changes.
+func (e *Endpoints) RegisterFormat(ctx context.Context, institutionID, rawURL, format, verifyToken string) (string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && !(e.AllowPrivate && u.Scheme == "http")) || u.User != nil {
 		return "", httpx.Errorf(http.StatusBadRequest, "invalid_url", "Give an absolute https URL without credentials in it.")
 	}
+	if format == "standard" {
+		format = ""
+	}
+	if format != "" {
+		handshake := e.Handshakes[format]
+		if handshake == nil {
+			return "", httpx.Errorf(http.StatusBadRequest, "invalid_format", "Field \"format\" must be \"standard\" (Standard Webhooks) or \"messenger\" (the Messenger Platform's shape).")
+		}
+		if verifyToken == "" || len(verifyToken) > 256 {
+			return "", httpx.Errorf(http.StatusBadRequest, "invalid_verify_token", "A %s endpoint needs \"verify_token\" (1 to 256 characters): the platform sends it in the hub.verify_token handshake before registering the URL.", format)
+		}
+		if err := handshake(ctx, Client(e.AllowPrivate), u.String(), verifyToken); err != nil {
+			return "", httpx.Errorf(http.StatusBadRequest, "verification_failed", "The endpoint did not pass the verification handshake, so nothing was registered: %v.", err)
+		}
+	} else if verifyToken != "" {
+		return "", httpx.Errorf(http.StatusBadRequest, "invalid_verify_token", "Field \"verify_token\" is for a messenger endpoint only.")
+	}
 	secret := bankapi.NewWebhookSecret()
 	return secret, e.Store.PutWebhookEndpoint(ctx, store.WebhookEndpoint{InstitutionID: institutionID, URL: u.String(),
-		Secret: e.Keyring.SealPlatform(SecretRecord(institutionID), []byte(secret)), CreatedAt: e.now().UTC()})
+		Secret: e.Keyring.SealPlatform(SecretRecord(institutionID), []byte(secret)), CreatedAt: e.now().UTC(), Format: format})
 }
 
 // Rotate gives the endpoint a new secret and returns it; the previous one
@@ -77,18 +109,20 @@ func (e *Endpoints) RegisterRoutes(mux interface{ Handle(string, http.Handler) }
 	}
 	mux.Handle("POST /v1/webhook-endpoints", auth(func(w http.ResponseWriter, r *http.Request, institutionID string) {
 		var req struct {
-			URL string `json:"url"`
+			URL         string `json:"url"`
+			Format      string `json:"format"`
+			VerifyToken string `json:"verify_token"`
 		}
 		if err := httpx.DecodeJSON(w, r, 4<<10, &req); err != nil {
 			httpx.WriteError(w, err)
 			return
 		}
-		secret, err := e.Register(r.Context(), institutionID, req.URL)
+		secret, err := e.RegisterFormat(r.Context(), institutionID, req.URL, req.Format, req.VerifyToken)
 		if err != nil {
 			httpx.WriteError(w, err)
 			return
 		}
-		httpx.WriteJSON(w, http.StatusCreated, map[string]string{"url": req.URL, "secret": secret})
+		httpx.WriteJSON(w, http.StatusCreated, map[string]string{"url": req.URL, "secret": secret, "format": formatName(req.Format)})
 	}))
 	mux.Handle("POST /v1/webhook-endpoints/rotate-secret", auth(func(w http.ResponseWriter, r *http.Request, institutionID string) {
 		secret, until, err := e.Rotate(r.Context(), institutionID)
@@ -127,7 +161,7 @@ func (e *Endpoints) RegisterRoutes(mux interface{ Handle(string, http.Handler) }
 			httpx.WriteError(w, err)
 			return
 		}
-		httpx.WriteJSON(w, http.StatusOK, map[string]any{"url": ep.URL, "disabled_at": ep.DisabledAt, "disabled_reason": ep.DisabledReason})
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"url": ep.URL, "format": formatName(ep.Format), "disabled_at": ep.DisabledAt, "disabled_reason": ep.DisabledReason})
 	}))
 }
 
@@ -155,4 +189,12 @@ func DeadLetters(ctx context.Context, st store.Store, institutionID string) ([]D
 		}
 	}
 	return out, nil
+}
+
+// formatName is how the Bank API names an endpoint's format.
+func formatName(format string) string {
+	if format == "" {
+		return "standard"
+	}
+	return format
 }

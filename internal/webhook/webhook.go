@@ -1,6 +1,7 @@
 // Package webhook delivers the outbox to banks: each notice is posted to the
-// institution's endpoint, signed per Standard Webhooks (pkg/bankapi), at
-// least once, in order per link.
+// institution's endpoint, signed per Standard Webhooks (pkg/bankapi), or in
+// the format the endpoint was registered with (Messenger's: package
+// messenger, through Config.Formats), at least once, in order per link.
 //
 // What must stay true:
 //   - A notice is marked delivered only after a 2xx answer; anything else is
@@ -67,7 +68,19 @@ type Config struct {
 	// AllowPrivate lets endpoints on loopback, private and link-local
 	// addresses be used: for the demo and tests only.
 	AllowPrivate bool
+	// Formats shape the requests of endpoints registered with a format
+	// other than Standard Webhooks, by its name (store.FormatMessenger:
+	// messenger.Format). Notices go through the same outbox, leases,
+	// retries and dead letters whatever the format.
+	Formats map[string]Format
 }
+
+// Format makes the request that tells an endpoint of its format about a
+// notice: its body and the headers that sign it with the endpoint's live
+// secrets (newest first). data is the notice's data, opened. send false
+// means the notice has nothing to say in this format: it counts as
+// delivered without a request.
+type Format func(n store.Notice, data []byte, secrets []string, now time.Time) (body []byte, header http.Header, send bool, err error)
 
 // Deliverer posts due notices: those it claims (Tick), and those the
 // store leased to this node as they were committed (Send).
@@ -81,6 +94,7 @@ type Deliverer struct {
 	kicked  atomic.Bool        // a claim was asked for since the last settle of sends
 	sends   chan store.Notice  // leased at commit, to send now
 	settles chan store.Outcome // of sends, to record together
+	formats map[string]Format
 }
 
 // New returns a Deliverer.
@@ -92,7 +106,7 @@ func New(c Config) *Deliverer {
 		c.Logger = slog.Default()
 	}
 	return &Deliverer{store: c.Store, keyring: c.Keyring, now: c.Now, log: c.Logger, client: Client(c.AllowPrivate), kick: make(chan struct{}, 1),
-		sends: make(chan store.Notice, sendQueue), settles: make(chan store.Outcome, sendQueue)}
+		sends: make(chan store.Notice, sendQueue), settles: make(chan store.Outcome, sendQueue), formats: c.Formats}
 }
 
 // Send posts a notice the store leased to this node when it committed it
@@ -360,6 +374,7 @@ type Envelope struct {
 // them; unusable (why says so) when there is no enabled endpoint.
 type target struct {
 	url     string
+	format  string // "" for Standard Webhooks
 	secrets []string
 	why     string
 }
@@ -378,7 +393,10 @@ func (d *Deliverer) target(ctx context.Context, institutionID string, now time.T
 	if len(ep.PreviousSecret) > 0 && now.Before(ep.PreviousUntil) {
 		sealedSecrets = append(sealedSecrets, ep.PreviousSecret) // a rotation's overlap: both sign
 	}
-	t := target{url: ep.URL}
+	if ep.Format != "" && d.formats[ep.Format] == nil {
+		return target{why: "endpoint format " + ep.Format + " unknown to this node"}
+	}
+	t := target{url: ep.URL, format: ep.Format}
 	for _, sealed := range sealedSecrets {
 		s, err := d.keyring.OpenPlatform(SecretRecord(institutionID), sealed)
 		if err != nil {
@@ -410,11 +428,31 @@ func (d *Deliverer) deliver(ctx context.Context, n store.Notice, t target) store
 			return hold
 		}
 	}
-	body, _ := json.Marshal(Envelope{ID: n.ID, Type: n.Type, CreatedAt: n.CreatedAt, Data: payload})
-	sig, err := bankapi.SignWebhook(n.ID, now, body, t.secrets...)
-	if err != nil {
-		hold.Error = err.Error()
-		return hold
+	var body []byte
+	var signed http.Header
+	if t.format == "" {
+		body, _ = json.Marshal(Envelope{ID: n.ID, Type: n.Type, CreatedAt: n.CreatedAt, Data: payload})
+		sig, err := bankapi.SignWebhook(n.ID, now, body, t.secrets...)
+		if err != nil {
+			hold.Error = err.Error()
+			return hold
+		}
+		signed = http.Header{}
+		signed.Set(bankapi.HeaderWebhookID, n.ID)
+		signed.Set(bankapi.HeaderWebhookTimestamp, strconv.FormatInt(now.Unix(), 10))
+		signed.Set(bankapi.HeaderWebhookSignature, sig)
+	} else {
+		var send bool
+		body, signed, send, err = d.formats[t.format](n, payload, t.secrets, now)
+		switch {
+		case err != nil:
+			// A notice this format cannot say is a defect, not the bank's
+			// fault: it is kept, and said once the node can.
+			hold.Error = "format " + t.format + ": " + err.Error()
+			return hold
+		case !send:
+			return store.Outcome{Attempts: n.Attempts, DeliveredAt: now}
+		}
 	}
 	attempts := n.Attempts + 1
 	out := store.Outcome{Attempts: attempts}
@@ -424,9 +462,9 @@ func (d *Deliverer) deliver(ctx context.Context, n store.Notice, t target) store
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "OpenTeller-Webhooks/1")
-	req.Header.Set(bankapi.HeaderWebhookID, n.ID)
-	req.Header.Set(bankapi.HeaderWebhookTimestamp, strconv.FormatInt(now.Unix(), 10))
-	req.Header.Set(bankapi.HeaderWebhookSignature, sig)
+	for k, v := range signed {
+		req.Header[k] = v
+	}
 	resp, err := d.client.Do(req)
 	if err != nil {
 		msg := "request failed"

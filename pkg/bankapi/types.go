@@ -16,6 +16,7 @@ const (
 	TypeReceipt           = "receipt"
 	TypeShipmentUpdated   = "shipment.updated"
 	TypeFraudAlert        = "fraud.alert"
+	TypeCardStatus        = "card.status"
 )
 
 // Scopes a customer may grant on a link.
@@ -29,7 +30,7 @@ const (
 )
 
 // EventTypes lists every event type a bank may post.
-var EventTypes = []string{TypeBalanceUpdated, TypeTransactionPosted, TypeMessage, TypeReceipt, TypeShipmentUpdated, TypeFraudAlert}
+var EventTypes = []string{TypeBalanceUpdated, TypeTransactionPosted, TypeMessage, TypeReceipt, TypeShipmentUpdated, TypeFraudAlert, TypeCardStatus}
 
 // AllScopes lists every scope in the order they are shown to a customer.
 var AllScopes = []string{ScopeBalances, ScopeTransactions, ScopeFraudAlerts, ScopeReceipts, ScopeShipments, ScopeSupportChat}
@@ -38,6 +39,11 @@ var AllScopes = []string{ScopeBalances, ScopeTransactions, ScopeFraudAlerts, Sco
 // known. A message needs no data scope: it is the bank speaking in the
 // conversation that the link itself created, and carries no account data by
 // contract. It still needs a live link.
+//
+// A card's status needs fraud_alerts, not transactions: it is what a fraud
+// alert's answer leads to (a lock, a replacement), and its actions let the
+// customer act on the card, which is what they agreed to when they let the
+// bank ask them about suspicious payments. It carries no transactions.
 func ScopeFor(eventType string) (scope string, known bool) {
 	switch eventType {
 	case TypeBalanceUpdated:
@@ -50,7 +56,7 @@ func ScopeFor(eventType string) (scope string, known bool) {
 		return ScopeReceipts, true
 	case TypeShipmentUpdated:
 		return ScopeShipments, true
-	case TypeFraudAlert:
+	case TypeFraudAlert, TypeCardStatus:
 		return ScopeFraudAlerts, true
 	}
 	return "", false
@@ -67,8 +73,8 @@ type Event struct {
 	LinkID     string    `json:"link_id"`
 	Type       string    `json:"type"`
 	OccurredAt time.Time `json:"occurred_at"`
-	// Data is one of BalanceUpdated, TransactionPosted or Message, encoded
-	// as JSON.
+	// Data is the type's data (BalanceUpdated, TransactionPosted, Message,
+	// Receipt, ShipmentUpdated, FraudAlert or CardStatus), encoded as JSON.
 	Data any `json:"data"`
 }
 
@@ -139,7 +145,7 @@ type Merchant struct {
 // to open, or a payload to send back).
 type Message struct {
 	Text         string       `json:"text"`
-	QuickReplies []QuickReply `json:"quick_replies,omitempty"` // at most 10
+	QuickReplies []QuickReply `json:"quick_replies,omitempty"` // at most 13
 	Buttons      []Button     `json:"buttons,omitempty"`       // at most 3
 }
 
@@ -192,6 +198,46 @@ type AlertAction struct {
 	// Style hints how it looks: "primary", or "danger" for the one that
 	// locks a card.
 	Style string `json:"style,omitempty"`
+}
+
+// Card statuses.
+const (
+	CardActive  = "active"  // can be used
+	CardLocked  = "locked"  // stopped for now; the bank may offer to unlock it
+	CardOrdered = "ordered" // a new card on its way, not usable yet
+	CardClosed  = "closed"  // never usable again: replaced, or no longer needed
+)
+
+// Actions a locked card's status usually offers. A bank may offer others;
+// their ids are its own.
+const (
+	ActionUnlock = "unlock" // "Unlock card"
+	ActionWasMe  = "was_me" // "It was me after all": the payment that locked it was the customer's
+)
+
+// CardStatus is the data of a card.status event: where one of the
+// customer's cards stands — locked after a fraud alert, a replacement on
+// its way, ready to use, closed. Each status is the whole picture of the
+// card: the customer sees one card per CardID, showing the newest.
+//
+// Actions, when offered, are answered with one tap per status, as a
+// card.action webhook naming this event's id; a newer status of the same
+// card takes its place, and its actions can no longer be taken. Offer
+// actions only when the bank is waiting on the customer (a locked card):
+// the messenger keeps such a status in view until it is answered.
+type CardStatus struct {
+	CardID      string `json:"card_id"` // the bank's opaque reference for the card
+	CardLast4   string `json:"card_last4"`
+	AccountName string `json:"account_name,omitempty"` // "Rewards Visa"
+	Status      string `json:"status"`                 // active, locked, ordered or closed
+	// ReplacesLast4 is, on a new card, the last four digits of the card it
+	// replaces.
+	ReplacesLast4 string `json:"replaces_last4,omitempty"`
+	// ExpectedBy is, on an ordered card, the date it should arrive
+	// (2026-03-04).
+	ExpectedBy string        `json:"expected_by,omitempty"`
+	Note       string        `json:"note,omitempty"`    // the bank's words, up to 300 characters
+	Actions    []AlertAction `json:"actions,omitempty"` // 0 to 4, in the order shown
 }
 
 // Receipt is the data of a receipt event: what was bought, for how much,

@@ -148,20 +148,25 @@ const (
 	WebhookCustomerRequest = "customer.request"
 	WebhookFraudResponse   = "fraud.response"
 	WebhookHandover        = "conversation.handover"
+	WebhookCardAction      = "card.action"
 )
 
 // WebhookTypes lists every webhook type OpenTeller sends.
-var WebhookTypes = []string{WebhookLinkCreated, WebhookLinkRevoked, WebhookLinkExpired, WebhookCustomerMessage, WebhookCustomerRequest, WebhookFraudResponse, WebhookHandover}
+var WebhookTypes = []string{WebhookLinkCreated, WebhookLinkRevoked, WebhookLinkExpired, WebhookCustomerMessage, WebhookCustomerRequest, WebhookFraudResponse, WebhookHandover, WebhookCardAction}
 
 // CustomerMessage is the data of a customer.message webhook: text the
 // customer wrote, or the quick reply or button they tapped (then Payload is
 // the one the bank gave it).
 type CustomerMessage struct {
-	LinkID    string    `json:"link_id"`
-	MessageID string    `json:"message_id"`
-	Text      string    `json:"text"`
-	Payload   string    `json:"payload,omitempty"`
-	SentAt    time.Time `json:"sent_at"`
+	LinkID    string `json:"link_id"`
+	MessageID string `json:"message_id"`
+	Text      string `json:"text"`
+	Payload   string `json:"payload,omitempty"`
+	// Tapped says what the customer tapped to send Payload: "quick_reply",
+	// "button", "menu" (an item of the menu the bank set) or "get_started";
+	// absent for words they wrote.
+	Tapped string    `json:"tapped,omitempty"`
+	SentAt time.Time `json:"sent_at"`
 	// Standby is true while the bank's people, not its bot, have the
 	// conversation: the bot hears the message but must not answer it.
 	Standby bool `json:"standby,omitempty"`
@@ -204,6 +209,19 @@ type FraudResponse struct {
 	Action     string    `json:"action"` // one of the alert's action ids
 	AnsweredAt time.Time `json:"answered_at"`
 	AnsweredBy string    `json:"answered_by"` // "customer": the account holder, on a signed-in device
+}
+
+// CardAction is the data of a card.action webhook: the customer tapped one
+// of the actions a card.status event offered, named by that event's id.
+// There is at most one per status. The platform changes no card itself: the
+// bank acts, and posts the card's new status.
+type CardAction struct {
+	LinkID     string    `json:"link_id"`
+	StatusID   string    `json:"status_id"` // the card.status event's id
+	CardID     string    `json:"card_id"`   // as that status named it
+	Action     string    `json:"action"`    // one of the status's action ids
+	AnsweredAt time.Time `json:"answered_at"`
+	AnsweredBy string    `json:"answered_by"` // "customer"
 }
 
 // LinkNotice is the data of the link.* webhooks.

@@ -10,6 +10,7 @@ package postgres
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -313,7 +314,7 @@ func (s *Store) setPassword(ctx context.Context, accounts, sessions, owner, id, 
 
 func (s *Store) SweepExpired(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
-	for _, q := range []string{`DELETE FROM sessions WHERE expires_at <= $1`, `DELETE FROM link_attempts WHERE expires_at <= $1`} {
+	for _, q := range []string{`DELETE FROM sessions WHERE expires_at <= $1`, `DELETE FROM link_attempts WHERE expires_at <= $1`, `DELETE FROM password_resets WHERE expires_at <= $1`} {
 		tag, err := s.pool.Exec(ctx, q, now)
 		if err != nil {
 			return n, err
@@ -890,6 +891,9 @@ func (s *Store) ClearHistory(ctx context.Context, c store.Clearing) (store.Clear
 		if _, err := tx.Exec(ctx, `DELETE FROM console_notes WHERE conversation_id = $1`, l.ConversationID); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM conversation_labels WHERE conversation_id = $1`, l.ConversationID); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM data_keys WHERE customer_id = $1`, owner); err != nil {
 			return err
 		}
@@ -1080,21 +1084,47 @@ func (s *Store) PutWebhookEndpoint(ctx context.Context, e store.WebhookEndpoint)
 }
 
 func putEndpoint(ctx context.Context, tx pgx.Tx, e store.WebhookEndpoint) error {
-	_, err := tx.Exec(ctx, `INSERT INTO webhook_endpoints (institution_id, url, secret, previous_secret, previous_until, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)
+	_, err := tx.Exec(ctx, `INSERT INTO webhook_endpoints (institution_id, url, secret, previous_secret, previous_until, created_at, format)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (institution_id) DO UPDATE SET url = EXCLUDED.url, secret = EXCLUDED.secret, previous_secret = EXCLUDED.previous_secret,
-			previous_until = EXCLUDED.previous_until, disabled_at = NULL, disabled_reason = ''`,
-		e.InstitutionID, e.URL, e.Secret, e.PreviousSecret, nullTime(e.PreviousUntil), e.CreatedAt)
+			previous_until = EXCLUDED.previous_until, disabled_at = NULL, disabled_reason = '', format = EXCLUDED.format`,
+		e.InstitutionID, e.URL, e.Secret, e.PreviousSecret, nullTime(e.PreviousUntil), e.CreatedAt, e.Format)
 	return err
 }
 
 func (s *Store) WebhookEndpoint(ctx context.Context, institutionID string) (store.WebhookEndpoint, error) {
 	var e store.WebhookEndpoint
 	var until, disabled *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT institution_id, url, secret, previous_secret, previous_until, disabled_at, disabled_reason, created_at FROM webhook_endpoints WHERE institution_id = $1`, institutionID).
-		Scan(&e.InstitutionID, &e.URL, &e.Secret, &e.PreviousSecret, &until, &disabled, &e.DisabledReason, &e.CreatedAt)
+	err := s.pool.QueryRow(ctx, `SELECT institution_id, url, secret, previous_secret, previous_until, disabled_at, disabled_reason, created_at, format FROM webhook_endpoints WHERE institution_id = $1`, institutionID).
+		Scan(&e.InstitutionID, &e.URL, &e.Secret, &e.PreviousSecret, &until, &disabled, &e.DisabledReason, &e.CreatedAt, &e.Format)
 	e.PreviousUntil, e.DisabledAt, e.CreatedAt = orZero(until), orZero(disabled), e.CreatedAt.UTC()
 	return e, notFound(err)
+}
+
+func (s *Store) PutMenu(ctx context.Context, m store.Menu) error {
+	items, err := json.Marshal(m.Items)
+	if err != nil {
+		return fmt.Errorf("postgres: encode menu: %w", err)
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO institution_menus (institution_id, get_started, items, updated_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (institution_id) DO UPDATE SET get_started = EXCLUDED.get_started, items = EXCLUDED.items, updated_at = EXCLUDED.updated_at`,
+		m.InstitutionID, m.GetStarted, string(items), m.UpdatedAt)
+	return err
+}
+
+func (s *Store) Menu(ctx context.Context, institutionID string) (store.Menu, error) {
+	m := store.Menu{InstitutionID: institutionID}
+	var items string
+	err := s.pool.QueryRow(ctx, `SELECT get_started, items, updated_at FROM institution_menus WHERE institution_id = $1`, institutionID).
+		Scan(&m.GetStarted, &items, &m.UpdatedAt)
+	if err != nil {
+		return m, notFound(err)
+	}
+	m.UpdatedAt = m.UpdatedAt.UTC()
+	if err := json.Unmarshal([]byte(items), &m.Items); err != nil {
+		return m, fmt.Errorf("%w: menu of %s: %v", store.ErrCorrupt, institutionID, err)
+	}
+	return m, nil
 }
 
 func (s *Store) DisableWebhookEndpoint(ctx context.Context, institutionID, reason string, at time.Time) error {
@@ -1486,12 +1516,111 @@ func (s *Store) SearchConversations(ctx context.Context, institutionID, ref stri
 }
 
 func (s *Store) AvailableAgents(ctx context.Context, institutionID string, now time.Time) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT m.id FROM staff m JOIN staff_sessions ss ON ss.staff_id = m.id
-		WHERE m.institution_id = $1 AND m.role = 'agent' AND m.disabled_at IS NULL AND ss.expires_at > $2 ORDER BY m.id`, institutionID, now)
+	// Present, not merely signed in: a console online on a live session.
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT m.id FROM staff m
+		JOIN staff_presence p ON p.staff_id = m.id JOIN staff_sessions ss ON ss.id_hash = p.session_hash AND ss.staff_id = m.id
+		WHERE m.institution_id = $1 AND m.role = 'agent' AND m.disabled_at IS NULL AND p.status = 'online' AND p.expires_at > $2 AND ss.expires_at > $2
+		ORDER BY m.id`, institutionID, now)
 	return collect(rows, err, func(rows pgx.Rows) (string, error) {
 		var id string
 		return id, rows.Scan(&id)
 	})
+}
+
+func (s *Store) SetPresence(ctx context.Context, p store.Presence) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO staff_presence (stream_id, staff_id, session_hash, status, expires_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (stream_id) DO UPDATE SET status = excluded.status, expires_at = excluded.expires_at`,
+		p.StreamID, p.StaffID, p.SessionHash, p.Status, p.ExpiresAt)
+	return err
+}
+
+func (s *Store) EndPresence(ctx context.Context, streamID string, now time.Time) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM staff_presence WHERE stream_id = $1 OR expires_at <= $2`, streamID, now)
+	return err
+}
+
+func (s *Store) StaffPresence(ctx context.Context, institutionID string, now time.Time) (map[string]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT m.id, bool_or(p.status = 'online') FROM staff m
+		JOIN staff_presence p ON p.staff_id = m.id JOIN staff_sessions ss ON ss.id_hash = p.session_hash AND ss.staff_id = m.id
+		WHERE m.institution_id = $1 AND m.disabled_at IS NULL AND p.expires_at > $2 AND ss.expires_at > $2 GROUP BY m.id`, institutionID, now)
+	type row struct {
+		id     string
+		online bool
+	}
+	rs, err := collect(rows, err, func(rows pgx.Rows) (row, error) {
+		var r row
+		return r, rows.Scan(&r.id, &r.online)
+	})
+	out := map[string]string{}
+	for _, r := range rs {
+		out[r.id] = store.PresenceAway
+		if r.online {
+			out[r.id] = store.PresenceOnline
+		}
+	}
+	return out, err
+}
+
+func (s *Store) HandedOverActivity(ctx context.Context, institutionID string) ([]store.Activity, error) {
+	// Each subquery reads one of the partial indexes of migration 0016
+	// (the terms match theirs exactly), never the bank's own events.
+	rows, err := s.pool.Query(ctx, `SELECT c.id, coalesce(lc.seq, 0), coalesce(lc.type, ''), lc.received_at, la.received_at,
+		(SELECT min(e.received_at) FROM events e WHERE e.conversation_id = c.id AND e.author = 'customer' AND e.seq > coalesce(la.seq, 0)),
+		(SELECT max(h.at) FROM handovers h WHERE h.conversation_id = c.id AND h.from_owner = 'bot' AND h.to_owner <> 'bot'),
+		(SELECT f.received_at FROM events f WHERE f.conversation_id = c.id AND f.type IN ('fraud.alert', 'fraud.response') ORDER BY f.seq DESC LIMIT 1)
+		FROM conversations c
+		LEFT JOIN LATERAL (SELECT seq, type, received_at FROM events WHERE conversation_id = c.id AND author = 'customer' ORDER BY seq DESC LIMIT 1) lc ON true
+		LEFT JOIN LATERAL (SELECT seq, received_at FROM events WHERE conversation_id = c.id AND author = 'agent' ORDER BY seq DESC LIMIT 1) la ON true
+		WHERE c.institution_id = $1 AND c.owner <> 'bot' ORDER BY c.id`, institutionID)
+	return collect(rows, err, func(rows pgx.Rows) (store.Activity, error) {
+		var a store.Activity
+		var customerAt, agentAt, since, handed, fraud *time.Time
+		err := rows.Scan(&a.ConversationID, &a.LastCustomerSeq, &a.LastCustomerType, &customerAt, &agentAt, &since, &handed, &fraud)
+		a.LastCustomerAt, a.LastAgentAt, a.CustomerSinceAgent, a.HandedAt, a.FraudAt = orZero(customerAt), orZero(agentAt), orZero(since), orZero(handed), orZero(fraud)
+		return a, err
+	})
+}
+
+func (s *Store) AddLabel(ctx context.Context, l store.Label) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO conversation_labels (conversation_id, label, staff_id, created_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (conversation_id, label) DO NOTHING`, l.ConversationID, l.Label, l.StaffID, l.CreatedAt)
+	return err
+}
+
+func (s *Store) RemoveLabel(ctx context.Context, conversationID, label string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM conversation_labels WHERE conversation_id = $1 AND label = $2`, conversationID, label)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+func (s *Store) ConversationLabels(ctx context.Context, institutionID string) (map[string][]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT l.conversation_id, l.label FROM conversation_labels l JOIN conversations c ON c.id = l.conversation_id
+		WHERE c.institution_id = $1 ORDER BY l.conversation_id, l.label`, institutionID)
+	ls, err := collect(rows, err, func(rows pgx.Rows) (store.Label, error) {
+		var l store.Label
+		return l, rows.Scan(&l.ConversationID, &l.Label)
+	})
+	out := map[string][]string{}
+	for _, l := range ls {
+		out[l.ConversationID] = append(out[l.ConversationID], l.Label)
+	}
+	return out, err
+}
+
+func (s *Store) DeleteCanned(ctx context.Context, institutionID, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM canned_responses WHERE institution_id = $1 AND id = $2`, institutionID, id)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
 }
 
 // collect scans every row of a query with scan.

@@ -649,7 +649,7 @@ func (s *Store) setPassword(ctx context.Context, accounts, sessions, owner, id, 
 func (s *Store) SweepExpired(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
 	err := s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
-		for _, q := range []string{`DELETE FROM sessions WHERE expires_at <= ?`, `DELETE FROM link_attempts WHERE expires_at <= ?`} {
+		for _, q := range []string{`DELETE FROM sessions WHERE expires_at <= ?`, `DELETE FROM link_attempts WHERE expires_at <= ?`, `DELETE FROM password_resets WHERE expires_at <= ?`} {
 			res, err := c.ExecContext(ctx, q, micros(now))
 			if err != nil {
 				return err
@@ -1245,6 +1245,9 @@ func (s *Store) ClearHistory(ctx context.Context, c store.Clearing) (store.Clear
 		if _, err := conn.ExecContext(ctx, `DELETE FROM console_notes WHERE conversation_id = ?`, l.ConversationID); err != nil {
 			return err
 		}
+		if _, err := conn.ExecContext(ctx, `DELETE FROM conversation_labels WHERE conversation_id = ?`, l.ConversationID); err != nil {
+			return err
+		}
 		if _, err := conn.ExecContext(ctx, `DELETE FROM data_keys WHERE customer_id = ?`, owner); err != nil {
 			return err
 		}
@@ -1436,11 +1439,11 @@ func (s *Store) Checkpoints(ctx context.Context) ([]store.StoredCheckpoint, erro
 
 func (s *Store) PutWebhookEndpoint(ctx context.Context, e store.WebhookEndpoint) error {
 	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
-		_, err := c.ExecContext(ctx, `INSERT INTO webhook_endpoints (institution_id, url, secret, previous_secret, previous_until, disabled_at, disabled_reason, created_at)
-			VALUES (?, ?, ?, ?, ?, 0, '', ?)
+		_, err := c.ExecContext(ctx, `INSERT INTO webhook_endpoints (institution_id, url, secret, previous_secret, previous_until, disabled_at, disabled_reason, created_at, format)
+			VALUES (?, ?, ?, ?, ?, 0, '', ?, ?)
 			ON CONFLICT (institution_id) DO UPDATE SET url = excluded.url, secret = excluded.secret, previous_secret = excluded.previous_secret,
-				previous_until = excluded.previous_until, disabled_at = 0, disabled_reason = ''`,
-			e.InstitutionID, e.URL, e.Secret, e.PreviousSecret, micros(e.PreviousUntil), micros(e.CreatedAt))
+				previous_until = excluded.previous_until, disabled_at = 0, disabled_reason = '', format = excluded.format`,
+			e.InstitutionID, e.URL, e.Secret, e.PreviousSecret, micros(e.PreviousUntil), micros(e.CreatedAt), e.Format)
 		if err != nil {
 			return err
 		}
@@ -1453,10 +1456,39 @@ func (s *Store) PutWebhookEndpoint(ctx context.Context, e store.WebhookEndpoint)
 func (s *Store) WebhookEndpoint(ctx context.Context, institutionID string) (store.WebhookEndpoint, error) {
 	var e store.WebhookEndpoint
 	var until, disabled, created int64
-	err := s.reads.QueryRowContext(ctx, `SELECT institution_id, url, secret, previous_secret, previous_until, disabled_at, disabled_reason, created_at FROM webhook_endpoints WHERE institution_id = ?`, institutionID).
-		Scan(&e.InstitutionID, &e.URL, &e.Secret, &e.PreviousSecret, &until, &disabled, &e.DisabledReason, &created)
+	err := s.reads.QueryRowContext(ctx, `SELECT institution_id, url, secret, previous_secret, previous_until, disabled_at, disabled_reason, created_at, format FROM webhook_endpoints WHERE institution_id = ?`, institutionID).
+		Scan(&e.InstitutionID, &e.URL, &e.Secret, &e.PreviousSecret, &until, &disabled, &e.DisabledReason, &created, &e.Format)
 	e.PreviousUntil, e.DisabledAt, e.CreatedAt = fromMicros(until), fromMicros(disabled), fromMicros(created)
 	return e, notFound(err)
+}
+
+func (s *Store) PutMenu(ctx context.Context, m store.Menu) error {
+	items, err := json.Marshal(m.Items)
+	if err != nil {
+		return fmt.Errorf("sqlite: encode menu: %w", err)
+	}
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `INSERT INTO institution_menus (institution_id, get_started, items, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (institution_id) DO UPDATE SET get_started = excluded.get_started, items = excluded.items, updated_at = excluded.updated_at`,
+			m.InstitutionID, m.GetStarted, string(items), micros(m.UpdatedAt))
+		return err
+	})
+}
+
+func (s *Store) Menu(ctx context.Context, institutionID string) (store.Menu, error) {
+	m := store.Menu{InstitutionID: institutionID}
+	var items string
+	var updated int64
+	err := s.reads.QueryRowContext(ctx, `SELECT get_started, items, updated_at FROM institution_menus WHERE institution_id = ?`, institutionID).
+		Scan(&m.GetStarted, &items, &updated)
+	if err != nil {
+		return m, notFound(err)
+	}
+	m.UpdatedAt = fromMicros(updated)
+	if err := json.Unmarshal([]byte(items), &m.Items); err != nil {
+		return m, fmt.Errorf("%w: menu of %s: %v", store.ErrCorrupt, institutionID, err)
+	}
+	return m, nil
 }
 
 func (s *Store) DisableWebhookEndpoint(ctx context.Context, institutionID, reason string, at time.Time) error {
@@ -1994,11 +2026,120 @@ func (s *Store) SearchConversations(ctx context.Context, institutionID, ref stri
 }
 
 func (s *Store) AvailableAgents(ctx context.Context, institutionID string, now time.Time) ([]string, error) {
-	rows, err := s.reads.QueryContext(ctx, `SELECT DISTINCT m.id FROM staff m JOIN staff_sessions ss ON ss.staff_id = m.id
-		WHERE m.institution_id = ? AND m.role = 'agent' AND m.disabled_at = 0 AND ss.expires_at > ? ORDER BY m.id`, institutionID, micros(now))
+	// Present, not merely signed in: a console online on a live session.
+	rows, err := s.reads.QueryContext(ctx, `SELECT DISTINCT m.id FROM staff m
+		JOIN staff_presence p ON p.staff_id = m.id JOIN staff_sessions ss ON ss.id_hash = p.session_hash AND ss.staff_id = m.id
+		WHERE m.institution_id = ?1 AND m.role = 'agent' AND m.disabled_at = 0 AND p.status = 'online' AND p.expires_at > ?2 AND ss.expires_at > ?2
+		ORDER BY m.id`, institutionID, micros(now))
 	return collect(rows, err, func(rows *sql.Rows) (string, error) {
 		var id string
 		return id, rows.Scan(&id)
+	})
+}
+
+func (s *Store) SetPresence(ctx context.Context, p store.Presence) error {
+	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `INSERT INTO staff_presence (stream_id, staff_id, session_hash, status, expires_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (stream_id) DO UPDATE SET status = excluded.status, expires_at = excluded.expires_at`,
+			p.StreamID, p.StaffID, p.SessionHash, p.Status, micros(p.ExpiresAt))
+		return err
+	})
+}
+
+func (s *Store) EndPresence(ctx context.Context, streamID string, now time.Time) error {
+	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `DELETE FROM staff_presence WHERE stream_id = ? OR expires_at <= ?`, streamID, micros(now))
+		return err
+	})
+}
+
+func (s *Store) StaffPresence(ctx context.Context, institutionID string, now time.Time) (map[string]string, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT m.id, max(p.status = 'online') FROM staff m
+		JOIN staff_presence p ON p.staff_id = m.id JOIN staff_sessions ss ON ss.id_hash = p.session_hash AND ss.staff_id = m.id
+		WHERE m.institution_id = ?1 AND m.disabled_at = 0 AND p.expires_at > ?2 AND ss.expires_at > ?2 GROUP BY m.id`, institutionID, micros(now))
+	type row struct {
+		id     string
+		online bool
+	}
+	rs, err := collect(rows, err, func(rows *sql.Rows) (row, error) {
+		var r row
+		return r, rows.Scan(&r.id, &r.online)
+	})
+	out := map[string]string{}
+	for _, r := range rs {
+		out[r.id] = store.PresenceAway
+		if r.online {
+			out[r.id] = store.PresenceOnline
+		}
+	}
+	return out, err
+}
+
+func (s *Store) HandedOverActivity(ctx context.Context, institutionID string) ([]store.Activity, error) {
+	// Each subquery reads one of the partial indexes of migration 0016
+	// (the terms match theirs exactly), never the bank's own events.
+	rows, err := s.reads.QueryContext(ctx, `SELECT c.id, coalesce(lc.seq, 0), coalesce(lc.type, ''), coalesce(lc.received_at, 0), coalesce(la.received_at, 0),
+		coalesce((SELECT min(e.received_at) FROM events e WHERE e.conversation_id = c.id AND e.author = 'customer' AND e.seq > coalesce(la.seq, 0)), 0),
+		coalesce((SELECT max(h.at) FROM handovers h WHERE h.conversation_id = c.id AND h.from_owner = 'bot' AND h.to_owner <> 'bot'), 0),
+		coalesce((SELECT f.received_at FROM events f WHERE f.conversation_id = c.id AND f.type IN ('fraud.alert', 'fraud.response') ORDER BY f.seq DESC LIMIT 1), 0)
+		FROM conversations c
+		LEFT JOIN events lc ON lc.conversation_id = c.id AND lc.seq = (SELECT max(seq) FROM events WHERE conversation_id = c.id AND author = 'customer')
+		LEFT JOIN events la ON la.conversation_id = c.id AND la.seq = (SELECT max(seq) FROM events WHERE conversation_id = c.id AND author = 'agent')
+		WHERE c.institution_id = ? AND c.owner <> 'bot' ORDER BY c.id`, institutionID)
+	return collect(rows, err, func(rows *sql.Rows) (store.Activity, error) {
+		var a store.Activity
+		var customerAt, agentAt, since, handed, fraud int64
+		err := rows.Scan(&a.ConversationID, &a.LastCustomerSeq, &a.LastCustomerType, &customerAt, &agentAt, &since, &handed, &fraud)
+		a.LastCustomerAt, a.LastAgentAt, a.CustomerSinceAgent, a.HandedAt, a.FraudAt = fromMicros(customerAt), fromMicros(agentAt), fromMicros(since), fromMicros(handed), fromMicros(fraud)
+		return a, err
+	})
+}
+
+func (s *Store) AddLabel(ctx context.Context, l store.Label) error {
+	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `INSERT INTO conversation_labels (conversation_id, label, staff_id, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (conversation_id, label) DO NOTHING`, l.ConversationID, l.Label, l.StaffID, micros(l.CreatedAt))
+		return err
+	})
+}
+
+func (s *Store) RemoveLabel(ctx context.Context, conversationID, label string) error {
+	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+		res, err := c.ExecContext(ctx, `DELETE FROM conversation_labels WHERE conversation_id = ? AND label = ?`, conversationID, label)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
+func (s *Store) ConversationLabels(ctx context.Context, institutionID string) (map[string][]string, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT l.conversation_id, l.label FROM conversation_labels l JOIN conversations c ON c.id = l.conversation_id
+		WHERE c.institution_id = ? ORDER BY l.conversation_id, l.label`, institutionID)
+	ls, err := collect(rows, err, func(rows *sql.Rows) (store.Label, error) {
+		var l store.Label
+		return l, rows.Scan(&l.ConversationID, &l.Label)
+	})
+	out := map[string][]string{}
+	for _, l := range ls {
+		out[l.ConversationID] = append(out[l.ConversationID], l.Label)
+	}
+	return out, err
+}
+
+func (s *Store) DeleteCanned(ctx context.Context, institutionID, id string) error {
+	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+		res, err := c.ExecContext(ctx, `DELETE FROM canned_responses WHERE institution_id = ? AND id = ?`, institutionID, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
 	})
 }
 

@@ -40,6 +40,10 @@ func Run(t *testing.T, open Open) {
 		{"APIKeyRotation", testAPIKeyRotation},
 		{"Customers", testCustomers},
 		{"Sessions", testSessions},
+		{"PasswordResets", testPasswordResets},
+		{"Reauth", testReauth},
+		{"TOTP", testTOTP},
+		{"Brands", testBrands},
 		{"DataKeys", testDataKeys},
 		{"LinkAttempts", testLinkAttempts},
 		{"LinksAndConversations", testLinksAndConversations},
@@ -68,10 +72,14 @@ func Run(t *testing.T, open Open) {
 		{"NarrowLink", testNarrowLink},
 		{"SearchConversations", testSearchConversations},
 		{"AvailableAgents", testAvailableAgents},
+		{"Presence", testPresence},
+		{"Labels", testLabels},
+		{"HandedOverActivity", testHandedOverActivity},
 		{"AgentMessageTimes", testAgentMessageTimes},
 		{"RootKeyRotation", testRootKeyRotation},
 		{"PlatformSecrets", testPlatformSecrets},
 		{"WebhookSecrets", testWebhookSecrets},
+		{"MenuAndEndpointFormat", testMenuAndEndpointFormat},
 		{"Ping", testPing},
 		{"PushSubscriptions", testPushSubscriptions},
 	}
@@ -1535,10 +1543,14 @@ func testClearHistory(t *testing.T, s store.Store) {
 		t.Fatalf("a refused clearing changed the events: %d left", len(evs))
 	}
 
+	must(t, s.AddLabel(ctx, store.Label{ConversationID: f.link.ConversationID, Label: "card dispute", StaffID: "stf_1", CreatedAt: t0}))
 	cleared, err := s.ClearHistory(ctx, clearing)
 	must(t, err)
 	if cleared.Deleted != 2 || cleared.Seq != last+1 || cleared.ConversationID != f.link.ConversationID {
 		t.Fatalf("cleared = %+v (last seq was %d)", cleared, last)
+	}
+	if ls, _ := s.ConversationLabels(ctx, f.inst.ID); len(ls) != 0 {
+		t.Fatalf("labels survived the clearing: %v", ls)
 	}
 	evs, _ := s.EventsAfter(ctx, f.link.ConversationID, 0, 10)
 	if len(evs) != 1 || evs[0].Type != store.TypeHistoryCleared || evs[0].Seq != last+1 || evs[0].LinkID != f.link.ID {
@@ -1732,6 +1744,16 @@ func testConsoleWork(t *testing.T, s store.Store) {
 	must(t, s.AddCanned(ctx, store.Canned{ID: "cnd_x", InstitutionID: f.other.ID, Title: "Other bank", Text: "x", CreatedAt: t0}))
 	if cs, _ := s.CannedResponses(ctx, f.inst.ID); len(cs) != 2 || cs[0].Title != "Address change" {
 		t.Fatalf("canned = %+v", cs)
+	}
+	if err := s.DeleteCanned(ctx, f.other.ID, "cnd_a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another institution deleting a canned response: %v", err)
+	}
+	must(t, s.DeleteCanned(ctx, f.inst.ID, "cnd_a"))
+	if cs, _ := s.CannedResponses(ctx, f.inst.ID); len(cs) != 1 || cs[0].ID != "cnd_b" {
+		t.Fatalf("canned after a deletion = %+v", cs)
+	}
+	if err := s.DeleteCanned(ctx, f.inst.ID, "cnd_a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleting it again: %v", err)
 	}
 	// A note sealed under the conversation's key as it is, kept; under
 	// another version, refused.
@@ -2062,6 +2084,23 @@ func testAvailableAgents(t *testing.T, s store.Store) {
 	session("fay", "stf_fay", now.Add(time.Hour))
 	member("stf_gus", f.inst.ID, store.RoleAgent)
 	session("gus", "stf_gus", now.Add(time.Hour))
+	member("stf_hal", f.inst.ID, store.RoleAgent) // signed in, but the console is closed
+	session("hal", "stf_hal", now.Add(time.Hour))
+	member("stf_ivy", f.inst.ID, store.RoleAgent) // console open, away
+	session("ivy", "stf_ivy", now.Add(time.Hour))
+	// Each open console holds a presence on its session.
+	present := func(stream, staffID, session, status string, until time.Time) {
+		t.Helper()
+		must(t, s.SetPresence(ctx, store.Presence{StreamID: stream, StaffID: staffID, SessionHash: []byte(session), Status: status, ExpiresAt: until}))
+	}
+	present("p_ada1", "stf_ada", "ada1", store.PresenceOnline, now.Add(time.Hour))
+	present("p_ada2", "stf_ada", "ada2", store.PresenceOnline, now.Add(2*time.Hour))
+	present("p_bo", "stf_bo", "bo", store.PresenceOnline, now.Add(time.Hour))
+	present("p_di", "stf_di", "di", store.PresenceOnline, now.Add(time.Hour))
+	present("p_ed", "stf_ed", "ed", store.PresenceOnline, now.Add(time.Hour))
+	present("p_fay", "stf_fay", "fay", store.PresenceOnline, now.Add(time.Hour))
+	present("p_gus", "stf_gus", "gus", store.PresenceOnline, now.Add(time.Hour))
+	present("p_ivy", "stf_ivy", "ivy", store.PresenceAway, now.Add(time.Hour))
 
 	available := func(institutionID string, at time.Time) []string {
 		t.Helper()
@@ -2096,6 +2135,180 @@ func testAvailableAgents(t *testing.T, s store.Store) {
 	}
 	if got := available(f.inst.ID, now); !slices.Equal(got, []string{"stf_ada"}) {
 		t.Fatalf("available with one console of stf_ada left: %v", got)
+	}
+}
+
+// testPresence: a console's presence is online or away while its lease
+// lasts and its session lives; a member is online when any console of
+// theirs is; ending a presence, or its lease lapsing, makes them offline
+// (and no longer given work), and one who comes back online is again.
+func testPresence(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	now := time.Now().Truncate(time.Microsecond)
+	for _, m := range []store.Staff{
+		{ID: "stf_ada", InstitutionID: f.inst.ID, Email: "ada@staff.example", Name: "Ada", Role: store.RoleAgent, PasswordHash: "$argon2id$x", CreatedAt: t0},
+		{ID: "stf_bo", InstitutionID: f.inst.ID, Email: "bo@staff.example", Name: "Bo", Role: store.RoleAgent, PasswordHash: "$argon2id$x", CreatedAt: t0},
+		{ID: "stf_cy", InstitutionID: f.other.ID, Email: "cy@staff.example", Name: "Cy", Role: store.RoleAgent, PasswordHash: "$argon2id$x", CreatedAt: t0},
+	} {
+		must(t, s.CreateStaff(ctx, m))
+		must(t, s.CreateStaffSession(ctx, store.StaffSession{IDHash: []byte(m.ID), StaffID: m.ID, CSRFToken: "c", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, "$argon2id$x"))
+	}
+	set := func(stream, staffID, status string, until time.Time) {
+		t.Helper()
+		must(t, s.SetPresence(ctx, store.Presence{StreamID: stream, StaffID: staffID, SessionHash: []byte(staffID), Status: status, ExpiresAt: until}))
+	}
+	presence := func(institutionID string, at time.Time) map[string]string {
+		t.Helper()
+		p, err := s.StaffPresence(ctx, institutionID, at)
+		must(t, err)
+		return p
+	}
+	available := func(at time.Time) []string {
+		t.Helper()
+		ids, err := s.AvailableAgents(ctx, f.inst.ID, at)
+		must(t, err)
+		slices.Sort(ids)
+		return ids
+	}
+	if p := presence(f.inst.ID, now); len(p) != 0 {
+		t.Fatalf("signed in, no console open: %v", p)
+	}
+	set("s_ada_desk", "stf_ada", store.PresenceAway, now.Add(45*time.Second))
+	set("s_ada_tab", "stf_ada", store.PresenceOnline, now.Add(45*time.Second))
+	set("s_bo", "stf_bo", store.PresenceAway, now.Add(45*time.Second))
+	set("s_cy", "stf_cy", store.PresenceOnline, now.Add(45*time.Second))
+	if p := presence(f.inst.ID, now); !maps.Equal(p, map[string]string{"stf_ada": "online", "stf_bo": "away"}) {
+		t.Fatalf("presence: %v", p)
+	}
+	if p := presence(f.other.ID, now); !maps.Equal(p, map[string]string{"stf_cy": "online"}) {
+		t.Fatalf("the other bank's presence: %v", p)
+	}
+	if got := available(now); !slices.Equal(got, []string{"stf_ada"}) {
+		t.Fatalf("available with Bo away: %v", got)
+	}
+	// Ada's online console closes: her other one is away.
+	must(t, s.EndPresence(ctx, "s_ada_tab", now))
+	if p := presence(f.inst.ID, now); p["stf_ada"] != "away" {
+		t.Fatalf("Ada with one console away: %v", p)
+	}
+	if got := available(now); len(got) != 0 {
+		t.Fatalf("available with everyone away: %v", got)
+	}
+	// Bo comes back: the same console, online, renewed.
+	set("s_bo", "stf_bo", store.PresenceOnline, now.Add(45*time.Second))
+	if got := available(now); !slices.Equal(got, []string{"stf_bo"}) {
+		t.Fatalf("available when Bo is back: %v", got)
+	}
+	// A lease not renewed lapses: the node that held it died.
+	if p := presence(f.inst.ID, now.Add(time.Minute)); len(p) != 0 {
+		t.Fatalf("presence after the leases lapsed: %v", p)
+	}
+	if got := available(now.Add(time.Minute)); len(got) != 0 {
+		t.Fatalf("available after the leases lapsed: %v", got)
+	}
+	// Ending a presence also forgets lapsed ones; signing out ends the
+	// rest at once.
+	must(t, s.EndPresence(ctx, "s_none", now.Add(time.Minute)))
+	set("s_bo", "stf_bo", store.PresenceOnline, now.Add(time.Hour))
+	must(t, s.DeleteStaffSession(ctx, []byte("stf_bo")))
+	if got := available(now); len(got) != 0 {
+		t.Fatalf("available after Bo signed out: %v", got)
+	}
+	if p := presence(f.inst.ID, now); len(p) != 0 {
+		t.Fatalf("presence after signing out: %v", p)
+	}
+}
+
+// testLabels: labels are kept once per conversation, listed per
+// institution, taken off one by one; clearing the history takes them too.
+func testLabels(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	lb, err := s.CreateLink(ctx, store.Link{ID: "lnk_b", CustomerID: f.cust.ID, InstitutionID: f.other.ID, ConversationID: "cnv_b",
+		Scopes: []string{"support_chat"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, grant())
+	must(t, err)
+	label := func(conv, l string) {
+		t.Helper()
+		must(t, s.AddLabel(ctx, store.Label{ConversationID: conv, Label: l, StaffID: "stf_1", CreatedAt: t0}))
+	}
+	label(f.link.ConversationID, "fraud")
+	label(f.link.ConversationID, "callback")
+	label(f.link.ConversationID, "fraud") // again: nothing new
+	label(lb.ConversationID, "vip")
+	labels := func(institutionID string) map[string][]string {
+		t.Helper()
+		ls, err := s.ConversationLabels(ctx, institutionID)
+		must(t, err)
+		return ls
+	}
+	if got := labels(f.inst.ID); len(got) != 1 || !slices.Equal(got[f.link.ConversationID], []string{"callback", "fraud"}) {
+		t.Fatalf("labels: %v", got)
+	}
+	if got := labels(f.other.ID); len(got) != 1 || !slices.Equal(got[lb.ConversationID], []string{"vip"}) {
+		t.Fatalf("the other bank's labels: %v", got)
+	}
+	must(t, s.RemoveLabel(ctx, f.link.ConversationID, "callback"))
+	if err := s.RemoveLabel(ctx, f.link.ConversationID, "callback"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("taking off a label that is not on: %v", err)
+	}
+	if got := labels(f.inst.ID); !slices.Equal(got[f.link.ConversationID], []string{"fraud"}) {
+		t.Fatalf("labels after taking one off: %v", got)
+	}
+}
+
+// testHandedOverActivity: what the queue knows from metadata: the
+// customer's newest event, the agents' last word, since when the customer
+// waits for an answer, when the bot handed over, the newest fraud alert.
+func testHandedOverActivity(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s, "balances", "fraud_alerts", "support_chat")
+	if a, err := s.HandedOverActivity(ctx, f.inst.ID); err != nil || len(a) != 0 {
+		t.Fatalf("with the bot owning everything: %+v %v", a, err)
+	}
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	appendAt := func(key, typ, author string, m int) int64 {
+		t.Helper()
+		e := event(f, key, typ, "", key)
+		e.Author, e.CustomerID, e.ReceivedAt = author, f.cust.ID, at(m)
+		res, err := s.AppendEvents(ctx, []store.NewEvent{e})
+		must(t, err)
+		if res[0].Err != nil {
+			t.Fatalf("append %s: %v", key, res[0].Err)
+		}
+		return res[0].Seq
+	}
+	appendAt("m1", "customer.message", store.AuthorCustomer, 1)
+	appendAt("fa", "fraud.alert", store.AuthorInstitution, 2)
+	request := appendAt("rq", "customer.request", store.AuthorCustomer, 3)
+	must(t, s.SetOwner(ctx, f.link.ConversationID, "bot", "", "queue", "", store.Notice{ID: "ntc_q", InstitutionID: f.inst.ID, LinkID: f.link.ID, Type: store.NoticeHandover, Payload: []byte(`{}`), CreatedAt: at(3)}))
+	appendAt("t1", "transaction.posted", store.AuthorInstitution, 4)
+	get := func() store.Activity {
+		t.Helper()
+		as, err := s.HandedOverActivity(ctx, f.inst.ID)
+		must(t, err)
+		if len(as) != 1 || as[0].ConversationID != f.link.ConversationID {
+			t.Fatalf("activity: %+v", as)
+		}
+		return as[0]
+	}
+	a := get()
+	if a.LastCustomerSeq != request || a.LastCustomerType != "customer.request" || !a.LastCustomerAt.Equal(at(3)) || !a.LastAgentAt.IsZero() ||
+		!a.HandedAt.Equal(at(3)) || !a.FraudAt.Equal(at(2)) || !a.CustomerSinceAgent.Equal(at(1)) {
+		t.Fatalf("waiting for a person: %+v", a)
+	}
+	appendAt("ag", "message", store.AuthorAgent, 5)
+	if a = get(); !a.LastAgentAt.Equal(at(5)) || !a.CustomerSinceAgent.IsZero() {
+		t.Fatalf("after the agent answered: %+v", a)
+	}
+	appendAt("m2", "customer.message", store.AuthorCustomer, 6)
+	appendAt("m3", "customer.message", store.AuthorCustomer, 7)
+	answer := appendAt("fr", "fraud.response", store.AuthorCustomer, 8)
+	if a = get(); a.LastCustomerSeq != answer || a.LastCustomerType != "fraud.response" || !a.CustomerSinceAgent.Equal(at(6)) || !a.FraudAt.Equal(at(8)) {
+		t.Fatalf("the customer wrote again: %+v", a)
+	}
+	if as, _ := s.HandedOverActivity(ctx, f.other.ID); len(as) != 0 {
+		t.Fatalf("another institution's activity: %+v", as)
 	}
 }
 

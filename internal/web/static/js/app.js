@@ -9,6 +9,7 @@ import { connectView } from './views/connect.js';
 import { threadView } from './views/thread.js';
 import { privacyView } from './views/privacy.js';
 import { delegatedView } from './views/delegated.js';
+import { forgotView, resetView } from './views/reset.js';
 import { registerWorker } from './notifications.js';
 
 const root = document.getElementById('app');
@@ -63,7 +64,7 @@ function parseRoute() {
   const shared = path.match(/^\/d\/(.+)$/);
   if (shared) return { name: 'delegated', id: decodeURIComponent(shared[1]), params };
   if (thread) return { name: 'thread', id: decodeURIComponent(thread[1]), params };
-  if (path === '/signin' || path === '/signup' || path === '/connect' || path === '/privacy') return { name: path.slice(1), params };
+  if (path === '/signin' || path === '/signup' || path === '/connect' || path === '/privacy' || path === '/forgot' || path === '/reset') return { name: path.slice(1), params };
   return { name: 'list', params };
 }
 
@@ -80,7 +81,7 @@ function signedOut() {
   setCsrfToken('');
   banner.hidden = true;
   const route = parseRoute();
-  if (route.name !== 'signin' && route.name !== 'signup') {
+  if (!signedOutRoute(route)) {
     returnTo = location.hash;
     location.hash = '#/signin'; // hashchange renders
   } else {
@@ -95,8 +96,32 @@ async function signOut() {
   returnTo = null; // a deliberate sign-out starts fresh next time
 }
 
+// Routes that need no session: signing in or up, and a forgotten password.
+function signedOutRoute(route) {
+  return ['signin', 'signup', 'forgot', 'reset'].includes(route.name);
+}
+
 function render() {
   const route = parseRoute();
+  if (route.name === 'forgot' || route.name === 'reset') {
+    // Open signed in or out: a reset ends every session, this one too.
+    shell?.mainView?.destroy?.();
+    shell?.unsubscribe();
+    shell = null;
+    const view = route.name === 'forgot' ? forgotView() : resetView({
+      token: route.params.get('token') || '',
+      onReset: () => {
+        if (!store.session.customer) return;
+        live.stop();
+        store.reset();
+        setCsrfToken('');
+      },
+    });
+    clear(root, view.el);
+    view.focus();
+    document.title = route.name === 'forgot' ? 'Forgot your password · OpenTeller' : 'New password · OpenTeller';
+    return;
+  }
   if (!store.session.customer) {
     if (route.name !== 'signin' && route.name !== 'signup') {
       location.hash = '#/signin';
@@ -169,7 +194,7 @@ async function boot() {
       return;
     }
     const route = parseRoute();
-    if (route.name !== 'signin' && route.name !== 'signup') returnTo = location.hash || null;
+    if (!signedOutRoute(route)) returnTo = location.hash || null;
   }
   window.addEventListener('hashchange', render);
   registerWorker(); // shows pushes, and makes the app installable

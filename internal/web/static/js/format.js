@@ -78,6 +78,33 @@ function startOfDay(d) {
   return new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
 }
 
+// dayKey is the local calendar day of a time, "2026-03-04", which sorts as
+// text; '' for no time.
+export function dayKey(value) {
+  const d = toDate(value);
+  if (!d) return '';
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+const weekdayLongFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long' });
+const dayLongFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric' });
+const fullDayLongFormat = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'long', day: 'numeric' });
+
+// dayLabel names a dayKey for a date separator: "Today", "Yesterday",
+// "Monday" this week, "Monday, March 3" this year, "March 3, 2024" before.
+export function dayLabel(key, now = new Date()) {
+  const [y, m, d] = String(key).split('-').map(Number);
+  if (!y || !m || !d) return '';
+  const day = new Date(y, m - 1, d);
+  const days = Math.round((startOfDay(now) - day.getTime()) / 86400000);
+  if (days === 0) return 'Today';
+  if (days === 1) return 'Yesterday';
+  if (days > 1 && days < 7) return weekdayLongFormat.format(day);
+  if (y === now.getFullYear()) return dayLongFormat.format(day);
+  return fullDayLongFormat.format(day);
+}
+
 // ago(value) → "just now", "2 min ago", "3 hr ago", "yesterday", "4 days ago".
 export function ago(value, now = new Date()) {
   const d = toDate(value);
@@ -119,7 +146,10 @@ export function summary(event) {
     case 'fraud.alert':
       return `Is this you? ${formatMoney(data.transaction?.amount)} at ${data.transaction?.merchant?.name || 'a merchant'}`;
     case 'fraud.response':
+    case 'card.action':
       return `You: ${data.label || data.action}`;
+    case 'card.status':
+      return `Card ${mask(data.card_last4)}: ${CARD_WORDS[data.status] || data.status}`;
     case 'receipt':
       return `Receipt from ${data.merchant?.name || 'a merchant'}: ${formatMoney(data.total)}`;
     case 'shipment.updated':
@@ -151,6 +181,13 @@ export const REQUEST_WORDS = {
   balance: 'What’s my balance?',
   recent_transactions: 'Show my recent transactions',
   human: 'I’d like to talk to a person',
+};
+
+export const CARD_WORDS = {
+  active: 'ready to use',
+  locked: 'locked',
+  ordered: 'on its way',
+  closed: 'closed',
 };
 
 export const SHIPMENT_WORDS = {

@@ -4,7 +4,7 @@
 const conversations = new Map(); // id → conversation, as in /app/api/conversations
 const events = new Map(); // conversation id → Map(seq → event)
 const replaced = new Map(); // conversation id → Set of pending seqs replaced by a posted one
-const answers = new Map(); // conversation id → Map(alert or rating request seq → the customer's answer)
+const answers = new Map(); // conversation id → Map(alert, rating request or card status seq → the customer's answer)
 const known = new Map(); // conversation id → balance events the platform said were last known
 const listeners = new Set();
 let readSeqs = {};
@@ -102,16 +102,21 @@ export function addEvent(conversationId, event, { history = false } = {}) {
   }
   bySeq.set(seq, event);
 
-  const answered = event.type === 'fraud.response' ? event.data?.alert_seq : event.type === 'rating' ? event.data?.request_seq : null;
+  const answered = event.type === 'fraud.response' ? event.data?.alert_seq
+    : event.type === 'rating' ? event.data?.request_seq
+      : event.type === 'card.action' ? event.data?.status_seq : null;
   if (answered != null) {
     if (!answers.has(conversationId)) answers.set(conversationId, new Map());
     answers.get(conversationId).set(Number(answered), event);
   }
   let replaces = null;
-  if (event.type === 'shipment.updated' && event.data?.shipment_id) {
-    // One card per shipment, updated in place: the newest hides the others.
+  const sameThing = event.type === 'shipment.updated' ? (e) => e.data?.shipment_id === event.data?.shipment_id
+    : event.type === 'card.status' ? (e) => e.data?.card_id === event.data?.card_id : null;
+  if (sameThing && (event.data?.shipment_id || event.data?.card_id)) {
+    // One card per shipment, and per bank card, updated in place: the
+    // newest hides the others.
     for (const [old, e] of bySeq) {
-      if (old === seq || e.type !== 'shipment.updated' || e.data?.shipment_id !== event.data.shipment_id) continue;
+      if (old === seq || e.type !== event.type || !sameThing(e)) continue;
       if (!replaced.has(conversationId)) replaced.set(conversationId, new Set());
       if (old < seq) {
         replaced.get(conversationId).add(old);
@@ -176,7 +181,8 @@ export function lastEvent(conversationId) {
   return list[list.length - 1] || null;
 }
 
-// answerTo is the customer's answer to the fraud alert at seq, if any.
+// answerTo is the customer's answer to the fraud alert, rating request or
+// card status at seq, if any.
 export function answerTo(conversationId, seq) {
   return answers.get(conversationId)?.get(Number(seq)) || null;
 }

@@ -5,6 +5,8 @@ import { h, clear } from '../dom.js';
 import { api } from '../api.js';
 import { longDate } from '../format.js';
 import { passwordForm } from '../password.js';
+import { guarded } from '../reauth.js';
+import { securityBox } from './security.js';
 import { notificationSettings } from '../notifications.js';
 import * as store from '../store.js';
 import { SCOPES } from './connect.js';
@@ -69,22 +71,38 @@ export function privacyView() {
     }
   }
 
-  // Clearing history is irreversible, so it asks once more, in plain words.
+  // Clearing history is irreversible, so it asks once more, in plain words,
+  // and, when the last sign-in is not recent, for the password again
+  // (reauth.js), right in the confirmation.
   const clearing = new Set(); // institution ids, or 'all', being confirmed
+  // An open confirmation is kept as it is when the list is drawn again, so
+  // a password being typed into it survives.
+  const confirms = new Map(); // key → element
+  const closeConfirm = (key) => { clearing.delete(key); confirms.delete(key); };
   function clearConfirm(what, body, key) {
-    return h('div', { class: 'confirm', role: 'alertdialog', 'aria-label': `Clear ${what}`, testid: 'clear-confirm' },
+    if (confirms.has(key)) return confirms.get(key);
+    const slot = h('div', { class: 'reauth-slot' });
+    const actions = h('div', { class: 'confirm-actions' },
+      h('button', { type: 'button', class: 'danger', testid: 'clear-confirm-button', onclick: async () => {
+        actions.hidden = true;
+        try {
+          await guarded(() => api('POST', '/history/clear', body), slot);
+          closeConfirm(key);
+          problem.hidden = true;
+          renderLinks();
+          renderClearAll();
+        } catch (err) {
+          actions.hidden = false;
+          if (err.code !== 'cancelled') fail(err);
+        }
+      } }, 'Clear for good'),
+      h('button', { type: 'button', class: 'link-button', onclick: () => { closeConfirm(key); renderLinks(); renderClearAll(); } }, 'Cancel'));
+    const el = h('div', { class: 'confirm', role: 'alertdialog', 'aria-label': `Clear ${what}`, testid: 'clear-confirm' },
       h('p', {}, `Clear ${what}? Every message and update is deleted and the key that protected it is destroyed: nobody, not even OpenTeller, can bring it back. Your consent receipts are kept.`),
-      h('div', { class: 'confirm-actions' },
-        h('button', { type: 'button', class: 'danger', testid: 'clear-confirm-button', onclick: async () => {
-          try {
-            await api('POST', '/history/clear', body);
-            clearing.delete(key);
-            problem.hidden = true;
-            renderLinks();
-            renderClearAll();
-          } catch (err) { fail(err); }
-        } }, 'Clear for good'),
-        h('button', { type: 'button', class: 'link-button', onclick: () => { clearing.delete(key); renderLinks(); renderClearAll(); } }, 'Cancel')));
+      slot,
+      actions);
+    confirms.set(key, el);
+    return el;
   }
   const clearAll = h('div', { class: 'clear-all' });
   function renderClearAll() {
@@ -93,6 +111,42 @@ export function privacyView() {
       : h('button', { type: 'button', class: 'link-button', testid: 'privacy-clear-all', onclick: () => { clearing.add('all'); renderClearAll(); } }, 'Clear all history'));
   }
   renderClearAll();
+
+  // Disconnecting every bank at once: one confirmation, and the password
+  // again when the last sign-in is not recent. (One bank at a time stays
+  // one tap and one confirmation, as easy as connecting it.)
+  const disconnectAll = h('div', { class: 'clear-all' });
+  let confirmingAll = false;
+  function renderDisconnectAll() {
+    const live = allLinks.filter((c) => c.link.status !== 'revoked');
+    if (confirmingAll && disconnectAll.querySelector('[data-testid="disconnect-all-dialog"]')) return; // kept while open
+    if (!live.length) { clear(disconnectAll); return; }
+    if (!confirmingAll) {
+      clear(disconnectAll, h('button', { type: 'button', class: 'link-button', testid: 'privacy-disconnect-all', onclick: () => { confirmingAll = true; renderDisconnectAll(); } }, 'Disconnect every bank'));
+      return;
+    }
+    const slot = h('div', { class: 'reauth-slot' });
+    const actions = h('div', { class: 'confirm-actions' },
+      h('button', { type: 'button', class: 'danger', testid: 'disconnect-all-confirm', onclick: async () => {
+        actions.hidden = true;
+        try {
+          await guarded(() => api('POST', '/disconnect-all'), slot);
+          confirmingAll = false;
+          clear(disconnectAll);
+          problem.hidden = true;
+          loadReceipts();
+          await loadLinks();
+        } catch (err) {
+          actions.hidden = false;
+          if (err.code !== 'cancelled') fail(err);
+        }
+      } }, 'Disconnect all'),
+      h('button', { type: 'button', class: 'link-button', onclick: () => { confirmingAll = false; clear(disconnectAll); renderDisconnectAll(); } }, 'Cancel'));
+    clear(disconnectAll, h('div', { class: 'confirm', role: 'alertdialog', 'aria-label': 'Disconnect every bank', testid: 'disconnect-all-dialog' },
+      h('p', {}, `Disconnect all ${live.length} ${live.length === 1 ? 'bank' : 'banks'}? What each sent is deleted from OpenTeller, and none of them can send you anything here until you connect it again.`),
+      slot,
+      actions));
+  }
 
   function linkRow(c) {
     const name = c.institution?.name || 'Your bank';
@@ -233,6 +287,7 @@ export function privacyView() {
   function renderLinks() {
     const list = allLinks;
     clear(links, list.length ? list.map(linkRow) : h('li', { class: 'muted' }, 'No banks connected.'));
+    renderDisconnectAll();
   }
 
   async function loadReceipts() {
@@ -258,7 +313,7 @@ export function privacyView() {
     h('div', { class: 'pane-body' },
       problem,
       h('p', { class: 'muted' }, 'Each bank sends you only what you chose, for as long as you chose. Nothing here is used for advertising, sold or shared.'),
-      h('h2', {}, 'Connected banks'), links,
+      h('h2', {}, 'Connected banks'), links, disconnectAll,
       h('h2', {}, 'Who read your data'), logWarning, accesses, logStatus,
       h('h2', {}, 'Your consent receipts'), receipts,
       h('h2', {}, 'Your data'),
@@ -275,7 +330,8 @@ export function privacyView() {
         prefix: 'account',
         change: (current, next) => api('POST', '/password', { current, new: next }),
         done: 'Your password is changed. Every other device was signed out.',
-      })),
+      }),
+      securityBox()),
   );
   loadLinks().then(() => { for (const c of allLinks) if (c.link.status === 'active') loadDelegations(c); });
   loadReceipts();

@@ -1,17 +1,30 @@
-// One bank conversation: header, balance strip, cards in seq order, the
-// menu and the composer. Fraud alerts are answered and quick replies tapped
-// right on their cards.
+// One bank conversation: header, balance strip, the day's activity under a
+// date separator, what waits for the customer's answer, the menu and the
+// composer. Fraud alerts are answered, quick replies tapped and cards
+// unlocked right in the thread.
+//
+// A calm thread: balances live in the strip at the top, and the thread
+// keeps one balance card a day (timeline.js); what waits for an answer
+// (the bank's question, an open alert, a locked card, a rating) stays in
+// reach above the composer until it is answered or expires; and screen
+// readers hear what the bank says, not every purchase or balance change.
 import { h, clear } from '../dom.js';
 import { api } from '../api.js';
-import { ago, cardTime, formatMoney, longDate, mask, transactionTitle, REQUEST_WORDS, SHIPMENT_WORDS } from '../format.js';
+import { ago, cardTime, dayKey, dayLabel, formatMoney, longDate, mask, summary, transactionTitle, CARD_WORDS, REQUEST_WORDS, SHIPMENT_WORDS } from '../format.js';
 import * as store from '../store.js';
-import { avatar } from './list.js';
+import { timeline, waiting } from '../timeline.js';
+import { brandMark, loadBrands, paintBrand } from '../brand.js';
 import { SCOPES } from './connect.js';
 
 const SCOPE_WORDS = Object.fromEntries(SCOPES);
 
 const NEAR_BOTTOM_PX = 48;
 const RENEW_WINDOW_MS = 14 * 24 * 3600 * 1000; // offer renewal in the last 14 days
+
+// What a screen reader is told as it arrives: the bank speaking, and what
+// asks for the customer. Purchases and balances are there to read, not
+// announced one by one.
+const ANNOUNCED = new Set(['message', 'fraud.alert', 'card.status', 'rating.request', 'agent.joined', 'agent.left', 'link.expiring', 'link.revoked', 'link.expired']);
 
 export function expiringSoon(c) {
   return c?.link?.status === 'active' && c.link.expires_at && new Date(c.link.expires_at) - Date.now() < RENEW_WINDOW_MS;
@@ -20,10 +33,14 @@ export function expiringSoon(c) {
 export function threadView({ id }) {
   const head = h('header', { class: 'pane-head thread-head' });
   const strip = h('section', { class: 'balance-strip', testid: 'balance-strip', 'aria-label': 'Balances', hidden: true });
-  const cards = h('ol', { class: 'cards', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages and updates' });
+  // Not a live region: the announcer below says what deserves saying.
+  const cards = h('ol', { class: 'cards', 'aria-label': 'Messages and updates' });
   const earlier = h('button', { type: 'button', class: 'link-button earlier', testid: 'show-earlier', hidden: true }, 'Show earlier');
   const scroller = h('div', { class: 'thread-scroll', tabindex: '-1' }, strip, earlier, cards);
   const newActivity = h('button', { type: 'button', class: 'new-activity', hidden: true, testid: 'new-activity' }, 'New activity ↓');
+  const body = h('div', { class: 'thread-body' }, scroller, newActivity);
+  const tray = h('section', { class: 'waiting', testid: 'waiting', 'aria-label': 'Waiting for your answer', hidden: true });
+  const announcer = h('p', { class: 'sr-only', role: 'status', 'aria-live': 'polite', testid: 'announcer' });
   const input = h('textarea', {
     id: 'composer-input', rows: '1', testid: 'composer-input', placeholder: 'Write a message', autocomplete: 'off',
   });
@@ -45,7 +62,7 @@ export function threadView({ id }) {
   let typingTimer = 0;
   let sentTypingAt = 0;
   const composer = h('form', { class: 'composer' }, typingLine, requestStatus, sendError, menu, menuButton, inputLabel, input, send);
-  const el = h('section', { class: 'main-pane thread', testid: 'thread', 'data-id': id }, head, scroller, newActivity, composer);
+  const el = h('section', { class: 'main-pane thread', testid: 'thread', 'data-id': id }, head, body, tray, composer, announcer);
 
   let stuck = true; // follow the newest card unless the customer scrolled up
   let sending = false;
@@ -67,6 +84,32 @@ export function threadView({ id }) {
     sendError.textContent = message;
     sendError.hidden = !message;
   }
+
+  // The bank's own menu items (its bot's Messenger profile) go above
+  // Privacy: a payload goes back to the bank as the customer's tap, a URL
+  // opens. "Get started" is offered until the customer has said anything.
+  async function tapMenu(payload) {
+    toggleMenu(false);
+    showError('');
+    try {
+      await api('POST', `/conversations/${encodeURIComponent(id)}/messages`, { menu: true, payload });
+      stuck = true;
+    } catch (err) {
+      showError(err.message);
+    }
+  }
+  api('GET', `/conversations/${encodeURIComponent(id)}/menu`).then((bankMenu) => {
+    const privacy = menu.querySelector('[data-testid="menu-privacy"]')?.closest('li') || null;
+    const spoken = store.visibleEvents(id).some((e) => e.author === 'customer');
+    const items = [];
+    if (bankMenu.get_started && !spoken) items.push(menuItem('Get started', 'menu-get-started', () => tapMenu(bankMenu.get_started)));
+    for (const it of bankMenu.items || []) {
+      items.push(it.url
+        ? h('li', {}, h('a', { class: 'button menu-item', testid: 'menu-bank-link', href: it.url, target: '_blank', rel: 'noopener noreferrer' }, it.title))
+        : menuItem(it.title, 'menu-bank-item', () => tapMenu(it.payload)));
+    }
+    for (const li of items) menu.insertBefore(li, privacy);
+  }).catch(() => {}); // the built-in items stand without it
 
   // A menu request: the bank answers in the conversation. For a balance,
   // the last known one shows at once, with its age, until the fresh one
@@ -99,20 +142,22 @@ export function threadView({ id }) {
     }
   }
 
-  // Answers and replies, from buttons on the cards.
-  async function answerAlert(card, seq, action) {
-    const buttons = [...card.querySelectorAll('button[data-action="answer"]')];
+  // Answers and replies, from buttons on the cards and in the tray. Each
+  // shows as answered when the answer comes back over the socket.
+  async function answerCard(card, path, body, errorCodes) {
+    const buttons = [...card.querySelectorAll('button[data-choice]')];
     for (const b of buttons) b.disabled = true;
     card.querySelector('.card-error')?.remove();
     try {
-      await api('POST', `/conversations/${encodeURIComponent(id)}/alerts/${seq}/answer`, { action });
-      // The answer shows on the card when it comes back over the socket.
+      await api('POST', `/conversations/${encodeURIComponent(id)}/${path}`, body);
     } catch (err) {
-      for (const b of buttons) b.disabled = false;
+      for (const b of buttons) b.disabled = errorCodes.includes(err.code);
       card.append(h('p', { class: 'form-error card-error', role: 'alert' }, err.message));
-      if (err.code === 'alert_expired' || err.code === 'already_answered') for (const b of buttons) b.disabled = true;
     }
   }
+  const answerAlert = (card, action) => answerCard(card, `alerts/${card.dataset.seq}/answer`, { action }, ['alert_expired', 'already_answered']);
+  const actOnCard = (card, action) => answerCard(card, `cards/${card.dataset.seq}/action`, { action }, ['card_changed', 'already_answered']);
+
   async function reply(button) {
     const replyTo = Number(button.dataset.replyTo);
     button.closest('.quick-replies, .message-buttons')?.querySelectorAll('button').forEach((b) => { b.disabled = true; });
@@ -139,24 +184,13 @@ export function threadView({ id }) {
     }
   }
 
-  // Quick replies belong to the newest message: once anything follows it,
-  // they are no longer the question being asked.
-  function refreshQuickReplies() {
-    const all = [...cards.children];
-    const last = all[all.length - 1];
-    for (const card of all) {
-      const chips = card.querySelector('.quick-replies');
-      if (chips) chips.hidden = card !== last;
-    }
-  }
-
-  function rerender(seq) {
-    const old = cards.querySelector(`[data-seq="${seq}"]`);
-    const e = store.visibleEvents(id).find((x) => x.seq === Number(seq));
-    if (old && e) old.replaceWith(renderEvent(e, { conversationId: id }));
-  }
-  function refreshAlerts() {
-    for (const card of cards.querySelectorAll('[data-testid="fraud-card"][data-state="open"]')) rerender(card.dataset.seq);
+  // Bring a card that waits for an answer into view, from its reminder.
+  function jumpTo(seq) {
+    const card = cards.querySelector(`[data-key="seq:${seq}"]`);
+    if (!card) return;
+    card.scrollIntoView({ block: 'center' });
+    card.focus({ preventScroll: true });
+    stuck = nearBottom();
   }
 
   // Disconnecting takes one tap and one confirmation: no harder than
@@ -207,14 +241,19 @@ export function threadView({ id }) {
     }
   });
   newActivity.addEventListener('click', toBottom);
-  // Buttons inside notices (renew) act on this conversation's link.
-  cards.addEventListener('click', (e) => {
+  // Buttons on the cards and in the tray act on this conversation.
+  el.addEventListener('click', (e) => {
     const target = e.target.closest?.('[data-action]');
-    if (!target || target.disabled) return;
-    if (target.dataset.action === 'renew') renew();
-    if (target.dataset.action === 'answer') answerAlert(target.closest('[data-seq]'), target.closest('[data-seq]').dataset.seq, target.dataset.choice);
-    if (target.dataset.action === 'reply') reply(target);
-    if (target.dataset.action === 'rate') rate(target.closest('[data-seq]'), Number(target.dataset.score));
+    if (!target || target.disabled || !el.contains(target)) return;
+    const card = target.closest('[data-seq]');
+    switch (target.dataset.action) {
+      case 'renew': return renew();
+      case 'answer': return answerAlert(card, target.dataset.choice);
+      case 'card': return actOnCard(card, target.dataset.choice);
+      case 'reply': return reply(target);
+      case 'rate': return rate(card, Number(target.dataset.score));
+      case 'jump': return jumpTo(target.dataset.seq);
+    }
   });
 
   function renderHead() {
@@ -227,7 +266,7 @@ export function threadView({ id }) {
     if (!c) statusText = store.session.caughtUp ? 'This conversation wasn’t found.' : 'Loading…';
     clear(head,
       h('a', { href: '#/', class: 'back', 'aria-label': 'Back to conversations' }, '‹'),
-      avatar(name),
+      brandMark(c?.institution?.id, name),
       h('div', { class: 'thread-title' },
         h('h1', {}, name),
         h('p', { class: `link-status ${dead ? 'dead' : ''}`, testid: 'link-status' }, statusText)),
@@ -236,6 +275,7 @@ export function threadView({ id }) {
       status === 'active' && !confirming &&
         h('button', { type: 'button', class: 'link-button', testid: 'disconnect', onclick: () => { confirming = true; renderHead(); } }, 'Disconnect'),
     );
+    paintBrand(head, c?.institution?.id);
     if (revokeError && !confirming) head.append(h('p', { class: 'form-error', role: 'alert' }, revokeError));
     if (status === 'active' && confirming) {
       head.append(h('div', { class: 'confirm', role: 'alertdialog', 'aria-label': `Disconnect ${name}` },
@@ -253,6 +293,7 @@ export function threadView({ id }) {
     updateSend();
   }
 
+  // The header holds the balances: the newest of each account, with its age.
   function renderStrip() {
     const balances = store.latestBalances(id);
     strip.hidden = balances.length === 0;
@@ -266,12 +307,123 @@ export function threadView({ id }) {
     }));
   }
 
-  function insert(event) {
-    if (store.isReplaced(id, event.seq) || cards.querySelector(`[data-seq="${event.seq}"]`)) return;
-    const card = renderEvent(event, { conversationId: id });
-    const after = [...cards.children].find((c) => Number(c.dataset.seq) > event.seq);
-    cards.insertBefore(card, after || null);
-    refreshQuickReplies();
+  // The thread is drawn from the store's events (timeline.js), keeping
+  // every card that did not change: a focused button, a half-written
+  // rating comment and the reader's place survive new arrivals.
+  function versionOf(item, today) {
+    if (item.kind === 'day') return dayLabel(item.day);
+    if (item.kind === 'balances') return `${item.day === today}:${item.events.map((e) => e.seq).join(',')}`;
+    const e = item.event;
+    const answer = store.answerTo(id, e.seq) ? 'answered' : '';
+    if (e.type === 'fraud.alert') return answer || (e.data?.expires_at && new Date(e.data.expires_at) <= new Date() ? 'expired' : 'open');
+    if (e.type === 'rating.request' || e.type === 'card.status') return answer;
+    return '';
+  }
+  function renderItem(item, today) {
+    if (item.kind === 'day') {
+      return h('li', { class: 'day', testid: 'day-separator', 'data-day': item.day }, h('h2', { class: 'day-label' }, dayLabel(item.day)));
+    }
+    if (item.kind === 'balances') return balancesCard(item, item.day === today);
+    const card = renderEvent(item.event, { conversationId: id });
+    if (['fraud.alert', 'rating.request', 'card.status'].includes(item.event.type)) card.tabIndex = -1; // its reminder brings focus here
+    return card;
+  }
+  function reconcile() {
+    const today = dayKey(new Date());
+    const items = timeline(store.visibleEvents(id));
+    const keys = new Set(items.map((i) => i.key));
+    for (const node of [...cards.children]) if (!keys.has(node.dataset.key)) node.remove();
+    const drawn = new Map([...cards.children].map((n) => [n.dataset.key, n]));
+    let prev = null;
+    for (const item of items) {
+      const version = versionOf(item, today);
+      let node = drawn.get(item.key);
+      if (!node || node.dataset.version !== version) {
+        const fresh = renderItem(item, today);
+        fresh.dataset.key = item.key;
+        fresh.dataset.version = version;
+        node?.replaceWith(fresh);
+        node = fresh;
+      }
+      const want = prev ? prev.nextSibling : cards.firstChild;
+      if (node !== want) cards.insertBefore(node, want);
+      prev = node;
+    }
+  }
+
+  // What waits for the customer stays in reach above the composer: the
+  // bank's question with its quick replies, and a reminder of each open
+  // alert, locked card or rating, shown while its card is out of view.
+  const inView = new Set(); // keys of waiting cards the reader can see
+  let watched = []; // the waiting cards observed, in the tray's order
+  const watcher = new IntersectionObserver((entries) => {
+    for (const en of entries) {
+      if (en.isIntersecting) inView.add(en.target.dataset.key);
+      else inView.delete(en.target.dataset.key);
+    }
+    showReminders();
+  }, { root: scroller, threshold: 0.6 });
+
+  function refreshWaiting() {
+    const dead = ['revoked', 'expired'].includes(store.conversation(id)?.link?.status);
+    const items = dead ? [] : waiting(store.visibleEvents(id), (seq) => store.answerTo(id, seq));
+    const name = store.conversation(id)?.institution?.name || 'your bank';
+    const key = JSON.stringify(items.map((i) => [i.kind, i.event.seq]));
+    if (tray.dataset.items !== key) {
+      tray.dataset.items = key;
+      clear(tray, items.map((i) => {
+        const e = i.event;
+        const d = e.data || {};
+        if (i.kind === 'question') {
+          return h('div', { class: 'quick-replies', role: 'group', 'aria-label': `Answer ${name}`, testid: 'quick-replies', 'data-reply-to': e.seq },
+            d.quick_replies.map((r) => replyButton(e.seq, r, 'chip')));
+        }
+        const text = i.kind === 'alert' ? summary(e)
+          : i.kind === 'rating' ? `How did ${d.agent || 'our team'} do?`
+            : `Your card ${mask(d.card_last4)} is ${CARD_WORDS[d.status] || d.status}`;
+        return h('button', { type: 'button', class: `waiting-item waiting-${i.kind}`, testid: `waiting-${i.kind}`, 'data-action': 'jump', 'data-seq': e.seq, 'data-key': `seq:${e.seq}` },
+          h('span', { class: 'waiting-text' }, text),
+          h('span', { class: 'waiting-go' }, i.kind === 'rating' ? 'Rate' : 'Answer'));
+      }));
+    }
+    // Watch the cards themselves: a card drawn afresh (answered, expired)
+    // is a new element.
+    const wanted = items.map((i) => i.kind !== 'question' && cards.querySelector(`[data-key="seq:${i.event.seq}"]`)).filter(Boolean);
+    if (wanted.length !== watched.length || wanted.some((c, n) => c !== watched[n])) {
+      watcher.disconnect();
+      const keys = new Set(wanted.map((c) => c.dataset.key));
+      for (const k of [...inView]) if (!keys.has(k)) inView.delete(k);
+      for (const c of wanted) watcher.observe(c);
+      watched = wanted;
+    }
+    showReminders();
+  }
+  function showReminders() {
+    for (const row of tray.querySelectorAll('.waiting-item')) row.hidden = inView.has(row.dataset.key);
+    const shown = [...tray.children].some((c) => !c.hidden);
+    if (tray.hidden === shown) {
+      tray.hidden = !shown;
+      if (stuck) scroller.scrollTop = scroller.scrollHeight; // the tray took or gave back room
+    }
+  }
+
+  // Screen readers hear what arrives live, a few words at a time.
+  let toAnnounce = [];
+  function announce(text) {
+    if (text) toAnnounce.push(text);
+  }
+  function flushAnnouncements() {
+    if (!toAnnounce.length) return;
+    const text = toAnnounce.join(' ');
+    toAnnounce = [];
+    announcer.textContent = '';
+    requestAnimationFrame(() => { announcer.textContent = text; });
+  }
+  function announcement(e) {
+    const name = store.conversation(id)?.institution?.name || 'Your bank';
+    if (e.type === 'message') return `${e.author === 'agent' ? e.data?.agent || name : name}: ${String(e.data?.text ?? '').slice(0, 200)}`;
+    if (e.type === 'card.status') return `${name}: your card ${mask(e.data?.card_last4)} is ${CARD_WORDS[e.data?.status] || e.data?.status}.`;
+    return e.author === 'platform' ? summary(e) : `${name}: ${summary(e)}`;
   }
 
   // History: older events a page at a time, kept where the reader is.
@@ -287,6 +439,7 @@ export function threadView({ id }) {
       const res = await api('GET', `/conversations/${encodeURIComponent(id)}/events?before=${store.lowestSeq(id) ?? ''}`);
       const before = scroller.scrollHeight;
       for (const e of res.events || []) store.addEvent(id, e, { history: true });
+      render();
       scroller.scrollTop += scroller.scrollHeight - before;
       earlier.hidden = !res.more;
     } catch (err) {
@@ -297,24 +450,44 @@ export function threadView({ id }) {
     }
   });
 
+  // Changes arrive an event at a time, a backlog in one go: the thread is
+  // redrawn once for them all.
+  let scheduled = false;
+  let follow = false; // bring the newest into view after drawing
+  let fresh = false; // something new arrived while the reader is further up
+  let balanceAsked = false; // a balance the customer asked for arrived
+  function schedule() {
+    if (scheduled) return;
+    scheduled = true;
+    queueMicrotask(render);
+  }
+  function render() {
+    scheduled = false;
+    reconcile();
+    renderStrip();
+    refreshWaiting();
+    if (balanceAsked) {
+      balanceAsked = false;
+      announce(`Your balance: ${store.latestBalances(id).map((e) => summary(e)).join('; ')}.`);
+    }
+    flushAnnouncements();
+    if (follow) toBottom();
+    else if (fresh) newActivity.hidden = false;
+    follow = fresh = false;
+  }
+
   function onChange(change) {
     if (change.type === 'conversations' || change.type === 'caught_up') {
       offerEarlier();
+      schedule();
       return renderHead();
     }
-    if (change.type === 'cleared' && change.conversationId === id) {
-      for (const card of [...cards.children]) if (Number(card.dataset.seq) < change.event.seq) card.remove();
-      insert(change.event);
+    if ((change.type === 'cleared' || change.type === 'narrowed') && change.conversationId === id) {
       offerEarlier();
-      renderStrip();
       renderHead();
-      return toBottom();
-    }
-    if (change.type === 'narrowed' && change.conversationId === id) {
-      for (const seq of change.removedSeqs) cards.querySelector(`[data-seq="${seq}"]`)?.remove();
-      insert(change.event);
-      renderStrip();
-      return toBottom();
+      follow = true;
+      if (store.session.caughtUp) announce(announcement(change.event));
+      return schedule();
     }
     if (change.type === 'balances' && change.conversationId === id) return renderStrip();
     if (change.type === 'typing' && change.conversationId === id) {
@@ -325,23 +498,19 @@ export function threadView({ id }) {
       return;
     }
     if (change.type !== 'event' || change.conversationId !== id) return;
-    if (change.event.author === 'agent') typingLine.hidden = true;
-    if (change.event.type === 'fraud.response') rerender(change.event.data?.alert_seq);
-    if (change.event.type === 'rating') rerender(change.event.data?.request_seq);
-    if (change.event.type === 'balance.updated' && awaitingBalance) {
+    const e = change.event;
+    if (e.author === 'agent') typingLine.hidden = true;
+    if (e.type === 'balance.updated' && awaitingBalance) {
       awaitingBalance = null;
       requestStatus.hidden = true;
+      balanceAsked = true;
     }
-    if (change.history) {
-      insert(change.event);
-      return;
+    if (!change.history) {
+      if (stuck || e.author === 'customer') follow = true;
+      else fresh = true;
+      if (store.session.caughtUp && e.author !== 'customer' && ANNOUNCED.has(e.type)) announce(announcement(e));
     }
-    const wasStuck = stuck;
-    if (change.replaces != null) cards.querySelector(`[data-seq="${change.replaces}"]`)?.remove();
-    insert(change.event);
-    if (change.event.type === 'balance.updated' || change.replaces != null) renderStrip();
-    if (wasStuck || change.event.author === 'customer') toBottom();
-    else newActivity.hidden = false;
+    schedule();
   }
 
   function updateSend() {
@@ -390,12 +559,12 @@ export function threadView({ id }) {
   });
 
   renderHead();
-  for (const e of store.visibleEvents(id)) insert(e);
-  renderStrip();
+  loadBrands().then(renderHead); // the bank's colour and logo, once known
+  render();
   offerEarlier();
   const unsubscribe = store.subscribe(onChange);
-  // Keep "updated 2 min ago" true, and close alerts whose time is up.
-  const ticker = setInterval(() => { renderStrip(); refreshAlerts(); }, 30000);
+  // Keep "updated 2 min ago" and "Today" true, and close alerts whose time is up.
+  const ticker = setInterval(render, 30000);
   requestAnimationFrame(toBottom);
 
   return {
@@ -405,12 +574,38 @@ export function threadView({ id }) {
     destroy() {
       unsubscribe();
       clearInterval(ticker);
+      watcher.disconnect();
     },
   };
 }
 
+// balancesCard is a day's one balance card: each account's newest balance
+// that day, where the day's last one arrived.
+function balancesCard(item, today) {
+  const last = item.events.reduce((a, b) => (b.seq > a.seq ? b : a));
+  return h('li', { class: 'card balance-card', testid: 'balance-card', 'data-seq': item.seq, 'data-day': item.day },
+    h('p', {}, h('strong', {}, today ? 'Your balances' : 'Balances at the end of the day')),
+    h('ul', { class: 'balance-lines' }, item.events.map((e) => {
+      const d = e.data || {};
+      return h('li', { class: 'balance-line' },
+        h('span', {}, d.account_name || 'Account', d.mask ? ` ${mask(d.mask)}` : ''),
+        h('span', { class: 'balance-line-amount' }, `${formatMoney(d.available)} available`));
+    })),
+    h('time', { class: 'card-time', datetime: last.occurred_at }, `Updated ${cardTime(last.occurred_at)}`));
+}
+
+// replyButton is a quick reply or a button that answers the bank's
+// message at seq.
+function replyButton(seq, r, cls) {
+  return h('button', {
+    type: 'button', class: cls, 'data-action': 'reply', 'data-reply-to': seq, 'data-payload': r.payload || '', 'data-label': r.label,
+  }, r.label);
+}
+
 // renderEvent draws one event. With conversationId, cards that can be acted
-// on (fraud alerts, quick replies) are live; without, they are read-only.
+// on (fraud alerts, cards, buttons) are live; without, they are read-only.
+// A message's quick replies are not drawn here: while they wait for an
+// answer, the thread keeps them above the composer.
 export function renderEvent(e, { conversationId = null } = {}) {
   const d = e.data || {};
   const when = h('time', { class: 'card-time', datetime: e.occurred_at }, cardTime(e.occurred_at));
@@ -440,19 +635,13 @@ export function renderEvent(e, { conversationId = null } = {}) {
     case 'customer.message': {
       const mine = e.author === 'customer' || e.type === 'customer.message';
       const live = conversationId && !mine;
-      const replyButton = (r, cls) => h('button', {
-        type: 'button', class: cls, 'data-action': 'reply', 'data-reply-to': e.seq, 'data-payload': r.payload || '', 'data-label': r.label,
-      }, r.label);
       const buttons = (d.buttons || []).map((b) => (b.url
         ? h('a', { class: 'button message-button', href: b.url, target: '_blank', rel: 'noopener noreferrer' }, b.label)
-        : live && replyButton(b, 'button message-button')));
+        : live && replyButton(e.seq, b, 'button message-button')));
       return h('li', { class: `bubble ${mine ? 'mine' : 'bank'}`, testid: 'message-bubble', 'data-seq': e.seq, 'data-author': mine ? 'customer' : e.author === 'agent' ? 'agent' : 'institution' },
         e.author === 'agent' && d.agent && h('p', { class: 'bubble-from' }, d.agent),
         h('p', { class: 'bubble-text' }, String(d.text ?? '')),
         buttons.some(Boolean) && h('div', { class: 'message-buttons' }, buttons),
-        live && d.quick_replies?.length > 0 &&
-          h('div', { class: 'quick-replies', role: 'group', 'aria-label': 'Quick replies', testid: 'quick-replies' },
-            d.quick_replies.map((r) => replyButton(r, 'chip'))),
         when);
     }
     case 'customer.request':
@@ -463,6 +652,12 @@ export function renderEvent(e, { conversationId = null } = {}) {
       return h('li', { class: 'bubble mine', testid: 'answer-bubble', 'data-seq': e.seq, 'data-author': 'customer' },
         h('p', { class: 'bubble-text' }, d.label || d.action),
         when);
+    case 'card.action':
+      return h('li', { class: 'bubble mine', testid: 'card-action-bubble', 'data-seq': e.seq, 'data-author': 'customer' },
+        h('p', { class: 'bubble-text' }, d.label || d.action),
+        when);
+    case 'card.status':
+      return cardStatusCard(e, conversationId ? store.answerTo(conversationId, e.seq) : null, Boolean(conversationId), when);
     case 'fraud.alert':
       return fraudCard(e, conversationId ? store.answerTo(conversationId, e.seq) : null, Boolean(conversationId), when);
     case 'rating.request': {
@@ -506,35 +701,35 @@ export function renderEvent(e, { conversationId = null } = {}) {
         when);
     }
     case 'agent.joined':
-      return h('li', { class: 'notice', testid: 'agent-joined', 'data-seq': e.seq, role: 'status' },
+      return h('li', { class: 'notice', testid: 'agent-joined', 'data-seq': e.seq },
         h('p', {}, `${d.agent || 'Someone from your bank'} joined the conversation.`), when);
     case 'agent.left':
-      return h('li', { class: 'notice', testid: 'agent-left', 'data-seq': e.seq, role: 'status' },
+      return h('li', { class: 'notice', testid: 'agent-left', 'data-seq': e.seq },
         h('p', {}, `${d.agent || 'Your bank’s person'} handed you back to the bank’s assistant.`), when);
     case 'history.cleared':
-      return h('li', { class: 'notice', testid: 'cleared-notice', 'data-seq': e.seq, role: 'status' },
+      return h('li', { class: 'notice', testid: 'cleared-notice', 'data-seq': e.seq },
         h('p', {}, d.everything ? 'You cleared all your history on OpenTeller.' : 'You cleared this conversation’s history.'),
         h('p', { class: 'muted' }, 'Everything before this was deleted for good, with the key that protected it.'),
         when);
     case 'link.narrowed':
-      return h('li', { class: 'notice', testid: 'narrowed-notice', 'data-seq': e.seq, role: 'status' },
+      return h('li', { class: 'notice', testid: 'narrowed-notice', 'data-seq': e.seq },
         h('p', {}, `You stopped sharing: ${(d.removed || []).map((s) => SCOPE_WORDS[s] || s).join(', ')}.`),
         h('p', { class: 'muted' }, 'What the bank had sent under it was deleted from OpenTeller.'),
         when);
     case 'link.expiring':
-      return h('li', { class: 'notice', testid: 'expiring-notice', 'data-seq': e.seq, role: 'status' },
+      return h('li', { class: 'notice', testid: 'expiring-notice', 'data-seq': e.seq },
         h('p', {}, `This connection ends on ${longDate(d.expires_at)}, as you chose.`),
         h('p', { class: 'muted' }, 'Renew it to keep getting updates here without a gap, or let it end: what the bank sent is then deleted.'),
         h('button', { type: 'button', class: 'button', testid: 'notice-renew', 'data-action': 'renew' }, 'Renew for 90 days'),
         when);
     case 'link.expired':
-      return h('li', { class: 'notice', testid: 'expired-notice', 'data-seq': e.seq, role: 'status' },
+      return h('li', { class: 'notice', testid: 'expired-notice', 'data-seq': e.seq },
         h('p', {}, 'This connection ended, as you chose when you made it.'),
         h('p', { class: 'muted' }, 'What the bank had sent was deleted from OpenTeller. Renew to let it send you updates again.'),
         when);
     case 'link.revoked': {
       const byBank = d.ended_by === 'institution';
-      return h('li', { class: 'notice', testid: 'revoked-notice', 'data-seq': e.seq, role: 'status' },
+      return h('li', { class: 'notice', testid: 'revoked-notice', 'data-seq': e.seq },
         h('p', {}, byBank ? 'The bank ended this connection.' : 'You disconnected this bank.'),
         h('p', { class: 'muted' }, 'Its balances and transactions were deleted from OpenTeller. Nothing more will arrive here unless you connect again.'),
         when);
@@ -578,5 +773,29 @@ function fraudCard(e, answer, live, when) {
       h('p', { class: 'amount debit' }, formatMoney(t.amount, 'debit'))),
     d.reason && h('p', { class: 'fraud-reason' }, d.reason),
     footer,
+    when);
+}
+
+// cardStatusCard shows where one of the customer's cards stands: locked,
+// on its way, ready, closed. A status that offers actions (unlock, "it was
+// me after all") has them as buttons until one is taken; then it says what
+// was asked, until the bank answers with the card's new status.
+function cardStatusCard(e, answer, live, when) {
+  const d = e.data || {};
+  const words = CARD_WORDS[d.status] || d.status;
+  const actions = !answer && live && d.actions?.length > 0;
+  return h('li', { class: `card card-status card-${d.status}`, testid: 'card-status', 'data-seq': e.seq, 'data-card': d.card_id, 'data-status': d.status, 'data-last4': d.card_last4, role: 'group', 'aria-label': `Card ${mask(d.card_last4)}` },
+    h('div', { class: 'txn' },
+      h('div', { class: 'txn-main' },
+        h('p', { class: 'txn-title' }, `${d.account_name || 'Card'} ${mask(d.card_last4)}`),
+        d.replaces_last4 && h('p', { class: 'txn-meta muted' }, `Replaces your card ${mask(d.replaces_last4)}`)),
+      h('span', { class: `pill card-pill card-pill-${d.status}`, testid: 'card-status-words' }, words.charAt(0).toUpperCase() + words.slice(1))),
+    d.status === 'ordered' && d.expected_by && h('p', { class: 'muted' }, `Expected by ${longDate(`${d.expected_by}T12:00:00`)}`),
+    d.note && h('p', { class: 'card-note' }, d.note),
+    actions && h('div', { class: 'alert-actions' }, d.actions.map((a) => h('button', {
+      type: 'button', class: `button ${a.style === 'danger' ? 'danger' : a.style === 'primary' ? 'primary' : ''}`,
+      'data-action': 'card', 'data-choice': a.id, testid: `card-action-${a.id}`,
+    }, a.label))),
+    answer && h('p', { class: 'alert-answer', testid: 'card-answer' }, `You chose “${answer.data?.label || answer.data?.action}” · ${cardTime(answer.data?.answered_at || answer.occurred_at)}`),
     when);
 }
