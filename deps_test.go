@@ -73,6 +73,13 @@ func TestOnlyVaultTouchesKeys(t *testing.T) {
 			if p == "crypto/ed25519" && dir != "internal/tlog" {
 				t.Errorf("%s imports %s: only internal/vault signs, and internal/tlog verifies", dir, p)
 			}
+			// MAC keys too (webhook secrets, Messenger's app secret,
+			// sign-in codes): the vault gives MACs (vault.MACKey), never
+			// the secret. The bank's side keeps its own: the SDK, and the
+			// simulated bank.
+			if p == "crypto/hmac" && dir != "pkg/bankapi" && dir != "internal/banksim" {
+				t.Errorf("%s imports %s: secrets stay in internal/vault, which makes MACs (vault.MACKey)", dir, p)
+			}
 		}
 	}
 }
@@ -179,14 +186,12 @@ func TestNoGlobalLogging(t *testing.T) {
 // caller of Keyring.Open or OpenPlatform fails TestWhoOpensSealedPayloads
 // until it is added here, with its reason, in review.
 var openers = map[string]string{
-	"internal/delivery":  "sends customers their own events, on their devices and in their export",
-	"internal/ingest":    "checks a customer's answer against what was offered (quick replies, fraud alerts)",
-	"internal/consent":   "shows a delegate (an accountant) what the customer shared, after logging the read",
-	"internal/console":   "shows a bank's agents a support conversation, after logging the read",
-	"internal/webhook":   "sends the bank what its customer said, and signs with the institution's secret",
-	"internal/messenger": "checks a Messenger bot's appsecret_proof with the institution's app secret, its webhook secret",
-	"internal/push":      "signs Web Push requests with the platform's VAPID key (never opens a customer's payload)",
-	"internal/auth":      "checks a customer's two-step sign-in code against their own TOTP key (never opens a payload)",
+	"internal/delivery": "sends customers their own events, on their devices and in their export",
+	"internal/ingest":   "checks a customer's answer against what was offered (quick replies, fraud alerts)",
+	"internal/consent":  "shows a delegate (an accountant) what the customer shared, after logging the read",
+	"internal/console":  "shows a bank's agents a support conversation, after logging the read",
+	"internal/webhook":  "sends the bank what its customer said",
+	"internal/push":     "signs Web Push requests with the platform's VAPID key (never opens a customer's payload)",
 }
 
 // TestWhoOpensSealedPayloads finds, by type, every use of the keyring's

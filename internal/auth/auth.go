@@ -31,7 +31,6 @@ package auth
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -382,17 +381,11 @@ func CheckPassword(pw string) error {
 }
 
 // clientKey keys clientTag; it lives only as long as the process.
-var clientKey = func() []byte {
-	k := make([]byte, 32)
-	rand.Read(k)
-	return k
-}()
+var clientKey = vault.EphemeralMACKey()
 
 // clientTag stands for a client address in the log: the same address gives
 // the same tag within a process, so an operator can see one address behind
 // many lockouts, but the log holds no address (personal data).
 func clientTag(ip string) string {
-	mac := hmac.New(sha256.New, clientKey)
-	mac.Write([]byte(ip))
-	return hex.EncodeToString(mac.Sum(nil)[:6])
+	return hex.EncodeToString(clientKey.Sum(sha256.New, []byte(ip))[:6])
 }

@@ -96,11 +96,10 @@ func (s *Service) ConfirmTOTP(ctx context.Context, customerID, code string) ([]s
 	if !isTOTPCode(code) {
 		return nil, errInvalidCode(http.StatusBadRequest)
 	}
-	secret, err := s.keyring.Open(ctx, vault.SignInKey(customerID), totpRecord(customerID), t.Sealed)
+	secret, err := s.keyring.OpenMACKey(ctx, vault.SignInKey(customerID), totpRecord(customerID), t.Sealed)
 	if err != nil {
 		return nil, fmt.Errorf("auth: open totp secret of %s: %w", customerID, err)
 	}
-	defer clear(secret)
 	step, ok := matchTOTP(secret, code, s.now())
 	if !ok {
 		return nil, errInvalidCode(http.StatusBadRequest)
@@ -179,12 +178,11 @@ func (s *Service) secondFactor(ctx context.Context, customerID, code string, sta
 	case code == "":
 		return errCodeRequired(status)
 	case isTOTPCode(code):
-		secret, err := s.keyring.Open(ctx, vault.SignInKey(customerID), totpRecord(customerID), t.Sealed)
+		secret, err := s.keyring.OpenMACKey(ctx, vault.SignInKey(customerID), totpRecord(customerID), t.Sealed)
 		if err != nil {
 			return fmt.Errorf("auth: open totp secret of %s: %w", customerID, err)
 		}
 		step, ok := matchTOTP(secret, code, s.now())
-		clear(secret)
 		if !ok {
 			return errInvalidCode(status)
 		}

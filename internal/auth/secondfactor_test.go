@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/openteller/openteller/internal/vault"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -47,7 +48,7 @@ func enrolTOTP(t *testing.T, env *testEnv, a *apiClient, csrf string) ([]byte, [
 	if err != nil || len(secret) != totpSecretBytes || !strings.HasPrefix(setup.URI, "otpauth://totp/OpenTeller:ada@example.com?") {
 		t.Fatalf("setup %+v (%v)", setup, err)
 	}
-	resp, body = a.do("POST", "/app/api/totp/confirm", map[string]string{"code": totpCode(secret, totpStep(env.clock.Now()))}, "X-CSRF-Token", csrf)
+	resp, body = a.do("POST", "/app/api/totp/confirm", map[string]string{"code": totpCode(vault.MACKeyOf(secret), totpStep(env.clock.Now()))}, "X-CSRF-Token", csrf)
 	a.wantStatus(resp, body, 200, "")
 	var out struct {
 		Codes []string `json:"recovery_codes"`
@@ -85,11 +86,11 @@ func TestTOTPEnrolment(t *testing.T) {
 	other.wantStatus(resp, body, 200, "")
 
 	now := totpStep(env.clock.Now())
-	for _, wrong := range []string{totpCode(secret, now+3), "abc", ""} {
+	for _, wrong := range []string{totpCode(vault.MACKeyOf(secret), now+3), "abc", ""} {
 		resp, body = a.do("POST", "/app/api/totp/confirm", map[string]string{"code": wrong}, "X-CSRF-Token", csrf)
 		a.wantStatus(resp, body, 400, "invalid_code")
 	}
-	resp, body = a.do("POST", "/app/api/totp/confirm", map[string]string{"code": totpCode(secret, now)}, "X-CSRF-Token", csrf)
+	resp, body = a.do("POST", "/app/api/totp/confirm", map[string]string{"code": totpCode(vault.MACKeyOf(secret), now)}, "X-CSRF-Token", csrf)
 	a.wantStatus(resp, body, 200, "")
 	resp, body = a.do("POST", "/app/api/totp/setup", nil, "X-CSRF-Token", csrf)
 	a.wantStatus(resp, body, 409, "totp_enabled")
@@ -126,7 +127,7 @@ func TestTOTPSignIn(t *testing.T) {
 	signIn := func(password, code string) (*http.Response, []byte) {
 		return b.do("POST", "/app/api/signin", map[string]string{"email": "ada@example.com", "password": password, "code": code})
 	}
-	resp, body := signIn("wrong password!", totpCode(secret, totpStep(env.clock.Now())))
+	resp, body := signIn("wrong password!", totpCode(vault.MACKeyOf(secret), totpStep(env.clock.Now())))
 	b.wantStatus(resp, body, 401, "invalid_credentials")
 	for range maxEmailFailures + 2 { // right password, no code: never a lockout
 		resp, body = signIn("correct horse battery", "")
@@ -138,10 +139,10 @@ func TestTOTPSignIn(t *testing.T) {
 		}
 	}
 	resp, body = signIn("correct horse battery", "000000")
-	if totpCode(secret, totpStep(env.clock.Now())) != "000000" {
+	if totpCode(vault.MACKeyOf(secret), totpStep(env.clock.Now())) != "000000" {
 		b.wantStatus(resp, body, 401, "invalid_code")
 	}
-	code := totpCode(secret, totpStep(env.clock.Now()))
+	code := totpCode(vault.MACKeyOf(secret), totpStep(env.clock.Now()))
 	resp, body = signIn("correct horse battery", code[:3]+" "+code[3:])
 	b.wantStatus(resp, body, 200, "")
 
@@ -152,9 +153,9 @@ func TestTOTPSignIn(t *testing.T) {
 	// The next step's code works; then the one before it, still within the
 	// skew, does not: a code is never older than the last one used.
 	env.clock.Advance(totpPeriod * time.Second)
-	resp, body = c.do("POST", "/app/api/signin", map[string]string{"email": "ada@example.com", "password": "correct horse battery", "code": totpCode(secret, totpStep(env.clock.Now()))})
+	resp, body = c.do("POST", "/app/api/signin", map[string]string{"email": "ada@example.com", "password": "correct horse battery", "code": totpCode(vault.MACKeyOf(secret), totpStep(env.clock.Now()))})
 	c.wantStatus(resp, body, 200, "")
-	resp, body = c.do("POST", "/app/api/signin", map[string]string{"email": "ada@example.com", "password": "correct horse battery", "code": totpCode(secret, totpStep(env.clock.Now())-1)})
+	resp, body = c.do("POST", "/app/api/signin", map[string]string{"email": "ada@example.com", "password": "correct horse battery", "code": totpCode(vault.MACKeyOf(secret), totpStep(env.clock.Now())-1)})
 	c.wantStatus(resp, body, 401, "invalid_code")
 
 	// A recovery code, in capitals and without dashes: once.
@@ -177,7 +178,7 @@ func TestTOTPSignIn(t *testing.T) {
 		c.wantStatus(resp, body, 401, "invalid_code")
 	}
 	env.clock.Advance(totpPeriod * time.Second)
-	resp, body = c.do("POST", "/app/api/signin", map[string]string{"email": "ada@example.com", "password": "correct horse battery", "code": totpCode(secret, totpStep(env.clock.Now()))})
+	resp, body = c.do("POST", "/app/api/signin", map[string]string{"email": "ada@example.com", "password": "correct horse battery", "code": totpCode(vault.MACKeyOf(secret), totpStep(env.clock.Now()))})
 	c.wantStatus(resp, body, 429, "too_many_attempts")
 }
 

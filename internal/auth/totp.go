@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -9,6 +8,7 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"fmt"
+	"github.com/openteller/openteller/internal/vault"
 	"hash"
 	"net/url"
 	"strings"
@@ -27,14 +27,13 @@ const (
 	totpIssuer      = "OpenTeller"
 )
 
-// hotp is RFC 4226's HOTP value of counter under secret, with the hash h,
-// as a string of digits (at most 9) with leading zeros.
-func hotp(h func() hash.Hash, secret []byte, counter uint64, digits int) string {
+// hotp is RFC 4226's HOTP value of counter under the secret (kept by the
+// vault), with the hash h, as a string of digits (at most 9) with leading
+// zeros.
+func hotp(h func() hash.Hash, secret *vault.MACKey, counter uint64, digits int) string {
 	var msg [8]byte
 	binary.BigEndian.PutUint64(msg[:], counter)
-	mac := hmac.New(h, secret)
-	mac.Write(msg[:])
-	sum := mac.Sum(nil)
+	sum := secret.Sum(h, msg[:])
 	// Dynamic truncation (RFC 4226 §5.3): 31 bits from the offset the
 	// last nibble names.
 	off := sum[len(sum)-1] & 0x0f
@@ -52,14 +51,14 @@ func totpStep(t time.Time) int64 {
 }
 
 // totpCode is the code authenticator apps show for step.
-func totpCode(secret []byte, step int64) string {
+func totpCode(secret *vault.MACKey, step int64) string {
 	return hotp(sha1.New, secret, uint64(step), totpDigits)
 }
 
 // matchTOTP finds the step around now (within totpSkew) whose code is
 // code, the latest if several are. Every candidate is computed and
 // compared, in constant time, whichever matches.
-func matchTOTP(secret []byte, code string, now time.Time) (int64, bool) {
+func matchTOTP(secret *vault.MACKey, code string, now time.Time) (int64, bool) {
 	step := totpStep(now)
 	var found int64
 	ok := false

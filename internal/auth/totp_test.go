@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
+	"github.com/openteller/openteller/internal/vault"
 	"hash"
 	"net/url"
 	"strings"
@@ -37,19 +38,19 @@ func TestTOTPVectors(t *testing.T) {
 	for _, v := range vectors {
 		s := seeds[v.mode]
 		step := totpStep(time.Unix(v.unix, 0))
-		if got := hotp(s.h, []byte(s.seed), uint64(step), 8); got != v.code {
+		if got := hotp(s.h, vault.MACKeyOf([]byte(s.seed)), uint64(step), 8); got != v.code {
 			t.Errorf("T=%d %s: %s, want %s", v.unix, v.mode, got, v.code)
 		}
 	}
 	// RFC 4226 appendix D: HOTP itself, six digits, counters 0 to 9.
 	for i, want := range []string{"755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871", "520489"} {
-		if got := hotp(sha1.New, []byte("12345678901234567890"), uint64(i), 6); got != want {
+		if got := hotp(sha1.New, vault.MACKeyOf([]byte("12345678901234567890")), uint64(i), 6); got != want {
 			t.Errorf("HOTP count %d: %s, want %s", i, got, want)
 		}
 	}
 	// What apps show: six digits of HMAC-SHA1, the last six of the 8-digit
 	// vector.
-	if got := totpCode([]byte("12345678901234567890"), totpStep(time.Unix(59, 0))); got != "287082" {
+	if got := totpCode(vault.MACKeyOf([]byte("12345678901234567890")), totpStep(time.Unix(59, 0))); got != "287082" {
 		t.Errorf("six-digit code at T=59: %s", got)
 	}
 }
@@ -62,18 +63,18 @@ func TestMatchTOTP(t *testing.T) {
 	now := time.Unix(1111111111, 0)
 	step := totpStep(now)
 	for d := int64(-1); d <= 1; d++ {
-		got, ok := matchTOTP(secret, totpCode(secret, step+d), now)
+		got, ok := matchTOTP(vault.MACKeyOf(secret), totpCode(vault.MACKeyOf(secret), step+d), now)
 		if !ok || got != step+d {
 			t.Errorf("step %+d: %d %v", d, got, ok)
 		}
 	}
 	for _, d := range []int64{-2, 2} {
-		if _, ok := matchTOTP(secret, totpCode(secret, step+d), now); ok {
+		if _, ok := matchTOTP(vault.MACKeyOf(secret), totpCode(vault.MACKeyOf(secret), step+d), now); ok {
 			t.Errorf("a code %d steps away was accepted", d)
 		}
 	}
-	for _, bad := range []string{"", "12345", "1234567", totpCode(secret, step) + " "} {
-		if _, ok := matchTOTP(secret, bad, now); ok {
+	for _, bad := range []string{"", "12345", "1234567", totpCode(vault.MACKeyOf(secret), step) + " "} {
+		if _, ok := matchTOTP(vault.MACKeyOf(secret), bad, now); ok {
 			t.Errorf("%q was accepted", bad)
 		}
 	}

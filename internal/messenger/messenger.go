@@ -34,7 +34,6 @@ package messenger
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -299,7 +298,7 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, fields map[
 	got, err := hex.DecodeString(proof)
 	if err == nil {
 		for _, secret := range secrets {
-			if hmac.Equal(got, AppSecretProof(secret, token)) {
+			if secret.Equal(got, sha256.New, []byte(token)) {
 				return institutionID, nil
 			}
 		}
@@ -307,18 +306,10 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, fields map[
 	return "", &Error{Status: http.StatusBadRequest, Code: 100, Message: "Invalid appsecret_proof provided in the API argument: it must be the hex HMAC-SHA256 of the access token, keyed with the app secret (the webhook endpoint's secret, whsec_…)."}
 }
 
-// AppSecretProof is HMAC-SHA256(access token) keyed with the app secret,
-// as Graph clients compute it.
-func AppSecretProof(appSecret, token string) []byte {
-	m := hmac.New(sha256.New, []byte(appSecret))
-	m.Write([]byte(token))
-	return m.Sum(nil)
-}
-
 // AppSecrets returns the institution's live app secrets, newest first: its
 // webhook endpoint's secret and, while a rotation overlaps, the previous
-// one. None when it has no endpoint.
-func (s *Service) AppSecrets(ctx context.Context, institutionID string) ([]string, error) {
+// one. None when it has no endpoint. The vault keeps them: they give MACs.
+func (s *Service) AppSecrets(ctx context.Context, institutionID string) ([]*vault.MACKey, error) {
 	ep, err := s.Store.WebhookEndpoint(ctx, institutionID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -330,13 +321,13 @@ func (s *Service) AppSecrets(ctx context.Context, institutionID string) ([]strin
 	if len(ep.PreviousSecret) > 0 && s.now().Before(ep.PreviousUntil) {
 		sealed = append(sealed, ep.PreviousSecret)
 	}
-	var out []string
+	var out []*vault.MACKey
 	for _, b := range sealed {
-		secret, err := s.Keyring.OpenPlatform(webhook.SecretRecord(institutionID), b)
+		secret, err := s.Keyring.PlatformMACKey(webhook.SecretRecord(institutionID), b)
 		if err != nil {
 			return nil, fmt.Errorf("messenger: open app secret: %w", err)
 		}
-		out = append(out, string(secret))
+		out = append(out, secret)
 	}
 	return out, nil
 }

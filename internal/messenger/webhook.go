@@ -2,7 +2,6 @@ package messenger
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -19,6 +18,7 @@ import (
 	"github.com/openteller/openteller/internal/handover"
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/vault"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
@@ -39,13 +39,10 @@ const (
 	PayloadNoticePrefix = "OPENTELLER_NOTICE:"
 )
 
-// Sign returns the two signature headers' values for body.
-func Sign(appSecret string, body []byte) (sha256Header, sha1Header string) {
-	m := hmac.New(sha256.New, []byte(appSecret))
-	m.Write(body)
-	m1 := hmac.New(sha1.New, []byte(appSecret))
-	m1.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil)), "sha1=" + hex.EncodeToString(m1.Sum(nil))
+// Sign returns the two signature headers' values for body, made with the
+// app secret inside the vault.
+func Sign(appSecret *vault.MACKey, body []byte) (sha256Header, sha1Header string) {
+	return "sha256=" + hex.EncodeToString(appSecret.Sum(sha256.New, body)), "sha1=" + hex.EncodeToString(appSecret.Sum(sha1.New, body))
 }
 
 // Delivery is the body of a Messenger webhook.
@@ -127,7 +124,7 @@ type ThreadControl struct {
 // notice in Messenger's shape, one event in one entry, signed with the
 // newest secret. A change of owner between the bank's people (queue to
 // agent) has no Messenger event and is not sent.
-func Format(n store.Notice, data []byte, secrets []string, now time.Time) ([]byte, http.Header, bool, error) {
+func Format(n store.Notice, data []byte, secrets []*vault.MACKey, now time.Time) ([]byte, http.Header, bool, error) {
 	if len(secrets) == 0 {
 		return nil, nil, false, errors.New("no app secret")
 	}

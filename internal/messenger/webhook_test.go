@@ -18,6 +18,7 @@ import (
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/messenger"
 	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/vault"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
@@ -25,7 +26,7 @@ import (
 // outside this code (HMAC-SHA256 and HMAC-SHA1 of the body, keyed with the
 // secret's text).
 func TestSignKnownValues(t *testing.T) {
-	s256, s1 := messenger.Sign("whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", []byte(`{"object":"page","entry":[]}`))
+	s256, s1 := messenger.Sign(vault.MACKeyOf([]byte("whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")), []byte(`{"object":"page","entry":[]}`))
 	if s256 != "sha256=352389a53b33058fd89878a1a94138d91810c7ffa5c5435b5dfbef91f0cba5c9" {
 		t.Errorf("X-Hub-Signature-256 %s", s256)
 	}
@@ -218,7 +219,7 @@ func TestFormatShapes(t *testing.T) {
 		t.Helper()
 		n.Type = typ
 		b, _ := json.Marshal(data)
-		body, _, send, err := messenger.Format(n, b, []string{"whsec_x"}, at)
+		body, _, send, err := messenger.Format(n, b, []*vault.MACKey{vault.MACKeyOf([]byte("whsec_x"))}, at)
 		if err != nil {
 			t.Fatalf("%s: %v", typ, err)
 		}

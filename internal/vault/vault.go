@@ -3,7 +3,9 @@
 //
 // What must stay true:
 //   - No other package sees key bytes. Callers hold a *Keyring and customer
-//     ids; they get ciphertext and plaintext, never keys. A dependency test
+//     ids; they get ciphertext and plaintext, never keys. Secrets used for
+//     MACs (webhook secrets, Messenger's app secret, sign-in codes' keys)
+//     stay here too: callers get a MACKey, which makes MACs (mac.go). A dependency test
 //     (deps_test.go at the module root) fails if another package imports the
 //     AEAD primitives.
 //   - A sealed payload is bound to its customer, its record and the key

@@ -16,6 +16,7 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -77,10 +78,11 @@ type Config struct {
 
 // Format makes the request that tells an endpoint of its format about a
 // notice: its body and the headers that sign it with the endpoint's live
-// secrets (newest first). data is the notice's data, opened. send false
-// means the notice has nothing to say in this format: it counts as
-// delivered without a request.
-type Format func(n store.Notice, data []byte, secrets []string, now time.Time) (body []byte, header http.Header, send bool, err error)
+// secrets (newest first), which the vault keeps: the format gets MACs, not
+// the secrets. data is the notice's data, opened. send false means the
+// notice has nothing to say in this format: it counts as delivered without
+// a request.
+type Format func(n store.Notice, data []byte, secrets []*vault.MACKey, now time.Time) (body []byte, header http.Header, send bool, err error)
 
 // Deliverer posts due notices: those it claims (Tick), and those the
 // store leased to this node as they were committed (Send).
@@ -370,12 +372,30 @@ type Envelope struct {
 	Data      json.RawMessage `json:"data"`
 }
 
+// signStandard is the webhook-signature of a Standard Webhooks delivery,
+// one entry per live secret, made inside the vault.
+func signStandard(id string, now time.Time, body []byte, secrets []*vault.MACKey) (string, error) {
+	if len(secrets) == 0 {
+		return "", errors.New("no webhook secret to sign with")
+	}
+	content := bankapi.WebhookSignedContent(id, now, body)
+	macs := make([][]byte, len(secrets))
+	for i, s := range secrets {
+		key, err := s.Whsec()
+		if err != nil {
+			return "", err
+		}
+		macs[i] = key.Sum(sha256.New, content)
+	}
+	return bankapi.WebhookSignature(macs...), nil
+}
+
 // target is where an institution's notices go and the secrets that sign
 // them; unusable (why says so) when there is no enabled endpoint.
 type target struct {
 	url     string
 	format  string // "" for Standard Webhooks
-	secrets []string
+	secrets []*vault.MACKey
 	why     string
 }
 
@@ -398,11 +418,11 @@ func (d *Deliverer) target(ctx context.Context, institutionID string, now time.T
 	}
 	t := target{url: ep.URL, format: ep.Format}
 	for _, sealed := range sealedSecrets {
-		s, err := d.keyring.OpenPlatform(SecretRecord(institutionID), sealed)
+		key, err := d.keyring.PlatformMACKey(SecretRecord(institutionID), sealed)
 		if err != nil {
 			return target{why: "webhook secret cannot be opened"}
 		}
-		t.secrets = append(t.secrets, string(s))
+		t.secrets = append(t.secrets, key)
 	}
 	return t
 }
@@ -432,7 +452,7 @@ func (d *Deliverer) deliver(ctx context.Context, n store.Notice, t target) store
 	var signed http.Header
 	if t.format == "" {
 		body, _ = json.Marshal(Envelope{ID: n.ID, Type: n.Type, CreatedAt: n.CreatedAt, Data: payload})
-		sig, err := bankapi.SignWebhook(n.ID, now, body, t.secrets...)
+		sig, err := signStandard(n.ID, now, body, t.secrets)
 		if err != nil {
 			hold.Error = err.Error()
 			return hold

@@ -60,9 +60,24 @@ func secretKey(secret string) ([]byte, error) {
 
 func mac(key []byte, id string, timestamp int64, body []byte) []byte {
 	m := hmac.New(sha256.New, key)
-	fmt.Fprintf(m, "%s.%d.", id, timestamp)
-	m.Write(body)
+	m.Write(WebhookSignedContent(id, time.Unix(timestamp, 0), body))
 	return m.Sum(nil)
+}
+
+// WebhookSignedContent is what a delivery's signatures are HMAC-SHA256 of:
+// "<id>.<unix timestamp>.<body>".
+func WebhookSignedContent(id string, timestamp time.Time, body []byte) []byte {
+	return append(fmt.Appendf(nil, "%s.%d.", id, timestamp.Unix()), body...)
+}
+
+// WebhookSignature is the webhook-signature value for MACs already made
+// of WebhookSignedContent (the platform makes them inside its vault).
+func WebhookSignature(macs ...[]byte) string {
+	sigs := make([]string, len(macs))
+	for i, m := range macs {
+		sigs[i] = "v1," + base64.StdEncoding.EncodeToString(m)
+	}
+	return strings.Join(sigs, " ")
 }
 
 // SignWebhook returns the webhook-signature value for a delivery: one
@@ -74,7 +89,7 @@ func SignWebhook(id string, timestamp time.Time, body []byte, secrets ...string)
 		if err != nil {
 			return "", err
 		}
-		sigs = append(sigs, "v1,"+base64.StdEncoding.EncodeToString(mac(key, id, timestamp.Unix(), body)))
+		sigs = append(sigs, WebhookSignature(mac(key, id, timestamp.Unix(), body)))
 	}
 	if len(sigs) == 0 {
 		return "", errors.New("bankapi: no webhook secret to sign with")
