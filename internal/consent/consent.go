@@ -245,8 +245,8 @@ func (s *Service) putMarker(ctx context.Context, l store.Link, typ string, at ti
 // never shortening it), and records a receipt with the digest of the
 // disclosure for the link's scopes and the new duration.
 func (s *Service) Renew(ctx context.Context, customerID, linkID string, days int) (store.Link, error) {
-	l, err := s.store.Link(ctx, linkID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && l.CustomerID != customerID) {
+	l, err := store.CustomerLink(ctx, s.store, customerID, linkID)
+	if errors.Is(err, store.ErrNotFound) {
 		return store.Link{}, notFound()
 	}
 	if err != nil {
@@ -290,8 +290,8 @@ type NarrowedNotice struct {
 // the bank. What only the removed scopes allowed is deleted. Widening is
 // the bank's to ask: the customer links again.
 func (s *Service) Narrow(ctx context.Context, customerID, linkID string, keep []string) (store.Link, error) {
-	l, err := s.store.Link(ctx, linkID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && l.CustomerID != customerID) {
+	l, err := store.CustomerLink(ctx, s.store, customerID, linkID)
+	if errors.Is(err, store.ErrNotFound) {
 		return store.Link{}, notFound()
 	}
 	if err != nil {

@@ -26,8 +26,8 @@ var DelegableScopes = []string{bankapi.ScopeBalances, bankapi.ScopeTransactions}
 // Delegate lets another customer, named by email, read the owner's link's
 // balances and transactions for days, until the owner revokes it.
 func (s *Service) Delegate(ctx context.Context, ownerID, linkID, delegateEmail string, days int) (store.Delegation, error) {
-	l, err := s.store.Link(ctx, linkID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && l.CustomerID != ownerID) {
+	l, err := store.CustomerLink(ctx, s.store, ownerID, linkID)
+	if errors.Is(err, store.ErrNotFound) {
 		return store.Delegation{}, notFound()
 	}
 	if err != nil {
@@ -269,9 +269,13 @@ func (s *Service) RegisterCustomer(mux interface{ Handle(string, http.Handler) }
 		httpx.WriteJSON(w, http.StatusCreated, map[string]any{"delegation": s.delegationView(r.Context(), d, true)})
 	})
 	handle("GET /app/api/links/{id}/delegates", func(w http.ResponseWriter, r *http.Request, customerID string) {
-		l, err := s.store.Link(r.Context(), r.PathValue("id"))
-		if err != nil || l.CustomerID != customerID {
+		l, err := store.CustomerLink(r.Context(), s.store, customerID, r.PathValue("id"))
+		if errors.Is(err, store.ErrNotFound) {
 			httpx.WriteError(w, notFound())
+			return
+		}
+		if err != nil {
+			httpx.WriteError(w, err)
 			return
 		}
 		ds, err := s.store.Delegations(r.Context(), l.ID, "")

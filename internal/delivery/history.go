@@ -77,8 +77,8 @@ const historyPage = 100
 func (h *Hub) HistoryHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		customerID, _ := h.customerOf(r)
-		c, err := h.store.Conversation(r.Context(), r.PathValue("id"))
-		if errors.Is(err, store.ErrNotFound) || (err == nil && c.CustomerID != customerID) {
+		c, err := store.CustomerConversation(r.Context(), h.store, customerID, r.PathValue("id"))
+		if errors.Is(err, store.ErrNotFound) {
 			httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "not_found", "That conversation does not exist."))
 			return
 		}

@@ -440,8 +440,8 @@ func (in *Ingester) openInto(ctx context.Context, e store.Event, v any) error {
 // customerConversation returns the customer's own conversation; any other
 // is not found, exactly like one that does not exist.
 func (in *Ingester) customerConversation(ctx context.Context, customerID, conversationID string) (store.Conversation, error) {
-	c, err := in.store.Conversation(ctx, conversationID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && c.CustomerID != customerID) {
+	c, err := store.CustomerConversation(ctx, in.store, customerID, conversationID)
+	if errors.Is(err, store.ErrNotFound) {
 		return store.Conversation{}, httpx.Errorf(http.StatusNotFound, "not_found", "That conversation does not exist.")
 	}
 	return c, err

@@ -367,8 +367,8 @@ func (a *API) rate(w http.ResponseWriter, r *http.Request) {
 // sees it. Nothing is stored.
 func (a *API) typing(w http.ResponseWriter, r *http.Request) {
 	customerID, _ := a.Customer(r)
-	c, err := a.Store.Conversation(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && c.CustomerID != customerID) {
+	c, err := store.CustomerConversation(r.Context(), a.Store, customerID, r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
 		httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "not_found", "That conversation does not exist."))
 		return
 	}
@@ -390,8 +390,8 @@ func (a *API) typing(w http.ResponseWriter, r *http.Request) {
 // "items":[{"title","payload"|"url"}]}; empty when it set none.
 func (a *API) menu(w http.ResponseWriter, r *http.Request) {
 	customerID, _ := a.Customer(r)
-	c, err := a.Store.Conversation(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && c.CustomerID != customerID) {
+	c, err := store.CustomerConversation(r.Context(), a.Store, customerID, r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
 		httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "not_found", "That conversation does not exist."))
 		return
 	}

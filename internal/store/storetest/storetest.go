@@ -82,6 +82,7 @@ func Run(t *testing.T, open Open) {
 		{"MenuAndEndpointFormat", testMenuAndEndpointFormat},
 		{"Ping", testPing},
 		{"PushSubscriptions", testPushSubscriptions},
+		{"CustomerOwnership", testCustomerOwnership},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -2631,5 +2632,32 @@ func testPushSubscriptions(t *testing.T, s store.Store) {
 	}
 	if got := list("cus_p1"); len(got) != 1 || got[0].ID != "psh_a" {
 		t.Fatalf("after delete: %+v", got)
+	}
+}
+
+// testCustomerOwnership: read through store.CustomerConversation and
+// store.CustomerLink, a customer reaches their own conversation and link;
+// another customer, or no customer, finds nothing, exactly as for an id
+// that does not exist.
+func testCustomerOwnership(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	must(t, s.CreateCustomer(ctx, store.Customer{ID: "cus_2", Email: "bo@example.com", PasswordHash: "x", CreatedAt: t0}))
+	if c, err := store.CustomerConversation(ctx, s, f.cust.ID, f.link.ConversationID); err != nil || c.ID != f.link.ConversationID {
+		t.Fatalf("the owner's conversation: %+v %v", c, err)
+	}
+	if l, err := store.CustomerLink(ctx, s, f.cust.ID, f.link.ID); err != nil || l.ID != f.link.ID {
+		t.Fatalf("the owner's link: %+v %v", l, err)
+	}
+	for _, who := range []string{"cus_2", ""} {
+		if c, err := store.CustomerConversation(ctx, s, who, f.link.ConversationID); !errors.Is(err, store.ErrNotFound) || c.ID != "" {
+			t.Errorf("customer %q reads the conversation: %+v %v", who, c, err)
+		}
+		if l, err := store.CustomerLink(ctx, s, who, f.link.ID); !errors.Is(err, store.ErrNotFound) || l.ID != "" {
+			t.Errorf("customer %q reads the link: %+v %v", who, l, err)
+		}
+	}
+	if _, err := store.CustomerConversation(ctx, s, f.cust.ID, "cnv_none"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a conversation that does not exist: %v", err)
 	}
 }
