@@ -248,7 +248,7 @@ func (t *pipelineTx) Read(ctx context.Context, q store.AppendQuery) (store.Appen
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
-	return out, err
+	return out, wrap("Read", err)
 }
 
 func readPipeline(br pgx.BatchResults, out *store.AppendState, institutions []string, busy bool) error {
@@ -336,7 +336,7 @@ func (t *pipelineTx) PendingSeqs(ctx context.Context, keys []store.PendingKey) (
 	}
 	rows, err := t.conn.Query(ctx, pendingSeqsSQL, convs, refs)
 	if err != nil {
-		return nil, err
+		return nil, wrap("PendingSeqs", err)
 	}
 	defer rows.Close()
 	out := make(map[store.PendingKey]int64, len(keys))
@@ -345,7 +345,7 @@ func (t *pipelineTx) PendingSeqs(ctx context.Context, keys []store.PendingKey) (
 		var ref []byte
 		var seq int64
 		if err := rows.Scan(&conv, &ref, &seq); err != nil {
-			return nil, err
+			return nil, wrap("PendingSeqs", err)
 		}
 		out[store.PendingKey{ConversationID: conv, Ref: string(ref)}] = seq
 	}

@@ -58,7 +58,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	s := &Store{pool: pool, now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
-		return nil, err
+		return nil, wrap("Open", err)
 	}
 	s.appender = newAppender(pool, func() time.Time { return s.now() }, s.Announce)
 	return s, nil
@@ -161,7 +161,7 @@ func (s *Store) CreateInstitution(ctx context.Context, in store.Institution) err
 	if isUnique(err) {
 		return store.ErrExists
 	}
-	return err
+	return wrap("CreateInstitution", err)
 }
 
 const institutionCols = `id, name, authorize_url, token_url, client_id, client_secret, created_at`
@@ -180,14 +180,14 @@ func (s *Store) Institution(ctx context.Context, id string) (store.Institution, 
 func (s *Store) Institutions(ctx context.Context) ([]store.Institution, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+institutionCols+` FROM institutions ORDER BY name, id`)
 	if err != nil {
-		return nil, err
+		return nil, wrap("Institutions", err)
 	}
 	defer rows.Close()
 	var out []store.Institution
 	for rows.Next() {
 		in, err := scanInstitution(rows)
 		if err != nil {
-			return nil, err
+			return nil, wrap("Institutions", err)
 		}
 		out = append(out, in)
 	}
@@ -197,7 +197,7 @@ func (s *Store) Institutions(ctx context.Context) ([]store.Institution, error) {
 func (s *Store) SetInstitutionEndpoints(ctx context.Context, id, authorizeURL, tokenURL string) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE institutions SET authorize_url = $1, token_url = $2 WHERE id = $3`, authorizeURL, tokenURL, id)
 	if err != nil {
-		return err
+		return wrap("SetInstitutionEndpoints", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return store.ErrNotFound
@@ -206,7 +206,7 @@ func (s *Store) SetInstitutionEndpoints(ctx context.Context, id, authorizeURL, t
 }
 
 func (s *Store) RotateAPIKey(ctx context.Context, k store.APIKey, oldKeysUntil time.Time) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return wrap("RotateAPIKey", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		until := oldKeysUntil
 		if now := s.now(); until.Before(now) {
 			until = now
@@ -220,7 +220,7 @@ func (s *Store) RotateAPIKey(ctx context.Context, k store.APIKey, oldKeysUntil t
 			return store.ErrExists
 		}
 		return err
-	})
+	}))
 }
 
 func (s *Store) APIKey(ctx context.Context, id string) (store.APIKey, error) {
@@ -229,7 +229,7 @@ func (s *Store) APIKey(ctx context.Context, id string) (store.APIKey, error) {
 	err := s.pool.QueryRow(ctx, `SELECT id, institution_id, hash, created_at, expires_at FROM api_keys WHERE id = $1`, id).
 		Scan(&k.ID, &k.InstitutionID, &k.Hash, &k.CreatedAt, &expires)
 	k.CreatedAt, k.ExpiresAt = k.CreatedAt.UTC(), orZero(expires)
-	return k, notFound(err)
+	return k, wrap("APIKey", notFound(err))
 }
 
 // Customers and sessions.
@@ -240,7 +240,7 @@ func (s *Store) CreateCustomer(ctx context.Context, cu store.Customer) error {
 	if isUnique(err) {
 		return store.ErrExists
 	}
-	return err
+	return wrap("CreateCustomer", err)
 }
 
 func (s *Store) customer(ctx context.Context, where, arg string) (store.Customer, error) {
@@ -267,7 +267,7 @@ func (s *Store) CreateSession(ctx context.Context, se store.Session, checked str
 		SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM customers WHERE id = $2 AND password_hash = $6 FOR SHARE)`,
 		se.IDHash, se.CustomerID, se.CSRFToken, se.CreatedAt, se.ExpiresAt, checked)
 	if err != nil {
-		return err
+		return wrap("CreateSession", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return store.ErrPasswordChanged
@@ -280,12 +280,12 @@ func (s *Store) Session(ctx context.Context, idHash []byte) (store.Session, erro
 	err := s.pool.QueryRow(ctx, `SELECT id_hash, customer_id, csrf_token, created_at, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2`, idHash, s.now()).
 		Scan(&se.IDHash, &se.CustomerID, &se.CSRFToken, &se.CreatedAt, &se.ExpiresAt)
 	se.CreatedAt, se.ExpiresAt = se.CreatedAt.UTC(), se.ExpiresAt.UTC()
-	return se, notFound(err)
+	return se, wrap("Session", notFound(err))
 }
 
 func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id_hash = $1`, idHash)
-	return err
+	return wrap("DeleteSession", err)
 }
 
 func (s *Store) SetPassword(ctx context.Context, customerID, hash string, keep []byte) error {
@@ -317,7 +317,7 @@ func (s *Store) SweepExpired(ctx context.Context, now time.Time) (int64, error) 
 	for _, q := range []string{`DELETE FROM sessions WHERE expires_at <= $1`, `DELETE FROM link_attempts WHERE expires_at <= $1`, `DELETE FROM password_resets WHERE expires_at <= $1`} {
 		tag, err := s.pool.Exec(ctx, q, now)
 		if err != nil {
-			return n, err
+			return n, wrap("SweepExpired", err)
 		}
 		n += tag.RowsAffected()
 	}
@@ -333,14 +333,14 @@ func (s *Store) DataKey(ctx context.Context, customerID string) (vault.WrappedKe
 	if errors.Is(err, pgx.ErrNoRows) {
 		return k, vault.ErrNoKey
 	}
-	return k, err
+	return k, wrap("DataKey", err)
 }
 
 func (s *Store) PutDataKey(ctx context.Context, k vault.WrappedKey) (vault.WrappedKey, error) {
 	_, err := s.pool.Exec(ctx, `INSERT INTO data_keys (customer_id, version, root_key_version, wrapped, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (customer_id) DO NOTHING`,
 		k.CustomerID, k.Version, k.RootKeyVersion, k.Wrapped, s.now())
 	if err != nil {
-		return vault.WrappedKey{}, err
+		return vault.WrappedKey{}, wrap("PutDataKey", err)
 	}
 	return s.DataKey(ctx, k.CustomerID)
 }
@@ -348,14 +348,14 @@ func (s *Store) PutDataKey(ctx context.Context, k vault.WrappedKey) (vault.Wrapp
 func (s *Store) DataKeysWrappedBelow(ctx context.Context, version, limit int) ([]vault.WrappedKey, error) {
 	rows, err := s.pool.Query(ctx, `SELECT customer_id, version, root_key_version, wrapped FROM data_keys WHERE root_key_version < $1 ORDER BY customer_id LIMIT $2`, version, limit)
 	if err != nil {
-		return nil, err
+		return nil, wrap("DataKeysWrappedBelow", err)
 	}
 	defer rows.Close()
 	var out []vault.WrappedKey
 	for rows.Next() {
 		var k vault.WrappedKey
 		if err := rows.Scan(&k.CustomerID, &k.Version, &k.RootKeyVersion, &k.Wrapped); err != nil {
-			return nil, err
+			return nil, wrap("DataKeysWrappedBelow", err)
 		}
 		out = append(out, k)
 	}
@@ -365,20 +365,20 @@ func (s *Store) DataKeysWrappedBelow(ctx context.Context, version, limit int) ([
 func (s *Store) RewrapDataKey(ctx context.Context, w vault.WrappedKey, oldRoot int) error {
 	_, err := s.pool.Exec(ctx, `UPDATE data_keys SET wrapped = $1, root_key_version = $2 WHERE customer_id = $3 AND version = $4 AND root_key_version = $5`,
 		w.Wrapped, w.RootKeyVersion, w.CustomerID, w.Version, oldRoot)
-	return err
+	return wrap("RewrapDataKey", err)
 }
 
 func (s *Store) RootKeyUsage(ctx context.Context) (map[int]int, error) {
 	rows, err := s.pool.Query(ctx, `SELECT root_key_version, count(*) FROM data_keys GROUP BY root_key_version`)
 	if err != nil {
-		return nil, err
+		return nil, wrap("RootKeyUsage", err)
 	}
 	defer rows.Close()
 	out := map[int]int{}
 	for rows.Next() {
 		var v, n int
 		if err := rows.Scan(&v, &n); err != nil {
-			return nil, err
+			return nil, wrap("RootKeyUsage", err)
 		}
 		out[v] = n
 	}
@@ -391,12 +391,12 @@ func (s *Store) PlatformSecret(ctx context.Context, name string) ([]byte, error)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, vault.ErrNoKey
 	}
-	return sealed, err
+	return sealed, wrap("PlatformSecret", err)
 }
 
 func (s *Store) PutPlatformSecret(ctx context.Context, name string, sealed []byte) ([]byte, error) {
 	if _, err := s.pool.Exec(ctx, `INSERT INTO platform_secrets (name, sealed, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`, name, sealed, s.now()); err != nil {
-		return nil, err
+		return nil, wrap("PutPlatformSecret", err)
 	}
 	return s.PlatformSecret(ctx, name)
 }
@@ -404,7 +404,7 @@ func (s *Store) PutPlatformSecret(ctx context.Context, name string, sealed []byt
 func (s *Store) PlatformSecrets(ctx context.Context) (map[string][]byte, error) {
 	rows, err := s.pool.Query(ctx, `SELECT name, sealed FROM platform_secrets`)
 	if err != nil {
-		return nil, err
+		return nil, wrap("PlatformSecrets", err)
 	}
 	defer rows.Close()
 	out := map[string][]byte{}
@@ -412,7 +412,7 @@ func (s *Store) PlatformSecrets(ctx context.Context) (map[string][]byte, error) 
 		var name string
 		var sealed []byte
 		if err := rows.Scan(&name, &sealed); err != nil {
-			return nil, err
+			return nil, wrap("PlatformSecrets", err)
 		}
 		out[name] = sealed
 	}
@@ -421,12 +421,12 @@ func (s *Store) PlatformSecrets(ctx context.Context) (map[string][]byte, error) 
 
 func (s *Store) ReplacePlatformSecret(ctx context.Context, name string, old, sealed []byte) error {
 	_, err := s.pool.Exec(ctx, `UPDATE platform_secrets SET sealed = $1 WHERE name = $2 AND sealed = $3`, sealed, name, old)
-	return err
+	return wrap("ReplacePlatformSecret", err)
 }
 
 func (s *Store) SetWebhookSecrets(ctx context.Context, institutionID string, secret, previous []byte) error {
 	_, err := s.pool.Exec(ctx, `UPDATE webhook_endpoints SET secret = $1, previous_secret = $2 WHERE institution_id = $3`, secret, previous, institutionID)
-	return err
+	return wrap("SetWebhookSecrets", err)
 }
 
 // Links.
@@ -434,7 +434,7 @@ func (s *Store) SetWebhookSecrets(ctx context.Context, institutionID string, sec
 func (s *Store) CreateLinkAttempt(ctx context.Context, a store.LinkAttempt) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO link_attempts (state_hash, customer_id, institution_id, link_id, code_verifier, scopes, expires_at, duration_days, disclosure_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		a.StateHash, a.CustomerID, a.InstitutionID, a.LinkID, a.CodeVerifier, strings.Join(a.Scopes, " "), a.ExpiresAt, a.DurationDays, a.DisclosureDigest)
-	return err
+	return wrap("CreateLinkAttempt", err)
 }
 
 func (s *Store) TakeLinkAttempt(ctx context.Context, stateHash []byte) (store.LinkAttempt, error) {
@@ -443,7 +443,7 @@ func (s *Store) TakeLinkAttempt(ctx context.Context, stateHash []byte) (store.Li
 	err := s.pool.QueryRow(ctx, `DELETE FROM link_attempts WHERE state_hash = $1 RETURNING state_hash, customer_id, institution_id, link_id, code_verifier, scopes, expires_at, duration_days, disclosure_digest`, stateHash).
 		Scan(&a.StateHash, &a.CustomerID, &a.InstitutionID, &a.LinkID, &a.CodeVerifier, &scopes, &a.ExpiresAt, &a.DurationDays, &a.DisclosureDigest)
 	if err != nil {
-		return store.LinkAttempt{}, notFound(err)
+		return store.LinkAttempt{}, wrap("TakeLinkAttempt", notFound(err))
 	}
 	s.pool.Exec(ctx, `DELETE FROM link_attempts WHERE expires_at <= $1`, s.now())
 	a.Scopes, a.ExpiresAt = strings.Fields(scopes), a.ExpiresAt.UTC()
@@ -455,7 +455,7 @@ func (s *Store) TakeLinkAttempt(ctx context.Context, stateHash []byte) (store.Li
 
 func (s *Store) CreateLink(ctx context.Context, l store.Link, grant store.Receipt) (store.Link, error) {
 	if err := store.CheckReceipt(grant); err != nil {
-		return l, err
+		return l, wrap("CreateLink", err)
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if l.ConversationID == "" {
@@ -483,7 +483,7 @@ func (s *Store) CreateLink(ctx context.Context, l store.Link, grant store.Receip
 		}
 		return insertNotice(ctx, tx, store.CreatedNotice(l))
 	})
-	return l, err
+	return l, wrap("CreateLink", err)
 }
 
 func insertNotice(ctx context.Context, tx pgx.Tx, n store.Notice) error {
@@ -504,7 +504,7 @@ func (s *Store) Redeliver(ctx context.Context, institutionID, noticeID string, n
 	tag, err := s.pool.Exec(ctx, `UPDATE outbox SET dead_at = NULL, attempts = 0, next_at = $1, lease_until = '-infinity' WHERE id = $2 AND institution_id = $3 AND dead_at IS NOT NULL`,
 		now, noticeID, institutionID)
 	if err != nil {
-		return err
+		return wrap("Redeliver", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return store.ErrNotFound
@@ -520,14 +520,14 @@ func insertReceipt(ctx context.Context, tx pgx.Tx, r store.Receipt) error {
 
 func (s *Store) PurgeReceipts(ctx context.Context, cutoff time.Time) (int64, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM consent_receipts WHERE collected_at < $1 AND link_id IN (SELECT id FROM links WHERE status <> $2)`, cutoff, store.LinkActive)
-	return tag.RowsAffected(), err
+	return tag.RowsAffected(), wrap("PurgeReceipts", err)
 }
 
 func (s *Store) Receipts(ctx context.Context, customerID string) ([]store.Receipt, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, customer_id, institution_id, link_id, action, scopes, purpose, collected_at, expires_at, method, disclosure_digest
 		FROM consent_receipts WHERE customer_id = $1 ORDER BY collected_at, id`, customerID)
 	if err != nil {
-		return nil, err
+		return nil, wrap("Receipts", err)
 	}
 	defer rows.Close()
 	var out []store.Receipt
@@ -535,7 +535,7 @@ func (s *Store) Receipts(ctx context.Context, customerID string) ([]store.Receip
 		var r store.Receipt
 		var scopes string
 		if err := rows.Scan(&r.ID, &r.CustomerID, &r.InstitutionID, &r.LinkID, &r.Action, &scopes, &r.Purpose, &r.CollectedAt, &r.ExpiresAt, &r.Method, &r.DisclosureDigest); err != nil {
-			return nil, err
+			return nil, wrap("Receipts", err)
 		}
 		r.Scopes, r.CollectedAt, r.ExpiresAt = strings.Fields(scopes), r.CollectedAt.UTC(), r.ExpiresAt.UTC()
 		out = append(out, r)
@@ -562,7 +562,7 @@ func (s *Store) Link(ctx context.Context, id string) (store.Link, error) {
 func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revoked, error) {
 	var out store.Revoked
 	if err := store.CheckReceipt(r.Receipt); err != nil {
-		return out, err
+		return out, wrap("RevokeLink", err)
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		l, last, err := lockLink(ctx, tx, r.LinkID)
@@ -598,7 +598,7 @@ func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revok
 		out.Link, out.Seq = l, m.Seq
 		return nil
 	})
-	return out, err
+	return out, wrap("RevokeLink", err)
 }
 
 func (s *Store) DueLinks(ctx context.Context, now time.Time, limit int) ([]store.Link, error) {
@@ -656,7 +656,7 @@ func (s *Store) Remind(ctx context.Context, linkID string, at time.Time, marker 
 		seq = m.Seq
 		return appendMarker(ctx, tx, &m)
 	})
-	return seq, err
+	return seq, wrap("Remind", err)
 }
 
 // lockLink locks a link and then its conversation, the order appends use,
@@ -710,7 +710,7 @@ func (s *Store) NarrowLink(ctx context.Context, n store.Narrowing) (store.Link, 
 		rc.CustomerID, rc.InstitutionID, rc.LinkID, rc.Scopes, rc.ExpiresAt = l.CustomerID, l.InstitutionID, l.ID, n.Scopes, l.ExpiresAt
 		return insertReceipt(ctx, tx, rc)
 	})
-	return l, err
+	return l, wrap("NarrowLink", err)
 }
 
 func (s *Store) RenewLink(ctx context.Context, r store.Renewal) (store.Link, error) {
@@ -734,20 +734,20 @@ func (s *Store) RenewLink(ctx context.Context, r store.Renewal) (store.Link, err
 		rc.CustomerID, rc.InstitutionID, rc.LinkID, rc.Scopes, rc.ExpiresAt = l.CustomerID, l.InstitutionID, l.ID, l.Scopes, l.ExpiresAt
 		return insertReceipt(ctx, tx, rc)
 	})
-	return l, err
+	return l, wrap("RenewLink", err)
 }
 
 func (s *Store) CreateDelegation(ctx context.Context, d store.Delegation, grant store.Receipt) error {
 	if err := store.CheckReceipt(grant); err != nil {
-		return err
+		return wrap("CreateDelegation", err)
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return wrap("CreateDelegation", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO delegations (id, link_id, owner_id, delegate_id, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			d.ID, d.LinkID, d.OwnerID, d.DelegateID, strings.Join(d.Scopes, " "), d.CreatedAt, d.ExpiresAt); err != nil {
 			return err
 		}
 		return insertReceipt(ctx, tx, grant)
-	})
+	}))
 }
 
 const delegationCols = `id, link_id, owner_id, delegate_id, scopes, created_at, expires_at, revoked_at`
@@ -772,14 +772,14 @@ func (s *Store) Delegations(ctx context.Context, linkID, delegateID string) ([]s
 	}
 	rows, err := s.pool.Query(ctx, q, arg)
 	if err != nil {
-		return nil, err
+		return nil, wrap("Delegations", err)
 	}
 	defer rows.Close()
 	var out []store.Delegation
 	for rows.Next() {
 		d, err := scanDelegation(rows)
 		if err != nil {
-			return nil, err
+			return nil, wrap("Delegations", err)
 		}
 		out = append(out, d)
 	}
@@ -788,9 +788,9 @@ func (s *Store) Delegations(ctx context.Context, linkID, delegateID string) ([]s
 
 func (s *Store) RevokeDelegation(ctx context.Context, id, ownerID string, at time.Time, r store.Receipt) error {
 	if err := store.CheckReceipt(r); err != nil {
-		return err
+		return wrap("RevokeDelegation", err)
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return wrap("RevokeDelegation", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var linkID, institutionID, scopes string
 		err := tx.QueryRow(ctx, `UPDATE delegations d SET revoked_at = $1 FROM links l
 			WHERE d.id = $2 AND d.owner_id = $3 AND d.revoked_at IS NULL AND l.id = d.link_id
@@ -804,7 +804,7 @@ func (s *Store) RevokeDelegation(ctx context.Context, id, ownerID string, at tim
 		}
 		r.CustomerID, r.LinkID, r.InstitutionID, r.Scopes = ownerID, linkID, institutionID, strings.Fields(scopes)
 		return insertReceipt(ctx, tx, r)
-	})
+	}))
 }
 
 // AppendLogEntry takes a transaction-scoped advisory lock so that nodes
@@ -819,11 +819,11 @@ func (s *Store) AppendLogEntry(ctx context.Context, e store.LogEntry) (uint64, e
 			VALUES ((SELECT coalesce(max(idx) + 1, 0) FROM access_entries), $1, $2, $3) RETURNING idx`,
 			e.Subject, string(e.Data), e.LeafHash[:]).Scan(&idx)
 	})
-	return idx, err
+	return idx, wrap("AppendLogEntry", err)
 }
 
 func (s *Store) SetOwner(ctx context.Context, conversationID, fromOwner, fromAgent, toOwner, toAgent string, n store.Notice) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return wrap("SetOwner", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// A new wait for a person starts afresh: open, normal priority.
 		tag, err := tx.Exec(ctx, `UPDATE conversations SET owner = $1, agent_id = $2,
 				status = CASE WHEN $1 = 'queue' THEN 'open' ELSE status END,
@@ -846,7 +846,7 @@ func (s *Store) SetOwner(ctx context.Context, conversationID, fromOwner, fromAge
 			return err
 		}
 		return insertNotice(ctx, tx, n)
-	})
+	}))
 }
 
 func (s *Store) ClearHistory(ctx context.Context, c store.Clearing) (store.Cleared, error) {
@@ -913,7 +913,7 @@ func (s *Store) ClearHistory(ctx context.Context, c store.Clearing) (store.Clear
 		out.ConversationID, out.Seq = l.ConversationID, m.Seq
 		return nil
 	})
-	return out, err
+	return out, wrap("ClearHistory", err)
 }
 
 func (s *Store) LogEntries(ctx context.Context, subject string) ([]store.LogEntry, error) {
@@ -948,18 +948,18 @@ func (s *Store) logEntries(ctx context.Context, query string, args ...any) ([]st
 func (s *Store) LeafHashes(ctx context.Context, from, to uint64) ([][32]byte, error) {
 	rows, err := s.pool.Query(ctx, `SELECT leaf_hash FROM access_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx`, from, to)
 	if err != nil {
-		return nil, err
+		return nil, wrap("LeafHashes", err)
 	}
 	defer rows.Close()
 	out := make([][32]byte, 0, to-min(from, to))
 	for rows.Next() {
 		var leaf []byte
 		if err := rows.Scan(&leaf); err != nil {
-			return nil, err
+			return nil, wrap("LeafHashes", err)
 		}
 		h, err := store.Hash32(leaf)
 		if err != nil {
-			return nil, err
+			return nil, wrap("LeafHashes", err)
 		}
 		out = append(out, h)
 	}
@@ -983,7 +983,7 @@ func (s *Store) LogNodes(ctx context.Context, ids []store.LogNodeID) ([][32]byte
 		SELECT n.level, n.idx, n.hash FROM unnest($2::smallint[], $3::bigint[]) AS j(level, idx)
 			JOIN log_nodes n ON n.level = j.level AND n.idx = j.idx`, leaves, levels, indexes)
 	if err != nil {
-		return nil, err
+		return nil, wrap("LogNodes", err)
 	}
 	defer rows.Close()
 	got := make(map[store.LogNodeID][32]byte, len(ids))
@@ -992,16 +992,16 @@ func (s *Store) LogNodes(ctx context.Context, ids []store.LogNodeID) ([][32]byte
 		var idx int64
 		var hash []byte
 		if err := rows.Scan(&level, &idx, &hash); err != nil {
-			return nil, err
+			return nil, wrap("LogNodes", err)
 		}
 		h, err := store.Hash32(hash)
 		if err != nil {
-			return nil, err
+			return nil, wrap("LogNodes", err)
 		}
 		got[store.LogNodeID{Level: uint8(level), Index: uint64(idx)}] = h
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, wrap("LogNodes", err)
 	}
 	return store.InOrder(ids, got)
 }
@@ -1016,7 +1016,7 @@ func (s *Store) PutLogNodes(ctx context.Context, nodes []store.LogNode) error {
 	}
 	// Kept hashes are never replaced: one that disagrees is damage, and
 	// then nothing is kept.
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return wrap("PutLogNodes", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// The CTE's rows are not visible to the SELECT: it compares with
 		// what was kept before, and an error rolls the insert back.
 		var disagree int
@@ -1034,37 +1034,37 @@ func (s *Store) PutLogNodes(ctx context.Context, nodes []store.LogNode) error {
 			return fmt.Errorf("%w: %d kept log nodes have another hash", store.ErrCorrupt, disagree)
 		}
 		return nil
-	})
+	}))
 }
 
 func (s *Store) LogNodesCover(ctx context.Context) (cover, kept uint64, err error) {
 	err = s.pool.QueryRow(ctx, `SELECT coalesce(max(idx) FILTER (WHERE level = 1) + 1, 0) * 2, count(*) FROM log_nodes`).Scan(&cover, &kept)
-	return cover, kept, err
+	return cover, kept, wrap("LogNodesCover", err)
 }
 
 func (s *Store) LogSize(ctx context.Context) (uint64, error) {
 	var n uint64
 	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM access_entries`).Scan(&n)
-	return n, err
+	return n, wrap("LogSize", err)
 }
 
 func (s *Store) PutCheckpoint(ctx context.Context, c store.StoredCheckpoint) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO log_checkpoints (size, note, created_at) VALUES ($1, $2, $3) ON CONFLICT (size) DO NOTHING`,
 		c.Size, c.Note, c.CreatedAt)
-	return err
+	return wrap("PutCheckpoint", err)
 }
 
 func (s *Store) Checkpoints(ctx context.Context) ([]store.StoredCheckpoint, error) {
 	rows, err := s.pool.Query(ctx, `SELECT size, note, created_at FROM log_checkpoints ORDER BY size`)
 	if err != nil {
-		return nil, err
+		return nil, wrap("Checkpoints", err)
 	}
 	defer rows.Close()
 	var out []store.StoredCheckpoint
 	for rows.Next() {
 		var c store.StoredCheckpoint
 		if err := rows.Scan(&c.Size, &c.Note, &c.CreatedAt); err != nil {
-			return nil, err
+			return nil, wrap("Checkpoints", err)
 		}
 		c.CreatedAt = c.CreatedAt.UTC()
 		out = append(out, c)
@@ -1073,14 +1073,14 @@ func (s *Store) Checkpoints(ctx context.Context) ([]store.StoredCheckpoint, erro
 }
 
 func (s *Store) PutWebhookEndpoint(ctx context.Context, e store.WebhookEndpoint) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return wrap("PutWebhookEndpoint", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := putEndpoint(ctx, tx, e); err != nil {
 			return err
 		}
 		// Notices held for want of an endpoint are due now.
 		_, err := tx.Exec(ctx, `UPDATE outbox SET next_at = '-infinity' WHERE institution_id = $1 AND delivered_at IS NULL AND dead_at IS NULL`, e.InstitutionID)
 		return err
-	})
+	}))
 }
 
 func putEndpoint(ctx context.Context, tx pgx.Tx, e store.WebhookEndpoint) error {
@@ -1098,7 +1098,7 @@ func (s *Store) WebhookEndpoint(ctx context.Context, institutionID string) (stor
 	err := s.pool.QueryRow(ctx, `SELECT institution_id, url, secret, previous_secret, previous_until, disabled_at, disabled_reason, created_at, format FROM webhook_endpoints WHERE institution_id = $1`, institutionID).
 		Scan(&e.InstitutionID, &e.URL, &e.Secret, &e.PreviousSecret, &until, &disabled, &e.DisabledReason, &e.CreatedAt, &e.Format)
 	e.PreviousUntil, e.DisabledAt, e.CreatedAt = orZero(until), orZero(disabled), e.CreatedAt.UTC()
-	return e, notFound(err)
+	return e, wrap("WebhookEndpoint", notFound(err))
 }
 
 func (s *Store) PutMenu(ctx context.Context, m store.Menu) error {
@@ -1109,7 +1109,7 @@ func (s *Store) PutMenu(ctx context.Context, m store.Menu) error {
 	_, err = s.pool.Exec(ctx, `INSERT INTO institution_menus (institution_id, get_started, items, updated_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (institution_id) DO UPDATE SET get_started = EXCLUDED.get_started, items = EXCLUDED.items, updated_at = EXCLUDED.updated_at`,
 		m.InstitutionID, m.GetStarted, string(items), m.UpdatedAt)
-	return err
+	return wrap("PutMenu", err)
 }
 
 func (s *Store) Menu(ctx context.Context, institutionID string) (store.Menu, error) {
@@ -1118,7 +1118,7 @@ func (s *Store) Menu(ctx context.Context, institutionID string) (store.Menu, err
 	err := s.pool.QueryRow(ctx, `SELECT get_started, items, updated_at FROM institution_menus WHERE institution_id = $1`, institutionID).
 		Scan(&m.GetStarted, &items, &m.UpdatedAt)
 	if err != nil {
-		return m, notFound(err)
+		return m, wrap("Menu", notFound(err))
 	}
 	m.UpdatedAt = m.UpdatedAt.UTC()
 	if err := json.Unmarshal([]byte(items), &m.Items); err != nil {
@@ -1129,7 +1129,7 @@ func (s *Store) Menu(ctx context.Context, institutionID string) (store.Menu, err
 
 func (s *Store) DisableWebhookEndpoint(ctx context.Context, institutionID, reason string, at time.Time) error {
 	_, err := s.pool.Exec(ctx, `UPDATE webhook_endpoints SET disabled_at = $1, disabled_reason = $2 WHERE institution_id = $3`, at, reason, institutionID)
-	return err
+	return wrap("DisableWebhookEndpoint", err)
 }
 
 const noticeCols = `id, institution_id, link_id, type, payload::text, created_at, attempts, delivered_at, dead_at, last_error, customer_id, sealed`
@@ -1159,11 +1159,11 @@ func (s *Store) ClaimNotices(ctx context.Context, now, leaseUntil time.Time, lim
 		AND o.id = (SELECT p.id FROM outbox p WHERE p.link_id = o.link_id AND p.delivered_at IS NULL AND p.dead_at IS NULL ORDER BY p.seq LIMIT 1)
 		ORDER BY o.created_at, o.id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING `+noticeCols, leaseUntil.Truncate(time.Microsecond), now, limit)
 	if err != nil {
-		return nil, err
+		return nil, wrap("ClaimNotices", err)
 	}
 	out, err := scanNotices(rows)
 	store.SortNotices(out) // RETURNING has no order
-	return out, err
+	return out, wrap("ClaimNotices", err)
 }
 
 // SettleNotices sends BEGIN, every update and COMMIT in one pipelined
@@ -1201,7 +1201,7 @@ func (s *Store) SettleNotices(ctx context.Context, os []store.Outcome) error {
 func (s *Store) Notices(ctx context.Context, institutionID string) ([]store.Notice, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+noticeCols+` FROM outbox WHERE institution_id = $1 ORDER BY seq`, institutionID)
 	if err != nil {
-		return nil, err
+		return nil, wrap("Notices", err)
 	}
 	return scanNotices(rows)
 }
@@ -1243,14 +1243,14 @@ func scanConversation(row pgx.Row) (store.Conversation, error) {
 func (s *Store) Conversations(ctx context.Context, customerID string) ([]store.Conversation, error) {
 	rows, err := s.pool.Query(ctx, conversationQuery+` WHERE c.customer_id = $1 ORDER BY i.name, c.id`, customerID)
 	if err != nil {
-		return nil, err
+		return nil, wrap("Conversations", err)
 	}
 	defer rows.Close()
 	var out []store.Conversation
 	for rows.Next() {
 		cv, err := scanConversation(rows)
 		if err != nil {
-			return nil, err
+			return nil, wrap("Conversations", err)
 		}
 		out = append(out, cv)
 	}
@@ -1303,7 +1303,7 @@ func (s *Store) LatestEvents(ctx context.Context, conversationID, typ string, li
 	rows, err := s.pool.Query(ctx, `SELECT conversation_id, seq, id, customer_id, institution_id, link_id, coalesce(bank_event_id, ''), type, author, occurred_at, received_at, replaces_seq, sealed
 		FROM events WHERE conversation_id = $1 AND type = $2 ORDER BY seq DESC LIMIT $3`, conversationID, typ, limit)
 	if err != nil {
-		return nil, err
+		return nil, wrap("LatestEvents", err)
 	}
 	return scanEvents(rows)
 }
@@ -1312,7 +1312,7 @@ func (s *Store) EventsAfter(ctx context.Context, conversationID string, after in
 	rows, err := s.pool.Query(ctx, `SELECT conversation_id, seq, id, customer_id, institution_id, link_id, coalesce(bank_event_id, ''), type, author, occurred_at, received_at, replaces_seq, sealed
 		FROM events WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, conversationID, after, limit)
 	if err != nil {
-		return nil, err
+		return nil, wrap("EventsAfter", err)
 	}
 	return scanEvents(rows)
 }
@@ -1321,7 +1321,7 @@ func (s *Store) EventsBefore(ctx context.Context, conversationID string, before 
 	rows, err := s.pool.Query(ctx, `SELECT * FROM (SELECT conversation_id, seq, id, customer_id, institution_id, link_id, coalesce(bank_event_id, ''), type, author, occurred_at, received_at, replaces_seq, sealed
 		FROM events WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3) page ORDER BY seq`, conversationID, before, limit)
 	if err != nil {
-		return nil, err
+		return nil, wrap("EventsBefore", err)
 	}
 	return scanEvents(rows)
 }
@@ -1358,7 +1358,7 @@ func (s *Store) CreateStaff(ctx context.Context, m store.Staff) error {
 	if isUnique(err) {
 		return store.ErrExists
 	}
-	return err
+	return wrap("CreateStaff", err)
 }
 
 func (s *Store) Staff(ctx context.Context, id string) (store.Staff, error) {
@@ -1370,7 +1370,7 @@ func (s *Store) StaffByEmail(ctx context.Context, email string) (store.Staff, er
 }
 
 func (s *Store) DisableStaff(ctx context.Context, institutionID, id string, at time.Time) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return wrap("DisableStaff", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE staff SET disabled_at = $1 WHERE id = $2 AND institution_id = $3`, at, id, institutionID)
 		if err != nil {
 			return err
@@ -1380,7 +1380,7 @@ func (s *Store) DisableStaff(ctx context.Context, institutionID, id string, at t
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM staff_sessions WHERE staff_id = $1`, id)
 		return err
-	})
+	}))
 }
 
 func (s *Store) CreateStaffSession(ctx context.Context, se store.StaffSession, checked string) error {
@@ -1389,7 +1389,7 @@ func (s *Store) CreateStaffSession(ctx context.Context, se store.StaffSession, c
 		SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM staff WHERE id = $2 AND password_hash = $6 AND disabled_at IS NULL FOR SHARE)`,
 		se.IDHash, se.StaffID, se.CSRFToken, se.CreatedAt, se.ExpiresAt, checked)
 	if err != nil {
-		return err
+		return wrap("CreateStaffSession", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return store.ErrPasswordChanged
@@ -1403,12 +1403,12 @@ func (s *Store) StaffSession(ctx context.Context, idHash []byte) (store.StaffSes
 		JOIN staff m ON m.id = ss.staff_id WHERE ss.id_hash = $1 AND ss.expires_at > $2 AND m.disabled_at IS NULL`, idHash, s.now()).
 		Scan(&se.IDHash, &se.StaffID, &se.CSRFToken, &se.CreatedAt, &se.ExpiresAt)
 	se.CreatedAt, se.ExpiresAt = se.CreatedAt.UTC(), se.ExpiresAt.UTC()
-	return se, notFound(err)
+	return se, wrap("StaffSession", notFound(err))
 }
 
 func (s *Store) DeleteStaffSession(ctx context.Context, idHash []byte) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM staff_sessions WHERE id_hash = $1`, idHash)
-	return err
+	return wrap("DeleteStaffSession", err)
 }
 
 func (s *Store) HandedOver(ctx context.Context, institutionID string) ([]store.Conversation, error) {
@@ -1419,7 +1419,7 @@ func (s *Store) HandedOver(ctx context.Context, institutionID string) ([]store.C
 func (s *Store) SetWork(ctx context.Context, conversationID, status string, snoozedUntil time.Time, priority int) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE conversations SET status = $1, snoozed_until = $2, priority = $3 WHERE id = $4`, status, nullTime(snoozedUntil), priority, conversationID)
 	if err != nil {
-		return err
+		return wrap("SetWork", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return store.ErrNotFound
@@ -1436,7 +1436,7 @@ func (s *Store) AddNote(ctx context.Context, n store.Note) error {
 			JOIN data_keys k ON k.customer_id = c.customer_id || '/' || c.institution_id WHERE c.id = $2 AND k.version = $6 FOR SHARE OF k)`,
 		n.ID, n.ConversationID, n.StaffID, n.Sealed, n.CreatedAt, vault.SealedVersion(n.Sealed))
 	if err != nil {
-		return err
+		return wrap("AddNote", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return store.ErrStaleKey
@@ -1457,7 +1457,7 @@ func (s *Store) Notes(ctx context.Context, conversationID string) ([]store.Note,
 func (s *Store) AddCanned(ctx context.Context, cr store.Canned) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO canned_responses (id, institution_id, title, text, created_at) VALUES ($1, $2, $3, $4, $5)`,
 		cr.ID, cr.InstitutionID, cr.Title, cr.Text, cr.CreatedAt)
-	return err
+	return wrap("AddCanned", err)
 }
 
 func (s *Store) CannedResponses(ctx context.Context, institutionID string) ([]store.Canned, error) {
@@ -1476,7 +1476,7 @@ func (s *Store) AddRating(ctx context.Context, r store.Rating) error {
 	if isUnique(err) {
 		return store.ErrExists
 	}
-	return err
+	return wrap("AddRating", err)
 }
 
 func (s *Store) Ratings(ctx context.Context, institutionID string, since time.Time) ([]store.Rating, error) {
@@ -1531,12 +1531,12 @@ func (s *Store) SetPresence(ctx context.Context, p store.Presence) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO staff_presence (stream_id, staff_id, session_hash, status, expires_at) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (stream_id) DO UPDATE SET status = excluded.status, expires_at = excluded.expires_at`,
 		p.StreamID, p.StaffID, p.SessionHash, p.Status, p.ExpiresAt)
-	return err
+	return wrap("SetPresence", err)
 }
 
 func (s *Store) EndPresence(ctx context.Context, streamID string, now time.Time) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM staff_presence WHERE stream_id = $1 OR expires_at <= $2`, streamID, now)
-	return err
+	return wrap("EndPresence", err)
 }
 
 func (s *Store) StaffPresence(ctx context.Context, institutionID string, now time.Time) (map[string]string, error) {
@@ -1558,7 +1558,7 @@ func (s *Store) StaffPresence(ctx context.Context, institutionID string, now tim
 			out[r.id] = store.PresenceOnline
 		}
 	}
-	return out, err
+	return out, wrap("StaffPresence", err)
 }
 
 func (s *Store) HandedOverActivity(ctx context.Context, institutionID string) ([]store.Activity, error) {
@@ -1584,13 +1584,13 @@ func (s *Store) HandedOverActivity(ctx context.Context, institutionID string) ([
 func (s *Store) AddLabel(ctx context.Context, l store.Label) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO conversation_labels (conversation_id, label, staff_id, created_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (conversation_id, label) DO NOTHING`, l.ConversationID, l.Label, l.StaffID, l.CreatedAt)
-	return err
+	return wrap("AddLabel", err)
 }
 
 func (s *Store) RemoveLabel(ctx context.Context, conversationID, label string) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM conversation_labels WHERE conversation_id = $1 AND label = $2`, conversationID, label)
 	if err != nil {
-		return err
+		return wrap("RemoveLabel", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return store.ErrNotFound
@@ -1609,13 +1609,13 @@ func (s *Store) ConversationLabels(ctx context.Context, institutionID string) (m
 	for _, l := range ls {
 		out[l.ConversationID] = append(out[l.ConversationID], l.Label)
 	}
-	return out, err
+	return out, wrap("ConversationLabels", err)
 }
 
 func (s *Store) DeleteCanned(ctx context.Context, institutionID, id string) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM canned_responses WHERE institution_id = $1 AND id = $2`, institutionID, id)
 	if err != nil {
-		return err
+		return wrap("DeleteCanned", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return store.ErrNotFound
@@ -1638,4 +1638,14 @@ func collect[T any](rows pgx.Rows, err error, scan func(pgx.Rows) (T, error)) ([
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// wrap names the store and the operation in an error that comes out of
+// one of its methods, keeping what it wraps (errors.Is still finds
+// store.ErrNotFound and the rest). nil stays nil.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
 }

@@ -18,7 +18,7 @@ func (s *Store) CreateResetToken(ctx context.Context, t store.ResetToken) error 
 	if isUnique(err) {
 		return store.ErrExists
 	}
-	return err
+	return wrap("CreateResetToken", err)
 }
 
 func (s *Store) ResetPassword(ctx context.Context, tokenHash []byte, passwordHash string, now time.Time) (string, error) {
@@ -40,7 +40,7 @@ func (s *Store) ResetPassword(ctx context.Context, tokenHash []byte, passwordHas
 		return err
 	})
 	if err != nil {
-		return "", err
+		return "", wrap("ResetPassword", err)
 	}
 	return customerID, nil
 }
@@ -49,7 +49,7 @@ func (s *Store) Reauthenticated(ctx context.Context, idHash []byte, at time.Time
 	tag, err := s.pool.Exec(ctx, `INSERT INTO session_reauth (id_hash, at) SELECT id_hash, $1 FROM sessions WHERE id_hash = $2 AND expires_at > $3
 		ON CONFLICT (id_hash) DO UPDATE SET at = greatest(session_reauth.at, EXCLUDED.at)`, at, idHash, s.now())
 	if err != nil {
-		return err
+		return wrap("Reauthenticated", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return store.ErrNotFound
@@ -63,7 +63,7 @@ func (s *Store) LastReauth(ctx context.Context, idHash []byte) (time.Time, error
 	if errors.Is(err, pgx.ErrNoRows) {
 		return time.Time{}, nil
 	}
-	return at.UTC(), err
+	return at.UTC(), wrap("LastReauth", err)
 }
 
 func (s *Store) PutTOTP(ctx context.Context, t store.TOTP) error {
@@ -71,7 +71,7 @@ func (s *Store) PutTOTP(ctx context.Context, t store.TOTP) error {
 		ON CONFLICT (customer_id) DO UPDATE SET sealed = EXCLUDED.sealed, created_at = EXCLUDED.created_at, last_step = 0
 		WHERE customer_totp.confirmed_at IS NULL`, t.CustomerID, t.Sealed, t.CreatedAt)
 	if err != nil {
-		return err
+		return wrap("PutTOTP", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return store.ErrExists
@@ -87,11 +87,11 @@ func (s *Store) TOTP(ctx context.Context, customerID string) (store.TOTP, error)
 		FROM customer_totp t WHERE customer_id = $1`, customerID).
 		Scan(&t.Sealed, &t.CreatedAt, &confirmed, &t.LastStep, &t.RecoveryCodesLeft)
 	t.CreatedAt, t.ConfirmedAt = t.CreatedAt.UTC(), orZero(confirmed)
-	return t, notFound(err)
+	return t, wrap("TOTP", notFound(err))
 }
 
 func (s *Store) ConfirmTOTP(ctx context.Context, customerID string, step int64, codes [][]byte, at time.Time) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return wrap("ConfirmTOTP", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE customer_totp SET confirmed_at = $1, last_step = $2 WHERE customer_id = $3 AND confirmed_at IS NULL`, at, step, customerID)
 		if err != nil {
 			return err
@@ -100,7 +100,7 @@ func (s *Store) ConfirmTOTP(ctx context.Context, customerID string, step int64, 
 			return store.ErrNotFound
 		}
 		return replaceRecoveryCodes(ctx, tx, customerID, codes, at)
-	})
+	}))
 }
 
 func replaceRecoveryCodes(ctx context.Context, tx pgx.Tx, customerID string, codes [][]byte, at time.Time) error {
@@ -120,7 +120,7 @@ func (s *Store) UseTOTPStep(ctx context.Context, customerID string, step int64) 
 	// and the second finds the step taken.
 	tag, err := s.pool.Exec(ctx, `UPDATE customer_totp SET last_step = $2 WHERE customer_id = $1 AND confirmed_at IS NOT NULL AND last_step < $2`, customerID, step)
 	if err != nil {
-		return err
+		return wrap("UseTOTPStep", err)
 	}
 	if tag.RowsAffected() == 1 {
 		return nil
@@ -128,31 +128,31 @@ func (s *Store) UseTOTPStep(ctx context.Context, customerID string, step int64) 
 	var one int
 	err = s.pool.QueryRow(ctx, `SELECT 1 FROM customer_totp WHERE customer_id = $1 AND confirmed_at IS NOT NULL`, customerID).Scan(&one)
 	if err != nil {
-		return notFound(err)
+		return wrap("UseTOTPStep", notFound(err))
 	}
 	return store.ErrCodeUsed
 }
 
 func (s *Store) DeleteTOTP(ctx context.Context, customerID string) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return wrap("DeleteTOTP", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE customer_id = $1`, customerID); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `DELETE FROM customer_totp WHERE customer_id = $1`, customerID)
 		return err
-	})
+	}))
 }
 
 func (s *Store) SetRecoveryCodes(ctx context.Context, customerID string, codes [][]byte, at time.Time) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return wrap("SetRecoveryCodes", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		return replaceRecoveryCodes(ctx, tx, customerID, codes, at)
-	})
+	}))
 }
 
 func (s *Store) UseRecoveryCode(ctx context.Context, customerID string, hash []byte, at time.Time) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE recovery_codes SET used_at = $1 WHERE customer_id = $2 AND code_hash = $3 AND used_at IS NULL`, at, customerID, hash)
 	if err != nil {
-		return err
+		return wrap("UseRecoveryCode", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return store.ErrNotFound
@@ -166,7 +166,7 @@ func (s *Store) SetBrand(ctx context.Context, b store.Brand) error {
 		ON CONFLICT (institution_id) DO UPDATE SET color = EXCLUDED.color, logo = EXCLUDED.logo, logo_type = EXCLUDED.logo_type, updated_at = EXCLUDED.updated_at`,
 		b.InstitutionID, b.Color, b.Logo, b.LogoType, b.UpdatedAt)
 	if err != nil {
-		return err
+		return wrap("SetBrand", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return store.ErrNotFound
@@ -179,20 +179,20 @@ func (s *Store) Brand(ctx context.Context, institutionID string) (store.Brand, e
 	err := s.pool.QueryRow(ctx, `SELECT color, logo, logo_type, updated_at FROM institution_brands WHERE institution_id = $1`, institutionID).
 		Scan(&b.Color, &b.Logo, &b.LogoType, &b.UpdatedAt)
 	b.UpdatedAt = b.UpdatedAt.UTC()
-	return b, notFound(err)
+	return b, wrap("Brand", notFound(err))
 }
 
 func (s *Store) Brands(ctx context.Context) ([]store.Brand, error) {
 	rows, err := s.pool.Query(ctx, `SELECT institution_id, color, logo_type, updated_at FROM institution_brands ORDER BY institution_id`)
 	if err != nil {
-		return nil, err
+		return nil, wrap("Brands", err)
 	}
 	defer rows.Close()
 	var out []store.Brand
 	for rows.Next() {
 		var b store.Brand
 		if err := rows.Scan(&b.InstitutionID, &b.Color, &b.LogoType, &b.UpdatedAt); err != nil {
-			return nil, err
+			return nil, wrap("Brands", err)
 		}
 		b.UpdatedAt = b.UpdatedAt.UTC()
 		out = append(out, b)

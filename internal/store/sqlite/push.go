@@ -34,7 +34,7 @@ func (s *Store) PutPushSubscription(ctx context.Context, p store.PushSubscriptio
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("sqlite: put push subscription: %w", err)
 	}
-	return err
+	return wrap("PutPushSubscription", err)
 }
 
 func (s *Store) PushSubscriptions(ctx context.Context, customerIDs []string) ([]store.PushSubscription, error) {
@@ -72,5 +72,5 @@ func (s *Store) DeletePushSubscription(ctx context.Context, customerID, id strin
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("sqlite: delete push subscription: %w", err)
 	}
-	return err
+	return wrap("DeletePushSubscription", err)
 }

@@ -14,14 +14,14 @@ import (
 // touches a link, a key or an event, so each is a writeAside.
 
 func (s *Store) CreateResetToken(ctx context.Context, t store.ResetToken) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("CreateResetToken", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `INSERT INTO password_resets (token_hash, customer_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
 			t.Hash, t.CustomerID, micros(t.CreatedAt), micros(t.ExpiresAt))
 		if isUnique(err) {
 			return store.ErrExists
 		}
 		return err
-	})
+	}))
 }
 
 func (s *Store) ResetPassword(ctx context.Context, tokenHash []byte, passwordHash string, now time.Time) (string, error) {
@@ -41,13 +41,13 @@ func (s *Store) ResetPassword(ctx context.Context, tokenHash []byte, passwordHas
 		return err
 	})
 	if err != nil {
-		return "", err
+		return "", wrap("ResetPassword", err)
 	}
 	return customerID, nil
 }
 
 func (s *Store) Reauthenticated(ctx context.Context, idHash []byte, at time.Time) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("Reauthenticated", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `INSERT INTO session_reauth (id_hash, at) SELECT id_hash, ? FROM sessions WHERE id_hash = ? AND expires_at > ?
 			ON CONFLICT (id_hash) DO UPDATE SET at = max(at, excluded.at)`, micros(at), idHash, micros(s.now()))
 		if err != nil {
@@ -57,7 +57,7 @@ func (s *Store) Reauthenticated(ctx context.Context, idHash []byte, at time.Time
 			return store.ErrNotFound
 		}
 		return nil
-	})
+	}))
 }
 
 func (s *Store) LastReauth(ctx context.Context, idHash []byte) (time.Time, error) {
@@ -66,11 +66,11 @@ func (s *Store) LastReauth(ctx context.Context, idHash []byte) (time.Time, error
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, nil
 	}
-	return fromMicros(at), err
+	return fromMicros(at), wrap("LastReauth", err)
 }
 
 func (s *Store) PutTOTP(ctx context.Context, t store.TOTP) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("PutTOTP", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		var confirmed int64
 		switch err := c.QueryRowContext(ctx, `SELECT confirmed_at FROM customer_totp WHERE customer_id = ?`, t.CustomerID).Scan(&confirmed); {
 		case err == nil && confirmed != 0:
@@ -82,7 +82,7 @@ func (s *Store) PutTOTP(ctx context.Context, t store.TOTP) error {
 			ON CONFLICT (customer_id) DO UPDATE SET sealed = excluded.sealed, created_at = excluded.created_at, confirmed_at = 0, last_step = 0`,
 			t.CustomerID, t.Sealed, micros(t.CreatedAt))
 		return err
-	})
+	}))
 }
 
 func (s *Store) TOTP(ctx context.Context, customerID string) (store.TOTP, error) {
@@ -93,11 +93,11 @@ func (s *Store) TOTP(ctx context.Context, customerID string) (store.TOTP, error)
 		FROM customer_totp t WHERE customer_id = ?`, customerID).
 		Scan(&t.Sealed, &created, &confirmed, &t.LastStep, &t.RecoveryCodesLeft)
 	t.CreatedAt, t.ConfirmedAt = fromMicros(created), fromMicros(confirmed)
-	return t, notFound(err)
+	return t, wrap("TOTP", notFound(err))
 }
 
 func (s *Store) ConfirmTOTP(ctx context.Context, customerID string, step int64, codes [][]byte, at time.Time) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("ConfirmTOTP", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `UPDATE customer_totp SET confirmed_at = ?, last_step = ? WHERE customer_id = ? AND confirmed_at = 0`,
 			micros(at), step, customerID)
 		if err != nil {
@@ -107,7 +107,7 @@ func (s *Store) ConfirmTOTP(ctx context.Context, customerID string, step int64, 
 			return store.ErrNotFound
 		}
 		return replaceRecoveryCodes(ctx, c, customerID, codes, at)
-	})
+	}))
 }
 
 func replaceRecoveryCodes(ctx context.Context, c *sql.Conn, customerID string, codes [][]byte, at time.Time) error {
@@ -123,7 +123,7 @@ func replaceRecoveryCodes(ctx context.Context, c *sql.Conn, customerID string, c
 }
 
 func (s *Store) UseTOTPStep(ctx context.Context, customerID string, step int64) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("UseTOTPStep", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		var last int64
 		err := c.QueryRowContext(ctx, `SELECT last_step FROM customer_totp WHERE customer_id = ? AND confirmed_at <> 0`, customerID).Scan(&last)
 		if err != nil {
@@ -134,27 +134,27 @@ func (s *Store) UseTOTPStep(ctx context.Context, customerID string, step int64) 
 		}
 		_, err = c.ExecContext(ctx, `UPDATE customer_totp SET last_step = ? WHERE customer_id = ?`, step, customerID)
 		return err
-	})
+	}))
 }
 
 func (s *Store) DeleteTOTP(ctx context.Context, customerID string) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("DeleteTOTP", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		if _, err := c.ExecContext(ctx, `DELETE FROM recovery_codes WHERE customer_id = ?`, customerID); err != nil {
 			return err
 		}
 		_, err := c.ExecContext(ctx, `DELETE FROM customer_totp WHERE customer_id = ?`, customerID)
 		return err
-	})
+	}))
 }
 
 func (s *Store) SetRecoveryCodes(ctx context.Context, customerID string, codes [][]byte, at time.Time) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("SetRecoveryCodes", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		return replaceRecoveryCodes(ctx, c, customerID, codes, at)
-	})
+	}))
 }
 
 func (s *Store) UseRecoveryCode(ctx context.Context, customerID string, hash []byte, at time.Time) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("UseRecoveryCode", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `UPDATE recovery_codes SET used_at = ? WHERE customer_id = ? AND code_hash = ? AND used_at = 0`, micros(at), customerID, hash)
 		if err != nil {
 			return err
@@ -163,11 +163,11 @@ func (s *Store) UseRecoveryCode(ctx context.Context, customerID string, hash []b
 			return store.ErrNotFound
 		}
 		return nil
-	})
+	}))
 }
 
 func (s *Store) SetBrand(ctx context.Context, b store.Brand) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("SetBrand", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		var one int
 		if err := c.QueryRowContext(ctx, `SELECT 1 FROM institutions WHERE id = ?`, b.InstitutionID).Scan(&one); err != nil {
 			return notFound(err)
@@ -176,7 +176,7 @@ func (s *Store) SetBrand(ctx context.Context, b store.Brand) error {
 			ON CONFLICT (institution_id) DO UPDATE SET color = excluded.color, logo = excluded.logo, logo_type = excluded.logo_type, updated_at = excluded.updated_at`,
 			b.InstitutionID, b.Color, b.Logo, b.LogoType, micros(b.UpdatedAt))
 		return err
-	})
+	}))
 }
 
 func (s *Store) Brand(ctx context.Context, institutionID string) (store.Brand, error) {
@@ -185,13 +185,13 @@ func (s *Store) Brand(ctx context.Context, institutionID string) (store.Brand, e
 	err := s.reads.QueryRowContext(ctx, `SELECT color, logo, logo_type, updated_at FROM institution_brands WHERE institution_id = ?`, institutionID).
 		Scan(&b.Color, &b.Logo, &b.LogoType, &updated)
 	b.UpdatedAt = fromMicros(updated)
-	return b, notFound(err)
+	return b, wrap("Brand", notFound(err))
 }
 
 func (s *Store) Brands(ctx context.Context) ([]store.Brand, error) {
 	rows, err := s.reads.QueryContext(ctx, `SELECT institution_id, color, logo_type, updated_at FROM institution_brands ORDER BY institution_id`)
 	if err != nil {
-		return nil, err
+		return nil, wrap("Brands", err)
 	}
 	defer rows.Close()
 	var out []store.Brand
@@ -199,7 +199,7 @@ func (s *Store) Brands(ctx context.Context) ([]store.Brand, error) {
 		var b store.Brand
 		var updated int64
 		if err := rows.Scan(&b.InstitutionID, &b.Color, &b.LogoType, &updated); err != nil {
-			return nil, err
+			return nil, wrap("Brands", err)
 		}
 		b.UpdatedAt = fromMicros(updated)
 		out = append(out, b)

@@ -210,7 +210,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		conn.Close()
 		w.Close()
-		return nil, err
+		return nil, wrap("Open", err)
 	}
 	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
 	if err != nil {
@@ -225,7 +225,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		r.Close()
 		conn.Close()
 		w.Close()
-		return nil, err
+		return nil, wrap("Open", err)
 	}
 	// The writer never checkpoints inside a commit (that stalled whichever
 	// group crossed the threshold); a background connection does, PASSIVE,
@@ -480,14 +480,14 @@ func notFound(err error) error {
 // Institutions and keys.
 
 func (s *Store) CreateInstitution(ctx context.Context, in store.Institution) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("CreateInstitution", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `INSERT INTO institutions (id, name, authorize_url, token_url, client_id, client_secret, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			in.ID, in.Name, in.AuthorizeURL, in.TokenURL, in.ClientID, in.ClientSecret, micros(in.CreatedAt))
 		if isUnique(err) {
 			return store.ErrExists
 		}
 		return err
-	})
+	}))
 }
 
 const institutionCols = `id, name, authorize_url, token_url, client_id, client_secret, created_at`
@@ -507,14 +507,14 @@ func (s *Store) Institution(ctx context.Context, id string) (store.Institution, 
 func (s *Store) Institutions(ctx context.Context) ([]store.Institution, error) {
 	rows, err := s.reads.QueryContext(ctx, `SELECT `+institutionCols+` FROM institutions ORDER BY name, id`)
 	if err != nil {
-		return nil, err
+		return nil, wrap("Institutions", err)
 	}
 	defer rows.Close()
 	var out []store.Institution
 	for rows.Next() {
 		in, err := scanInstitution(rows)
 		if err != nil {
-			return nil, err
+			return nil, wrap("Institutions", err)
 		}
 		out = append(out, in)
 	}
@@ -522,7 +522,7 @@ func (s *Store) Institutions(ctx context.Context) ([]store.Institution, error) {
 }
 
 func (s *Store) SetInstitutionEndpoints(ctx context.Context, id, authorizeURL, tokenURL string) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("SetInstitutionEndpoints", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `UPDATE institutions SET authorize_url = ?, token_url = ? WHERE id = ?`, authorizeURL, tokenURL, id)
 		if err != nil {
 			return err
@@ -531,11 +531,11 @@ func (s *Store) SetInstitutionEndpoints(ctx context.Context, id, authorizeURL, t
 			return store.ErrNotFound
 		}
 		return nil
-	})
+	}))
 }
 
 func (s *Store) RotateAPIKey(ctx context.Context, k store.APIKey, oldKeysUntil time.Time) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("RotateAPIKey", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		until := micros(oldKeysUntil)
 		if now := micros(s.now()); until < now {
 			until = now
@@ -549,7 +549,7 @@ func (s *Store) RotateAPIKey(ctx context.Context, k store.APIKey, oldKeysUntil t
 			return store.ErrExists
 		}
 		return err
-	})
+	}))
 }
 
 func (s *Store) APIKey(ctx context.Context, id string) (store.APIKey, error) {
@@ -558,20 +558,20 @@ func (s *Store) APIKey(ctx context.Context, id string) (store.APIKey, error) {
 	err := s.rstmts.apiKey.QueryRowContext(ctx, id).
 		Scan(&k.ID, &k.InstitutionID, &k.Hash, &created, &expires)
 	k.CreatedAt, k.ExpiresAt = fromMicros(created), fromMicros(expires)
-	return k, notFound(err)
+	return k, wrap("APIKey", notFound(err))
 }
 
 // Customers and sessions.
 
 func (s *Store) CreateCustomer(ctx context.Context, cu store.Customer) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("CreateCustomer", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `INSERT INTO customers (id, email, password_hash, created_at) VALUES (?, ?, ?, ?)`,
 			cu.ID, cu.Email, cu.PasswordHash, micros(cu.CreatedAt))
 		if isUnique(err) {
 			return store.ErrExists
 		}
 		return err
-	})
+	}))
 }
 
 func (s *Store) customer(ctx context.Context, where string, arg string) (store.Customer, error) {
@@ -592,7 +592,7 @@ func (s *Store) Customer(ctx context.Context, id string) (store.Customer, error)
 }
 
 func (s *Store) CreateSession(ctx context.Context, se store.Session, checked string) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("CreateSession", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `INSERT INTO sessions (id_hash, customer_id, csrf_token, created_at, expires_at)
 			SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM customers WHERE id = ? AND password_hash = ?)`,
 			se.IDHash, se.CustomerID, se.CSRFToken, micros(se.CreatedAt), micros(se.ExpiresAt), se.CustomerID, checked)
@@ -603,7 +603,7 @@ func (s *Store) CreateSession(ctx context.Context, se store.Session, checked str
 			return store.ErrPasswordChanged
 		}
 		return nil
-	})
+	}))
 }
 
 func (s *Store) Session(ctx context.Context, idHash []byte) (store.Session, error) {
@@ -612,14 +612,14 @@ func (s *Store) Session(ctx context.Context, idHash []byte) (store.Session, erro
 	err := s.rstmts.session.QueryRowContext(ctx, idHash, micros(s.now())).
 		Scan(&se.IDHash, &se.CustomerID, &se.CSRFToken, &created, &expires)
 	se.CreatedAt, se.ExpiresAt = fromMicros(created), fromMicros(expires)
-	return se, notFound(err)
+	return se, wrap("Session", notFound(err))
 }
 
 func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("DeleteSession", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
 		return err
-	})
+	}))
 }
 
 func (s *Store) SetPassword(ctx context.Context, customerID, hash string, keep []byte) error {
@@ -659,7 +659,7 @@ func (s *Store) SweepExpired(ctx context.Context, now time.Time) (int64, error) 
 		}
 		return nil
 	})
-	return n, err
+	return n, wrap("SweepExpired", err)
 }
 
 // Data keys.
@@ -671,7 +671,7 @@ func (s *Store) DataKey(ctx context.Context, customerID string) (vault.WrappedKe
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, vault.ErrNoKey
 	}
-	return k, err
+	return k, wrap("DataKey", err)
 }
 
 func (s *Store) PutDataKey(ctx context.Context, k vault.WrappedKey) (vault.WrappedKey, error) {
@@ -681,7 +681,7 @@ func (s *Store) PutDataKey(ctx context.Context, k vault.WrappedKey) (vault.Wrapp
 		return err
 	})
 	if err != nil {
-		return vault.WrappedKey{}, err
+		return vault.WrappedKey{}, wrap("PutDataKey", err)
 	}
 	return s.DataKey(ctx, k.CustomerID)
 }
@@ -689,14 +689,14 @@ func (s *Store) PutDataKey(ctx context.Context, k vault.WrappedKey) (vault.Wrapp
 func (s *Store) DataKeysWrappedBelow(ctx context.Context, version, limit int) ([]vault.WrappedKey, error) {
 	rows, err := s.reads.QueryContext(ctx, `SELECT customer_id, version, root_key_version, wrapped FROM data_keys WHERE root_key_version < ? ORDER BY customer_id LIMIT ?`, version, limit)
 	if err != nil {
-		return nil, err
+		return nil, wrap("DataKeysWrappedBelow", err)
 	}
 	defer rows.Close()
 	var out []vault.WrappedKey
 	for rows.Next() {
 		var k vault.WrappedKey
 		if err := rows.Scan(&k.CustomerID, &k.Version, &k.RootKeyVersion, &k.Wrapped); err != nil {
-			return nil, err
+			return nil, wrap("DataKeysWrappedBelow", err)
 		}
 		out = append(out, k)
 	}
@@ -704,24 +704,24 @@ func (s *Store) DataKeysWrappedBelow(ctx context.Context, version, limit int) ([
 }
 
 func (s *Store) RewrapDataKey(ctx context.Context, w vault.WrappedKey, oldRoot int) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("RewrapDataKey", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `UPDATE data_keys SET wrapped = ?, root_key_version = ? WHERE customer_id = ? AND version = ? AND root_key_version = ?`,
 			w.Wrapped, w.RootKeyVersion, w.CustomerID, w.Version, oldRoot)
 		return err
-	})
+	}))
 }
 
 func (s *Store) RootKeyUsage(ctx context.Context) (map[int]int, error) {
 	rows, err := s.reads.QueryContext(ctx, `SELECT root_key_version, count(*) FROM data_keys GROUP BY root_key_version`)
 	if err != nil {
-		return nil, err
+		return nil, wrap("RootKeyUsage", err)
 	}
 	defer rows.Close()
 	out := map[int]int{}
 	for rows.Next() {
 		var v, n int
 		if err := rows.Scan(&v, &n); err != nil {
-			return nil, err
+			return nil, wrap("RootKeyUsage", err)
 		}
 		out[v] = n
 	}
@@ -734,7 +734,7 @@ func (s *Store) PlatformSecret(ctx context.Context, name string) ([]byte, error)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, vault.ErrNoKey
 	}
-	return sealed, err
+	return sealed, wrap("PlatformSecret", err)
 }
 
 func (s *Store) PutPlatformSecret(ctx context.Context, name string, sealed []byte) ([]byte, error) {
@@ -743,7 +743,7 @@ func (s *Store) PutPlatformSecret(ctx context.Context, name string, sealed []byt
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, wrap("PutPlatformSecret", err)
 	}
 	return s.PlatformSecret(ctx, name)
 }
@@ -751,7 +751,7 @@ func (s *Store) PutPlatformSecret(ctx context.Context, name string, sealed []byt
 func (s *Store) PlatformSecrets(ctx context.Context) (map[string][]byte, error) {
 	rows, err := s.reads.QueryContext(ctx, `SELECT name, sealed FROM platform_secrets`)
 	if err != nil {
-		return nil, err
+		return nil, wrap("PlatformSecrets", err)
 	}
 	defer rows.Close()
 	out := map[string][]byte{}
@@ -759,7 +759,7 @@ func (s *Store) PlatformSecrets(ctx context.Context) (map[string][]byte, error) 
 		var name string
 		var sealed []byte
 		if err := rows.Scan(&name, &sealed); err != nil {
-			return nil, err
+			return nil, wrap("PlatformSecrets", err)
 		}
 		out[name] = sealed
 	}
@@ -767,27 +767,27 @@ func (s *Store) PlatformSecrets(ctx context.Context) (map[string][]byte, error) 
 }
 
 func (s *Store) ReplacePlatformSecret(ctx context.Context, name string, old, sealed []byte) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("ReplacePlatformSecret", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `UPDATE platform_secrets SET sealed = ? WHERE name = ? AND sealed = ?`, sealed, name, old)
 		return err
-	})
+	}))
 }
 
 func (s *Store) SetWebhookSecrets(ctx context.Context, institutionID string, secret, previous []byte) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("SetWebhookSecrets", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `UPDATE webhook_endpoints SET secret = ?, previous_secret = ? WHERE institution_id = ?`, secret, previous, institutionID)
 		return err
-	})
+	}))
 }
 
 // Links.
 
 func (s *Store) CreateLinkAttempt(ctx context.Context, a store.LinkAttempt) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("CreateLinkAttempt", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `INSERT INTO link_attempts (state_hash, customer_id, institution_id, link_id, code_verifier, scopes, expires_at, duration_days, disclosure_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.StateHash, a.CustomerID, a.InstitutionID, a.LinkID, a.CodeVerifier, strings.Join(a.Scopes, " "), micros(a.ExpiresAt), a.DurationDays, a.DisclosureDigest)
 		return err
-	})
+	}))
 }
 
 func (s *Store) TakeLinkAttempt(ctx context.Context, stateHash []byte) (store.LinkAttempt, error) {
@@ -814,12 +814,12 @@ func (s *Store) TakeLinkAttempt(ctx context.Context, stateHash []byte) (store.Li
 		// The delete committed: the state cannot be replayed.
 		return store.LinkAttempt{}, store.ErrNotFound
 	}
-	return a, err
+	return a, wrap("TakeLinkAttempt", err)
 }
 
 func (s *Store) CreateLink(ctx context.Context, l store.Link, grant store.Receipt) (store.Link, error) {
 	if err := store.CheckReceipt(grant); err != nil {
-		return l, err
+		return l, wrap("CreateLink", err)
 	}
 	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		err := c.QueryRowContext(ctx, `SELECT id FROM conversations WHERE customer_id = ? AND institution_id = ?`, l.CustomerID, l.InstitutionID).Scan(&l.ConversationID)
@@ -847,7 +847,7 @@ func (s *Store) CreateLink(ctx context.Context, l store.Link, grant store.Receip
 		}
 		return insertNotice(ctx, c, store.CreatedNotice(l))
 	})
-	return l, err
+	return l, wrap("CreateLink", err)
 }
 
 func insertNotice(ctx context.Context, c *sql.Conn, n store.Notice) error {
@@ -865,7 +865,7 @@ func noticePayload(n store.Notice) string {
 }
 
 func (s *Store) Redeliver(ctx context.Context, institutionID, noticeID string, now time.Time) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("Redeliver", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `UPDATE outbox SET dead_at = 0, attempts = 0, next_at = ?, lease_until = 0 WHERE id = ? AND institution_id = ? AND dead_at <> 0`,
 			micros(now), noticeID, institutionID)
 		if err != nil {
@@ -875,7 +875,7 @@ func (s *Store) Redeliver(ctx context.Context, institutionID, noticeID string, n
 			return store.ErrNotFound
 		}
 		return nil
-	})
+	}))
 }
 
 func insertReceipt(ctx context.Context, c *sql.Conn, r store.Receipt) error {
@@ -893,14 +893,14 @@ func (s *Store) PurgeReceipts(ctx context.Context, cutoff time.Time) (int64, err
 		}
 		return err
 	})
-	return n, err
+	return n, wrap("PurgeReceipts", err)
 }
 
 func (s *Store) Receipts(ctx context.Context, customerID string) ([]store.Receipt, error) {
 	rows, err := s.reads.QueryContext(ctx, `SELECT id, customer_id, institution_id, link_id, action, scopes, purpose, collected_at, expires_at, method, disclosure_digest
 		FROM consent_receipts WHERE customer_id = ? ORDER BY collected_at, id`, customerID)
 	if err != nil {
-		return nil, err
+		return nil, wrap("Receipts", err)
 	}
 	defer rows.Close()
 	var out []store.Receipt
@@ -909,7 +909,7 @@ func (s *Store) Receipts(ctx context.Context, customerID string) ([]store.Receip
 		var scopes string
 		var collected, expires int64
 		if err := rows.Scan(&r.ID, &r.CustomerID, &r.InstitutionID, &r.LinkID, &r.Action, &scopes, &r.Purpose, &collected, &expires, &r.Method, &r.DisclosureDigest); err != nil {
-			return nil, err
+			return nil, wrap("Receipts", err)
 		}
 		r.Scopes, r.CollectedAt, r.ExpiresAt = strings.Fields(scopes), fromMicros(collected), fromMicros(expires)
 		out = append(out, r)
@@ -937,7 +937,7 @@ func (s *Store) Link(ctx context.Context, id string) (store.Link, error) {
 func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revoked, error) {
 	var out store.Revoked
 	if err := store.CheckReceipt(r.Receipt); err != nil {
-		return out, err
+		return out, wrap("RevokeLink", err)
 	}
 	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		var last int64
@@ -976,7 +976,7 @@ func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revok
 		out.Link, out.Seq = l, m.Seq
 		return nil
 	})
-	return out, err
+	return out, wrap("RevokeLink", err)
 }
 
 func (s *Store) DueLinks(ctx context.Context, now time.Time, limit int) ([]store.Link, error) {
@@ -1030,7 +1030,7 @@ func (s *Store) Remind(ctx context.Context, linkID string, at time.Time, marker 
 		seq = m.Seq
 		return s.insertMarker(ctx, &m)
 	})
-	return seq, err
+	return seq, wrap("Remind", err)
 }
 
 func (s *Store) NarrowLink(ctx context.Context, n store.Narrowing) (store.Link, error) {
@@ -1061,7 +1061,7 @@ func (s *Store) NarrowLink(ctx context.Context, n store.Narrowing) (store.Link, 
 		rc.CustomerID, rc.InstitutionID, rc.LinkID, rc.Scopes, rc.ExpiresAt = l.CustomerID, l.InstitutionID, l.ID, n.Scopes, l.ExpiresAt
 		return insertReceipt(ctx, c, rc)
 	})
-	return l, err
+	return l, wrap("NarrowLink", err)
 }
 
 func (s *Store) RenewLink(ctx context.Context, r store.Renewal) (store.Link, error) {
@@ -1086,20 +1086,20 @@ func (s *Store) RenewLink(ctx context.Context, r store.Renewal) (store.Link, err
 		rc.CustomerID, rc.InstitutionID, rc.LinkID, rc.Scopes, rc.ExpiresAt = l.CustomerID, l.InstitutionID, l.ID, l.Scopes, l.ExpiresAt
 		return insertReceipt(ctx, c, rc)
 	})
-	return l, err
+	return l, wrap("RenewLink", err)
 }
 
 func (s *Store) CreateDelegation(ctx context.Context, d store.Delegation, grant store.Receipt) error {
 	if err := store.CheckReceipt(grant); err != nil {
-		return err
+		return wrap("CreateDelegation", err)
 	}
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("CreateDelegation", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		if _, err := c.ExecContext(ctx, `INSERT INTO delegations (id, link_id, owner_id, delegate_id, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, d.LinkID, d.OwnerID, d.DelegateID, strings.Join(d.Scopes, " "), micros(d.CreatedAt), micros(d.ExpiresAt)); err != nil {
 			return err
 		}
 		return insertReceipt(ctx, c, grant)
-	})
+	}))
 }
 
 const delegationCols = `id, link_id, owner_id, delegate_id, scopes, created_at, expires_at, revoked_at`
@@ -1124,14 +1124,14 @@ func (s *Store) Delegations(ctx context.Context, linkID, delegateID string) ([]s
 	}
 	rows, err := s.reads.QueryContext(ctx, q, arg)
 	if err != nil {
-		return nil, err
+		return nil, wrap("Delegations", err)
 	}
 	defer rows.Close()
 	var out []store.Delegation
 	for rows.Next() {
 		d, err := scanDelegation(rows)
 		if err != nil {
-			return nil, err
+			return nil, wrap("Delegations", err)
 		}
 		out = append(out, d)
 	}
@@ -1140,9 +1140,9 @@ func (s *Store) Delegations(ctx context.Context, linkID, delegateID string) ([]s
 
 func (s *Store) RevokeDelegation(ctx context.Context, id, ownerID string, at time.Time, r store.Receipt) error {
 	if err := store.CheckReceipt(r); err != nil {
-		return err
+		return wrap("RevokeDelegation", err)
 	}
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("RevokeDelegation", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		var linkID, institutionID, scopes string
 		err := c.QueryRowContext(ctx, `UPDATE delegations SET revoked_at = ? WHERE id = ? AND owner_id = ? AND revoked_at = 0
 			RETURNING link_id, (SELECT institution_id FROM links WHERE links.id = delegations.link_id), scopes`, micros(at), id, ownerID).Scan(&linkID, &institutionID, &scopes)
@@ -1155,7 +1155,7 @@ func (s *Store) RevokeDelegation(ctx context.Context, id, ownerID string, at tim
 		}
 		r.CustomerID, r.LinkID, r.InstitutionID, r.Scopes = ownerID, linkID, institutionID, strings.Fields(scopes)
 		return insertReceipt(ctx, c, r)
-	})
+	}))
 }
 
 func (s *Store) AppendLogEntry(ctx context.Context, e store.LogEntry) (uint64, error) {
@@ -1166,11 +1166,11 @@ func (s *Store) AppendLogEntry(ctx context.Context, e store.LogEntry) (uint64, e
 			VALUES ((SELECT coalesce(max(idx) + 1, 0) FROM access_entries), ?, ?, ?) RETURNING idx`,
 			e.Subject, string(e.Data), e.LeafHash[:]).Scan(&idx)
 	})
-	return idx, err
+	return idx, wrap("AppendLogEntry", err)
 }
 
 func (s *Store) SetOwner(ctx context.Context, conversationID, fromOwner, fromAgent, toOwner, toAgent string, n store.Notice) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("SetOwner", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		// A new wait for a person starts afresh: open, normal priority.
 		res, err := c.ExecContext(ctx, `UPDATE conversations SET owner = ?1, agent_id = ?2,
 				status = CASE WHEN ?1 = 'queue' THEN 'open' ELSE status END,
@@ -1193,7 +1193,7 @@ func (s *Store) SetOwner(ctx context.Context, conversationID, fromOwner, fromAge
 			return err
 		}
 		return insertNotice(ctx, c, n)
-	})
+	}))
 }
 
 // insertMarker stores a platform notice placed by store.Marker, if it is
@@ -1272,7 +1272,7 @@ func (s *Store) ClearHistory(ctx context.Context, c store.Clearing) (store.Clear
 	if err == nil {
 		s.shred.Store(true)
 	}
-	return out, err
+	return out, wrap("ClearHistory", err)
 }
 
 func (s *Store) LogEntries(ctx context.Context, subject string) ([]store.LogEntry, error) {
@@ -1307,18 +1307,18 @@ func (s *Store) logEntries(ctx context.Context, query string, args ...any) ([]st
 func (s *Store) LeafHashes(ctx context.Context, from, to uint64) ([][32]byte, error) {
 	rows, err := s.reads.QueryContext(ctx, `SELECT leaf_hash FROM access_entries WHERE idx >= ? AND idx < ? ORDER BY idx`, from, to)
 	if err != nil {
-		return nil, err
+		return nil, wrap("LeafHashes", err)
 	}
 	defer rows.Close()
 	out := make([][32]byte, 0, to-min(from, to))
 	for rows.Next() {
 		var leaf []byte
 		if err := rows.Scan(&leaf); err != nil {
-			return nil, err
+			return nil, wrap("LeafHashes", err)
 		}
 		h, err := store.Hash32(leaf)
 		if err != nil {
-			return nil, err
+			return nil, wrap("LeafHashes", err)
 		}
 		out = append(out, h)
 	}
@@ -1347,11 +1347,11 @@ func (s *Store) LogNodes(ctx context.Context, ids []store.LogNodeID) ([][32]byte
 		}
 		list, err := json.Marshal(q.ids)
 		if err != nil {
-			return nil, err
+			return nil, wrap("LogNodes", err)
 		}
 		rows, err := s.reads.QueryContext(ctx, q.query, string(list))
 		if err != nil {
-			return nil, err
+			return nil, wrap("LogNodes", err)
 		}
 		for rows.Next() {
 			var id store.LogNodeID
@@ -1362,19 +1362,19 @@ func (s *Store) LogNodes(ctx context.Context, ids []store.LogNodeID) ([][32]byte
 			}
 			if err != nil {
 				rows.Close()
-				return nil, err
+				return nil, wrap("LogNodes", err)
 			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return nil, wrap("LogNodes", err)
 		}
 	}
 	return store.InOrder(ids, got)
 }
 
 func (s *Store) PutLogNodes(ctx context.Context, nodes []store.LogNode) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("PutLogNodes", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		// One statement for all: the kept hash comes back, whether this
 		// insert kept it or an earlier one did.
 		put, err := c.PrepareContext(ctx, `INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)
@@ -1396,32 +1396,32 @@ func (s *Store) PutLogNodes(ctx context.Context, nodes []store.LogNode) error {
 			}
 		}
 		return nil
-	})
+	}))
 }
 
 func (s *Store) LogNodesCover(ctx context.Context) (cover, kept uint64, err error) {
 	err = s.reads.QueryRowContext(ctx, `SELECT coalesce(max(idx) FILTER (WHERE level = 1) + 1, 0) * 2, count(*) FROM log_nodes`).Scan(&cover, &kept)
-	return cover, kept, err
+	return cover, kept, wrap("LogNodesCover", err)
 }
 
 func (s *Store) LogSize(ctx context.Context) (uint64, error) {
 	var n uint64
 	err := s.reads.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM access_entries`).Scan(&n)
-	return n, err
+	return n, wrap("LogSize", err)
 }
 
 func (s *Store) PutCheckpoint(ctx context.Context, c store.StoredCheckpoint) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, conn *sql.Conn) error {
+	return wrap("PutCheckpoint", s.doKind(ctx, writeAside, func(ctx context.Context, conn *sql.Conn) error {
 		_, err := conn.ExecContext(ctx, `INSERT INTO log_checkpoints (size, note, created_at) VALUES (?, ?, ?) ON CONFLICT (size) DO NOTHING`,
 			c.Size, c.Note, micros(c.CreatedAt))
 		return err
-	})
+	}))
 }
 
 func (s *Store) Checkpoints(ctx context.Context) ([]store.StoredCheckpoint, error) {
 	rows, err := s.reads.QueryContext(ctx, `SELECT size, note, created_at FROM log_checkpoints ORDER BY size`)
 	if err != nil {
-		return nil, err
+		return nil, wrap("Checkpoints", err)
 	}
 	defer rows.Close()
 	var out []store.StoredCheckpoint
@@ -1429,7 +1429,7 @@ func (s *Store) Checkpoints(ctx context.Context) ([]store.StoredCheckpoint, erro
 		var c store.StoredCheckpoint
 		var at int64
 		if err := rows.Scan(&c.Size, &c.Note, &at); err != nil {
-			return nil, err
+			return nil, wrap("Checkpoints", err)
 		}
 		c.CreatedAt = fromMicros(at)
 		out = append(out, c)
@@ -1438,7 +1438,7 @@ func (s *Store) Checkpoints(ctx context.Context) ([]store.StoredCheckpoint, erro
 }
 
 func (s *Store) PutWebhookEndpoint(ctx context.Context, e store.WebhookEndpoint) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("PutWebhookEndpoint", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `INSERT INTO webhook_endpoints (institution_id, url, secret, previous_secret, previous_until, disabled_at, disabled_reason, created_at, format)
 			VALUES (?, ?, ?, ?, ?, 0, '', ?, ?)
 			ON CONFLICT (institution_id) DO UPDATE SET url = excluded.url, secret = excluded.secret, previous_secret = excluded.previous_secret,
@@ -1450,7 +1450,7 @@ func (s *Store) PutWebhookEndpoint(ctx context.Context, e store.WebhookEndpoint)
 		// Notices held for want of an endpoint are due now.
 		_, err = c.ExecContext(ctx, `UPDATE outbox SET next_at = 0 WHERE institution_id = ? AND delivered_at = 0 AND dead_at = 0`, e.InstitutionID)
 		return err
-	})
+	}))
 }
 
 func (s *Store) WebhookEndpoint(ctx context.Context, institutionID string) (store.WebhookEndpoint, error) {
@@ -1459,7 +1459,7 @@ func (s *Store) WebhookEndpoint(ctx context.Context, institutionID string) (stor
 	err := s.reads.QueryRowContext(ctx, `SELECT institution_id, url, secret, previous_secret, previous_until, disabled_at, disabled_reason, created_at, format FROM webhook_endpoints WHERE institution_id = ?`, institutionID).
 		Scan(&e.InstitutionID, &e.URL, &e.Secret, &e.PreviousSecret, &until, &disabled, &e.DisabledReason, &created, &e.Format)
 	e.PreviousUntil, e.DisabledAt, e.CreatedAt = fromMicros(until), fromMicros(disabled), fromMicros(created)
-	return e, notFound(err)
+	return e, wrap("WebhookEndpoint", notFound(err))
 }
 
 func (s *Store) PutMenu(ctx context.Context, m store.Menu) error {
@@ -1467,12 +1467,12 @@ func (s *Store) PutMenu(ctx context.Context, m store.Menu) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: encode menu: %w", err)
 	}
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("PutMenu", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `INSERT INTO institution_menus (institution_id, get_started, items, updated_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (institution_id) DO UPDATE SET get_started = excluded.get_started, items = excluded.items, updated_at = excluded.updated_at`,
 			m.InstitutionID, m.GetStarted, string(items), micros(m.UpdatedAt))
 		return err
-	})
+	}))
 }
 
 func (s *Store) Menu(ctx context.Context, institutionID string) (store.Menu, error) {
@@ -1482,7 +1482,7 @@ func (s *Store) Menu(ctx context.Context, institutionID string) (store.Menu, err
 	err := s.reads.QueryRowContext(ctx, `SELECT get_started, items, updated_at FROM institution_menus WHERE institution_id = ?`, institutionID).
 		Scan(&m.GetStarted, &items, &updated)
 	if err != nil {
-		return m, notFound(err)
+		return m, wrap("Menu", notFound(err))
 	}
 	m.UpdatedAt = fromMicros(updated)
 	if err := json.Unmarshal([]byte(items), &m.Items); err != nil {
@@ -1492,10 +1492,10 @@ func (s *Store) Menu(ctx context.Context, institutionID string) (store.Menu, err
 }
 
 func (s *Store) DisableWebhookEndpoint(ctx context.Context, institutionID, reason string, at time.Time) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("DisableWebhookEndpoint", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `UPDATE webhook_endpoints SET disabled_at = ?, disabled_reason = ? WHERE institution_id = ?`, micros(at), reason, institutionID)
 		return err
-	})
+	}))
 }
 
 const noticeCols = `id, institution_id, link_id, type, payload, created_at, attempts, delivered_at, dead_at, last_error, customer_id, sealed`
@@ -1527,14 +1527,14 @@ func (s *Store) ClaimNotices(ctx context.Context, now, leaseUntil time.Time, lim
 		return err
 	})
 	store.SortNotices(out)
-	return out, err
+	return out, wrap("ClaimNotices", err)
 }
 
 func (s *Store) SettleNotices(ctx context.Context, os []store.Outcome) error {
 	if len(os) == 0 {
 		return nil
 	}
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("SettleNotices", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		for _, o := range os {
 			if _, err := c.ExecContext(ctx, `UPDATE outbox SET attempts = ?, delivered_at = ?, dead_at = ?, next_at = ?, lease_until = 0, last_error = ? WHERE id = ? AND lease_until = ?`,
 				o.Attempts, micros(o.DeliveredAt), micros(o.DeadAt), micros(o.NextAt), o.Error, o.NoticeID, micros(o.LeaseUntil)); err != nil {
@@ -1542,13 +1542,13 @@ func (s *Store) SettleNotices(ctx context.Context, os []store.Outcome) error {
 			}
 		}
 		return nil
-	})
+	}))
 }
 
 func (s *Store) Notices(ctx context.Context, institutionID string) ([]store.Notice, error) {
 	rows, err := s.reads.QueryContext(ctx, `SELECT `+noticeCols+` FROM outbox WHERE institution_id = ? ORDER BY rowid`, institutionID)
 	if err != nil {
-		return nil, err
+		return nil, wrap("Notices", err)
 	}
 	return scanNotices(rows)
 }
@@ -1592,14 +1592,14 @@ func scanConversation(row interface{ Scan(...any) error }) (store.Conversation, 
 func (s *Store) Conversations(ctx context.Context, customerID string) ([]store.Conversation, error) {
 	rows, err := s.rstmts.conversations.QueryContext(ctx, customerID)
 	if err != nil {
-		return nil, err
+		return nil, wrap("Conversations", err)
 	}
 	defer rows.Close()
 	var out []store.Conversation
 	for rows.Next() {
 		cv, err := scanConversation(rows)
 		if err != nil {
-			return nil, err
+			return nil, wrap("Conversations", err)
 		}
 		out = append(out, cv)
 	}
@@ -1666,7 +1666,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []store.NewEvent) ([]store
 		return err
 	}
 	if err := s.submit(ctx, w); err != nil {
-		return nil, err
+		return nil, wrap("AppendEvents", err)
 	}
 	return results, nil
 }
@@ -1686,7 +1686,7 @@ func (t *appendTx) Read(ctx context.Context, q store.AppendQuery) (store.AppendS
 	for _, id := range q.Links {
 		l, seq, ok, err := t.link(ctx, id)
 		if err != nil {
-			return out, err
+			return out, wrap("Read", err)
 		}
 		if ok {
 			out.Links[id] = l
@@ -1795,7 +1795,7 @@ func (t *appendTx) Write(ctx context.Context, w store.AppendWrite) error {
 func (s *Store) EventsAfter(ctx context.Context, conversationID string, after int64, limit int) ([]store.Event, error) {
 	rows, err := s.rstmts.eventsAfter.QueryContext(ctx, conversationID, after, limit)
 	if err != nil {
-		return nil, err
+		return nil, wrap("EventsAfter", err)
 	}
 	return scanEvents(rows)
 }
@@ -1804,7 +1804,7 @@ func (s *Store) EventsBefore(ctx context.Context, conversationID string, before 
 	rows, err := s.reads.QueryContext(ctx, `SELECT * FROM (SELECT conversation_id, seq, id, customer_id, institution_id, link_id, coalesce(bank_event_id, ''), type, author, occurred_at, received_at, replaces_seq, sealed
 		FROM events WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?) ORDER BY seq`, conversationID, before, limit)
 	if err != nil {
-		return nil, err
+		return nil, wrap("EventsBefore", err)
 	}
 	return scanEvents(rows)
 }
@@ -1813,7 +1813,7 @@ func (s *Store) LatestEvents(ctx context.Context, conversationID, typ string, li
 	rows, err := s.reads.QueryContext(ctx, `SELECT conversation_id, seq, id, customer_id, institution_id, link_id, coalesce(bank_event_id, ''), type, author, occurred_at, received_at, replaces_seq, sealed
 		FROM events WHERE conversation_id = ? AND type = ? ORDER BY seq DESC LIMIT ?`, conversationID, typ, limit)
 	if err != nil {
-		return nil, err
+		return nil, wrap("LatestEvents", err)
 	}
 	return scanEvents(rows)
 }
@@ -1846,14 +1846,14 @@ func scanStaff(row interface{ Scan(...any) error }) (store.Staff, error) {
 }
 
 func (s *Store) CreateStaff(ctx context.Context, m store.Staff) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("CreateStaff", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `INSERT INTO staff (id, institution_id, email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			m.ID, m.InstitutionID, m.Email, m.Name, m.Role, m.PasswordHash, micros(m.CreatedAt))
 		if isUnique(err) {
 			return store.ErrExists
 		}
 		return err
-	})
+	}))
 }
 
 func (s *Store) Staff(ctx context.Context, id string) (store.Staff, error) {
@@ -1865,7 +1865,7 @@ func (s *Store) StaffByEmail(ctx context.Context, email string) (store.Staff, er
 }
 
 func (s *Store) DisableStaff(ctx context.Context, institutionID, id string, at time.Time) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("DisableStaff", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `UPDATE staff SET disabled_at = ? WHERE id = ? AND institution_id = ?`, micros(at), id, institutionID)
 		if err != nil {
 			return err
@@ -1875,11 +1875,11 @@ func (s *Store) DisableStaff(ctx context.Context, institutionID, id string, at t
 		}
 		_, err = c.ExecContext(ctx, `DELETE FROM staff_sessions WHERE staff_id = ?`, id)
 		return err
-	})
+	}))
 }
 
 func (s *Store) CreateStaffSession(ctx context.Context, se store.StaffSession, checked string) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("CreateStaffSession", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `INSERT INTO staff_sessions (id_hash, staff_id, csrf_token, created_at, expires_at)
 			SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM staff WHERE id = ? AND password_hash = ? AND disabled_at = 0)`,
 			se.IDHash, se.StaffID, se.CSRFToken, micros(se.CreatedAt), micros(se.ExpiresAt), se.StaffID, checked)
@@ -1890,7 +1890,7 @@ func (s *Store) CreateStaffSession(ctx context.Context, se store.StaffSession, c
 			return store.ErrPasswordChanged
 		}
 		return nil
-	})
+	}))
 }
 
 func (s *Store) StaffSession(ctx context.Context, idHash []byte) (store.StaffSession, error) {
@@ -1900,14 +1900,14 @@ func (s *Store) StaffSession(ctx context.Context, idHash []byte) (store.StaffSes
 		JOIN staff m ON m.id = ss.staff_id WHERE ss.id_hash = ? AND ss.expires_at > ? AND m.disabled_at = 0`, idHash, micros(s.now())).
 		Scan(&se.IDHash, &se.StaffID, &se.CSRFToken, &created, &expires)
 	se.CreatedAt, se.ExpiresAt = fromMicros(created), fromMicros(expires)
-	return se, notFound(err)
+	return se, wrap("StaffSession", notFound(err))
 }
 
 func (s *Store) DeleteStaffSession(ctx context.Context, idHash []byte) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("DeleteStaffSession", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `DELETE FROM staff_sessions WHERE id_hash = ?`, idHash)
 		return err
-	})
+	}))
 }
 
 func (s *Store) HandedOver(ctx context.Context, institutionID string) ([]store.Conversation, error) {
@@ -1916,7 +1916,7 @@ func (s *Store) HandedOver(ctx context.Context, institutionID string) ([]store.C
 }
 
 func (s *Store) SetWork(ctx context.Context, conversationID, status string, snoozedUntil time.Time, priority int) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("SetWork", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `UPDATE conversations SET status = ?, snoozed_until = ?, priority = ? WHERE id = ?`, status, micros(snoozedUntil), priority, conversationID)
 		if err != nil {
 			return err
@@ -1925,11 +1925,11 @@ func (s *Store) SetWork(ctx context.Context, conversationID, status string, snoo
 			return store.ErrNotFound
 		}
 		return nil
-	})
+	}))
 }
 
 func (s *Store) AddNote(ctx context.Context, n store.Note) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("AddNote", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		// Only under the conversation's key as it is: see store.AddNote.
 		res, err := c.ExecContext(ctx, `INSERT INTO console_notes (id, conversation_id, staff_id, sealed, created_at)
 			SELECT ?1, ?2, ?3, ?4, ?5 WHERE ?6 = 0 OR EXISTS (SELECT 1 FROM conversations c
@@ -1942,7 +1942,7 @@ func (s *Store) AddNote(ctx context.Context, n store.Note) error {
 			return store.ErrStaleKey
 		}
 		return nil
-	})
+	}))
 }
 
 func (s *Store) Notes(ctx context.Context, conversationID string) ([]store.Note, error) {
@@ -1957,11 +1957,11 @@ func (s *Store) Notes(ctx context.Context, conversationID string) ([]store.Note,
 }
 
 func (s *Store) AddCanned(ctx context.Context, cr store.Canned) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("AddCanned", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `INSERT INTO canned_responses (id, institution_id, title, text, created_at) VALUES (?, ?, ?, ?, ?)`,
 			cr.ID, cr.InstitutionID, cr.Title, cr.Text, micros(cr.CreatedAt))
 		return err
-	})
+	}))
 }
 
 func (s *Store) CannedResponses(ctx context.Context, institutionID string) ([]store.Canned, error) {
@@ -1976,14 +1976,14 @@ func (s *Store) CannedResponses(ctx context.Context, institutionID string) ([]st
 }
 
 func (s *Store) AddRating(ctx context.Context, r store.Rating) error {
-	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("AddRating", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `INSERT INTO ratings (conversation_id, request_seq, institution_id, staff_id, score, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			r.ConversationID, r.RequestSeq, r.InstitutionID, r.StaffID, r.Score, micros(r.CreatedAt))
 		if isUnique(err) {
 			return store.ErrExists
 		}
 		return err
-	})
+	}))
 }
 
 func (s *Store) Ratings(ctx context.Context, institutionID string, since time.Time) ([]store.Rating, error) {
@@ -2038,19 +2038,19 @@ func (s *Store) AvailableAgents(ctx context.Context, institutionID string, now t
 }
 
 func (s *Store) SetPresence(ctx context.Context, p store.Presence) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("SetPresence", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `INSERT INTO staff_presence (stream_id, staff_id, session_hash, status, expires_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (stream_id) DO UPDATE SET status = excluded.status, expires_at = excluded.expires_at`,
 			p.StreamID, p.StaffID, p.SessionHash, p.Status, micros(p.ExpiresAt))
 		return err
-	})
+	}))
 }
 
 func (s *Store) EndPresence(ctx context.Context, streamID string, now time.Time) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("EndPresence", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `DELETE FROM staff_presence WHERE stream_id = ? OR expires_at <= ?`, streamID, micros(now))
 		return err
-	})
+	}))
 }
 
 func (s *Store) StaffPresence(ctx context.Context, institutionID string, now time.Time) (map[string]string, error) {
@@ -2072,7 +2072,7 @@ func (s *Store) StaffPresence(ctx context.Context, institutionID string, now tim
 			out[r.id] = store.PresenceOnline
 		}
 	}
-	return out, err
+	return out, wrap("StaffPresence", err)
 }
 
 func (s *Store) HandedOverActivity(ctx context.Context, institutionID string) ([]store.Activity, error) {
@@ -2096,15 +2096,15 @@ func (s *Store) HandedOverActivity(ctx context.Context, institutionID string) ([
 }
 
 func (s *Store) AddLabel(ctx context.Context, l store.Label) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("AddLabel", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `INSERT INTO conversation_labels (conversation_id, label, staff_id, created_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (conversation_id, label) DO NOTHING`, l.ConversationID, l.Label, l.StaffID, micros(l.CreatedAt))
 		return err
-	})
+	}))
 }
 
 func (s *Store) RemoveLabel(ctx context.Context, conversationID, label string) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("RemoveLabel", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `DELETE FROM conversation_labels WHERE conversation_id = ? AND label = ?`, conversationID, label)
 		if err != nil {
 			return err
@@ -2113,7 +2113,7 @@ func (s *Store) RemoveLabel(ctx context.Context, conversationID, label string) e
 			return store.ErrNotFound
 		}
 		return nil
-	})
+	}))
 }
 
 func (s *Store) ConversationLabels(ctx context.Context, institutionID string) (map[string][]string, error) {
@@ -2127,11 +2127,11 @@ func (s *Store) ConversationLabels(ctx context.Context, institutionID string) (m
 	for _, l := range ls {
 		out[l.ConversationID] = append(out[l.ConversationID], l.Label)
 	}
-	return out, err
+	return out, wrap("ConversationLabels", err)
 }
 
 func (s *Store) DeleteCanned(ctx context.Context, institutionID, id string) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("DeleteCanned", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `DELETE FROM canned_responses WHERE institution_id = ? AND id = ?`, institutionID, id)
 		if err != nil {
 			return err
@@ -2140,7 +2140,7 @@ func (s *Store) DeleteCanned(ctx context.Context, institutionID, id string) erro
 			return store.ErrNotFound
 		}
 		return nil
-	})
+	}))
 }
 
 // collect scans every row of a query with scan.
@@ -2158,4 +2158,14 @@ func collect[T any](rows *sql.Rows, err error, scan func(*sql.Rows) (T, error)) 
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// wrap names the store and the operation in an error that comes out of
+// one of its methods, keeping what it wraps (errors.Is still finds
+// store.ErrNotFound and the rest). nil stays nil.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
 }
