@@ -14,7 +14,7 @@ import (
 // Web Push subscriptions.
 
 func (s *Store) PutPushSubscription(ctx context.Context, p store.PushSubscription) error {
-	err := s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		var owner string
 		err := c.QueryRowContext(ctx, `SELECT customer_id FROM push_subscriptions WHERE id = ?`, p.ID).Scan(&owner)
 		switch {
@@ -59,7 +59,7 @@ func (s *Store) PushSubscriptions(ctx context.Context, customerIDs []string) ([]
 }
 
 func (s *Store) DeletePushSubscription(ctx context.Context, customerID, id string) error {
-	err := s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `DELETE FROM push_subscriptions WHERE id = ? AND customer_id = ?`, id, customerID)
 		if err != nil {
 			return err

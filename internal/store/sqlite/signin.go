@@ -11,10 +11,10 @@ import (
 
 // Sign-in beyond the password: reset tokens, re-authentication, the second
 // factor and recovery codes; and institutions' brands. None of these
-// touches a link, a key or an event, so each is a writeAside.
+// touches a link, a key or an event.
 
 func (s *Store) CreateResetToken(ctx context.Context, t store.ResetToken) error {
-	return wrap("CreateResetToken", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("CreateResetToken", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `INSERT INTO password_resets (token_hash, customer_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
 			t.Hash, t.CustomerID, micros(t.CreatedAt), micros(t.ExpiresAt))
 		if isUnique(err) {
@@ -26,7 +26,7 @@ func (s *Store) CreateResetToken(ctx context.Context, t store.ResetToken) error 
 
 func (s *Store) ResetPassword(ctx context.Context, tokenHash []byte, passwordHash string, now time.Time) (string, error) {
 	var customerID string
-	err := s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		err := c.QueryRowContext(ctx, `SELECT customer_id FROM password_resets WHERE token_hash = ? AND expires_at > ?`, tokenHash, micros(now)).Scan(&customerID)
 		if err != nil {
 			return notFound(err)
@@ -47,7 +47,7 @@ func (s *Store) ResetPassword(ctx context.Context, tokenHash []byte, passwordHas
 }
 
 func (s *Store) Reauthenticated(ctx context.Context, idHash []byte, at time.Time) error {
-	return wrap("Reauthenticated", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("Reauthenticated", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `INSERT INTO session_reauth (id_hash, at) SELECT id_hash, ? FROM sessions WHERE id_hash = ? AND expires_at > ?
 			ON CONFLICT (id_hash) DO UPDATE SET at = max(at, excluded.at)`, micros(at), idHash, micros(s.now()))
 		if err != nil {
@@ -70,7 +70,7 @@ func (s *Store) LastReauth(ctx context.Context, idHash []byte) (time.Time, error
 }
 
 func (s *Store) PutTOTP(ctx context.Context, t store.TOTP) error {
-	return wrap("PutTOTP", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("PutTOTP", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		var confirmed int64
 		switch err := c.QueryRowContext(ctx, `SELECT confirmed_at FROM customer_totp WHERE customer_id = ?`, t.CustomerID).Scan(&confirmed); {
 		case err == nil && confirmed != 0:
@@ -97,7 +97,7 @@ func (s *Store) TOTP(ctx context.Context, customerID string) (store.TOTP, error)
 }
 
 func (s *Store) ConfirmTOTP(ctx context.Context, customerID string, step int64, codes [][]byte, at time.Time) error {
-	return wrap("ConfirmTOTP", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("ConfirmTOTP", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `UPDATE customer_totp SET confirmed_at = ?, last_step = ? WHERE customer_id = ? AND confirmed_at = 0`,
 			micros(at), step, customerID)
 		if err != nil {
@@ -123,7 +123,7 @@ func replaceRecoveryCodes(ctx context.Context, c *sql.Conn, customerID string, c
 }
 
 func (s *Store) UseTOTPStep(ctx context.Context, customerID string, step int64) error {
-	return wrap("UseTOTPStep", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("UseTOTPStep", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		var last int64
 		err := c.QueryRowContext(ctx, `SELECT last_step FROM customer_totp WHERE customer_id = ? AND confirmed_at <> 0`, customerID).Scan(&last)
 		if err != nil {
@@ -138,7 +138,7 @@ func (s *Store) UseTOTPStep(ctx context.Context, customerID string, step int64) 
 }
 
 func (s *Store) DeleteTOTP(ctx context.Context, customerID string) error {
-	return wrap("DeleteTOTP", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("DeleteTOTP", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		if _, err := c.ExecContext(ctx, `DELETE FROM recovery_codes WHERE customer_id = ?`, customerID); err != nil {
 			return err
 		}
@@ -148,13 +148,13 @@ func (s *Store) DeleteTOTP(ctx context.Context, customerID string) error {
 }
 
 func (s *Store) SetRecoveryCodes(ctx context.Context, customerID string, codes [][]byte, at time.Time) error {
-	return wrap("SetRecoveryCodes", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("SetRecoveryCodes", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		return replaceRecoveryCodes(ctx, c, customerID, codes, at)
 	}))
 }
 
 func (s *Store) UseRecoveryCode(ctx context.Context, customerID string, hash []byte, at time.Time) error {
-	return wrap("UseRecoveryCode", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("UseRecoveryCode", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `UPDATE recovery_codes SET used_at = ? WHERE customer_id = ? AND code_hash = ? AND used_at = 0`, micros(at), customerID, hash)
 		if err != nil {
 			return err
@@ -167,7 +167,7 @@ func (s *Store) UseRecoveryCode(ctx context.Context, customerID string, hash []b
 }
 
 func (s *Store) SetBrand(ctx context.Context, b store.Brand) error {
-	return wrap("SetBrand", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("SetBrand", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		var one int
 		if err := c.QueryRowContext(ctx, `SELECT 1 FROM institutions WHERE id = ?`, b.InstitutionID).Scan(&one); err != nil {
 			return notFound(err)

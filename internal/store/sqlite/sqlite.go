@@ -64,17 +64,18 @@ type Store struct {
 
 // appendCache spares the writer a query per link and per conversation on
 // every append: each link as last read (with its data key's version) and
-// each conversation's last seq. It is sound because every write to links,
-// events and data key versions goes through the one writer goroutine of
-// this process (other processes, the admin commands, write only staff,
-// keys' wrapping, checkpoints and notices): the
-// writer empties it after any write that is not an append (a revocation, a
-// narrowing, a cleared history, a new data key: anything could have changed
-// a link, a key or a conversation's events), after any write that failed
-// (its savepoint rolled back), and after a commit that failed.
+// each conversation's last seq. It checks itself rather than trusting each
+// write to say what it touched: triggers count every change to a link, a
+// data key or a conversation's events that is not an append (a revocation,
+// a narrowing, a cleared history, a new data key; made by this writer or by
+// another process on the file) in cache_epoch, and the writer reads that
+// count in the same transaction, when it begins and after each write,
+// emptying the cache when it moved. It also empties it after any write that
+// failed (its savepoint rolled back) and after a commit that failed.
 type appendCache struct {
 	links map[string]cachedLink
 	seqs  map[string]int64 // conversation → last seq
+	epoch int64            // cache_epoch when links and seqs were last known good
 }
 
 type cachedLink struct {
@@ -86,14 +87,18 @@ func (c *appendCache) clear() {
 	c.links, c.seqs = nil, nil
 }
 
-// Kinds of write, for the cache.
-type writeKind int
-
-const (
-	writePlain  writeKind = iota // may change anything: the cache is emptied after it
-	writeAppend                  // an AppendEvents: it keeps the cache current itself
-	writeAside                   // touches no link, key or event (notices, sessions, the access log)
-)
+// checkEpoch empties the cache if cache_epoch moved since it was last
+// read (or cannot be read), inside the writer's transaction.
+func (s *Store) checkEpoch(ctx context.Context) {
+	var n int64
+	if err := s.stmts.epoch.QueryRowContext(ctx).Scan(&n); err != nil {
+		n = -1 // unknown: empty now, and again next time
+	}
+	if n != s.cache.epoch || n < 0 {
+		s.cache.clear()
+		s.cache.epoch = n
+	}
+}
 
 // readStmts are the frequent reads, prepared on the read pool (database/sql
 // keeps one prepared copy per pooled connection).
@@ -129,7 +134,7 @@ func (s *Store) prepareReads(ctx context.Context) error {
 type stmts struct {
 	begin, commit, rollback, savepoint, rollbackTo, release *sql.Stmt
 	existing, link, pendingSeq, insert, busyLink            *sql.Stmt
-	keyVersion, appendLink                                  *sql.Stmt
+	keyVersion, appendLink, epoch                           *sql.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -146,6 +151,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.stmts.existing, `SELECT fingerprint, conversation_id, seq FROM events WHERE institution_id = ? AND bank_event_id = ?`},
 		{&s.stmts.link, `SELECT ` + linkCols + `, (SELECT coalesce(max(seq), 0) FROM events WHERE conversation_id = links.conversation_id) FROM links WHERE id = ?`},
 		{&s.stmts.keyVersion, `SELECT coalesce((SELECT version FROM data_keys WHERE customer_id = ?), 0)`},
+		{&s.stmts.epoch, `SELECT n FROM cache_epoch`},
 		// An append reads each link with its conversation's last seq and its
 		// data key's version in one statement: this runs once per link per
 		// batch, on the writer.
@@ -166,9 +172,8 @@ func (s *Store) prepare(ctx context.Context) error {
 }
 
 type write struct {
-	fn   func(ctx context.Context, c *sql.Conn) error
-	err  chan error
-	kind writeKind
+	fn  func(ctx context.Context, c *sql.Conn) error
+	err chan error
 	// stored is what an append stored, announced once it commits.
 	stored []store.Event
 }
@@ -333,12 +338,7 @@ func (s *Store) tx(ctx context.Context, fn func(c *sql.Conn) error) error {
 // do hands fn to the writer and waits for its commit. It waits even if ctx
 // ends once fn is queued: the answer must say whether fn's writes are on disk.
 func (s *Store) do(ctx context.Context, fn func(ctx context.Context, c *sql.Conn) error) error {
-	return s.doKind(ctx, writePlain, fn)
-}
-
-// doKind is do for a write of a known kind (see appendCache).
-func (s *Store) doKind(ctx context.Context, kind writeKind, fn func(ctx context.Context, c *sql.Conn) error) error {
-	return s.submit(ctx, &write{fn: fn, err: make(chan error, 1), kind: kind})
+	return s.submit(ctx, &write{fn: fn, err: make(chan error, 1)})
 }
 
 // submit hands w to the writer and waits for its commit.
@@ -378,11 +378,13 @@ func (s *Store) writer() {
 		errs = errs[:0]
 		_, err := s.stmts.begin.ExecContext(ctx)
 		if err == nil {
+			s.checkEpoch(ctx) // another process may have written
 			for _, w := range batch {
 				werr := s.runSavepoint(ctx, w)
-				if werr != nil || w.kind == writePlain {
+				if werr != nil {
 					s.cache.clear()
 				}
+				s.checkEpoch(ctx)
 				errs = append(errs, werr)
 			}
 			if _, err = s.stmts.commit.ExecContext(ctx); err != nil {
@@ -592,7 +594,7 @@ func (s *Store) Customer(ctx context.Context, id string) (store.Customer, error)
 }
 
 func (s *Store) CreateSession(ctx context.Context, se store.Session, checked string) error {
-	return wrap("CreateSession", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("CreateSession", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `INSERT INTO sessions (id_hash, customer_id, csrf_token, created_at, expires_at)
 			SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM customers WHERE id = ? AND password_hash = ?)`,
 			se.IDHash, se.CustomerID, se.CSRFToken, micros(se.CreatedAt), micros(se.ExpiresAt), se.CustomerID, checked)
@@ -616,7 +618,7 @@ func (s *Store) Session(ctx context.Context, idHash []byte) (store.Session, erro
 }
 
 func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
-	return wrap("DeleteSession", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("DeleteSession", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
 		return err
 	}))
@@ -633,7 +635,7 @@ func (s *Store) SetStaffPassword(ctx context.Context, staffID, hash string, keep
 // setPassword serves both kinds of account: the table of accounts, and of
 // their sessions, which name their account in column owner.
 func (s *Store) setPassword(ctx context.Context, accounts, sessions, owner, id, hash string, keep []byte) error {
-	return s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `UPDATE `+accounts+` SET password_hash = ? WHERE id = ?`, hash, id)
 		if err != nil {
 			return err
@@ -648,7 +650,7 @@ func (s *Store) setPassword(ctx context.Context, accounts, sessions, owner, id, 
 
 func (s *Store) SweepExpired(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
-	err := s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		for _, q := range []string{`DELETE FROM sessions WHERE expires_at <= ?`, `DELETE FROM link_attempts WHERE expires_at <= ?`, `DELETE FROM password_resets WHERE expires_at <= ?`} {
 			res, err := c.ExecContext(ctx, q, micros(now))
 			if err != nil {
@@ -738,7 +740,7 @@ func (s *Store) PlatformSecret(ctx context.Context, name string) ([]byte, error)
 }
 
 func (s *Store) PutPlatformSecret(ctx context.Context, name string, sealed []byte) ([]byte, error) {
-	err := s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `INSERT INTO platform_secrets (name, sealed, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`, name, sealed, micros(s.now()))
 		return err
 	})
@@ -1160,7 +1162,7 @@ func (s *Store) RevokeDelegation(ctx context.Context, id, ownerID string, at tim
 
 func (s *Store) AppendLogEntry(ctx context.Context, e store.LogEntry) (uint64, error) {
 	var idx uint64
-	err := s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		// One writer: the next index is the count, read in the same transaction.
 		return c.QueryRowContext(ctx, `INSERT INTO access_entries (idx, subject, data, leaf_hash)
 			VALUES ((SELECT coalesce(max(idx) + 1, 0) FROM access_entries), ?, ?, ?) RETURNING idx`,
@@ -1374,7 +1376,7 @@ func (s *Store) LogNodes(ctx context.Context, ids []store.LogNodeID) ([][32]byte
 }
 
 func (s *Store) PutLogNodes(ctx context.Context, nodes []store.LogNode) error {
-	return wrap("PutLogNodes", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("PutLogNodes", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		// One statement for all: the kept hash comes back, whether this
 		// insert kept it or an earlier one did.
 		put, err := c.PrepareContext(ctx, `INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)
@@ -1411,7 +1413,7 @@ func (s *Store) LogSize(ctx context.Context) (uint64, error) {
 }
 
 func (s *Store) PutCheckpoint(ctx context.Context, c store.StoredCheckpoint) error {
-	return wrap("PutCheckpoint", s.doKind(ctx, writeAside, func(ctx context.Context, conn *sql.Conn) error {
+	return wrap("PutCheckpoint", s.do(ctx, func(ctx context.Context, conn *sql.Conn) error {
 		_, err := conn.ExecContext(ctx, `INSERT INTO log_checkpoints (size, note, created_at) VALUES (?, ?, ?) ON CONFLICT (size) DO NOTHING`,
 			c.Size, c.Note, micros(c.CreatedAt))
 		return err
@@ -1514,7 +1516,7 @@ func scanNotice(row interface{ Scan(...any) error }) (store.Notice, error) {
 
 func (s *Store) ClaimNotices(ctx context.Context, now, leaseUntil time.Time, limit int) ([]store.Notice, error) {
 	var out []store.Notice
-	err := s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		rows, err := c.QueryContext(ctx, `UPDATE outbox SET lease_until = ? WHERE id IN (
 			SELECT o.id FROM outbox o WHERE o.delivered_at = 0 AND o.dead_at = 0 AND o.next_at <= ? AND o.lease_until <= ?
 			AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.institution_id = o.institution_id AND w.disabled_at = 0)
@@ -1534,7 +1536,7 @@ func (s *Store) SettleNotices(ctx context.Context, os []store.Outcome) error {
 	if len(os) == 0 {
 		return nil
 	}
-	return wrap("SettleNotices", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("SettleNotices", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		for _, o := range os {
 			if _, err := c.ExecContext(ctx, `UPDATE outbox SET attempts = ?, delivered_at = ?, dead_at = ?, next_at = ?, lease_until = 0, last_error = ? WHERE id = ? AND lease_until = ?`,
 				o.Attempts, micros(o.DeliveredAt), micros(o.DeadAt), micros(o.NextAt), o.Error, o.NoticeID, micros(o.LeaseUntil)); err != nil {
@@ -1656,7 +1658,7 @@ func (s *Store) LiveSessions(ctx context.Context, idHashes [][]byte, now time.Ti
 func (s *Store) AppendEvents(ctx context.Context, evs []store.NewEvent) ([]store.AppendResult, error) {
 	evs = slices.Clone(evs) // Append fills them in; the caller's stay as they were
 	var results []store.AppendResult
-	w := &write{err: make(chan error, 1), kind: writeAppend}
+	w := &write{err: make(chan error, 1)}
 	w.fn = func(ctx context.Context, c *sql.Conn) error {
 		var err error
 		results, err = store.Append(ctx, &appendTx{c: c, st: &s.stmts, cache: &s.cache}, evs, s.now())
@@ -1879,7 +1881,7 @@ func (s *Store) DisableStaff(ctx context.Context, institutionID, id string, at t
 }
 
 func (s *Store) CreateStaffSession(ctx context.Context, se store.StaffSession, checked string) error {
-	return wrap("CreateStaffSession", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("CreateStaffSession", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `INSERT INTO staff_sessions (id_hash, staff_id, csrf_token, created_at, expires_at)
 			SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM staff WHERE id = ? AND password_hash = ? AND disabled_at = 0)`,
 			se.IDHash, se.StaffID, se.CSRFToken, micros(se.CreatedAt), micros(se.ExpiresAt), se.StaffID, checked)
@@ -1904,7 +1906,7 @@ func (s *Store) StaffSession(ctx context.Context, idHash []byte) (store.StaffSes
 }
 
 func (s *Store) DeleteStaffSession(ctx context.Context, idHash []byte) error {
-	return wrap("DeleteStaffSession", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("DeleteStaffSession", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `DELETE FROM staff_sessions WHERE id_hash = ?`, idHash)
 		return err
 	}))
@@ -2038,7 +2040,7 @@ func (s *Store) AvailableAgents(ctx context.Context, institutionID string, now t
 }
 
 func (s *Store) SetPresence(ctx context.Context, p store.Presence) error {
-	return wrap("SetPresence", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("SetPresence", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `INSERT INTO staff_presence (stream_id, staff_id, session_hash, status, expires_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (stream_id) DO UPDATE SET status = excluded.status, expires_at = excluded.expires_at`,
 			p.StreamID, p.StaffID, p.SessionHash, p.Status, micros(p.ExpiresAt))
@@ -2047,7 +2049,7 @@ func (s *Store) SetPresence(ctx context.Context, p store.Presence) error {
 }
 
 func (s *Store) EndPresence(ctx context.Context, streamID string, now time.Time) error {
-	return wrap("EndPresence", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("EndPresence", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `DELETE FROM staff_presence WHERE stream_id = ? OR expires_at <= ?`, streamID, micros(now))
 		return err
 	}))
@@ -2096,7 +2098,7 @@ func (s *Store) HandedOverActivity(ctx context.Context, institutionID string) ([
 }
 
 func (s *Store) AddLabel(ctx context.Context, l store.Label) error {
-	return wrap("AddLabel", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("AddLabel", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		_, err := c.ExecContext(ctx, `INSERT INTO conversation_labels (conversation_id, label, staff_id, created_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (conversation_id, label) DO NOTHING`, l.ConversationID, l.Label, l.StaffID, micros(l.CreatedAt))
 		return err
@@ -2104,7 +2106,7 @@ func (s *Store) AddLabel(ctx context.Context, l store.Label) error {
 }
 
 func (s *Store) RemoveLabel(ctx context.Context, conversationID, label string) error {
-	return wrap("RemoveLabel", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("RemoveLabel", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `DELETE FROM conversation_labels WHERE conversation_id = ? AND label = ?`, conversationID, label)
 		if err != nil {
 			return err
@@ -2131,7 +2133,7 @@ func (s *Store) ConversationLabels(ctx context.Context, institutionID string) (m
 }
 
 func (s *Store) DeleteCanned(ctx context.Context, institutionID, id string) error {
-	return wrap("DeleteCanned", s.doKind(ctx, writeAside, func(ctx context.Context, c *sql.Conn) error {
+	return wrap("DeleteCanned", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
 		res, err := c.ExecContext(ctx, `DELETE FROM canned_responses WHERE institution_id = ? AND id = ?`, institutionID, id)
 		if err != nil {
 			return err

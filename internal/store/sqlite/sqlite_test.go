@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -124,5 +126,54 @@ func TestAppendCacheForgetsFailedWrites(t *testing.T) {
 	evs, _ := s.EventsAfter(ctx, "cnv_1", 0, 10)
 	if len(evs) != 2 || evs[1].BankEventID != "e4" {
 		t.Fatalf("events %+v", evs)
+	}
+}
+
+// TestAppendCacheSeesOtherWriters: the writer's cache of links must not
+// outlive a change it did not make. Here another process on the same file
+// (an operator's tool, say) revokes the link and clears its data key's
+// version behind the writer's back; the next append must see it and be
+// refused, not accepted from memory.
+func TestAppendCacheSeesOtherWriters(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "openteller.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.CreateInstitution(ctx, store.Institution{ID: "ins_1", Name: "A", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: now}))
+	must(s.CreateCustomer(ctx, store.Customer{ID: "cus_1", Email: "a@example.com", PasswordHash: "x", CreatedAt: now}))
+	_, err = s.CreateLink(ctx, store.Link{ID: "lnk_1", CustomerID: "cus_1", InstitutionID: "ins_1", ConversationID: "cnv_1",
+		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+		store.Receipt{ID: "rcp_1", Action: store.ReceiptGrant, Method: "test"})
+	must(err)
+	ev := func(id string) store.NewEvent {
+		return store.NewEvent{Event: store.Event{ID: id, InstitutionID: "ins_1", LinkID: "lnk_1", BankEventID: id, Type: "message",
+			Author: store.AuthorInstitution, OccurredAt: now, ReceivedAt: now, Sealed: []byte("x")}, Fingerprint: []byte(id)}
+	}
+	res, err := s.AppendEvents(ctx, []store.NewEvent{ev("e1")})
+	must(err)
+	if res[0].Err != nil {
+		t.Fatalf("first append: %v", res[0].Err)
+	}
+
+	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	must(err)
+	defer other.Close()
+	_, err = other.ExecContext(ctx, `UPDATE links SET status = 'revoked', revoked_at = ? WHERE id = 'lnk_1'`, now.UnixMicro())
+	must(err)
+
+	res, err = s.AppendEvents(ctx, []store.NewEvent{ev("e2")})
+	must(err)
+	if !errors.Is(res[0].Err, store.ErrConsentRevoked) {
+		t.Fatalf("append after another process revoked the link: %+v, want ErrConsentRevoked", res[0])
 	}
 }
