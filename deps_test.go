@@ -14,10 +14,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/openteller/openteller/internal/web"
 )
 
 const module = "github.com/openteller/openteller/"
@@ -262,4 +265,36 @@ func parseDir(t *testing.T, fset *token.FileSet, dir string) []*ast.File {
 		files = append(files, f)
 	}
 	return files
+}
+
+// TestWebOnlyReads keeps the web layer (package web) to reading the store:
+// every change a customer asks for goes through a service that checks it
+// (ingest, consent, linking, handover). Its store is a web.StoreReader,
+// whose methods must all be reads, and it never asserts its way to more.
+func TestWebOnlyReads(t *testing.T) {
+	writes := []string{"Create", "Put", "Set", "Add", "Delete", "Remove", "Append", "Revoke", "Narrow", "Renew", "Rotate",
+		"Disable", "Claim", "Settle", "Redeliver", "Take", "Clear", "Purge", "Remind", "Use", "Confirm", "Reset", "End",
+		"Sweep", "Replace", "Rewrap", "Close", "Reauthenticated", "OnCommit"}
+	reader := reflect.TypeFor[web.StoreReader]()
+	for i := range reader.NumMethod() {
+		name := reader.Method(i).Name
+		for _, w := range writes {
+			if strings.HasPrefix(name, w) {
+				t.Errorf("web.StoreReader has %s, a write: the web layer only reads; make the change through a service", name)
+			}
+		}
+	}
+	fset := token.NewFileSet()
+	for _, f := range parseDir(t, fset, "internal/web") {
+		ast.Inspect(f, func(n ast.Node) bool {
+			if ta, ok := n.(*ast.TypeAssertExpr); ok && ta.Type != nil {
+				if sel, ok := ta.Type.(*ast.SelectorExpr); ok {
+					if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "store" {
+						t.Errorf("%s: the web layer asserts its store to store.%s", fset.Position(ta.Pos()), sel.Sel.Name)
+					}
+				}
+			}
+			return true
+		})
+	}
 }

@@ -57,7 +57,7 @@ type Recorder interface {
 
 // Log is the Recorder on the store.
 type Log struct {
-	Store   store.Store
+	Store   store.AccessLog
 	Keyring *vault.Keyring
 	Now     func() time.Time
 	// Origin names the log in checkpoints, and its signing key; a

@@ -48,12 +48,18 @@ import (
 	"github.com/openteller/openteller/internal/vault"
 )
 
+// storeRoles is what sign-in needs of the store: customers' accounts and
+// sessions.
+type storeRoles interface {
+	store.Accounts
+}
+
 // DefaultSessionTTL is how long a session lasts when Config.SessionTTL is 0.
 const DefaultSessionTTL = 14 * 24 * time.Hour
 
 // Config is what a Service needs. Store and Keyring are required.
 type Config struct {
-	Store   store.Store
+	Store   storeRoles
 	Keyring *vault.Keyring
 	// Now is the clock for session expiry and throttling windows; time.Now
 	// when nil.
@@ -83,7 +89,7 @@ type Config struct {
 // node counts failures on its own, so the limits multiply by the number of
 // nodes. A limiter kept in the store is the multi-node follow-up.
 type Service struct {
-	st       store.Store
+	st       storeRoles
 	keyring  *vault.Keyring
 	now      func() time.Time
 	ttl      time.Duration

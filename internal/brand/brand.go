@@ -205,7 +205,7 @@ type Change struct {
 
 // Set applies c to the institution's brand in st and returns the brand
 // as kept. Bad input is refused before anything changes.
-func Set(ctx context.Context, st store.Store, institutionID string, c Change, now time.Time) (store.Brand, error) {
+func Set(ctx context.Context, st store.Institutions, institutionID string, c Change, now time.Time) (store.Brand, error) {
 	b, err := st.Brand(ctx, institutionID)
 	if errors.Is(err, store.ErrNotFound) {
 		if _, err := st.Institution(ctx, institutionID); err != nil {

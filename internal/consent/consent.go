@@ -36,9 +36,18 @@ import (
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
+// storeRoles is what consent needs of the store: links and their
+// receipts, the conversations they feed, institutions, and customers.
+type storeRoles interface {
+	store.Accounts
+	store.Conversations
+	store.Institutions
+	store.Links
+}
+
 // Service revokes links.
 type Service struct {
-	store   store.Store
+	store   storeRoles
 	keyring *vault.Keyring
 	bus     *bus.Bus
 	now     func() time.Time
@@ -48,7 +57,7 @@ type Service struct {
 
 // Config configures New.
 type Config struct {
-	Store   store.Store
+	Store   storeRoles
 	Keyring *vault.Keyring
 	Bus     *bus.Bus
 	Now     func() time.Time

@@ -48,6 +48,13 @@ import (
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
+// storeRoles is what the console needs of the store: a bank's people and
+// their work, and the conversations they support.
+type storeRoles interface {
+	store.Console
+	store.Conversations
+}
+
 // Cookie is the console's session cookie, apart from the customers' one.
 const Cookie = "__Host-ot_staff"
 
@@ -55,7 +62,7 @@ const sessionTTL = 12 * time.Hour // a working day, not a month
 
 // Config configures New.
 type Config struct {
-	Store    store.Store
+	Store    storeRoles
 	Ingest   *ingest.Ingester
 	Handover *handover.Service
 	Access   access.Recorder
@@ -405,7 +412,7 @@ func (s *Service) reply(w http.ResponseWriter, r *http.Request, m member) {
 
 // NewStaff makes a member of the institution with a fresh password, which
 // is returned to show once; only its hash is kept.
-func NewStaff(ctx context.Context, st store.Store, institutionID, email, name, role string, now time.Time) (store.Staff, string, error) {
+func NewStaff(ctx context.Context, st store.Console, institutionID, email, name, role string, now time.Time) (store.Staff, string, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	name = strings.TrimSpace(name)
 	if !strings.Contains(email, "@") || len(email) > 254 {

@@ -40,6 +40,12 @@ import (
 	"github.com/openteller/openteller/internal/vault"
 )
 
+// storeRoles is what delivery needs of the store: the customers'
+// conversations and their events, and which sessions are live.
+type storeRoles interface {
+	store.Conversations
+}
+
 // Close codes sent to devices.
 const (
 	CloseSignedOut = 4401 // the session is gone: sign in again
@@ -70,7 +76,7 @@ type Feed interface {
 
 // Hub tracks the devices connected to this node, per customer.
 type Hub struct {
-	store   store.Store
+	store   storeRoles
 	keyring *vault.Keyring
 	feed    Feed
 	log     *slog.Logger
@@ -101,7 +107,7 @@ type customerDevices struct {
 
 // Config configures NewHub.
 type Config struct {
-	Store      store.Store
+	Store      storeRoles
 	Keyring    *vault.Keyring
 	Feed       Feed
 	Logger     *slog.Logger

@@ -123,8 +123,11 @@ func Next(s State, r Request) (State, bool, error) {
 
 // Service applies requests to stored conversations and tells the bank.
 type Service struct {
-	Store store.Store
-	Now   func() time.Time
+	Store interface {
+		store.Conversations
+		store.Links
+	}
+	Now func() time.Time
 	// Queued, if set, is called after a notice was stored (the deliverer's
 	// Kick), so the bank hears at once.
 	Queued func()

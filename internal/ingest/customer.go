@@ -636,6 +636,17 @@ func (in *Ingester) Rate(ctx context.Context, customerID, conversationID string,
 	if errors.Is(err, store.ErrIdempotencyConflict) {
 		return Rated{}, httpx.Errorf(http.StatusConflict, "already_rated", "You already rated this conversation. Thank you!")
 	}
+	if err != nil {
+		return Rated{}, err
+	}
+	// The score also goes to the supervisors' figures, on a retry too (the
+	// same answer, the same score): a first attempt that stored the answer
+	// but failed here would otherwise lose the score for good.
+	err = in.store.AddRating(ctx, store.Rating{ConversationID: c.ID, RequestSeq: requestSeq, InstitutionID: c.InstitutionID,
+		StaffID: req.AgentID, Score: score, CreatedAt: now})
+	if errors.Is(err, store.ErrExists) {
+		err = nil
+	}
 	return Rated{Seq: seq, AgentID: req.AgentID, Duplicate: dup}, err
 }
 

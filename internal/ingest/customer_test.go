@@ -309,6 +309,13 @@ func TestRateOnce(t *testing.T) {
 	if _, err := r.in.Rate(ctx, "cus_2", "cnv_1", reqSeq, 5, ""); code(err) != "not_found" {
 		t.Fatalf("someone else rating: %v", err)
 	}
+	// The score reached the supervisors' figures once, for the agent asked
+	// about, retries and refusals notwithstanding.
+	rs, err := r.st.Ratings(ctx, c.InstitutionID, time.Time{})
+	r.must(err)
+	if len(rs) != 1 || rs[0].Score != 5 || rs[0].StaffID != "stf_ada" || rs[0].RequestSeq != reqSeq {
+		t.Fatalf("ratings kept for the figures: %+v", rs)
+	}
 }
 
 func cardStatus(cardID, status string, actions ...bankapi.AlertAction) bankapi.CardStatus {

@@ -39,12 +39,22 @@ import (
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
+// storeRoles is what ingest needs of the store: the conversations it
+// appends to, the links whose consent decides, the institutions' API keys,
+// and the ratings it keeps for supervisors' figures.
+type storeRoles interface {
+	store.Conversations
+	store.Institutions
+	store.Links
+	AddRating(ctx context.Context, r store.Rating) error
+}
+
 // MaxBody is the largest request body POST /v1/events accepts.
 const MaxBody = 4 << 20
 
 // Ingester accepts banks' events.
 type Ingester struct {
-	store   store.Store
+	store   storeRoles
 	keyring *vault.Keyring
 	now     func() time.Time
 	log     *slog.Logger
@@ -66,7 +76,7 @@ const maxCachedLinks = 200_000
 
 // Config configures New.
 type Config struct {
-	Store   store.Store
+	Store   storeRoles
 	Keyring *vault.Keyring
 	Now     func() time.Time
 	Logger  *slog.Logger
@@ -341,7 +351,7 @@ func NewAPIKey(institutionID string, now time.Time) (token string, k store.APIKe
 }
 
 // Authenticate resolves an Authorization header to an institution id.
-func Authenticate(ctx context.Context, st store.Store, header string, now time.Time) (string, error) {
+func Authenticate(ctx context.Context, st store.Institutions, header string, now time.Time) (string, error) {
 	unauthorized := httpx.Errorf(http.StatusUnauthorized, "unauthorized", "Send a valid API key as \"Authorization: Bearer otk_…\".")
 	token, ok := strings.CutPrefix(header, "Bearer ")
 	if !ok {

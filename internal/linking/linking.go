@@ -38,13 +38,20 @@ import (
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
+// storeRoles is what linking needs of the store: the institutions to link
+// with, and the link attempts and links it makes.
+type storeRoles interface {
+	store.Institutions
+	store.Links
+}
+
 // attemptTTL is how long the customer has at the bank's sign-in page.
 const attemptTTL = 10 * time.Minute
 
 // Service starts links and finishes them when the bank sends the customer
 // back.
 type Service struct {
-	store    store.Store
+	store    storeRoles
 	bus      *bus.Bus
 	baseURL  string // the platform's public URL; the redirect URI hangs off it
 	client   *http.Client
@@ -55,7 +62,7 @@ type Service struct {
 
 // Config configures New.
 type Config struct {
-	Store   store.Store
+	Store   storeRoles
 	Bus     *bus.Bus
 	BaseURL string
 	// Client makes the token request; it should refuse private addresses

@@ -59,6 +59,16 @@ import (
 	"github.com/openteller/openteller/internal/webhook"
 )
 
+// storeRoles is what the Messenger layer needs of the store: the links its
+// ids stand for, their conversations, institutions (menus), and webhook
+// endpoints (app secrets).
+type storeRoles interface {
+	store.Conversations
+	store.Institutions
+	store.Links
+	store.Outbox
+}
+
 // PageInboxAppID is the app id Messenger gives its Page Inbox: here, the
 // bank's people (the agent console). A bot passes a conversation to them
 // with pass_thread_control to this id, as it would on Messenger.
@@ -69,7 +79,7 @@ const maxBody = 1 << 20
 
 // Service serves the Graph routes for institutions' bots.
 type Service struct {
-	Store    store.Store
+	Store    storeRoles
 	Keyring  *vault.Keyring
 	Ingest   *ingest.Ingester
 	Handover *handover.Service

@@ -98,7 +98,11 @@ const vapidSecret = "web-push-vapid"
 
 // Config configures a Service.
 type Config struct {
-	Store   store.Store
+	Store interface {
+		store.Keys
+		store.Devices
+		store.Institutions
+	}
 	Keyring *vault.Keyring
 	// Client sends to the push services; give it the webhooks' client,
 	// which reaches only public addresses.

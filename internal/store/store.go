@@ -64,9 +64,9 @@ var (
 	ErrOwnerChanged = errors.New("store: the conversation's owner changed meanwhile")
 )
 
-// Store is everything the platform keeps. Implementations are safe for
-// concurrent use.
-type Store interface {
+// Keys keeps wrapped data keys and platform secrets (for the vault) and
+// rewraps them when the root key turns (openteller keys).
+type Keys interface {
 	vault.KeyStore
 
 	// Root key rotation (openteller keys): data keys and platform secrets
@@ -89,7 +89,10 @@ type Store interface {
 	// SetWebhookSecrets replaces an endpoint's sealed secrets (rewrapped),
 	// changing nothing else about it.
 	SetWebhookSecrets(ctx context.Context, institutionID string, secret, previous []byte) error
+}
 
+// Devices keeps customers' Web Push subscriptions (package push).
+type Devices interface {
 	// PutPushSubscription stores a device's Web Push subscription, or
 	// replaces the one with the same id (the same endpoint) if it is the
 	// same customer's; another customer's is ErrNotFound, unchanged.
@@ -99,7 +102,11 @@ type Store interface {
 	// DeletePushSubscription removes the customer's subscription with this
 	// id; ErrNotFound if the customer has none such.
 	DeletePushSubscription(ctx context.Context, customerID, id string) error
+}
 
+// Institutions keeps the banks and merchants: their OAuth endpoints, API
+// keys, brand and menu.
+type Institutions interface {
 	CreateInstitution(ctx context.Context, in Institution) error
 	Institution(ctx context.Context, id string) (Institution, error)
 	Institutions(ctx context.Context) ([]Institution, error)
@@ -112,11 +119,82 @@ type Store interface {
 	RotateAPIKey(ctx context.Context, k APIKey, oldKeysUntil time.Time) error
 	// APIKey returns the key with the given id, expired or not.
 	APIKey(ctx context.Context, id string) (APIKey, error)
+	// SetBrand replaces the institution's brand; ErrNotFound for an
+	// unknown institution.
+	SetBrand(ctx context.Context, b Brand) error
+	// Brand returns the institution's brand with its logo; ErrNotFound
+	// when it has none.
+	Brand(ctx context.Context, institutionID string) (Brand, error)
+	// Brands lists every brand, without the logos' bytes.
+	Brands(ctx context.Context) ([]Brand, error)
+	// PutMenu replaces the institution's conversation menu; Menu returns
+	// it, ErrNotFound when it has none.
+	PutMenu(ctx context.Context, m Menu) error
+	Menu(ctx context.Context, institutionID string) (Menu, error)
+}
 
+// Accounts keeps customers, their sessions and what signing in needs beyond
+// the password (package auth).
+type Accounts interface {
 	CreateCustomer(ctx context.Context, c Customer) error // ErrExists if the email is taken
 	CustomerByEmail(ctx context.Context, email string) (Customer, error)
 	Customer(ctx context.Context, id string) (Customer, error)
 
+	// CreateSession keeps a new session, if the customer's password hash is
+	// still checked, the one their sign-in verified: ErrPasswordChanged
+	// otherwise, so a sign-in racing a change of password cannot outlive it.
+	CreateSession(ctx context.Context, s Session, checked string) error
+	Session(ctx context.Context, idHash []byte) (Session, error) // ErrNotFound when missing or expired
+	DeleteSession(ctx context.Context, idHash []byte) error
+	// SetPassword replaces the customer's password hash and ends every
+	// session of theirs but keep (the device that changed it), at once.
+	SetPassword(ctx context.Context, customerID, hash string, keep []byte) error
+	// SweepExpired deletes sessions, link attempts and password reset
+	// tokens that expired before now, and returns how many rows went.
+	SweepExpired(ctx context.Context, now time.Time) (int64, error)
+
+	// Sign-in beyond the password (package auth; types in signin.go).
+	//
+	// CreateResetToken keeps a password reset token (its hash).
+	CreateResetToken(ctx context.Context, t ResetToken) error
+	// ResetPassword spends the reset token whose hash is tokenHash, if it
+	// is unspent and unexpired at now: in one transaction it replaces its
+	// customer's password hash, deletes every reset token of theirs and
+	// ends every session of theirs. It returns the customer's id;
+	// ErrNotFound, with nothing changed, for a token unknown, spent or
+	// expired.
+	ResetPassword(ctx context.Context, tokenHash []byte, passwordHash string, now time.Time) (string, error)
+	// Reauthenticated records that the customer of a live session proved
+	// who they are again at at; ErrNotFound for no live session.
+	Reauthenticated(ctx context.Context, idHash []byte, at time.Time) error
+	// LastReauth is when the session's customer last did; zero if never.
+	LastReauth(ctx context.Context, idHash []byte) (time.Time, error)
+	// PutTOTP keeps a second factor being set up (ConfirmedAt zero),
+	// replacing one being set up; ErrExists when the customer has one
+	// confirmed.
+	PutTOTP(ctx context.Context, t TOTP) error
+	// TOTP returns the customer's second factor; ErrNotFound for none.
+	TOTP(ctx context.Context, customerID string) (TOTP, error)
+	// ConfirmTOTP turns on the second factor being set up, with step as
+	// the last used, and replaces the recovery codes with codes (hashes),
+	// in one transaction. ErrNotFound when none is being set up.
+	ConfirmTOTP(ctx context.Context, customerID string, step int64, codes [][]byte, at time.Time) error
+	// UseTOTPStep records that a code of step was accepted, unless one of
+	// that step or a later one was (ErrCodeUsed); ErrNotFound when the
+	// customer has no confirmed second factor.
+	UseTOTPStep(ctx context.Context, customerID string, step int64) error
+	// DeleteTOTP turns the second factor off and deletes the recovery codes.
+	DeleteTOTP(ctx context.Context, customerID string) error
+	// SetRecoveryCodes replaces the customer's recovery codes (hashes).
+	SetRecoveryCodes(ctx context.Context, customerID string, codes [][]byte, at time.Time) error
+	// UseRecoveryCode spends the unspent recovery code with this hash;
+	// ErrNotFound when there is none.
+	UseRecoveryCode(ctx context.Context, customerID string, hash []byte, at time.Time) error
+}
+
+// Console keeps what a bank's people work with: staff, their sessions and
+// presence, assignments, notes, ratings, labels and canned responses.
+type Console interface {
 	// A bank's people (the console).
 	CreateStaff(ctx context.Context, m Staff) error // ErrExists if the email is taken
 	Staff(ctx context.Context, id string) (Staff, error)
@@ -187,66 +265,11 @@ type Store interface {
 	// DeleteCanned deletes one of the institution's canned responses;
 	// ErrNotFound unless it is theirs.
 	DeleteCanned(ctx context.Context, institutionID, id string) error
+}
 
-	// CreateSession keeps a new session, if the customer's password hash is
-	// still checked, the one their sign-in verified: ErrPasswordChanged
-	// otherwise, so a sign-in racing a change of password cannot outlive it.
-	CreateSession(ctx context.Context, s Session, checked string) error
-	Session(ctx context.Context, idHash []byte) (Session, error) // ErrNotFound when missing or expired
-	DeleteSession(ctx context.Context, idHash []byte) error
-	// SetPassword replaces the customer's password hash and ends every
-	// session of theirs but keep (the device that changed it), at once.
-	SetPassword(ctx context.Context, customerID, hash string, keep []byte) error
-	// SweepExpired deletes sessions, link attempts and password reset
-	// tokens that expired before now, and returns how many rows went.
-	SweepExpired(ctx context.Context, now time.Time) (int64, error)
-
-	// Sign-in beyond the password (package auth; types in signin.go).
-	//
-	// CreateResetToken keeps a password reset token (its hash).
-	CreateResetToken(ctx context.Context, t ResetToken) error
-	// ResetPassword spends the reset token whose hash is tokenHash, if it
-	// is unspent and unexpired at now: in one transaction it replaces its
-	// customer's password hash, deletes every reset token of theirs and
-	// ends every session of theirs. It returns the customer's id;
-	// ErrNotFound, with nothing changed, for a token unknown, spent or
-	// expired.
-	ResetPassword(ctx context.Context, tokenHash []byte, passwordHash string, now time.Time) (string, error)
-	// Reauthenticated records that the customer of a live session proved
-	// who they are again at at; ErrNotFound for no live session.
-	Reauthenticated(ctx context.Context, idHash []byte, at time.Time) error
-	// LastReauth is when the session's customer last did; zero if never.
-	LastReauth(ctx context.Context, idHash []byte) (time.Time, error)
-	// PutTOTP keeps a second factor being set up (ConfirmedAt zero),
-	// replacing one being set up; ErrExists when the customer has one
-	// confirmed.
-	PutTOTP(ctx context.Context, t TOTP) error
-	// TOTP returns the customer's second factor; ErrNotFound for none.
-	TOTP(ctx context.Context, customerID string) (TOTP, error)
-	// ConfirmTOTP turns on the second factor being set up, with step as
-	// the last used, and replaces the recovery codes with codes (hashes),
-	// in one transaction. ErrNotFound when none is being set up.
-	ConfirmTOTP(ctx context.Context, customerID string, step int64, codes [][]byte, at time.Time) error
-	// UseTOTPStep records that a code of step was accepted, unless one of
-	// that step or a later one was (ErrCodeUsed); ErrNotFound when the
-	// customer has no confirmed second factor.
-	UseTOTPStep(ctx context.Context, customerID string, step int64) error
-	// DeleteTOTP turns the second factor off and deletes the recovery codes.
-	DeleteTOTP(ctx context.Context, customerID string) error
-	// SetRecoveryCodes replaces the customer's recovery codes (hashes).
-	SetRecoveryCodes(ctx context.Context, customerID string, codes [][]byte, at time.Time) error
-	// UseRecoveryCode spends the unspent recovery code with this hash;
-	// ErrNotFound when there is none.
-	UseRecoveryCode(ctx context.Context, customerID string, hash []byte, at time.Time) error
-	// SetBrand replaces the institution's brand; ErrNotFound for an
-	// unknown institution.
-	SetBrand(ctx context.Context, b Brand) error
-	// Brand returns the institution's brand with its logo; ErrNotFound
-	// when it has none.
-	Brand(ctx context.Context, institutionID string) (Brand, error)
-	// Brands lists every brand, without the logos' bytes.
-	Brands(ctx context.Context) ([]Brand, error)
-
+// Links keeps consent: link attempts, links and their receipts, renewals,
+// narrowing, revocation, delegations, and clearing a history.
+type Links interface {
 	CreateLinkAttempt(ctx context.Context, a LinkAttempt) error
 	// TakeLinkAttempt returns and deletes the attempt, so a state is used
 	// once. Expired attempts are ErrNotFound.
@@ -305,6 +328,13 @@ type Store interface {
 	// (ErrNotFound for another's, nothing new for an ended one), and keeps the receipt of that decision (the store fills in its link,
 	// institution and scopes from the delegation) in the same transaction.
 	RevokeDelegation(ctx context.Context, id, ownerID string, at time.Time, r Receipt) error
+	// Links lists every link of the customer, newest first.
+	Links(ctx context.Context, customerID string) ([]Link, error)
+}
+
+// AccessLog keeps the transparency log of every non-customer read (package
+// access, tlog).
+type AccessLog interface {
 	// AppendLogEntry appends e to the access log at the next index (gapless
 	// from 0, whatever the number of nodes) and returns that index.
 	AppendLogEntry(ctx context.Context, e LogEntry) (uint64, error)
@@ -334,14 +364,15 @@ type Store interface {
 	PutCheckpoint(ctx context.Context, c StoredCheckpoint) error
 	// Checkpoints lists every checkpoint kept, smallest first.
 	Checkpoints(ctx context.Context) ([]StoredCheckpoint, error)
+}
+
+// Outbox keeps what goes to the banks: webhook endpoints and the notices
+// waiting for them (package webhook).
+type Outbox interface {
 	// PutWebhookEndpoint registers or replaces the institution's endpoint;
 	// notices waiting for one become due at once.
 	PutWebhookEndpoint(ctx context.Context, e WebhookEndpoint) error
 	WebhookEndpoint(ctx context.Context, institutionID string) (WebhookEndpoint, error)
-	// PutMenu replaces the institution's conversation menu; Menu returns
-	// it, ErrNotFound when it has none.
-	PutMenu(ctx context.Context, m Menu) error
-	Menu(ctx context.Context, institutionID string) (Menu, error)
 	// DisableWebhookEndpoint stops deliveries to it until it is registered again.
 	DisableWebhookEndpoint(ctx context.Context, institutionID, reason string, at time.Time) error
 	// ClaimNotices leases up to limit notices due at now until leaseUntil:
@@ -362,8 +393,11 @@ type Store interface {
 	Redeliver(ctx context.Context, institutionID, noticeID string, now time.Time) error
 	// Notices lists the institution's outbox in the order it was queued.
 	Notices(ctx context.Context, institutionID string) ([]Notice, error)
-	// Links lists every link of the customer, newest first.
-	Links(ctx context.Context, customerID string) ([]Link, error)
+}
+
+// Conversations keeps the conversations and their events: appends (consent-
+// checked in the same transaction), reads, and ownership.
+type Conversations interface {
 	// Conversations lists the customer's conversations with their newest link.
 	Conversations(ctx context.Context, customerID string) ([]Conversation, error)
 	Conversation(ctx context.Context, id string) (Conversation, error)
@@ -401,6 +435,21 @@ type Store interface {
 	// LatestEvents returns the conversation's newest limit events of type
 	// typ, newest first: the last known balance, say.
 	LatestEvents(ctx context.Context, conversationID, typ string, limit int) ([]Event, error)
+}
+
+// Store is everything the platform keeps, as the roles above: a service
+// takes only the roles it uses, and only the server holds a whole Store.
+// Implementations are safe for concurrent use.
+type Store interface {
+	Keys
+	Devices
+	Institutions
+	Accounts
+	Console
+	Links
+	AccessLog
+	Outbox
+	Conversations
 
 	// Ping reports whether the store can serve.
 	Ping(ctx context.Context) error

@@ -9,6 +9,7 @@
 package web
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"io/fs"
@@ -62,9 +63,24 @@ func Static() http.Handler {
 	})
 }
 
+// StoreReader is all the web layer may do with the store: read what a
+// page shows. Every change goes through a service (ingest, consent,
+// linking, handover), which checks it; TestWebOnlyReads keeps it so.
+type StoreReader interface {
+	Customer(ctx context.Context, id string) (store.Customer, error)
+	Institutions(ctx context.Context) ([]store.Institution, error)
+	Brand(ctx context.Context, institutionID string) (store.Brand, error)
+	Brands(ctx context.Context) ([]store.Brand, error)
+	Menu(ctx context.Context, institutionID string) (store.Menu, error)
+	Conversations(ctx context.Context, customerID string) ([]store.Conversation, error)
+	Conversation(ctx context.Context, id string) (store.Conversation, error)
+	Links(ctx context.Context, customerID string) ([]store.Link, error)
+	Receipts(ctx context.Context, customerID string) ([]store.Receipt, error)
+}
+
 // API is the customer JSON API beyond accounts.
 type API struct {
-	Store    store.Store
+	Store    StoreReader
 	Ingest   *ingest.Ingester
 	Linking  *linking.Service
 	Now      func() time.Time
@@ -345,18 +361,6 @@ func (a *API) rate(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := a.Ingest.Rate(r.Context(), customerID, r.PathValue("id"), req.RequestSeq, req.Score, req.Comment)
 	if err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	// Kept for the figures on a retry too (the same answer, the same
-	// score): a first attempt that stored the answer but failed here would
-	// otherwise lose the score for good.
-	c, err := a.Store.Conversation(r.Context(), r.PathValue("id"))
-	if err == nil {
-		err = a.Store.AddRating(r.Context(), store.Rating{ConversationID: c.ID, RequestSeq: req.RequestSeq, InstitutionID: c.InstitutionID,
-			StaffID: res.AgentID, Score: req.Score, CreatedAt: a.Now().UTC()})
-	}
-	if err != nil && !errors.Is(err, store.ErrExists) {
 		httpx.WriteError(w, err)
 		return
 	}

@@ -177,7 +177,7 @@ type DeadLetter struct {
 }
 
 // DeadLetters lists the institution's dead-lettered notices.
-func DeadLetters(ctx context.Context, st store.Store, institutionID string) ([]DeadLetter, error) {
+func DeadLetters(ctx context.Context, st store.Outbox, institutionID string) ([]DeadLetter, error) {
 	all, err := st.Notices(ctx, institutionID)
 	if err != nil {
 		return nil, err

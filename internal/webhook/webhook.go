@@ -36,6 +36,12 @@ import (
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
+// storeRoles is what webhooks need of the store: the outbox, and the
+// institutions' endpoints in it.
+type storeRoles interface {
+	store.Outbox
+}
+
 // Schedule is the wait before each attempt: the first at once, then 5 s,
 // 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h and 24 h. After the last the
 // notice is dead-lettered.
@@ -62,7 +68,7 @@ const (
 
 // Config configures New.
 type Config struct {
-	Store   store.Store
+	Store   storeRoles
 	Keyring *vault.Keyring
 	Now     func() time.Time
 	Logger  *slog.Logger
@@ -87,7 +93,7 @@ type Format func(n store.Notice, data []byte, secrets []*vault.MACKey, now time.
 // Deliverer posts due notices: those it claims (Tick), and those the
 // store leased to this node as they were committed (Send).
 type Deliverer struct {
-	store   store.Store
+	store   storeRoles
 	keyring *vault.Keyring
 	now     func() time.Time
 	log     *slog.Logger
