@@ -10,10 +10,12 @@
 // links that ended, locks a card when its customer answers a fraud alert
 // "Not me" and sends a replacement, unlocks it when the customer asks
 // (cards.go), and its bot answers menu requests and messages
-// (conversation.go); POST /sim/fraud-alert makes it raise an alert at once,
-// and POST /sim/replace-cards makes the replacements on their way ready,
-// for demos and tests. The demo, the end-to-end tests and the benchmarks
-// all use it.
+// (conversation.go). It pays what its customers hand it with "Pay with
+// Cedar Bank", and passes one customer's request for money to another
+// (payments.go). POST /sim/fraud-alert makes it raise an alert at once,
+// POST /sim/replace-cards makes the replacements on their way ready, and
+// POST /sim/payment-request asks for a card payment, for demos and tests.
+// The demo, the end-to-end tests and the benchmarks all use it.
 //
 // It must behave exactly like a real bank on the other side of the network:
 // it talks to the platform only through the public Bank API (the
@@ -85,6 +87,9 @@ type Config struct {
 	// ReplacementDelay is how long a card locked after "Not me" waits for
 	// its replacement, which then takes its place. Default 2 minutes.
 	ReplacementDelay time.Duration
+	// SettleDelay is how long a payment the bank accepted takes to settle
+	// (the money moves, and the customer is told it is paid). Default 5s.
+	SettleDelay time.Duration
 	// Seed makes the activity reproducible; 0 picks a random seed. A
 	// restored state file carries on from its own saved generator instead.
 	// (A seed rather than a *rand.Rand: the generator is not safe for
@@ -175,7 +180,7 @@ func New(cfg Config) (*Bank, error) {
 			return nil, fmt.Errorf("banksim: restore random state: %w", err)
 		}
 		b.rng = mathrand.New(b.pcg)
-		if b.repairCards(b.now()) {
+		if repaired := b.repairPeople(); b.repairCards(b.now()) || repaired {
 			b.mu.Lock()
 			defer b.mu.Unlock()
 			if err := b.saveLocked(); err != nil {
@@ -202,6 +207,7 @@ func New(cfg Config) (*Bank, error) {
 		RefKey:  randomBytes(32),
 	}
 	b.st.Customers = []*customer{b.newDemoCustomer()}
+	b.repairPeople()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.saveLocked(); err != nil {
@@ -233,6 +239,9 @@ func validateConfig(cfg *Config) error {
 	}
 	if cfg.ReplacementDelay <= 0 {
 		cfg.ReplacementDelay = defaultReplacementDelay
+	}
+	if cfg.SettleDelay <= 0 {
+		cfg.SettleDelay = defaultSettleDelay
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -299,6 +308,7 @@ func (b *Bank) advance() error {
 	now := b.now()
 	b.settleDue(now)
 	b.replaceDue(now)
+	b.paymentsDue(now)
 	for _, c := range b.st.Customers {
 		if !b.hasLiveLink(c.ID) {
 			delete(b.nextActivity, c.ID)
@@ -327,6 +337,7 @@ func (b *Bank) Step(ctx context.Context) error {
 	now := b.now()
 	b.settleDue(now)
 	b.replaceDue(now)
+	b.paymentsDue(now)
 	for _, c := range b.st.Customers {
 		if b.hasLiveLink(c.ID) {
 			b.act(c, now)

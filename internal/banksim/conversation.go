@@ -91,9 +91,9 @@ func (b *Bank) raiseAlert(c *customer, now time.Time) int {
 		if l.CustomerID != c.ID {
 			continue
 		}
-		id := b.emitTo(l, bankapi.TypeFraudAlert, now, func(*link) any {
+		id := b.emitTo(l, bankapi.TypeFraudAlert, now, func(l *link) any {
 			return bankapi.FraudAlert{
-				Transaction: bankapi.AlertTransaction{Merchant: m, Amount: money(cents, card.Currency), At: now.UTC(), CardLast4: card.CardLast4},
+				Transaction: bankapi.AlertTransaction{Merchant: m, Amount: money(cents, card.Currency), At: now.UTC(), CardLast4: card.CardLast4, AccountID: b.accountRef(l, card)},
 				Reason:      fmt.Sprintf("A %s payment in %s, far from where you usually use your card.", showMoney(cents, card.Currency), m.City),
 				Actions: []bankapi.AlertAction{
 					{ID: bankapi.ActionConfirm, Label: "It was me", Style: "primary"},

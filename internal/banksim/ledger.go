@@ -14,6 +14,9 @@ type customer struct {
 	Username    string     `json:"username"`
 	DisplayName string     `json:"display_name"`
 	Accounts    []*account `json:"accounts"`
+	// Handles are the email addresses and mobile numbers the customer
+	// uses here: what another customer types to ask them for money.
+	Handles []string `json:"handles,omitempty"`
 	// Recent holds the last few posted transactions, newest last.
 	Recent []recentTxn `json:"recent,omitempty"`
 }

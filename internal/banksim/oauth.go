@@ -43,6 +43,7 @@ var scopeWords = map[string]string{
 	bankapi.ScopeFraudAlerts:  "Send you fraud alerts and pass on your answers",
 	bankapi.ScopeReceipts:     "Send you receipts for your purchases",
 	bankapi.ScopeShipments:    "Send you shipping updates for your orders",
+	bankapi.ScopePayments:     "Ask you to pay, and pay what you approve",
 	bankapi.ScopeSupportChat:  "Let you chat with our support team",
 }
 
@@ -68,6 +69,7 @@ func (b *Bank) Handler() http.Handler {
 	mux.HandleFunc("POST /token", b.serveToken)
 	mux.HandleFunc("POST /sim/fraud-alert", b.serveRaiseAlert)
 	mux.HandleFunc("POST /sim/replace-cards", b.serveReplaceCards)
+	mux.HandleFunc("POST /sim/payment-request", b.serveRequestPayment)
 	if b.cfg.WebhookURL != "" {
 		mux.Handle("POST "+b.webhookPath(), b.webhookHandler())
 	}

@@ -39,6 +39,9 @@ type bankState struct {
 	// CardStatuses are the card.status events with actions the customer
 	// may still take, the newest per card and link.
 	CardStatuses []*cardStatus `json:"card_statuses,omitempty"`
+	// Payments are what the bank was asked to pay, or asked for, until a
+	// while after they ended.
+	Payments []*payment `json:"payments,omitempty"`
 	// Outbox holds events not yet answered by the platform, in order.
 	Outbox []outboxEvent `json:"outbox"`
 }
@@ -124,6 +127,16 @@ func (st *bankState) check() error {
 	for _, s := range st.CardStatuses {
 		if !accounts[s.CustomerID+"/"+s.AccountID] {
 			return fmt.Errorf("card status %s names unknown account %s/%s", s.EventID, s.CustomerID, s.AccountID)
+		}
+	}
+	for _, p := range st.Payments {
+		switch {
+		case p.CustomerID != "" && !accounts[p.CustomerID]:
+			return fmt.Errorf("payment %s names unknown customer %s", p.PaymentID, p.CustomerID)
+		case p.PayeeCustomerID != "" && !accounts[p.PayeeCustomerID]:
+			return fmt.Errorf("payment %s names unknown customer %s", p.PaymentID, p.PayeeCustomerID)
+		case p.AccountID != "" && !accounts[p.CustomerID+"/"+p.AccountID]:
+			return fmt.Errorf("payment %s names unknown account %s/%s", p.PaymentID, p.CustomerID, p.AccountID)
 		}
 	}
 	if len(st.RefKey) == 0 || st.Nonce == "" || len(st.Customers) == 0 {

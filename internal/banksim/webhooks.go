@@ -80,6 +80,16 @@ func (b *Bank) onWebhook(_ context.Context, w bankapi.Webhook) error {
 		if json.Unmarshal(w.Data, &r) == nil {
 			b.onCardAction(r, now)
 		}
+	case bankapi.WebhookPaymentAuthorize:
+		var r bankapi.PaymentAuthorize
+		if json.Unmarshal(w.Data, &r) == nil {
+			b.onPaymentAuthorize(r, now)
+		}
+	case bankapi.WebhookPaymentAsk:
+		var a bankapi.PaymentAsk
+		if json.Unmarshal(w.Data, &a) == nil {
+			b.onPaymentAsk(a, now)
+		}
 	case bankapi.WebhookCustomerRequest:
 		var r bankapi.CustomerRequest
 		if json.Unmarshal(w.Data, &r) == nil {

@@ -202,6 +202,7 @@ func runInstitution(ctx context.Context, args []string, stdout, stderr io.Writer
 			fs.StringVar(&in.TokenURL, "token-url", "", "the institution's OAuth token endpoint (required)")
 			fs.StringVar(&in.ClientID, "client-id", "", "the platform's client id at the institution (required)")
 			fs.StringVar(&in.ClientSecret, "client-secret", "", "the platform's client secret at the institution")
+			fs.StringVar(&in.Kind, "kind", store.InstitutionBank, "bank (holds customers' money and pays for them) or merchant (asks to be paid; its customers choose which bank pays)")
 		}
 	case "rotate-key":
 		extra = func(fs *flag.FlagSet) {
@@ -232,6 +233,10 @@ func runInstitution(ctx context.Context, args []string, stdout, stderr io.Writer
 	case "create":
 		if in.Name == "" || in.AuthorizeURL == "" || in.TokenURL == "" || in.ClientID == "" {
 			fmt.Fprintln(stderr, "openteller institution create: --name, --authorize-url, --token-url and --client-id are required")
+			return errUsage
+		}
+		if in.Kind != store.InstitutionBank && in.Kind != store.InstitutionMerchant {
+			fmt.Fprintln(stderr, "openteller institution create: --kind is bank or merchant")
 			return errUsage
 		}
 		in, key, err := server.CreateInstitution(ctx, st, in)
@@ -273,9 +278,9 @@ func runInstitution(ctx context.Context, args []string, stdout, stderr io.Writer
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tAUTHORIZE URL")
+		fmt.Fprintln(tw, "ID\tNAME\tKIND\tAUTHORIZE URL")
 		for _, x := range ins {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", x.ID, x.Name, x.AuthorizeURL)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", x.ID, x.Name, store.KindOf(x.Kind), x.AuthorizeURL)
 		}
 		tw.Flush()
 	}

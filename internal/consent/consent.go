@@ -37,12 +37,15 @@ import (
 )
 
 // storeRoles is what consent needs of the store: links and their
-// receipts, the conversations they feed, institutions, and customers.
+// receipts, the conversations they feed, institutions, customers, and the
+// names of the bank's people who read what a customer shared.
 type storeRoles interface {
 	store.Accounts
 	store.Conversations
 	store.Institutions
 	store.Links
+	// Staff names an agent in the customer's access history.
+	Staff(ctx context.Context, id string) (store.Staff, error)
 }
 
 // Service revokes links.
@@ -323,6 +326,10 @@ func (s *Service) Narrow(ctx context.Context, customerID, linkID string, keep []
 		// The customer's answers go with the alerts they answered, and
 		// their taps on a card with the card's statuses.
 		deleteTypes = append(deleteTypes, ingest.FraudResponseType, ingest.CardActionType)
+	}
+	if slices.Contains(deleteTypes, bankapi.TypePaymentRequest) {
+		// The customer's taps on requests and their own asks go with them.
+		deleteTypes = append(deleteTypes, ingest.PaymentAuthorizeType, ingest.PaymentAskType)
 	}
 	now := s.now().UTC()
 	data, _ := json.Marshal(NarrowedNotice{Scopes: keep, Removed: removed, DeletedTypes: deleteTypes})

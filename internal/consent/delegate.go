@@ -333,10 +333,20 @@ func (s *Service) RegisterCustomer(mux interface{ Handle(string, http.Handler) }
 			Index uint64   `json:"index"`
 			Data  string   `json:"data"` // the leaf's exact bytes; display what is verified
 			Proof [][]byte `json:"proof"`
+			// Actor is who read, in words, looked up now for display: the
+			// leaf holds the actor's kind and id only, and stays as it is.
+			Actor *actorJSON `json:"actor,omitempty"`
 		}
 		out := []entry{}
+		actors := map[[2]string]*actorJSON{}
 		for _, e := range h.Entries {
-			out = append(out, entry{Index: e.Index, Data: string(e.Data), Proof: hashBytes(e.Proof)})
+			key := [2]string{e.Entry.ActorKind, e.Entry.ActorID}
+			a, ok := actors[key]
+			if !ok {
+				a = s.actorName(r.Context(), key[0], key[1])
+				actors[key] = a
+			}
+			out = append(out, entry{Index: e.Index, Data: string(e.Data), Proof: hashBytes(e.Proof), Actor: a})
 		}
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{
 			"accesses": out,
@@ -346,6 +356,36 @@ func (s *Service) RegisterCustomer(mux interface{ Handle(string, http.Handler) }
 			},
 		})
 	})
+}
+
+// actorJSON names who read a customer's data, for their access history.
+type actorJSON struct {
+	Name        string `json:"name"`                  // an agent's name; the email of someone the customer shared with
+	Institution string `json:"institution,omitempty"` // an agent's bank
+}
+
+// actorName is who an access-log entry's actor is, in words the customer
+// knows: one of their bank's people by name, with the bank, or someone
+// they shared with by the email they shared with. Nil when there is no
+// longer anyone by that id; the page then says what kind of reader it was.
+func (s *Service) actorName(ctx context.Context, kind, id string) *actorJSON {
+	switch kind {
+	case access.ActorAgent:
+		m, err := s.store.Staff(ctx, id)
+		if err != nil || m.Name == "" {
+			return nil
+		}
+		a := &actorJSON{Name: m.Name}
+		if in, err := s.store.Institution(ctx, m.InstitutionID); err == nil {
+			a.Institution = in.Name
+		}
+		return a
+	case access.ActorDelegate:
+		if c, err := s.store.Customer(ctx, id); err == nil {
+			return &actorJSON{Name: c.Email}
+		}
+	}
+	return nil
 }
 
 // hashBytes turns hashes into byte slices, which JSON writes as base64.

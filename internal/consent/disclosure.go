@@ -35,6 +35,7 @@ var scopeTexts = map[string]ScopeText{
 	bankapi.ScopeFraudAlerts:  {Words: "Fraud alerts you can answer", Covers: "Alerts about suspicious transactions, your answers to them, and what happens to the card: locked, unlocked, replaced."},
 	bankapi.ScopeReceipts:     {Words: "Receipts from merchants", Covers: "Itemised receipts of your purchases."},
 	bankapi.ScopeShipments:    {Words: "Shipping updates", Covers: "Carrier, tracking number and delivery status of your orders."},
+	bankapi.ScopePayments:     {Words: "Requests to pay, and payments you approve", Covers: "Requests to pay a bill or an order, or from someone splitting a bill, each paid only when you tap Pay; what you approve goes to the bank you choose, and its answers come back here. OpenTeller never moves money and never sees your account or card numbers."},
 	bankapi.ScopeSupportChat:  {Words: "Chat with the bank's support team", Covers: "Your messages to the bank's support staff and their replies."},
 }
 

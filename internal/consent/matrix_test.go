@@ -24,6 +24,8 @@ func TestEnforcementMatrix(t *testing.T) {
 		bankapi.TypeShipmentUpdated:   `{"shipment_id":"s1","carrier":"Parcelway","tracking_number":"PW1","status":"in_transit","timeline":[]}`,
 		bankapi.TypeFraudAlert:        `{"transaction":{"merchant":{"name":"Lumen"},"amount":{"amount":"9.00","currency":"USD"},"at":"2026-03-01T11:00:00Z","card_last4":"4242"},"reason":"Unusual","actions":[{"id":"deny","label":"Not me"}],"expires_at":"2099-01-01T00:00:00Z"}`,
 		bankapi.TypeCardStatus:        `{"card_id":"card_1","card_last4":"4242","status":"locked","actions":[{"id":"unlock","label":"Unlock card"}]}`,
+		bankapi.TypePaymentRequest:    `{"payment_id":"pay_1","amount":{"amount":"24.00","currency":"USD"},"reference":"Order A-1","expires_at":"` + r.now.Add(time.Hour).Format(time.RFC3339) + `"}`,
+		bankapi.TypePaymentStatus:     `{"payment_id":"pay_1","status":"settled"}`,
 	}
 	if len(data) != len(bankapi.EventTypes) {
 		t.Fatalf("the matrix covers %d event types of %d: add the new ones", len(data), len(bankapi.EventTypes))
@@ -74,7 +76,7 @@ func TestEnforcementMatrix(t *testing.T) {
 			}
 		}
 	}
-	if n != 39 { // 6 scoped types × granted or not × 3 states, and message × 3 states
+	if n != 51 { // 8 scoped types × granted or not × 3 states, and message × 3 states
 		t.Fatalf("matrix has %d cells", n)
 	}
 }

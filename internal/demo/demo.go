@@ -57,8 +57,11 @@ type Options struct {
 	// FirstAlert is when, after start, the bank raises a fraud alert; zero
 	// leaves alerts to chance (about one in a hundred activities).
 	FirstAlert time.Duration
-	Stdout     io.Writer
-	Logger     *slog.Logger
+	// SettleDelay is how long the simulated bank takes to settle a payment
+	// it accepted; zero is its default.
+	SettleDelay time.Duration
+	Stdout      io.Writer
+	Logger      *slog.Logger
 }
 
 const bankName = "Cedar Bank"
@@ -105,7 +108,7 @@ func Run(ctx context.Context, o Options) error {
 	bank, err := banksim.New(banksim.Config{
 		Name: inst.Name, PlatformURL: cfg.BaseURL, APIKey: info.InstitutionAPIKey,
 		ClientID: inst.ClientID, ClientSecret: inst.ClientSecret, RedirectURI: cfg.BaseURL + "/oauth/callback",
-		StatePath: filepath.Join(cfg.DataDir, "banksim.json"), Interval: o.Activity, Logger: o.Logger.With("component", "banksim"),
+		StatePath: filepath.Join(cfg.DataDir, "banksim.json"), Interval: o.Activity, SettleDelay: o.SettleDelay, Logger: o.Logger.With("component", "banksim"),
 		WebhookURL: bankURL + "/webhooks",
 	})
 	if err != nil {
@@ -316,6 +319,14 @@ After "Not me", the new card is ready in two minutes; to have it now:
 
   curl -X POST %s/sim/replace-cards
 
+Make the bank ask you to pay your card, then tap "Pay with %s":
+
+  curl -X POST %s/sim/payment-request
+
+Ask someone to pay you (☰, "Ask someone to pay you"): %s banks here
+too. Sign up a second account, connect %s as %s (same password),
+and ask %s.
+
 Post a message to the demo customer:
 
   curl -s %s/v1/events \
@@ -324,7 +335,9 @@ Post a message to the demo customer:
 
 Press Ctrl+C to stop.
 `, info.BaseURL, info.CustomerEmail, info.CustomerPassword, info.BaseURL, infoPath, info.BankURL, bankName,
-		banksim.DemoUsername(), banksim.DemoPassword(), info.BaseURL, info.AgentEmail, info.AgentPassword, info.BankURL, info.BankURL, info.BaseURL, info.InstitutionAPIKey, info.LinkID)
+		banksim.DemoUsername(), banksim.DemoPassword(), info.BaseURL, info.AgentEmail, info.AgentPassword, info.BankURL, info.BankURL,
+		bankName, info.BankURL, "Jordan", bankName, banksim.FriendUsername(), banksim.FriendHandle(),
+		info.BaseURL, info.InstitutionAPIKey, info.LinkID)
 }
 
 var wordEncoding = base32.NewEncoding("abcdefghijkmnpqrstuvwxyz23456789").WithPadding(base32.NoPadding)

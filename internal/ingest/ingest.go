@@ -1,7 +1,8 @@
 // Package ingest is where events enter a conversation: a bank's through
 // POST /v1/events (this file), and the customer's messages, menu requests,
-// answers to fraud alerts and taps on a card's actions (customer.go), each
-// of which also queues the sealed notice that tells the bank, in the same
+// answers to fraud alerts and taps on a card's actions (customer.go), and
+// payments handed to a bank or asked of someone (payments.go), each of
+// which also queues the sealed notice that tells the bank, in the same
 // transaction.
 //
 // For each event, in order: the API key names the institution; the event's

@@ -225,6 +225,25 @@ func ParseEnvelope(env Envelope, now time.Time) (Parsed, error) {
 			return p, err
 		}
 		data = d
+	case bankapi.TypePaymentRequest:
+		var d bankapi.PaymentRequest
+		if err := strictDecode(env.Data, &d); err != nil {
+			return p, badData("payment.request", env.Data, err)
+		}
+		if err := checkPaymentRequest(d, now); err != nil {
+			return p, err
+		}
+		d.ExpiresAt = d.ExpiresAt.UTC()
+		data = d
+	case bankapi.TypePaymentStatus:
+		var d bankapi.PaymentStatus
+		if err := strictDecode(env.Data, &d); err != nil {
+			return p, badData("payment.status", env.Data, err)
+		}
+		if err := checkPaymentStatus(d); err != nil {
+			return p, err
+		}
+		data = d
 	}
 	p.Data, err = json.Marshal(data)
 	if err != nil {
@@ -596,6 +615,9 @@ func checkFraudAlert(d bankapi.FraudAlert, now time.Time) error {
 	}
 	if !last4Pattern.MatchString(t.CardLast4) {
 		return invalid("Field \"data.transaction.card_last4\" must be exactly four digits.")
+	}
+	if t.AccountID != "" && !refPattern.MatchString(t.AccountID) {
+		return invalid("Field \"data.transaction.account_id\" must be 1 to 128 letters, digits or . _ : -.")
 	}
 	if err := checkText("data.reason", d.Reason, 1, 300); err != nil {
 		return err

@@ -204,6 +204,12 @@ func TestParseFraudAlertsAndRichMessages(t *testing.T) {
 	if _, err := Parse(json.RawMessage(ev("message", goodQuickReplies)), now); err != nil {
 		t.Fatal(err)
 	}
+	// The account the card spends from, optional, so the messenger can name
+	// the card as the balances name its account.
+	withAccount := strings.Replace(goodAlert, `"card_last4":"4242"`, `"card_last4":"4242","account_id":"acc_card_1"`, 1)
+	if p, err := Parse(json.RawMessage(ev("fraud.alert", withAccount)), now); err != nil || !strings.Contains(string(p.Data), `"account_id":"acc_card_1"`) {
+		t.Fatalf("an alert naming its account: %v %s", err, p.Data)
+	}
 	actions := `"actions":[{"id":"confirm","label":"It was me","style":"primary"},{"id":"deny","label":"Not me — lock card","style":"danger"}]`
 	for name, c := range map[string]struct{ typ, data, mention string }{
 		"no actions":         {"fraud.alert", strings.Replace(goodAlert, actions, `"actions":[]`, 1), "data.actions"},
@@ -214,6 +220,7 @@ func TestParseFraudAlertsAndRichMessages(t *testing.T) {
 		"no reason":          {"fraud.alert", strings.Replace(goodAlert, `"reason":"A large purchase abroad, unlike your usual spending."`, `"reason":""`, 1), "data.reason"},
 		"no merchant":        {"fraud.alert", strings.Replace(goodAlert, `"name":"Lumen Electronics",`, ``, 1), "merchant.name"},
 		"float amount":       {"fraud.alert", strings.Replace(goodAlert, `"1249.00"`, `1249`, 1), `"data.transaction.amount.amount" must be a decimal string`},
+		"bad account id":     {"fraud.alert", strings.Replace(withAccount, `"acc_card_1"`, `"acc card!"`, 1), "data.transaction.account_id"},
 		"button url and pay": {"message", strings.Replace(goodQuickReplies, `"url":"https://cedar.example/app"`, `"url":"https://cedar.example/app","payload":"x"`, 1), "exactly one"},
 		"button not https":   {"message", strings.Replace(goodQuickReplies, `https://cedar.example/app`, `javascript:alert(1)`, 1), "https"},
 		"long reply label":   {"message", strings.Replace(goodQuickReplies, `"label":"No thanks"`, `"label":"`+strings.Repeat("x", 41)+`"`, 1), "quick_replies[1].label"},

@@ -144,6 +144,23 @@ func Append(ctx context.Context, tx AppendTx, evs []NewEvent, now time.Time) ([]
 		}
 	}
 
+	// A bundle is stored all or none: one member refused, or stored before
+	// (or taken by an earlier event of this batch), holds back the others.
+	held := map[string]bool{}
+	for i := range evs {
+		e := &evs[i]
+		if e.Bundle == "" {
+			continue
+		}
+		_, stored := existing[EventKey{e.InstitutionID, e.BankEventID}]
+		taken := e.BankEventID != "" && slices.ContainsFunc(evs[:i], func(o NewEvent) bool {
+			return o.InstitutionID == e.InstitutionID && o.BankEventID == e.BankEventID
+		})
+		if refused[i] != nil || (e.BankEventID != "" && stored) || taken {
+			held[e.Bundle] = true
+		}
+	}
+
 	w := AppendWrite{Events: make([]*NewEvent, 0, len(evs)), LastSeqs: map[string]int64{}}
 	pendingHere := map[PendingKey]int64{} // pending events of this batch
 	busy := st.BusyLinks                  // links whose next notice must wait its turn
@@ -154,6 +171,14 @@ func Append(ctx context.Context, tx AppendTx, evs []NewEvent, now time.Time) ([]
 		e := &evs[i]
 		r := &results[i]
 		key := EventKey{e.InstitutionID, e.BankEventID}
+		if e.Bundle != "" && held[e.Bundle] {
+			// The member that holds the bundle back answers for itself
+			// below; the others were not stored.
+			if _, stored := existing[key]; refused[i] == nil && (e.BankEventID == "" || !stored) {
+				r.Err = ErrBundle
+				continue
+			}
+		}
 		if e.BankEventID != "" {
 			if st, ok := existing[key]; ok {
 				if bytes.Equal(st.Fingerprint, e.Fingerprint) {

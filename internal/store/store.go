@@ -62,6 +62,9 @@ var (
 	ErrKeyChanged = errors.New("store: the data key changed meanwhile")
 	// ErrOwnerChanged: SetOwner found the conversation with someone else.
 	ErrOwnerChanged = errors.New("store: the conversation's owner changed meanwhile")
+	// ErrBundle: another event of the same bundle (NewEvent.Bundle) was
+	// refused or had been stored before, so this one was not stored.
+	ErrBundle = errors.New("store: another event of its bundle was not stored")
 )
 
 // Keys keeps wrapped data keys and platform secrets (for the vault) and
@@ -459,13 +462,32 @@ type Store interface {
 // Institution is a bank, card issuer or merchant that integrates with the
 // platform, with the OAuth endpoints its customers link through.
 type Institution struct {
-	ID           string
-	Name         string
+	ID   string
+	Name string
+	// Kind is InstitutionBank (holds customers' money and can pay for
+	// them; the default, also for "") or InstitutionMerchant (sells, and
+	// asks to be paid). The operator says which at creation.
+	Kind         string
 	AuthorizeURL string
 	TokenURL     string
 	ClientID     string
 	ClientSecret string // the platform's credential at the institution
 	CreatedAt    time.Time
+}
+
+// Institution kinds.
+const (
+	InstitutionBank     = "bank"
+	InstitutionMerchant = "merchant"
+)
+
+// KindOf is an institution's kind as stored: InstitutionBank unless it is
+// a merchant.
+func KindOf(kind string) string {
+	if kind == InstitutionMerchant {
+		return InstitutionMerchant
+	}
+	return InstitutionBank
 }
 
 // APIKey is an institution's credential for the Bank API. Only a hash of the
@@ -807,6 +829,13 @@ type NewEvent struct {
 	// customer's message or answer reaches the bank exactly when it is in
 	// the conversation. The store fills its institution and link.
 	Notice *Notice
+	// Bundle, when set, ties the event to the others of the same
+	// AppendEvents call with the same Bundle, in other conversations
+	// too: they are stored all or none. When one is refused, or was
+	// stored before (a duplicate or a conflict), none is stored, and the
+	// others answer ErrBundle. A caller makes each bundle's name unique
+	// (appends of several callers may share a transaction).
+	Bundle string
 }
 
 // PushSubscription is one device's Web Push subscription (RFC 8030): where

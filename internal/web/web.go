@@ -112,6 +112,7 @@ func (a *API) Register(mux interface{ Handle(string, http.Handler) }, require fu
 	mux.Handle("GET /app/api/conversations/{id}/menu", require(http.HandlerFunc(a.menu)))
 	mux.Handle("GET /app/api/export", require(http.HandlerFunc(a.export)))
 	mux.Handle("GET /app/api/export/transactions.csv", require(http.HandlerFunc(a.transactionsCSV)))
+	a.registerPayments(mux, require)
 }
 
 func (a *API) institutions(w http.ResponseWriter, r *http.Request) {

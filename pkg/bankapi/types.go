@@ -17,6 +17,8 @@ const (
 	TypeShipmentUpdated   = "shipment.updated"
 	TypeFraudAlert        = "fraud.alert"
 	TypeCardStatus        = "card.status"
+	TypePaymentRequest    = "payment.request"
+	TypePaymentStatus     = "payment.status"
 )
 
 // Scopes a customer may grant on a link.
@@ -27,13 +29,15 @@ const (
 	ScopeReceipts     = "receipts"
 	ScopeShipments    = "shipments"
 	ScopeSupportChat  = "support_chat"
+	ScopePayments     = "payments"
 )
 
 // EventTypes lists every event type a bank may post.
-var EventTypes = []string{TypeBalanceUpdated, TypeTransactionPosted, TypeMessage, TypeReceipt, TypeShipmentUpdated, TypeFraudAlert, TypeCardStatus}
+var EventTypes = []string{TypeBalanceUpdated, TypeTransactionPosted, TypeMessage, TypeReceipt, TypeShipmentUpdated, TypeFraudAlert, TypeCardStatus,
+	TypePaymentRequest, TypePaymentStatus}
 
 // AllScopes lists every scope in the order they are shown to a customer.
-var AllScopes = []string{ScopeBalances, ScopeTransactions, ScopeFraudAlerts, ScopeReceipts, ScopeShipments, ScopeSupportChat}
+var AllScopes = []string{ScopeBalances, ScopeTransactions, ScopeFraudAlerts, ScopeReceipts, ScopeShipments, ScopePayments, ScopeSupportChat}
 
 // ScopeFor returns the scope an event type needs, and whether the type is
 // known. A message needs no data scope: it is the bank speaking in the
@@ -44,6 +48,12 @@ var AllScopes = []string{ScopeBalances, ScopeTransactions, ScopeFraudAlerts, Sco
 // alert's answer leads to (a lock, a replacement), and its actions let the
 // customer act on the card, which is what they agreed to when they let the
 // bank ask them about suspicious payments. It carries no transactions.
+//
+// A payment request and its statuses need payments, a scope of their own:
+// they ask the customer to move money, and the customer's tap hands the
+// request to a bank (payment.authorize). Receipts show what was paid,
+// transactions what moved; neither is a request to pay, and a customer
+// who shares those has not agreed to be asked for money.
 func ScopeFor(eventType string) (scope string, known bool) {
 	switch eventType {
 	case TypeBalanceUpdated:
@@ -58,6 +68,8 @@ func ScopeFor(eventType string) (scope string, known bool) {
 		return ScopeShipments, true
 	case TypeFraudAlert, TypeCardStatus:
 		return ScopeFraudAlerts, true
+	case TypePaymentRequest, TypePaymentStatus:
+		return ScopePayments, true
 	}
 	return "", false
 }
@@ -74,7 +86,8 @@ type Event struct {
 	Type       string    `json:"type"`
 	OccurredAt time.Time `json:"occurred_at"`
 	// Data is the type's data (BalanceUpdated, TransactionPosted, Message,
-	// Receipt, ShipmentUpdated, FraudAlert or CardStatus), encoded as JSON.
+	// Receipt, ShipmentUpdated, FraudAlert, CardStatus, PaymentRequest or
+	// PaymentStatus), encoded as JSON.
 	Data any `json:"data"`
 }
 
@@ -189,6 +202,10 @@ type AlertTransaction struct {
 	Amount    Money     `json:"amount"`
 	At        time.Time `json:"at"`
 	CardLast4 string    `json:"card_last4"`
+	// AccountID is the account the card spends from, as its balances name
+	// it (BalanceUpdated.AccountID), so that the alert names the card the
+	// way the balances name the account. Optional.
+	AccountID string `json:"account_id,omitempty"`
 }
 
 // AlertAction is one answer a fraud alert offers.
@@ -238,6 +255,70 @@ type CardStatus struct {
 	ExpectedBy string        `json:"expected_by,omitempty"`
 	Note       string        `json:"note,omitempty"`    // the bank's words, up to 300 characters
 	Actions    []AlertAction `json:"actions,omitempty"` // 0 to 4, in the order shown
+}
+
+// PaymentRequest is the data of a payment.request event: the institution
+// asks the customer to pay it (an invoice, a bill, an order: an order
+// confirmation is a request with Order), or, for a bank, asks on behalf of
+// one of its customers (Payee set: one customer asking another to pay).
+// The customer answers with one tap, "Pay with <bank>", which hands the
+// request to that bank as a payment.authorize webhook; the platform moves
+// no money. The bank that pays says how it went with payment.status
+// events naming PaymentID. The customer sees one card per PaymentID, at
+// its newest status.
+type PaymentRequest struct {
+	PaymentID string `json:"payment_id"` // the institution's opaque reference for this request
+	Amount    Money  `json:"amount"`     // more than zero
+	// Reference is what the payment is for, as the payer's statement will
+	// show it (ISO 20022 remittance information): "Order A-1042".
+	Reference string `json:"reference"`
+	// Payee is who is paid when it is not the institution itself: a bank
+	// passing on one of its customers' requests names them as the payer
+	// knows them. Absent, the institution is paid.
+	Payee *Payee        `json:"payee,omitempty"`
+	Note  string        `json:"note,omitempty"`  // the institution's words, up to 300 characters
+	Order *PaymentOrder `json:"order,omitempty"` // what is bought, for an order confirmation
+	// ExpiresAt is when the request lapses: it can be paid until then.
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Payee names who a payment goes to, in words for the payer.
+type Payee struct {
+	Name string `json:"name"` // up to 100 characters
+}
+
+// PaymentOrder is what an order confirmation asks payment for.
+type PaymentOrder struct {
+	OrderNumber string        `json:"order_number"`
+	Items       []ReceiptItem `json:"items"` // 1 to 200
+}
+
+// Payment statuses, modelled on the transaction statuses of ISO 20022
+// payment status reports (pain.002, pain.014): accepted is ACCP (also
+// ACTC, ACSP), settled ACSC, rejected RJCT; expired is RJCT because the
+// request lapsed before it was paid. docs/contracts.md has the mapping.
+const (
+	PaymentAccepted = "accepted"
+	PaymentRejected = "rejected"
+	PaymentExpired  = "expired"
+	PaymentSettled  = "settled"
+)
+
+// PaymentStatuses lists every payment status.
+var PaymentStatuses = []string{PaymentAccepted, PaymentRejected, PaymentExpired, PaymentSettled}
+
+// PaymentStatus is the data of a payment.status event: how a payment
+// stands, posted by the bank that pays (or, to the payee's own card, the
+// institution that asked). PaymentID names the payment as this link knows
+// it: the payment.request's, or the one a payment.authorize or
+// payment.ask webhook gave. The newest status is the whole picture.
+type PaymentStatus struct {
+	PaymentID string `json:"payment_id"`
+	Status    string `json:"status"` // accepted, rejected, expired or settled
+	// ReasonCode is, on a rejection, an ISO 20022 ExternalStatusReason1Code
+	// such as AM04 (insufficient funds); four capital letters or digits.
+	ReasonCode string `json:"reason_code,omitempty"`
+	Note       string `json:"note,omitempty"` // the bank's words, up to 300 characters
 }
 
 // Receipt is the data of a receipt event: what was bought, for how much,

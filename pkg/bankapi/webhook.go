@@ -164,10 +164,15 @@ const (
 	WebhookFraudResponse   = "fraud.response"
 	WebhookHandover        = "conversation.handover"
 	WebhookCardAction      = "card.action"
+	// The customer's payments: a tap on "Pay with <bank>", and a request
+	// for money from someone else, which their bank passes on.
+	WebhookPaymentAuthorize = "payment.authorize"
+	WebhookPaymentAsk       = "payment.ask"
 )
 
 // WebhookTypes lists every webhook type OpenTeller sends.
-var WebhookTypes = []string{WebhookLinkCreated, WebhookLinkRevoked, WebhookLinkExpired, WebhookCustomerMessage, WebhookCustomerRequest, WebhookFraudResponse, WebhookHandover, WebhookCardAction}
+var WebhookTypes = []string{WebhookLinkCreated, WebhookLinkRevoked, WebhookLinkExpired, WebhookCustomerMessage, WebhookCustomerRequest, WebhookFraudResponse, WebhookHandover, WebhookCardAction,
+	WebhookPaymentAuthorize, WebhookPaymentAsk}
 
 // CustomerMessage is the data of a customer.message webhook: text the
 // customer wrote, or the quick reply or button they tapped (then Payload is
@@ -237,6 +242,56 @@ type CardAction struct {
 	Action     string    `json:"action"`    // one of the status's action ids
 	AnsweredAt time.Time `json:"answered_at"`
 	AnsweredBy string    `json:"answered_by"` // "customer"
+}
+
+// PaymentAuthorize is the data of a payment.authorize webhook: the
+// customer tapped "Pay with <this bank>" on a payment request, and hands
+// it to the bank by reference. Nothing here moves money, or could: the
+// bank checks it against its own records (for its own requests, the
+// request's id) and pays by its own means, asking the customer whatever
+// its rules require; then it posts payment.status events naming
+// PaymentID. At most one per payment request.
+type PaymentAuthorize struct {
+	LinkID string `json:"link_id"` // the payer's link with this bank
+	// PaymentID names the payment in payment.status events: the request's
+	// own payment_id when this bank asked, else one the platform minted
+	// (pay_…) for a request another institution (a merchant) made.
+	PaymentID string `json:"payment_id"`
+	// RequestID is the payment.request event's id when this bank posted
+	// it; absent for another institution's request.
+	RequestID string `json:"request_id,omitempty"`
+	Amount    Money  `json:"amount"`
+	// Payee is who is paid: the requesting institution (its id and name),
+	// or, on a bank's request on behalf of one of its customers, the name
+	// it gave.
+	Payee        PaymentPayee `json:"payee"`
+	Reference    string       `json:"reference"`
+	ExpiresAt    time.Time    `json:"expires_at"`
+	AuthorizedAt time.Time    `json:"authorized_at"`
+	AuthorizedBy string       `json:"authorized_by"` // "customer": the account holder, on a signed-in device
+}
+
+// PaymentPayee is who a payment.authorize pays.
+type PaymentPayee struct {
+	Name          string `json:"name"`
+	InstitutionID string `json:"institution_id"` // the institution that asked for the payment
+}
+
+// PaymentAsk is the data of a payment.ask webhook: the customer asks
+// someone else to pay them (to split a bill), naming that person as their
+// bank knows them (an email address or a mobile number, as typed). The
+// platform matches it against nothing and passes it on: the bank finds its
+// customer and posts them a payment.request, with Payee set, on their own
+// link, and tells this customer how it went with payment.status events
+// naming PaymentID.
+type PaymentAsk struct {
+	LinkID    string    `json:"link_id"`    // the payee's link
+	PaymentID string    `json:"payment_id"` // minted by the platform (pay_…)
+	Amount    Money     `json:"amount"`
+	Payer     string    `json:"payer"` // an email address or mobile number, as the customer typed it
+	Reference string    `json:"reference"`
+	AskedAt   time.Time `json:"asked_at"`
+	AskedBy   string    `json:"asked_by"` // "customer"
 }
 
 // LinkNotice is the data of the link.* webhooks.

@@ -156,19 +156,19 @@ func orZero(t *time.Time) time.Time {
 // Institutions and keys.
 
 func (s *Store) CreateInstitution(ctx context.Context, in store.Institution) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO institutions (id, name, authorize_url, token_url, client_id, client_secret, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		in.ID, in.Name, in.AuthorizeURL, in.TokenURL, in.ClientID, in.ClientSecret, in.CreatedAt)
+	_, err := s.pool.Exec(ctx, `INSERT INTO institutions (id, name, authorize_url, token_url, client_id, client_secret, created_at, kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		in.ID, in.Name, in.AuthorizeURL, in.TokenURL, in.ClientID, in.ClientSecret, in.CreatedAt, store.KindOf(in.Kind))
 	if isUnique(err) {
 		return store.ErrExists
 	}
 	return wrap("CreateInstitution", err)
 }
 
-const institutionCols = `id, name, authorize_url, token_url, client_id, client_secret, created_at`
+const institutionCols = `id, name, authorize_url, token_url, client_id, client_secret, created_at, kind`
 
 func scanInstitution(row pgx.Row) (store.Institution, error) {
 	var in store.Institution
-	err := row.Scan(&in.ID, &in.Name, &in.AuthorizeURL, &in.TokenURL, &in.ClientID, &in.ClientSecret, &in.CreatedAt)
+	err := row.Scan(&in.ID, &in.Name, &in.AuthorizeURL, &in.TokenURL, &in.ClientID, &in.ClientSecret, &in.CreatedAt, &in.Kind)
 	in.CreatedAt = in.CreatedAt.UTC()
 	return in, notFound(err)
 }

@@ -483,8 +483,8 @@ func notFound(err error) error {
 
 func (s *Store) CreateInstitution(ctx context.Context, in store.Institution) error {
 	return wrap("CreateInstitution", s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
-		_, err := c.ExecContext(ctx, `INSERT INTO institutions (id, name, authorize_url, token_url, client_id, client_secret, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			in.ID, in.Name, in.AuthorizeURL, in.TokenURL, in.ClientID, in.ClientSecret, micros(in.CreatedAt))
+		_, err := c.ExecContext(ctx, `INSERT INTO institutions (id, name, authorize_url, token_url, client_id, client_secret, created_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			in.ID, in.Name, in.AuthorizeURL, in.TokenURL, in.ClientID, in.ClientSecret, micros(in.CreatedAt), store.KindOf(in.Kind))
 		if isUnique(err) {
 			return store.ErrExists
 		}
@@ -492,12 +492,12 @@ func (s *Store) CreateInstitution(ctx context.Context, in store.Institution) err
 	}))
 }
 
-const institutionCols = `id, name, authorize_url, token_url, client_id, client_secret, created_at`
+const institutionCols = `id, name, authorize_url, token_url, client_id, client_secret, created_at, kind`
 
 func scanInstitution(row interface{ Scan(...any) error }) (store.Institution, error) {
 	var in store.Institution
 	var created int64
-	err := row.Scan(&in.ID, &in.Name, &in.AuthorizeURL, &in.TokenURL, &in.ClientID, &in.ClientSecret, &created)
+	err := row.Scan(&in.ID, &in.Name, &in.AuthorizeURL, &in.TokenURL, &in.ClientID, &in.ClientSecret, &created, &in.Kind)
 	in.CreatedAt = fromMicros(created)
 	return in, notFound(err)
 }

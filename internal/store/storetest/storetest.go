@@ -83,6 +83,7 @@ func Run(t *testing.T, open Open) {
 		{"Ping", testPing},
 		{"PushSubscriptions", testPushSubscriptions},
 		{"CustomerOwnership", testCustomerOwnership},
+		{"Payments", testPayments},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,8 +112,8 @@ func setup(t *testing.T, s store.Store, scopes ...string) fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := fixture{
-		inst:  store.Institution{ID: "ins_a", Name: "Alpha Bank", AuthorizeURL: "https://a.example/authorize", TokenURL: "https://a.example/token", ClientID: "ot", CreatedAt: t0},
-		other: store.Institution{ID: "ins_b", Name: "Beta Bank", AuthorizeURL: "https://b.example/authorize", TokenURL: "https://b.example/token", ClientID: "ot", CreatedAt: t0},
+		inst:  store.Institution{ID: "ins_a", Name: "Alpha Bank", Kind: store.InstitutionBank, AuthorizeURL: "https://a.example/authorize", TokenURL: "https://a.example/token", ClientID: "ot", CreatedAt: t0},
+		other: store.Institution{ID: "ins_b", Name: "Beta Bank", Kind: store.InstitutionBank, AuthorizeURL: "https://b.example/authorize", TokenURL: "https://b.example/token", ClientID: "ot", CreatedAt: t0},
 		cust:  store.Customer{ID: "cus_1", Email: "ana@example.com", PasswordHash: "$argon2id$x", CreatedAt: t0},
 	}
 	must(t, s.CreateInstitution(ctx, f.inst))

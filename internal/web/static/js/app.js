@@ -7,6 +7,7 @@ import { authView } from './views/auth.js';
 import { listView } from './views/list.js';
 import { connectView } from './views/connect.js';
 import { threadView } from './views/thread.js';
+import { insightsView } from './views/insights.js';
 import { privacyView } from './views/privacy.js';
 import { delegatedView } from './views/delegated.js';
 import { forgotView, resetView } from './views/reset.js';
@@ -62,6 +63,8 @@ function parseRoute() {
   const params = new URLSearchParams(query);
   const thread = path.match(/^\/c\/(.+)$/);
   const shared = path.match(/^\/d\/(.+)$/);
+  const insights = path.match(/^\/c\/([^/]+)\/insights$/);
+  if (insights) return { name: 'insights', id: decodeURIComponent(insights[1]), params };
   if (shared) return { name: 'delegated', id: decodeURIComponent(shared[1]), params };
   if (thread) return { name: 'thread', id: decodeURIComponent(thread[1]), params };
   if (path === '/signin' || path === '/signup' || path === '/connect' || path === '/privacy' || path === '/forgot' || path === '/reset') return { name: path.slice(1), params };
@@ -164,15 +167,16 @@ function renderShell(route) {
     });
     clear(root, shell.el);
   }
-  const key = route.name === 'thread' ? `thread:${route.id}` : route.name === 'connect' ? `connect:${route.params}` : route.name === 'privacy' ? 'privacy' : route.name === 'delegated' ? `delegated:${route.id}` : 'list';
+  const key = route.name === 'insights' ? `insights:${route.id}` : route.name === 'thread' ? `thread:${route.id}` : route.name === 'connect' ? `connect:${route.params}` : route.name === 'privacy' ? 'privacy' : route.name === 'delegated' ? `delegated:${route.id}` : 'list';
   shell.el.dataset.view = route.name;
-  shell.activeId = route.name === 'thread' ? route.id : null;
+  shell.activeId = route.name === 'thread' || route.name === 'insights' ? route.id : null;
   shell.list.update(shell.activeId);
   if (key === shell.key) return;
 
   shell.mainView?.destroy?.();
   shell.key = key;
-  if (route.name === 'thread') shell.mainView = threadView({ id: route.id });
+  if (route.name === 'thread') shell.mainView = threadView({ id: route.id, focusSeq: route.params.get('seq') });
+  else if (route.name === 'insights') shell.mainView = insightsView({ id: route.id });
   else if (route.name === 'connect') shell.mainView = connectView({ params: route.params });
   else if (route.name === 'privacy') shell.mainView = privacyView();
   else if (route.name === 'delegated') shell.mainView = delegatedView({ id: route.id });

@@ -13,6 +13,7 @@ import { h, clear } from './dom.js';
 import { createLive } from './live.js';
 import { passwordForm } from './password.js';
 import { renderEvent } from './views/thread.js';
+import { accountNames } from './accounts.js';
 import { formatMoney, mask, transactionTitle } from './format.js';
 import { createPresence } from './console-presence.js';
 import { cannedPicker } from './console-canned.js';
@@ -44,6 +45,7 @@ const SCOPE_WORDS = {
   fraud_alerts: 'Fraud alerts',
   receipts: 'Receipts',
   shipments: 'Shipping updates',
+  payments: 'Payments',
   support_chat: 'Support chat',
 };
 const PRESENCE_WORDS = { online: 'Online', away: 'Away', offline: 'Offline' };
@@ -393,7 +395,8 @@ function renderThread(c, events) {
     h('button', { type: 'button', class: 'button', testid: 'console-snooze', onclick: () => setWork({ status: 'snoozed', snoozed_until: new Date(Date.now() + 3600e3).toISOString() }) }, 'Snooze 1 h'),
     c.mine && h('button', { type: 'button', class: 'button', testid: 'console-resolve', onclick: () => setWork({ status: 'resolved' }) }, 'Resolve'));
 
-  const cards = h('ol', { class: 'cards console-cards', testid: 'console-cards', tabindex: '0', 'aria-label': 'Messages' }, events.map((e) => renderEvent(e)));
+  const names = accountNames(events);
+  const cards = h('ol', { class: 'cards console-cards', testid: 'console-cards', tabindex: '0', 'aria-label': 'Messages' }, events.map((e) => renderEvent(e, { names })));
   const liveLine = h('p', { class: 'muted', role: 'status', testid: 'console-live', hidden: true });
   takeButton = !c.mine ? act('Take', 'take', 'console-take') : null;
   replyBox = null;
@@ -449,7 +452,7 @@ function renderThread(c, events) {
     typingLine,
     arrivals,
     composer);
-  follow(id, cards, liveLine);
+  follow(id, cards, liveLine, names);
   cards.lastElementChild?.scrollIntoView({ block: 'end' });
 }
 
@@ -532,7 +535,7 @@ function renderContext(c, context, notes) {
 // (once each, in seq order) and "the customer is typing" shows for a few
 // seconds. The stream ends for good when the member is signed out or the
 // conversation is no longer shared with the bank's people.
-function follow(id, cards, liveLine) {
+function follow(id, cards, liveLine, names) {
   if (stream) stream.stop();
   const s = createLive({
     path: () => `/console/api/conversations/${enc(id)}/live?after=${seenSeq.get(id) || 0}`,
@@ -553,7 +556,7 @@ function follow(id, cards, liveLine) {
           typingLine.hidden = true;
           arrivals.textContent = 'The customer wrote a new message.';
         }
-        cards.append(renderEvent(e));
+        cards.append(renderEvent(e, { names }));
       }
       if (atEnd) cards.lastElementChild?.scrollIntoView({ block: 'nearest' });
     },
@@ -665,7 +668,8 @@ async function loadFigures() {
     const res = await call('GET', '/metrics');
     const min = (ms) => (ms ? `${(ms / 60000).toFixed(1)} min` : '–');
     clear(figures, h('h2', {}, 'Team, last 7 days'),
-      h('div', { class: 'table-scroll' }, h('table', {},
+      // Focusable, so that a keyboard can scroll a table wider than the pane.
+      h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': 'Team figures' }, h('table', {},
         h('thead', {}, h('tr', {}, ['Agent', 'Taken', 'First reply', 'Resolution', 'Satisfaction'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, (res.agents || []).map((a) => h('tr', {},
           h('td', {}, a.name || 'An agent'), h('td', {}, String(a.conversations)), h('td', {}, min(a.first_response_ms)), h('td', {}, min(a.resolution_ms)),

@@ -14,7 +14,7 @@ function moneyFormat(currency) {
 // formatMoney({amount: "12.50", currency: "USD"}, "debit") → "−$12.50".
 // The amount stays a decimal string: engines with Intl.NumberFormat v3 format
 // the string exactly; older ones convert it only here, for display. Amounts
-// are never added up in the browser.
+// are not added up here; insights.js adds them as whole minor units.
 export function formatMoney(money, direction) {
   const amount = String(money?.amount ?? '').trim();
   const currency = String(money?.currency ?? '').trim().toUpperCase();
@@ -123,6 +123,21 @@ export function mask(digits) {
   return digits ? `••${digits}` : '';
 }
 
+// cardName names a card by the account it spends from, as the balances
+// name that account: "Everyday Checking card ••4821", "Travel Card ••4821"
+// (an account that is a card), or "Card ••4821" when no name is known.
+export function cardName(last4, accountName) {
+  const name = String(accountName || '').trim();
+  if (!name) return `Card ${mask(last4)}`;
+  return /\bcard$/i.test(name) ? `${name} ${mask(last4)}` : `${name} card ${mask(last4)}`;
+}
+
+// yourCard is cardName within a sentence: "your Everyday Checking card
+// ••4821", "your card ••4821".
+export function yourCard(last4, accountName) {
+  return accountName ? `your ${cardName(last4, accountName)}` : `your card ${mask(last4)}`;
+}
+
 export function transactionTitle(data) {
   return data?.merchant?.name || data?.description || (data?.direction === 'credit' ? 'Money in' : 'Card payment');
 }
@@ -149,7 +164,17 @@ export function summary(event) {
     case 'card.action':
       return `You: ${data.label || data.action}`;
     case 'card.status':
-      return `Card ${mask(data.card_last4)}: ${CARD_WORDS[data.status] || data.status}`;
+      return `${cardName(data.card_last4, data.account_name)}: ${CARD_WORDS[data.status] || data.status}`;
+    case 'payment.request':
+      return data.payee?.name
+        ? `${data.payee.name} asks you for ${formatMoney(data.amount)}: ${data.reference ?? ''}`
+        : `Request to pay ${formatMoney(data.amount)}: ${data.reference ?? ''}`;
+    case 'payment.authorize':
+      return data.request_seq ? `You: ${data.label || 'Pay'}` : `Payment of ${formatMoney(data.amount)} to ${data.payee || 'a merchant'}`;
+    case 'payment.ask':
+      return `You asked ${data.payer} for ${formatMoney(data.amount)}`;
+    case 'payment.status':
+      return data.note || `Payment ${PAYMENT_WORDS[data.status] || data.status}`;
     case 'receipt':
       return `Receipt from ${data.merchant?.name || 'a merchant'}: ${formatMoney(data.total)}`;
     case 'shipment.updated':
@@ -188,6 +213,17 @@ export const CARD_WORDS = {
   locked: 'locked',
   ordered: 'on its way',
   closed: 'closed',
+};
+
+// How a payment stands, in words: the statuses banks post (ISO 20022's
+// ACCP, ACSC, RJCT), and the customer's tap before any.
+export const PAYMENT_WORDS = {
+  open: 'Waiting for you',
+  authorized: 'Sent to the bank',
+  accepted: 'Accepted',
+  settled: 'Paid',
+  rejected: 'Declined',
+  expired: 'Expired',
 };
 
 export const SHIPMENT_WORDS = {

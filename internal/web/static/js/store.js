@@ -6,6 +6,7 @@ const events = new Map(); // conversation id → Map(seq → event)
 const replaced = new Map(); // conversation id → Set of pending seqs replaced by a posted one
 const answers = new Map(); // conversation id → Map(alert, rating request or card status seq → the customer's answer)
 const known = new Map(); // conversation id → balance events the platform said were last known
+const payments = new Map(); // conversation id → Map(payment id → its newest payment.status)
 const listeners = new Set();
 let readSeqs = {};
 
@@ -26,6 +27,7 @@ export function reset() {
   replaced.clear();
   answers.clear();
   known.clear();
+  payments.clear();
   session.customer = null;
   session.caughtUp = false;
   readSeqs = {};
@@ -104,10 +106,18 @@ export function addEvent(conversationId, event, { history = false } = {}) {
 
   const answered = event.type === 'fraud.response' ? event.data?.alert_seq
     : event.type === 'rating' ? event.data?.request_seq
-      : event.type === 'card.action' ? event.data?.status_seq : null;
+      : event.type === 'card.action' ? event.data?.status_seq
+        : event.type === 'payment.authorize' ? event.data?.request_seq : null;
   if (answered != null) {
     if (!answers.has(conversationId)) answers.set(conversationId, new Map());
     answers.get(conversationId).set(Number(answered), event);
+  }
+  if (event.type === 'payment.status' && event.data?.payment_id) {
+    // A payment's card shows its newest status; one arriving late
+    // (history) does not take a newer one's place.
+    if (!payments.has(conversationId)) payments.set(conversationId, new Map());
+    const newest = payments.get(conversationId).get(event.data.payment_id);
+    if (!(newest?.seq > seq)) payments.get(conversationId).set(event.data.payment_id, event);
   }
   let replaces = null;
   const sameThing = event.type === 'shipment.updated' ? (e) => e.data?.shipment_id === event.data?.shipment_id
@@ -185,6 +195,13 @@ export function lastEvent(conversationId) {
 // card status at seq, if any.
 export function answerTo(conversationId, seq) {
   return answers.get(conversationId)?.get(Number(seq)) || null;
+}
+
+// paymentStatus is the newest payment.status of the payment the
+// conversation knows by paymentId, if any.
+export function paymentStatus(conversationId, paymentId) {
+  const e = paymentId ? payments.get(conversationId)?.get(paymentId) : null;
+  return e && events.get(conversationId)?.has(e.seq) ? e : null;
 }
 
 // setKnownBalances keeps the balances the platform last stored, which may

@@ -27,6 +27,10 @@ function byDay(events) {
 // drew and redraw only what changed.
 export function timeline(visible) {
   const { events, days } = byDay(visible);
+  // A payment's statuses fold into its card (one card per payment, at its
+  // newest status); a status shows alone only when its card is not here.
+  const paymentCards = new Set(events.filter((e) => e.type === 'payment.request' || e.type === 'payment.ask' ||
+    (e.type === 'payment.authorize' && !e.data?.request_seq)).map((e) => e.data?.payment_id));
   const lastBalance = new Map(); // day → index of its last balance.updated
   const balances = new Map(); // day → Map(account → newest balance.updated)
   events.forEach((e, i) => {
@@ -40,6 +44,7 @@ export function timeline(visible) {
   events.forEach((e, i) => {
     const day = days[i];
     if (e.type === 'balance.updated' && lastBalance.get(day) !== i) return;
+    if (e.type === 'payment.status' && paymentCards.has(e.data?.payment_id)) return;
     if (day !== current) {
       current = day;
       items.push({ key: `day:${day}`, kind: 'day', day });
@@ -57,10 +62,12 @@ export function timeline(visible) {
 // quick replies of the bank's newest question, until the customer says
 // anything after it (a newer question takes its place); fraud alerts not
 // answered and not expired; rating requests not answered; and cards whose
-// status offers actions not yet taken. answerTo(seq) is the customer's
-// answer to the item at seq.
+// status offers actions not yet taken; and requests to pay not yet paid,
+// closed by a status or expired. answerTo(seq) is the customer's answer to
+// the item at seq.
 export function waiting(events, answerTo, now = new Date()) {
   const out = [];
+  const closed = new Set(events.filter((e) => e.type === 'payment.status').map((e) => e.data?.payment_id));
   let question = null;
   for (const e of events) {
     if (e.author === 'customer') question = null;
@@ -71,6 +78,9 @@ export function waiting(events, answerTo, now = new Date()) {
     if (e.type === 'fraud.alert' && !answerTo(e.seq) && !(d.expires_at && new Date(d.expires_at) <= now)) out.push({ kind: 'alert', event: e });
     if (e.type === 'rating.request' && !answerTo(e.seq)) out.push({ kind: 'rating', event: e });
     if (e.type === 'card.status' && d.actions?.length && !answerTo(e.seq)) out.push({ kind: 'card', event: e });
+    if (e.type === 'payment.request' && !answerTo(e.seq) && !closed.has(d.payment_id) && !(d.expires_at && new Date(d.expires_at) <= now)) {
+      out.push({ kind: 'payment', event: e });
+    }
   }
   if (question) out.push({ kind: 'question', event: question });
   return out;

@@ -10,6 +10,7 @@ export const SCOPES = [
   ['fraud_alerts', 'Fraud alerts you can answer'],
   ['receipts', 'Receipts from merchants'],
   ['shipments', 'Shipping updates'],
+  ['payments', 'Requests to pay, and payments you approve'],
   ['support_chat', 'Chat with the bank’s support team'],
 ];
 

@@ -5,6 +5,7 @@ import { h, clear } from '../dom.js';
 import { api } from '../api.js';
 import { longDate } from '../format.js';
 import { renderEvent } from './thread.js';
+import { accountNames } from '../accounts.js';
 
 export function delegatedView({ id }) {
   const title = h('h1', {}, 'Shared with you');
@@ -22,7 +23,8 @@ export function delegatedView({ id }) {
     const d = res.delegation || {};
     title.textContent = `${d.institution || 'A bank'} · shared by ${d.owner || 'its owner'}`;
     meta.textContent = `Read-only · until ${longDate(d.expires_at)}`;
-    clear(cards, (res.events || []).map((e) => renderEvent(e)));
+    const names = accountNames(res.events || []);
+    clear(cards, (res.events || []).map((e) => renderEvent(e, { names })));
   }, (err) => {
     problem.textContent = err.message;
     problem.hidden = false;

@@ -12,10 +12,9 @@ import * as store from '../store.js';
 import { SCOPES } from './connect.js';
 import { expiringSoon } from './thread.js';
 import { fromBase64, leafHash, openNote, parseCheckpoint, toBase64, verifyConsistency, verifyInclusion } from '../tlog.js';
+import { explainVerified, groupReads, sittingRow } from '../access-history.js';
 
 const SCOPE_WORDS = Object.fromEntries(SCOPES);
-const ACTOR_WORDS = { delegate: 'Someone you shared with', agent: 'A support agent at your bank' };
-const RECORD_WORDS = { events: 'balances and transactions', conversation: 'conversation', notes: 'support notes about you', accounts: 'balances and recent transactions' };
 const ACTION_WORDS = { grant: 'Connected', renew: 'Renewed', narrow: 'Shared less', delegate: 'Shared read-only', undelegate: 'Stopped sharing', revoke: 'Disconnected', expire: 'Ended at expiry' };
 
 function statusWords(c) {
@@ -259,18 +258,17 @@ export function privacyView() {
     } catch (err) {
       problems.push(`The log’s checkpoint could not be checked: ${err.message}.`);
     }
-    const list = res.accesses || [];
-    const rows = [];
-    for (const a of list.slice().reverse()) {
+    // Each entry is checked on its own; the page then shows one line per
+    // sitting (access-history.js), verified when all of its entries are.
+    const reads = [];
+    for (const a of res.accesses || []) {
       let e = {};
       try { e = JSON.parse(a.data); } catch { /* shown as unverified */ }
-      const ok = cp && await verifyInclusion(await leafHash(a.data), a.index, cp.size, (a.proof || []).map(fromBase64), cp.root);
+      const ok = Boolean(cp) && await verifyInclusion(await leafHash(a.data), a.index, cp.size, (a.proof || []).map(fromBase64), cp.root);
       if (!ok) problems.push('An entry in your access history could not be verified.');
-      rows.push(h('li', { class: 'privacy-receipt', testid: 'access', 'data-verified': ok ? 'true' : 'false' },
-        h('p', {}, h('strong', {}, ACTOR_WORDS[e.actor_kind] || 'Someone'),
-          ` read your ${RECORD_WORDS[e.record_kind] || 'data'} · ${longDate(e.at)}`),
-        h('p', { class: `muted ${ok ? 'verified' : 'unverified'}` }, ok ? '✓ Verified in the public log' : '✗ Not verified')));
+      reads.push({ entry: e, actor: a.actor, ok });
     }
+    const rows = groupReads(reads).map(sittingRow);
     clear(accesses, rows.length ? rows : h('li', { class: 'muted' }, 'Nobody but you has read your data.'));
     logWarning.textContent = problems.length ? `Warning: ${[...new Set(problems)].join(' ')} Tell OpenTeller’s operator and your bank.` : '';
     logWarning.hidden = problems.length === 0;
@@ -314,7 +312,7 @@ export function privacyView() {
       problem,
       h('p', { class: 'muted' }, 'Each bank sends you only what you chose, for as long as you chose. Nothing here is used for advertising, sold or shared.'),
       h('h2', {}, 'Connected banks'), links, disconnectAll,
-      h('h2', {}, 'Who read your data'), logWarning, accesses, logStatus,
+      h('h2', {}, 'Who read your data'), logWarning, accesses, logStatus, explainVerified(),
       h('h2', {}, 'Your consent receipts'), receipts,
       h('h2', {}, 'Your data'),
       clearAll,

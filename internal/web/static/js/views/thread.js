@@ -10,11 +10,15 @@
 // readers hear what the bank says, not every purchase or balance change.
 import { h, clear } from '../dom.js';
 import { api } from '../api.js';
-import { ago, cardTime, dayKey, dayLabel, formatMoney, longDate, mask, summary, transactionTitle, CARD_WORDS, REQUEST_WORDS, SHIPMENT_WORDS } from '../format.js';
+import { ago, cardName, cardTime, dayKey, dayLabel, formatMoney, longDate, mask, summary, transactionTitle, yourCard, CARD_WORDS, REQUEST_WORDS, SHIPMENT_WORDS } from '../format.js';
+import { accountNames, NO_NAMES } from '../accounts.js';
 import * as store from '../store.js';
 import { timeline, waiting } from '../timeline.js';
 import { brandMark, loadBrands, paintBrand } from '../brand.js';
 import { SCOPES } from './connect.js';
+import { categoryLabel } from '../categories.js';
+import { searchPanel } from './search.js';
+import { askPanel, canAsk, loadPayers, paymentVersion, renderPayment } from './payments.js';
 
 const SCOPE_WORDS = Object.fromEntries(SCOPES);
 
@@ -24,19 +28,24 @@ const RENEW_WINDOW_MS = 14 * 24 * 3600 * 1000; // offer renewal in the last 14 d
 // What a screen reader is told as it arrives: the bank speaking, and what
 // asks for the customer. Purchases and balances are there to read, not
 // announced one by one.
-const ANNOUNCED = new Set(['message', 'fraud.alert', 'card.status', 'rating.request', 'agent.joined', 'agent.left', 'link.expiring', 'link.revoked', 'link.expired']);
+const ANNOUNCED = new Set(['message', 'fraud.alert', 'card.status', 'payment.request', 'payment.status', 'rating.request', 'agent.joined', 'agent.left', 'link.expiring', 'link.revoked', 'link.expired']);
+
+const capital = (s) => s.charAt(0).toUpperCase() + s.slice(1);
 
 export function expiringSoon(c) {
   return c?.link?.status === 'active' && c.link.expires_at && new Date(c.link.expires_at) - Date.now() < RENEW_WINDOW_MS;
 }
 
-export function threadView({ id }) {
+// focusSeq, from #/c/{id}?seq=N (the insights link to a card), is the
+// event to bring into view first.
+export function threadView({ id, focusSeq = null }) {
   const head = h('header', { class: 'pane-head thread-head' });
   const strip = h('section', { class: 'balance-strip', testid: 'balance-strip', 'aria-label': 'Balances', hidden: true });
   // Not a live region: the announcer below says what deserves saying.
   const cards = h('ol', { class: 'cards', 'aria-label': 'Messages and updates' });
   const earlier = h('button', { type: 'button', class: 'link-button earlier', testid: 'show-earlier', hidden: true }, 'Show earlier');
-  const scroller = h('div', { class: 'thread-scroll', tabindex: '-1' }, strip, earlier, cards);
+  // In the tab order, so that a keyboard can scroll the thread.
+  const scroller = h('div', { class: 'thread-scroll', tabindex: '0', role: 'region', 'aria-label': 'Conversation' }, strip, earlier, cards);
   const newActivity = h('button', { type: 'button', class: 'new-activity', hidden: true, testid: 'new-activity' }, 'New activity ↓');
   const body = h('div', { class: 'thread-body' }, scroller, newActivity);
   const tray = h('section', { class: 'waiting', testid: 'waiting', 'aria-label': 'Waiting for your answer', hidden: true });
@@ -56,13 +65,19 @@ export function threadView({ id }) {
     menuItem('Balance', 'menu-balance', () => request('balance')),
     menuItem('Recent transactions', 'menu-transactions', () => request('recent_transactions')),
     menuItem('Talk to a person', 'menu-human', () => request('human')),
+    menuItem('Ask someone to pay you', 'menu-ask-payment', () => { toggleMenu(false); ask.open(); }),
     menuItem('Privacy', 'menu-privacy', () => { location.hash = '#/privacy'; }));
+  // Asking for money is offered where the bank can pass it on (payments.js).
+  const askItem = menu.querySelector('[data-testid="menu-ask-payment"]').closest('li');
+  askItem.hidden = true;
+  const ask = askPanel(id, { onDone: () => menuButton.focus() });
   const requestStatus = h('p', { class: 'request-status muted', role: 'status', testid: 'request-status', hidden: true });
   const typingLine = h('p', { class: 'request-status muted', role: 'status', testid: 'typing', hidden: true });
   let typingTimer = 0;
   let sentTypingAt = 0;
   const composer = h('form', { class: 'composer' }, typingLine, requestStatus, sendError, menu, menuButton, inputLabel, input, send);
-  const el = h('section', { class: 'main-pane thread', testid: 'thread', 'data-id': id }, head, body, tray, composer, announcer);
+  const search = searchPanel({ id, jump: (seq) => jumpTo(seq) }); // views/search.js
+  const el = h('section', { class: 'main-pane thread', testid: 'thread', 'data-id': id }, head, search.el, body, tray, ask.el, composer, announcer);
 
   let stuck = true; // follow the newest card unless the customer scrolled up
   let sending = false;
@@ -157,6 +172,8 @@ export function threadView({ id }) {
   }
   const answerAlert = (card, action) => answerCard(card, `alerts/${card.dataset.seq}/answer`, { action }, ['alert_expired', 'already_answered']);
   const actOnCard = (card, action) => answerCard(card, `cards/${card.dataset.seq}/action`, { action }, ['card_changed', 'already_answered']);
+  const payRequest = (card, payer) => answerCard(card, `payments/${card.dataset.seq}/authorize`, { payer_institution_id: payer },
+    ['already_authorized', 'payment_expired', 'payment_closed']);
 
   async function reply(button) {
     const replyTo = Number(button.dataset.replyTo);
@@ -250,6 +267,7 @@ export function threadView({ id }) {
       case 'renew': return renew();
       case 'answer': return answerAlert(card, target.dataset.choice);
       case 'card': return actOnCard(card, target.dataset.choice);
+      case 'pay': return payRequest(card, target.dataset.choice);
       case 'reply': return reply(target);
       case 'rate': return rate(card, Number(target.dataset.score));
       case 'jump': return jumpTo(target.dataset.seq);
@@ -270,6 +288,8 @@ export function threadView({ id }) {
       h('div', { class: 'thread-title' },
         h('h1', {}, name),
         h('p', { class: `link-status ${dead ? 'dead' : ''}`, testid: 'link-status' }, statusText)),
+      c && h('a', { href: `#/c/${encodeURIComponent(id)}/insights`, class: 'link-button thread-tool', testid: 'insights-link' }, 'Insights'),
+      c && search.button,
       (status === 'expired' || expiringSoon(c)) &&
         h('button', { type: 'button', class: 'link-button', testid: 'renew', onclick: renew }, 'Renew for 90 days'),
       status === 'active' && !confirming &&
@@ -310,13 +330,17 @@ export function threadView({ id }) {
   // The thread is drawn from the store's events (timeline.js), keeping
   // every card that did not change: a focused button, a half-written
   // rating comment and the reader's place survive new arrivals.
+  let names = NO_NAMES; // the accounts cards spend from, as the bank said (accounts.js)
   function versionOf(item, today) {
     if (item.kind === 'day') return dayLabel(item.day);
     if (item.kind === 'balances') return `${item.day === today}:${item.events.map((e) => e.seq).join(',')}`;
     const e = item.event;
     const answer = store.answerTo(id, e.seq) ? 'answered' : '';
-    if (e.type === 'fraud.alert') return answer || (e.data?.expires_at && new Date(e.data.expires_at) <= new Date() ? 'expired' : 'open');
+    // A purchase or an alert is drawn again once its card's account is known.
+    if (e.type === 'transaction.posted') return names.account(e.data?.account_id) || names.card(e.data?.card_last4);
+    if (e.type === 'fraud.alert') return `${answer || (e.data?.expires_at && new Date(e.data.expires_at) <= new Date() ? 'expired' : 'open')}:${names.account(e.data?.transaction?.account_id) || names.card(e.data?.transaction?.card_last4)}`;
     if (e.type === 'rating.request' || e.type === 'card.status') return answer;
+    if (e.type.startsWith('payment.')) return paymentVersion(id, e); // redrawn in place as its status changes
     return '';
   }
   function renderItem(item, today) {
@@ -324,13 +348,14 @@ export function threadView({ id }) {
       return h('li', { class: 'day', testid: 'day-separator', 'data-day': item.day }, h('h2', { class: 'day-label' }, dayLabel(item.day)));
     }
     if (item.kind === 'balances') return balancesCard(item, item.day === today);
-    const card = renderEvent(item.event, { conversationId: id });
-    if (['fraud.alert', 'rating.request', 'card.status'].includes(item.event.type)) card.tabIndex = -1; // its reminder brings focus here
+    const card = renderEvent(item.event, { conversationId: id, names });
+    if (['fraud.alert', 'rating.request', 'card.status', 'payment.request'].includes(item.event.type)) card.tabIndex = -1; // its reminder brings focus here
     return card;
   }
   function reconcile() {
     const today = dayKey(new Date());
     const items = timeline(store.visibleEvents(id));
+    names = accountNames([...store.latestBalances(id), ...store.visibleEvents(id)]);
     const keys = new Set(items.map((i) => i.key));
     for (const node of [...cards.children]) if (!keys.has(node.dataset.key)) node.remove();
     const drawn = new Map([...cards.children].map((n) => [n.dataset.key, n]));
@@ -380,10 +405,11 @@ export function threadView({ id }) {
         }
         const text = i.kind === 'alert' ? summary(e)
           : i.kind === 'rating' ? `How did ${d.agent || 'our team'} do?`
-            : `Your card ${mask(d.card_last4)} is ${CARD_WORDS[d.status] || d.status}`;
+            : i.kind === 'payment' ? summary(e)
+            : `${capital(yourCard(d.card_last4, d.account_name))} is ${CARD_WORDS[d.status] || d.status}`;
         return h('button', { type: 'button', class: `waiting-item waiting-${i.kind}`, testid: `waiting-${i.kind}`, 'data-action': 'jump', 'data-seq': e.seq, 'data-key': `seq:${e.seq}` },
           h('span', { class: 'waiting-text' }, text),
-          h('span', { class: 'waiting-go' }, i.kind === 'rating' ? 'Rate' : 'Answer'));
+          h('span', { class: 'waiting-go' }, i.kind === 'rating' ? 'Rate' : i.kind === 'payment' ? 'Pay' : 'Answer'));
       }));
     }
     // Watch the cards themselves: a card drawn afresh (answered, expired)
@@ -422,7 +448,7 @@ export function threadView({ id }) {
   function announcement(e) {
     const name = store.conversation(id)?.institution?.name || 'Your bank';
     if (e.type === 'message') return `${e.author === 'agent' ? e.data?.agent || name : name}: ${String(e.data?.text ?? '').slice(0, 200)}`;
-    if (e.type === 'card.status') return `${name}: your card ${mask(e.data?.card_last4)} is ${CARD_WORDS[e.data?.status] || e.data?.status}.`;
+    if (e.type === 'card.status') return `${name}: ${yourCard(e.data?.card_last4, e.data?.account_name)} is ${CARD_WORDS[e.data?.status] || e.data?.status}.`;
     return e.author === 'platform' ? summary(e) : `${name}: ${summary(e)}`;
   }
 
@@ -478,6 +504,7 @@ export function threadView({ id }) {
 
   function onChange(change) {
     if (change.type === 'conversations' || change.type === 'caught_up') {
+      if (change.type === 'conversations') payersChanged();
       offerEarlier();
       schedule();
       return renderHead();
@@ -562,10 +589,19 @@ export function threadView({ id }) {
   loadBrands().then(renderHead); // the bank's colour and logo, once known
   render();
   offerEarlier();
+  // Which banks can pay decides the buttons on requests, and whether this
+  // bank takes requests for money.
+  function payersChanged() {
+    loadPayers().then(() => {
+      askItem.hidden = !canAsk(id);
+      schedule();
+    });
+  }
+  payersChanged();
   const unsubscribe = store.subscribe(onChange);
   // Keep "updated 2 min ago" and "Today" true, and close alerts whose time is up.
   const ticker = setInterval(render, 30000);
-  requestAnimationFrame(toBottom);
+  requestAnimationFrame(() => { if (!(focusSeq && search.reveal(focusSeq))) toBottom(); });
 
   return {
     el,
@@ -575,6 +611,7 @@ export function threadView({ id }) {
       unsubscribe();
       clearInterval(ticker);
       watcher.disconnect();
+      search.destroy();
     },
   };
 }
@@ -606,14 +643,15 @@ function replyButton(seq, r, cls) {
 // on (fraud alerts, cards, buttons) are live; without, they are read-only.
 // A message's quick replies are not drawn here: while they wait for an
 // answer, the thread keeps them above the composer.
-export function renderEvent(e, { conversationId = null } = {}) {
+// names (accounts.js) names each card by its account, as the balances do.
+export function renderEvent(e, { conversationId = null, names = NO_NAMES } = {}) {
   const d = e.data || {};
   const when = h('time', { class: 'card-time', datetime: e.occurred_at }, cardTime(e.occurred_at));
   switch (e.type) {
     case 'transaction.posted': {
       const pending = d.status === 'pending';
       const credit = d.direction === 'credit';
-      const meta = [d.merchant?.category, d.merchant?.city, d.card_last4 && `Card ${mask(d.card_last4)}`].filter(Boolean).join(' · ');
+      const meta = [categoryLabel(d.merchant), d.merchant?.city, d.card_last4 && cardName(d.card_last4, names.account(d.account_id) || names.card(d.card_last4))].filter(Boolean).join(' · ');
       return h('li', { class: 'card txn', testid: 'txn-card', 'data-seq': e.seq, 'data-status': pending ? 'pending' : 'posted' },
         h('div', { class: 'txn-main' },
           h('p', { class: 'txn-title' }, transactionTitle(d)),
@@ -656,10 +694,15 @@ export function renderEvent(e, { conversationId = null } = {}) {
       return h('li', { class: 'bubble mine', testid: 'card-action-bubble', 'data-seq': e.seq, 'data-author': 'customer' },
         h('p', { class: 'bubble-text' }, d.label || d.action),
         when);
+    case 'payment.request':
+    case 'payment.authorize':
+    case 'payment.ask':
+    case 'payment.status':
+      return renderPayment(e, { conversationId, when });
     case 'card.status':
       return cardStatusCard(e, conversationId ? store.answerTo(conversationId, e.seq) : null, Boolean(conversationId), when);
     case 'fraud.alert':
-      return fraudCard(e, conversationId ? store.answerTo(conversationId, e.seq) : null, Boolean(conversationId), when);
+      return fraudCard(e, conversationId ? store.answerTo(conversationId, e.seq) : null, Boolean(conversationId), when, names);
     case 'rating.request': {
       const answer = conversationId ? store.answerTo(conversationId, e.seq) : null;
       const who = d.agent || 'our team';
@@ -742,7 +785,7 @@ export function renderEvent(e, { conversationId = null } = {}) {
 // fraudCard asks "Is this you?" about one payment, with the bank's answers
 // as buttons until the customer answers or the alert expires; then it says
 // what was answered, by whom and when.
-function fraudCard(e, answer, live, when) {
+function fraudCard(e, answer, live, when, names) {
   const d = e.data || {};
   const t = d.transaction || {};
   const expired = !answer && d.expires_at && new Date(d.expires_at) <= new Date();
@@ -764,12 +807,12 @@ function fraudCard(e, answer, live, when) {
       d.expires_at && h('p', { class: 'muted alert-expiry' }, `Answer by ${cardTime(d.expires_at)}`),
     ];
   }
-  return h('li', { class: `card fraud fraud-${state}`, testid: 'fraud-card', 'data-seq': e.seq, 'data-state': state, role: 'group', 'aria-label': 'Fraud alert' },
+  return h('li', { class: `card fraud fraud-${state}`, testid: 'fraud-card', 'data-seq': e.seq, 'data-state': state, 'aria-label': 'Fraud alert' },
     h('p', { class: 'fraud-title' }, 'Is this you?'),
     h('div', { class: 'txn' },
       h('div', { class: 'txn-main' },
         h('p', { class: 'txn-title' }, t.merchant?.name || 'Card payment'),
-        h('p', { class: 'txn-meta muted' }, [where, t.card_last4 && `Card ${mask(t.card_last4)}`, t.at && cardTime(t.at)].filter(Boolean).join(' · '))),
+        h('p', { class: 'txn-meta muted' }, [where, t.card_last4 && cardName(t.card_last4, names.account(t.account_id) || names.card(t.card_last4)), t.at && cardTime(t.at)].filter(Boolean).join(' · '))),
       h('p', { class: 'amount debit' }, formatMoney(t.amount, 'debit'))),
     d.reason && h('p', { class: 'fraud-reason' }, d.reason),
     footer,
@@ -784,10 +827,10 @@ function cardStatusCard(e, answer, live, when) {
   const d = e.data || {};
   const words = CARD_WORDS[d.status] || d.status;
   const actions = !answer && live && d.actions?.length > 0;
-  return h('li', { class: `card card-status card-${d.status}`, testid: 'card-status', 'data-seq': e.seq, 'data-card': d.card_id, 'data-status': d.status, 'data-last4': d.card_last4, role: 'group', 'aria-label': `Card ${mask(d.card_last4)}` },
+  return h('li', { class: `card card-status card-${d.status}`, testid: 'card-status', 'data-seq': e.seq, 'data-card': d.card_id, 'data-status': d.status, 'data-last4': d.card_last4, 'aria-label': cardName(d.card_last4, d.account_name) },
     h('div', { class: 'txn' },
       h('div', { class: 'txn-main' },
-        h('p', { class: 'txn-title' }, `${d.account_name || 'Card'} ${mask(d.card_last4)}`),
+        h('p', { class: 'txn-title' }, cardName(d.card_last4, d.account_name)),
         d.replaces_last4 && h('p', { class: 'txn-meta muted' }, `Replaces your card ${mask(d.replaces_last4)}`)),
       h('span', { class: `pill card-pill card-pill-${d.status}`, testid: 'card-status-words' }, words.charAt(0).toUpperCase() + words.slice(1))),
     d.status === 'ordered' && d.expected_by && h('p', { class: 'muted' }, `Expected by ${longDate(`${d.expected_by}T12:00:00`)}`),
