@@ -74,11 +74,14 @@ func (in *Ingester) institutionKinds(ctx context.Context) (map[string]string, er
 	return kinds, nil
 }
 
-// paymentParty names an institution in the customer's own events.
+// paymentParty names an institution in the customer's own events. It
+// carries no conversation id: an event in one institution's conversation
+// must not name the customer's conversation with another (a merchant's
+// agents could match customers across merchants by it). The device finds
+// that conversation by the institution.
 type paymentParty struct {
-	InstitutionID  string `json:"institution_id"`
-	Name           string `json:"name"`
-	ConversationID string `json:"conversation_id,omitempty"`
+	InstitutionID string `json:"institution_id"`
+	Name          string `json:"name"`
 }
 
 // paymentAuthorizeData is the payment.authorize event as devices see it.
@@ -156,7 +159,7 @@ func (in *Ingester) AuthorizePayment(ctx context.Context, customerID, conversati
 	if err != nil {
 		return Authorized{}, err
 	}
-	payer := paymentParty{InstitutionID: c.InstitutionID, Name: c.InstitutionName, ConversationID: c.ID}
+	payer := paymentParty{InstitutionID: c.InstitutionID, Name: c.InstitutionName}
 	pc := c
 	if kinds[c.InstitutionID] == store.InstitutionBank {
 		if payerID != "" && payerID != c.InstitutionID {
@@ -171,7 +174,7 @@ func (in *Ingester) AuthorizePayment(ctx context.Context, customerID, conversati
 		if i < 0 {
 			return Authorized{}, httpx.Errorf(http.StatusBadRequest, "invalid_payer", "Choose one of your connected banks that lets you pay here.")
 		}
-		payer = paymentParty{InstitutionID: payers[i].InstitutionID, Name: payers[i].Name, ConversationID: payers[i].ConversationID}
+		payer = paymentParty{InstitutionID: payers[i].InstitutionID, Name: payers[i].Name}
 		if pc, err = in.customerConversation(ctx, customerID, payers[i].ConversationID); err != nil {
 			return Authorized{}, err
 		}
@@ -411,12 +414,20 @@ func (in *Ingester) appendPayment(ctx context.Context, evs []store.NewEvent, con
 			return nil, httpx.Errorf(http.StatusServiceUnavailable, "try_again", "That didn’t go through. Please try again.")
 		}
 	}
+	held := 0
 	for _, r := range res {
 		// ErrBundle answers the events held back by another's refusal,
 		// which was answered above.
 		if r.Err != nil && !errors.Is(r.Err, store.ErrBundle) {
 			return nil, r.Err
 		}
+		if errors.Is(r.Err, store.ErrBundle) {
+			held++
+		}
+	}
+	if held > 0 {
+		// Held back with no refusal of its own to say why: never a success.
+		return nil, fmt.Errorf("ingest: append payment: %d events held back and none refused", held)
 	}
 	for _, r := range res {
 		switch {

@@ -170,6 +170,19 @@ func TestMerchantRequestPaidByChosenBank(t *testing.T) {
 	if n := len(r.noticesOf("ins_shop", bankapi.WebhookPaymentAuthorize)); n != 0 {
 		t.Fatalf("the merchant was told which bank pays (%d notices)", n)
 	}
+	// The answer in the merchant's conversation (which its agents may read)
+	// does not name the customer's conversation with the bank: merchants
+	// comparing notes could match the customer by it.
+	shopEvs, err := r.st.EventsAfter(ctx, "cnv_shop", shopBefore, 10)
+	r.must(err)
+	if len(shopEvs) != 1 {
+		t.Fatalf("%d events in the merchant's conversation", len(shopEvs))
+	}
+	answer, err := r.kr.Open(ctx, vault.ConversationKey(shopEvs[0].CustomerID, shopEvs[0].InstitutionID), shopEvs[0].ID, shopEvs[0].Sealed)
+	r.must(err)
+	if strings.Contains(string(answer), "cnv_1") {
+		t.Fatalf("the merchant's conversation names the bank's: %s", answer)
+	}
 	notices := r.noticesOf("ins_1", bankapi.WebhookPaymentAuthorize)
 	if len(notices) != 1 {
 		t.Fatalf("Cedar Bank got %d payment.authorize notices", len(notices))

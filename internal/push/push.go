@@ -248,6 +248,11 @@ func (s *Service) push(ctx context.Context, sub store.PushSubscription, kind str
 	resp, err := webpush.SendNotificationWithContext(ctx, payload, &webpush.Subscription{
 		Endpoint: sub.Endpoint, Keys: webpush.Keys{P256dh: sub.P256DH, Auth: sub.Auth}}, opts)
 	if err != nil {
+		// The endpoint names the device: log the failure without it.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
 		s.cfg.Logger.Warn("push: send", "subscription", sub.ID, "err", err)
 		return
 	}
@@ -262,6 +267,22 @@ func (s *Service) push(ctx context.Context, sub store.PushSubscription, kind str
 	case resp.StatusCode >= 300:
 		s.cfg.Logger.Warn("push: the push service refused", "subscription", sub.ID, "status", resp.StatusCode)
 	}
+}
+
+// Forget turns off every device's notifications for the customer: their
+// sessions ended (a new password, a reset), and a device that was signed
+// in, perhaps someone else's, must not go on hearing of them.
+func (s *Service) Forget(ctx context.Context, customerID string) error {
+	subs, err := s.cfg.Store.PushSubscriptions(ctx, []string{customerID})
+	if err != nil {
+		return fmt.Errorf("push: forget %s's devices: %w", customerID, err)
+	}
+	for _, sub := range subs {
+		if err := s.cfg.Store.DeletePushSubscription(ctx, customerID, sub.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("push: forget %s's devices: %w", customerID, err)
+		}
+	}
+	return nil
 }
 
 // institutionName is the institution's name, as the push shows it.
@@ -327,11 +348,9 @@ func (s *Service) Routes(mux interface{ Handle(string, http.Handler) }, requireC
 		}
 		sub := store.PushSubscription{ID: subscriptionID(in.Endpoint), CustomerID: customerID, Endpoint: in.Endpoint,
 			P256DH: in.Keys.P256DH, Auth: in.Keys.Auth, Kinds: kinds, CreatedAt: time.Now().UTC()}
-		err := s.cfg.Store.PutPushSubscription(r.Context(), sub)
-		if errors.Is(err, store.ErrNotFound) {
-			err = httpx.Errorf(http.StatusConflict, "subscription_taken", "This device's notifications belong to another account. Turn them off there first.")
-		}
-		if err != nil {
+		// A device belongs to whoever turned its notifications on last:
+		// signed in here, with the endpoint and keys only the device holds.
+		if err := s.cfg.Store.PutPushSubscription(r.Context(), sub); err != nil {
 			httpx.WriteError(w, err)
 			return
 		}

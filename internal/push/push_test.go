@@ -401,20 +401,58 @@ func TestSubscriptionRequests(t *testing.T) {
 		!strings.Contains(body, `"subscription":{"kinds":["alerts","replies"]}`) || !strings.Contains(body, `"public_key":"`+r.svc.PublicKey()+`"`) {
 		t.Fatalf("settings: %d %s", code, body)
 	}
-	// The same device cannot be taken over by another account.
-	sub := d.Subscription()
-	sub["endpoint"], sub["kinds"] = endpoint, []string{KindAlerts}
-	if code, body := r.call("cus_2", "PUT", "/app/api/push/subscription", sub); code != http.StatusConflict || !strings.Contains(body, "subscription_taken") {
-		t.Fatalf("another account's put: %d %s", code, body)
-	}
+	// Another account cannot turn this device off; it can sign in on the
+	// device and turn it on for itself, and then the device is its own.
 	if code, _ := r.call("cus_2", "DELETE", "/app/api/push/subscription?endpoint="+endpoint, nil); code != http.StatusNotFound {
 		t.Fatalf("another account's delete: %d", code)
 	}
-	if code, _ := r.call("cus_1", "DELETE", "/app/api/push/subscription?endpoint="+endpoint, nil); code != http.StatusNoContent {
-		t.Fatalf("delete: %d", code)
+	sub := d.Subscription()
+	sub["endpoint"], sub["kinds"] = endpoint, []string{KindAlerts}
+	if code, body := r.call("cus_2", "PUT", "/app/api/push/subscription", sub); code != http.StatusOK {
+		t.Fatalf("another account signs in on the device: %d %s", code, body)
+	}
+	if code, body := r.call("cus_1", "GET", "/app/api/push?endpoint="+endpoint, nil); !strings.Contains(body, `"subscription":null`) {
+		t.Fatalf("the first account still has the device: %d %s", code, body)
 	}
 	if code, _ := r.call("cus_1", "DELETE", "/app/api/push/subscription?endpoint="+endpoint, nil); code != http.StatusNotFound {
+		t.Fatalf("the first account deletes the device it lost: %d", code)
+	}
+	if code, _ := r.call("cus_2", "DELETE", "/app/api/push/subscription?endpoint="+endpoint, nil); code != http.StatusNoContent {
+		t.Fatalf("delete: %d", code)
+	}
+	if code, _ := r.call("cus_2", "DELETE", "/app/api/push/subscription?endpoint="+endpoint, nil); code != http.StatusNotFound {
 		t.Fatalf("second delete: %d", code)
+	}
+}
+
+// TestForgetTurnsEveryDeviceOff: when a customer's sessions end (a new
+// password, a reset), every device of theirs stops hearing of them, and
+// no one else's.
+func TestForgetTurnsEveryDeviceOff(t *testing.T) {
+	r := newRig(t)
+	phone, laptop, theirs := NewDevice(t, r.svc.PublicKey), NewDevice(t, r.svc.PublicKey), NewDevice(t, r.svc.PublicKey)
+	r.subscribe(t, "cus_1", phone, KindAlerts)
+	r.subscribe(t, "cus_1", laptop, KindAlerts)
+	r.subscribe(t, "cus_2", theirs, KindAlerts)
+	must(t, r.svc.Forget(context.Background(), "cus_1"))
+	if subs, _ := r.st.PushSubscriptions(context.Background(), []string{"cus_1"}); len(subs) != 0 {
+		t.Fatalf("cus_1's devices after Forget: %+v", subs)
+	}
+	if subs, _ := r.st.PushSubscriptions(context.Background(), []string{"cus_2"}); len(subs) != 1 {
+		t.Fatalf("cus_2's devices after cus_1's Forget: %+v", subs)
+	}
+	r.svc.Committed([]store.Event{event("cus_1", bankapi.TypeFraudAlert, store.AuthorInstitution), event("cus_2", bankapi.TypeFraudAlert, store.AuthorInstitution)})
+	theirs.next(t)
+	// Batches are sent one after another: once the next one's push has
+	// arrived, every push of the first has been answered.
+	r.svc.Committed([]store.Event{event("cus_2", bankapi.TypeFraudAlert, store.AuthorInstitution)})
+	theirs.next(t)
+	select {
+	case got := <-phone.Got:
+		t.Fatalf("a forgotten device got %+v", got)
+	case got := <-laptop.Got:
+		t.Fatalf("a forgotten device got %+v", got)
+	default:
 	}
 }
 

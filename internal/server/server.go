@@ -167,6 +167,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 			if err := s.Bus.WakeCustomer(customerID, bus.Wake{SessionsEnded: true, Keep: hex.EncodeToString(keep)}); err != nil {
 				log.Warn("tell devices their sessions ended", "customer", customerID, "err", err)
 			}
+			// A new password or a reset: no device keeps hearing of them.
+			if err := s.Push.Forget(context.Background(), customerID); err != nil {
+				log.Warn("turn off devices' notifications", "customer", customerID, "err", err)
+			}
 		}})
 	customerOf := func(r *http.Request) (string, bool) {
 		se, ok := auth.SessionFrom(r.Context())

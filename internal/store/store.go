@@ -97,8 +97,10 @@ type Keys interface {
 // Devices keeps customers' Web Push subscriptions (package push).
 type Devices interface {
 	// PutPushSubscription stores a device's Web Push subscription, or
-	// replaces the one with the same id (the same endpoint) if it is the
-	// same customer's; another customer's is ErrNotFound, unchanged.
+	// replaces the one with the same id (the same endpoint), whoever's it
+	// was: a device belongs to the customer who last turned its
+	// notifications on (presenting the endpoint and its keys, which only the
+	// device and its push service hold).
 	PutPushSubscription(ctx context.Context, p PushSubscription) error
 	// PushSubscriptions lists the subscriptions of these customers.
 	PushSubscriptions(ctx context.Context, customerIDs []string) ([]PushSubscription, error)

@@ -307,7 +307,11 @@ func (s *Store) setPassword(ctx context.Context, accounts, sessions, owner, id, 
 		if tag.RowsAffected() == 0 {
 			return store.ErrNotFound
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM `+sessions+` WHERE `+owner+` = $1 AND id_hash IS DISTINCT FROM $2`, id, keep)
+		if _, err = tx.Exec(ctx, `DELETE FROM `+sessions+` WHERE `+owner+` = $1 AND id_hash IS DISTINCT FROM $2`, id, keep); err != nil || accounts != "customers" {
+			return err
+		}
+		// A reset link asked for before the new password must not undo it.
+		_, err = tx.Exec(ctx, `DELETE FROM password_resets WHERE customer_id = $1`, id)
 		return err
 	})
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -13,18 +12,11 @@ import (
 // Web Push subscriptions.
 
 func (s *Store) PutPushSubscription(ctx context.Context, p store.PushSubscription) error {
-	// One statement: insert, or update the row only if it is the same
-	// customer's; no row back means another customer's.
-	var id string
-	err := s.pool.QueryRow(ctx, `INSERT INTO push_subscriptions (id, customer_id, endpoint, p256dh, auth, kinds, created_at)
+	_, err := s.pool.Exec(ctx, `INSERT INTO push_subscriptions (id, customer_id, endpoint, p256dh, auth, kinds, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (id) DO UPDATE SET endpoint = excluded.endpoint, p256dh = excluded.p256dh, auth = excluded.auth, kinds = excluded.kinds
-		WHERE push_subscriptions.customer_id = excluded.customer_id
-		RETURNING id`,
-		p.ID, p.CustomerID, p.Endpoint, p.P256DH, p.Auth, strings.Join(p.Kinds, " "), p.CreatedAt).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.ErrNotFound
-	}
+		ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, endpoint = excluded.endpoint, p256dh = excluded.p256dh,
+			auth = excluded.auth, kinds = excluded.kinds, created_at = excluded.created_at`,
+		p.ID, p.CustomerID, p.Endpoint, p.P256DH, p.Auth, strings.Join(p.Kinds, " "), p.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("postgres: put push subscription: %w", err)
 	}

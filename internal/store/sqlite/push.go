@@ -15,20 +15,10 @@ import (
 
 func (s *Store) PutPushSubscription(ctx context.Context, p store.PushSubscription) error {
 	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
-		var owner string
-		err := c.QueryRowContext(ctx, `SELECT customer_id FROM push_subscriptions WHERE id = ?`, p.ID).Scan(&owner)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			_, err = c.ExecContext(ctx, `INSERT INTO push_subscriptions (id, customer_id, endpoint, p256dh, auth, kinds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				p.ID, p.CustomerID, p.Endpoint, p.P256DH, p.Auth, strings.Join(p.Kinds, " "), micros(p.CreatedAt))
-			return err
-		case err != nil:
-			return err
-		case owner != p.CustomerID:
-			return store.ErrNotFound
-		}
-		_, err = c.ExecContext(ctx, `UPDATE push_subscriptions SET endpoint = ?, p256dh = ?, auth = ?, kinds = ? WHERE id = ?`,
-			p.Endpoint, p.P256DH, p.Auth, strings.Join(p.Kinds, " "), p.ID)
+		_, err := c.ExecContext(ctx, `INSERT INTO push_subscriptions (id, customer_id, endpoint, p256dh, auth, kinds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, endpoint = excluded.endpoint, p256dh = excluded.p256dh,
+				auth = excluded.auth, kinds = excluded.kinds, created_at = excluded.created_at`,
+			p.ID, p.CustomerID, p.Endpoint, p.P256DH, p.Auth, strings.Join(p.Kinds, " "), micros(p.CreatedAt))
 		return err
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

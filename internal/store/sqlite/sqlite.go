@@ -51,9 +51,11 @@ type Store struct {
 	once   sync.Once
 	// checkpointerDone closes when the background checkpointer has stopped.
 	checkpointerDone chan struct{}
-	// shred is set by a cleared history: the checkpointer then empties the
-	// WAL, whose older frames still hold the pages as they were before.
-	shred  atomic.Bool
+	// shred counts deletions of customers' data (a cleared history, a
+	// revoked or narrowed link): the checkpointer empties the WAL, whose
+	// older frames still hold the pages as they were, until it has done so
+	// after the latest.
+	shred  atomic.Int64
 	now    func() time.Time
 	stmts  stmts // prepared on conn; the hot path of the writer
 	rstmts readStmts
@@ -241,6 +243,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
+	// A node that stopped without closing (killed, crashed) may have left
+	// deleted rows in old WAL frames: empty the WAL before anything else.
+	w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
 	s.checkpointerDone = make(chan struct{})
 	go s.writer()
 	go s.checkpointer(w)
@@ -259,6 +264,7 @@ func (s *Store) checkpointer(db *sql.DB) {
 	ctx := context.Background()
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
+	var shredded int64 // the last deletion the WAL was emptied after
 	for {
 		select {
 		case <-s.closed:
@@ -270,12 +276,14 @@ func (s *Store) checkpointer(db *sql.DB) {
 				continue
 			}
 			switch {
-			case s.shred.Load():
-				// A history was cleared: its rows are zeroed in the pages
-				// now copied back, but older frames in the WAL still hold
-				// them. Truncate it; while readers keep it, try again.
+			case s.shred.Load() != shredded:
+				// Customers' data was deleted: its rows are zeroed in the
+				// pages now copied back, but older frames in the WAL still
+				// hold them. Truncate it; while readers keep it, try again.
+				// A deletion during the truncation is left for the next.
+				gen := s.shred.Load()
 				if db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done) == nil && busy == 0 {
-					s.shred.CompareAndSwap(true, false)
+					shredded = gen
 				}
 			case logFrames > maxWALFrames:
 				// Readers kept the WAL from restarting; make it, briefly
@@ -643,7 +651,11 @@ func (s *Store) setPassword(ctx context.Context, accounts, sessions, owner, id, 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return store.ErrNotFound
 		}
-		_, err = c.ExecContext(ctx, `DELETE FROM `+sessions+` WHERE `+owner+` = ? AND id_hash IS NOT ?`, id, keep)
+		if _, err = c.ExecContext(ctx, `DELETE FROM `+sessions+` WHERE `+owner+` = ? AND id_hash IS NOT ?`, id, keep); err != nil || accounts != "customers" {
+			return err
+		}
+		// A reset link asked for before the new password must not undo it.
+		_, err = c.ExecContext(ctx, `DELETE FROM password_resets WHERE customer_id = ?`, id)
 		return err
 	})
 }
@@ -939,6 +951,9 @@ func (s *Store) Link(ctx context.Context, id string) (store.Link, error) {
 func (s *Store) RevokeLink(ctx context.Context, r store.Revocation) (store.Revoked, error) {
 	var out store.Revoked
 	if err := store.CheckReceipt(r.Receipt); err != nil {
+		if err == nil {
+			s.shred.Add(1)
+		}
 		return out, wrap("RevokeLink", err)
 	}
 	err := s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
@@ -1063,6 +1078,9 @@ func (s *Store) NarrowLink(ctx context.Context, n store.Narrowing) (store.Link, 
 		rc.CustomerID, rc.InstitutionID, rc.LinkID, rc.Scopes, rc.ExpiresAt = l.CustomerID, l.InstitutionID, l.ID, n.Scopes, l.ExpiresAt
 		return insertReceipt(ctx, c, rc)
 	})
+	if err == nil {
+		s.shred.Add(1)
+	}
 	return l, wrap("NarrowLink", err)
 }
 
@@ -1272,7 +1290,7 @@ func (s *Store) ClearHistory(ctx context.Context, c store.Clearing) (store.Clear
 		return nil
 	})
 	if err == nil {
-		s.shred.Store(true)
+		s.shred.Add(1)
 	}
 	return out, wrap("ClearHistory", err)
 }

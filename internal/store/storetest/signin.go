@@ -87,6 +87,17 @@ func testPasswordResets(t *testing.T, s store.Store) {
 	if err != nil || id != f.cust.ID {
 		t.Fatalf("a live token after the sweep: %q %v", id, err)
 	}
+
+	// A new password, chosen while signed in, spends every reset link asked
+	// for before it: an old link must not undo it.
+	must(t, s.CreateResetToken(ctx, tok("before-change", now.Add(time.Hour))))
+	must(t, s.SetPassword(ctx, f.cust.ID, "$argon2id$changed", nil))
+	if _, err := s.ResetPassword(ctx, []byte("before-change"), "$argon2id$undo", now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a reset link from before a new password: %v", err)
+	}
+	if c, _ := s.Customer(ctx, f.cust.ID); c.PasswordHash != "$argon2id$changed" {
+		t.Fatalf("password hash %q after an old reset link was tried", c.PasswordHash)
+	}
 }
 
 // testReauth: a live session's re-authentication is kept (the newest

@@ -11,7 +11,7 @@ import { insightsView } from './views/insights.js';
 import { privacyView } from './views/privacy.js';
 import { delegatedView } from './views/delegated.js';
 import { forgotView, resetView } from './views/reset.js';
-import { registerWorker } from './notifications.js';
+import { registerWorker, turnOffHere } from './notifications.js';
 
 const root = document.getElementById('app');
 const banner = document.querySelector('[data-testid="reconnecting"]');
@@ -94,6 +94,7 @@ function signedOut() {
 whenSignedOut(signedOut);
 
 async function signOut() {
+  await turnOffHere().catch(() => {}); // the next person here must not hear of this customer
   await api('POST', '/signout').catch(() => {});
   signedOut();
   returnTo = null; // a deliberate sign-out starts fresh next time

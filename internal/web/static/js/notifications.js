@@ -28,6 +28,17 @@ export function registerWorker() {
   return navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => null);
 }
 
+// turnOffHere stops this device's notifications, before the customer
+// signs out: the next person to use this browser must not hear of them.
+export async function turnOffHere() {
+  if (!('serviceWorker' in navigator)) return;
+  const reg = await navigator.serviceWorker.getRegistration('/');
+  const sub = await reg?.pushManager.getSubscription();
+  if (!sub) return;
+  await api('DELETE', `/push/subscription?endpoint=${encodeURIComponent(sub.endpoint)}`).catch(() => {});
+  await sub.unsubscribe().catch(() => {});
+}
+
 export function notificationSettings() {
   const said = h('p', { class: 'muted', testid: 'push-said', role: 'status' });
   const boxes = Object.entries(KIND_WORDS).map(([kind, words]) => {

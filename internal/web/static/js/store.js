@@ -62,6 +62,13 @@ export function conversation(id) {
   return conversations.get(id);
 }
 
+// conversationWith is the customer's conversation with an institution, if
+// the device knows it.
+export function conversationWith(institutionId) {
+  for (const c of conversations.values()) if (institutionId && c.institution?.id === institutionId) return c;
+  return null;
+}
+
 export function hasConversation(id) {
   return conversations.has(id);
 }

@@ -124,11 +124,12 @@ function requestCard(e, { conversationId, live, when }) {
     footer = pill('open', 'Waiting for you');
   } else {
     const payer = answer?.data?.payer;
-    const elsewhere = payer?.conversation_id && payer.conversation_id !== conversationId;
+    const payerConversation = store.conversationWith(payer?.institution_id)?.id;
+    const elsewhere = payerConversation && payerConversation !== conversationId;
     footer = [
       h('p', { class: 'payment-state' }, pill(state, state === 'authorized' ? `Sent to ${payer?.name || 'your bank'}` : PAYMENT_WORDS[state] || state)),
       answer && h('p', { class: 'alert-answer', testid: 'payment-answer' }, `You chose “${answer.data?.label}” · ${cardTime(answer.data?.authorized_at || answer.occurred_at)}`),
-      elsewhere && h('p', {}, h('a', { href: `#/c/${encodeURIComponent(payer.conversation_id)}`, testid: 'payment-follow' }, `Follow it with ${payer.name}`)),
+      elsewhere && h('p', {}, h('a', { href: `#/c/${encodeURIComponent(payerConversation)}`, testid: 'payment-follow' }, `Follow it with ${payer.name}`)),
       state === 'expired' && !status && h('p', { class: 'muted' }, `This request expired at ${cardTime(d.expires_at)}, so nothing was paid.`),
       statusLines(status),
     ];
