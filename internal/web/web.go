@@ -248,35 +248,20 @@ func (a *API) request(w http.ResponseWriter, r *http.Request) {
 // answerAlert answers the fraud alert at {seq}: {"action": "deny"}. The
 // same answer again is 200 with the first answer's seq; 201 otherwise.
 func (a *API) answerAlert(w http.ResponseWriter, r *http.Request) {
-	customerID, _ := a.Customer(r)
-	var req struct {
-		Action string `json:"action"`
-	}
-	if err := httpx.DecodeJSON(w, r, 1<<10, &req); err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	seq, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
-	if err != nil || seq < 1 {
-		httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "not_found", "That alert is not in this conversation."))
-		return
-	}
-	res, err := a.Ingest.AnswerFraudAlert(r.Context(), customerID, r.PathValue("id"), seq, req.Action)
-	if err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	status := http.StatusCreated
-	if res.Duplicate {
-		status = http.StatusOK
-	}
-	httpx.WriteJSON(w, status, map[string]any{"seq": res.Seq, "duplicate": res.Duplicate})
+	a.act(w, r, "That alert is not in this conversation.", a.Ingest.AnswerFraudAlert)
 }
 
 // actOnCard takes one of the actions the card status at {seq} offers:
 // {"action": "unlock"}. The bank acts on the card; the same action again is
 // 200 with the first one's seq; 201 otherwise.
 func (a *API) actOnCard(w http.ResponseWriter, r *http.Request) {
+	a.act(w, r, "That card is not in this conversation.", a.Ingest.ActOnCard)
+}
+
+// act serves a tap on one of the actions a card at {seq} of conversation
+// {id} offers ({"action"}), through answer.
+func (a *API) act(w http.ResponseWriter, r *http.Request, notFound string,
+	answer func(ctx context.Context, customerID, conversationID string, seq int64, action string) (ingest.Answer, error)) {
 	customerID, _ := a.Customer(r)
 	var req struct {
 		Action string `json:"action"`
@@ -287,10 +272,10 @@ func (a *API) actOnCard(w http.ResponseWriter, r *http.Request) {
 	}
 	seq, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
 	if err != nil || seq < 1 {
-		httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "not_found", "That card is not in this conversation."))
+		httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "not_found", "%s", notFound))
 		return
 	}
-	res, err := a.Ingest.ActOnCard(r.Context(), customerID, r.PathValue("id"), seq, req.Action)
+	res, err := answer(r.Context(), customerID, r.PathValue("id"), seq, req.Action)
 	if err != nil {
 		httpx.WriteError(w, err)
 		return

@@ -86,24 +86,7 @@ func TestBackgroundCheckpoint(t *testing.T) {
 // back) must not leave its seqs behind, or the next append would skip some.
 func TestAppendCacheForgetsFailedWrites(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "openteller.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	now := time.Now()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(s.CreateInstitution(ctx, store.Institution{ID: "ins_1", Name: "A", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: now}))
-	must(s.CreateCustomer(ctx, store.Customer{ID: "cus_1", Email: "a@example.com", PasswordHash: "x", CreatedAt: now}))
-	_, err = s.CreateLink(ctx, store.Link{ID: "lnk_1", CustomerID: "cus_1", InstitutionID: "ins_1", ConversationID: "cnv_1",
-		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
-		store.Receipt{ID: "rcp_1", Action: store.ReceiptGrant, Method: "test"})
-	must(err)
+	s, _, now, must := linkedStore(t)
 	ev := func(id string, sealed []byte) store.NewEvent {
 		return store.NewEvent{Event: store.Event{ID: id, InstitutionID: "ins_1", LinkID: "lnk_1", BankEventID: id, Type: "message",
 			Author: store.AuthorInstitution, OccurredAt: now, ReceivedAt: now, Sealed: sealed}, Fingerprint: []byte(id)}
@@ -136,25 +119,7 @@ func TestAppendCacheForgetsFailedWrites(t *testing.T) {
 // refused, not accepted from memory.
 func TestAppendCacheSeesOtherWriters(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "openteller.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	now := time.Now()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(s.CreateInstitution(ctx, store.Institution{ID: "ins_1", Name: "A", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: now}))
-	must(s.CreateCustomer(ctx, store.Customer{ID: "cus_1", Email: "a@example.com", PasswordHash: "x", CreatedAt: now}))
-	_, err = s.CreateLink(ctx, store.Link{ID: "lnk_1", CustomerID: "cus_1", InstitutionID: "ins_1", ConversationID: "cnv_1",
-		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
-		store.Receipt{ID: "rcp_1", Action: store.ReceiptGrant, Method: "test"})
-	must(err)
+	s, path, now, must := linkedStore(t)
 	ev := func(id string) store.NewEvent {
 		return store.NewEvent{Event: store.Event{ID: id, InstitutionID: "ins_1", LinkID: "lnk_1", BankEventID: id, Type: "message",
 			Author: store.AuthorInstitution, OccurredAt: now, ReceivedAt: now, Sealed: []byte("x")}, Fingerprint: []byte(id)}
@@ -176,4 +141,31 @@ func TestAppendCacheSeesOtherWriters(t *testing.T) {
 	if !errors.Is(res[0].Err, store.ErrConsentRevoked) {
 		t.Fatalf("append after another process revoked the link: %+v, want ErrConsentRevoked", res[0])
 	}
+}
+
+// linkedStore opens a store in a temporary file with one institution, one
+// customer and an active link (lnk_1, conversation cnv_1, scope balances).
+func linkedStore(t *testing.T) (s *Store, path string, now time.Time, must func(error)) {
+	t.Helper()
+	ctx := context.Background()
+	path = filepath.Join(t.TempDir(), "openteller.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	now = time.Now()
+	must = func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.CreateInstitution(ctx, store.Institution{ID: "ins_1", Name: "A", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: now}))
+	must(s.CreateCustomer(ctx, store.Customer{ID: "cus_1", Email: "a@example.com", PasswordHash: "x", CreatedAt: now}))
+	_, err = s.CreateLink(ctx, store.Link{ID: "lnk_1", CustomerID: "cus_1", InstitutionID: "ins_1", ConversationID: "cnv_1",
+		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+		store.Receipt{ID: "rcp_1", Action: store.ReceiptGrant, Method: "test"})
+	must(err)
+	return s, path, now, must
 }
