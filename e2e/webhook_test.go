@@ -84,24 +84,7 @@ func bankWebhooks(t *testing.T, info demoInfo) chan []byte {
 
 	// The demo's simulated bank registers its own endpoint as it starts;
 	// wait for that, then take its place with this test's receiver.
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		req, _ := http.NewRequest("GET", info.BaseURL+"/v1/webhook-endpoints", nil)
-		req.Header.Set("Authorization", "Bearer "+info.InstitutionAPIKey)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ep struct{ URL string }
-		json.NewDecoder(resp.Body).Decode(&ep)
-		resp.Body.Close()
-		if ep.URL == info.BankURL+"/webhooks" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the simulated bank did not register its endpoint (now %q)", ep.URL)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitSimulatedBankEndpoint(t, info)
 	req, _ := http.NewRequest("POST", info.BaseURL+"/v1/webhook-endpoints", bytes.NewReader([]byte(`{"url":"`+hooks.URL+`/hooks"}`)))
 	req.Header.Set("Authorization", "Bearer "+info.InstitutionAPIKey)
 	req.Header.Set("Content-Type", "application/json")

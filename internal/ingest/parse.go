@@ -449,6 +449,36 @@ func jsonKind(t reflect.Type) string {
 	return "an object"
 }
 
+// checkItems checks a receipt's or an order's items (1 to
+// maxReceiptItems): a name, a whole quantity, prices; each also through
+// each, if given.
+func checkItems(name string, items []bankapi.ReceiptItem, each func(field string, it bankapi.ReceiptItem) error) error {
+	if len(items) == 0 || len(items) > maxReceiptItems {
+		return invalid("Field %q must list 1 to %d items.", name, maxReceiptItems)
+	}
+	for i, it := range items {
+		field := fmt.Sprintf("%s[%d]", name, i)
+		if err := checkText(field+".name", it.Name, 1, 200); err != nil {
+			return err
+		}
+		if it.Quantity < 1 || it.Quantity > 10000 {
+			return invalid("Field %q must be a whole number from 1 to 10000.", field+".quantity")
+		}
+		if err := checkMoney(field+".unit_price", it.UnitPrice, false); err != nil {
+			return err
+		}
+		if err := checkMoney(field+".total", it.Total, false); err != nil {
+			return err
+		}
+		if each != nil {
+			if err := each(field, it); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func checkText(field, s string, min, max int) error {
 	n := utf8.RuneCountInString(s)
 	switch {
@@ -698,23 +728,8 @@ func checkReceipt(d bankapi.Receipt) error {
 	if err := checkText("data.order_number", d.OrderNumber, 1, 64); err != nil {
 		return err
 	}
-	if len(d.Items) == 0 || len(d.Items) > maxReceiptItems {
-		return invalid("Field \"data.items\" must list 1 to %d items.", maxReceiptItems)
-	}
-	for i, it := range d.Items {
-		field := fmt.Sprintf("data.items[%d]", i)
-		if err := checkText(field+".name", it.Name, 1, 200); err != nil {
-			return err
-		}
-		if it.Quantity < 1 || it.Quantity > 10000 {
-			return invalid("Field %q must be a whole number from 1 to 10000.", field+".quantity")
-		}
-		if err := checkMoney(field+".unit_price", it.UnitPrice, false); err != nil {
-			return err
-		}
-		if err := checkMoney(field+".total", it.Total, false); err != nil {
-			return err
-		}
+	if err := checkItems("data.items", d.Items, nil); err != nil {
+		return err
 	}
 	for name, m := range map[string]*bankapi.Money{"data.subtotal": &d.Subtotal, "data.shipping": d.Shipping, "data.tax": d.Tax, "data.total": &d.Total} {
 		if m == nil {

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -41,26 +40,13 @@ func checkPaymentRequest(d bankapi.PaymentRequest, now time.Time) error {
 		if err := checkText("data.order.order_number", o.OrderNumber, 1, 64); err != nil {
 			return err
 		}
-		if len(o.Items) == 0 || len(o.Items) > maxReceiptItems {
-			return invalid("Field \"data.order.items\" must list 1 to %d items.", maxReceiptItems)
-		}
-		for i, it := range o.Items {
-			field := fmt.Sprintf("data.order.items[%d]", i)
-			if err := checkText(field+".name", it.Name, 1, 200); err != nil {
-				return err
-			}
-			if it.Quantity < 1 || it.Quantity > 10000 {
-				return invalid("Field %q must be a whole number from 1 to 10000.", field+".quantity")
-			}
-			if err := checkMoney(field+".unit_price", it.UnitPrice, false); err != nil {
-				return err
-			}
-			if err := checkMoney(field+".total", it.Total, false); err != nil {
-				return err
-			}
+		if err := checkItems("data.order.items", o.Items, func(field string, it bankapi.ReceiptItem) error {
 			if it.Total.Currency != d.Amount.Currency {
 				return invalid("Field %q must be in the request's currency, %s.", field+".total.currency", d.Amount.Currency)
 			}
+			return nil
+		}); err != nil {
+			return err
 		}
 	}
 	switch {
