@@ -91,6 +91,9 @@ func TestOnlyVaultTouchesKeys(t *testing.T) {
 func TestLayering(t *testing.T) {
 	for dir, imps := range imports(t) {
 		for _, p := range imps {
+			if dir == "internal/store/sqlstore" && (strings.HasPrefix(p, "github.com/jackc/") || strings.HasPrefix(p, "modernc.org/")) {
+				t.Errorf("%s imports %s: the shared scripts are written once for every engine, through sqlstore.Querier", dir, p)
+			}
 			if !strings.HasPrefix(p, module) {
 				continue
 			}
@@ -100,10 +103,12 @@ func TestLayering(t *testing.T) {
 				t.Errorf("%s imports %s: the bank SDK must not depend on the platform's internals", dir, target)
 			case dir == "internal/banksim" && target != "pkg/bankapi" && target != "internal/mcc":
 				t.Errorf("%s imports %s: the simulated bank talks to the platform only through the public API", dir, target)
-			case (target == "internal/store/sqlite" || target == "internal/store/postgres") &&
+			case (target == "internal/store/sqlite" || target == "internal/store/postgres" || target == "internal/store/sqlstore") &&
 				dir != "internal/server" && dir != "internal/testenv" && !strings.HasPrefix(dir, "internal/store"):
 				// testenv is imported only by tests, to give them a real store.
 				t.Errorf("%s imports %s: only the server opens a concrete store; others see store.Store", dir, target)
+			case dir == "internal/store/sqlstore" && strings.HasPrefix(target, "internal/store/") && target != "internal/store/sqlstore":
+				t.Errorf("%s imports %s: the shared scripts know no engine; each engine imports them", dir, target)
 			case dir == "internal/web" && target == "internal/vault":
 				t.Errorf("%s imports %s: the web layer never opens payloads itself", dir, target)
 			}

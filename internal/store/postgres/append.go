@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/store/sqlstore"
 	"github.com/openteller/openteller/internal/vault"
 )
 
@@ -406,7 +408,7 @@ func queueWrite(b *pgx.Batch, w store.AppendWrite) {
 		lease := make([]*time.Time, n)
 		sealed := make([][]byte, n)
 		for i, nt := range w.Notices {
-			id[i], inst[i], link[i], typ[i], payload[i], created[i], cust[i], sealed[i] = nt.ID, nt.InstitutionID, nt.LinkID, nt.Type, noticePayload(nt), nt.CreatedAt, nt.CustomerID, nt.Sealed
+			id[i], inst[i], link[i], typ[i], payload[i], created[i], cust[i], sealed[i] = nt.ID, nt.InstitutionID, nt.LinkID, nt.Type, sqlstore.NoticePayload(nt), nt.CreatedAt, nt.CustomerID, nt.Sealed
 			if !nt.LeaseUntil.IsZero() {
 				until := nt.LeaseUntil.Truncate(time.Microsecond) // as the column keeps it: the lease's token
 				lease[i] = &until
@@ -433,4 +435,44 @@ func checkKeyVersion(ctx context.Context, tx pgx.Tx, m *store.NewEvent) error {
 		return err
 	}
 	return store.CheckMarkerKey(*m, version)
+}
+
+const linkCols = `id, customer_id, institution_id, conversation_id, scopes, status, created_at, expires_at, revoked_at`
+
+func scanLink(row pgx.Row) (store.Link, error) {
+	var l store.Link
+	var scopes string
+	var revoked *time.Time
+	err := row.Scan(&l.ID, &l.CustomerID, &l.InstitutionID, &l.ConversationID, &scopes, &l.Status, &l.CreatedAt, &l.ExpiresAt, &revoked)
+	l.Scopes = strings.Fields(scopes)
+	l.CreatedAt, l.ExpiresAt, l.RevokedAt = l.CreatedAt.UTC(), l.ExpiresAt.UTC(), orZero(revoked)
+	return l, notFound(err)
+}
+
+// lockLink locks a link and then its conversation, the order appends use,
+// and returns the link and the conversation's last seq.
+func lockLink(ctx context.Context, tx pgx.Tx, id string) (store.Link, int64, error) {
+	l, err := scanLink(tx.QueryRow(ctx, `SELECT `+linkCols+` FROM links WHERE id = $1 FOR NO KEY UPDATE`, id))
+	if err != nil {
+		return l, 0, err
+	}
+	var last int64
+	err = tx.QueryRow(ctx, `SELECT last_seq FROM conversations WHERE id = $1 FOR UPDATE`, l.ConversationID).Scan(&last)
+	return l, last, err
+}
+
+// appendMarker stores a platform notice placed by store.Marker and moves the
+// conversation's counter to it.
+func appendMarker(ctx context.Context, tx pgx.Tx, m *store.NewEvent) error {
+	// The link is locked, as clearing history locks it: the key read here
+	// is the one the conversation has until this transaction ends.
+	if err := checkKeyVersion(ctx, tx, m); err != nil {
+		return err
+	}
+	return writeInTx(ctx, tx, store.AppendWrite{Events: []*store.NewEvent{m}, LastSeqs: map[string]int64{m.ConversationID: m.Seq}})
+}
+
+// AppendEvents joins the node's group commit (append.go).
+func (s *Store) AppendEvents(ctx context.Context, evs []store.NewEvent) ([]store.AppendResult, error) {
+	return s.appender.append(ctx, evs)
 }
