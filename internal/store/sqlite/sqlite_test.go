@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -168,4 +169,46 @@ func linkedStore(t *testing.T) (s *Store, path string, now time.Time, must func(
 		store.Receipt{ID: "rcp_1", Action: store.ReceiptGrant, Method: "test"})
 	must(err)
 	return s, path, now, must
+}
+
+// TestRevokedEventsLeaveNoTraceInTheFiles: a revocation deletes the link's
+// events, and the node's files keep no copy of them: the rows are zeroed
+// (secure_delete) and the WAL that still held their pages is emptied once
+// the revocation commits. (Clearing a history is checked end to end in
+// e2e.TestClearedHistoryGoneFromBackups.)
+func TestRevokedEventsLeaveNoTraceInTheFiles(t *testing.T) {
+	ctx := context.Background()
+	s, path, now, must := linkedStore(t)
+	secret := []byte(fmt.Sprintf("revoked-payload-%d", now.UnixNano()))
+	res, err := s.AppendEvents(ctx, []store.NewEvent{{Event: store.Event{ID: "e1", InstitutionID: "ins_1", LinkID: "lnk_1", BankEventID: "e1",
+		Type: "message", Author: store.AuthorInstitution, OccurredAt: now, ReceivedAt: now, Sealed: secret}, Fingerprint: []byte("e1")}})
+	must(err)
+	must(res[0].Err)
+	holds := func() bool {
+		for _, f := range []string{path, path + "-wal"} {
+			b, err := os.ReadFile(f)
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			if bytes.Contains(b, secret) {
+				return true
+			}
+		}
+		return false
+	}
+	if !holds() {
+		t.Fatal("the payload is in neither file before the revocation: the test would prove nothing")
+	}
+	_, err = s.RevokeLink(ctx, store.Revocation{LinkID: "lnk_1", CustomerID: "cus_1", At: now,
+		Marker: store.NewEvent{Event: store.Event{ID: "rec_revoked", Type: store.TypeLinkRevoked, Author: store.AuthorPlatform,
+			OccurredAt: now, ReceivedAt: now, Sealed: []byte("sealed:revoked")}},
+		Receipt: store.Receipt{ID: "rcp_2", Action: store.ReceiptRevoke, Method: "test", CollectedAt: now, ExpiresAt: now}})
+	must(err)
+	deadline := time.Now().Add(10 * time.Second)
+	for holds() {
+		if time.Now().After(deadline) {
+			t.Fatal("10 s after the revocation the database or its WAL still holds the revoked event's payload")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
