@@ -48,7 +48,11 @@ func TestNothingInPlaintextOnDisk(t *testing.T) {
 		map[string]any{"reply_to": offer.Seq, "payload": "quokka-payload-77", "text": "Wombat option"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	markers = append(markers, "my quokka password hint", "quokka-payload-77", "Wombat option")
+	// The name the customer shows the bank's people is sealed too.
+	if err := c.Call(ctxT(t), "PUT", "/app/api/links/"+info.LinkID+"/display-name", map[string]string{"name": "Quokka Nickname Q"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	markers = append(markers, "my quokka password hint", "quokka-payload-77", "Wombat option", "Quokka Nickname Q")
 	sent(markers...) // every line of the output, checkLogs
 	markers = append(markers, info.CustomerPassword)
 
@@ -149,14 +153,15 @@ func scan(t *testing.T, dir string, markers []string) int {
 }
 
 // TestNothingInPlaintextInPostgres: the same promise on PostgreSQL: after
-// a bank's events, a customer's message and a tapped quick reply, no row of
+// a bank's events, a customer's message, a tapped quick reply and a name
+// shown to the bank's people, no row of
 // any table of the platform's schema holds what was sent.
 func TestNothingInPlaintextInPostgres(t *testing.T) {
 	cl := startCluster(t)
 	c := newCustomer(t, cl.baseA)
 	c.signUp(fmt.Sprintf("pg-at-rest-%d@example.com", time.Now().UnixNano()), "nothing in the clear")
-	conv := c.link(cl.institutionID, "balances", "transactions")
-	markers := []string{"Xylophone Marmot Outfitters", "6283.17", "marmot gossip from the bank", "my marmot question", "marmot-payload-31", "Otter option"}
+	conv := c.link(cl.institutionID, "balances", "transactions", "support_chat")
+	markers := []string{"Xylophone Marmot Outfitters", "6283.17", "marmot gossip from the bank", "my marmot question", "marmot-payload-31", "Otter option", "Marmot Nickname M"}
 	sent(markers...)
 	bank := newBank(t, cl.baseA, cl.apiKey)
 	res := bank.post(
@@ -177,6 +182,9 @@ func TestNothingInPlaintextInPostgres(t *testing.T) {
 	}
 	if err := c.Call(ctxT(t), "POST", "/app/api/conversations/"+conv.ID+"/messages",
 		map[string]any{"reply_to": res[2].Seq, "payload": markers[4], "text": markers[5]}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Call(ctxT(t), "PUT", "/app/api/links/"+conv.Link.ID+"/display-name", map[string]string{"name": markers[6]}, nil); err != nil {
 		t.Fatal(err)
 	}
 

@@ -91,7 +91,7 @@ func TestBrowserAccessible(t *testing.T) {
 	src := axeSource(t)
 	for _, scheme := range []string{"light", "dark"} {
 		for _, vp := range viewports {
-			t.Run(vp.name+"-"+scheme, func(t *testing.T) { checkEveryPage(t, axeChecker(t, src), vp.w, vp.h, scheme) })
+			t.Run(vp.name+"-"+scheme, func(t *testing.T) { checkEveryPage(t, axeChecker(t, src), vp.w, vp.h, scheme, "") })
 		}
 	}
 }
@@ -105,15 +105,29 @@ func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
 	}
 }
 
+// TestBrowserAccessibleFrench: the same pages and states, in French (longer
+// words, a page in another language: lang="fr", labels and names from the
+// French catalogue), at a phone's size and a laptop's.
+func TestBrowserAccessibleFrench(t *testing.T) {
+	src := axeSource(t)
+	for _, vp := range viewports {
+		t.Run(vp.name, func(t *testing.T) { checkEveryPage(t, axeChecker(t, src), vp.w, vp.h, "light", "fr-FR,fr") })
+	}
+}
+
 // checkEveryPage goes through the messenger and the console at one size
-// and colour scheme, checking each page and state on the way.
-func checkEveryPage(t *testing.T, check func(context.Context, string), w, h int64, scheme string) {
+// and colour scheme, and in a browser speaking lang (Accept-Language; ""
+// for the browser's own), checking each page and state on the way.
+func checkEveryPage(t *testing.T, check func(context.Context, string), w, h int64, scheme, lang string) {
 	browser := newChrome(t)
 	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
 	ctx, cancel := context.WithTimeout(browser, 3*time.Minute)
 	defer cancel()
 	do := steps(t, ctx)
 	do("set the viewport and colours", chromedp.EmulateViewport(w, h), colorScheme(scheme))
+	if lang != "" {
+		do("set the language", speaking(lang))
+	}
 	bank := newBank(t, info.BaseURL, info.InstitutionAPIKey)
 
 	// Signed out.

@@ -24,9 +24,15 @@ func TestExport(t *testing.T) {
 				Amount: bankapi.Money{Amount: "42.10", Currency: "USD"}, Merchant: &bankapi.Merchant{Name: "=HYPERLINK(\"http://evil\")"}}})
 	c := newCustomer(t, info.BaseURL)
 	c.signIn(info.CustomerEmail, info.CustomerPassword)
+	if err := c.Call(ctxT(t), "PUT", "/app/api/links/"+info.LinkID+"/display-name", map[string]string{"name": "Sam for the export"}, nil); err != nil {
+		t.Fatal(err)
+	}
 	var out struct {
-		Profile       struct{ Email string }
-		Links         []struct{ ID, Status string }
+		Profile struct{ Email string }
+		Links   []struct {
+			ID, Status  string
+			DisplayName string `json:"display_name"`
+		}
 		Receipts      []map[string]any
 		Conversations []struct {
 			Institution string
@@ -42,7 +48,8 @@ func TestExport(t *testing.T) {
 	if err := c.Call(ctxT(t), "GET", "/app/api/export", nil, &out); err != nil {
 		t.Fatal(err)
 	}
-	if out.Profile.Email != info.CustomerEmail || len(out.Links) != 1 || out.Links[0].ID != info.LinkID || len(out.Receipts) == 0 || out.AccessLog.Checkpoint == "" {
+	if out.Profile.Email != info.CustomerEmail || len(out.Links) != 1 || out.Links[0].ID != info.LinkID || out.Links[0].DisplayName != "Sam for the export" ||
+		len(out.Receipts) == 0 || out.AccessLog.Checkpoint == "" {
 		t.Fatalf("export = %+v", out)
 	}
 	found := false

@@ -1,8 +1,9 @@
 // Package auth owns customer accounts on the web messenger: passwords,
 // sessions, CSRF tokens and sign-in throttling; password reset by a mailed
 // link (reset.go); a second factor, TOTP with recovery codes
-// (secondfactor.go, totp.go); re-authentication before what cannot be
-// undone (reauth.go); and their JSON routes under /app/api
+// (secondfactor.go, totp.go); passkeys, which sign in on their own
+// (passkey.go); re-authentication before what cannot be undone
+// (reauth.go); and their JSON routes under /app/api
 // (docs/contracts.md, "Customer web API").
 //
 // What must stay true:
@@ -27,6 +28,10 @@
 //     Codes are compared in constant time.
 //   - Nothing logs a reset link, a TOTP secret or code, or a recovery
 //     code, except the demo's LogMailer, which writes the link by design.
+//   - A passkey signs in only with the person verified by their
+//     authenticator, answering a challenge that works once and briefly,
+//     with a signature counter that never goes back, and only while it is
+//     on the account (passkey.go says more).
 package auth
 
 import (
@@ -42,6 +47,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/openteller/openteller/internal/httpx"
 	"github.com/openteller/openteller/internal/store"
@@ -80,6 +87,9 @@ type Config struct {
 	// ReauthWindow is how long a sign-in or re-authentication counts as
 	// recent for RequireRecentAuth; DefaultReauthWindow when 0.
 	ReauthWindow time.Duration
+	// Passkeys names the WebAuthn relying party; passkeys are off when
+	// its RPID is "".
+	Passkeys PasskeyConfig
 }
 
 // Service signs customers up and in and keeps their sessions. It is safe for
@@ -99,6 +109,9 @@ type Service struct {
 	sessionsEnded func(customerID string, keep []byte)
 	baseURL       string
 	reauthWindow  time.Duration
+	// relyingParty checks passkey ceremonies (passkey.go); nil when
+	// passkeys are off.
+	relyingParty *webauthn.WebAuthn
 	// Reset mail goes out in the background (reset.go).
 	mailMu    sync.RWMutex
 	mailer    Mailer
@@ -110,11 +123,16 @@ type Service struct {
 	verify func(encoded, pw string) (bool, error)
 }
 
-// New returns a Service. It panics if cfg.Store or cfg.Keyring is nil, a
-// wiring mistake.
+// New returns a Service. It panics if cfg.Store or cfg.Keyring is nil, or
+// cfg.Passkeys is not a relying party browsers accept: wiring mistakes
+// (config.Resolve checks the relying party ID).
 func New(cfg Config) *Service {
 	if cfg.Store == nil || cfg.Keyring == nil {
 		panic("auth: New needs a Store and a Keyring")
+	}
+	rp, err := newRelyingParty(cfg.Passkeys)
+	if err != nil {
+		panic(fmt.Sprintf("auth: New: passkeys: %v", err))
 	}
 	s := &Service{
 		st:      cfg.Store,
@@ -127,6 +145,7 @@ func New(cfg Config) *Service {
 		sessionsEnded: cfg.SessionsEnded,
 		baseURL:       strings.TrimRight(cfg.BaseURL, "/"),
 		reauthWindow:  cfg.ReauthWindow,
+		relyingParty:  rp,
 		mailer:        cfg.Mailer,
 		mailSlots:     make(chan struct{}, maxMailing),
 	}

@@ -40,6 +40,7 @@ type securityJSON struct {
 	TOTP              bool      `json:"totp"`                // a second factor is on
 	RecoveryCodesLeft int       `json:"recovery_codes_left"` // with it
 	ReauthUntil       time.Time `json:"reauth_until"`        // until when the last sign-in or re-authentication counts as recent
+	Passkeys          int       `json:"passkeys"`            // how many passkeys the account has
 }
 
 func accountOf(c store.Customer, csrf string) account {
@@ -60,6 +61,12 @@ func accountOf(c store.Customer, csrf string) account {
 //	POST /app/api/totp/confirm {"code"} → 200 {"recovery_codes"}
 //	DELETE /app/api/totp → 204 (recent authentication)
 //	POST /app/api/totp/recovery-codes → 200 {"recovery_codes"} (recent authentication)
+//	GET  /app/api/passkeys → 200 {"passkeys":[{"id","name","created_at","last_used_at","synced","transports"}]}
+//	POST /app/api/passkeys/register/begin → 200 {"publicKey":{…}} (recent authentication)
+//	POST /app/api/passkeys/register/finish {"name","credential"} → 201 {"passkey"}
+//	DELETE /app/api/passkeys/{id} → 204 (recent authentication)
+//	POST /app/api/passkeys/signin/begin {"email"} → 200 {"publicKey":{…}}, and a cookie
+//	POST /app/api/passkeys/signin/finish {"credential"} → 200 like signin
 //
 // Cross-origin browser POSTs are refused (403 csrf) with Go's
 // CrossOriginProtection: signup and signin have no session and so no CSRF
@@ -79,6 +86,12 @@ func (s *Service) Handler() http.Handler {
 	mux.Handle("POST /app/api/totp/confirm", s.RequireCustomer(http.HandlerFunc(s.handleTOTPConfirm)))
 	mux.Handle("DELETE /app/api/totp", s.RequireRecentAuth(http.HandlerFunc(s.handleTOTPDisable)))
 	mux.Handle("POST /app/api/totp/recovery-codes", s.RequireRecentAuth(http.HandlerFunc(s.handleRecoveryCodes)))
+	mux.Handle("GET /app/api/passkeys", s.RequireCustomer(http.HandlerFunc(s.handlePasskeys)))
+	mux.Handle("POST /app/api/passkeys/register/begin", s.RequireRecentAuth(http.HandlerFunc(s.handlePasskeyRegisterBegin)))
+	mux.Handle("POST /app/api/passkeys/register/finish", s.RequireCustomer(http.HandlerFunc(s.handlePasskeyRegisterFinish)))
+	mux.Handle("DELETE /app/api/passkeys/{id}", s.RequireRecentAuth(http.HandlerFunc(s.handlePasskeyRemove)))
+	mux.HandleFunc("POST /app/api/passkeys/signin/begin", s.handlePasskeySignInBegin)
+	mux.HandleFunc("POST /app/api/passkeys/signin/finish", s.handlePasskeySignInFinish)
 
 	cop := http.NewCrossOriginProtection()
 	return s.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -191,6 +204,12 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sec.ReauthUntil = until
+	keys, err := s.st.Passkeys(r.Context(), c.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	sec.Passkeys = len(keys)
 	acc.Security = sec
 	w.Header().Set("Cache-Control", "no-store")
 	httpx.WriteJSON(w, http.StatusOK, acc)

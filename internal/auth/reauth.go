@@ -12,8 +12,9 @@ import (
 )
 
 // Re-authentication: before what cannot be undone (clearing history,
-// disconnecting every bank) and before changing the second factor, the
-// customer proves who they are again, not only that they hold a device
+// disconnecting every bank), before letting another person read a bank's
+// data (a delegation: what they read cannot be taken back), and before
+// changing the second factor, the customer proves who they are again, not only that they hold a device
 // that is signed in. A sign-in counts; so does POST /app/api/reauth with
 // the password (and the code, with a second factor on); either counts for
 // ReauthWindow. It is kept in the store with the session, so every node

@@ -48,6 +48,9 @@ type throttle struct {
 	signups *limiter
 	// Password resets (reset.go).
 	resetIPs, resetEmails, resetMisses *limiter
+	// Passkey sign-ins begun (passkey.go): each keeps a challenge in the
+	// store for a few minutes.
+	passkeyBegins *limiter
 }
 
 func newThrottle(now func() time.Time) *throttle {
@@ -61,7 +64,51 @@ func newThrottle(now func() time.Time) *throttle {
 		resetIPs:    newLimiter(maxIPResetAsks, throttleWindow, maxThrottleKeys),
 		resetEmails: newLimiter(maxEmailResetAsks, throttleWindow, maxThrottleKeys),
 		resetMisses: newLimiter(maxIPResetMisses, throttleWindow, maxThrottleKeys),
+
+		passkeyBegins: newLimiter(maxIPPasskeyBegins, throttleWindow, maxThrottleKeys),
 	}
+}
+
+// passkeyBegin counts a passkey sign-in begun from ip, unless the address
+// began too many, or is locked for failed sign-ins; then it says how long
+// to wait.
+func (t *throttle) passkeyBegin(ip string) (time.Duration, bool) {
+	ipk := ipKey(ip)
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if w, blocked := t.ips.blocked(ipk, now); blocked {
+		return w, false
+	}
+	if w, blocked := t.passkeyBegins.blocked(ipk, now); blocked {
+		return w, false
+	}
+	t.passkeyBegins.fail(ipk, now)
+	return 0, true
+}
+
+// passkeyAttempt reserves a passkey sign-in from ip: it counts like a
+// failed password against the address (the same limit), never against an
+// email (see passkey.go).
+func (t *throttle) passkeyAttempt(ip string) attemptResult {
+	ipk := ipKey(ip)
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if w, blocked := t.ips.blocked(ipk, now); blocked {
+		return attemptResult{wait: w}
+	}
+	return attemptResult{ok: true, locksIP: t.ips.fail(ipk, now)}
+}
+
+// passkeySucceeded forgives the attempt passkeyAttempt reserved; so does
+// passkeyRelease, for one that was neither right nor wrong.
+func (t *throttle) passkeySucceeded(ip string) { t.passkeyRelease(ip) }
+
+func (t *throttle) passkeyRelease(ip string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.ips.undo(ipKey(ip))
 }
 
 // resetAsk counts a request for a reset link for email from ip. ok is

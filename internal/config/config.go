@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -43,6 +44,32 @@ type Config struct {
 	// lets them clear history or disconnect every bank without entering
 	// their password again (a duration; 5m when empty).
 	ReauthWindow string
+	// PasskeyRPID is the WebAuthn relying party ID customers' passkeys are
+	// made for: the host of BaseURL or a parent domain of it. Empty means
+	// that host, or "localhost" when it is a loopback address; browsers
+	// accept no IP address as one, so with any other IP address it stays
+	// empty and passkeys are off. Passkeys made for one ID never work for
+	// another, so a deployment sets it once.
+	PasskeyRPID string
+}
+
+// PasskeyOrigins are the web origins whose pages may use customers'
+// passkeys (resolved, so PasskeyRPID is set): the origin of BaseURL, and
+// with a loopback BaseURL the same at localhost, where passkeys work.
+func (c *Config) PasskeyOrigins() []string {
+	u, err := url.Parse(c.BaseURL)
+	if err != nil {
+		return nil
+	}
+	origins := []string{u.Scheme + "://" + u.Host}
+	if ip, err := netip.ParseAddr(u.Hostname()); err == nil && ip.IsLoopback() && c.PasskeyRPID == "localhost" {
+		host := "localhost"
+		if port := u.Port(); port != "" {
+			host = net.JoinHostPort(host, port)
+		}
+		origins = append(origins, u.Scheme+"://"+host)
+	}
+	return origins
 }
 
 // Reauth parses ReauthWindow (resolved, so it is valid).
@@ -84,7 +111,8 @@ var settings = []setting{
 	{"consent-retention", "OPENTELLER_CONSENT_RETENTION", "how long consent receipts of ended links are kept (at least 26280h, three years)", false, func(c *Config) *string { return &c.ConsentRetention }, "26280h"},
 	{"webhook-allow-private", "OPENTELLER_WEBHOOK_ALLOW_PRIVATE", "true lets webhook endpoints, and institutions' OAuth token endpoints, be on private or loopback addresses (webhooks over plain http too) for the demo and tests; never in production", false, func(c *Config) *string { return &c.WebhookAllowPrivate }, "false"},
 	{"access-log-origin", "OPENTELLER_ACCESS_LOG_ORIGIN", "name of the access log in its signed checkpoints, such as bank.example/access-log; set once, never change", false, func(c *Config) *string { return &c.AccessLogOrigin }, "openteller/access-log"},
-	{"reauth-window", "OPENTELLER_REAUTH_WINDOW", "how long a customer's sign-in or re-entered password counts before clearing history or disconnecting every bank asks for it again (1s to 24h)", false, func(c *Config) *string { return &c.ReauthWindow }, "5m"},
+	{"reauth-window", "OPENTELLER_REAUTH_WINDOW", "how long a customer's sign-in or re-entered password counts before clearing history, disconnecting every bank or sharing a bank with someone asks for it again (1s to 24h)", false, func(c *Config) *string { return &c.ReauthWindow }, "5m"},
+	{"passkey-rp-id", "OPENTELLER_PASSKEY_RP_ID", "the domain customers' passkeys are made for: the host of --base-url or a parent domain of it (default that host; localhost for a loopback address, so open the messenger at http://localhost:<port> to use passkeys); set once, never change", false, func(c *Config) *string { return &c.PasskeyRPID }, ""},
 	{"debug-addr", "OPENTELLER_DEBUG_ADDR", "operator-only address for /debug/pprof, e.g. 127.0.0.1:6060 (default off)", false, func(c *Config) *string { return &c.DebugAddr }, ""},
 }
 
@@ -145,6 +173,9 @@ func (c *Config) Resolve() error {
 	if d, err := time.ParseDuration(c.ReauthWindow); err != nil || d < time.Second || d > 24*time.Hour {
 		return fmt.Errorf("config: --reauth-window %q must be a duration from 1s to 24h, such as 5m", c.ReauthWindow)
 	}
+	if err := c.resolvePasskeyRPID(u.Hostname()); err != nil {
+		return err
+	}
 	if c.DebugAddr != "" {
 		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
 			return fmt.Errorf("config: --debug-addr %q: %w", c.DebugAddr, err)
@@ -158,6 +189,40 @@ func (c *Config) Resolve() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("config: --log-format %q must be text or json", c.LogFormat)
 	}
+	return nil
+}
+
+// resolvePasskeyRPID fills PasskeyRPID from the base URL's host, or
+// checks the one given against it: a browser lets a page use a passkey
+// only when the page's host is the ID or below it, and never an IP
+// address.
+func (c *Config) resolvePasskeyRPID(host string) error {
+	host = strings.ToLower(host)
+	if c.PasskeyRPID == "" {
+		c.PasskeyRPID = host
+		if ip, err := netip.ParseAddr(host); err == nil {
+			// Passkeys cannot work at an IP address: off (empty)
+			// unless it is this machine's, which browsers reach as
+			// localhost too.
+			c.PasskeyRPID = ""
+			if ip.IsLoopback() {
+				c.PasskeyRPID = "localhost"
+			}
+		}
+		return nil
+	}
+	id := strings.ToLower(strings.TrimSpace(c.PasskeyRPID))
+	if _, err := netip.ParseAddr(id); err == nil || id == "" || strings.ContainsAny(id, ":/ ") {
+		return fmt.Errorf("config: --passkey-rp-id %q must be a domain name, such as bank.example", c.PasskeyRPID)
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() && id == "localhost" {
+		c.PasskeyRPID = id
+		return nil
+	}
+	if host != id && !strings.HasSuffix(host, "."+id) {
+		return fmt.Errorf("config: --passkey-rp-id %q must be the host of --base-url (%s) or a parent domain of it", c.PasskeyRPID, host)
+	}
+	c.PasskeyRPID = id
 	return nil
 }
 

@@ -58,3 +58,46 @@ func TestResolveRejectsBadValues(t *testing.T) {
 		}
 	}
 }
+
+// TestPasskeyRelyingParty: the passkey RP ID defaults to the base URL's
+// host, and to localhost for a loopback address (browsers take no IP
+// address), where the localhost origin is allowed too; with any other IP
+// address passkeys are off; one given must be the host or a parent domain
+// of it.
+func TestPasskeyRelyingParty(t *testing.T) {
+	base := Config{Addr: "127.0.0.1:8080", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h", WebhookAllowPrivate: "false", AccessLogOrigin: "x/log"}
+	for _, tc := range []struct {
+		baseURL, rpID string
+		want          string
+		origins       []string
+	}{
+		{"", "", "localhost", []string{"http://127.0.0.1:8080", "http://localhost:8080"}},
+		{"http://[::1]:9000", "", "localhost", []string{"http://[::1]:9000", "http://localhost:9000"}},
+		{"https://chat.bank.example", "", "chat.bank.example", []string{"https://chat.bank.example"}},
+		{"https://chat.bank.example/", "Bank.Example", "bank.example", []string{"https://chat.bank.example"}},
+		{"http://localhost:8080", "", "localhost", []string{"http://localhost:8080"}},
+		{"http://192.0.2.10:8080", "", "", []string{"http://192.0.2.10:8080"}},
+	} {
+		c := base
+		c.BaseURL, c.PasskeyRPID = tc.baseURL, tc.rpID
+		if err := c.Resolve(); err != nil {
+			t.Fatalf("%q, %q: %v", tc.baseURL, tc.rpID, err)
+		}
+		if c.PasskeyRPID != tc.want || strings.Join(c.PasskeyOrigins(), " ") != strings.Join(tc.origins, " ") {
+			t.Errorf("%q, %q: RP ID %q, origins %q; want %q, %q", tc.baseURL, tc.rpID, c.PasskeyRPID, c.PasskeyOrigins(), tc.want, tc.origins)
+		}
+	}
+	for _, tc := range []struct{ baseURL, rpID string }{
+		{"https://chat.bank.example", "other.example"},
+		{"https://chat.bank.example", "ank.example"},
+		{"https://chat.bank.example", "192.0.2.1"},
+		{"https://chat.bank.example", "https://bank.example"},
+		{"http://127.0.0.1:8080", "bank.example"},
+	} {
+		c := base
+		c.BaseURL, c.PasskeyRPID = tc.baseURL, tc.rpID
+		if err := c.Resolve(); err == nil {
+			t.Errorf("Resolve accepted --passkey-rp-id %q for %q", tc.rpID, tc.baseURL)
+		}
+	}
+}

@@ -14,6 +14,9 @@
 //   - When the customer revokes, the bank is told through the outbox (the
 //     webhook issue delivers it); when the bank revokes, the customer is
 //     told in the conversation.
+//   - A name the customer shows a bank's people (displayname.go) belongs
+//     to one link, is sealed like the conversation, and goes when the link
+//     ends, loses support_chat or has its history cleared.
 //
 // Delegates (a business owner's accountant) come next and will live here too.
 package consent

@@ -223,8 +223,15 @@ func (s *Service) RegisterCustomer(mux interface{ Handle(string, http.Handler) }
 	mux.Handle("PUT /app/api/links/{id}/scopes", require(s.NarrowHandler(customerOf)))
 	handle("POST /app/api/history/clear", s.clearHandler)
 	handle("POST /app/api/disconnect-all", s.disconnectAllHandler)
+	handle("PUT /app/api/links/{id}/display-name", s.displayNameHandler)
+	handle("DELETE /app/api/links/{id}/display-name", s.removeDisplayNameHandler)
 	handle("GET /app/api/links", func(w http.ResponseWriter, r *http.Request, customerID string) {
 		ls, err := s.store.Links(r.Context(), customerID)
+		if err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		names, err := s.sharedNames(r.Context(), ls)
 		if err != nil {
 			httpx.WriteError(w, err)
 			return
@@ -232,6 +239,7 @@ func (s *Service) RegisterCustomer(mux interface{ Handle(string, http.Handler) }
 		type linkView struct {
 			linkJSON
 			ConversationID string `json:"conversation_id"`
+			DisplayName    string `json:"display_name,omitempty"` // the name the bank's people see, if the customer shows one
 			Institution    struct {
 				ID   string `json:"id"`
 				Name string `json:"name"`
@@ -240,7 +248,8 @@ func (s *Service) RegisterCustomer(mux interface{ Handle(string, http.Handler) }
 		out := []linkView{}
 		now := s.now()
 		for _, l := range ls {
-			v := linkView{linkJSON: linkJSON{ID: l.ID, Status: l.Status, Scopes: l.Scopes, ExpiresAt: l.ExpiresAt, RevokedAt: l.RevokedAt}, ConversationID: l.ConversationID}
+			v := linkView{linkJSON: linkJSON{ID: l.ID, Status: l.Status, Scopes: l.Scopes, ExpiresAt: l.ExpiresAt, RevokedAt: l.RevokedAt}, ConversationID: l.ConversationID,
+				DisplayName: names[l.ID]}
 			if v.Status == store.LinkActive && !now.Before(l.ExpiresAt) {
 				v.Status = store.LinkExpired // ended by time, not yet swept
 			}

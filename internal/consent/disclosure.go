@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/openteller/openteller/internal/i18n"
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/store"
 	"github.com/openteller/openteller/pkg/bankapi"
@@ -29,19 +30,36 @@ type ScopeText struct {
 	Covers string `json:"covers"`
 }
 
-var scopeTexts = map[string]ScopeText{
-	bankapi.ScopeBalances:     {Words: "Account balances", Covers: "The available and current balance of each account you link, when it changes."},
-	bankapi.ScopeTransactions: {Words: "Card and account transactions", Covers: "Each transaction as it happens: merchant, category, amount, pending or posted, and the last four digits of the card."},
-	bankapi.ScopeFraudAlerts:  {Words: "Fraud alerts you can answer", Covers: "Alerts about suspicious transactions, your answers to them, and what happens to the card: locked, unlocked, replaced."},
-	bankapi.ScopeReceipts:     {Words: "Receipts from merchants", Covers: "Itemised receipts of your purchases."},
-	bankapi.ScopeShipments:    {Words: "Shipping updates", Covers: "Carrier, tracking number and delivery status of your orders."},
-	bankapi.ScopePayments:     {Words: "Requests to pay, and payments you approve", Covers: "Requests to pay a bill or an order, or from someone splitting a bill, each paid only when you tap Pay; what you approve goes to the bank you choose, and its answers come back here. OpenTeller never moves money and never sees your account or card numbers."},
-	bankapi.ScopeSupportChat:  {Words: "Chat with the bank's support team", Covers: "Your messages to the bank's support staff and their replies."},
+// scopeKeys name each scope's words and what it covers in the
+// catalogues (internal/i18n), where the messenger's connect page finds the
+// same words.
+var scopeKeys = map[string][2]string{
+	bankapi.ScopeBalances:     {"scope.balances", "disclosure.covers.balances"},
+	bankapi.ScopeTransactions: {"scope.transactions", "disclosure.covers.transactions"},
+	bankapi.ScopeFraudAlerts:  {"scope.fraud_alerts", "disclosure.covers.fraud_alerts"},
+	bankapi.ScopeReceipts:     {"scope.receipts", "disclosure.covers.receipts"},
+	bankapi.ScopeShipments:    {"scope.shipments", "disclosure.covers.shipments"},
+	bankapi.ScopePayments:     {"scope.payments", "disclosure.covers.payments"},
+	bankapi.ScopeSupportChat:  {"scope.support_chat", "disclosure.covers.support_chat"},
 }
+
+// scopeTextsIn says each scope in lang.
+func scopeTextsIn(lang string) map[string]ScopeText {
+	out := make(map[string]ScopeText, len(scopeKeys))
+	for name, k := range scopeKeys {
+		out[name] = ScopeText{Words: i18n.T(lang, k[0], nil), Covers: i18n.T(lang, k[1], nil)}
+	}
+	return out
+}
+
+// scopeTexts are the scopes in English, as receipts (a record, in the
+// platform's language) name them.
+var scopeTexts = scopeTextsIn(i18n.Default)
 
 // Disclosure is what the customer reads before going to the bank's login,
 // and the digest that binds their consent to that exact text.
 type Disclosure struct {
+	Lang         string      `json:"lang"` // the language it is written in: "en", "fr", …
 	Institution  string      `json:"institution"`
 	Scopes       []ScopeText `json:"scopes"`
 	DurationDays int         `json:"duration_days"`
@@ -51,39 +69,56 @@ type Disclosure struct {
 }
 
 // Disclose builds the disclosure for linking institution with scopes for
-// days. The text is the one shown to the customer and the one hashed into
-// the receipt, so it is built here, in one place.
+// days, in English. The text is the one shown to the customer and the one
+// hashed into the receipt, so it is built here, in one place.
 func Disclose(institution string, scopes []string, days int) (Disclosure, error) {
+	return DiscloseIn(i18n.Default, institution, scopes, days)
+}
+
+// DiscloseIn is Disclose in lang (the customer's language; English when
+// the platform does not speak it). Each language's text has its own
+// digest: the receipt names the text the customer read.
+func DiscloseIn(lang, institution string, scopes []string, days int) (Disclosure, error) {
+	lang = i18n.Of(lang).Code
+	texts := scopeTextsIn(lang)
 	if !slices.Contains(Durations, days) {
 		return Disclosure{}, fmt.Errorf("a link lasts 30, 90, 180 or 365 days, not %d", days)
 	}
 	if len(scopes) == 0 {
 		return Disclosure{}, fmt.Errorf("choose at least one kind of information to share")
 	}
-	d := Disclosure{Institution: institution, DurationDays: days, Purpose: Purpose}
+	d := Disclosure{Lang: lang, Institution: institution, DurationDays: days, Purpose: i18n.T(lang, "disclosure.purpose", nil)}
 	for _, name := range bankapi.AllScopes { // a fixed order, whatever the request's
 		if !slices.Contains(scopes, name) {
 			continue
 		}
-		st := scopeTexts[name]
+		st := texts[name]
 		st.Name = name
 		d.Scopes = append(d.Scopes, st)
 	}
 	for _, s := range scopes {
-		if _, ok := scopeTexts[s]; !ok {
+		if _, ok := texts[s]; !ok {
 			return Disclosure{}, fmt.Errorf("%q is not something a bank can share here", s)
 		}
 	}
+	// One line each; a scope's line starts with "- ", which the page
+	// shows as a list item.
 	var b strings.Builder
-	fmt.Fprintf(&b, "OpenTeller asks %s to send you the following in your conversation with it:\n", institution)
-	for _, s := range d.Scopes {
-		fmt.Fprintf(&b, "- %s: %s\n", s.Words, s.Covers)
+	line := func(key string, vars i18n.Vars) {
+		b.WriteString(i18n.T(lang, key, vars))
+		b.WriteByte('\n')
 	}
-	fmt.Fprintf(&b, "What it is for: %s\n", Purpose)
-	fmt.Fprintf(&b, "For how long: %d days, then it stops unless you renew it.\n", days)
-	b.WriteString("Never used for advertising, never sold, never shared with anyone else.\n")
-	fmt.Fprintf(&b, "You can take it back at any time with one tap; %s's data is then deleted from OpenTeller.\n", institution)
-	fmt.Fprintf(&b, "Next, %s's own sign-in page asks you to confirm.\n", institution)
+	bank := i18n.Vars{"bank": institution}
+	line("disclosure.intro", bank)
+	for _, s := range d.Scopes {
+		b.WriteString("- ")
+		line("disclosure.scope", i18n.Vars{"words": s.Words, "covers": s.Covers})
+	}
+	line("disclosure.purpose_line", i18n.Vars{"purpose": d.Purpose})
+	line("disclosure.duration", i18n.Vars{"count": days})
+	line("disclosure.never", nil)
+	line("disclosure.revoke", bank)
+	line("disclosure.next", bank)
 	d.Text = b.String()
 	sum := sha256.Sum256([]byte(d.Text))
 	d.Digest = hex.EncodeToString(sum[:])

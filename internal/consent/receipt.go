@@ -55,7 +55,7 @@ type KantaraPurpose struct {
 
 // ReceiptDetails are the facts a Kantara receipt has no field for.
 type ReceiptDetails struct {
-	Action           string    `json:"action"` // grant or revoke
+	Action           string    `json:"action"` // grant, revoke, share_name, …: store.Receipt's
 	LinkID           string    `json:"link_id"`
 	InstitutionID    string    `json:"institution_id"`
 	Scopes           []string  `json:"scopes"`
@@ -83,6 +83,12 @@ func Kantara(r store.Receipt, institutionName, baseURL string) KantaraReceipt {
 		termination = "Ends on " + r.ExpiresAt.UTC().Format(time.DateOnly) + ", or at once when you stop it."
 	case store.ReceiptUndelegate:
 		termination = "Stopped on " + r.CollectedAt.UTC().Format(time.DateOnly) + "; the person you shared with can no longer read it."
+	case store.ReceiptShareName:
+		termination = "Shown until you change or remove it, until the connection ends, or until you clear its history."
+		categories = append(categories, "A name you chose to be called by")
+	case store.ReceiptUnshareName:
+		termination = "Stopped on " + r.CollectedAt.UTC().Format(time.DateOnly) + "; the bank's people see a made-up name again."
+		categories = append(categories, "A name you chose to be called by")
 	}
 	// Sharing with a person the customer chose is a disclosure to a third
 	// party, at the customer's request.

@@ -13,7 +13,9 @@
 //     is built from metadata and opens nothing.
 //   - Work is assigned only to agents who are present: a console open and
 //     online (presence.go), never to one signed in with the tab closed.
-//   - Customers are named to the bank by a pseudonym, never their email.
+//   - Customers are named to the bank by a pseudonym, never their email;
+//     beside it, a name only when the customer chose to show one, opened
+//     as a read (names.go).
 //   - Only the agent who has a conversation replies in it; a reply with a
 //     full card number is refused, like a customer's.
 //   - Disabling a member ends their sessions at once (the store deletes
@@ -53,6 +55,8 @@ import (
 type storeRoles interface {
 	store.Console
 	store.Conversations
+	// DisplayNames are the names customers show the bank's people (names.go).
+	DisplayNames(ctx context.Context, linkIDs []string) ([]store.DisplayName, error)
 }
 
 // Cookie is the console's session cookie, apart from the customers' one.
@@ -137,6 +141,7 @@ func (s *Service) Register(mux interface{ Handle(string, http.Handler) }) {
 	mux.Handle("POST /console/api/canned", s.require(s.addCanned))
 	mux.Handle("DELETE /console/api/canned/{id}", s.require(s.deleteCanned))
 	mux.Handle("GET /console/api/previews", s.require(s.previews))
+	mux.Handle("GET /console/api/names", s.require(s.names))
 	mux.Handle("POST /console/api/conversations/{id}/labels", s.require(s.addLabel))
 	mux.Handle("DELETE /console/api/conversations/{id}/labels/{label}", s.require(s.removeLabel))
 	mux.Handle("GET /console/api/presence", s.require(s.presence))
@@ -749,6 +754,11 @@ func (s *Service) search(w http.ResponseWriter, r *http.Request, m member) {
 		httpx.WriteError(w, err)
 		return
 	}
+	named, err := s.nameTimes(r.Context(), cs)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
 	labels, err := s.c.Store.ConversationLabels(r.Context(), m.InstitutionID)
 	if err != nil {
 		httpx.WriteError(w, err)
@@ -759,7 +769,7 @@ func (s *Service) search(w http.ResponseWriter, r *http.Request, m member) {
 		if !s.visible(m, c) {
 			continue
 		}
-		out = append(out, s.row(m, c, labels[c.ID]))
+		out = append(out, s.row(m, c, labels[c.ID], named))
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"conversations": out})
 }

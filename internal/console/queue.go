@@ -30,7 +30,8 @@ const fraudWindow = 24 * time.Hour
 type queued struct {
 	ID           string     `json:"id"`
 	LinkID       string     `json:"link_id"`
-	Who          string     `json:"who"` // a pseudonym, stable per conversation; never the customer's email
+	Who          string     `json:"who"`                   // a pseudonym, stable per conversation; never the customer's email
+	NameSetAt    *time.Time `json:"name_set_at,omitempty"` // the customer shows a name of their choosing since then; reading it is a read (names.go)
 	Owner        string     `json:"owner"`
 	AgentID      string     `json:"agent_id,omitempty"`
 	Mine         bool       `json:"mine"`
@@ -51,9 +52,12 @@ type queued struct {
 }
 
 // row is the queue's view of a conversation the member may see.
-func (s *Service) row(m member, c store.Conversation, labels []string) queued {
+func (s *Service) row(m member, c store.Conversation, labels []string, named map[string]time.Time) queued {
 	q := queued{ID: c.ID, LinkID: c.Link.ID, Who: Pseudonym(c.ID), Owner: c.Owner, AgentID: c.AgentID, Mine: c.AgentID == m.ID,
 		LastSeq: c.LastSeq, Status: c.Status, Priority: c.Priority, Labels: labels}
+	if at, ok := named[c.ID]; ok {
+		q.NameSetAt = &at
+	}
 	if q.Labels == nil {
 		q.Labels = []string{}
 	}
@@ -116,6 +120,11 @@ func (s *Service) queue(w http.ResponseWriter, r *http.Request, m member) {
 		httpx.WriteError(w, err)
 		return
 	}
+	named, err := s.nameTimes(ctx, cs)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
 	byID := map[string]store.Activity{}
 	for _, a := range activity {
 		byID[a.ConversationID] = a
@@ -127,7 +136,7 @@ func (s *Service) queue(w http.ResponseWriter, r *http.Request, m member) {
 		if !s.visible(m, c) {
 			continue
 		}
-		q := s.row(m, c, labels[c.ID])
+		q := s.row(m, c, labels[c.ID], named)
 		if a, ok := byID[c.ID]; ok {
 			q.Why = whyWords[a.LastCustomerType]
 			q.LastCustomerSeq = a.LastCustomerSeq
@@ -202,7 +211,8 @@ func order(now time.Time) func(a, b queued) int {
 	}
 }
 
-// maxPreviews is how many conversations one previews request may name.
+// maxPreviews is how many conversations one previews (or names) request
+// may name.
 const maxPreviews = 50
 
 // preview is the customer's newest message or request, in words.
@@ -222,18 +232,9 @@ type preview struct {
 // did not exist.
 func (s *Service) previews(w http.ResponseWriter, r *http.Request, m member) {
 	ctx := r.Context()
-	var ids []string
-	named := 0
-	for _, id := range strings.Split(r.URL.Query().Get("ids"), ",") {
-		if id = strings.TrimSpace(id); id != "" {
-			named++
-			if !slices.Contains(ids, id) {
-				ids = append(ids, id)
-			}
-		}
-	}
-	if named == 0 || named > maxPreviews {
-		httpx.WriteError(w, httpx.Errorf(http.StatusBadRequest, "invalid_ids", "Name 1 to %d conversations: ?ids=a,b,c.", maxPreviews))
+	ids, err := idsParam(r)
+	if err != nil {
+		httpx.WriteError(w, err)
 		return
 	}
 	activity, err := s.c.Store.HandedOverActivity(ctx, m.InstitutionID)
@@ -269,6 +270,25 @@ func (s *Service) previews(w http.ResponseWriter, r *http.Request, m member) {
 		}
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"previews": out})
+}
+
+// idsParam reads ?ids=a,b,c: 1 to maxPreviews conversation ids, each
+// once (400 invalid_ids otherwise).
+func idsParam(r *http.Request) ([]string, error) {
+	var ids []string
+	named := 0
+	for _, id := range strings.Split(r.URL.Query().Get("ids"), ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			named++
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if named == 0 || named > maxPreviews {
+		return nil, httpx.Errorf(http.StatusBadRequest, "invalid_ids", "Name 1 to %d conversations: ?ids=a,b,c.", maxPreviews)
+	}
+	return ids, nil
 }
 
 // preview reads the customer's event at seq, after writing the read into

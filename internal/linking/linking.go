@@ -108,12 +108,20 @@ type Request struct {
 	Scopes        []string
 	DurationDays  int
 	// DisclosureDigest names the disclosure text the customer read; it must
-	// be the one the platform shows for these choices today.
+	// be the one the platform shows for these choices today, in Lang (the
+	// language it was shown in; English when empty).
 	DisclosureDigest string
+	Lang             string
 }
 
-// Disclosure returns what the customer must read before linking.
+// Disclosure returns what the customer must read before linking, in
+// English.
 func (s *Service) Disclosure(ctx context.Context, institutionID string, scopes []string, days int) (consent.Disclosure, error) {
+	return s.DisclosureIn(ctx, "", institutionID, scopes, days)
+}
+
+// DisclosureIn is Disclosure in lang, the customer's language (i18n).
+func (s *Service) DisclosureIn(ctx context.Context, lang, institutionID string, scopes []string, days int) (consent.Disclosure, error) {
 	if len(scopes) == 0 {
 		return consent.Disclosure{}, httpx.Errorf(http.StatusBadRequest, "no_scopes", "Choose at least one kind of information to share.")
 	}
@@ -132,12 +140,12 @@ func (s *Service) Disclosure(ctx context.Context, institutionID string, scopes [
 	if err != nil {
 		return consent.Disclosure{}, err
 	}
-	return consent.Disclose(in.Name, scopes, days)
+	return consent.DiscloseIn(lang, in.Name, scopes, days)
 }
 
 // Start records a link attempt and returns the bank's authorize URL.
 func (s *Service) Start(ctx context.Context, customerID string, req Request) (string, error) {
-	d, err := s.Disclosure(ctx, req.InstitutionID, req.Scopes, req.DurationDays)
+	d, err := s.DisclosureIn(ctx, req.Lang, req.InstitutionID, req.Scopes, req.DurationDays)
 	if err != nil {
 		return "", err
 	}

@@ -6,17 +6,19 @@
 //
 // Where a push comes from: the store's OnCommit hands every committed
 // batch to Committed, which keeps the events a customer may want to hear
-// of (a fraud alert to answer, a message from one of the bank's people, a
-// reply from the bank) and queues them; one goroutine (Run) looks up the
-// customers' subscriptions and sends. Only the node that committed an
-// event pushes it, so a device hears of it once. A push is a prompt and
-// nothing more: it is sent at most once, never retried, and dropped when
-// the queue is full, while the event itself waits in the conversation.
+// of (a fraud alert to answer, a payment request to approve, a message
+// from one of the bank's people, a reply from the bank) and queues them;
+// one goroutine (Run) looks up the customers' subscriptions and sends.
+// Only the node that committed an event pushes it, so a device hears of it
+// once. A push is a prompt and nothing more: it is sent at most once,
+// never retried, and dropped when the queue is full, while the event
+// itself waits in the conversation.
 //
 // What must stay true: a push carries no financial content, only who and
-// what kind ("Cedar Bank needs your answer"), because the push service is
-// a third party; the payload is built from the event's type, author and
-// institution, never from its sealed body, which this package never opens.
+// what kind ("Cedar Bank needs your answer"; never an amount, a merchant
+// or a payee), because the push service is a third party; the payload is
+// built from the event's type, author and institution, never from its
+// sealed body, which this package never opens.
 package push
 
 import (
@@ -47,19 +49,24 @@ import (
 
 // The kinds of push a device can ask for.
 const (
-	KindAlerts  = "alerts"  // a fraud alert waits for an answer
-	KindPeople  = "people"  // one of the bank's people wrote
-	KindReplies = "replies" // the bank (or its bot) wrote
+	KindAlerts   = "alerts"   // a fraud alert waits for an answer
+	KindPayments = "payments" // a request to pay waits for the customer's approval
+	KindPeople   = "people"   // one of the bank's people wrote
+	KindReplies  = "replies"  // the bank (or its bot) wrote
 )
 
 // Kinds lists every kind, in the order settings show them.
-var Kinds = []string{KindAlerts, KindPeople, KindReplies}
+var Kinds = []string{KindAlerts, KindPayments, KindPeople, KindReplies}
 
 // kindOf says which kind of push an event is, or "" for none.
 func kindOf(e store.Event) string {
 	switch {
 	case e.Type == bankapi.TypeFraudAlert:
 		return KindAlerts
+	case e.Type == bankapi.TypePaymentRequest && e.Author == store.AuthorInstitution:
+		// Stored only while it can be paid (ingest refuses one past its
+		// expiry): each waits for the customer's answer when it arrives.
+		return KindPayments
 	case e.Type == bankapi.TypeMessage && e.Author == store.AuthorAgent:
 		return KindPeople
 	case e.Type == bankapi.TypeMessage && e.Author == store.AuthorInstitution:
@@ -76,15 +83,24 @@ type Message struct {
 	// older one on the device instead of piling up.
 	Tag string `json:"tag"`
 	URL string `json:"url"` // where a tap opens the app
+	// Kind and Institution let the device say the push in the customer's
+	// language (sw.js, with the catalogue's push.<kind>.title and .body);
+	// Title and Body are the same in English, for a device that cannot.
+	Kind        string `json:"kind"`
+	Institution string `json:"institution"`
 }
 
 // message builds what the device shows: the institution and the kind,
 // nothing of the event's content.
 func message(kind, institution, conversationID string) Message {
-	m := Message{Tag: kind + ":" + conversationID, URL: "/#/c/" + url.PathEscape(conversationID)}
+	m := Message{Tag: kind + ":" + conversationID, URL: "/#/c/" + url.PathEscape(conversationID), Kind: kind, Institution: institution}
 	switch kind {
 	case KindAlerts:
 		m.Title, m.Body = institution+" needs your answer", "Open OpenTeller to answer."
+	case KindPayments:
+		// Neither the amount nor who is paid: the push service is a third
+		// party, and a lock screen is public.
+		m.Title, m.Body = institution+" asks you to approve a payment", "Open OpenTeller to see it and answer."
 	case KindPeople:
 		m.Title, m.Body = institution+": a message from a person", "Open OpenTeller to read it."
 	default:

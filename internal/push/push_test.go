@@ -307,7 +307,7 @@ func TestPushTellsWithoutContent(t *testing.T) {
 	r.svc.Committed([]store.Event{event("cus_1", bankapi.TypeMessage, store.AuthorInstitution), event("cus_1", bankapi.TypeTransactionPosted, store.AuthorInstitution)})
 	r.svc.Committed([]store.Event{event("cus_1", bankapi.TypeFraudAlert, store.AuthorInstitution)})
 	got := mine.next(t)
-	want := Message{Title: "Cedar Bank needs your answer", Body: "Open OpenTeller to answer.", Tag: "alerts:cnv_cus_1", URL: "/#/c/cnv_cus_1"}
+	want := Message{Title: "Cedar Bank needs your answer", Body: "Open OpenTeller to answer.", Tag: "alerts:cnv_cus_1", URL: "/#/c/cnv_cus_1", Kind: "alerts", Institution: "Cedar Bank"}
 	if got.Message != want {
 		t.Fatalf("push %+v, want %+v", got.Message, want)
 	}
@@ -329,6 +329,57 @@ func TestPushTellsWithoutContent(t *testing.T) {
 		t.Fatalf("another customer's device got %+v", got)
 	case <-mine.Got:
 		t.Fatal("a push too many")
+	default:
+	}
+}
+
+// TestPaymentRequestIsPushed: a payment request that waits for the
+// customer's answer reaches a device that asked for payments (offered in
+// the settings, after alerts), saying which bank asks and nothing of the
+// request: no amount, no merchant, no payee. A device that did not ask
+// for payments hears nothing of it, and neither a payment's status nor the
+// customer's own answer is pushed.
+func TestPaymentRequestIsPushed(t *testing.T) {
+	r := newRig(t)
+	if code, body := r.call("cus_1", "GET", "/app/api/push", nil); code != 200 || !strings.Contains(body, `"kinds":["alerts","payments","people","replies"]`) {
+		t.Fatalf("settings: %d %s", code, body)
+	}
+	phone, laptop := NewDevice(t, r.svc.PublicKey), NewDevice(t, r.svc.PublicKey)
+	r.subscribe(t, "cus_1", phone, KindPayments, KindAlerts)
+	r.subscribe(t, "cus_1", laptop, KindAlerts)
+
+	request := event("cus_1", bankapi.TypePaymentRequest, store.AuthorInstitution)
+	request.Sealed = []byte(`sealed: {"amount":{"amount":"4200.00","currency":"USD"},"reference":"Order A-1042","payee":{"name":"Quokka Outfitters"}}`)
+	r.svc.Committed([]store.Event{
+		event("cus_1", bankapi.TypePaymentStatus, store.AuthorInstitution),
+		event("cus_1", bankapi.TypePaymentRequest, store.AuthorCustomer), // not the bank's: never so, but never pushed
+	})
+	r.svc.Committed([]store.Event{request})
+	got := phone.next(t)
+	want := Message{Title: "Cedar Bank asks you to approve a payment", Body: "Open OpenTeller to see it and answer.", Tag: "payments:cnv_cus_1", URL: "/#/c/cnv_cus_1", Kind: "payments", Institution: "Cedar Bank"}
+	if got.Message != want {
+		t.Fatalf("push %+v, want %+v", got.Message, want)
+	}
+	if got.Urgency != "normal" {
+		t.Errorf("urgency %q, want normal", got.Urgency)
+	}
+	for _, leak := range []string{"4200", "4,200", "Quokka", "A-1042", "USD", "sealed"} {
+		if bytes.Contains(got.Raw, []byte(leak)) || strings.Contains(fmt.Sprint(got.Message), leak) {
+			t.Errorf("the push carries %q", leak)
+		}
+	}
+	// Batches are sent one after another: once the alert arrives, the
+	// request's pushes, if any, were sent.
+	r.svc.Committed([]store.Event{event("cus_1", bankapi.TypeFraudAlert, store.AuthorInstitution)})
+	phone.next(t)
+	if got := laptop.next(t); got.Message.Title != "Cedar Bank needs your answer" {
+		t.Fatalf("the laptop, which asked for alerts only, first got %+v", got.Message)
+	}
+	select {
+	case got := <-phone.Got:
+		t.Fatalf("a push too many: %+v", got.Message)
+	case got := <-laptop.Got:
+		t.Fatalf("a push too many: %+v", got.Message)
 	default:
 	}
 }

@@ -27,6 +27,8 @@ var public = []string{
 	"POST /app/api/signout",                 // ends whatever session the cookie names; with none, nothing
 	"POST /app/api/password-reset",          // answers alike whether or not the email has an account; the link goes to the mailbox
 	"POST /app/api/password-reset/complete", // needs the mailed link's token
+	"POST /app/api/passkeys/signin/begin",   // a challenge, the same for every email; nothing of a customer's
+	"POST /app/api/passkeys/signin/finish",  // needs a passkey's signature over that challenge
 	"POST /console/api/signin",
 }
 

@@ -163,6 +163,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	// Reset links go to NoMailer, which sends nothing and says so in the
 	// log; the demo, or a program embedding the node, sets a mailer.
 	s.Auth = auth.New(auth.Config{Store: st, Keyring: keyring, Logger: log, BaseURL: cfg.BaseURL, ReauthWindow: cfg.Reauth(),
+		Passkeys: auth.PasskeyConfig{RPID: cfg.PasskeyRPID, Origins: cfg.PasskeyOrigins()},
 		SessionsEnded: func(customerID string, keep []byte) {
 			if err := s.Bus.WakeCustomer(customerID, bus.Wake{SessionsEnded: true, Keep: hex.EncodeToString(keep)}); err != nil {
 				log.Warn("tell devices their sessions ended", "customer", customerID, "err", err)
@@ -256,10 +257,14 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	}))
 	s.bankRoutes = bank.patterns
 	// What cannot be undone asks for a recent authentication (the
-	// password again, and the code with a second factor on).
+	// password again, and the code with a second factor on); so does
+	// letting another person read a bank's balances and transactions,
+	// which a device left signed in must not do on its own: what they
+	// read meanwhile cannot be taken back.
 	s.Consent.RegisterCustomer(&recentAuth{routes: all, require: s.Auth.RequireRecentAuth, patterns: map[string]bool{
-		"POST /app/api/history/clear":  true,
-		"POST /app/api/disconnect-all": true,
+		"POST /app/api/history/clear":        true,
+		"POST /app/api/disconnect-all":       true,
+		"POST /app/api/links/{id}/delegates": true,
 	}}, s.Auth.RequireCustomer, customerOf, s.Access)
 	s.Console.Register(all)
 	all.Handle("GET /oauth/callback", s.Linking.Callback())
@@ -269,7 +274,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	accounts := s.Auth.Handler()
 	for _, p := range []string{"POST /app/api/signup", "POST /app/api/signin", "POST /app/api/signout", "GET /app/api/me", "POST /app/api/password",
 		"POST /app/api/password-reset", "POST /app/api/password-reset/complete", "POST /app/api/reauth",
-		"POST /app/api/totp/setup", "POST /app/api/totp/confirm", "DELETE /app/api/totp", "POST /app/api/totp/recovery-codes"} {
+		"POST /app/api/totp/setup", "POST /app/api/totp/confirm", "DELETE /app/api/totp", "POST /app/api/totp/recovery-codes",
+		"GET /app/api/passkeys", "POST /app/api/passkeys/register/begin", "POST /app/api/passkeys/register/finish", "DELETE /app/api/passkeys/{id}",
+		"POST /app/api/passkeys/signin/begin", "POST /app/api/passkeys/signin/finish"} {
 		all.Handle(p, accounts)
 	}
 	// Every other API path answers with a typed error, whatever the method:
@@ -303,7 +310,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	for pattern := range catchAll {
 		mux.HandleFunc(pattern, unrouted)
 	}
-	api := &web.API{Store: st, Ingest: s.Ingest, Linking: s.Linking, Now: time.Now, Customer: customerOf, BaseURL: cfg.BaseURL, Hub: s.Hub, Access: s.Access, Handover: s.Handover, Typing: s.Bus.CustomerTyping}
+	api := &web.API{Store: st, Ingest: s.Ingest, Linking: s.Linking, Now: time.Now, Customer: customerOf, BaseURL: cfg.BaseURL, Hub: s.Hub, Access: s.Access, Handover: s.Handover, Typing: s.Bus.CustomerTyping,
+		SharedNames: s.Consent.SharedNames}
 	api.Register(all, s.Auth.RequireCustomer)
 	all.Handle("GET /", web.Static())
 

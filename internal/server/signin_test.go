@@ -36,10 +36,11 @@ func call(t *testing.T, base, method, path, cookie, csrf, body string) (int, str
 	return resp.StatusCode, string(b)
 }
 
-// TestIrreversibleNeedsRecentAuth: on a node, clearing history and
-// disconnecting every bank answer 403 reauth_required to a session whose
-// sign-in is not recent, and go ahead once the password is given again;
-// disconnecting one bank stays one tap (no re-authentication).
+// TestIrreversibleNeedsRecentAuth: on a node, clearing history,
+// disconnecting every bank and letting another person read a bank's data
+// answer 403 reauth_required to a session whose sign-in is not recent,
+// and go ahead once the password is given again; disconnecting one bank
+// stays one tap (no re-authentication).
 func TestIrreversibleNeedsRecentAuth(t *testing.T) {
 	srv := testServer(t)
 	ts := httptest.NewServer(srv.Handler())
@@ -54,6 +55,8 @@ func TestIrreversibleNeedsRecentAuth(t *testing.T) {
 	fatalIf(t, srv.Store.CreateSession(ctx, store.Session{IDHash: idHash[:], CustomerID: c.ID, CSRFToken: "csrf-token", CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour)}, c.PasswordHash))
 	cookie := auth.SessionCookie + "=" + base64.RawURLEncoding.EncodeToString(raw)
 	addInstitutions(t, srv.Store, "ins_a", "ins_b")
+	_, err = srv.Auth.SignUp(ctx, "accountant@example.com", "ledgers and receipts")
+	fatalIf(t, err)
 	for _, ins := range []string{"a", "b"} {
 		l := store.Link{ID: "lnk_" + ins, CustomerID: c.ID, InstitutionID: "ins_" + ins, ConversationID: "cnv_" + ins, Scopes: []string{"balances"},
 			Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
@@ -65,6 +68,7 @@ func TestIrreversibleNeedsRecentAuth(t *testing.T) {
 		{"POST", "/app/api/history/clear", `{"everything":true}`},
 		{"POST", "/app/api/disconnect-all", ``},
 		{"POST", "/app/api/totp/setup", ``},
+		{"POST", "/app/api/links/lnk_a/delegates", `{"email":"accountant@example.com","duration_days":30}`},
 	} {
 		status, body := call(t, ts.URL, r.method, r.path, cookie, "csrf-token", r.body)
 		if status != http.StatusForbidden || !strings.Contains(body, `"code":"reauth_required"`) {
@@ -80,10 +84,15 @@ func TestIrreversibleNeedsRecentAuth(t *testing.T) {
 	if status, body := call(t, ts.URL, "POST", "/app/api/reauth", cookie, "csrf-token", `{"password":"correct horse battery"}`); status != http.StatusOK {
 		t.Fatalf("reauth: %d %s", status, body)
 	}
+	status, body := call(t, ts.URL, "POST", "/app/api/links/lnk_a/delegates", cookie, "csrf-token", `{"email":"accountant@example.com","duration_days":30}`)
+	var shared struct{ Delegation struct{ ID string } }
+	if json.Unmarshal([]byte(body), &shared); status != http.StatusCreated || shared.Delegation.ID == "" {
+		t.Fatalf("sharing after reauth: %d %s", status, body)
+	}
 	var out struct {
 		Links []struct{ ID, Status string }
 	}
-	status, body := call(t, ts.URL, "POST", "/app/api/disconnect-all", cookie, "csrf-token", ``)
+	status, body = call(t, ts.URL, "POST", "/app/api/disconnect-all", cookie, "csrf-token", ``)
 	json.Unmarshal([]byte(body), &out)
 	if status != http.StatusOK || len(out.Links) != 2 || out.Links[0].Status != "revoked" || out.Links[1].Status != "revoked" {
 		t.Fatalf("disconnect all after reauth: %d %s", status, body)

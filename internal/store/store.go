@@ -195,6 +195,34 @@ type Accounts interface {
 	// UseRecoveryCode spends the unspent recovery code with this hash;
 	// ErrNotFound when there is none.
 	UseRecoveryCode(ctx context.Context, customerID string, hash []byte, at time.Time) error
+
+	// Passkeys (WebAuthn credentials; types in signin.go).
+	//
+	// PutPasskeyCeremony keeps a ceremony begun, replacing one with the
+	// same hash, and deletes every ceremony that expired before now.
+	PutPasskeyCeremony(ctx context.Context, c PasskeyCeremony, now time.Time) error
+	// TakePasskeyCeremony deletes the ceremony with this hash and returns
+	// it, if it has not expired at now; ErrNotFound otherwise. Of two takes
+	// of one ceremony, one gets it.
+	TakePasskeyCeremony(ctx context.Context, hash []byte, now time.Time) (PasskeyCeremony, error)
+	// AddPasskey keeps a customer's new passkey; ErrExists when its
+	// credential id is on an account already.
+	AddPasskey(ctx context.Context, p Passkey) error
+	// Passkeys lists the customer's passkeys, oldest first.
+	Passkeys(ctx context.Context, customerID string) ([]Passkey, error)
+	// Passkey returns the passkey with this credential id, whoever's it
+	// is; ErrNotFound for none.
+	Passkey(ctx context.Context, id []byte) (Passkey, error)
+	// UsePasskey records a sign-in with the customer's passkey id: its
+	// signature counter is now signCount and its flags flags, at at. It
+	// changes nothing and returns ErrCodeUsed when the stored counter is
+	// not below signCount (unless both are zero): a replay, or a copied
+	// authenticator; ErrNotFound when the customer has no such passkey
+	// (it was removed).
+	UsePasskey(ctx context.Context, customerID string, id []byte, signCount uint32, flags byte, at time.Time) error
+	// DeletePasskey removes the customer's passkey; ErrNotFound when they
+	// have none with this id.
+	DeletePasskey(ctx context.Context, customerID string, id []byte) error
 }
 
 // Console keeps what a bank's people work with: staff, their sessions and
@@ -335,6 +363,28 @@ type Links interface {
 	RevokeDelegation(ctx context.Context, id, ownerID string, at time.Time, r Receipt) error
 	// Links lists every link of the customer, newest first.
 	Links(ctx context.Context, customerID string) ([]Link, error)
+
+	// Names customers show to an institution's people (DisplayName).
+	//
+	// PutDisplayName keeps n as the name of its link, in place of any
+	// before, and the receipt of the customer's decision (the store fills
+	// its customer, institution and link), in one transaction. The link
+	// must be n.CustomerID's (ErrNotFound), in force at n.SetAt
+	// (ErrConsentRevoked, ErrConsentExpired) and grant DisplayNameScope
+	// (ErrConsentScope); n must be sealed under the current version of
+	// the conversation's data key (ErrStaleKey: a clearing replaced it
+	// meanwhile; seal again). Nothing changes on an error.
+	//
+	// What the store keeps true whoever writes: the transaction that ends a
+	// link (revoked or expired), takes DisplayNameScope from it or destroys
+	// its conversation's data key (ClearHistory) deletes its name too.
+	PutDisplayName(ctx context.Context, n DisplayName, r Receipt) error
+	// DeleteDisplayName deletes the name of the customer's link and keeps
+	// the receipt of that decision (filled as by PutDisplayName), in one
+	// transaction; ErrNotFound, with nothing kept, when it has none.
+	DeleteDisplayName(ctx context.Context, customerID, linkID string, r Receipt) error
+	// DisplayNames lists the names of these links that have one, by link id.
+	DisplayNames(ctx context.Context, linkIDs []string) ([]DisplayName, error)
 }
 
 // AccessLog keeps the transparency log of every non-customer read (package

@@ -43,6 +43,13 @@ func (a *API) export(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, err)
 		return
 	}
+	shown := map[string]string{}
+	if a.SharedNames != nil {
+		if shown, err = a.SharedNames(ctx, customerID); err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+	}
 	names := a.institutionNames(r)
 	type linkOut struct {
 		ID          string    `json:"id"`
@@ -52,10 +59,11 @@ func (a *API) export(w http.ResponseWriter, r *http.Request) {
 		CreatedAt   time.Time `json:"created_at"`
 		ExpiresAt   time.Time `json:"expires_at"`
 		RevokedAt   time.Time `json:"revoked_at,omitzero"`
+		DisplayName string    `json:"display_name,omitempty"` // the name the bank's people see, if the customer shows one
 	}
 	lo := []linkOut{}
 	for _, l := range links {
-		lo = append(lo, linkOut{l.ID, names[l.InstitutionID], l.Scopes, l.Status, l.CreatedAt, l.ExpiresAt, l.RevokedAt})
+		lo = append(lo, linkOut{l.ID, names[l.InstitutionID], l.Scopes, l.Status, l.CreatedAt, l.ExpiresAt, l.RevokedAt, shown[l.ID]})
 	}
 	ro := []consent.KantaraReceipt{}
 	for _, rc := range rs {

@@ -23,6 +23,7 @@ import (
 	"github.com/openteller/openteller/internal/delivery"
 	"github.com/openteller/openteller/internal/handover"
 	"github.com/openteller/openteller/internal/httpx"
+	"github.com/openteller/openteller/internal/i18n"
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/linking"
 	"github.com/openteller/openteller/internal/store"
@@ -49,7 +50,8 @@ func SecurityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// Static serves the messenger's files.
+// Static serves the messenger's files, and its pages and catalogues in
+// the reader's language (pages.go).
 func Static() http.Handler {
 	sub, err := fs.Sub(static, "static")
 	if err != nil {
@@ -57,6 +59,9 @@ func Static() http.Handler {
 	}
 	files := http.FileServerFS(sub)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if servedByPages(w, r) { // the pages, in the reader's language (pages.go)
+			return
+		}
 		// Files are small and change with the binary: revalidate each time.
 		w.Header().Set("Cache-Control", "no-cache")
 		files.ServeHTTP(w, r)
@@ -91,6 +96,9 @@ type API struct {
 	Handover *handover.Service
 	// Typing tells the bank's people the customer is typing (bus).
 	Typing func(conversationID string) error
+	// SharedNames opens the names the customer shows banks' people, by
+	// link id (consent), for export.
+	SharedNames func(ctx context.Context, customerID string) (map[string]string, error)
 }
 
 // Register adds the API's routes to mux; require wraps each in the
@@ -153,7 +161,8 @@ func (a *API) conversations(w http.ResponseWriter, r *http.Request) {
 }
 
 // disclosure serves what the customer reads before the bank's sign-in:
-// ?institution_id=…&scopes=balances,transactions&duration_days=90.
+// ?institution_id=…&scopes=balances,transactions&duration_days=90&lang=fr,
+// in lang (the page's language), else the request's (i18n.FromRequest).
 func (a *API) disclosure(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	days, err := strconv.Atoi(q.Get("duration_days"))
@@ -164,12 +173,21 @@ func (a *API) disclosure(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("scopes"); s != "" {
 		scopes = strings.Split(s, ",")
 	}
-	d, err := a.Linking.Disclosure(r.Context(), q.Get("institution_id"), scopes, days)
+	d, err := a.Linking.DisclosureIn(r.Context(), requestLang(r, q.Get("lang")), q.Get("institution_id"), scopes, days)
 	if err != nil {
 		httpx.WriteError(w, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"disclosure": d, "durations": consent.Durations})
+}
+
+// requestLang is the language to write in for r: the one the page asked
+// for, when the platform speaks it, else the person's (i18n.FromRequest).
+func requestLang(r *http.Request, asked string) string {
+	if i18n.Supported(asked) {
+		return asked
+	}
+	return i18n.FromRequest(r)
 }
 
 func (a *API) startLink(w http.ResponseWriter, r *http.Request) {
@@ -179,13 +197,14 @@ func (a *API) startLink(w http.ResponseWriter, r *http.Request) {
 		Scopes           []string `json:"scopes"`
 		DurationDays     int      `json:"duration_days"`
 		DisclosureDigest string   `json:"disclosure_digest"`
+		Lang             string   `json:"lang"` // the disclosure's, as it was served
 	}
 	if err := httpx.DecodeJSON(w, r, 8<<10, &req); err != nil {
 		httpx.WriteError(w, err)
 		return
 	}
 	u, err := a.Linking.Start(r.Context(), customerID, linking.Request{InstitutionID: req.InstitutionID, Scopes: req.Scopes,
-		DurationDays: req.DurationDays, DisclosureDigest: req.DisclosureDigest})
+		DurationDays: req.DurationDays, DisclosureDigest: req.DisclosureDigest, Lang: requestLang(r, req.Lang)})
 	if err != nil {
 		httpx.WriteError(w, err)
 		return

@@ -43,6 +43,8 @@ func Run(t *testing.T, open Open) {
 		{"PasswordResets", testPasswordResets},
 		{"Reauth", testReauth},
 		{"TOTP", testTOTP},
+		{"Passkeys", testPasskeys},
+		{"PasskeyCeremonies", testPasskeyCeremonies},
 		{"Brands", testBrands},
 		{"DataKeys", testDataKeys},
 		{"LinkAttempts", testLinkAttempts},
@@ -84,6 +86,7 @@ func Run(t *testing.T, open Open) {
 		{"PushSubscriptions", testPushSubscriptions},
 		{"CustomerOwnership", testCustomerOwnership},
 		{"Payments", testPayments},
+		{"DisplayNames", testDisplayNames},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

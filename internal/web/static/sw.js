@@ -5,20 +5,51 @@
 self.addEventListener('install', () => self.skipWaiting());
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
 
-self.addEventListener('push', (event) => {
-  let m = { title: 'OpenTeller', body: 'Something new is waiting for you.', tag: 'openteller', url: '/' };
+// The words a push is shown in are the customer's: the page leaves them in
+// the Cache API (i18n.js), in the language chosen on this device, and a push
+// that names its kind and bank ({kind, institution}) is said in them. A push
+// without them, or a device that kept no words, shows the server's own
+// title and body (English).
+async function pushWords() {
   try {
-    m = { ...m, ...event.data.json() };
+    const res = await (await caches.open('openteller-i18n')).match('/i18n/push-words.json');
+    return res ? await res.json() : null;
+  } catch {
+    return null;
+  }
+}
+
+function fill(text, vars) {
+  return String(text).replace(/\{(\w+)\}/g, (all, name) => (vars[name] ?? all));
+}
+
+async function show(data) {
+  let m = { title: 'OpenTeller', body: '', tag: 'openteller', url: '/' };
+  try {
+    m = { ...m, ...data.json() };
   } catch {
     // an empty or unreadable push still tells the customer to look
   }
-  event.waitUntil(self.registration.showNotification(m.title, {
+  const words = await pushWords();
+  if (words) {
+    const said = (key) => (typeof words[key] === 'string' ? fill(words[key], { bank: m.institution || '' }) : '');
+    if (m.kind && m.institution && said(`push.${m.kind}.title`)) {
+      m.title = said(`push.${m.kind}.title`);
+      m.body = said(`push.${m.kind}.body`) || m.body;
+    }
+    if (!m.body) m.body = said('push.default.body');
+  }
+  if (!m.body) m.body = 'Something new is waiting for you.'; // no words kept: the server's language
+  return self.registration.showNotification(m.title, {
     body: m.body,
     tag: m.tag,
     renotify: true,
     data: { url: m.url },
-  }));
-});
+    lang: words?.lang || undefined,
+  });
+}
+
+self.addEventListener('push', (event) => event.waitUntil(show(event.data)));
 
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();

@@ -5,13 +5,13 @@
 // against the log (views/privacy.js, tlog.js), and a line is verified only
 // when every entry in it is.
 import { h } from './dom.js';
+import { intl } from './format.js';
+import { t } from './i18n.js';
 
 // SITTING_GAP_MS: reads by the same person further apart than this are
 // two sittings, two lines.
 export const SITTING_GAP_MS = 30 * 60 * 1000;
 
-const ACTOR_WORDS = { delegate: 'Someone you shared with', agent: 'A support agent at your bank' };
-const RECORD_WORDS = { events: 'balances and transactions', conversation: 'conversation', notes: 'support notes about you', accounts: 'balances and recent transactions' };
 
 // groupReads takes the customer's reads, oldest first, each
 // {entry (the log entry, decoded), actor (its name, from the server, or
@@ -41,17 +41,23 @@ export function groupReads(reads, gap = SITTING_GAP_MS) {
 // who names the reader: "Ada at Cedar Bank", "sam@example.com, who you
 // shared with", or the kind of reader when the name is not known.
 export function who(kind, actor) {
-  if (kind === 'agent' && actor?.name) return `${actor.name} at ${actor.institution || 'your bank'}`;
-  if (kind === 'delegate' && actor?.name) return `${actor.name}, who you shared with`;
-  return ACTOR_WORDS[kind] || 'Someone';
+  if (kind === 'agent' && actor?.name) return t('access.agent_at', { name: actor.name, bank: actor.institution || t('thread.your_bank') });
+  if (kind === 'delegate' && actor?.name) return t('access.delegate_named', { name: actor.name });
+  if (kind === 'agent' || kind === 'delegate') return t(`access.actor.${kind}`);
+  return t('access.someone');
 }
 
-const list = new Intl.ListFormat('en', { type: 'conjunction' });
-const when = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+// records says what was read: "your balances and transactions and your
+// conversation".
+function records(kinds) {
+  const words = kinds.map((r) => t(['events', 'conversation', 'notes', 'accounts', 'display_name'].includes(r) ? `access.record.${r}` : 'access.record.other'));
+  return intl(Intl.ListFormat, { type: 'conjunction' }).format(words);
+}
 
 // span says when a sitting was: "Mar 4, 2026, 2:05 PM", or
 // "Mar 4, 2026, 2:05 – 2:40 PM" when it lasted minutes.
 function span(from, to) {
+  const when = intl(Intl.DateTimeFormat, { dateStyle: 'medium', timeStyle: 'short' });
   const a = new Date(from);
   const b = new Date(to);
   if (Number.isNaN(a.getTime())) return '';
@@ -65,18 +71,17 @@ function span(from, to) {
 
 // sittingRow is one line of the history.
 export function sittingRow(s) {
-  const what = list.format(s.records.map((r) => `your ${RECORD_WORDS[r] || 'data'}`));
+
   return h('li', { class: 'privacy-receipt', testid: 'access', 'data-verified': s.ok ? 'true' : 'false', 'data-entries': s.count, 'data-actor': s.kind || '' },
-    h('p', {}, h('strong', { testid: 'access-who' }, who(s.kind, s.actor)), ` read ${what}`),
+    h('p', {}, h('strong', { testid: 'access-who' }, who(s.kind, s.actor)), ` ${t('access.read', { what: records(s.records) })}`),
     h('p', { class: 'muted' }, h('time', { datetime: s.from, testid: 'access-when' }, span(s.from, s.to)),
-      s.count > 1 ? ` · ${s.count} times` : ''),
-    h('p', { class: s.ok ? 'verified' : 'unverified' }, s.ok ? '✓ Verified' : '✗ Not verified'));
+      s.count > 1 ? ` · ${t('insights.times.n', { count: s.count })}` : ''),
+    h('p', { class: s.ok ? 'verified' : 'unverified' }, t(s.ok ? 'access.verified' : 'access.not_verified')));
 }
 
 // explainVerified says what the ticks mean, in a disclosure.
 export function explainVerified() {
   return h('details', { class: 'log-explain', testid: 'verified-explain' },
-    h('summary', {}, 'What “verified” means'),
-    h('p', {}, 'Each time anyone but you reads your data, OpenTeller first writes it down in a log that can only grow. ',
-      'Verified means this browser checked for itself, with the log’s signature, that each line above is in that log, and that nothing in it was changed or taken out since you last looked.'));
+    h('summary', {}, t('access.explain.summary')),
+    h('p', {}, t('access.explain')));
 }

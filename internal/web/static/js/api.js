@@ -1,5 +1,8 @@
 // The customer web API (/app/api): JSON in and out, the CSRF token on every
 // request that changes state, and {"error":{code,message}} thrown as ApiError.
+// The server's messages are English; in another language an error is told
+// by its code, from the catalogue (error.<code>), where it has one.
+import { has, language, t } from './i18n.js';
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -36,25 +39,33 @@ export async function api(method, path, body, { expect401 = false } = {}) {
       credentials: 'same-origin',
     });
   } catch {
-    throw new ApiError(0, 'network', 'We couldn’t reach OpenTeller. Check your connection and try again.');
+    throw new ApiError(0, 'network', t('error.network'));
   }
   if (res.status === 204) return null;
   const payload = await res.json().catch(() => null);
   if (res.ok) return payload;
 
   const err = payload?.error || {};
-  let message = err.message || `Something went wrong (HTTP ${res.status}). Please try again.`;
+  let message = err.message ? said(err.code, err.message) : t('error.http', { status: res.status });
   if (res.status === 429) message = tooManyAttempts(res.headers.get('Retry-After'), err.message);
   const error = new ApiError(res.status, err.code || 'http_' + res.status, message);
   if (res.status === 401 && !expect401) onSignedOut(error);
   throw error;
 }
 
+// said is what a person reads for the server's error: its own words in
+// English (the more precise), else the catalogue's for the code.
+export function said(code, serverMessage) {
+  if (language() !== 'en' && code && has(`error.${code}`)) return t(`error.${code}`);
+  return serverMessage;
+}
+
 function tooManyAttempts(retryAfter, serverMessage) {
   const seconds = Number(retryAfter);
   if (!Number.isFinite(seconds) || seconds <= 0) {
-    return serverMessage || 'Too many attempts. Please wait a few minutes, then try again.';
+    return serverMessage ? said('too_many_attempts', serverMessage) : t('error.too_many_attempts');
   }
-  const wait = seconds < 90 ? `${Math.ceil(seconds)} seconds` : `${Math.ceil(seconds / 60)} minutes`;
-  return `Too many attempts. For your security, please wait ${wait} and try again.`;
+  return seconds < 90
+    ? t('error.wait_seconds', { count: Math.ceil(seconds) })
+    : t('error.wait_minutes', { count: Math.ceil(seconds / 60) });
 }

@@ -12,6 +12,7 @@ import { privacyView } from './views/privacy.js';
 import { delegatedView } from './views/delegated.js';
 import { forgotView, resetView } from './views/reset.js';
 import { registerWorker, turnOffHere } from './notifications.js';
+import { onLanguage, ready as languageReady, t } from './i18n.js';
 
 const root = document.getElementById('app');
 const banner = document.querySelector('[data-testid="reconnecting"]');
@@ -123,7 +124,7 @@ function render() {
     });
     clear(root, view.el);
     view.focus();
-    document.title = route.name === 'forgot' ? 'Forgot your password · OpenTeller' : 'New password · OpenTeller';
+    document.title = t(route.name === 'forgot' ? 'app.title.forgot' : 'app.title.reset');
     return;
   }
   if (!store.session.customer) {
@@ -144,7 +145,7 @@ function render() {
     });
     clear(root, view.el);
     view.focus();
-    document.title = route.name === 'signup' ? 'Create account · OpenTeller' : 'Sign in · OpenTeller';
+    document.title = t(route.name === 'signup' ? 'app.title.signup' : 'app.title.signin');
     return;
   }
   if (route.name === 'signin' || route.name === 'signup') {
@@ -181,21 +182,34 @@ function renderShell(route) {
   else if (route.name === 'connect') shell.mainView = connectView({ params: route.params });
   else if (route.name === 'privacy') shell.mainView = privacyView();
   else if (route.name === 'delegated') shell.mainView = delegatedView({ id: route.id });
-  else shell.mainView = { el: h('section', { class: 'main-pane placeholder' }, h('p', { class: 'muted' }, 'Choose a conversation to see your balances and activity.')) };
+  else shell.mainView = { el: h('section', { class: 'main-pane placeholder' }, h('p', { class: 'muted' }, t('app.choose_conversation'))) };
   clear(shell.main, shell.mainView.el);
   shell.mainView.focus?.();
-  document.title = 'OpenTeller';
+  document.title = t('app.title');
 }
 
+// Another language: what is on screen is drawn again in it, where the
+// person is, and focus goes back to the control that had it (the picker).
+onLanguage(() => {
+  banner.textContent = t('app.reconnecting');
+  const focused = document.activeElement?.id;
+  shell?.mainView?.destroy?.();
+  shell?.unsubscribe();
+  shell = null;
+  render();
+  if (focused) document.getElementById(focused)?.focus();
+});
+
 async function boot() {
+  await languageReady;
   try {
     startSession(await api('GET', '/me', undefined, { expect401: true }));
   } catch (err) {
     if (err.status !== 401) {
       clear(root, h('main', { class: 'auth' }, h('div', { class: 'auth-card' },
-        h('h1', {}, 'OpenTeller is unavailable'),
+        h('h1', {}, t('app.unavailable')),
         h('p', { role: 'alert' }, err.message),
-        h('button', { type: 'button', class: 'primary', onclick: () => location.reload() }, 'Try again'))));
+        h('button', { type: 'button', class: 'primary', onclick: () => location.reload() }, t('app.try_again')))));
       return;
     }
     const route = parseRoute();

@@ -6,27 +6,32 @@
 // the messenger: explicit codes first, then the ranges the standard
 // reserves (airlines, car rentals and hotels, medical services, …).
 // Pure data and functions: no DOM, no state.
+import { t } from './i18n.js';
 
 // GROUPS in the order the insights list them when amounts tie. `spending`
 // says whether money out in the group counts as spending: a transfer or a
 // payment between accounts (a credit card paid from checking) moves money
 // the customer still has, and counting it would count the purchases twice.
+// A group's name is in the language in use (i18n.js: category.<id>).
+function named(id, spending) {
+  return { id, spending, get name() { return t(`category.${id}`); } };
+}
 export const GROUPS = [
-  { id: 'groceries', name: 'Groceries', spending: true },
-  { id: 'eating_out', name: 'Eating out', spending: true },
-  { id: 'shopping', name: 'Shopping', spending: true },
-  { id: 'home', name: 'Home', spending: true },
-  { id: 'bills', name: 'Bills', spending: true },
-  { id: 'transport', name: 'Transport', spending: true },
-  { id: 'travel', name: 'Travel', spending: true },
-  { id: 'entertainment', name: 'Entertainment', spending: true },
-  { id: 'health', name: 'Health and fitness', spending: true },
-  { id: 'personal_care', name: 'Personal care', spending: true },
-  { id: 'education', name: 'Education and childcare', spending: true },
-  { id: 'giving', name: 'Giving', spending: true },
-  { id: 'cash', name: 'Cash', spending: true },
-  { id: 'other', name: 'Other', spending: true },
-  { id: 'transfers', name: 'Transfers and payments', spending: false },
+  named('groceries', true),
+  named('eating_out', true),
+  named('shopping', true),
+  named('home', true),
+  named('bills', true),
+  named('transport', true),
+  named('travel', true),
+  named('entertainment', true),
+  named('health', true),
+  named('personal_care', true),
+  named('education', true),
+  named('giving', true),
+  named('cash', true),
+  named('other', true),
+  named('transfers', false),
 ];
 
 const byId = new Map(GROUPS.map((g) => [g.id, g]));

@@ -4,6 +4,7 @@
 // chosen text in place of "/card", Esc closes the list. A button does the
 // same for those who prefer to click.
 import { h, clear } from './dom.js';
+import { t } from './i18n.js';
 
 let nextId = 0;
 
@@ -11,7 +12,7 @@ let nextId = 0;
 // input: the reply's textarea; responses(): [{id, title, text}].
 export function cannedPicker(input, responses) {
   const listId = `canned-${++nextId}`;
-  const list = h('ul', { role: 'listbox', id: listId, class: 'canned-list', testid: 'console-canned-list', 'aria-label': 'Canned responses', hidden: true });
+  const list = h('ul', { role: 'listbox', id: listId, class: 'canned-list', testid: 'console-canned-list', 'aria-label': t('console.canned.list'), hidden: true });
   const status = h('p', { class: 'sr-only', role: 'status' });
   input.setAttribute('aria-controls', listId);
   input.setAttribute('aria-autocomplete', 'list');
@@ -42,13 +43,13 @@ export function cannedPicker(input, responses) {
     shown = [];
   }
 
-  function render(t) {
-    shown = matches(t.query);
+  function render(tok) {
+    shown = matches(tok.query);
     active = Math.min(active, Math.max(0, shown.length - 1));
     if (!responses().length) {
-      clear(list, h('li', { class: 'canned-empty', role: 'option', 'aria-disabled': 'true' }, 'Your bank has no canned responses yet. A supervisor adds them.'));
+      clear(list, h('li', { class: 'canned-empty', role: 'option', 'aria-disabled': 'true' }, t('console.canned.none_yet')));
     } else if (!shown.length) {
-      clear(list, h('li', { class: 'canned-empty', role: 'option', 'aria-disabled': 'true' }, `No canned response matches “${t.query}”.`));
+      clear(list, h('li', { class: 'canned-empty', role: 'option', 'aria-disabled': 'true' }, t('console.canned.no_match', { query: tok.query })));
     } else {
       clear(list, shown.map((r, i) => h('li', {
         role: 'option', id: `${listId}-${i}`, class: 'canned-option', testid: 'console-canned-option', 'aria-selected': String(i === active),
@@ -63,24 +64,22 @@ export function cannedPicker(input, responses) {
     } else {
       input.removeAttribute('aria-activedescendant');
     }
-    status.textContent = shown.length
-      ? `${shown.length} canned ${shown.length === 1 ? 'response' : 'responses'}. Up and down arrows to choose, Enter to insert, Escape to close.`
-      : 'No canned response matches.';
+    status.textContent = shown.length ? t('console.canned.status', { count: shown.length }) : t('console.canned.no_match_short');
   }
 
   function update() {
-    const t = token();
-    if (t) render(t);
+    const tok = token();
+    if (tok) render(tok);
     else close();
   }
 
   function insert() {
-    const t = token();
+    const tok = token();
     const r = shown[active];
-    if (!t || !r) return close();
-    input.setRangeText(r.text, t.start, t.end, 'end');
+    if (!tok || !r) return close();
+    input.setRangeText(r.text, tok.start, tok.end, 'end');
     close();
-    status.textContent = `Inserted “${r.title}”.`;
+    status.textContent = t('console.canned.inserted', { title: r.title });
     input.dispatchEvent(new Event('input', { bubbles: true }));
     input.focus();
   }

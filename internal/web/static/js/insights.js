@@ -241,10 +241,11 @@ function addMonths(ms, n) {
 
 // CADENCES a recurring charge may keep, with the gaps in days between two
 // charges that still count as keeping it (banks post late, months differ).
+// The view says each in words (insights.cadence.<id>).
 export const CADENCES = [
-  { id: 'weekly', words: 'every week', min: 5, max: 9, next: (ms) => addDays(ms, 7) },
-  { id: 'fortnightly', words: 'every two weeks', min: 12, max: 16, next: (ms) => addDays(ms, 14) },
-  { id: 'monthly', words: 'every month', min: 26, max: 35, next: (ms) => addMonths(ms, 1) },
+  { id: 'weekly', min: 5, max: 9, next: (ms) => addDays(ms, 7) },
+  { id: 'fortnightly', min: 12, max: 16, next: (ms) => addDays(ms, 14) },
+  { id: 'monthly', min: 26, max: 35, next: (ms) => addMonths(ms, 1) },
 ];
 
 const MIN_CHARGES = 3;
@@ -312,7 +313,7 @@ export function recurring(txns, now = Date.now()) {
     const increase = before && before.minor < last.minor ? { from: before.minor, to: last.minor, since: run[i].at } : null;
     out.push({
       key, title: last.title, currency: last.currency, direction: last.direction, account: last.account, group: last.group,
-      cadence: cadence.id, words: cadence.words, items: run, minor: last.minor, last: last.at, next: cadence.next(last.at), increase,
+      cadence: cadence.id, items: run, minor: last.minor, last: last.at, next: cadence.next(last.at), increase,
     });
   }
   return out.sort((a, b) => a.next - b.next || a.title.localeCompare(b.title));
@@ -366,7 +367,8 @@ export function forecast(txns, balances, series, { now = Date.now(), since = now
     if (start == null || !currency) continue;
     const account = String(d.account_id ?? '');
     const low = lowMarks.get(account) ?? defaultLowMark(currency);
-    const base = { account, name: d.account_name || 'Account', mask: d.mask || '', currency, start, asOf: b.occurred_at, low, horizonDays };
+    // An account the bank did not name is named by the view, in its words.
+    const base = { account, name: d.account_name || '', mask: d.mask || '', currency, start, asOf: b.occurred_at, low, horizonDays };
     const from = Math.max(now - windowDays * DAY_MS, since);
     const days = Math.floor((now - from) / DAY_MS);
     if (days < 7) {

@@ -1,14 +1,18 @@
 // Notifications on this device: the customer chooses which kinds of push
 // (package push) this browser gets. A push says only which bank wants them
-// and why; it never carries amounts, merchants or messages.
+// and why; it never carries amounts, merchants or messages. What waits for
+// the customer's answer (fraud alerts, payment requests) is ticked until
+// they choose.
 import { h, clear } from './dom.js';
 import { api } from './api.js';
+import { t } from './i18n.js';
 
-const KIND_WORDS = {
-  alerts: 'Fraud alerts that need your answer',
-  people: 'Messages from your bank’s people',
-  replies: 'Replies from your bank',
-};
+// The kinds of push, in the order the settings show them (push.Kinds),
+// each said in words by the catalogue (notify.kind.<kind>).
+const KINDS = ['alerts', 'payments', 'people', 'replies'];
+
+// The kinds ticked on a device that has not chosen yet.
+const ON_UNTIL_CHOSEN = ['alerts', 'payments'];
 
 function supported() {
   return 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window;
@@ -41,20 +45,20 @@ export async function turnOffHere() {
 
 export function notificationSettings() {
   const said = h('p', { class: 'muted', testid: 'push-said', role: 'status' });
-  const boxes = Object.entries(KIND_WORDS).map(([kind, words]) => {
-    const input = h('input', { type: 'checkbox', name: 'push-kind', value: kind, testid: `push-${kind}`, checked: kind === 'alerts' });
-    return { kind, input, label: h('label', { class: 'check' }, input, ' ', words) };
+  const boxes = KINDS.map((kind) => {
+    const input = h('input', { type: 'checkbox', name: 'push-kind', value: kind, testid: `push-${kind}`, checked: ON_UNTIL_CHOSEN.includes(kind) });
+    return { kind, input, label: h('label', { class: 'check' }, input, ' ', t(`notify.kind.${kind}`)) };
   });
-  const save = h('button', { type: 'button', class: 'primary', testid: 'push-save' }, 'Turn on');
-  const off = h('button', { type: 'button', testid: 'push-off', hidden: true }, 'Turn off');
+  const save = h('button', { type: 'button', class: 'primary', testid: 'push-save' }, t('security.turn_on'));
+  const off = h('button', { type: 'button', testid: 'push-off', hidden: true }, t('notify.turn_off'));
   const el = h('div', { class: 'push-settings', testid: 'push-settings' },
-    h('p', {}, 'Get told when something waits for you, even with OpenTeller closed. Notifications say only which bank wants you and why, never amounts or messages.'),
-    h('fieldset', {}, h('legend', {}, 'Tell me about'), boxes.map((b) => b.label)),
+    h('p', {}, t('notify.intro')),
+    h('fieldset', {}, h('legend', {}, t('notify.tell_me')), boxes.map((b) => b.label)),
     h('p', { class: 'actions' }, save, ' ', off),
     said);
 
   if (!supported()) {
-    clear(el, h('p', { class: 'muted', testid: 'push-unsupported' }, 'This browser can’t show notifications from OpenTeller. On a phone, add OpenTeller to your home screen first.'));
+    clear(el, h('p', { class: 'muted', testid: 'push-unsupported' }, t('notify.unsupported')));
     return el;
   }
 
@@ -67,7 +71,7 @@ export function notificationSettings() {
 
   function reflect() {
     const on = Boolean(settings?.subscription);
-    save.textContent = on ? 'Save' : 'Turn on';
+    save.textContent = t(on ? 'notify.save' : 'security.turn_on');
     off.hidden = !on;
     if (on) for (const b of boxes) b.input.checked = settings.subscription.kinds.includes(b.kind);
   }
@@ -83,13 +87,13 @@ export function notificationSettings() {
   save.addEventListener('click', async () => {
     const kinds = boxes.filter((b) => b.input.checked).map((b) => b.kind);
     if (kinds.length === 0) {
-      show('Choose at least one, or turn notifications off.');
+      show(t('notify.choose_one'));
       return;
     }
     save.disabled = true;
     try {
       if (Notification.permission !== 'granted' && (await Notification.requestPermission()) !== 'granted') {
-        show('Notifications are blocked for OpenTeller in this browser’s settings.');
+        show(t('notify.blocked'));
         return;
       }
       const reg = await navigator.serviceWorker.ready;
@@ -98,9 +102,9 @@ export function notificationSettings() {
       const res = await api('PUT', '/push/subscription', { ...current.toJSON(), kinds });
       settings = { ...settings, subscription: res };
       reflect();
-      show('Notifications are on for this device.');
+      show(t('notify.on'));
     } catch (err) {
-      show(err.status ? err.message : 'This browser could not turn notifications on. Try again later.');
+      show(err.status ? err.message : t('notify.failed'));
     } finally {
       save.disabled = false;
     }
@@ -118,7 +122,7 @@ export function notificationSettings() {
       current = null;
       settings = { ...settings, subscription: null };
       reflect();
-      show('Notifications are off for this device.');
+      show(t('notify.off'));
     } catch (err) {
       show(err.message);
     } finally {
@@ -126,6 +130,6 @@ export function notificationSettings() {
     }
   });
 
-  load().catch((err) => show(err.message || 'Notification settings could not be loaded.'));
+  load().catch((err) => show(err.message || t('notify.load_failed')));
   return el;
 }

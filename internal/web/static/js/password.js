@@ -2,6 +2,7 @@
 // The platform asks for the current password and signs out every other
 // session of the account; the form says so, or says what was wrong.
 import { h } from './dom.js';
+import { t } from './i18n.js';
 
 // passwordForm({ prefix, change, done, onSignedOut }): change(current, next)
 // returns a promise (rejected with {status, message}); done is the sentence
@@ -11,10 +12,10 @@ export function passwordForm({ prefix, change, done, onSignedOut = () => {} }) {
   const next = h('input', { type: 'password', id: `${prefix}-pw-new`, autocomplete: 'new-password', required: true, minlength: '10', testid: `${prefix}-pw-new` });
   const said = h('p', { role: 'status', hidden: true, testid: `${prefix}-pw-said` });
   const form = h('form', { class: 'auth-form password-form' },
-    h('label', { for: current.id }, 'Current password'), current,
-    h('label', { for: next.id }, 'New password (at least 10 characters)'), next,
+    h('label', { for: current.id }, t('password.current')), current,
+    h('label', { for: next.id }, t('password.new', { count: 10 })), next,
     said,
-    h('button', { type: 'submit', class: 'button', testid: `${prefix}-pw-change` }, 'Change password'));
+    h('button', { type: 'submit', class: 'button', testid: `${prefix}-pw-change` }, t('password.change')));
   const button = form.querySelector('button');
   form.addEventListener('submit', async (e) => {
     e.preventDefault();

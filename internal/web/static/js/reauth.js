@@ -5,6 +5,7 @@
 // right where the person is, re-authenticates and tries again.
 import { h, clear } from './dom.js';
 import { api } from './api.js';
+import { t } from './i18n.js';
 
 let seq = 0;
 
@@ -33,17 +34,17 @@ function askAgain(slot) {
       'aria-describedby': `${id}-code-hint`,
     });
     const codeBox = h('div', { class: 'reauth-code', hidden: true },
-      h('label', { for: code.id }, 'Code from your authenticator app'), code,
-      h('p', { class: 'hint', id: `${id}-code-hint` }, 'Or one of your recovery codes.'));
+      h('label', { for: code.id }, t('auth.code')), code,
+      h('p', { class: 'hint', id: `${id}-code-hint` }, t('reauth.code_hint')));
     const error = h('p', { class: 'form-error', role: 'alert', testid: 'reauth-error', hidden: true });
-    const submit = h('button', { type: 'submit', class: 'primary', testid: 'reauth-submit' }, 'Continue');
-    const cancel = h('button', { type: 'button', class: 'link-button', testid: 'reauth-cancel' }, 'Cancel');
+    const submit = h('button', { type: 'submit', class: 'primary', testid: 'reauth-submit' }, t('reauth.continue'));
+    const cancel = h('button', { type: 'button', class: 'link-button', testid: 'reauth-cancel' }, t('common.cancel'));
     // For password managers: whose password this is.
     const username = h('input', { type: 'email', autocomplete: 'username', hidden: true, tabindex: '-1', 'aria-hidden': 'true' });
     const form = h('form', { class: 'reauth', testid: 'reauth', 'aria-labelledby': `${id}-title`, novalidate: true },
-      h('p', { id: `${id}-title` }, 'For your security, enter your password again to do this.'),
+      h('p', { id: `${id}-title` }, t('reauth.title')),
       username,
-      h('label', { for: password.id }, 'Password'), password,
+      h('label', { for: password.id }, t('auth.password')), password,
       codeBox,
       error,
       h('div', { class: 'confirm-actions' }, submit, cancel));
@@ -56,7 +57,7 @@ function askAgain(slot) {
 
     cancel.addEventListener('click', () => {
       clear(slot);
-      const err = new Error('Cancelled.');
+      const err = new Error(t('reauth.cancelled'));
       err.code = 'cancelled';
       reject(err);
     });
@@ -65,7 +66,7 @@ function askAgain(slot) {
       if (submit.disabled) return;
       error.hidden = true;
       if (!password.value) {
-        error.textContent = 'Enter your password.';
+        error.textContent = t('reauth.missing');
         error.hidden = false;
         password.focus();
         return;

@@ -2,6 +2,8 @@
 // descriptions, messages, receipts and amounts. Nothing is sent anywhere.
 // Pure functions: no DOM, no state.
 import { categoryLabel } from './categories.js';
+import { transactionTitle } from './format.js';
+import { t } from './i18n.js';
 
 // An amount as a person types it: "12.99", "$12.99", "12,99", "1,234.50",
 // "€ 40". Thousands separators are commas followed by three digits.
@@ -55,7 +57,7 @@ function fields(e) {
   switch (e.type) {
     case 'transaction.posted':
       return {
-        texts: [d.merchant?.name || d.description || (d.direction === 'credit' ? 'Money in' : 'Card payment'),
+        texts: [transactionTitle(d),
           d.merchant?.name && d.description, categoryLabel(d.merchant), d.merchant?.category, d.merchant?.city].filter(Boolean),
         amounts: [d.amount],
         money: d.amount,
@@ -66,14 +68,14 @@ function fields(e) {
       return { texts: [String(d.text ?? '')], amounts: [] };
     case 'receipt':
       return {
-        texts: [d.merchant?.name || 'Receipt', d.order_number && `Order ${d.order_number}`, ...(d.items || []).map((it) => it.name)].filter(Boolean),
+        texts: [d.merchant?.name || t('event.receipt.title'), d.order_number && t('event.order', { number: d.order_number }), ...(d.items || []).map((it) => it.name)].filter(Boolean),
         amounts: [d.total, ...(d.items || []).map((it) => it.total)].filter(Boolean),
         money: d.total,
       };
     case 'fraud.alert':
-      return { texts: [d.transaction?.merchant?.name || 'Card payment', d.reason].filter(Boolean), amounts: [d.transaction?.amount].filter(Boolean), money: d.transaction?.amount, direction: 'debit' };
+      return { texts: [d.transaction?.merchant?.name || transactionTitle({}), d.reason].filter(Boolean), amounts: [d.transaction?.amount].filter(Boolean), money: d.transaction?.amount, direction: 'debit' };
     case 'shipment.updated':
-      return { texts: [[d.carrier, d.tracking_number].filter(Boolean).join(' · '), d.order_number && `Order ${d.order_number}`].filter(Boolean), amounts: [] };
+      return { texts: [[d.carrier, d.tracking_number].filter(Boolean).join(' · '), d.order_number && t('event.order', { number: d.order_number })].filter(Boolean), amounts: [] };
     default:
       return null;
   }

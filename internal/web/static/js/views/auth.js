@@ -1,6 +1,9 @@
 // Sign in and sign up: one form, two modes.
 import { h } from '../dom.js';
 import { api } from '../api.js';
+import { t } from '../i18n.js';
+import { languagePicker } from '../language.js';
+import * as passkeys from '../passkeys.js';
 
 const MIN_PASSWORD = 10;
 
@@ -24,10 +27,30 @@ export function authView({ mode, onSignedIn }) {
     'aria-describedby': `${id}-code-hint`,
   });
   const codeBox = h('div', { class: 'code-box', hidden: true },
-    h('label', { for: code.id }, 'Code from your authenticator app'), code,
-    h('p', { id: `${id}-code-hint`, class: 'hint' }, 'Lost your phone? Enter one of your recovery codes instead.'));
+    h('label', { for: code.id }, t('auth.code')), code,
+    h('p', { id: `${id}-code-hint`, class: 'hint' }, t('auth.code_hint')));
   const error = h('p', { class: 'form-error', role: 'alert', testid: 'auth-error', hidden: true });
-  const submit = h('button', { type: 'submit', class: 'primary wide', testid: `${id}-submit` }, signup ? 'Create account' : 'Sign in');
+  const submit = h('button', { type: 'submit', class: 'primary wide', testid: `${id}-submit` }, t(signup ? 'auth.create_account' : 'auth.signin'));
+
+  // Sign-in with a passkey: usernameless, or for the address typed above.
+  // The device verifies the person, so neither password nor code is asked.
+  const passkey = !signup && passkeys.supported() && h('button', {
+    type: 'button', class: 'button wide passkey-signin', testid: 'passkey-signin', onclick: withPasskey,
+  }, t('passkey.signin'));
+
+  async function withPasskey() {
+    showError('');
+    const address = email.value.trim();
+    passkey.disabled = true;
+    passkey.textContent = t('passkey.signing_in');
+    try {
+      onSignedIn(await passkeys.signIn(address.includes('@') ? address : ''));
+    } catch (err) {
+      showError(err.message);
+      passkey.disabled = false;
+      passkey.textContent = t('passkey.signin');
+    }
+  }
 
   // A note, not an error, when the password was right and the code is
   // what comes next.
@@ -42,13 +65,13 @@ export function authView({ mode, onSignedIn }) {
     showError('');
     const body = { email: email.value.trim(), password: password.value };
     if (!codeBox.hidden) body.code = code.value.trim();
-    if (!body.email || !body.password) return showError('Enter your email address and password.');
+    if (!body.email || !body.password) return showError(t('auth.missing'));
     if (signup && body.password.length < MIN_PASSWORD) {
       password.focus();
-      return showError(`Your password needs at least ${MIN_PASSWORD} characters.`);
+      return showError(t('password.too_short', { count: MIN_PASSWORD }));
     }
     submit.disabled = true;
-    submit.textContent = signup ? 'Creating account…' : 'Signing in…';
+    submit.textContent = t(signup ? 'auth.creating' : 'auth.signing_in');
     try {
       onSignedIn(await api('POST', signup ? '/signup' : '/signin', body, { expect401: true }));
     } catch (err) {
@@ -58,26 +81,29 @@ export function authView({ mode, onSignedIn }) {
       }
       showError(err.message, err.code === 'code_required');
       submit.disabled = false;
-      submit.textContent = signup ? 'Create account' : 'Sign in';
+      submit.textContent = t(signup ? 'auth.create_account' : 'auth.signin');
     }
   }
 
   const el = h('main', { class: 'auth' },
     h('div', { class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, 'OT'), 'OpenTeller'),
     h('form', { class: 'auth-card', novalidate: true, onsubmit, 'aria-labelledby': `${id}-title` },
-      h('h1', { id: `${id}-title` }, signup ? 'Create your account' : 'Sign in'),
-      h('p', { class: 'muted' }, 'Your bank, in a conversation. Private by design.'),
-      h('label', { for: email.id }, 'Email address'), email,
-      h('label', { for: password.id }, 'Password'), password,
-      signup && h('p', { id: `${id}-hint`, class: 'hint' }, `At least ${MIN_PASSWORD} characters. A few words you’ll remember work well.`),
+      h('h1', { id: `${id}-title` }, t(signup ? 'auth.create_title' : 'auth.signin')),
+      h('p', { class: 'muted' }, t('auth.tagline')),
+      h('label', { for: email.id }, t('auth.email')), email,
+      h('label', { for: password.id }, t('auth.password')), password,
+      signup && h('p', { id: `${id}-hint`, class: 'hint' }, t('password.hint', { count: MIN_PASSWORD })),
       !signup && codeBox,
       error,
       submit,
-      !signup && h('p', { class: 'switch' }, h('a', { href: '#/forgot', testid: 'forgot-link' }, 'Forgot your password?')),
+      passkey && h('p', { class: 'or', 'aria-hidden': 'true' }, t('passkey.or')),
+      passkey,
+      !signup && h('p', { class: 'switch' }, h('a', { href: '#/forgot', testid: 'forgot-link' }, t('auth.forgot'))),
       signup
-        ? h('p', { class: 'switch' }, 'Already have an account? ', h('a', { href: '#/signin', testid: 'signin-link' }, 'Sign in'))
-        : h('p', { class: 'switch' }, 'New to OpenTeller? ', h('a', { href: '#/signup', testid: 'signup-link' }, 'Create an account')),
+        ? h('p', { class: 'switch' }, `${t('auth.have_account')} `, h('a', { href: '#/signin', testid: 'signin-link' }, t('auth.signin')))
+        : h('p', { class: 'switch' }, `${t('auth.new_here')} `, h('a', { href: '#/signup', testid: 'signup-link' }, t('auth.create_link'))),
     ),
+    languagePicker({ id: `${id}-language` }),
   );
   return { el, focus: () => email.focus() };
 }

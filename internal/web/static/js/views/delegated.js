@@ -6,23 +6,24 @@ import { api } from '../api.js';
 import { longDate } from '../format.js';
 import { renderEvent } from './thread.js';
 import { accountNames } from '../accounts.js';
+import { t } from '../i18n.js';
 
 export function delegatedView({ id }) {
-  const title = h('h1', {}, 'Shared with you');
+  const title = h('h1', {}, t('list.shared'));
   const meta = h('p', { class: 'link-status' });
-  const cards = h('ol', { class: 'cards', 'aria-label': 'Shared balances and transactions' });
+  const cards = h('ol', { class: 'cards', 'aria-label': t('delegated.cards') });
   const problem = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const el = h('section', { class: 'main-pane thread', testid: 'delegated', 'data-id': id },
     h('header', { class: 'pane-head thread-head' },
-      h('a', { href: '#/', class: 'back', 'aria-label': 'Back to conversations' }, '‹'),
+      h('a', { href: '#/', class: 'back', 'aria-label': t('common.back_to_conversations') }, '‹'),
       h('div', { class: 'thread-title' }, title, meta)),
     h('div', { class: 'thread-scroll' }, problem, cards),
-    h('p', { class: 'muted read-only-note' }, 'Read-only: you can look, not write. The owner sees each time you open this.'));
+    h('p', { class: 'muted read-only-note' }, t('delegated.note')));
 
   api('GET', `/delegations/${encodeURIComponent(id)}/events`).then((res) => {
     const d = res.delegation || {};
-    title.textContent = `${d.institution || 'A bank'} · shared by ${d.owner || 'its owner'}`;
-    meta.textContent = `Read-only · until ${longDate(d.expires_at)}`;
+    title.textContent = t('delegated.title', { bank: d.institution || t('privacy.a_bank'), owner: d.owner || t('delegated.its_owner') });
+    meta.textContent = t('delegated.until', { date: longDate(d.expires_at) });
     const names = accountNames(res.events || []);
     clear(cards, (res.events || []).map((e) => renderEvent(e, { names })));
   }, (err) => {

@@ -7,7 +7,8 @@
 // the conversation's history endpoint, and nothing else is asked of the
 // server or left with it.
 import { h, clear } from '../dom.js';
-import { ago, cardTime, formatMoney, longDate, mask } from '../format.js';
+import { ago, cardTime, formatMoney, intl, longDate, mask } from '../format.js';
+import { locale, t } from '../i18n.js';
 import * as store from '../store.js';
 import { group } from '../categories.js';
 import {
@@ -29,9 +30,9 @@ function svg(tag, attrs, ...children) {
   return el;
 }
 
-const monthLong = new Intl.DateTimeFormat(undefined, { month: 'long' });
-const monthLongYear = new Intl.DateTimeFormat(undefined, { month: 'long', year: 'numeric' });
-const monthShort = new Intl.DateTimeFormat(undefined, { month: 'short' });
+const monthLong = () => intl(Intl.DateTimeFormat, { month: 'long' });
+const monthLongYear = () => intl(Intl.DateTimeFormat, { month: 'long', year: 'numeric' });
+const monthShort = () => intl(Intl.DateTimeFormat, { month: 'short' });
 
 function monthDate(key) {
   const [y, m] = key.split('-').map(Number);
@@ -40,16 +41,22 @@ function monthDate(key) {
 // monthName('2025-11') → "November" this year, "November 2025" before.
 function monthName(key, now = new Date()) {
   const d = monthDate(key);
-  return d.getFullYear() === now.getFullYear() ? monthLong.format(d) : monthLongYear.format(d);
+  return d.getFullYear() === now.getFullYear() ? monthLong().format(d) : monthLongYear().format(d);
 }
 
 const fmt = (minor, currency, direction) => formatMoney(money(minor, currency), direction);
-const share = (part, whole) => (whole > 0n ? `${(part * 100n + whole / 2n) / whole}%` : '');
-const lowerFirst = (s) => s.charAt(0).toLowerCase() + s.slice(1);
+const share = (part, whole) => (whole > 0n ? intl(Intl.NumberFormat, { style: 'percent' }).format(Number((part * 100n + whole / 2n) / whole) / 100) : '');
+const lowerFirst = (s) => s.charAt(0).toLocaleLowerCase(locale()) + s.slice(1);
 
-// inWords: "today", "tomorrow", "in 9 days".
+// timesWords: "twice", "three times", "4 times"… (English and other
+// languages say the first few in words).
+function timesWords(n) {
+  return n >= 2 && n <= 4 ? t(`insights.times.${n}`) : t('insights.times.n', { count: n });
+}
+
+// inDays: "today", "tomorrow", "in 9 days".
 function inDays(n) {
-  return n <= 0 ? 'today' : n === 1 ? 'tomorrow' : `in ${n} days`;
+  return n <= 0 ? t('insights.today') : n === 1 ? t('insights.tomorrow') : t('insights.in_days', { count: n });
 }
 
 function lowMarkKey(account) {
@@ -57,15 +64,15 @@ function lowMarkKey(account) {
 }
 
 export function insightsView({ id }) {
-  const title = h('h1', { id: `insights-title-${id}`, tabindex: '-1' }, 'Insights');
+  const title = h('h1', { id: `insights-title-${id}`, tabindex: '-1' }, t('thread.insights'));
   const bank = h('p', { class: 'link-status muted' });
   const head = h('header', { class: 'pane-head insights-head' },
-    h('a', { href: `#/c/${encodeURIComponent(id)}`, class: 'back insights-back', 'aria-label': 'Back to the conversation' }, '‹'),
+    h('a', { href: `#/c/${encodeURIComponent(id)}`, class: 'back insights-back', 'aria-label': t('insights.back') }, '‹'),
     h('div', { class: 'thread-title' }, title, bank),
-    h('a', { href: `#/c/${encodeURIComponent(id)}`, class: 'link-button insights-to-thread' }, 'Conversation'));
+    h('a', { href: `#/c/${encodeURIComponent(id)}`, class: 'link-button insights-to-thread' }, t('thread.conversation')));
   const status = h('p', { class: 'insights-status muted', role: 'status', testid: 'insights-status' });
   const about = h('p', { class: 'insights-about', testid: 'insights-coverage' });
-  const loadMore = h('button', { type: 'button', class: 'button', testid: 'insights-load-more', hidden: true }, 'Load earlier activity');
+  const loadMore = h('button', { type: 'button', class: 'button', testid: 'insights-load-more', hidden: true }, t('insights.load_more'));
   const content = h('div', { class: 'insights-content' });
   const body = h('div', { class: 'pane-body insights-body' },
     h('div', { class: 'insights-intro' }, about, loadMore, status), content);
@@ -93,7 +100,7 @@ export function insightsView({ id }) {
     if (!force && key === lastKey) return;
     lastKey = key;
     const c = store.conversation(id);
-    const name = c?.institution?.name || 'your bank';
+    const name = c?.institution?.name || t('thread.your_bank');
     bank.textContent = c?.institution?.name || '';
 
     const now = Date.now();
@@ -101,8 +108,8 @@ export function insightsView({ id }) {
     const since = coverage(events);
     const series = recurring(txns, now);
     about.textContent = txns.length
-      ? `Worked out on this device from ${txns.length === 1 ? '1 transaction' : `${txns.length} transactions`} ${name} sent you since ${longDate(since)}. Nothing here is sent anywhere or kept by OpenTeller.`
-      : `There are no transactions from ${name} on this device yet. What it sends will be worked out here, on this device, and kept nowhere else.`;
+      ? t('insights.about', { count: txns.length, bank: name, date: longDate(since) })
+      : t('insights.about_none', { bank: name });
     loadMore.hidden = !canLoadEarlier(id);
 
     // Redrawn whole: focus goes back to the control that had it.
@@ -123,21 +130,24 @@ export function insightsView({ id }) {
     const items = ordered.map((f) => {
       const low = fmt(f.low, f.currency);
       let line;
-      if (f.status === 'low-now') line = `It’s under your low mark of ${low} now, with ${fmt(f.start, f.currency)} available.`;
-      else if (f.status === 'short') line = 'There isn’t a week of activity on this device yet to look ahead from.';
-      else if (f.status === 'runs-low') line = `It may go under ${low} around ${longDate(f.runsLow.at)} (${inDays(f.runsLow.inDays)}), to about ${fmt(f.runsLow.minor, f.currency)}.`;
-      else if (f.lowest.minor < f.start) line = `It looks set to stay above ${low} for the next ${f.horizonDays / 7} weeks; the lowest we expect is about ${fmt(f.lowest.minor, f.currency)}, around ${longDate(f.lowest.at)}.`;
-      else line = `It looks set to stay above ${low} for the next ${f.horizonDays / 7} weeks.`;
+      if (f.status === 'low-now') line = t('insights.forecast.low_now', { low, amount: fmt(f.start, f.currency) });
+      else if (f.status === 'short') line = t('insights.forecast.short');
+      else if (f.status === 'runs-low') {
+        line = t('insights.forecast.runs_low', { low, date: longDate(f.runsLow.at), when: inDays(f.runsLow.inDays), amount: fmt(f.runsLow.minor, f.currency) });
+      } else if (f.lowest.minor < f.start) {
+        line = t('insights.forecast.stays_lowest', { low, count: f.horizonDays / 7, amount: fmt(f.lowest.minor, f.currency), date: longDate(f.lowest.at) });
+      } else line = t('insights.forecast.stays', { low, count: f.horizonDays / 7 });
       const assumptions = f.status === 'short' ? [] : [
-        `It starts from ${fmt(f.start, f.currency)} available, the balance ${name} sent ${ago(f.asOf)}.`,
+        t('insights.assume.start', { amount: fmt(f.start, f.currency), bank: name, ago: ago(f.asOf) }),
         f.spent > 0n
-          ? `Everyday spending goes on as in the last ${f.windowDays} days: ${fmt(f.spent, f.currency)}, about ${fmt(f.dailyRate, f.currency)} a day.`
-          : `No everyday spending from this account in the last ${f.windowDays} days, so none is assumed.`,
+          ? t('insights.assume.spending', { count: f.windowDays, amount: fmt(f.spent, f.currency), daily: fmt(f.dailyRate, f.currency) })
+          : t('insights.assume.no_spending', { count: f.windowDays }),
         ...(f.scheduled.length
-          ? f.scheduled.map((s) => `${s.title}: ${fmt(s.minor, f.currency, s.direction === 'credit' ? 'credit' : undefined)} ${s.direction === 'credit' ? 'coming in' : 'going out'} around ${longDate(s.at)}, as it has before.`)
-          : ['No regular charges are due in these weeks.']),
-        'Pending payments count; one-off money in does not.',
-        'It’s an estimate from what this device holds, not a promise.',
+          ? f.scheduled.map((s) => t(s.direction === 'credit' ? 'insights.assume.coming_in' : 'insights.assume.going_out',
+            { what: s.title, amount: fmt(s.minor, f.currency, s.direction === 'credit' ? 'credit' : undefined), date: longDate(s.at) }))
+          : [t('insights.assume.none_due')]),
+        t('insights.assume.pending'),
+        t('insights.assume.estimate'),
       ];
       const input = h('input', {
         type: 'text', inputmode: 'decimal', id: `low-${id}-${f.account}`, testid: 'low-mark-input', value: money(f.low, f.currency).amount,
@@ -145,12 +155,12 @@ export function insightsView({ id }) {
       });
       const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
       const form = h('form', { class: 'low-mark' },
-        h('label', { for: input.id }, `Low mark (${f.currency})`), h('div', { class: 'inline-field' }, input, h('button', { type: 'submit', class: 'button' }, 'Update')), error);
+        h('label', { for: input.id }, t('insights.low_mark', { currency: f.currency })), h('div', { class: 'inline-field' }, input, h('button', { type: 'submit', class: 'button' }, t('insights.update'))), error);
       form.addEventListener('submit', (e) => {
         e.preventDefault();
         const minor = toMinor(input.value.trim().replace(/^[^\d]+/, ''), f.currency);
         if (minor == null || minor < 0n) {
-          error.textContent = `Write an amount, such as ${money(f.low, f.currency).amount}.`;
+          error.textContent = t('insights.amount_example', { example: money(f.low, f.currency).amount });
           error.hidden = false;
           return;
         }
@@ -159,18 +169,18 @@ export function insightsView({ id }) {
         el.querySelector(`[data-testid="forecast"][data-account="${CSS.escape(f.account)}"] .forecast-line`)?.focus();
       });
       return h('li', { class: `insight-card forecast forecast-${f.status}`, testid: 'forecast', 'data-account': f.account, 'data-status': f.status },
-        h('h3', {}, f.name, f.mask ? h('span', { class: 'mask' }, ` ${mask(f.mask)}`) : null),
+        h('h3', {}, f.name || t('thread.account'), f.mask ? h('span', { class: 'mask' }, ` ${mask(f.mask)}`) : null),
         h('p', { class: 'forecast-line', tabindex: '-1' }, line),
         assumptions.length > 0 && h('details', { class: 'assumptions', open: true },
-          h('summary', {}, 'What this assumes'),
+          h('summary', {}, t('insights.assumes')),
           h('ul', { testid: 'forecast-assumptions' }, assumptions.map((a) => h('li', {}, a)))),
         form);
     });
     return h('section', { class: 'insights-section', 'aria-labelledby': `forecast-${id}` },
-      h('h2', { id: `forecast-${id}` }, 'Low balance watch'),
+      h('h2', { id: `forecast-${id}` }, t('insights.forecast')),
       items.length
         ? h('ul', { class: 'insight-list' }, items)
-        : h('p', { class: 'muted' }, 'No balance from this bank on this device yet.'));
+        : h('p', { class: 'muted' }, t('insights.forecast.none')));
   }
 
   // Spending by month and by category, one block per currency.
@@ -178,8 +188,8 @@ export function insightsView({ id }) {
     const byMonth = spendingByMonth(txns);
     const nowDate = new Date(now);
     return h('section', { class: 'insights-section', 'aria-labelledby': `spending-${id}` },
-      h('h2', { id: `spending-${id}` }, 'Spending'),
-      byMonth.length === 0 && h('p', { class: 'muted' }, 'No spending on this device yet.'),
+      h('h2', { id: `spending-${id}` }, t('insights.spending')),
+      byMonth.length === 0 && h('p', { class: 'muted' }, t('insights.spending.none')),
       byMonth.map(({ currency, months, total }) => {
         const spentMonths = months.filter((m) => m.spent !== 0n);
         if (!spentMonths.length) return null;
@@ -187,7 +197,7 @@ export function insightsView({ id }) {
         const month = months.some((m) => m.month === chosenMonth.get(currency)) ? chosenMonth.get(currency) : fallback;
         const cat = spendingByCategory(txns, month).find((x) => x.currency === currency);
         return h('div', { class: 'spending-currency', testid: 'spending', 'data-currency': currency },
-          byMonth.length > 1 && h('h3', {}, `In ${currency}`),
+          byMonth.length > 1 && h('h3', {}, t('insights.in_currency', { currency })),
           monthFigure(currency, months, total, nowDate),
           categoryFigure(currency, months, month, cat, nowDate));
       }));
@@ -207,22 +217,22 @@ export function insightsView({ id }) {
       const x = slot * i + (slot - barWidth) / 2;
       return svg('g', {},
         svg('rect', { class: 'chart-bar', 'data-month': r.month, x: x.toFixed(1), y: (base - tall).toFixed(1), width: barWidth.toFixed(1), height: tall.toFixed(1), rx: 3 }),
-        svg('text', { class: 'chart-label', x: (slot * i + slot / 2).toFixed(1), y: base + 16, 'text-anchor': 'middle' }, monthShort.format(monthDate(r.month))));
+        svg('text', { class: 'chart-label', x: (slot * i + slot / 2).toFixed(1), y: base + 16, 'text-anchor': 'middle' }, monthShort().format(monthDate(r.month))));
     });
     const tableId = `months-${id}-${currency}`;
     return h('figure', { class: 'chart-figure', testid: 'month-chart', 'data-currency': currency },
-      h('figcaption', {}, `Spending by month (${currency})`),
+      h('figcaption', {}, t('insights.by_month', { currency })),
       svg('svg', {
         class: 'chart', viewBox: `0 0 ${width} ${height}`, role: 'img', 'data-table': tableId,
-        'aria-label': `Bar chart of spending by month in ${currency}, ${shown.length === 1 ? 'one month' : `${shown.length} months`}; the table after it gives the figures.`,
+        'aria-label': t('insights.by_month.chart', { currency, count: shown.length }),
       }, svg('line', { class: 'chart-axis', x1: 0, x2: width, y1: base, y2: base }), bars),
       h('table', { class: 'insights-table', id: tableId, testid: 'month-table', 'data-currency': currency },
-        h('caption', { class: 'sr-only' }, `Spending by month in ${currency}`),
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Month'), h('th', { scope: 'col', class: 'num' }, 'Spent'))),
+        h('caption', { class: 'sr-only' }, t('insights.by_month.caption', { currency })),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('insights.month')), h('th', { scope: 'col', class: 'num' }, t('insights.spent')))),
         h('tbody', {}, shown.map((r) => h('tr', { 'data-month': r.month },
           h('th', { scope: 'row' }, monthName(r.month, now)), h('td', { class: 'num' }, fmt(r.spent, currency))))),
         h('tfoot', {}, h('tr', {},
-          h('th', { scope: 'row' }, shown.length === months.length ? 'In all' : `In all (${months.length} months)`),
+          h('th', { scope: 'row' }, shown.length === months.length ? t('insights.in_all') : t('insights.in_all_months', { count: months.length })),
           h('td', { class: 'num', testid: 'month-total' }, fmt(total, currency))))));
   }
 
@@ -242,14 +252,15 @@ export function insightsView({ id }) {
     const max = groups.reduce((m, g) => (g.spent > m ? g.spent : m), 0n);
     const tableId = `categories-${id}-${currency}`;
     return h('figure', { class: 'chart-figure', testid: 'category-chart', 'data-currency': currency, 'data-month': month },
-      h('figcaption', {}, `By category in ${when}`),
-      choices.length > 1 && h('p', { class: 'month-choice' }, h('label', { for: select.id }, 'Month '), select),
+      h('figcaption', {}, t('insights.by_category', { month: when })),
+      choices.length > 1 && h('p', { class: 'month-choice' }, h('label', { for: select.id }, `${t('insights.month')} `), select),
       top && h('p', { class: 'insights-headline', testid: 'category-headline' },
-        `You spent ${fmt(top.spent, currency)} on ${lowerFirst(top.name)} in ${when}`,
-        groups.length > 1 ? `, of ${fmt(cat.total, currency)} in all.` : '.'),
+        groups.length > 1
+          ? t('insights.headline_of', { amount: fmt(top.spent, currency), category: lowerFirst(top.name), month: when, total: fmt(cat.total, currency) })
+          : t('insights.headline', { amount: fmt(top.spent, currency), category: lowerFirst(top.name), month: when })),
       groups.length > 0 && svg('svg', {
         class: 'chart', viewBox: `0 0 ${width} ${groups.length * rowHeight + 4}`, role: 'img', 'data-table': tableId,
-        'aria-label': `Bar chart of spending by category in ${when}, in ${currency}; the table after it gives the figures.`,
+        'aria-label': t('insights.by_category.chart', { month: when, currency }),
       }, groups.map((g, i) => {
         const y = i * rowHeight;
         const long = max > 0n && g.spent > 0n ? Math.max(1, Number((g.spent * 1000n) / max) * width / 1000) : 0;
@@ -259,34 +270,37 @@ export function insightsView({ id }) {
           svg('rect', { class: `chart-bar group-${g.id}`, x: 0, y: y + 18, width: long.toFixed(1), height: 10, rx: 3 }));
       })),
       groups.length > 0 && h('table', { class: 'insights-table', id: tableId, testid: 'category-table', 'data-currency': currency },
-        h('caption', { class: 'sr-only' }, `Spending by category in ${when}, in ${currency}`),
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Category'), h('th', { scope: 'col', class: 'num' }, 'Spent'), h('th', { scope: 'col', class: 'num' }, 'Share'))),
+        h('caption', { class: 'sr-only' }, t('insights.by_category.caption', { month: when, currency })),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('insights.category')), h('th', { scope: 'col', class: 'num' }, t('insights.spent')),
+          h('th', { scope: 'col', class: 'num' }, t('insights.share')))),
         h('tbody', {}, groups.map((g) => h('tr', { 'data-group': g.id },
           h('th', { scope: 'row' }, g.name), h('td', { class: 'num' }, fmt(g.spent, currency)), h('td', { class: 'num' }, share(g.spent, cat.total))))),
-        h('tfoot', {}, h('tr', {}, h('th', { scope: 'row' }, 'In all'), h('td', { class: 'num', testid: 'category-total' }, fmt(cat.total, currency)), h('td', {})))),
+        h('tfoot', {}, h('tr', {}, h('th', { scope: 'row' }, t('insights.in_all')), h('td', { class: 'num', testid: 'category-total' }, fmt(cat.total, currency)), h('td', {})))),
       cat?.transfers > 0n && h('p', { class: 'muted', testid: 'transfers-note' },
-        `Also ${fmt(cat.transfers, currency)} in ${lowerFirst(group('transfers').name)} between accounts and to others, not counted as spending.`));
+        t('insights.transfers', { amount: fmt(cat.transfers, currency), category: lowerFirst(group('transfers').name) })));
   }
 
   function seeLinks(items) {
-    return h('p', { class: 'see-links' }, items.map((t, i) => [i > 0 && ' · ',
-      h('a', { href: `#/c/${encodeURIComponent(id)}?seq=${t.seq}`, testid: 'see-in-thread' }, `See the ${cardTime(t.at)} charge`)]));
+    return h('p', { class: 'see-links' }, items.map((item, i) => [i > 0 && ' · ',
+      h('a', { href: `#/c/${encodeURIComponent(id)}?seq=${item.seq}`, testid: 'see-in-thread' }, t('insights.see_charge', { time: cardTime(item.at) }))]));
   }
 
   function duplicatesSection(list, name) {
-    const times = ['twice', 'three times', 'four times'];
     return h('section', { class: 'insights-section', 'aria-labelledby': `duplicates-${id}` },
-      h('h2', { id: `duplicates-${id}` }, 'Charged twice?'),
+      h('h2', { id: `duplicates-${id}` }, t('insights.duplicates')),
       list.length === 0
-        ? h('p', { class: 'muted', testid: 'no-duplicates' }, 'No charges that look doubled: none at the same place, for the same amount, within a day.')
+        ? h('p', { class: 'muted', testid: 'no-duplicates' }, t('insights.duplicates.none'))
         : h('ul', { class: 'insight-list' }, list.map((d) => {
           const first = d.items[0];
           const last = d.items[d.items.length - 1];
           const apart = last.at - first.at;
-          const gap = apart < 3600000 ? `${Math.max(1, Math.round(apart / 60000))} min apart` : `${Math.round(apart / 3600000)} hr apart`;
+          const gap = apart < 3600000
+            ? t('insights.duplicates.min_apart', { count: Math.max(1, Math.round(apart / 60000)) })
+            : t('insights.duplicates.hr_apart', { count: Math.round(apart / 3600000) });
           return h('li', { class: 'insight-card', testid: 'duplicate', 'data-merchant': d.merchant },
-            h('p', {}, h('strong', {}, d.merchant), ` charged ${fmt(d.minor, d.currency)} ${times[d.items.length - 2] || `${d.items.length} times`} on ${longDate(first.at)}, ${gap}.`),
-            h('p', { class: 'muted' }, `If you paid once, ${name} can look into it: write to them here.`),
+            h('p', {}, h('strong', {}, d.merchant),
+              ` ${t('insights.duplicates.charged', { amount: fmt(d.minor, d.currency), times: timesWords(d.items.length), date: longDate(first.at), gap })}`),
+            h('p', { class: 'muted' }, t('insights.duplicates.ask', { bank: name })),
             seeLinks(d.items));
         })));
   }
@@ -294,17 +308,19 @@ export function insightsView({ id }) {
   function recurringSection(list, now) {
     const rises = list.filter((s) => s.increase && s.direction === 'debit');
     return h('section', { class: 'insights-section', 'aria-labelledby': `recurring-${id}` },
-      h('h2', { id: `recurring-${id}` }, 'Regular payments'),
+      h('h2', { id: `recurring-${id}` }, t('insights.recurring')),
       rises.length > 0 && h('ul', { class: 'insight-list rises' }, rises.map((s) => h('li', { class: 'insight-card rise', testid: 'increase', 'data-merchant': s.title },
-        h('p', {}, h('strong', {}, s.title), ` went from ${fmt(s.increase.from, s.currency)} to ${fmt(s.increase.to, s.currency)} on ${longDate(s.increase.since)}.`)))),
+        h('p', {}, h('strong', {}, s.title),
+          ` ${t('insights.rise', { from: fmt(s.increase.from, s.currency), to: fmt(s.increase.to, s.currency), date: longDate(s.increase.since) })}`)))),
       list.length === 0
-        ? h('p', { class: 'muted', testid: 'no-recurring' }, 'Nothing that comes back every week or month yet: it takes three payments to tell.')
+        ? h('p', { class: 'muted', testid: 'no-recurring' }, t('insights.recurring.none'))
         : h('ul', { class: 'insight-list' }, list.map((s) => {
           const due = daysBetween(now, s.next);
-          const next = due < 0 ? `it was due ${longDate(s.next)}` : `next around ${longDate(s.next)}`;
+          const next = t(due < 0 ? 'insights.recurring.was_due' : 'insights.recurring.next', { date: longDate(s.next) });
           return h('li', { class: 'insight-card', testid: 'recurring', 'data-merchant': s.title, 'data-cadence': s.cadence },
-            h('p', {}, h('strong', {}, s.title), ` · ${fmt(s.minor, s.currency, s.direction === 'credit' ? 'credit' : undefined)} ${s.words}${s.direction === 'credit' ? ' (money in)' : ''}`),
-            h('p', { class: 'muted' }, `${s.items.length} payments seen, the last ${longDate(s.last)}; ${next}.`));
+            h('p', {}, h('strong', {}, s.title), ` · ${t(s.direction === 'credit' ? 'insights.recurring.line_in' : 'insights.recurring.line',
+              { amount: fmt(s.minor, s.currency, s.direction === 'credit' ? 'credit' : undefined), cadence: t(`insights.cadence.${s.cadence}`) })}`),
+            h('p', { class: 'muted' }, t('insights.recurring.seen', { count: s.items.length, date: longDate(s.last), next })));
         })));
   }
 
@@ -318,25 +334,25 @@ export function insightsView({ id }) {
       while (pages < AUTO_PAGES && canLoadEarlier(id)) {
         const since = coverage(store.visibleEvents(id));
         if (since != null && since <= Date.now() - WANTED_DAYS * DAY_MS) break;
-        status.textContent = 'Loading earlier activity…';
+        status.textContent = t('insights.loading');
         pages++;
         await loadEarlier(id);
       }
       status.textContent = '';
     } catch (err) {
-      status.textContent = `Earlier activity couldn’t be loaded: ${err.message} What this device holds is shown.`;
+      status.textContent = t('insights.load_failed_shown', { reason: err.message });
     }
     el.dataset.state = 'ready';
     render();
   }
   loadMore.addEventListener('click', async () => {
     loadMore.disabled = true;
-    status.textContent = 'Loading earlier activity…';
+    status.textContent = t('insights.loading');
     try {
       await loadEarlier(id);
       status.textContent = '';
     } catch (err) {
-      status.textContent = `Earlier activity couldn’t be loaded: ${err.message}`;
+      status.textContent = t('insights.load_failed', { reason: err.message });
     } finally {
       loadMore.disabled = false;
       render();

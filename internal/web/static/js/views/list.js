@@ -3,6 +3,7 @@ import { h, clear } from '../dom.js';
 import { api } from '../api.js';
 import { initials, shortTime, summary } from '../format.js';
 import * as store from '../store.js';
+import { t } from '../i18n.js';
 
 export function avatar(name) {
   // A stable colour per bank from a small palette defined in CSS.
@@ -13,30 +14,29 @@ export function avatar(name) {
 
 export function listView({ onSignOut }) {
   const rows = h('ul', { class: 'conv-list' });
-  const loading = h('p', { class: 'list-status muted', testid: 'loading', role: 'status' }, 'Loading your conversations…');
-  const empty = h('p', { class: 'list-status muted', hidden: true },
-    'No banks connected yet. Connect one to see your balances and transactions here.');
+  const loading = h('p', { class: 'list-status muted', testid: 'loading', role: 'status' }, t('list.loading'));
+  const empty = h('p', { class: 'list-status muted', hidden: true }, t('list.empty'));
   // What other customers shared with this one, read-only.
   const shared = h('div', { class: 'shared-with-me', testid: 'shared-with-me' });
   api('GET', '/delegations').then((res) => {
     const live = (res.delegations || []).filter((d) => d.live);
     if (live.length) {
-      clear(shared, h('h2', { class: 'list-status' }, 'Shared with you'),
+      clear(shared, h('h2', { class: 'list-status' }, t('list.shared')),
         h('ul', { class: 'conv-list' }, live.map((d) => h('li', {},
           h('a', { class: 'conv-row', href: `#/d/${encodeURIComponent(d.id)}`, testid: 'shared-row' },
             avatar(d.institution || '?'),
-            h('span', { class: 'conv-text' }, h('span', { class: 'conv-name' }, d.institution), h('span', { class: 'conv-summary' }, `Shared by ${d.owner}, read-only`)))))));
+            h('span', { class: 'conv-text' }, h('span', { class: 'conv-name' }, d.institution), h('span', { class: 'conv-summary' }, t('list.shared_by', { owner: d.owner }))))))));
     }
   }, () => {});
 
-  const el = h('nav', { class: 'list-pane', 'aria-label': 'Conversations' },
+  const el = h('nav', { class: 'list-pane', 'aria-label': t('list.label') },
     h('header', { class: 'pane-head' },
       h('div', { class: 'brand small' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, 'OT'), 'OpenTeller'),
-      h('button', { type: 'button', class: 'link-button', onclick: onSignOut, testid: 'signout' }, 'Sign out'),
+      h('button', { type: 'button', class: 'link-button', onclick: onSignOut, testid: 'signout' }, t('list.signout')),
     ),
     h('div', { class: 'list-actions' },
-      h('a', { href: '#/connect', class: 'button primary wide', testid: 'connect-button' }, 'Connect a bank'),
-      h('a', { href: '#/privacy', class: 'button wide', testid: 'privacy-button' }, 'Privacy center'),
+      h('a', { href: '#/connect', class: 'button primary wide', testid: 'connect-button' }, t('list.connect')),
+      h('a', { href: '#/privacy', class: 'button wide', testid: 'privacy-button' }, t('list.privacy')),
     ),
     loading,
     empty,
@@ -54,7 +54,7 @@ export function listView({ onSignOut }) {
       name: h('span', { class: 'conv-name' }),
       summary: h('span', { class: 'conv-summary' }),
       time: h('time', { class: 'conv-time' }),
-      dot: h('span', { class: 'unread-dot' }, h('span', { class: 'sr-only' }, 'Unread')),
+      dot: h('span', { class: 'unread-dot' }, h('span', { class: 'sr-only' }, t('list.unread'))),
       avatarName: null,
     };
     r.avatar = h('span');
@@ -68,7 +68,7 @@ export function listView({ onSignOut }) {
   }
 
   function fillRow(r, c) {
-    const name = c.institution?.name || 'Your bank';
+    const name = c.institution?.name || t('thread.your_bank_title');
     const last = store.lastEvent(c.id);
     const unread = store.isUnread(c.id) && c.id !== activeId;
     if (r.avatarName !== name) {
@@ -112,5 +112,7 @@ export function listView({ onSignOut }) {
 }
 
 function linkNote(c) {
-  return c.link?.status && c.link.status !== 'active' ? `Link ${c.link.status}` : 'Connected. Updates will appear here.';
+  const status = c.link?.status;
+  if (!status || status === 'active') return t('list.connected');
+  return ['revoked', 'expired'].includes(status) ? t(`list.link.${status}`) : status;
 }

@@ -7,7 +7,8 @@
 // money: these cards say what the banks said.
 import { h } from '../dom.js';
 import { api } from '../api.js';
-import { cardTime, formatMoney, PAYMENT_WORDS } from '../format.js';
+import { cardTime, formatMoney, intl, paymentWords } from '../format.js';
+import { t } from '../i18n.js';
 import * as store from '../store.js';
 
 // The customer's banks that can pay, from /app/api/payers; null until
@@ -63,6 +64,15 @@ export function paymentVersion(conversationId, e) {
   return [status?.seq || '', answer?.seq || '', expired ? 'x' : '', e.type === 'payment.request' && !answer && !status ? payerKey() : ''].join(':');
 }
 
+// payLabel is what the customer tapped on a request to pay: the platform
+// makes those buttons ("Pay with Cedar Bank"), so they are said again in the
+// language in use; a label of any other kind is shown as it was recorded.
+function payLabel(d) {
+  const bank = d?.payer?.name;
+  if (bank) return t('payments.pay_with', { bank });
+  return d?.label || t('summary.pay');
+}
+
 function pill(state, words) {
   return h('span', { class: `pill payment-pill payment-pill-${state}`, testid: 'payment-status-words' }, words);
 }
@@ -71,28 +81,28 @@ function statusLines(status) {
   const d = status?.data || {};
   return [
     d.note && h('p', { class: 'card-note', testid: 'payment-note' }, d.note),
-    status && h('p', { class: 'muted small' }, `Updated ${cardTime(status.occurred_at)}`),
+    status && h('p', { class: 'muted small' }, t('event.updated', { time: cardTime(status.occurred_at) })),
   ];
 }
 
 // dueTime says when something is due: the time today, else the day too
 // ("tomorrow, 5:53 PM", "Mar 6, 5:53 PM").
-const timeOnly = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
-const dayAndTime = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+const timeOnly = () => intl(Intl.DateTimeFormat, { hour: 'numeric', minute: '2-digit' });
+const dayAndTime = () => intl(Intl.DateTimeFormat, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
 function dueTime(value) {
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) return '';
   const day = (x) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
   const days = Math.round((day(d) - day(new Date())) / 86400000);
-  if (days === 0) return timeOnly.format(d);
-  if (days === 1) return `tomorrow, ${timeOnly.format(d)}`;
-  return dayAndTime.format(d);
+  if (days === 0) return timeOnly().format(d);
+  if (days === 1) return t('payments.tomorrow_at', { time: timeOnly().format(d) });
+  return dayAndTime().format(d);
 }
 
 function orderLines(order, reference) {
   if (!order?.items?.length) return null;
   return [
-    !String(reference || '').includes(order.order_number) && h('p', { class: 'muted small' }, `Order ${order.order_number}`),
+    !String(reference || '').includes(order.order_number) && h('p', { class: 'muted small' }, t('event.order', { number: order.order_number })),
     h('ul', { class: 'receipt-items' }, order.items.map((it) =>
       h('li', { class: 'receipt-row' }, h('span', {}, `${it.quantity} × ${it.name}`), h('span', {}, formatMoney(it.total))))),
   ];
@@ -103,7 +113,7 @@ function orderLines(order, reference) {
 function requestCard(e, { conversationId, live, when }) {
   const d = e.data || {};
   const c = conversationId ? store.conversation(conversationId) : null;
-  const name = c?.institution?.name || 'Your bank';
+  const name = c?.institution?.name || t('thread.your_bank_title');
   const status = conversationId ? store.paymentStatus(conversationId, d.payment_id) : null;
   const answer = conversationId ? store.answerTo(conversationId, e.seq) : null;
   const state = paymentState(status, answer, d.expires_at);
@@ -112,33 +122,34 @@ function requestCard(e, { conversationId, live, when }) {
   if (state === 'open' && live) {
     const options = payersFor(c?.institution?.id);
     footer = [
-      options === null && h('p', { class: 'muted' }, 'Finding your banks…'),
+      options === null && h('p', { class: 'muted' }, t('payments.finding')),
       options?.length === 0 && h('p', { class: 'muted', testid: 'payment-no-payer' },
-        'To pay here, connect a bank and let it handle payments. ', h('a', { href: '#/connect' }, 'Connect a bank')),
+        `${t('payments.no_payer')} `, h('a', { href: '#/connect' }, t('list.connect'))),
       options?.length > 0 && h('div', { class: 'alert-actions' }, options.map((p, i) => h('button', {
         type: 'button', class: `button ${i === 0 ? 'primary' : ''}`, 'data-action': 'pay', 'data-choice': p.institution_id, testid: 'pay-with',
-      }, `Pay with ${p.name}`))),
-      d.expires_at && h('p', { class: 'muted alert-expiry' }, `Pay by ${dueTime(d.expires_at)}`),
+      }, t('payments.pay_with', { bank: p.name })))),
+      d.expires_at && h('p', { class: 'muted alert-expiry' }, t('payments.pay_by', { time: dueTime(d.expires_at) })),
     ];
   } else if (state === 'open') {
-    footer = pill('open', 'Waiting for you');
+    footer = pill('open', paymentWords('open'));
   } else {
     const payer = answer?.data?.payer;
     const payerConversation = store.conversationWith(payer?.institution_id)?.id;
     const elsewhere = payerConversation && payerConversation !== conversationId;
     footer = [
-      h('p', { class: 'payment-state' }, pill(state, state === 'authorized' ? `Sent to ${payer?.name || 'your bank'}` : PAYMENT_WORDS[state] || state)),
-      answer && h('p', { class: 'alert-answer', testid: 'payment-answer' }, `You chose “${answer.data?.label}” · ${cardTime(answer.data?.authorized_at || answer.occurred_at)}`),
-      elsewhere && h('p', {}, h('a', { href: `#/c/${encodeURIComponent(payerConversation)}`, testid: 'payment-follow' }, `Follow it with ${payer.name}`)),
-      state === 'expired' && !status && h('p', { class: 'muted' }, `This request expired at ${cardTime(d.expires_at)}, so nothing was paid.`),
+      h('p', { class: 'payment-state' }, pill(state, state === 'authorized' ? t('payments.sent_to', { bank: payer?.name || t('thread.your_bank') }) : paymentWords(state))),
+      answer && h('p', { class: 'alert-answer', testid: 'payment-answer' },
+        t('event.card.chose', { answer: payLabel(answer.data), time: cardTime(answer.data?.authorized_at || answer.occurred_at) })),
+      elsewhere && h('p', {}, h('a', { href: `#/c/${encodeURIComponent(payerConversation)}`, testid: 'payment-follow' }, t('payments.follow', { bank: payer.name }))),
+      state === 'expired' && !status && h('p', { class: 'muted' }, t('payments.expired', { time: cardTime(d.expires_at) })),
       statusLines(status),
     ];
   }
   return h('li', {
     class: `card payment payment-${state}`, testid: 'payment-card', 'data-kind': 'request', 'data-seq': e.seq, 'data-payment': d.payment_id, 'data-state': state,
-    'aria-label': `Request to pay ${formatMoney(d.amount)}`,
+    'aria-label': t('payments.request_label', { amount: formatMoney(d.amount) }),
   },
-  h('p', { class: 'payment-title' }, d.payee?.name ? `${asker} asks you for` : `${asker} asks you to pay`),
+  h('p', { class: 'payment-title' }, t(d.payee?.name ? 'payments.asks_for' : 'payments.asks_to_pay', { who: asker })),
   h('div', { class: 'txn' },
     h('div', { class: 'txn-main' }, h('p', { class: 'txn-title' }, d.reference)),
     h('p', { class: 'amount payment-amount' }, formatMoney(d.amount))),
@@ -156,14 +167,14 @@ function handedCard(e, { conversationId, when }) {
   const state = status?.data?.status || 'authorized';
   return h('li', {
     class: `card payment payment-${state}`, testid: 'payment-card', 'data-kind': 'payment', 'data-seq': e.seq, 'data-payment': d.payment_id, 'data-state': state,
-    'aria-label': `Payment of ${formatMoney(d.amount)} to ${d.payee}`,
+    'aria-label': t('summary.payment_to', { amount: formatMoney(d.amount), payee: d.payee }),
   },
-  h('p', { class: 'payment-title' }, `Payment to ${d.payee}`),
+  h('p', { class: 'payment-title' }, t('payments.payment_to', { payee: d.payee })),
   h('div', { class: 'txn' },
     h('div', { class: 'txn-main' }, h('p', { class: 'txn-title' }, d.reference)),
     h('p', { class: 'amount payment-amount' }, formatMoney(d.amount))),
-  h('p', { class: 'payment-state' }, pill(state, state === 'authorized' ? 'Waiting for the bank' : PAYMENT_WORDS[state] || state)),
-  h('p', { class: 'muted small' }, `You chose to pay ${d.requested_by?.name || d.payee} with ${d.payer?.name || 'this bank'} · ${cardTime(d.authorized_at)}`),
+  h('p', { class: 'payment-state' }, pill(state, state === 'authorized' ? t('payments.waiting_bank') : paymentWords(state))),
+  h('p', { class: 'muted small' }, t('payments.chose_to_pay', { who: d.requested_by?.name || d.payee, bank: d.payer?.name || t('payments.this_bank'), time: cardTime(d.authorized_at) })),
   statusLines(status),
   when);
 }
@@ -174,12 +185,13 @@ function askCard(e, { conversationId, when }) {
   const c = conversationId ? store.conversation(conversationId) : null;
   const status = conversationId ? store.paymentStatus(conversationId, d.payment_id) : null;
   const state = status?.data?.status || 'asked';
-  const words = state === 'asked' ? `Sent to ${c?.institution?.name || 'your bank'}` : state === 'settled' ? 'Paid to you' : PAYMENT_WORDS[state] || state;
+  const words = state === 'asked' ? t('payments.sent_to', { bank: c?.institution?.name || t('thread.your_bank') })
+    : state === 'settled' ? t('payments.paid_to_you') : paymentWords(state);
   return h('li', {
     class: `card payment payment-${state}`, testid: 'payment-card', 'data-kind': 'ask', 'data-seq': e.seq, 'data-payment': d.payment_id, 'data-state': state,
-    'aria-label': `Your request for ${formatMoney(d.amount)}`,
+    'aria-label': t('payments.your_request', { amount: formatMoney(d.amount) }),
   },
-  h('p', { class: 'payment-title' }, `You asked ${d.payer} for`),
+  h('p', { class: 'payment-title' }, t('payments.you_asked', { payer: d.payer })),
   h('div', { class: 'txn' },
     h('div', { class: 'txn-main' }, h('p', { class: 'txn-title' }, d.reference)),
     h('p', { class: 'amount payment-amount' }, formatMoney(d.amount))),
@@ -198,7 +210,7 @@ export function renderPayment(e, { conversationId = null, when } = {}) {
     case 'payment.authorize':
       if (d.request_seq) {
         return h('li', { class: 'bubble mine', testid: 'payment-answer-bubble', 'data-seq': e.seq, 'data-author': 'customer' },
-          h('p', { class: 'bubble-text' }, d.label || 'Pay'), when);
+          h('p', { class: 'bubble-text' }, payLabel(d)), when);
       }
       return handedCard(e, { conversationId, when });
     case 'payment.ask':
@@ -206,7 +218,7 @@ export function renderPayment(e, { conversationId = null, when } = {}) {
     case 'payment.status':
       // A status whose card is not on this page (history not loaded).
       return h('li', { class: 'card payment', testid: 'payment-status-card', 'data-seq': e.seq, 'data-payment': d.payment_id, 'data-state': d.status },
-        h('p', {}, pill(d.status, PAYMENT_WORDS[d.status] || d.status)),
+        h('p', {}, pill(d.status, paymentWords(d.status))),
         d.note && h('p', { class: 'card-note' }, d.note),
         when);
     default:
@@ -217,7 +229,7 @@ export function renderPayment(e, { conversationId = null, when } = {}) {
 // askPanel is the form that asks someone to pay the customer through the
 // conversation's bank: how much, who (as the bank knows them), what for.
 export function askPanel(conversationId, { onDone }) {
-  const name = () => store.conversation(conversationId)?.institution?.name || 'your bank';
+  const name = () => store.conversation(conversationId)?.institution?.name || t('thread.your_bank');
   const currency = () => store.latestBalances(conversationId)[0]?.data?.available?.currency || 'USD';
   const field = (id, label, input, hint) => h('div', { class: 'ask-field' },
     h('label', { for: id }, label), input, hint && h('p', { class: 'muted small', id: `${id}-hint` }, hint));
@@ -230,21 +242,21 @@ export function askPanel(conversationId, { onDone }) {
   const currencyLabel = h('span', { class: 'ask-currency' });
   const heading = h('h2', { class: 'ask-heading' });
   const hint = h('p', { class: 'muted small' });
-  const submit = h('button', { type: 'submit', class: 'primary', testid: 'ask-submit' }, 'Ask');
-  const form = h('form', { class: 'ask-form', testid: 'ask-form', 'aria-label': 'Ask someone to pay you', hidden: true, novalidate: true },
+  const submit = h('button', { type: 'submit', class: 'primary', testid: 'ask-submit' }, t('payments.ask.submit'));
+  const form = h('form', { class: 'ask-form', testid: 'ask-form', 'aria-label': t('thread.menu.ask_payment'), hidden: true, novalidate: true },
     heading, hint,
-    field(amount.id, h('span', {}, 'Amount ', currencyLabel), amount),
-    field(payer.id, 'Who pays', payer, h('span', { class: 'ask-payer-hint' })),
-    field(reference.id, 'What for', reference),
+    field(amount.id, h('span', {}, `${t('payments.ask.amount')} `, currencyLabel), amount),
+    field(payer.id, t('payments.ask.who'), payer, h('span', { class: 'ask-payer-hint' })),
+    field(reference.id, t('payments.ask.what_for'), reference),
     error,
     h('div', { class: 'ask-actions' },
       submit,
-      h('button', { type: 'button', class: 'link-button', testid: 'ask-cancel', onclick: () => close() }, 'Cancel')));
+      h('button', { type: 'button', class: 'link-button', testid: 'ask-cancel', onclick: () => close() }, t('common.cancel'))));
   function open() {
-    heading.textContent = 'Ask someone to pay you';
-    hint.textContent = `${name()} finds them and asks them for you. OpenTeller doesn’t look them up or tell anyone who they are.`;
+    heading.textContent = t('thread.menu.ask_payment');
+    hint.textContent = t('payments.ask.hint', { bank: name() });
     currencyLabel.textContent = `(${currency()})`;
-    form.querySelector('.ask-payer-hint').textContent = `The email address or mobile number they use with ${name()}.`;
+    form.querySelector('.ask-payer-hint').textContent = t('payments.ask.payer_hint', { bank: name() });
     error.hidden = true;
     form.hidden = false;
     amount.focus();

@@ -7,20 +7,27 @@ import { longDate } from '../format.js';
 import { passwordForm } from '../password.js';
 import { guarded } from '../reauth.js';
 import { securityBox } from './security.js';
+import { passkeysBox } from './passkeys.js';
 import { notificationSettings } from '../notifications.js';
 import * as store from '../store.js';
-import { SCOPES } from './connect.js';
+import { scopeWords } from './connect.js';
 import { expiringSoon } from './thread.js';
 import { fromBase64, leafHash, openNote, parseCheckpoint, toBase64, verifyConsistency, verifyInclusion } from '../tlog.js';
 import { explainVerified, groupReads, sittingRow } from '../access-history.js';
+import { has, t } from '../i18n.js';
+import { languagePicker } from '../language.js';
 
-const SCOPE_WORDS = Object.fromEntries(SCOPES);
-const ACTION_WORDS = { grant: 'Connected', renew: 'Renewed', narrow: 'Shared less', delegate: 'Shared read-only', undelegate: 'Stopped sharing', revoke: 'Disconnected', expire: 'Ended at expiry' };
+// actionWords names a consent decision on its receipt ("Connected").
+function actionWords(action) {
+  const key = `privacy.action.${action}`;
+  return has(key) ? t(key) : String(action || '');
+}
 
 function statusWords(c) {
   const s = c.link?.status;
-  if (s === 'active') return expiringSoon(c) ? `Expiring soon · until ${longDate(c.link.expires_at)}` : `Active · until ${longDate(c.link.expires_at)}`;
-  return { revoked: 'Disconnected', expired: 'Expired' }[s] || s || 'Unknown';
+  if (s === 'active') return t(expiringSoon(c) ? 'privacy.status.expiring' : 'privacy.status.active', { date: longDate(c.link.expires_at) });
+  if (s === 'revoked' || s === 'expired') return t(`privacy.status.${s}`);
+  return s || t('privacy.status.unknown');
 }
 
 export function privacyView() {
@@ -94,10 +101,10 @@ export function privacyView() {
           actions.hidden = false;
           if (err.code !== 'cancelled') fail(err);
         }
-      } }, 'Clear for good'),
-      h('button', { type: 'button', class: 'link-button', onclick: () => { closeConfirm(key); renderLinks(); renderClearAll(); } }, 'Cancel'));
-    const el = h('div', { class: 'confirm', role: 'alertdialog', 'aria-label': `Clear ${what}`, testid: 'clear-confirm' },
-      h('p', {}, `Clear ${what}? Every message and update is deleted and the key that protected it is destroyed: nobody, not even OpenTeller, can bring it back. Your consent receipts are kept.`),
+      } }, t('privacy.clear.confirm')),
+      h('button', { type: 'button', class: 'link-button', onclick: () => { closeConfirm(key); renderLinks(); renderClearAll(); } }, t('common.cancel')));
+    const el = h('div', { class: 'confirm', role: 'alertdialog', 'aria-label': t('privacy.clear.label', { what }), testid: 'clear-confirm' },
+      h('p', {}, t('privacy.clear.question', { what })),
       slot,
       actions);
     confirms.set(key, el);
@@ -106,8 +113,8 @@ export function privacyView() {
   const clearAll = h('div', { class: 'clear-all' });
   function renderClearAll() {
     clear(clearAll, clearing.has('all')
-      ? clearConfirm('all your history, with every bank', { everything: true }, 'all')
-      : h('button', { type: 'button', class: 'link-button', testid: 'privacy-clear-all', onclick: () => { clearing.add('all'); renderClearAll(); } }, 'Clear all history'));
+      ? clearConfirm(t('privacy.clear.everything'), { everything: true }, 'all')
+      : h('button', { type: 'button', class: 'link-button', testid: 'privacy-clear-all', onclick: () => { clearing.add('all'); renderClearAll(); } }, t('privacy.clear.all')));
   }
   renderClearAll();
 
@@ -121,7 +128,7 @@ export function privacyView() {
     if (confirmingAll && disconnectAll.querySelector('[data-testid="disconnect-all-dialog"]')) return; // kept while open
     if (!live.length) { clear(disconnectAll); return; }
     if (!confirmingAll) {
-      clear(disconnectAll, h('button', { type: 'button', class: 'link-button', testid: 'privacy-disconnect-all', onclick: () => { confirmingAll = true; renderDisconnectAll(); } }, 'Disconnect every bank'));
+      clear(disconnectAll, h('button', { type: 'button', class: 'link-button', testid: 'privacy-disconnect-all', onclick: () => { confirmingAll = true; renderDisconnectAll(); } }, t('privacy.disconnect_all')));
       return;
     }
     const slot = h('div', { class: 'reauth-slot' });
@@ -139,19 +146,19 @@ export function privacyView() {
           actions.hidden = false;
           if (err.code !== 'cancelled') fail(err);
         }
-      } }, 'Disconnect all'),
-      h('button', { type: 'button', class: 'link-button', onclick: () => { confirmingAll = false; clear(disconnectAll); renderDisconnectAll(); } }, 'Cancel'));
-    clear(disconnectAll, h('div', { class: 'confirm', role: 'alertdialog', 'aria-label': 'Disconnect every bank', testid: 'disconnect-all-dialog' },
-      h('p', {}, `Disconnect all ${live.length} ${live.length === 1 ? 'bank' : 'banks'}? What each sent is deleted from OpenTeller, and none of them can send you anything here until you connect it again.`),
+      } }, t('privacy.disconnect_all.confirm')),
+      h('button', { type: 'button', class: 'link-button', onclick: () => { confirmingAll = false; clear(disconnectAll); renderDisconnectAll(); } }, t('common.cancel')));
+    clear(disconnectAll, h('div', { class: 'confirm', role: 'alertdialog', 'aria-label': t('privacy.disconnect_all'), testid: 'disconnect-all-dialog' },
+      h('p', {}, t('privacy.disconnect_all.question', { count: live.length })),
       slot,
       actions));
   }
 
   function linkRow(c) {
-    const name = c.institution?.name || 'Your bank';
+    const name = c.institution?.name || t('thread.your_bank_title');
     const id = encodeURIComponent(c.link.id);
-    const days = h('select', { 'aria-label': `Renew ${name} for`, testid: 'renew-days' },
-      [30, 90, 180, 365].map((d) => h('option', { value: String(d), selected: d === 90 }, `${d} days`)));
+    const days = h('select', { 'aria-label': t('privacy.renew_for', { bank: name }), testid: 'renew-days' },
+      [30, 90, 180, 365].map((d) => h('option', { value: String(d), selected: d === 90 }, t('common.days', { count: d }))));
     const ended = c.link.status === 'revoked';
     const active = c.link.status === 'active';
     // Only what is shared can be unticked here; sharing more goes through
@@ -159,63 +166,142 @@ export function privacyView() {
     const boxes = (c.link.scopes || []).map((s) =>
       h('input', { type: 'checkbox', id: `keep-${c.link.id}-${s}`, value: s, checked: true, disabled: !active, testid: `keep-${s}` }));
     const save = h('button', { type: 'button', class: 'button', testid: 'privacy-narrow', hidden: true,
-      onclick: () => act(c, 'PUT', `/links/${id}/scopes`, { scopes: boxes.filter((b) => b.checked).map((b) => b.value) }) }, 'Stop sharing the unticked');
+      onclick: () => act(c, 'PUT', `/links/${id}/scopes`, { scopes: boxes.filter((b) => b.checked).map((b) => b.value) }) }, t('privacy.narrow'));
     const onchange = () => { save.hidden = boxes.every((b) => b.checked) || !boxes.some((b) => b.checked); };
     return h('li', { class: 'privacy-link', testid: 'privacy-link', 'data-id': c.link.id, 'data-status': c.link.status },
       h('h3', {}, name),
       h('p', { class: 'muted', testid: 'privacy-status' }, statusWords(c)),
       h('fieldset', { class: 'scopes', onchange },
-        h('legend', { class: 'sr-only' }, `What ${name} may send`),
-        boxes.map((b) => h('div', { class: 'check' }, b, h('label', { for: b.id }, SCOPE_WORDS[b.value] || b.value)))),
+        h('legend', { class: 'sr-only' }, t('privacy.may_send', { bank: name })),
+        boxes.map((b) => h('div', { class: 'check' }, b, h('label', { for: b.id }, scopeWords(b.value))))),
       save,
+      active && (c.link.scopes || []).includes('support_chat') && nameBox(c, name),
       active && delegationBox(c),
       !ended && h('div', { class: 'confirm-actions' },
         days,
-        h('button', { type: 'button', class: 'button', testid: 'privacy-renew', onclick: () => act(c, 'POST', `/links/${id}/renew`, { duration_days: Number(days.value) }) }, 'Renew'),
+        h('button', { type: 'button', class: 'button', testid: 'privacy-renew', onclick: () => act(c, 'POST', `/links/${id}/renew`, { duration_days: Number(days.value) }) }, t('privacy.renew')),
         c.link.status === 'active' && !confirming.has(c.id) &&
-          h('button', { type: 'button', class: 'link-button', testid: 'privacy-disconnect', onclick: () => { confirming.add(c.id); renderLinks(); } }, 'Disconnect')),
+          h('button', { type: 'button', class: 'link-button', testid: 'privacy-disconnect', onclick: () => { confirming.add(c.id); renderLinks(); } }, t('thread.disconnect'))),
       !clearing.has(c.institution?.id) &&
-        h('button', { type: 'button', class: 'link-button', testid: 'privacy-clear', onclick: () => { clearing.add(c.institution?.id); renderLinks(); } }, 'Clear history'),
-      clearing.has(c.institution?.id) && clearConfirm(`${name}’s history`, { institution_id: c.institution?.id }, c.institution?.id),
-      confirming.has(c.id) && h('div', { class: 'confirm', role: 'alertdialog', 'aria-label': `Disconnect ${name}` },
-        h('p', {}, `Disconnect ${name}? Its balances and transactions will be deleted from OpenTeller.`),
+        h('button', { type: 'button', class: 'link-button', testid: 'privacy-clear', onclick: () => { clearing.add(c.institution?.id); renderLinks(); } }, t('privacy.clear.history')),
+      clearing.has(c.institution?.id) && clearConfirm(t('privacy.clear.bank', { bank: name }), { institution_id: c.institution?.id }, c.institution?.id),
+      confirming.has(c.id) && h('div', { class: 'confirm', role: 'alertdialog', 'aria-label': t('thread.disconnect_bank', { bank: name }) },
+        h('p', {}, t('privacy.disconnect_confirm', { bank: name })),
         h('div', { class: 'confirm-actions' },
-          h('button', { type: 'button', class: 'danger', testid: 'privacy-disconnect-confirm', onclick: () => act(c, 'DELETE', `/links/${id}`) }, 'Disconnect'),
-          h('button', { type: 'button', class: 'link-button', onclick: () => { confirming.delete(c.id); renderLinks(); } }, 'Cancel'))),
+          h('button', { type: 'button', class: 'danger', testid: 'privacy-disconnect-confirm', onclick: () => act(c, 'DELETE', `/links/${id}`) }, t('thread.disconnect')),
+          h('button', { type: 'button', class: 'link-button', onclick: () => { confirming.delete(c.id); renderLinks(); } }, t('common.cancel')))),
     );
+  }
+
+  // The name this bank's people see. Left empty, they see a made-up one
+  // (the console's pseudonym); the customer may show one of their own, to
+  // this bank alone (it is the link's), change it or remove it. Each box is
+  // kept across redraws of the list, so what is being typed stays.
+  const nameBoxes = new Map(); // link id → {el, show}
+  function nameBox(c, bank) {
+    let box = nameBoxes.get(c.link.id);
+    if (!box) {
+      box = makeNameBox(c, bank);
+      nameBoxes.set(c.link.id, box);
+    }
+    box.show(c.link.display_name || '');
+    return box.el;
+  }
+
+  function makeNameBox(c, bank) {
+    const path = `/links/${encodeURIComponent(c.link.id)}/display-name`;
+    const inputId = `shared-name-${c.link.id}`;
+    const input = h('input', { type: 'text', id: inputId, maxlength: '40', autocomplete: 'nickname', spellcheck: 'false', testid: 'shared-name-input', 'aria-describedby': `${inputId}-hint` });
+    const save = h('button', { type: 'submit', class: 'button', testid: 'shared-name-save' }, t('privacy.name.save'));
+    const remove = h('button', { type: 'button', class: 'link-button', testid: 'shared-name-remove', hidden: true }, t('privacy.name.remove'));
+    const said = h('p', { class: 'muted', role: 'status', testid: 'shared-name-said' });
+    const error = h('p', { class: 'form-error', role: 'alert', testid: 'shared-name-error', hidden: true });
+    let shown = ''; // what the bank's people see now
+    let dirty = false; // typed into since; a redraw leaves it be
+    input.addEventListener('input', () => { dirty = true; });
+    const form = h('form', { class: 'shared-name', testid: 'shared-name', novalidate: true },
+      h('label', { for: inputId }, t('privacy.name.label', { bank })),
+      h('p', { class: 'hint', id: `${inputId}-hint` }, t('privacy.name.hint', { bank })),
+      h('div', { class: 'inline-field' }, input, save),
+      remove, error, said);
+    async function send(method, body) {
+      error.hidden = true;
+      save.disabled = true;
+      remove.disabled = true;
+      try {
+        const res = await api(method, path, body);
+        dirty = false;
+        said.textContent = res?.display_name ? t('privacy.name.saved', { bank, name: res.display_name }) : t('privacy.name.removed', { bank });
+        loadReceipts();
+        await loadLinks();
+      } catch (err) {
+        error.textContent = err.message;
+        error.hidden = false;
+      } finally {
+        save.disabled = false;
+        remove.disabled = false;
+      }
+    }
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      // Saving an empty name removes the one shown.
+      if (input.value.trim()) send('PUT', { name: input.value });
+      else if (shown) send('DELETE');
+    });
+    remove.addEventListener('click', () => {
+      input.value = '';
+      send('DELETE');
+    });
+    return {
+      el: form,
+      show(current) {
+        shown = current;
+        if (!dirty) input.value = current;
+        remove.hidden = !current;
+      },
+    };
   }
 
   // Read-only access for someone the customer trusts, such as an
   // accountant: balances and transactions of this one link, for a bounded
-  // time, revocable at any time.
+  // time, revocable at any time. Sharing asks for the password again when
+  // the last sign-in is not recent (reauth.js), in the box: a device left
+  // signed in must not hand someone else the customer's money data.
+  const shareSlots = new Map(); // link id → where the password is asked for, kept across redraws
   function delegationBox(c) {
     const id = encodeURIComponent(c.link.id);
     const key = c.link.id;
+    if (!shareSlots.has(key)) shareSlots.set(key, h('div', { class: 'reauth-slot' }));
+    const slot = shareSlots.get(key);
     const draft = drafts.get(key) || { email: '', days: '30' };
     const keep = () => drafts.set(key, { email: email.value, days: days.value });
-    const email = h('input', { type: 'email', placeholder: 'Their OpenTeller email', 'aria-label': 'Their OpenTeller email', testid: 'delegate-email', value: draft.email, oninput: keep });
-    const days = h('select', { 'aria-label': 'For how long', testid: 'delegate-days', onchange: keep },
-      [30, 90, 180, 365].map((d) => h('option', { value: String(d), selected: String(d) === draft.days }, `${d} days`)));
+    const email = h('input', { type: 'email', placeholder: t('privacy.delegate.email'), 'aria-label': t('privacy.delegate.email'), testid: 'delegate-email', value: draft.email, oninput: keep });
+    const days = h('select', { 'aria-label': t('connect.duration'), testid: 'delegate-days', onchange: keep },
+      [30, 90, 180, 365].map((d) => h('option', { value: String(d), selected: String(d) === draft.days }, t('common.days', { count: d }))));
     const share = async () => {
       problem.hidden = true;
+      const asked = { email: email.value, duration_days: Number(days.value) };
       try {
-        await api('POST', `/links/${id}/delegates`, { email: email.value, duration_days: Number(days.value) });
+        await guarded(() => api('POST', `/links/${id}/delegates`, asked), slot);
         drafts.delete(key);
         await loadDelegations(c);
         loadReceipts();
-      } catch (err) { fail(err); }
+      } catch (err) {
+        if (err.code !== 'cancelled') fail(err);
+      }
     };
     const list = (delegationsByLink.get(c.link.id) || []).filter((d) => d.live);
     return h('details', { class: 'delegation', open: openBoxes.has(key) },
       // The click, not the later toggle event: a redraw may come between.
       h('summary', { onclick: (e) => { if (e.currentTarget.parentElement.open) openBoxes.delete(key); else openBoxes.add(key); } },
-        'Let someone you trust read this (read-only)'),
-      h('p', { class: 'muted' }, 'They see the balances and transactions of this bank only, nothing you write, until the end date or until you stop it. Every time they look is listed below.'),
-      h('div', { class: 'confirm-actions' }, email, days, h('button', { type: 'button', class: 'button', testid: 'delegate-share', onclick: share }, 'Share')),
-      list.map((d) => h('p', { testid: 'delegation' }, `${d.delegate} · until ${longDate(d.expires_at)} `,
+        t('privacy.delegate.summary')),
+      h('p', { class: 'muted' }, t('privacy.delegate.note')),
+      h('div', { class: 'confirm-actions' }, email, days, h('button', { type: 'button', class: 'button', testid: 'delegate-share', onclick: share }, t('privacy.delegate.share'))),
+      slot,
+      list.map((d) => h('p', { testid: 'delegation' }, `${t('privacy.delegate.until', { who: d.delegate, date: longDate(d.expires_at) })} `,
         h('button', { type: 'button', class: 'link-button', testid: 'delegation-revoke', onclick: async () => {
           try { await api('DELETE', `/delegations/${encodeURIComponent(d.id)}`); await loadDelegations(c); } catch (err) { fail(err); }
-        } }, 'Stop'))));
+        } }, t('privacy.delegate.stop')))));
   }
 
   async function loadDelegations(c) {
@@ -245,18 +331,18 @@ export function privacyView() {
     const problems = [];
     let cp = null;
     try {
-      if (seen && seen.verifier_key !== log.verifier_key) problems.push('The log’s signing key changed since you last looked.');
+      if (seen && seen.verifier_key !== log.verifier_key) problems.push(t('privacy.log.key_changed'));
       cp = parseCheckpoint(await openNote(log.checkpoint, log.verifier_key));
-      if (cp.origin !== log.origin) problems.push('The log’s checkpoint names another log.');
+      if (cp.origin !== log.origin) problems.push(t('privacy.log.other_log'));
       if (seen?.size) {
         const before = fromBase64(seen.root);
-        if (cp.size < seen.size) problems.push(`The log is shorter than when you last looked (${cp.size} entries, was ${seen.size}).`);
+        if (cp.size < seen.size) problems.push(t('privacy.log.shorter', { count: cp.size, was: seen.size }));
         else if (!await verifyConsistency(seen.size, cp.size, (log.consistency || []).map(fromBase64), before, cp.root)) {
-          problems.push('The log does not extend the one this browser saw before: past entries may have been changed or removed.');
+          problems.push(t('privacy.log.not_extended'));
         }
       }
     } catch (err) {
-      problems.push(`The log’s checkpoint could not be checked: ${err.message}.`);
+      problems.push(t('privacy.log.unchecked', { reason: err.message }));
     }
     // Each entry is checked on its own; the page then shows one line per
     // sitting (access-history.js), verified when all of its entries are.
@@ -265,15 +351,15 @@ export function privacyView() {
       let e = {};
       try { e = JSON.parse(a.data); } catch { /* shown as unverified */ }
       const ok = Boolean(cp) && await verifyInclusion(await leafHash(a.data), a.index, cp.size, (a.proof || []).map(fromBase64), cp.root);
-      if (!ok) problems.push('An entry in your access history could not be verified.');
+      if (!ok) problems.push(t('privacy.log.entry_unverified'));
       reads.push({ entry: e, actor: a.actor, ok });
     }
     const rows = groupReads(reads).map(sittingRow);
-    clear(accesses, rows.length ? rows : h('li', { class: 'muted' }, 'Nobody but you has read your data.'));
-    logWarning.textContent = problems.length ? `Warning: ${[...new Set(problems)].join(' ')} Tell OpenTeller’s operator and your bank.` : '';
+    clear(accesses, rows.length ? rows : h('li', { class: 'muted' }, t('privacy.log.nobody')));
+    logWarning.textContent = problems.length ? t('privacy.log.warning', { problems: [...new Set(problems)].join(' ') }) : '';
     logWarning.hidden = problems.length === 0;
     if (cp && problems.length === 0) {
-      logStatus.textContent = `Checked against the log’s signed checkpoint of ${cp.size} ${cp.size === 1 ? 'entry' : 'entries'}.`;
+      logStatus.textContent = t('privacy.log.checked', { count: cp.size });
       try {
         localStorage.setItem(seenKey(), JSON.stringify({ size: cp.size, root: toBase64(cp.root), verifier_key: log.verifier_key }));
       } catch { /* private mode: the next visit checks from scratch */ }
@@ -284,7 +370,7 @@ export function privacyView() {
 
   function renderLinks() {
     const list = allLinks;
-    clear(links, list.length ? list.map(linkRow) : h('li', { class: 'muted' }, 'No banks connected.'));
+    clear(links, list.length ? list.map(linkRow) : h('li', { class: 'muted' }, t('privacy.no_banks')));
     renderDisconnectAll();
   }
 
@@ -295,9 +381,9 @@ export function privacyView() {
       clear(receipts, (res.receipts || []).map((r) => {
         const o = r.openteller || {};
         return h('li', { class: 'privacy-receipt', testid: 'receipt', 'data-action': o.action },
-          h('p', {}, h('strong', {}, ACTION_WORDS[o.action] || o.action), ` · ${names[o.institution_id] || 'A bank'} · ${longDate(o.collected_at)}`),
-          h('p', { class: 'muted' }, (o.scopes || []).map((s) => SCOPE_WORDS[s] || s).join(' · ')),
-          h('a', { href: `/app/api/receipts/${encodeURIComponent(r.consentReceiptID)}`, download: '', testid: 'receipt-download' }, 'Download receipt (JSON)'));
+          h('p', {}, h('strong', {}, actionWords(o.action)), ` · ${names[o.institution_id] || t('privacy.a_bank')} · ${longDate(o.collected_at)}`),
+          h('p', { class: 'muted' }, (o.scopes || []).map(scopeWords).join(' · ')),
+          h('a', { href: `/app/api/receipts/${encodeURIComponent(r.consentReceiptID)}`, download: '', testid: 'receipt-download' }, t('privacy.receipt.download')));
       }));
     } catch (err) {
       fail(err);
@@ -306,30 +392,33 @@ export function privacyView() {
 
   const el = h('section', { class: 'main-pane privacy-pane', testid: 'privacy', 'aria-labelledby': 'privacy-title' },
     h('header', { class: 'pane-head' },
-      h('a', { href: '#/', class: 'back', 'aria-label': 'Back to conversations' }, '‹'),
-      h('h1', { id: 'privacy-title' }, 'Privacy center')),
+      h('a', { href: '#/', class: 'back', 'aria-label': t('common.back_to_conversations') }, '‹'),
+      h('h1', { id: 'privacy-title' }, t('list.privacy'))),
     h('div', { class: 'pane-body' },
       problem,
-      h('p', { class: 'muted' }, 'Each bank sends you only what you chose, for as long as you chose. Nothing here is used for advertising, sold or shared.'),
-      h('h2', {}, 'Connected banks'), links, disconnectAll,
-      h('h2', {}, 'Who read your data'), logWarning, accesses, logStatus, explainVerified(),
-      h('h2', {}, 'Your consent receipts'), receipts,
-      h('h2', {}, 'Your data'),
+      h('p', { class: 'muted' }, t('privacy.intro')),
+      h('h2', {}, t('privacy.connected')), links, disconnectAll,
+      h('h2', {}, t('privacy.who_read')), logWarning, accesses, logStatus, explainVerified(),
+      h('h2', {}, t('privacy.receipts')), receipts,
+      h('h2', {}, t('privacy.your_data')),
       clearAll,
-      h('p', {}, 'Download everything OpenTeller holds about you: your profile, connections and consent receipts, every message and update, and who read your data.'),
+      h('p', {}, t('privacy.export.intro')),
       h('p', { class: 'download-links' },
-        h('a', { href: '/app/api/export', download: '', testid: 'export-json' }, 'Everything (JSON)'),
+        h('a', { href: '/app/api/export', download: '', testid: 'export-json' }, t('privacy.export.json')),
         ' · ',
-        h('a', { href: '/app/api/export/transactions.csv', download: '', testid: 'export-csv' }, 'Transactions (CSV)')),
-      h('h2', {}, 'Notifications on this device'),
+        h('a', { href: '/app/api/export/transactions.csv', download: '', testid: 'export-csv' }, t('privacy.export.csv'))),
+      h('h2', {}, t('privacy.notifications')),
       notificationSettings(),
-      h('h2', {}, 'Your account'),
+      h('h2', {}, t('language.label')),
+      languagePicker({ id: 'privacy-language', label: t('language.this_browser') }),
+      h('h2', {}, t('privacy.account')),
       passwordForm({
         prefix: 'account',
         change: (current, next) => api('POST', '/password', { current, new: next }),
-        done: 'Your password is changed. Every other device was signed out.',
+        done: t('privacy.password_changed'),
       }),
-      securityBox()),
+      securityBox(),
+      passkeysBox()),
   );
   loadLinks().then(() => { for (const c of allLinks) if (c.link.status === 'active') loadDelegations(c); });
   loadReceipts();

@@ -3,6 +3,7 @@
 // the same whether or not the address has an account.
 import { h, clear } from '../dom.js';
 import { api } from '../api.js';
+import { language, t } from '../i18n.js';
 
 const MIN_PASSWORD = 10;
 
@@ -17,15 +18,15 @@ function page(title, ...children) {
 export function forgotView() {
   const email = h('input', { id: 'forgot-email', type: 'email', autocomplete: 'email', required: true, testid: 'forgot-email' });
   const error = h('p', { class: 'form-error', role: 'alert', testid: 'forgot-error', hidden: true });
-  const submit = h('button', { type: 'submit', class: 'primary wide', testid: 'forgot-submit' }, 'Send me a link');
+  const submit = h('button', { type: 'submit', class: 'primary wide', testid: 'forgot-submit' }, t('reset.send_link'));
   const form = h('form', { novalidate: true },
-    h('label', { for: email.id }, 'Email address'), email, error, submit);
+    h('label', { for: email.id }, t('auth.email')), email, error, submit);
   const slot = h('div', {}, form);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     error.hidden = true;
     if (!email.value.trim()) {
-      error.textContent = 'Enter the email address you sign in with.';
+      error.textContent = t('reset.missing_email');
       error.hidden = false;
       return;
     }
@@ -33,18 +34,18 @@ export function forgotView() {
     try {
       const res = await api('POST', '/password-reset', { email: email.value.trim() }, { expect401: true });
       clear(slot,
-        h('p', { role: 'status', testid: 'reset-sent' }, res?.message || 'If an account uses that address, a link is on its way.'),
-        h('p', { class: 'muted' }, 'Didn’t get it? Check your spam folder, or ask again in a few minutes.'));
+        h('p', { role: 'status', testid: 'reset-sent' }, language() === 'en' && res?.message ? res.message : t('reset.sent')),
+        h('p', { class: 'muted' }, t('reset.sent_note')));
     } catch (err) {
       error.textContent = err.message;
       error.hidden = false;
       submit.disabled = false;
     }
   });
-  const el = page('Forgot your password?',
-    h('p', { class: 'muted' }, 'We’ll email you a link to choose a new one.'),
+  const el = page(t('auth.forgot'),
+    h('p', { class: 'muted' }, t('reset.intro')),
     slot,
-    h('p', { class: 'switch' }, h('a', { href: '#/signin', testid: 'back-to-signin' }, 'Back to sign in')));
+    h('p', { class: 'switch' }, h('a', { href: '#/signin', testid: 'back-to-signin' }, t('reset.back'))));
   return { el, focus: () => email.focus() };
 }
 
@@ -62,18 +63,18 @@ export function resetView({ token, onReset }) {
     testid: 'reset-password', 'aria-describedby': 'reset-hint',
   });
   const error = h('p', { class: 'form-error', role: 'alert', testid: 'reset-error', hidden: true });
-  const submit = h('button', { type: 'submit', class: 'primary wide', testid: 'reset-submit' }, 'Save new password');
+  const submit = h('button', { type: 'submit', class: 'primary wide', testid: 'reset-submit' }, t('reset.save'));
   const form = h('form', { novalidate: true },
-    h('label', { for: password.id }, 'New password'), password,
-    h('p', { id: 'reset-hint', class: 'hint' }, `At least ${MIN_PASSWORD} characters. A few words you’ll remember work well.`),
+    h('label', { for: password.id }, t('reset.new_password')), password,
+    h('p', { id: 'reset-hint', class: 'hint' }, t('password.hint', { count: MIN_PASSWORD })),
     error, submit);
   const slot = h('div', {}, heldToken ? form : h('p', { class: 'form-error', role: 'alert', testid: 'reset-error' },
-    'This link is incomplete. ', h('a', { href: '#/forgot' }, 'Ask for a new one'), '.'));
+    `${t('reset.incomplete')} `, h('a', { href: '#/forgot' }, t('reset.ask_new')), t('reset.end')));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     error.hidden = true;
     if (password.value.length < MIN_PASSWORD) {
-      error.textContent = `Your password needs at least ${MIN_PASSWORD} characters.`;
+      error.textContent = t('password.too_short', { count: MIN_PASSWORD });
       error.hidden = false;
       password.focus();
       return;
@@ -84,15 +85,15 @@ export function resetView({ token, onReset }) {
       heldToken = '';
       onReset?.();
       clear(slot,
-        h('p', { role: 'status', testid: 'reset-done' }, 'Your password is changed, and every device that was signed in is signed out.'),
-        h('a', { href: '#/signin', class: 'button primary wide', testid: 'reset-signin' }, 'Sign in'));
+        h('p', { role: 'status', testid: 'reset-done' }, t('reset.done')),
+        h('a', { href: '#/signin', class: 'button primary wide', testid: 'reset-signin' }, t('auth.signin')));
     } catch (err) {
       clear(error, err.message);
-      if (err.code === 'reset_link_invalid') error.append(' ', h('a', { href: '#/forgot' }, 'Ask for a new link'), '.');
+      if (err.code === 'reset_link_invalid') error.append(' ', h('a', { href: '#/forgot' }, t('reset.ask_new_link')), t('reset.end'));
       error.hidden = false;
       submit.disabled = false;
     }
   });
-  const el = page('Choose a new password', slot);
+  const el = page(t('reset.choose'), slot);
   return { el, focus: () => password.focus() };
 }

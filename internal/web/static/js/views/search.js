@@ -8,6 +8,7 @@ import { cardTime, formatMoney, longDate } from '../format.js';
 import * as store from '../store.js';
 import { search } from '../search.js';
 import { canLoadEarlier, loadEarlier } from '../history.js';
+import { t } from '../i18n.js';
 
 // marked draws text with the ranges found in <mark>.
 function marked(text, ranges) {
@@ -28,20 +29,20 @@ export function searchPanel({ id, jump }) {
   const panelId = `search-${id}`;
   const button = h('button', {
     type: 'button', class: 'link-button thread-tool', testid: 'search-button', 'aria-expanded': 'false', 'aria-controls': panelId,
-  }, 'Search');
+  }, t('search.button'));
   const input = h('input', {
     type: 'search', id: `${panelId}-input`, testid: 'search-input', autocomplete: 'off', enterkeyhint: 'search',
-    placeholder: 'Merchant, amount or words',
+    placeholder: t('search.placeholder'),
   });
-  const close = h('button', { type: 'button', class: 'link-button', testid: 'search-close' }, 'Close');
+  const close = h('button', { type: 'button', class: 'link-button', testid: 'search-close' }, t('common.close'));
   const status = h('p', { class: 'search-status muted', role: 'status', testid: 'search-status' });
-  const list = h('ol', { class: 'search-results', testid: 'search-results', 'aria-label': 'Matches, newest first' });
-  const backToResults = h('button', { type: 'button', class: 'link-button', testid: 'search-back', hidden: true }, 'Back to the matches');
+  const list = h('ol', { class: 'search-results', testid: 'search-results', 'aria-label': t('search.results') });
+  const backToResults = h('button', { type: 'button', class: 'link-button', testid: 'search-back', hidden: true }, t('search.back'));
   const moreNote = h('p', { class: 'search-more-note muted', testid: 'search-older' });
-  const more = h('button', { type: 'button', class: 'button search-more-button', testid: 'search-load-more' }, 'Load earlier history');
+  const more = h('button', { type: 'button', class: 'button search-more-button', testid: 'search-load-more' }, t('search.load_more'));
   const moreBox = h('div', { class: 'search-more', hidden: true }, moreNote, more);
-  const form = h('form', { class: 'search-form', role: 'search', 'aria-label': 'Search this conversation' },
-    h('label', { for: input.id, class: 'sr-only' }, 'Search merchants, amounts and messages'), input, close);
+  const form = h('form', { class: 'search-form', role: 'search', 'aria-label': t('search.form') },
+    h('label', { for: input.id, class: 'sr-only' }, t('search.label')), input, close);
   const el = h('section', { class: 'thread-search', id: panelId, testid: 'search-panel', hidden: true },
     form, status, list, backToResults, moreBox);
 
@@ -78,14 +79,14 @@ export function searchPanel({ id, jump }) {
         r.money && h('span', { class: `search-result-amount amount ${r.direction === 'credit' ? 'credit' : ''}` },
           r.amountMatched ? h('mark', {}, formatMoney(r.money, r.direction)) : formatMoney(r.money, r.direction))))));
     if (!query) status.textContent = '';
-    else if (!total) status.textContent = `Nothing matches “${query}” in what this device holds.`;
-    else if (total > results.length) status.textContent = `${total} matches; the newest ${results.length} are shown.`;
-    else status.textContent = total === 1 ? '1 match.' : `${total} matches.`;
+    else if (!total) status.textContent = t('search.none', { query });
+    else if (total > results.length) status.textContent = t('search.some', { count: total, shown: results.length });
+    else status.textContent = t('search.all', { count: total });
     const older = Boolean(query) && canLoadEarlier(id);
     moreBox.hidden = !older;
     if (older) {
       const first = store.visibleEvents(id)[0];
-      moreNote.textContent = `Searched back to ${longDate(first?.occurred_at) || 'the oldest update here'}. Older history isn’t on this device yet.`;
+      moreNote.textContent = t('search.back_to', { date: longDate(first?.occurred_at) || t('search.oldest') });
     }
   }
 
@@ -123,7 +124,7 @@ export function searchPanel({ id, jump }) {
     // until the customer wants them back.
     list.hidden = true;
     backToResults.hidden = false;
-    status.textContent = 'Showing the match in the conversation.';
+    status.textContent = t('search.showing');
   });
   backToResults.addEventListener('click', () => {
     list.hidden = false;
@@ -132,12 +133,12 @@ export function searchPanel({ id, jump }) {
   });
   more.addEventListener('click', async () => {
     more.disabled = true;
-    status.textContent = 'Loading earlier history…';
+    status.textContent = t('search.loading');
     try {
       await loadEarlier(id);
       run();
     } catch (err) {
-      status.textContent = `Earlier history couldn’t be loaded: ${err.message}`;
+      status.textContent = t('search.load_failed', { reason: err.message });
     } finally {
       more.disabled = false;
     }

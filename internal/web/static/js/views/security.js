@@ -6,6 +6,7 @@
 import { h, clear } from '../dom.js';
 import { api } from '../api.js';
 import { guarded } from '../reauth.js';
+import { t } from '../i18n.js';
 
 export function securityBox() {
   const box = h('section', { class: 'security', testid: 'security', 'aria-labelledby': 'security-title' });
@@ -20,7 +21,7 @@ export function securityBox() {
 
   function draw(...children) {
     problem.hidden = true;
-    clear(box, h('h3', { id: 'security-title' }, 'Two-step sign-in'), ...children, slot, problem);
+    clear(box, h('h3', { id: 'security-title' }, t('security.title')), ...children, slot, problem);
   }
 
   async function load() {
@@ -36,17 +37,17 @@ export function securityBox() {
 
   function off() {
     draw(
-      h('p', { class: 'muted', testid: 'totp-state', 'data-state': 'off' }, 'Off. With it on, signing in also needs a 6-digit code from an authenticator app on your phone, so your password alone is not enough.'),
-      h('button', { type: 'button', class: 'button', testid: 'totp-setup', onclick: setup }, 'Set up two-step sign-in'));
+      h('p', { class: 'muted', testid: 'totp-state', 'data-state': 'off' }, t('security.off')),
+      h('button', { type: 'button', class: 'button', testid: 'totp-setup', onclick: setup }, t('security.setup')));
   }
 
   function on(left) {
     draw(
       h('p', { class: 'muted', testid: 'totp-state', 'data-state': 'on' },
-        `On. Signing in asks for a code from your authenticator app. ${left} recovery ${left === 1 ? 'code' : 'codes'} left.`),
+        t('security.on', { count: left })),
       h('div', { class: 'confirm-actions' },
-        h('button', { type: 'button', class: 'button', testid: 'totp-new-codes', onclick: newCodes }, 'New recovery codes'),
-        h('button', { type: 'button', class: 'link-button', testid: 'totp-off', onclick: turnOff }, 'Turn off two-step sign-in')));
+        h('button', { type: 'button', class: 'button', testid: 'totp-new-codes', onclick: newCodes }, t('security.new_codes')),
+        h('button', { type: 'button', class: 'link-button', testid: 'totp-off', onclick: turnOff }, t('security.turn_off'))));
   }
 
   async function setup() {
@@ -61,18 +62,18 @@ export function securityBox() {
     });
     const error = h('p', { class: 'form-error', role: 'alert', testid: 'totp-error', hidden: true });
     const form = h('form', { class: 'totp-confirm', novalidate: true },
-      h('label', { for: code.id }, '2. Enter the 6-digit code the app shows'), code,
-      h('p', { class: 'hint', id: 'totp-code-hint' }, 'Two-step sign-in is on once this code is accepted.'),
+      h('label', { for: code.id }, t('security.step2')), code,
+      h('p', { class: 'hint', id: 'totp-code-hint' }, t('security.step2_hint')),
       error,
       h('div', { class: 'confirm-actions' },
-        h('button', { type: 'submit', class: 'primary', testid: 'totp-confirm' }, 'Turn on'),
-        h('button', { type: 'button', class: 'link-button', onclick: load }, 'Cancel')));
+        h('button', { type: 'submit', class: 'primary', testid: 'totp-confirm' }, t('security.turn_on')),
+        h('button', { type: 'button', class: 'link-button', onclick: load }, t('common.cancel'))));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       error.hidden = true;
       try {
         const done = await api('POST', '/totp/confirm', { code: code.value.trim() });
-        showCodes(done.recovery_codes, 'Two-step sign-in is on.');
+        showCodes(done.recovery_codes, t('security.is_on'));
       } catch (err) {
         error.textContent = err.message;
         error.hidden = false;
@@ -80,11 +81,11 @@ export function securityBox() {
       }
     });
     draw(
-      h('p', {}, '1. In your authenticator app, add an account with this key:'),
+      h('p', {}, t('security.step1')),
       h('p', { class: 'secret' }, h('code', { testid: 'totp-secret' }, res.secret)),
-      h('p', { class: 'muted' }, 'If the app is on this device, you can ',
-        h('a', { href: res.uri, testid: 'totp-uri-link' }, 'open it in your authenticator app'),
-        ' instead. The same key as a link:'),
+      h('p', { class: 'muted' }, `${t('security.uri_before')} `,
+        h('a', { href: res.uri, testid: 'totp-uri-link' }, t('security.uri_link')),
+        ` ${t('security.uri_after')}`),
       h('p', { class: 'secret' }, h('code', { testid: 'totp-uri' }, res.uri)),
       form);
     code.focus();
@@ -94,16 +95,16 @@ export function securityBox() {
   function showCodes(codes, said) {
     draw(
       h('p', { role: 'status', testid: 'totp-said' }, said),
-      h('p', {}, 'Keep these recovery codes somewhere safe, apart from your phone. Each signs you in once if you lose your phone. They are shown only now.'),
+      h('p', {}, t('security.keep_codes')),
       h('ul', { class: 'recovery-codes', testid: 'recovery-codes' }, codes.map((c) => h('li', {}, h('code', {}, c)))),
-      h('button', { type: 'button', class: 'button', testid: 'totp-saved', onclick: load }, 'I’ve saved them'));
+      h('button', { type: 'button', class: 'button', testid: 'totp-saved', onclick: load }, t('security.saved')));
   }
 
   async function newCodes() {
     problem.hidden = true;
     try {
       const res = await guarded(() => api('POST', '/totp/recovery-codes'), slot);
-      showCodes(res.recovery_codes, 'Your new recovery codes are ready; the old ones no longer work.');
+      showCodes(res.recovery_codes, t('security.new_ready'));
     } catch (err) { fail(err); }
   }
 

@@ -10,17 +10,18 @@
 // readers hear what the bank says, not every purchase or balance change.
 import { h, clear } from '../dom.js';
 import { api } from '../api.js';
-import { ago, cardName, cardTime, dayKey, dayLabel, formatMoney, longDate, mask, summary, transactionTitle, yourCard, CARD_WORDS, REQUEST_WORDS, SHIPMENT_WORDS } from '../format.js';
+import {
+  actionLabel, ago, capital, cardName, cardTime, cardWords, dayKey, dayLabel, formatMoney, longDate, mask, requestWords, shipmentWords, summary, transactionTitle, yourCard,
+} from '../format.js';
+import { t } from '../i18n.js';
 import { accountNames, NO_NAMES } from '../accounts.js';
 import * as store from '../store.js';
 import { timeline, waiting } from '../timeline.js';
 import { brandMark, loadBrands, paintBrand } from '../brand.js';
-import { SCOPES } from './connect.js';
+import { scopeWords } from './connect.js';
 import { categoryLabel } from '../categories.js';
 import { searchPanel } from './search.js';
 import { askPanel, canAsk, loadPayers, paymentVersion, renderPayment } from './payments.js';
-
-const SCOPE_WORDS = Object.fromEntries(SCOPES);
 
 const NEAR_BOTTOM_PX = 48;
 const RENEW_WINDOW_MS = 14 * 24 * 3600 * 1000; // offer renewal in the last 14 days
@@ -30,7 +31,10 @@ const RENEW_WINDOW_MS = 14 * 24 * 3600 * 1000; // offer renewal in the last 14 d
 // announced one by one.
 const ANNOUNCED = new Set(['message', 'fraud.alert', 'card.status', 'payment.request', 'payment.status', 'rating.request', 'agent.joined', 'agent.left', 'link.expiring', 'link.revoked', 'link.expired']);
 
-const capital = (s) => s.charAt(0).toUpperCase() + s.slice(1);
+// ratingQuestion: "How did Ada do?", or "How did our team do?".
+function ratingQuestion(agent) {
+  return agent ? t('event.rating.question', { agent }) : t('event.rating.question_team');
+}
 
 export function expiringSoon(c) {
   return c?.link?.status === 'active' && c.link.expires_at && new Date(c.link.expires_at) - Date.now() < RENEW_WINDOW_MS;
@@ -40,33 +44,33 @@ export function expiringSoon(c) {
 // event to bring into view first.
 export function threadView({ id, focusSeq = null }) {
   const head = h('header', { class: 'pane-head thread-head' });
-  const strip = h('section', { class: 'balance-strip', testid: 'balance-strip', 'aria-label': 'Balances', hidden: true });
+  const strip = h('section', { class: 'balance-strip', testid: 'balance-strip', 'aria-label': t('thread.balances'), hidden: true });
   // Not a live region: the announcer below says what deserves saying.
-  const cards = h('ol', { class: 'cards', 'aria-label': 'Messages and updates' });
-  const earlier = h('button', { type: 'button', class: 'link-button earlier', testid: 'show-earlier', hidden: true }, 'Show earlier');
+  const cards = h('ol', { class: 'cards', 'aria-label': t('thread.cards') });
+  const earlier = h('button', { type: 'button', class: 'link-button earlier', testid: 'show-earlier', hidden: true }, t('thread.show_earlier'));
   // In the tab order, so that a keyboard can scroll the thread.
-  const scroller = h('div', { class: 'thread-scroll', tabindex: '0', role: 'region', 'aria-label': 'Conversation' }, strip, earlier, cards);
-  const newActivity = h('button', { type: 'button', class: 'new-activity', hidden: true, testid: 'new-activity' }, 'New activity ↓');
+  const scroller = h('div', { class: 'thread-scroll', tabindex: '0', role: 'region', 'aria-label': t('thread.conversation') }, strip, earlier, cards);
+  const newActivity = h('button', { type: 'button', class: 'new-activity', hidden: true, testid: 'new-activity' }, t('thread.new_activity'));
   const body = h('div', { class: 'thread-body' }, scroller, newActivity);
-  const tray = h('section', { class: 'waiting', testid: 'waiting', 'aria-label': 'Waiting for your answer', hidden: true });
+  const tray = h('section', { class: 'waiting', testid: 'waiting', 'aria-label': t('thread.waiting'), hidden: true });
   const announcer = h('p', { class: 'sr-only', role: 'status', 'aria-live': 'polite', testid: 'announcer' });
   const input = h('textarea', {
-    id: 'composer-input', rows: '1', testid: 'composer-input', placeholder: 'Write a message', autocomplete: 'off',
+    id: 'composer-input', rows: '1', testid: 'composer-input', placeholder: t('thread.composer.placeholder_plain'), autocomplete: 'off',
   });
-  const send = h('button', { type: 'submit', class: 'primary', testid: 'composer-send', disabled: true }, 'Send');
+  const send = h('button', { type: 'submit', class: 'primary', testid: 'composer-send', disabled: true }, t('thread.composer.send'));
   const sendError = h('p', { class: 'form-error composer-error', role: 'alert', hidden: true });
-  const inputLabel = h('label', { for: input.id, class: 'sr-only' }, 'Message');
+  const inputLabel = h('label', { for: input.id, class: 'sr-only' }, t('thread.composer.label_plain'));
   // The persistent menu: what a customer most often wants from a bank.
   const menuButton = h('button', {
     type: 'button', class: 'menu-button', testid: 'menu-button', 'aria-haspopup': 'true', 'aria-expanded': 'false', 'aria-controls': `menu-${id}`,
-  }, h('span', { 'aria-hidden': 'true' }, '☰'), h('span', { class: 'sr-only' }, 'Menu'));
+  }, h('span', { 'aria-hidden': 'true' }, '☰'), h('span', { class: 'sr-only' }, t('thread.menu.button')));
   const menuItem = (label, testid, onclick) => h('li', {}, h('button', { type: 'button', class: 'menu-item', testid, onclick }, label));
   const menu = h('ul', { class: 'menu', id: `menu-${id}`, testid: 'menu', hidden: true },
-    menuItem('Balance', 'menu-balance', () => request('balance')),
-    menuItem('Recent transactions', 'menu-transactions', () => request('recent_transactions')),
-    menuItem('Talk to a person', 'menu-human', () => request('human')),
-    menuItem('Ask someone to pay you', 'menu-ask-payment', () => { toggleMenu(false); ask.open(); }),
-    menuItem('Privacy', 'menu-privacy', () => { location.hash = '#/privacy'; }));
+    menuItem(t('thread.menu.balance'), 'menu-balance', () => request('balance')),
+    menuItem(t('thread.menu.transactions'), 'menu-transactions', () => request('recent_transactions')),
+    menuItem(t('thread.menu.human'), 'menu-human', () => request('human')),
+    menuItem(t('thread.menu.ask_payment'), 'menu-ask-payment', () => { toggleMenu(false); ask.open(); }),
+    menuItem(t('thread.menu.privacy'), 'menu-privacy', () => { location.hash = '#/privacy'; }));
   // Asking for money is offered where the bank can pass it on (payments.js).
   const askItem = menu.querySelector('[data-testid="menu-ask-payment"]').closest('li');
   askItem.hidden = true;
@@ -117,7 +121,7 @@ export function threadView({ id, focusSeq = null }) {
     const privacy = menu.querySelector('[data-testid="menu-privacy"]')?.closest('li') || null;
     const spoken = store.visibleEvents(id).some((e) => e.author === 'customer');
     const items = [];
-    if (bankMenu.get_started && !spoken) items.push(menuItem('Get started', 'menu-get-started', () => tapMenu(bankMenu.get_started)));
+    if (bankMenu.get_started && !spoken) items.push(menuItem(t('thread.menu.get_started'), 'menu-get-started', () => tapMenu(bankMenu.get_started)));
     for (const it of bankMenu.items || []) {
       items.push(it.url
         ? h('li', {}, h('a', { class: 'button menu-item', testid: 'menu-bank-link', href: it.url, target: '_blank', rel: 'noopener noreferrer' }, it.title))
@@ -132,7 +136,7 @@ export function threadView({ id, focusSeq = null }) {
   async function request(kind) {
     toggleMenu(false);
     showError('');
-    const name = store.conversation(id)?.institution?.name || 'your bank';
+    const name = store.conversation(id)?.institution?.name || t('thread.your_bank');
     try {
       const res = await api('POST', `/conversations/${encodeURIComponent(id)}/requests`, { kind });
       if (kind === 'balance') {
@@ -143,11 +147,11 @@ export function threadView({ id, focusSeq = null }) {
           const asked = Date.now();
           awaitingBalance = asked;
           requestStatus.textContent = res.last_known?.length
-            ? `Showing your last known balance. Asking ${name} for a fresh one…`
-            : `Asking ${name} for your balance…`;
+            ? t('thread.balance.last_known', { bank: name })
+            : t('thread.balance.asking', { bank: name });
           requestStatus.hidden = false;
           setTimeout(() => {
-            if (awaitingBalance === asked) requestStatus.textContent = `${name} hasn’t answered yet. The balance shown is the last one it sent.`;
+            if (awaitingBalance === asked) requestStatus.textContent = t('thread.balance.no_answer', { bank: name });
           }, 20000);
         }
       }
@@ -276,40 +280,40 @@ export function threadView({ id, focusSeq = null }) {
 
   function renderHead() {
     const c = store.conversation(id);
-    const name = c?.institution?.name || 'Your bank';
+    const name = c?.institution?.name || t('thread.your_bank_title');
     const status = c?.link?.status || '';
     const dead = status === 'revoked' || status === 'expired';
-    let statusText = { active: 'Connected', revoked: 'Disconnected', expired: 'Access expired' }[status] || status;
-    if (status === 'active' && c.link.expires_at) statusText += ` · until ${longDate(c.link.expires_at)}`;
-    if (!c) statusText = store.session.caughtUp ? 'This conversation wasn’t found.' : 'Loading…';
+    let statusText = ['active', 'revoked', 'expired'].includes(status) ? t(`thread.link_status.${status}`) : status;
+    if (status === 'active' && c.link.expires_at) statusText = t('thread.link_status.active_until', { date: longDate(c.link.expires_at) });
+    if (!c) statusText = store.session.caughtUp ? t('thread.not_found') : t('app.loading');
     clear(head,
-      h('a', { href: '#/', class: 'back', 'aria-label': 'Back to conversations' }, '‹'),
+      h('a', { href: '#/', class: 'back', 'aria-label': t('common.back_to_conversations') }, '‹'),
       brandMark(c?.institution?.id, name),
       h('div', { class: 'thread-title' },
         h('h1', {}, name),
         h('p', { class: `link-status ${dead ? 'dead' : ''}`, testid: 'link-status' }, statusText)),
-      c && h('a', { href: `#/c/${encodeURIComponent(id)}/insights`, class: 'link-button thread-tool', testid: 'insights-link' }, 'Insights'),
+      c && h('a', { href: `#/c/${encodeURIComponent(id)}/insights`, class: 'link-button thread-tool', testid: 'insights-link' }, t('thread.insights')),
       c && search.button,
       (status === 'expired' || expiringSoon(c)) &&
-        h('button', { type: 'button', class: 'link-button', testid: 'renew', onclick: renew }, 'Renew for 90 days'),
+        h('button', { type: 'button', class: 'link-button', testid: 'renew', onclick: renew }, t('thread.renew_90')),
       status === 'active' && !confirming &&
-        h('button', { type: 'button', class: 'link-button', testid: 'disconnect', onclick: () => { confirming = true; renderHead(); } }, 'Disconnect'),
+        h('button', { type: 'button', class: 'link-button', testid: 'disconnect', onclick: () => { confirming = true; renderHead(); } }, t('thread.disconnect')),
     );
     paintBrand(head, c?.institution?.id);
     if (revokeError && !confirming) head.append(h('p', { class: 'form-error', role: 'alert' }, revokeError));
     if (status === 'active' && confirming) {
-      head.append(h('div', { class: 'confirm', role: 'alertdialog', 'aria-label': `Disconnect ${name}` },
-        h('p', {}, `Disconnect ${name}? Its balances and transactions will be deleted from OpenTeller, and it can no longer send you anything here.`),
+      head.append(h('div', { class: 'confirm', role: 'alertdialog', 'aria-label': t('thread.disconnect_bank', { bank: name }) },
+        h('p', {}, t('thread.disconnect_confirm', { bank: name })),
         revokeError && h('p', { class: 'form-error', role: 'alert' }, revokeError),
         h('div', { class: 'confirm-actions' },
-          h('button', { type: 'button', class: 'danger', testid: 'disconnect-confirm', onclick: revoke }, 'Disconnect'),
-          h('button', { type: 'button', class: 'link-button', onclick: () => { confirming = false; revokeError = ''; renderHead(); } }, 'Cancel'))));
+          h('button', { type: 'button', class: 'danger', testid: 'disconnect-confirm', onclick: revoke }, t('thread.disconnect')),
+          h('button', { type: 'button', class: 'link-button', onclick: () => { confirming = false; revokeError = ''; renderHead(); } }, t('common.cancel')))));
     }
     input.disabled = dead || !c;
     menuButton.disabled = dead || !c;
     if (menuButton.disabled) toggleMenu(false);
-    input.placeholder = dead ? 'This bank is no longer connected' : `Message ${name}`;
-    inputLabel.textContent = `Message ${name}`;
+    input.placeholder = dead ? t('thread.composer.dead') : t('thread.composer.placeholder', { bank: name });
+    inputLabel.textContent = t('thread.composer.label', { bank: name });
     updateSend();
   }
 
@@ -320,9 +324,9 @@ export function threadView({ id, focusSeq = null }) {
     clear(strip, balances.map((e) => {
       const d = e.data;
       return h('div', { class: 'balance', 'data-account': d.account_id },
-        h('p', { class: 'balance-name' }, d.account_name || 'Account', d.mask ? h('span', { class: 'mask' }, ` ${mask(d.mask)}`) : null),
-        h('p', { class: 'balance-available' }, formatMoney(d.available), h('span', { class: 'muted' }, ' available')),
-        h('p', { class: 'balance-meta muted' }, `Current ${formatMoney(d.current)} · updated ${ago(e.occurred_at)}`),
+        h('p', { class: 'balance-name' }, d.account_name || t('thread.account'), d.mask ? h('span', { class: 'mask' }, ` ${mask(d.mask)}`) : null),
+        h('p', { class: 'balance-available' }, formatMoney(d.available), h('span', { class: 'muted' }, ` ${t('thread.available')}`)),
+        h('p', { class: 'balance-meta muted' }, t('thread.balance_meta', { amount: formatMoney(d.current), ago: ago(e.occurred_at) })),
       );
     }));
   }
@@ -392,7 +396,7 @@ export function threadView({ id, focusSeq = null }) {
   function refreshWaiting() {
     const dead = ['revoked', 'expired'].includes(store.conversation(id)?.link?.status);
     const items = dead ? [] : waiting(store.visibleEvents(id), (seq) => store.answerTo(id, seq));
-    const name = store.conversation(id)?.institution?.name || 'your bank';
+    const name = store.conversation(id)?.institution?.name || t('thread.your_bank');
     const key = JSON.stringify(items.map((i) => [i.kind, i.event.seq]));
     if (tray.dataset.items !== key) {
       tray.dataset.items = key;
@@ -400,16 +404,16 @@ export function threadView({ id, focusSeq = null }) {
         const e = i.event;
         const d = e.data || {};
         if (i.kind === 'question') {
-          return h('div', { class: 'quick-replies', role: 'group', 'aria-label': `Answer ${name}`, testid: 'quick-replies', 'data-reply-to': e.seq },
+          return h('div', { class: 'quick-replies', role: 'group', 'aria-label': t('thread.answer_bank', { bank: name }), testid: 'quick-replies', 'data-reply-to': e.seq },
             d.quick_replies.map((r) => replyButton(e.seq, r, 'chip')));
         }
         const text = i.kind === 'alert' ? summary(e)
-          : i.kind === 'rating' ? `How did ${d.agent || 'our team'} do?`
+          : i.kind === 'rating' ? ratingQuestion(d.agent)
             : i.kind === 'payment' ? summary(e)
-            : `${capital(yourCard(d.card_last4, d.account_name))} is ${CARD_WORDS[d.status] || d.status}`;
+            : capital(t('thread.card_is', { card: yourCard(d.card_last4, d.account_name), status: cardWords(d.status) }));
         return h('button', { type: 'button', class: `waiting-item waiting-${i.kind}`, testid: `waiting-${i.kind}`, 'data-action': 'jump', 'data-seq': e.seq, 'data-key': `seq:${e.seq}` },
           h('span', { class: 'waiting-text' }, text),
-          h('span', { class: 'waiting-go' }, i.kind === 'rating' ? 'Rate' : i.kind === 'payment' ? 'Pay' : 'Answer'));
+          h('span', { class: 'waiting-go' }, t(i.kind === 'rating' ? 'thread.waiting_go.rate' : i.kind === 'payment' ? 'thread.waiting_go.pay' : 'thread.waiting_go.answer')));
       }));
     }
     // Watch the cards themselves: a card drawn afresh (answered, expired)
@@ -446,10 +450,12 @@ export function threadView({ id, focusSeq = null }) {
     requestAnimationFrame(() => { announcer.textContent = text; });
   }
   function announcement(e) {
-    const name = store.conversation(id)?.institution?.name || 'Your bank';
-    if (e.type === 'message') return `${e.author === 'agent' ? e.data?.agent || name : name}: ${String(e.data?.text ?? '').slice(0, 200)}`;
-    if (e.type === 'card.status') return `${name}: ${yourCard(e.data?.card_last4, e.data?.account_name)} is ${CARD_WORDS[e.data?.status] || e.data?.status}.`;
-    return e.author === 'platform' ? summary(e) : `${name}: ${summary(e)}`;
+    const name = store.conversation(id)?.institution?.name || t('thread.your_bank_title');
+    if (e.type === 'message') return t('thread.announce.said', { who: e.author === 'agent' ? e.data?.agent || name : name, text: String(e.data?.text ?? '').slice(0, 200) });
+    if (e.type === 'card.status') {
+      return t('thread.announce.card', { bank: name, card: yourCard(e.data?.card_last4, e.data?.account_name), status: cardWords(e.data?.status) });
+    }
+    return e.author === 'platform' ? summary(e) : t('thread.announce.said', { who: name, text: summary(e) });
   }
 
   // History: older events a page at a time, kept where the reader is.
@@ -494,7 +500,7 @@ export function threadView({ id, focusSeq = null }) {
     refreshWaiting();
     if (balanceAsked) {
       balanceAsked = false;
-      announce(`Your balance: ${store.latestBalances(id).map((e) => summary(e)).join('; ')}.`);
+      announce(t('thread.announce.balance', { balances: store.latestBalances(id).map((e) => summary(e)).join('; ') }));
     }
     flushAnnouncements();
     if (follow) toBottom();
@@ -518,7 +524,7 @@ export function threadView({ id, focusSeq = null }) {
     }
     if (change.type === 'balances' && change.conversationId === id) return renderStrip();
     if (change.type === 'typing' && change.conversationId === id) {
-      typingLine.textContent = `${change.who || 'Your bank'} is typing…`;
+      typingLine.textContent = t('thread.typing', { who: change.who || t('thread.your_bank_title') });
       typingLine.hidden = false;
       clearTimeout(typingTimer);
       typingTimer = setTimeout(() => { typingLine.hidden = true; }, 6000);
@@ -621,14 +627,14 @@ export function threadView({ id, focusSeq = null }) {
 function balancesCard(item, today) {
   const last = item.events.reduce((a, b) => (b.seq > a.seq ? b : a));
   return h('li', { class: 'card balance-card', testid: 'balance-card', 'data-seq': item.seq, 'data-day': item.day },
-    h('p', {}, h('strong', {}, today ? 'Your balances' : 'Balances at the end of the day')),
+    h('p', {}, h('strong', {}, t(today ? 'event.balances.today' : 'event.balances.end_of_day'))),
     h('ul', { class: 'balance-lines' }, item.events.map((e) => {
       const d = e.data || {};
       return h('li', { class: 'balance-line' },
-        h('span', {}, d.account_name || 'Account', d.mask ? ` ${mask(d.mask)}` : ''),
-        h('span', { class: 'balance-line-amount' }, `${formatMoney(d.available)} available`));
+        h('span', {}, d.account_name || t('thread.account'), d.mask ? ` ${mask(d.mask)}` : ''),
+        h('span', { class: 'balance-line-amount' }, t('event.balance.available', { amount: formatMoney(d.available) })));
     })),
-    h('time', { class: 'card-time', datetime: last.occurred_at }, `Updated ${cardTime(last.occurred_at)}`));
+    h('time', { class: 'card-time', datetime: last.occurred_at }, t('event.updated', { time: cardTime(last.occurred_at) })));
 }
 
 // replyButton is a quick reply or a button that answers the bank's
@@ -659,15 +665,15 @@ export function renderEvent(e, { conversationId = null, names = NO_NAMES } = {})
           when),
         h('div', { class: 'txn-side' },
           h('p', { class: `amount ${credit ? 'credit' : 'debit'}` },
-            h('span', { class: 'sr-only' }, credit ? 'Money in: ' : 'Money out: '),
+            h('span', { class: 'sr-only' }, `${t(credit ? 'event.money_in' : 'event.money_out')} `),
             formatMoney(d.amount, credit ? 'credit' : 'debit')),
-          pending && h('span', { class: 'pill', testid: 'pending-pill' }, 'Pending')),
+          pending && h('span', { class: 'pill', testid: 'pending-pill' }, t('event.pending'))),
       );
     }
     case 'balance.updated':
       return h('li', { class: 'card balance-card', testid: 'balance-card', 'data-seq': e.seq },
-        h('p', {}, h('strong', {}, 'Balance updated'), ` · ${d.account_name || 'Account'}`, d.mask ? ` ${mask(d.mask)}` : ''),
-        h('p', { class: 'muted' }, `${formatMoney(d.available)} available · ${formatMoney(d.current)} current`),
+        h('p', {}, h('strong', {}, t('event.balance.updated')), ` · ${d.account_name || t('thread.account')}`, d.mask ? ` ${mask(d.mask)}` : ''),
+        h('p', { class: 'muted' }, t('event.balance.line', { available: formatMoney(d.available), current: formatMoney(d.current) })),
         when);
     case 'message':
     case 'customer.message': {
@@ -684,15 +690,15 @@ export function renderEvent(e, { conversationId = null, names = NO_NAMES } = {})
     }
     case 'customer.request':
       return h('li', { class: 'bubble mine request', testid: 'request-bubble', 'data-seq': e.seq, 'data-author': 'customer', 'data-kind': d.kind },
-        h('p', { class: 'bubble-text' }, REQUEST_WORDS[d.kind] || 'A request'),
+        h('p', { class: 'bubble-text' }, requestWords(d.kind) || t('event.a_request')),
         when);
     case 'fraud.response':
       return h('li', { class: 'bubble mine', testid: 'answer-bubble', 'data-seq': e.seq, 'data-author': 'customer' },
-        h('p', { class: 'bubble-text' }, d.label || d.action),
+        h('p', { class: 'bubble-text' }, actionLabel(d.action, d.label)),
         when);
     case 'card.action':
       return h('li', { class: 'bubble mine', testid: 'card-action-bubble', 'data-seq': e.seq, 'data-author': 'customer' },
-        h('p', { class: 'bubble-text' }, d.label || d.action),
+        h('p', { class: 'bubble-text' }, actionLabel(d.action, d.label)),
         when);
     case 'payment.request':
     case 'payment.authorize':
@@ -705,16 +711,15 @@ export function renderEvent(e, { conversationId = null, names = NO_NAMES } = {})
       return fraudCard(e, conversationId ? store.answerTo(conversationId, e.seq) : null, Boolean(conversationId), when, names);
     case 'rating.request': {
       const answer = conversationId ? store.answerTo(conversationId, e.seq) : null;
-      const who = d.agent || 'our team';
       return h('li', { class: 'card rating', testid: 'rating-card', 'data-seq': e.seq, 'data-state': answer ? 'rated' : 'open' },
-        h('p', { class: 'txn-title' }, `How did ${who} do?`),
+        h('p', { class: 'txn-title' }, ratingQuestion(d.agent)),
         answer
-          ? h('p', { testid: 'rating-thanks' }, `You rated ${answer.data?.score}/5. Thank you.`)
+          ? h('p', { testid: 'rating-thanks' }, t('event.rating.thanks', { score: answer.data?.score }))
           : conversationId && [
-            h('label', { class: 'sr-only', for: `rating-comment-${e.seq}` }, 'A comment, if you like'),
-            h('textarea', { id: `rating-comment-${e.seq}`, rows: '2', placeholder: 'A comment, if you like', testid: 'rating-comment' }),
-            h('div', { class: 'alert-actions', role: 'group', 'aria-label': 'Your rating, 1 to 5' },
-              [1, 2, 3, 4, 5].map((n) => h('button', { type: 'button', class: 'button', 'data-action': 'rate', 'data-score': n, testid: `rate-${n}`, 'aria-label': `${n} of 5` }, '★'.repeat(n)))),
+            h('label', { class: 'sr-only', for: `rating-comment-${e.seq}` }, t('event.rating.comment')),
+            h('textarea', { id: `rating-comment-${e.seq}`, rows: '2', placeholder: t('event.rating.comment'), testid: 'rating-comment' }),
+            h('div', { class: 'alert-actions', role: 'group', 'aria-label': t('event.rating.group') },
+              [1, 2, 3, 4, 5].map((n) => h('button', { type: 'button', class: 'button', 'data-action': 'rate', 'data-score': n, testid: `rate-${n}`, 'aria-label': t('event.rating.stars', { score: n }) }, '★'.repeat(n)))),
           ],
         when);
     }
@@ -725,60 +730,62 @@ export function renderEvent(e, { conversationId = null, names = NO_NAMES } = {})
     case 'receipt': {
       const row = (label, money, cls) => money && h('div', { class: `receipt-row ${cls || ''}` }, h('span', {}, label), h('span', {}, formatMoney(money)));
       return h('li', { class: 'card receipt', testid: 'receipt-card', 'data-seq': e.seq },
-        h('p', { class: 'txn-title' }, d.merchant?.name || 'Receipt'),
-        h('p', { class: 'muted' }, `Order ${d.order_number}`),
+        h('p', { class: 'txn-title' }, d.merchant?.name || t('event.receipt.title')),
+        h('p', { class: 'muted' }, t('event.order', { number: d.order_number })),
         h('ul', { class: 'receipt-items' }, (d.items || []).map((it) =>
           h('li', { class: 'receipt-row' }, h('span', {}, `${it.quantity} × ${it.name}`), h('span', {}, formatMoney(it.total))))),
-        row('Subtotal', d.subtotal), row('Shipping', d.shipping), row('Tax', d.tax), row('Total', d.total, 'receipt-total'),
-        h('p', { class: 'muted' }, `Paid with ${d.payment?.brand || 'card'} ${mask(d.payment?.last4 || '')}`, d.address ? ` · Ships to ${d.address}` : ''),
+        row(t('event.receipt.subtotal'), d.subtotal), row(t('event.receipt.shipping'), d.shipping), row(t('event.receipt.tax'), d.tax),
+        row(t('event.receipt.total'), d.total, 'receipt-total'),
+        h('p', { class: 'muted' }, t('event.receipt.paid_with', { brand: d.payment?.brand || t('event.receipt.card'), mask: mask(d.payment?.last4 || '') }),
+          d.address ? ` · ${t('event.receipt.ships_to', { address: d.address })}` : ''),
         when);
     }
     case 'shipment.updated': {
       const steps = (d.timeline || []).slice().sort((a, b) => String(b.at).localeCompare(String(a.at)));
       return h('li', { class: 'card shipment', testid: 'shipment-card', 'data-seq': e.seq, 'data-shipment': d.shipment_id, 'data-status': d.status },
         h('p', { class: 'txn-title' }, `${d.carrier} · ${d.tracking_number}`),
-        h('p', {}, h('span', { class: `pill shipment-${d.status}` }, SHIPMENT_WORDS[d.status] || d.status),
-          d.estimated_delivery && d.status !== 'delivered' ? ` Expected ${longDate(d.estimated_delivery)}` : ''),
+        h('p', {}, h('span', { class: `pill shipment-${d.status}` }, shipmentWords(d.status)),
+          d.estimated_delivery && d.status !== 'delivered' ? ` ${t('event.shipment.expected', { date: longDate(d.estimated_delivery) })}` : ''),
         steps.length > 0 && h('ol', { class: 'shipment-timeline' }, steps.map((s) =>
           h('li', {}, h('span', {}, s.description), h('span', { class: 'muted' }, [cardTime(s.at), s.location].filter(Boolean).join(' · '))))),
         when);
     }
     case 'agent.joined':
       return h('li', { class: 'notice', testid: 'agent-joined', 'data-seq': e.seq },
-        h('p', {}, `${d.agent || 'Someone from your bank'} joined the conversation.`), when);
+        h('p', {}, t('event.agent_joined', { agent: d.agent || t('event.someone_from_bank') })), when);
     case 'agent.left':
       return h('li', { class: 'notice', testid: 'agent-left', 'data-seq': e.seq },
-        h('p', {}, `${d.agent || 'Your bank’s person'} handed you back to the bank’s assistant.`), when);
+        h('p', {}, t('event.agent_left', { agent: d.agent || t('event.bank_person') })), when);
     case 'history.cleared':
       return h('li', { class: 'notice', testid: 'cleared-notice', 'data-seq': e.seq },
-        h('p', {}, d.everything ? 'You cleared all your history on OpenTeller.' : 'You cleared this conversation’s history.'),
-        h('p', { class: 'muted' }, 'Everything before this was deleted for good, with the key that protected it.'),
+        h('p', {}, t(d.everything ? 'event.cleared.everything' : 'event.cleared.conversation')),
+        h('p', { class: 'muted' }, t('event.cleared.note')),
         when);
     case 'link.narrowed':
       return h('li', { class: 'notice', testid: 'narrowed-notice', 'data-seq': e.seq },
-        h('p', {}, `You stopped sharing: ${(d.removed || []).map((s) => SCOPE_WORDS[s] || s).join(', ')}.`),
-        h('p', { class: 'muted' }, 'What the bank had sent under it was deleted from OpenTeller.'),
+        h('p', {}, t('event.narrowed', { scopes: (d.removed || []).map(scopeWords).join(', ') })),
+        h('p', { class: 'muted' }, t('event.narrowed.note')),
         when);
     case 'link.expiring':
       return h('li', { class: 'notice', testid: 'expiring-notice', 'data-seq': e.seq },
-        h('p', {}, `This connection ends on ${longDate(d.expires_at)}, as you chose.`),
-        h('p', { class: 'muted' }, 'Renew it to keep getting updates here without a gap, or let it end: what the bank sent is then deleted.'),
-        h('button', { type: 'button', class: 'button', testid: 'notice-renew', 'data-action': 'renew' }, 'Renew for 90 days'),
+        h('p', {}, t('event.expiring', { date: longDate(d.expires_at) })),
+        h('p', { class: 'muted' }, t('event.expiring.note')),
+        h('button', { type: 'button', class: 'button', testid: 'notice-renew', 'data-action': 'renew' }, t('thread.renew_90')),
         when);
     case 'link.expired':
       return h('li', { class: 'notice', testid: 'expired-notice', 'data-seq': e.seq },
-        h('p', {}, 'This connection ended, as you chose when you made it.'),
-        h('p', { class: 'muted' }, 'What the bank had sent was deleted from OpenTeller. Renew to let it send you updates again.'),
+        h('p', {}, t('event.expired')),
+        h('p', { class: 'muted' }, t('event.expired.note')),
         when);
     case 'link.revoked': {
       const byBank = d.ended_by === 'institution';
       return h('li', { class: 'notice', testid: 'revoked-notice', 'data-seq': e.seq },
-        h('p', {}, byBank ? 'The bank ended this connection.' : 'You disconnected this bank.'),
-        h('p', { class: 'muted' }, 'Its balances and transactions were deleted from OpenTeller. Nothing more will arrive here unless you connect again.'),
+        h('p', {}, t(byBank ? 'event.revoked.by_bank' : 'event.revoked')),
+        h('p', { class: 'muted' }, t('event.revoked.note')),
         when);
     }
     default:
-      return h('li', { class: 'card unknown muted', 'data-seq': e.seq }, 'An update this version of OpenTeller can’t show yet.', when);
+      return h('li', { class: 'card unknown muted', 'data-seq': e.seq }, t('event.unknown'), when);
   }
 }
 
@@ -787,33 +794,33 @@ export function renderEvent(e, { conversationId = null, names = NO_NAMES } = {})
 // what was answered, by whom and when.
 function fraudCard(e, answer, live, when, names) {
   const d = e.data || {};
-  const t = d.transaction || {};
+  const txn = d.transaction || {};
   const expired = !answer && d.expires_at && new Date(d.expires_at) <= new Date();
   const state = answer ? 'answered' : expired ? 'expired' : 'open';
-  const where = [t.merchant?.city, t.merchant?.country].filter(Boolean).join(', ');
+  const where = [txn.merchant?.city, txn.merchant?.country].filter(Boolean).join(', ');
   let footer;
   if (answer) {
     footer = h('p', { class: 'alert-answer', testid: 'alert-answer' },
-      `You answered “${answer.data?.label || answer.data?.action}” · ${cardTime(answer.data?.answered_at || answer.occurred_at)}`);
+      t('event.fraud.answered', { answer: actionLabel(answer.data?.action, answer.data?.label), time: cardTime(answer.data?.answered_at || answer.occurred_at) }));
   } else if (expired) {
     footer = h('p', { class: 'muted', testid: 'alert-expired' },
-      `This alert expired at ${cardTime(d.expires_at)}. If you don’t recognise the payment, call the number on the back of your card.`);
+      t('event.fraud.expired', { time: cardTime(d.expires_at) }));
   } else {
     footer = [
       live && h('div', { class: 'alert-actions' }, (d.actions || []).map((a) => h('button', {
         type: 'button', class: `button ${a.style === 'danger' ? 'danger' : a.style === 'primary' ? 'primary' : ''}`,
         'data-action': 'answer', 'data-choice': a.id, testid: `alert-action-${a.id}`,
-      }, a.label))),
-      d.expires_at && h('p', { class: 'muted alert-expiry' }, `Answer by ${cardTime(d.expires_at)}`),
+      }, actionLabel(a.id, a.label)))),
+      d.expires_at && h('p', { class: 'muted alert-expiry' }, t('event.fraud.answer_by', { time: cardTime(d.expires_at) })),
     ];
   }
-  return h('li', { class: `card fraud fraud-${state}`, testid: 'fraud-card', 'data-seq': e.seq, 'data-state': state, 'aria-label': 'Fraud alert' },
-    h('p', { class: 'fraud-title' }, 'Is this you?'),
+  return h('li', { class: `card fraud fraud-${state}`, testid: 'fraud-card', 'data-seq': e.seq, 'data-state': state, 'aria-label': t('event.fraud.label') },
+    h('p', { class: 'fraud-title' }, t('event.fraud.title')),
     h('div', { class: 'txn' },
       h('div', { class: 'txn-main' },
-        h('p', { class: 'txn-title' }, t.merchant?.name || 'Card payment'),
-        h('p', { class: 'txn-meta muted' }, [where, t.card_last4 && cardName(t.card_last4, names.account(t.account_id) || names.card(t.card_last4)), t.at && cardTime(t.at)].filter(Boolean).join(' · '))),
-      h('p', { class: 'amount debit' }, formatMoney(t.amount, 'debit'))),
+        h('p', { class: 'txn-title' }, txn.merchant?.name || transactionTitle({})),
+        h('p', { class: 'txn-meta muted' }, [where, txn.card_last4 && cardName(txn.card_last4, names.account(txn.account_id) || names.card(txn.card_last4)), txn.at && cardTime(txn.at)].filter(Boolean).join(' · '))),
+      h('p', { class: 'amount debit' }, formatMoney(txn.amount, 'debit'))),
     d.reason && h('p', { class: 'fraud-reason' }, d.reason),
     footer,
     when);
@@ -825,20 +832,21 @@ function fraudCard(e, answer, live, when, names) {
 // was asked, until the bank answers with the card's new status.
 function cardStatusCard(e, answer, live, when) {
   const d = e.data || {};
-  const words = CARD_WORDS[d.status] || d.status;
+  const words = cardWords(d.status);
   const actions = !answer && live && d.actions?.length > 0;
   return h('li', { class: `card card-status card-${d.status}`, testid: 'card-status', 'data-seq': e.seq, 'data-card': d.card_id, 'data-status': d.status, 'data-last4': d.card_last4, 'aria-label': cardName(d.card_last4, d.account_name) },
     h('div', { class: 'txn' },
       h('div', { class: 'txn-main' },
         h('p', { class: 'txn-title' }, cardName(d.card_last4, d.account_name)),
-        d.replaces_last4 && h('p', { class: 'txn-meta muted' }, `Replaces your card ${mask(d.replaces_last4)}`)),
-      h('span', { class: `pill card-pill card-pill-${d.status}`, testid: 'card-status-words' }, words.charAt(0).toUpperCase() + words.slice(1))),
-    d.status === 'ordered' && d.expected_by && h('p', { class: 'muted' }, `Expected by ${longDate(`${d.expected_by}T12:00:00`)}`),
+        d.replaces_last4 && h('p', { class: 'txn-meta muted' }, t('event.card.replaces', { mask: mask(d.replaces_last4) }))),
+      h('span', { class: `pill card-pill card-pill-${d.status}`, testid: 'card-status-words' }, capital(words))),
+    d.status === 'ordered' && d.expected_by && h('p', { class: 'muted' }, t('event.card.expected_by', { date: longDate(`${d.expected_by}T12:00:00`) })),
     d.note && h('p', { class: 'card-note' }, d.note),
     actions && h('div', { class: 'alert-actions' }, d.actions.map((a) => h('button', {
       type: 'button', class: `button ${a.style === 'danger' ? 'danger' : a.style === 'primary' ? 'primary' : ''}`,
       'data-action': 'card', 'data-choice': a.id, testid: `card-action-${a.id}`,
-    }, a.label))),
-    answer && h('p', { class: 'alert-answer', testid: 'card-answer' }, `You chose “${answer.data?.label || answer.data?.action}” · ${cardTime(answer.data?.answered_at || answer.occurred_at)}`),
+    }, actionLabel(a.id, a.label)))),
+    answer && h('p', { class: 'alert-answer', testid: 'card-answer' },
+      t('event.card.chose', { answer: actionLabel(answer.data?.action, answer.data?.label), time: cardTime(answer.data?.answered_at || answer.occurred_at) })),
     when);
 }
