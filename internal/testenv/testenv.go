@@ -123,11 +123,20 @@ func SQLite(t testing.TB) *sqlite.Store {
 }
 
 // Fixture returns the path of a file under shared/fixtures, the test data
-// nobody here wrote, found by walking up from the working directory (it
-// sits beside the repository). It skips the test when the fixtures are not
-// there, and fails it when they are but the file is not.
+// nobody here wrote. OPENTELLER_TEST_FIXTURES names the directory, as the
+// other OPENTELLER_TEST_ variables name services: when it is set, a missing
+// directory or file fails the test (.ci/run sets it whenever the fixtures
+// sit beside the clone). Unset, the directory is found by walking up from
+// the working directory, and the test skips when there is none.
 func Fixture(t testing.TB, parts ...string) string {
 	t.Helper()
+	if root := os.Getenv("OPENTELLER_TEST_FIXTURES"); root != "" {
+		path := filepath.Join(append([]string{root}, parts...)...)
+		if _, err := os.Stat(path); err != nil {
+			t.Fatalf("fixture (OPENTELLER_TEST_FIXTURES is set): %v", err)
+		}
+		return path
+	}
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatalf("getwd: %v", err)
@@ -143,7 +152,7 @@ func Fixture(t testing.TB, parts ...string) string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Skip("no shared/fixtures beside the repository")
+			t.Skip("no shared/fixtures beside the repository, and OPENTELLER_TEST_FIXTURES is not set")
 		}
 		dir = parent
 	}
