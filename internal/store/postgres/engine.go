@@ -68,3 +68,8 @@ func (r pgRows) Next() bool             { return r.r.Next() }
 func (r pgRows) Scan(dest ...any) error { return r.r.Scan(sqlstore.ScanDest(dest)...) }
 func (r pgRows) Err() error             { return r.r.Err() }
 func (r pgRows) Close()                 { r.r.Close() }
+
+// Exec runs one statement on the pool: PostgreSQL commits it on its own.
+func (e engine) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return pgq{e.s.pool}.Exec(ctx, query, args...)
+}

@@ -90,3 +90,15 @@ func (p *preparedReads) QueryRowContext(ctx context.Context, query string, args 
 	}
 	return p.db.QueryRowContext(ctx, query, args...)
 }
+
+// Exec runs one statement through the writer, committed with the writes
+// waiting with it.
+func (e engine) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	err := e.s.do(ctx, func(ctx context.Context, c *sql.Conn) error {
+		var err error
+		n, err = sqlstore.SQL{D: sqlstore.SQLite, C: c}.Exec(ctx, query, args...)
+		return err
+	})
+	return n, err
+}

@@ -65,11 +65,9 @@ func (db *DB) LogSize(ctx context.Context) (uint64, error) {
 }
 
 func (db *DB) PutCheckpoint(ctx context.Context, c store.StoredCheckpoint) error {
-	return db.wrap("PutCheckpoint", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `INSERT INTO log_checkpoints (size, note, created_at) VALUES (?, ?, ?) ON CONFLICT (size) DO NOTHING`,
-			c.Size, c.Note, c.CreatedAt)
-		return err
-	}))
+	_, err := db.exec(ctx, `INSERT INTO log_checkpoints (size, note, created_at) VALUES (?, ?, ?) ON CONFLICT (size) DO NOTHING`,
+		c.Size, c.Note, c.CreatedAt)
+	return db.wrap("PutCheckpoint", err)
 }
 
 func (db *DB) Checkpoints(ctx context.Context) ([]store.StoredCheckpoint, error) {

@@ -39,9 +39,7 @@ func (db *DB) SetOwner(ctx context.Context, conversationID, fromOwner, fromAgent
 }
 
 func (db *DB) SetWork(ctx context.Context, conversationID, status string, snoozedUntil time.Time, priority int) error {
-	return db.wrap("SetWork", db.write(ctx, func(ctx context.Context, q Querier) error {
-		return changed(q.Exec(ctx, `UPDATE conversations SET status = ?, snoozed_until = ?, priority = ? WHERE id = ?`, status, snoozedUntil, priority, conversationID))
-	}))
+	return db.wrap("SetWork", changed(db.exec(ctx, `UPDATE conversations SET status = ?, snoozed_until = ?, priority = ? WHERE id = ?`, status, snoozedUntil, priority, conversationID)))
 }
 
 func (db *DB) AddNote(ctx context.Context, n store.Note) error {
@@ -70,11 +68,9 @@ func (db *DB) Notes(ctx context.Context, conversationID string) ([]store.Note, e
 }
 
 func (db *DB) AddCanned(ctx context.Context, cr store.Canned) error {
-	return db.wrap("AddCanned", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `INSERT INTO canned_responses (id, institution_id, title, text, created_at) VALUES (?, ?, ?, ?, ?)`,
-			cr.ID, cr.InstitutionID, cr.Title, cr.Text, cr.CreatedAt)
-		return err
-	}))
+	_, err := db.exec(ctx, `INSERT INTO canned_responses (id, institution_id, title, text, created_at) VALUES (?, ?, ?, ?, ?)`,
+		cr.ID, cr.InstitutionID, cr.Title, cr.Text, cr.CreatedAt)
+	return db.wrap("AddCanned", err)
 }
 
 func (db *DB) CannedResponses(ctx context.Context, institutionID string) ([]store.Canned, error) {
@@ -86,17 +82,13 @@ func (db *DB) CannedResponses(ctx context.Context, institutionID string) ([]stor
 }
 
 func (db *DB) DeleteCanned(ctx context.Context, institutionID, id string) error {
-	return db.wrap("DeleteCanned", db.write(ctx, func(ctx context.Context, q Querier) error {
-		return changed(q.Exec(ctx, `DELETE FROM canned_responses WHERE institution_id = ? AND id = ?`, institutionID, id))
-	}))
+	return db.wrap("DeleteCanned", changed(db.exec(ctx, `DELETE FROM canned_responses WHERE institution_id = ? AND id = ?`, institutionID, id)))
 }
 
 func (db *DB) AddRating(ctx context.Context, r store.Rating) error {
-	return db.wrap("AddRating", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `INSERT INTO ratings (conversation_id, request_seq, institution_id, staff_id, score, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			r.ConversationID, r.RequestSeq, r.InstitutionID, r.StaffID, r.Score, r.CreatedAt)
-		return db.unique(err)
-	}))
+	_, err := db.exec(ctx, `INSERT INTO ratings (conversation_id, request_seq, institution_id, staff_id, score, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		r.ConversationID, r.RequestSeq, r.InstitutionID, r.StaffID, r.Score, r.CreatedAt)
+	return db.wrap("AddRating", db.unique(err))
 }
 
 func (db *DB) Ratings(ctx context.Context, institutionID string, since time.Time) ([]store.Rating, error) {
@@ -144,17 +136,13 @@ func (db *DB) HandedOverActivity(ctx context.Context, institutionID string) ([]s
 // Labels.
 
 func (db *DB) AddLabel(ctx context.Context, l store.Label) error {
-	return db.wrap("AddLabel", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `INSERT INTO conversation_labels (conversation_id, label, staff_id, created_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (conversation_id, label) DO NOTHING`, l.ConversationID, l.Label, l.StaffID, l.CreatedAt)
-		return err
-	}))
+	_, err := db.exec(ctx, `INSERT INTO conversation_labels (conversation_id, label, staff_id, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (conversation_id, label) DO NOTHING`, l.ConversationID, l.Label, l.StaffID, l.CreatedAt)
+	return db.wrap("AddLabel", err)
 }
 
 func (db *DB) RemoveLabel(ctx context.Context, conversationID, label string) error {
-	return db.wrap("RemoveLabel", db.write(ctx, func(ctx context.Context, q Querier) error {
-		return changed(q.Exec(ctx, `DELETE FROM conversation_labels WHERE conversation_id = ? AND label = ?`, conversationID, label))
-	}))
+	return db.wrap("RemoveLabel", changed(db.exec(ctx, `DELETE FROM conversation_labels WHERE conversation_id = ? AND label = ?`, conversationID, label)))
 }
 
 func (db *DB) ConversationLabels(ctx context.Context, institutionID string) (map[string][]string, error) {

@@ -10,11 +10,9 @@ import (
 // Institutions and their API keys.
 
 func (db *DB) CreateInstitution(ctx context.Context, in store.Institution) error {
-	return db.wrap("CreateInstitution", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `INSERT INTO institutions (id, name, authorize_url, token_url, client_id, client_secret, created_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			in.ID, in.Name, in.AuthorizeURL, in.TokenURL, in.ClientID, in.ClientSecret, in.CreatedAt, store.KindOf(in.Kind))
-		return db.unique(err)
-	}))
+	_, err := db.exec(ctx, `INSERT INTO institutions (id, name, authorize_url, token_url, client_id, client_secret, created_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		in.ID, in.Name, in.AuthorizeURL, in.TokenURL, in.ClientID, in.ClientSecret, in.CreatedAt, store.KindOf(in.Kind))
+	return db.wrap("CreateInstitution", db.unique(err))
 }
 
 const institutionCols = `id, name, authorize_url, token_url, client_id, client_secret, created_at, kind`
@@ -36,9 +34,7 @@ func (db *DB) Institutions(ctx context.Context) ([]store.Institution, error) {
 }
 
 func (db *DB) SetInstitutionEndpoints(ctx context.Context, id, authorizeURL, tokenURL string) error {
-	return db.wrap("SetInstitutionEndpoints", db.write(ctx, func(ctx context.Context, q Querier) error {
-		return changed(q.Exec(ctx, `UPDATE institutions SET authorize_url = ?, token_url = ? WHERE id = ?`, authorizeURL, tokenURL, id))
-	}))
+	return db.wrap("SetInstitutionEndpoints", changed(db.exec(ctx, `UPDATE institutions SET authorize_url = ?, token_url = ? WHERE id = ?`, authorizeURL, tokenURL, id)))
 }
 
 func (db *DB) RotateAPIKey(ctx context.Context, k store.APIKey, oldKeysUntil time.Time) error {

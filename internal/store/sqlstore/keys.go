@@ -48,11 +48,9 @@ func (db *DB) DataKeysWrappedBelow(ctx context.Context, version, limit int) ([]v
 // RewrapDataKey replaces a key's wrapping if it is still the version
 // wrapped under oldRoot (a cleared history may have replaced it since).
 func (db *DB) RewrapDataKey(ctx context.Context, w vault.WrappedKey, oldRoot int) error {
-	return db.wrap("RewrapDataKey", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `UPDATE data_keys SET wrapped = ?, root_key_version = ? WHERE customer_id = ? AND version = ? AND root_key_version = ?`,
-			w.Wrapped, w.RootKeyVersion, w.CustomerID, w.Version, oldRoot)
-		return err
-	}))
+	_, err := db.exec(ctx, `UPDATE data_keys SET wrapped = ?, root_key_version = ? WHERE customer_id = ? AND version = ? AND root_key_version = ?`,
+		w.Wrapped, w.RootKeyVersion, w.CustomerID, w.Version, oldRoot)
+	return db.wrap("RewrapDataKey", err)
 }
 
 func (db *DB) RootKeyUsage(ctx context.Context) (map[int]int, error) {
@@ -110,8 +108,6 @@ func (db *DB) PlatformSecrets(ctx context.Context) (map[string][]byte, error) {
 
 // ReplacePlatformSecret replaces a secret if it is still old.
 func (db *DB) ReplacePlatformSecret(ctx context.Context, name string, old, sealed []byte) error {
-	return db.wrap("ReplacePlatformSecret", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `UPDATE platform_secrets SET sealed = ? WHERE name = ? AND sealed = ?`, sealed, name, old)
-		return err
-	}))
+	_, err := db.exec(ctx, `UPDATE platform_secrets SET sealed = ? WHERE name = ? AND sealed = ?`, sealed, name, old)
+	return db.wrap("ReplacePlatformSecret", err)
 }

@@ -17,11 +17,9 @@ import (
 // sees it; and whatever the change deletes goes in the same transaction.
 
 func (db *DB) CreateLinkAttempt(ctx context.Context, a store.LinkAttempt) error {
-	return db.wrap("CreateLinkAttempt", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `INSERT INTO link_attempts (state_hash, customer_id, institution_id, link_id, code_verifier, scopes, expires_at, duration_days, disclosure_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			a.StateHash, a.CustomerID, a.InstitutionID, a.LinkID, a.CodeVerifier, strings.Join(a.Scopes, " "), a.ExpiresAt, a.DurationDays, a.DisclosureDigest)
-		return err
-	}))
+	_, err := db.exec(ctx, `INSERT INTO link_attempts (state_hash, customer_id, institution_id, link_id, code_verifier, scopes, expires_at, duration_days, disclosure_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.StateHash, a.CustomerID, a.InstitutionID, a.LinkID, a.CodeVerifier, strings.Join(a.Scopes, " "), a.ExpiresAt, a.DurationDays, a.DisclosureDigest)
+	return db.wrap("CreateLinkAttempt", err)
 }
 
 // TakeLinkAttempt deletes the attempt and returns it, once: the delete
@@ -32,13 +30,11 @@ func (db *DB) TakeLinkAttempt(ctx context.Context, stateHash []byte) (store.Link
 		var scopes string
 		err := q.QueryRow(ctx, `DELETE FROM link_attempts WHERE state_hash = ? RETURNING state_hash, customer_id, institution_id, link_id, code_verifier, scopes, expires_at, duration_days, disclosure_digest`, stateHash).
 			Scan(&a.StateHash, &a.CustomerID, &a.InstitutionID, &a.LinkID, &a.CodeVerifier, &scopes, &a.ExpiresAt, &a.DurationDays, &a.DisclosureDigest)
-		if err != nil {
-			return notFound(err)
-		}
 		a.Scopes = strings.Fields(scopes)
-		// Expired attempts are gone either way; sweep the others while here.
-		_, err = q.Exec(ctx, `DELETE FROM link_attempts WHERE expires_at <= ?`, db.e.Now())
-		return err
+		// Other expired attempts are SweepExpired's: deleting them here
+		// would hold their rows with this one's, and two takes could
+		// wait for each other.
+		return notFound(err)
 	})
 	if err == nil && !db.e.Now().Before(a.ExpiresAt) {
 		// The delete committed: an expired state cannot be replayed either.

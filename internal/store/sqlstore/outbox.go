@@ -29,8 +29,6 @@ func NoticePayload(n store.Notice) string {
 
 // Redeliver puts a dead notice back in line, to be sent at now.
 func (db *DB) Redeliver(ctx context.Context, institutionID, noticeID string, now time.Time) error {
-	return db.wrap("Redeliver", db.write(ctx, func(ctx context.Context, q Querier) error {
-		return changed(q.Exec(ctx, `UPDATE outbox SET dead_at = UNSET, attempts = 0, next_at = ?, lease_until = MIN_TIME WHERE id = ? AND institution_id = ? AND dead_at IS SET`,
-			now, noticeID, institutionID))
-	}))
+	return db.wrap("Redeliver", changed(db.exec(ctx, `UPDATE outbox SET dead_at = UNSET, attempts = 0, next_at = ?, lease_until = MIN_TIME WHERE id = ? AND institution_id = ? AND dead_at IS SET`,
+		now, noticeID, institutionID)))
 }

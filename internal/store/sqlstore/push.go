@@ -12,13 +12,11 @@ import (
 // Web Push subscriptions.
 
 func (db *DB) PutPushSubscription(ctx context.Context, p store.PushSubscription) error {
-	return db.wrap("PutPushSubscription", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `INSERT INTO push_subscriptions (id, customer_id, endpoint, p256dh, auth, kinds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, endpoint = excluded.endpoint, p256dh = excluded.p256dh,
-				auth = excluded.auth, kinds = excluded.kinds, created_at = excluded.created_at`,
-			p.ID, p.CustomerID, p.Endpoint, p.P256DH, p.Auth, strings.Join(p.Kinds, " "), p.CreatedAt)
-		return err
-	}))
+	_, err := db.exec(ctx, `INSERT INTO push_subscriptions (id, customer_id, endpoint, p256dh, auth, kinds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, endpoint = excluded.endpoint, p256dh = excluded.p256dh,
+			auth = excluded.auth, kinds = excluded.kinds, created_at = excluded.created_at`,
+		p.ID, p.CustomerID, p.Endpoint, p.P256DH, p.Auth, strings.Join(p.Kinds, " "), p.CreatedAt)
+	return db.wrap("PutPushSubscription", err)
 }
 
 func scanPushSubscription(row Row) (store.PushSubscription, error) {
@@ -49,7 +47,5 @@ func (db *DB) PushSubscriptions(ctx context.Context, customerIDs []string) ([]st
 }
 
 func (db *DB) DeletePushSubscription(ctx context.Context, customerID, id string) error {
-	return db.wrap("DeletePushSubscription", db.write(ctx, func(ctx context.Context, q Querier) error {
-		return changed(q.Exec(ctx, `DELETE FROM push_subscriptions WHERE id = ? AND customer_id = ?`, id, customerID))
-	}))
+	return db.wrap("DeletePushSubscription", changed(db.exec(ctx, `DELETE FROM push_subscriptions WHERE id = ? AND customer_id = ?`, id, customerID)))
 }

@@ -14,11 +14,9 @@ import (
 // touches a link, a key or an event.
 
 func (db *DB) CreateResetToken(ctx context.Context, t store.ResetToken) error {
-	return db.wrap("CreateResetToken", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `INSERT INTO password_resets (token_hash, customer_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-			t.Hash, t.CustomerID, t.CreatedAt, t.ExpiresAt)
-		return db.unique(err)
-	}))
+	_, err := db.exec(ctx, `INSERT INTO password_resets (token_hash, customer_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+		t.Hash, t.CustomerID, t.CreatedAt, t.ExpiresAt)
+	return db.wrap("CreateResetToken", db.unique(err))
 }
 
 func (db *DB) ResetPassword(ctx context.Context, tokenHash []byte, passwordHash string, now time.Time) (string, error) {
@@ -46,13 +44,11 @@ func (db *DB) ResetPassword(ctx context.Context, tokenHash []byte, passwordHash 
 }
 
 func (db *DB) Reauthenticated(ctx context.Context, idHash []byte, at time.Time) error {
-	return db.wrap("Reauthenticated", db.write(ctx, func(ctx context.Context, q Querier) error {
-		// The later of the two: max(a, b) on SQLite is greatest(a, b) on
-		// PostgreSQL, so a CASE that both read.
-		return changed(q.Exec(ctx, `INSERT INTO session_reauth (id_hash, at) SELECT id_hash, ? FROM sessions WHERE id_hash = ? AND expires_at > ?
-			ON CONFLICT (id_hash) DO UPDATE SET at = CASE WHEN excluded.at > session_reauth.at THEN excluded.at ELSE session_reauth.at END`,
-			at, idHash, db.e.Now()))
-	}))
+	// The later of the two: max(a, b) on SQLite is greatest(a, b) on
+	// PostgreSQL, so a CASE that both read.
+	return db.wrap("Reauthenticated", changed(db.exec(ctx, `INSERT INTO session_reauth (id_hash, at) SELECT id_hash, ? FROM sessions WHERE id_hash = ? AND expires_at > ?
+		ON CONFLICT (id_hash) DO UPDATE SET at = CASE WHEN excluded.at > session_reauth.at THEN excluded.at ELSE session_reauth.at END`,
+		at, idHash, db.e.Now())))
 }
 
 func (db *DB) LastReauth(ctx context.Context, idHash []byte) (time.Time, error) {
@@ -142,21 +138,17 @@ func (db *DB) SetRecoveryCodes(ctx context.Context, customerID string, codes [][
 }
 
 func (db *DB) UseRecoveryCode(ctx context.Context, customerID string, hash []byte, at time.Time) error {
-	return db.wrap("UseRecoveryCode", db.write(ctx, func(ctx context.Context, q Querier) error {
-		return changed(q.Exec(ctx, `UPDATE recovery_codes SET used_at = ? WHERE customer_id = ? AND code_hash = ? AND used_at IS UNSET`, at, customerID, hash))
-	}))
+	return db.wrap("UseRecoveryCode", changed(db.exec(ctx, `UPDATE recovery_codes SET used_at = ? WHERE customer_id = ? AND code_hash = ? AND used_at IS UNSET`, at, customerID, hash)))
 }
 
 func (db *DB) SetBrand(ctx context.Context, b store.Brand) error {
-	return db.wrap("SetBrand", db.write(ctx, func(ctx context.Context, q Querier) error {
-		// The SELECT's WHERE is needed twice: an unknown institution
-		// inserts nothing (ErrNotFound), and SQLite parses an upsert after
-		// INSERT … SELECT only when the SELECT has one.
-		return changed(q.Exec(ctx, `INSERT INTO institution_brands (institution_id, color, logo, logo_type, updated_at)
-			SELECT id, ?2, ?3, ?4, ?5 FROM institutions WHERE id = ?1
-			ON CONFLICT (institution_id) DO UPDATE SET color = excluded.color, logo = excluded.logo, logo_type = excluded.logo_type, updated_at = excluded.updated_at`,
-			b.InstitutionID, b.Color, b.Logo, b.LogoType, b.UpdatedAt))
-	}))
+	// The SELECT's WHERE is needed twice: an unknown institution
+	// inserts nothing (ErrNotFound), and SQLite parses an upsert after
+	// INSERT … SELECT only when the SELECT has one.
+	return db.wrap("SetBrand", changed(db.exec(ctx, `INSERT INTO institution_brands (institution_id, color, logo, logo_type, updated_at)
+		SELECT id, ?2, ?3, ?4, ?5 FROM institutions WHERE id = ?1
+		ON CONFLICT (institution_id) DO UPDATE SET color = excluded.color, logo = excluded.logo, logo_type = excluded.logo_type, updated_at = excluded.updated_at`,
+		b.InstitutionID, b.Color, b.Logo, b.LogoType, b.UpdatedAt)))
 }
 
 func (db *DB) Brand(ctx context.Context, institutionID string) (store.Brand, error) {

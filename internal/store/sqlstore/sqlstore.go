@@ -73,6 +73,9 @@ type Engine interface {
 	// Write runs fn in one transaction and returns once it is durable (or
 	// has failed and left nothing).
 	Write(ctx context.Context, fn func(ctx context.Context, q Querier) error) error
+	// Exec runs one statement as a write of its own: on PostgreSQL with
+	// no BEGIN and COMMIT around it, on SQLite through the writer.
+	Exec(ctx context.Context, query string, args ...any) (int64, error)
 	// LockLink reads a link and its conversation's last seq inside a
 	// write, holding both (in the order appends take them) until it ends.
 	LockLink(ctx context.Context, q Querier, id string) (store.Link, int64, error)
@@ -100,6 +103,11 @@ func (db *DB) reads() Querier { return db.e.Reads() }
 
 func (db *DB) write(ctx context.Context, fn func(ctx context.Context, q Querier) error) error {
 	return db.e.Write(ctx, fn)
+}
+
+// exec runs a write of one statement.
+func (db *DB) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return db.e.Exec(ctx, query, args...)
 }
 
 // wrap names the store and the operation in an error that comes out of one
@@ -157,12 +165,19 @@ func anys[T any](vs []T) []any {
 const inChunk = 500
 
 // each calls fn with the elements of s as arguments, inChunk at a time,
-// for queries with an IN list of them.
+// for queries with an IN list of them. Each chunk is padded to a power of
+// two by repeating its last element (a list matches the same rows with a
+// value twice): a query then has a handful of texts, not one per length,
+// for the engines' caches of prepared statements.
 func each[T any](s []T, fn func(args []any) error) error {
 	for len(s) > 0 {
 		chunk := s[:min(inChunk, len(s))]
 		s = s[len(chunk):]
-		if err := fn(anys(chunk)); err != nil {
+		args := anys(chunk)
+		for n := len(args); n&(n-1) != 0; n++ {
+			args = append(args, args[len(args)-1])
+		}
+		if err := fn(args); err != nil {
 			return err
 		}
 	}

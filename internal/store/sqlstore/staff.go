@@ -18,11 +18,9 @@ func scanStaff(row Row) (store.Staff, error) {
 }
 
 func (db *DB) CreateStaff(ctx context.Context, m store.Staff) error {
-	return db.wrap("CreateStaff", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `INSERT INTO staff (id, institution_id, email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			m.ID, m.InstitutionID, m.Email, m.Name, m.Role, m.PasswordHash, m.CreatedAt)
-		return db.unique(err)
-	}))
+	_, err := db.exec(ctx, `INSERT INTO staff (id, institution_id, email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.InstitutionID, m.Email, m.Name, m.Role, m.PasswordHash, m.CreatedAt)
+	return db.wrap("CreateStaff", db.unique(err))
 }
 
 func (db *DB) Staff(ctx context.Context, id string) (store.Staff, error) {
@@ -67,10 +65,8 @@ func (db *DB) StaffSession(ctx context.Context, idHash []byte) (store.StaffSessi
 }
 
 func (db *DB) DeleteStaffSession(ctx context.Context, idHash []byte) error {
-	return db.wrap("DeleteStaffSession", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `DELETE FROM staff_sessions WHERE id_hash = ?`, idHash)
-		return err
-	}))
+	_, err := db.exec(ctx, `DELETE FROM staff_sessions WHERE id_hash = ?`, idHash)
+	return db.wrap("DeleteStaffSession", err)
 }
 
 // Presence.
@@ -88,19 +84,15 @@ func (db *DB) AvailableAgents(ctx context.Context, institutionID string, now tim
 }
 
 func (db *DB) SetPresence(ctx context.Context, p store.Presence) error {
-	return db.wrap("SetPresence", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `INSERT INTO staff_presence (stream_id, staff_id, session_hash, status, expires_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (stream_id) DO UPDATE SET status = excluded.status, expires_at = excluded.expires_at`,
-			p.StreamID, p.StaffID, p.SessionHash, p.Status, p.ExpiresAt)
-		return err
-	}))
+	_, err := db.exec(ctx, `INSERT INTO staff_presence (stream_id, staff_id, session_hash, status, expires_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (stream_id) DO UPDATE SET status = excluded.status, expires_at = excluded.expires_at`,
+		p.StreamID, p.StaffID, p.SessionHash, p.Status, p.ExpiresAt)
+	return db.wrap("SetPresence", err)
 }
 
 func (db *DB) EndPresence(ctx context.Context, streamID string, now time.Time) error {
-	return db.wrap("EndPresence", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `DELETE FROM staff_presence WHERE stream_id = ? OR expires_at <= ?`, streamID, now)
-		return err
-	}))
+	_, err := db.exec(ctx, `DELETE FROM staff_presence WHERE stream_id = ? OR expires_at <= ?`, streamID, now)
+	return db.wrap("EndPresence", err)
 }
 
 func (db *DB) StaffPresence(ctx context.Context, institutionID string, now time.Time) (map[string]string, error) {

@@ -35,17 +35,13 @@ func (db *DB) WebhookEndpoint(ctx context.Context, institutionID string) (store.
 }
 
 func (db *DB) DisableWebhookEndpoint(ctx context.Context, institutionID, reason string, at time.Time) error {
-	return db.wrap("DisableWebhookEndpoint", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `UPDATE webhook_endpoints SET disabled_at = ?, disabled_reason = ? WHERE institution_id = ?`, at, reason, institutionID)
-		return err
-	}))
+	_, err := db.exec(ctx, `UPDATE webhook_endpoints SET disabled_at = ?, disabled_reason = ? WHERE institution_id = ?`, at, reason, institutionID)
+	return db.wrap("DisableWebhookEndpoint", err)
 }
 
 func (db *DB) SetWebhookSecrets(ctx context.Context, institutionID string, secret, previous []byte) error {
-	return db.wrap("SetWebhookSecrets", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `UPDATE webhook_endpoints SET secret = ?, previous_secret = ? WHERE institution_id = ?`, secret, previous, institutionID)
-		return err
-	}))
+	_, err := db.exec(ctx, `UPDATE webhook_endpoints SET secret = ?, previous_secret = ? WHERE institution_id = ?`, secret, previous, institutionID)
+	return db.wrap("SetWebhookSecrets", err)
 }
 
 func (db *DB) PutMenu(ctx context.Context, m store.Menu) error {
@@ -53,12 +49,10 @@ func (db *DB) PutMenu(ctx context.Context, m store.Menu) error {
 	if err != nil {
 		return fmt.Errorf("%s: encode menu: %w", db.e.Name(), err)
 	}
-	return db.wrap("PutMenu", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `INSERT INTO institution_menus (institution_id, get_started, items, updated_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (institution_id) DO UPDATE SET get_started = excluded.get_started, items = excluded.items, updated_at = excluded.updated_at`,
-			m.InstitutionID, m.GetStarted, string(items), m.UpdatedAt)
-		return err
-	}))
+	_, err = db.exec(ctx, `INSERT INTO institution_menus (institution_id, get_started, items, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (institution_id) DO UPDATE SET get_started = excluded.get_started, items = excluded.items, updated_at = excluded.updated_at`,
+		m.InstitutionID, m.GetStarted, string(items), m.UpdatedAt)
+	return db.wrap("PutMenu", err)
 }
 
 func (db *DB) Menu(ctx context.Context, institutionID string) (store.Menu, error) {
