@@ -188,7 +188,8 @@ func TestBrowserFrench(t *testing.T) {
 // TestBrowserLanguageSwitch: in an English browser the messenger is in
 // English; choosing Français in the privacy center switches what is on
 // screen at once, without reloading the page, keeps focus on the picker,
-// and holds after a reload and in a thread. Italian and Portuguese then
+// and holds after a reload, on another device the customer signs in on
+// (the choice is kept with the account), and in a thread. Italian and Portuguese then
 // work the same way (the smoke test of the other catalogues), and the
 // console's picker switches the console (with a reload: its panes are
 // drawn once).
@@ -227,6 +228,42 @@ func TestBrowserLanguageSwitch(t *testing.T) {
 	if got := evalJS[string](t, ctx, `document.documentElement.lang + ' ' + (window.__samePage === undefined)`); got != "fr true" {
 		t.Errorf("after a reload: %q", got)
 	}
+
+	// The choice is kept with the account, so it follows the customer:
+	// another device (a browser context with cookies of its own, in
+	// English, where Italiano was chosen before signing in) is in French
+	// once they sign in there, and stays so; the export says it too.
+	other, cancelOther := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
+	defer cancelOther()
+	odo := steps(t, other)
+	odo("another device, in English", chromedp.EmulateViewport(390, 844), speaking("en-US,en;q=0.9"),
+		chromedp.Navigate(info.BaseURL+"/"), chromedp.WaitVisible(css(`[data-testid="signin-email"]`)))
+	if got := textOf(t, other, `[data-testid="signin-submit"]`); got != "Sign in" {
+		t.Fatalf("the other device's sign-in, before: %q", got)
+	}
+	odo("Italiano, chosen on its sign-in page", choose("it"))
+	says(odo, `[data-testid="signin-submit"]`, "Accedi")
+	odo("sign in there",
+		chromedp.SendKeys(css(`[data-testid="signin-email"]`), info.CustomerEmail),
+		chromedp.SendKeys(css(`[data-testid="signin-password"]`), info.CustomerPassword),
+		chromedp.Click(css(`[data-testid="signin-submit"]`)))
+	eventually(t, other, "the other device follows the account into French",
+		`document.documentElement.lang === 'fr' && !!document.querySelector('[data-testid="conversation-row"]')`)
+	odo("a thread there", chromedp.Navigate(info.BaseURL+"/#/c/"+info.ConversationID), chromedp.WaitVisible(css(`[data-testid="composer-send"]`)))
+	says(odo, `[data-testid="composer-send"]`, "Envoyer")
+	odo("reload there", chromedp.Reload(), chromedp.WaitVisible(css(`[data-testid="composer-send"]`)))
+	if got := evalJS[string](t, other, `document.documentElement.lang + ' ' + document.cookie.includes('openteller_lang=fr')`); got != "fr true" {
+		t.Errorf("the other device after a reload (lang, cookie): %q", got)
+	}
+	exporter := newCustomer(t, info.BaseURL)
+	exporter.signIn(info.CustomerEmail, info.CustomerPassword)
+	var export struct {
+		Profile struct{ Language string }
+	}
+	if err := exporter.Call(ctxT(t), "GET", "/app/api/export", nil, &export); err != nil || export.Profile.Language != "fr" {
+		t.Errorf("the export's profile: language %q (%v)", export.Profile.Language, err)
+	}
+	cancelOther()
 	do("a thread", chromedp.Navigate(info.BaseURL+"/#/c/"+info.ConversationID), chromedp.WaitVisible(css(`[data-testid="composer-send"]`)))
 	says(do, `[data-testid="composer-send"]`, "Envoyer")
 	says(do, `[data-testid="menu-button"]`, "Menu")

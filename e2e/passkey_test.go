@@ -47,9 +47,11 @@ func virtualAuthenticator() chromedp.Action[chromedp.Void] {
 // passkey named "My phone" in the privacy center and sees it listed (when
 // added, never used yet, synced); signs out; signs in with "Sign in with
 // a passkey" alone (no email, no password) and opens the bank's
-// conversation; removes the passkey, after a confirmation; signs out; and
-// a sign-in with the removed passkey fails with a plain sentence saying
-// so. The node's log has the passkey added and removed.
+// conversation; removes the passkey, marked as the one this device signed
+// in with, after a confirmation that says this device will be signed out
+// too; lands on the sign-in page, which says why; and a sign-in with the
+// removed passkey fails with a plain sentence saying so. The node's log
+// has the passkey added and removed, with the session it ended.
 func TestBrowserPasskey(t *testing.T) {
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
@@ -122,7 +124,7 @@ func TestBrowserPasskey(t *testing.T) {
 				chromedp.Navigate(base+"/#/privacy"),
 				chromedp.WaitVisible(css(`[data-testid="passkey-remove"]`)),
 			)
-			if used := evalJS[string](t, ctx, `document.querySelector('[data-testid="passkey"]').textContent`); strings.Contains(used, "never used") {
+			if used := evalJS[string](t, ctx, `document.querySelector('[data-testid="passkey"]').textContent`); strings.Contains(used, "never used") || !strings.Contains(used, "You signed in here with it") {
 				t.Fatalf("after signing in with it, the passkey's row says %q", used)
 			}
 			do("confirm the removal",
@@ -130,21 +132,30 @@ func TestBrowserPasskey(t *testing.T) {
 				chromedp.Click(css(`[data-testid="passkey-remove"]`)),
 				chromedp.WaitVisible(css(`[data-testid="passkey-remove-confirm"]`)),
 			)
+			if said := evalJS[string](t, ctx, `document.querySelector('[data-testid="passkey-remove-said"]').textContent`); !strings.Contains(said, "this device will be signed out too") {
+				t.Fatalf("the confirmation says %q", said)
+			}
 			shot(t, ctx, "removing the passkey")
 			fits(t, ctx, "removing the passkey")
 			check(ctx, "removing the passkey")
-			do("removed",
+			do("removed, and this device signed out",
 				chromedp.Click(css(`[data-testid="passkey-remove-confirm"]`)),
-				chromedp.WaitVisible(css(`[data-testid="passkey-none"]`)),
-			)
-
-			do("sign out again, and try the removed passkey",
-				chromedp.Navigate(base+"/#/"),
-				chromedp.WaitVisible(css(`[data-testid="signout"]`)),
-				chromedp.Click(css(`[data-testid="signout"]`)),
 				chromedp.WaitVisible(css(`[data-testid="passkey-signin"]`)),
-				chromedp.Click(css(`[data-testid="passkey-signin"]`)),
 				chromedp.WaitVisible(css(`[data-testid="auth-error"]`)),
+			)
+			if said := evalJS[string](t, ctx, `document.querySelector('[data-testid="auth-error"]').textContent`); !strings.Contains(said, "“My phone” is removed") || !strings.Contains(said, "this one included, are signed out") {
+				t.Fatalf("after the removal, the sign-in page says %q", said)
+			}
+			shot(t, ctx, "signed out by the removal")
+			fits(t, ctx, "signed out by the removal")
+			check(ctx, "signed out by the removal")
+			if code, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch('/app/api/me').then((r) => r.status)`, chromedp.EvalAwaitPromise)); err != nil || code != 401 {
+				t.Fatalf("after the removal, /app/api/me answers %d (%v)", code, err)
+			}
+
+			do("try the removed passkey",
+				chromedp.Click(css(`[data-testid="passkey-signin"]`)),
+				chromedp.Poll[chromedp.Void](`(document.querySelector('[data-testid="auth-error"]')?.textContent || '').includes('not on any account here')`),
 			)
 			said := evalJS[string](t, ctx, `document.querySelector('[data-testid="auth-error"]').textContent`)
 			if !strings.Contains(said, "not on any account here") || !strings.Contains(said, "removed") {
@@ -158,7 +169,7 @@ func TestBrowserPasskey(t *testing.T) {
 			check(ctx, "the removed passkey refused")
 
 			out := p.out.String()
-			for _, event := range []string{"auth: passkey added", "auth: signed in with a passkey", "auth: passkey removed"} {
+			for _, event := range []string{"auth: passkey added", "auth: signed in with a passkey", "auth: passkey removed", "sessions_ended=1 signed_out_here=true"} {
 				if !strings.Contains(out, event) {
 					t.Errorf("the node's log lacks %q", event)
 				}

@@ -153,7 +153,8 @@ func TestPaymentRequestIsPushed(t *testing.T) {
 // privacy center offers notifications for this device, and a push the
 // browser receives is shown as a notification naming the bank, which the
 // customer can tap to open the conversation; after the customer chooses
-// French, a push is shown in French.
+// French, a push is shown in French; a push written in the account's
+// language (naming it) is shown as written.
 func TestBrowserShowsAPush(t *testing.T) {
 	ctx, do, info := browse(t)
 	origin := info.BaseURL
@@ -245,6 +246,14 @@ func TestBrowserShowsAPush(t *testing.T) {
 		`caches.open('openteller-i18n').then((c) => c.match('/i18n/push-words.json')).then((r) => (r ? r.json() : null)).then((w) => w?.lang === 'fr')`)
 	data = `{"title":"Cedar Bank needs your answer","body":"Open OpenTeller to answer.","tag":"alerts-fr:` + info.ConversationID + `","url":"/#/c/` + info.ConversationID + `","kind":"alerts","institution":"Cedar Bank"}`
 	want = [3]string{"Cedar Bank attend votre réponse", "alerts-fr:" + info.ConversationID, "/#/c/" + info.ConversationID}
+	delivered = time.Time{}
+	showing()
+
+	// A push the server wrote in the language kept with the customer's
+	// account names it ({lang}), and is shown as it came, whatever words
+	// this device keeps: the account's choice follows the customer.
+	data = `{"title":"Cedar Bank attende la Sua risposta","body":"Apra OpenTeller per rispondere.","tag":"alerts-it:` + info.ConversationID + `","url":"/#/c/` + info.ConversationID + `","kind":"alerts","institution":"Cedar Bank","lang":"it"}`
+	want = [3]string{"Cedar Bank attende la Sua risposta", "alerts-it:" + info.ConversationID, "/#/c/" + info.ConversationID}
 	delivered = time.Time{}
 	showing()
 

@@ -80,6 +80,10 @@ type Config struct {
 	// SessionsEnded, when set, is told that every session of the customer
 	// but keep has ended, so that their open devices are signed out too.
 	SessionsEnded func(customerID string, keep []byte)
+	// PasskeySessionsEnded, when set, is told which sessions of the
+	// customer (id hashes) ended because the passkey that signed them in
+	// was removed, so that the devices on them are signed out too.
+	PasskeySessionsEnded func(customerID string, ended [][]byte)
 	// BaseURL is the platform's public URL, for the links in reset mail.
 	BaseURL string
 	// Mailer sends reset links; NoMailer when nil (see SetMailer).
@@ -107,8 +111,10 @@ type Service struct {
 	throttle *throttle
 	// sessionsEnded is Config.SessionsEnded.
 	sessionsEnded func(customerID string, keep []byte)
-	baseURL       string
-	reauthWindow  time.Duration
+	// passkeySessionsEnded is Config.PasskeySessionsEnded.
+	passkeySessionsEnded func(customerID string, ended [][]byte)
+	baseURL              string
+	reauthWindow         time.Duration
 	// relyingParty checks passkey ceremonies (passkey.go); nil when
 	// passkeys are off.
 	relyingParty *webauthn.WebAuthn
@@ -142,12 +148,13 @@ func New(cfg Config) *Service {
 		log:     cfg.Logger,
 		verify:  VerifyPassword,
 
-		sessionsEnded: cfg.SessionsEnded,
-		baseURL:       strings.TrimRight(cfg.BaseURL, "/"),
-		reauthWindow:  cfg.ReauthWindow,
-		relyingParty:  rp,
-		mailer:        cfg.Mailer,
-		mailSlots:     make(chan struct{}, maxMailing),
+		sessionsEnded:        cfg.SessionsEnded,
+		passkeySessionsEnded: cfg.PasskeySessionsEnded,
+		baseURL:              strings.TrimRight(cfg.BaseURL, "/"),
+		reauthWindow:         cfg.ReauthWindow,
+		relyingParty:         rp,
+		mailer:               cfg.Mailer,
+		mailSlots:            make(chan struct{}, maxMailing),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -223,6 +230,12 @@ func newCustomerID() string {
 // key. Errors for the client are *httpx.Error: 400 invalid_email, 400
 // weak_password, 409 email_taken. It does not start a session.
 func (s *Service) SignUp(ctx context.Context, email, password string) (store.Customer, error) {
+	return s.signUp(ctx, email, password, "")
+}
+
+// signUp is SignUp that keeps lang, the language chosen on the browser
+// signing up ("" for none), with the account.
+func (s *Service) signUp(ctx context.Context, email, password, lang string) (store.Customer, error) {
 	email, ok := normalizeEmail(email)
 	if !ok {
 		return store.Customer{}, errInvalidEmail()
@@ -242,7 +255,7 @@ func (s *Service) SignUp(ctx context.Context, email, password string) (store.Cus
 	if err != nil {
 		return store.Customer{}, fmt.Errorf("auth: sign up: %w", err)
 	}
-	c := store.Customer{ID: newCustomerID(), Email: email, PasswordHash: hash, CreatedAt: s.now().UTC()}
+	c := store.Customer{ID: newCustomerID(), Email: email, PasswordHash: hash, CreatedAt: s.now().UTC(), Language: lang}
 	switch err := s.st.CreateCustomer(ctx, c); {
 	case errors.Is(err, store.ErrExists):
 		return store.Customer{}, errEmailTaken()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openteller/openteller/internal/httpx"
+	"github.com/openteller/openteller/internal/i18n"
 	"github.com/openteller/openteller/internal/store"
 )
 
@@ -26,6 +27,9 @@ type credentials struct {
 type customerJSON struct {
 	ID    string `json:"id"`
 	Email string `json:"email"`
+	// Language is the one kept with the account, "" for none: a page
+	// in another switches to it.
+	Language string `json:"language"`
 }
 
 // account is the answer of signup, signin and me.
@@ -44,16 +48,17 @@ type securityJSON struct {
 }
 
 func accountOf(c store.Customer, csrf string) account {
-	return account{Customer: customerJSON{ID: c.ID, Email: c.Email}, CSRFToken: csrf}
+	return account{Customer: customerJSON{ID: c.ID, Email: c.Email, Language: c.Language}, CSRFToken: csrf}
 }
 
 // Handler serves the account routes of the customer web API:
 //
-//	POST /app/api/signup   {"email","password"} → 201 {"customer":{"id","email"},"csrf_token"}
+//	POST /app/api/signup   {"email","password"} → 201 {"customer":{"id","email","language"},"csrf_token"}
 //	POST /app/api/signin   {"email","password"} → 200 same shape
 //	POST /app/api/signout  → 204
 //	GET  /app/api/me       → 200 same shape
 //	POST /app/api/password {"current","new"} → 204; every other session ends
+//	PUT  /app/api/language {"language"} → 200 {"language"}, and this browser's cookie (language.go)
 //	POST /app/api/password-reset {"email"} → 202, whether or not it has an account
 //	POST /app/api/password-reset/complete {"token","new"} → 204; every session ends
 //	POST /app/api/reauth {"password","code"} → 200 {"reauth_until"}
@@ -61,10 +66,10 @@ func accountOf(c store.Customer, csrf string) account {
 //	POST /app/api/totp/confirm {"code"} → 200 {"recovery_codes"}
 //	DELETE /app/api/totp → 204 (recent authentication)
 //	POST /app/api/totp/recovery-codes → 200 {"recovery_codes"} (recent authentication)
-//	GET  /app/api/passkeys → 200 {"passkeys":[{"id","name","created_at","last_used_at","synced","transports"}]}
+//	GET  /app/api/passkeys → 200 {"passkeys":[{"id","name","created_at","last_used_at","synced","transports","signed_in_here"}]}
 //	POST /app/api/passkeys/register/begin → 200 {"publicKey":{…}} (recent authentication)
 //	POST /app/api/passkeys/register/finish {"name","credential"} → 201 {"passkey"}
-//	DELETE /app/api/passkeys/{id} → 204 (recent authentication)
+//	DELETE /app/api/passkeys/{id} → 200 {"sessions_ended","signed_out"} (recent authentication); the sessions it signed in end
 //	POST /app/api/passkeys/signin/begin {"email"} → 200 {"publicKey":{…}}, and a cookie
 //	POST /app/api/passkeys/signin/finish {"credential"} → 200 like signin
 //
@@ -79,6 +84,7 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("POST /app/api/signout", s.handleSignOut)
 	mux.Handle("GET /app/api/me", s.RequireCustomer(http.HandlerFunc(s.handleMe)))
 	mux.Handle("POST /app/api/password", s.RequireCustomer(http.HandlerFunc(s.handlePassword)))
+	mux.Handle("PUT /app/api/language", s.RequireCustomer(http.HandlerFunc(s.handleLanguage)))
 	mux.HandleFunc("POST /app/api/password-reset", s.handleResetAsk)
 	mux.HandleFunc("POST /app/api/password-reset/complete", s.handleResetComplete)
 	mux.Handle("POST /app/api/reauth", s.RequireCustomer(http.HandlerFunc(s.handleReauth)))
@@ -114,12 +120,12 @@ func (s *Service) handleSignUp(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, httpx.Errorf(http.StatusTooManyRequests, "too_many_attempts", "Too many new accounts from this network. Try again in %d minutes.", max(1, int(math.Ceil(wait.Minutes())))))
 		return
 	}
-	c, err := s.SignUp(r.Context(), in.Email, in.Password)
+	c, err := s.signUp(r.Context(), in.Email, in.Password, chosenLanguage(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.startSession(w, r, c, http.StatusCreated)
+	s.startSession(w, r, c, nil, http.StatusCreated)
 }
 
 func (s *Service) handleSignIn(w http.ResponseWriter, r *http.Request) {
@@ -136,23 +142,25 @@ func (s *Service) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.startSession(w, r, c, http.StatusOK)
+	s.startSession(w, r, c, nil, http.StatusOK)
 }
 
 // startSession replaces any session the request came with by a new one for
 // c, and answers with the account. A fresh token at every sign-in means a
-// token planted before it (session fixation) is worth nothing after.
-func (s *Service) startSession(w http.ResponseWriter, r *http.Request, c store.Customer, status int) {
+// token planted before it (session fixation) is worth nothing after. The
+// account's language, when it has one, becomes this browser's (language.go).
+func (s *Service) startSession(w http.ResponseWriter, r *http.Request, c store.Customer, passkeyID []byte, status int) {
 	if idHash, ok := cookieIDHash(r); ok {
 		if err := s.st.DeleteSession(r.Context(), idHash); err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.log.WarnContext(r.Context(), "auth: drop previous session", "customer", c.ID, "err", err)
 		}
 	}
-	csrf, err := s.StartSession(r.Context(), w, c)
+	csrf, err := s.startSessionBy(r.Context(), w, c, passkeyID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	s.rememberLanguage(w, r, c.Language)
 	httpx.WriteJSON(w, status, accountOf(c, csrf))
 }
 
@@ -251,7 +259,7 @@ func (s *Service) handleResetAsk(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, err)
 		return
 	}
-	if wait, err := s.RequestReset(r.Context(), in.Email, clientIP(r)); err != nil {
+	if wait, err := s.requestReset(r.Context(), in.Email, clientIP(r), i18n.FromRequest(r)); err != nil {
 		retryAfter(w, wait)
 		s.writeError(w, r, err)
 		return

@@ -41,6 +41,13 @@ import (
 //     means a copied authenticator, and the sign-in is refused.
 //   - A removed passkey signs nobody in: the use is recorded only while
 //     the passkey is on the account.
+//   - A removed passkey keeps nobody signed in either: each session
+//     remembers the passkey that signed it in, and removing the passkey
+//     ends those sessions in the same transaction; the one that removes
+//     it too, when it is one of them (whoever removes a passkey gives up
+//     on it, and a device it signed in signs in again with what stays).
+//     A sign-in racing the removal makes no session (store.CreateSession).
+//     Their open devices are told (Config.PasskeySessionsEnded).
 //   - Failed passkey sign-ins count against the client address, with the
 //     password's limit; not against an email, as a passkey cannot be
 //     guessed, and a lock by email would let anyone who guesses at a
@@ -217,6 +224,9 @@ type PasskeyJSON struct {
 	// devices.
 	Synced     bool     `json:"synced"`
 	Transports []string `json:"transports"`
+	// SignedInHere says the passkey signed in the session that asks:
+	// removing it signs this device out.
+	SignedInHere bool `json:"signed_in_here"`
 }
 
 func passkeyJSON(p store.Passkey) PasskeyJSON {
@@ -235,15 +245,17 @@ func passkeyJSON(p store.Passkey) PasskeyJSON {
 	return out
 }
 
-// Passkeys lists the customer's passkeys.
-func (s *Service) Passkeys(ctx context.Context, customerID string) ([]PasskeyJSON, error) {
-	ps, err := s.st.Passkeys(ctx, customerID)
+// Passkeys lists the passkeys of the customer of session se, marking the
+// one that signed se in.
+func (s *Service) Passkeys(ctx context.Context, se store.Session) ([]PasskeyJSON, error) {
+	ps, err := s.st.Passkeys(ctx, se.CustomerID)
 	if err != nil {
-		return nil, fmt.Errorf("auth: passkeys of %s: %w", customerID, err)
+		return nil, fmt.Errorf("auth: passkeys of %s: %w", se.CustomerID, err)
 	}
 	out := make([]PasskeyJSON, len(ps))
 	for i, p := range ps {
 		out[i] = passkeyJSON(p)
+		out[i].SignedInHere = se.PasskeyID != nil && bytes.Equal(p.ID, se.PasskeyID)
 	}
 	return out, nil
 }
@@ -400,21 +412,43 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, se store.Sessio
 	return passkeyJSON(p), nil
 }
 
-// RemovePasskey removes the customer's passkey whose id is the base64url
-// credential id; it signs nobody in any more. 404 not_found.
-func (s *Service) RemovePasskey(ctx context.Context, customerID, id string) error {
+// PasskeyRemoved is what removing a passkey ended.
+type PasskeyRemoved struct {
+	// SessionsEnded counts the sessions the passkey had signed in, and
+	// that ended with it (the one that removed it among them, if
+	// SignedOut).
+	SessionsEnded int `json:"sessions_ended"`
+	// SignedOut says the session that removed it was one: this device
+	// must sign in again.
+	SignedOut bool `json:"signed_out"`
+}
+
+// RemovePasskey removes the passkey of the customer of session se whose id
+// is the base64url credential id: it signs nobody in any more, and every
+// session it signed in ends, se too if it is one (the devices on them are
+// told: Config.PasskeySessionsEnded). 404 not_found.
+func (s *Service) RemovePasskey(ctx context.Context, se store.Session, id string) (PasskeyRemoved, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(id)
 	if err != nil || len(raw) == 0 {
-		return errPasskeyNotFound()
+		return PasskeyRemoved{}, errPasskeyNotFound()
 	}
-	switch err := s.st.DeletePasskey(ctx, customerID, raw); {
+	ended, err := s.st.DeletePasskey(ctx, se.CustomerID, raw)
+	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return errPasskeyNotFound()
+		return PasskeyRemoved{}, errPasskeyNotFound()
 	case err != nil:
-		return fmt.Errorf("auth: remove passkey of %s: %w", customerID, err)
+		return PasskeyRemoved{}, fmt.Errorf("auth: remove passkey of %s: %w", se.CustomerID, err)
 	}
-	s.log.InfoContext(ctx, "auth: passkey removed", "customer", customerID, "passkey", passkeyTag(raw))
-	return nil
+	out := PasskeyRemoved{SessionsEnded: len(ended)}
+	for _, h := range ended {
+		out.SignedOut = out.SignedOut || bytes.Equal(h, se.IDHash)
+	}
+	s.log.InfoContext(ctx, "auth: passkey removed", "customer", se.CustomerID, "passkey", passkeyTag(raw),
+		"sessions_ended", out.SessionsEnded, "signed_out_here", out.SignedOut)
+	if len(ended) > 0 && s.passkeySessionsEnded != nil {
+		s.passkeySessionsEnded(se.CustomerID, ended)
+	}
+	return out, nil
 }
 
 // BeginPasskeySignIn starts a sign-in with a passkey: usernameless, or,
@@ -454,24 +488,25 @@ func (s *Service) BeginPasskeySignIn(ctx context.Context, w http.ResponseWriter,
 // FinishPasskeySignIn checks the authenticator's answer (the JSON of the
 // PublicKeyCredential navigator.credentials.get returned) to the sign-in
 // begun in this browser (r's cookie, which it clears on w), and returns
-// the customer whose passkey signed. The authenticator verified the
+// the customer whose passkey signed and that passkey's credential id (the
+// session it starts remembers it). The authenticator verified the
 // person, so no password or code is asked. Errors: 400
 // invalid_passkey_answer (changes nothing), 400 passkey_expired, 401
 // passkey_unknown (no account has it: removed, say), 401 passkey_invalid,
 // 401 passkey_other_account, 401 passkey_refused (its counter went back),
 // 429 too_many_attempts (with how long to wait).
-func (s *Service) FinishPasskeySignIn(ctx context.Context, w http.ResponseWriter, r *http.Request, answer []byte) (store.Customer, time.Duration, error) {
+func (s *Service) FinishPasskeySignIn(ctx context.Context, w http.ResponseWriter, r *http.Request, answer []byte) (store.Customer, []byte, time.Duration, error) {
 	if !s.passkeysOn() {
-		return store.Customer{}, 0, errPasskeysOff()
+		return store.Customer{}, nil, 0, errPasskeysOff()
 	}
 	clientIP := clientIP(r)
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(answer)
 	if err != nil {
-		return store.Customer{}, 0, errPasskeyAnswer()
+		return store.Customer{}, nil, 0, errPasskeyAnswer()
 	}
 	a := s.throttle.passkeyAttempt(clientIP)
 	if !a.ok {
-		return store.Customer{}, a.wait, errTooManyAttempts(a.wait)
+		return store.Customer{}, nil, a.wait, errTooManyAttempts(a.wait)
 	}
 	c, err := s.passkeySignIn(ctx, w, r, parsed)
 	var e *httpx.Error
@@ -485,7 +520,10 @@ func (s *Service) FinishPasskeySignIn(ctx context.Context, w http.ResponseWriter
 	default: // expired, or the server failed: neither right nor wrong
 		s.throttle.passkeyRelease(clientIP)
 	}
-	return c, 0, err
+	if err != nil {
+		return store.Customer{}, nil, 0, err
+	}
+	return c, parsed.RawID, 0, nil // the id the passkey was found and checked by
 }
 
 func (s *Service) passkeySignIn(ctx context.Context, w http.ResponseWriter, r *http.Request, parsed *protocol.ParsedCredentialAssertionData) (store.Customer, error) {
@@ -570,7 +608,7 @@ func protocolReason(err error) string {
 
 func (s *Service) handlePasskeys(w http.ResponseWriter, r *http.Request) {
 	se, _ := SessionFrom(r.Context())
-	list, err := s.Passkeys(r.Context(), se.CustomerID)
+	list, err := s.Passkeys(r.Context(), se)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -608,11 +646,15 @@ func (s *Service) handlePasskeyRegisterFinish(w http.ResponseWriter, r *http.Req
 
 func (s *Service) handlePasskeyRemove(w http.ResponseWriter, r *http.Request) {
 	se, _ := SessionFrom(r.Context())
-	if err := s.RemovePasskey(r.Context(), se.CustomerID, r.PathValue("id")); err != nil {
+	removed, err := s.RemovePasskey(r.Context(), se, r.PathValue("id"))
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	if removed.SignedOut {
+		expireSessionCookie(w)
+	}
+	httpx.WriteJSON(w, http.StatusOK, removed)
 }
 
 func (s *Service) handlePasskeySignInBegin(w http.ResponseWriter, r *http.Request) {
@@ -640,11 +682,11 @@ func (s *Service) handlePasskeySignInFinish(w http.ResponseWriter, r *http.Reque
 		httpx.WriteError(w, err)
 		return
 	}
-	c, wait, err := s.FinishPasskeySignIn(r.Context(), w, r, in.Credential)
+	c, passkeyID, wait, err := s.FinishPasskeySignIn(r.Context(), w, r, in.Credential)
 	if err != nil {
 		retryAfter(w, wait)
 		s.writeError(w, r, err)
 		return
 	}
-	s.startSession(w, r, c, http.StatusOK)
+	s.startSession(w, r, c, passkeyID, http.StatusOK)
 }

@@ -10,8 +10,10 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -490,7 +492,10 @@ func TestPasskeyRemoved(t *testing.T) {
 		a.wantStatus(resp, body, 404, "not_found")
 	}
 	resp, body = a.do("DELETE", "/app/api/passkeys/"+p.ID, nil, "X-CSRF-Token", csrf)
-	a.wantStatus(resp, body, 204, "")
+	a.wantStatus(resp, body, 200, "")
+	if removed := decodeRemoved(t, body); removed != (PasskeyRemoved{}) {
+		t.Fatalf("a passkey that signed no session in: %+v", removed)
+	}
 	if list := listPasskeys(t, a); len(list) != 1 || list[0].Name != "Laptop" {
 		t.Fatalf("after the removal: %+v", list)
 	}
@@ -508,6 +513,124 @@ func TestPasskeyRemoved(t *testing.T) {
 	}
 	resp, body = passkeySignIn(t, b, laptop, "")
 	b.wantStatus(resp, body, 200, "")
+}
+
+func decodeRemoved(t *testing.T, body []byte) PasskeyRemoved {
+	t.Helper()
+	var out PasskeyRemoved
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatalf("removed %s: %v", body, err)
+	}
+	return out
+}
+
+// sessionOf is the id hash of the session whose cookie client a holds.
+func sessionOf(t *testing.T, a *apiClient) []byte {
+	t.Helper()
+	u, _ := url.Parse(a.srv.URL)
+	for _, c := range a.c.Jar.Cookies(u) {
+		if c.Name == SessionCookie {
+			raw, err := b64url.DecodeString(c.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sessionIDHash(raw)
+		}
+	}
+	t.Fatal("no session cookie")
+	return nil
+}
+
+// TestPasskeyRemovalEndsItsSessions: the sessions a passkey signed in end
+// when it is removed, and no other: the devices signed in with another
+// passkey or the password stay signed in, a removed passkey's device gets
+// 401 signed_out from then on, and the node is told which sessions ended
+// (to sign their live devices out). The list marks the passkey that
+// signed the asking session in. Removed from the very session it signed
+// in, the passkey ends that session too, and its cookie is cleared.
+func TestPasskeyRemovalEndsItsSessions(t *testing.T) {
+	env := passkeyEnv(t)
+	var told [][]byte
+	var toldOf []string
+	env.svc.passkeySessionsEnded = func(customerID string, ended [][]byte) {
+		toldOf = append(toldOf, customerID)
+		told = append(told, ended...)
+	}
+	srv := accountServer(t, env)
+	byPassword := newClient(t, srv)
+	csrf := signUpVia(byPassword)
+	customerID := decodeAccount(t, mustMe(byPassword)).Customer.ID
+	phone, laptop := newAuthenticator(t), newAuthenticator(t)
+	a := addPasskey(t, byPassword, csrf, phone, "Phone")
+	b := addPasskey(t, byPassword, csrf, laptop, "Laptop")
+
+	byPhone, byLaptop := newClient(t, srv), newClient(t, srv)
+	resp, body := passkeySignIn(t, byPhone, phone, "")
+	byPhone.wantStatus(resp, body, 200, "")
+	phoneCSRF := decodeAccount(t, body).CSRFToken
+	resp, body = passkeySignIn(t, byLaptop, laptop, "")
+	byLaptop.wantStatus(resp, body, 200, "")
+	laptopCSRF := decodeAccount(t, body).CSRFToken
+	for _, c := range []struct {
+		who  *apiClient
+		here string
+	}{{byPassword, ""}, {byPhone, "Phone"}, {byLaptop, "Laptop"}} {
+		for _, p := range listPasskeys(t, c.who) {
+			if p.SignedInHere != (p.Name == c.here) {
+				t.Fatalf("signed in by %q, the list says %+v", c.here, p)
+			}
+		}
+	}
+
+	// The phone is lost: its passkey is removed from the device signed in
+	// with the password.
+	phoneSession := sessionOf(t, byPhone)
+	resp, body = byPassword.do("DELETE", "/app/api/passkeys/"+a.ID, nil, "X-CSRF-Token", csrf)
+	byPassword.wantStatus(resp, body, 200, "")
+	if removed := decodeRemoved(t, body); removed != (PasskeyRemoved{SessionsEnded: 1}) {
+		t.Fatalf("removing the phone's passkey: %+v", removed)
+	}
+	if len(told) != 1 || !bytes.Equal(told[0], phoneSession) || !slices.Equal(toldOf, []string{customerID}) {
+		t.Fatalf("the node was told of sessions %x of %v, want the phone's %x of %s", told, toldOf, phoneSession, customerID)
+	}
+	resp, body = byPhone.do("GET", "/app/api/me", nil)
+	byPhone.wantStatus(resp, body, 401, "signed_out")
+	resp, body = byPhone.do("POST", "/app/api/passkeys/register/begin", nil, "X-CSRF-Token", phoneCSRF)
+	byPhone.wantStatus(resp, body, 401, "signed_out")
+	mustMe(byPassword)
+	mustMe(byLaptop)
+	if !strings.Contains(env.logs.String(), "sessions_ended=1") {
+		t.Fatalf("the log does not say the removal ended a session:\n%s", env.logs)
+	}
+
+	// The laptop's passkey, removed from the laptop it signed in: the
+	// laptop is signed out too, and told so.
+	told = nil
+	laptopSession := sessionOf(t, byLaptop)
+	resp, body = byLaptop.do("DELETE", "/app/api/passkeys/"+b.ID, nil, "X-CSRF-Token", laptopCSRF)
+	byLaptop.wantStatus(resp, body, 200, "")
+	if removed := decodeRemoved(t, body); removed != (PasskeyRemoved{SessionsEnded: 1, SignedOut: true}) {
+		t.Fatalf("removing the laptop's passkey from the laptop: %+v", removed)
+	}
+	cleared := false
+	for _, c := range resp.Cookies() {
+		cleared = cleared || (c.Name == SessionCookie && c.MaxAge < 0)
+	}
+	if !cleared {
+		t.Fatalf("the session cookie was not cleared: %v", resp.Header.Values("Set-Cookie"))
+	}
+	if len(told) != 1 || !bytes.Equal(told[0], laptopSession) {
+		t.Fatalf("the node was told of sessions %x, want the laptop's %x", told, laptopSession)
+	}
+	if _, err := env.st.Session(context.Background(), laptopSession); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the laptop's session outlived its passkey: %v", err)
+	}
+	resp, body = byLaptop.do("GET", "/app/api/me", nil)
+	byLaptop.wantStatus(resp, body, 401, "signed_out")
+	mustMe(byPassword)
+	if list := listPasskeys(t, byPassword); len(list) != 0 {
+		t.Fatalf("passkeys left: %+v", list)
+	}
 }
 
 // TestPasskeyAfterEmail: a sign-in begun after the email was entered

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openteller/openteller/internal/httpx"
+	"github.com/openteller/openteller/internal/i18n"
 	"github.com/openteller/openteller/internal/store"
 )
 
@@ -40,6 +41,10 @@ type ResetMail struct {
 	To         string // the customer's email address
 	Link       string // a secret until it is spent: never log it in production
 	ExpiresAt  time.Time
+	// Lang is the language to write the mail in (an i18n code): the one
+	// kept with the account, else the one of the page that asked for the
+	// link, else English.
+	Lang string
 }
 
 // Mailer sends customers the mail that signing in needs. It is the seam
@@ -65,7 +70,7 @@ func (m NoMailer) SendPasswordReset(ctx context.Context, r ResetMail) error {
 type LogMailer struct{ Logger *slog.Logger }
 
 func (m LogMailer) SendPasswordReset(ctx context.Context, r ResetMail) error {
-	m.Logger.InfoContext(ctx, "auth: password reset link (demo: written to the log instead of mailed)", "customer", r.CustomerID, "link", r.Link, "expires_at", r.ExpiresAt.UTC().Format(time.RFC3339))
+	m.Logger.InfoContext(ctx, "auth: password reset link (demo: written to the log instead of mailed)", "customer", r.CustomerID, "link", r.Link, "expires_at", r.ExpiresAt.UTC().Format(time.RFC3339), "lang", r.Lang)
 	return nil
 }
 
@@ -106,6 +111,12 @@ func errTooManyResets(wait time.Duration) *httpx.Error {
 // whether or not the email has an account; the link, if any, goes out in
 // the background. Each email gets at most a few links per window.
 func (s *Service) RequestReset(ctx context.Context, email, clientIP string) (time.Duration, error) {
+	return s.requestReset(ctx, email, clientIP, "")
+}
+
+// requestReset is RequestReset from a page in lang, the mail's language
+// when the account keeps none.
+func (s *Service) requestReset(ctx context.Context, email, clientIP, lang string) (time.Duration, error) {
 	email, ok := normalizeEmail(email)
 	if !ok {
 		return 0, errInvalidEmail()
@@ -127,7 +138,7 @@ func (s *Service) RequestReset(ctx context.Context, email, clientIP string) (tim
 		defer func() { <-s.mailSlots }()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		if err := s.sendReset(ctx, email); err != nil {
+		if err := s.sendReset(ctx, email, lang); err != nil {
 			s.log.ErrorContext(ctx, "auth: send a reset link", "err", err)
 		}
 	})
@@ -135,8 +146,8 @@ func (s *Service) RequestReset(ctx context.Context, email, clientIP string) (tim
 }
 
 // sendReset makes a reset link for the account of email, if there is
-// one, and mails it.
-func (s *Service) sendReset(ctx context.Context, email string) error {
+// one, and mails it, in the account's language, else in lang.
+func (s *Service) sendReset(ctx context.Context, email, lang string) error {
 	c, err := s.st.CustomerByEmail(ctx, email)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -150,7 +161,10 @@ func (s *Service) sendReset(ctx context.Context, email string) error {
 	if err := s.st.CreateResetToken(ctx, t); err != nil {
 		return fmt.Errorf("keep reset token of %s: %w", c.ID, err)
 	}
-	m := ResetMail{CustomerID: c.ID, To: c.Email, Link: s.baseURL + "/#/reset?token=" + token, ExpiresAt: t.ExpiresAt}
+	if c.Language != "" {
+		lang = c.Language
+	}
+	m := ResetMail{CustomerID: c.ID, To: c.Email, Link: s.baseURL + "/#/reset?token=" + token, ExpiresAt: t.ExpiresAt, Lang: i18n.Of(lang).Code}
 	if err := s.currentMailer().SendPasswordReset(ctx, m); err != nil {
 		return fmt.Errorf("mail reset link to %s: %w", c.ID, err)
 	}

@@ -58,6 +58,14 @@ func cookieIDHash(r *http.Request) ([]byte, bool) {
 // their password was checked: if the password has changed since, there is
 // no session (401 invalid_credentials).
 func (s *Service) StartSession(ctx context.Context, w http.ResponseWriter, c store.Customer) (csrfToken string, err error) {
+	return s.startSessionBy(ctx, w, c, nil)
+}
+
+// startSessionBy is StartSession for a sign-in with the passkey whose
+// credential id is passkeyID (nil for a password): the session remembers
+// it, so that removing the passkey ends the session. If the passkey was
+// removed meanwhile, there is no session (401 passkey_unknown).
+func (s *Service) startSessionBy(ctx context.Context, w http.ResponseWriter, c store.Customer, passkeyID []byte) (csrfToken string, err error) {
 	customerID := c.ID
 	raw, token := randomToken()
 	_, csrfToken = randomToken()
@@ -68,10 +76,14 @@ func (s *Service) StartSession(ctx context.Context, w http.ResponseWriter, c sto
 		CSRFToken:  csrfToken,
 		CreatedAt:  now,
 		ExpiresAt:  now.Add(s.ttl),
+		PasskeyID:  passkeyID,
 	}
-	if err := s.st.CreateSession(ctx, se, c.PasswordHash); errors.Is(err, store.ErrPasswordChanged) {
+	switch err := s.st.CreateSession(ctx, se, c.PasswordHash); {
+	case errors.Is(err, store.ErrPasswordChanged):
 		return "", errInvalidCredentials()
-	} else if err != nil {
+	case errors.Is(err, store.ErrNotFound) && passkeyID != nil:
+		return "", errPasskeyUnknown()
+	case err != nil:
 		return "", fmt.Errorf("auth: start session for %s: %w", customerID, err)
 	}
 	http.SetCookie(w, &http.Cookie{
@@ -89,6 +101,19 @@ func (s *Service) StartSession(ctx context.Context, w http.ResponseWriter, c sto
 // EndSession deletes the session named by r's cookie, if any, and tells the
 // browser to drop the cookie. The cookie is expired even if the delete fails.
 func (s *Service) EndSession(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+	expireSessionCookie(w)
+	idHash, ok := cookieIDHash(r)
+	if !ok {
+		return nil
+	}
+	if err := s.st.DeleteSession(ctx, idHash); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("auth: end session: %w", err)
+	}
+	return nil
+}
+
+// expireSessionCookie tells the browser to drop the session cookie.
+func expireSessionCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     SessionCookie,
 		Value:    "",
@@ -98,14 +123,6 @@ func (s *Service) EndSession(ctx context.Context, w http.ResponseWriter, r *http
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	})
-	idHash, ok := cookieIDHash(r)
-	if !ok {
-		return nil
-	}
-	if err := s.st.DeleteSession(ctx, idHash); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("auth: end session: %w", err)
-	}
-	return nil
 }
 
 type sessionKey struct{}

@@ -50,6 +50,12 @@ type Wake struct {
 	// password: devices on the others are signed out.
 	SessionsEnded bool
 	Keep          string
+	// Ended, when set, names sessions of the customer (id hashes, in hex)
+	// that have ended, as when the passkey that signed them in was
+	// removed: devices on them are signed out, and the others hear
+	// nothing. A node that predates it reads such a wake-up as unreadable
+	// and catches up; its sweep signs those devices out.
+	Ended []string
 }
 
 // maxPayload bounds a wake-up on the wire; a bigger one travels without its

@@ -28,6 +28,7 @@ func TestWireRoundTrip(t *testing.T) {
 		{ConversationID: "cnv_1", Seq: 9, Events: sealedEvents("cnv_1", 8, 9)},
 		{ConversationID: "cnv_1", Typing: "Ada"},
 		{SessionsEnded: true, Keep: "00ff"},
+		{Ended: []string{"00ff", "a1b2c3"}},
 		{},
 	} {
 		got, err := decode(encode(w))
@@ -52,6 +53,18 @@ func TestWireRefusesDamage(t *testing.T) {
 	if _, err := decode(append(bytes.Clone(full), 0)); err == nil {
 		t.Fatal("decoded a message with a trailing byte")
 	}
+	ended := encode(Wake{Ended: []string{"00ff", "a1b2"}})
+	for i := range len(ended) {
+		if _, err := decode(ended[:i]); err == nil {
+			t.Fatalf("decoded a list of ended sessions cut at %d of %d bytes", i, len(ended))
+		}
+	}
+	// A list said to follow, of no session: no wake-up encodes so.
+	empty := append(encode(Wake{}), 0)
+	empty[1] |= flagEnded
+	if _, err := decode(empty); err == nil {
+		t.Fatal("decoded an empty list of ended sessions")
+	}
 	if _, err := decode([]byte(`{"c":"cnv_1","s":7}`)); err == nil {
 		t.Fatal("decoded JSON as a wake-up")
 	}
@@ -60,6 +73,7 @@ func TestWireRefusesDamage(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add(encode(Wake{ConversationID: "cnv_1", Seq: 9, Events: sealedEvents("cnv_1", 8, 9)}))
 	f.Add(encode(Wake{SessionsEnded: true, Keep: "k"}))
+	f.Add(encode(Wake{Ended: []string{"k1", "k2"}}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		w, err := decode(data)
 		if err != nil {

@@ -14,12 +14,19 @@ import (
 // and the sealed payloads would otherwise travel as base64.
 const wireVersion = 1
 
-const flagSessionsEnded = 1
+// Flags: what kind of wake-up it is, beyond a conversation's.
+const (
+	flagSessionsEnded = 1 // Keep follows as usual
+	flagEnded         = 2 // a list of sessions follows the events
+)
 
 var errWire = errors.New("bus: malformed wake-up")
 
 func encode(w Wake) []byte {
 	n := 32 + len(w.ConversationID) + len(w.Typing) + len(w.Keep)
+	for _, h := range w.Ended {
+		n += 2 + len(h)
+	}
 	for i := range w.Events {
 		e := &w.Events[i]
 		n += 64 + len(e.ID) + len(e.CustomerID) + len(e.InstitutionID) + len(e.LinkID) + len(e.Type) + len(e.Author) + len(e.Sealed)
@@ -29,6 +36,9 @@ func encode(w Wake) []byte {
 	var flags byte
 	if w.SessionsEnded {
 		flags |= flagSessionsEnded
+	}
+	if len(w.Ended) > 0 {
+		flags |= flagEnded
 	}
 	b = append(b, flags)
 	b = appendString(b, w.ConversationID)
@@ -49,6 +59,12 @@ func encode(w Wake) []byte {
 		b = appendTime(b, e.ReceivedAt)
 		b = binary.AppendVarint(b, e.ReplacesSeq)
 		b = appendString(b, string(e.Sealed))
+	}
+	if len(w.Ended) > 0 {
+		b = binary.AppendUvarint(b, uint64(len(w.Ended)))
+		for _, h := range w.Ended {
+			b = appendString(b, h)
+		}
 	}
 	return b
 }
@@ -122,7 +138,7 @@ func (r *reader) time() time.Time {
 }
 
 func decode(data []byte) (Wake, error) {
-	if len(data) < 2 || data[0] != wireVersion || data[1]&^flagSessionsEnded != 0 {
+	if len(data) < 2 || data[0] != wireVersion || data[1]&^(flagSessionsEnded|flagEnded) != 0 {
 		return Wake{}, errWire
 	}
 	r := reader{b: data[2:]}
@@ -152,6 +168,16 @@ func decode(data []byte) (Wake, error) {
 		e.ReceivedAt = r.time()
 		e.ReplacesSeq = r.varint()
 		e.Sealed = r.bytes()
+	}
+	if data[1]&flagEnded != 0 {
+		n := r.uvarint()
+		if n == 0 || n > uint64(len(r.b)) { // the flag says some; each takes a byte at least
+			return Wake{}, errWire
+		}
+		w.Ended = make([]string, n)
+		for i := range w.Ended {
+			w.Ended[i] = r.string()
+		}
 	}
 	if r.err != nil {
 		return Wake{}, r.err

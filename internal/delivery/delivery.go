@@ -31,6 +31,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -271,6 +272,10 @@ func (h *Hub) wake(customerID string, w bus.Wake) {
 		switch {
 		case w.SessionsEnded:
 			if hex.EncodeToString(d.session) != w.Keep {
+				d.signOut()
+			}
+		case len(w.Ended) > 0:
+			if d.session != nil && slices.Contains(w.Ended, hex.EncodeToString(d.session)) {
 				d.signOut()
 			}
 		case w.Typing != "":

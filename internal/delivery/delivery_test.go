@@ -331,6 +331,34 @@ func TestEndedSessionsSignDevicesOut(t *testing.T) {
 	}
 }
 
+// TestNamedSessionsSignDevicesOut: when some sessions of a customer end
+// (the passkey that signed them in was removed), the devices on those are
+// closed as signed out at once, and the customer's others go on
+// receiving.
+func TestNamedSessionsSignDevicesOut(t *testing.T) {
+	r := newRig(t)
+	cust, link, _ := r.customer(t, 1)
+	kept := r.dialSession(t, cust, "aa", nil)
+	lost := []*sock{r.dialSession(t, cust, "bb", nil), r.dialSession(t, cust, "cc", nil)}
+	for _, d := range append([]*sock{kept}, lost...) {
+		if f := read(t, d); f.Type != "caught_up" {
+			t.Fatalf("first frame %+v", f)
+		}
+	}
+	must(t, r.bus.WakeCustomer(cust, bus.Wake{Ended: []string{"bb", "cc", "dd"}}))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, d := range lost {
+		if _, data, err := d.Read(ctx); websocket.CloseStatus(err) != delivery.CloseSignedOut {
+			t.Fatalf("a device on an ended session got %s (%v), want a close %d", data, err, delivery.CloseSignedOut)
+		}
+	}
+	r.post(t, link, "m1")
+	if f := readEvents(t, kept, 1); f[0].Event.Seq == 0 {
+		t.Fatalf("the device whose session lives: %+v", f)
+	}
+}
+
 // TestSocketOutlivesRequestDeadlines: the server's request deadlines must not
 // cut a device's socket (net/http clears them when the connection is
 // hijacked; this keeps it so). The rig's server has 300 ms deadlines.

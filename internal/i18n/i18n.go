@@ -5,6 +5,13 @@
 // chosen one in each page) — and the server, for the few things it writes
 // itself: the pages' first words, the consent disclosure, a push's text.
 //
+// Which language: a person's choice is kept on their browser (CookieName),
+// and a customer's also on their account (store.Customer.Language, set
+// through package auth), so that it follows them: signing in on a new
+// browser sets the cookie from the account, and what the server writes a
+// customer with no browser at hand (a push, a reset mail) is in the
+// account's language. Without a choice, Accept-Language decides (Match).
+//
 // A catalogue is one flat JSON object. "@name" (the language's name in
 // itself) and "@dir" ("ltr" or "rtl") describe the language; every other
 // key ("thread.composer.send") names a message. A message is a string with
@@ -35,8 +42,18 @@ const Default = "en"
 
 // CookieName is the cookie that holds the language a person chose
 // (the messenger's privacy center, the console's header). The browser
-// sets it; the server reads it before Accept-Language.
+// sets it, and so does the server when a customer signs in with a
+// language kept on their account (Cookie); the server reads it before
+// Accept-Language.
 const CookieName = "openteller_lang"
+
+// Cookie is the cookie that remembers lang on a browser, as the page's
+// own script writes it (i18n.js): for the whole site, a year, readable by
+// that script (not HttpOnly), Secure on an https site.
+func Cookie(lang string, secure bool) *http.Cookie {
+	return &http.Cookie{Name: CookieName, Value: lang, Path: "/", MaxAge: 365 * 24 * 60 * 60,
+		SameSite: http.SameSiteLaxMode, Secure: secure}
+}
 
 // order lists the languages, in the order a picker shows them.
 var order = []string{"en", "fr", "pt", "it"}

@@ -42,6 +42,7 @@ import (
 	webpush "github.com/SherClockHolmes/webpush-go"
 
 	"github.com/openteller/openteller/internal/httpx"
+	"github.com/openteller/openteller/internal/i18n"
 	"github.com/openteller/openteller/internal/store"
 	"github.com/openteller/openteller/internal/vault"
 	"github.com/openteller/openteller/pkg/bankapi"
@@ -83,29 +84,35 @@ type Message struct {
 	// older one on the device instead of piling up.
 	Tag string `json:"tag"`
 	URL string `json:"url"` // where a tap opens the app
-	// Kind and Institution let the device say the push in the customer's
-	// language (sw.js, with the catalogue's push.<kind>.title and .body);
-	// Title and Body are the same in English, for a device that cannot.
+	// Kind and Institution let the device say the push in the language
+	// chosen on it (sw.js, with the catalogue's push.<kind>.title and
+	// .body) when the customer's account keeps none.
 	Kind        string `json:"kind"`
 	Institution string `json:"institution"`
+	// Lang is the language kept with the customer's account, when it
+	// keeps one: Title and Body are in it, and the device shows them as
+	// they are. Without it they are in English.
+	Lang string `json:"lang,omitempty"`
 }
 
-// message builds what the device shows: the institution and the kind,
-// nothing of the event's content.
-func message(kind, institution, conversationID string) Message {
+// message builds what the device shows, in lang (the account's language,
+// or "" for none: English): the institution and the kind, nothing of the
+// event's content. A payment request names neither the amount nor who is
+// paid: the push service is a third party, and a lock screen is public.
+func message(lang, kind, institution, conversationID string) Message {
 	m := Message{Tag: kind + ":" + conversationID, URL: "/#/c/" + url.PathEscape(conversationID), Kind: kind, Institution: institution}
-	switch kind {
-	case KindAlerts:
-		m.Title, m.Body = institution+" needs your answer", "Open OpenTeller to answer."
-	case KindPayments:
-		// Neither the amount nor who is paid: the push service is a third
-		// party, and a lock screen is public.
-		m.Title, m.Body = institution+" asks you to approve a payment", "Open OpenTeller to see it and answer."
-	case KindPeople:
-		m.Title, m.Body = institution+": a message from a person", "Open OpenTeller to read it."
-	default:
-		m.Title, m.Body = institution+" replied", "Open OpenTeller to read it."
+	if i18n.Supported(lang) {
+		m.Lang = lang
 	}
+	if institution == "" { // unknown: "Your bank"
+		institution = i18n.T(m.Lang, "thread.your_bank_title", nil)
+		m.Institution = institution
+	}
+	if !slices.Contains(Kinds, kind) {
+		kind = KindReplies
+	}
+	m.Title = i18n.T(m.Lang, "push."+kind+".title", i18n.Vars{"bank": institution})
+	m.Body = i18n.T(m.Lang, "push."+kind+".body", nil)
 	return m
 }
 
@@ -118,6 +125,9 @@ type Config struct {
 		store.Keys
 		store.Devices
 		store.Institutions
+		// The customers' languages (store.Accounts), which pushes are
+		// written in.
+		CustomerLanguages(ctx context.Context, customerIDs []string) (map[string]string, error)
 	}
 	Keyring *vault.Keyring
 	// Client sends to the push services; give it the webhooks' client,
@@ -232,13 +242,18 @@ func (s *Service) send(ctx context.Context, evs []store.Event) {
 		s.cfg.Logger.Warn("push: subscriptions", "err", err)
 		return
 	}
+	langs, err := s.cfg.Store.CustomerLanguages(ctx, customers)
+	if err != nil {
+		// A push in English beats none: it is a prompt to open the app.
+		s.cfg.Logger.Warn("push: the customers' languages", "err", err)
+	}
 	var wg sync.WaitGroup
 	for _, t := range targets {
 		for _, sub := range subs {
 			if sub.CustomerID != t.customer || !slices.Contains(sub.Kinds, t.kind) {
 				continue
 			}
-			m := message(t.kind, s.institutionName(ctx, t.institution), t.conversation)
+			m := message(langs[t.customer], t.kind, s.institutionName(ctx, t.institution), t.conversation)
 			wg.Go(func() { s.push(ctx, sub, t.kind, m) })
 		}
 	}
@@ -301,7 +316,8 @@ func (s *Service) Forget(ctx context.Context, customerID string) error {
 	return nil
 }
 
-// institutionName is the institution's name, as the push shows it.
+// institutionName is the institution's name, as the push shows it; ""
+// when it cannot be read.
 func (s *Service) institutionName(ctx context.Context, id string) string {
 	s.mu.Lock()
 	name, ok := s.names[id]
@@ -311,7 +327,7 @@ func (s *Service) institutionName(ctx context.Context, id string) string {
 	}
 	in, err := s.cfg.Store.Institution(ctx, id)
 	if err != nil {
-		return "Your bank"
+		return ""
 	}
 	s.mu.Lock()
 	s.names[id] = in.Name

@@ -333,6 +333,34 @@ func TestPushTellsWithoutContent(t *testing.T) {
 	}
 }
 
+// TestPushInTheAccountsLanguage: a customer who chose French on their
+// account gets their pushes in French, written by the server, naming the
+// language, with no browser involved (no page has left the device words,
+// no request carries a cookie); another customer, who chose none, gets
+// theirs in English naming none, so their device says them in its own.
+func TestPushInTheAccountsLanguage(t *testing.T) {
+	r := newRig(t)
+	must(t, r.st.SetCustomerLanguage(context.Background(), "cus_1", "fr"))
+	french, other := NewDevice(t, r.svc.PublicKey), NewDevice(t, r.svc.PublicKey)
+	r.subscribe(t, "cus_1", french, KindAlerts, KindPayments)
+	r.subscribe(t, "cus_2", other, KindAlerts)
+
+	r.svc.Committed([]store.Event{event("cus_1", bankapi.TypeFraudAlert, store.AuthorInstitution), event("cus_2", bankapi.TypeFraudAlert, store.AuthorInstitution)})
+	got := french.next(t)
+	want := Message{Title: "Cedar Bank attend votre réponse", Body: "Ouvrez OpenTeller pour répondre.", Tag: "alerts:cnv_cus_1", URL: "/#/c/cnv_cus_1",
+		Kind: "alerts", Institution: "Cedar Bank", Lang: "fr"}
+	if got.Message != want {
+		t.Fatalf("a French customer's push %+v, want %+v", got.Message, want)
+	}
+	if got := other.next(t); got.Message.Title != "Cedar Bank needs your answer" || got.Message.Lang != "" {
+		t.Fatalf("a customer who chose no language: %+v", got.Message)
+	}
+	r.svc.Committed([]store.Event{event("cus_1", bankapi.TypePaymentRequest, store.AuthorInstitution)})
+	if got := french.next(t); got.Message.Title != "Cedar Bank vous demande d’approuver un paiement" || got.Message.Lang != "fr" {
+		t.Fatalf("a payment request, in French: %+v", got.Message)
+	}
+}
+
 // TestPaymentRequestIsPushed: a payment request that waits for the
 // customer's answer reaches a device that asked for payments (offered in
 // the settings, after alerts), saying which bank asks and nothing of the

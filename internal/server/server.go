@@ -172,6 +172,22 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 			if err := s.Push.Forget(context.Background(), customerID); err != nil {
 				log.Warn("turn off devices' notifications", "customer", customerID, "err", err)
 			}
+		},
+		PasskeySessionsEnded: func(customerID string, ended [][]byte) {
+			hexes := make([]string, len(ended))
+			for i, h := range ended {
+				hexes[i] = hex.EncodeToString(h)
+			}
+			if err := s.Bus.WakeCustomer(customerID, bus.Wake{Ended: hexes}); err != nil {
+				log.Warn("tell devices their sessions ended", "customer", customerID, "err", err)
+			}
+			// A removed passkey's devices (a lost phone) must not go on
+			// hearing of the customer either; a subscription does not say
+			// which session made it, so every device's goes, as after a
+			// new password.
+			if err := s.Push.Forget(context.Background(), customerID); err != nil {
+				log.Warn("turn off devices' notifications", "customer", customerID, "err", err)
+			}
 		}})
 	customerOf := func(r *http.Request) (string, bool) {
 		se, ok := auth.SessionFrom(r.Context())
@@ -273,7 +289,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	s.Push.Routes(all, s.Auth.RequireCustomer, customerOf)
 	accounts := s.Auth.Handler()
 	for _, p := range []string{"POST /app/api/signup", "POST /app/api/signin", "POST /app/api/signout", "GET /app/api/me", "POST /app/api/password",
-		"POST /app/api/password-reset", "POST /app/api/password-reset/complete", "POST /app/api/reauth",
+		"PUT /app/api/language", "POST /app/api/password-reset", "POST /app/api/password-reset/complete", "POST /app/api/reauth",
 		"POST /app/api/totp/setup", "POST /app/api/totp/confirm", "DELETE /app/api/totp", "POST /app/api/totp/recovery-codes",
 		"GET /app/api/passkeys", "POST /app/api/passkeys/register/begin", "POST /app/api/passkeys/register/finish", "DELETE /app/api/passkeys/{id}",
 		"POST /app/api/passkeys/signin/begin", "POST /app/api/passkeys/signin/finish"} {

@@ -144,10 +144,21 @@ type Accounts interface {
 	CreateCustomer(ctx context.Context, c Customer) error // ErrExists if the email is taken
 	CustomerByEmail(ctx context.Context, email string) (Customer, error)
 	Customer(ctx context.Context, id string) (Customer, error)
+	// SetCustomerLanguage keeps the language the customer chose (a code
+	// package i18n speaks; "" for none) with their account; ErrNotFound
+	// for no such customer. The store keeps what it is given: the caller
+	// checks the code.
+	SetCustomerLanguage(ctx context.Context, customerID, lang string) error
+	// CustomerLanguages maps each of these customers who chose a language
+	// to it; a customer who chose none, or who does not exist, is left out.
+	CustomerLanguages(ctx context.Context, customerIDs []string) (map[string]string, error)
 
 	// CreateSession keeps a new session, if the customer's password hash is
 	// still checked, the one their sign-in verified: ErrPasswordChanged
 	// otherwise, so a sign-in racing a change of password cannot outlive it.
+	// A session a passkey signs in (PasskeyID set) is kept only while that
+	// passkey is on the customer's account: ErrNotFound otherwise, so a
+	// sign-in racing the passkey's removal cannot outlive it either.
 	CreateSession(ctx context.Context, s Session, checked string) error
 	Session(ctx context.Context, idHash []byte) (Session, error) // ErrNotFound when missing or expired
 	DeleteSession(ctx context.Context, idHash []byte) error
@@ -220,9 +231,12 @@ type Accounts interface {
 	// authenticator; ErrNotFound when the customer has no such passkey
 	// (it was removed).
 	UsePasskey(ctx context.Context, customerID string, id []byte, signCount uint32, flags byte, at time.Time) error
-	// DeletePasskey removes the customer's passkey; ErrNotFound when they
-	// have none with this id.
-	DeletePasskey(ctx context.Context, customerID string, id []byte) error
+	// DeletePasskey removes the customer's passkey and, in the same
+	// transaction, ends every session it signed in; it returns the id
+	// hashes of those that had not expired yet, so that the devices on
+	// them can be signed out. ErrNotFound, with nothing changed, when the
+	// customer has no passkey with this id.
+	DeletePasskey(ctx context.Context, customerID string, id []byte) (ended [][]byte, err error)
 }
 
 // Console keeps what a bank's people work with: staff, their sessions and
@@ -558,6 +572,10 @@ type Customer struct {
 	Email        string // lower-cased
 	PasswordHash string // argon2id, PHC string format
 	CreatedAt    time.Time
+	// Language is the language the customer chose for OpenTeller (an
+	// i18n code: "fr"), "" while they have chosen none: the interface,
+	// their pushes and mail are in it wherever they sign in.
+	Language string
 }
 
 // Staff roles.
@@ -594,6 +612,10 @@ type Session struct {
 	CSRFToken  string
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
+	// PasskeyID is the credential id of the passkey that signed the
+	// session in, nil for a password: removing that passkey ends the
+	// session (DeletePasskey).
+	PasskeyID []byte
 }
 
 // LinkAttempt is a link started at the platform and not yet back from the

@@ -76,7 +76,7 @@ func (a *API) export(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Disposition", `attachment; filename="openteller-export.json"`)
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{
 		"exported_at":   a.Now().UTC(),
-		"profile":       map[string]any{"id": c.ID, "email": c.Email, "created_at": c.CreatedAt},
+		"profile":       map[string]any{"id": c.ID, "email": c.Email, "created_at": c.CreatedAt, "language": c.Language},
 		"links":         lo,
 		"receipts":      ro,
 		"conversations": convs,

@@ -10,17 +10,15 @@ import (
 // Customers, their sessions and passwords.
 
 func (db *DB) CreateCustomer(ctx context.Context, cu store.Customer) error {
-	return db.wrap("CreateCustomer", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `INSERT INTO customers (id, email, password_hash, created_at) VALUES (?, ?, ?, ?)`,
-			cu.ID, cu.Email, cu.PasswordHash, cu.CreatedAt)
-		return db.unique(err)
-	}))
+	_, err := db.exec(ctx, `INSERT INTO customers (id, email, password_hash, created_at, language) VALUES (?, ?, ?, ?, ?)`,
+		cu.ID, cu.Email, cu.PasswordHash, cu.CreatedAt, cu.Language)
+	return db.wrap("CreateCustomer", db.unique(err))
 }
 
 func (db *DB) customer(ctx context.Context, op, where, arg string) (store.Customer, error) {
 	var cu store.Customer
-	err := db.reads().QueryRow(ctx, `SELECT id, email, password_hash, created_at FROM customers WHERE `+where+` = ?`, arg).
-		Scan(&cu.ID, &cu.Email, &cu.PasswordHash, &cu.CreatedAt)
+	err := db.reads().QueryRow(ctx, `SELECT id, email, password_hash, created_at, language FROM customers WHERE `+where+` = ?`, arg).
+		Scan(&cu.ID, &cu.Email, &cu.PasswordHash, &cu.CreatedAt, &cu.Language)
 	return cu, db.wrap(op, notFound(err))
 }
 
@@ -32,33 +30,65 @@ func (db *DB) Customer(ctx context.Context, id string) (store.Customer, error) {
 	return db.customer(ctx, "Customer", "id", id)
 }
 
+func (db *DB) SetCustomerLanguage(ctx context.Context, customerID, lang string) error {
+	return db.wrap("SetCustomerLanguage", changed(db.exec(ctx, `UPDATE customers SET language = ? WHERE id = ?`, lang, customerID)))
+}
+
+func (db *DB) CustomerLanguages(ctx context.Context, customerIDs []string) (map[string]string, error) {
+	out := map[string]string{}
+	err := each(customerIDs, func(ids []any) error {
+		type chosen struct{ id, lang string }
+		rows, err := all(func(row Row) (chosen, error) {
+			var c chosen
+			return c, row.Scan(&c.id, &c.lang)
+		})(db.reads().Query(ctx, `SELECT id, language FROM customers WHERE id IN `+in(len(ids))+` AND language <> ''`, ids...))
+		for _, c := range rows {
+			out[c.id] = c.lang
+		}
+		return err
+	})
+	if err != nil {
+		return nil, db.wrap("CustomerLanguages", err)
+	}
+	return out, nil
+}
+
 func (db *DB) CreateSession(ctx context.Context, se store.Session, checked string) error {
 	return db.wrap("CreateSession", db.write(ctx, func(ctx context.Context, q Querier) error {
 		// FOR SHARE waits for a change of password under way, then reads
 		// the hash it left; a change that starts after waits for this
-		// insert, and then ends the session with the others.
-		n, err := q.Exec(ctx, `INSERT INTO sessions (id_hash, customer_id, csrf_token, created_at, expires_at)
-			SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM customers WHERE id = ?2 AND password_hash = ?6 FOR SHARE)`,
-			se.IDHash, se.CustomerID, se.CSRFToken, se.CreatedAt, se.ExpiresAt, checked)
-		if err == nil && n == 0 {
-			return store.ErrPasswordChanged
+		// insert, and then ends the session with the others. The same
+		// holds for the passkey that signed the session in, if one did,
+		// and its removal (DeletePasskey).
+		query := `INSERT INTO sessions (id_hash, customer_id, csrf_token, created_at, expires_at, passkey_id)
+			SELECT ?1, ?2, ?3, ?4, ?5, ?7 WHERE EXISTS (SELECT 1 FROM customers WHERE id = ?2 AND password_hash = ?6 FOR SHARE)`
+		if se.PasskeyID != nil {
+			query += ` AND EXISTS (SELECT 1 FROM passkeys WHERE id = ?7 AND customer_id = ?2 FOR SHARE)`
 		}
-		return err
+		n, err := q.Exec(ctx, query, se.IDHash, se.CustomerID, se.CSRFToken, se.CreatedAt, se.ExpiresAt, checked, se.PasskeyID)
+		if err != nil || n == 1 {
+			return err
+		}
+		if se.PasskeyID != nil {
+			var one int
+			if err := q.QueryRow(ctx, `SELECT 1 FROM passkeys WHERE id = ? AND customer_id = ?`, se.PasskeyID, se.CustomerID).Scan(&one); err != nil {
+				return notFound(err)
+			}
+		}
+		return store.ErrPasswordChanged
 	}))
 }
 
 func (db *DB) Session(ctx context.Context, idHash []byte) (store.Session, error) {
 	var se store.Session
-	err := db.reads().QueryRow(ctx, `SELECT id_hash, customer_id, csrf_token, created_at, expires_at FROM sessions WHERE id_hash = ? AND expires_at > ?`, idHash, db.e.Now()).
-		Scan(&se.IDHash, &se.CustomerID, &se.CSRFToken, &se.CreatedAt, &se.ExpiresAt)
+	err := db.reads().QueryRow(ctx, `SELECT id_hash, customer_id, csrf_token, created_at, expires_at, passkey_id FROM sessions WHERE id_hash = ? AND expires_at > ?`, idHash, db.e.Now()).
+		Scan(&se.IDHash, &se.CustomerID, &se.CSRFToken, &se.CreatedAt, &se.ExpiresAt, &se.PasskeyID)
 	return se, db.wrap("Session", notFound(err))
 }
 
 func (db *DB) DeleteSession(ctx context.Context, idHash []byte) error {
-	return db.wrap("DeleteSession", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
-		return err
-	}))
+	_, err := db.exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
+	return db.wrap("DeleteSession", err)
 }
 
 func (db *DB) SetPassword(ctx context.Context, customerID, hash string, keep []byte) error {
@@ -87,21 +117,20 @@ func (db *DB) setPassword(ctx context.Context, accounts, sessions, owner, id, ha
 }
 
 // SweepExpired deletes sessions, link attempts and reset links that have
-// expired.
+// expired. Each table is its own statement, and skips rows another
+// transaction holds (a password reset ending a customer's sessions, say):
+// a sweep never waits, so it can never deadlock with what it sweeps
+// around, and takes what it skipped next time.
 func (db *DB) SweepExpired(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
-	err := db.write(ctx, func(ctx context.Context, q Querier) error {
-		n = 0
-		for _, table := range []string{"sessions", "link_attempts", "password_resets"} {
-			k, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE expires_at <= ?`, now)
-			if err != nil {
-				return err
-			}
-			n += k
+	for _, t := range []struct{ table, key string }{{"sessions", "id_hash"}, {"link_attempts", "state_hash"}, {"password_resets", "token_hash"}} {
+		k, err := db.exec(ctx, `DELETE FROM `+t.table+` WHERE `+t.key+` IN (SELECT `+t.key+` FROM `+t.table+` WHERE expires_at <= ? FOR UPDATE SKIP LOCKED)`, now)
+		if err != nil {
+			return n, db.wrap("SweepExpired", err)
 		}
-		return nil
-	})
-	return n, db.wrap("SweepExpired", err)
+		n += k
+	}
+	return n, nil
 }
 
 func (db *DB) LiveSessions(ctx context.Context, idHashes [][]byte, now time.Time) (map[string]bool, error) {

@@ -15,7 +15,7 @@ func (db *DB) PutPasskeyCeremony(ctx context.Context, pc store.PasskeyCeremony, 
 	return db.wrap("PutPasskeyCeremony", db.write(ctx, func(ctx context.Context, q Querier) error {
 		// Abandoned ceremonies go as new ones come, so the table holds
 		// only a few minutes' worth.
-		if _, err := q.Exec(ctx, `DELETE FROM passkey_ceremonies WHERE expires_at <= ?`, now); err != nil {
+		if _, err := q.Exec(ctx, `DELETE FROM passkey_ceremonies WHERE hash IN (SELECT hash FROM passkey_ceremonies WHERE expires_at <= ? FOR UPDATE SKIP LOCKED)`, now); err != nil {
 			return err
 		}
 		_, err := q.Exec(ctx, `INSERT INTO passkey_ceremonies (hash, kind, customer_id, email, session_hash, data, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -49,13 +49,11 @@ func (db *DB) AddPasskey(ctx context.Context, p store.Passkey) error {
 	if aaguid == nil {
 		aaguid = []byte{} // NOT NULL
 	}
-	return db.wrap("AddPasskey", db.write(ctx, func(ctx context.Context, q Querier) error {
-		_, err := q.Exec(ctx, `INSERT INTO passkeys (id, customer_id, name, public_key, sign_count, transports, aaguid, flags, attestation_format, created_at, last_used_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			p.ID, p.CustomerID, p.Name, p.PublicKey, int64(p.SignCount), strings.Join(p.Transports, " "), aaguid, int64(p.Flags),
-			p.AttestationFormat, p.CreatedAt, p.LastUsedAt)
-		return db.unique(err)
-	}))
+	_, err := db.exec(ctx, `INSERT INTO passkeys (id, customer_id, name, public_key, sign_count, transports, aaguid, flags, attestation_format, created_at, last_used_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.ID, p.CustomerID, p.Name, p.PublicKey, int64(p.SignCount), strings.Join(p.Transports, " "), aaguid, int64(p.Flags),
+		p.AttestationFormat, p.CreatedAt, p.LastUsedAt)
+	return db.wrap("AddPasskey", db.unique(err))
 }
 
 const passkeyColumns = `id, customer_id, name, public_key, sign_count, transports, aaguid, flags, attestation_format, created_at, last_used_at`
@@ -103,8 +101,36 @@ func (db *DB) UsePasskey(ctx context.Context, customerID string, id []byte, sign
 	}))
 }
 
-func (db *DB) DeletePasskey(ctx context.Context, customerID string, id []byte) error {
-	return db.wrap("DeletePasskey", db.write(ctx, func(ctx context.Context, q Querier) error {
-		return changed(q.Exec(ctx, `DELETE FROM passkeys WHERE id = ? AND customer_id = ?`, id, customerID))
-	}))
+// DeletePasskey removes a passkey and the sessions it signed in, and
+// returns those that had not expired. The passkey goes first: its row lock
+// makes a sign-in with it that is making its session (CreateSession)
+// either finish first, and have its session ended here, or find the
+// passkey gone, and make none.
+func (db *DB) DeletePasskey(ctx context.Context, customerID string, id []byte) ([][]byte, error) {
+	var ended [][]byte
+	err := db.write(ctx, func(ctx context.Context, q Querier) error {
+		ended = nil
+		if err := changed(q.Exec(ctx, `DELETE FROM passkeys WHERE id = ? AND customer_id = ?`, id, customerID)); err != nil {
+			return err
+		}
+		type session struct {
+			idHash    []byte
+			expiresAt time.Time
+		}
+		gone, err := all(func(row Row) (session, error) {
+			var se session
+			return se, row.Scan(&se.idHash, &se.expiresAt)
+		})(q.Query(ctx, `DELETE FROM sessions WHERE passkey_id = ? AND customer_id = ? RETURNING id_hash, expires_at`, id, customerID))
+		now := db.e.Now()
+		for _, se := range gone {
+			if se.expiresAt.After(now) {
+				ended = append(ended, se.idHash)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, db.wrap("DeletePasskey", err)
+	}
+	return ended, nil
 }

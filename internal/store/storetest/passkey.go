@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -88,11 +89,13 @@ func testPasskeys(t *testing.T, s store.Store) {
 	}
 
 	// Removed: gone from the list, and no use of it is accepted.
-	if err := s.DeletePasskey(ctx, other.ID, phone.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.DeletePasskey(ctx, other.ID, phone.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("someone else removes a passkey: %v", err)
 	}
-	must(t, s.DeletePasskey(ctx, f.cust.ID, phone.ID))
-	if err := s.DeletePasskey(ctx, f.cust.ID, phone.ID); !errors.Is(err, store.ErrNotFound) {
+	if ended, err := s.DeletePasskey(ctx, f.cust.ID, phone.ID); err != nil || len(ended) != 0 {
+		t.Fatalf("removed a passkey that signed no session in: ended %q, %v", ended, err)
+	}
+	if _, err := s.DeletePasskey(ctx, f.cust.ID, phone.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("removed twice: %v", err)
 	}
 	if err := s.UsePasskey(ctx, f.cust.ID, phone.ID, 0, 0x1d, now); !errors.Is(err, store.ErrNotFound) {
@@ -103,6 +106,115 @@ func testPasskeys(t *testing.T, s store.Store) {
 	}
 	if got, _ := s.Passkeys(ctx, f.cust.ID); len(got) != 1 || !bytes.Equal(got[0].ID, key.ID) {
 		t.Fatalf("passkeys after a removal: %+v", got)
+	}
+}
+
+// testPasskeySessions: a session remembers the passkey that signed it in
+// (none for a password), and is made only while that passkey is on the
+// customer's account; removing the passkey ends, in the same transaction,
+// every session it signed in and no other, and names those that had not
+// expired. Against a sign-in racing the removal, no session outlives the
+// passkey.
+func testPasskeySessions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	other := store.Customer{ID: "cus_2", Email: "bo@example.com", PasswordHash: "$argon2id$y", CreatedAt: t0}
+	must(t, s.CreateCustomer(ctx, other))
+	now := time.Now().Truncate(time.Microsecond)
+	passkey := func(customerID, id string) store.Passkey {
+		p := store.Passkey{ID: []byte(id), CustomerID: customerID, Name: id, PublicKey: []byte("cose"), AAGUID: make([]byte, 16), CreatedAt: now}
+		must(t, s.AddPasskey(ctx, p))
+		return p
+	}
+	phone, laptop, theirs := passkey(f.cust.ID, "cred-phone"), passkey(f.cust.ID, "cred-laptop"), passkey(other.ID, "cred-theirs")
+	session := func(id string, by []byte, expires time.Time) store.Session {
+		return store.Session{IDHash: []byte(id), CustomerID: f.cust.ID, CSRFToken: "t", CreatedAt: now, ExpiresAt: expires, PasskeyID: by}
+	}
+	hour := now.Add(time.Hour)
+	must(t, s.CreateSession(ctx, session("password", nil, hour), f.cust.PasswordHash))
+	must(t, s.CreateSession(ctx, session("phone-1", phone.ID, hour), f.cust.PasswordHash))
+	must(t, s.CreateSession(ctx, session("phone-2", phone.ID, hour), f.cust.PasswordHash))
+	must(t, s.CreateSession(ctx, session("phone-old", phone.ID, now.Add(-time.Minute)), f.cust.PasswordHash))
+	must(t, s.CreateSession(ctx, session("laptop", laptop.ID, hour), f.cust.PasswordHash))
+	if se, err := s.Session(ctx, []byte("phone-1")); err != nil || !bytes.Equal(se.PasskeyID, phone.ID) {
+		t.Fatalf("a passkey's session: %+v %v", se, err)
+	}
+	if se, err := s.Session(ctx, []byte("password")); err != nil || se.PasskeyID != nil {
+		t.Fatalf("a password's session: %+v %v", se, err)
+	}
+	// Another account's passkey, or an unknown one, signs nobody in; a
+	// changed password still wins over a passkey that is there.
+	for _, id := range [][]byte{theirs.ID, []byte("cred-none")} {
+		if err := s.CreateSession(ctx, session("refused", id, hour), f.cust.PasswordHash); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a session by passkey %q, not the customer's: %v", id, err)
+		}
+	}
+	if err := s.CreateSession(ctx, session("refused", phone.ID, hour), "$argon2id$before"); !errors.Is(err, store.ErrPasswordChanged) {
+		t.Fatalf("a passkey's session on a changed password: %v", err)
+	}
+	if _, err := s.Session(ctx, []byte("refused")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused session was kept: %v", err)
+	}
+
+	// Someone else cannot remove it, and their attempt ends nothing.
+	if ended, err := s.DeletePasskey(ctx, other.ID, phone.ID); !errors.Is(err, store.ErrNotFound) || ended != nil {
+		t.Fatalf("someone else removes a passkey: %q %v", ended, err)
+	}
+	if _, err := s.Session(ctx, []byte("phone-1")); err != nil {
+		t.Fatalf("a refused removal ended a session: %v", err)
+	}
+	ended, err := s.DeletePasskey(ctx, f.cust.ID, phone.ID)
+	must(t, err)
+	names := make([]string, len(ended))
+	for i, h := range ended {
+		names[i] = string(h)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"phone-1", "phone-2"}) {
+		t.Fatalf("the removal ended %q, want the phone's two live sessions", names)
+	}
+	live, err := s.LiveSessions(ctx, [][]byte{[]byte("password"), []byte("phone-1"), []byte("phone-2"), []byte("laptop")}, now)
+	must(t, err)
+	if len(live) != 2 || !live["password"] || !live["laptop"] {
+		t.Fatalf("live after the removal: %v, want the password's and the laptop's", live)
+	}
+	for _, id := range []string{"phone-1", "phone-2"} {
+		if _, err := s.Session(ctx, []byte(id)); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("session %s outlived its passkey: %v", id, err)
+		}
+	}
+	if err := s.CreateSession(ctx, session("phone-3", phone.ID, hour), f.cust.PasswordHash); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a session by a removed passkey: %v", err)
+	}
+	if n, err := s.SweepExpired(ctx, now); err != nil || n != 0 {
+		t.Fatalf("the sweep found %d rows (%v): the removal left the expired session", n, err)
+	}
+
+	// A sign-in with a passkey that is being removed: either the session
+	// comes first and ends with the passkey, or it finds the passkey
+	// gone; never does it outlive the passkey.
+	for i := range 8 {
+		key := passkey(f.cust.ID, fmt.Sprintf("cred-race-%d", i))
+		id := fmt.Sprintf("race-%d", i)
+		var wg sync.WaitGroup
+		var created error
+		var raced [][]byte
+		wg.Go(func() { created = s.CreateSession(ctx, session(id, key.ID, hour), f.cust.PasswordHash) })
+		wg.Go(func() { raced, err = s.DeletePasskey(ctx, f.cust.ID, key.ID) })
+		wg.Wait()
+		must(t, err)
+		switch {
+		case created == nil && !slices.ContainsFunc(raced, func(h []byte) bool { return string(h) == id }):
+			t.Fatalf("round %d: the session was made and the removal did not end it: %q", i, raced)
+		case created != nil && !errors.Is(created, store.ErrNotFound):
+			t.Fatalf("round %d: a session by a passkey being removed: %v", i, created)
+		}
+		if _, err := s.Session(ctx, []byte(id)); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("round %d: a session outlived its passkey: %v", i, err)
+		}
+	}
+	if _, err := s.Session(ctx, []byte("laptop")); err != nil {
+		t.Fatalf("another passkey's session: %v", err)
 	}
 }
 

@@ -5,11 +5,13 @@
 self.addEventListener('install', () => self.skipWaiting());
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
 
-// The words a push is shown in are the customer's: the page leaves them in
-// the Cache API (i18n.js), in the language chosen on this device, and a push
-// that names its kind and bank ({kind, institution}) is said in them. A push
-// without them, or a device that kept no words, shows the server's own
-// title and body (English).
+// The words a push is shown in are the customer's. A push that names a
+// language ({lang}) is written in the one kept with their account, which
+// follows them to every device: it is shown as it came. Otherwise the page
+// leaves words in the Cache API (i18n.js), in the language chosen on this
+// device, and a push that names its kind and bank ({kind, institution}) is
+// said in them. A push without them, or a device that kept no words, shows
+// the server's own title and body (English).
 async function pushWords() {
   try {
     const res = await (await caches.open('openteller-i18n')).match('/i18n/push-words.json');
@@ -30,7 +32,7 @@ async function show(data) {
   } catch {
     // an empty or unreadable push still tells the customer to look
   }
-  const words = await pushWords();
+  const words = m.lang ? null : await pushWords();
   if (words) {
     const said = (key) => (typeof words[key] === 'string' ? fill(words[key], { bank: m.institution || '' }) : '');
     if (m.kind && m.institution && said(`push.${m.kind}.title`)) {
@@ -45,7 +47,7 @@ async function show(data) {
     tag: m.tag,
     renotify: true,
     data: { url: m.url },
-    lang: words?.lang || undefined,
+    lang: m.lang || words?.lang || undefined,
   });
 }
 

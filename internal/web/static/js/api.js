@@ -19,9 +19,17 @@ export function setCsrfToken(token) {
   csrfToken = token || '';
 }
 
-// whenSignedOut registers what happens when any request answers 401.
+// whenSignedOut registers what happens when any request answers 401, or
+// when signedOutHere is called: fn gets the error, or {note}.
 export function whenSignedOut(fn) {
   onSignedOut = fn;
+}
+
+// signedOutHere is for an answer that says it ended this page's session
+// (a passkey removed from the device it signed in): the page goes to
+// sign-in, where note says why.
+export function signedOutHere(note) {
+  onSignedOut({ note });
 }
 
 // api('POST', '/signin', body, {expect401: true}). With expect401 a 401 is

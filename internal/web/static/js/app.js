@@ -12,13 +12,14 @@ import { privacyView } from './views/privacy.js';
 import { delegatedView } from './views/delegated.js';
 import { forgotView, resetView } from './views/reset.js';
 import { registerWorker, turnOffHere } from './notifications.js';
-import { onLanguage, ready as languageReady, t } from './i18n.js';
+import { language, onLanguage, ready as languageReady, setLanguage, t } from './i18n.js';
 
 const root = document.getElementById('app');
 const banner = document.querySelector('[data-testid="reconnecting"]');
 
 let shell = null; // {el, list, main, mainView, key} while signed in
 let returnTo = null; // the route a signed-out visit wanted
+let signInNote = ''; // why this page was signed out, when the customer's own change did it
 
 const live = createLive({
   cursors: store.cursors,
@@ -75,11 +76,24 @@ function parseRoute() {
 function startSession(res) {
   setCsrfToken(res.csrf_token);
   store.signIn(res.customer);
+  followAccount(res.customer?.language);
   loadConversations();
   live.start();
 }
 
-function signedOut() {
+// The language kept with the account wins over this browser's: at
+// sign-in (the server has set the cookie from it) and when the app opens
+// signed in (it may have been chosen on another device since). The page
+// switches to it; if its catalogue cannot be loaded, it stays as it is.
+function followAccount(code) {
+  if (code && code !== language()) setLanguage(code).catch(() => {});
+}
+
+// signedOut leaves the session; reason is the request's error, or {note}
+// from signedOutHere (api.js), said on the sign-in page until the next
+// sign-in.
+function signedOut(reason) {
+  if (reason?.note) signInNote = reason.note;
   live.stop();
   store.reset();
   setCsrfToken('');
@@ -137,7 +151,9 @@ function render() {
     shell = null;
     const view = authView({
       mode: route.name,
+      note: route.name === 'signin' ? signInNote : '',
       onSignedIn: (res) => {
+        signInNote = '';
         startSession(res);
         location.hash = returnTo || '#/';
         returnTo = null;

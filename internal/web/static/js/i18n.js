@@ -5,12 +5,14 @@
 //
 // Which language: the person's own choice, kept in a cookie so that the
 // server can answer in it too; else the browser's languages; else English.
-// The server picks the same way (i18n.FromRequest) and inlines that
-// language's catalogue in the page (<script type="application/json"
-// id="i18n">), so the first screen is drawn in it at once, with no request
-// of its own. Choosing another language fetches one catalogue
-// (/i18n/<code>.json) and tells the page (onLanguage), which draws itself
-// again.
+// A customer's choice is kept with their account as well: signing in sets
+// the cookie from it, and the page follows it (app.js), so it is theirs on
+// every device. The server picks the same way (i18n.FromRequest) and
+// inlines that language's catalogue in the page (<script
+// type="application/json" id="i18n">), so the first screen is drawn in it
+// at once, with no request of its own. Choosing another language fetches
+// one catalogue (/i18n/<code>.json) and tells the page (onLanguage), which
+// draws itself again.
 //
 // The catalogue the server sends is complete: where a translation lacks a
 // message, English fills it in. Dates, numbers and money are formatted
@@ -139,9 +141,12 @@ export function onLanguage(fn) {
 
 // setLanguage switches to code: fetches its catalogue, remembers the
 // choice in the cookie (so the server answers in it too), and tells the
-// page, which draws itself again.
-export async function setLanguage(code) {
+// page, which draws itself again. remember(code), when given, keeps the
+// choice elsewhere too (the customer's account) once the catalogue is
+// here; if it fails, nothing changes and its error is thrown.
+export async function setLanguage(code, { remember = null } = {}) {
   const catalogue = await fetchCatalogue(code);
+  if (remember) await remember(catalogue.lang);
   save(catalogue.lang);
   apply(catalogue);
   for (const fn of [...listeners]) fn(lang);

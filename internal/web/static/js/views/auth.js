@@ -7,8 +7,9 @@ import * as passkeys from '../passkeys.js';
 
 const MIN_PASSWORD = 10;
 
-// authView({mode: 'signin'|'signup', onSignedIn(response)})
-export function authView({ mode, onSignedIn }) {
+// authView({mode: 'signin'|'signup', note, onSignedIn(response)}); note,
+// if any, says why the page was signed out.
+export function authView({ mode, note = '', onSignedIn }) {
   const signup = mode === 'signup';
   const id = signup ? 'signup' : 'signin';
 
@@ -84,6 +85,8 @@ export function authView({ mode, onSignedIn }) {
       submit.textContent = t(signup ? 'auth.create_account' : 'auth.signin');
     }
   }
+
+  if (note) showError(note, true);
 
   const el = h('main', { class: 'auth' },
     h('div', { class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, 'OT'), 'OpenTeller'),

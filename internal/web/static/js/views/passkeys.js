@@ -1,10 +1,12 @@
 // Passkeys, in the privacy center's "Your account": the account's
-// passkeys (name, when added, when last used), a named new one added
-// through the device's own prompt, and one removed after a confirmation.
-// Adding and removing ask for the password again when the last sign-in
-// is not recent (reauth.js).
+// passkeys (name, when added, when last used, whether it signed this
+// device in), a named new one added through the device's own prompt, and
+// one removed after a confirmation. Removing a passkey signs out every
+// device it signed in, this one too if it did: the confirmation says so
+// first, and then the sign-in page says why. Adding and removing ask for
+// the password again when the last sign-in is not recent (reauth.js).
 import { h, clear } from '../dom.js';
-import { api } from '../api.js';
+import { api, signedOutHere } from '../api.js';
 import { guarded } from '../reauth.js';
 import { longDate } from '../format.js';
 import { t } from '../i18n.js';
@@ -62,11 +64,12 @@ export function passkeysBox() {
       h('div', { class: 'passkey-text' },
         h('strong', { testid: 'passkey-item-name' }, k.name),
         h('span', { class: 'muted small' }, `${t('passkey.added_on', { date: longDate(k.created_at) })} · ${used}`),
-        k.synced && h('span', { class: 'tag' }, t('passkey.synced'))),
+        k.synced && h('span', { class: 'tag' }, t('passkey.synced')),
+        k.signed_in_here && h('span', { class: 'tag', testid: 'passkey-here' }, t('passkey.signed_in_here'))),
       actions);
     function ask() {
       clear(actions,
-        h('p', { class: 'small' }, t('passkey.remove_confirm', { name: k.name })),
+        h('p', { class: 'small', testid: 'passkey-remove-said' }, t(k.signed_in_here ? 'passkey.remove_confirm_here' : 'passkey.remove_confirm', { name: k.name })),
         h('div', { class: 'confirm-actions' },
           h('button', { type: 'button', class: 'danger', testid: 'passkey-remove-confirm', onclick: remove }, t('passkey.remove_yes')),
           h('button', { type: 'button', class: 'link-button', onclick: idle }, t('passkey.cancel'))));
@@ -80,9 +83,13 @@ export function passkeysBox() {
     }
     async function remove() {
       try {
-        await guarded(() => api('DELETE', `/passkeys/${encodeURIComponent(k.id)}`), slot);
+        const res = await guarded(() => api('DELETE', `/passkeys/${encodeURIComponent(k.id)}`), slot);
+        if (res?.signed_out) {
+          signedOutHere(t('passkey.removed_signed_out', { name: k.name }));
+          return;
+        }
         await load();
-        tell(t('passkey.removed', { name: k.name }));
+        tell(t(res?.sessions_ended ? 'passkey.removed_devices' : 'passkey.removed', { name: k.name }));
       } catch (err) {
         idle();
         fail(err);

@@ -410,7 +410,12 @@ export function privacyView() {
       h('h2', {}, t('privacy.notifications')),
       notificationSettings(),
       h('h2', {}, t('language.label')),
-      languagePicker({ id: 'privacy-language', label: t('language.this_browser') }),
+      languagePicker({
+        id: 'privacy-language',
+        label: t('language.everywhere'),
+        note: t('language.everywhere_note'),
+        remember: (code) => api('PUT', '/language', { language: code }),
+      }),
       h('h2', {}, t('privacy.account')),
       passwordForm({
         prefix: 'account',
