@@ -12,9 +12,11 @@
 // that follows the customer (a subject per customer, so a node hears only
 // of customers it serves). By default NATS is a server embedded in the
 // process: no listener, an in-process connection, no signal handlers of its
-// own, its JetStream store under the data directory. With a URL it connects
-// to an external NATS cluster instead, which is how several nodes share
-// wake-ups.
+// own, its JetStream store under the data directory. No other node can reach
+// an embedded server, so a node that embeds one is alone: its customers'
+// wake-ups stay in process, with no subject, subscription or message per
+// customer in NATS. With a URL it connects to an external NATS cluster
+// instead, which is how several nodes share wake-ups.
 package bus
 
 import (
@@ -83,7 +85,8 @@ type Bus struct {
 }
 
 // follow is this node's interest in one customer: the NATS subscription
-// and the local subscribers, copied on change so delivery reads it unlocked.
+// (none when the node is alone) and the local subscribers, copied on change
+// so delivery reads it unlocked.
 type follow struct {
 	sub  *nats.Subscription
 	subs []*Subscription
@@ -182,6 +185,10 @@ func Open(o Options) (*Bus, error) {
 // Embedded reports whether the bus runs its own server.
 func (b *Bus) Embedded() bool { return b.embedded != nil }
 
+// alone reports whether no other node can hear this one: its server is
+// embedded and listens nowhere.
+func (b *Bus) alone() bool { return b.embedded != nil }
+
 const customerPrefix = "ot.c."
 
 func customerSubject(customerID string) string { return customerPrefix + customerID }
@@ -191,6 +198,9 @@ func customerSubject(customerID string) string { return customerPrefix + custome
 // anyone: a lost wake-up costs latency, not data.
 func (b *Bus) WakeCustomer(customerID string, w Wake) error {
 	b.deliver(customerID, w)
+	if b.alone() {
+		return nil
+	}
 	data := encode(w)
 	if len(data) > maxPayload {
 		w.Events = nil
@@ -265,7 +275,9 @@ func (s *Subscription) Unsubscribe() {
 		return
 	}
 	delete(b.follows, s.customerID)
-	f.sub.Unsubscribe()
+	if f.sub != nil {
+		f.sub.Unsubscribe()
+	}
 }
 
 // SubscribeCustomer calls fn for every wake-up of the customer: this node's
@@ -280,11 +292,15 @@ func (b *Bus) SubscribeCustomer(customerID string, fn func(Wake)) (*Subscription
 		f.subs = append(append([]*Subscription(nil), f.subs...), s)
 		return s, nil
 	}
-	sub, err := b.feed.ChanSubscribe(customerSubject(customerID), b.msgs)
-	if err != nil {
-		return nil, fmt.Errorf("bus: subscribe: %w", err)
+	f := &follow{subs: []*Subscription{s}}
+	if !b.alone() {
+		sub, err := b.feed.ChanSubscribe(customerSubject(customerID), b.msgs)
+		if err != nil {
+			return nil, fmt.Errorf("bus: subscribe: %w", err)
+		}
+		f.sub = sub
 	}
-	b.follows[customerID] = &follow{sub: sub, subs: []*Subscription{s}}
+	b.follows[customerID] = f
 	return s, nil
 }
 
@@ -295,6 +311,9 @@ func (b *Bus) Follow(customerID string, fn func(Wake)) (func(), error) {
 	s, err := b.SubscribeCustomer(customerID, fn)
 	if err != nil {
 		return nil, err
+	}
+	if b.alone() {
+		return s.Unsubscribe, nil
 	}
 	if err := b.feed.FlushTimeout(5 * time.Second); err != nil {
 		s.Unsubscribe()

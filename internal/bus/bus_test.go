@@ -146,6 +146,15 @@ func TestEmbedded(t *testing.T) {
 	b.Flush()
 	quiet(t, got)
 	quiet(t, other)
+	// Alone, the node keeps its customers out of NATS: no subscription,
+	// no message per wake-up (a customer's subscription cost about a
+	// kilobyte of each idle socket).
+	if n := b.feed.NumSubscriptions(); n != 0 {
+		t.Errorf("embedded bus holds %d NATS subscriptions for its customers, want 0", n)
+	}
+	if out := b.feed.Stats().OutMsgs; out != 0 {
+		t.Errorf("embedded bus published %d wake-ups to NATS, want 0", out)
+	}
 }
 
 // TestExternalTwoNodes is two nodes on one external NATS: a wake-up
