@@ -309,6 +309,7 @@ func TestBrowserDelegation(t *testing.T) {
 
 	do("see the read in the access history, and stop sharing",
 		chromedp.Navigate(info.BaseURL+"/#/"),
+		chromedp.WaitVisible(css(`[data-testid="connect-button"]`)), // the list, before the privacy view loads afresh
 		chromedp.Navigate(info.BaseURL+"/#/privacy"),
 		chromedp.WaitVisible(css(`[data-testid="access"]`)),
 		chromedp.Click(css(row+` details.delegation summary`)),
