@@ -30,7 +30,7 @@ func browseSized(t *testing.T, w, h int64) (context.Context, func(string, ...chr
 	t.Helper()
 	browser := newChrome(t)
 	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
-	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
+	ctx, cancel := context.WithTimeout(browser, 3*time.Minute) // a bound for a hang, not a speed: flows of several steps on a busy machine
 	t.Cleanup(cancel)
 	do := steps(t, ctx)
 	do("set the viewport", chromedp.EmulateViewport(w, h))

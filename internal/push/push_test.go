@@ -60,6 +60,13 @@ func NewDevice(t testing.TB, vapidPublic func() string) *Device {
 	d := &Device{t: t, key: key, auth: make([]byte, 16), Status: http.StatusCreated, Got: make(chan Delivered, 16)}
 	rand.Read(d.auth)
 	d.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/push/") {
+			// Not a push to one of this device's endpoints: loopback ports
+			// are reused, and another package's test may still be polling
+			// a server that had this one's port a moment ago.
+			http.NotFound(w, r)
+			return
+		}
 		body, _ := io.ReadAll(r.Body)
 		aud, err := verifyVAPID(r.Header.Get("Authorization"), vapidPublic())
 		if err != nil {
