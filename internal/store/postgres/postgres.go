@@ -161,36 +161,6 @@ func orZero(t *time.Time) time.Time {
 	return t.UTC()
 }
 
-// Institutions and keys.
-
-// Customers and sessions.
-
-// Data keys.
-
-// Links.
-
-// Events.
-
-// The console's lists of conversations stay here: they read
-// conversationQuery, whose last seq each store spells its own way.
-
-// collect scans every row of a query with scan.
-func collect[T any](rows pgx.Rows, err error, scan func(pgx.Rows) (T, error)) ([]T, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}
-
 // wrap names the store and the operation in an error that comes out of
 // one of its methods, keeping what it wraps (errors.Is still finds
 // store.ErrNotFound and the rest). nil stays nil.
