@@ -125,9 +125,10 @@ func SQLite(t testing.TB) *sqlite.Store {
 // Fixture returns the path of a file under shared/fixtures, the test data
 // nobody here wrote. OPENTELLER_TEST_FIXTURES names the directory, as the
 // other OPENTELLER_TEST_ variables name services: when it is set, a missing
-// directory or file fails the test (.ci/run sets it whenever the fixtures
-// sit beside the clone). Unset, the directory is found by walking up from
-// the working directory, and the test skips when there is none.
+// directory or file fails the test (.ci/run sets it). Unset, the directory
+// is found by walking up from the working directory; when there is none
+// the test skips on a developer's machine and fails where CI is set, so
+// nothing skips in CI.
 func Fixture(t testing.TB, parts ...string) string {
 	t.Helper()
 	if root := os.Getenv("OPENTELLER_TEST_FIXTURES"); root != "" {
@@ -137,11 +138,11 @@ func Fixture(t testing.TB, parts ...string) string {
 		}
 		return path
 	}
-	dir, err := os.Getwd()
+	wd, err := os.Getwd()
 	if err != nil {
 		t.Fatalf("getwd: %v", err)
 	}
-	for {
+	for dir := wd; ; {
 		root := filepath.Join(dir, "shared", "fixtures")
 		if info, err := os.Stat(root); err == nil && info.IsDir() {
 			path := filepath.Join(append([]string{root}, parts...)...)
@@ -152,6 +153,9 @@ func Fixture(t testing.TB, parts ...string) string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("CI is set, OPENTELLER_TEST_FIXTURES is not, and there is no shared/fixtures above %s", wd)
+			}
 			t.Skip("no shared/fixtures beside the repository, and OPENTELLER_TEST_FIXTURES is not set")
 		}
 		dir = parent
