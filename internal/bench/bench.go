@@ -504,7 +504,7 @@ func startNode(ctx context.Context, binary string, cfg config.Config) (*node, er
 		args = append(args, "--nats", cfg.NATS)
 	}
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "OPENTELLER_ROOT_KEY="+cfg.RootKey)
+	cmd.Env = nodeEnv(os.Environ(), cfg.RootKey)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("bench: start node: %w", err)
@@ -533,6 +533,20 @@ func startNode(ctx context.Context, binary string, cfg config.Config) (*node, er
 			return nil, errors.New("bench: node not ready after 30s")
 		}
 	}
+}
+
+// nodeEnv is the environment of a node bench starts: the bench's own
+// without its OPENTELLER_ settings, which would otherwise configure the
+// node too (an OPENTELLER_DATABASE exported for a PostgreSQL run sent an
+// SQLite run's node to PostgreSQL), and the scratch root key.
+func nodeEnv(environ []string, rootKey string) []string {
+	env := make([]string, 0, len(environ)+1)
+	for _, kv := range environ {
+		if !strings.HasPrefix(kv, "OPENTELLER_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "OPENTELLER_ROOT_KEY="+rootKey)
 }
 
 func (n *node) stop() {

@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -26,5 +27,15 @@ func TestEventEncoding(t *testing.T) {
 	json.Unmarshal(wantJSON, &b)
 	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("hand-built:\n%s\nencoding/json:\n%s", got, wantJSON)
+	}
+}
+
+// TestNodeEnv: a node bench starts is configured by its flags alone; the
+// bench's own OPENTELLER_ settings do not reach it.
+func TestNodeEnv(t *testing.T) {
+	got := nodeEnv([]string{"PATH=/bin", "OPENTELLER_DATABASE=postgres://x", "OPENTELLER_NATS=nats://y", "HOME=/h", "OPENTELLER_ROOT_KEY=old"}, "scratch")
+	want := []string{"PATH=/bin", "HOME=/h", "OPENTELLER_ROOT_KEY=scratch"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("node environment %q, want %q", got, want)
 	}
 }
