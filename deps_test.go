@@ -94,6 +94,9 @@ func TestLayering(t *testing.T) {
 			if dir == "internal/store/sqlstore" && (strings.HasPrefix(p, "github.com/jackc/") || strings.HasPrefix(p, "modernc.org/")) {
 				t.Errorf("%s imports %s: the shared scripts are written once for every engine, through sqlstore.Querier", dir, p)
 			}
+			if strings.HasPrefix(p, "github.com/prometheus/") && dir != "internal/metrics" {
+				t.Errorf("%s imports %s: metrics go through internal/metrics, whose labels keep to fixed vocabularies", dir, p)
+			}
 			if !strings.HasPrefix(p, module) {
 				continue
 			}
@@ -109,6 +112,8 @@ func TestLayering(t *testing.T) {
 				t.Errorf("%s imports %s: only the server opens a concrete store; others see store.Store", dir, target)
 			case dir == "internal/store/sqlstore" && strings.HasPrefix(target, "internal/store/") && target != "internal/store/sqlstore":
 				t.Errorf("%s imports %s: the shared scripts know no engine; each engine imports them", dir, target)
+			case target == "internal/metrics" && dir != "internal/server":
+				t.Errorf("%s imports %s: only the server records metrics; services report through hooks in their Config", dir, target)
 			case dir == "internal/web" && target == "internal/vault":
 				t.Errorf("%s imports %s: the web layer never opens payloads itself", dir, target)
 			}

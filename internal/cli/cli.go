@@ -137,6 +137,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer stop()
 	}
+	if cfg.MetricsAddr != "" {
+		stop, err := srv.ServeMetrics(cfg.MetricsAddr, log)
+		if err != nil {
+			srv.Shutdown(context.Background())
+			return err
+		}
+		defer stop()
+	}
 	return serveUntilDone(ctx, srv, ln)
 }
 

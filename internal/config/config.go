@@ -30,6 +30,7 @@ type Config struct {
 	LogLevel    string
 	LogFormat   string // text or json
 	DebugAddr   string // operator-only listener for /debug/pprof; empty: off
+	MetricsAddr string // operator-only listener for GET /metrics; empty: off
 	// ConsentRetention is how long consent receipts of ended links are
 	// kept; at least MinConsentRetention.
 	ConsentRetention string
@@ -114,6 +115,7 @@ var settings = []setting{
 	{"reauth-window", "OPENTELLER_REAUTH_WINDOW", "how long a customer's sign-in or re-entered password counts before clearing history, disconnecting every bank or sharing a bank with someone asks for it again (1s to 24h)", false, func(c *Config) *string { return &c.ReauthWindow }, "5m"},
 	{"passkey-rp-id", "OPENTELLER_PASSKEY_RP_ID", "the domain customers' passkeys are made for: the host of --base-url or a parent domain of it (default that host; localhost for a loopback address, so open the messenger at http://localhost:<port> to use passkeys); set once, never change", false, func(c *Config) *string { return &c.PasskeyRPID }, ""},
 	{"debug-addr", "OPENTELLER_DEBUG_ADDR", "operator-only address for /debug/pprof, e.g. 127.0.0.1:6060 (default off)", false, func(c *Config) *string { return &c.DebugAddr }, ""},
+	{"metrics-addr", "OPENTELLER_METRICS_ADDR", "address for GET /metrics (Prometheus), e.g. 127.0.0.1:9464 (default off); make it reachable by operators only (loopback or a private interface): it carries counts and timings, never content", false, func(c *Config) *string { return &c.MetricsAddr }, ""},
 }
 
 // Register adds every setting to fs as a flag whose default comes from the
@@ -179,6 +181,11 @@ func (c *Config) Resolve() error {
 	if c.DebugAddr != "" {
 		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
 			return fmt.Errorf("config: --debug-addr %q: %w", c.DebugAddr, err)
+		}
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("config: --metrics-addr %q: %w", c.MetricsAddr, err)
 		}
 	}
 	switch c.LogLevel {

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"flag"
+	"os"
 	"strings"
 	"testing"
 )
@@ -10,6 +11,7 @@ import (
 func TestEnvironmentFallbackAndFlagsWin(t *testing.T) {
 	t.Setenv("OPENTELLER_ADDR", "127.0.0.1:9999")
 	t.Setenv("OPENTELLER_DATA", "/srv/ot")
+	t.Setenv("OPENTELLER_METRICS_ADDR", "10.0.0.5:9464")
 	var c Config
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)
 	c.Register(fs)
@@ -19,8 +21,33 @@ func TestEnvironmentFallbackAndFlagsWin(t *testing.T) {
 	if err := c.Resolve(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:9999" || c.DataDir != "/flag/wins" || c.BaseURL != "http://127.0.0.1:9999" || c.RootKeyFile != "/flag/wins/root.key" {
+	if c.Addr != "127.0.0.1:9999" || c.DataDir != "/flag/wins" || c.BaseURL != "http://127.0.0.1:9999" || c.RootKeyFile != "/flag/wins/root.key" ||
+		c.MetricsAddr != "10.0.0.5:9464" {
 		t.Fatalf("config = %+v", c)
+	}
+}
+
+// TestMetricsListener: the metrics listener (like the debug one) opens
+// only when an operator names an address for it, and an address that is
+// not host:port is refused, naming the flag.
+func TestMetricsListener(t *testing.T) {
+	for _, env := range []string{"OPENTELLER_METRICS_ADDR", "OPENTELLER_DEBUG_ADDR"} {
+		t.Setenv(env, "") // restored after the test
+		os.Unsetenv(env)
+	}
+	if c := Default(); c.MetricsAddr != "" || c.DebugAddr != "" {
+		t.Fatalf("metrics %q, debug %q by default", c.MetricsAddr, c.DebugAddr)
+	}
+	base := Config{Addr: "127.0.0.1:8080", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h", WebhookAllowPrivate: "false", AccessLogOrigin: "x/log"}
+	c := base
+	c.MetricsAddr = "127.0.0.1:9464"
+	if err := c.Resolve(); err != nil {
+		t.Fatalf("--metrics-addr 127.0.0.1:9464: %v", err)
+	}
+	c = base
+	c.MetricsAddr = "9464"
+	if err := c.Resolve(); err == nil || !strings.Contains(err.Error(), "--metrics-addr") {
+		t.Fatalf("--metrics-addr 9464: %v", err)
 	}
 }
 

@@ -55,13 +55,14 @@ const MaxBody = 4 << 20
 
 // Ingester accepts banks' events.
 type Ingester struct {
-	store   storeRoles
-	keyring *vault.Keyring
-	now     func() time.Time
-	log     *slog.Logger
-	queued  func()
-	send    func(store.Notice)
-	lease   time.Duration
+	store    storeRoles
+	keyring  *vault.Keyring
+	now      func() time.Time
+	log      *slog.Logger
+	queued   func()
+	send     func(store.Notice)
+	lease    time.Duration
+	received func(result string)
 
 	mu    sync.Mutex
 	links map[string]linkOwner // link id → owner; owners never change
@@ -89,6 +90,12 @@ type Config struct {
 	// bank at once, with no claim.
 	Send  func(store.Notice)
 	Lease time.Duration
+	// Received, if set, is told what became of each event a bank posted
+	// (POST /v1/events, or its bot's Messenger send): "accepted",
+	// "duplicate", or the code of its refusal; "unavailable" for each
+	// event of a batch that could not be stored. For the node's metrics;
+	// it must not block.
+	Received func(result string)
 }
 
 // New returns an Ingester.
@@ -99,7 +106,7 @@ func New(c Config) *Ingester {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	return &Ingester{store: c.Store, keyring: c.Keyring, now: c.Now, log: c.Logger, queued: c.Queued, send: c.Send, lease: c.Lease, links: map[string]linkOwner{}}
+	return &Ingester{store: c.Store, keyring: c.Keyring, now: c.Now, log: c.Logger, queued: c.Queued, send: c.Send, lease: c.Lease, received: c.Received, links: map[string]linkOwner{}}
 }
 
 // Handler serves POST /v1/events.
@@ -183,6 +190,23 @@ func (in *Ingester) Ingest(ctx context.Context, institutionID string, raw []json
 }
 
 func (in *Ingester) ingest(ctx context.Context, institutionID string, items []item) ([]bankapi.EventResult, error) {
+	results, err := in.ingestBatch(ctx, institutionID, items)
+	if in.received != nil {
+		for i := range items {
+			switch {
+			case err != nil:
+				in.received("unavailable") // what the bank is answered
+			case results[i].Error != nil:
+				in.received(results[i].Error.Code)
+			default:
+				in.received(results[i].Status)
+			}
+		}
+	}
+	return results, err
+}
+
+func (in *Ingester) ingestBatch(ctx context.Context, institutionID string, items []item) ([]bankapi.EventResult, error) {
 	now := in.now().UTC()
 	results := make([]bankapi.EventResult, len(items))
 	pending := make([]store.NewEvent, 0, len(items))

@@ -115,13 +115,16 @@ var routes = []route{
 	{"GET", "thread_owner", (*Service).threadOwner},
 }
 
+// graphPattern is the path of every Graph route before its edge.
+const graphPattern = "/{version}/{page_id}/"
+
 // Patterns lists the Graph routes as "METHOD /path" patterns, as the Bank
 // API's OpenAPI document names them. {version} is a Graph version such as
 // v19.0, and may be left out; {page_id} is "me" or the institution id.
 func Patterns() []string {
 	var out []string
 	for _, rt := range routes {
-		out = append(out, rt.method+" /{version}/{page_id}/"+rt.edge)
+		out = append(out, rt.method+" "+graphPattern+rt.edge)
 	}
 	return out
 }
@@ -193,6 +196,11 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, node, edge strin
 				rt = &routes[i]
 			}
 		}
+	}
+	if rt != nil {
+		// The route, as a mux would name it, for the access log and the
+		// node's metrics (never the path: it holds an institution id).
+		r.Pattern = rt.method + " " + graphPattern + rt.edge
 	}
 	if rt == nil {
 		what := "Unsupported " + strings.ToLower(r.Method) + " request."

@@ -38,6 +38,7 @@ import (
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/linking"
 	"github.com/openteller/openteller/internal/messenger"
+	"github.com/openteller/openteller/internal/metrics"
 	"github.com/openteller/openteller/internal/push"
 	"github.com/openteller/openteller/internal/store"
 	"github.com/openteller/openteller/internal/store/postgres"
@@ -70,6 +71,9 @@ type Server struct {
 	// Push tells customers' devices, through their browsers' push
 	// services, that something waits for them.
 	Push *push.Service
+	// Metrics counts what the node does, for its operator: served on the
+	// operator's listener (ServeMetrics), never on the public one.
+	Metrics *metrics.Metrics
 
 	log        *slog.Logger
 	announcer  *ingest.Announcer
@@ -130,7 +134,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		st.Close()
 		return nil, err
 	}
-	s := &Server{Config: cfg, Store: st, Keyring: keyring, log: log}
+	s := &Server{Config: cfg, Store: st, Keyring: keyring, log: log, Metrics: metrics.New()}
 	s.Bus, err = bus.Open(bus.Options{URL: cfg.NATS, DataDir: cfg.DataDir, Name: "openteller " + cfg.Addr, Logger: log,
 		OnReconnect: func() {
 			if s.Hub != nil {
@@ -159,6 +163,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	st.OnCommit(func(evs []store.Event) {
 		s.announcer.Announce(evs)
 		s.Push.Committed(evs)
+		for _, e := range evs {
+			s.Metrics.EventCommitted(e.Type)
+		}
 	})
 	// Reset links go to NoMailer, which sends nothing and says so in the
 	// log; the demo, or a program embedding the node, sets a mailer.
@@ -199,8 +206,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	}
 	s.Handover = &handover.Service{Store: st, Queued: func() { s.Webhook.Kick() }}
 	s.Webhook = webhook.New(webhook.Config{Store: st, Keyring: keyring, Logger: log, AllowPrivate: cfg.AllowPrivateWebhooks(),
-		Formats: map[string]webhook.Format{store.FormatMessenger: messenger.Format}})
-	s.Ingest = ingest.New(ingest.Config{Store: st, Keyring: keyring, Logger: log, Queued: s.Webhook.Kick, Send: s.Webhook.Send, Lease: webhook.SendLease})
+		Formats: map[string]webhook.Format{store.FormatMessenger: messenger.Format}, Tried: s.Metrics.WebhookTried})
+	s.Ingest = ingest.New(ingest.Config{Store: st, Keyring: keyring, Logger: log, Queued: s.Webhook.Kick, Send: s.Webhook.Send, Lease: webhook.SendLease,
+		Received: s.Metrics.EventReceived})
 	// The token exchange goes out like a webhook: public addresses only
 	// (unless allowed, as in the demo), no redirects.
 	s.Linking = linking.New(linking.Config{Store: st, Bus: s.Bus, BaseURL: cfg.BaseURL, Logger: log, CustomerOf: customerOf, Client: webhook.Client(cfg.AllowPrivateWebhooks())})
@@ -213,6 +221,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		return nil, fmt.Errorf("server: subscribe to destroyed keys: %w", err)
 	}
 	s.Hub = delivery.NewHub(delivery.Config{Store: st, Keyring: keyring, Feed: s.Bus, Logger: log, CustomerOf: customerOf, SessionOf: sessionOf})
+	s.Metrics.CountSockets(s.Hub.Devices)
 
 	mux := http.NewServeMux()
 	// all records every route, so that tests can check each one
@@ -332,11 +341,20 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	all.Handle("GET /", web.Static())
 
 	s.allRoutes = all.patterns
-	var h http.Handler = s.Messenger.Front(mux)
+	// The routes requests are counted under: every pattern registered,
+	// the catch-alls too; anything else is counted as unmatched.
+	known := map[string]bool{}
+	for _, p := range all.patterns {
+		known[p] = true
+	}
+	for p := range catchAll {
+		known[p] = true
+	}
+	var h http.Handler = routed(s.Messenger.Front(mux))
 	h = s.Auth.Middleware(h)
 	h = http.NewCrossOriginProtection().Handler(h)
 	h = web.SecurityHeaders(h)
-	h = accessLog(log, h)
+	h = accessLog(log, s.Metrics, known, h)
 	s.http = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -469,17 +487,43 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 // accessLog logs each request's method, path, status and duration — never
 // a query string (OAuth codes travel there) or a body — and the internal
 // errors its handlers report (httpx.WriteError), with the request they
-// failed.
-func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+// failed. It counts each in m under the route pattern that served it (one
+// of known, else unmatched: a metric never carries a path, whose segments
+// are ids) and its status class.
+func accessLog(log *slog.Logger, m *metrics.Metrics, known map[string]bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		var route string
+		r = r.WithContext(context.WithValue(r.Context(), routeKey{}, &route))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, log: log, req: r}
 		next.ServeHTTP(rec, r)
+		took := time.Since(start)
 		level := slog.LevelDebug
 		if rec.status >= 500 {
 			level = slog.LevelWarn
 		}
-		log.Log(r.Context(), level, "http", "method", r.Method, "path", r.URL.Path, "status", rec.status, "ms", time.Since(start).Milliseconds())
+		log.Log(r.Context(), level, "http", "method", r.Method, "path", r.URL.Path, "status", rec.status, "ms", took.Milliseconds())
+		if !known[route] {
+			route = ""
+		}
+		m.Request(route, rec.status, took)
+	})
+}
+
+// routeKey holds, in a request's context, where routed writes the route
+// pattern that served it.
+type routeKey struct{}
+
+// routed tells accessLog which route pattern served a request. The mux
+// (and messenger.Front) set it on the request they are given, but the
+// middleware between them and the access log hands them a copy
+// (WithContext), so it travels back through the context.
+func routed(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r)
+		if route, ok := r.Context().Value(routeKey{}).(*string); ok {
+			*route = r.Pattern
+		}
 	})
 }
 

@@ -80,6 +80,32 @@ type Config struct {
 	// messenger.Format). Notices go through the same outbox, leases,
 	// retries and dead letters whatever the format.
 	Formats map[string]Format
+	// Tried, if set, is told the outcome of each notice the deliverer
+	// took a turn at (OutcomeDelivered, OutcomeRetry, OutcomeDead or
+	// OutcomeHeld), for the node's metrics. It must not block.
+	Tried func(outcome string)
+}
+
+// Outcomes of a notice's turn, as Config.Tried hears them.
+const (
+	OutcomeDelivered = "delivered" // the endpoint answered 2xx (or the format had nothing to send)
+	OutcomeRetry     = "retry"     // sent and not taken: it goes again
+	OutcomeDead      = "dead"      // dead-lettered: it is not tried again
+	OutcomeHeld      = "held"      // not sent: no usable endpoint, its payload not opened yet, or its lease too short
+)
+
+// outcomeOf names what o did with a notice that had been tried before
+// attempts times.
+func outcomeOf(o store.Outcome, attempts int) string {
+	switch {
+	case !o.DeliveredAt.IsZero():
+		return OutcomeDelivered
+	case !o.DeadAt.IsZero():
+		return OutcomeDead
+	case o.Attempts > attempts:
+		return OutcomeRetry
+	}
+	return OutcomeHeld
 }
 
 // Format makes the request that tells an endpoint of its format about a
@@ -103,6 +129,7 @@ type Deliverer struct {
 	sends   chan store.Notice  // leased at commit, to send now
 	settles chan store.Outcome // of sends, to record together
 	formats map[string]Format
+	tried   func(outcome string)
 }
 
 // New returns a Deliverer.
@@ -114,7 +141,14 @@ func New(c Config) *Deliverer {
 		c.Logger = slog.Default()
 	}
 	return &Deliverer{store: c.Store, keyring: c.Keyring, now: c.Now, log: c.Logger, client: Client(c.AllowPrivate), kick: make(chan struct{}, 1),
-		sends: make(chan store.Notice, sendQueue), settles: make(chan store.Outcome, sendQueue), formats: c.Formats}
+		sends: make(chan store.Notice, sendQueue), settles: make(chan store.Outcome, sendQueue), formats: c.Formats, tried: c.Tried}
+}
+
+// report tells Config.Tried what became of n.
+func (d *Deliverer) report(n store.Notice, o store.Outcome) {
+	if d.tried != nil {
+		d.tried(outcomeOf(o, n.Attempts))
+	}
 }
 
 // Send posts a notice the store leased to this node when it committed it
@@ -139,6 +173,7 @@ func (d *Deliverer) sender(ctx context.Context) {
 		case n := <-d.sends:
 			o := d.deliver(ctx, n, targets.get(ctx, n.InstitutionID))
 			o.NoticeID, o.LeaseUntil = n.ID, n.LeaseUntil
+			d.report(n, o)
 			if o.DeliveredAt.IsZero() {
 				d.log.Warn("webhook: not delivered", "notice", n.ID, "institution", n.InstitutionID, "attempts", o.Attempts, "dead", !o.DeadAt.IsZero(), "err", o.Error)
 			}
@@ -327,6 +362,7 @@ func (d *Deliverer) Tick(ctx context.Context) (int, error) {
 				o = d.deliver(ctx, n, targets[n.InstitutionID])
 			}
 			o.NoticeID, o.LeaseUntil = n.ID, leaseUntil
+			d.report(n, o)
 			if o.DeliveredAt.IsZero() {
 				d.log.Warn("webhook: not delivered", "notice", n.ID, "institution", n.InstitutionID, "attempts", o.Attempts, "dead", !o.DeadAt.IsZero(), "err", o.Error)
 			}

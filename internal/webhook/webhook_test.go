@@ -515,3 +515,90 @@ func TestPublic(t *testing.T) {
 		}
 	}
 }
+
+// TestTriedHearsEachOutcome: Config.Tried hears what became of every
+// notice the deliverer took a turn at, in the deliverer's own words:
+// delivered on a 2xx, held when the bank's endpoint is disabled, retry
+// after a failed request, dead after the last try.
+func TestTriedHearsEachOutcome(t *testing.T) {
+	r := newRig(t)
+	var mu sync.Mutex
+	var heard []string
+	d := webhook.New(webhook.Config{Store: r.st, Keyring: r.kr, Now: r.clock, AllowPrivate: true, Tried: func(outcome string) {
+		mu.Lock()
+		heard = append(heard, outcome)
+		mu.Unlock()
+	}})
+	ctx := context.Background()
+	tick := func() {
+		t.Helper()
+		if n, err := d.Tick(ctx); err != nil || n != 1 {
+			t.Fatalf("tick: %d %v, want 1 notice", n, err)
+		}
+	}
+	newReceiver(t, r, func(n int) (int, http.Header) {
+		if n == 1 || n == 3 {
+			return 200, nil
+		}
+		return 500, nil
+	})
+	link := r.link()
+	tick() // 200: delivered
+
+	// A notice sent as it is committed while the endpoint is disabled is
+	// held, not tried.
+	ep, err := r.st.WebhookEndpoint(ctx, "ins_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.DisableWebhookEndpoint(ctx, "ins_1", "test", r.clock()); err != nil {
+		t.Fatal(err)
+	}
+	leased := r.messageLeased(link, "tap", r.clock().Add(webhook.SendLease).Truncate(time.Microsecond))
+	if leased == nil {
+		t.Fatal("the link's only pending notice was not leased")
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { d.Run(runCtx, time.Hour); close(done) }()
+	d.Send(*leased)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		n := len(heard)
+		mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Tried did not hear of the notice sent while the endpoint was disabled")
+		}
+	}
+	cancel()
+	<-done
+
+	// Enabled again, the held notice fails once, then goes; a new link's
+	// notice fails every time until it is dead.
+	if err := r.st.PutWebhookEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	r.advance(webhook.SendLease + time.Minute) // past the hold, and the lease should the send be unsettled
+	tick()                                     // 500: retry
+	r.advance(webhook.Schedule[1])
+	tick() // 200: delivered
+	r.link()
+	for _, wait := range webhook.Schedule {
+		r.advance(wait)
+		tick() // 500 each time, then dead
+	}
+
+	want := []string{webhook.OutcomeDelivered, webhook.OutcomeHeld, webhook.OutcomeRetry, webhook.OutcomeDelivered}
+	for range len(webhook.Schedule) - 1 {
+		want = append(want, webhook.OutcomeRetry)
+	}
+	want = append(want, webhook.OutcomeDead)
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(heard, want) {
+		t.Fatalf("Tried heard %v, want %v", heard, want)
+	}
+}

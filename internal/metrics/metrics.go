@@ -1,0 +1,163 @@
+// Package metrics is what a node tells its operator about itself: counts
+// and timings in the Prometheus text format, served on the operator-only
+// listener (--metrics-addr), never on the public one.
+//
+// The operator sees health and metrics, never content (DESIGN.md). So every
+// label comes from a fixed vocabulary written in the code: the mux's route
+// patterns, the platform's event types, the result and refusal codes of
+// the Bank API, the webhook deliverer's outcomes, status classes. A label
+// never carries an id, a name, an amount, an address or anything a
+// customer or a bank wrote; a value outside its vocabulary is counted as
+// "other" (a route as "unmatched"), so no input can put text of its own in
+// a scrape.
+//
+// Metrics owns its registry (not Prometheus's global one): the Go runtime,
+// the process, and the openteller_ families below.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/openteller/openteller/internal/ingest"
+	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/webhook"
+	"github.com/openteller/openteller/pkg/bankapi"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Other is the label of a value outside its vocabulary; Unmatched is the
+// route of a request no route pattern served.
+const (
+	Other     = "other"
+	Unmatched = "unmatched"
+)
+
+// EventTypes is the vocabulary of openteller_events_committed_total's type
+// label: what banks post, what the customer's side writes, and the
+// platform's own notices.
+var EventTypes = append(append([]string{}, bankapi.EventTypes...),
+	ingest.CustomerMessageType, ingest.CustomerRequestType, ingest.FraudResponseType, ingest.CardActionType,
+	ingest.PaymentAuthorizeType, ingest.PaymentAskType, ingest.RatingRequestType, ingest.RatingType,
+	ingest.AgentJoinedType, ingest.AgentLeftType,
+	store.TypeLinkNarrowed, store.TypeLinkRevoked, store.TypeLinkExpired, store.TypeLinkExpiring, store.TypeHistoryCleared)
+
+// Results is the vocabulary of openteller_events_received_total's result
+// label: a bank's event accepted or a duplicate, else the code of its
+// refusal, as ingest answers it (TestEveryRefusalHasALabel keeps the list
+// up with ingest's codes), and "unavailable" when the batch could not be
+// stored.
+var Results = []string{bankapi.ResultAccepted, bankapi.ResultDuplicate,
+	"invalid_event", "unknown_link", "unknown_type", "duplicate_in_batch", "pan_detected",
+	"consent_scope", "consent_expired", "consent_revoked", "idempotency_conflict", "unavailable", "internal"}
+
+// Outcomes is the vocabulary of openteller_webhook_deliveries_total's
+// outcome label.
+var Outcomes = []string{webhook.OutcomeDelivered, webhook.OutcomeRetry, webhook.OutcomeDead, webhook.OutcomeHeld}
+
+// Metrics is a node's registry and the families it records into. Its
+// methods are safe for concurrent use.
+type Metrics struct {
+	registry     *prometheus.Registry
+	httpRequests *prometheus.CounterVec
+	httpDuration *prometheus.HistogramVec
+	committed    vocabulary
+	received     vocabulary
+	webhooks     vocabulary
+}
+
+// vocabulary is a counter family with one label, its children made up
+// front for each word of the vocabulary (so a scrape shows zeros too) and
+// one for Other.
+type vocabulary map[string]prometheus.Counter
+
+func newVocabulary(vec *prometheus.CounterVec, words []string) vocabulary {
+	v := vocabulary{Other: vec.WithLabelValues(Other)}
+	for _, w := range words {
+		v[w] = vec.WithLabelValues(w)
+	}
+	return v
+}
+
+// count adds one under word, or under Other when word is not in the
+// vocabulary.
+func (v vocabulary) count(word string) {
+	c, ok := v[word]
+	if !ok {
+		c = v[Other]
+	}
+	c.Inc()
+}
+
+// New returns a node's metrics in a registry of their own, with the Go
+// runtime's and the process's.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	counter := func(name, help, label string) *prometheus.CounterVec {
+		vec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{label})
+		reg.MustRegister(vec)
+		return vec
+	}
+	m := &Metrics{
+		registry: reg,
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "openteller_http_requests_total",
+			Help: "HTTP requests answered, by route pattern and status class."}, []string{"route", "code"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "openteller_http_request_duration_seconds",
+			Help: "Time to answer an HTTP request, by route pattern (a WebSocket's: its whole life).", Buckets: prometheus.DefBuckets}, []string{"route"}),
+		committed: newVocabulary(counter("openteller_events_committed_total",
+			"Events the store committed, by event type.", "type"), EventTypes),
+		received: newVocabulary(counter("openteller_events_received_total",
+			"Events banks posted, by result: accepted, duplicate, or the refusal's code.", "result"), Results),
+		webhooks: newVocabulary(counter("openteller_webhook_deliveries_total",
+			"Notices the webhook deliverer took a turn at, by outcome.", "outcome"), Outcomes),
+	}
+	reg.MustRegister(m.httpRequests, m.httpDuration)
+	return m
+}
+
+// Handler serves the registry in the Prometheus exposition formats.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// Request records an answered HTTP request. route must be a pattern the
+// node registered (the caller checks), or "" for none: it becomes
+// Unmatched. The status is kept as its class ("2xx").
+func (m *Metrics) Request(route string, status int, took time.Duration) {
+	if route == "" {
+		route = Unmatched
+	}
+	m.httpRequests.WithLabelValues(route, StatusClass(status)).Inc()
+	m.httpDuration.WithLabelValues(route).Observe(took.Seconds())
+}
+
+// StatusClass is an HTTP status's class, "1xx" to "5xx", or Other.
+func StatusClass(status int) string {
+	if status < 100 || status > 599 {
+		return Other
+	}
+	return strconv.Itoa(status/100) + "xx"
+}
+
+// EventCommitted counts an event the store committed, by its type.
+func (m *Metrics) EventCommitted(eventType string) { m.committed.count(eventType) }
+
+// EventReceived counts one event a bank posted, by its result (an
+// ingest.Config.Received hook).
+func (m *Metrics) EventReceived(result string) { m.received.count(result) }
+
+// WebhookTried counts a notice the deliverer took a turn at, by its
+// outcome (a webhook.Config.Tried hook).
+func (m *Metrics) WebhookTried(outcome string) { m.webhooks.count(outcome) }
+
+// CountSockets makes openteller_sockets_open read open from each scrape:
+// the customers' live WebSockets on this node (delivery.Hub.Devices). Call
+// it once.
+func (m *Metrics) CountSockets(open func() int) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "openteller_sockets_open",
+		Help: "Customers' live WebSockets on this node."}, func() float64 { return float64(open()) }))
+}

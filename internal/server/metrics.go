@@ -1,0 +1,37 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// MetricsHandler is what the metrics listener serves: GET /metrics, the
+// node's metrics in the Prometheus formats, and nothing else.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.Metrics.Handler())
+	return mux
+}
+
+// ServeMetrics serves MetricsHandler on its own listener, which should be
+// reachable by operators only (loopback or a private interface, where
+// Prometheus scrapes it). It carries no customer data: its labels are
+// route patterns, event types, result codes and outcomes (package
+// metrics), never ids, names, amounts or text.
+func (s *Server) ServeMetrics(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: s.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info("metrics listener", "addr", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
+}

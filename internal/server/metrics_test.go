@@ -1,0 +1,244 @@
+package server_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/openteller/openteller/internal/auth"
+	"github.com/openteller/openteller/internal/config"
+	"github.com/openteller/openteller/internal/consent"
+	"github.com/openteller/openteller/internal/ingest"
+	"github.com/openteller/openteller/internal/server"
+	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/vault"
+	"github.com/openteller/openteller/pkg/bankapi"
+)
+
+// TestMetricsCarryNoContent: the operator sees health and metrics, never
+// content. A node serving real traffic (a bank's events, accepted, refused
+// and repeated; a customer's socket and message; the webhook that tells
+// the bank) counts all of it on its metrics listener, under route
+// patterns, event types, result codes and outcomes, and its scrape holds
+// none of the ids, names, addresses, amounts, words or secrets that went
+// through. The public listener does not serve the metrics.
+func TestMetricsCarryNoContent(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.Default()
+	cfg.DataDir, cfg.RootKey, cfg.Addr, cfg.WebhookAllowPrivate = t.TempDir(), vault.GenerateRootKey(), "127.0.0.1:0", "true"
+	fatalIf(t, cfg.Resolve())
+	srv, err := server.Open(ctx, cfg, slog.New(slog.DiscardHandler))
+	fatalIf(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	fatalIf(t, err)
+	go srv.Serve(ln) // with its background work: the webhook deliverer
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	base := "http://" + ln.Addr().String()
+
+	// The bank: an institution, its API key, and its webhook endpoint.
+	var mu sync.Mutex
+	var notices []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var env struct{ Type string }
+		json.NewDecoder(r.Body).Decode(&env)
+		mu.Lock()
+		notices = append(notices, env.Type)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	ins, apiKey, err := server.CreateInstitution(ctx, srv.Store, store.Institution{Name: "Quillfeather Savings", AuthorizeURL: "https://quill.example/authorize",
+		TokenURL: "https://quill.example/token", ClientID: "openteller-client"})
+	fatalIf(t, err)
+	bank := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		fatalIf(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	hookURL := hook.URL + "/quillfeather-hooks"
+	status, body := bank("POST", "/v1/webhook-endpoints", fmt.Sprintf(`{"url":%q}`, hookURL))
+	if status != http.StatusCreated {
+		t.Fatalf("register the webhook endpoint: %d %s", status, body)
+	}
+	var endpoint struct{ Secret string }
+	fatalIf(t, json.Unmarshal([]byte(body), &endpoint))
+
+	// The customer, linked to the bank, with a session and a live socket.
+	email := "ottoline.metrics@example.com"
+	c, err := srv.Auth.SignUp(ctx, email, "correct horse battery")
+	fatalIf(t, err)
+	now := time.Now()
+	l := store.Link{ID: ingest.NewID("lnk_"), CustomerID: c.ID, InstitutionID: ins.ID, ConversationID: ingest.NewID("cnv_"),
+		Scopes: []string{bankapi.ScopeTransactions}, Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	_, err = srv.Store.CreateLink(ctx, l, consent.GrantReceipt(l, "metrics test"))
+	fatalIf(t, err)
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	idHash := sha256.Sum256(raw)
+	csrf := "csrf-" + ingest.NewID("")
+	fatalIf(t, srv.Store.CreateSession(ctx, store.Session{IDHash: idHash[:], CustomerID: c.ID, CSRFToken: csrf, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, c.PasswordHash))
+	sessionValue := base64.RawURLEncoding.EncodeToString(raw)
+	cookie := auth.SessionCookie + "=" + sessionValue
+	dialCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(dialCtx, "ws"+strings.TrimPrefix(base, "http")+"/app/ws", &websocket.DialOptions{HTTPHeader: http.Header{"Cookie": {cookie}}})
+	fatalIf(t, err)
+	t.Cleanup(func() { ws.CloseNow() })
+	fatalIf(t, ws.Write(dialCtx, websocket.MessageText, []byte(`{"type":"resume","cursors":{}}`)))
+	if _, data, err := ws.Read(dialCtx); err != nil || !strings.Contains(string(data), `"caught_up"`) {
+		t.Fatalf("first frame %s (%v)", data, err)
+	}
+
+	// The bank posts a card payment and one for a link it does not have,
+	// then the payment again.
+	merchant, amount, accountID, txnID := "Zephyrine Patisserie", "4321.98", "acct-quill-77120", "txn-quill-90417"
+	payment := func(id, linkID string) string {
+		return fmt.Sprintf(`{"id":%q,"link_id":%q,"type":"transaction.posted","occurred_at":%q,"data":{"account_id":%q,"transaction_id":%q,`+
+			`"status":"posted","direction":"debit","amount":{"amount":%q,"currency":"EUR"},"merchant":{"name":%q,"city":"Ravenglass"}}}`,
+			id, linkID, now.UTC().Format(time.RFC3339), accountID, txnID, amount, merchant)
+	}
+	acceptedID, refusedID, strangerLink := "quill-evt-coffee-5521", "quill-evt-stranger-8830", ingest.NewID("lnk_")
+	status, body = bank("POST", "/v1/events", `{"events":[`+payment(acceptedID, l.ID)+`,`+payment(refusedID, strangerLink)+`]}`)
+	if status != http.StatusOK || !strings.Contains(body, `"status":"accepted"`) || !strings.Contains(body, `"code":"unknown_link"`) {
+		t.Fatalf("post the batch: %d %s", status, body)
+	}
+	status, body = bank("POST", "/v1/events", `{"events":[`+payment(acceptedID, l.ID)+`]}`)
+	if status != http.StatusOK || !strings.Contains(body, `"status":"duplicate"`) {
+		t.Fatalf("post the payment again: %d %s", status, body)
+	}
+	// Its Messenger bot asks who holds the conversation, on a Graph path
+	// that names the bank and the link: counted under the route's pattern.
+	graphStatus, body := bank("GET", "/v19.0/"+ins.ID+"/thread_owner?recipient="+url.QueryEscape(`{"id":"`+l.ID+`"}`), "")
+	if graphStatus >= 500 {
+		t.Fatalf("thread_owner: %d %s", graphStatus, body)
+	}
+
+	// The customer answers; the bank hears it by webhook, after the
+	// notice that the link was made.
+	words := "Never been to Ravenglass, please block it"
+	if status, body := call(t, base, "POST", "/app/api/conversations/"+l.ConversationID+"/messages", cookie, csrf, fmt.Sprintf(`{"text":%q}`, words)); status != http.StatusCreated {
+		t.Fatalf("the customer's message: %d %s", status, body)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		got := strings.Join(notices, " ")
+		mu.Unlock()
+		if got == store.NoticeLinkCreated+" "+ingest.CustomerMessageType {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the bank's webhook got %q", got)
+		}
+	}
+
+	// What the node counted.
+	scrape := func() string {
+		rec := httptest.NewRecorder()
+		srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("scrape: %d %s", rec.Code, rec.Body)
+		}
+		return rec.Body.String()
+	}
+	want := []string{
+		`openteller_events_received_total{result="accepted"} 1`,
+		`openteller_events_received_total{result="unknown_link"} 1`,
+		`openteller_events_received_total{result="duplicate"} 1`,
+		`openteller_events_received_total{result="other"} 0`,
+		`openteller_events_committed_total{type="transaction.posted"} 1`,
+		`openteller_events_committed_total{type="customer.message"} 1`,
+		`openteller_events_committed_total{type="other"} 0`,
+		`openteller_http_requests_total{code="2xx",route="POST /v1/events"} 2`,
+		`openteller_http_requests_total{code="2xx",route="POST /v1/webhook-endpoints"} 1`,
+		`openteller_http_requests_total{code="2xx",route="POST /app/api/conversations/{id}/messages"} 1`,
+		`openteller_http_request_duration_seconds_count{route="POST /v1/events"} 2`,
+		fmt.Sprintf(`openteller_http_requests_total{code="%dxx",route="GET /{version}/{page_id}/thread_owner"} 1`, graphStatus/100),
+		`openteller_webhook_deliveries_total{outcome="delivered"} 2`,
+		`openteller_sockets_open 1`,
+		`process_resident_memory_bytes `,
+		`go_goroutines `,
+	}
+	var out string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		out = scrape()
+		missing := ""
+		for _, w := range want {
+			line := w // a whole line, "…} 1" not "…} 10"; a name alone ("go_goroutines ") is there with any value
+			if !strings.HasSuffix(w, " ") {
+				line += "\n"
+			}
+			if !strings.Contains(out, line) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the scrape lacks %s:\n%s", missing, openteller(out))
+			break
+		}
+	}
+
+	for what, secret := range map[string]string{
+		"customer id": c.ID, "email": email, "email's name": "ottoline", "link id": l.ID, "stranger's link id": strangerLink,
+		"conversation id": l.ConversationID, "institution id": ins.ID, "institution name": "Quillfeather", "API key": apiKey,
+		"webhook secret": endpoint.Secret, "webhook URL": hookURL, "bank event id": acceptedID, "refused event id": refusedID,
+		"merchant": merchant, "city": "Ravenglass", "amount": amount, "account": accountID, "transaction": txnID,
+		"customer's words": "block it", "session": sessionValue, "CSRF token": csrf,
+	} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the scrape holds the %s (%q)", what, secret)
+		}
+	}
+
+	// Metrics only on the operator's listener, and only GET /metrics there.
+	resp, err := http.Get(base + "/metrics")
+	fatalIf(t, err)
+	public, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(public), "openteller_") {
+		t.Errorf("the public listener serves the metrics: %d", resp.StatusCode)
+	}
+	for _, r := range []struct {
+		method, path string
+		status       int
+	}{{"POST", "/metrics", http.StatusMethodNotAllowed}, {"GET", "/debug/pprof/", http.StatusNotFound}, {"GET", "/healthz", http.StatusNotFound}} {
+		rec := httptest.NewRecorder()
+		srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(r.method, r.path, nil))
+		if rec.Code != r.status {
+			t.Errorf("metrics listener, %s %s: %d, want %d", r.method, r.path, rec.Code, r.status)
+		}
+	}
+}
+
+// openteller keeps a scrape's openteller_ lines, for a failure's message.
+func openteller(scrape string) string {
+	var keep []string
+	for _, line := range strings.Split(scrape, "\n") {
+		if strings.HasPrefix(line, "openteller_") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
