@@ -1,11 +1,8 @@
 package server
 
 import (
-	"context"
 	"log/slog"
-	"net"
 	"net/http"
-	"time"
 )
 
 // MetricsHandler is what the metrics listener serves: GET /metrics, the
@@ -22,16 +19,5 @@ func (s *Server) MetricsHandler() http.Handler {
 // route patterns, event types, result codes and outcomes (package
 // metrics), never ids, names, amounts or text.
 func (s *Server) ServeMetrics(addr string, log *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	srv := &http.Server{Handler: s.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	log.Info("metrics listener", "addr", ln.Addr().String())
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	}, nil
+	return serveOperator(addr, "metrics listener", s.MetricsHandler(), log)
 }
