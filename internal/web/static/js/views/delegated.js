@@ -17,7 +17,9 @@ export function delegatedView({ id }) {
     h('header', { class: 'pane-head thread-head' },
       h('a', { href: '#/', class: 'back', 'aria-label': t('common.back_to_conversations') }, '‹'),
       h('div', { class: 'thread-title' }, title, meta)),
-    h('div', { class: 'thread-scroll' }, problem, cards),
+    // Focusable, as the thread's is, so a keyboard can scroll it whatever
+    // the cards hold (axe: scrollable-region-focusable).
+    h('div', { class: 'thread-scroll', tabindex: '0', role: 'region', 'aria-label': t('thread.conversation') }, problem, cards),
     h('p', { class: 'muted read-only-note' }, t('delegated.note')));
 
   api('GET', `/delegations/${encodeURIComponent(id)}/events`).then((res) => {
