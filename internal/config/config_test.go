@@ -70,16 +70,24 @@ func TestDumpMasksSecrets(t *testing.T) {
 }
 
 func TestResolveRejectsBadValues(t *testing.T) {
-	for _, c := range []Config{
-		{Addr: "nonsense", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h", WebhookAllowPrivate: "false"},
-		{Addr: "127.0.0.1:1", Database: "mysql://x", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h", WebhookAllowPrivate: "false"},
-		{Addr: "127.0.0.1:1", LogLevel: "loud", LogFormat: "text", ConsentRetention: "26280h", WebhookAllowPrivate: "false"},
-		{Addr: "127.0.0.1:1", BaseURL: "ftp://x", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h", WebhookAllowPrivate: "false"},
-		{Addr: "127.0.0.1:1", LogLevel: "info", LogFormat: "text", ConsentRetention: "720h", WebhookAllowPrivate: "false"}, // below three years
-		{Addr: "127.0.0.1:1", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h", WebhookAllowPrivate: "yes"},
-		{Addr: "127.0.0.1:1", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h", WebhookAllowPrivate: "false", ReauthWindow: "0s"},
-		{Addr: "127.0.0.1:1", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h", WebhookAllowPrivate: "false", ReauthWindow: "a while"},
+	base := Config{Addr: "127.0.0.1:1", LogLevel: "info", LogFormat: "text", ConsentRetention: "26280h", WebhookAllowPrivate: "false", AccessLogOrigin: "x/log"}
+	if c := base; c.Resolve() != nil {
+		t.Fatalf("the valid base is refused: %v", c.Resolve())
+	}
+	// Each case spoils one value of a valid configuration, so each refusal
+	// is that value's.
+	for _, bad := range []func(*Config){
+		func(c *Config) { c.Addr = "nonsense" },
+		func(c *Config) { c.Database = "mysql://x" },
+		func(c *Config) { c.LogLevel = "loud" },
+		func(c *Config) { c.BaseURL = "ftp://x" },
+		func(c *Config) { c.ConsentRetention = "720h" }, // below three years
+		func(c *Config) { c.WebhookAllowPrivate = "yes" },
+		func(c *Config) { c.ReauthWindow = "0s" },
+		func(c *Config) { c.ReauthWindow = "a while" },
 	} {
+		c := base
+		bad(&c)
 		if err := c.Resolve(); err == nil {
 			t.Errorf("Resolve accepted %+v", c)
 		}
