@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/openteller/openteller/internal/ingest"
-	"github.com/openteller/openteller/internal/store"
 	"github.com/openteller/openteller/internal/webhook"
 	"github.com/openteller/openteller/pkg/bankapi"
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,13 +36,14 @@ const (
 )
 
 // EventTypes is the vocabulary of openteller_events_committed_total's type
-// label: what banks post, what the customer's side writes, and the
-// platform's own notices.
+// label: what banks post and what the customer's and the agents' side
+// write, all of it through the store's appends. (The platform's own
+// markers, such as link.revoked or history.cleared, are written with the
+// change they mark, not appended, and are not counted here.)
 var EventTypes = append(append([]string{}, bankapi.EventTypes...),
 	ingest.CustomerMessageType, ingest.CustomerRequestType, ingest.FraudResponseType, ingest.CardActionType,
 	ingest.PaymentAuthorizeType, ingest.PaymentAskType, ingest.RatingRequestType, ingest.RatingType,
-	ingest.AgentJoinedType, ingest.AgentLeftType,
-	store.TypeLinkNarrowed, store.TypeLinkRevoked, store.TypeLinkExpired, store.TypeLinkExpiring, store.TypeHistoryCleared)
+	ingest.AgentJoinedType, ingest.AgentLeftType)
 
 // Results is the vocabulary of openteller_events_received_total's result
 // label: a bank's event accepted or a duplicate, else the code of its
@@ -109,7 +109,7 @@ func New() *Metrics {
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "openteller_http_request_duration_seconds",
 			Help: "Time to answer an HTTP request, by route pattern (a WebSocket's: its whole life).", Buckets: prometheus.DefBuckets}, []string{"route"}),
 		committed: newVocabulary(counter("openteller_events_committed_total",
-			"Events the store committed, by event type.", "type"), EventTypes),
+			"Events appended and committed (banks', customers' and agents'), by event type.", "type"), EventTypes),
 		received: newVocabulary(counter("openteller_events_received_total",
 			"Events banks posted, by result: accepted, duplicate, or the refusal's code.", "result"), Results),
 		webhooks: newVocabulary(counter("openteller_webhook_deliveries_total",

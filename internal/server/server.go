@@ -517,7 +517,10 @@ type routeKey struct{}
 // routed tells accessLog which route pattern served a request. The mux
 // (and messenger.Front) set it on the request they are given, but the
 // middleware between them and the access log hands them a copy
-// (WithContext), so it travels back through the context.
+// (WithContext), so it travels back through the context. What it reports
+// is not always a pattern: on its trailing-slash redirects the mux sets
+// the request's path, ids and all. accessLog counts only the patterns the
+// node registered (known); keep that filter.
 func routed(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r)

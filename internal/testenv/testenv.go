@@ -131,6 +131,17 @@ func SQLite(t testing.TB) *sqlite.Store {
 // nothing skips in CI.
 func Fixture(t testing.TB, parts ...string) string {
 	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("getwd: %v", err)
+	}
+	return fixtureFrom(t, wd, "/", parts...)
+}
+
+// fixtureFrom is Fixture looking for shared/fixtures in start and the
+// directories above it, up to and including top.
+func fixtureFrom(t testing.TB, start, top string, parts ...string) string {
+	t.Helper()
 	if root := os.Getenv("OPENTELLER_TEST_FIXTURES"); root != "" {
 		path := filepath.Join(append([]string{root}, parts...)...)
 		if _, err := os.Stat(path); err != nil {
@@ -138,11 +149,7 @@ func Fixture(t testing.TB, parts ...string) string {
 		}
 		return path
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("getwd: %v", err)
-	}
-	for dir := wd; ; {
+	for dir := start; ; {
 		root := filepath.Join(dir, "shared", "fixtures")
 		if info, err := os.Stat(root); err == nil && info.IsDir() {
 			path := filepath.Join(append([]string{root}, parts...)...)
@@ -152,9 +159,9 @@ func Fixture(t testing.TB, parts ...string) string {
 			return path
 		}
 		parent := filepath.Dir(dir)
-		if parent == dir {
+		if dir == top || parent == dir {
 			if os.Getenv("CI") != "" {
-				t.Fatalf("CI is set, OPENTELLER_TEST_FIXTURES is not, and there is no shared/fixtures above %s", wd)
+				t.Fatalf("CI is set, OPENTELLER_TEST_FIXTURES is not, and there is no shared/fixtures above %s", start)
 			}
 			t.Skip("no shared/fixtures beside the repository, and OPENTELLER_TEST_FIXTURES is not set")
 		}

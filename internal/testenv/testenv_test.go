@@ -18,7 +18,7 @@ func (o *outcome) Helper()               {}
 func (o *outcome) Fatalf(string, ...any) { o.how = "failed"; panic(o) }
 func (o *outcome) Skip(...any)           { o.how = "skipped"; panic(o) }
 
-func fixture(parts ...string) (how string) {
+func fixture(start, top string, parts ...string) (how string) {
 	o := &outcome{how: "found"}
 	defer func() {
 		if r := recover(); r != nil && r != any(o) {
@@ -26,7 +26,7 @@ func fixture(parts ...string) (how string) {
 		}
 		how = o.how
 	}()
-	Fixture(o, parts...)
+	fixtureFrom(o, start, top, parts...)
 	return o.how
 }
 
@@ -34,28 +34,41 @@ func fixture(parts ...string) (how string) {
 // that is not CI and has no fixtures; in CI, or with the directory named,
 // a missing fixture fails.
 func TestFixtureNeverSkipsInCI(t *testing.T) {
-	// A working directory with no shared/fixtures above it.
-	t.Chdir(t.TempDir())
+	// A tree of its own: the search stops at its top, whatever lies above
+	// the machine's temporary directory.
+	top := t.TempDir()
+	bare := filepath.Join(top, "repo", "internal")
+	beside := filepath.Join(top, "with", "repo", "internal")
+	for _, dir := range []string{bare, beside, filepath.Join(top, "with", "shared", "fixtures")} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(top, "with", "shared", "fixtures", "here.txt"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("OPENTELLER_TEST_FIXTURES", "")
 	t.Setenv("CI", "")
-	if got := fixture("mcc.csv"); got != "skipped" {
+	if got := fixture(bare, top, "here.txt"); got != "skipped" {
 		t.Errorf("no fixtures, not CI: %s, want skipped", got)
 	}
+	if got := fixture(beside, top, "here.txt"); got != "found" {
+		t.Errorf("fixtures beside the repository: %s, want found", got)
+	}
+	if got := fixture(beside, top, "missing.txt"); got != "failed" {
+		t.Errorf("fixtures beside the repository, file missing: %s, want failed", got)
+	}
 	t.Setenv("CI", "true")
-	if got := fixture("mcc.csv"); got != "failed" {
+	if got := fixture(bare, top, "here.txt"); got != "failed" {
 		t.Errorf("no fixtures, CI set: %s, want failed", got)
 	}
 
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "here.txt"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("OPENTELLER_TEST_FIXTURES", dir)
-	if got := fixture("here.txt"); got != "found" {
+	t.Setenv("CI", "")
+	t.Setenv("OPENTELLER_TEST_FIXTURES", filepath.Join(top, "with", "shared", "fixtures"))
+	if got := fixture(bare, top, "here.txt"); got != "found" {
 		t.Errorf("named and present: %s, want found", got)
 	}
-	t.Setenv("CI", "")
-	if got := fixture("missing.txt"); got != "failed" {
+	if got := fixture(bare, top, "missing.txt"); got != "failed" {
 		t.Errorf("named, file missing: %s, want failed", got)
 	}
 }

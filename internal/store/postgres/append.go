@@ -217,9 +217,10 @@ const (
 	// keeps them prepared: PostgreSQL may settle on one plan for each,
 	// made from what it knew then. Made while the table was a few pages,
 	// or after an ANALYZE of it empty, the plan kept for the look-up below
-	// read the whole table for each id of a batch. Planning the group's
-	// few statements for their arguments costs a fraction of a
-	// millisecond (TestEventReadsStayNarrow).
+	// read the whole table for each id of a batch (TestEventReadsStayNarrow).
+	// Planning the group's few statements for their arguments is cheap
+	// next to that; pool-wide, it cost the fraud round trip 1.5 ms at the
+	// median (BENCHMARKS.md), so it stays in the append group.
 	customPlansSQL = `SET LOCAL plan_cache_mode = force_custom_plan`
 	// One probe of the unique index per id. Written as a filter, with no
 	// statistics for the table (a new installation, or one not yet
@@ -270,10 +271,11 @@ func (t *pipelineTx) Read(ctx context.Context, q store.AppendQuery) (store.Appen
 }
 
 func readPipeline(br pgx.BatchResults, out *store.AppendState, institutions []string, busy bool) error {
-	for range 2 { // BEGIN, then the plans' setting
-		if _, err := br.Exec(); err != nil {
-			return fmt.Errorf("begin: %w", err)
-		}
+	if _, err := br.Exec(); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if _, err := br.Exec(); err != nil {
+		return fmt.Errorf("plan cache mode: %w", err)
 	}
 	rows, _ := br.Query()
 	for rows.Next() {

@@ -31,7 +31,10 @@ func TestEventReadsStayNarrow(t *testing.T) {
 func testEventReads(t *testing.T, analyze bool) {
 	ctx := context.Background()
 	url := testenv.PostgresSchema(t)
-	s, err := Open(ctx, url)
+	// The store's connections carry a name of their own, so the test can
+	// wait for them to end (and report their counters).
+	app := fmt.Sprintf("reads_%d", time.Now().UnixNano())
+	s, err := Open(ctx, url+"&application_name="+app)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,9 +102,21 @@ func testEventReads(t *testing.T, analyze bool) {
 			t.Fatalf("round %d: events after %d in %s: %d, want from %d", r, after, cnv, len(got), after+1)
 		}
 	}
-	// A backend reports its counters when it ends, and closing the pool
-	// ends every backend the store used.
+	// A backend reports its counters when it ends: close the pool, wait
+	// for its backends to be gone, then read the counters afresh.
 	s.Close()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var left int
+		must(conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&left))
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the store's backends still there 30 s after it closed", left)
+		}
+	}
+	_, err = conn.Exec(ctx, `SELECT pg_stat_clear_snapshot()`)
+	must(err)
 	var seq, idx int64
 	must(conn.QueryRow(ctx, `SELECT coalesce(seq_tup_read, 0), coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables
 		WHERE schemaname = current_schema() AND relname = 'events'`).Scan(&seq, &idx))
