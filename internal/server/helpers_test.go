@@ -20,11 +20,15 @@ import (
 )
 
 // testServer opens a node on SQLite and an embedded bus in a temporary
-// directory, shut down when the test ends.
-func testServer(t *testing.T) *server.Server {
+// directory, shut down when the test ends; each tweak may change its
+// configuration first.
+func testServer(t *testing.T, tweaks ...func(*config.Config)) *server.Server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir, cfg.RootKey, cfg.Addr = t.TempDir(), vault.GenerateRootKey(), "127.0.0.1:0"
+	for _, tweak := range tweaks {
+		tweak(&cfg)
+	}
 	if err := cfg.Resolve(); err != nil {
 		t.Fatal(err)
 	}

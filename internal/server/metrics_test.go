@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -26,7 +25,6 @@ import (
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/server"
 	"github.com/openteller/openteller/internal/store"
-	"github.com/openteller/openteller/internal/vault"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
@@ -39,15 +37,10 @@ import (
 // through. The public listener does not serve the metrics.
 func TestMetricsCarryNoContent(t *testing.T) {
 	ctx := context.Background()
-	cfg := config.Default()
-	cfg.DataDir, cfg.RootKey, cfg.Addr, cfg.WebhookAllowPrivate = t.TempDir(), vault.GenerateRootKey(), "127.0.0.1:0", "true"
-	fatalIf(t, cfg.Resolve())
-	srv, err := server.Open(ctx, cfg, slog.New(slog.DiscardHandler))
-	fatalIf(t, err)
+	srv := testServer(t, func(c *config.Config) { c.WebhookAllowPrivate = "true" })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	fatalIf(t, err)
 	go srv.Serve(ln) // with its background work: the webhook deliverer
-	t.Cleanup(func() { srv.Shutdown(context.Background()) })
 	base := "http://" + ln.Addr().String()
 
 	// The bank: an institution, its API key, and its webhook endpoint.
