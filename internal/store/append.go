@@ -42,7 +42,9 @@ type AppendState struct {
 	// conversation's data key (vault.ConversationKey), read after the link
 	// was locked, so a history cleared meanwhile is seen with its new key.
 	Links map[string]Link
-	// LastSeqs holds each of those links' conversations' last seq.
+	// LastSeqs holds each of those links' conversations' last seq (0 for
+	// none yet), read with the conversation locked until the transaction
+	// ends. A link whose conversation is missing here gets no events.
 	LastSeqs map[string]int64
 	// Existing holds the stored events found, by institution and bank id.
 	Existing map[EventKey]Stored
@@ -194,9 +196,16 @@ func Append(ctx context.Context, tx AppendTx, evs []NewEvent, now time.Time) ([]
 			continue
 		}
 		l := st.Links[e.LinkID]
+		last, ok := seqs[l.ConversationID]
+		if !ok {
+			// Read locked the conversation with its link; one it could not
+			// find would get events nobody can read (PostgreSQL keeps no
+			// foreign key on the events for this: the lock is the check).
+			return nil, fmt.Errorf("store: conversation %s of link %s not found", l.ConversationID, l.ID)
+		}
 		e.ConversationID = l.ConversationID
 		e.CustomerID = l.CustomerID
-		e.Seq = seqs[l.ConversationID] + 1
+		e.Seq = last + 1
 		if e.ReplacesRef != nil {
 			k := PendingKey{l.ConversationID, string(e.ReplacesRef)}
 			if seq, ok := pendingHere[k]; ok {
