@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -212,6 +213,9 @@ func (in *Ingester) ingestBatch(ctx context.Context, institutionID string, items
 	pending := make([]store.NewEvent, 0, len(items))
 	slot := make([]int, 0, len(items)) // pending[i] answers results[slot[i]]
 	seen := make(map[string]bool, len(items))
+	if err := in.warm(ctx, institutionID, items); err != nil {
+		return nil, err
+	}
 	for i, it := range items {
 		ev, err := it.parsed, it.err
 		results[i].ID = ev.ID
@@ -318,14 +322,59 @@ func (in *Ingester) owner(ctx context.Context, linkID string) (linkOwner, error)
 	if err != nil {
 		return o, fmt.Errorf("ingest: read link: %w", err)
 	}
-	o = linkOwner{customerID: l.CustomerID, institutionID: l.InstitutionID}
+	return in.remember(l), nil
+}
+
+func (in *Ingester) remember(l store.Link) linkOwner {
+	o := linkOwner{customerID: l.CustomerID, institutionID: l.InstitutionID}
 	in.mu.Lock()
 	if len(in.links) >= maxCachedLinks {
 		clear(in.links)
 	}
-	in.links[linkID] = o
+	in.links[l.ID] = o
 	in.mu.Unlock()
-	return o, nil
+	return o
+}
+
+// warm reads what a batch needs that is not in memory (its links' owners,
+// then their data keys) with one query each, so that a batch for a
+// hundred customers the node has not seen lately costs two round trips
+// to the store before its append, not two hundred. Sealing then finds
+// everything in memory; a link or key still missing is looked up, or
+// made, one by one as before.
+func (in *Ingester) warm(ctx context.Context, institutionID string, items []item) error {
+	var cold []string
+	in.mu.Lock()
+	for _, it := range items {
+		if _, ok := in.links[it.parsed.LinkID]; it.err == nil && !ok {
+			cold = append(cold, it.parsed.LinkID)
+		}
+	}
+	in.mu.Unlock()
+	if len(cold) > 0 {
+		slices.Sort(cold)
+		links, err := in.store.LinksByID(ctx, slices.Compact(cold))
+		if err != nil {
+			return fmt.Errorf("ingest: read links: %w", err)
+		}
+		for _, l := range links {
+			in.remember(l)
+		}
+	}
+	owners := make([]string, 0, 2*len(items))
+	in.mu.Lock()
+	for _, it := range items {
+		if o, ok := in.links[it.parsed.LinkID]; it.err == nil && ok && o.institutionID == institutionID {
+			// What prepare uses: the conversation's key seals, the
+			// customer's fingerprints.
+			owners = append(owners, vault.ConversationKey(o.customerID, institutionID), o.customerID)
+		}
+	}
+	in.mu.Unlock()
+	if err := in.keyring.Warm(ctx, owners); err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	return nil
 }
 
 // rejection is a per-event refusal with a stable code.

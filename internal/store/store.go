@@ -340,6 +340,9 @@ type Links interface {
 	// Receipts lists the customer's consent receipts, oldest first.
 	Receipts(ctx context.Context, customerID string) ([]Receipt, error)
 	Link(ctx context.Context, id string) (Link, error)
+	// LinksByID returns the links among ids that exist, in no order: one
+	// query where Link would take one per id.
+	LinksByID(ctx context.Context, ids []string) ([]Link, error)
 	// RevokeLink ends a link's consent in one transaction: it marks the link
 	// revoked, deletes every event stored under it, appends r.Marker to the
 	// conversation, and, when the customer revoked, queues a link.revoked

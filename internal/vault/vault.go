@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,6 +62,9 @@ type WrappedKey struct {
 type KeyStore interface {
 	// DataKey returns the customer's current wrapped data key, or ErrNoKey.
 	DataKey(ctx context.Context, customerID string) (WrappedKey, error)
+	// DataKeys returns the current wrapped keys of those of owners that
+	// have one, in no order: one query for a batch's cold keys.
+	DataKeys(ctx context.Context, owners []string) ([]WrappedKey, error)
 	// PutDataKey stores k unless the customer already has a data key, and
 	// returns the key that is stored afterwards (k, or the one that won).
 	PutDataKey(ctx context.Context, k WrappedKey) (WrappedKey, error)
@@ -361,6 +365,40 @@ func (k *Keyring) dataKey(ctx context.Context, customerID string, create bool) (
 	if err != nil {
 		return nil, fmt.Errorf("vault: data key for %s: %w", customerID, err)
 	}
+	return k.remember(w)
+}
+
+// Warm reads the data keys of those owners not in memory in one query, so
+// that sealing a batch for a hundred customers after a restart (or beyond
+// the cache) costs one round trip to the store, not a hundred. Owners with
+// no key yet are left for Seal to create.
+func (k *Keyring) Warm(ctx context.Context, owners []string) error {
+	cold := make([]string, 0, len(owners))
+	k.mu.Lock()
+	for _, o := range owners {
+		if k.cache[o] == nil {
+			cold = append(cold, o)
+		}
+	}
+	k.mu.Unlock()
+	if len(cold) == 0 {
+		return nil
+	}
+	slices.Sort(cold)
+	ws, err := k.keys.DataKeys(ctx, slices.Compact(cold))
+	if err != nil {
+		return fmt.Errorf("vault: data keys: %w", err)
+	}
+	for _, w := range ws {
+		if _, err := k.remember(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// remember unwraps w and keeps it in memory as its owner's key.
+func (k *Keyring) remember(w WrappedKey) (*dataKey, error) {
 	raw, err := k.unwrap(w)
 	if err != nil {
 		return nil, err
@@ -371,7 +409,7 @@ func (k *Keyring) dataKey(ctx context.Context, customerID string, create bool) (
 	}
 	mac := hmac.New(sha256.New, raw)
 	mac.Write([]byte("openteller/fingerprint/v1"))
-	dk = &dataKey{version: w.Version, aead: aead, macKey: mac.Sum(nil)}
+	dk := &dataKey{version: w.Version, aead: aead, macKey: mac.Sum(nil)}
 	k.mu.Lock()
 	if len(k.cache) >= maxCachedKeys {
 		for id := range k.cache { // evict an arbitrary entry; map order is random
@@ -379,7 +417,7 @@ func (k *Keyring) dataKey(ctx context.Context, customerID string, create bool) (
 			break
 		}
 	}
-	k.cache[customerID] = dk
+	k.cache[w.CustomerID] = dk
 	k.mu.Unlock()
 	return dk, nil
 }

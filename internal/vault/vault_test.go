@@ -17,16 +17,31 @@ type memKeys struct {
 	platform map[string][]byte
 	mu       sync.Mutex
 	keys     map[string]WrappedKey
+	reads    int // DataKey and DataKeys calls
 }
 
 func (m *memKeys) DataKey(_ context.Context, id string) (WrappedKey, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.reads++
 	k, ok := m.keys[id]
 	if !ok {
 		return WrappedKey{}, ErrNoKey
 	}
 	return k, nil
+}
+
+func (m *memKeys) DataKeys(_ context.Context, ids []string) ([]WrappedKey, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reads++
+	var out []WrappedKey
+	for _, id := range ids {
+		if k, ok := m.keys[id]; ok {
+			out = append(out, k)
+		}
+	}
+	return out, nil
 }
 
 func (m *memKeys) PutDataKey(_ context.Context, k WrappedKey) (WrappedKey, error) {
@@ -292,5 +307,49 @@ func TestRootKeyRotation(t *testing.T) {
 	}
 	if _, err := retired.Rewrap(w); err == nil {
 		t.Fatal("rewrapped a key wrapped by a root that is not loaded")
+	}
+}
+
+// TestWarmReadsColdKeysOnce: a node that has not seen a batch's customers
+// lately (a restart, or more customers than it keeps in memory) reads
+// their keys in one go, and sealing then needs no read of its own. The
+// keys it warms are the stored ones: what it seals, another node opens.
+func TestWarmReadsColdKeysOnce(t *testing.T) {
+	ctx := context.Background()
+	first, ks := newKeyring(t)
+	pt := []byte(`{"amount":"9.99"}`)
+	for _, owner := range []string{"cus_a", "cus_b", "cus_c"} {
+		if err := first.EnsureCustomer(ctx, owner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restarted, err := New(bytes.Repeat([]byte{7}, RootKeySize), ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks.mu.Lock()
+	ks.reads = 0
+	ks.mu.Unlock()
+	if err := restarted.Warm(ctx, []string{"cus_a", "cus_b", "cus_c", "cus_a", "cus_new"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, owner := range []string{"cus_a", "cus_b", "cus_c"} {
+		ct, err := restarted.Seal(ctx, owner, "rec_1", pt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := first.Open(ctx, owner, "rec_1", ct); err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("%s: sealed after warming, opened by the first node: %q, %v", owner, got, err)
+		}
+	}
+	if ks.reads != 1 {
+		t.Fatalf("warming three stored keys and sealing with them read the store %d times, want 1", ks.reads)
+	}
+	// A customer with no key yet gets one when first sealed for, as before.
+	if _, err := restarted.Seal(ctx, "cus_new", "rec_1", pt); err != nil {
+		t.Fatal(err)
+	}
+	if err := restarted.Warm(ctx, []string{"cus_a", "cus_new"}); err != nil || ks.reads != 2 {
+		t.Fatalf("warming keys in memory: %v, %d reads; want none added (2 in all, with the new key's)", err, ks.reads)
 	}
 }

@@ -22,6 +22,22 @@ func (db *DB) DataKey(ctx context.Context, customerID string) (vault.WrappedKey,
 	return k, db.wrap("DataKey", err)
 }
 
+func (db *DB) DataKeys(ctx context.Context, owners []string) ([]vault.WrappedKey, error) {
+	var out []vault.WrappedKey
+	err := each(owners, func(args []any) error {
+		found, err := all(scanWrapped)(db.reads().Query(ctx, `SELECT customer_id, version, root_key_version, wrapped FROM data_keys WHERE customer_id IN `+in(len(args)), args...))
+		out = append(out, found...)
+		return err
+	})
+	return out, db.wrap("DataKeys", err)
+}
+
+func scanWrapped(r Row) (vault.WrappedKey, error) {
+	var k vault.WrappedKey
+	err := r.Scan(&k.CustomerID, &k.Version, &k.RootKeyVersion, &k.Wrapped)
+	return k, err
+}
+
 // PutDataKey keeps k unless the customer already has a key, and returns the
 // key the customer has: two nodes creating one at once agree on the first.
 func (db *DB) PutDataKey(ctx context.Context, k vault.WrappedKey) (vault.WrappedKey, error) {
@@ -37,11 +53,7 @@ func (db *DB) PutDataKey(ctx context.Context, k vault.WrappedKey) (vault.Wrapped
 }
 
 func (db *DB) DataKeysWrappedBelow(ctx context.Context, version, limit int) ([]vault.WrappedKey, error) {
-	out, err := all(func(r Row) (vault.WrappedKey, error) {
-		var k vault.WrappedKey
-		err := r.Scan(&k.CustomerID, &k.Version, &k.RootKeyVersion, &k.Wrapped)
-		return k, err
-	})(db.reads().Query(ctx, `SELECT customer_id, version, root_key_version, wrapped FROM data_keys WHERE root_key_version < ? ORDER BY customer_id LIMIT ?`, version, limit))
+	out, err := all(scanWrapped)(db.reads().Query(ctx, `SELECT customer_id, version, root_key_version, wrapped FROM data_keys WHERE root_key_version < ? ORDER BY customer_id LIMIT ?`, version, limit))
 	return out, db.wrap("DataKeysWrappedBelow", err)
 }
 

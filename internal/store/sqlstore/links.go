@@ -93,6 +93,16 @@ func (db *DB) Link(ctx context.Context, id string) (store.Link, error) {
 	return l, db.wrap("Link", err)
 }
 
+func (db *DB) LinksByID(ctx context.Context, ids []string) ([]store.Link, error) {
+	var out []store.Link
+	err := each(ids, func(args []any) error {
+		found, err := all(scanLink)(db.reads().Query(ctx, `SELECT `+linkCols+` FROM links WHERE id IN `+in(len(args)), args...))
+		out = append(out, found...)
+		return err
+	})
+	return out, db.wrap("LinksByID", err)
+}
+
 func (db *DB) Links(ctx context.Context, customerID string) ([]store.Link, error) {
 	out, err := all(scanLink)(db.reads().Query(ctx, `SELECT `+linkCols+` FROM links WHERE customer_id = ? ORDER BY created_at DESC, id`, customerID))
 	return out, db.wrap("Links", err)

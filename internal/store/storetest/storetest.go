@@ -318,6 +318,25 @@ func testDataKeys(t *testing.T, s store.Store) {
 	if !bytes.Equal(got.Wrapped, []byte("first")) {
 		t.Fatalf("second put replaced the key: %q", got.Wrapped)
 	}
+	// Many owners' keys in one read: those that have one, whatever else
+	// the list holds (unknown owners, repeats, more than one IN list).
+	owners := []string{f.cust.ID, "cus_none", f.cust.ID}
+	for i := range 600 {
+		owners = append(owners, fmt.Sprintf("cus_absent_%d", i))
+	}
+	_, err = s.PutDataKey(ctx, vault.WrappedKey{CustomerID: "cus_1/ins_a", Version: 2, RootKeyVersion: 1, Wrapped: []byte("conversation")})
+	must(t, err)
+	owners = append(owners, "cus_1/ins_a")
+	keys, err := s.DataKeys(ctx, owners)
+	must(t, err)
+	slices.SortFunc(keys, func(a, b vault.WrappedKey) int { return strings.Compare(a.CustomerID, b.CustomerID) })
+	if len(keys) != 2 || keys[0].CustomerID != f.cust.ID || !bytes.Equal(keys[0].Wrapped, []byte("first")) ||
+		keys[1].CustomerID != "cus_1/ins_a" || keys[1].Version != 2 || keys[1].RootKeyVersion != 1 || !bytes.Equal(keys[1].Wrapped, []byte("conversation")) {
+		t.Fatalf("keys of %d owners = %+v, want cus_1's and its conversation's", len(owners), keys)
+	}
+	if keys, err := s.DataKeys(ctx, []string{"cus_none"}); err != nil || len(keys) != 0 {
+		t.Fatalf("keys of an owner with none = %+v, %v", keys, err)
+	}
 }
 
 func testLinkAttempts(t *testing.T, s store.Store) {
@@ -381,6 +400,12 @@ func testLinksAndConversations(t *testing.T, s store.Store) {
 	must(t, err)
 	if got.CustomerID != f.cust.ID || got.Status != store.LinkActive || !slices.Equal(got.Scopes, []string{"balances", "transactions"}) {
 		t.Fatalf("link = %+v", got)
+	}
+	byID, err := s.LinksByID(ctx, []string{"lnk_none", f.link.ID, f.link.ID})
+	must(t, err)
+	if len(byID) != 1 || byID[0].ID != f.link.ID || byID[0].CustomerID != f.cust.ID || byID[0].ConversationID != "cnv_1" ||
+		!slices.Equal(byID[0].Scopes, got.Scopes) || !byID[0].ExpiresAt.Equal(got.ExpiresAt) {
+		t.Fatalf("links by id = %+v, want %+v", byID, got)
 	}
 	// A second link to the same institution joins the same conversation.
 	l2, err := s.CreateLink(ctx, store.Link{ID: "lnk_2", CustomerID: f.cust.ID, InstitutionID: f.inst.ID, ConversationID: "cnv_other",
