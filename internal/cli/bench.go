@@ -22,7 +22,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&scenario, "scenario", "ingest", "what to measure: ingest (idle sockets' memory, latency at --rate, then events in and live to every socket), idle (only the memory of --sockets idle sockets) or fraud (alert → device → answer → signed webhook round trips at --rate alerts/s for --duration)")
 	fs.StringVar(&o.Store, "store", "sqlite", "store to measure: sqlite or postgres")
 	fs.StringVar(&o.Database, "database", os.Getenv("OPENTELLER_DATABASE"), "PostgreSQL URL for --store postgres (a scratch schema is made and dropped) [$OPENTELLER_DATABASE]")
-	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "total measuring time, split evenly between three phases: latency at --rate, ingest while delivering, ingest alone")
+	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "total measuring time, split evenly between three phases: latency at --rate (after a 1 s warm-up timed apart), ingest while delivering, ingest alone")
 	fs.IntVar(&o.Sockets, "sockets", 1000, "connected customers, one WebSocket each")
 	fs.IntVar(&o.Nodes, "nodes", 1, "serve processes sharing one PostgreSQL (--store postgres) and one NATS (--nats); customers' sockets and banks' posts are spread over them")
 	fs.StringVar(&o.NATS, "nats", os.Getenv("OPENTELLER_NATS"), "external NATS the nodes share (needed for --nodes > 1) [$OPENTELLER_NATS]")
