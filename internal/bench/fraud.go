@@ -32,6 +32,9 @@ type FraudResult struct {
 	Store       string      `json:"store"`
 	Nodes       int         `json:"nodes"`
 	RoundtripMs Percentiles `json:"fraud_roundtrip_ms"`
+	// WarmupRoundtripMs is the same load's first second, just after the
+	// devices connected, timed apart from RoundtripMs.
+	WarmupRoundtripMs *Percentiles `json:"warmup_roundtrip_ms,omitempty"`
 	// The legs of the round trip: the alert reaching the device, the
 	// device's answer being acknowledged, and the answer reaching the bank.
 	ToDeviceMs     Percentiles `json:"alert_to_device_ms"`
@@ -82,15 +85,29 @@ func RunFraud(ctx context.Context, o Options) (FraudResult, error) {
 	}
 	defer f.closeSockets()
 
+	// As in the ingest scenario, the first second after the devices
+	// connect is timed apart (WarmupRoundtripMs): a node's caches and
+	// pooled connections are cold then.
+	fmt.Fprintf(o.Log, "warm-up: %d alerts/s for %s…\n", o.Rate, latencyWarmup)
+	if err := f.offer(ctx, o.Rate, latencyWarmup); err != nil {
+		return res, err
+	}
+	f.land()
+	f.mu.Lock()
+	warm := percentiles(f.rtts)
+	res.WarmupRoundtripMs = &warm
+	f.rtts, f.toDevice, f.answerReq, f.toBank, f.posted = nil, nil, nil, nil, 0
+	clear(f.sent)
+	clear(f.answered)
+	f.mu.Unlock()
+	f.answers.Store(0)
+
 	fmt.Fprintf(o.Log, "fraud round trips: %d alerts/s for %s…\n", o.Rate, o.Duration)
 	start := time.Now()
 	if err := f.offer(ctx, o.Rate, o.Duration); err != nil {
 		return res, err
 	}
-	// Let the last answers land.
-	for wait := 0; wait < 200 && f.pending() > 0; wait++ {
-		time.Sleep(50 * time.Millisecond)
-	}
+	f.land()
 	if err := f.failed(); err != nil {
 		return res, err
 	}
@@ -131,6 +148,13 @@ func (f *fraudDriver) failed() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.err
+}
+
+// land waits up to 10 s for the answers to the alerts posted to arrive.
+func (f *fraudDriver) land() {
+	for wait := 0; wait < 200 && f.pending() > 0; wait++ {
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (f *fraudDriver) pending() int {

@@ -602,3 +602,74 @@ func TestTriedHearsEachOutcome(t *testing.T) {
 		t.Fatalf("Tried heard %v, want %v", heard, want)
 	}
 }
+
+// TestQueuedNoticeFollowsAtOnce: a customer's second answer on a link
+// waits for the first to reach the bank, then goes at once, not at the
+// next poll, even when another link's notice settled in between (the
+// deliverer's poll here is an hour apart).
+func TestQueuedNoticeFollowsAtOnce(t *testing.T) {
+	r := newRig(t)
+	release := make(chan struct{})
+	var held atomic.Bool
+	// The bank takes its time over the first answer.
+	rc := newReceiver(t, r, func(int) (int, http.Header) {
+		if held.CompareAndSwap(true, false) {
+			<-release
+		}
+		return 200, nil
+	})
+	first, other := r.link(), r.link()
+	d := r.deliverer(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx, time.Hour); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	received := func(text string) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			rc.mu.Lock()
+			got := slices.ContainsFunc(rc.got, func(e webhook.Envelope) bool {
+				return text == "" && len(rc.got) >= 2 || text != "" && strings.Contains(string(e.Data), text)
+			})
+			rc.mu.Unlock()
+			if got {
+				return
+			}
+		}
+		t.Fatalf("the bank did not receive %q in 5 s", text)
+	}
+	received("") // both link.created notices, claimed by Run's first tick
+
+	lease := r.clock().Add(webhook.SendLease).Truncate(time.Microsecond)
+	a := r.messageLeased(first, "first answer", lease)
+	if a == nil {
+		t.Fatal("the link's only pending notice was not leased")
+	}
+	if r.messageLeased(first, "second answer", lease) != nil {
+		t.Fatal("a notice queued behind one in flight was leased")
+	}
+	held.Store(true)
+	d.Send(*a)
+	d.Kick() // what ingest does for a notice it could not lease
+	for held.Load() {
+		time.Sleep(time.Millisecond)
+	}
+
+	// Another link's notice goes and settles while the first is held.
+	c := r.messageLeased(other, "other link", lease)
+	d.Send(*c)
+	received("other link")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		ns, _ := r.st.Notices(context.Background(), "ins_1")
+		if i := slices.IndexFunc(ns, func(n store.Notice) bool { return n.ID == c.ID }); i >= 0 && !ns[i].DeliveredAt.IsZero() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the other link's notice was not settled")
+		}
+	}
+
+	close(release)
+	received("first answer")
+	received("second answer")
+}
