@@ -95,12 +95,13 @@ func TestBenchFraudScenario(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	var res struct {
 		Alerts, Seen, Answered, Unanswered int
+		WarmupUnanswered                   int                        `json:"warmup_unanswered"`
 		Roundtrip                          struct{ P50, P99 float64 } `json:"fraud_roundtrip_ms"`
 	}
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
 		t.Fatalf("bench output %q: %v", out, err)
 	}
-	if res.Alerts < 40 || res.Seen != res.Alerts || res.Answered != res.Alerts || res.Unanswered != 0 || res.Roundtrip.P50 <= 0 {
+	if res.Alerts < 40 || res.Seen != res.Alerts || res.Answered != res.Alerts || res.Unanswered != 0 || res.WarmupUnanswered != 0 || res.Roundtrip.P50 <= 0 {
 		t.Fatalf("bench result %+v", res)
 	}
 }

@@ -333,7 +333,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err := d.latencyPhase(ctx, o.Rate, latencyWarmup); err != nil {
 		return res, err
 	}
-	warm, _, _, _, _ := d.summary(latencyWarmup)
+	warm, _, _, warmUndelivered, _ := d.summary(latencyWarmup)
 	res.WarmupLatencyMs = &warm
 	fmt.Fprintf(o.Log, "latency: %d events/s for %s…\n", o.Rate, phase)
 	start := time.Now()
@@ -341,6 +341,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 	res.E2ELatencyMs, res.CrossNodeLatencyMs, res.Delivered, res.Undelivered, res.AchievedRate = d.summary(phase)
+	res.Undelivered += warmUndelivered // a loss is a loss, warm or not
 
 	fmt.Fprintf(o.Log, "throughput while delivering to %d sockets: %d writers, batches of %d, for %s…\n", len(d.customers), o.Writers, o.BatchSize, phase)
 	tp, err := d.throughputPhase(ctx, o.Writers, o.BatchSize, phase, true)

@@ -35,6 +35,9 @@ type FraudResult struct {
 	// WarmupRoundtripMs is the same load's first second, just after the
 	// devices connected, timed apart from RoundtripMs.
 	WarmupRoundtripMs *Percentiles `json:"warmup_roundtrip_ms,omitempty"`
+	// WarmupUnanswered is the warm-up's alerts the bank never heard back
+	// about (must be 0, as Unanswered).
+	WarmupUnanswered int `json:"warmup_unanswered"`
 	// The legs of the round trip: the alert reaching the device, the
 	// device's answer being acknowledged, and the answer reaching the bank.
 	ToDeviceMs     Percentiles `json:"alert_to_device_ms"`
@@ -96,11 +99,13 @@ func RunFraud(ctx context.Context, o Options) (FraudResult, error) {
 	f.mu.Lock()
 	warm := percentiles(f.rtts)
 	res.WarmupRoundtripMs = &warm
+	res.WarmupUnanswered = len(f.sent)
 	f.rtts, f.toDevice, f.answerReq, f.toBank, f.posted = nil, nil, nil, nil, 0
 	clear(f.sent)
 	clear(f.answered)
-	f.mu.Unlock()
+	f.epoch++
 	f.answers.Store(0)
+	f.mu.Unlock()
 
 	fmt.Fprintf(o.Log, "fraud round trips: %d alerts/s for %s…\n", o.Rate, o.Duration)
 	start := time.Now()
@@ -132,6 +137,7 @@ type fraudDriver struct {
 	rtts     []time.Duration
 	// legs
 	toDevice, answerReq, toBank []time.Duration
+	epoch                       int // the warm-up's answers are 0, the measured ones 1
 	posted                      int
 	err                         error
 }
@@ -260,6 +266,9 @@ func (f *fraudDriver) device(ctx context.Context, conn *websocket.Conn, c custom
 }
 
 func (f *fraudDriver) answer(ctx context.Context, c customer, seq int64, id string) {
+	f.mu.Lock()
+	epoch := f.epoch
+	f.mu.Unlock()
 	start := time.Now()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost,
 		f.bases[c.node]+"/app/api/conversations/"+c.convID+"/alerts/"+strconv.FormatInt(seq, 10)+"/answer",
@@ -278,14 +287,17 @@ func (f *fraudDriver) answer(ctx context.Context, c customer, seq int64, id stri
 		f.fail(fmt.Errorf("bench: answer alert: %d %s", resp.StatusCode, b))
 		return
 	}
-	f.answers.Add(1)
 	now := time.Now()
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.epoch != epoch {
+		return // an answer to a warm-up alert, acknowledged after it
+	}
+	f.answers.Add(1)
 	if _, ok := f.sent[id]; ok { // not yet heard back by the bank
 		f.answered[id] = now
 	}
 	f.answerReq = append(f.answerReq, now.Sub(start))
-	f.mu.Unlock()
 }
 
 // offer posts rate alerts per second for dur, every 10 ms, each to a

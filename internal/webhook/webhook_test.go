@@ -610,6 +610,8 @@ func TestTriedHearsEachOutcome(t *testing.T) {
 func TestQueuedNoticeFollowsAtOnce(t *testing.T) {
 	r := newRig(t)
 	release := make(chan struct{})
+	var releaseOnce sync.Once
+	let := func() { releaseOnce.Do(func() { close(release) }) }
 	var held atomic.Bool
 	// The bank takes its time over the first answer.
 	rc := newReceiver(t, r, func(int) (int, http.Header) {
@@ -618,6 +620,7 @@ func TestQueuedNoticeFollowsAtOnce(t *testing.T) {
 		}
 		return 200, nil
 	})
+	t.Cleanup(let) // before the receiver closes, or its Close waits forever
 	first, other := r.link(), r.link()
 	d := r.deliverer(true)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -626,7 +629,7 @@ func TestQueuedNoticeFollowsAtOnce(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 	received := func(text string) {
 		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 			rc.mu.Lock()
 			got := slices.ContainsFunc(rc.got, func(e webhook.Envelope) bool {
 				return text == "" && len(rc.got) >= 2 || text != "" && strings.Contains(string(e.Data), text)
@@ -636,9 +639,23 @@ func TestQueuedNoticeFollowsAtOnce(t *testing.T) {
 				return
 			}
 		}
-		t.Fatalf("the bank did not receive %q in 5 s", text)
+		t.Fatalf("the bank did not receive %q in 10 s (the deliverer's poll is an hour apart)", text)
+	}
+	// settled waits until the store records every notice so far delivered.
+	settled := func() {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			ns, err := r.st.Notices(context.Background(), "ins_1")
+			if err == nil && !slices.ContainsFunc(ns, func(n store.Notice) bool { return n.DeliveredAt.IsZero() }) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("notices not all settled in 10 s: %+v, %v", ns, err)
+			}
+		}
 	}
 	received("") // both link.created notices, claimed by Run's first tick
+	settled()    // and recorded, so they hold neither link
 
 	lease := r.clock().Add(webhook.SendLease).Truncate(time.Microsecond)
 	a := r.messageLeased(first, "first answer", lease)
@@ -651,15 +668,17 @@ func TestQueuedNoticeFollowsAtOnce(t *testing.T) {
 	held.Store(true)
 	d.Send(*a)
 	d.Kick() // what ingest does for a notice it could not lease
-	for held.Load() {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); held.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first answer was not sent in 10 s")
+		}
 	}
 
 	// Another link's notice goes and settles while the first is held.
 	c := r.messageLeased(other, "other link", lease)
 	d.Send(*c)
 	received("other link")
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		ns, _ := r.st.Notices(context.Background(), "ins_1")
 		if i := slices.IndexFunc(ns, func(n store.Notice) bool { return n.ID == c.ID }); i >= 0 && !ns[i].DeliveredAt.IsZero() {
 			break
@@ -669,7 +688,7 @@ func TestQueuedNoticeFollowsAtOnce(t *testing.T) {
 		}
 	}
 
-	close(release)
+	let()
 	received("first answer")
 	received("second answer")
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -87,7 +88,8 @@ func TestSweepNeverWaits(t *testing.T) {
 func TestAppendNeedsItsConversation(t *testing.T) {
 	ctx := context.Background()
 	url := testenv.PostgresSchema(t)
-	s, err := Open(ctx, url)
+	app := fmt.Sprintf("orphans_%d", time.Now().UnixNano())
+	s, err := Open(ctx, url+"&application_name="+app)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +99,12 @@ func TestAppendNeedsItsConversation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The refusal below must be the append's own: no key is left to make it.
+	var keys int
+	must(s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid = 'events'::regclass`).Scan(&keys))
+	if keys != 0 {
+		t.Fatalf("the events table has %d foreign keys, want none", keys)
 	}
 	now := time.Now().UTC()
 	must(s.CreateInstitution(ctx, store.Institution{ID: "ins_a", Name: "Alpha Bank", Kind: store.InstitutionBank,
@@ -122,18 +130,44 @@ func TestAppendNeedsItsConversation(t *testing.T) {
 	if res, err := s.AppendEvents(ctx, []store.NewEvent{event("lnk_2", "orphan")}); err == nil {
 		t.Fatalf("append to a link whose conversation is gone: %+v, no error", res)
 	}
-	// Two callers at once may share a group: the one that cannot be
-	// stored must not take the other down with it.
+	// Two callers in one group: the one that cannot be stored must not
+	// take the other down with it. A transaction holding lnk_1 keeps the
+	// writer busy with a first group until both callers are queued.
 	type answer struct {
 		res []store.AppendResult
 		err error
 	}
-	answers := make(chan answer, 2)
-	for _, ev := range []store.NewEvent{event("lnk_1", "kept"), event("lnk_2", "orphan")} {
-		go func() {
-			res, err := s.AppendEvents(ctx, []store.NewEvent{ev})
-			answers <- answer{res, err}
-		}()
+	answers := make(chan answer, 3)
+	appendOne := func(ev store.NewEvent) {
+		res, err := s.AppendEvents(ctx, []store.NewEvent{ev})
+		answers <- answer{res, err}
+	}
+	hold, err := s.pool.Begin(ctx)
+	must(err)
+	defer hold.Rollback(ctx)
+	_, err = hold.Exec(ctx, `SELECT 1 FROM links WHERE id = 'lnk_1' FOR UPDATE`)
+	must(err)
+	go appendOne(event("lnk_1", "first"))
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var waiting int
+		must(s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&waiting))
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first group never waited for the held link")
+		}
+	}
+	go appendOne(event("lnk_1", "kept"))
+	go appendOne(event("lnk_2", "orphan"))
+	for deadline := time.Now().Add(30 * time.Second); len(s.appender.queue) < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d callers queued behind the first group, want 2", len(s.appender.queue))
+		}
+	}
+	must(hold.Rollback(ctx))
+	if a := <-answers; a.err != nil || len(a.res) != 1 || a.res[0].Err != nil {
+		t.Fatalf("the first group: %+v, %v", a.res, a.err)
 	}
 	var stored, failed int
 	for range 2 {
@@ -152,7 +186,7 @@ func TestAppendNeedsItsConversation(t *testing.T) {
 	}
 	var orphans, kept int
 	must(s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE conversation_id = 'cnv_2'), count(*) FILTER (WHERE conversation_id = 'cnv_1') FROM events`).Scan(&orphans, &kept))
-	if orphans != 0 || kept != 1 {
-		t.Fatalf("events: %d in the missing conversation, %d in the other; want 0 and 1", orphans, kept)
+	if orphans != 0 || kept != 2 {
+		t.Fatalf("events: %d in the missing conversation, %d in the other; want 0 and 2", orphans, kept)
 	}
 }
