@@ -107,7 +107,15 @@ func TestBankAPIBadInput(t *testing.T) {
 	_, info := startDemo(t, dir, "--activity", "1h")
 	c := newCustomer(t, info.BaseURL)
 	c.signIn(info.CustomerEmail, info.CustomerPassword)
+	// The bank's opening events (a welcome and the balances) arrive in one
+	// batch after demo.json is written: count from after them.
 	before := c.conversations()[0].LastSeq
+	for deadline := time.Now().Add(30 * time.Second); before == 0; before = c.conversations()[0].LastSeq {
+		if time.Now().After(deadline) {
+			t.Fatal("the bank's opening events did not arrive in 30 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	post := func(key, contentType, body string) (int, string) {
 		req, _ := http.NewRequest("POST", info.BaseURL+"/v1/events", strings.NewReader(body))
