@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/openteller/openteller/internal/store"
-	"github.com/openteller/openteller/internal/testenv"
 )
 
 // TestEventReadsStayNarrow: what a node reads of the events table for
@@ -30,14 +29,9 @@ func TestEventReadsStayNarrow(t *testing.T) {
 
 func testEventReads(t *testing.T, analyze bool) {
 	ctx := context.Background()
-	url := testenv.PostgresSchema(t)
 	// The store's connections carry a name of their own, so the test can
 	// wait for them to end (and report their counters).
-	app := fmt.Sprintf("reads_%d", time.Now().UnixNano())
-	s, err := Open(ctx, url+"&application_name="+app)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, url, app := openNamed(t, "reads")
 	defer s.Close()
 	must := func(err error) {
 		t.Helper()
@@ -52,7 +46,7 @@ func testEventReads(t *testing.T, analyze bool) {
 	for i := range customers {
 		cus := fmt.Sprintf("cus_%d", i)
 		must(s.CreateCustomer(ctx, store.Customer{ID: cus, Email: cus + "@example.com", PasswordHash: "h", CreatedAt: now}))
-		_, err = s.CreateLink(ctx, store.Link{ID: fmt.Sprintf("lnk_%d", i), CustomerID: cus, InstitutionID: "ins_a", ConversationID: fmt.Sprintf("cnv_%d", i),
+		_, err := s.CreateLink(ctx, store.Link{ID: fmt.Sprintf("lnk_%d", i), CustomerID: cus, InstitutionID: "ins_a", ConversationID: fmt.Sprintf("cnv_%d", i),
 			Scopes: []string{"transactions"}, Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
 			store.Receipt{ID: fmt.Sprintf("rcp_%d", i), Action: store.ReceiptGrant, Scopes: []string{"transactions"}, Purpose: "test",
 				CollectedAt: now, ExpiresAt: now.Add(time.Hour), Method: "test", DisclosureDigest: "d"})

@@ -87,12 +87,7 @@ func TestSweepNeverWaits(t *testing.T) {
 // stored.
 func TestAppendNeedsItsConversation(t *testing.T) {
 	ctx := context.Background()
-	url := testenv.PostgresSchema(t)
-	app := fmt.Sprintf("orphans_%d", time.Now().UnixNano())
-	s, err := Open(ctx, url+"&application_name="+app)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _, app := openNamed(t, "orphans")
 	defer s.Close()
 	must := func(err error) {
 		t.Helper()
@@ -117,7 +112,7 @@ func TestAppendNeedsItsConversation(t *testing.T) {
 				CollectedAt: now, ExpiresAt: now.Add(time.Hour), Method: "test", DisclosureDigest: "d"})
 		must(err)
 	}
-	_, err = s.pool.Exec(ctx, `ALTER TABLE links DROP CONSTRAINT links_conversation_id_fkey; DELETE FROM conversations WHERE id = 'cnv_2'`)
+	_, err := s.pool.Exec(ctx, `ALTER TABLE links DROP CONSTRAINT links_conversation_id_fkey; DELETE FROM conversations WHERE id = 'cnv_2'`)
 	must(err)
 
 	event := func(link, id string) store.NewEvent {
@@ -189,4 +184,18 @@ func TestAppendNeedsItsConversation(t *testing.T) {
 	if orphans != 0 || kept != 2 {
 		t.Fatalf("events: %d in the missing conversation, %d in the other; want 0 and 2", orphans, kept)
 	}
+}
+
+// openNamed opens a store on a scratch schema whose connections carry a
+// name of their own, app, so that a test can find its backends in
+// pg_stat_activity; it returns the schema's URL too.
+func openNamed(t *testing.T, prefix string) (s *Store, url, app string) {
+	t.Helper()
+	url = testenv.PostgresSchema(t)
+	app = fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano())
+	s, err := Open(context.Background(), url+"&application_name="+app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, url, app
 }
