@@ -30,7 +30,9 @@ func scanLink(row interface{ Scan(...any) error }, extra ...any) (store.Link, er
 }
 
 // insertMarker stores a platform notice placed by store.Marker, if it is
-// sealed under its conversation's data key as the store holds it now.
+// sealed under its conversation's data key as the store holds it now. It
+// moves its conversation's last seq behind the writer's cache, so it bumps
+// cache_epoch: this is the only insert into events outside an append.
 func (s *Store) insertMarker(ctx context.Context, m *store.NewEvent) error {
 	var version int
 	if err := s.stmts.keyVersion.QueryRowContext(ctx, vault.ConversationKey(m.CustomerID, m.InstitutionID)).Scan(&version); err != nil {
@@ -39,7 +41,11 @@ func (s *Store) insertMarker(ctx context.Context, m *store.NewEvent) error {
 	if err := store.CheckMarkerKey(*m, version); err != nil {
 		return err
 	}
-	return (&appendTx{st: &s.stmts, cache: &appendCache{}}).Write(ctx, store.AppendWrite{Events: []*store.NewEvent{m}})
+	if err := (&appendTx{st: &s.stmts, cache: &appendCache{}}).Write(ctx, store.AppendWrite{Events: []*store.NewEvent{m}}); err != nil {
+		return err
+	}
+	_, err := s.stmts.bumpEpoch.ExecContext(ctx)
+	return err
 }
 
 func (s *Store) AppendEvents(ctx context.Context, evs []store.NewEvent) ([]store.AppendResult, error) {

@@ -120,7 +120,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// The writer never checkpoints inside a commit (that stalled whichever
 	// group crossed the threshold); a background connection does, PASSIVE,
 	// which never blocks the writer.
-	if _, err := conn.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
+	_, err = conn.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0")
+	if err == nil {
+		// The writer's page cache holds a whole group's dirty pages: at
+		// SQLite's default of 2 MiB a large group spilled pages into the
+		// WAL before its commit and rewrote them (BENCHMARKS.md).
+		_, err = conn.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", writerCacheKiB))
+	}
+	if err != nil {
 		r.Close()
 		conn.Close()
 		w.Close()
@@ -134,6 +141,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	go s.checkpointer(w)
 	return s, nil
 }
+
+// writerCacheKiB is the writer connection's page cache.
+const writerCacheKiB = 32 << 10
 
 // checkpointEvery is how often the WAL is copied back into the database;
 // past maxWALFrames (64 MiB of 4 KiB pages) the checkpointer insists.

@@ -22,7 +22,9 @@ const maxGroup = 512
 // write to say what it touched: triggers count every change to a link, a
 // data key or a conversation's events that is not an append (a revocation,
 // a narrowing, a cleared history, a new data key; made by this writer or by
-// another process on the file) in cache_epoch, and the writer reads that
+// another process on the file) in cache_epoch, as insertMarker counts the
+// markers it places (no trigger fires on inserts into events: it would give
+// every append a statement journal), and the writer reads that
 // count in the same transaction, when it begins and after each write,
 // emptying the cache when it moved. It also empties it after any write that
 // failed (its savepoint rolled back) and after a commit that failed.
@@ -59,7 +61,7 @@ func (s *Store) checkEpoch(ctx context.Context) {
 type stmts struct {
 	begin, commit, rollback, savepoint, rollbackTo, release *sql.Stmt
 	existing, link, pendingSeq, insert, busyLink            *sql.Stmt
-	keyVersion, appendLink, epoch                           *sql.Stmt
+	keyVersion, appendLink, epoch, bumpEpoch                *sql.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -77,6 +79,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.stmts.link, `SELECT ` + linkCols + `, (SELECT coalesce(max(seq), 0) FROM events WHERE conversation_id = links.conversation_id) FROM links WHERE id = ?`},
 		{&s.stmts.keyVersion, `SELECT coalesce((SELECT version FROM data_keys WHERE customer_id = ?), 0)`},
 		{&s.stmts.epoch, `SELECT n FROM cache_epoch`},
+		{&s.stmts.bumpEpoch, `UPDATE cache_epoch SET n = n + 1`},
 		// An append reads each link with its conversation's last seq and its
 		// data key's version in one statement: this runs once per link per
 		// batch, on the writer.
