@@ -143,13 +143,19 @@ func (in *Ingester) Handler() http.Handler {
 // pass; when any event is malformed, each is decoded alone so the bad one
 // gets its own typed error and the others go ahead.
 func decodeBatch(body []byte, now time.Time) ([]item, error) {
-	var fast struct {
-		Events []Envelope `json:"events"`
+	events, ok := scanBatch(body)
+	if !ok {
+		var fast struct {
+			Events []Envelope `json:"events"`
+		}
+		if strictDecode(body, &fast) == nil {
+			events, ok = fast.Events, true
+		}
 	}
 	var items []item
-	if strictDecode(body, &fast) == nil {
-		items = make([]item, len(fast.Events))
-		for i, env := range fast.Events {
+	if ok {
+		items = make([]item, len(events))
+		for i, env := range events {
 			items[i].parsed, items[i].err = ParseEnvelope(env, now)
 		}
 	} else {

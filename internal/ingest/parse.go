@@ -167,9 +167,11 @@ func ParseEnvelope(env Envelope, now time.Time) (Parsed, error) {
 		}
 		data = d
 	case bankapi.TypeTransactionPosted:
-		var d bankapi.TransactionPosted
-		if err := strictDecode(env.Data, &d); err != nil {
-			return p, badData("transaction.posted", env.Data, err)
+		d, ok := scanTransaction(env.Data)
+		if !ok {
+			if err := strictDecode(env.Data, &d); err != nil {
+				return p, badData("transaction.posted", env.Data, err)
+			}
 		}
 		if err := checkTransaction(d); err != nil {
 			return p, err
