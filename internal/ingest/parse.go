@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/url"
 	"reflect"
@@ -326,7 +327,8 @@ func strictDecode(raw []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return &decodeError{err}
 	}
-	if dec.More() {
+	// Token, not More: More lets a stray ] or } through.
+	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("trailing data")
 	}
 	return nil

@@ -1,48 +1,63 @@
 package ingest
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
-// Inputs for the scanners: the plain shapes they read, and the near misses
-// they must leave to encoding/json.
-var scanSeeds = []string{
-	`{"events":[` + ev("transaction.posted", goodTxn) + `]}`,
-	`{"events":[` + ev("transaction.posted", goodTxn) + `,` + ev("message", `{"text":"Hi"}`) + `]}`,
-	" \n{ \"events\" : [ " + ev("balance.updated", goodBalance) + " ] }\t",
-	`{"events":[]}`,
+// The plain shapes the scanners read.
+var (
+	plainBatches = []string{
+		`{"events":[` + ev("transaction.posted", goodTxn) + `]}`,
+		`{"events":[` + ev("transaction.posted", goodTxn) + `,` + ev("message", `{"text":"Hi"}`) + `]}`,
+		" \n{ \"events\" : [ " + ev("balance.updated", goodBalance) + " ] }\t",
+		`{"events":[]}`,
+	}
+	plainTransactions = []string{
+		goodTxn,
+		`{"account_id":"a","amount":{"amount":"1.00","currency":"USD"}}`,
+		`{"merchant":{}}`,
+		` {"account_id" : "a" , "direction":"debit" } `,
+	}
+)
+
+// Inputs for the fuzz tests: the plain shapes, and near misses the
+// scanners must leave to encoding/json.
+var scanSeeds = append(slices.Clone(plainBatches),
 	`{"events":null}`,
 	`{}`,
-	`{"events":[` + ev("message", `{"text":"a \"quoted\" word"}`) + `]}`,
-	`{"events":[` + ev("message", `{"text":"caf\u00e9"}`) + `]}`,
-	`{"events":[` + ev("message", `[1,{"a":[]},"]"]`) + `]}`,
-	`{"events":[` + ev("message", `-1.5e3`) + `]}`,
-	`{"events":[` + ev("message", `nul`) + `]}`,
-	`{"events":[` + ev("message", `"\"}"`) + `]}`,
-	`{"Events":[` + ev("message", `{}`) + `]}`,
-	`{"events":[` + strings.Replace(ev("message", `{}`), `"id"`, `"ID"`, 1) + `]}`,
-	`{"events":[` + strings.Replace(ev("message", `{}`), `"e1"`, `null`, 1) + `]}`,
-	`{"events":[` + strings.Replace(ev("message", `{}`), `"e1"`, `7`, 1) + `]}`,
-	`{"events":[` + strings.Replace(ev("message", `{}`), `"e1"`, "\"\xff\"", 1) + `]}`,
-	`{"events":[` + strings.Replace(ev("message", `{}`), `"e1"`, "\"a\tb\"", 1) + `]}`,
-	`{"events":[` + ev("message", `{}`) + `],"events":[]}`,
-	`{"events":[` + `{"id":"a","id":"b"}` + `]}`,
-	`{"events":[` + ev("message", `{}`) + `]} ]`,
-	`{"events":[` + ev("message", `{}`) + `]}x`,
-	`{"events":[` + ev("message", `{}`) + `,]}`,
+	`{"events":[`+ev("message", `{"text":"a \"quoted\" word"}`)+`]}`,
+	`{"events":[`+ev("message", `{"text":"caf\u00e9"}`)+`]}`,
+	`{"events":[`+ev("message", `[1,{"a":[]},"]"]`)+`]}`,
+	`{"events":[`+ev("message", `-1.5e3`)+`]}`,
+	`{"events":[`+ev("message", `nul`)+`]}`,
+	`{"events":[`+ev("message", `"\"}"`)+`]}`,
+	`{"Events":[`+ev("message", `{}`)+`]}`,
+	`{"events":[`+strings.Replace(ev("message", `{}`), `"id"`, `"ID"`, 1)+`]}`,
+	`{"events":[`+strings.Replace(ev("message", `{}`), `"e1"`, `null`, 1)+`]}`,
+	`{"events":[`+strings.Replace(ev("message", `{}`), `"e1"`, `7`, 1)+`]}`,
+	`{"events":[`+strings.Replace(ev("message", `{}`), `"e1"`, "\"\xff\"", 1)+`]}`,
+	`{"events":[`+strings.Replace(ev("message", `{}`), `"e1"`, "\"a\tb\"", 1)+`]}`,
+	`{"events":[`+ev("message", `{}`)+`],"events":[]}`,
+	`{"events":[`+`{"id":"a","id":"b"}`+`]}`,
+	`{"events":[`+ev("message", `{}`)+`]} ]`,
+	`{"events":[`+ev("message", `{}`)+`]}x`,
+	`{"events":[`+ev("message", `{}`)+`,]}`,
 	`{"events":[1]}`,
-}
+	`{"events":[`+ev("message", strings.Repeat("[", 65)+strings.Repeat("]", 65))+`]}`,
+)
 
-var transactionSeeds = []string{
-	goodTxn,
+var transactionSeeds = append(slices.Clone(plainTransactions),
 	`{}`,
-	`{"account_id":"a","amount":{"amount":"1.00","currency":"USD"}}`,
 	`{"merchant":null}`,
-	`{"merchant":{}}`,
 	`{"merchant":{"name":"A","name":"B"}}`,
 	`{"amount":{"amount":1}}`,
 	`{"amount":{"Amount":"1"}}`,
@@ -51,8 +66,8 @@ var transactionSeeds = []string{
 	`{"description":"two\nlines"}`,
 	`{"description":"tab	inside"}`,
 	`{"account_id":"a"} {}`,
-	` {"account_id" : "a" , "direction":"debit" } `,
-}
+	`{"amount":null}`,
+)
 
 // FuzzScanBatch: whatever scanBatch reads, strictDecode reads alike.
 func FuzzScanBatch(f *testing.F) {
@@ -100,12 +115,12 @@ func FuzzScanTransaction(f *testing.F) {
 // TestScannersReadThePlainCase: the shapes a bank sends every day take
 // the fast path (the fuzz tests above only check what it does read).
 func TestScannersReadThePlainCase(t *testing.T) {
-	for _, body := range scanSeeds[:4] {
+	for _, body := range plainBatches {
 		if _, ok := scanBatch([]byte(body)); !ok {
 			t.Errorf("scanBatch left %s to encoding/json", body)
 		}
 	}
-	for _, data := range []string{goodTxn, transactionSeeds[2], transactionSeeds[4], transactionSeeds[13]} {
+	for _, data := range plainTransactions {
 		if _, ok := scanTransaction([]byte(data)); !ok {
 			t.Errorf("scanTransaction left %s to encoding/json", data)
 		}
@@ -116,6 +131,76 @@ func TestScannersReadThePlainCase(t *testing.T) {
 		Merchant: &bankapi.Merchant{Name: "Blue Door Coffee", MCC: "5814", Category: "Fast Food Restaurants", City: "Oakland", Country: "US"}, CardLast4: "4242"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("read %+v, want %+v", got, want)
+	}
+}
+
+// TestDeepDataRefusesTheBatch: encoding/json refuses a body nested more
+// than 10,000 deep, and so must the scanners, which check data apart from
+// the body it sits in (a fuzzer never grows an input this large).
+func TestDeepDataRefusesTheBatch(t *testing.T) {
+	for _, depth := range []int{9997, 9998, 10000} {
+		body := []byte(`{"events":[` + ev("transaction.posted", goodTxn) + `,` +
+			ev("transaction.posted", strings.Repeat("[", depth)+strings.Repeat("]", depth)) + `]}`)
+		if _, ok := scanBatch(body); ok {
+			t.Errorf("depth %d: scanBatch read the batch", depth)
+		}
+		if items, err := decodeBatch(body, now); err == nil && depth >= 9998 {
+			t.Errorf("depth %d: batch accepted as %d items, want it refused whole", depth, len(items))
+		}
+	}
+}
+
+// TestTrailingDataRefusesTheBatch: nothing may follow the batch's object,
+// not even a bracket.
+func TestTrailingDataRefusesTheBatch(t *testing.T) {
+	for _, tail := range []string{"]", "}", " {}", "x"} {
+		if _, err := decodeBatch([]byte(`{"events":[`+ev("message", `{"text":"x"}`)+`]}`+tail), now); err == nil {
+			t.Errorf("a batch followed by %q was accepted", tail)
+		}
+	}
+}
+
+// TestScannersKnowTheFields: the keys each scanner reads are the JSON
+// names of its type's fields, read from scan.go's switch cases, so that a
+// field renamed, added or removed in bankapi cannot leave the fast path
+// reading a key that encoding/json would refuse.
+func TestScannersKnowTheFields(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "scan.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string][]string{}
+	for _, d := range f.Decls {
+		fn, ok := d.(*ast.FuncDecl)
+		if !ok {
+			continue
+		}
+		ast.Inspect(fn, func(n ast.Node) bool {
+			if cc, ok := n.(*ast.CaseClause); ok {
+				for _, e := range cc.List {
+					if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						key, _ := strconv.Unquote(lit.Value)
+						cases[fn.Name.Name] = append(cases[fn.Name.Name], key)
+					}
+				}
+			}
+			return true
+		})
+	}
+	names := func(v any) []string {
+		var out []string
+		for f := range reflect.TypeOf(v).Fields() {
+			if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+				out = append(out, name)
+			}
+		}
+		return out
+	}
+	for fn, typ := range map[string]any{"envelope": Envelope{}, "scanTransaction": bankapi.TransactionPosted{}, "money": bankapi.Money{}, "merchant": bankapi.Merchant{}} {
+		got, want := slices.Sorted(slices.Values(cases[fn])), slices.Sorted(slices.Values(names(typ)))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s reads keys %q; %T has %q", fn, got, typ, want)
+		}
 	}
 }
 
