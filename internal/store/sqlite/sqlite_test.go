@@ -92,10 +92,7 @@ func TestBackgroundCheckpoint(t *testing.T) {
 func TestAppendCacheForgetsFailedWrites(t *testing.T) {
 	ctx := context.Background()
 	s, _, now, must := linkedStore(t)
-	ev := func(id string, sealed []byte) store.NewEvent {
-		return store.NewEvent{Event: store.Event{ID: id, InstitutionID: "ins_1", LinkID: "lnk_1", BankEventID: id, Type: "message",
-			Author: store.AuthorInstitution, OccurredAt: now, ReceivedAt: now, Sealed: sealed}, Fingerprint: []byte(id)}
-	}
+	ev := func(id string, sealed []byte) store.NewEvent { return bankMessage(id, now, sealed) }
 	res, err := s.AppendEvents(ctx, []store.NewEvent{ev("e1", []byte("x"))})
 	must(err)
 	if res[0].Seq != 1 {
@@ -125,10 +122,7 @@ func TestAppendCacheForgetsFailedWrites(t *testing.T) {
 func TestAppendCacheSeesOtherWriters(t *testing.T) {
 	ctx := context.Background()
 	s, path, now, must := linkedStore(t)
-	ev := func(id string) store.NewEvent {
-		return store.NewEvent{Event: store.Event{ID: id, InstitutionID: "ins_1", LinkID: "lnk_1", BankEventID: id, Type: "message",
-			Author: store.AuthorInstitution, OccurredAt: now, ReceivedAt: now, Sealed: []byte("x")}, Fingerprint: []byte(id)}
-	}
+	ev := func(id string) store.NewEvent { return bankMessage(id, now, []byte("x")) }
 	res, err := s.AppendEvents(ctx, []store.NewEvent{ev("e1")})
 	must(err)
 	if res[0].Err != nil {
@@ -156,10 +150,7 @@ func TestAppendCacheSeesOtherWriters(t *testing.T) {
 func TestMarkerMovesTheAppendCache(t *testing.T) {
 	ctx := context.Background()
 	s, _, now, must := linkedStore(t)
-	ev := func(id string) store.NewEvent {
-		return store.NewEvent{Event: store.Event{ID: id, InstitutionID: "ins_1", LinkID: "lnk_1", BankEventID: id, Type: "message",
-			Author: store.AuthorInstitution, OccurredAt: now, ReceivedAt: now, Sealed: []byte("x")}, Fingerprint: []byte(id)}
-	}
+	ev := func(id string) store.NewEvent { return bankMessage(id, now, []byte("x")) }
 	res, err := s.AppendEvents(ctx, []store.NewEvent{ev("e1")})
 	must(err)
 	must(res[0].Err)
@@ -204,6 +195,12 @@ func TestNoTriggerOnEventInserts(t *testing.T) {
 	if steps == 0 {
 		t.Fatal("EXPLAIN listed no steps: the test would prove nothing")
 	}
+}
+
+// bankMessage is a message from ins_1 on lnk_1, its bank event id its id.
+func bankMessage(id string, now time.Time, sealed []byte) store.NewEvent {
+	return store.NewEvent{Event: store.Event{ID: id, InstitutionID: "ins_1", LinkID: "lnk_1", BankEventID: id, Type: "message",
+		Author: store.AuthorInstitution, OccurredAt: now, ReceivedAt: now, Sealed: sealed}, Fingerprint: []byte(id)}
 }
 
 // linkedStore opens a store in a temporary file with one institution, one
