@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -29,12 +30,20 @@ func raiseAlert(t *testing.T, info demoInfo) {
 // TestBrowserFraudAlert: the bank posts a fraud alert; the customer, on a
 // phone, taps "Not me — lock card"; the alert card shows the answer and
 // when; the bank hears the signed fraud.response, locks the card and says
-// so in the conversation. The card then offers no more answers.
+// so in the conversation. The card then offers no more answers. An alert
+// arriving at the foot of the thread stays where it is drawn: nothing moves
+// its buttons from under the finger.
 func TestBrowserFraudAlert(t *testing.T) {
 	ctx, do, info := browse(t)
+	do("see the bank's first cards", chromedp.WaitVisible(css(`[data-testid="balance-card"]`)))
+	evalJS[bool](t, ctx, watchStill(`[data-testid="fraud-card"][data-state="open"] [data-testid="alert-action-deny"]`))
 	raiseAlert(t, info)
 	open := css(`[data-testid="fraud-card"][data-state="open"]`)
 	do("see the alert", chromedp.WaitVisible(open))
+	do("the alert settles", chromedp.Poll[chromedp.Void](`window.stillWatch.done`))
+	if moves := evalJS[[]float64](t, ctx, `window.stillWatch.moves`); len(moves) > 0 {
+		t.Fatalf("the answer button stood %v px off where it was drawn in %d of the 29 frames after the alert arrived at the foot of the thread", moves[0], len(moves))
+	}
 	text, err := chromedp.Run(ctx, chromedp.Text(open))
 	if err != nil || !strings.Contains(text, "Is this you?") || !strings.Contains(text, "It was me") || !strings.Contains(text, "Answer by") {
 		t.Fatalf("alert card %q (%v)", text, err)
@@ -56,6 +65,30 @@ func TestBrowserFraudAlert(t *testing.T) {
 		t.Fatalf("%d answer buttons left after answering (%v)", n, err)
 	}
 	shot(t, ctx, "fraud-answered")
+}
+
+// watchStill returns a script that, from its next frame on, waits for
+// the element sel to be drawn and then notes, over 30 frames, every frame
+// in which it stands elsewhere than where it was first drawn: a tap aimed
+// at it would land on something else. The result is window.stillWatch:
+// done once the frames are counted, moves the offsets in px.
+func watchStill(sel string) string {
+	return fmt.Sprintf(`(() => {
+	  const w = window.stillWatch = { done: false, moves: [] };
+	  let first = null, frames = 0;
+	  const frame = () => {
+	    const el = document.querySelector(%q);
+	    if (el && el.getClientRects().length > 0) {
+	      const r = el.getBoundingClientRect();
+	      if (first === null) first = r;
+	      else if (Math.abs(r.top - first.top) > 1 || Math.abs(r.left - first.left) > 1) w.moves.push(Math.round(r.top - first.top));
+	      frames++;
+	    }
+	    if (frames < 30) requestAnimationFrame(frame); else w.done = true;
+	  };
+	  requestAnimationFrame(frame);
+	  return true;
+	})()`, sel)
 }
 
 // TestBrowserMenuBalance: "Balance" from the menu shows the last known

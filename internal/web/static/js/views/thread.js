@@ -384,9 +384,15 @@ export function threadView({ id, focusSeq = null }) {
   // bank's question with its quick replies, and a reminder of each open
   // alert, locked card or rating, shown while its card is out of view.
   const inView = new Set(); // keys of waiting cards the reader can see
+  // Keys of cards just drawn that the watcher has not reported on yet: they
+  // count as seen. Were their reminders shown until then, the tray would
+  // open and close under a card arriving in view, moving its buttons from
+  // under the finger.
+  const unreported = new Set();
   let watched = []; // the waiting cards observed, in the tray's order
   const watcher = new IntersectionObserver((entries) => {
     for (const en of entries) {
+      unreported.delete(en.target.dataset.key);
       if (en.isIntersecting) inView.add(en.target.dataset.key);
       else inView.delete(en.target.dataset.key);
     }
@@ -422,14 +428,18 @@ export function threadView({ id, focusSeq = null }) {
     if (wanted.length !== watched.length || wanted.some((c, n) => c !== watched[n])) {
       watcher.disconnect();
       const keys = new Set(wanted.map((c) => c.dataset.key));
-      for (const k of [...inView]) if (!keys.has(k)) inView.delete(k);
-      for (const c of wanted) watcher.observe(c);
+      const before = new Set(watched.map((c) => c.dataset.key));
+      for (const set of [inView, unreported]) for (const k of [...set]) if (!keys.has(k)) set.delete(k);
+      for (const c of wanted) {
+        if (!before.has(c.dataset.key)) unreported.add(c.dataset.key);
+        watcher.observe(c);
+      }
       watched = wanted;
     }
     showReminders();
   }
   function showReminders() {
-    for (const row of tray.querySelectorAll('.waiting-item')) row.hidden = inView.has(row.dataset.key);
+    for (const row of tray.querySelectorAll('.waiting-item')) row.hidden = inView.has(row.dataset.key) || unreported.has(row.dataset.key);
     const shown = [...tray.children].some((c) => !c.hidden);
     if (tray.hidden === shown) {
       tray.hidden = !shown;
