@@ -88,17 +88,18 @@ func (t *appendTx) Read(ctx context.Context, q store.AppendQuery) (store.AppendS
 			out.LastSeqs[l.ConversationID] = seq
 		}
 	}
+	args := make([]any, 1+existingChunk)
 	for inst, ids := range q.Existing {
-		for _, id := range ids {
-			var st store.Stored
-			err := t.st.existing.QueryRowContext(ctx, inst, id).Scan(&st.Fingerprint, &st.ConversationID, &st.Seq)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
+		args[0] = inst
+		for chunk := range slices.Chunk(ids, existingChunk) {
+			// A short chunk asks about its last id again: the statement
+			// keeps its shape, and IN takes each value once.
+			for i := range existingChunk {
+				args[1+i] = chunk[min(i, len(chunk)-1)]
 			}
-			if err != nil {
-				return out, fmt.Errorf("find event %s: %w", id, err)
+			if err := t.existing(ctx, inst, args, out.Existing); err != nil {
+				return out, fmt.Errorf("find events: %w", err)
 			}
-			out.Existing[store.EventKey{InstitutionID: inst, BankEventID: id}] = st
 		}
 	}
 	for _, id := range q.Notifying {
@@ -113,6 +114,47 @@ func (t *appendTx) Read(ctx context.Context, q store.AppendQuery) (store.AppendS
 		out.BusyLinks[id] = true
 	}
 	return out, nil
+}
+
+// existingChunk is how many bank event ids one existence query asks
+// about: one statement per chunk, not one per event.
+const existingChunk = 32
+
+// insertRows is how many events one insertManySQL stores: a batch of 100
+// takes three statements and four single rows, not a hundred statements.
+const insertRows = 32
+
+const (
+	eventCols     = 15
+	insertSQLHead = `INSERT INTO events (conversation_id, seq, id, customer_id, institution_id, link_id, bank_event_id, type, author, occurred_at, received_at, fingerprint, pending_ref, replaces_seq, sealed) VALUES `
+	insertSQLRow  = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+var (
+	insertSQL     = insertSQLHead + insertSQLRow
+	insertManySQL = insertSQLHead + insertSQLRow + strings.Repeat(", "+insertSQLRow, insertRows-1)
+)
+
+var existingSQL = `SELECT bank_event_id, fingerprint, conversation_id, seq FROM events WHERE institution_id = ? AND bank_event_id IN (?` +
+	strings.Repeat(", ?", existingChunk-1) + `)`
+
+// existing adds to found the stored events of institution inst among the
+// bank event ids in args[1:].
+func (t *appendTx) existing(ctx context.Context, inst string, args []any, found map[store.EventKey]store.Stored) error {
+	rows, err := t.st.existing.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var st store.Stored
+		if err := rows.Scan(&id, &st.Fingerprint, &st.ConversationID, &st.Seq); err != nil {
+			return err
+		}
+		found[store.EventKey{InstitutionID: inst, BankEventID: id}] = st
+	}
+	return rows.Err()
 }
 
 // link reads a link with its data key's version and its conversation's
@@ -165,18 +207,33 @@ func (t *appendTx) PendingSeqs(ctx context.Context, keys []store.PendingKey) (ma
 // Write inserts the events; the events' index is the conversations'
 // counter, so there is no last seq to set.
 func (t *appendTx) Write(ctx context.Context, w store.AppendWrite) error {
-	for _, e := range w.Events {
-		var bankID any
-		if e.BankEventID != "" {
-			bankID = e.BankEventID
+	args := make([]any, 0, insertRows*eventCols)
+	for chunk := range slices.Chunk(w.Events, insertRows) {
+		args = args[:0]
+		for _, e := range chunk {
+			var bankID any
+			if e.BankEventID != "" {
+				bankID = e.BankEventID
+			}
+			args = append(args, e.ConversationID, e.Seq, e.ID, e.CustomerID, e.InstitutionID, e.LinkID, bankID, e.Type, e.Author,
+				micros(e.OccurredAt), micros(e.ReceivedAt), e.Fingerprint, e.PendingRef, e.ReplacesSeq, e.Sealed)
 		}
-		if _, err := t.st.insert.ExecContext(ctx,
-			e.ConversationID, e.Seq, e.ID, e.CustomerID, e.InstitutionID, e.LinkID, bankID, e.Type, e.Author,
-			micros(e.OccurredAt), micros(e.ReceivedAt), e.Fingerprint, e.PendingRef, e.ReplacesSeq, e.Sealed); err != nil {
-			return fmt.Errorf("insert event: %w", err)
+		// A full chunk goes in one statement; the rest one row at a time.
+		if len(chunk) == insertRows {
+			if _, err := t.st.insertMany.ExecContext(ctx, args...); err != nil {
+				return fmt.Errorf("insert events: %w", err)
+			}
+		} else {
+			for row := range slices.Chunk(args, eventCols) {
+				if _, err := t.st.insert.ExecContext(ctx, row...); err != nil {
+					return fmt.Errorf("insert event: %w", err)
+				}
+			}
 		}
 		if t.cache.seqs != nil {
-			t.cache.seqs[e.ConversationID] = e.Seq
+			for _, e := range chunk {
+				t.cache.seqs[e.ConversationID] = e.Seq
+			}
 		}
 	}
 	for _, n := range w.Notices {

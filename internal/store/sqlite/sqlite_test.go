@@ -172,8 +172,7 @@ func TestMarkerMovesTheAppendCache(t *testing.T) {
 // writer's insert, as SQLite compiles it, must run no trigger program.
 func TestNoTriggerOnEventInserts(t *testing.T) {
 	s, _, _, must := linkedStore(t)
-	rows, err := s.reads.Query(`EXPLAIN INSERT INTO events (conversation_id, seq, id, customer_id, institution_id, link_id, bank_event_id, type, author, occurred_at, received_at, fingerprint, pending_ref, replaces_seq, sealed)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, make([]any, 15)...)
+	rows, err := s.reads.Query(`EXPLAIN `+insertManySQL, make([]any, insertRows*eventCols)...)
 	must(err)
 	defer rows.Close()
 	cols, err := rows.Columns()
@@ -194,6 +193,26 @@ func TestNoTriggerOnEventInserts(t *testing.T) {
 	must(rows.Err())
 	if steps == 0 {
 		t.Fatal("EXPLAIN listed no steps: the test would prove nothing")
+	}
+}
+
+// TestExistenceQueryUsesTheIndex: the append's one query per chunk of
+// bank event ids finds them through the bank-id index, not by a scan.
+func TestExistenceQueryUsesTheIndex(t *testing.T) {
+	s, _, _, must := linkedStore(t)
+	var plan []string
+	rows, err := s.reads.Query(`EXPLAIN QUERY PLAN `+existingSQL, make([]any, 1+existingChunk)...)
+	must(err)
+	defer rows.Close()
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		must(rows.Scan(&id, &parent, &unused, &detail))
+		plan = append(plan, detail)
+	}
+	must(rows.Err())
+	if got := strings.Join(plan, "; "); !strings.Contains(got, "USING INDEX events_bank_id (institution_id=? AND bank_event_id=?)") {
+		t.Fatalf("plan: %s", got)
 	}
 }
 

@@ -59,9 +59,9 @@ func (s *Store) checkEpoch(ctx context.Context) {
 // stmts are the writer's frequent statements, prepared once: parsing SQL
 // was a quarter of ingest's CPU before.
 type stmts struct {
-	begin, commit, rollback, savepoint, rollbackTo, release *sql.Stmt
-	existing, link, pendingSeq, insert, busyLink            *sql.Stmt
-	keyVersion, appendLink, epoch, bumpEpoch                *sql.Stmt
+	begin, commit, rollback, savepoint, rollbackTo, release  *sql.Stmt
+	existing, link, pendingSeq, insert, insertMany, busyLink *sql.Stmt
+	keyVersion, appendLink, epoch, bumpEpoch                 *sql.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -75,7 +75,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.stmts.savepoint, "SAVEPOINT w"},
 		{&s.stmts.rollbackTo, "ROLLBACK TO w"},
 		{&s.stmts.release, "RELEASE w"},
-		{&s.stmts.existing, `SELECT fingerprint, conversation_id, seq FROM events WHERE institution_id = ? AND bank_event_id = ?`},
+		{&s.stmts.existing, existingSQL},
 		{&s.stmts.link, `SELECT ` + linkCols + `, (SELECT coalesce(max(seq), 0) FROM events WHERE conversation_id = links.conversation_id) FROM links WHERE id = ?`},
 		{&s.stmts.keyVersion, `SELECT coalesce((SELECT version FROM data_keys WHERE customer_id = ?), 0)`},
 		{&s.stmts.epoch, `SELECT n FROM cache_epoch`},
@@ -87,8 +87,8 @@ func (s *Store) prepare(ctx context.Context) error {
 			coalesce((SELECT version FROM data_keys WHERE data_keys.customer_id = links.customer_id || '/' || links.institution_id), 0) FROM links WHERE id = ?`},
 		{&s.stmts.pendingSeq, `SELECT seq FROM events WHERE conversation_id = ? AND pending_ref = ? ORDER BY seq DESC LIMIT 1`},
 		{&s.stmts.busyLink, `SELECT 1 FROM outbox WHERE link_id = ? AND delivered_at = 0 AND dead_at = 0 LIMIT 1`},
-		{&s.stmts.insert, `INSERT INTO events (conversation_id, seq, id, customer_id, institution_id, link_id, bank_event_id, type, author, occurred_at, received_at, fingerprint, pending_ref, replaces_seq, sealed)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.stmts.insert, insertSQL},
+		{&s.stmts.insertMany, insertManySQL},
 	} {
 		st, err := s.conn.PrepareContext(ctx, p.sql)
 		if err != nil {

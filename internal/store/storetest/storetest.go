@@ -517,6 +517,34 @@ func testAppendIdempotency(t *testing.T, s store.Store) {
 	if res[0].Err != nil || res[0].Duplicate || res[0].ConversationID != "cnv_b" || res[0].Seq != 1 {
 		t.Fatalf("other institution's e1 = %+v", res[0])
 	}
+
+	// A bank that sends a large batch again, in another order and with one
+	// new event, gets every stored one back as a duplicate at its seq.
+	var batch []store.NewEvent
+	for i := range 75 {
+		batch = append(batch, event(f, fmt.Sprintf("replay-%d", i), "message", "", fmt.Sprintf("replayed %d", i)))
+	}
+	stored, err := s.AppendEvents(ctx, batch)
+	must(t, err)
+	seqs := map[string]int64{}
+	for i, r := range stored {
+		if r.Err != nil || r.Duplicate {
+			t.Fatalf("replay-%d first time = %+v", i, r)
+		}
+		seqs[batch[i].BankEventID] = r.Seq
+	}
+	again := append([]store.NewEvent{event(f, "replay-new", "message", "", "new")}, batch...)
+	slices.Reverse(again[1:])
+	res, err = s.AppendEvents(ctx, again)
+	must(t, err)
+	if res[0].Err != nil || res[0].Duplicate || res[0].Seq != seqs["replay-0"]+75 {
+		t.Fatalf("the new event in the replayed batch = %+v", res[0])
+	}
+	for i, r := range res[1:] {
+		if id := again[1+i].BankEventID; r.Err != nil || !r.Duplicate || r.Seq != seqs[id] {
+			t.Fatalf("%s again = %+v, stored at %d", id, r, seqs[id])
+		}
+	}
 }
 
 func testAppendConsent(t *testing.T, s store.Store) {
