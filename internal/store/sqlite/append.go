@@ -97,8 +97,8 @@ func (t *appendTx) Read(ctx context.Context, q store.AppendQuery) (store.AppendS
 			for i := range existingChunk {
 				args[1+i] = chunk[min(i, len(chunk)-1)]
 			}
-			if err := t.existing(ctx, inst, args, out.Existing); err != nil {
-				return out, fmt.Errorf("find events: %w", err)
+			if err := t.findStored(ctx, inst, args, out.Existing); err != nil {
+				return out, fmt.Errorf("find events %s…: %w", chunk[0], err)
 			}
 		}
 	}
@@ -122,6 +122,11 @@ const existingChunk = 32
 
 // insertRows is how many events one insertManySQL stores: a batch of 100
 // takes three statements and four single rows, not a hundred statements.
+// A statement of several rows gets a statement journal (SQLite copies the
+// pages it touches that an earlier statement of the same write changed),
+// which a single row does not; one journal per 32 rows still left the
+// writer 14% less CPU than a statement per row (BENCHMARKS.md, 2026-12-05,
+// third session).
 const insertRows = 32
 
 const (
@@ -138,9 +143,9 @@ var (
 var existingSQL = `SELECT bank_event_id, fingerprint, conversation_id, seq FROM events WHERE institution_id = ? AND bank_event_id IN (?` +
 	strings.Repeat(", ?", existingChunk-1) + `)`
 
-// existing adds to found the stored events of institution inst among the
-// bank event ids in args[1:].
-func (t *appendTx) existing(ctx context.Context, inst string, args []any, found map[store.EventKey]store.Stored) error {
+// findStored adds to found the stored events of institution inst among
+// the bank event ids in args[1:].
+func (t *appendTx) findStored(ctx context.Context, inst string, args []any, found map[store.EventKey]store.Stored) error {
 	rows, err := t.st.existing.QueryContext(ctx, args...)
 	if err != nil {
 		return err

@@ -24,7 +24,7 @@ const maxGroup = 512
 // a narrowing, a cleared history, a new data key; made by this writer or by
 // another process on the file) in cache_epoch, as insertMarker counts the
 // markers it places (no trigger fires on inserts into events: it would give
-// every append a statement journal), and the writer reads that
+// every insert a statement journal), and the writer reads that
 // count in the same transaction, when it begins and after each write,
 // emptying the cache when it moved. It also empties it after any write that
 // failed (its savepoint rolled back) and after a commit that failed.

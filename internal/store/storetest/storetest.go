@@ -517,6 +517,22 @@ func testAppendIdempotency(t *testing.T, s store.Store) {
 	if res[0].Err != nil || res[0].Duplicate || res[0].ConversationID != "cnv_b" || res[0].Seq != 1 {
 		t.Fatalf("other institution's e1 = %+v", res[0])
 	}
+	// One batch with both institutions' e1 (stored) and both their e3 (new):
+	// each id is looked up under its own institution.
+	theirs := func(e store.NewEvent) store.NewEvent {
+		e.InstitutionID, e.LinkID, e.ID = f.other.ID, other.ID, "rec_b_"+e.BankEventID
+		return e
+	}
+	res, err = s.AppendEvents(ctx, []store.NewEvent{theirs(event(f, "e1", "message", "", "hello")), event(f, "e1", "message", "", "hello"),
+		event(f, "e3", "message", "", "ours"), theirs(event(f, "e3", "message", "", "theirs"))})
+	must(t, err)
+	if !res[0].Duplicate || res[0].ConversationID != "cnv_b" || res[0].Seq != 1 || !res[1].Duplicate || res[1].ConversationID != "cnv_1" || res[1].Seq != first {
+		t.Fatalf("both institutions' e1 again = %+v, %+v", res[0], res[1])
+	}
+	if res[2].Err != nil || res[2].Duplicate || res[2].ConversationID != "cnv_1" || res[2].Seq != 3 ||
+		res[3].Err != nil || res[3].Duplicate || res[3].ConversationID != "cnv_b" || res[3].Seq != 2 {
+		t.Fatalf("both institutions' new e3 = %+v, %+v", res[2], res[3])
+	}
 
 	// A bank that sends a large batch again, in another order and with one
 	// new event, gets every stored one back as a duplicate at its seq.
@@ -544,6 +560,31 @@ func testAppendIdempotency(t *testing.T, s store.Store) {
 		if id := again[1+i].BankEventID; r.Err != nil || !r.Duplicate || r.Seq != seqs[id] {
 			t.Fatalf("%s again = %+v, stored at %d", id, r, seqs[id])
 		}
+	}
+
+	// Batches whose sizes are whole multiples of the rows a store may
+	// insert in one statement, each followed by one event: every one
+	// continues where the last left off.
+	next := res[0].Seq + 1
+	for _, n := range []int{16, 32, 64, 128} {
+		batch = batch[:0]
+		for i := range n {
+			batch = append(batch, event(f, fmt.Sprintf("run-%d-%d", n, i), "message", "", fmt.Sprintf("run %d %d", n, i)))
+		}
+		res, err = s.AppendEvents(ctx, batch)
+		must(t, err)
+		for i, r := range res {
+			if r.Err != nil || r.Duplicate || r.Seq != next+int64(i) {
+				t.Fatalf("batch of %d, event %d = %+v, want seq %d", n, i, r, next+int64(i))
+			}
+		}
+		next += int64(n)
+		res, err = s.AppendEvents(ctx, []store.NewEvent{event(f, fmt.Sprintf("run-%d-after", n), "message", "", "after")})
+		must(t, err)
+		if res[0].Err != nil || res[0].Seq != next {
+			t.Fatalf("the event after a batch of %d = %+v, want seq %d", n, res[0], next)
+		}
+		next++
 	}
 }
 

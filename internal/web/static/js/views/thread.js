@@ -392,6 +392,7 @@ export function threadView({ id, focusSeq = null }) {
   let watched = []; // the waiting cards observed, in the tray's order
   const watcher = new IntersectionObserver((entries) => {
     for (const en of entries) {
+      if (!watched.includes(en.target)) continue; // a card since drawn afresh
       unreported.delete(en.target.dataset.key);
       if (en.isIntersecting) inView.add(en.target.dataset.key);
       else inView.delete(en.target.dataset.key);
