@@ -124,9 +124,9 @@ const existingChunk = 32
 // takes three statements and four single rows, not a hundred statements.
 // A statement of several rows gets a statement journal (SQLite copies the
 // pages it touches that an earlier statement of the same write changed),
-// which a single row does not; one journal per 32 rows still left the
-// writer 14% less CPU than a statement per row (BENCHMARKS.md, 2026-12-05,
-// third session).
+// which a single row does not; with one journal per 32 rows,
+// BenchmarkIngestSQLite still used 14% less CPU than with a statement per
+// row (BENCHMARKS.md, 2026-12-05, third session).
 const insertRows = 32
 
 const (
