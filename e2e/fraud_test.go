@@ -42,7 +42,7 @@ func TestBrowserFraudAlert(t *testing.T) {
 	do("see the alert", chromedp.WaitVisible(open))
 	do("the alert settles", chromedp.Poll[chromedp.Void](`window.stillWatch.done`))
 	if moves := evalJS[[]float64](t, ctx, `window.stillWatch.moves`); len(moves) > 0 {
-		t.Fatalf("the answer button stood %v px off where it was drawn in %d of the 29 frames after the alert arrived at the foot of the thread", moves[0], len(moves))
+		t.Fatalf("the answer button stood %v px off where it was drawn in %d of the %d frames after the alert arrived at the foot of the thread", moves[0], len(moves), stillFrames-1)
 	}
 	text, err := chromedp.Run(ctx, chromedp.Text(open))
 	if err != nil || !strings.Contains(text, "Is this you?") || !strings.Contains(text, "It was me") || !strings.Contains(text, "Answer by") {
@@ -67,8 +67,11 @@ func TestBrowserFraudAlert(t *testing.T) {
 	shot(t, ctx, "fraud-answered")
 }
 
+// stillFrames is how many frames watchStill watches, the first included.
+const stillFrames = 30
+
 // watchStill returns a script that, from its next frame on, waits for
-// the element sel to be drawn and then notes, over 30 frames, every frame
+// the element sel to be drawn and then notes, over stillFrames frames, every frame
 // in which it stands elsewhere than where it was first drawn: a tap aimed
 // at it would land on something else. The result is window.stillWatch:
 // done once the frames are counted, moves the offsets in px.
@@ -84,11 +87,11 @@ func watchStill(sel string) string {
 	      else if (Math.abs(r.top - first.top) > 1 || Math.abs(r.left - first.left) > 1) w.moves.push(Math.round(r.top - first.top));
 	      frames++;
 	    }
-	    if (frames < 30) requestAnimationFrame(frame); else w.done = true;
+	    if (frames < %d) requestAnimationFrame(frame); else w.done = true;
 	  };
 	  requestAnimationFrame(frame);
 	  return true;
-	})()`, sel)
+	})()`, sel, stillFrames)
 }
 
 // TestBrowserMenuBalance: "Balance" from the menu shows the last known
