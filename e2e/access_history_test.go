@@ -28,6 +28,7 @@ const accessLines = `[...document.querySelectorAll('[data-testid="access"]')].ma
 // disclosure says what "verified" means. Reads by one person far apart in
 // time are two lines.
 func TestBrowserAccessHistoryInPlainWords(t *testing.T) {
+	t.Parallel()
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
 			ctx, do, info := browseSized(t, vp.w, vp.h)

@@ -21,6 +21,7 @@ import (
 // (static/js/tlog.js, in Chromium) over every Merkle vector in the shared
 // fixtures: happy paths verify, every corrupted case is rejected.
 func TestBrowserVerifierVectors(t *testing.T) {
+	t.Parallel()
 	browser := newChrome(t)
 	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
 	ctx := browser
@@ -75,6 +76,7 @@ func TestBrowserVerifierVectors(t *testing.T) {
 // the owner's browser, which remembers the checkpoint it saw, warns. The
 // operator's audit against a saved checkpoint fails too.
 func TestBrowserAccessLogTampering(t *testing.T) {
+	t.Parallel()
 	browser := newChrome(t)
 	dir := t.TempDir()
 	_, info := startDemo(t, dir, "--activity", "1h")

@@ -88,6 +88,7 @@ func axeChecker(t *testing.T, src string) func(ctx context.Context, what string)
 // conversation and customer), has no serious or critical violation that
 // axe-core finds.
 func TestBrowserAccessible(t *testing.T) {
+	t.Parallel()
 	src := axeSource(t)
 	for _, scheme := range []string{"light", "dark"} {
 		for _, vp := range viewports {
@@ -109,6 +110,7 @@ func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
 // words, a page in another language: lang="fr", labels and names from the
 // French catalogue), at a phone's size and a laptop's.
 func TestBrowserAccessibleFrench(t *testing.T) {
+	t.Parallel()
 	src := axeSource(t)
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) { checkEveryPage(t, axeChecker(t, src), vp.w, vp.h, "light", "fr-FR,fr") })

@@ -57,6 +57,7 @@ func newChrome(t *testing.T) context.Context {
 // card transaction posted by the bank appear, then turn from pending to
 // posted in place.
 func TestBrowserSeesLiveTransaction(t *testing.T) {
+	t.Parallel()
 	ctx, do, info := browse(t)
 
 	bank := newBank(t, info.BaseURL, info.InstitutionAPIKey)
@@ -143,6 +144,7 @@ func openConversation(do func(string, ...chromedp.Action[chromedp.Void]), info d
 // with one tap and one confirmation; the page says so, drops what the bank
 // had sent, and closes the composer; the bank is refused from then on.
 func TestBrowserDisconnect(t *testing.T) {
+	t.Parallel()
 	ctx, do, info := browse(t)
 	do("see the bank's first cards", chromedp.WaitVisible(css(`[data-testid="balance-card"]`)))
 	do("disconnect",
@@ -185,6 +187,7 @@ func shot(t *testing.T, ctx context.Context, name string) {
 // TestBrowserHistory: a conversation longer than what a device first loads
 // offers "Show earlier", which brings the older cards in above.
 func TestBrowserHistory(t *testing.T) {
+	t.Parallel()
 	browser := newChrome(t)
 	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
 	bank := newBank(t, info.BaseURL, info.InstitutionAPIKey)
@@ -212,6 +215,7 @@ func TestBrowserHistory(t *testing.T) {
 // TestBrowserReceiptAndShipment: a receipt shows as a card with its items
 // and total; two updates of one shipment leave one card, showing the latest.
 func TestBrowserReceiptAndShipment(t *testing.T) {
+	t.Parallel()
 	ctx, do, info := browse(t)
 	bank := newBank(t, info.BaseURL, info.InstitutionAPIKey)
 	usd := func(a string) bankapi.Money { return bankapi.Money{Amount: a, Currency: "USD"} }
@@ -282,6 +286,7 @@ const fitsViewport = `(() => {
 // (element boxes, not pictures). Hovering "Not me — lock card" keeps it
 // red with its white text, rather than blanking it.
 func TestBrowserFitsAPhone(t *testing.T) {
+	t.Parallel()
 	ctx, do, info := browse(t)
 	do("a phone's viewport", chromedp.EmulateViewport(390, 844))
 	fits := func(view string) {

@@ -17,6 +17,7 @@ import (
 // and the card's status (its account_name) all say "Juniper Checking card
 // ••7781", never a bare "Card ••7781" that matches no account shown.
 func TestBrowserCardNamedAsItsAccount(t *testing.T) {
+	t.Parallel()
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
 			ctx, do, info := browseSized(t, vp.w, vp.h)

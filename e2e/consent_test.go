@@ -144,6 +144,7 @@ func TestConsentReceipts(t *testing.T) {
 // scope and picks 30 days, reads the matching disclosure, approves at the
 // bank, and gets a link with only the chosen scopes, for 30 days.
 func TestBrowserDisclosure(t *testing.T) {
+	t.Parallel()
 	ctx, do, info := browse(t)
 	do("open the connect screen",
 		chromedp.Navigate(info.BaseURL+"/#/connect"),
@@ -189,6 +190,7 @@ func TestBrowserDisclosure(t *testing.T) {
 // link for 180 days and then disconnects it with one tap and one
 // confirmation; each decision leaves a receipt listed on the page.
 func TestBrowserPrivacyCenter(t *testing.T) {
+	t.Parallel()
 	ctx, do, info := browse(t)
 	row := fmt.Sprintf(`[data-testid="privacy-link"][data-id="%s"]`, info.LinkID)
 	do("open the privacy center",
@@ -263,6 +265,7 @@ func TestBrowserPrivacyCenter(t *testing.T) {
 // transactions (never messages); the owner sees that read in "Who read
 // your data", stops the access, and the accountant is refused.
 func TestBrowserDelegation(t *testing.T) {
+	t.Parallel()
 	ctx, do, info := browse(t)
 	// The bank's opening balances arrive a moment after the link: wait for
 	// them, so the accountant has something to read.
@@ -328,6 +331,7 @@ func TestBrowserDelegation(t *testing.T) {
 // then holds only the notice that it was cleared, and the bank can go on
 // posting.
 func TestBrowserClearHistory(t *testing.T) {
+	t.Parallel()
 	ctx, do, info := browse(t)
 	bank := newBank(t, info.BaseURL, info.InstitutionAPIKey)
 	bank.post(message("before-clear", info.LinkID, "this will be cleared"))

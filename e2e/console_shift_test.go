@@ -172,6 +172,7 @@ func fitsWindow(t *testing.T, ctx context.Context, what string) {
 // "/", goes back (Esc) and shows its shortcuts (?). Filters narrow the
 // queue to Mine, Unassigned or a label.
 func TestBrowserConsoleDesk(t *testing.T) {
+	t.Parallel()
 	browser := newChrome(t)
 	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
 	const customers = 8 // with the demo customer, within the sign-ups one network may make at once
@@ -425,6 +426,7 @@ func TestBrowserConsoleDesk(t *testing.T) {
 // way back to the conversation; Esc goes back too. A supervisor keeps the
 // canned responses there. Nothing is wider than the screen.
 func TestBrowserConsolePhone(t *testing.T) {
+	t.Parallel()
 	browser := newChrome(t)
 	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
 	askForPeople(t, info, 1)

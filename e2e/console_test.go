@@ -34,6 +34,7 @@ func addStaff(t *testing.T, info demoInfo, email, name, role string) (string, st
 // replies; the customer sees the reply live, with the agent's name, and
 // finds the agent's read in their access history.
 func TestBrowserAgentReplies(t *testing.T) {
+	t.Parallel()
 	ctx, do, info := browse(t)
 	do("see the opening balances", chromedp.WaitVisible(css(`[data-testid="balance-strip"]`)))
 	_, password := addStaff(t, info, "ada@cedar.example", "Ada", "agent")

@@ -19,6 +19,7 @@ import (
 // agent's read of the name is in the customer's access history. Both
 // sides at 390×844 and at 1280×800, nothing wider than the screen.
 func TestBrowserSharedNameInTheQueue(t *testing.T) {
+	t.Parallel()
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
 			ctx, do, info := browseSized(t, vp.w, vp.h)
@@ -105,6 +106,7 @@ func TestBrowserSharedNameInTheQueue(t *testing.T) {
 // for the password in the sharing box, and shares once it is given,
 // without tapping Share again.
 func TestBrowserReauthBeforeSharing(t *testing.T) {
+	t.Parallel()
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
 			browser := newChrome(t)

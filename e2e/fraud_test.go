@@ -34,6 +34,7 @@ func raiseAlert(t *testing.T, info demoInfo) {
 // arriving at the foot of the thread stays where it is drawn: nothing moves
 // its buttons from under the finger.
 func TestBrowserFraudAlert(t *testing.T) {
+	t.Parallel()
 	ctx, do, info := browse(t)
 	do("see the bank's first cards", chromedp.WaitVisible(css(`[data-testid="balance-card"]`)))
 	evalJS[bool](t, ctx, watchStill(`[data-testid="fraud-card"][data-state="open"] [data-testid="alert-action-deny"]`))
@@ -98,6 +99,7 @@ func watchStill(sel string) string {
 // balance at once, and the bank's fresh one answers it: the day's one
 // balance card moves under the question, with both accounts.
 func TestBrowserMenuBalance(t *testing.T) {
+	t.Parallel()
 	ctx, do, _ := browse(t)
 	do("wait for the opening balances", chromedp.WaitVisible(css(`[data-testid="balance-strip"]`)), chromedp.WaitVisible(css(`[data-testid="balance-card"]`)))
 	do("ask for the balance from the menu",

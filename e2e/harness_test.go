@@ -1,6 +1,12 @@
 // Package e2e tests the openteller binary from the outside, as a bank, a
 // customer's browser and an operator would: it builds the binary once,
 // starts it as a process, and talks to it only over HTTP and WebSockets.
+//
+// The browser tests (TestBrowser…) call t.Parallel: each drives its own
+// Chromium and its own demo process and spends most of its time waiting
+// on them, so go test runs two at a time (-parallel defaults to the
+// number of cores). The other tests load the machine or time it (kill -9,
+// a node killed under load, the benchmarks) and run alone, before them.
 package e2e
 
 import (

@@ -29,6 +29,7 @@ import (
 // knows has one), spending by month and category, duplicates, recurring
 // charges and their rises, the low-balance forecast, and search.
 func TestBrowserInsightsComputations(t *testing.T) {
+	t.Parallel()
 	browser := newChrome(t)
 	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
 	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
@@ -198,6 +199,7 @@ var historyPage = regexp.MustCompile(`^(https?://[^/]+)?/app/api/conversations/[
 // request, and jumps to the card; after a reload it says older history is
 // not loaded yet, and loads it on request.
 func TestBrowserInsights(t *testing.T) {
+	t.Parallel()
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
 			browser := newChrome(t)

@@ -98,6 +98,7 @@ func wentToBank(t *testing.T, ctx context.Context, bankURL string) {
 // browser is in French gets the console in French. Nothing is wider than
 // the screen, French being longer than English.
 func TestBrowserFrench(t *testing.T) {
+	t.Parallel()
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
 			browser := newChrome(t)
@@ -194,6 +195,7 @@ func TestBrowserFrench(t *testing.T) {
 // console's picker switches the console (with a reload: its panes are
 // drawn once).
 func TestBrowserLanguageSwitch(t *testing.T) {
+	t.Parallel()
 	browser := newChrome(t)
 	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
 	ctx, cancel := context.WithTimeout(browser, 3*time.Minute)

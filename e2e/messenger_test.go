@@ -205,6 +205,7 @@ func waitSimulatedBankEndpoint(t *testing.T, info demoInfo) {
 // both under ☰ in a real Chromium, and tapping the bank's item sends it to
 // the bank as the customer's words, in the conversation.
 func TestBrowserBankMenu(t *testing.T) {
+	t.Parallel()
 	browser := newChrome(t)
 	_, info := startDemo(t, t.TempDir(), "--activity", "1h")
 	body := `{"get_started":{"payload":"START"},"persistent_menu":[{"locale":"default","call_to_actions":[` +

@@ -53,6 +53,7 @@ func virtualAuthenticator() chromedp.Action[chromedp.Void] {
 // removed passkey fails with a plain sentence saying so. The node's log
 // has the passkey added and removed, with the session it ended.
 func TestBrowserPasskey(t *testing.T) {
+	t.Parallel()
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
 			browser := newChrome(t)

@@ -148,6 +148,7 @@ func merchant(t *testing.T, info demoInfo, dir string) (*bank, string) {
 // the merchant's card says so and leads to Cedar Bank's conversation,
 // where the payment's own card goes to paid.
 func TestBrowserPayments(t *testing.T) {
+	t.Parallel()
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
 			ctx, do, info, dir := browsePayments(t, vp.w, vp.h)
@@ -244,6 +245,7 @@ func TestBrowserPayments(t *testing.T) {
 // request from Alex and pays it with one tap; Alex's card of the request
 // goes to paid, in place, and the money arrives in Alex's thread.
 func TestBrowserAskAFriend(t *testing.T) {
+	t.Parallel()
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
 			ctx, do, info, _ := browsePayments(t, vp.w, vp.h)

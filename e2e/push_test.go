@@ -156,6 +156,7 @@ func TestPaymentRequestIsPushed(t *testing.T) {
 // French, a push is shown in French; a push written in the account's
 // language (naming it) is shown as written.
 func TestBrowserShowsAPush(t *testing.T) {
+	t.Parallel()
 	ctx, do, info := browse(t)
 	origin := info.BaseURL
 	do("open notification settings",

@@ -38,6 +38,7 @@ func rtl(on bool) chromedp.Action[chromedp.Void] {
 // back button, move to the right; and nothing of the thread, the list, the
 // privacy center or the console reaches past the screen's sides.
 func TestBrowserRightToLeft(t *testing.T) {
+	t.Parallel()
 	ctx, do, info := browseSized(t, 390, 844)
 	bank := newBank(t, info.BaseURL, info.InstitutionAPIKey)
 	sent("Shalom, and welcome", "Thank you, right back")

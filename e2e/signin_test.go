@@ -93,6 +93,7 @@ func signInCode(t *testing.T, base, email, password, code string) (int, string) 
 // a new password, signs every device out, and does not work twice; the
 // new password signs in.
 func TestBrowserPasswordReset(t *testing.T) {
+	t.Parallel()
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
 			browser := newChrome(t)
@@ -188,6 +189,7 @@ func TestBrowserPasswordReset(t *testing.T) {
 // signing in asks for a code after the password, and a code the test
 // computes signs in; the same code is refused a second time.
 func TestBrowserTwoStepSignIn(t *testing.T) {
+	t.Parallel()
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
 			ctx, do, info := browseSized(t, vp.w, vp.h)
@@ -259,6 +261,7 @@ func TestBrowserTwoStepSignIn(t *testing.T) {
 // asks for the password in the confirmation; a wrong one is refused and
 // nothing is cleared; the right one clears, without tapping again.
 func TestBrowserReauthBeforeClearHistory(t *testing.T) {
+	t.Parallel()
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
 			browser := newChrome(t)
@@ -363,6 +366,7 @@ const headContrast = `(() => {
 // own origin, with the header's text contrasting at least 4.5:1 (white on
 // dark green at one size, black on yellow at the other).
 func TestBrowserBrandedConversation(t *testing.T) {
+	t.Parallel()
 	colors := map[string]struct {
 		hex, rgb, text string
 	}{"390x844": {"#0a5c36", "rgb(10, 92, 54)", "rgb(255, 255, 255)"}, "1280x800": {"#ffcc00", "rgb(255, 204, 0)", "rgb(0, 0, 0)"}}

@@ -72,6 +72,7 @@ func cardSel(last4, status string) chromedp.CSS {
 // card closed. Every step goes through the bank (webhooks and its events),
 // and each card shows once, at its newest status.
 func TestBrowserCardControls(t *testing.T) {
+	t.Parallel()
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
 			ctx, do, info := browseSized(t, vp.w, vp.h)
@@ -156,6 +157,7 @@ func TestBrowserCardControls(t *testing.T) {
 // another message) arrive, until the customer answers; an open fraud alert
 // pushed out of view by newer cards is one tap away.
 func TestBrowserWaitingStaysInReach(t *testing.T) {
+	t.Parallel()
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
 			ctx, do, info := browseSized(t, vp.w, vp.h)
@@ -248,6 +250,7 @@ type balanceCount struct {
 // the newest balance; screen readers hear the bank's message, not the
 // balances.
 func TestBrowserCalmBalances(t *testing.T) {
+	t.Parallel()
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
 			ctx, do, info := browseSized(t, vp.w, vp.h)
@@ -294,6 +297,7 @@ func TestBrowserCalmBalances(t *testing.T) {
 // under its own date, and at most one balance card a day; what a bank
 // sends late joins its own day.
 func TestBrowserDaySeparators(t *testing.T) {
+	t.Parallel()
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
 			ctx, do, info := browseSized(t, vp.w, vp.h)
