@@ -297,8 +297,12 @@ func runInstitution(ctx context.Context, args []string, stdout, stderr io.Writer
 
 // gcPercent is the garbage collector's target unless GOGC says otherwise. A
 // node's live heap is small (tens of MiB) and its work allocates per event,
-// so collecting at 5x the live heap instead of 2x buys ingest throughput
-// (measured in BENCHMARKS.md) for memory it has. GOMEMLIMIT still caps it.
+// so collecting at 5x the live heap instead of 2x buys throughput (20% when
+// this was set, 2-5% on 2026-12-05) and shorter fraud round trips on
+// PostgreSQL for memory it has. Part of the price is about 3 KiB per idle
+// socket, whose long-lived objects end up spread over more pages
+// (BENCHMARKS.md, 2026-12-05, fourth session).
+// GOMEMLIMIT still caps it.
 const gcPercent = 400
 
 func tuneGC() {
