@@ -5,8 +5,9 @@
 // The browser tests (TestBrowser…) call t.Parallel: each drives its own
 // Chromium and its own demo process and spends most of its time waiting
 // on them, so go test runs two at a time (-parallel defaults to the
-// number of cores). The other tests load the machine or time it (kill -9,
-// a node killed under load, the benchmarks) and run alone, before them.
+// number of cores). The other tests run one at a time, before them: some
+// load the machine or time it (kill -9, a node killed under load, the
+// benchmarks).
 package e2e
 
 import (

@@ -224,40 +224,62 @@ func prepare(ctx context.Context, o Options, webhooks bool) (*env, error) {
 	return &env{nodes: nodes, driver: d, close: closeAll}, nil
 }
 
-// memory sums what the nodes hold when quiet: each figure is the least of
-// eight readings (each after a collection) a quarter of a second apart.
-// Work a node has just finished or is finishing only adds to a reading:
-// the decoy password hash it makes at start holds 19 MiB for half a
-// second, and a finished query's watcher goroutine lingers until it is
-// scheduled. One reading of a node a second old counted 18 MiB more heap
-// than a quiet one, and on a busy machine 20 more goroutines.
-func (e *env) memory() (server.Memory, error) {
+// quietReadings is how many readings memory takes of a node's memory
+// when what it holds when quiet is wanted.
+const quietReadings = 8
+
+// memory sums the nodes' memory figures, read at once on every node.
+// Each figure is the least of readings (each after a collection) a
+// quarter of a second apart: work a node has just finished or is
+// finishing only adds to a reading. The decoy password hash a node makes
+// at start holds 19 MiB for half a second, and a finished query's
+// watcher goroutine lingers until it is scheduled: one reading of a node
+// a second old counted 18 MiB more heap than a quiet one, and on a busy
+// machine 20 more goroutines.
+func (e *env) memory(ctx context.Context, readings int) (server.Memory, error) {
+	least := make([]server.Memory, len(e.nodes))
+	errs := make([]error, len(e.nodes))
+	var wg sync.WaitGroup
+	for k, n := range e.nodes {
+		wg.Go(func() {
+			for i := range readings {
+				if i > 0 {
+					select {
+					case <-ctx.Done():
+						errs[k] = ctx.Err()
+						return
+					case <-time.After(250 * time.Millisecond):
+					}
+				}
+				m, err := n.measure()
+				if err != nil {
+					errs[k] = err
+					return
+				}
+				if i == 0 {
+					least[k] = m
+					continue
+				}
+				l := &least[k]
+				l.RSS = min(l.RSS, m.RSS)
+				l.HeapInuse = min(l.HeapInuse, m.HeapInuse)
+				l.StackInuse = min(l.StackInuse, m.StackInuse)
+				l.HeapAlloc = min(l.HeapAlloc, m.HeapAlloc)
+				l.Goroutines = min(l.Goroutines, m.Goroutines)
+			}
+		})
+	}
+	wg.Wait()
 	var sum server.Memory
-	for _, n := range e.nodes {
-		var least server.Memory
-		for i := range 8 {
-			if i > 0 {
-				time.Sleep(250 * time.Millisecond)
-			}
-			m, err := n.measure()
-			if err != nil {
-				return sum, err
-			}
-			if i == 0 {
-				least = m
-				continue
-			}
-			least.RSS = min(least.RSS, m.RSS)
-			least.HeapInuse = min(least.HeapInuse, m.HeapInuse)
-			least.StackInuse = min(least.StackInuse, m.StackInuse)
-			least.HeapAlloc = min(least.HeapAlloc, m.HeapAlloc)
-			least.Goroutines = min(least.Goroutines, m.Goroutines)
-		}
-		sum.RSS += least.RSS
-		sum.HeapInuse += least.HeapInuse
-		sum.StackInuse += least.StackInuse
-		sum.HeapAlloc += least.HeapAlloc
-		sum.Goroutines += least.Goroutines
+	if err := errors.Join(errs...); err != nil {
+		return sum, err
+	}
+	for _, m := range least {
+		sum.RSS += m.RSS
+		sum.HeapInuse += m.HeapInuse
+		sum.StackInuse += m.StackInuse
+		sum.HeapAlloc += m.HeapAlloc
+		sum.Goroutines += m.Goroutines
 	}
 	return sum, nil
 }
@@ -278,7 +300,7 @@ func connectIdle(ctx context.Context, e *env, o Options, res *Result) error {
 	var before server.Memory
 	var err error
 	if e.nodes != nil {
-		if before, err = e.memory(); err != nil {
+		if before, err = e.memory(ctx, quietReadings); err != nil {
 			return err
 		}
 	}
@@ -291,10 +313,11 @@ func connectIdle(ctx context.Context, e *env, o Options, res *Result) error {
 	}
 	// Let the handlers that caught the devices up finish.
 	time.Sleep(time.Second)
-	after, err := e.memory()
+	after, err := e.memory(ctx, quietReadings)
 	if err != nil {
 		return err
 	}
+	res.HeapMB = float64(after.HeapInuse) / (1 << 20)
 	n := float64(len(d.customers))
 	res.KBPerIdleSocket = float64(after.RSS-before.RSS) / 1024 / n
 	res.HeapKBPerIdleSocket = float64(after.HeapInuse+after.StackInuse-before.HeapInuse-before.StackInuse) / 1024 / n
@@ -317,9 +340,6 @@ func RunIdle(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 	res.RSSMB, res.PeakRSSMB = e.rss()
-	if m, err := e.memory(); err == nil {
-		res.HeapMB = float64(m.HeapInuse) / (1 << 20)
-	}
 	return res, nil
 }
 
@@ -380,7 +400,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res.DurationS = time.Since(start).Seconds()
 	if e.nodes != nil {
 		res.RSSMB, res.PeakRSSMB = e.rss()
-		if m, err := e.memory(); err == nil {
+		if m, err := e.memory(ctx, 1); err == nil {
 			res.HeapMB = float64(m.HeapInuse) / (1 << 20)
 		}
 	}

@@ -298,10 +298,10 @@ func runInstitution(ctx context.Context, args []string, stdout, stderr io.Writer
 // gcPercent is the garbage collector's target unless GOGC says otherwise. A
 // node's live heap is small (tens of MiB) and its work allocates per event,
 // so collecting at 5x the live heap instead of 2x buys throughput (20% when
-// this was set, 2-5% on 2026-12-05) and shorter fraud round trips on
-// PostgreSQL for memory it has. Part of the price is about 3 KiB per idle
-// socket, whose long-lived objects end up spread over more pages
-// (BENCHMARKS.md, 2026-12-05, fourth session).
+// this was set, 2-7% on 2026-12-05, within the spread) for memory it has;
+// fraud round trips on PostgreSQL looked shorter too, in a noisy hour.
+// Part of the price is about 3 KiB per idle socket (BENCHMARKS.md,
+// 2026-12-05, fourth session).
 // GOMEMLIMIT still caps it.
 const gcPercent = 400
 
