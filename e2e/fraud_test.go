@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/openteller/openteller/internal/testenv"
 )
 
 // raiseAlert asks the demo's simulated bank to see a suspicious payment
@@ -125,8 +127,25 @@ func TestBrowserMenuBalance(t *testing.T) {
 // every alert the bank posts is seen by a device, answered, and heard back
 // by the bank as a verified webhook. (It checks that the scenario measures
 // real round trips; how fast they are is for BENCHMARKS.md, not a test.)
+// On PostgreSQL the database URL carries a setting of the node's pool,
+// which the bench's own connection must not send to the server.
 func TestBenchFraudScenario(t *testing.T) {
-	out, err := exec.Command(binary, "bench", "--scenario", "fraud", "--duration", "2s", "--sockets", "20", "--rate", "40", "--json").Output()
+	t.Run("sqlite", func(t *testing.T) { benchFraud(t) })
+	t.Run("postgres", func(t *testing.T) {
+		u, err := url.Parse(testenv.Postgres(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		q.Set("pool_max_conns", "3")
+		u.RawQuery = q.Encode()
+		benchFraud(t, "--store", "postgres", "--database", u.String())
+	})
+}
+
+func benchFraud(t *testing.T, args ...string) {
+	args = append([]string{"bench", "--scenario", "fraud", "--duration", "2s", "--sockets", "20", "--rate", "40", "--json"}, args...)
+	out, err := exec.Command(binary, args...).Output()
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out)
 	}
