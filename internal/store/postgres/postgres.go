@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -54,9 +55,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: parse url: %w", err)
 	}
 	if !strings.Contains(url, "pool_max_conns") {
-		// pgxpool's default (4 on a small machine) queues concurrent
-		// appends behind each other; a node serves many banks at once.
-		cfg.MaxConns = 32
+		cfg.MaxConns = maxConns(runtime.GOMAXPROCS(0))
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -70,6 +69,20 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	}
 	s.appender = newAppender(pool, func() time.Time { return s.now() }, s.Announce)
 	return s, nil
+}
+
+// maxConns is how many connections a node on procs cores keeps open: four
+// a core, at most 32. Appends take one (one writer, append.go); the rest
+// serve reads, the outbox and catch-ups. More do not make a node faster,
+// they make the server switch between more backends, and each new one pays
+// for its caches and prepared statements on its first requests. On two
+// cores, alternating with the 32 a node used to open, fraud round trips
+// (bench --scenario fraud) took a tenth of the time in their first second
+// and had a lower p99 in three pairs of three (BENCHMARKS.md). A fleet's
+// nodes share the server's connections (max_connections, 100 by default);
+// an operator sets pool_max_conns in the database URL to choose.
+func maxConns(procs int) int32 {
+	return int32(min(32, 4*procs))
 }
 
 // SetClock replaces the store's clock, for tests of expiry.

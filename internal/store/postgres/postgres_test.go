@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -28,6 +29,33 @@ func TestMigrationsIdempotent(t *testing.T) {
 		s, err := Open(context.Background(), url)
 		if err != nil {
 			t.Fatal(err)
+		}
+		s.Close()
+	}
+}
+
+// TestPoolSize: a node opens four connections a core, at most 32, unless
+// the database URL sets pool_max_conns.
+func TestPoolSize(t *testing.T) {
+	for procs, want := range map[int]int32{1: 4, 2: 8, 8: 32, 64: 32} {
+		if got := maxConns(procs); got != want {
+			t.Errorf("maxConns(%d) = %d, want %d", procs, got, want)
+		}
+	}
+	base := testenv.PostgresSchema(t)
+	for _, tc := range []struct {
+		url  string
+		want int32
+	}{
+		{base, maxConns(runtime.GOMAXPROCS(0))},
+		{base + "&pool_max_conns=3", 3},
+	} {
+		s, err := Open(context.Background(), tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.pool.Config().MaxConns; got != tc.want {
+			t.Errorf("%s: pool of %d connections, want %d", tc.url, got, tc.want)
 		}
 		s.Close()
 	}
