@@ -167,22 +167,32 @@ func (p *proc) kill() {
 // waitReady polls GET base/readyz until it answers 200.
 func (p *proc) waitReady(base string) {
 	p.t.Helper()
+	if err := p.ready(base); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// ready polls GET base/readyz until it answers 200, and says why not if
+// the process exits first or a minute passes. Each poll has a timeout: a
+// process that is not ours may hold the port and never answer.
+func (p *proc) ready(base string) error {
+	client := &http.Client{Timeout: 5 * time.Second}
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(base + "/readyz")
+		resp, err := client.Get(base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 		}
 		select {
 		case <-p.done:
-			p.t.Fatalf("process exited before it was ready:\n%s", p.out.String())
+			return fmt.Errorf("process exited before it was ready:\n%s", p.out.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	p.t.Fatalf("%s not ready after 60s:\n%s", base, p.out.String())
+	return fmt.Errorf("%s not ready after 60s:\n%s", base, p.out.String())
 }
 
 // waitFile waits until path exists.
@@ -206,37 +216,52 @@ func (p *proc) waitFile(path string) {
 type demoInfo = demo.Info
 
 // startDemo runs `openteller demo` on fresh ports and returns it with its
-// demo.json once the platform is ready.
+// demo.json once the platform is ready. A port free a moment ago can be
+// taken before the demo binds it (by another test's process, or as the
+// local port of any outgoing connection); the demo then exits at once,
+// and startDemo tries fresh ports, three times in all.
 func startDemo(t *testing.T, dataDir string, extra ...string) (*proc, demoInfo) {
 	t.Helper()
-	addr, bankAddr := freeAddr(t), freeAddr(t)
-	// No scheduled fraud alert: tests raise their own when they want one.
-	args := append([]string{"demo", "--addr", addr, "--data", dataDir, "--bank-addr", bankAddr, "--first-alert", "0"}, extra...)
-	p := start(t, nil, args...)
-	p.waitReady("http://" + addr)
-	demo := waitDemo(t, p, dataDir, "http://"+addr)
-	return p, demo
+	for attempt := 1; ; attempt++ {
+		addr, bankAddr := freeAddr(t), freeAddr(t)
+		// No scheduled fraud alert: tests raise their own when they want one.
+		args := append([]string{"demo", "--addr", addr, "--data", dataDir, "--bank-addr", bankAddr, "--first-alert", "0"}, extra...)
+		p := start(t, nil, args...)
+		// Another process on our port could answer readyz; demo.json names
+		// the demo that wrote it.
+		err := p.ready("http://" + addr)
+		var info demoInfo
+		if err == nil {
+			info, err = waitDemo(p, dataDir, "http://"+addr)
+		}
+		if err == nil {
+			return p, info
+		}
+		p.stop()
+		if attempt == 3 || !strings.Contains(p.out.String(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("demo attempt %d: a port was taken before the demo bound it; trying fresh ones", attempt)
+	}
 }
 
 // waitDemo waits until demo.json names the running platform.
-func waitDemo(t *testing.T, p *proc, dataDir, base string) demoInfo {
-	t.Helper()
+func waitDemo(p *proc, dataDir, base string) (demoInfo, error) {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if b, err := os.ReadFile(filepath.Join(dataDir, "demo.json")); err == nil {
 			var d demoInfo
 			if json.Unmarshal(b, &d) == nil && d.BaseURL == base {
-				return d
+				return d, nil
 			}
 		}
 		select {
 		case <-p.done:
-			t.Fatalf("demo exited:\n%s", p.out.String())
+			return demoInfo{}, fmt.Errorf("demo exited:\n%s", p.out.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	t.Fatalf("demo.json not written for %s:\n%s", base, p.out.String())
-	return demoInfo{}
+	return demoInfo{}, fmt.Errorf("demo.json not written for %s:\n%s", base, p.out.String())
 }
 
 // customer is a scripted person at the messenger, failing the test on error.
