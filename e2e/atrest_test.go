@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/openteller/openteller/internal/store/postgres"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
@@ -189,7 +190,7 @@ func TestNothingInPlaintextInPostgres(t *testing.T) {
 	}
 
 	ctx := ctxT(t)
-	db, err := pgx.Connect(ctx, cl.dbURL)
+	db, err := postgres.Connect(ctx, cl.dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}

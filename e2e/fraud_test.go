@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -143,20 +144,31 @@ func TestBenchFraudScenario(t *testing.T) {
 	})
 }
 
-func benchFraud(t *testing.T, args ...string) {
-	args = append([]string{"bench", "--scenario", "fraud", "--duration", "2s", "--sockets", "20", "--rate", "40", "--json"}, args...)
-	out, err := exec.Command(binary, args...).Output()
+// runBench runs `openteller bench` with args and returns the last line it
+// printed (the JSON of --json); if it fails, the test fails with what the
+// bench said on stderr, where it reports its errors.
+func runBench(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"bench"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("bench: %v\n%s", err, out)
+		t.Fatalf("bench: %v\n%s%s", err, out, stderr.String())
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1]
+}
+
+func benchFraud(t *testing.T, args ...string) {
+	line := runBench(t, append([]string{"--scenario", "fraud", "--duration", "2s", "--sockets", "20", "--rate", "40", "--json"}, args...)...)
 	var res struct {
 		Alerts, Seen, Answered, Unanswered int
 		WarmupUnanswered                   int                        `json:"warmup_unanswered"`
 		Roundtrip                          struct{ P50, P99 float64 } `json:"fraud_roundtrip_ms"`
 	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
-		t.Fatalf("bench output %q: %v", out, err)
+	if err := json.Unmarshal([]byte(line), &res); err != nil {
+		t.Fatalf("bench output %q: %v", line, err)
 	}
 	if res.Alerts < 40 || res.Seen != res.Alerts || res.Answered != res.Alerts || res.Unanswered != 0 || res.WarmupUnanswered != 0 || res.Roundtrip.P50 <= 0 {
 		t.Fatalf("bench result %+v", res)
@@ -169,19 +181,15 @@ func benchFraud(t *testing.T, args ...string) {
 func TestBenchTarget(t *testing.T) {
 	dir := t.TempDir()
 	_, info := startDemo(t, dir, "--activity", "1h")
-	out, err := exec.Command(binary, "bench", "--target", info.BaseURL, "--target-info", filepath.Join(dir, "demo.json"), "--duration", "3s", "--rate", "50", "--json").Output()
-	if err != nil {
-		t.Fatalf("bench: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	line := runBench(t, "--target", info.BaseURL, "--target-info", filepath.Join(dir, "demo.json"), "--duration", "3s", "--rate", "50", "--json")
 	var res struct {
 		Target                       string
 		IngestEventsPerSec           float64 `json:"ingest_events_per_sec"`
 		DeliveredEventsPerSec        float64 `json:"delivered_events_per_sec"`
 		Lost, Delivered, Undelivered int
 	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
-		t.Fatalf("bench output %q: %v", out, err)
+	if err := json.Unmarshal([]byte(line), &res); err != nil {
+		t.Fatalf("bench output %q: %v", line, err)
 	}
 	if res.Target != info.BaseURL || res.IngestEventsPerSec <= 0 || res.DeliveredEventsPerSec <= 0 || res.Lost != 0 || res.Delivered < 40 || res.Undelivered != 0 {
 		t.Fatalf("bench result %+v", res)
@@ -194,11 +202,7 @@ func TestBenchTarget(t *testing.T) {
 // goroutines here: 30 sockets' memory is within the noise of a node's
 // resident set, which the benchmark measures at thousands).
 func TestBenchIngestScenario(t *testing.T) {
-	out, err := exec.Command(binary, "bench", "--duration", "3s", "--sockets", "30", "--rate", "100", "--batch", "20", "--writers", "2", "--json").Output()
-	if err != nil {
-		t.Fatalf("bench: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	line := runBench(t, "--duration", "3s", "--sockets", "30", "--rate", "100", "--batch", "20", "--writers", "2", "--json")
 	var res struct {
 		Ingest      float64               `json:"ingest_events_per_sec"`
 		Delivered   float64               `json:"delivered_events_per_sec"`
@@ -208,8 +212,8 @@ func TestBenchIngestScenario(t *testing.T) {
 		Latency     struct{ P50 float64 } `json:"e2e_latency_ms"`
 		Undelivered int
 	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
-		t.Fatalf("bench output %q: %v", out, err)
+	if err := json.Unmarshal([]byte(line), &res); err != nil {
+		t.Fatalf("bench output %q: %v", line, err)
 	}
 	if res.Ingest <= 0 || res.Delivered <= 0 || res.Lost != 0 || res.Undelivered != 0 || res.Latency.P50 <= 0 {
 		t.Fatalf("bench result %+v", res)

@@ -227,31 +227,35 @@ func startDemo(t *testing.T, dataDir string, extra ...string) (*proc, demoInfo) 
 		// No scheduled fraud alert: tests raise their own when they want one.
 		args := append([]string{"demo", "--addr", addr, "--data", dataDir, "--bank-addr", bankAddr, "--first-alert", "0"}, extra...)
 		p := start(t, nil, args...)
-		// Another process on our port could answer readyz; demo.json names
-		// the demo that wrote it.
+		// Another process on our port could answer readyz; the demo.json
+		// this demo writes names both of its ports.
 		err := p.ready("http://" + addr)
 		var info demoInfo
 		if err == nil {
-			info, err = waitDemo(p, dataDir, "http://"+addr)
+			info, err = waitDemo(p, dataDir, "http://"+addr, "http://"+bankAddr)
 		}
 		if err == nil {
 			return p, info
 		}
 		p.stop()
-		if attempt == 3 || !strings.Contains(p.out.String(), "address already in use") {
+		out := p.out.String()
+		taken := strings.Contains(out, "listen tcp "+addr+": bind: address already in use") ||
+			strings.Contains(out, "listen tcp "+bankAddr+": bind: address already in use")
+		if attempt == 3 || !taken {
 			t.Fatal(err)
 		}
 		t.Logf("demo attempt %d: a port was taken before the demo bound it; trying fresh ones", attempt)
 	}
 }
 
-// waitDemo waits until demo.json names the running platform.
-func waitDemo(p *proc, dataDir, base string) (demoInfo, error) {
+// waitDemo waits until demo.json names the running platform and its bank
+// (a demo started before on the same data folder left its own ports there).
+func waitDemo(p *proc, dataDir, base, bank string) (demoInfo, error) {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if b, err := os.ReadFile(filepath.Join(dataDir, "demo.json")); err == nil {
 			var d demoInfo
-			if json.Unmarshal(b, &d) == nil && d.BaseURL == base {
+			if json.Unmarshal(b, &d) == nil && d.BaseURL == base && d.BankURL == bank {
 				return d, nil
 			}
 		}

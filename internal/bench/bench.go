@@ -35,12 +35,11 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/openteller/openteller/internal/config"
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/server"
 	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/store/postgres"
 	"github.com/openteller/openteller/internal/vault"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
@@ -458,7 +457,7 @@ func freeAddr() (string, error) {
 // scratchSchema makes an empty schema for one run and returns a URL that
 // uses it, and a function that drops it.
 func scratchSchema(ctx context.Context, dbURL string) (string, func(), error) {
-	conn, err := connect(ctx, dbURL)
+	conn, err := postgres.Connect(ctx, dbURL)
 	if err != nil {
 		return "", nil, fmt.Errorf("bench: postgres: %w", err)
 	}
@@ -475,25 +474,13 @@ func scratchSchema(ctx context.Context, dbURL string) (string, func(), error) {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	drop := func() {
-		c, err := connect(context.Background(), dbURL)
+		c, err := postgres.Connect(context.Background(), dbURL)
 		if err == nil {
 			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
 			c.Close(context.Background())
 		}
 	}
 	return u.String(), drop, nil
-}
-
-// connect opens one connection to the database at dbURL, which may carry
-// the pool's settings (pool_max_conns and the rest) that the node reads:
-// pgxpool's parser knows them, and pgx's alone would send them to the
-// server as parameters it refuses.
-func connect(ctx context.Context, dbURL string) (*pgx.Conn, error) {
-	cfg, err := pgxpool.ParseConfig(dbURL)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.ConnectConfig(ctx, cfg.ConnConfig)
 }
 
 // setup writes the institution, customers, links and sessions through a

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/openteller/openteller/internal/store"
 )
 
@@ -52,7 +51,7 @@ func testEventReads(t *testing.T, analyze bool) {
 				CollectedAt: now, ExpiresAt: now.Add(time.Hour), Method: "test", DisclosureDigest: "d"})
 		must(err)
 	}
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := Connect(ctx, url)
 	must(err)
 	defer conn.Close(ctx)
 	if analyze {

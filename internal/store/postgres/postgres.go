@@ -22,7 +22,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,12 +49,9 @@ var _ store.Store = (*Store)(nil)
 // Open connects to the database at url (a postgres:// URL or key=value DSN)
 // and applies migrations.
 func Open(ctx context.Context, url string) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := poolConfig(url, runtime.GOMAXPROCS(0))
 	if err != nil {
-		return nil, fmt.Errorf("postgres: parse url: %w", err)
-	}
-	if !strings.Contains(url, "pool_max_conns") {
-		cfg.MaxConns = maxConns(runtime.GOMAXPROCS(0))
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -71,18 +67,43 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return s, nil
 }
 
-// maxConns is how many connections a node on procs cores keeps open: four
-// a core, at most 32. Appends take one (one writer, append.go); the rest
-// serve reads, the outbox and catch-ups. More do not make a node faster,
-// they make the server switch between more backends, and each new one pays
-// for its caches and prepared statements on its first requests. On two
-// cores, alternating with the 32 a node used to open, fraud round trips
-// (bench --scenario fraud) took a tenth of the time in their first second
-// and had a lower p99 in three pairs of three (BENCHMARKS.md). A fleet's
-// nodes share the server's connections (max_connections, 100 by default);
-// an operator sets pool_max_conns in the database URL to choose.
-func maxConns(procs int) int32 {
-	return int32(min(32, 4*procs))
+// poolConfig is the pool a node on procs cores opens for the database at
+// url: at most four connections a core and 32 in all, unless the URL (or
+// a service file it names) sets pool_max_conns. Appends take one
+// connection (one writer, append.go); the rest serve reads, the outbox
+// and catch-ups. More do not make a node faster on a small machine: the
+// server switches between more backends, and each new connection pays for
+// its caches and prepared statements on its first requests, under load
+// (BENCHMARKS.md, fifth session of 2026-12-05). A fleet's nodes share the
+// server's max_connections.
+func poolConfig(url string, procs int) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse url: %w", err)
+	}
+	// pgxpool takes its settings out of the connection's parameters as it
+	// reads them: a parse of our own says whether one was set.
+	conn, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse url: %w", err)
+	}
+	if _, set := conn.RuntimeParams["pool_max_conns"]; !set {
+		cfg.MaxConns = int32(min(32, 4*procs))
+	}
+	return cfg, nil
+}
+
+// Connect opens one connection to the database at url outside any pool,
+// for tools and tests. The URL may carry the pool's settings
+// (pool_max_conns and the rest), which a node's URL often does: they are
+// read as the pool reads them, where pgx's own parser would send them to
+// the server as parameters it refuses.
+func Connect(ctx context.Context, url string) (*pgx.Conn, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse url: %w", err)
+	}
+	return pgx.ConnectConfig(ctx, cfg.ConnConfig)
 }
 
 // SetClock replaces the store's clock, for tests of expiry.

@@ -3,7 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"runtime"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -34,30 +35,62 @@ func TestMigrationsIdempotent(t *testing.T) {
 	}
 }
 
-// TestPoolSize: a node opens four connections a core, at most 32, unless
-// the database URL sets pool_max_conns.
+// TestPoolSize: a node opens at most four connections a core and 32 in
+// all, unless the database URL sets pool_max_conns, whatever the value,
+// and only a setting counts, not the words elsewhere in the URL.
 func TestPoolSize(t *testing.T) {
-	for procs, want := range map[int]int32{1: 4, 2: 8, 8: 32, 64: 32} {
-		if got := maxConns(procs); got != want {
-			t.Errorf("maxConns(%d) = %d, want %d", procs, got, want)
+	const base = "postgres://openteller@db.example/openteller?sslmode=disable"
+	for _, tc := range []struct {
+		url   string
+		procs int
+		want  int32
+	}{
+		{base, 1, 4},
+		{base, 2, 8},
+		{base, 8, 32},
+		{base, 64, 32},
+		{base + "&pool_max_conns=3", 2, 3},
+		{base + "&pool_max_conns=8", 64, 8},
+		{base + "&application_name=pool_max_conns", 2, 8},
+		{"postgres://pool_max_conns@db.example/pool_max_conns", 4, 16},
+		{"host=db.example user=openteller pool_max_conns=5", 2, 5},
+	} {
+		cfg, err := poolConfig(tc.url, tc.procs)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.url, err)
+		}
+		if cfg.MaxConns != tc.want {
+			t.Errorf("%s on %d cores: pool of %d connections, want %d", tc.url, tc.procs, cfg.MaxConns, tc.want)
 		}
 	}
-	base := testenv.PostgresSchema(t)
-	for _, tc := range []struct {
-		url  string
-		want int32
-	}{
-		{base, maxConns(runtime.GOMAXPROCS(0))},
-		{base + "&pool_max_conns=3", 3},
-	} {
-		s, err := Open(context.Background(), tc.url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := s.pool.Config().MaxConns; got != tc.want {
-			t.Errorf("%s: pool of %d connections, want %d", tc.url, got, tc.want)
-		}
-		s.Close()
+	// A service file (PGSERVICEFILE) can set it too.
+	services := filepath.Join(t.TempDir(), "pg_service.conf")
+	if err := os.WriteFile(services, []byte("[nodes]\nhost=db.example\npool_max_conns=6\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PGSERVICEFILE", services)
+	if cfg, err := poolConfig("service=nodes", 2); err != nil {
+		t.Error(err)
+	} else if cfg.MaxConns != 6 {
+		t.Errorf("service with pool_max_conns=6: pool of %d connections", cfg.MaxConns)
+	}
+	if _, err := poolConfig(base+"&pool_max_conns=many", 2); err == nil {
+		t.Error("pool_max_conns=many accepted")
+	}
+}
+
+// TestConnectTakesPoolSettings: a tool's single connection opens with the
+// node's URL, pool settings and all.
+func TestConnectTakesPoolSettings(t *testing.T) {
+	url := testenv.PostgresSchema(t) + "&pool_max_conns=3"
+	conn, err := Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var one int
+	if err := conn.QueryRow(context.Background(), "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("SELECT 1: %d %v", one, err)
 	}
 }
 
