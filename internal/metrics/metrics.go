@@ -161,3 +161,50 @@ func (m *Metrics) CountSockets(open func() int) {
 	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "openteller_sockets_open",
 		Help: "Customers' live WebSockets on this node."}, func() float64 { return float64(open()) }))
 }
+
+// DatabasePool is what a node's PostgreSQL pool says of itself at a scrape.
+type DatabasePool struct {
+	Max, InUse, Idle, Opening int32
+	Waits                     int64         // acquires that found every connection busy and waited
+	Waited                    time.Duration // how long those waited, in all
+}
+
+// WatchDatabasePool makes the openteller_db_ families read stat at each
+// scrape: how many connections the node holds and may hold, and how
+// often and how long requests waited for one (a pool too small for the
+// load, or a database too slow for it). Call it once, on a node whose
+// store is PostgreSQL.
+func (m *Metrics) WatchDatabasePool(stat func() DatabasePool) {
+	m.registry.MustRegister(poolCollector(stat))
+}
+
+var (
+	dbConnections = prometheus.NewDesc("openteller_db_connections",
+		"Connections to PostgreSQL this node holds, by state: in_use, idle, opening.", []string{"state"}, nil)
+	dbConnectionsMax = prometheus.NewDesc("openteller_db_connections_max",
+		"The most connections to PostgreSQL this node opens (pool_max_conns).", nil, nil)
+	dbWaits = prometheus.NewDesc("openteller_db_acquire_waits_total",
+		"Times a request found every connection to PostgreSQL busy and waited for one.", nil, nil)
+	dbWaited = prometheus.NewDesc("openteller_db_acquire_wait_seconds_total",
+		"Time requests spent waiting for a connection to PostgreSQL, in all.", nil, nil)
+)
+
+// poolCollector reads the pool once a scrape.
+type poolCollector func() DatabasePool
+
+func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- dbConnections
+	ch <- dbConnectionsMax
+	ch <- dbWaits
+	ch <- dbWaited
+}
+
+func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
+	p := c()
+	for state, n := range map[string]int32{"in_use": p.InUse, "idle": p.Idle, "opening": p.Opening} {
+		ch <- prometheus.MustNewConstMetric(dbConnections, prometheus.GaugeValue, float64(n), state)
+	}
+	ch <- prometheus.MustNewConstMetric(dbConnectionsMax, prometheus.GaugeValue, float64(p.Max))
+	ch <- prometheus.MustNewConstMetric(dbWaits, prometheus.CounterValue, float64(p.Waits))
+	ch <- prometheus.MustNewConstMetric(dbWaited, prometheus.CounterValue, p.Waited.Seconds())
+}

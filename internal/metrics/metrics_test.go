@@ -71,6 +71,33 @@ func TestLabelsStayInTheirVocabularies(t *testing.T) {
 	}
 }
 
+// TestDatabasePool: what the pool says at each scrape, read afresh.
+func TestDatabasePool(t *testing.T) {
+	m := New()
+	pool := DatabasePool{Max: 8, InUse: 3, Idle: 4, Opening: 1, Waits: 12, Waited: 1500 * time.Millisecond}
+	m.WatchDatabasePool(func() DatabasePool { return pool })
+	out := scrape(t, m)
+	for _, want := range []string{
+		`openteller_db_connections{state="in_use"} 3`,
+		`openteller_db_connections{state="idle"} 4`,
+		`openteller_db_connections{state="opening"} 1`,
+		`openteller_db_connections_max 8`,
+		`openteller_db_acquire_waits_total 12`,
+		`openteller_db_acquire_wait_seconds_total 1.5`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+	pool.InUse, pool.Waits = 8, 13
+	out = scrape(t, m)
+	for _, want := range []string{`openteller_db_connections{state="in_use"} 8`, `openteller_db_acquire_waits_total 13`} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("the next scrape lacks %s", want)
+		}
+	}
+}
+
 func TestStatusClass(t *testing.T) {
 	for status, want := range map[int]string{101: "1xx", 200: "2xx", 304: "3xx", 404: "4xx", 503: "5xx", 0: "other", 600: "other"} {
 		if got := StatusClass(status); got != want {

@@ -25,6 +25,7 @@ import (
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/server"
 	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/testenv"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
@@ -234,4 +235,54 @@ func openteller(scrape string) string {
 		}
 	}
 	return strings.Join(keep, "\n")
+}
+
+// TestDatabasePoolMetrics: a node on PostgreSQL tells its operator how
+// many connections it holds and may hold, and how often requests waited
+// for one; a node on SQLite has no pool to tell of.
+func TestDatabasePoolMetrics(t *testing.T) {
+	scrape := func(srv *server.Server) string {
+		rec := httptest.NewRecorder()
+		srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		return rec.Body.String()
+	}
+	t.Run("postgres", func(t *testing.T) {
+		u, err := url.Parse(testenv.PostgresSchema(t))
+		fatalIf(t, err)
+		q := u.Query()
+		q.Set("pool_max_conns", "3")
+		u.RawQuery = q.Encode()
+		srv := testServer(t, func(c *config.Config) { c.Database = u.String() })
+		fatalIf(t, srv.Store.Ping(context.Background()))
+		out := scrape(srv)
+		for _, want := range []string{
+			"openteller_db_connections_max 3\n",
+			`openteller_db_connections{state="in_use"} `,
+			`openteller_db_connections{state="idle"} `,
+			`openteller_db_connections{state="opening"} `,
+			"openteller_db_acquire_waits_total ",
+			"openteller_db_acquire_wait_seconds_total ",
+		} {
+			if !strings.Contains(out, want) {
+				t.Fatalf("the scrape lacks %q:\n%s", want, openteller(out))
+			}
+		}
+		// The connections it holds: at least the one the ping used, at
+		// most its maximum.
+		held := 0
+		for _, state := range []string{"in_use", "idle", "opening"} {
+			var n int
+			i := strings.Index(out, `openteller_db_connections{state="`+state+`"} `)
+			fmt.Sscanf(out[i+len(`openteller_db_connections{state="`+state+`"} `):], "%d", &n)
+			held += n
+		}
+		if held < 1 || held > 3 {
+			t.Errorf("the node holds %d connections, want 1 to 3:\n%s", held, openteller(out))
+		}
+	})
+	t.Run("sqlite", func(t *testing.T) {
+		if out := scrape(testServer(t)); strings.Contains(out, "openteller_db_") {
+			t.Errorf("a node on SQLite tells of a database pool:\n%s", openteller(out))
+		}
+	})
 }

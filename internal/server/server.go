@@ -222,6 +222,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	}
 	s.Hub = delivery.NewHub(delivery.Config{Store: st, Keyring: keyring, Feed: s.Bus, Logger: log, CustomerOf: customerOf, SessionOf: sessionOf})
 	s.Metrics.CountSockets(s.Hub.Devices)
+	if pg, ok := st.(*postgres.Store); ok {
+		s.Metrics.WatchDatabasePool(func() metrics.DatabasePool {
+			p := pg.PoolStat()
+			return metrics.DatabasePool{Max: p.MaxConns(), InUse: p.AcquiredConns(), Idle: p.IdleConns(), Opening: p.ConstructingConns(),
+				Waits: p.EmptyAcquireCount(), Waited: p.EmptyAcquireWaitTime()}
+		})
+	}
 
 	mux := http.NewServeMux()
 	// all records every route, so that tests can check each one

@@ -106,6 +106,9 @@ func Connect(ctx context.Context, url string) (*pgx.Conn, error) {
 	return pgx.ConnectConfig(ctx, cfg.ConnConfig)
 }
 
+// PoolStat is what the node's pool of connections says of itself now.
+func (s *Store) PoolStat() *pgxpool.Stat { return s.pool.Stat() }
+
 // SetClock replaces the store's clock, for tests of expiry.
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
