@@ -5,7 +5,8 @@
 // The operator sees health and metrics, never content (DESIGN.md). So every
 // label comes from a fixed vocabulary written in the code: the mux's route
 // patterns, the platform's event types, the result and refusal codes of
-// the Bank API, the webhook deliverer's outcomes, status classes. A label
+// the Bank API, the webhook deliverer's outcomes, status classes, the
+// states of a database connection (PoolStates). A label
 // never carries an id, a name, an amount, an address or anything a
 // customer or a bank wrote; a value outside its vocabulary is counted as
 // "other" (a route as "unmatched"), so no input can put text of its own in
@@ -165,15 +166,22 @@ func (m *Metrics) CountSockets(open func() int) {
 // DatabasePool is what a node's PostgreSQL pool says of itself at a scrape.
 type DatabasePool struct {
 	Max, InUse, Idle, Opening int32
-	Waits                     int64         // acquires that found every connection busy and waited
-	Waited                    time.Duration // how long those waited, in all
+	Acquires                  int64 // connections handed to requests
+	// Waits counts the acquires that found no idle connection and waited,
+	// for one to be released or for a new one to open; Waited is how long
+	// they waited in all. Canceled counts the requests that gave up
+	// waiting (their context ended), which Waits leaves out.
+	Waits, Canceled int64
+	Waited          time.Duration
 }
+
+// PoolStates is the vocabulary of openteller_db_connections' state label.
+var PoolStates = []string{"in_use", "idle", "opening"}
 
 // WatchDatabasePool makes the openteller_db_ families read stat at each
 // scrape: how many connections the node holds and may hold, and how
-// often and how long requests waited for one (a pool too small for the
-// load, or a database too slow for it). Call it once, on a node whose
-// store is PostgreSQL.
+// often and how long requests waited for one, or gave up. Call it once,
+// on a node whose store is PostgreSQL.
 func (m *Metrics) WatchDatabasePool(stat func() DatabasePool) {
 	m.registry.MustRegister(poolCollector(stat))
 }
@@ -183,28 +191,33 @@ var (
 		"Connections to PostgreSQL this node holds, by state: in_use, idle, opening.", []string{"state"}, nil)
 	dbConnectionsMax = prometheus.NewDesc("openteller_db_connections_max",
 		"The most connections to PostgreSQL this node opens (pool_max_conns).", nil, nil)
+	dbAcquires = prometheus.NewDesc("openteller_db_acquires_total",
+		"Connections to PostgreSQL handed to requests.", nil, nil)
 	dbWaits = prometheus.NewDesc("openteller_db_acquire_waits_total",
-		"Times a request found every connection to PostgreSQL busy and waited for one.", nil, nil)
+		"Requests that found no idle connection to PostgreSQL and waited for one to be released or opened.", nil, nil)
 	dbWaited = prometheus.NewDesc("openteller_db_acquire_wait_seconds_total",
-		"Time requests spent waiting for a connection to PostgreSQL, in all.", nil, nil)
+		"Time those requests waited, in all.", nil, nil)
+	dbCanceled = prometheus.NewDesc("openteller_db_acquire_canceled_total",
+		"Requests that gave up waiting for a connection to PostgreSQL.", nil, nil)
 )
 
 // poolCollector reads the pool once a scrape.
 type poolCollector func() DatabasePool
 
 func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- dbConnections
-	ch <- dbConnectionsMax
-	ch <- dbWaits
-	ch <- dbWaited
+	for _, d := range []*prometheus.Desc{dbConnections, dbConnectionsMax, dbAcquires, dbWaits, dbWaited, dbCanceled} {
+		ch <- d
+	}
 }
 
 func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
 	p := c()
-	for state, n := range map[string]int32{"in_use": p.InUse, "idle": p.Idle, "opening": p.Opening} {
-		ch <- prometheus.MustNewConstMetric(dbConnections, prometheus.GaugeValue, float64(n), state)
+	for i, n := range []int32{p.InUse, p.Idle, p.Opening} {
+		ch <- prometheus.MustNewConstMetric(dbConnections, prometheus.GaugeValue, float64(n), PoolStates[i])
 	}
 	ch <- prometheus.MustNewConstMetric(dbConnectionsMax, prometheus.GaugeValue, float64(p.Max))
+	ch <- prometheus.MustNewConstMetric(dbAcquires, prometheus.CounterValue, float64(p.Acquires))
 	ch <- prometheus.MustNewConstMetric(dbWaits, prometheus.CounterValue, float64(p.Waits))
 	ch <- prometheus.MustNewConstMetric(dbWaited, prometheus.CounterValue, p.Waited.Seconds())
+	ch <- prometheus.MustNewConstMetric(dbCanceled, prometheus.CounterValue, float64(p.Canceled))
 }

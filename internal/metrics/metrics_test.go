@@ -74,7 +74,7 @@ func TestLabelsStayInTheirVocabularies(t *testing.T) {
 // TestDatabasePool: what the pool says at each scrape, read afresh.
 func TestDatabasePool(t *testing.T) {
 	m := New()
-	pool := DatabasePool{Max: 8, InUse: 3, Idle: 4, Opening: 1, Waits: 12, Waited: 1500 * time.Millisecond}
+	pool := DatabasePool{Max: 8, InUse: 3, Idle: 4, Opening: 1, Acquires: 120, Waits: 12, Canceled: 2, Waited: 1500 * time.Millisecond}
 	m.WatchDatabasePool(func() DatabasePool { return pool })
 	out := scrape(t, m)
 	for _, want := range []string{
@@ -82,8 +82,10 @@ func TestDatabasePool(t *testing.T) {
 		`openteller_db_connections{state="idle"} 4`,
 		`openteller_db_connections{state="opening"} 1`,
 		`openteller_db_connections_max 8`,
+		`openteller_db_acquires_total 120`,
 		`openteller_db_acquire_waits_total 12`,
 		`openteller_db_acquire_wait_seconds_total 1.5`,
+		`openteller_db_acquire_canceled_total 2`,
 	} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("scrape lacks %s", want)

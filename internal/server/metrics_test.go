@@ -25,6 +25,7 @@ import (
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/server"
 	"github.com/openteller/openteller/internal/store"
+	"github.com/openteller/openteller/internal/store/postgres"
 	"github.com/openteller/openteller/internal/testenv"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
@@ -239,7 +240,7 @@ func openteller(scrape string) string {
 
 // TestDatabasePoolMetrics: a node on PostgreSQL tells its operator how
 // many connections it holds and may hold, and how often requests waited
-// for one; a node on SQLite has no pool to tell of.
+// for one or gave up; a node on SQLite has no pool to tell of.
 func TestDatabasePoolMetrics(t *testing.T) {
 	scrape := func(srv *server.Server) string {
 		rec := httptest.NewRecorder()
@@ -247,37 +248,94 @@ func TestDatabasePoolMetrics(t *testing.T) {
 		return rec.Body.String()
 	}
 	t.Run("postgres", func(t *testing.T) {
+		ctx := context.Background()
 		u, err := url.Parse(testenv.PostgresSchema(t))
 		fatalIf(t, err)
 		q := u.Query()
-		q.Set("pool_max_conns", "3")
+		q.Set("pool_max_conns", "1")
 		u.RawQuery = q.Encode()
-		srv := testServer(t, func(c *config.Config) { c.Database = u.String() })
-		fatalIf(t, srv.Store.Ping(context.Background()))
-		out := scrape(srv)
-		for _, want := range []string{
-			"openteller_db_connections_max 3\n",
-			`openteller_db_connections{state="in_use"} `,
-			`openteller_db_connections{state="idle"} `,
-			`openteller_db_connections{state="opening"} `,
-			"openteller_db_acquire_waits_total ",
-			"openteller_db_acquire_wait_seconds_total ",
-		} {
-			if !strings.Contains(out, want) {
-				t.Fatalf("the scrape lacks %q:\n%s", want, openteller(out))
+		dbURL := u.String()
+		srv := testServer(t, func(c *config.Config) { c.Database = dbURL })
+		// value reads one sample of the node's scrape.
+		value := func(sample string) float64 {
+			t.Helper()
+			out := scrape(srv)
+			i := strings.Index(out, "\n"+sample+" ")
+			if i < 0 {
+				t.Fatalf("the scrape lacks %s:\n%s", sample, openteller(out))
+			}
+			var v float64
+			if _, err := fmt.Sscanf(out[i+len(sample)+2:], "%g", &v); err != nil {
+				t.Fatalf("%s: %v", sample, err)
+			}
+			return v
+		}
+		const (
+			inUse    = `openteller_db_connections{state="in_use"}`
+			acquires = "openteller_db_acquires_total"
+			waits    = "openteller_db_acquire_waits_total"
+			waited   = "openteller_db_acquire_wait_seconds_total"
+			canceled = "openteller_db_acquire_canceled_total"
+		)
+		if v := value("openteller_db_connections_max"); v != 1 {
+			t.Fatalf("max connections %g, want 1", v)
+		}
+		before := map[string]float64{acquires: value(acquires), waits: value(waits), waited: value(waited), canceled: value(canceled)}
+
+		// Hold the node's only connection: a write waits on a table this
+		// test has locked.
+		locker, err := postgres.Connect(ctx, dbURL)
+		fatalIf(t, err)
+		defer locker.Close(ctx)
+		tx, err := locker.Begin(ctx)
+		fatalIf(t, err)
+		defer tx.Rollback(ctx)
+		_, err = tx.Exec(ctx, "LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+		fatalIf(t, err)
+		written := make(chan error, 1)
+		go func() {
+			written <- srv.Store.CreateCustomer(ctx, store.Customer{ID: "cus_pool", Email: "pool@example.com", PasswordHash: "h", CreatedAt: time.Now()})
+		}()
+		for deadline := time.Now().Add(10 * time.Second); value(inUse) != 1; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the write never took the connection")
 			}
 		}
-		// The connections it holds: at least the one the ping used, at
-		// most its maximum.
-		held := 0
-		for _, state := range []string{"in_use", "idle", "opening"} {
-			var n int
-			i := strings.Index(out, `openteller_db_connections{state="`+state+`"} `)
-			fmt.Sscanf(out[i+len(`openteller_db_connections{state="`+state+`"} `):], "%d", &n)
-			held += n
+		// Two requests give up waiting; another waits until the write is
+		// done, a fifth of a second at least.
+		for range 2 {
+			short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			err := srv.Store.Ping(short)
+			cancel()
+			if err == nil {
+				t.Fatal("a ping got the connection the write holds")
+			}
 		}
-		if held < 1 || held > 3 {
-			t.Errorf("the node holds %d connections, want 1 to 3:\n%s", held, openteller(out))
+		started, pinged := make(chan struct{}), make(chan error, 1)
+		go func() {
+			close(started)
+			pinged <- srv.Store.Ping(ctx)
+		}()
+		<-started
+		time.Sleep(200 * time.Millisecond)
+		fatalIf(t, tx.Rollback(ctx))
+		fatalIf(t, <-written)
+		fatalIf(t, <-pinged)
+
+		if d := value(canceled) - before[canceled]; d != 2 {
+			t.Errorf("%s grew by %g, want 2", canceled, d)
+		}
+		if d := value(waits) - before[waits]; d != 1 {
+			t.Errorf("%s grew by %g, want 1", waits, d)
+		}
+		if d := value(waited) - before[waited]; d < 0.1 {
+			t.Errorf("%s grew by %gs, want 0.1 at least", waited, d)
+		}
+		if d := value(acquires) - before[acquires]; d < 2 {
+			t.Errorf("%s grew by %g, want 2 at least (the write, the ping that waited)", acquires, d)
+		}
+		if v := value(inUse); v != 0 {
+			t.Errorf("%g connections in use once all is done", v)
 		}
 	})
 	t.Run("sqlite", func(t *testing.T) {

@@ -226,7 +226,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 		s.Metrics.WatchDatabasePool(func() metrics.DatabasePool {
 			p := pg.PoolStat()
 			return metrics.DatabasePool{Max: p.MaxConns(), InUse: p.AcquiredConns(), Idle: p.IdleConns(), Opening: p.ConstructingConns(),
-				Waits: p.EmptyAcquireCount(), Waited: p.EmptyAcquireWaitTime()}
+				Acquires: p.AcquireCount(), Waits: p.EmptyAcquireCount(), Waited: p.EmptyAcquireWaitTime(), Canceled: p.CanceledAcquireCount()}
 		})
 	}
 

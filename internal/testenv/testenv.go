@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/openteller/openteller/internal/store/sqlite"
 )
 
@@ -41,7 +42,7 @@ func PostgresSchema(t testing.TB) string {
 	base := Postgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
+	conn, err := connect(ctx, base)
 	if err != nil {
 		t.Fatalf("OPENTELLER_TEST_POSTGRES is set but PostgreSQL is unreachable: %v", err)
 	}
@@ -55,7 +56,7 @@ func PostgresSchema(t testing.TB) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if c, err := pgx.Connect(ctx, base); err == nil {
+		if c, err := connect(ctx, base); err == nil {
 			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
 			c.Close(ctx)
 		}
@@ -68,6 +69,17 @@ func PostgresSchema(t testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// connect opens one connection to the database at url, reading the pool's
+// settings in it (pool_max_conns) as the node does, not sending them to
+// the server. (postgres.Connect does the same; its tests use this package.)
+func connect(ctx context.Context, url string) (*pgx.Conn, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.ConnectConfig(ctx, cfg.ConnConfig)
 }
 
 // NATS returns the NATS URL, or skips the test when none is set; it fails
