@@ -39,7 +39,6 @@ import (
 	"github.com/openteller/openteller/internal/ingest"
 	"github.com/openteller/openteller/internal/server"
 	"github.com/openteller/openteller/internal/store"
-	"github.com/openteller/openteller/internal/store/postgres"
 	"github.com/openteller/openteller/internal/vault"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
@@ -457,7 +456,7 @@ func freeAddr() (string, error) {
 // scratchSchema makes an empty schema for one run and returns a URL that
 // uses it, and a function that drops it.
 func scratchSchema(ctx context.Context, dbURL string) (string, func(), error) {
-	conn, err := postgres.Connect(ctx, dbURL)
+	conn, err := server.ConnectDatabase(ctx, dbURL)
 	if err != nil {
 		return "", nil, fmt.Errorf("bench: postgres: %w", err)
 	}
@@ -474,7 +473,7 @@ func scratchSchema(ctx context.Context, dbURL string) (string, func(), error) {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	drop := func() {
-		c, err := postgres.Connect(context.Background(), dbURL)
+		c, err := server.ConnectDatabase(context.Background(), dbURL)
 		if err == nil {
 			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
 			c.Close(context.Background())

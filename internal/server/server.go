@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/openteller/openteller/internal/access"
 	"github.com/openteller/openteller/internal/auth"
 	"github.com/openteller/openteller/internal/bus"
@@ -100,6 +101,13 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 		return postgres.Open(ctx, cfg.Database)
 	}
 	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "openteller.db"))
+}
+
+// ConnectDatabase opens one connection to the PostgreSQL database at url,
+// outside any store, for tools (the bench's scratch schemas). The URL is
+// read as a node reads it, pool settings and all (postgres.Connect).
+func ConnectDatabase(ctx context.Context, url string) (*pgx.Conn, error) {
+	return postgres.Connect(ctx, url)
 }
 
 // OpenKeyring loads the root key the configuration names and returns the
