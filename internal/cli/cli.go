@@ -13,7 +13,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"sort"
 	"syscall"
 	"text/tabwriter"
@@ -122,7 +121,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	tuneGC()
+	server.TuneGC(ctx)
 	log := server.NewLogger(cfg, stderr)
 	srv, ln, err := start(ctx, cfg, log)
 	if err != nil {
@@ -293,22 +292,6 @@ func runInstitution(ctx context.Context, args []string, stdout, stderr io.Writer
 		tw.Flush()
 	}
 	return nil
-}
-
-// gcPercent is the garbage collector's target unless GOGC says otherwise. A
-// node's live heap is small (tens of MiB) and its work allocates per event,
-// so collecting at 5x the live heap instead of 2x buys throughput (20% when
-// this was set, 2-7% on 2026-12-05, within the spread) for memory it has;
-// fraud round trips on PostgreSQL looked shorter too, in a noisy hour.
-// Part of the price is about 3 KiB per idle socket (BENCHMARKS.md,
-// 2026-12-05, fourth session).
-// GOMEMLIMIT still caps it.
-const gcPercent = 400
-
-func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
-	}
 }
 
 func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -16,7 +16,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	tuneGC()
+	server.TuneGC(ctx)
 	o.Stdout, o.Logger = stdout, server.NewLogger(o.Config, stderr)
 	return demo.Run(ctx, o)
 }
