@@ -14,49 +14,76 @@ import (
 // memory it has. Five times a large live heap is another matter: a node
 // holding 10,000 idle sockets keeps about 60 MiB live, and at 5× it held
 // 3 KiB more per socket than at 2× (BENCHMARKS.md, 2026-12-05, fourth
-// session); at 100,000 sockets the headroom alone would be gigabytes. So
-// the heap may grow between collections by at most GCHeadroom beyond what
-// is live, and never by less than Go's default, the live heap itself.
+// session); at 100,000 sockets the headroom alone would be gigabytes.
 const (
-	GCHeadroom   = 64 << 20
+	// gcHeadroom is how far the heap may grow between collections beyond
+	// what the collector scans (live heap, goroutine stacks, globals)
+	// while that is under gcHeadroom; from there on, Go's default: as far
+	// as what it scans.
+	gcHeadroom   = 64 << 20
 	gcPercentMax = 400
 	gcPercentMin = 100 // Go's default
 	gcRetune     = time.Second
 )
 
-// GCPercent is the collector's target, as GOGC counts it, for a live heap
-// of live bytes.
-func GCPercent(live uint64) int {
-	if live == 0 {
+// gcPercent is the collector's target, as GOGC counts it, when the last
+// collection scanned scanned bytes.
+func gcPercent(scanned uint64) int {
+	if scanned == 0 {
 		return gcPercentMax
 	}
-	return int(min(max(GCHeadroom*100/live, gcPercentMin), gcPercentMax))
+	return int(min(max(gcHeadroom*100/scanned, gcPercentMin), gcPercentMax))
 }
 
-// TuneGC keeps the collector's target at GCPercent of the live heap, read
-// every second, until ctx ends. GOGC in the environment overrides it, and
-// GOMEMLIMIT still caps the heap either way.
+// TuneGC sets the collector's target to gcPercent of what it scans, and
+// keeps it there, read again every second, until ctx ends. GOGC in the
+// environment overrides it (GOGC=100 is Go's default), and GOMEMLIMIT
+// still caps the heap either way.
 func TuneGC(ctx context.Context) {
 	if os.Getenv("GOGC") != "" {
 		return
 	}
-	go tuneGC(ctx, gcRetune)
+	g := newGCTarget()
+	g.retune()
+	go g.follow(ctx, gcRetune)
 }
 
-func tuneGC(ctx context.Context, every time.Duration) {
-	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+// gcTarget sets the collector's target from what it scanned last.
+type gcTarget struct {
+	scanned []metrics.Sample
+	last    int
+}
+
+func newGCTarget() *gcTarget {
+	return &gcTarget{scanned: []metrics.Sample{
+		// GOGC's percentage is of these three together.
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/gc/scan/stack:bytes"},
+		{Name: "/gc/scan/globals:bytes"},
+	}}
+}
+
+func (g *gcTarget) retune() {
+	metrics.Read(g.scanned)
+	var sum uint64
+	for _, s := range g.scanned {
+		sum += s.Value.Uint64()
+	}
+	if p := gcPercent(sum); p != g.last {
+		debug.SetGCPercent(p)
+		g.last = p
+	}
+}
+
+func (g *gcTarget) follow(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	for last := 0; ; {
-		metrics.Read(live)
-		if p := GCPercent(live[0].Value.Uint64()); p != last {
-			debug.SetGCPercent(p)
-			last = p
-		}
+	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			g.retune()
 		}
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -11,19 +12,19 @@ import (
 
 func TestGCPercent(t *testing.T) {
 	for _, c := range []struct {
-		live uint64
-		want int
+		scanned uint64
+		want    int
 	}{
 		{0, 400},
 		{8 << 20, 400},
 		{16 << 20, 400},  // 64 MiB is 4× 16: Go's 400 exactly
 		{32 << 20, 200},  // the headroom caps it
-		{64 << 20, 100},  // headroom = live: Go's default
-		{1 << 30, 100},   // never below Go's default
+		{64 << 20, 100},  // headroom = scanned: Go's default
 		{100 << 20, 100}, // 64% would be below it
+		{1 << 30, 100},   // never below Go's default
 	} {
-		if got := GCPercent(c.live); got != c.want {
-			t.Errorf("GCPercent(%d MiB) = %d, want %d", c.live>>20, got, c.want)
+		if got := gcPercent(c.scanned); got != c.want {
+			t.Errorf("gcPercent(%d MiB) = %d, want %d", c.scanned>>20, got, c.want)
 		}
 	}
 }
@@ -35,49 +36,66 @@ func gogc() int {
 	return int(s[0].Value.Uint64())
 }
 
-// waitGOGC waits for the collector's target to become want.
-func waitGOGC(t *testing.T, want int) {
+// waitGOGC waits until ok holds of the collector's target.
+func waitGOGC(t *testing.T, what string, ok func(int) bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for gogc() != want {
+	for !ok(gogc()) {
 		if time.Now().After(deadline) {
-			t.Fatalf("GOGC is %d, want %d", gogc(), want)
+			t.Fatalf("GOGC is %d, want %s", gogc(), what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 }
 
-// Not parallel: the collector's target belongs to the whole process.
-func TestTuneGCFollowsTheLiveHeap(t *testing.T) {
-	t.Setenv("GOGC", "")
-	prev := debug.SetGCPercent(100)
+// keepGOGC puts the collector's target back after the test. None of this
+// file's tests is parallel: the target belongs to the whole process.
+func keepGOGC(t *testing.T, now int) {
+	prev := debug.SetGCPercent(now)
 	t.Cleanup(func() { debug.SetGCPercent(prev) })
+}
+
+func TestGCTargetFollowsTheLiveHeap(t *testing.T) {
+	keepGOGC(t, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { tuneGC(ctx, 10*time.Millisecond); close(done) }()
+	g := newGCTarget()
+	go func() { g.follow(ctx, 10*time.Millisecond); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 
 	runtime.GC()
-	waitGOGC(t, 400) // a test binary's live heap is a few MiB
+	waitGOGC(t, "above 100 on a test's small heap", func(p int) bool { return p > 100 })
 
-	ballast := make([]byte, 2*GCHeadroom)
+	ballast := make([]byte, gcHeadroom)
 	runtime.GC()
-	waitGOGC(t, 100)
+	waitGOGC(t, "100 with the headroom's worth live", func(p int) bool { return p == 100 })
 	runtime.KeepAlive(ballast) // and no further
 
 	runtime.GC()
-	waitGOGC(t, 400)
+	waitGOGC(t, "above 100 again once the ballast is garbage", func(p int) bool { return p > 100 })
 }
 
-func TestTuneGCLeavesGOGCToTheOperator(t *testing.T) {
-	t.Setenv("GOGC", "150")
-	prev := debug.SetGCPercent(150)
-	t.Cleanup(func() { debug.SetGCPercent(prev) })
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	TuneGC(ctx)
-	time.Sleep(50 * time.Millisecond)
-	if got := gogc(); got != 150 {
-		t.Fatalf("GOGC=150 in the environment, the collector's target is %d", got)
-	}
+func TestTuneGC(t *testing.T) {
+	t.Run("GOGC unset: tuned", func(t *testing.T) {
+		t.Setenv("GOGC", "")
+		os.Unsetenv("GOGC")
+		keepGOGC(t, 50)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		runtime.GC()
+		TuneGC(ctx) // sets the first target before it returns
+		if got := gogc(); got <= 100 {
+			t.Fatalf("after TuneGC on a test's small heap GOGC is %d, want above Go's 100", got)
+		}
+	})
+	t.Run("GOGC set: left alone", func(t *testing.T) {
+		t.Setenv("GOGC", "150")
+		keepGOGC(t, 150)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		TuneGC(ctx)
+		if got := gogc(); got != 150 {
+			t.Fatalf("GOGC=150 in the environment, the collector's target is %d", got)
+		}
+	})
 }

@@ -171,7 +171,7 @@ func TestMetricsCarryNoContent(t *testing.T) {
 		`openteller_sockets_open 1`,
 		`process_resident_memory_bytes `,
 		`go_goroutines `,
-		`go_gc_gogc_percent `, // the collector's target, which TuneGC moves (README)
+		`go_gc_gogc_percent `, // the Go collector's; the README points operators at it
 	}
 	var out string
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
