@@ -131,7 +131,11 @@ func TestBrowserMenuBalance(t *testing.T) {
 // On PostgreSQL the database URL carries a setting of the node's pool,
 // which the bench's own connection must not send to the server.
 func TestBenchFraudScenario(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { benchFraud(t) })
+	t.Run("sqlite", func(t *testing.T) {
+		if c := benchFraud(t).NodeCounters; c == nil || c.DBAcquires != 0 {
+			t.Fatalf("node counters %+v: want them read, with no database pool on SQLite", c)
+		}
+	})
 	t.Run("postgres", func(t *testing.T) {
 		u, err := url.Parse(testenv.Postgres(t))
 		if err != nil {
@@ -140,7 +144,12 @@ func TestBenchFraudScenario(t *testing.T) {
 		q := u.Query()
 		q.Set("pool_max_conns", "3")
 		u.RawQuery = q.Encode()
-		benchFraud(t, "--store", "postgres", "--database", u.String())
+		res := benchFraud(t, "--store", "postgres", "--database", u.String())
+		// Every answer reads the session, the conversation and the alert
+		// before it is stored: the node's pool counted them.
+		if c := res.NodeCounters; c == nil || c.DBAcquires < float64(res.Alerts) {
+			t.Fatalf("node counters %+v for %d alerts: want the pool's acquires read from the node", c, res.Alerts)
+		}
 	})
 }
 
@@ -160,19 +169,29 @@ func runBench(t *testing.T, args ...string) string {
 	return lines[len(lines)-1]
 }
 
-func benchFraud(t *testing.T, args ...string) {
+// benchCounters is what a bench result says its nodes counted in a phase.
+type benchCounters struct {
+	DBAcquires float64 `json:"db_acquires"`
+	GCCycles   float64 `json:"gc_cycles"`
+}
+
+type benchFraudResult struct {
+	Alerts, Seen, Answered, Unanswered int
+	WarmupUnanswered                   int                        `json:"warmup_unanswered"`
+	Roundtrip                          struct{ P50, P99 float64 } `json:"fraud_roundtrip_ms"`
+	NodeCounters                       *benchCounters             `json:"node_counters"`
+}
+
+func benchFraud(t *testing.T, args ...string) benchFraudResult {
 	line := runBench(t, append([]string{"--scenario", "fraud", "--duration", "2s", "--sockets", "20", "--rate", "40", "--json"}, args...)...)
-	var res struct {
-		Alerts, Seen, Answered, Unanswered int
-		WarmupUnanswered                   int                        `json:"warmup_unanswered"`
-		Roundtrip                          struct{ P50, P99 float64 } `json:"fraud_roundtrip_ms"`
-	}
+	var res benchFraudResult
 	if err := json.Unmarshal([]byte(line), &res); err != nil {
 		t.Fatalf("bench output %q: %v", line, err)
 	}
 	if res.Alerts < 40 || res.Seen != res.Alerts || res.Answered != res.Alerts || res.Unanswered != 0 || res.WarmupUnanswered != 0 || res.Roundtrip.P50 <= 0 {
 		t.Fatalf("bench result %+v", res)
 	}
+	return res
 }
 
 // TestBenchTarget runs `openteller bench --target` against a running demo:
@@ -211,6 +230,9 @@ func TestBenchIngestScenario(t *testing.T) {
 		Goroutines  float64               `json:"goroutines_per_idle_socket"`
 		Latency     struct{ P50 float64 } `json:"e2e_latency_ms"`
 		Undelivered int
+		// Read from the node's /metrics around each phase.
+		LatencyCounters    *benchCounters `json:"latency_phase_counters"`
+		ThroughputCounters *benchCounters `json:"throughput_phase_counters"`
 	}
 	if err := json.Unmarshal([]byte(line), &res); err != nil {
 		t.Fatalf("bench output %q: %v", line, err)
@@ -220,5 +242,8 @@ func TestBenchIngestScenario(t *testing.T) {
 	}
 	if res.Goroutines < 0.5 || res.Goroutines > 1.5 {
 		t.Fatalf("idle sockets measured as %.2f goroutines each", res.Goroutines)
+	}
+	if res.LatencyCounters == nil || res.ThroughputCounters == nil {
+		t.Fatalf("node counters: latency phase %+v, throughput phase %+v", res.LatencyCounters, res.ThroughputCounters)
 	}
 }

@@ -97,6 +97,7 @@ type Result struct {
 	AchievedRate       float64      `json:"achieved_events_per_sec"`
 	Delivered          int          `json:"delivered"`
 	Undelivered        int          `json:"undelivered"`
+	LatencyCounters    *Counters    `json:"latency_phase_counters,omitempty"`
 	// The throughput phase: Writers posting batches of IngestBatchSize as
 	// fast as they are acknowledged, with every socket receiving its
 	// events. Ingest counts the events acknowledged per second, delivered
@@ -104,8 +105,9 @@ type Result struct {
 	IngestEventsPerSec    float64 `json:"ingest_events_per_sec"`
 	DeliveredEventsPerSec float64 `json:"delivered_events_per_sec"`
 	// Lost is acknowledged events that never arrived (must be 0).
-	Lost            int `json:"lost"`
-	IngestBatchSize int `json:"ingest_batch_size"`
+	Lost               int       `json:"lost"`
+	IngestBatchSize    int       `json:"ingest_batch_size"`
+	ThroughputCounters *Counters `json:"throughput_phase_counters,omitempty"`
 	// IngestAloneEventsPerSec is the same load with no socket open.
 	IngestAloneEventsPerSec float64 `json:"ingest_alone_events_per_sec"`
 	RSSMB                   float64 `json:"rss_mb"`      // the nodes' resident memory at the end, summed
@@ -206,6 +208,9 @@ func prepare(ctx context.Context, o Options, webhooks bool) (*env, error) {
 		}
 		if i == 0 && o.DebugAddr != "" {
 			nc.DebugAddr = o.DebugAddr
+		}
+		if nc.MetricsAddr, err = freeAddr(); err != nil {
+			return fail(err)
 		}
 		n, err := startNode(ctx, o.Binary, nc)
 		if err != nil {
@@ -377,17 +382,22 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res.WarmupLatencyMs = &warm
 	fmt.Fprintf(o.Log, "latency: %d events/s for %s…\n", o.Rate, phase)
 	start := time.Now()
-	if err := d.latencyPhase(ctx, o.Rate, phase); err != nil {
+	if res.LatencyCounters, err = e.phaseCounters(ctx, func() error { return d.latencyPhase(ctx, o.Rate, phase) }); err != nil {
 		return res, err
 	}
+	logCounters(o.Log, res.LatencyCounters)
 	res.E2ELatencyMs, res.CrossNodeLatencyMs, res.Delivered, res.Undelivered, res.AchievedRate = d.summary(phase)
 	res.Undelivered += warmUndelivered // a loss is a loss, warm or not
 
 	fmt.Fprintf(o.Log, "throughput while delivering to %d sockets: %d writers, batches of %d, for %s…\n", len(d.customers), o.Writers, o.BatchSize, phase)
-	tp, err := d.throughputPhase(ctx, o.Writers, o.BatchSize, phase, true)
-	if err != nil {
+	var tp throughput
+	if res.ThroughputCounters, err = e.phaseCounters(ctx, func() (err error) {
+		tp, err = d.throughputPhase(ctx, o.Writers, o.BatchSize, phase, true)
+		return err
+	}); err != nil {
 		return res, err
 	}
+	logCounters(o.Log, res.ThroughputCounters)
 	res.IngestEventsPerSec, res.DeliveredEventsPerSec, res.Lost = tp.accepted, tp.delivered, tp.lost
 	d.closeSockets()
 	fmt.Fprintf(o.Log, "throughput, no sockets: %d writers, batches of %d, for %s…\n", o.Writers, o.BatchSize, phase)
@@ -542,14 +552,14 @@ func setup(ctx context.Context, cfg config.Config, n int) (string, []customer, e
 }
 
 type node struct {
-	cmd         *exec.Cmd
-	done        chan struct{}
-	base, debug string
+	cmd                  *exec.Cmd
+	done                 chan struct{}
+	base, debug, metrics string
 }
 
 func startNode(ctx context.Context, binary string, cfg config.Config) (*node, error) {
 	args := []string{"serve", "--addr", cfg.Addr, "--data", cfg.DataDir, "--log-level", "warn", "--webhook-allow-private", cfg.WebhookAllowPrivate,
-		"--debug-addr", cfg.DebugAddr}
+		"--debug-addr", cfg.DebugAddr, "--metrics-addr", cfg.MetricsAddr}
 	if cfg.Database != "" {
 		args = append(args, "--database", cfg.Database)
 	}
@@ -562,7 +572,8 @@ func startNode(ctx context.Context, binary string, cfg config.Config) (*node, er
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("bench: start node: %w", err)
 	}
-	n := &node{cmd: cmd, done: make(chan struct{}), base: "http://" + cfg.Addr, debug: "http://" + cfg.DebugAddr}
+	n := &node{cmd: cmd, done: make(chan struct{}), base: "http://" + cfg.Addr, debug: "http://" + cfg.DebugAddr,
+		metrics: "http://" + cfg.MetricsAddr + "/metrics"}
 	go func() { cmd.Wait(); close(n.done) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -50,6 +50,7 @@ type FraudResult struct {
 	Answered       int         `json:"answered"` // webhooks the bank received
 	Unanswered     int         `json:"unanswered"`
 	Customers      int         `json:"customers"`
+	NodeCounters   *Counters   `json:"node_counters,omitempty"` // what the nodes counted during the measured round trips
 	RSSMB          float64     `json:"rss_mb"`
 	PeakRSSMB      float64     `json:"peak_rss_mb"`
 	DurationS      float64     `json:"duration_s"`
@@ -109,10 +110,16 @@ func RunFraud(ctx context.Context, o Options) (FraudResult, error) {
 
 	fmt.Fprintf(o.Log, "fraud round trips: %d alerts/s for %s…\n", o.Rate, o.Duration)
 	start := time.Now()
-	if err := f.offer(ctx, o.Rate, o.Duration); err != nil {
+	if res.NodeCounters, err = env.phaseCounters(ctx, func() error {
+		if err := f.offer(ctx, o.Rate, o.Duration); err != nil {
+			return err
+		}
+		f.land()
+		return nil
+	}); err != nil {
 		return res, err
 	}
-	f.land()
+	logCounters(o.Log, res.NodeCounters)
 	if err := f.failed(); err != nil {
 		return res, err
 	}

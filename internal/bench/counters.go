@@ -1,0 +1,142 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Counters is what the nodes counted during one timed phase, from their
+// /metrics read just before and just after it, summed over the nodes: how
+// often a request found no idle database connection and how long such
+// requests waited (PostgreSQL only), and how often the garbage collector
+// ran.
+type Counters struct {
+	DBAcquires          float64 `json:"db_acquires,omitempty"`
+	DBAcquireWaits      float64 `json:"db_acquire_waits,omitempty"`
+	DBAcquireWaitMsMean float64 `json:"db_acquire_wait_ms_mean,omitempty"`
+	GCCycles            float64 `json:"gc_cycles"`
+}
+
+// The series Counters is made of.
+const (
+	seriesAcquires = "openteller_db_acquires_total"
+	seriesWaits    = "openteller_db_acquire_waits_total"
+	seriesWaited   = "openteller_db_acquire_wait_seconds_total"
+	seriesGCs      = "go_gc_duration_seconds_count"
+)
+
+func (c Counters) String() string {
+	s := fmt.Sprintf("garbage collections: %.0f", c.GCCycles)
+	if c.DBAcquires > 0 {
+		s = fmt.Sprintf("database connections: %.0f requests, %.0f waited for one (%.1f ms each); %s",
+			c.DBAcquires, c.DBAcquireWaits, c.DBAcquireWaitMsMean, s)
+	}
+	return s
+}
+
+// logCounters tells the log what the nodes counted, if bench asked them.
+func logCounters(w io.Writer, c *Counters) {
+	if c != nil {
+		fmt.Fprintf(w, "  the nodes meanwhile: %s\n", c)
+	}
+}
+
+// countersBetween is what the nodes counted from before to after.
+func countersBetween(before, after map[string]float64) Counters {
+	d := func(name string) float64 { return after[name] - before[name] }
+	c := Counters{DBAcquires: d(seriesAcquires), DBAcquireWaits: d(seriesWaits), GCCycles: d(seriesGCs)}
+	if c.DBAcquireWaits > 0 {
+		c.DBAcquireWaitMsMean = d(seriesWaited) * 1000 / c.DBAcquireWaits
+	}
+	return c
+}
+
+// counters reads every node's /metrics at once and sums the series
+// Counters is made of.
+func (e *env) counters(ctx context.Context) (map[string]float64, error) {
+	got := make([]map[string]float64, len(e.nodes))
+	errs := make([]error, len(e.nodes))
+	var wg sync.WaitGroup
+	for i, n := range e.nodes {
+		wg.Go(func() { got[i], errs[i] = scrape(ctx, n.metrics) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	sum := map[string]float64{}
+	for _, m := range got {
+		for k, v := range m {
+			sum[k] += v
+		}
+	}
+	return sum, nil
+}
+
+// phaseCounters runs phase and returns what the nodes counted during it;
+// nil when there are no nodes of bench's own to ask (--target).
+func (e *env) phaseCounters(ctx context.Context, phase func() error) (*Counters, error) {
+	if e.nodes == nil {
+		return nil, phase()
+	}
+	before, err := e.counters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := phase(); err != nil {
+		return nil, err
+	}
+	after, err := e.counters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := countersBetween(before, after)
+	return &c, nil
+}
+
+// scrape reads the series Counters is made of from a node's /metrics.
+func scrape(ctx context.Context, url string) (map[string]float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("bench: node metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("bench: node metrics: %s", resp.Status)
+	}
+	return parseSeries(bufio.NewScanner(resp.Body), seriesAcquires, seriesWaits, seriesWaited, seriesGCs)
+}
+
+// parseSeries reads the values of the unlabelled series named from
+// Prometheus's text format; a series the text lacks is left out.
+func parseSeries(sc *bufio.Scanner, names ...string) (map[string]float64, error) {
+	out := map[string]float64{}
+	for sc.Scan() {
+		f := strings.Fields(sc.Text()) // name value [timestamp]
+		if len(f) < 2 || !slices.Contains(names, f[0]) {
+			continue
+		}
+		name := f[0]
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			return nil, fmt.Errorf("bench: node metrics: %s: %w", name, err)
+		}
+		out[name] = v
+	}
+	return out, sc.Err()
+}
