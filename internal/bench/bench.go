@@ -125,9 +125,10 @@ type customer struct {
 // env is the nodes under test with their customers set up and a driver
 // aimed at them.
 type env struct {
-	nodes  []*node
-	driver *driver
-	close  func()
+	nodes    []*node
+	postgres bool // the nodes' store, whose pool they count
+	driver   *driver
+	close    func()
 }
 
 // prepare makes a scratch data store, sets up o.Sockets linked customers
@@ -225,7 +226,7 @@ func prepare(ctx context.Context, o Options, webhooks bool) (*env, error) {
 	d := &driver{bases: bases, apiKey: apiKey, customers: customers, sent: map[string]sentEvent{},
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
 	cleanup = append(cleanup, d.closeSockets)
-	return &env{nodes: nodes, driver: d, close: closeAll}, nil
+	return &env{nodes: nodes, postgres: o.Store == "postgres", driver: d, close: closeAll}, nil
 }
 
 // quietReadings is how many readings memory takes of a node's memory

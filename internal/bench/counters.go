@@ -15,14 +15,14 @@ import (
 )
 
 // Counters is what the nodes counted during one timed phase, from their
-// /metrics read just before and just after it, summed over the nodes: how
-// often a request found no idle database connection and how long such
-// requests waited (PostgreSQL only), and how often the garbage collector
-// ran.
+// /metrics read just before it and after it has drained, summed over the
+// nodes: requests for a pooled database connection, how many found none
+// idle and how long those waited on average (PostgreSQL; 0 on SQLite,
+// which has no pool), and how often the garbage collector ran.
 type Counters struct {
-	DBAcquires          float64 `json:"db_acquires,omitempty"`
-	DBAcquireWaits      float64 `json:"db_acquire_waits,omitempty"`
-	DBAcquireWaitMsMean float64 `json:"db_acquire_wait_ms_mean,omitempty"`
+	DBAcquires          float64 `json:"db_acquires"`
+	DBAcquireWaits      float64 `json:"db_acquire_waits"`
+	DBAcquireWaitMsMean float64 `json:"db_acquire_wait_ms_mean"`
 	GCCycles            float64 `json:"gc_cycles"`
 }
 
@@ -34,6 +34,7 @@ const (
 	seriesGCs      = "go_gc_duration_seconds_count"
 )
 
+// String is Counters as the log says it.
 func (c Counters) String() string {
 	s := fmt.Sprintf("garbage collections: %.0f", c.GCCycles)
 	if c.DBAcquires > 0 {
@@ -61,13 +62,28 @@ func countersBetween(before, after map[string]float64) Counters {
 }
 
 // counters reads every node's /metrics at once and sums the series
-// Counters is made of.
+// Counters is made of. A node that lacks one it must have (the collector's
+// on every node, the pool's on PostgreSQL) is an error: a misread must not
+// pass for a count of zero.
 func (e *env) counters(ctx context.Context) (map[string]float64, error) {
+	must := []string{seriesGCs}
+	if e.postgres {
+		must = append(must, seriesAcquires, seriesWaits, seriesWaited)
+	}
 	got := make([]map[string]float64, len(e.nodes))
 	errs := make([]error, len(e.nodes))
 	var wg sync.WaitGroup
 	for i, n := range e.nodes {
-		wg.Go(func() { got[i], errs[i] = scrape(ctx, n.metrics) })
+		wg.Go(func() {
+			if got[i], errs[i] = scrape(ctx, n.metrics); errs[i] != nil {
+				return
+			}
+			for _, name := range must {
+				if _, ok := got[i][name]; !ok {
+					errs[i] = fmt.Errorf("bench: node metrics at %s lack %s", n.metrics, name)
+				}
+			}
+		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
