@@ -23,10 +23,14 @@ const (
 	// maxInbox bounds what waits for a device that reads slowly; past it,
 	// the waiting wake-ups fold into one catch-up from the store.
 	maxInbox = 256
-	// Socket buffers: after its resume a device sends only control frames,
-	// and each frame to it goes out in one write whatever the buffer.
+	// Socket buffers: after its resume a device sends only control
+	// frames, and a frame to it is gathered whole (frameWriter) before it
+	// goes out, so an idle device needs no more.
 	readBuffer  = 64
 	writeBuffer = 64
+	// gatherMax is the largest frame gathered into one write; a larger one
+	// (a page of history) goes out as the library writes it, in two.
+	gatherMax = 16 << 10
 )
 
 // device is one open WebSocket.
@@ -35,6 +39,7 @@ type device struct {
 	customerID string
 	session    []byte // its session's id hash
 	conn       *websocket.Conn
+	frames     *frameWriter    // under conn: gathers each frame into one write
 	ctx        context.Context // ends when the socket does
 	signedOut  atomic.Bool     // its session ended: close, sending nothing more
 
@@ -353,7 +358,21 @@ func (d *device) write(v any) error {
 func (d *device) send(data []byte) error {
 	t := time.AfterFunc(writeTimeout, func() { d.conn.CloseNow() })
 	defer t.Stop()
-	return d.conn.Write(context.Background(), websocket.MessageText, data)
+	return sendFrame(d.conn, d.frames, data)
+}
+
+// sendFrame writes data as one text message on c, gathered by w into one
+// write to the socket when it is small enough.
+func sendFrame(c *websocket.Conn, w *frameWriter, data []byte) error {
+	if w == nil || len(data) > gatherMax {
+		return c.Write(context.Background(), websocket.MessageText, data)
+	}
+	w.gather()
+	err := c.Write(context.Background(), websocket.MessageText, data)
+	if ferr := w.flush(); err == nil {
+		err = ferr
+	}
+	return err
 }
 
 // frames gathers consecutive events of one conversation into one
@@ -491,7 +510,8 @@ func (h *Hub) Handler() http.Handler {
 		customerID, ok := h.customerOf(r)
 		// Same-origin only (the library's default Origin check), so another
 		// site cannot open a socket with the customer's cookie.
-		conn, err := websocket.Accept(smallBuffers{w}, r, nil)
+		sb := &smallBuffers{ResponseWriter: w}
+		conn, err := websocket.Accept(sb, r, nil)
 		if err != nil {
 			return
 		}
@@ -505,7 +525,7 @@ func (h *Hub) Handler() http.Handler {
 			conn.CloseNow()
 			return
 		}
-		d := &device{hub: h, customerID: customerID, conn: conn, running: true}
+		d := &device{hub: h, customerID: customerID, conn: conn, frames: sb.frames, running: true}
 		if se := h.sessionOf(r); len(se) > 0 {
 			d.session = se
 		}
@@ -565,23 +585,29 @@ func WriteFrame(ctx context.Context, c *websocket.Conn, v any) error {
 
 // smallBuffers hands the WebSocket library small socket buffers in place
 // of the HTTP server's 4 KiB ones: an idle device's memory is mostly its
-// buffers. A frame still goes out in at most two writes.
-type smallBuffers struct{ http.ResponseWriter }
+// buffers. What the library writes goes through a frameWriter, kept in
+// frames.
+type smallBuffers struct {
+	http.ResponseWriter
+	frames *frameWriter
+}
 
-func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
+	w.frames = &frameWriter{conn: conn}
+	out := bufio.NewWriterSize(w.frames, writeBuffer)
 	// What the server read ahead (net/http may hold the first byte of the
 	// client's first frame) must be inside the new reader's buffer: the
 	// WebSocket library takes over what is buffered, then reads the
 	// connection itself.
 	n := brw.Reader.Buffered()
 	if n == 0 {
-		return conn, bufio.NewReadWriter(bufio.NewReaderSize(conn, readBuffer), bufio.NewWriterSize(conn, writeBuffer)), nil
+		return conn, bufio.NewReadWriter(bufio.NewReaderSize(conn, readBuffer), out), nil
 	}
 	ahead, _ := brw.Reader.Peek(n)
 	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(ahead)), conn), max(readBuffer, n))
@@ -589,5 +615,59 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		conn.Close()
 		return nil, nil, err
 	}
-	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, writeBuffer)), nil
+	return conn, bufio.NewReadWriter(r, out), nil
+}
+
+// frameWriter is what the WebSocket library writes to the socket through.
+// On a buffer as small as an idle device's, the library writes a frame in
+// two: its header and the payload's first bytes, then the rest, and each
+// write is a system call and a TCP segment (one write a frame took 8% less
+// of the node's CPU for each event delivered; BENCHMARKS.md, 2026-12-05,
+// sixth session). So between gather and flush what it writes waits in a
+// pooled buffer and goes out in one write. Anything the library writes otherwise (a pong,
+// a close) goes straight through, and in order: mu keeps a write from
+// another goroutine behind a flush in progress.
+type frameWriter struct {
+	conn io.Writer
+	mu   sync.Mutex
+	buf  *[]byte // while gathering
+}
+
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 2<<10); return &b }}
+
+func (f *frameWriter) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.buf == nil {
+		return f.conn.Write(p)
+	}
+	*f.buf = append(*f.buf, p...)
+	return len(p), nil
+}
+
+// gather holds what is written until flush.
+func (f *frameWriter) gather() {
+	f.mu.Lock()
+	f.buf = framePool.Get().(*[]byte)
+	f.mu.Unlock()
+}
+
+// flush writes what was held, in one write, and stops holding.
+func (f *frameWriter) flush() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b := f.buf
+	f.buf = nil
+	if b == nil {
+		return nil
+	}
+	var err error
+	if len(*b) > 0 {
+		_, err = f.conn.Write(*b)
+	}
+	*b = (*b)[:0]
+	if cap(*b) <= 2*gatherMax {
+		framePool.Put(b)
+	}
+	return err
 }
