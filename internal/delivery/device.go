@@ -39,7 +39,7 @@ type device struct {
 	customerID string
 	session    []byte // its session's id hash
 	conn       *websocket.Conn
-	frames     *frameWriter    // under conn: gathers each frame into one write
+	writer     *frameWriter    // under conn: gathers each frame into one write
 	ctx        context.Context // ends when the socket does
 	signedOut  atomic.Bool     // its session ended: close, sending nothing more
 
@@ -358,13 +358,13 @@ func (d *device) write(v any) error {
 func (d *device) send(data []byte) error {
 	t := time.AfterFunc(writeTimeout, func() { d.conn.CloseNow() })
 	defer t.Stop()
-	return sendFrame(d.conn, d.frames, data)
+	return sendFrame(d.conn, d.writer, data)
 }
 
 // sendFrame writes data as one text message on c, gathered by w into one
 // write to the socket when it is small enough.
 func sendFrame(c *websocket.Conn, w *frameWriter, data []byte) error {
-	if w == nil || len(data) > gatherMax {
+	if len(data) > gatherMax {
 		return c.Write(context.Background(), websocket.MessageText, data)
 	}
 	w.gather()
@@ -525,7 +525,7 @@ func (h *Hub) Handler() http.Handler {
 			conn.CloseNow()
 			return
 		}
-		d := &device{hub: h, customerID: customerID, conn: conn, frames: sb.frames, running: true}
+		d := &device{hub: h, customerID: customerID, conn: conn, writer: sb.writer, running: true}
 		if se := h.sessionOf(r); len(se) > 0 {
 			d.session = se
 		}
@@ -586,10 +586,10 @@ func WriteFrame(ctx context.Context, c *websocket.Conn, v any) error {
 // smallBuffers hands the WebSocket library small socket buffers in place
 // of the HTTP server's 4 KiB ones: an idle device's memory is mostly its
 // buffers. What the library writes goes through a frameWriter, kept in
-// frames.
+// writer.
 type smallBuffers struct {
 	http.ResponseWriter
-	frames *frameWriter
+	writer *frameWriter
 }
 
 func (w *smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -599,8 +599,9 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	w.frames = &frameWriter{conn: conn}
-	out := bufio.NewWriterSize(w.frames, writeBuffer)
+	w.writer = &frameWriter{conn: conn}
+	out := bufio.NewWriterSize(w.writer, writeBuffer)
+	conn = &gatheredConn{Conn: conn, w: w.writer}
 	// What the server read ahead (net/http may hold the first byte of the
 	// client's first frame) must be inside the new reader's buffer: the
 	// WebSocket library takes over what is buffered, then reads the
@@ -623,10 +624,11 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // two: its header and the payload's first bytes, then the rest, and each
 // write is a system call and a TCP segment (one write a frame took 8% less
 // of the node's CPU for each event delivered; BENCHMARKS.md, 2026-12-05,
-// sixth session). So between gather and flush what it writes waits in a
-// pooled buffer and goes out in one write. Anything the library writes otherwise (a pong,
-// a close) goes straight through, and in order: mu keeps a write from
-// another goroutine behind a flush in progress.
+// sixth session). So between gather and flush whatever the library writes
+// waits in a pooled buffer, and goes out in one write at flush: the frame
+// sent, and anything another goroutine wrote meanwhile (a pong), in the
+// order written. At other times writes go straight through. One goroutine
+// sends to a device at a time (drain), so gathers never overlap.
 type frameWriter struct {
 	conn io.Writer
 	mu   sync.Mutex
@@ -645,7 +647,7 @@ func (f *frameWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// gather holds what is written until flush.
+// gather holds what is written until flush, or until the socket closes.
 func (f *frameWriter) gather() {
 	f.mu.Lock()
 	f.buf = framePool.Get().(*[]byte)
@@ -670,4 +672,33 @@ func (f *frameWriter) flush() error {
 		framePool.Put(b)
 	}
 	return err
+}
+
+// release writes out what is held, if no write is under way: the library
+// closes the socket right after answering a close from the device, and a
+// reply held by a gather must still go out first.
+func (f *frameWriter) release() {
+	if !f.mu.TryLock() {
+		return // a flush is writing, and closing the socket is what ends it
+	}
+	defer f.mu.Unlock()
+	if f.buf != nil && len(*f.buf) > 0 {
+		f.conn.Write(*f.buf)
+		*f.buf = (*f.buf)[:0]
+	}
+}
+
+// gatheredConn is the socket as the library holds it: closing it first
+// sends what a gather holds, within closeFlushTimeout.
+type gatheredConn struct {
+	net.Conn
+	w *frameWriter
+}
+
+const closeFlushTimeout = time.Second
+
+func (c *gatheredConn) Close() error {
+	c.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+	c.w.release()
+	return c.Conn.Close()
 }

@@ -3,7 +3,6 @@ package delivery
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -38,12 +37,12 @@ func frameServer(t *testing.T) (server chan *websocket.Conn, frames chan *frameW
 			t.Error(err)
 			return
 		}
-		sb.frames.mu.Lock()
-		writes.w, sb.frames.conn = sb.frames.conn, writes
-		sb.frames.mu.Unlock()
+		sb.writer.mu.Lock()
+		writes.w, sb.writer.conn = sb.writer.conn, writes
+		sb.writer.mu.Unlock()
 		c.CloseRead(context.Background()) // answers pings, as a device's socket does
 		server <- c
-		frames <- sb.frames
+		frames <- sb.writer
 		<-done
 		c.CloseNow()
 	}))
@@ -87,53 +86,78 @@ func TestFrameInOneWrite(t *testing.T) {
 	}
 }
 
-// TestFramesAndPongsInOrder: while frames are gathered, the library's
-// pongs (written by the socket's reader) still go out, and no frame is
-// torn or reordered by them.
-func TestFramesAndPongsInOrder(t *testing.T) {
+// held is how many bytes w holds.
+func held(w *frameWriter) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.buf == nil {
+		return -1
+	}
+	return len(*w.buf)
+}
+
+// TestPongWhileGathering: a pong the socket's reader writes during a
+// gather is held with the frame, and goes out, after it, at flush.
+func TestPongWhileGathering(t *testing.T) {
 	server, frames, _, client := frameServer(t)
 	c, w := <-server, <-frames
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	const n = 2000
-	frame := func(i int) []byte { return bytes.Repeat([]byte{byte('a' + i%26)}, 100+i%500) }
-	sent := make(chan error, 1)
-	go func() {
-		for i := range n {
-			if err := sendFrame(c, w, frame(i)); err != nil {
-				sent <- err
-				return
-			}
-		}
-		sent <- nil
+	read := make(chan []byte, 1)
+	go func() { // the client's reads take in its pongs too
+		_, data, _ := client.Read(ctx)
+		read <- data
+		client.Read(ctx)
 	}()
-	got := make(chan error, 1)
-	go func() {
-		for i := 0; ; i++ {
-			_, data, err := client.Read(ctx) // also takes in the pongs
-			switch {
-			case i >= n:
-				return // read on only for the pings
-			case err != nil:
-				got <- err
-				return
-			case !bytes.Equal(data, frame(i)):
-				got <- fmt.Errorf("frame %d: %d bytes, want %d", i, len(data), len(frame(i)))
-				return
-			case i == n-1:
-				got <- nil
-			}
-		}
-	}()
-	for i := range 50 {
-		if err := client.Ping(ctx); err != nil {
-			t.Fatalf("ping %d while frames go out: %v", i, err)
-		}
-	}
-	if err := <-sent; err != nil {
+	w.gather()
+	if err := c.Write(ctx, websocket.MessageText, []byte("the frame")); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-got; err != nil {
+	frame := held(w)
+	pinged := make(chan error, 1)
+	go func() { pinged <- client.Ping(ctx) }()
+	for held(w) == frame {
+		time.Sleep(time.Millisecond) // until the server's reader has written its pong
+	}
+	select {
+	case err := <-pinged:
+		t.Fatalf("the ping was answered (%v) while its pong was held", err)
+	case <-read:
+		t.Fatal("the frame arrived before flush")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := w.flush(); err != nil {
 		t.Fatal(err)
+	}
+	if got := <-read; string(got) != "the frame" {
+		t.Fatalf("read %q", got)
+	}
+	if err := <-pinged; err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+}
+
+// TestCloseWhileGathering: a device that closes its socket while a frame
+// to it is gathered still gets the close reply, before the library closes
+// the connection, so its close is clean.
+func TestCloseWhileGathering(t *testing.T) {
+	server, frames, _, client := frameServer(t)
+	c, w := <-server, <-frames
+	w.gather()
+	closed := make(chan error, 1)
+	go func() { closed <- client.Close(websocket.StatusNormalClosure, "bye") }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("the device's close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the device's close was not answered")
+	}
+	if err := w.flush(); err != nil {
+		t.Errorf("flush after the close sent what was held: %v", err)
+	}
+	if err := sendFrame(c, w, []byte("too late")); err == nil {
+		t.Error("a frame to a closed socket was sent")
 	}
 }
