@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -222,23 +223,23 @@ func TestAppendNeedsItsConversation(t *testing.T) {
 		}
 	}
 	must(hold.Rollback(ctx))
-	if a := <-answers; a.err != nil || len(a.res) != 1 || a.res[0].Err != nil {
-		t.Fatalf("the first group: %+v, %v", a.res, a.err)
-	}
+	// The three answers come in any order: each caller's goroutine sends
+	// its own when the scheduler wakes it (on a busy machine the orphan's
+	// came before the first group's).
 	var stored, failed int
-	for range 2 {
+	for range 3 {
 		a := <-answers
 		switch {
-		case a.err != nil:
+		case a.err != nil && strings.Contains(a.err.Error(), "lnk_2"):
 			failed++
-		case len(a.res) == 1 && a.res[0].Err == nil && a.res[0].ConversationID == "cnv_1":
+		case a.err == nil && len(a.res) == 1 && a.res[0].Err == nil && a.res[0].ConversationID == "cnv_1":
 			stored++
 		default:
-			t.Fatalf("unexpected answer %+v", a.res)
+			t.Fatalf("unexpected answer %+v, %v", a.res, a.err)
 		}
 	}
-	if stored != 1 || failed != 1 {
-		t.Fatalf("%d stored and %d failed, want one of each", stored, failed)
+	if stored != 2 || failed != 1 {
+		t.Fatalf("%d stored and %d failed, want the first group and the one kept stored, the orphan failed", stored, failed)
 	}
 	var orphans, kept int
 	must(s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE conversation_id = 'cnv_2'), count(*) FILTER (WHERE conversation_id = 'cnv_1') FROM events`).Scan(&orphans, &kept))
