@@ -178,7 +178,7 @@ func TestSweepFindsALostLastWake(t *testing.T) {
 }
 
 // TestIdleSocketsHoldNoGoroutineOfTheirOwn: once caught up, a device costs
-// only the WebSocket's reader goroutine; sending starts one only while
+// only the goroutine watching its socket; sending starts one only while
 // there is something to send.
 func TestIdleSocketsHoldNoGoroutineOfTheirOwn(t *testing.T) {
 	r := newRig(t)

@@ -12,8 +12,11 @@
 // the hub heard, so a lost wake-up delays an event but never loses it.
 // Delivery is at least once; the client shows each seq once.
 //
-// A device costs no goroutine of its own while idle: the WebSocket's reader
-// (which answers pings and notices a close) is the only one. What is to be
+// A device costs one goroutine while idle, with the smallest stack: it
+// waits for the device to send something (a ping, a close) and only then
+// hands the socket to the WebSocket library's reader, whose deeper stack it
+// keeps from then on (watch; where a connection is not a plain socket, the
+// library reads from the start). What is to be
 // sent waits in the device's inbox, and a goroutine lives only while there
 // is something to send, writing several events in one frame when the
 // device is behind.
@@ -88,7 +91,8 @@ type Hub struct {
 	sessionOf  func(*http.Request) []byte
 	sweepEvery time.Duration
 
-	// ctx is the hub's life: devices' sockets are read until it ends.
+	// ctx is the hub's life: the sweeper runs, and batches are opened,
+	// until it ends.
 	ctx      context.Context
 	cancel   context.CancelFunc
 	sweepNow chan struct{}
@@ -316,9 +320,8 @@ func (h *Hub) sweeper() {
 	}
 }
 
-// reap forgets the devices whose sockets have ended. A device does not
-// watch its own end (that would cost every idle device a callback); a
-// failed write ends it at once, and an idle one is found here.
+// reap forgets the devices whose sockets have ended: a failed write ends a
+// device at once, and an idle one's watcher ends its context, found here.
 func (h *Hub) reap() {
 	h.mu.Lock()
 	var gone []*device

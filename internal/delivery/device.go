@@ -504,7 +504,7 @@ func (h *Hub) open(ctx context.Context, e store.Event) []byte {
 }
 
 // Handler serves GET /app/ws. Its goroutine brings the device up to date
-// and returns; the device then lives on its socket's reader alone.
+// and returns; the device then lives on its socket's watcher alone.
 func (h *Hub) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		customerID, ok := h.customerOf(r)
@@ -529,11 +529,15 @@ func (h *Hub) Handler() http.Handler {
 		if se := h.sessionOf(r); len(se) > 0 {
 			d.session = se
 		}
-		// From here the device sends nothing more; CloseRead answers its
-		// pings and ends d.ctx when it goes away (the hub then forgets it:
-		// see reap). Not a child of any context: that would cost each
-		// device a place in its parent.
-		d.ctx = conn.CloseRead(context.Background())
+		// From here the device sends nothing more; watch answers its pings
+		// and ends d.ctx when it goes away (the hub then forgets it: see
+		// reap). Not a child of any context: that would cost each device a
+		// place in its parent.
+		var gone context.CancelFunc
+		d.ctx, gone = context.WithCancel(context.Background())
+		// What arrived with the resume is read at once. Counted here: the
+		// handler's goroutine may yet read the socket (closing it).
+		go watch(conn, sb.reader.Buffered() > 0, sb.raw, gone)
 		if err := h.register(d); err != nil {
 			d.end(err)
 			return
@@ -546,6 +550,28 @@ func (h *Hub) Handler() http.Handler {
 		}
 		d.drain()
 	})
+}
+
+// watch reads the rest of a device's socket, as the library's CloseRead
+// would, then calls gone. Until the device sends something it only waits
+// for the socket to become readable, on a stack the runtime keeps at its
+// smallest (2 KiB): the library's reader goes a dozen calls deep to block,
+// and the runtime keeps its stack at 4 KiB, a third of what an idle device
+// costs. A device's app sends nothing after its resume, so most sockets
+// never leave the wait; a ping, a close, the connection's end or an error
+// hands the socket to the library, which answers or closes it. It keeps
+// raw, not the smallBuffers: those hold the HTTP server's buffers.
+func watch(conn *websocket.Conn, buffered bool, raw net.Conn, gone context.CancelFunc) {
+	defer gone()
+	if !buffered {
+		awaitReadable(raw)
+	}
+	// context.Background: the library then keeps no callback for the read.
+	if _, _, err := conn.Reader(context.Background()); err == nil {
+		conn.Close(websocket.StatusPolicyViolation, "unexpected data message")
+		return
+	}
+	conn.CloseNow()
 }
 
 // readResume reads the device's first message. Its timeout is a timer, as
@@ -590,6 +616,8 @@ func WriteFrame(ctx context.Context, c *websocket.Conn, v any) error {
 type smallBuffers struct {
 	http.ResponseWriter
 	writer *frameWriter
+	reader *bufio.Reader // the library's, over raw
+	raw    net.Conn      // the connection itself, for awaitReadable
 }
 
 func (w *smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -599,6 +627,7 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	w.raw = conn
 	w.writer = &frameWriter{conn: conn}
 	out := bufio.NewWriterSize(w.writer, writeBuffer)
 	conn = &gatheredConn{Conn: conn, w: w.writer}
@@ -608,15 +637,16 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// connection itself.
 	n := brw.Reader.Buffered()
 	if n == 0 {
-		return conn, bufio.NewReadWriter(bufio.NewReaderSize(conn, readBuffer), out), nil
+		w.reader = bufio.NewReaderSize(conn, readBuffer)
+		return conn, bufio.NewReadWriter(w.reader, out), nil
 	}
 	ahead, _ := brw.Reader.Peek(n)
-	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(ahead)), conn), max(readBuffer, n))
-	if _, err := r.Peek(n); err != nil {
+	w.reader = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(ahead)), conn), max(readBuffer, n))
+	if _, err := w.reader.Peek(n); err != nil {
 		conn.Close()
 		return nil, nil, err
 	}
-	return conn, bufio.NewReadWriter(r, out), nil
+	return conn, bufio.NewReadWriter(w.reader, out), nil
 }
 
 // frameWriter is what the WebSocket library writes to the socket through.

@@ -40,7 +40,7 @@ func frameServer(t *testing.T) (server chan *websocket.Conn, frames chan *frameW
 		sb.writer.mu.Lock()
 		writes.w, sb.writer.conn = sb.writer.conn, writes
 		sb.writer.mu.Unlock()
-		c.CloseRead(context.Background()) // answers pings, as a device's socket does
+		go watch(c, sb.reader.Buffered() > 0, sb.raw, func() {}) // answers pings, as on a device's socket
 		server <- c
 		frames <- sb.writer
 		<-done
