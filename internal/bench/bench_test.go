@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openteller/openteller/internal/delivery"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
@@ -81,5 +82,79 @@ openteller_db_acquires_total 6000
 	}
 	if _, err := parseSeries(bufio.NewScanner(strings.NewReader("openteller_db_acquires_total many\n")), seriesAcquires); err == nil {
 		t.Error("a value that is not a number was read")
+	}
+}
+
+// TestEventsFrame: the ids the client finds by searching a frame are those
+// encoding/json reads from it, and frames it cannot read so are left to
+// encoding/json.
+func TestEventsFrame(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 123000000, time.UTC)
+	event := func(seq int64, id string) delivery.Event {
+		return delivery.Event{Seq: seq, Type: "transaction.posted", Author: "bank", OccurredAt: at, ReceivedAt: at,
+			Data: json.RawMessage(appendEventJSON(nil, id, "lnk_abcdefghijklmnopqrstuvwxyz", at, "1.00", &merchants[0]))}
+	}
+	frame := func(events ...delivery.Event) []byte {
+		// Field by field as the node writes an events frame.
+		b, err := json.Marshal(struct {
+			Type           string           `json:"type"`
+			ConversationID string           `json:"conversation_id"`
+			Events         []delivery.Event `json:"events"`
+		}{"events", "cnv_1", events})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// The data posted is the whole event; the node sends its data member.
+	data := func(e delivery.Event) delivery.Event {
+		var posted struct{ Data json.RawMessage }
+		if err := json.Unmarshal(e.Data, &posted); err != nil {
+			t.Fatal(err)
+		}
+		e.Data = posted.Data
+		return e
+	}
+	message := delivery.Event{Seq: 9, Type: "message", Author: "bank", OccurredAt: at, ReceivedAt: at, Data: json.RawMessage(`{"text":"hi"}`)}
+	escaped := data(event(10, "b10"))
+	escaped.Data = json.RawMessage(strings.Replace(string(escaped.Data), `"transaction_id":"b10"`, `"transaction_id":"b\u0031"`, 1))
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		want  []string // nil: left to encoding/json
+	}{
+		{"one event", frame(data(event(1, "b1"))), []string{"b1"}},
+		{"three events", frame(data(event(1, "b7")), data(event(2, "b8")), data(event(3, "b9"))), []string{"b7", "b8", "b9"}},
+		{"an event without a transaction", frame(data(event(1, "b1")), message), nil},
+		{"an escaped id", frame(escaped), nil},
+		{"caught up", []byte(`{"type":"caught_up"}`), nil},
+		{"typing", []byte(`{"conversation_id":"cnv_1","type":"typing","who":"agent"}`), nil},
+	} {
+		ids, ok := eventsFrame(tc.frame, nil)
+		if ok != (tc.want != nil) {
+			t.Errorf("%s: read by search %v, want %v\n%s", tc.name, ok, tc.want != nil, tc.frame)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		var decoded struct {
+			Events []struct {
+				Data struct {
+					TransactionID string `json:"transaction_id"`
+				} `json:"data"`
+			} `json:"events"`
+		}
+		if err := json.Unmarshal(tc.frame, &decoded); err != nil {
+			t.Fatal(err)
+		}
+		var got, viaJSON []string
+		for i, id := range ids {
+			got = append(got, string(id))
+			viaJSON = append(viaJSON, decoded.Events[i].Data.TransactionID)
+		}
+		if !slices.Equal(got, tc.want) || !slices.Equal(got, viaJSON) {
+			t.Errorf("%s: ids %q, encoding/json %q, want %q", tc.name, got, viaJSON, tc.want)
+		}
 	}
 }
