@@ -91,8 +91,11 @@ type Hub struct {
 	sessionOf  func(*http.Request) []byte
 	sweepEvery time.Duration
 
-	// ctx is the hub's life: the sweeper runs, and batches are opened,
-	// until it ends.
+	// ctx is the hub's life: the sweeper runs, and devices read the
+	// store, until it ends. A device's reads are not bound to its socket:
+	// a context of its own kept, after its first query, a map for its
+	// children (300 bytes of every idle device); a device that goes away
+	// mid-read fails at its next write.
 	ctx      context.Context
 	cancel   context.CancelFunc
 	sweepNow chan struct{}
@@ -321,13 +324,13 @@ func (h *Hub) sweeper() {
 }
 
 // reap forgets the devices whose sockets have ended: a failed write ends a
-// device at once, and an idle one's watcher ends its context, found here.
+// device at once, and an idle one's watcher marks it ended, found here.
 func (h *Hub) reap() {
 	h.mu.Lock()
 	var gone []*device
 	for _, cd := range h.customers {
 		for _, d := range cd.devices {
-			if d.ctx.Err() != nil {
+			if d.ended.Load() {
 				gone = append(gone, d)
 			}
 		}

@@ -39,9 +39,9 @@ type device struct {
 	customerID string
 	session    []byte // its session's id hash
 	conn       *websocket.Conn
-	writer     *frameWriter    // under conn: gathers each frame into one write
-	ctx        context.Context // ends when the socket does
-	signedOut  atomic.Bool     // its session ended: close, sending nothing more
+	writer     *frameWriter // under conn: gathers each frame into one write
+	ended      atomic.Bool  // its socket ended (watch); reap then forgets it
+	signedOut  atomic.Bool  // its session ended: close, sending nothing more
 
 	mu      sync.Mutex
 	inbox   []item
@@ -234,7 +234,7 @@ func (d *device) afterEvents(conv string, evs []store.Event, out *frames) error 
 		if err := out.flush(); err != nil {
 			return err
 		}
-		c, err := d.hub.store.Conversation(d.ctx, conv)
+		c, err := d.hub.store.Conversation(d.hub.ctx, conv)
 		if err != nil {
 			return nil // the next sweep or reconnect tells it
 		}
@@ -247,7 +247,7 @@ func (d *device) afterEvents(conv string, evs []store.Event, out *frames) error 
 // each of its customer's conversations after the device's cursor, or the
 // newest backlogOnFirstSight events of one it has never seen.
 func (d *device) catchUp(cursors map[string]int64) error {
-	convs, err := d.hub.store.Conversations(d.ctx, d.customerID)
+	convs, err := d.hub.store.Conversations(d.hub.ctx, d.customerID)
 	if err != nil {
 		return err
 	}
@@ -266,7 +266,7 @@ func (d *device) catchUp(cursors map[string]int64) error {
 
 // syncAll compares every conversation's head with what the device has.
 func (d *device) syncAll() error {
-	convs, err := d.hub.store.Conversations(d.ctx, d.customerID)
+	convs, err := d.hub.store.Conversations(d.hub.ctx, d.customerID)
 	if err != nil {
 		return err
 	}
@@ -288,7 +288,7 @@ func (d *device) syncAll() error {
 // introduce tells the device about a conversation it has not seen, such as
 // a link made on another device, then sends its events.
 func (d *device) introduce(convID string) error {
-	c, err := d.hub.store.Conversation(d.ctx, convID)
+	c, err := d.hub.store.Conversation(d.hub.ctx, convID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
@@ -311,7 +311,7 @@ func (d *device) introduce(convID string) error {
 func (d *device) sendAfter(convID string) error {
 	for {
 		after, _ := d.known.get(convID)
-		evs, err := d.hub.store.EventsAfter(d.ctx, convID, after, pageSize)
+		evs, err := d.hub.store.EventsAfter(d.hub.ctx, convID, after, pageSize)
 		if err != nil {
 			return err
 		}
@@ -323,7 +323,7 @@ func (d *device) sendAfter(convID string) error {
 			if e.CustomerID != d.customerID {
 				return errors.New("delivery: conversation of another customer")
 			}
-			wire[i] = d.hub.encode(d.ctx, e)
+			wire[i] = d.hub.encode(d.hub.ctx, e)
 		}
 		out := frames{d: d}
 		if err := out.add(convID, wire); err != nil {
@@ -530,14 +530,11 @@ func (h *Hub) Handler() http.Handler {
 			d.session = se
 		}
 		// From here the device sends nothing more; watch answers its pings
-		// and ends d.ctx when it goes away (the hub then forgets it: see
-		// reap). Not a child of any context: that would cost each device a
-		// place in its parent.
-		var gone context.CancelFunc
-		d.ctx, gone = context.WithCancel(context.Background())
-		// What arrived with the resume is read at once. Counted here: the
-		// handler's goroutine may yet read the socket (closing it).
-		go watch(conn, sb.reader.Buffered() > 0, sb.raw, gone)
+		// and marks the device ended when it goes away (the hub then forgets
+		// it: see reap). What arrived with the resume is read at once;
+		// counted here, as the handler's goroutine may yet read the socket
+		// (closing it).
+		go watch(conn, sb.reader.Buffered() > 0, sb.raw, func() { d.ended.Store(true) })
 		if err := h.register(d); err != nil {
 			d.end(err)
 			return
@@ -561,7 +558,7 @@ func (h *Hub) Handler() http.Handler {
 // never leave the wait; a ping, a close, the connection's end or an error
 // hands the socket to the library, which answers or closes it. It keeps
 // raw, not the smallBuffers: those hold the HTTP server's buffers.
-func watch(conn *websocket.Conn, buffered bool, raw net.Conn, gone context.CancelFunc) {
+func watch(conn *websocket.Conn, buffered bool, raw net.Conn, gone func()) {
 	defer gone()
 	if !buffered {
 		awaitReadable(raw)
