@@ -40,8 +40,9 @@ func newRig(t *testing.T) *rig {
 }
 
 // newRigWith is newRig with the hub hearing the bus through feed, and
-// sweeping every sweep (0: the default).
-func newRigWith(t *testing.T, feed func(*bus.Bus) delivery.Feed, sweep time.Duration) *rig {
+// sweeping every sweep (0: the default); and reading the store through
+// wrap, if given.
+func newRigWith(t *testing.T, feed func(*bus.Bus) delivery.Feed, sweep time.Duration, wrap ...func(store.Conversations) store.Conversations) *rig {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -55,7 +56,11 @@ func newRigWith(t *testing.T, feed func(*bus.Bus) delivery.Feed, sweep time.Dura
 	announcer := ingest.NewAnnouncer(b, slog.New(slog.DiscardHandler))
 	t.Cleanup(announcer.Close)
 	st.OnCommit(announcer.Announce)
-	hub := delivery.NewHub(delivery.Config{Store: st, Keyring: kr, Feed: feed(b), SweepEvery: sweep, CustomerOf: func(r *http.Request) (string, bool) {
+	var reads store.Conversations = st
+	for _, w := range wrap {
+		reads = w(reads)
+	}
+	hub := delivery.NewHub(delivery.Config{Store: reads, Keyring: kr, Feed: feed(b), SweepEvery: sweep, CustomerOf: func(r *http.Request) (string, bool) {
 		id := r.Header.Get("X-Test-Customer")
 		return id, id != ""
 	}, SessionOf: func(r *http.Request) []byte {

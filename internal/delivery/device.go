@@ -51,6 +51,14 @@ type device struct {
 	// known is the last seq sent per conversation; only the goroutine
 	// draining the inbox touches it.
 	known seqs
+
+	// reads is the context of the device's store reads while it has
+	// something to send (readCtx), ended when the socket ends (watch) or the
+	// inbox empties. Only the goroutine draining the inbox touches reads;
+	// stop is under mu. An idle device keeps neither: a context kept for
+	// its life keeps the map of its children (see Hub.ctx).
+	reads context.Context
+	stop  context.CancelFunc
 }
 
 // seqs maps conversations to seqs. A customer has a handful of
@@ -133,6 +141,8 @@ func (d *device) drain() {
 		d.inbox = nil
 		if len(items) == 0 || d.gone {
 			d.running = false
+			d.stopReads()
+			d.reads = nil
 			d.mu.Unlock()
 			return
 		}
@@ -144,10 +154,44 @@ func (d *device) drain() {
 	}
 }
 
+// readCtx is the context of the device's store reads until its inbox
+// empties or its socket ends.
+func (d *device) readCtx() context.Context {
+	if d.reads == nil {
+		ctx, cancel := context.WithCancel(d.hub.ctx)
+		d.mu.Lock()
+		d.stop = cancel
+		d.mu.Unlock()
+		if d.ended.Load() { // watch may have looked for stop before it was set
+			cancel()
+		}
+		d.reads = ctx
+	}
+	return d.reads
+}
+
+// stopReads ends the store reads under way, if any. d.mu is held.
+func (d *device) stopReads() {
+	if d.stop != nil {
+		d.stop()
+		d.stop = nil
+	}
+}
+
+// socketEnded is what watch calls when the socket has ended: the hub forgets the
+// device at its next reap, and a store read under way stops.
+func (d *device) socketEnded() {
+	d.ended.Store(true)
+	d.mu.Lock()
+	d.stopReads()
+	d.mu.Unlock()
+}
+
 // end closes the socket for err, and sends nothing more.
 func (d *device) end(err error) {
 	d.mu.Lock()
 	d.gone, d.running, d.inbox = true, false, nil
+	d.stopReads()
 	d.mu.Unlock()
 	d.hub.unregister(d)
 	switch {
@@ -234,7 +278,7 @@ func (d *device) afterEvents(conv string, evs []store.Event, out *frames) error 
 		if err := out.flush(); err != nil {
 			return err
 		}
-		c, err := d.hub.store.Conversation(d.hub.ctx, conv)
+		c, err := d.hub.store.Conversation(d.readCtx(), conv)
 		if err != nil {
 			return nil // the next sweep or reconnect tells it
 		}
@@ -247,7 +291,7 @@ func (d *device) afterEvents(conv string, evs []store.Event, out *frames) error 
 // each of its customer's conversations after the device's cursor, or the
 // newest backlogOnFirstSight events of one it has never seen.
 func (d *device) catchUp(cursors map[string]int64) error {
-	convs, err := d.hub.store.Conversations(d.hub.ctx, d.customerID)
+	convs, err := d.hub.store.Conversations(d.readCtx(), d.customerID)
 	if err != nil {
 		return err
 	}
@@ -266,7 +310,7 @@ func (d *device) catchUp(cursors map[string]int64) error {
 
 // syncAll compares every conversation's head with what the device has.
 func (d *device) syncAll() error {
-	convs, err := d.hub.store.Conversations(d.hub.ctx, d.customerID)
+	convs, err := d.hub.store.Conversations(d.readCtx(), d.customerID)
 	if err != nil {
 		return err
 	}
@@ -288,7 +332,7 @@ func (d *device) syncAll() error {
 // introduce tells the device about a conversation it has not seen, such as
 // a link made on another device, then sends its events.
 func (d *device) introduce(convID string) error {
-	c, err := d.hub.store.Conversation(d.hub.ctx, convID)
+	c, err := d.hub.store.Conversation(d.readCtx(), convID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
@@ -311,7 +355,7 @@ func (d *device) introduce(convID string) error {
 func (d *device) sendAfter(convID string) error {
 	for {
 		after, _ := d.known.get(convID)
-		evs, err := d.hub.store.EventsAfter(d.hub.ctx, convID, after, pageSize)
+		evs, err := d.hub.store.EventsAfter(d.readCtx(), convID, after, pageSize)
 		if err != nil {
 			return err
 		}
@@ -323,7 +367,7 @@ func (d *device) sendAfter(convID string) error {
 			if e.CustomerID != d.customerID {
 				return errors.New("delivery: conversation of another customer")
 			}
-			wire[i] = d.hub.encode(d.hub.ctx, e)
+			wire[i] = d.hub.encode(d.readCtx(), e)
 		}
 		out := frames{d: d}
 		if err := out.add(convID, wire); err != nil {
@@ -534,7 +578,7 @@ func (h *Hub) Handler() http.Handler {
 		// it: see reap). What arrived with the resume is read at once;
 		// counted here, as the handler's goroutine may yet read the socket
 		// (closing it).
-		go watch(conn, sb.reader.Buffered() > 0, sb.raw, func() { d.ended.Store(true) })
+		go watch(conn, sb.reader.Buffered() > 0, sb.raw, d.socketEnded)
 		if err := h.register(d); err != nil {
 			d.end(err)
 			return

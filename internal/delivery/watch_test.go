@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,10 +15,14 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/openteller/openteller/internal/bus"
+	"github.com/openteller/openteller/internal/delivery"
+	"github.com/openteller/openteller/internal/store"
 )
 
 // waitDevices waits until the hub counts n devices.
@@ -242,4 +247,58 @@ func TestIdleSocketsKeepTheSmallestStack(t *testing.T) {
 	if per > 3 {
 		t.Fatalf("an idle device holds %.2f KiB of stack; want the smallest, 2 KiB (3 at most, for the runtime's caches)", per)
 	}
+}
+
+// reads names the store's interface so it can be embedded: embedded by its
+// own name, it would hide its method Conversations.
+type reads = store.Conversations
+
+// stallingStore holds every EventsAfter until its context ends, as a
+// stalled database would, once stall is set.
+type stallingStore struct {
+	reads
+	stall    atomic.Bool
+	stalled  chan struct{}
+	released chan error
+}
+
+func (s *stallingStore) EventsAfter(ctx context.Context, conv string, after int64, limit int) ([]store.Event, error) {
+	if !s.stall.Load() {
+		return s.reads.EventsAfter(ctx, conv, after, limit)
+	}
+	s.stalled <- struct{}{}
+	<-ctx.Done()
+	s.released <- ctx.Err()
+	return nil, ctx.Err()
+}
+
+// TestDeviceGoneStopsItsRead: a store read for a device whose socket ends
+// stops, rather than holding its goroutine (and, on PostgreSQL, a
+// connection) until the database answers; and the hub forgets the device.
+func TestDeviceGoneStopsItsRead(t *testing.T) {
+	st := &stallingStore{stalled: make(chan struct{}, 1), released: make(chan error, 1)}
+	r := newRigWith(t, func(b *bus.Bus) delivery.Feed { return b }, 0, func(c store.Conversations) store.Conversations {
+		st.reads = c
+		return st
+	})
+	id, link, conv := r.customer(t, 1)
+	r.post(t, link, "evt_1", "evt_2")
+	st.stall.Store(true)
+	d := r.dial(t, id, map[string]int64{conv: 1}) // behind: its catch-up reads the store
+	select {
+	case <-st.stalled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the catch-up did not read the store")
+	}
+	waitDevices(t, r, 1)
+	d.CloseNow()
+	select {
+	case err := <-st.released:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the read ended with %v, want canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the read of a device whose socket ended is still waiting")
+	}
+	waitDevices(t, r, 0)
 }
