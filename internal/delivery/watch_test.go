@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -254,27 +255,40 @@ func TestIdleSocketsKeepTheSmallestStack(t *testing.T) {
 type reads = store.Conversations
 
 // stallingStore holds every EventsAfter until its context ends, as a
-// stalled database would, once stall is set.
+// stalled database would, once stall is set; before, it keeps the
+// contexts it was given.
 type stallingStore struct {
 	reads
 	stall    atomic.Bool
 	stalled  chan struct{}
 	released chan error
+	mu       sync.Mutex
+	seen     []context.Context
 }
 
 func (s *stallingStore) EventsAfter(ctx context.Context, conv string, after int64, limit int) ([]store.Event, error) {
 	if !s.stall.Load() {
+		s.mu.Lock()
+		s.seen = append(s.seen, ctx)
+		s.mu.Unlock()
 		return s.reads.EventsAfter(ctx, conv, after, limit)
 	}
-	s.stalled <- struct{}{}
+	select {
+	case s.stalled <- struct{}{}:
+	default:
+	}
 	<-ctx.Done()
-	s.released <- ctx.Err()
+	select {
+	case s.released <- ctx.Err():
+	default:
+	}
 	return nil, ctx.Err()
 }
 
 // TestDeviceGoneStopsItsRead: a store read for a device whose socket ends
 // stops, rather than holding its goroutine (and, on PostgreSQL, a
 // connection) until the database answers; and the hub forgets the device.
+// A device that has caught up keeps no context for its reads.
 func TestDeviceGoneStopsItsRead(t *testing.T) {
 	st := &stallingStore{stalled: make(chan struct{}, 1), released: make(chan error, 1)}
 	r := newRigWith(t, func(b *bus.Bus) delivery.Feed { return b }, 0, func(c store.Conversations) store.Conversations {
@@ -283,6 +297,24 @@ func TestDeviceGoneStopsItsRead(t *testing.T) {
 	})
 	id, link, conv := r.customer(t, 1)
 	r.post(t, link, "evt_1", "evt_2")
+	caughtUp := r.dial(t, id, map[string]int64{conv: 1})
+	if f := readEvents(t, caughtUp, 1)[0]; f.Event.Seq != 2 {
+		t.Fatalf("caught up with %+v, want seq 2", f)
+	}
+	st.mu.Lock()
+	seen := st.seen
+	st.mu.Unlock()
+	if len(seen) == 0 {
+		t.Fatal("the catch-up did not read the store")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if seen[0].Err() != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a device that caught up still holds a context for its reads")
+		}
+	}
 	st.stall.Store(true)
 	d := r.dial(t, id, map[string]int64{conv: 1}) // behind: its catch-up reads the store
 	select {
@@ -290,7 +322,7 @@ func TestDeviceGoneStopsItsRead(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the catch-up did not read the store")
 	}
-	waitDevices(t, r, 1)
+	waitDevices(t, r, 2)
 	d.CloseNow()
 	select {
 	case err := <-st.released:
@@ -300,5 +332,5 @@ func TestDeviceGoneStopsItsRead(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the read of a device whose socket ended is still waiting")
 	}
-	waitDevices(t, r, 0)
+	waitDevices(t, r, 1)
 }
