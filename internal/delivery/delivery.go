@@ -92,10 +92,10 @@ type Hub struct {
 	sweepEvery time.Duration
 
 	// ctx is the hub's life: the sweeper runs, and devices read the
-	// store, until it ends. A device's reads have a context of their own
-	// only while it sends (device.readCtx): one kept for the socket's life
-	// kept, after the first query, the map that had held its children,
-	// 300 bytes of every idle device.
+	// store, until it ends. A device's reads have a child of it only while
+	// the device sends (device.readCtx): a context kept for the socket's
+	// life would keep, after its first query, the map that had held its
+	// children, 300 bytes of every idle device.
 	ctx      context.Context
 	cancel   context.CancelFunc
 	sweepNow chan struct{}

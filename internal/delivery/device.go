@@ -178,8 +178,8 @@ func (d *device) stopReads() {
 	}
 }
 
-// socketEnded is what watch calls when the socket has ended: the hub forgets the
-// device at its next reap, and a store read under way stops.
+// socketEnded is what watch calls when the socket has ended: the hub
+// forgets the device at its next reap, and a store read under way stops.
 func (d *device) socketEnded() {
 	d.ended.Store(true)
 	d.mu.Lock()
