@@ -10,7 +10,6 @@ import (
 	"maps"
 	"net/url"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -34,14 +33,14 @@ type Parsed struct {
 }
 
 var (
-	eventIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:\-]{1,128}$`)
-	linkIDPattern  = regexp.MustCompile(`^lnk_[a-z2-7]{26}$`)
-	refPattern     = regexp.MustCompile(`^[A-Za-z0-9._:\-]{1,128}$`)
-	mccPattern     = regexp.MustCompile(`^[0-9]{4}$`)
-	last4Pattern   = regexp.MustCompile(`^[0-9]{4}$`)
-	maskPattern    = regexp.MustCompile(`^[0-9]{2,4}$`)
-	countryPattern = regexp.MustCompile(`^[A-Z]{2}$`)
-	actionPattern  = regexp.MustCompile(`^[a-z0-9_\-]{1,32}$`)
+	eventIDPattern = newShape("", "A-Za-z0-9._:-", 1, 128)
+	linkIDPattern  = newShape("lnk_", "a-z2-7", 26, 26)
+	refPattern     = newShape("", "A-Za-z0-9._:-", 1, 128)
+	mccPattern     = newShape("", "0-9", 4, 4)
+	last4Pattern   = newShape("", "0-9", 4, 4)
+	maskPattern    = newShape("", "0-9", 2, 4)
+	countryPattern = newShape("", "A-Z", 2, 2)
+	actionPattern  = newShape("", "a-z0-9_-", 1, 32)
 )
 
 // Clock skew allowed for occurred_at in the future.

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -12,7 +11,7 @@ import (
 // Checks of the payment events a bank posts (parse.go calls them); the
 // customer's side of payments is in payments.go.
 
-var reasonCodePattern = regexp.MustCompile(`^[A-Z0-9]{4}$`)
+var reasonCodePattern = newShape("", "A-Z0-9", 4, 4)
 
 // maxPaymentLifetime bounds a request's expiry: a request to pay that
 // stays open for more than a year is a standing order, which this is not.

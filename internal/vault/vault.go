@@ -454,8 +454,13 @@ func wrapAD(w WrappedKey) []byte {
 // endian), 12 bytes nonce, ciphertext and tag.
 const formatV1 = 1
 
+// sealAD is "openteller/record/v1\x00<customer>\x00<record>\x00<version>",
+// built by appends: fmt took a third of Seal's time on ingest's hot path.
 func sealAD(customerID, recordID string, keyVersion int) []byte {
-	return fmt.Appendf(nil, "openteller/record/v1\x00%s\x00%s\x00%d", customerID, recordID, keyVersion)
+	const head = "openteller/record/v1\x00"
+	ad := make([]byte, 0, len(head)+len(customerID)+len(recordID)+2+20)
+	ad = append(append(append(append(ad, head...), customerID...), 0), recordID...)
+	return strconv.AppendInt(append(ad, 0), int64(keyVersion), 10)
 }
 
 // Seal encrypts plaintext for the customer, bound to recordID. It creates

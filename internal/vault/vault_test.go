@@ -353,3 +353,21 @@ func TestWarmReadsColdKeysOnce(t *testing.T) {
 		t.Fatalf("warming keys in memory: %v, %d reads; want none added (2 in all, with the new key's)", err, ks.reads)
 	}
 }
+
+// TestSealADLayout pins the bytes a sealed record is bound to: every
+// record already stored opens only with exactly these.
+func TestSealADLayout(t *testing.T) {
+	for _, c := range []struct {
+		customer, record string
+		version          int
+		want             string
+	}{
+		{"cus_1/inst_2", "evt_3", 7, "openteller/record/v1\x00cus_1/inst_2\x00evt_3\x007"},
+		{"", "", 0, "openteller/record/v1\x00\x00\x000"},
+		{"ü/x", "a\x00b", 2147483647, "openteller/record/v1\x00ü/x\x00a\x00b\x002147483647"},
+	} {
+		if got := string(sealAD(c.customer, c.record, c.version)); got != c.want {
+			t.Errorf("sealAD(%q, %q, %d) = %q, want %q", c.customer, c.record, c.version, got, c.want)
+		}
+	}
+}
