@@ -49,7 +49,7 @@ func TestNodeEnv(t *testing.T) {
 func TestCounters(t *testing.T) {
 	read := func(text string) map[string]float64 {
 		t.Helper()
-		m, err := parseSeries(bufio.NewScanner(strings.NewReader(text)), seriesAcquires, seriesWaits, seriesWaited, seriesGCs)
+		m, err := parseSeries(bufio.NewScanner(strings.NewReader(text)), allSeries...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,18 +66,28 @@ openteller_db_acquire_waits_total 100
 openteller_db_acquires_total 1000
 openteller_db_connections{state="idle"} 7
 openteller_db_acquires_total_other 5
+openteller_store_writer_groups_total 10
+openteller_store_writer_writes_total 25
+openteller_store_writer_busy_seconds_total 1.25
+openteller_store_writer_commit_seconds_total 0.5
 `)
 	after := read(`go_gc_duration_seconds_count 52
 openteller_db_acquire_wait_seconds_total 3.5 1733400000000
 openteller_db_acquire_waits_total 600
 openteller_db_acquires_total 6000
+openteller_store_writer_groups_total 410
+openteller_store_writer_writes_total 1225
+openteller_store_writer_busy_seconds_total 4.25
+openteller_store_writer_commit_seconds_total 1.25
 `)
-	want := Counters{DBAcquires: 5000, DBAcquireWaits: 500, DBAcquireWaitMsMean: 4, GCCycles: 12}
-	if got := countersBetween(before, after); got != want {
+	// Over 2 s on two nodes: 3 s busy in 4 node-seconds.
+	want := Counters{DBAcquires: 5000, DBAcquireWaits: 500, DBAcquireWaitMsMean: 4, GCCycles: 12,
+		WriterGroups: 400, WriterWritesPerGroup: 3, WriterBusyShare: 0.75, WriterCommitShare: 0.1875}
+	if got := countersBetween(before, after, 2*time.Second, 2); got != want {
 		t.Errorf("counters %+v, want %+v", got, want)
 	}
 	// A node on SQLite has no pool: only the collections.
-	if got := countersBetween(read("go_gc_duration_seconds_count 3\n"), read("go_gc_duration_seconds_count 5\n")); got != (Counters{GCCycles: 2}) {
+	if got := countersBetween(read("go_gc_duration_seconds_count 3\n"), read("go_gc_duration_seconds_count 5\n"), time.Second, 1); got != (Counters{GCCycles: 2}) {
 		t.Errorf("SQLite counters %+v", got)
 	}
 	if _, err := parseSeries(bufio.NewScanner(strings.NewReader("openteller_db_acquires_total many\n")), seriesAcquires); err == nil {

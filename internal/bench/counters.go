@@ -18,12 +18,19 @@ import (
 // /metrics read just before it and after it has drained, summed over the
 // nodes: requests for a pooled database connection, how many found none
 // idle and how long those waited on average (PostgreSQL; 0 on SQLite,
-// which has no pool), and how often the garbage collector ran.
+// which has no pool), how often the garbage collector ran, and how the
+// store's group-commit writer fared: its groups, their writes, and the
+// share of the phase it was busy and committing (a node's average). A
+// busy share near 1 says the writer was what held the phase back.
 type Counters struct {
-	DBAcquires          float64 `json:"db_acquires"`
-	DBAcquireWaits      float64 `json:"db_acquire_waits"`
-	DBAcquireWaitMsMean float64 `json:"db_acquire_wait_ms_mean"`
-	GCCycles            float64 `json:"gc_cycles"`
+	DBAcquires           float64 `json:"db_acquires"`
+	DBAcquireWaits       float64 `json:"db_acquire_waits"`
+	DBAcquireWaitMsMean  float64 `json:"db_acquire_wait_ms_mean"`
+	GCCycles             float64 `json:"gc_cycles"`
+	WriterGroups         float64 `json:"writer_groups"`
+	WriterWritesPerGroup float64 `json:"writer_writes_per_group"`
+	WriterBusyShare      float64 `json:"writer_busy_share"`
+	WriterCommitShare    float64 `json:"writer_commit_share"`
 }
 
 // The series Counters is made of.
@@ -32,11 +39,18 @@ const (
 	seriesWaits    = "openteller_db_acquire_waits_total"
 	seriesWaited   = "openteller_db_acquire_wait_seconds_total"
 	seriesGCs      = "go_gc_duration_seconds_count"
+	seriesGroups   = "openteller_store_writer_groups_total"
+	seriesWrites   = "openteller_store_writer_writes_total"
+	seriesBusy     = "openteller_store_writer_busy_seconds_total"
+	seriesCommit   = "openteller_store_writer_commit_seconds_total"
 )
+
+var allSeries = []string{seriesAcquires, seriesWaits, seriesWaited, seriesGCs, seriesGroups, seriesWrites, seriesBusy, seriesCommit}
 
 // String is Counters as the log says it.
 func (c Counters) String() string {
-	s := fmt.Sprintf("garbage collections: %.0f", c.GCCycles)
+	s := fmt.Sprintf("garbage collections: %.0f; the store's writer: %.0f groups of %.1f writes, busy %.0f%% of the time, committing %.0f%%",
+		c.GCCycles, c.WriterGroups, c.WriterWritesPerGroup, 100*c.WriterBusyShare, 100*c.WriterCommitShare)
 	if c.DBAcquires > 0 {
 		s = fmt.Sprintf("database connections: %.0f requests, %.0f waited for one (%.1f ms each); %s",
 			c.DBAcquires, c.DBAcquireWaits, c.DBAcquireWaitMsMean, s)
@@ -51,12 +65,19 @@ func logCounters(w io.Writer, c *Counters) {
 	}
 }
 
-// countersBetween is what the nodes counted from before to after.
-func countersBetween(before, after map[string]float64) Counters {
+// countersBetween is what nodes nodes counted from before to after, over
+// elapsed.
+func countersBetween(before, after map[string]float64, elapsed time.Duration, nodes int) Counters {
 	d := func(name string) float64 { return after[name] - before[name] }
-	c := Counters{DBAcquires: d(seriesAcquires), DBAcquireWaits: d(seriesWaits), GCCycles: d(seriesGCs)}
+	c := Counters{DBAcquires: d(seriesAcquires), DBAcquireWaits: d(seriesWaits), GCCycles: d(seriesGCs), WriterGroups: d(seriesGroups)}
 	if c.DBAcquireWaits > 0 {
 		c.DBAcquireWaitMsMean = d(seriesWaited) * 1000 / c.DBAcquireWaits
+	}
+	if c.WriterGroups > 0 {
+		c.WriterWritesPerGroup = d(seriesWrites) / c.WriterGroups
+	}
+	if span := elapsed.Seconds() * float64(nodes); span > 0 {
+		c.WriterBusyShare, c.WriterCommitShare = d(seriesBusy)/span, d(seriesCommit)/span
 	}
 	return c
 }
@@ -66,7 +87,7 @@ func countersBetween(before, after map[string]float64) Counters {
 // on every node, the pool's on PostgreSQL) is an error: a misread must not
 // pass for a count of zero.
 func (e *env) counters(ctx context.Context) (map[string]float64, error) {
-	must := []string{seriesGCs}
+	must := []string{seriesGCs, seriesGroups, seriesWrites, seriesBusy, seriesCommit}
 	if e.postgres {
 		must = append(must, seriesAcquires, seriesWaits, seriesWaited)
 	}
@@ -108,6 +129,7 @@ func (e *env) phaseCounters(ctx context.Context, phase func() error) (*Counters,
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	if err := phase(); err != nil {
 		return nil, err
 	}
@@ -115,7 +137,7 @@ func (e *env) phaseCounters(ctx context.Context, phase func() error) (*Counters,
 	if err != nil {
 		return nil, err
 	}
-	c := countersBetween(before, after)
+	c := countersBetween(before, after, time.Since(start), len(e.nodes))
 	return &c, nil
 }
 
@@ -135,7 +157,7 @@ func scrape(ctx context.Context, url string) (map[string]float64, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("bench: node metrics: %s", resp.Status)
 	}
-	return parseSeries(bufio.NewScanner(resp.Body), seriesAcquires, seriesWaits, seriesWaited, seriesGCs)
+	return parseSeries(bufio.NewScanner(resp.Body), allSeries...)
 }
 
 // parseSeries reads the values of the unlabelled series named from

@@ -221,3 +221,45 @@ func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(dbWaited, prometheus.CounterValue, p.Waited.Seconds())
 	ch <- prometheus.MustNewConstMetric(dbCanceled, prometheus.CounterValue, float64(p.Canceled))
 }
+
+// Writer is what a store's group-commit writer says of itself at a
+// scrape (store.WriterStat): every write to SQLite, and every append of
+// events to PostgreSQL, waits its turn there.
+type Writer struct {
+	Groups, Writes int64
+	Busy, Commit   time.Duration
+}
+
+// WatchWriter makes the openteller_store_writer_ families read stat at each
+// scrape. Call it once.
+func (m *Metrics) WatchWriter(stat func() Writer) {
+	m.registry.MustRegister(writerCollector(stat))
+}
+
+var (
+	writerGroups = prometheus.NewDesc("openteller_store_writer_groups_total",
+		"Transactions the store's writer committed or tried, each the group of writes that waited for it.", nil, nil)
+	writerWrites = prometheus.NewDesc("openteller_store_writer_writes_total",
+		"Writes in those groups (a bank's batch is one).", nil, nil)
+	writerBusy = prometheus.NewDesc("openteller_store_writer_busy_seconds_total",
+		"Time the writer spent on its groups, from taking each to answering its writers. Growing by nearly a second a second, the writer is what holds writes back.", nil, nil)
+	writerCommit = prometheus.NewDesc("openteller_store_writer_commit_seconds_total",
+		"Of that, time committing: SQLite's COMMIT (the log written and flushed to disk); PostgreSQL's round trip that carries a group's writes and its COMMIT.", nil, nil)
+)
+
+// writerCollector reads the writer once a scrape.
+type writerCollector func() Writer
+
+func (c writerCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{writerGroups, writerWrites, writerBusy, writerCommit} {
+		ch <- d
+	}
+}
+
+func (c writerCollector) Collect(ch chan<- prometheus.Metric) {
+	w := c()
+	ch <- prometheus.MustNewConstMetric(writerGroups, prometheus.CounterValue, float64(w.Groups))
+	ch <- prometheus.MustNewConstMetric(writerWrites, prometheus.CounterValue, float64(w.Writes))
+	ch <- prometheus.MustNewConstMetric(writerBusy, prometheus.CounterValue, w.Busy.Seconds())
+	ch <- prometheus.MustNewConstMetric(writerCommit, prometheus.CounterValue, w.Commit.Seconds())
+}

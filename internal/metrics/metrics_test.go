@@ -100,6 +100,31 @@ func TestDatabasePool(t *testing.T) {
 	}
 }
 
+// TestWriter: what the store's writer counted, read afresh at each scrape.
+func TestWriter(t *testing.T) {
+	m := New()
+	w := Writer{Groups: 40, Writes: 130, Busy: 2500 * time.Millisecond, Commit: 750 * time.Millisecond}
+	m.WatchWriter(func() Writer { return w })
+	out := scrape(t, m)
+	for _, want := range []string{
+		`openteller_store_writer_groups_total 40`,
+		`openteller_store_writer_writes_total 130`,
+		`openteller_store_writer_busy_seconds_total 2.5`,
+		`openteller_store_writer_commit_seconds_total 0.75`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+	w.Groups, w.Busy = 41, 3*time.Second
+	out = scrape(t, m)
+	for _, want := range []string{`openteller_store_writer_groups_total 41`, `openteller_store_writer_busy_seconds_total 3`} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("the next scrape lacks %s", want)
+		}
+	}
+}
+
 func TestStatusClass(t *testing.T) {
 	for status, want := range map[int]string{101: "1xx", 200: "2xx", 304: "3xx", 404: "4xx", 503: "5xx", 0: "other", 600: "other"} {
 		if got := StatusClass(status); got != want {

@@ -169,6 +169,10 @@ func TestMetricsCarryNoContent(t *testing.T) {
 		fmt.Sprintf(`openteller_http_requests_total{code="%dxx",route="GET /{version}/{page_id}/thread_owner"} 1`, graphStatus/100),
 		`openteller_webhook_deliveries_total{outcome="delivered"} 2`,
 		`openteller_sockets_open 1`,
+		`openteller_store_writer_groups_total `, // counted in storetest
+		`openteller_store_writer_writes_total `,
+		`openteller_store_writer_busy_seconds_total `,
+		`openteller_store_writer_commit_seconds_total `,
 		`process_resident_memory_bytes `,
 		`go_goroutines `,
 		`go_gc_gogc_percent `, // the Go collector's; the README points operators at it

@@ -230,6 +230,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	}
 	s.Hub = delivery.NewHub(delivery.Config{Store: st, Keyring: keyring, Feed: s.Bus, Logger: log, CustomerOf: customerOf, SessionOf: sessionOf})
 	s.Metrics.CountSockets(s.Hub.Devices)
+	if w, ok := st.(interface{ WriterStat() store.WriterStat }); ok {
+		s.Metrics.WatchWriter(func() metrics.Writer {
+			w := w.WriterStat()
+			return metrics.Writer{Groups: w.Groups, Writes: w.Writes, Busy: w.Busy, Commit: w.Commit}
+		})
+	}
 	if pg, ok := st.(*postgres.Store); ok {
 		s.Metrics.WatchDatabasePool(func() metrics.DatabasePool {
 			p := pg.PoolStat()

@@ -55,6 +55,10 @@ type appender struct {
 	closed   chan struct{}
 	once     sync.Once // closes closed: Close may be called twice
 	done     chan struct{}
+	stats    store.WriterStats
+	// committing adds up the current group's commit round trips; only the
+	// writer goroutine touches it.
+	committing time.Duration
 }
 
 func newAppender(pool *pgxpool.Pool, now func() time.Time, announce func([]store.Event)) *appender {
@@ -122,6 +126,9 @@ func (a *appender) run() {
 // the group as a whole fails, each request is tried alone, so that one
 // request's trouble never fails the others.
 func (a *appender) commit(group []*appendReq) {
+	took := time.Now()
+	a.committing = 0
+	defer func() { a.stats.Group(len(group), time.Since(took), a.committing) }()
 	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
 	defer cancel()
 	var evs []store.NewEvent
@@ -183,7 +190,9 @@ func (a *appender) appendOnce(ctx context.Context, evs []store.NewEvent) ([]stor
 	tx := &pipelineTx{conn: conn.Conn()}
 	res, err := store.Append(ctx, tx, evs, a.now())
 	if err == nil {
+		committing := time.Now()
 		err = tx.commit(ctx)
+		a.committing += time.Since(committing)
 	}
 	if err != nil {
 		if tx.begun {

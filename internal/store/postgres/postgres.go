@@ -110,6 +110,11 @@ func Connect(ctx context.Context, url string) (*pgx.Conn, error) {
 	return conn, nil
 }
 
+// WriterStat reads what the group-commit writer of events counted of
+// itself: its groups, their appends, and its busy time. (Other writes go
+// straight to the pool.)
+func (s *Store) WriterStat() store.WriterStat { return s.appender.stats.Stat() }
+
 // PoolStat is what the node's pool of connections says of itself now.
 func (s *Store) PoolStat() *pgxpool.Stat { return s.pool.Stat() }
 

@@ -65,6 +65,8 @@ type Store struct {
 	// cache is the writer's memory of links and conversations between
 	// appends; only the writer goroutine touches it (see appendCache).
 	cache appendCache
+	// stats counts the writer's groups and its busy time, for the operator.
+	stats store.WriterStats
 }
 
 var _ store.Store = (*Store)(nil)

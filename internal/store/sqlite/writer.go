@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/openteller/openteller/internal/store"
 )
@@ -150,6 +151,7 @@ func (s *Store) writer() {
 		case <-s.closed:
 			return
 		}
+		took := time.Now()
 		batch = append(batch[:0], first)
 	drain:
 		for len(batch) < maxGroup {
@@ -161,6 +163,7 @@ func (s *Store) writer() {
 			}
 		}
 		errs = errs[:0]
+		var commit time.Duration
 		_, err := s.stmts.begin.ExecContext(ctx)
 		if err == nil {
 			s.checkEpoch(ctx) // another process may have written
@@ -172,7 +175,10 @@ func (s *Store) writer() {
 				s.checkEpoch(ctx)
 				errs = append(errs, werr)
 			}
-			if _, err = s.stmts.commit.ExecContext(ctx); err != nil {
+			committing := time.Now()
+			_, err = s.stmts.commit.ExecContext(ctx)
+			commit = time.Since(committing)
+			if err != nil {
 				s.stmts.rollback.ExecContext(ctx)
 			}
 		}
@@ -194,8 +200,13 @@ func (s *Store) writer() {
 				w.err <- errs[i]
 			}
 		}
+		s.stats.Group(len(batch), time.Since(took), commit)
 	}
 }
+
+// WriterStat reads what the writer counted of itself: its groups, their
+// writes, and its busy time.
+func (s *Store) WriterStat() store.WriterStat { return s.stats.Stat() }
 
 func (s *Store) runSavepoint(ctx context.Context, w *write) error {
 	if _, err := s.stmts.savepoint.ExecContext(ctx); err != nil {

@@ -53,6 +53,7 @@ func Run(t *testing.T, open Open) {
 		{"LinksAndConversations", testLinksAndConversations},
 		{"ConversationHeads", testConversationHeads},
 		{"AppendSequence", testAppendSequence},
+		{"WriterStat", testWriterStat},
 		{"AppendIdempotency", testAppendIdempotency},
 		{"AppendConsent", testAppendConsent},
 		{"AppendPendingReplaced", testAppendPendingReplaced},
@@ -477,6 +478,32 @@ func testAppendSequence(t *testing.T, s store.Store) {
 	}
 	if page, _ = s.EventsBefore(ctx, "cnv_1", 1, 10); len(page) != 0 {
 		t.Fatalf("events before 1 = %+v", page)
+	}
+}
+
+// testWriterStat: the group-commit writer counts, for the operator, each
+// group it committed, the writes in it, and the time it was busy with them,
+// committing included.
+func testWriterStat(t *testing.T, s store.Store) {
+	w, ok := s.(interface{ WriterStat() store.WriterStat })
+	if !ok {
+		t.Fatalf("%T does not say how busy its writer is (WriterStat)", s)
+	}
+	ctx := context.Background()
+	f := setup(t, s)
+	before := w.WriterStat()
+	for i := range 3 {
+		_, err := s.AppendEvents(ctx, []store.NewEvent{event(f, fmt.Sprintf("w%d", i), "message", "", "hi")})
+		must(t, err)
+	}
+	after := w.WriterStat()
+	// One after another, each append is a group of its own.
+	if groups, writes := after.Groups-before.Groups, after.Writes-before.Writes; groups != 3 || writes != 3 {
+		t.Errorf("three appends in turn counted as %d groups of %d writes, want 3 of 3", groups, writes)
+	}
+	busy, commit := after.Busy-before.Busy, after.Commit-before.Commit
+	if commit <= 0 || busy < commit {
+		t.Errorf("busy %v, of which committing %v: want both counted, committing within busy", busy, commit)
 	}
 }
 
