@@ -238,7 +238,7 @@ func (m *Metrics) WatchWriter(stat func() Writer) {
 
 var (
 	writerGroups = prometheus.NewDesc("openteller_store_writer_groups_total",
-		"Transactions the store's writer committed or tried, each the group of writes that waited for it.", nil, nil)
+		"Groups of writes the store's writer took, each applied in one transaction (on PostgreSQL, a group that fails is tried again write by write, each a group of its own).", nil, nil)
 	writerWrites = prometheus.NewDesc("openteller_store_writer_writes_total",
 		"Writes in those groups (a bank's batch is one).", nil, nil)
 	writerBusy = prometheus.NewDesc("openteller_store_writer_busy_seconds_total",

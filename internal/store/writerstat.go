@@ -6,8 +6,9 @@ import (
 )
 
 // WriterStats is what a store's group-commit writer counts of itself, for
-// the operator: how many groups it committed, how many writes they held,
-// and how long it was busy with them, its commits included. Busy time
+// the operator: how many groups of writes it committed or tried, how many
+// writes they held, and how long it was busy with them, its commits
+// included. A group is counted before its writers are answered. Busy time
 // growing by nearly a second each second says the writer is what holds
 // the node back: every write waits its turn there (BENCHMARKS.md,
 // 2026-12-05, eighth session). Its methods are safe for concurrent use.
@@ -33,8 +34,11 @@ func (w *WriterStats) Group(writes int, busy, commit time.Duration) {
 	w.commit.Add(int64(commit))
 }
 
-// Stat reads the counts so far.
+// Stat reads the counts so far, in the reverse of the order Group adds
+// them: a reading taken during a Group never shows more time committing
+// than busy.
 func (w *WriterStats) Stat() WriterStat {
-	return WriterStat{Groups: w.groups.Load(), Writes: w.writes.Load(),
-		Busy: time.Duration(w.busy.Load()), Commit: time.Duration(w.commit.Load())}
+	commit, busy := w.commit.Load(), w.busy.Load()
+	writes := w.writes.Load()
+	return WriterStat{Groups: w.groups.Load(), Writes: writes, Busy: time.Duration(busy), Commit: time.Duration(commit)}
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -368,6 +370,15 @@ func TestSealADLayout(t *testing.T) {
 	} {
 		if got := string(sealAD(c.customer, c.record, c.version)); got != c.want {
 			t.Errorf("sealAD(%q, %q, %d) = %q, want %q", c.customer, c.record, c.version, got, c.want)
+		}
+	}
+	// The same as the format the first records were sealed with, for any
+	// version and any bytes.
+	for _, v := range []int{1, -1, math.MaxInt64, math.MinInt64} {
+		for _, id := range []string{"cus_1/ins_1", "\xff\xfe", "%d%s"} {
+			if got, want := sealAD(id, id, v), fmt.Appendf(nil, "openteller/record/v1\x00%s\x00%s\x00%d", id, id, v); !bytes.Equal(got, want) {
+				t.Errorf("sealAD(%q, %q, %d) = %q, want %q", id, id, v, got, want)
+			}
 		}
 	}
 }

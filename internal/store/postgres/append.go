@@ -56,8 +56,9 @@ type appender struct {
 	once     sync.Once // closes closed: Close may be called twice
 	done     chan struct{}
 	stats    store.WriterStats
-	// committing adds up the current group's commit round trips; only the
-	// writer goroutine touches it.
+	// committing adds up the current group's commit round trips (more
+	// than one when it is tried again); only the writer goroutine touches
+	// it.
 	committing time.Duration
 }
 
@@ -126,9 +127,6 @@ func (a *appender) run() {
 // the group as a whole fails, each request is tried alone, so that one
 // request's trouble never fails the others.
 func (a *appender) commit(group []*appendReq) {
-	took := time.Now()
-	a.committing = 0
-	defer func() { a.stats.Group(len(group), time.Since(took), a.committing) }()
 	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
 	defer cancel()
 	var evs []store.NewEvent
@@ -139,10 +137,10 @@ func (a *appender) commit(group []*appendReq) {
 			evs = append(evs, r.evs...)
 		}
 	}
-	res, err := a.appendRetrying(ctx, evs)
+	res, err := a.counted(ctx, len(group), evs)
 	if err != nil && len(group) > 1 {
 		for _, r := range group {
-			r.res, r.err = a.appendRetrying(ctx, r.evs)
+			r.res, r.err = a.counted(ctx, 1, r.evs)
 			close(r.done)
 		}
 		return
@@ -155,6 +153,16 @@ func (a *appender) commit(group []*appendReq) {
 		}
 		close(r.done)
 	}
+}
+
+// counted is appendRetrying, counted in stats as a group of writes
+// requests before anyone is answered.
+func (a *appender) counted(ctx context.Context, writes int, evs []store.NewEvent) ([]store.AppendResult, error) {
+	took := time.Now()
+	a.committing = 0
+	res, err := a.appendRetrying(ctx, evs)
+	a.stats.Group(writes, time.Since(took), a.committing)
+	return res, err
 }
 
 // appendRetrying runs one transaction, again after a deadlock, a

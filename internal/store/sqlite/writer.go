@@ -193,6 +193,9 @@ func (s *Store) writer() {
 			}
 			s.Announce(stored)
 		}
+		// Counted before anyone is answered: a caller that reads the stats
+		// after its write finds it counted.
+		s.stats.Group(len(batch), time.Since(took), commit)
 		for i, w := range batch {
 			if err != nil {
 				w.err <- fmt.Errorf("sqlite: commit: %w", err)
@@ -200,7 +203,6 @@ func (s *Store) writer() {
 				w.err <- errs[i]
 			}
 		}
-		s.stats.Group(len(batch), time.Since(took), commit)
 	}
 }
 
