@@ -65,8 +65,8 @@ func logCounters(w io.Writer, c *Counters) {
 	}
 }
 
-// countersBetween is what nodes nodes counted from before to after, over
-// elapsed.
+// countersBetween is what the nodes, nodes of them, counted from before
+// to after, elapsed apart.
 func countersBetween(before, after map[string]float64, elapsed time.Duration, nodes int) Counters {
 	d := func(name string) float64 { return after[name] - before[name] }
 	c := Counters{DBAcquires: d(seriesAcquires), DBAcquireWaits: d(seriesWaits), GCCycles: d(seriesGCs), WriterGroups: d(seriesGroups)}
