@@ -58,8 +58,13 @@ type Store struct {
 	// older frames still hold the pages as they were, until it has done so
 	// after the latest.
 	shred atomic.Int64
-	now   func() time.Time
-	stmts stmts // prepared on conn; the hot path of the writer
+	// walLong is set by the checkpointer when the WAL holds more than
+	// maxWAL frames, for the writer to checkpoint between two groups.
+	walLong atomic.Bool
+	// maxWAL is maxWALFrames; tests lower it.
+	maxWAL atomic.Int64
+	now    func() time.Time
+	stmts  stmts // prepared on conn; the hot path of the writer
 	// prepared keeps the shared scripts' reads prepared on the read pool.
 	prepared *preparedReads
 	// cache is the writer's memory of links and conversations between
@@ -100,6 +105,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		closed: make(chan struct{}),
 		now:    time.Now,
 	}
+	s.maxWAL.Store(maxWALFrames)
 	s.DB = sqlstore.New(engine{s})
 	if err := s.migrate(ctx); err == nil {
 		err = s.prepare(ctx)
@@ -121,7 +127,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s.prepared = &preparedReads{db: r}
 	// The writer never checkpoints inside a commit (that stalled whichever
 	// group crossed the threshold); a background connection does, PASSIVE,
-	// which never blocks the writer.
+	// which never blocks the writer, and the writer finishes the job
+	// between two groups when the WAL grows long (checkpointer).
 	_, err = conn.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0")
 	if err == nil {
 		// The writer's page cache holds a whole group's dirty pages: at
@@ -148,7 +155,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 const writerCacheKiB = 32 << 10
 
 // checkpointEvery is how often the WAL is copied back into the database;
-// past maxWALFrames (64 MiB of 4 KiB pages) the checkpointer insists.
+// past maxWALFrames (64 MiB of 4 KiB pages) the writer checkpoints too.
 const (
 	checkpointEvery = 500 * time.Millisecond
 	maxWALFrames    = 16384
@@ -180,10 +187,19 @@ func (s *Store) checkpointer(db *sql.DB) {
 				if db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done) == nil && busy == 0 {
 					shredded = gen
 				}
-			case logFrames > maxWALFrames:
-				// Readers kept the WAL from restarting; make it, briefly
-				// holding the writer, so the file cannot grow without bound.
-				db.ExecContext(ctx, "PRAGMA wal_checkpoint(RESTART)")
+			case int64(logFrames) > s.maxWAL.Load() && done == logFrames:
+				// The WAL starts again from its beginning only when a
+				// write finds every frame copied back, which a steady
+				// stream of writes rarely lets this connection see. The
+				// writer copies what came after this pass itself, between
+				// two groups, when no other write of this process runs
+				// (writer.go). Only after a pass that copied all it saw:
+				// a reader still holding old frames would have the
+				// writer copy the whole backlog. A RESTART from here
+				// waited seconds for the writer's lock under load, while
+				// the file grew past a gigabyte, then held the writer
+				// while it copied.
+				s.walLong.Store(true)
 			}
 		}
 	}

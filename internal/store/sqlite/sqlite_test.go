@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,6 +84,78 @@ func TestBackgroundCheckpoint(t *testing.T) {
 	for size() <= before {
 		if time.Now().After(deadline) {
 			t.Fatalf("database file still %d bytes: nothing was checkpointed", size())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestWALRestartsUnderSteadyWrites: the WAL starts again from its
+// beginning only when a write finds every frame copied back into the
+// database, which the background checkpointer alone never manages while
+// writes keep coming. Past its length limit the writer copies the rest
+// itself between two groups, so the WAL restarts (its header's checkpoint
+// count moves on) while four writers never let up.
+func TestWALRestartsUnderSteadyWrites(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "openteller.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.maxWAL.Store(64)
+	// restarts reads the WAL header's checkpoint sequence number, which
+	// each restart moves on; ok is false while the header is not written.
+	restarts := func() (n uint32, ok bool) {
+		f, err := os.Open(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var hdr [16]byte
+		if _, err := io.ReadFull(f, hdr[:]); err != nil {
+			return 0, false
+		}
+		return binary.BigEndian.Uint32(hdr[12:]), true
+	}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	failed := make(chan error, 4)
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := fmt.Sprintf("cus_%d_%d", w, i)
+				if err := s.CreateCustomer(ctx, store.Customer{ID: id, Email: id + "@example.com", PasswordHash: strings.Repeat("x", 200), CreatedAt: time.Now()}); err != nil {
+					failed <- err
+					return
+				}
+			}
+		})
+	}
+	defer func() { close(stop); wg.Wait() }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	first, ok := restarts()
+	for ; !ok; first, ok = restarts() {
+		if time.Now().After(deadline) {
+			t.Fatal("no WAL header after 30 s of steady writes")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for n := first; n < first+3; n, _ = restarts() {
+		select {
+		case err := <-failed:
+			t.Fatal(err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the WAL restarted %d times in 30 s of steady writes, want 3", n-first)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -12,7 +12,8 @@ import (
 
 // The writer: one goroutine owns the write connection and commits the
 // writes waiting for it together (group commit), each in its own savepoint,
-// keeping a cache of links and last seqs that checks itself.
+// keeping a cache of links and last seqs that checks itself. Between two
+// groups, when the WAL has grown long, it checkpoints it.
 
 // maxGroup bounds how many waiting writes one transaction takes.
 const maxGroup = 512
@@ -62,7 +63,7 @@ func (s *Store) checkEpoch(ctx context.Context) {
 type stmts struct {
 	begin, commit, rollback, savepoint, rollbackTo, release  *sql.Stmt
 	existing, link, pendingSeq, insert, insertMany, busyLink *sql.Stmt
-	keyVersion, appendLink, epoch, bumpEpoch                 *sql.Stmt
+	keyVersion, appendLink, epoch, bumpEpoch, checkpoint     *sql.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -81,6 +82,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.stmts.keyVersion, `SELECT coalesce((SELECT version FROM data_keys WHERE customer_id = ?), 0)`},
 		{&s.stmts.epoch, `SELECT n FROM cache_epoch`},
 		{&s.stmts.bumpEpoch, `UPDATE cache_epoch SET n = n + 1`},
+		{&s.stmts.checkpoint, `PRAGMA wal_checkpoint(PASSIVE)`},
 		// An append reads each link with its conversation's last seq and its
 		// data key's version in one statement: this runs once per link per
 		// batch, on the writer.
@@ -202,6 +204,17 @@ func (s *Store) writer() {
 			} else {
 				w.err <- errs[i]
 			}
+		}
+		if s.walLong.Swap(false) {
+			// Outside any transaction, with every caller answered: the
+			// checkpointer copied most frames already; this copies the
+			// rest, so that the next write starts the WAL again unless a
+			// reader still holds a snapshot in it. PASSIVE never waits
+			// for a lock, though it copies and syncs (12-50 ms under
+			// full load, BENCHMARKS.md). Its error is not the callers':
+			// a busy or partial checkpoint is left for the next time the
+			// checkpointer asks.
+			s.stmts.checkpoint.ExecContext(ctx)
 		}
 	}
 }
