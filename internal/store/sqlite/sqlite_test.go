@@ -55,17 +55,24 @@ func TestPragmas(t *testing.T) {
 	}
 }
 
-// TestBackgroundCheckpoint: the writer never checkpoints, so only the
-// background checkpointer can move committed pages from the WAL into the
-// database file while the store is open.
-func TestBackgroundCheckpoint(t *testing.T) {
-	ctx := context.Background()
+// openFile opens a store in a new file, closed when the test ends, and
+// returns the file's path.
+func openFile(t *testing.T) (*Store, string) {
 	path := filepath.Join(t.TempDir(), "openteller.db")
-	s, err := Open(ctx, path)
+	s, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+// TestBackgroundCheckpoint: the writer checkpoints only a long WAL, so
+// with a short one only the background checkpointer can move committed
+// pages from the WAL into the database file while the store is open.
+func TestBackgroundCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	s, path := openFile(t)
 	size := func() int64 {
 		fi, err := os.Stat(path)
 		if err != nil {
@@ -97,12 +104,7 @@ func TestBackgroundCheckpoint(t *testing.T) {
 // count moves on) while four writers never let up.
 func TestWALRestartsUnderSteadyWrites(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "openteller.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, path := openFile(t)
 	s.maxWAL.Store(64)
 	// restarts reads the WAL header's checkpoint sequence number, which
 	// each restart moves on; ok is false while the header is not written.
