@@ -58,8 +58,9 @@ type Store struct {
 	// older frames still hold the pages as they were, until it has done so
 	// after the latest.
 	shred atomic.Int64
-	// walLong is set by the checkpointer when the WAL holds more than
-	// maxWAL frames, for the writer to checkpoint between two groups.
+	// walLong is set by the checkpointer after a pass that copied back
+	// all of a WAL longer than maxWAL frames, for the writer to copy what
+	// came since, between two groups.
 	walLong atomic.Bool
 	// maxWAL is maxWALFrames; tests lower it.
 	maxWAL atomic.Int64
