@@ -21,8 +21,8 @@ func (e engine) Reads() sqlstore.Querier { return sqlstore.SQL{D: sqlstore.SQLit
 func (e engine) IsUnique(err error) bool { return isUnique(err) }
 func (e engine) Now() time.Time          { return e.s.now() }
 
-// Shredded makes the checkpointer empty the WAL, whose older frames still
-// hold the deleted rows.
+// Shredded makes the writer (or failing it the checkpointer) empty the
+// WAL, whose older frames still hold the deleted rows.
 func (e engine) Shredded() { e.s.shred.Add(1) }
 
 func (e engine) Write(ctx context.Context, fn func(ctx context.Context, q sqlstore.Querier) error) error {

@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,10 +55,19 @@ type Store struct {
 	// checkpointerDone closes when the background checkpointer has stopped.
 	checkpointerDone chan struct{}
 	// shred counts deletions of customers' data (a cleared history, a
-	// revoked or narrowed link): the checkpointer empties the WAL, whose
-	// older frames still hold the pages as they were, until it has done so
-	// after the latest.
+	// revoked or narrowed link): the writer, or failing it the
+	// checkpointer, empties the WAL, whose older frames still hold the
+	// pages as they were, until it has done so after the latest.
 	shred atomic.Int64
+	// shredded is the count of deletions the WAL was last emptied after,
+	// by the writer or the checkpointer (emptyWAL).
+	shredded atomic.Int64
+	// shredTries counts the writer's failed tries to empty the WAL since
+	// shredded was shredBase; shortBusy says its connection's busy timeout
+	// is still the short one of a try. Only the writer goroutine uses them.
+	shredBase  int64
+	shredTries int
+	shortBusy  bool
 	// walLong is set by the checkpointer after a pass that copied back
 	// all of a WAL longer than maxWAL frames, for the writer to copy what
 	// came since, between two groups.
@@ -84,7 +94,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: create dir: %w", err)
 	}
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)" +
+		"?_pragma=busy_timeout(" + strconv.Itoa(busyTimeoutMS) + ")&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)" +
 		// Deleted rows are overwritten with zeros, in their pages and in
 		// freed pages: a cleared history leaves no wrapped key or sealed
 		// payload in the file for anyone to find.
@@ -155,19 +165,22 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // writerCacheKiB is the writer connection's page cache.
 const writerCacheKiB = 32 << 10
 
-// checkpointEvery is how often the WAL is copied back into the database;
+// checkpointEvery is how often the WAL is copied back into the database
+// (a variable for a test that keeps the checkpointer out of the way);
 // past maxWALFrames (64 MiB of 4 KiB pages) the writer checkpoints too.
-const (
-	checkpointEvery = 500 * time.Millisecond
-	maxWALFrames    = 16384
-)
+var checkpointEvery = 500 * time.Millisecond
+
+const maxWALFrames = 16384
+
+// busyTimeoutMS is how long a connection waits for a lock another holds.
+const busyTimeoutMS = 10000
 
 func (s *Store) checkpointer(db *sql.DB) {
 	defer close(s.checkpointerDone)
 	ctx := context.Background()
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
-	var shredded int64 // the last deletion the WAL was emptied after
+	var pending int64 // the deletions counted at the last turn
 	for {
 		select {
 		case <-s.closed:
@@ -179,14 +192,16 @@ func (s *Store) checkpointer(db *sql.DB) {
 				continue
 			}
 			switch {
-			case s.shred.Load() != shredded:
-				// Customers' data was deleted: its rows are zeroed in the
-				// pages now copied back, but older frames in the WAL still
-				// hold them. Truncate it; while readers keep it, try again.
-				// A deletion during the truncation is left for the next.
-				gen := s.shred.Load()
-				if db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done) == nil && busy == 0 {
-					shredded = gen
+			case s.shred.Load() != s.shredded.Load():
+				// The writer empties the WAL after its next group
+				// (writer.go). This connection, which would wait seconds
+				// for the writer's lock under load, does it only for a
+				// deletion still waiting a turn later: the writer was
+				// idle, or readers kept the WAL; then it tries each turn.
+				if pending > s.shredded.Load() {
+					s.emptyWAL(ctx, db)
+				} else {
+					pending = s.shred.Load()
 				}
 			case int64(logFrames) > s.maxWAL.Load() && done == logFrames:
 				// The WAL starts again from its beginning only when a
@@ -205,6 +220,34 @@ func (s *Store) checkpointer(db *sql.DB) {
 		}
 	}
 }
+
+// emptyWAL empties the WAL on c (the writer's connection or the
+// checkpointer's) and counts the deletions it came after in shredded.
+// Customers' data was deleted: its rows are zeroed in the pages copied
+// back, but older frames in the WAL still hold them. TRUNCATE takes the
+// writer's lock (on the checkpointer's connection it waits for it, which
+// under load took seconds), copies every frame back, waits for readers to
+// leave the WAL (c's busy timeout), and cuts the file to nothing. A
+// deletion during it is left for the next.
+func (s *Store) emptyWAL(ctx context.Context, c interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) {
+	gen := s.shred.Load()
+	var busy, logFrames, done int
+	if c.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done) != nil || busy != 0 {
+		return
+	}
+	for { // never lower what the other connection counted meanwhile
+		if old := s.shredded.Load(); old >= gen || s.shredded.CompareAndSwap(old, gen) {
+			return
+		}
+	}
+}
+
+// shredTriesMax bounds the writer's failed tries to empty the WAL, each
+// after a group, until it is emptied: a try may find the checkpointer
+// copying, or wait up to 100 ms for readers to leave the WAL.
+const shredTriesMax = 3
 
 // SetClock replaces the store's clock, for tests of expiry.
 func (s *Store) SetClock(now func() time.Time) { s.now = now }

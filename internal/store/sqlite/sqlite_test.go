@@ -310,12 +310,7 @@ func bankMessage(id string, now time.Time, sealed []byte) store.NewEvent {
 func linkedStore(t *testing.T) (s *Store, path string, now time.Time, must func(error)) {
 	t.Helper()
 	ctx := context.Background()
-	path = filepath.Join(t.TempDir(), "openteller.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, path = openFile(t)
 	now = time.Now()
 	must = func(err error) {
 		t.Helper()
@@ -325,7 +320,7 @@ func linkedStore(t *testing.T) (s *Store, path string, now time.Time, must func(
 	}
 	must(s.CreateInstitution(ctx, store.Institution{ID: "ins_1", Name: "A", AuthorizeURL: "x", TokenURL: "x", ClientID: "x", CreatedAt: now}))
 	must(s.CreateCustomer(ctx, store.Customer{ID: "cus_1", Email: "a@example.com", PasswordHash: "x", CreatedAt: now}))
-	_, err = s.CreateLink(ctx, store.Link{ID: "lnk_1", CustomerID: "cus_1", InstitutionID: "ins_1", ConversationID: "cnv_1",
+	_, err := s.CreateLink(ctx, store.Link{ID: "lnk_1", CustomerID: "cus_1", InstitutionID: "ins_1", ConversationID: "cnv_1",
 		Scopes: []string{"balances"}, Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
 		store.Receipt{ID: "rcp_1", Action: store.ReceiptGrant, Method: "test"})
 	must(err)
@@ -338,26 +333,50 @@ func linkedStore(t *testing.T) (s *Store, path string, now time.Time, must func(
 // the revocation commits. (Clearing a history is checked end to end in
 // e2e.TestClearedHistoryGoneFromBackups.)
 func TestRevokedEventsLeaveNoTraceInTheFiles(t *testing.T) {
+	s, path, now, must := linkedStore(t)
+	secret := revokeSecret(t, s, path, now, must)
+	deadline := time.Now().Add(10 * time.Second)
+	for holds(t, path, secret) {
+		if time.Now().After(deadline) {
+			t.Fatal("10 s after the revocation the database or its WAL still holds the revoked event's payload")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestDeletionEmptiesTheWALAtTheWritersNextTurn: once a write that
+// deleted customers' data is answered, the writer empties the WAL after
+// its next group, before it takes another (when no reader keeps the WAL
+// longer than 100 ms; here none does): after the write after next, the
+// payload is in neither file. The checkpointer's turns are an hour apart
+// here, so only the writer can have done it; left to the checkpointer, it
+// waited seconds for the writer's lock under load.
+func TestDeletionEmptiesTheWALAtTheWritersNextTurn(t *testing.T) {
+	every := checkpointEvery
+	checkpointEvery = time.Hour
+	t.Cleanup(func() { checkpointEvery = every }) // after the store closes
 	ctx := context.Background()
 	s, path, now, must := linkedStore(t)
+	secret := revokeSecret(t, s, path, now, must)
+	for _, id := range []string{"cus_2", "cus_3"} {
+		must(s.CreateCustomer(ctx, store.Customer{ID: id, Email: id + "@example.com", PasswordHash: "x", CreatedAt: now}))
+	}
+	if holds(t, path, secret) {
+		t.Fatal("two writes after the revocation, the database or its WAL still holds the revoked event's payload")
+	}
+}
+
+// revokeSecret stores an event with a payload unique to the test on
+// linkedStore's link, checks that a file holds it, and revokes the link.
+func revokeSecret(t *testing.T, s *Store, path string, now time.Time, must func(error)) []byte {
+	t.Helper()
+	ctx := context.Background()
 	secret := []byte(fmt.Sprintf("revoked-payload-%d", now.UnixNano()))
 	res, err := s.AppendEvents(ctx, []store.NewEvent{{Event: store.Event{ID: "e1", InstitutionID: "ins_1", LinkID: "lnk_1", BankEventID: "e1",
 		Type: "message", Author: store.AuthorInstitution, OccurredAt: now, ReceivedAt: now, Sealed: secret}, Fingerprint: []byte("e1")}})
 	must(err)
 	must(res[0].Err)
-	holds := func() bool {
-		for _, f := range []string{path, path + "-wal"} {
-			b, err := os.ReadFile(f)
-			if err != nil && !os.IsNotExist(err) {
-				t.Fatal(err)
-			}
-			if bytes.Contains(b, secret) {
-				return true
-			}
-		}
-		return false
-	}
-	if !holds() {
+	if !holds(t, path, secret) {
 		t.Fatal("the payload is in neither file before the revocation: the test would prove nothing")
 	}
 	_, err = s.RevokeLink(ctx, store.Revocation{LinkID: "lnk_1", CustomerID: "cus_1", At: now,
@@ -365,11 +384,20 @@ func TestRevokedEventsLeaveNoTraceInTheFiles(t *testing.T) {
 			OccurredAt: now, ReceivedAt: now, Sealed: []byte("sealed:revoked")}},
 		Receipt: store.Receipt{ID: "rcp_2", Action: store.ReceiptRevoke, Method: "test", CollectedAt: now, ExpiresAt: now}})
 	must(err)
-	deadline := time.Now().Add(10 * time.Second)
-	for holds() {
-		if time.Now().After(deadline) {
-			t.Fatal("10 s after the revocation the database or its WAL still holds the revoked event's payload")
+	return secret
+}
+
+// holds says whether the database file or its WAL contains b.
+func holds(t *testing.T, path string, b []byte) bool {
+	t.Helper()
+	for _, f := range []string{path, path + "-wal"} {
+		data, err := os.ReadFile(f)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		if bytes.Contains(data, b) {
+			return true
+		}
 	}
+	return false
 }

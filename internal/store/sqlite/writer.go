@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/openteller/openteller/internal/store"
@@ -13,7 +14,8 @@ import (
 // The writer: one goroutine owns the write connection and commits the
 // writes waiting for it together (group commit), each in its own savepoint,
 // keeping a cache of links and last seqs that checks itself. Between two
-// groups, when the WAL has grown long, it checkpoints it.
+// groups it empties the WAL after a deletion of customers' data, and
+// checkpoints it when it has grown long.
 
 // maxGroup bounds how many waiting writes one transaction takes.
 const maxGroup = 512
@@ -166,6 +168,9 @@ func (s *Store) writer() {
 		}
 		errs = errs[:0]
 		var commit time.Duration
+		if s.shortBusy {
+			s.restoreBusy(ctx)
+		}
 		_, err := s.stmts.begin.ExecContext(ctx)
 		if err == nil {
 			s.checkEpoch(ctx) // another process may have written
@@ -205,7 +210,25 @@ func (s *Store) writer() {
 				w.err <- errs[i]
 			}
 		}
-		if s.walLong.Swap(false) {
+		if done := s.shredded.Load(); done != s.shredBase {
+			s.shredBase, s.shredTries = done, 0 // emptied since the last failed try
+		}
+		switch gen := s.shred.Load(); {
+		case gen != s.shredBase && s.shredTries < shredTriesMax:
+			// A write answered earlier deleted customers' data, which
+			// older frames of the WAL still hold: empty it now rather
+			// than leave it to the checkpointer, which under load waited
+			// seconds for this writer's lock. Readers get 100 ms to
+			// leave the WAL; after a few failed tries the checkpointer
+			// goes on trying each turn.
+			s.shredTries++
+			if _, err := s.conn.ExecContext(ctx, "PRAGMA busy_timeout = 100"); err == nil {
+				s.shortBusy = true
+				s.emptyWAL(ctx, s.conn)
+				s.restoreBusy(ctx)
+			}
+			s.walLong.Store(false) // copied back too, or left to the checkpointer
+		case s.walLong.Swap(false):
 			// Outside any transaction, with every caller answered: the
 			// checkpointer copied most frames already; this copies the
 			// rest, so that the next write starts the WAL again unless a
@@ -216,6 +239,15 @@ func (s *Store) writer() {
 			// checkpointer asks.
 			s.stmts.checkpoint.ExecContext(ctx)
 		}
+	}
+}
+
+// restoreBusy gives the writer's connection back its busy timeout after a
+// try to empty the WAL; until it has, the writer tries again before each
+// group, lest its BEGIN give up after 100 ms.
+func (s *Store) restoreBusy(ctx context.Context) {
+	if _, err := s.conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.Itoa(busyTimeoutMS)); err == nil {
+		s.shortBusy = false
 	}
 }
 
