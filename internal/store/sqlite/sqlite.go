@@ -93,12 +93,17 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: create dir: %w", err)
 	}
+	if err := registerWALVFS(); err != nil {
+		return nil, err
+	}
+	// Every connection syncs each commit (synchronous=FULL), which the
+	// WAL's gathered writes rely on (walvfs.go).
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() +
 		"?_pragma=busy_timeout(" + strconv.Itoa(busyTimeoutMS) + ")&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)" +
 		// Deleted rows are overwritten with zeros, in their pages and in
 		// freed pages: a cleared history leaves no wrapped key or sealed
 		// payload in the file for anyone to find.
-		"&_pragma=secure_delete(1)"
+		"&_pragma=secure_delete(1)&vfs=" + walVFSName
 	w, err := sql.Open("sqlite", base)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
