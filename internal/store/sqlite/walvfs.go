@@ -26,8 +26,12 @@ import (
 // control or a close each sends the buffer first. Nothing is acknowledged
 // before the sync, so a crash loses only what SQLite had not yet called
 // durable, as before. Only frames of a transaction that never commits
-// can wait in a buffer past its end (spilled, then rolled back); the next
-// write sends or drops them (see walWrite).
+// can wait in a buffer past its end (spilled, then rolled back): they are
+// dropped when the connection gives up the WAL's write lock, before any
+// other writer may append at the same offset (walShmLock), and when a new
+// header starts the log again (walWrite). A WAL whose database file does
+// not promise power-safe overwrite is not gathered: SQLite would pad its
+// last frame after the sync (see walOpen).
 //
 // Everything here runs in SQLite's C world, translated to Go: the file
 // objects and the buffers are in SQLite's heap, and the functions are
@@ -45,11 +49,13 @@ const walBufferSize = 0x1ffff &^ 0xfff
 // walTail follows the operating system VFS's own file object in each file
 // walVFS opens (SQLite allocates szOsFile bytes for both). It is used only
 // for WAL files.
+// For a main database file only real is used.
 type walTail struct {
 	real  uintptr // the OS VFS's io methods, which the file's own header named
 	buf   uintptr // walBufferSize bytes from sqlite3_malloc, or 0 until the first write
 	start int64   // the file offset of buf[0]
 	n     int64   // bytes gathered
+	db    uintptr // the WAL's database file
 }
 
 var (
@@ -60,9 +66,15 @@ var (
 	osOpen     uintptr // the OS VFS's xOpen
 
 	walMethodsMu sync.Mutex
-	// walMethods maps the OS VFS's io methods to walVFS's copy of them for
-	// WAL files (one copy per methods table the OS VFS hands out).
+	// walMethods and dbMethods map the OS VFS's io methods to walVFS's
+	// copies of them for WAL files and for database files (one copy per
+	// methods table the OS VFS hands out).
 	walMethods = map[uintptr]uintptr{}
+	dbMethods  = map[uintptr]uintptr{}
+
+	walOfMu sync.Mutex
+	// walOf maps each open database file to its gathering WAL file.
+	walOf = map[uintptr]uintptr{}
 )
 
 // registerWALVFS registers walVFS with SQLite, once.
@@ -111,34 +123,66 @@ func methodsOf(f uintptr) *lib.Tsqlite3_io_methods {
 	return (*lib.Tsqlite3_io_methods)(unsafe.Pointer((*lib.Tsqlite3_file)(unsafe.Pointer(f)).FpMethods))
 }
 
-// walOpen opens any file with the OS VFS and, for a WAL file, puts
-// walVFS's methods in its header.
+// walOpen opens any file with the OS VFS. A database file gets walVFS's
+// xShmLock, which watches the WAL's write lock; a WAL file of a database
+// file that promises power-safe overwrite gets the methods that gather.
 func walOpen(tls *libc.TLS, vfs, name, f uintptr, flags int32, outFlags uintptr) int32 {
 	rc := (*(*func(*libc.TLS, uintptr, uintptr, uintptr, int32, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{osOpen})))(tls, vfs, name, f, flags, outFlags)
 	file := (*lib.Tsqlite3_file)(unsafe.Pointer(f))
-	if rc != lib.SQLITE_OK || flags&lib.SQLITE_OPEN_WAL == 0 || file.FpMethods == 0 {
+	if rc != lib.SQLITE_OK || file.FpMethods == 0 {
 		return rc
 	}
 	real := file.FpMethods
-	*tailOf(f) = walTail{real: real}
-	file.FpMethods = walMethodsFor(tls, real)
+	switch {
+	case flags&lib.SQLITE_OPEN_MAIN_DB != 0:
+		if m := methodsFor(tls, real, dbMethods, dbMethodsOf); m != real {
+			*tailOf(f) = walTail{real: real}
+			file.FpMethods = m
+		}
+	case flags&lib.SQLITE_OPEN_WAL != 0:
+		db := lib.Xsqlite3_database_file_object(tls, name)
+		if db == 0 || methodsOf(db).FxShmLock != cFuncPointer(walShmLock) || deviceCharacteristics(tls, db)&lib.SQLITE_IOCAP_POWERSAFE_OVERWRITE == 0 {
+			return rc // not a database file walVFS watches, or SQLite would pad frames: as the OS VFS
+		}
+		m := methodsFor(tls, real, walMethods, walMethodsOf)
+		if m == real {
+			return rc
+		}
+		*tailOf(f) = walTail{real: real, db: db}
+		file.FpMethods = m
+		walOfMu.Lock()
+		walOf[db] = f
+		walOfMu.Unlock()
+	}
 	return rc
 }
 
-// walMethodsFor returns walVFS's copy of the io methods real: its own
-// functions where the buffer matters, real's elsewhere.
-func walMethodsFor(tls *libc.TLS, real uintptr) uintptr {
+func deviceCharacteristics(tls *libc.TLS, f uintptr) int32 {
+	return (*(*func(*libc.TLS, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{methodsOf(f).FxDeviceCharacteristics})))(tls, f)
+}
+
+// methodsFor returns walVFS's copy of the io methods real, from copies or
+// made by edit (real's own when SQLite's heap is out of memory, and the
+// file goes as the OS VFS has it).
+func methodsFor(tls *libc.TLS, real uintptr, copies map[uintptr]uintptr, edit func(*lib.Tsqlite3_io_methods)) uintptr {
 	walMethodsMu.Lock()
 	defer walMethodsMu.Unlock()
-	if m, ok := walMethods[real]; ok {
+	if m, ok := copies[real]; ok {
 		return m
 	}
 	p := lib.Xsqlite3_malloc64(tls, uint64(unsafe.Sizeof(lib.Tsqlite3_io_methods{})))
 	if p == 0 {
-		return real // no memory: the file goes unbuffered
+		return real
 	}
 	m := (*lib.Tsqlite3_io_methods)(unsafe.Pointer(p))
 	*m = *(*lib.Tsqlite3_io_methods)(unsafe.Pointer(real))
+	edit(m)
+	copies[real] = p
+	return p
+}
+
+// walMethodsOf puts walVFS's functions where the buffer matters.
+func walMethodsOf(m *lib.Tsqlite3_io_methods) {
 	m.FxClose = cFuncPointer(walClose)
 	m.FxRead = cFuncPointer(walRead)
 	m.FxWrite = cFuncPointer(walWrite)
@@ -149,8 +193,31 @@ func walMethodsFor(tls *libc.TLS, real uintptr) uintptr {
 	if m.FiVersion >= 3 {
 		m.FxFetch = cFuncPointer(walFetch)
 	}
-	walMethods[real] = p
-	return p
+}
+
+// dbMethodsOf puts walShmLock in a database file's methods.
+func dbMethodsOf(m *lib.Tsqlite3_io_methods) {
+	if m.FiVersion >= 2 && m.FxShmLock != 0 {
+		m.FxShmLock = cFuncPointer(walShmLock)
+	}
+}
+
+// walShmLock takes or gives up a lock of the WAL index. When a connection
+// gives up the WAL's write lock (SQLite's WAL_WRITE_LOCK, slot 0), each
+// commit it made was synced, so all its WAL still gathers belongs to a
+// transaction that did not commit: dropped, before another connection may
+// write frames at the same offsets.
+func walShmLock(tls *libc.TLS, f uintptr, offset, n, flags int32) int32 {
+	rc := (*(*func(*libc.TLS, uintptr, int32, int32, int32) int32)(unsafe.Pointer(&struct{ uintptr }{tailOf(f).methods().FxShmLock})))(tls, f, offset, n, flags)
+	if offset == 0 && flags&lib.SQLITE_SHM_UNLOCK != 0 && flags&lib.SQLITE_SHM_EXCLUSIVE != 0 {
+		walOfMu.Lock()
+		w := walOf[f]
+		walOfMu.Unlock()
+		if w != 0 {
+			tailOf(w).n = 0
+		}
+	}
+	return rc
 }
 
 func (t *walTail) methods() *lib.Tsqlite3_io_methods {
@@ -259,6 +326,11 @@ func walClose(tls *libc.TLS, f uintptr) int32 {
 		lib.Xsqlite3_free(tls, t.buf)
 		t.buf = 0
 	}
+	walOfMu.Lock()
+	if walOf[t.db] == f {
+		delete(walOf, t.db)
+	}
+	walOfMu.Unlock()
 	closed := (*(*func(*libc.TLS, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{t.methods().FxClose})))(tls, f)
 	if rc != lib.SQLITE_OK {
 		return rc
