@@ -209,6 +209,7 @@ func (d *device) end(err error) {
 // each other go out together, in one frame.
 func (d *device) process(items []item) error {
 	out := frames{d: d}
+	defer out.release()
 	for _, it := range items {
 		if d.signedOut.Load() {
 			return errSignedOut
@@ -370,14 +371,16 @@ func (d *device) sendAfter(convID string) error {
 			wire[i] = d.hub.encode(d.readCtx(), e)
 		}
 		out := frames{d: d}
-		if err := out.add(convID, wire); err != nil {
-			return err
+		err = out.add(convID, wire)
+		if err == nil {
+			d.known.set(convID, evs[len(evs)-1].Seq)
+			err = d.afterEvents(convID, evs, &out)
 		}
-		d.known.set(convID, evs[len(evs)-1].Seq)
-		if err := d.afterEvents(convID, evs, &out); err != nil {
-			return err
+		if err == nil {
+			err = out.flush()
 		}
-		if err := out.flush(); err != nil {
+		out.release()
+		if err != nil {
 			return err
 		}
 		if len(evs) < pageSize {
@@ -422,10 +425,23 @@ func sendFrame(c *websocket.Conn, w *frameWriter, data []byte) error {
 // frames gathers consecutive events of one conversation into one
 // "events" frame.
 type frames struct {
-	d    *device
-	conv string
-	buf  []byte // the frame so far, open at the end of its events array
-	n    int
+	d      *device
+	conv   string
+	buf    []byte  // the frame so far, open at the end of its events array
+	pooled *[]byte // where buf came from, back to framePool on release
+	n      int
+}
+
+// release gives the frame's buffer back, once its last flush is done.
+func (f *frames) release() {
+	if f.pooled == nil {
+		return
+	}
+	if cap(f.buf) <= 2*gatherMax {
+		*f.pooled = f.buf[:0]
+		framePool.Put(f.pooled)
+	}
+	f.pooled, f.buf = nil, nil
 }
 
 func (f *frames) add(conv string, wire [][]byte) error {
@@ -436,6 +452,10 @@ func (f *frames) add(conv string, wire [][]byte) error {
 	}
 	for _, w := range wire {
 		if f.n == 0 {
+			if f.pooled == nil {
+				f.pooled = framePool.Get().(*[]byte)
+				f.buf = *f.pooled
+			}
 			f.conv = conv
 			f.buf = append(f.buf[:0], `{"type":"events","conversation_id":`...)
 			f.buf = appendJSONString(f.buf, conv)
@@ -498,12 +518,18 @@ func (b *batch) after(d *device, known int64) ([]store.Event, [][]byte) {
 	return b.events[i:], b.wire[i:]
 }
 
+// encodeRoom is what encode writes besides the type, the author and the
+// data, at most (escapes aside).
+const encodeRoom = 224
+
 // encode opens an event for its own customer's device and encodes it as
 // the live protocol's event object (Event's JSON, written directly: the
 // payload is the JSON ingest sealed, so it needs no second pass).
 func (h *Hub) encode(ctx context.Context, e store.Event) []byte {
 	data := h.open(ctx, e)
-	b := make([]byte, 0, 160+len(data))
+	// Room for the fields around data at their longest (a 20-digit seq,
+	// times with a zone offset), so that appending never copies.
+	b := make([]byte, 0, encodeRoom+len(e.Type)+len(e.Author)+len(data))
 	b = append(b, `{"seq":`...)
 	b = strconv.AppendInt(b, e.Seq, 10)
 	b = append(b, `,"type":`...)

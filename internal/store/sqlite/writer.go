@@ -192,7 +192,13 @@ func (s *Store) writer() {
 		if err != nil {
 			s.cache.clear()
 		} else {
-			var stored []store.Event
+			n := 0
+			for i, w := range batch {
+				if errs[i] == nil {
+					n += len(w.stored)
+				}
+			}
+			stored := make([]store.Event, 0, n)
 			for i, w := range batch {
 				if errs[i] == nil {
 					stored = append(stored, w.stored...)
