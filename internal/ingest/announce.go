@@ -69,18 +69,29 @@ func (a *Announcer) run() {
 
 // wakes groups evs by conversation, in the order each first appears,
 // keeping each conversation's events in order.
+// Their events share one array, each wake's a slice of it.
 func wakes(evs []store.Event) []bus.Wake {
 	var out []bus.Wake
-	at := map[string]int{}
+	var counts []int
+	at := make(map[string]int, len(evs))
 	for _, e := range evs {
 		i, ok := at[e.ConversationID]
 		if !ok {
 			i = len(out)
 			at[e.ConversationID] = i
 			out = append(out, bus.Wake{ConversationID: e.ConversationID})
+			counts = append(counts, 0)
 		}
-		out[i].Events = append(out[i].Events, e)
 		out[i].Seq = e.Seq
+		counts[i]++
+	}
+	all := make([]store.Event, len(evs))
+	for i, n := range counts {
+		out[i].Events, all = all[:0:n], all[n:]
+	}
+	for _, e := range evs {
+		w := &out[at[e.ConversationID]]
+		w.Events = append(w.Events, e)
 	}
 	return out
 }

@@ -944,7 +944,7 @@ func (c *Committed) Announce(evs []Event) {
 // StoredEvents lists the events of evs that results say were stored now
 // (not refused, not duplicates), as stored.
 func StoredEvents(evs []NewEvent, results []AppendResult) []Event {
-	var out []Event
+	out := make([]Event, 0, len(results))
 	for i, r := range results {
 		if r.Err == nil && !r.Duplicate {
 			out = append(out, evs[i].Event)
