@@ -11,8 +11,9 @@
 // which this store embeds. What is SQLite's own is here: opening and
 // migrating the file and its checkpointer (sqlite.go), the writer
 // (writer.go), the append hot path (append.go), claiming notices
-// (outbox.go), the access log's appends (accesslog.go), and the engine the
-// shared scripts run on (engine.go).
+// (outbox.go), the access log's appends (accesslog.go), the engine the
+// shared scripts run on (engine.go), and the VFS that gathers the WAL's
+// writes into few system calls (walvfs.go).
 package sqlite
 
 import (
