@@ -28,10 +28,14 @@ import (
 // durable, as before. Only frames of a transaction that never commits
 // can wait in a buffer past its end (spilled, then rolled back): they are
 // dropped when the connection gives up the WAL's write lock, before any
-// other writer may append at the same offset (walShmLock), and when a new
-// header starts the log again (walWrite). A WAL whose database file does
-// not promise power-safe overwrite is not gathered: SQLite would pad its
-// last frame after the sync (see walOpen).
+// other writer may append at the same offsets (walShmLock). A write that
+// fails when the buffer goes out fails every later call on the file until
+// then, so that SQLite rolls the transaction back rather than commit
+// without those frames (flush). A WAL whose database file does not promise
+// power-safe overwrite is not gathered: SQLite would pad its last frame
+// after the sync (see walOpen). The store never sets locking_mode
+// EXCLUSIVE, in which SQLite takes no WAL locks and walShmLock would not
+// see the transaction end (TestEveryConnectionSyncsItsCommits checks).
 //
 // Everything here runs in SQLite's C world, translated to Go: the file
 // objects and the buffers are in SQLite's heap, and the functions are
@@ -41,9 +45,9 @@ import (
 const walVFSName = "openteller-wal"
 
 // walBufferSize is the most a WAL file's handle gathers before writing:
-// 30 frames of 4 KiB pages. The OS VFS writes at most 0x1ffff bytes a
-// call (larger writes fail as a full disk), so this is that, in whole
-// 4 KiB.
+// 30 frames of 4 KiB pages. The OS VFS hands the system at most 0x1ffff
+// bytes a call (it masks the length: a write of 1 MiB failed as a full
+// disk), so this is that, in whole 4 KiB.
 const walBufferSize = 0x1ffff &^ 0xfff
 
 // walTail follows the operating system VFS's own file object in each file
@@ -56,6 +60,7 @@ type walTail struct {
 	start int64   // the file offset of buf[0]
 	n     int64   // bytes gathered
 	db    uintptr // the WAL's database file
+	err   int32   // a write of the buffer failed: every call fails until drop
 }
 
 var (
@@ -208,16 +213,15 @@ func dbMethodsOf(m *lib.Tsqlite3_io_methods) {
 // transaction that did not commit: dropped, before another connection may
 // write frames at the same offsets.
 func walShmLock(tls *libc.TLS, f uintptr, offset, n, flags int32) int32 {
-	rc := (*(*func(*libc.TLS, uintptr, int32, int32, int32) int32)(unsafe.Pointer(&struct{ uintptr }{tailOf(f).methods().FxShmLock})))(tls, f, offset, n, flags)
 	if offset == 0 && flags&lib.SQLITE_SHM_UNLOCK != 0 && flags&lib.SQLITE_SHM_EXCLUSIVE != 0 {
 		walOfMu.Lock()
 		w := walOf[f]
 		walOfMu.Unlock()
 		if w != 0 {
-			tailOf(w).n = 0
+			tailOf(w).drop()
 		}
 	}
-	return rc
+	return (*(*func(*libc.TLS, uintptr, int32, int32, int32) int32)(unsafe.Pointer(&struct{ uintptr }{tailOf(f).methods().FxShmLock})))(tls, f, offset, n, flags)
 }
 
 func (t *walTail) methods() *lib.Tsqlite3_io_methods {
@@ -229,24 +233,30 @@ func (t *walTail) osWrite(tls *libc.TLS, f, buf uintptr, amt int32, off int64) i
 	return (*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&struct{ uintptr }{t.methods().FxWrite})))(tls, f, buf, amt, off)
 }
 
-// flush writes what the handle gathered.
+// flush writes what the handle gathered. SQLite was told those frames
+// were written, so a failure is kept: every later call on the file fails
+// (as an I/O error, which makes SQLite roll back the whole transaction,
+// where a full disk would undo only a statement) until drop.
 func (t *walTail) flush(tls *libc.TLS, f uintptr) int32 {
-	if t.n == 0 {
-		return lib.SQLITE_OK
+	if t.err != lib.SQLITE_OK || t.n == 0 {
+		return t.err
 	}
 	n := t.n
 	t.n = 0
-	return t.osWrite(tls, f, t.buf, int32(n), t.start)
+	if t.osWrite(tls, f, t.buf, int32(n), t.start) != lib.SQLITE_OK {
+		t.err = lib.SQLITE_IOERR_WRITE
+	}
+	return t.err
 }
+
+// drop forgets what the handle gathered, and a failure to write it: the
+// transaction they belonged to is over.
+func (t *walTail) drop() { t.n, t.err = 0, lib.SQLITE_OK }
 
 func walWrite(tls *libc.TLS, f, buf uintptr, amt int32, off int64) int32 {
 	t := tailOf(f)
-	if off == 0 {
-		// A new header starts the log again and voids every frame before
-		// it: what is still gathered is from a transaction that never
-		// committed (frames spilled, then rolled back), and must not land
-		// in a log another connection may have emptied since.
-		t.n = 0
+	if t.err != lib.SQLITE_OK {
+		return t.err
 	}
 	if t.n > 0 && off == t.start+t.n && t.n+int64(amt) <= walBufferSize {
 		copy(unsafe.Slice((*byte)(unsafe.Pointer(t.buf+uintptr(t.n))), amt), unsafe.Slice((*byte)(unsafe.Pointer(buf)), amt))

@@ -73,12 +73,12 @@ func writeCalls(t *testing.T) int {
 // TestWALWritesAreGathered commits a transaction of some 600 pages and
 // counts the process's write calls during COMMIT: SQLite's own VFS makes
 // two a frame (checked, so the count can tell), walVFS one per 30 frames
-// or so.
+// or so, unless the file does not promise power-safe overwrite.
 func TestWALWritesAreGathered(t *testing.T) {
 	for _, c := range []struct {
 		vfs      string
 		gathered bool
-	}{{"", false}, {walVFSName, true}} {
+	}{{"", false}, {walVFSName, true}, {walVFSName + "&psow=0", false}} {
 		path := filepath.Join(t.TempDir(), "t.db")
 		db := rawDB(t, path, c.vfs, -64<<10) // 64 MiB: no spill before COMMIT
 		tx, err := db.Begin()
@@ -205,23 +205,23 @@ func TestWALRolledBackFramesNeverOverwriteAnotherCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fillRows(t, tx, 20000, 200, 500)
+	fillRows(t, tx, 20000, 600, 500) // twice the rolled-back frames: over all of them
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM t`).Scan(&n); err != nil || n != 700 {
-		t.Fatalf("rows seen by the first connection: %d, %v; want 700", n, err)
+	if err := db.QueryRow(`SELECT count(*) FROM t`).Scan(&n); err != nil || n != 1100 {
+		t.Fatalf("rows seen by the first connection: %d, %v; want 1100", n, err)
 	}
-	checkRecovered(t, path, 700)
+	checkRecovered(t, path, 1100)
 }
 
 // TestWALRolledBackFramesStayOut rolls back a transaction that spilled
-// frames, empties the WAL from another connection, and commits one row:
-// the WAL must then hold that commit alone, not the rolled-back frames.
-// Two things keep them out: SQLite reads pages back as it rolls back,
-// which sends the buffer before the log is emptied, and a new header
-// drops what is gathered. The test fails with neither (checked).
+// frames into a WAL just emptied (so SQLite reads nothing back from it as
+// it rolls back), empties the WAL again from another connection, and
+// commits one row: the WAL must then hold that commit alone, not the
+// rolled-back frames, which went with the write lock (checked: without
+// walShmLock's drop it fails).
 func TestWALRolledBackFramesStayOut(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "t.db")
 	db := rawDB(t, path, walVFSName, 16)
@@ -232,6 +232,11 @@ func TestWALRolledBackFramesStayOut(t *testing.T) {
 	fillRows(t, tx, 0, 1000, 500) // about 130 frames, committed
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
+	}
+	other := rawDB(t, path, walVFSName, 16)
+	var busy, logged, copied int
+	if err := other.QueryRow(`PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logged, &copied); err != nil || busy != 0 {
+		t.Fatalf("checkpoint: busy %d, %v", busy, err)
 	}
 	marker := bytes.Repeat([]byte("rolled-back "), 40)
 	tx, err = db.Begin()
@@ -246,8 +251,6 @@ func TestWALRolledBackFramesStayOut(t *testing.T) {
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	other := rawDB(t, path, walVFSName, 16)
-	var busy, logged, copied int
 	if err := other.QueryRow(`PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logged, &copied); err != nil || busy != 0 {
 		t.Fatalf("checkpoint: busy %d, %v", busy, err)
 	}
@@ -272,7 +275,8 @@ func TestWALRolledBackFramesStayOut(t *testing.T) {
 
 // TestEveryConnectionSyncsItsCommits: walVFS is safe only while each
 // connection to the store syncs its commits (see walvfs.go), the
-// checkpointer's included. (This build's default for a WAL is FULL too, so
+// checkpointer's included, and takes the WAL's locks (locking_mode
+// NORMAL). (This build's default for a WAL is FULL too, so
 // the test catches a connection set to less, not the DSN's word missing.)
 func TestEveryConnectionSyncsItsCommits(t *testing.T) {
 	s, _ := openFile(t)
@@ -283,6 +287,10 @@ func TestEveryConnectionSyncsItsCommits(t *testing.T) {
 		var sync int
 		if err := q.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil || sync != 2 {
 			t.Errorf("%s: synchronous=%d (%v), want 2 (FULL)", name, sync, err)
+		}
+		var mode string
+		if err := q.QueryRowContext(ctx, "PRAGMA locking_mode").Scan(&mode); err != nil || mode != "normal" {
+			t.Errorf("%s: locking_mode=%q (%v), want normal", name, mode, err)
 		}
 	}
 }
