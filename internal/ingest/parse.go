@@ -65,7 +65,7 @@ func Parse(raw json.RawMessage, now time.Time) (Parsed, error) {
 	var env Envelope
 	if err := strictDecode(raw, &env); err != nil {
 		id := idOf(raw)
-		if pan.Contains(string(raw)) || pan.Contains(id) {
+		if pan.ContainsBytes(raw) || pan.Contains(id) {
 			// Refused for the card number, and the decoder's message, which
 			// may quote it (an unknown field), is not passed on.
 			f := panField(raw, "")
@@ -125,7 +125,7 @@ func ParseEnvelope(env Envelope, now time.Time) (Parsed, error) {
 			return p, panDetected(f.name)
 		}
 	}
-	if pan.Contains(string(env.Data)) || bytes.IndexByte(env.Data, '\\') >= 0 {
+	if pan.ContainsBytes(env.Data) || bytes.IndexByte(env.Data, '\\') >= 0 {
 		if f := panField(env.Data, "data"); f != "" {
 			return p, panDetected(f) // before data is decoded, whose errors quote values
 		}
@@ -260,7 +260,7 @@ func ParseEnvelope(env Envelope, now time.Time) (Parsed, error) {
 	// escapes a tab or a newline with a backslash, which would end a run
 	// that the text itself continues: data with an escape is scanned value
 	// by value, as decoded.
-	if pan.Contains(string(p.Data)) {
+	if pan.ContainsBytes(p.Data) {
 		f := panField(p.Data, "data")
 		if f == "" {
 			f = "data" // across values, as encoded: refused all the same

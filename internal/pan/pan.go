@@ -50,6 +50,7 @@ package pan
 import (
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 const (
@@ -85,6 +86,13 @@ func Contains(s string) bool {
 		}
 	}
 	return sc.endRun()
+}
+
+// ContainsBytes is Contains on b, read where it lies: Contains keeps
+// nothing of its argument, so b is not copied into a string first (which
+// allocated a copy of every event's data at ingest).
+func ContainsBytes(b []byte) bool {
+	return Contains(unsafe.String(unsafe.SliceData(b), len(b)))
 }
 
 // plainASCII holds the bytes that, when no run is open, change nothing but

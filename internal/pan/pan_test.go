@@ -38,12 +38,12 @@ func TestCorpus(t *testing.T) {
 		switch want {
 		case "PAN":
 			pans++
-			if !Contains(text) {
+			if !Contains(text) || !ContainsBytes([]byte(text)) {
 				t.Errorf("missed a card number: %q", text)
 			}
 		case "OK":
 			oks++
-			if Contains(text) {
+			if Contains(text) || ContainsBytes([]byte(text)) {
 				t.Errorf("flagged as a card number: %q", text)
 			}
 		default:
@@ -186,6 +186,10 @@ func TestContainsAllocatesNothing(t *testing.T) {
 	} {
 		if n := testing.AllocsPerRun(10, func() { Contains(s) }); n != 0 {
 			t.Errorf("Contains allocates %v times on %.40q…", n, s)
+		}
+		b := []byte(s)
+		if n := testing.AllocsPerRun(10, func() { ContainsBytes(b) }); n != 0 {
+			t.Errorf("ContainsBytes allocates %v times on %.40q…", n, s)
 		}
 	}
 }
