@@ -90,7 +90,16 @@ func TestBrowserAgentReplies(t *testing.T) {
 	)
 	shot(t, agent, "console")
 	ado("resolving hands it back to the bot",
-		chromedp.Click(css(`[data-testid="console-resolve"]`)),
+		// Clicked from the page, once the thread is rendered: the queue
+		// is drawn again every 2 s and the thread after each change of
+		// its work, and a click by node id from outside the page once met
+		// a node gone meanwhile ("Could not find node with given id").
+		chromedp.Poll[chromedp.Void](`(() => {
+			const b = document.querySelector('[data-testid="console-resolve"]');
+			if (!b || document.querySelector('[data-testid="console-thread"]').hasAttribute('aria-busy')) return false;
+			b.click();
+			return true;
+		})()`),
 		chromedp.Poll[chromedp.Void](`document.querySelectorAll('[data-testid="console-row"]').length === 0`),
 	)
 	sent("Hello, Ada here. How can I help?")
