@@ -38,6 +38,16 @@ func rawDB(t *testing.T, path, vfs string, cachePages int) *sql.DB {
 	return db
 }
 
+// begin starts a transaction on db.
+func begin(t *testing.T, db *sql.DB) *sql.Tx {
+	t.Helper()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
 // fillRows inserts n rows of size random bytes each in tx, from key from.
 func fillRows(t *testing.T, tx *sql.Tx, from, n, size int) {
 	t.Helper()
@@ -81,10 +91,7 @@ func TestWALWritesAreGathered(t *testing.T) {
 	}{{"", false}, {walVFSName, true}, {walVFSName + "&psow=0", false}} {
 		path := filepath.Join(t.TempDir(), "t.db")
 		db := rawDB(t, path, c.vfs, -64<<10) // 64 MiB: no spill before COMMIT
-		tx, err := db.Begin()
-		if err != nil {
-			t.Fatal(err)
-		}
+		tx := begin(t, db)
 		fillRows(t, tx, 0, 2000, 1200)
 		before := writeCalls(t)
 		if err := tx.Commit(); err != nil {
@@ -116,10 +123,7 @@ func TestWALWritesAreGathered(t *testing.T) {
 func TestWALSpilledFramesReadBack(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "t.db")
 	db := rawDB(t, path, walVFSName, 16)
-	tx, err := db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := begin(t, db)
 	fillRows(t, tx, 0, 3000, 700)
 	if _, err := tx.Exec(`UPDATE t SET v = zeroblob(700) WHERE k % 3 = 0`); err != nil {
 		t.Fatal(err)
@@ -182,10 +186,7 @@ func TestWALRolledBackFramesNeverOverwriteAnotherCommit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "t.db")
 	db := rawDB(t, path, walVFSName, 16)
 	plain := rawDB(t, path, "", 16)
-	tx, err := db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := begin(t, db)
 	fillRows(t, tx, 0, 500, 500)
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
@@ -193,18 +194,12 @@ func TestWALRolledBackFramesNeverOverwriteAnotherCommit(t *testing.T) {
 	if _, err := plain.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		t.Fatal(err)
 	}
-	tx, err = db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx = begin(t, db)
 	fillRows(t, tx, 10000, 300, 500) // spills past the 16-page cache
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	tx, err = plain.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx = begin(t, plain)
 	fillRows(t, tx, 20000, 600, 500) // twice the rolled-back frames: over all of them
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
@@ -225,10 +220,7 @@ func TestWALRolledBackFramesNeverOverwriteAnotherCommit(t *testing.T) {
 func TestWALRolledBackFramesStayOut(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "t.db")
 	db := rawDB(t, path, walVFSName, 16)
-	tx, err := db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := begin(t, db)
 	fillRows(t, tx, 0, 1000, 500) // about 130 frames, committed
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
@@ -239,10 +231,7 @@ func TestWALRolledBackFramesStayOut(t *testing.T) {
 		t.Fatalf("checkpoint: busy %d, %v", busy, err)
 	}
 	marker := bytes.Repeat([]byte("rolled-back "), 40)
-	tx, err = db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx = begin(t, db)
 	for i := range 400 { // spills past the 16-page cache, after the committed frames
 		if _, err := tx.Exec(`INSERT INTO t (k, v) VALUES (?, ?)`, 10000+i, marker); err != nil {
 			t.Fatal(err)
