@@ -12,7 +12,7 @@ import (
 // The WAL's writes, gathered: SQLite appends a commit to the WAL as two
 // pwrite calls a page (the frame's header, then the page), and with a
 // thousand conversations a group dirties about one page an event, so a
-// group of 1,400 events made some 2,000 system calls before its fsync
+// group of 1,400 events made nearly 2,000 system calls before its fsync
 // (8% of a node's CPU under load, a fifth of the writer's time). walVFS
 // is the operating system's VFS with one difference: writes to a WAL file
 // that follow each other are gathered in memory and reach the file in one
@@ -51,9 +51,8 @@ const walVFSName = "openteller-wal"
 const walBufferSize = 0x1ffff &^ 0xfff
 
 // walTail follows the operating system VFS's own file object in each file
-// walVFS opens (SQLite allocates szOsFile bytes for both). It is used only
-// for WAL files.
-// For a main database file only real is used.
+// walVFS opens (SQLite allocates szOsFile bytes for both). A WAL file uses
+// all of it, a main database file only real, other files none.
 type walTail struct {
 	real  uintptr // the OS VFS's io methods, which the file's own header named
 	buf   uintptr // walBufferSize bytes from sqlite3_malloc, or 0 until the first write
