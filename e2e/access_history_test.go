@@ -128,7 +128,7 @@ func TestBrowserAccessHistoryInPlainWords(t *testing.T) {
 			}
 			do("ask what verified means",
 				chromedp.ScrollIntoView(css(`[data-testid="verified-explain"] summary`)),
-				chromedp.Click(css(`[data-testid="verified-explain"] summary`)),
+				click(css(`[data-testid="verified-explain"] summary`)),
 				chromedp.Poll[chromedp.Void](explain+`.checkVisibility() && `+explain+`.getBoundingClientRect().height > 0`),
 			)
 			text := evalJS[string](t, ctx, explain+`.textContent`)

@@ -146,7 +146,7 @@ func checkEveryPage(t *testing.T, check func(context.Context, string), w, h int6
 		chromedp.WaitVisible(css(`[data-testid="signin-email"]`)),
 		chromedp.SendKeys(css(`[data-testid="signin-email"]`), info.CustomerEmail),
 		chromedp.SendKeys(css(`[data-testid="signin-password"]`), info.CustomerPassword),
-		chromedp.Click(css(`[data-testid="signin-submit"]`)),
+		click(css(`[data-testid="signin-submit"]`)),
 		chromedp.WaitVisible(css(`[data-testid="conversation-row"]`)),
 		chromedp.WaitNotVisible(css(`[data-testid="loading"]`)),
 	)
@@ -154,7 +154,7 @@ func checkEveryPage(t *testing.T, check func(context.Context, string), w, h int6
 
 	purchase := bank.post(purchases(info, "axe", 1)...)[0]
 	do("a thread with a transaction",
-		chromedp.Click(css(`[data-testid="conversation-row"]`)),
+		click(css(`[data-testid="conversation-row"]`)),
 		chromedp.WaitVisible(css(`[data-testid="thread"]`)),
 		chromedp.WaitVisible(css(fmt.Sprintf(`[data-testid="txn-card"][data-seq="%d"]`, purchase.Seq))),
 		chromedp.WaitVisible(css(`[data-testid="balance-strip"]`)),
@@ -167,7 +167,7 @@ func checkEveryPage(t *testing.T, check func(context.Context, string), w, h int6
 	check(ctx, "open fraud alert")
 
 	do("a locked card",
-		chromedp.Click(deny),
+		click(deny),
 		chromedp.WaitVisible(css(`[data-testid="card-status"][data-status="locked"] [data-testid="card-action-unlock"]`)),
 		chromedp.WaitVisible(css(`[data-testid="card-status"][data-status="ordered"]`)),
 	)
@@ -193,7 +193,7 @@ func checkEveryPage(t *testing.T, check func(context.Context, string), w, h int6
 		chromedp.Navigate(info.BaseURL+"/#/privacy"),
 		chromedp.WaitVisible(css(`[data-testid="privacy-link"]`)),
 		chromedp.WaitVisible(css(`[data-testid="access"][data-verified="true"]`)),
-		chromedp.Click(css(`.delegation summary`)),
+		click(css(`.delegation summary`)),
 		chromedp.WaitVisible(css(`[data-testid="delegate-share"]`)),
 	)
 	check(ctx, "privacy center")
@@ -208,16 +208,16 @@ func checkEveryPage(t *testing.T, check func(context.Context, string), w, h int6
 	do("sign in as the accountant",
 		chromedp.Navigate(info.BaseURL+"/#/"),
 		chromedp.WaitVisible(css(`[data-testid="signout"]`)),
-		chromedp.Click(css(`[data-testid="signout"]`)),
+		click(css(`[data-testid="signout"]`)),
 		chromedp.WaitVisible(css(`[data-testid="signin-email"]`)),
 		chromedp.SendKeys(css(`[data-testid="signin-email"]`), "axe-accountant@example.com"),
 		chromedp.SendKeys(css(`[data-testid="signin-password"]`), "ledgers and receipts"),
-		chromedp.Click(css(`[data-testid="signin-submit"]`)),
+		click(css(`[data-testid="signin-submit"]`)),
 		chromedp.WaitVisible(css(`[data-testid="shared-row"]`)),
 	)
 	check(ctx, "conversation list with something shared")
 	do("the delegated view",
-		chromedp.Click(css(`[data-testid="shared-row"]`)),
+		click(css(`[data-testid="shared-row"]`)),
 		chromedp.WaitVisible(css(`[data-testid="delegated"] [data-testid="txn-card"]`)),
 	)
 	check(ctx, "delegated view")
@@ -233,17 +233,17 @@ func checkEveryPage(t *testing.T, check func(context.Context, string), w, h int6
 	do("the supervisor's tools", chromedp.WaitVisible(css(`[data-testid="console-figures"] table`)))
 	check(ctx, "console queue")
 	do("a conversation",
-		chromedp.Click(css(`[data-testid="console-row"]`)),
+		click(css(`[data-testid="console-row"]`)),
 		chromedp.WaitVisible(css(`[data-testid="console-thread"]:not([aria-busy]) [data-testid="console-take"]`)),
 	)
 	check(ctx, "console thread")
-	do("take it", chromedp.Click(css(`[data-testid="console-take"]`)), chromedp.WaitVisible(css(`[data-testid="console-reply"]`)))
+	do("take it", click(css(`[data-testid="console-take"]`)), chromedp.WaitVisible(css(`[data-testid="console-reply"]`)))
 	check(ctx, "console thread, taken")
 	if w < 900 {
-		do("the customer", chromedp.Click(css(`[data-testid="console-show-context"]`)))
+		do("the customer", click(css(`[data-testid="console-show-context"]`)))
 	}
 	do("the customer pane", chromedp.WaitVisible(css(`[data-testid="context-balance"]`)))
 	check(ctx, "console customer pane")
-	do("the shortcuts", chromedp.Click(css(`[data-testid="console-help"]`)), chromedp.WaitVisible(css(`[data-testid="console-help-dialog"]`)))
+	do("the shortcuts", click(css(`[data-testid="console-help"]`)), chromedp.WaitVisible(css(`[data-testid="console-help-dialog"]`)))
 	check(ctx, "console shortcuts")
 }

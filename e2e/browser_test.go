@@ -94,6 +94,36 @@ func TestBrowserSeesLiveTransaction(t *testing.T) {
 
 func css(s string) chromedp.CSS { return chromedp.CSS(s) }
 
+// click clicks the first element sel matches, with the mouse, as
+// chromedp.Click does; but the pages redraw while a test runs (the console
+// its queue every 2 s, a thread on every event), and an element redrawn
+// between chromedp's query and its click is gone by the node id it was
+// found by. Such a click never reached the page, so it is tried again on
+// the element found anew; any other error ends it.
+func click[S chromedp.Selectable](sel S) chromedp.Action[chromedp.Void] {
+	once := chromedp.Click(sel)
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		for {
+			v, err := once(ctx, t)
+			if err == nil || !nodeGone(err) {
+				return v, err
+			}
+			select {
+			case <-ctx.Done():
+				return v, err
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// nodeGone says whether err is the browser's answer about a node that has
+// left the page since it was found.
+func nodeGone(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "Could not find node with given id") || strings.Contains(m, "Node is detached from document")
+}
+
 // browse starts Chromium and the demo, signs in as the demo customer and
 // opens the bank's conversation. It returns the page's context (a minute
 // long), a step runner and the demo's details.
@@ -128,14 +158,14 @@ func openConversation(do func(string, ...chromedp.Action[chromedp.Void]), info d
 		chromedp.WaitVisible(css(`[data-testid="signin-email"]`)),
 		chromedp.SendKeys(css(`[data-testid="signin-email"]`), info.CustomerEmail),
 		chromedp.SendKeys(css(`[data-testid="signin-password"]`), info.CustomerPassword),
-		chromedp.Click(css(`[data-testid="signin-submit"]`)),
+		click(css(`[data-testid="signin-submit"]`)),
 		chromedp.WaitVisible(css(`[data-testid="conversation-row"]`)),
 		// The loading line above the rows goes away when the socket has
 		// caught up; tap after that, or the row moves under the finger.
 		chromedp.WaitNotVisible(css(`[data-testid="loading"]`)),
 	)
 	do("open the conversation",
-		chromedp.Click(css(`[data-testid="conversation-row"]`)),
+		click(css(`[data-testid="conversation-row"]`)),
 		chromedp.WaitVisible(css(`[data-testid="thread"]`)),
 	)
 }
@@ -148,8 +178,8 @@ func TestBrowserDisconnect(t *testing.T) {
 	ctx, do, info := browse(t)
 	do("see the bank's first cards", chromedp.WaitVisible(css(`[data-testid="balance-card"]`)))
 	do("disconnect",
-		chromedp.Click(css(`[data-testid="disconnect"]`)),
-		chromedp.Click(css(`[data-testid="disconnect-confirm"]`)),
+		click(css(`[data-testid="disconnect"]`)),
+		click(css(`[data-testid="disconnect-confirm"]`)),
 		chromedp.WaitVisible(css(`[data-testid="revoked-notice"]`)),
 		chromedp.WaitNotPresent(css(`[data-testid="balance-card"]`)),
 	)
@@ -207,7 +237,7 @@ func TestBrowserHistory(t *testing.T) {
 	}
 	do("show earlier",
 		chromedp.WaitVisible(css(`[data-testid="show-earlier"]`)),
-		chromedp.Click(css(`[data-testid="show-earlier"]`)),
+		click(css(`[data-testid="show-earlier"]`)),
 		chromedp.Poll[chromedp.Void](oldest),
 	)
 }
@@ -333,9 +363,9 @@ func TestBrowserFitsAPhone(t *testing.T) {
 	do("open the privacy center with its sharing box and a confirmation",
 		chromedp.Navigate(info.BaseURL+"/#/privacy"),
 		chromedp.WaitVisible(css(`[data-testid="privacy-link"]`)),
-		chromedp.Click(css(`.delegation summary`)),
+		click(css(`.delegation summary`)),
 		chromedp.WaitVisible(css(`[data-testid="delegate-email"]`)),
-		chromedp.Click(css(`[data-testid="privacy-disconnect"]`)),
+		click(css(`[data-testid="privacy-disconnect"]`)),
 		chromedp.WaitVisible(css(`[data-testid="privacy-disconnect-confirm"]`)),
 	)
 	fits("the privacy center")

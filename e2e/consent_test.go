@@ -151,7 +151,7 @@ func TestBrowserDisclosure(t *testing.T) {
 		chromedp.WaitVisible(css(`[data-testid="disclosure"] h2`)),
 	)
 	do("untick transactions and choose 30 days",
-		chromedp.Click(css(`[data-testid="scope-transactions"]`)),
+		click(css(`[data-testid="scope-transactions"]`)),
 		chromedp.SetValue(css(`[data-testid="duration"]`), "30"),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="duration"]').dispatchEvent(new Event('change', {bubbles: true}))`),
 		chromedp.Poll[chromedp.Void](`(() => { const t = document.querySelector('[data-testid="disclosure"]').textContent; return t.includes('30 days') && !t.includes('Card and account transactions'); })()`),
@@ -162,9 +162,9 @@ func TestBrowserDisclosure(t *testing.T) {
 		t.Fatalf("disclosure %q (%v)", text, err)
 	}
 	do("agree, and approve at the bank",
-		chromedp.Click(css(`[data-testid="connect-continue"]`)),
+		click(css(`[data-testid="connect-continue"]`)),
 		chromedp.WaitVisible(css(`button[value="approve"]`)),
-		chromedp.Click(css(`button[value="approve"]`)),
+		click(css(`button[value="approve"]`)),
 		chromedp.WaitVisible(css(`[data-testid="thread"]`)),
 	)
 	c := newCustomer(t, info.BaseURL)
@@ -199,8 +199,8 @@ func TestBrowserPrivacyCenter(t *testing.T) {
 		chromedp.WaitVisible(css(`[data-testid="receipt"][data-action="grant"]`)),
 	)
 	do("stop sharing transactions",
-		chromedp.Click(css(row+` [data-testid="keep-transactions"]`)),
-		chromedp.Click(css(row+` [data-testid="privacy-narrow"]`)),
+		click(css(row+` [data-testid="keep-transactions"]`)),
+		click(css(row+` [data-testid="privacy-narrow"]`)),
 		chromedp.WaitVisible(css(`[data-testid="receipt"][data-action="narrow"]`)),
 		chromedp.WaitNotPresent(css(row+` [data-testid="keep-transactions"]`)),
 	)
@@ -211,7 +211,7 @@ func TestBrowserPrivacyCenter(t *testing.T) {
 	}
 	do("renew for 180 days",
 		chromedp.SetValue(css(row+` [data-testid="renew-days"]`), "180"),
-		chromedp.Click(css(row+` [data-testid="privacy-renew"]`)),
+		click(css(row+` [data-testid="privacy-renew"]`)),
 		chromedp.WaitVisible(css(`[data-testid="receipt"][data-action="renew"]`)),
 	)
 	c := newCustomer(t, info.BaseURL)
@@ -226,8 +226,8 @@ func TestBrowserPrivacyCenter(t *testing.T) {
 		t.Fatalf("renewal receipt %+v", r)
 	}
 	do("disconnect with one confirmation",
-		chromedp.Click(css(row+` [data-testid="privacy-disconnect"]`)),
-		chromedp.Click(css(row+` [data-testid="privacy-disconnect-confirm"]`)),
+		click(css(row+` [data-testid="privacy-disconnect"]`)),
+		click(css(row+` [data-testid="privacy-disconnect-confirm"]`)),
 		chromedp.WaitVisible(css(row+`[data-status="revoked"]`)),
 		chromedp.WaitVisible(css(`[data-testid="receipt"][data-action="revoke"]`)),
 	)
@@ -243,12 +243,12 @@ func TestBrowserPrivacyCenter(t *testing.T) {
 	do("a wrong current password is refused in words",
 		chromedp.SendKeys(css(`[data-testid="account-pw-current"]`), "not my password"),
 		chromedp.SendKeys(css(`[data-testid="account-pw-new"]`), newPassword),
-		chromedp.Click(css(`[data-testid="account-pw-change"]`)),
+		click(css(`[data-testid="account-pw-change"]`)),
 		chromedp.Poll[chromedp.Void](`(document.querySelector('[data-testid="account-pw-said"]')?.textContent || '').includes('not your current password')`),
 	)
 	do("the password changes",
 		chromedp.SetValue(css(`[data-testid="account-pw-current"]`), info.CustomerPassword),
-		chromedp.Click(css(`[data-testid="account-pw-change"]`)),
+		click(css(`[data-testid="account-pw-change"]`)),
 		chromedp.Poll[chromedp.Void](`(document.querySelector('[data-testid="account-pw-said"]')?.textContent || '').includes('Every other device was signed out')`),
 	)
 	shot(t, ctx, "password-changed")
@@ -277,9 +277,9 @@ func TestBrowserDelegation(t *testing.T) {
 	do("share with the accountant",
 		chromedp.Navigate(info.BaseURL+"/#/privacy"),
 		chromedp.WaitVisible(css(row+` details.delegation summary`)),
-		chromedp.Click(css(row+` details.delegation summary`)),
+		click(css(row+` details.delegation summary`)),
 		chromedp.SendKeys(css(row+` [data-testid="delegate-email"]`), "accountant@example.com"),
-		chromedp.Click(css(row+` [data-testid="delegate-share"]`)),
+		click(css(row+` [data-testid="delegate-share"]`)),
 		chromedp.WaitVisible(css(row+` [data-testid="delegation"]`)),
 	)
 
@@ -315,8 +315,8 @@ func TestBrowserDelegation(t *testing.T) {
 		chromedp.WaitVisible(css(`[data-testid="connect-button"]`)), // the list, before the privacy view loads afresh
 		chromedp.Navigate(info.BaseURL+"/#/privacy"),
 		chromedp.WaitVisible(css(`[data-testid="access"]`)),
-		chromedp.Click(css(row+` details.delegation summary`)),
-		chromedp.Click(css(row+` [data-testid="delegation-revoke"]`)),
+		click(css(row+` details.delegation summary`)),
+		click(css(row+` [data-testid="delegation-revoke"]`)),
 		chromedp.WaitNotPresent(css(row+` [data-testid="delegation"]`)),
 	)
 	shot(t, ctx, "privacy-delegation")
@@ -340,9 +340,9 @@ func TestBrowserClearHistory(t *testing.T) {
 	do("clear the bank's history",
 		chromedp.Navigate(info.BaseURL+"/#/privacy"),
 		chromedp.WaitVisible(css(row+` [data-testid="privacy-clear"]`)),
-		chromedp.Click(css(row+` [data-testid="privacy-clear"]`)),
+		click(css(row+` [data-testid="privacy-clear"]`)),
 		chromedp.WaitVisible(css(row+` [data-testid="clear-confirm-button"]`)),
-		chromedp.Click(css(row+` [data-testid="clear-confirm-button"]`)),
+		click(css(row+` [data-testid="clear-confirm-button"]`)),
 		chromedp.WaitNotPresent(css(row+` [data-testid="clear-confirm"]`)),
 	)
 	do("the conversation holds only the notice",

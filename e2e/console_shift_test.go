@@ -112,7 +112,7 @@ func consoleSignIn(do func(string, ...chromedp.Action[chromedp.Void]), info demo
 		chromedp.WaitVisible(css(`[data-testid="console-email"]`)),
 		chromedp.SendKeys(css(`[data-testid="console-email"]`), email),
 		chromedp.SendKeys(css(`[data-testid="console-password"]`), password),
-		chromedp.Click(css(`[data-testid="console-signin"]`)),
+		click(css(`[data-testid="console-signin"]`)),
 		chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelectorAll('[data-testid="console-row"]').length >= %d`, rows)),
 		chromedp.Poll[chromedp.Void](`document.querySelector('[data-testid="console-presence-state"]').dataset.state === 'online'`),
 	)
@@ -283,7 +283,7 @@ func TestBrowserConsoleDesk(t *testing.T) {
 
 	// r: without the conversation, the Take button; after taking it, the reply.
 	do("take it, then r focuses the reply",
-		chromedp.Click(css(`[data-testid="console-take"]`)),
+		click(css(`[data-testid="console-take"]`)),
 		chromedp.WaitVisible(css(`[data-testid="console-reply"]`)),
 		chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`),
 		chromedp.KeyEvent("r"),
@@ -305,11 +305,11 @@ func TestBrowserConsoleDesk(t *testing.T) {
 		chromedp.WaitNotVisible(css(`[data-testid="console-canned-list"]`)),
 	)
 	do("send it",
-		chromedp.Click(css(`[data-testid="console-send"]`)),
+		click(css(`[data-testid="console-send"]`)),
 		chromedp.Poll[chromedp.Void](`document.querySelector('[data-testid="console-cards"]').textContent.includes('arrives in 3 to 5 days')`),
 	)
 	do("the canned button, and Esc closes the list first",
-		chromedp.Click(css(`[data-testid="console-canned-button"]`)),
+		click(css(`[data-testid="console-canned-button"]`)),
 		chromedp.WaitVisible(css(`[data-testid="console-canned-list"]`)),
 		chromedp.KeyEvent("open"),
 		chromedp.Poll[chromedp.Void](`document.querySelectorAll('[data-testid="console-canned-option"]').length === 1`),
@@ -335,21 +335,21 @@ func TestBrowserConsoleDesk(t *testing.T) {
 	// Filters.
 	rows := `[...document.querySelectorAll('[data-testid="console-row"]')]`
 	do("Mine: the one Ada took",
-		chromedp.Click(css(`[data-testid="console-filter-mine"]`)),
+		click(css(`[data-testid="console-filter-mine"]`)),
 		chromedp.Poll[chromedp.Void](fmt.Sprintf(`%s.length === 1 && %s[0].dataset.id === %q`, rows, rows, first["id"])),
 	)
 	do("Unassigned: everyone still waiting for a person",
-		chromedp.Click(css(`[data-testid="console-filter-unassigned"]`)),
+		click(css(`[data-testid="console-filter-unassigned"]`)),
 		chromedp.Poll[chromedp.Void](fmt.Sprintf(`%s.length === %d && %s.every((r) => r.dataset.owner === 'queue')`, rows, customers, rows)),
 	)
 	do("All",
-		chromedp.Click(css(`[data-testid="console-filter-all"]`)),
+		click(css(`[data-testid="console-filter-all"]`)),
 		chromedp.Poll[chromedp.Void](fmt.Sprintf(`%s.length === %d`, rows, customers+1)),
 	)
 	// Labels: add one on the open conversation, filter by it, take it off.
 	do("label the conversation",
 		chromedp.SendKeys(css(`[data-testid="console-label-input"]`), "Card abroad"),
-		chromedp.Click(css(`[data-testid="console-label-add"]`)),
+		click(css(`[data-testid="console-label-add"]`)),
 		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('[data-testid="console-label"]')].some((l) => l.textContent.includes('card abroad'))`),
 		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('#c-label-filter option')].some((o) => o.value === 'card abroad')`),
 	)
@@ -359,7 +359,7 @@ func TestBrowserConsoleDesk(t *testing.T) {
 		chromedp.Poll[chromedp.Void](fmt.Sprintf(`%s.length === 1 && %s[0].dataset.id === %q`, rows, rows, first["id"])),
 	)
 	do("take the label off: nothing carries it",
-		chromedp.Click(css(`[data-testid="console-label-remove"]`)),
+		click(css(`[data-testid="console-label-remove"]`)),
 		chromedp.Poll[chromedp.Void](fmt.Sprintf(`%s.length === 0`, rows)),
 		chromedp.Poll[chromedp.Void](`document.querySelector('[data-testid="console-queue"]').textContent.includes('labelled')`),
 	)
@@ -454,20 +454,20 @@ func TestBrowserConsolePhone(t *testing.T) {
 	only("signed in", "queue")
 	shot(t, ctx, "phone-queue")
 	do("open the first conversation",
-		chromedp.Click(css(`[data-testid="console-row"]`)),
+		click(css(`[data-testid="console-row"]`)),
 		chromedp.WaitVisible(css(`[data-testid="console-thread"]:not([aria-busy]) [data-testid="console-who"]`)),
 		chromedp.WaitVisible(css(`[data-testid="console-take"]`)),
 	)
 	only("a conversation", "thread")
 	shot(t, ctx, "phone-thread")
 	do("see the customer",
-		chromedp.Click(css(`[data-testid="console-show-context"]`)),
+		click(css(`[data-testid="console-show-context"]`)),
 		chromedp.WaitVisible(css(`[data-testid="context-balance"]`)),
 	)
 	only("the customer", "context")
 	shot(t, ctx, "phone-customer")
 	do("back to the conversation",
-		chromedp.Click(css(`[data-testid="console-context-back"]`)),
+		click(css(`[data-testid="console-context-back"]`)),
 		chromedp.WaitVisible(css(`[data-testid="console-take"]`)),
 	)
 	only("back from the customer", "thread")
@@ -480,7 +480,7 @@ func TestBrowserConsolePhone(t *testing.T) {
 	do("the back button works as well",
 		chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitVisible(css(`[data-testid="console-thread"]:not([aria-busy]) [data-testid="console-back"]`)),
-		chromedp.Click(css(`[data-testid="console-back"]`)),
+		click(css(`[data-testid="console-back"]`)),
 		chromedp.WaitVisible(css(`[data-testid="console-row"]`)),
 	)
 	only("the back button", "queue")
@@ -488,17 +488,17 @@ func TestBrowserConsolePhone(t *testing.T) {
 	// The supervisor adds a canned response, and deletes it.
 	sent("Thank you for waiting. I am looking into it now.")
 	do("add a canned response",
-		chromedp.Click(css(`[data-testid="console-canned-manage"] summary`)),
+		click(css(`[data-testid="console-canned-manage"] summary`)),
 		chromedp.WaitVisible(css(`[data-testid="console-canned-title"]`)),
 		chromedp.SendKeys(css(`[data-testid="console-canned-title"]`), "Looking into it"),
 		chromedp.SendKeys(css(`[data-testid="console-canned-text"]`), "Thank you for waiting. I am looking into it now."),
-		chromedp.Click(css(`[data-testid="console-canned-add"]`)),
+		click(css(`[data-testid="console-canned-add"]`)),
 		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('[data-testid="console-canned-item"]')].some((i) => i.textContent.includes('Looking into it'))`),
 		chromedp.WaitVisible(css(`[data-testid="console-figures"] table`)),
 	)
 	only("the supervisor's tools", "queue")
 	do("delete it",
-		chromedp.Click(css(`[data-testid="console-canned-delete"]`)),
+		click(css(`[data-testid="console-canned-delete"]`)),
 		chromedp.Poll[chromedp.Void](`document.querySelectorAll('[data-testid="console-canned-item"]').length === 0`),
 	)
 }

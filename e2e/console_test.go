@@ -39,9 +39,9 @@ func TestBrowserAgentReplies(t *testing.T) {
 	do("see the opening balances", chromedp.WaitVisible(css(`[data-testid="balance-strip"]`)))
 	_, password := addStaff(t, info, "ada@cedar.example", "Ada", "agent")
 	do("ask for a person",
-		chromedp.Click(css(`[data-testid="menu-button"]`)),
+		click(css(`[data-testid="menu-button"]`)),
 		chromedp.WaitVisible(css(`[data-testid="menu-human"]`)),
-		chromedp.Click(css(`[data-testid="menu-human"]`)),
+		click(css(`[data-testid="menu-human"]`)),
 		chromedp.WaitVisible(css(`[data-testid="request-bubble"][data-kind="human"]`)),
 	)
 
@@ -53,18 +53,18 @@ func TestBrowserAgentReplies(t *testing.T) {
 		chromedp.WaitVisible(css(`[data-testid="console-email"]`)),
 		chromedp.SendKeys(css(`[data-testid="console-email"]`), "ada@cedar.example"),
 		chromedp.SendKeys(css(`[data-testid="console-password"]`), password),
-		chromedp.Click(css(`[data-testid="console-signin"]`)),
+		click(css(`[data-testid="console-signin"]`)),
 		chromedp.WaitVisible(css(`[data-testid="console-row"][data-owner="queue"]`)),
 	)
 	ado("take the conversation and reply",
-		chromedp.Click(css(`[data-testid="console-row"]`)),
+		click(css(`[data-testid="console-row"]`)),
 		chromedp.WaitVisible(css(`[data-testid="console-take"]`)),
 		// The side panel shows what the customer shares: their balances.
 		chromedp.WaitVisible(css(`[data-testid="context-balance"]`)),
-		chromedp.Click(css(`[data-testid="console-take"]`)),
+		click(css(`[data-testid="console-take"]`)),
 		chromedp.WaitVisible(css(`[data-testid="console-reply"]`)),
 		chromedp.SendKeys(css(`[data-testid="console-reply"]`), "Hello, Ada here. How can I help?"),
-		chromedp.Click(css(`[data-testid="console-send"]`)),
+		click(css(`[data-testid="console-send"]`)),
 		chromedp.WaitVisible(css(`[data-testid="console-return"]`)),
 		// The reply comes back on the conversation's live stream.
 		chromedp.Poll[chromedp.Void](`document.querySelector('[data-testid="console-thread"] .cards').textContent.includes('How can I help?')`),
@@ -77,12 +77,12 @@ func TestBrowserAgentReplies(t *testing.T) {
 	ado("the agent sees the customer typing", chromedp.Poll[chromedp.Void](`!document.querySelector('[data-testid="console-typing"]').hidden`))
 	// What the customer writes reaches the open console without a refresh.
 	sent("Thanks, my card was declined at the pharmacy")
-	do("the customer writes", chromedp.SendKeys(css(`[data-testid="composer-input"]`), ", my card was declined at the pharmacy"), chromedp.Click(css(`[data-testid="composer-send"]`)))
+	do("the customer writes", chromedp.SendKeys(css(`[data-testid="composer-input"]`), ", my card was declined at the pharmacy"), click(css(`[data-testid="composer-send"]`)))
 	ado("the agent sees it live", chromedp.Poll[chromedp.Void](`document.querySelector('[data-testid="console-thread"] .cards').textContent.includes('declined at the pharmacy')`))
 	sent("Prefers to be called after 5pm")
 	ado("note privately, mark urgent, then resolve",
 		chromedp.SendKeys(css(`[data-testid="console-note"]`), "Prefers to be called after 5pm"),
-		chromedp.Click(css(`[data-testid="console-add-note"]`)),
+		click(css(`[data-testid="console-add-note"]`)),
 		chromedp.Poll[chromedp.Void](`document.querySelector('[data-testid="console-notes"]').textContent.includes('after 5pm')`),
 		chromedp.SetValue(css(`[data-testid="console-priority"]`), "2"),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="console-priority"]').dispatchEvent(new Event('change'))`),
@@ -114,7 +114,7 @@ func TestBrowserAgentReplies(t *testing.T) {
 	do("after the agent resolves it, the customer rates the help",
 		chromedp.WaitVisible(css(`[data-testid="rating-card"][data-state="open"]`)),
 		chromedp.SendKeys(css(`[data-testid="rating-comment"]`), "Quick and kind"),
-		chromedp.Click(css(`[data-testid="rate-5"]`)),
+		click(css(`[data-testid="rate-5"]`)),
 		chromedp.WaitVisible(css(`[data-testid="rating-thanks"]`)),
 	)
 	sent("Quick and kind")

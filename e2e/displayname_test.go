@@ -49,7 +49,7 @@ func TestBrowserSharedNameInTheQueue(t *testing.T) {
 				chromedp.WaitVisible(css(row+` [data-testid="shared-name-input"]`)),
 				chromedp.ScrollIntoView(css(row+` [data-testid="shared-name-input"]`)),
 				chromedp.SendKeys(css(row+` [data-testid="shared-name-input"]`), "  Sam "),
-				chromedp.Click(css(row+` [data-testid="shared-name-save"]`)),
+				click(css(row+` [data-testid="shared-name-save"]`)),
 				chromedp.Poll[chromedp.Void](said+`.includes('Sam')`),
 				chromedp.WaitVisible(css(row+` [data-testid="shared-name-remove"]`)),
 			)
@@ -61,7 +61,7 @@ func TestBrowserSharedNameInTheQueue(t *testing.T) {
 
 			ado("the queue shows it beside the pseudonym", chromedp.Poll[chromedp.Void](fmt.Sprintf(`%s === %q`, rowWho, named)))
 			ado("and the conversation and the customer pane, once opened",
-				chromedp.Click(css(fmt.Sprintf(`[data-testid="console-row"][data-id=%q]`, info.ConversationID))),
+				click(css(fmt.Sprintf(`[data-testid="console-row"][data-id=%q]`, info.ConversationID))),
 				chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelector('[data-testid="console-who"]')?.textContent === %q`, named)),
 				chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelector('[data-testid="console-context-who"]')?.textContent === %q`, named)),
 			)
@@ -72,7 +72,7 @@ func TestBrowserSharedNameInTheQueue(t *testing.T) {
 			shot(t, actx, "console with a shared name")
 
 			do("remove it",
-				chromedp.Click(css(row+` [data-testid="shared-name-remove"]`)),
+				click(css(row+` [data-testid="shared-name-remove"]`)),
 				chromedp.Poll[chromedp.Void](said+`.includes('made-up name')`),
 				chromedp.WaitNotVisible(css(row+` [data-testid="shared-name-remove"]`)),
 			)
@@ -123,7 +123,7 @@ func TestBrowserReauthBeforeSharing(t *testing.T) {
 			do("open the sharing box",
 				chromedp.Navigate(info.BaseURL+"/#/privacy"),
 				chromedp.WaitVisible(css(row+` details.delegation summary`)),
-				chromedp.Click(css(row+` details.delegation summary`)),
+				click(css(row+` details.delegation summary`)),
 				chromedp.WaitVisible(css(row+` [data-testid="delegate-email"]`)),
 			)
 			until, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch('/app/api/me').then((r) => r.json()).then((me) => me.security.reauth_until)`, chromedp.EvalAwaitPromise))
@@ -133,7 +133,7 @@ func TestBrowserReauthBeforeSharing(t *testing.T) {
 			do("wait until the sign-in is no longer recent", chromedp.Poll[chromedp.Void](fmt.Sprintf(`Date.now() > Date.parse(%q) + 500`, until)))
 			do("share: the password is asked for",
 				chromedp.SendKeys(css(row+` [data-testid="delegate-email"]`), "reauth-accountant@example.com"),
-				chromedp.Click(css(row+` [data-testid="delegate-share"]`)),
+				click(css(row+` [data-testid="delegate-share"]`)),
 				chromedp.WaitVisible(css(row+` [data-testid="reauth-password"]`)),
 			)
 			fits(t, ctx, "the password asked for before sharing")
@@ -144,7 +144,7 @@ func TestBrowserReauthBeforeSharing(t *testing.T) {
 			}
 			do("the password shares",
 				chromedp.SendKeys(css(row+` [data-testid="reauth-password"]`), info.CustomerPassword),
-				chromedp.Click(css(row+` [data-testid="reauth-submit"]`)),
+				click(css(row+` [data-testid="reauth-submit"]`)),
 				chromedp.WaitVisible(css(row+` [data-testid="delegation"]`)),
 				chromedp.WaitNotPresent(css(row+` [data-testid="reauth-password"]`)),
 			)

@@ -54,7 +54,7 @@ func TestBrowserFraudAlert(t *testing.T) {
 	}
 	shot(t, ctx, "fraud-alert")
 	do("answer with one tap",
-		chromedp.Click(css(`[data-testid="alert-action-deny"]`)),
+		click(css(`[data-testid="alert-action-deny"]`)),
 		chromedp.WaitVisible(css(`[data-testid="fraud-card"][data-state="answered"]`)),
 	)
 	answer, err := chromedp.Run(ctx, chromedp.Text(css(`[data-testid="alert-answer"]`)))
@@ -106,9 +106,9 @@ func TestBrowserMenuBalance(t *testing.T) {
 	ctx, do, _ := browse(t)
 	do("wait for the opening balances", chromedp.WaitVisible(css(`[data-testid="balance-strip"]`)), chromedp.WaitVisible(css(`[data-testid="balance-card"]`)))
 	do("ask for the balance from the menu",
-		chromedp.Click(css(`[data-testid="menu-button"]`)),
+		click(css(`[data-testid="menu-button"]`)),
 		chromedp.WaitVisible(css(`[data-testid="menu-balance"]`)),
-		chromedp.Click(css(`[data-testid="menu-balance"]`)),
+		click(css(`[data-testid="menu-balance"]`)),
 		chromedp.WaitVisible(css(`[data-testid="request-bubble"][data-kind="balance"]`)),
 	)
 	do("the bank's fresh balances arrive under the question and the waiting line goes",

@@ -233,7 +233,7 @@ func TestBrowserInsights(t *testing.T) {
 			// Insights, with every request the page makes watched.
 			evalJS[bool](t, ctx, spyOnRequests)
 			do("open the insights",
-				chromedp.Click(css(`[data-testid="insights-link"]`)),
+				click(css(`[data-testid="insights-link"]`)),
 				chromedp.WaitVisible(css(`[data-testid="insights"][data-state="ready"]`)),
 				chromedp.Poll[chromedp.Void](`document.querySelectorAll('[data-testid="month-table"][data-currency="EUR"] tbody tr').length === 3`),
 			)
@@ -257,7 +257,7 @@ func TestBrowserInsights(t *testing.T) {
 			// From the duplicate to its charge in the thread.
 			quill := seqs["ins-quill-1"]
 			do("see the first coffee in the thread",
-				chromedp.Click(css(`[data-testid="duplicate"] [data-testid="see-in-thread"]`)),
+				click(css(`[data-testid="duplicate"] [data-testid="see-in-thread"]`)),
 				chromedp.WaitVisible(css(`[data-testid="thread"]`)),
 				chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelector('.cards [data-key="seq:%d"]')?.classList.contains('search-hit') && document.activeElement === document.querySelector('.cards [data-key="seq:%d"]')`, quill, quill)),
 			)
@@ -267,7 +267,7 @@ func TestBrowserInsights(t *testing.T) {
 			evalJS[bool](t, ctx, spyOnRequests)
 			results := css(`[data-testid="search-result"]`)
 			do("search for a merchant",
-				chromedp.Click(css(`[data-testid="search-button"]`)),
+				click(css(`[data-testid="search-button"]`)),
 				chromedp.WaitVisible(css(`[data-testid="search-input"]`)),
 				chromedp.SendKeys(css(`[data-testid="search-input"]`), "quillon"),
 				chromedp.Poll[chromedp.Void](`document.querySelectorAll('[data-testid="search-result"]').length === 2`),
@@ -282,7 +282,7 @@ func TestBrowserInsights(t *testing.T) {
 				chromedp.Evaluate[chromedp.Void](`(() => { const i = document.querySelector('[data-testid="search-input"]'); i.value = ''; i.dispatchEvent(new Event('input')); })()`),
 				chromedp.SendKeys(css(`[data-testid="search-input"]`), "12.99"),
 				chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelectorAll('[data-testid="search-result"]').length === 1 && document.querySelector('[data-testid="search-result"]').dataset.seq === '%d'`, stream)),
-				chromedp.Click(results),
+				click(results),
 				chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelector('.cards [data-key="seq:%d"]')?.classList.contains('search-hit') && document.activeElement === document.querySelector('.cards [data-key="seq:%d"]')`, stream, stream)),
 			)
 			if amount := evalJS[string](t, ctx, `document.querySelector('[data-testid="search-result"] .search-result-amount mark')?.textContent || ''`); !strings.Contains(amount, "12.99") {
@@ -300,7 +300,7 @@ func TestBrowserInsights(t *testing.T) {
 				chromedp.Navigate(info.BaseURL+"/?fresh#/c/"+info.ConversationID),
 				chromedp.WaitVisible(css(`[data-testid="thread"]`)),
 				chromedp.Poll[chromedp.Void](lastTip),
-				chromedp.Click(css(`[data-testid="search-button"]`)),
+				click(css(`[data-testid="search-button"]`)),
 				chromedp.SendKeys(css(`[data-testid="search-input"]`), "larkspur"),
 				chromedp.WaitVisible(css(`[data-testid="search-load-more"]`)),
 			)
@@ -312,7 +312,7 @@ func TestBrowserInsights(t *testing.T) {
 			}
 			fits(t, ctx, "the search with older history to load at "+vp.name)
 			do("load older history",
-				chromedp.Click(css(`[data-testid="search-load-more"]`)),
+				click(css(`[data-testid="search-load-more"]`)),
 				chromedp.Poll[chromedp.Void](`document.querySelectorAll('[data-testid="search-result"]').length === 5`),
 				chromedp.WaitNotVisible(css(`[data-testid="search-load-more"]`)),
 			)

@@ -146,7 +146,7 @@ func TestBrowserFrench(t *testing.T) {
 			if got := evalJS[string](t, ctx, `document.querySelector('[data-testid="language-picker"]').value`); got != "fr" {
 				t.Errorf("the language picker shows %q", got)
 			}
-			do("the sharing box", chromedp.Click(css(`.delegation summary`)), chromedp.WaitVisible(css(`[data-testid="delegate-email"]`)))
+			do("the sharing box", click(css(`.delegation summary`)), chromedp.WaitVisible(css(`[data-testid="delegate-email"]`)))
 			notEnglish(t, ctx, "the privacy center", "Connected banks", "Who read your data", "Disconnect", "Share")
 			fits(t, ctx, "the privacy center in French")
 
@@ -160,7 +160,7 @@ func TestBrowserFrench(t *testing.T) {
 			says(do, `[data-testid="connect-continue"]`, "Accepter et continuer")
 			fits(t, ctx, "connecting a bank in French")
 			if vp.w < 900 {
-				do("agree", chromedp.Click(css(`[data-testid="connect-continue"]`)))
+				do("agree", click(css(`[data-testid="connect-continue"]`)))
 				wentToBank(t, ctx, info.BankURL)
 			}
 
@@ -177,7 +177,7 @@ func TestBrowserFrench(t *testing.T) {
 			says(do, `[data-testid="console-presence-state"]`, "Disponible")
 			fits(t, ctx, "the console's queue in French")
 			do("open the conversation",
-				chromedp.Click(css(`[data-testid="console-row"]`)),
+				click(css(`[data-testid="console-row"]`)),
 				chromedp.WaitVisible(css(`[data-testid="console-thread"]:not([aria-busy]) [data-testid="console-take"]`)))
 			says(do, `[data-testid="console-take"]`, "Prendre")
 			notEnglish(t, ctx, "the console", "Queue", "Take", "Refresh", "Customer reference", "Support console")
@@ -248,7 +248,7 @@ func TestBrowserLanguageSwitch(t *testing.T) {
 	odo("sign in there",
 		chromedp.SendKeys(css(`[data-testid="signin-email"]`), info.CustomerEmail),
 		chromedp.SendKeys(css(`[data-testid="signin-password"]`), info.CustomerPassword),
-		chromedp.Click(css(`[data-testid="signin-submit"]`)))
+		click(css(`[data-testid="signin-submit"]`)))
 	eventually(t, other, "the other device follows the account into French",
 		`document.documentElement.lang === 'fr' && !!document.querySelector('[data-testid="conversation-row"]')`)
 	odo("a thread there", chromedp.Navigate(info.BaseURL+"/#/c/"+info.ConversationID), chromedp.WaitVisible(css(`[data-testid="composer-send"]`)))
@@ -269,7 +269,7 @@ func TestBrowserLanguageSwitch(t *testing.T) {
 	do("a thread", chromedp.Navigate(info.BaseURL+"/#/c/"+info.ConversationID), chromedp.WaitVisible(css(`[data-testid="composer-send"]`)))
 	says(do, `[data-testid="composer-send"]`, "Envoyer")
 	says(do, `[data-testid="menu-button"]`, "Menu")
-	do("its menu", chromedp.Click(css(`[data-testid="menu-button"]`)), chromedp.WaitVisible(css(`[data-testid="menu-balance"]`)))
+	do("its menu", click(css(`[data-testid="menu-button"]`)), chromedp.WaitVisible(css(`[data-testid="menu-balance"]`)))
 	says(do, `[data-testid="menu-human"]`, "Parler à un conseiller")
 
 	// Italian, then Portuguese.

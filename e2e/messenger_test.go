@@ -223,13 +223,13 @@ func TestBrowserBankMenu(t *testing.T) {
 	do := steps(t, ctx)
 	openConversation(do, info)
 	do("open the menu",
-		chromedp.Click(css(`[data-testid="menu-button"]`)),
+		click(css(`[data-testid="menu-button"]`)),
 		chromedp.WaitVisible(css(`[data-testid="menu-bank-item"]`)),
 		chromedp.WaitVisible(css(`[data-testid="menu-get-started"]`)),
 		chromedp.WaitVisible(css(`[data-testid="menu-bank-link"][href="https://bank.example/branches"]`)),
 	)
 	do("tap the bank's item",
-		chromedp.Click(css(`[data-testid="menu-bank-item"]`)),
+		click(css(`[data-testid="menu-bank-item"]`)),
 		chromedp.WaitVisible(css(`[data-testid="message-bubble"][data-author="customer"]`)),
 	)
 	text, err := chromedp.Run(ctx, chromedp.Text(css(`[data-testid="message-bubble"][data-author="customer"]`)))

@@ -79,7 +79,7 @@ func TestBrowserPasskey(t *testing.T) {
 				chromedp.WaitVisible(css(`[data-testid="signin-email"]`)),
 				chromedp.SendKeys(css(`[data-testid="signin-email"]`), info.CustomerEmail),
 				chromedp.SendKeys(css(`[data-testid="signin-password"]`), info.CustomerPassword),
-				chromedp.Click(css(`[data-testid="signin-submit"]`)),
+				click(css(`[data-testid="signin-submit"]`)),
 				chromedp.WaitVisible(css(`[data-testid="conversation-row"]`)),
 			)
 			do("add a passkey",
@@ -87,7 +87,7 @@ func TestBrowserPasskey(t *testing.T) {
 				chromedp.WaitVisible(css(`[data-testid="passkey-none"]`)),
 				chromedp.ScrollIntoView(css(`[data-testid="passkey-name"]`)),
 				chromedp.SendKeys(css(`[data-testid="passkey-name"]`), "My phone"),
-				chromedp.Click(css(`[data-testid="passkey-add"]`)),
+				click(css(`[data-testid="passkey-add"]`)),
 				chromedp.WaitVisible(css(`[data-testid="passkey"]`)),
 				chromedp.WaitVisible(css(`[data-testid="passkey-said"]`)),
 			)
@@ -105,16 +105,16 @@ func TestBrowserPasskey(t *testing.T) {
 			do("sign out",
 				chromedp.Navigate(base+"/#/"),
 				chromedp.WaitVisible(css(`[data-testid="signout"]`)),
-				chromedp.Click(css(`[data-testid="signout"]`)),
+				click(css(`[data-testid="signout"]`)),
 				chromedp.WaitVisible(css(`[data-testid="passkey-signin"]`)),
 			)
 			shot(t, ctx, "sign in, with a passkey offered")
 			fits(t, ctx, "sign in, with a passkey offered")
 			do("sign in with the passkey alone, and open the conversation",
-				chromedp.Click(css(`[data-testid="passkey-signin"]`)),
+				click(css(`[data-testid="passkey-signin"]`)),
 				chromedp.WaitVisible(css(`[data-testid="conversation-row"]`)),
 				chromedp.WaitNotVisible(css(`[data-testid="loading"]`)),
-				chromedp.Click(css(`[data-testid="conversation-row"]`)),
+				click(css(`[data-testid="conversation-row"]`)),
 				chromedp.WaitVisible(css(`[data-testid="thread"]`)),
 			)
 			if filled := evalJS[string](t, ctx, `document.querySelector('[data-testid="signin-password"]')?.value ?? ''`); filled != "" {
@@ -130,7 +130,7 @@ func TestBrowserPasskey(t *testing.T) {
 			}
 			do("confirm the removal",
 				chromedp.ScrollIntoView(css(`[data-testid="passkey-remove"]`)),
-				chromedp.Click(css(`[data-testid="passkey-remove"]`)),
+				click(css(`[data-testid="passkey-remove"]`)),
 				chromedp.WaitVisible(css(`[data-testid="passkey-remove-confirm"]`)),
 			)
 			if said := evalJS[string](t, ctx, `document.querySelector('[data-testid="passkey-remove-said"]').textContent`); !strings.Contains(said, "this device will be signed out too") {
@@ -140,7 +140,7 @@ func TestBrowserPasskey(t *testing.T) {
 			fits(t, ctx, "removing the passkey")
 			check(ctx, "removing the passkey")
 			do("removed, and this device signed out",
-				chromedp.Click(css(`[data-testid="passkey-remove-confirm"]`)),
+				click(css(`[data-testid="passkey-remove-confirm"]`)),
 				chromedp.WaitVisible(css(`[data-testid="passkey-signin"]`)),
 				chromedp.WaitVisible(css(`[data-testid="auth-error"]`)),
 			)
@@ -155,7 +155,7 @@ func TestBrowserPasskey(t *testing.T) {
 			}
 
 			do("try the removed passkey",
-				chromedp.Click(css(`[data-testid="passkey-signin"]`)),
+				click(css(`[data-testid="passkey-signin"]`)),
 				chromedp.Poll[chromedp.Void](`(document.querySelector('[data-testid="auth-error"]')?.textContent || '').includes('not on any account here')`),
 			)
 			said := evalJS[string](t, ctx, `document.querySelector('[data-testid="auth-error"]').textContent`)

@@ -168,7 +168,7 @@ func TestBrowserPayments(t *testing.T) {
 
 			watchStates(t, ctx, seq)
 			do("pay with one tap, and see it paid in place",
-				chromedp.Click(css(`[data-testid="pay-with"]`)),
+				click(css(`[data-testid="pay-with"]`)),
 				chromedp.WaitVisible(css(`[data-testid="payment-answer-bubble"]`)),
 				chromedp.WaitVisible(paymentCard(seq, "settled")),
 				chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('[data-testid="txn-card"]')].some((c) => c.textContent.includes('Payment to Cedar Bank'))`),
@@ -211,7 +211,7 @@ func TestBrowserPayments(t *testing.T) {
 				chromedp.WaitVisible(css(`[data-testid="conversation-row"]`)),
 				chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('[data-testid="conversation-row"]')].some((r) => r.textContent.includes('Alder Outfitters'))`),
 			)
-			do("tap it", chromedp.Click(chromedp.Search(`//*[@data-testid="conversation-row"][contains(., "Alder Outfitters")]`)),
+			do("tap it", click(chromedp.Search(`//*[@data-testid="conversation-row"][contains(., "Alder Outfitters")]`)),
 				chromedp.WaitVisible(paymentCard(order.Seq, "open")))
 			text = evalJS[string](t, ctx, fmt.Sprintf(`document.querySelector('[data-testid="payment-card"][data-seq="%d"]').textContent`, order.Seq))
 			buttons = evalJS[[]string](t, ctx, `[...document.querySelectorAll('[data-testid="pay-with"]')].map((b) => b.textContent)`)
@@ -220,12 +220,12 @@ func TestBrowserPayments(t *testing.T) {
 			}
 			fits(t, ctx, "a merchant's order")
 			do("pay it with Cedar Bank",
-				chromedp.Click(css(`[data-testid="pay-with"]`)),
+				click(css(`[data-testid="pay-with"]`)),
 				chromedp.WaitVisible(paymentCard(order.Seq, "authorized")),
 				chromedp.WaitVisible(css(`[data-testid="payment-follow"]`)),
 			)
 			do("follow it to Cedar Bank, where it is paid",
-				chromedp.Click(css(`[data-testid="payment-follow"]`)),
+				click(css(`[data-testid="payment-follow"]`)),
 				chromedp.WaitVisible(css(`[data-testid="payment-card"][data-kind="payment"]`)),
 				chromedp.WaitVisible(css(`[data-testid="payment-card"][data-kind="payment"][data-state="settled"]`)),
 			)
@@ -264,9 +264,9 @@ func TestBrowserAskAFriend(t *testing.T) {
 			openConversation(jdo, demoInfo{BaseURL: info.BaseURL, CustomerEmail: "jordan@example.com", CustomerPassword: "jordan-demo-password"})
 
 			do("open the form from the menu",
-				chromedp.Click(css(`[data-testid="menu-button"]`)),
+				click(css(`[data-testid="menu-button"]`)),
 				chromedp.WaitVisible(css(`[data-testid="menu-ask-payment"]`)),
-				chromedp.Click(css(`[data-testid="menu-ask-payment"]`)),
+				click(css(`[data-testid="menu-ask-payment"]`)),
 				chromedp.WaitVisible(css(`[data-testid="ask-form"]`)),
 			)
 			fits(t, ctx, "the form to ask for money")
@@ -275,7 +275,7 @@ func TestBrowserAskAFriend(t *testing.T) {
 				chromedp.SendKeys(css(`[data-testid="ask-amount"]`), "12.50"),
 				chromedp.SendKeys(css(`[data-testid="ask-payer"]`), "jordan"),
 				chromedp.SendKeys(css(`[data-testid="ask-reference"]`), "Dinner at Saffron House"),
-				chromedp.Click(css(`[data-testid="ask-submit"]`)),
+				click(css(`[data-testid="ask-submit"]`)),
 				chromedp.Poll[chromedp.Void](`document.querySelector('[data-testid="ask-error"]').textContent.includes('email address or mobile number')`),
 			)
 			if n := evalJS[int](t, ctx, `document.querySelectorAll('[data-testid="payment-card"]').length`); n != 0 {
@@ -283,7 +283,7 @@ func TestBrowserAskAFriend(t *testing.T) {
 			}
 			do("ask Jordan by the email Jordan uses at the bank",
 				chromedp.SetValue(css(`[data-testid="ask-payer"]`), banksim.FriendHandle()),
-				chromedp.Click(css(`[data-testid="ask-submit"]`)),
+				click(css(`[data-testid="ask-submit"]`)),
 				chromedp.WaitNotVisible(css(`[data-testid="ask-form"]`)),
 				chromedp.WaitVisible(css(`[data-testid="payment-card"][data-kind="ask"][data-state="asked"]`)),
 			)
@@ -306,7 +306,7 @@ func TestBrowserAskAFriend(t *testing.T) {
 			}
 			fits(t, jctx, "Jordan's request to pay")
 			jdo("Jordan pays it",
-				chromedp.Click(css(`[data-testid="pay-with"]`)),
+				click(css(`[data-testid="pay-with"]`)),
 				chromedp.WaitVisible(css(`[data-testid="payment-card"][data-kind="request"][data-state="settled"]`)),
 			)
 			fits(t, jctx, "Jordan's request, paid")

@@ -99,7 +99,7 @@ func TestBrowserRightToLeft(t *testing.T) {
 	do("the privacy center",
 		chromedp.Navigate(info.BaseURL+"/#/privacy"),
 		chromedp.WaitVisible(css(`[data-testid="privacy-link"]`)),
-		chromedp.Click(css(`.delegation summary`)),
+		click(css(`.delegation summary`)),
 		chromedp.WaitVisible(css(`[data-testid="delegate-email"]`)),
 	)
 	shot(t, ctx, "privacy")
@@ -114,7 +114,7 @@ func TestBrowserRightToLeft(t *testing.T) {
 	do("right to left", rtl(true))
 	fits(t, ctx, "the console's queue, right to left")
 	do("open the conversation",
-		chromedp.Click(css(`[data-testid="console-row"]`)),
+		click(css(`[data-testid="console-row"]`)),
 		chromedp.WaitVisible(css(`[data-testid="console-thread"]:not([aria-busy]) [data-testid="console-take"]`)),
 		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('[data-testid="console-cards"] [data-testid="message-bubble"][data-author="customer"]')].some((b) => { if (!b.textContent.includes('right back')) return false; b.id = 'rtl-customer'; return true; })`),
 	)

@@ -109,10 +109,10 @@ func TestBrowserPasswordReset(t *testing.T) {
 			do("ask for a link",
 				chromedp.Navigate(info.BaseURL+"/#/signin"),
 				chromedp.WaitVisible(css(`[data-testid="forgot-link"]`)),
-				chromedp.Click(css(`[data-testid="forgot-link"]`)),
+				click(css(`[data-testid="forgot-link"]`)),
 				chromedp.WaitVisible(css(`[data-testid="forgot-email"]`)),
 				chromedp.SendKeys(css(`[data-testid="forgot-email"]`), info.CustomerEmail),
-				chromedp.Click(css(`[data-testid="forgot-submit"]`)),
+				click(css(`[data-testid="forgot-submit"]`)),
 				chromedp.WaitVisible(css(`[data-testid="reset-sent"]`)),
 			)
 			said := evalJS[string](t, ctx, `document.querySelector('[data-testid="reset-sent"]').textContent`)
@@ -148,7 +148,7 @@ func TestBrowserPasswordReset(t *testing.T) {
 			const newPassword = "a new password for the demo"
 			do("choose a new password",
 				chromedp.SendKeys(css(`[data-testid="reset-password"]`), newPassword),
-				chromedp.Click(css(`[data-testid="reset-submit"]`)),
+				click(css(`[data-testid="reset-submit"]`)),
 				chromedp.WaitVisible(css(`[data-testid="reset-done"]`)),
 			)
 			shot(t, ctx, "the password changed")
@@ -161,7 +161,7 @@ func TestBrowserPasswordReset(t *testing.T) {
 				chromedp.Navigate(link),
 				chromedp.WaitVisible(css(`[data-testid="reset-password"]`)),
 				chromedp.SendKeys(css(`[data-testid="reset-password"]`), "yet another new password"),
-				chromedp.Click(css(`[data-testid="reset-submit"]`)),
+				click(css(`[data-testid="reset-submit"]`)),
 				chromedp.WaitVisible(css(`[data-testid="reset-error"]`)),
 			)
 			if text := evalJS[string](t, ctx, `document.querySelector('[data-testid="reset-error"]').textContent`); !strings.Contains(text, "used already") {
@@ -173,7 +173,7 @@ func TestBrowserPasswordReset(t *testing.T) {
 				chromedp.WaitVisible(css(`[data-testid="signin-email"]`)),
 				chromedp.SendKeys(css(`[data-testid="signin-email"]`), info.CustomerEmail),
 				chromedp.SendKeys(css(`[data-testid="signin-password"]`), newPassword),
-				chromedp.Click(css(`[data-testid="signin-submit"]`)),
+				click(css(`[data-testid="signin-submit"]`)),
 				chromedp.WaitVisible(css(`[data-testid="conversation-row"]`)),
 			)
 			if strings.Contains(p.out.String(), newPassword) {
@@ -196,7 +196,7 @@ func TestBrowserTwoStepSignIn(t *testing.T) {
 			do("set up two-step sign-in",
 				chromedp.Navigate(info.BaseURL+"/#/privacy"),
 				chromedp.WaitVisible(css(`[data-testid="totp-state"][data-state="off"]`)),
-				chromedp.Click(css(`[data-testid="totp-setup"]`)),
+				click(css(`[data-testid="totp-setup"]`)),
 				chromedp.WaitVisible(css(`[data-testid="totp-secret"]`)),
 				chromedp.ScrollIntoView(css(`[data-testid="totp-code"]`)),
 			)
@@ -210,7 +210,7 @@ func TestBrowserTwoStepSignIn(t *testing.T) {
 			}
 			do("confirm it with a first code",
 				chromedp.SendKeys(css(`[data-testid="totp-code"]`), totpCode(t, secret, time.Now())),
-				chromedp.Click(css(`[data-testid="totp-confirm"]`)),
+				click(css(`[data-testid="totp-confirm"]`)),
 				chromedp.WaitVisible(css(`[data-testid="recovery-codes"]`)),
 			)
 			if n := evalJS[int](t, ctx, `document.querySelectorAll('[data-testid="recovery-codes"] li').length`); n != 10 {
@@ -219,18 +219,18 @@ func TestBrowserTwoStepSignIn(t *testing.T) {
 			shot(t, ctx, "the recovery codes")
 			fits(t, ctx, "the recovery codes")
 			do("two-step sign-in is on",
-				chromedp.Click(css(`[data-testid="totp-saved"]`)),
+				click(css(`[data-testid="totp-saved"]`)),
 				chromedp.WaitVisible(css(`[data-testid="totp-state"][data-state="on"]`)),
 			)
 
 			do("sign out, then in: the password first",
 				chromedp.Navigate(info.BaseURL+"/#/"),
 				chromedp.WaitVisible(css(`[data-testid="signout"]`)),
-				chromedp.Click(css(`[data-testid="signout"]`)),
+				click(css(`[data-testid="signout"]`)),
 				chromedp.WaitVisible(css(`[data-testid="signin-email"]`)),
 				chromedp.SendKeys(css(`[data-testid="signin-email"]`), info.CustomerEmail),
 				chromedp.SendKeys(css(`[data-testid="signin-password"]`), info.CustomerPassword),
-				chromedp.Click(css(`[data-testid="signin-submit"]`)),
+				click(css(`[data-testid="signin-submit"]`)),
 				chromedp.WaitVisible(css(`[data-testid="signin-code"]`)),
 			)
 			if text := evalJS[string](t, ctx, `document.querySelector('[data-testid="auth-error"]').textContent`); !strings.Contains(text, "6-digit code") {
@@ -243,7 +243,7 @@ func TestBrowserTwoStepSignIn(t *testing.T) {
 			code := totpCode(t, secret, time.Now().Add(30*time.Second))
 			do("then the code",
 				chromedp.SendKeys(css(`[data-testid="signin-code"]`), code),
-				chromedp.Click(css(`[data-testid="signin-submit"]`)),
+				click(css(`[data-testid="signin-submit"]`)),
 				chromedp.WaitVisible(css(`[data-testid="conversation-row"]`)),
 			)
 			if status, errCode := signInCode(t, info.BaseURL, info.CustomerEmail, info.CustomerPassword, code); status != http.StatusUnauthorized || errCode != "invalid_code" {
@@ -284,9 +284,9 @@ func TestBrowserReauthBeforeClearHistory(t *testing.T) {
 			do("wait until the sign-in is no longer recent", chromedp.Poll[chromedp.Void](fmt.Sprintf(`Date.now() > Date.parse(%q) + 500`, until)))
 
 			do("clear: the password is asked for",
-				chromedp.Click(css(row+` [data-testid="privacy-clear"]`)),
+				click(css(row+` [data-testid="privacy-clear"]`)),
 				chromedp.WaitVisible(css(row+` [data-testid="clear-confirm-button"]`)),
-				chromedp.Click(css(row+` [data-testid="clear-confirm-button"]`)),
+				click(css(row+` [data-testid="clear-confirm-button"]`)),
 				chromedp.WaitVisible(css(row+` [data-testid="reauth-password"]`)),
 			)
 			if focused := evalJS[bool](t, ctx, `document.activeElement?.dataset.testid === 'reauth-password'`); !focused {
@@ -296,7 +296,7 @@ func TestBrowserReauthBeforeClearHistory(t *testing.T) {
 			fits(t, ctx, "the password asked for again")
 			do("a wrong password",
 				chromedp.SendKeys(css(row+` [data-testid="reauth-password"]`), "not my password"),
-				chromedp.Click(css(row+` [data-testid="reauth-submit"]`)),
+				click(css(row+` [data-testid="reauth-submit"]`)),
 				chromedp.WaitVisible(css(row+` [data-testid="reauth-error"]`)),
 			)
 			if text := evalJS[string](t, ctx, `document.querySelector('[data-testid="reauth-error"]').textContent`); !strings.Contains(text, "not your current password") {
@@ -318,7 +318,7 @@ func TestBrowserReauthBeforeClearHistory(t *testing.T) {
 			do("the right password clears",
 				chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="reauth-password"]').value = ''`),
 				chromedp.SendKeys(css(row+` [data-testid="reauth-password"]`), info.CustomerPassword),
-				chromedp.Click(css(row+` [data-testid="reauth-submit"]`)),
+				click(css(row+` [data-testid="reauth-submit"]`)),
 				chromedp.WaitNotPresent(css(row+` [data-testid="clear-confirm"]`)),
 			)
 			do("the conversation holds only the notice",

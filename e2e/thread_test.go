@@ -83,7 +83,7 @@ func TestBrowserCardControls(t *testing.T) {
 				t.Helper()
 				raiseAlert(t, info)
 				deny := css(`[data-testid="fraud-card"][data-state="open"] [data-testid="alert-action-deny"]`)
-				do(what+": answer Not me", chromedp.WaitVisible(deny), chromedp.Click(deny),
+				do(what+": answer Not me", chromedp.WaitVisible(deny), click(deny),
 					chromedp.WaitVisible(css(`[data-testid="card-status"][data-status="locked"]`)),
 					chromedp.WaitVisible(css(`[data-testid="card-status"][data-status="ordered"]`)))
 				locked := evalJS[string](t, ctx, `document.querySelector('[data-testid="card-status"][data-status="locked"]').dataset.last4`)
@@ -103,7 +103,7 @@ func TestBrowserCardControls(t *testing.T) {
 			shot(t, ctx, "locked")
 			fits(t, ctx, "the locked card and its replacement")
 			do("unlock",
-				chromedp.Click(css(`[data-testid="card-status"][data-status="locked"] [data-testid="card-action-unlock"]`)),
+				click(css(`[data-testid="card-status"][data-status="locked"] [data-testid="card-action-unlock"]`)),
 				chromedp.WaitVisible(cardSel(card, "active")),
 				chromedp.WaitVisible(cardSel(first, "closed")),
 				chromedp.WaitNotPresent(css(`[data-testid="card-status"][data-status="locked"]`)),
@@ -118,7 +118,7 @@ func TestBrowserCardControls(t *testing.T) {
 				t.Logf("the second alert was about ••%s", again)
 			}
 			do("it was me after all",
-				chromedp.Click(css(`[data-testid="card-status"][data-status="locked"] [data-testid="card-action-was_me"]`)),
+				click(css(`[data-testid="card-status"][data-status="locked"] [data-testid="card-action-was_me"]`)),
 				chromedp.WaitVisible(cardSel(again, "active")),
 				chromedp.WaitVisible(cardSel(second, "closed")),
 				chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('[data-testid="message-bubble"][data-author="institution"]')].some((b) => b.textContent.includes('try it again'))`),
@@ -187,7 +187,7 @@ func TestBrowserWaitingStaysInReach(t *testing.T) {
 			fits(t, ctx, "the thread with what waits")
 			shot(t, ctx, "waiting")
 			do("the reminder brings the alert into view",
-				chromedp.Click(remind),
+				click(remind),
 				chromedp.Poll[chromedp.Void](`(() => {
 				  const card = document.querySelector('[data-testid="fraud-card"][data-state="open"]').getBoundingClientRect();
 				  const pane = document.querySelector('.thread-scroll').getBoundingClientRect();
@@ -196,7 +196,7 @@ func TestBrowserWaitingStaysInReach(t *testing.T) {
 			)
 
 			do("answer with a quick reply",
-				chromedp.Click(css(fmt.Sprintf(`[data-testid="quick-replies"][data-reply-to="%d"] button[data-label="Balance"]`, q.Seq))),
+				click(css(fmt.Sprintf(`[data-testid="quick-replies"][data-reply-to="%d"] button[data-label="Balance"]`, q.Seq))),
 				chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('[data-testid="message-bubble"][data-author="customer"]')].some((b) => b.textContent.includes('Balance'))`),
 				chromedp.WaitNotPresent(chips),
 			)
