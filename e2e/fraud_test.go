@@ -223,12 +223,13 @@ func TestBenchTarget(t *testing.T) {
 func TestBenchIngestScenario(t *testing.T) {
 	line := runBench(t, "--duration", "3s", "--sockets", "30", "--rate", "100", "--batch", "20", "--writers", "2", "--json")
 	var res struct {
-		Ingest      float64               `json:"ingest_events_per_sec"`
-		Delivered   float64               `json:"delivered_events_per_sec"`
-		Lost        int                   `json:"lost"`
-		KB          float64               `json:"kb_per_idle_socket"`
-		Goroutines  float64               `json:"goroutines_per_idle_socket"`
-		Latency     struct{ P50 float64 } `json:"e2e_latency_ms"`
+		Ingest      float64                    `json:"ingest_events_per_sec"`
+		Delivered   float64                    `json:"delivered_events_per_sec"`
+		Lost        int                        `json:"lost"`
+		KB          float64                    `json:"kb_per_idle_socket"`
+		Goroutines  float64                    `json:"goroutines_per_idle_socket"`
+		Latency     struct{ P50 float64 }      `json:"e2e_latency_ms"`
+		Post        struct{ P50, Max float64 } `json:"post_latency_ms"`
 		Undelivered int
 		// Read from the node's /metrics around each phase.
 		LatencyCounters    *benchCounters `json:"latency_phase_counters"`
@@ -237,7 +238,7 @@ func TestBenchIngestScenario(t *testing.T) {
 	if err := json.Unmarshal([]byte(line), &res); err != nil {
 		t.Fatalf("bench output %q: %v", line, err)
 	}
-	if res.Ingest <= 0 || res.Delivered <= 0 || res.Lost != 0 || res.Undelivered != 0 || res.Latency.P50 <= 0 {
+	if res.Ingest <= 0 || res.Delivered <= 0 || res.Lost != 0 || res.Undelivered != 0 || res.Latency.P50 <= 0 || res.Post.P50 <= 0 || res.Post.Max < res.Post.P50 {
 		t.Fatalf("bench result %+v", res)
 	}
 	if res.Goroutines < 0.5 || res.Goroutines > 1.5 {

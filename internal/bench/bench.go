@@ -105,9 +105,13 @@ type Result struct {
 	IngestEventsPerSec    float64 `json:"ingest_events_per_sec"`
 	DeliveredEventsPerSec float64 `json:"delivered_events_per_sec"`
 	// Lost is acknowledged events that never arrived (must be 0).
-	Lost               int       `json:"lost"`
-	IngestBatchSize    int       `json:"ingest_batch_size"`
-	ThroughputCounters *Counters `json:"throughput_phase_counters,omitempty"`
+	Lost            int `json:"lost"`
+	IngestBatchSize int `json:"ingest_batch_size"`
+	// PostLatencyMs is what a bank's poster waited in that phase: each
+	// POST from just before it was sent to its answer. At full load it is
+	// mostly the wait for the writer's next commit.
+	PostLatencyMs      Percentiles `json:"post_latency_ms"`
+	ThroughputCounters *Counters   `json:"throughput_phase_counters,omitempty"`
 	// IngestAloneEventsPerSec is the same load with no socket open.
 	IngestAloneEventsPerSec float64 `json:"ingest_alone_events_per_sec"`
 	RSSMB                   float64 `json:"rss_mb"`      // the nodes' resident memory at the end, summed
@@ -399,7 +403,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 	logCounters(o.Log, res.ThroughputCounters)
-	res.IngestEventsPerSec, res.DeliveredEventsPerSec, res.Lost = tp.accepted, tp.delivered, tp.lost
+	res.IngestEventsPerSec, res.DeliveredEventsPerSec, res.Lost, res.PostLatencyMs = tp.accepted, tp.delivered, tp.lost, tp.post
 	d.closeSockets()
 	fmt.Fprintf(o.Log, "throughput, no sockets: %d writers, batches of %d, for %s…\n", o.Writers, o.BatchSize, phase)
 	alone, err := d.throughputPhase(ctx, o.Writers, o.BatchSize, phase, false)
@@ -1012,6 +1016,7 @@ func percentiles(latencies []time.Duration) Percentiles {
 type throughput struct {
 	accepted, delivered float64
 	lost                int
+	post                Percentiles // each POST's round trip
 }
 
 // throughputPhase posts full batches as fast as writers can for dur. With
@@ -1021,16 +1026,20 @@ func (d *driver) throughputPhase(ctx context.Context, writers, batch int, dur ti
 	var accepted atomic.Int64
 	var wg sync.WaitGroup
 	errc := make(chan error, writers)
+	posts := make([][]time.Duration, writers) // each writer's own: no lock between them
 	delivered0 := d.delivered.Load()
 	start := time.Now()
 	end := start.Add(dur)
-	for range writers {
+	for w := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(end) {
 				node := d.nextNode()
-				n, err := d.post(ctx, node, d.batch(batch, false, node))
+				body := d.batch(batch, false, node)
+				sent := time.Now()
+				n, err := d.post(ctx, node, body)
+				posts[w] = append(posts[w], time.Since(sent))
 				accepted.Add(int64(n))
 				if err != nil {
 					errc <- err
@@ -1046,7 +1055,7 @@ func (d *driver) throughputPhase(ctx context.Context, writers, batch int, dur ti
 		return throughput{}, err
 	default:
 	}
-	out := throughput{accepted: float64(accepted.Load()) / elapsed.Seconds()}
+	out := throughput{accepted: float64(accepted.Load()) / elapsed.Seconds(), post: percentiles(slices.Concat(posts...))}
 	if !sockets {
 		return out, nil
 	}
