@@ -85,7 +85,14 @@ type Keyring struct {
 	firstRoot   []byte // the version-1 root key, if loaded: the log key's legacy seed
 	keys        KeyStore
 
-	mu    sync.Mutex
+	// mu guards cache. Every event sealed, fingerprinted or opened reads
+	// it, from every poster and every device at once, and it rarely
+	// changes: readers share it. (A plain mutex convoyed at times under
+	// full load: once a waiter had waited a millisecond, every unlock
+	// handed the lock over and gave up its core; in one trace that was a
+	// third of all the node's waiting for a core. BENCHMARKS.md,
+	// 2026-12-06.)
+	mu    sync.RWMutex
 	cache map[string]*dataKey // customer id → unwrapped key
 
 	logMu  sync.Mutex
@@ -347,9 +354,9 @@ func (k *Keyring) Forget(customerID string) {
 }
 
 func (k *Keyring) dataKey(ctx context.Context, customerID string, create bool) (*dataKey, error) {
-	k.mu.Lock()
+	k.mu.RLock()
 	dk := k.cache[customerID]
-	k.mu.Unlock()
+	k.mu.RUnlock()
 	if dk != nil {
 		return dk, nil
 	}
@@ -374,13 +381,13 @@ func (k *Keyring) dataKey(ctx context.Context, customerID string, create bool) (
 // no key yet are left for Seal to create.
 func (k *Keyring) Warm(ctx context.Context, owners []string) error {
 	cold := make([]string, 0, len(owners))
-	k.mu.Lock()
+	k.mu.RLock()
 	for _, o := range owners {
 		if k.cache[o] == nil {
 			cold = append(cold, o)
 		}
 	}
-	k.mu.Unlock()
+	k.mu.RUnlock()
 	if len(cold) == 0 {
 		return nil
 	}
