@@ -65,7 +65,9 @@ type Ingester struct {
 	lease    time.Duration
 	received func(result string)
 
-	mu    sync.Mutex
+	// mu guards links, which every event reads and a new link changes:
+	// readers share it, as in vault.Keyring.
+	mu    sync.RWMutex
 	links map[string]linkOwner // link id → owner; owners never change
 }
 
@@ -315,9 +317,9 @@ func (in *Ingester) prepare(ctx context.Context, institutionID string, ev Parsed
 }
 
 func (in *Ingester) owner(ctx context.Context, linkID string) (linkOwner, error) {
-	in.mu.Lock()
+	in.mu.RLock()
 	o, ok := in.links[linkID]
-	in.mu.Unlock()
+	in.mu.RUnlock()
 	if ok {
 		return o, nil
 	}
@@ -350,13 +352,13 @@ func (in *Ingester) remember(l store.Link) linkOwner {
 // made, one by one as before.
 func (in *Ingester) warm(ctx context.Context, institutionID string, items []item) error {
 	var cold []string
-	in.mu.Lock()
+	in.mu.RLock()
 	for _, it := range items {
 		if _, ok := in.links[it.parsed.LinkID]; it.err == nil && !ok {
 			cold = append(cold, it.parsed.LinkID)
 		}
 	}
-	in.mu.Unlock()
+	in.mu.RUnlock()
 	if len(cold) > 0 {
 		slices.Sort(cold)
 		links, err := in.store.LinksByID(ctx, slices.Compact(cold))
@@ -368,7 +370,7 @@ func (in *Ingester) warm(ctx context.Context, institutionID string, items []item
 		}
 	}
 	owners := make([]string, 0, 2*len(items))
-	in.mu.Lock()
+	in.mu.RLock()
 	for _, it := range items {
 		if o, ok := in.links[it.parsed.LinkID]; it.err == nil && ok && o.institutionID == institutionID {
 			// What prepare uses: the conversation's key seals, the
@@ -376,7 +378,7 @@ func (in *Ingester) warm(ctx context.Context, institutionID string, items []item
 			owners = append(owners, vault.ConversationKey(o.customerID, institutionID), o.customerID)
 		}
 	}
-	in.mu.Unlock()
+	in.mu.RUnlock()
 	if err := in.keyring.Warm(ctx, owners); err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
