@@ -230,6 +230,7 @@ func TestBenchIngestScenario(t *testing.T) {
 		Goroutines  float64                    `json:"goroutines_per_idle_socket"`
 		Latency     struct{ P50 float64 }      `json:"e2e_latency_ms"`
 		Post        struct{ P50, Max float64 } `json:"post_latency_ms"`
+		Host        [2]float64                 `json:"host_sha256_mb_per_sec"`
 		Undelivered int
 		// Read from the node's /metrics around each phase.
 		LatencyCounters    *benchCounters `json:"latency_phase_counters"`
@@ -238,7 +239,7 @@ func TestBenchIngestScenario(t *testing.T) {
 	if err := json.Unmarshal([]byte(line), &res); err != nil {
 		t.Fatalf("bench output %q: %v", line, err)
 	}
-	if res.Ingest <= 0 || res.Delivered <= 0 || res.Lost != 0 || res.Undelivered != 0 || res.Latency.P50 <= 0 || res.Post.P50 <= 0 || res.Post.Max < res.Post.P50 {
+	if res.Ingest <= 0 || res.Delivered <= 0 || res.Lost != 0 || res.Undelivered != 0 || res.Latency.P50 <= 0 || res.Post.P50 <= 0 || res.Post.Max < res.Post.P50 || res.Host[0] <= 0 || res.Host[1] <= 0 {
 		t.Fatalf("bench result %+v", res)
 	}
 	if res.Goroutines < 0.5 || res.Goroutines > 1.5 {

@@ -12,6 +12,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -118,7 +119,12 @@ type Result struct {
 	PeakRSSMB               float64 `json:"peak_rss_mb"` // and their peaks
 	HeapMB                  float64 `json:"heap_mb"`     // heap in use at the end, after a collection
 	DurationS               float64 `json:"duration_s"`
-	Target                  string  `json:"target,omitempty"` // measured a running node; its memory is not known here
+	// HostSpeed is how fast one core of this machine hashed, in MB/s,
+	// before the nodes started and after the last phase. A shared host's
+	// speed drifts by a tenth within an hour; two runs whose readings
+	// differ that much are not comparable.
+	HostSpeed [2]float64 `json:"host_sha256_mb_per_sec"`
+	Target    string     `json:"target,omitempty"` // measured a running node; its memory is not known here
 }
 
 type customer struct {
@@ -358,6 +364,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Log = io.Discard
 	}
 	res := Result{Store: o.Store, Nodes: max(o.Nodes, 1), Sockets: o.Sockets, OfferedRate: o.Rate, IngestBatchSize: o.BatchSize}
+	res.HostSpeed[0] = hostSpeed()
 	var e *env
 	var err error
 	if o.Target != "" {
@@ -412,6 +419,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	res.IngestAloneEventsPerSec = alone.accepted
 	res.DurationS = time.Since(start).Seconds()
+	res.HostSpeed[1] = hostSpeed()
 	if e.nodes != nil {
 		res.RSSMB, res.PeakRSSMB = e.rss()
 		if m, err := e.memory(ctx, 1); err == nil {
@@ -996,6 +1004,21 @@ func (d *driver) summary(dur time.Duration) (all Percentiles, cross *Percentiles
 	all, delivered = percentiles(d.latencies), len(d.latencies)
 	d.latencies, d.crossLatencies = d.latencies[:0], d.crossLatencies[:0]
 	return all, cross, delivered, undelivered, float64(delivered+undelivered) / dur.Seconds()
+}
+
+// hostSpeed measures one core: the best of three SHA-256 passes over
+// 64 MiB, in MB/s.
+func hostSpeed() float64 {
+	buf := make([]byte, 1<<20)
+	best := 0.0
+	for range 3 {
+		start := time.Now()
+		for range 64 {
+			sha256.Sum256(buf)
+		}
+		best = max(best, 64*(1<<20)/1e6/time.Since(start).Seconds())
+	}
+	return best
 }
 
 // percentiles summarises latencies (nearest rank).
