@@ -89,7 +89,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if res.CrossNodeLatencyMs != nil {
 		cross = fmt.Sprintf(" (across nodes p50 %.2f ms, p99 %.2f ms)", res.CrossNodeLatencyMs.P50, res.CrossNodeLatencyMs.P99)
 	}
-	fmt.Fprintf(stdout, "store %s, %d node(s), %d sockets: %.0f events/s accepted and %.0f delivered (%d lost), %.0f accepted with no socket open (batches of %d; a POST's answer p50 %.1f ms, p99 %.1f ms while delivering); e2e latency at %d events/s: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms%s (%d delivered, %d undelivered); %.1f KiB per idle socket; %s; one core hashed %.0f MB/s before, %.0f after\n",
+	fmt.Fprintf(stdout, "store %s, %d node(s), %d sockets: %.0f events/s accepted and %.0f delivered (%d lost), %.0f accepted with no socket open (batches of %d; a POST's answer p50 %.1f ms, p99 %.1f ms while delivering); e2e latency at %d events/s: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms%s (%d delivered, %d undelivered); %.1f KiB per idle socket; %s; the cores hashed %.0f MB/s before, %.0f after\n",
 		res.Store, res.Nodes, res.Sockets, res.IngestEventsPerSec, res.DeliveredEventsPerSec, res.Lost, res.IngestAloneEventsPerSec, res.IngestBatchSize, res.PostLatencyMs.P50, res.PostLatencyMs.P99,
 		res.OfferedRate, res.E2ELatencyMs.P50, res.E2ELatencyMs.P95, res.E2ELatencyMs.P99, cross, res.Delivered, res.Undelivered, res.KBPerIdleSocket, memory, res.HostSpeed[0], res.HostSpeed[1])
 	if asJSON {
