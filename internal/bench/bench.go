@@ -111,7 +111,7 @@ type Result struct {
 	IngestBatchSize int `json:"ingest_batch_size"`
 	// PostLatencyMs is what a bank's poster waited in that phase: each
 	// POST from just before it was sent to its answer. At full load it is
-	// mostly the wait for the writer's next commit.
+	// mostly waiting: for the commits ahead of it, and for a core.
 	PostLatencyMs      Percentiles `json:"post_latency_ms"`
 	ThroughputCounters *Counters   `json:"throughput_phase_counters,omitempty"`
 	// IngestAloneEventsPerSec is the same load with no socket open.
