@@ -90,16 +90,11 @@ func TestBrowserAgentReplies(t *testing.T) {
 	)
 	shot(t, agent, "console")
 	ado("resolving hands it back to the bot",
-		// Clicked from the page, once the thread is rendered: the queue
-		// is drawn again every 2 s and the thread after each change of
-		// its work, and a click by node id from outside the page once met
-		// a node gone meanwhile ("Could not find node with given id").
-		chromedp.Poll[chromedp.Void](`(() => {
-			const b = document.querySelector('[data-testid="console-resolve"]');
-			if (!b || document.querySelector('[data-testid="console-thread"]').hasAttribute('aria-busy')) return false;
-			b.click();
-			return true;
-		})()`),
+		// Once the thread is drawn after the change of its work; click
+		// tries again if the queue's redraw (every 2 s) replaced the
+		// button meanwhile.
+		chromedp.Poll[chromedp.Void](`!!document.querySelector('[data-testid="console-resolve"]') && !document.querySelector('[data-testid="console-thread"]').hasAttribute('aria-busy')`),
+		click(css(`[data-testid="console-resolve"]`)),
 		chromedp.Poll[chromedp.Void](`document.querySelectorAll('[data-testid="console-row"]').length === 0`),
 	)
 	sent("Hello, Ada here. How can I help?")
