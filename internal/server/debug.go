@@ -21,7 +21,13 @@ import (
 // their own listener, which should be reachable by operators only
 // (loopback or a private interface). It carries no customer data: profiles
 // hold code paths and counts, never payloads.
+//
+// It also samples contention on Go mutexes, one in mutexSampling, for
+// /debug/pprof/mutex: a small lock that convoys (a waiter past 1 ms puts
+// a sync.Mutex in starvation mode, and every unlock then yields its core)
+// showed first as scheduler wait in a trace (BENCHMARKS.md).
 func ServeDebug(addr string, log *slog.Logger) (stop func(), err error) {
+	runtime.SetMutexProfileFraction(mutexSampling)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -31,6 +37,10 @@ func ServeDebug(addr string, log *slog.Logger) (stop func(), err error) {
 	mux.HandleFunc("GET /debug/memory", memory)
 	return serveOperator(addr, "debug listener", mux, log)
 }
+
+// mutexSampling is the share of contended Go mutexes that the debug
+// listener's mutex profile records: one in this many.
+const mutexSampling = 20
 
 // serveOperator serves h on a listener of its own at addr, for operators
 // only, until stop is called.

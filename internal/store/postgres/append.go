@@ -64,7 +64,7 @@ type appender struct {
 
 func newAppender(pool *pgxpool.Pool, now func() time.Time, announce func([]store.Event)) *appender {
 	a := &appender{pool: pool, now: now, announce: announce, queue: make(chan *appendReq, 1024), closed: make(chan struct{}), done: make(chan struct{})}
-	go a.run()
+	store.GoWriter("postgres", a.run)
 	return a
 }
 

@@ -36,6 +36,16 @@ func TestMigrationsIdempotent(t *testing.T) {
 	}
 }
 
+// TestWriterIsLabelled: the appender's time can be read alone in a profile.
+func TestWriterIsLabelled(t *testing.T) {
+	s, err := Open(context.Background(), testenv.PostgresSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.WriterLabelled(t, "postgres")
+}
+
 // TestPoolSize: a node opens at most four connections a core and 32 in
 // all, unless the database URL sets pool_max_conns, whatever the value,
 // and only a setting counts, not the words elsewhere in the URL.

@@ -163,7 +163,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// deleted rows in old WAL frames: empty the WAL before anything else.
 	w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
 	s.checkpointerDone = make(chan struct{})
-	go s.writer()
+	store.GoWriter("sqlite", s.writer)
 	go s.checkpointer(w)
 	return s, nil
 }

@@ -29,6 +29,16 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestWriterIsLabelled: the writer's time can be read alone in a profile.
+func TestWriterIsLabelled(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "openteller.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.WriterLabelled(t, "sqlite")
+}
+
 func TestPragmas(t *testing.T) {
 	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "openteller.db"))
 	if err != nil {
