@@ -180,6 +180,7 @@ type benchFraudResult struct {
 	WarmupUnanswered                   int                        `json:"warmup_unanswered"`
 	Roundtrip                          struct{ P50, P99 float64 } `json:"fraud_roundtrip_ms"`
 	NodeCounters                       *benchCounters             `json:"node_counters"`
+	Host                               [2]float64                 `json:"host_sha256_mb_per_sec"`
 }
 
 func benchFraud(t *testing.T, args ...string) benchFraudResult {
@@ -188,7 +189,7 @@ func benchFraud(t *testing.T, args ...string) benchFraudResult {
 	if err := json.Unmarshal([]byte(line), &res); err != nil {
 		t.Fatalf("bench output %q: %v", line, err)
 	}
-	if res.Alerts < 40 || res.Seen != res.Alerts || res.Answered != res.Alerts || res.Unanswered != 0 || res.WarmupUnanswered != 0 || res.Roundtrip.P50 <= 0 {
+	if res.Alerts < 40 || res.Seen != res.Alerts || res.Answered != res.Alerts || res.Unanswered != 0 || res.WarmupUnanswered != 0 || res.Roundtrip.P50 <= 0 || res.Host[0] <= 0 || res.Host[1] <= 0 {
 		t.Fatalf("bench result %+v", res)
 	}
 	return res

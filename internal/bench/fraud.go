@@ -54,12 +54,16 @@ type FraudResult struct {
 	RSSMB          float64     `json:"rss_mb"`
 	PeakRSSMB      float64     `json:"peak_rss_mb"`
 	DurationS      float64     `json:"duration_s"`
+	// HostSpeed is Result's reading: the cores' hashing speed before the
+	// node started and after the last round trip.
+	HostSpeed [2]float64 `json:"host_sha256_mb_per_sec"`
 }
 
 // RunFraud runs the fraud scenario: o.Rate alerts per second for
 // o.Duration, spread over o.Customers devices.
 func RunFraud(ctx context.Context, o Options) (FraudResult, error) {
 	res := FraudResult{Scenario: "fraud", Store: o.Store, Nodes: max(o.Nodes, 1), OfferedPerSec: o.Rate, Customers: o.Sockets}
+	res.HostSpeed[0] = hostSpeed()
 	env, err := prepare(ctx, o, true)
 	if err != nil {
 		return res, err
@@ -130,6 +134,7 @@ func RunFraud(ctx context.Context, o Options) (FraudResult, error) {
 	res.AchievedPerSec = float64(res.Answered) / o.Duration.Seconds()
 	res.DurationS = time.Since(start).Seconds()
 	res.RSSMB, res.PeakRSSMB = env.rss()
+	res.HostSpeed[1] = hostSpeed()
 	return res, nil
 }
 

@@ -66,9 +66,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "store %s: fraud round trips (bank posts alert → device answers → bank gets the signed webhook) at %d alerts/s offered over %d devices: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms (%d answered of %d, %d unanswered, %.0f/s achieved); node RSS %.1f MiB (peak %.1f MiB)\n",
+		fmt.Fprintf(stdout, "store %s: fraud round trips (bank posts alert → device answers → bank gets the signed webhook) at %d alerts/s offered over %d devices: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms (%d answered of %d, %d unanswered, %.0f/s achieved); node RSS %.1f MiB (peak %.1f MiB); the cores hashed %.0f MB/s before, %.0f after\n",
 			res.Store, res.OfferedPerSec, res.Customers, res.RoundtripMs.P50, res.RoundtripMs.P95, res.RoundtripMs.P99, res.RoundtripMs.Max,
-			res.Answered, res.Alerts, res.Unanswered, res.AchievedPerSec, res.RSSMB, res.PeakRSSMB)
+			res.Answered, res.Alerts, res.Unanswered, res.AchievedPerSec, res.RSSMB, res.PeakRSSMB, res.HostSpeed[0], res.HostSpeed[1])
 		if asJSON {
 			b, _ := json.Marshal(res)
 			fmt.Fprintln(stdout, string(b))
