@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -22,25 +23,54 @@ import (
 // (loopback or a private interface). It carries no customer data: profiles
 // hold code paths and counts, never payloads.
 //
-// It also samples contention on Go mutexes, one in mutexSampling, for
-// /debug/pprof/mutex: a small lock that convoys (a waiter past 1 ms puts
-// a sync.Mutex in starvation mode, and every unlock then yields its core)
-// showed first as scheduler wait in a trace (BENCHMARKS.md).
+// /debug/pprof/mutex?seconds=N samples contention on Go mutexes, one in
+// mutexSampling, for those N seconds only: a small lock that convoys (a
+// waiter past 1 ms puts a sync.Mutex in starvation mode, and every unlock
+// then yields its core) showed first as scheduler wait in a trace
+// (BENCHMARKS.md). The sampling costs a stack trace a sample, so it is
+// never on while nobody asks: benchmarks start every node with this
+// listener.
 func ServeDebug(addr string, log *slog.Logger) (stop func(), err error) {
-	runtime.SetMutexProfileFraction(mutexSampling)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/mutex", mutexProfile)
 	mux.HandleFunc("GET /debug/memory", memory)
 	return serveOperator(addr, "debug listener", mux, log)
 }
 
-// mutexSampling is the share of contended Go mutexes that the debug
-// listener's mutex profile records: one in this many.
+// mutexSampling is the share of contended Go mutexes that a mutex profile
+// records while one is asked for: one in this many.
 const mutexSampling = 20
+
+var mutexSampled struct {
+	sync.Mutex
+	asking int // requests for a mutex profile under way
+}
+
+// mutexProfile serves the mutex profile; asked for some seconds, it
+// samples contention while they last. Overlapping requests share the
+// sampling, and the last to finish turns it off.
+func mutexProfile(w http.ResponseWriter, r *http.Request) {
+	if r.FormValue("seconds") != "" {
+		mutexSampled.Lock()
+		if mutexSampled.asking++; mutexSampled.asking == 1 {
+			runtime.SetMutexProfileFraction(mutexSampling)
+		}
+		mutexSampled.Unlock()
+		defer func() {
+			mutexSampled.Lock()
+			if mutexSampled.asking--; mutexSampled.asking == 0 {
+				runtime.SetMutexProfileFraction(0)
+			}
+			mutexSampled.Unlock()
+		}()
+	}
+	pprof.Handler("mutex").ServeHTTP(w, r)
+}
 
 // serveOperator serves h on a listener of its own at addr, for operators
 // only, until stop is called.

@@ -7,11 +7,13 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
-// TestServeDebugSamplesMutexes: the debug listener turns on the mutex
-// profile it serves, and serves it.
-func TestServeDebugSamplesMutexes(t *testing.T) {
+// TestMutexSamplingOnlyWhileAsked: the debug listener leaves mutex
+// sampling off, turns it on while a mutex profile of some seconds is
+// taken, serves that profile, and turns it off again.
+func TestMutexSamplingOnlyWhileAsked(t *testing.T) {
 	defer runtime.SetMutexProfileFraction(runtime.SetMutexProfileFraction(-1))
 	runtime.SetMutexProfileFraction(0)
 	var logged strings.Builder
@@ -20,20 +22,41 @@ func TestServeDebugSamplesMutexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	if got := runtime.SetMutexProfileFraction(-1); got != mutexSampling {
-		t.Errorf("mutex profile fraction %d, want %d", got, mutexSampling)
+	if got := runtime.SetMutexProfileFraction(-1); got != 0 {
+		t.Fatalf("mutex sampling %d with nobody asking, want 0", got)
 	}
 	_, addr, ok := strings.Cut(logged.String(), "addr=")
 	if !ok {
 		t.Fatalf("the listener's address was not logged: %q", logged.String())
 	}
-	resp, err := http.Get("http://" + strings.TrimSpace(addr) + "/debug/pprof/mutex")
-	if err != nil {
-		t.Fatal(err)
+	type answer struct {
+		status int
+		body   []byte
+		err    error
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK || len(body) == 0 {
-		t.Errorf("GET /debug/pprof/mutex: %s, %d bytes", resp.Status, len(body))
+	done := make(chan answer, 1)
+	go func() {
+		resp, err := http.Get("http://" + strings.TrimSpace(addr) + "/debug/pprof/mutex?seconds=1")
+		if err != nil {
+			done <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		done <- answer{resp.StatusCode, body, err}
+	}()
+	sampled := false
+	for deadline := time.Now().Add(10 * time.Second); !sampled && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		sampled = runtime.SetMutexProfileFraction(-1) == mutexSampling
+	}
+	if !sampled {
+		t.Error("mutex sampling never turned on while a profile was taken")
+	}
+	a := <-done
+	if a.err != nil || a.status != http.StatusOK || len(a.body) == 0 {
+		t.Fatalf("GET /debug/pprof/mutex?seconds=1: %d, %d bytes, %v", a.status, len(a.body), a.err)
+	}
+	if got := runtime.SetMutexProfileFraction(-1); got != 0 {
+		t.Errorf("mutex sampling %d after the profile was served, want 0", got)
 	}
 }
