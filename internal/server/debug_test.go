@@ -1,11 +1,14 @@
 package server
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -58,5 +61,34 @@ func TestMutexSamplingOnlyWhileAsked(t *testing.T) {
 	}
 	if got := runtime.SetMutexProfileFraction(-1); got != 0 {
 		t.Errorf("mutex sampling %d after the profile was served, want 0", got)
+	}
+}
+
+// TestMutexSamplingEndsWithItsRequest: a mutex profile whose client goes
+// away before its seconds are up leaves the sampling off, as do
+// overlapping requests once the last has ended.
+func TestMutexSamplingEndsWithItsRequest(t *testing.T) {
+	defer runtime.SetMutexProfileFraction(runtime.SetMutexProfileFraction(-1))
+	runtime.SetMutexProfileFraction(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/debug/pprof/mutex?seconds=30", nil)
+			mutexProfile(httptest.NewRecorder(), req)
+		})
+	}
+	sampled := false
+	for deadline := time.Now().Add(10 * time.Second); !sampled && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		sampled = runtime.SetMutexProfileFraction(-1) == mutexSampling
+	}
+	if !sampled {
+		t.Error("mutex sampling never turned on while profiles were taken")
+	}
+	cancel() // both clients go away long before their 30 s
+	wg.Wait()
+	if got := runtime.SetMutexProfileFraction(-1); got != 0 {
+		t.Errorf("mutex sampling %d after both requests ended, want 0", got)
 	}
 }

@@ -8,15 +8,21 @@ import (
 )
 
 // GoWriter starts run, a store's group-commit writer, on a goroutine
-// that carries the profiler label writer=name from its first instant, so
+// that carries the profiler label writer=name before GoWriter returns, so
 // that its share of a CPU profile can be read alone: go tool pprof
 // -tagfocus=writer=sqlite. The writer is the node's serial part under
 // load, and in a whole-node profile its work is mixed with the same
-// functions run by readers.
+// functions run by readers. Goroutines the writer starts inherit the
+// label (on PostgreSQL, a connection the pool opens when the appender
+// finds none idle). The caller's own labels are left as they were.
 func GoWriter(name string, run func()) {
-	pprof.Do(context.Background(), pprof.Labels("writer", name), func(context.Context) {
-		go run() // a new goroutine inherits its creator's labels
-	})
+	labelled := make(chan struct{})
+	go func() {
+		pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("writer", name)))
+		close(labelled)
+		run()
+	}()
+	<-labelled
 }
 
 // WriterStats is what a store's group-commit writer counts of itself, for

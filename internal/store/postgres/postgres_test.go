@@ -43,7 +43,7 @@ func TestWriterIsLabelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	storetest.WriterLabelled(t, "postgres")
+	storetest.WriterLabelled(t, "postgres", "postgres.(*appender).run")
 }
 
 // TestPoolSize: a node opens at most four connections a core and 32 in

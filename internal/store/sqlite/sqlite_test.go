@@ -36,7 +36,7 @@ func TestWriterIsLabelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	storetest.WriterLabelled(t, "sqlite")
+	storetest.WriterLabelled(t, "sqlite", "sqlite.(*Store).writer")
 }
 
 func TestPragmas(t *testing.T) {
