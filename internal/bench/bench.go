@@ -121,10 +121,12 @@ type Result struct {
 	HeapMB                  float64 `json:"heap_mb"`     // heap in use at the end, after a collection
 	DurationS               float64 `json:"duration_s"`
 	// HostSpeed is how fast this machine's cores hashed together, in
-	// MB/s, before the nodes started and after the last phase. Runs
-	// whose readings differ were made on cores of different speed; equal
-	// readings do not make runs comparable (on this shared host the
-	// throughput drifted by a fifth while the reading stayed within 6%).
+	// MB/s, before the nodes started and after the last phase. Compare
+	// the after readings: on a host whose cores had been idle, the
+	// before reading came out a third low (BENCHMARKS.md, twelfth
+	// session). Equal readings do not make runs comparable (on this
+	// shared host the throughput drifted by a fifth while the reading
+	// stayed within 6%).
 	HostSpeed [2]float64 `json:"host_sha256_mb_per_sec"`
 	Target    string     `json:"target,omitempty"` // measured a running node; its memory is not known here
 }
