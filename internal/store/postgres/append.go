@@ -83,10 +83,12 @@ func (a *appender) append(ctx context.Context, evs []store.NewEvent) ([]store.Ap
 	return r.res, r.err
 }
 
-// close stops the writer after the appends already queued.
+// close stops the writer after the appends already queued, and closes
+// its connection.
 func (a *appender) close() {
 	a.once.Do(func() { close(a.closed) })
 	<-a.done
+	a.pool.Close()
 }
 
 func (a *appender) run() {

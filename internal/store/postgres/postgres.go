@@ -53,6 +53,14 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The writer of events has a connection of its own (append.go): it
+	// never waits behind the node's reads for one, and its server process
+	// keeps the group's statements prepared and planned. The reads share
+	// the others.
+	writes := cfg.Copy()
+	writes.MaxConns, writes.MinConns = 1, 1
+	cfg.MaxConns = max(1, cfg.MaxConns-1)
+	cfg.MinConns = min(cfg.MinConns, cfg.MaxConns)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
@@ -63,15 +71,21 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, wrap("Open", err)
 	}
-	s.appender = newAppender(pool, func() time.Time { return s.now() }, s.Announce)
+	writer, err := pgxpool.NewWithConfig(ctx, writes)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	s.appender = newAppender(writer, func() time.Time { return s.now() }, s.Announce)
 	return s, nil
 }
 
 // poolConfig is the pool a node on procs cores opens for the database at
 // url: at most four connections a core and 32 in all, unless the URL (or
 // a service file it names) sets pool_max_conns. Appends take one
-// connection (one writer, append.go); the rest serve reads, the outbox
-// and catch-ups. More do not make a node faster on a small machine: the
+// connection (one writer, append.go), apart; the rest serve reads, the
+// outbox and catch-ups (one at least, so a node with pool_max_conns=1
+// opens two). More do not make a node faster on a small machine: the
 // server switches between more backends, and each new connection pays for
 // its caches and prepared statements on its first requests, under load
 // (BENCHMARKS.md, fifth session of 2026-12-05). A fleet's nodes share the
@@ -115,7 +129,8 @@ func Connect(ctx context.Context, url string) (*pgx.Conn, error) {
 // straight to the pool.)
 func (s *Store) WriterStat() store.WriterStat { return s.appender.stats.Stat() }
 
-// PoolStat is what the node's pool of connections says of itself now.
+// PoolStat is what the node's pool of connections for reads (all but the
+// writer's) says of itself now.
 func (s *Store) PoolStat() *pgxpool.Stat { return s.pool.Stat() }
 
 // SetClock replaces the store's clock, for tests of expiry.

@@ -150,6 +150,64 @@ func TestSweepNeverWaits(t *testing.T) {
 	}
 }
 
+// TestAppendsDoNotWaitForReads: the writer of events has a connection of
+// its own. With every connection for reads taken (by slow catch-ups, say),
+// a bank's batch and a customer's answer are still stored at once, and
+// the node opens no more connections than pool_max_conns.
+func TestAppendsDoNotWaitForReads(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.PostgresSchema(t)
+	app := fmt.Sprintf("apart_%d", time.Now().UnixNano())
+	s, err := Open(ctx, url+"&pool_max_conns=3&application_name="+app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now().UTC()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.CreateInstitution(ctx, store.Institution{ID: "ins_a", Name: "Alpha Bank", Kind: store.InstitutionBank,
+		AuthorizeURL: "https://a.example/authorize", TokenURL: "https://a.example/token", ClientID: "ot", CreatedAt: now}))
+	must(s.CreateCustomer(ctx, store.Customer{ID: "cus_1", Email: "a@example.com", PasswordHash: "h", CreatedAt: now}))
+	_, err = s.CreateLink(ctx, store.Link{ID: "lnk_1", CustomerID: "cus_1", InstitutionID: "ins_a", ConversationID: "cnv_1",
+		Scopes: []string{"transactions"}, Status: store.LinkActive, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+		store.Receipt{ID: "rcp_1", Action: store.ReceiptGrant, Scopes: []string{"transactions"}, Purpose: "test",
+			CollectedAt: now, ExpiresAt: now.Add(time.Hour), Method: "test", DisclosureDigest: "d"})
+	must(err)
+
+	if got := s.pool.Stat().MaxConns(); got != 2 {
+		t.Fatalf("pool_max_conns=3: %d connections for reads, want 2 (and the writer's)", got)
+	}
+	for range s.pool.Stat().MaxConns() {
+		c, err := s.pool.Acquire(ctx)
+		must(err)
+		defer c.Release()
+	}
+	// Waiting for a connection would end at the deadline with an error.
+	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := s.AppendEvents(wait, []store.NewEvent{{
+		Event: store.Event{ID: "rec_1", InstitutionID: "ins_a", LinkID: "lnk_1", BankEventID: "b1",
+			Type: "transaction.posted", Author: store.AuthorInstitution, OccurredAt: now, ReceivedAt: now, Sealed: []byte("sealed")},
+		Scope: "transactions", Fingerprint: []byte("fp:b1"),
+	}})
+	if err != nil || res[0].Err != nil || res[0].Seq != 1 {
+		t.Fatalf("append with every read connection taken: %+v, %v; want seq 1 at once", res, err)
+	}
+	probe, err := Connect(ctx, url)
+	must(err)
+	defer probe.Close(ctx)
+	var conns int
+	must(probe.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&conns))
+	if conns != 3 {
+		t.Errorf("the node holds %d connections with pool_max_conns=3, want 3: two for reads and the writer's", conns)
+	}
+}
+
 // TestAppendNeedsItsConversation: the events table keeps no foreign key
 // to conversations (migration 0025: it cost a fifth of the node's
 // throughput); the append makes the check instead, under the lock it
