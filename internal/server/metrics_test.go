@@ -257,7 +257,8 @@ func TestDatabasePoolMetrics(t *testing.T) {
 		u, err := url.Parse(testenv.PostgresSchema(t))
 		fatalIf(t, err)
 		q := u.Query()
-		q.Set("pool_max_conns", "1")
+		// One connection for reads, and the writer's own.
+		q.Set("pool_max_conns", "2")
 		u.RawQuery = q.Encode()
 		dbURL := u.String()
 		srv := testServer(t, func(c *config.Config) { c.Database = dbURL })
@@ -282,13 +283,13 @@ func TestDatabasePoolMetrics(t *testing.T) {
 			waited   = "openteller_db_acquire_wait_seconds_total"
 			canceled = "openteller_db_acquire_canceled_total"
 		)
-		if v := value("openteller_db_connections_max"); v != 1 {
-			t.Fatalf("max connections %g, want 1", v)
+		if v := value("openteller_db_connections_max"); v != 2 {
+			t.Fatalf("max connections %g, want 2", v)
 		}
 		before := map[string]float64{acquires: value(acquires), waits: value(waits), waited: value(waited), canceled: value(canceled)}
 
-		// Hold the node's only connection: a write waits on a table this
-		// test has locked.
+		// Hold the node's only connection for reads: a write waits on a
+		// table this test has locked.
 		locker, err := postgres.Connect(ctx, dbURL)
 		fatalIf(t, err)
 		defer locker.Close(ctx)
@@ -341,6 +342,9 @@ func TestDatabasePoolMetrics(t *testing.T) {
 		}
 		if v := value(inUse); v != 0 {
 			t.Errorf("%g connections in use once all is done", v)
+		}
+		if v := value(`openteller_db_connections{state="idle"}`); v != 2 {
+			t.Errorf("%g connections idle once all is done, want 2: the reads' and the writer's", v)
 		}
 	})
 	t.Run("sqlite", func(t *testing.T) {

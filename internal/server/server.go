@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/openteller/openteller/internal/access"
 	"github.com/openteller/openteller/internal/auth"
 	"github.com/openteller/openteller/internal/bus"
@@ -238,9 +239,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	}
 	if pg, ok := st.(*postgres.Store); ok {
 		s.Metrics.WatchDatabasePool(func() metrics.DatabasePool {
-			p := pg.PoolStat()
-			return metrics.DatabasePool{Max: p.MaxConns(), InUse: p.AcquiredConns(), Idle: p.IdleConns(), Opening: p.ConstructingConns(),
-				Acquires: p.AcquireCount(), Waits: p.EmptyAcquireCount(), Waited: p.EmptyAcquireWaitTime(), Canceled: p.CanceledAcquireCount()}
+			var all metrics.DatabasePool
+			reads, writer := pg.PoolStat()
+			for _, p := range []*pgxpool.Stat{reads, writer} {
+				all.Max, all.InUse, all.Idle, all.Opening = all.Max+p.MaxConns(), all.InUse+p.AcquiredConns(), all.Idle+p.IdleConns(), all.Opening+p.ConstructingConns()
+				all.Acquires, all.Waits, all.Waited, all.Canceled = all.Acquires+p.AcquireCount(), all.Waits+p.EmptyAcquireCount(), all.Waited+p.EmptyAcquireWaitTime(), all.Canceled+p.CanceledAcquireCount()
+			}
+			return all
 		})
 	}
 

@@ -129,9 +129,11 @@ func Connect(ctx context.Context, url string) (*pgx.Conn, error) {
 // straight to the pool.)
 func (s *Store) WriterStat() store.WriterStat { return s.appender.stats.Stat() }
 
-// PoolStat is what the node's pool of connections for reads (all but the
-// writer's) says of itself now.
-func (s *Store) PoolStat() *pgxpool.Stat { return s.pool.Stat() }
+// PoolStat is what the node's connections to the database say of
+// themselves now: the pool for reads, and the writer's own.
+func (s *Store) PoolStat() (reads, writer *pgxpool.Stat) {
+	return s.pool.Stat(), s.appender.pool.Stat()
+}
 
 // SetClock replaces the store's clock, for tests of expiry.
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
