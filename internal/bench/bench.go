@@ -906,6 +906,13 @@ func (d *driver) batch(n int, track bool, node int) []byte {
 	return append(b, "]}"...)
 }
 
+// drain reads the rest of a response's body and closes it. A body closed
+// before its end closes its connection, and the next request opens one.
+func drain(body io.ReadCloser) {
+	io.Copy(io.Discard, body)
+	body.Close()
+}
+
 func (d *driver) post(ctx context.Context, node int, body []byte) (int, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, d.bases[node]+"/v1/events", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+d.apiKey)
@@ -914,7 +921,7 @@ func (d *driver) post(ctx context.Context, node int, body []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
+	defer drain(resp.Body)
 	var out bankapi.EventResults
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)

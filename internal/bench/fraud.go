@@ -293,7 +293,7 @@ func (f *fraudDriver) answer(ctx context.Context, c customer, seq int64, id stri
 		f.fail(fmt.Errorf("bench: answer alert: %w", err))
 		return
 	}
-	defer resp.Body.Close()
+	defer drain(resp.Body)
 	if resp.StatusCode != http.StatusCreated {
 		b, _ := io.ReadAll(resp.Body)
 		f.fail(fmt.Errorf("bench: answer alert: %d %s", resp.StatusCode, b))

@@ -1,0 +1,64 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/openteller/openteller/pkg/bankapi"
+)
+
+// TestClientsKeepTheirConnections: the bench's bank and devices reuse
+// their connections, as a well-behaved bank and a phone do. A response
+// closed before the end of its body (a JSON value read without its last
+// newline, a body not read at all) closes its connection, and a load that
+// opened a connection for each request would measure the node accepting
+// connections and the client opening them, on the same cores.
+func TestClientsKeepTheirConnections(t *testing.T) {
+	var opened atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/v1/events" {
+			// As the node answers: encoding/json's Encoder ends the
+			// value with a newline.
+			json.NewEncoder(w).Encode(bankapi.EventResults{Results: []bankapi.EventResult{{ID: "e", Status: bankapi.ResultAccepted, Seq: 1}}})
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(map[string]int64{"seq": 2})
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+
+	d := &driver{bases: []string{srv.URL}, apiKey: "k", sent: map[string]sentEvent{},
+		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	defer d.client.CloseIdleConnections()
+	f := &fraudDriver{driver: d, sent: map[string]time.Time{}, answered: map[string]time.Time{}}
+	ctx := context.Background()
+	const requests = 10
+	for range requests {
+		if n, err := d.post(ctx, 0, []byte(`{"events":[]}`)); err != nil || n != 1 {
+			t.Fatalf("post: %d accepted, %v", n, err)
+		}
+		f.answer(ctx, customer{convID: "cnv_1", cookie: "s=1", csrf: "c"}, 1, "alert")
+		if f.err != nil {
+			t.Fatal(f.err)
+		}
+	}
+	if f.answers.Load() != requests {
+		t.Fatalf("%d answers acknowledged, want %d", f.answers.Load(), requests)
+	}
+	if n := opened.Load(); n != 1 {
+		t.Errorf("%d posts and %d answers, one after another, opened %d connections, want 1", requests, requests, n)
+	}
+}
