@@ -79,7 +79,17 @@ func (a *appender) append(ctx context.Context, evs []store.NewEvent) ([]store.Ap
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	<-r.done
+	select {
+	case <-r.done:
+	case <-a.done:
+		// The writer stopped, having answered every request it took: one
+		// queued after it answered those that raced the close never ran.
+		select {
+		case <-r.done:
+		default:
+			return nil, errors.New("postgres: store closed")
+		}
+	}
 	return r.res, r.err
 }
 

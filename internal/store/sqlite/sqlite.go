@@ -290,8 +290,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the writer after the writes already queued, and closes the
-// database.
+// Close stops the writer after the group it is writing, and closes the
+// database. A write still queued is answered that the store closed, and
+// was not made.
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.closed) })
 	<-s.done

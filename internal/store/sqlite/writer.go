@@ -140,7 +140,19 @@ func (s *Store) submit(ctx context.Context, w *write) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return <-w.err
+	select {
+	case err := <-w.err:
+		return err
+	case <-s.done:
+		// The writer stopped, having answered every write it took: one
+		// queued as the store closed was never run.
+		select {
+		case err := <-w.err:
+			return err
+		default:
+			return errors.New("sqlite: store closed")
+		}
+	}
 }
 
 func (s *Store) writer() {

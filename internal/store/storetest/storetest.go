@@ -59,6 +59,7 @@ func Run(t *testing.T, open Open) {
 		{"AppendPendingReplaced", testAppendPendingReplaced},
 		{"AppendConcurrentGapless", testAppendConcurrentGapless},
 		{"AppendCallersApart", testAppendCallersApart},
+		{"CloseAnswersEveryWrite", testCloseAnswersEveryWrite},
 		{"RevokeThenAppend", testRevokeThenAppend},
 		{"RevokeDeletesAndMarks", testRevokeDeletesAndMarks},
 		{"ExpireAndRenew", testExpireAndRenew},
