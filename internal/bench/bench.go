@@ -907,7 +907,8 @@ func (d *driver) batch(n int, track bool, node int) []byte {
 }
 
 // drain reads the rest of a response's body and closes it. A body closed
-// before its end closes its connection, and the next request opens one.
+// before its end may close its connection (one not read at all did), and
+// the next request opens one.
 func drain(body io.ReadCloser) {
 	io.Copy(io.Discard, body)
 	body.Close()

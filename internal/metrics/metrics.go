@@ -190,7 +190,7 @@ var (
 	dbConnections = prometheus.NewDesc("openteller_db_connections",
 		"Connections to PostgreSQL this node holds, by state: in_use, idle, opening.", []string{"state"}, nil)
 	dbConnectionsMax = prometheus.NewDesc("openteller_db_connections_max",
-		"The most connections to PostgreSQL this node opens (pool_max_conns).", nil, nil)
+		"The most connections to PostgreSQL this node opens (pool_max_conns, and two at least: the writer's and one for reads).", nil, nil)
 	dbAcquires = prometheus.NewDesc("openteller_db_acquires_total",
 		"Connections to PostgreSQL handed to requests.", nil, nil)
 	dbWaits = prometheus.NewDesc("openteller_db_acquire_waits_total",

@@ -239,13 +239,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	}
 	if pg, ok := st.(*postgres.Store); ok {
 		s.Metrics.WatchDatabasePool(func() metrics.DatabasePool {
-			var all metrics.DatabasePool
 			reads, writer := pg.PoolStat()
-			for _, p := range []*pgxpool.Stat{reads, writer} {
-				all.Max, all.InUse, all.Idle, all.Opening = all.Max+p.MaxConns(), all.InUse+p.AcquiredConns(), all.Idle+p.IdleConns(), all.Opening+p.ConstructingConns()
-				all.Acquires, all.Waits, all.Waited, all.Canceled = all.Acquires+p.AcquireCount(), all.Waits+p.EmptyAcquireCount(), all.Waited+p.EmptyAcquireWaitTime(), all.Canceled+p.CanceledAcquireCount()
-			}
-			return all
+			return addPool(addPool(metrics.DatabasePool{}, reads), writer)
 		})
 	}
 
@@ -616,4 +611,18 @@ func RotateAPIKey(ctx context.Context, st store.Store, institutionID string, gra
 		return "", fmt.Errorf("rotate api key: %w", err)
 	}
 	return token, nil
+}
+
+// addPool adds what one of the node's pools of database connections says
+// of itself to sum.
+func addPool(sum metrics.DatabasePool, p *pgxpool.Stat) metrics.DatabasePool {
+	sum.Max += p.MaxConns()
+	sum.InUse += p.AcquiredConns()
+	sum.Idle += p.IdleConns()
+	sum.Opening += p.ConstructingConns()
+	sum.Acquires += p.AcquireCount()
+	sum.Waits += p.EmptyAcquireCount()
+	sum.Waited += p.EmptyAcquireWaitTime()
+	sum.Canceled += p.CanceledAcquireCount()
+	return sum
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestClientKeepsItsConnections: the client keeps open a connection for
@@ -49,7 +50,13 @@ func TestClientKeepsItsConnections(t *testing.T) {
 		}
 		// Every request of the burst is in flight before any is answered.
 		for range inFlight {
-			<-arrived
+			select {
+			case <-arrived:
+			case err := <-errs:
+				t.Fatalf("burst %d: %v", b, err)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("burst %d: the requests never all arrived", b)
+			}
 		}
 		for range inFlight {
 			release <- struct{}{}

@@ -55,12 +55,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	}
 	// The writer of events has a connection of its own (append.go): it
 	// never waits behind the node's reads for one, and its server process
-	// keeps the group's statements prepared and planned. The reads share
-	// the others.
+	// keeps the group's statements prepared. The reads share the others.
 	writes := cfg.Copy()
-	writes.MaxConns, writes.MinConns = 1, 1
+	writes.MaxConns, writes.MinConns, writes.MinIdleConns = 1, 1, 0
 	cfg.MaxConns = max(1, cfg.MaxConns-1)
 	cfg.MinConns = min(cfg.MinConns, cfg.MaxConns)
+	cfg.MinIdleConns = min(cfg.MinIdleConns, cfg.MaxConns)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)

@@ -187,10 +187,9 @@ func TestAppendsDoNotWaitForReads(t *testing.T) {
 		must(err)
 		defer c.Release()
 	}
-	// Waiting for a connection would end at the deadline with an error.
-	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	res, err := s.AppendEvents(wait, []store.NewEvent{{
+	// Waiting for a connection would end with an error when the group's
+	// transaction times out (groupTimeout, 30 s).
+	res, err := s.AppendEvents(ctx, []store.NewEvent{{
 		Event: store.Event{ID: "rec_1", InstitutionID: "ins_a", LinkID: "lnk_1", BankEventID: "b1",
 			Type: "transaction.posted", Author: store.AuthorInstitution, OccurredAt: now, ReceivedAt: now, Sealed: []byte("sealed")},
 		Scope: "transactions", Fingerprint: []byte("fp:b1"),
