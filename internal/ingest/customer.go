@@ -254,12 +254,8 @@ type Answer struct {
 // alert is answered once: the same answer again changes nothing, another
 // answer is refused, and so is any answer after the alert expired.
 func (in *Ingester) AnswerFraudAlert(ctx context.Context, customerID, conversationID string, alertSeq int64, action string) (Answer, error) {
-	c, err := in.customerConversation(ctx, customerID, conversationID)
-	if err != nil {
-		return Answer{}, err
-	}
 	var alert bankapi.FraudAlert
-	stored, err := in.openEvent(ctx, c, alertSeq, bankapi.TypeFraudAlert, &alert)
+	c, stored, err := in.openTapped(ctx, customerID, conversationID, alertSeq, bankapi.TypeFraudAlert, &alert)
 	if err != nil {
 		return Answer{}, err
 	}
@@ -322,12 +318,8 @@ const cardAnswersSearched = 50
 // status: the same again changes nothing, another is refused, and so is
 // any action on a status that a newer status of the same card replaced.
 func (in *Ingester) ActOnCard(ctx context.Context, customerID, conversationID string, statusSeq int64, action string) (Answer, error) {
-	c, err := in.customerConversation(ctx, customerID, conversationID)
-	if err != nil {
-		return Answer{}, err
-	}
 	var status bankapi.CardStatus
-	stored, err := in.openEvent(ctx, c, statusSeq, bankapi.TypeCardStatus, &status)
+	c, stored, err := in.openTapped(ctx, customerID, conversationID, statusSeq, bankapi.TypeCardStatus, &status)
 	if err != nil {
 		return Answer{}, err
 	}
@@ -447,28 +439,60 @@ func (in *Ingester) customerConversation(ctx context.Context, customerID, conver
 	return c, err
 }
 
+// errGone answers a tap on, or a reply to, an event the conversation no
+// longer has (or never had).
+func errGone() error {
+	return httpx.Errorf(http.StatusNotFound, "not_found", "That message is no longer in this conversation.")
+}
+
 // openEvent opens the event at seq of the conversation into v, which must
 // be of type typ.
 func (in *Ingester) openEvent(ctx context.Context, c store.Conversation, seq int64, typ string, v any) (store.Event, error) {
-	notFound := httpx.Errorf(http.StatusNotFound, "not_found", "That message is no longer in this conversation.")
 	if seq < 1 {
-		return store.Event{}, notFound
+		return store.Event{}, errGone()
 	}
 	evs, err := in.store.EventsAfter(ctx, c.ID, seq-1, 1)
 	if err != nil {
 		return store.Event{}, fmt.Errorf("ingest: read event: %w", err)
 	}
-	if len(evs) == 0 || evs[0].Seq != seq || evs[0].Type != typ {
-		return store.Event{}, notFound
+	if len(evs) == 0 {
+		return store.Event{}, errGone()
 	}
-	plain, err := in.keyring.Open(ctx, vault.ConversationKey(evs[0].CustomerID, evs[0].InstitutionID), evs[0].ID, evs[0].Sealed)
+	return in.openStored(ctx, evs[0], seq, typ, v)
+}
+
+// openTapped reads the customer's conversation and the event at seq that
+// the customer tapped, in one round trip, and opens the event into v,
+// which must be of type typ.
+func (in *Ingester) openTapped(ctx context.Context, customerID, conversationID string, seq int64, typ string, v any) (store.Conversation, store.Event, error) {
+	c, e, err := in.store.ConversationEvent(ctx, conversationID, max(seq, 0))
+	if err == nil && c.CustomerID != customerID {
+		err = store.ErrNotFound
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Conversation{}, store.Event{}, httpx.Errorf(http.StatusNotFound, "not_found", "That conversation does not exist.")
+	}
+	if err != nil {
+		return store.Conversation{}, store.Event{}, fmt.Errorf("ingest: read event: %w", err)
+	}
+	e, err = in.openStored(ctx, e, seq, typ, v)
+	return c, e, err
+}
+
+// openStored opens e, which must be the event at seq and of type typ,
+// into v.
+func (in *Ingester) openStored(ctx context.Context, e store.Event, seq int64, typ string, v any) (store.Event, error) {
+	if seq < 1 || e.Seq != seq || e.Type != typ {
+		return store.Event{}, errGone()
+	}
+	plain, err := in.keyring.Open(ctx, vault.ConversationKey(e.CustomerID, e.InstitutionID), e.ID, e.Sealed)
 	if err != nil {
 		return store.Event{}, fmt.Errorf("ingest: open event: %w", err)
 	}
 	if err := json.Unmarshal(plain, v); err != nil {
 		return store.Event{}, fmt.Errorf("ingest: decode event: %w", err)
 	}
-	return evs[0], nil
+	return e, nil
 }
 
 // customerEvent seals data as a new event of the customer in c.
@@ -614,12 +638,8 @@ func (in *Ingester) Rate(ctx context.Context, customerID, conversationID string,
 	if pan.Contains(comment) {
 		return Rated{}, httpx.Errorf(http.StatusBadRequest, "pan_detected", "This comment seems to contain a full card number, so it wasn’t sent. Please leave it out.")
 	}
-	c, err := in.customerConversation(ctx, customerID, conversationID)
-	if err != nil {
-		return Rated{}, err
-	}
 	var req ratingRequestData
-	stored, err := in.openEvent(ctx, c, requestSeq, RatingRequestType, &req)
+	c, stored, err := in.openTapped(ctx, customerID, conversationID, requestSeq, RatingRequestType, &req)
 	if err != nil {
 		return Rated{}, err
 	}

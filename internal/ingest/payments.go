@@ -132,12 +132,8 @@ const paymentsSearched = 50
 // two events bound into one bundle, stored all or none, so a request is
 // never handed over twice nor marked paid without being handed over.
 func (in *Ingester) AuthorizePayment(ctx context.Context, customerID, conversationID string, requestSeq int64, payerID string) (Authorized, error) {
-	c, err := in.customerConversation(ctx, customerID, conversationID)
-	if err != nil {
-		return Authorized{}, err
-	}
 	var req bankapi.PaymentRequest
-	stored, err := in.openEvent(ctx, c, requestSeq, bankapi.TypePaymentRequest, &req)
+	c, stored, err := in.openTapped(ctx, customerID, conversationID, requestSeq, bankapi.TypePaymentRequest, &req)
 	if err != nil {
 		return Authorized{}, err
 	}

@@ -473,6 +473,10 @@ type Conversations interface {
 	// Conversations lists the customer's conversations with their newest link.
 	Conversations(ctx context.Context, customerID string) ([]Conversation, error)
 	Conversation(ctx context.Context, id string) (Conversation, error)
+	// ConversationEvent returns the conversation and its event at seq, in
+	// one round trip when both are there; the event is the zero Event
+	// when the conversation has none at seq.
+	ConversationEvent(ctx context.Context, id string, seq int64) (Conversation, Event, error)
 	// ConversationHeads lists every conversation of the customers with its
 	// last seq: what delivery's sweep compares with what it heard.
 	ConversationHeads(ctx context.Context, customerIDs []string) ([]ConversationHead, error)

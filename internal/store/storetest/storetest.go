@@ -74,6 +74,7 @@ func Run(t *testing.T, open Open) {
 		{"EventNotices", testEventNotices},
 		{"NoticeLeasedAtCommit", testNoticeLeasedAtCommit},
 		{"LatestEvents", testLatestEvents},
+		{"ConversationEvent", testConversationEvent},
 		{"OnCommit", testOnCommit},
 		{"NarrowLink", testNarrowLink},
 		{"SearchConversations", testSearchConversations},
@@ -1621,6 +1622,39 @@ func testLatestEvents(t *testing.T, s store.Store) {
 	}
 	if none, err := s.LatestEvents(ctx, f.link.ConversationID, "receipt", 5); err != nil || len(none) != 0 {
 		t.Fatalf("latest receipts = %+v, %v", none, err)
+	}
+}
+
+// testConversationEvent: the conversation and one of its events read
+// together are what Conversation and EventsAfter read apart; a seq the
+// conversation does not have gives the conversation and the zero event,
+// and a conversation that does not exist gives ErrNotFound.
+func testConversationEvent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	evs := []store.NewEvent{event(f, "b1", "balance.updated", "balances", "1"), event(f, "t1", "transaction.posted", "transactions", "2")}
+	evs[1].BankEventID = "" // a customer's event has none
+	_, err := s.AppendEvents(ctx, evs)
+	must(t, err)
+	want, err := s.Conversation(ctx, f.link.ConversationID)
+	must(t, err)
+	for seq := int64(1); seq <= 2; seq++ {
+		c, e, err := s.ConversationEvent(ctx, f.link.ConversationID, seq)
+		must(t, err)
+		apart, err := s.EventsAfter(ctx, f.link.ConversationID, seq-1, 1)
+		must(t, err)
+		if !reflect.DeepEqual(c, want) || len(apart) != 1 || !reflect.DeepEqual(e, apart[0]) {
+			t.Fatalf("seq %d: read together %+v, %+v; apart %+v, %+v", seq, c, e, want, apart)
+		}
+	}
+	for _, seq := range []int64{0, 3} {
+		c, e, err := s.ConversationEvent(ctx, f.link.ConversationID, seq)
+		if err != nil || !reflect.DeepEqual(c, want) || !reflect.DeepEqual(e, store.Event{}) {
+			t.Fatalf("seq %d (none): %+v, %+v, %v", seq, c, e, err)
+		}
+	}
+	if _, _, err := s.ConversationEvent(ctx, "cnv_missing", 1); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a missing conversation: err = %v", err)
 	}
 }
 
