@@ -242,20 +242,35 @@ func (s *Service) send(ctx context.Context, evs []store.Event) {
 		s.cfg.Logger.Warn("push: subscriptions", "err", err)
 		return
 	}
+	type send struct {
+		t   target
+		sub store.PushSubscription
+	}
+	var sends []send
+	customers = customers[:0]
+	for _, t := range targets {
+		for _, sub := range subs {
+			if sub.CustomerID == t.customer && slices.Contains(sub.Kinds, t.kind) {
+				sends = append(sends, send{t, sub})
+				if !slices.Contains(customers, t.customer) {
+					customers = append(customers, t.customer)
+				}
+			}
+		}
+	}
+	if len(sends) == 0 {
+		// Most committed batches: nobody asked for a push of them.
+		return
+	}
 	langs, err := s.cfg.Store.CustomerLanguages(ctx, customers)
 	if err != nil {
 		// A push in English beats none: it is a prompt to open the app.
 		s.cfg.Logger.Warn("push: the customers' languages", "err", err)
 	}
 	var wg sync.WaitGroup
-	for _, t := range targets {
-		for _, sub := range subs {
-			if sub.CustomerID != t.customer || !slices.Contains(sub.Kinds, t.kind) {
-				continue
-			}
-			m := message(langs[t.customer], t.kind, s.institutionName(ctx, t.institution), t.conversation)
-			wg.Go(func() { s.push(ctx, sub, t.kind, m) })
-		}
+	for _, sd := range sends {
+		m := message(langs[sd.t.customer], sd.t.kind, s.institutionName(ctx, sd.t.institution), sd.t.conversation)
+		wg.Go(func() { s.push(ctx, sd.sub, sd.t.kind, m) })
 	}
 	wg.Wait()
 }
