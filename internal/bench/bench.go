@@ -141,8 +141,11 @@ type customer struct {
 type env struct {
 	nodes    []*node
 	postgres bool // the nodes' store, whose pool they count
-	driver   *driver
-	close    func()
+	// postmaster is the PostgreSQL server's process when it runs on this
+	// machine, whose CPU time the phases' Counters read; 0 otherwise.
+	postmaster int
+	driver     *driver
+	close      func()
 }
 
 // prepare makes a scratch data store, sets up o.Sockets linked customers
@@ -173,6 +176,7 @@ func prepare(ctx context.Context, o Options, webhooks bool) (*env, error) {
 	if webhooks {
 		cfg.WebhookAllowPrivate = "true"
 	}
+	postmaster := 0
 	switch o.Store {
 	case "sqlite":
 		if o.Nodes > 1 {
@@ -183,7 +187,7 @@ func prepare(ctx context.Context, o Options, webhooks bool) (*env, error) {
 		if o.Database == "" {
 			return fail(errors.New("bench: --store postgres needs --database"))
 		}
-		schemaURL, drop, err := scratchSchema(ctx, o.Database)
+		schemaURL, drop, err := scratchSchema(ctx, o.Database, &postmaster)
 		if err != nil {
 			return fail(err)
 		}
@@ -240,7 +244,7 @@ func prepare(ctx context.Context, o Options, webhooks bool) (*env, error) {
 	d := &driver{bases: bases, apiKey: apiKey, customers: customers, sent: map[string]sentEvent{},
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
 	cleanup = append(cleanup, d.closeSockets)
-	return &env{nodes: nodes, postgres: o.Store == "postgres", driver: d, close: closeAll}, nil
+	return &env{nodes: nodes, postgres: o.Store == "postgres", postmaster: postmaster, driver: d, close: closeAll}, nil
 }
 
 // quietReadings is how many readings memory takes of a node's memory
@@ -481,13 +485,18 @@ func freeAddr() (string, error) {
 }
 
 // scratchSchema makes an empty schema for one run and returns a URL that
-// uses it, and a function that drops it.
-func scratchSchema(ctx context.Context, dbURL string) (string, func(), error) {
+// uses it, and a function that drops it. It sets postmaster to the
+// server's process, when the server runs on this machine.
+func scratchSchema(ctx context.Context, dbURL string, postmaster *int) (string, func(), error) {
 	conn, err := server.ConnectDatabase(ctx, dbURL)
 	if err != nil {
 		return "", nil, fmt.Errorf("bench: postgres: %w", err)
 	}
 	defer conn.Close(ctx)
+	var backend int
+	if conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&backend) == nil {
+		*postmaster = postmasterOf(backend)
+	}
 	schema := fmt.Sprintf("bench_%d", time.Now().UnixNano())
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
 		return "", nil, err

@@ -70,6 +70,7 @@ openteller_store_writer_groups_total 10
 openteller_store_writer_writes_total 25
 openteller_store_writer_busy_seconds_total 1.25
 openteller_store_writer_commit_seconds_total 0.5
+process_cpu_seconds_total 10.5
 `)
 	after := read(`go_gc_duration_seconds_count 52
 openteller_db_acquire_wait_seconds_total 3.5 1733400000000
@@ -79,10 +80,12 @@ openteller_store_writer_groups_total 410
 openteller_store_writer_writes_total 1225
 openteller_store_writer_busy_seconds_total 4.25
 openteller_store_writer_commit_seconds_total 1.25
+process_cpu_seconds_total 13.5
 `)
-	// Over 2 s on two nodes: 3 s busy in 4 node-seconds.
+	// Over 2 s on two nodes: 3 s busy in 4 node-seconds, and 3 s of CPU
+	// in 2 s, a core and a half.
 	want := Counters{DBAcquires: 5000, DBAcquireWaits: 500, DBAcquireWaitMsMean: 4, GCCycles: 12,
-		WriterGroups: 400, WriterWritesPerGroup: 3, WriterBusyShare: 0.75, WriterCommitShare: 0.1875}
+		WriterGroups: 400, WriterWritesPerGroup: 3, WriterBusyShare: 0.75, WriterCommitShare: 0.1875, NodeCPUCores: 1.5}
 	if got := countersBetween(before, after, 2*time.Second, 2); got != want {
 		t.Errorf("counters %+v, want %+v", got, want)
 	}

@@ -21,7 +21,10 @@ import (
 // which has no pool), how often the garbage collector ran, and how the
 // store's group-commit writer fared: its groups, their writes, and the
 // share of the phase it was busy and committing (a node's average). A
-// busy share near 1 says the writer was what held the phase back.
+// busy share near 1 says the writer was what held the phase back. And how
+// many cores, on average, the nodes, the PostgreSQL server and the load
+// generator kept busy (cpu.go); the last two are 0 where they could not be
+// read.
 type Counters struct {
 	DBAcquires           float64 `json:"db_acquires"`
 	DBAcquireWaits       float64 `json:"db_acquire_waits"`
@@ -31,6 +34,9 @@ type Counters struct {
 	WriterWritesPerGroup float64 `json:"writer_writes_per_group"`
 	WriterBusyShare      float64 `json:"writer_busy_share"`
 	WriterCommitShare    float64 `json:"writer_commit_share"`
+	NodeCPUCores         float64 `json:"node_cpu_cores"`
+	DatabaseCPUCores     float64 `json:"database_cpu_cores"`
+	LoadCPUCores         float64 `json:"load_cpu_cores"`
 }
 
 // The series Counters is made of.
@@ -43,9 +49,10 @@ const (
 	seriesWrites   = "openteller_store_writer_writes_total"
 	seriesBusy     = "openteller_store_writer_busy_seconds_total"
 	seriesCommit   = "openteller_store_writer_commit_seconds_total"
+	seriesCPU      = "process_cpu_seconds_total"
 )
 
-var allSeries = []string{seriesAcquires, seriesWaits, seriesWaited, seriesGCs, seriesGroups, seriesWrites, seriesBusy, seriesCommit}
+var allSeries = []string{seriesAcquires, seriesWaits, seriesWaited, seriesGCs, seriesGroups, seriesWrites, seriesBusy, seriesCommit, seriesCPU}
 
 // String is Counters as the log says it.
 func (c Counters) String() string {
@@ -54,6 +61,13 @@ func (c Counters) String() string {
 	if c.DBAcquires > 0 {
 		s = fmt.Sprintf("database connections: %.0f requests, %.0f waited for one (%.1f ms each); %s",
 			c.DBAcquires, c.DBAcquireWaits, c.DBAcquireWaitMsMean, s)
+	}
+	s += fmt.Sprintf("; cores busy: the nodes %.2f", c.NodeCPUCores)
+	if c.DatabaseCPUCores > 0 {
+		s += fmt.Sprintf(", PostgreSQL %.2f", c.DatabaseCPUCores)
+	}
+	if c.LoadCPUCores > 0 {
+		s += fmt.Sprintf(", the load generator %.2f", c.LoadCPUCores)
 	}
 	return s
 }
@@ -78,6 +92,9 @@ func countersBetween(before, after map[string]float64, elapsed time.Duration, no
 	}
 	if span := elapsed.Seconds() * float64(nodes); span > 0 {
 		c.WriterBusyShare, c.WriterCommitShare = d(seriesBusy)/span, d(seriesCommit)/span
+	}
+	if s := elapsed.Seconds(); s > 0 {
+		c.NodeCPUCores = d(seriesCPU) / s
 	}
 	return c
 }
@@ -129,15 +146,26 @@ func (e *env) phaseCounters(ctx context.Context, phase func() error) (*Counters,
 	if err != nil {
 		return nil, err
 	}
+	load0, loadOK := loadCPU()
+	server0, serverOK := serverCPU(e.postmaster)
 	start := time.Now()
 	if err := phase(); err != nil {
 		return nil, err
 	}
+	elapsed := time.Since(start)
+	load1, loadOK1 := loadCPU()
+	server1, serverOK1 := serverCPU(e.postmaster)
 	after, err := e.counters(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c := countersBetween(before, after, time.Since(start), len(e.nodes))
+	c := countersBetween(before, after, elapsed, len(e.nodes))
+	if loadOK && loadOK1 {
+		c.LoadCPUCores = (load1 - load0).Seconds() / elapsed.Seconds()
+	}
+	if e.postmaster != 0 && serverOK && serverOK1 {
+		c.DatabaseCPUCores = (server1 - server0).Seconds() / elapsed.Seconds()
+	}
 	return &c, nil
 }
 
