@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -27,6 +29,7 @@ import (
 	"github.com/openteller/openteller/internal/store"
 	"github.com/openteller/openteller/internal/store/postgres"
 	"github.com/openteller/openteller/internal/testenv"
+	"github.com/openteller/openteller/internal/vault"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
@@ -356,4 +359,31 @@ func TestDatabasePoolMetrics(t *testing.T) {
 			t.Errorf("a node on SQLite tells of a database pool:\n%s", openteller(out))
 		}
 	})
+}
+
+// TestDatabaseAdviceIsLogged: a node on PostgreSQL logs at start, as a
+// warning, what the store advises changing in the server's settings.
+func TestDatabaseAdviceIsLogged(t *testing.T) {
+	ctx := context.Background()
+	dbURL := testenv.PostgresSchema(t)
+	st, err := postgres.Open(ctx, dbURL)
+	fatalIf(t, err)
+	advice, err := st.Advice(ctx)
+	st.Close()
+	fatalIf(t, err)
+	cfg := config.Default()
+	cfg.DataDir, cfg.RootKey, cfg.Addr, cfg.Database = t.TempDir(), vault.GenerateRootKey(), "127.0.0.1:0", dbURL
+	fatalIf(t, cfg.Resolve())
+	var logged bytes.Buffer
+	srv, err := server.Open(ctx, cfg, slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	fatalIf(t, err)
+	srv.Shutdown(ctx)
+	for _, a := range advice {
+		if !strings.Contains(logged.String(), "level=WARN msg=\"database: "+a+"\"") {
+			t.Errorf("the node did not log %q; it logged:\n%s", a, logged.String())
+		}
+	}
+	if len(advice) == 0 && strings.Contains(logged.String(), "database: ") {
+		t.Errorf("the node logged advice the store did not give:\n%s", logged.String())
+	}
 }

@@ -242,6 +242,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 			reads, writer := pg.PoolStat()
 			return addPool(addPool(metrics.DatabasePool{}, reads), writer)
 		})
+		advice, err := pg.Advice(ctx)
+		if err != nil {
+			log.Warn("read the database's settings", "err", err)
+		}
+		for _, a := range advice {
+			log.Warn("database: " + a)
+		}
 	}
 
 	mux := http.NewServeMux()

@@ -135,6 +135,25 @@ func (s *Store) PoolStat() (reads, writer *pgxpool.Stat) {
 	return s.pool.Stat(), s.appender.pool.Stat()
 }
 
+// Advice names the server's settings that the operator should change, in
+// plain sentences, for the node to log when it starts.
+func (s *Store) Advice(ctx context.Context) ([]string, error) {
+	var autovacuum string
+	if err := s.pool.QueryRow(ctx, `SELECT current_setting('autovacuum')`).Scan(&autovacuum); err != nil {
+		return nil, fmt.Errorf("postgres: read settings: %w", err)
+	}
+	var advice []string
+	if autovacuum != "on" {
+		// Measured: after an ANALYZE of the tables while they were empty,
+		// a conversation's read kept a plan that scanned every
+		// conversation and link, 20,000 of each, at every tap (BENCHMARKS.md,
+		// fourteenth session). Autovacuum's ANALYZE replaces such plans.
+		advice = append(advice, "autovacuum is off: PostgreSQL plans the node's reads from statistics only as fresh as the last ANALYZE, "+
+			"and a plan made while the tables were small reads them whole as they grow. Turn autovacuum on, or ANALYZE the database as it grows.")
+	}
+	return advice, nil
+}
+
 // SetClock replaces the store's clock, for tests of expiry.
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
 

@@ -328,3 +328,28 @@ func openNamed(t *testing.T, prefix string) (s *Store, url, app string) {
 	}
 	return s, url, app
 }
+
+// TestAdvice: the store advises turning autovacuum on exactly when the
+// server runs without it.
+func TestAdvice(t *testing.T) {
+	s, url, _ := openNamed(t, "advice")
+	defer s.Close()
+	ctx := context.Background()
+	conn, err := Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var autovacuum string
+	if err := conn.QueryRow(ctx, "SHOW autovacuum").Scan(&autovacuum); err != nil {
+		t.Fatal(err)
+	}
+	advice, err := s.Advice(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warned := len(advice) == 1 && strings.HasPrefix(advice[0], "autovacuum is off: ")
+	if warned != (autovacuum == "off") || (autovacuum == "on" && len(advice) != 0) {
+		t.Fatalf("with autovacuum %s, the advice is %q", autovacuum, advice)
+	}
+}
