@@ -149,7 +149,7 @@ func (s *Store) Advice(ctx context.Context) ([]string, error) {
 		// conversation and link, 20,000 of each, at every tap (BENCHMARKS.md,
 		// fourteenth session). Autovacuum's ANALYZE replaces such plans.
 		advice = append(advice, "autovacuum is off: PostgreSQL plans the node's reads from statistics only as fresh as the last ANALYZE, "+
-			"and a plan made while the tables were small reads them whole as they grow. Turn autovacuum on, or ANALYZE the database as it grows.")
+			"and a plan made from statistics taken while the tables were small reads them whole as they grow. Turn autovacuum on, or ANALYZE the database as it grows.")
 	}
 	return advice, nil
 }
