@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -105,6 +106,11 @@ func countersBetween(before, after map[string]float64, elapsed time.Duration, no
 // pass for a count of zero.
 func (e *env) counters(ctx context.Context) (map[string]float64, error) {
 	must := []string{seriesGCs, seriesGroups, seriesWrites, seriesBusy, seriesCommit}
+	if runtime.GOOS == "linux" {
+		// Where Prometheus's process collector reads it; elsewhere the
+		// nodes' cores read 0.
+		must = append(must, seriesCPU)
+	}
 	if e.postgres {
 		must = append(must, seriesAcquires, seriesWaits, seriesWaited)
 	}

@@ -14,43 +14,48 @@ import (
 // busy: the nodes (from their own process_cpu_seconds_total), the
 // PostgreSQL server, and the load generator (this process). The last two
 // are read from /proc, so only on Linux, and the server's only when it
-// runs on this machine: it is the postmaster that served bench's own
-// connection, with every process it started.
+// runs on this machine, in the same PID namespace: it is the parent of
+// the backend that served bench's own connection (the postmaster), with
+// every process it started.
 
 // clockTick is the unit of /proc's CPU times (USER_HZ), which Linux fixes
 // at 100 a second whatever the kernel's own tick.
 const clockTick = 10 * time.Millisecond
 
-// procStat returns the parent and the CPU time (user and system) of
-// process pid, from /proc/pid/stat.
-func procStat(pid int) (parent int, cpu time.Duration, ok bool) {
+// procStat returns the parent, the CPU time (user and system) of process
+// pid, and that of its children it has waited for, from /proc/pid/stat.
+func procStat(pid int) (parent int, cpu, reaped time.Duration, ok bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	// The command name, in parentheses, may hold spaces and parentheses:
 	// the fields that follow start after the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	f := bytes.Fields(b[i+1:])
-	// state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
-	if len(f) < 13 {
-		return 0, 0, false
+	// state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime
+	if len(f) < 15 {
+		return 0, 0, 0, false
 	}
-	ppid, err1 := strconv.Atoi(string(f[1]))
-	utime, err2 := strconv.ParseInt(string(f[11]), 10, 64)
-	stime, err3 := strconv.ParseInt(string(f[12]), 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
-		return 0, 0, false
+	ppid, err := strconv.Atoi(string(f[1]))
+	if err != nil {
+		return 0, 0, 0, false
 	}
-	return ppid, time.Duration(utime+stime) * clockTick, true
+	var ticks [4]int64
+	for j := range ticks {
+		if ticks[j], err = strconv.ParseInt(string(f[11+j]), 10, 64); err != nil {
+			return 0, 0, 0, false
+		}
+	}
+	return ppid, time.Duration(ticks[0]+ticks[1]) * clockTick, time.Duration(ticks[2]+ticks[3]) * clockTick, true
 }
 
 // loadCPU is the CPU time this process (the load generator) has used.
 func loadCPU() (time.Duration, bool) {
-	_, cpu, ok := procStat(os.Getpid())
+	_, cpu, _, ok := procStat(os.Getpid())
 	return cpu, ok
 }
 
@@ -62,22 +67,23 @@ func postmasterOf(backend int) int {
 	if err != nil || !bytes.HasPrefix(comm, []byte("postgres")) {
 		return 0
 	}
-	parent, _, ok := procStat(backend)
+	parent, _, _, ok := procStat(backend)
 	if !ok {
 		return 0
 	}
 	return parent
 }
 
-// serverCPU is the CPU time used so far by the postmaster and the
-// processes it started that are still running: its backends (the nodes'
-// connections stay open through a phase), the WAL writer, the
-// checkpointer.
+// serverCPU is the CPU time used so far by the postmaster and every
+// process it started: those still running (backends, the WAL writer, the
+// checkpointer) and those it has reaped (an autovacuum worker, a
+// connection closed), whose time the kernel adds to the postmaster's.
 func serverCPU(postmaster int) (time.Duration, bool) {
-	_, total, ok := procStat(postmaster)
+	_, own, reaped, ok := procStat(postmaster)
 	if !ok {
 		return 0, false
 	}
+	total := own + reaped
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0, false
@@ -87,7 +93,7 @@ func serverCPU(postmaster int) (time.Duration, bool) {
 		if err != nil {
 			continue
 		}
-		if parent, cpu, ok := procStat(pid); ok && parent == postmaster {
+		if parent, cpu, _, ok := procStat(pid); ok && parent == postmaster {
 			total += cpu
 		}
 	}

@@ -465,15 +465,12 @@ func (in *Ingester) openEvent(ctx context.Context, c store.Conversation, seq int
 // the customer tapped, in one round trip, and opens the event into v,
 // which must be of type typ.
 func (in *Ingester) openTapped(ctx context.Context, customerID, conversationID string, seq int64, typ string, v any) (store.Conversation, store.Event, error) {
-	c, e, err := in.store.ConversationEvent(ctx, conversationID, max(seq, 0))
-	if err == nil && c.CustomerID != customerID {
-		err = store.ErrNotFound
-	}
+	c, e, err := store.CustomerConversationEvent(ctx, in.store, customerID, conversationID, seq)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Conversation{}, store.Event{}, httpx.Errorf(http.StatusNotFound, "not_found", "That conversation does not exist.")
 	}
 	if err != nil {
-		return store.Conversation{}, store.Event{}, fmt.Errorf("ingest: read event: %w", err)
+		return store.Conversation{}, store.Event{}, fmt.Errorf("ingest: read conversation and event: %w", err)
 	}
 	e, err = in.openStored(ctx, e, seq, typ, v)
 	return c, e, err

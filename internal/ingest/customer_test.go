@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,15 +142,22 @@ func TestAnswerFraudAlertOnce(t *testing.T) {
 	}{
 		"another answer":          {"cus_1", "cnv_1", seq, "confirm", "already_answered", 0},
 		"an action not offered":   {"cus_1", "cnv_1", late, "freeze_everything", "invalid_action", 0},
-		"not an alert":            {"cus_1", "cnv_1", first.Seq, "deny", "not_found", 0},
-		"no such seq":             {"cus_1", "cnv_1", 999, "deny", "not_found", 0},
-		"someone else's alert":    {"cus_2", "cnv_1", late, "deny", "not_found", 0},
+		"not an alert":            {"cus_1", "cnv_1", first.Seq, "deny", "not_found: message", 0},
+		"no such seq":             {"cus_1", "cnv_1", 999, "deny", "not_found: message", 0},
+		"seq zero":                {"cus_1", "cnv_1", 0, "deny", "not_found: message", 0},
+		"no such conversation":    {"cus_1", "cnv_nope", late, "deny", "not_found: conversation", 0},
+		"someone else's alert":    {"cus_2", "cnv_1", late, "deny", "not_found: conversation", 0},
 		"after the alert expired": {"cus_1", "cnv_1", late, "deny", "alert_expired", 2 * time.Minute},
 	} {
 		r.now = r.now.Add(c.advance)
 		_, err := r.in.AnswerFraudAlert(ctx, c.customer, c.conv, c.seq, c.action)
 		r.now = r.now.Add(-c.advance)
-		if code(err) != c.want {
+		got := code(err)
+		if got == "not_found" {
+			// Which is missing, in the customer's words.
+			got += map[bool]string{true: ": conversation", false: ": message"}[strings.Contains(err.Error(), "conversation does not exist")]
+		}
+		if got != c.want {
 			t.Errorf("%s: %v, want %s", name, err, c.want)
 		}
 	}

@@ -247,13 +247,13 @@ func (s *Service) send(ctx context.Context, evs []store.Event) {
 		sub store.PushSubscription
 	}
 	var sends []send
-	customers = customers[:0]
+	var pushed []string // the customers who get one
 	for _, t := range targets {
 		for _, sub := range subs {
 			if sub.CustomerID == t.customer && slices.Contains(sub.Kinds, t.kind) {
 				sends = append(sends, send{t, sub})
-				if !slices.Contains(customers, t.customer) {
-					customers = append(customers, t.customer)
+				if !slices.Contains(pushed, t.customer) {
+					pushed = append(pushed, t.customer)
 				}
 			}
 		}
@@ -262,7 +262,7 @@ func (s *Service) send(ctx context.Context, evs []store.Event) {
 		// Most committed batches: nobody asked for a push of them.
 		return
 	}
-	langs, err := s.cfg.Store.CustomerLanguages(ctx, customers)
+	langs, err := s.cfg.Store.CustomerLanguages(ctx, pushed)
 	if err != nil {
 		// A push in English beats none: it is a prompt to open the app.
 		s.cfg.Logger.Warn("push: the customers' languages", "err", err)

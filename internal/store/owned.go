@@ -18,6 +18,18 @@ func CustomerConversation(ctx context.Context, s interface {
 	return c, err
 }
 
+// CustomerConversationEvent is the customer's own conversation with this
+// id, and its event at seq (the zero Event when it has none there).
+func CustomerConversationEvent(ctx context.Context, s interface {
+	ConversationEvent(context.Context, string, int64) (Conversation, Event, error)
+}, customerID, id string, seq int64) (Conversation, Event, error) {
+	c, e, err := s.ConversationEvent(ctx, id, seq)
+	if err == nil && (customerID == "" || c.CustomerID != customerID) {
+		return Conversation{}, Event{}, ErrNotFound
+	}
+	return c, e, err
+}
+
 // CustomerLink is the customer's own link with this id.
 func CustomerLink(ctx context.Context, s interface {
 	Link(context.Context, string) (Link, error)

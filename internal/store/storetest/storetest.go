@@ -1634,19 +1634,32 @@ func testConversationEvent(t *testing.T, s store.Store) {
 	f := setup(t, s)
 	evs := []store.NewEvent{event(f, "b1", "balance.updated", "balances", "1"), event(f, "t1", "transaction.posted", "transactions", "2")}
 	evs[1].BankEventID = "" // a customer's event has none
-	_, err := s.AppendEvents(ctx, evs)
+	evs[0].OccurredAt = t0.Add(-time.Hour)
+	// Another conversation has events at the same seqs.
+	other := f
+	var err error
+	other.link, err = s.CreateLink(ctx, store.Link{ID: "lnk_2", CustomerID: f.cust.ID, InstitutionID: f.other.ID, ConversationID: "cnv_2",
+		Scopes: []string{"balances", "transactions"}, Status: store.LinkActive, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, grant())
 	must(t, err)
-	want, err := s.Conversation(ctx, f.link.ConversationID)
+	other.inst = f.other
+	evs = append(evs, event(other, "b9", "balance.updated", "balances", "9"), event(other, "b8", "balance.updated", "balances", "8"))
+	_, err = s.AppendEvents(ctx, evs)
 	must(t, err)
-	for seq := int64(1); seq <= 2; seq++ {
-		c, e, err := s.ConversationEvent(ctx, f.link.ConversationID, seq)
+	for _, id := range []string{f.link.ConversationID, other.link.ConversationID} {
+		want, err := s.Conversation(ctx, id)
 		must(t, err)
-		apart, err := s.EventsAfter(ctx, f.link.ConversationID, seq-1, 1)
-		must(t, err)
-		if !reflect.DeepEqual(c, want) || len(apart) != 1 || !reflect.DeepEqual(e, apart[0]) {
-			t.Fatalf("seq %d: read together %+v, %+v; apart %+v, %+v", seq, c, e, want, apart)
+		for seq := int64(1); seq <= 2; seq++ {
+			c, e, err := s.ConversationEvent(ctx, id, seq)
+			must(t, err)
+			apart, err := s.EventsAfter(ctx, id, seq-1, 1)
+			must(t, err)
+			if !reflect.DeepEqual(c, want) || len(apart) != 1 || !reflect.DeepEqual(e, apart[0]) {
+				t.Fatalf("%s at %d: read together %+v, %+v; apart %+v, %+v", id, seq, c, e, want, apart)
+			}
 		}
 	}
+	want, err := s.Conversation(ctx, f.link.ConversationID)
+	must(t, err)
 	for _, seq := range []int64{0, 3} {
 		c, e, err := s.ConversationEvent(ctx, f.link.ConversationID, seq)
 		if err != nil || !reflect.DeepEqual(c, want) || !reflect.DeepEqual(e, store.Event{}) {
