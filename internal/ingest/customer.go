@@ -434,9 +434,15 @@ func (in *Ingester) openInto(ctx context.Context, e store.Event, v any) error {
 func (in *Ingester) customerConversation(ctx context.Context, customerID, conversationID string) (store.Conversation, error) {
 	c, err := store.CustomerConversation(ctx, in.store, customerID, conversationID)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Conversation{}, httpx.Errorf(http.StatusNotFound, "not_found", "That conversation does not exist.")
+		return store.Conversation{}, errNoConversation()
 	}
 	return c, err
+}
+
+// errNoConversation answers a request about a conversation that does not
+// exist, or is another customer's.
+func errNoConversation() error {
+	return httpx.Errorf(http.StatusNotFound, "not_found", "That conversation does not exist.")
 }
 
 // errGone answers a tap on, or a reply to, an event the conversation no
@@ -467,7 +473,7 @@ func (in *Ingester) openEvent(ctx context.Context, c store.Conversation, seq int
 func (in *Ingester) openTapped(ctx context.Context, customerID, conversationID string, seq int64, typ string, v any) (store.Conversation, store.Event, error) {
 	c, e, err := store.CustomerConversationEvent(ctx, in.store, customerID, conversationID, seq)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Conversation{}, store.Event{}, httpx.Errorf(http.StatusNotFound, "not_found", "That conversation does not exist.")
+		return store.Conversation{}, store.Event{}, errNoConversation()
 	}
 	if err != nil {
 		return store.Conversation{}, store.Event{}, fmt.Errorf("ingest: read conversation and event: %w", err)
