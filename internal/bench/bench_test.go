@@ -69,7 +69,10 @@ openteller_db_acquires_total_other 5
 openteller_store_writer_groups_total 10
 openteller_store_writer_writes_total 25
 openteller_store_writer_busy_seconds_total 1.25
-openteller_store_writer_commit_seconds_total 0.5
+openteller_store_writer_commit_seconds_bucket{le="0.01"} 9
+openteller_store_writer_commit_seconds_bucket{le="0.05"} 10
+openteller_store_writer_commit_seconds_sum 0.5
+openteller_store_writer_commit_seconds_count 10
 process_cpu_seconds_total 10.5
 `)
 	after := read(`go_gc_duration_seconds_count 52
@@ -79,13 +82,16 @@ openteller_db_acquires_total 6000
 openteller_store_writer_groups_total 410
 openteller_store_writer_writes_total 1225
 openteller_store_writer_busy_seconds_total 4.25
-openteller_store_writer_commit_seconds_total 1.25
+openteller_store_writer_commit_seconds_bucket{le="0.01"} 380
+openteller_store_writer_commit_seconds_bucket{le="0.05"} 403
+openteller_store_writer_commit_seconds_sum 1.25
+openteller_store_writer_commit_seconds_count 410
 process_cpu_seconds_total 13.5
 `)
 	// Over 2 s on two nodes: 3 s busy in 4 node-seconds, and 3 s of CPU
 	// in 2 s, a core and a half.
 	want := Counters{DBAcquires: 5000, DBAcquireWaits: 500, DBAcquireWaitMsMean: 4, GCCycles: 12,
-		WriterGroups: 400, WriterWritesPerGroup: 3, WriterBusyShare: 0.75, WriterCommitShare: 0.1875, NodeCPUCores: 1.5}
+		WriterGroups: 400, WriterWritesPerGroup: 3, WriterBusyShare: 0.75, WriterCommitShare: 0.1875, WriterSlowCommits: 7, NodeCPUCores: 1.5}
 	if got := countersBetween(before, after, 2*time.Second, 2); got != want {
 		t.Errorf("counters %+v, want %+v", got, want)
 	}

@@ -20,9 +20,11 @@ import (
 // nodes: requests for a pooled database connection, how many found none
 // idle and how long those waited on average (PostgreSQL; 0 on SQLite,
 // which has no pool), how often the garbage collector ran, and how the
-// store's group-commit writer fared: its groups, their writes, and the
-// share of the phase it was busy and committing (a node's average). A
-// busy share near 1 says the writer was what held the phase back. And how
+// store's group-commit writer fared: its groups, their writes, the share
+// of the phase it was busy and committing (a node's average), and its
+// commits over 50 ms, each of which held every write behind it (a disk
+// that stalls). A busy share near 1 says the writer was what held the
+// phase back. And how
 // many cores, on average, the nodes, the PostgreSQL server and the load
 // generator kept busy (cpu.go); the last two are 0 where they could not be
 // read.
@@ -35,6 +37,7 @@ type Counters struct {
 	WriterWritesPerGroup float64 `json:"writer_writes_per_group"`
 	WriterBusyShare      float64 `json:"writer_busy_share"`
 	WriterCommitShare    float64 `json:"writer_commit_share"`
+	WriterSlowCommits    float64 `json:"writer_commits_over_50ms"`
 	NodeCPUCores         float64 `json:"node_cpu_cores"`
 	DatabaseCPUCores     float64 `json:"database_cpu_cores"`
 	LoadCPUCores         float64 `json:"load_cpu_cores"`
@@ -49,16 +52,19 @@ const (
 	seriesGroups   = "openteller_store_writer_groups_total"
 	seriesWrites   = "openteller_store_writer_writes_total"
 	seriesBusy     = "openteller_store_writer_busy_seconds_total"
-	seriesCommit   = "openteller_store_writer_commit_seconds_total"
-	seriesCPU      = "process_cpu_seconds_total"
+	seriesCommit   = "openteller_store_writer_commit_seconds_sum"
+	seriesCommits  = "openteller_store_writer_commit_seconds_count"
+	// The commits within 50 ms (store.CommitBounds).
+	seriesQuickCommits = `openteller_store_writer_commit_seconds_bucket{le="0.05"}`
+	seriesCPU          = "process_cpu_seconds_total"
 )
 
-var allSeries = []string{seriesAcquires, seriesWaits, seriesWaited, seriesGCs, seriesGroups, seriesWrites, seriesBusy, seriesCommit, seriesCPU}
+var allSeries = []string{seriesAcquires, seriesWaits, seriesWaited, seriesGCs, seriesGroups, seriesWrites, seriesBusy, seriesCommit, seriesCommits, seriesQuickCommits, seriesCPU}
 
 // String is Counters as the log says it.
 func (c Counters) String() string {
-	s := fmt.Sprintf("garbage collections: %.0f; the store's writer: %.0f groups of %.1f writes, busy %.0f%% of the time, committing %.0f%%",
-		c.GCCycles, c.WriterGroups, c.WriterWritesPerGroup, 100*c.WriterBusyShare, 100*c.WriterCommitShare)
+	s := fmt.Sprintf("garbage collections: %.0f; the store's writer: %.0f groups of %.1f writes, busy %.0f%% of the time, committing %.0f%%, %.0f commits over 50 ms",
+		c.GCCycles, c.WriterGroups, c.WriterWritesPerGroup, 100*c.WriterBusyShare, 100*c.WriterCommitShare, c.WriterSlowCommits)
 	if c.DBAcquires > 0 {
 		s = fmt.Sprintf("database connections: %.0f requests, %.0f waited for one (%.1f ms each); %s",
 			c.DBAcquires, c.DBAcquireWaits, c.DBAcquireWaitMsMean, s)
@@ -84,7 +90,8 @@ func logCounters(w io.Writer, c *Counters) {
 // to after, elapsed apart.
 func countersBetween(before, after map[string]float64, elapsed time.Duration, nodes int) Counters {
 	d := func(name string) float64 { return after[name] - before[name] }
-	c := Counters{DBAcquires: d(seriesAcquires), DBAcquireWaits: d(seriesWaits), GCCycles: d(seriesGCs), WriterGroups: d(seriesGroups)}
+	c := Counters{DBAcquires: d(seriesAcquires), DBAcquireWaits: d(seriesWaits), GCCycles: d(seriesGCs), WriterGroups: d(seriesGroups),
+		WriterSlowCommits: d(seriesCommits) - d(seriesQuickCommits)}
 	if c.DBAcquireWaits > 0 {
 		c.DBAcquireWaitMsMean = d(seriesWaited) * 1000 / c.DBAcquireWaits
 	}
@@ -105,7 +112,7 @@ func countersBetween(before, after map[string]float64, elapsed time.Duration, no
 // on every node, the pool's on PostgreSQL) is an error: a misread must not
 // pass for a count of zero.
 func (e *env) counters(ctx context.Context) (map[string]float64, error) {
-	must := []string{seriesGCs, seriesGroups, seriesWrites, seriesBusy, seriesCommit}
+	must := []string{seriesGCs, seriesGroups, seriesWrites, seriesBusy, seriesCommit, seriesCommits, seriesQuickCommits}
 	if runtime.GOOS == "linux" {
 		// Where Prometheus's process collector reads it; elsewhere the
 		// nodes' cores read 0.

@@ -228,6 +228,11 @@ func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
 type Writer struct {
 	Groups, Writes int64
 	Busy, Commit   time.Duration
+	// Commits counts the commits that took at most each of CommitBounds
+	// (cumulative, as store.WriterStat has them); CommitsAll, every one.
+	Commits      []int64
+	CommitBounds []time.Duration
+	CommitsAll   int64
 }
 
 // WatchWriter makes the openteller_store_writer_ families read stat at each
@@ -243,8 +248,8 @@ var (
 		"Writes in those groups (a bank's batch is one).", nil, nil)
 	writerBusy = prometheus.NewDesc("openteller_store_writer_busy_seconds_total",
 		"Time the writer spent on its groups, from taking each to answering its writers. Growing by nearly a second a second, the writer is what holds writes back.", nil, nil)
-	writerCommit = prometheus.NewDesc("openteller_store_writer_commit_seconds_total",
-		"Of that, time committing: SQLite's COMMIT (the log written and flushed to disk); PostgreSQL's round trip that carries a group's writes and its COMMIT.", nil, nil)
+	writerCommit = prometheus.NewDesc("openteller_store_writer_commit_seconds",
+		"Of that, time committing, a group's commit at a time: SQLite's COMMIT (the log written and flushed to disk); PostgreSQL's round trip that carries a group's writes and its COMMIT. Commits over 50 ms hold every write behind them: look at the disk.", nil, nil)
 )
 
 // writerCollector reads the writer once a scrape.
@@ -261,5 +266,9 @@ func (c writerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(writerGroups, prometheus.CounterValue, float64(w.Groups))
 	ch <- prometheus.MustNewConstMetric(writerWrites, prometheus.CounterValue, float64(w.Writes))
 	ch <- prometheus.MustNewConstMetric(writerBusy, prometheus.CounterValue, w.Busy.Seconds())
-	ch <- prometheus.MustNewConstMetric(writerCommit, prometheus.CounterValue, w.Commit.Seconds())
+	buckets := make(map[float64]uint64, len(w.Commits))
+	for i, n := range w.Commits {
+		buckets[w.CommitBounds[i].Seconds()] = uint64(n)
+	}
+	ch <- prometheus.MustNewConstHistogram(writerCommit, uint64(w.CommitsAll), w.Commit.Seconds(), buckets)
 }

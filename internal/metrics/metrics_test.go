@@ -103,14 +103,19 @@ func TestDatabasePool(t *testing.T) {
 // TestWriter: what the store's writer counted, read afresh at each scrape.
 func TestWriter(t *testing.T) {
 	m := New()
-	w := Writer{Groups: 40, Writes: 130, Busy: 2500 * time.Millisecond, Commit: 750 * time.Millisecond}
+	w := Writer{Groups: 40, Writes: 130, Busy: 2500 * time.Millisecond, Commit: 750 * time.Millisecond,
+		CommitBounds: []time.Duration{10 * time.Millisecond, 50 * time.Millisecond}, Commits: []int64{35, 38}, CommitsAll: 39}
 	m.WatchWriter(func() Writer { return w })
 	out := scrape(t, m)
 	for _, want := range []string{
 		`openteller_store_writer_groups_total 40`,
 		`openteller_store_writer_writes_total 130`,
 		`openteller_store_writer_busy_seconds_total 2.5`,
-		`openteller_store_writer_commit_seconds_total 0.75`,
+		`openteller_store_writer_commit_seconds_sum 0.75`,
+		`openteller_store_writer_commit_seconds_count 39`,
+		`openteller_store_writer_commit_seconds_bucket{le="0.01"} 35`,
+		`openteller_store_writer_commit_seconds_bucket{le="0.05"} 38`,
+		`openteller_store_writer_commit_seconds_bucket{le="+Inf"} 39`,
 	} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("scrape lacks %s", want)

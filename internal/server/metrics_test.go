@@ -175,7 +175,8 @@ func TestMetricsCarryNoContent(t *testing.T) {
 		`openteller_store_writer_groups_total `, // counted in storetest
 		`openteller_store_writer_writes_total `,
 		`openteller_store_writer_busy_seconds_total `,
-		`openteller_store_writer_commit_seconds_total `,
+		`openteller_store_writer_commit_seconds_sum `,
+		`openteller_store_writer_commit_seconds_bucket{le="0.05"} `,
 		`process_resident_memory_bytes `,
 		`go_goroutines `,
 		`go_gc_gogc_percent `, // the Go collector's; the README points operators at it

@@ -234,7 +234,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	if w, ok := st.(interface{ WriterStat() store.WriterStat }); ok {
 		s.Metrics.WatchWriter(func() metrics.Writer {
 			w := w.WriterStat()
-			return metrics.Writer{Groups: w.Groups, Writes: w.Writes, Busy: w.Busy, Commit: w.Commit}
+			return metrics.Writer{Groups: w.Groups, Writes: w.Writes, Busy: w.Busy, Commit: w.Commit,
+				Commits: w.Commits[:], CommitBounds: store.CommitBounds[:], CommitsAll: w.CommitsAll}
 		})
 	}
 	if pg, ok := st.(*postgres.Store); ok {

@@ -35,7 +35,19 @@ func GoWriter(name string, run func()) {
 type WriterStats struct {
 	groups, writes atomic.Int64
 	busy, commit   atomic.Int64 // nanoseconds
+	// commits counts the groups' commits by how long each took: within
+	// CommitBounds[i] and over the one before in commits[i], over the last
+	// bound in the last.
+	commits [len(CommitBounds) + 1]atomic.Int64
 }
+
+// CommitBounds are the upper bounds of the commit times WriterStats
+// counts apart. A commit over 50 ms holds every write queued behind it
+// that long: a disk that stalls shows there (BENCHMARKS.md, fifteenth
+// session).
+var CommitBounds = [...]time.Duration{time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond,
+	20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+	time.Second, 2500 * time.Millisecond}
 
 // WriterStat is one reading of WriterStats.
 type WriterStat struct {
@@ -43,6 +55,11 @@ type WriterStat struct {
 	// Busy is the time from taking each group to answering its callers;
 	// Commit, the part of it spent committing.
 	Busy, Commit time.Duration
+	// Commits counts the commits within each of CommitBounds, each count
+	// including those of the bounds before it (as a Prometheus histogram
+	// does); CommitsAll counts them all.
+	Commits    [len(CommitBounds)]int64
+	CommitsAll int64
 }
 
 // Group records a group of writes the writer took, applied, committed (or
@@ -51,6 +68,13 @@ func (w *WriterStats) Group(writes int, busy, commit time.Duration) {
 	w.groups.Add(1)
 	w.writes.Add(int64(writes))
 	w.busy.Add(int64(busy))
+	if commit > 0 { // 0: the group failed before its commit
+		i := 0
+		for i < len(CommitBounds) && commit > CommitBounds[i] {
+			i++
+		}
+		w.commits[i].Add(1)
+	}
 	w.commit.Add(int64(commit))
 }
 
@@ -59,6 +83,14 @@ func (w *WriterStats) Group(writes int, busy, commit time.Duration) {
 // than busy.
 func (w *WriterStats) Stat() WriterStat {
 	commit, busy := w.commit.Load(), w.busy.Load()
-	writes := w.writes.Load()
-	return WriterStat{Groups: w.groups.Load(), Writes: writes, Busy: time.Duration(busy), Commit: time.Duration(commit)}
+	st := WriterStat{Busy: time.Duration(busy), Commit: time.Duration(commit)}
+	for i := range w.commits {
+		st.CommitsAll += w.commits[i].Load()
+		if i < len(st.Commits) {
+			st.Commits[i] = st.CommitsAll
+		}
+	}
+	st.Writes = w.writes.Load()
+	st.Groups = w.groups.Load()
+	return st
 }
