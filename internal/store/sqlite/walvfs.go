@@ -57,13 +57,13 @@ const walBufferSize = 0x1ffff &^ 0xfff
 // of its frames, by zeros up to the next multiple of walGrowth, and most
 // commits write over space the file already holds, as PostgreSQL's do
 // over its WAL segments. Measured (BENCHMARKS.md, fifteenth session): the
-// writer's commits took 15-20% less time; and on this project's machine a
-// write and sync at a file's end stalled for 50-200 ms about every half
-// minute in four of seven runs, where the same writes over written space
-// beside it stayed under 15 ms in all but one. Zeros past the last frame
-// are never a frame: SQLite's recovery stops at the first frame that does
-// not carry the header's salt and checksum, as it does at the old frames
-// a restarted log leaves behind (TestWALGrowsAheadOfItsFrames).
+// writer's commits took 13-19% less time; and on this project's machine a
+// write and sync at a file's end stalled for 50-200 ms in five of eight
+// runs of a minute or more, where the same writes over written space
+// stayed under 15 ms in eight of nine. Zeros past the last frame are
+// never a frame: SQLite's recovery stops at the first frame that does not
+// carry the header's salt and checksum, as it does at the old frames a
+// restarted log leaves behind (TestWALGrowsAheadOfItsFrames).
 var walGrowth int64 = 1 << 20
 
 // walZeros is walBufferSize zero bytes in SQLite's heap, which a WAL file
