@@ -14,9 +14,10 @@ import (
 // thousand conversations a group dirties about one page an event, so a
 // group of 1,400 events made nearly 2,000 system calls before its fsync
 // (8% of a node's CPU under load, a fifth of the writer's time). walVFS
-// is the operating system's VFS with one difference: writes to a WAL file
+// is the operating system's VFS with two differences: writes to a WAL file
 // that follow each other are gathered in memory and reach the file in one
-// call, at the latest when SQLite syncs it.
+// call, at the latest when SQLite syncs it; and the file grows ahead of
+// them, a megabyte of zeros at a time (walGrowth).
 //
 // That is safe only because every connection to the store runs with
 // synchronous=FULL (Open's DSN; TestEveryConnectionSyncsItsCommits): SQLite
@@ -52,18 +53,22 @@ const walBufferSize = 0x1ffff &^ 0xfff
 
 // walGrowth is how far a WAL file grows at a time. SQLite appends to the
 // WAL until a checkpoint lets it start again from its beginning, and a
-// sync that makes a file longer must also make its new blocks durable (on
-// ext4, a commit of the filesystem's journal). So a WAL file grows ahead
-// of its frames, by zeros up to the next multiple of walGrowth, and most
-// commits write over space the file already holds, as PostgreSQL's do
-// over its WAL segments. Measured (BENCHMARKS.md, fifteenth session): the
-// writer's commits took 13-19% less time; and on this project's machine a
-// write and sync at a file's end stalled for 50-200 ms in five of eight
-// runs of a minute or more, where the same writes over written space
-// stayed under 15 ms in eight of nine. Zeros past the last frame are
+// sync that makes a file longer must also make its new blocks and the
+// file's size durable (on ext4, in a commit of the filesystem's journal).
+// So a WAL file grows ahead of its frames, by zeros up to the next
+// multiple of walGrowth, and most commits write over space the file
+// already holds, as PostgreSQL's do over its WAL segments. Measured
+// (BENCHMARKS.md, fifteenth session): the writer's commits took 13-19%
+// less time. (This build of SQLite syncs with fsync, so a commit still
+// records the file's new modification time; syncing with fdatasync
+// instead gained nothing more.) The price: while the file grows, each
+// megabyte is written twice, as zeros and then as frames, and the commit
+// that crosses into it syncs the zeros too. Zeros past the last frame are
 // never a frame: SQLite's recovery stops at the first frame that does not
 // carry the header's salt and checksum, as it does at the old frames a
-// restarted log leaves behind (TestWALGrowsAheadOfItsFrames).
+// restarted log leaves behind (TestWALGrowsAheadOfItsFrames). The store
+// sets no journal_size_limit; one under walGrowth would have SQLite cut
+// the file at each restart and walVFS write it back with zeros.
 var walGrowth int64 = 1 << 20
 
 // walZeros is walBufferSize zero bytes in SQLite's heap, which a WAL file
@@ -133,13 +138,12 @@ func registerWALVFS() error {
 		v.FpNext = 0
 		v.FszOsFile = int32(osFileSize + unsafe.Sizeof(walTail{}))
 		v.FxOpen = cFuncPointer(walOpen)
-		if rc := lib.Xsqlite3_vfs_register(tls, p, 0); rc != lib.SQLITE_OK {
-			walVFSErr = fmt.Errorf("sqlite: register VFS: code %d", rc)
-			return
-		}
 		if z := lib.Xsqlite3_malloc64(tls, walBufferSize); z != 0 {
 			clear(unsafe.Slice((*byte)(ptr(z)), walBufferSize))
 			walZeros = z
+		}
+		if rc := lib.Xsqlite3_vfs_register(tls, p, 0); rc != lib.SQLITE_OK {
+			walVFSErr = fmt.Errorf("sqlite: register VFS: code %d", rc)
 		}
 	})
 	return walVFSErr

@@ -106,7 +106,8 @@ func writeCalls(t *testing.T) int {
 // TestWALWritesAreGathered commits a transaction of some 600 pages and
 // counts the process's write calls during COMMIT: SQLite's own VFS makes
 // two a frame (checked, so the count can tell), walVFS one per 30 frames
-// or so, unless the file does not promise power-safe overwrite.
+// or so and as many again for the zeros the file grows by (walGrowth),
+// unless the file does not promise power-safe overwrite.
 func TestWALWritesAreGathered(t *testing.T) {
 	for _, c := range []struct {
 		vfs      string
@@ -330,6 +331,11 @@ func TestWALGrowsAheadOfItsFrames(t *testing.T) {
 				t.Fatal(err)
 			}
 			sizes[fi.Size()] = true
+			// Written, not only made longer: a file grown as a hole
+			// gets its blocks at the commit that writes there.
+			if held, ok := allocated(fi); c.grows && ok && held < fi.Size() {
+				t.Fatalf("walVFS: the WAL is %d bytes long but holds %d on the disk: grown as a hole", fi.Size(), held)
+			}
 		}
 		frames := walFrames(t, path)
 		if frames < commits {
@@ -355,4 +361,43 @@ func TestWALGrowsAheadOfItsFrames(t *testing.T) {
 		}
 		checkRecovered(t, path, commits)
 	}
+}
+
+// TestWALGrowsPastAnotherConnectionsFrames: walVFS grows the WAL from the
+// file's end as it reads it then, never from where it last left it. Here
+// a connection with SQLite's own VFS writes frames past the zeros walVFS
+// wrote; walVFS's next commit, which follows them, must not zero them.
+// (Checked: growing from the size walVFS had kept loses the other
+// connection's rows.)
+func TestWALGrowsPastAnotherConnectionsFrames(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.db")
+	db := rawDB(t, path, walVFSName, 2000)
+	plain := rawDB(t, path, "", 2000)
+	tx := begin(t, db)
+	fillRows(t, tx, 0, 10, 1000) // the WAL grows to walGrowth
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	tx = begin(t, plain)
+	fillRows(t, tx, 1000, 450, 3000) // about a page a row: past walGrowth
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() <= walGrowth {
+		t.Fatalf("the other connection's frames end within %d bytes; the test means them past walGrowth", fi.Size())
+	}
+	tx = begin(t, db)
+	fillRows(t, tx, 5000, 10, 1000)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := plain.QueryRow(`SELECT count(*) FROM t`).Scan(&n); err != nil || n != 470 {
+		t.Fatalf("rows: %d, %v; want 470", n, err)
+	}
+	checkRecovered(t, path, 470)
 }
