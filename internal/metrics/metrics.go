@@ -249,7 +249,7 @@ var (
 	writerBusy = prometheus.NewDesc("openteller_store_writer_busy_seconds_total",
 		"Time the writer spent on its groups, from taking each to answering its writers. Growing by nearly a second a second, the writer is what holds writes back.", nil, nil)
 	writerCommit = prometheus.NewDesc("openteller_store_writer_commit_seconds",
-		"Of that, time committing, a group's commit at a time: SQLite's COMMIT (the log written and flushed to disk); PostgreSQL's round trip that carries a group's writes and its COMMIT. Commits over 50 ms hold every write behind them: look at the disk.", nil, nil)
+		"Of that, time committing, a group's commit at a time: SQLite's COMMIT (the log written and flushed to disk); PostgreSQL's round trip that carries a group's writes and its COMMIT. Commits over 50 ms hold every write behind them: on SQLite look at the disk, on PostgreSQL at the server's disk and load.", nil, nil)
 )
 
 // writerCollector reads the writer once a scrape.
