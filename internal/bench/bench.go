@@ -680,6 +680,9 @@ type driver struct {
 	customers    []customer
 	client       *http.Client
 	sockets      []*websocket.Conn
+	perSource    int // sockets from one source address; 0: socketsPerSource
+	fromMu       sync.Mutex
+	fromIP       map[string]*http.Client // the clients that dial from each source address but the first
 	seq          atomic.Int64
 	posts        atomic.Int64 // posts so far, to take turns among the nodes
 	delivered    atomic.Int64 // events that arrived on the sockets
@@ -705,10 +708,7 @@ func (d *driver) connect(ctx context.Context) error {
 		wg.Go(func() {
 			for i := range work {
 				c := d.customers[i]
-				wsURL := "ws" + strings.TrimPrefix(d.bases[c.node], "http") + "/app/ws"
-				dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-				conn, _, err := websocket.Dial(dctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Cookie": {c.cookie}}})
-				cancel()
+				conn, err := d.dial(ctx, i)
 				if err == nil {
 					conn.SetReadLimit(1 << 20)
 					d.sockets[i] = conn
@@ -747,6 +747,54 @@ func (d *driver) connect(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// socketsPerSource is how many sockets bench opens from one loopback
+// address. A source address makes one connection to a node per local
+// port, and Linux hands out some 28,000 (net.ipv4.ip_local_port_range,
+// 32768–60999 by default), so more sockets than this come from 127.0.0.1,
+// 127.0.0.2 and on: all of 127.0.0.0/8 is the loopback's.
+const socketsPerSource = 20_000
+
+// dial opens customer i's socket to its node, from the source address
+// that socket's turn gives it (socketsPerSource) when the node listens
+// on a loopback address; a node elsewhere (--target) sees the system's
+// choice.
+func (d *driver) dial(ctx context.Context, i int) (*websocket.Conn, error) {
+	c := d.customers[i]
+	base := d.bases[c.node]
+	opts := &websocket.DialOptions{HTTPHeader: http.Header{"Cookie": {c.cookie}}}
+	per := d.perSource
+	if per == 0 {
+		per = socketsPerSource
+	}
+	if n := i/per + 1; n > 1 {
+		if u, err := url.Parse(base); err == nil {
+			if ip := net.ParseIP(u.Hostname()).To4(); ip != nil && ip.IsLoopback() {
+				opts.HTTPClient = d.from(net.IPv4(127, byte(n>>16), byte(n>>8), byte(n)))
+			}
+		}
+	}
+	dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(dctx, "ws"+strings.TrimPrefix(base, "http")+"/app/ws", opts)
+	return conn, err
+}
+
+// from is the client that dials from the source address ip.
+func (d *driver) from(ip net.IP) *http.Client {
+	d.fromMu.Lock()
+	defer d.fromMu.Unlock()
+	if c, ok := d.fromIP[ip.String()]; ok {
+		return c
+	}
+	if d.fromIP == nil {
+		d.fromIP = map[string]*http.Client{}
+	}
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 20 * time.Second}
+	c := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
+	d.fromIP[ip.String()] = c
+	return c
 }
 
 func (d *driver) closeSockets() {

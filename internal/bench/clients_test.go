@@ -7,10 +7,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/openteller/openteller/pkg/bankapi"
 )
 
@@ -66,5 +69,40 @@ func TestClientsKeepTheirConnections(t *testing.T) {
 	}
 	if n := opened.Load(); n != 1 {
 		t.Errorf("%d posts and %d answers, one after another, opened %d connections, want 1", requests, requests, n)
+	}
+}
+
+// TestSocketsSpreadOverSourceAddresses: past perSource sockets, bench
+// dials a node on the loopback from 127.0.0.2, 127.0.0.3 and on, so that
+// one node can hold more sockets than one source address has ports.
+func TestSocketsSpreadOverSourceAddresses(t *testing.T) {
+	var mu sync.Mutex
+	var from []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		mu.Lock()
+		from = append(from, host)
+		mu.Unlock()
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		c.CloseNow()
+	}))
+	defer srv.Close()
+	d := &driver{bases: []string{srv.URL}, perSource: 2}
+	for range 5 {
+		d.customers = append(d.customers, customer{cookie: "s=1"})
+	}
+	for i := range d.customers {
+		conn, err := d.dial(context.Background(), i)
+		if err != nil {
+			t.Fatalf("socket %d: %v", i, err)
+		}
+		conn.CloseNow()
+	}
+	want := []string{"127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.2", "127.0.0.3"}
+	if !slices.Equal(from, want) {
+		t.Errorf("the sockets came from %v, want %v", from, want)
 	}
 }

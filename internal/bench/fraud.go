@@ -209,10 +209,7 @@ func (f *fraudDriver) connectDevices(ctx context.Context) error {
 	caught := make(chan struct{}, len(f.customers))
 	f.sockets = make([]*websocket.Conn, len(f.customers))
 	for i, c := range f.customers {
-		wsURL := "ws" + strings.TrimPrefix(f.bases[c.node], "http") + "/app/ws"
-		dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		conn, _, err := websocket.Dial(dctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Cookie": {c.cookie}}})
-		cancel()
+		conn, err := f.dial(ctx, i)
 		if err != nil {
 			return fmt.Errorf("bench: dial socket %d: %w", i, err)
 		}

@@ -23,7 +23,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.Store, "store", "sqlite", "store to measure: sqlite or postgres")
 	fs.StringVar(&o.Database, "database", os.Getenv("OPENTELLER_DATABASE"), "PostgreSQL URL for --store postgres (a scratch schema is made and dropped) [$OPENTELLER_DATABASE]")
 	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "total measuring time, split evenly between three phases: latency at --rate (after a 1 s warm-up timed apart), ingest while delivering, ingest alone")
-	fs.IntVar(&o.Sockets, "sockets", 1000, "connected customers, one WebSocket each")
+	fs.IntVar(&o.Sockets, "sockets", 1000, "connected customers, one WebSocket each (past 20,000 a node on the loopback sees them from 127.0.0.2 and on: one source address has some 28,000 ports)")
 	fs.IntVar(&o.Nodes, "nodes", 1, "serve processes sharing one PostgreSQL (--store postgres) and one NATS (--nats); customers' sockets and banks' posts are spread over them")
 	fs.StringVar(&o.NATS, "nats", os.Getenv("OPENTELLER_NATS"), "external NATS the nodes share (needed for --nodes > 1) [$OPENTELLER_NATS]")
 	fs.IntVar(&o.Rate, "rate", 2000, "offered load of the latency phase, events per second")
