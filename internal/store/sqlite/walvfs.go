@@ -272,6 +272,11 @@ func (t *walTail) osWrite(tls *libc.TLS, f, buf uintptr, amt int32, off int64) i
 	return (*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&struct{ uintptr }{t.methods().FxWrite})))(tls, f, buf, amt, off)
 }
 
+// osFileSize asks the OS VFS the file's size, into *size.
+func (t *walTail) osFileSize(tls *libc.TLS, f, size uintptr) int32 {
+	return (*(*func(*libc.TLS, uintptr, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{t.methods().FxFileSize})))(tls, f, size)
+}
+
 // flush writes what the handle gathered. SQLite was told those frames
 // were written, so a failure is kept: every later call on the file fails
 // (as an I/O error, which makes SQLite roll back the whole transaction,
@@ -307,7 +312,7 @@ func (t *walTail) grow(tls *libc.TLS, f uintptr, off, end int64) {
 	}
 	p := tls.Alloc(8)
 	defer tls.Free(8)
-	if (*(*func(*libc.TLS, uintptr, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{t.methods().FxFileSize})))(tls, f, p) != lib.SQLITE_OK {
+	if t.osFileSize(tls, f, p) != lib.SQLITE_OK {
 		t.sized = false
 		return
 	}
@@ -383,7 +388,7 @@ func walFileSize(tls *libc.TLS, f, size uintptr) int32 {
 	if rc := t.flush(tls, f); rc != lib.SQLITE_OK {
 		return rc
 	}
-	return (*(*func(*libc.TLS, uintptr, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{t.methods().FxFileSize})))(tls, f, size)
+	return t.osFileSize(tls, f, size)
 }
 
 func walFileControl(tls *libc.TLS, f uintptr, op int32, arg uintptr) int32 {
